@@ -1,0 +1,113 @@
+# DAWN: dawnd (the daemon) and dawnctl (its client).
+#
+#   make                  build dawnd and dawnctl into build/
+#   make test             install missing Debian packages (as root), build, run every test
+#   make demo             the same deps, then a local broker + dawnd, an alert, and it arriving
+#   make SANITIZER=address,undefined test    the same under ASan+UBSan (build-san/)
+#   make fuzz             build the libFuzzer harnesses (clang) and run each briefly
+#   make install PREFIX=/usr DESTDIR=...
+#
+# User CFLAGS/LDFLAGS are honoured; what DAWN needs is added in FINAL_*.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+SBINDIR = $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS = libsystemd libmosquitto libcjson libconfig sqlite3
+
+ifneq ($(SANITIZER),)
+BUILD ?= build-san
+SAN_FLAGS = -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SAN_FLAGS =
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+FINAL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) \
+               -Iinclude -Idaemon -MMD -MP
+FINAL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
+
+# Everything but main.c goes into one static library that tests and fuzzers link.
+CORE_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+QUIET_CC = @printf '  CC      %s\n' $@;
+QUIET_LINK = @printf '  LINK    %s\n' $@;
+ifeq ($(V),1)
+QUIET_CC =
+QUIET_LINK =
+endif
+
+.PHONY: all deps test check unit integration demo fuzz install clean bench format
+all: $(BUILD)/dawnd $(BUILD)/dawnctl
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(QUIET_CC)$(CC) $(FINAL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libdawn.a: $(CORE_OBJ)
+	@rm -f $@
+	$(QUIET_LINK)ar rcs $@ $^
+
+$(BUILD)/dawnd: $(BUILD)/daemon/main.o $(BUILD)/libdawn.a
+	$(QUIET_LINK)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/dawnctl: $(BUILD)/cli/dawnctl.o $(BUILD)/libdawn.a
+	$(QUIET_LINK)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libdawn.a
+	@mkdir -p $(dir $@)
+	$(QUIET_LINK)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+
+# Installs what the build and the tests need (as root), or says what to install.
+deps:
+	@scripts/deps.sh
+
+# The README's test command: dependencies, then the whole suite.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: unit integration
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+integration: all
+	@BUILD=$(BUILD) tests/integration/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	@BUILD=build-fuzz tests/fuzz/run.sh $(FUZZ_SRC)
+
+bench: all
+	@BUILD=$(BUILD) bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/dawn
+	install -m 0755 $(BUILD)/dawnd $(DESTDIR)$(SBINDIR)/dawnd
+	install -m 0755 $(BUILD)/dawnctl $(DESTDIR)$(BINDIR)/dawnctl
+	test -e $(DESTDIR)$(SYSCONFDIR)/dawn/dawn.conf || \
+		install -m 0640 conf/dawn.conf.example $(DESTDIR)$(SYSCONFDIR)/dawn/dawn.conf
+
+format:
+	clang-format -i daemon/*.[ch] cli/*.c include/dawn/*.h tests/unit/*.c tests/fuzz/*.c
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,68 @@
+#include "channel.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+const struct dawn_channel_driver *const dawn_channel_drivers[] = {
+        &dawn_channel_mqtt,
+        NULL,
+};
+
+const struct dawn_channel_driver *dawn_channel_driver_find(enum dawn_channel_kind kind)
+{
+        for (size_t i = 0; dawn_channel_drivers[i]; i++)
+                if (dawn_channel_drivers[i]->kind == kind)
+                        return dawn_channel_drivers[i];
+        return NULL;
+}
+
+int dawn_channel_new(const struct dawn_channel_driver *driver, sd_event *loop,
+                     const struct dawn_config *cfg, dawn_channel_complete_fn on_complete,
+                     dawn_channel_ready_fn on_ready, void *userdata, struct dawn_channel **out)
+{
+        struct dawn_channel *ch = calloc(1, sizeof(*ch));
+        if (!ch)
+                return -ENOMEM;
+        ch->driver = driver;
+        ch->on_complete = on_complete;
+        ch->on_ready = on_ready;
+        ch->userdata = userdata;
+        if (driver->state_size) {
+                ch->state = calloc(1, driver->state_size);
+                if (!ch->state) {
+                        free(ch);
+                        return -ENOMEM;
+                }
+        }
+        int r = driver->start(ch, loop, cfg);
+        if (r < 0) {
+                free(ch->state);
+                free(ch);
+                return r;
+        }
+        *out = ch;
+        return 0;
+}
+
+struct dawn_channel *dawn_channel_free(struct dawn_channel *ch)
+{
+        if (!ch)
+                return NULL;
+        ch->driver->stop(ch);
+        free(ch->state);
+        free(ch);
+        return NULL;
+}
+
+void dawn_channel_complete(struct dawn_channel *ch, int64_t delivery_id, enum dawn_send_result result,
+                           const char *error, uint64_t retry_after_usec)
+{
+        if (ch->on_complete)
+                ch->on_complete(ch, delivery_id, result, error, retry_after_usec, ch->userdata);
+}
+
+void dawn_channel_ready_changed(struct dawn_channel *ch)
+{
+        if (ch->on_ready)
+                ch->on_ready(ch, ch->userdata);
+}

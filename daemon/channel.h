@@ -1,0 +1,89 @@
+/* Delivery channels behind one driver table.
+ *
+ * The outbox hands a driver one delivery at a time with send(); the driver
+ * reports the outcome later, from the event loop, with
+ * dawn_channel_complete(). Drivers never touch the store: everything they
+ * need is in struct dawn_delivery, and everything they learn goes back
+ * through the completion call. A driver that becomes able to send again
+ * (the broker came back) calls dawn_channel_ready_changed() so the outbox
+ * can start sending what waited.
+ */
+#ifndef DAWN_CHANNEL_H
+#define DAWN_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "model.h"
+
+struct dawn_delivery {
+        int64_t id;                /* outbox row id: the same on every attempt */
+        const char *alert_id;
+        int revision;
+        const char *subscriber;    /* "" for the area feed */
+        const char *recipient;     /* MQTT topic, phone number or email address */
+        enum dawn_delivery_action action;
+        const char *alert_json;    /* the alert as it stood at this revision */
+        const char *reference;     /* idempotency reference: "<alert>-r<rev>-<row id>" */
+};
+
+enum dawn_send_result {
+        DAWN_SEND_DELIVERED,       /* the peer has it (MQTT: PUBACK) */
+        DAWN_SEND_TRANSIENT,       /* try again later */
+        DAWN_SEND_PERMANENT,       /* never try again; the delivery fails */
+};
+
+struct dawn_channel;
+
+struct dawn_channel_driver {
+        const char *name;          /* as in config: "mqtt" */
+        enum dawn_channel_kind kind;
+        size_t state_size;         /* the core allocates this much, zeroed, for the driver */
+        /* Starts the driver on loop with cfg. Returns 0 or -errno. */
+        int (*start)(struct dawn_channel *ch, sd_event *loop, const struct dawn_config *cfg);
+        /* Stops and frees everything the driver made (not the state block itself). */
+        void (*stop)(struct dawn_channel *ch);
+        /* True while send() can be expected to work (MQTT: connected). */
+        bool (*ready)(struct dawn_channel *ch);
+        /* Begins one delivery. 0: started, an outcome will follow through
+         * dawn_channel_complete() (never from inside send()). -EAGAIN: not now,
+         * try again when ready. Other -errno: failed at once (transient). */
+        int (*send)(struct dawn_channel *ch, const struct dawn_delivery *d);
+        /* A short human-readable state: "connected to 127.0.0.1:1883". */
+        const char *(*describe)(struct dawn_channel *ch);
+};
+
+typedef void (*dawn_channel_complete_fn)(struct dawn_channel *ch, int64_t delivery_id,
+                                         enum dawn_send_result result, const char *error,
+                                         uint64_t retry_after_usec, void *userdata);
+typedef void (*dawn_channel_ready_fn)(struct dawn_channel *ch, void *userdata);
+
+struct dawn_channel {
+        const struct dawn_channel_driver *driver;
+        void *state;               /* driver->state_size bytes */
+        dawn_channel_complete_fn on_complete;
+        dawn_channel_ready_fn on_ready;
+        void *userdata;
+};
+
+/* The built-in drivers, NULL-terminated. */
+extern const struct dawn_channel_driver *const dawn_channel_drivers[];
+const struct dawn_channel_driver *dawn_channel_driver_find(enum dawn_channel_kind kind);
+
+/* Allocates a channel (and its driver state) and starts it. */
+int dawn_channel_new(const struct dawn_channel_driver *driver, sd_event *loop,
+                     const struct dawn_config *cfg, dawn_channel_complete_fn on_complete,
+                     dawn_channel_ready_fn on_ready, void *userdata, struct dawn_channel **out);
+struct dawn_channel *dawn_channel_free(struct dawn_channel *ch);
+
+/* For drivers. */
+void dawn_channel_complete(struct dawn_channel *ch, int64_t delivery_id, enum dawn_send_result result,
+                           const char *error, uint64_t retry_after_usec);
+void dawn_channel_ready_changed(struct dawn_channel *ch);
+
+extern const struct dawn_channel_driver dawn_channel_mqtt;
+
+#endif

@@ -1,0 +1,129 @@
+/* The configuration: libconfig text -> one immutable struct dawn_config.
+ *
+ * dawn_config_load() reads and checks the whole file and collects every
+ * error (not just the first) as "FILE:LINE: message". A config with any
+ * error is never returned: in a safety system a typo must not be ignored.
+ * Reload builds a new config this way and swaps it in only if it is valid.
+ */
+#ifndef DAWN_CONFIG_H
+#define DAWN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+#define DAWN_USEC_PER_SEC UINT64_C(1000000)
+
+struct dawn_area {
+        char *id;        /* e.g. "southampton" */
+        int parent;      /* index into dawn_config.areas, -1 for a root */
+        int depth;       /* 0 for a root */
+        char *path;      /* "pan-hampshire/southampton": the MQTT topic path */
+        int line;
+};
+
+struct dawn_subscriber {
+        char *id;
+        char *kind;              /* hostel, pharmacy, outreach, treatment, public-health, or the operator's word */
+        int area;                /* index into dawn_config.areas */
+        char **sms;              /* E.164 numbers, "+447700900123" */
+        size_t n_sms;
+        char **email;
+        size_t n_email;
+        bool mqtt;
+        unsigned types;          /* DAWN_TYPE_BIT mask; default batch|cluster */
+        enum dawn_grade min_grade; /* default: info for public-health, warning otherwise */
+        bool has_quiet_hours;
+        int quiet_start_min;     /* minutes after local midnight */
+        int quiet_end_min;
+        int line;
+};
+
+enum dawn_source_role { DAWN_ROLE_ISSUER, DAWN_ROLE_REPORTER };
+
+struct dawn_source {
+        char *id;
+        enum dawn_source_role role;
+        char *token_file;
+        int line;
+};
+
+struct dawn_mqtt_config {
+        bool enabled;            /* channels.mqtt present */
+        char *host;              /* default "127.0.0.1" */
+        int port;                /* default 1883 */
+        char *topic_prefix;      /* default "dawn/v1" */
+        int qos;                 /* 1 (default) or 2; 0 is refused: deliveries need PUBACK */
+        int keepalive;           /* seconds, default 30 */
+        char *client_id;         /* default "dawnd" */
+        char *username;          /* optional */
+        char *password_file;     /* optional; the password is read by the channel, not here */
+};
+
+struct dawn_config {
+        char *path;
+
+        /* daemon = { ... } */
+        char *state_dir;         /* default DAWN_DEFAULT_STATE_DIR */
+        char *control_socket;    /* default DAWN_DEFAULT_SOCKET */
+        char *control_group;     /* default "dawn"; may name a group that does not exist */
+        bool has_control_gid;    /* control_group resolved with getgrnam() */
+        gid_t control_gid;
+        int control_socket_mode; /* default 0660 */
+        char *http_listen;       /* default "127.0.0.1:8470"; used by a later issue */
+
+        /* areas = { root = { child = {}; ... }; }; depth-first order, parents first */
+        struct dawn_area *areas;
+        size_t n_areas;
+
+        /* grading = { high_risk_adulterants = [...]; cluster = { window; threshold; }; } */
+        char **high_risk_adulterants; /* lower-cased */
+        size_t n_high_risk_adulterants;
+        uint64_t cluster_window_usec;  /* default 24h */
+        int cluster_threshold;         /* default 3 */
+
+        /* dedup = { window = "72h"; } */
+        uint64_t dedup_window_usec;
+
+        /* expiry = { batch = "14d"; cluster = "7d"; nfod = "72h"; } */
+        uint64_t expiry_usec[DAWN_TYPE_COUNT];
+
+        struct dawn_mqtt_config mqtt;
+
+        struct dawn_source *sources;
+        size_t n_sources;
+        struct dawn_subscriber *subscribers;
+        size_t n_subscribers;
+};
+
+/* A growable list of "FILE:LINE: message" strings. */
+struct dawn_errors {
+        char **msgs;
+        size_t n;
+};
+void dawn_errors_add(struct dawn_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dawn_errors_free(struct dawn_errors *e);
+
+/* Loads and checks path. On success returns 0 and *out (owned by caller,
+ * free with dawn_config_free). On failure returns -EINVAL (or -errno when
+ * the file cannot be read), *out is NULL, and errors holds every problem. */
+int dawn_config_load(const char *path, struct dawn_config **out, struct dawn_errors *errors);
+/* The same from a string (for tests and fuzzing); name is used in messages. */
+int dawn_config_load_string(const char *text, const char *name, struct dawn_config **out,
+                            struct dawn_errors *errors);
+struct dawn_config *dawn_config_free(struct dawn_config *c);
+
+/* Index of the area with this id, or -1. */
+int dawn_config_area_index(const struct dawn_config *c, const char *id);
+/* True if area a is b, an ancestor of b, or a descendant of b. */
+bool dawn_config_areas_related(const struct dawn_config *c, int a, int b);
+const struct dawn_subscriber *dawn_config_subscriber(const struct dawn_config *c, const char *id);
+const struct dawn_source *dawn_config_source(const struct dawn_config *c, const char *id);
+
+/* "90s", "30m", "24h", "14d" -> microseconds. Returns 0 or -EINVAL. */
+int dawn_parse_duration(const char *s, uint64_t *usec);
+
+#endif

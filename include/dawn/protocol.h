@@ -1,0 +1,51 @@
+/* What dawnd and dawnctl share: enums, limits and the control protocol.
+ *
+ * The control protocol is newline-delimited JSON over a Unix stream socket.
+ * One request object per line, one response object per line, in order.
+ *
+ *   request:  {"cmd": "<command>", ...arguments}
+ *   response: {"ok": true, ...result}
+ *             {"ok": false, "error": "<sentence>", "field": "<name>",
+ *              "temporary": true|false}
+ *
+ * Commands and their arguments (see docs in README.md, "Control protocol"):
+ *   issue    {"alert": {...}}                  -> {"alert": {...}}
+ *   update   {"id": "A1", "alert": {...}}      -> {"alert": {...}}
+ *   cancel   {"id": "A1", "reason": "..."}     -> {"alert": {...}}
+ *   list     {"all": false}                    -> {"alerts": [...]}
+ *   show     {"id": "A1"}                      -> {"alert": {..., "deliveries": [...],
+ *                                                  "corroborations": [...]}}
+ *   route    {"area": "..", "type": "..", "grade": ".."} -> {"deliveries": [...]}
+ *   status   {}                                -> {"status": {...}}
+ *   reload   {}                                -> {"reloaded": true}
+ */
+#ifndef DAWN_PROTOCOL_H
+#define DAWN_PROTOCOL_H
+
+#define DAWN_VERSION "0.1.0"
+
+#define DAWN_DEFAULT_CONFIG "/etc/dawn/dawn.conf"
+#define DAWN_DEFAULT_SOCKET "/run/dawn/control.sock"
+#define DAWN_DEFAULT_STATE_DIR "/var/lib/dawn"
+#define DAWN_SOCKET_ENV "DAWN_SOCKET"
+
+/* Limits DAWN enforces itself, before and after cJSON sees the input:
+ * cJSON's own nesting limit is compiled into the system library. */
+#define DAWN_MAX_REQUEST_BYTES (64 * 1024)
+#define DAWN_MAX_JSON_DEPTH 8
+#define DAWN_MAX_LIST_ITEMS 32
+#define DAWN_MAX_WORD_CHARS 100     /* one sold_as / adulterant entry */
+#define DAWN_MAX_SUMMARY_CHARS 1000 /* characters, not bytes */
+#define DAWN_MAX_TEXT_CHARS 2000    /* appearance, advice */
+#define DAWN_MAX_REF_CHARS 128      /* source_ref */
+#define DAWN_MAX_ID_CHARS 24
+
+/* dawnctl exit status (SPEC.md) */
+enum {
+        DAWN_EXIT_OK = 0,
+        DAWN_EXIT_REFUSED = 1,
+        DAWN_EXIT_USAGE = 2,
+        DAWN_EXIT_UNREACHABLE = 3,
+};
+
+#endif
