@@ -1,0 +1,798 @@
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "intake.h"
+#include "log.h"
+#include "route.h"
+
+struct conn {
+        struct dawn_control *ctl;
+        int fd;
+        sd_event_source *io;
+        struct dawn_peer peer;
+        bool allowed;
+        char refusal[160];
+        char *in;              /* bytes read, not yet a whole line */
+        size_t in_len;
+        char *out;             /* answers not yet written */
+        size_t out_len;
+        unsigned waiting;      /* answers waiting for a commit */
+        bool closing;          /* close once everything is written */
+        bool dead;             /* the peer went away; free when waiting reaches 0 */
+        struct conn *next;
+};
+
+struct dawn_control {
+        struct dawn_daemon *d;
+        int listen_fd;
+        sd_event_source *listen_io;
+        bool created_path;
+        struct conn *conns;
+};
+
+/* ---- answers ---- */
+
+static cJSON *answer_error(const char *field, bool temporary, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static cJSON *answer_error(const char *field, bool temporary, const char *fmt, ...)
+{
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ok", false);
+        cJSON_AddStringToObject(o, "error", msg);
+        if (field && *field)
+                cJSON_AddStringToObject(o, "field", field);
+        if (temporary)
+                cJSON_AddBoolToObject(o, "temporary", true);
+        return o;
+}
+
+static cJSON *answer_ok(void)
+{
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ok", true);
+        return o;
+}
+
+static cJSON *answer_input_error(const struct dawn_input_error *e)
+{
+        return answer_error(e->field, e->temporary, "%s", e->message);
+}
+
+/* A store failure, in the words a submitter can act on. */
+static cJSON *answer_store_error(struct dawn_daemon *d, int r)
+{
+        if (r == -ENOSPC)
+                return answer_error(NULL, true, "not stored: the disk is full; nothing was accepted, try again later");
+        if (r == -EBUSY)
+                return answer_error(NULL, true, "not stored: the database is busy; try again");
+        return answer_error(NULL, true, "not stored: %s (%s)", strerror(-r), dawn_store_errmsg(d->store));
+}
+
+static void mask_deliveries(cJSON *array)
+{
+        cJSON *o;
+        cJSON_ArrayForEach(o, array) {
+                cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "channel");
+                cJSON *rc = cJSON_GetObjectItemCaseSensitive(o, "recipient");
+                /* MQTT recipients are topics; numbers and addresses are personal */
+                if (cJSON_IsString(ch) && cJSON_IsString(rc) && strcmp(ch->valuestring, "mqtt") != 0) {
+                        char masked[128];
+                        cJSON_SetValuestring(rc, dawn_mask_recipient(rc->valuestring, masked, sizeof(masked)));
+                }
+        }
+}
+
+/* ---- requests ---- */
+
+static const char *want_str(const cJSON *req, const char *name)
+{
+        const cJSON *i = cJSON_GetObjectItemCaseSensitive(req, name);
+        return cJSON_IsString(i) ? i->valuestring : NULL;
+}
+
+/* Every request names only the arguments its command knows. */
+static cJSON *check_args(const cJSON *req, const char *const *allowed)
+{
+        const cJSON *i;
+        cJSON_ArrayForEach(i, req) {
+                if (strcmp(i->string, "cmd") == 0)
+                        continue;
+                bool ok = false;
+                for (size_t k = 0; allowed[k]; k++)
+                        ok |= strcmp(i->string, allowed[k]) == 0;
+                if (!ok)
+                        return answer_error(i->string, false, "unknown argument '%.40s'", i->string);
+        }
+        return NULL;
+}
+
+static cJSON *need_id(const cJSON *req, const char **id)
+{
+        *id = want_str(req, "id");
+        if (!*id || !**id || strlen(*id) > DAWN_MAX_ID_CHARS)
+                return answer_error("id", false, "id: required, an alert id such as A17");
+        return NULL;
+}
+
+static cJSON *alert_answer(const struct dawn_alert *a, const char *flag)
+{
+        cJSON *ans = answer_ok();
+        cJSON *o = dawn_alert_to_json(a);
+        if (flag)
+                cJSON_AddBoolToObject(o, flag, true);
+        cJSON_AddItemToObject(ans, "alert", o);
+        return ans;
+}
+
+typedef cJSON *(*command_fn)(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req);
+
+/* Runs a change inside the batch transaction, in a savepoint of its own so
+ * that its failure undoes only its own writes. */
+typedef int (*change_fn)(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
+                         const char **flag, struct dawn_input_error *err);
+
+static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req, change_fn fn)
+{
+        int r = dawn_commit_open(d->commit);
+        if (r == 0)
+                r = dawn_store_savepoint(d->store);
+        if (r < 0)
+                return answer_store_error(d, r);
+        struct dawn_intake in = { d->store, d->config, dawn_now_usec(), p->source, p->actor };
+        struct dawn_alert result;
+        dawn_alert_init(&result);
+        struct dawn_input_error err = { 0 };
+        const char *flag = NULL;
+        r = fn(&in, req, &result, &flag, &err);
+        cJSON *ans;
+        if (r == 0 && (r = dawn_store_release(d->store)) == 0) {
+                ans = alert_answer(&result, flag);
+                log_alert(LOG_INFO, result.id, "alert %s: %s %s %s in %s, revision %d, by %s", result.id,
+                          flag ? flag : "accepted", dawn_grade_name(result.grade), dawn_type_name(result.type),
+                          result.area, result.revision, p->actor);
+        } else {
+                dawn_store_rollback_to_savepoint(d->store);
+                ans = r == -EINVAL ? answer_input_error(&err) : answer_store_error(d, r);
+        }
+        dawn_alert_clear(&result);
+        dawn_commit_count(d->commit);
+        return ans;
+}
+
+static int change_issue(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
+                        const char **flag, struct dawn_input_error *err)
+{
+        const cJSON *alert = cJSON_GetObjectItemCaseSensitive(req, "alert");
+        if (!alert)
+                return dawn_input_error_set(err, "alert", "alert: required, the alert object");
+        enum dawn_intake_outcome outcome = DAWN_INTAKE_NEW;
+        int r = dawn_intake_issue(in, alert, result, &outcome, err);
+        if (outcome == DAWN_INTAKE_MERGED)
+                *flag = "merged_into_existing";
+        else if (outcome == DAWN_INTAKE_DUPLICATE)
+                *flag = "duplicate_of_submission";
+        return r;
+}
+
+static int change_update(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
+                         const char **flag, struct dawn_input_error *err)
+{
+        const cJSON *alert = cJSON_GetObjectItemCaseSensitive(req, "alert");
+        if (!alert)
+                return dawn_input_error_set(err, "alert", "alert: required, the fields to change");
+        return dawn_intake_update(in, want_str(req, "id"), alert, result, err);
+}
+
+static int change_cancel(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
+                         const char **flag, struct dawn_input_error *err)
+{
+        const char *reason = want_str(req, "reason");
+        if (!reason)
+                return dawn_input_error_set(err, "reason", "reason: required: recipients are told why");
+        return dawn_intake_cancel(in, want_str(req, "id"), reason, result, err);
+}
+
+static cJSON *cmd_issue(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "alert", NULL };
+        cJSON *bad = check_args(req, args);
+        return bad ? bad : run_change(d, p, req, change_issue);
+}
+
+static cJSON *cmd_update(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "id", "alert", NULL };
+        const char *id;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = need_id(req, &id);
+        return bad ? bad : run_change(d, p, req, change_update);
+}
+
+static cJSON *cmd_cancel(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "id", "reason", NULL };
+        const char *id;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = need_id(req, &id);
+        return bad ? bad : run_change(d, p, req, change_cancel);
+}
+
+static cJSON *list_alerts(struct dawn_daemon *d, bool all, const char *only_status)
+{
+        cJSON *arr = cJSON_CreateArray();
+        int r = dawn_store_list_alerts(d->store, all, arr);
+        if (r < 0) {
+                cJSON_Delete(arr);
+                return answer_store_error(d, r);
+        }
+        if (only_status) {
+                for (int i = cJSON_GetArraySize(arr) - 1; i >= 0; i--) {
+                        const char *s = want_str(cJSON_GetArrayItem(arr, i), "status");
+                        if (!s || strcmp(s, only_status) != 0)
+                                cJSON_DeleteItemFromArray(arr, i);
+                }
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "alerts", arr);
+        return ans;
+}
+
+static cJSON *cmd_list(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "all", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const cJSON *all = cJSON_GetObjectItemCaseSensitive(req, "all");
+        if (all && !cJSON_IsBool(all))
+                return answer_error("all", false, "all: must be true or false");
+        return list_alerts(d, cJSON_IsTrue(all), NULL);
+}
+
+static cJSON *cmd_pending(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { NULL };
+        cJSON *bad = check_args(req, args);
+        return bad ? bad : list_alerts(d, false, "pending");
+}
+
+static cJSON *cmd_show(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "id", NULL };
+        const char *id;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = need_id(req, &id);
+        if (bad)
+                return bad;
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        int r = dawn_store_load_alert(d->store, id, &a);
+        if (r <= 0) {
+                dawn_alert_clear(&a);
+                return r == 0 ? answer_error("id", false, "no alert with id '%s'", id) : answer_store_error(d, r);
+        }
+        cJSON *o = dawn_alert_to_json(&a);
+        dawn_alert_clear(&a);
+        cJSON *deliveries = cJSON_AddArrayToObject(o, "deliveries");
+        cJSON *corroborations = cJSON_AddArrayToObject(o, "corroborations");
+        cJSON_AddArrayToObject(o, "acks"); /* acknowledgements arrive with the dashboard and SMS replies */
+        r = dawn_store_deliveries_json(d->store, id, deliveries);
+        if (r == 0)
+                r = dawn_store_corroborations_json(d->store, id, corroborations);
+        if (r < 0) {
+                cJSON_Delete(o);
+                return answer_store_error(d, r);
+        }
+        mask_deliveries(deliveries);
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "alert", o);
+        return ans;
+}
+
+static cJSON *cmd_route(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "area", "type", "grade", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const char *area = want_str(req, "area"), *type = want_str(req, "type"), *grade = want_str(req, "grade");
+        if (!area || dawn_config_area_index(d->config, area) < 0)
+                return answer_error("area", false, "area: '%.40s' is not in the configured area tree",
+                                    area ? area : "");
+        int t = dawn_type_from_name(type ? type : "batch");
+        if (t < 0)
+                return answer_error("type", false, "type: '%.20s' is not one of batch, cluster, nfod", type);
+        int g = dawn_grade_from_name(grade ? grade : "warning");
+        if (g < 0)
+                return answer_error("grade", false, "grade: '%.20s' is not one of logged, info, warning, critical",
+                                    grade);
+        struct dawn_route route;
+        if (dawn_route_alert(d->config, "<id>", area, (enum dawn_type)t, (enum dawn_grade)g, &route) < 0)
+                return answer_error(NULL, true, "out of memory");
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < route.n; i++) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "subscriber", route.v[i].subscriber);
+                cJSON_AddStringToObject(o, "kind", route.v[i].kind);
+                cJSON_AddStringToObject(o, "channel", dawn_channel_name(route.v[i].channel));
+                cJSON_AddStringToObject(o, "recipient", route.v[i].recipient);
+                cJSON_AddItemToArray(arr, o);
+        }
+        dawn_route_clear(&route);
+        mask_deliveries(arr);
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "deliveries", arr);
+        return ans;
+}
+
+static cJSON *cmd_status(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "version", DAWN_VERSION);
+        cJSON_AddNumberToObject(s, "pid", getpid());
+        cJSON_AddNumberToObject(s, "uptime_seconds", (double)((dawn_now_usec() - d->started_at) / 1000000));
+        cJSON_AddStringToObject(s, "config", d->config_path);
+        cJSON_AddStringToObject(s, "store", d->db_path);
+        cJSON *active = cJSON_CreateArray();
+        if (dawn_store_list_alerts(d->store, false, active) == 0)
+                cJSON_AddNumberToObject(s, "active_alerts", cJSON_GetArraySize(active));
+        cJSON_Delete(active);
+        cJSON *channels = cJSON_AddObjectToObject(s, "channels");
+        dawn_outbox_status(d->outbox, channels);
+        cJSON *queue = cJSON_AddObjectToObject(s, "deliveries");
+        int r = dawn_store_queue_counts(d->store, queue);
+        if (r < 0) {
+                cJSON_Delete(s);
+                return answer_store_error(d, r);
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "status", s);
+        return ans;
+}
+
+static cJSON *cmd_reload(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        char msg[2048];
+        log_info("reload requested by %s", p->actor);
+        if (dawn_daemon_reload(d, msg, sizeof(msg)) < 0)
+                return answer_error("config", false, "configuration not reloaded, the old one stays: %s", msg);
+        cJSON *ans = answer_ok();
+        cJSON_AddBoolToObject(ans, "reloaded", true);
+        return ans;
+}
+
+static cJSON *cmd_review(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        /* nothing reaches the review queue until partner sources with role "reporter" can submit */
+        return answer_error("cmd", false, "%s: the review queue is empty: only partner reporters' submissions wait "
+                            "for review, and partner intake is not enabled in this version",
+                            want_str(req, "cmd"));
+}
+
+static const struct {
+        const char *name;
+        command_fn fn;
+} commands[] = {
+        { "issue", cmd_issue },   { "update", cmd_update },   { "cancel", cmd_cancel },
+        { "list", cmd_list },     { "pending", cmd_pending }, { "show", cmd_show },
+        { "route", cmd_route },   { "status", cmd_status },   { "reload", cmd_reload },
+        { "approve", cmd_review }, { "reject", cmd_review },
+};
+
+static bool is_write(command_fn fn)
+{
+        return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel;
+}
+
+cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, const char *line, size_t len,
+                           bool *wrote)
+{
+        *wrote = false;
+        if (len > DAWN_MAX_REQUEST_BYTES)
+                return answer_error("request", false, "request of %zu bytes is larger than the limit of %d bytes", len,
+                                    DAWN_MAX_REQUEST_BYTES);
+        if (!dawn_json_depth_ok(line, len, DAWN_MAX_JSON_DEPTH))
+                return answer_error("request", false, "request nests deeper than %d levels", DAWN_MAX_JSON_DEPTH);
+        const char *end = NULL;
+        cJSON *req = cJSON_ParseWithLengthOpts(line, len, &end, false);
+        if (!req) {
+                size_t at = end ? (size_t)(end - line) : 0;
+                return answer_error("request", false, "malformed JSON near byte %zu", at);
+        }
+        cJSON *ans = NULL;
+        const char *cmd = want_str(req, "cmd");
+        if (!cJSON_IsObject(req))
+                ans = answer_error("request", false, "the request must be a JSON object");
+        else if (!cmd)
+                ans = answer_error("cmd", false, "cmd: required, the command name");
+        for (size_t i = 0; !ans && i < sizeof(commands) / sizeof(commands[0]); i++) {
+                if (strcmp(commands[i].name, cmd) != 0)
+                        continue;
+                ans = commands[i].fn(d, peer, req);
+                *wrote = is_write(commands[i].fn);
+        }
+        if (!ans)
+                ans = answer_error("cmd", false, "unknown command '%.40s'", cmd);
+        cJSON_Delete(req);
+        return ans;
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct conn *c)
+{
+        struct conn **pp = &c->ctl->conns;
+        while (*pp && *pp != c)
+                pp = &(*pp)->next;
+        if (*pp)
+                *pp = c->next;
+        sd_event_source_disable_unref(c->io);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c->in);
+        free(c->out);
+        free(c);
+}
+
+/* The peer is gone or misbehaved: stop listening to it. Freed now, or when
+ * the last answer waiting for a commit has been dropped. */
+static void conn_kill(struct conn *c)
+{
+        c->dead = true;
+        c->io = sd_event_source_disable_unref(c->io);
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+        if (c->waiting == 0)
+                conn_free(c);
+}
+
+static void conn_update_events(struct conn *c)
+{
+        if (c->io)
+                sd_event_source_set_io_events(c->io, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+}
+
+static void conn_flush(struct conn *c)
+{
+        while (c->out_len && !c->dead) {
+                ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        conn_kill(c);
+                        return;
+                }
+                memmove(c->out, c->out + n, c->out_len - (size_t)n);
+                c->out_len -= (size_t)n;
+        }
+        if (c->dead)
+                return;
+        if (c->closing && c->out_len == 0 && c->waiting == 0) {
+                conn_kill(c);
+                return;
+        }
+        conn_update_events(c);
+}
+
+static void conn_send(struct conn *c, cJSON *ans)
+{
+        char *text = ans ? cJSON_PrintUnformatted(ans) : NULL;
+        cJSON_Delete(ans);
+        if (!text || c->dead) {
+                free(text);
+                return;
+        }
+        size_t len = strlen(text);
+        char *out = realloc(c->out, c->out_len + len + 1);
+        if (out) {
+                c->out = out;
+                memcpy(c->out + c->out_len, text, len);
+                c->out[c->out_len + len] = '\n';
+                c->out_len += len + 1;
+        }
+        free(text);
+        conn_flush(c);
+}
+
+struct waiting_answer {
+        struct conn *conn;
+        cJSON *answer;
+        bool wrote;
+};
+
+static void after_commit_answer(int r, void *userdata)
+{
+        struct waiting_answer *w = userdata;
+        struct conn *c = w->conn;
+        c->waiting--;
+        if (r < 0 && w->wrote) {
+                /* the commit failed: nothing this request wrote exists, and the submitter must know */
+                cJSON_Delete(w->answer);
+                w->answer = answer_store_error(c->ctl->d, r);
+        }
+        if (c->dead) {
+                cJSON_Delete(w->answer);
+                if (c->waiting == 0)
+                        conn_free(c);
+        } else {
+                conn_send(c, w->answer);
+        }
+        free(w);
+}
+
+/* Answers now, or after the open transaction commits: nobody hears
+ * "accepted", nor reads what others wrote, before it is durable. */
+static void conn_answer(struct conn *c, cJSON *ans, bool wrote)
+{
+        struct dawn_daemon *d = c->ctl->d;
+        if (wrote)
+                dawn_outbox_kick(d->outbox);
+        if (!dawn_commit_is_open(d->commit)) {
+                conn_send(c, ans);
+                return;
+        }
+        struct waiting_answer *w = malloc(sizeof(*w));
+        if (!w || dawn_commit_after(d->commit, after_commit_answer, w) < 0) {
+                free(w);
+                cJSON_Delete(ans);
+                conn_kill(c);
+                return;
+        }
+        *w = (struct waiting_answer){ c, ans, wrote };
+        c->waiting++;
+}
+
+static void conn_line(struct conn *c, const char *line, size_t len)
+{
+        if (!c->allowed) {
+                conn_send(c, answer_error(NULL, false, "%s", c->refusal));
+                c->closing = true;
+                conn_flush(c);
+                return;
+        }
+        bool wrote = false;
+        cJSON *ans = dawn_control_handle(c->ctl->d, &c->peer, line, len, &wrote);
+        conn_answer(c, ans, wrote);
+}
+
+static void conn_read(struct conn *c)
+{
+        char buf[16384];
+        for (;;) {
+                ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                        /* the peer closed: answers already owed are dropped with it */
+                        c->closing = true;
+                        if (c->waiting == 0 && c->out_len == 0)
+                                conn_kill(c);
+                        else
+                                sd_event_source_set_io_events(c->io, c->out_len ? EPOLLOUT : 0);
+                        return;
+                }
+                if (n < 0)
+                        return;
+                char *in = realloc(c->in, c->in_len + (size_t)n);
+                if (!in) {
+                        conn_kill(c);
+                        return;
+                }
+                c->in = in;
+                memcpy(c->in + c->in_len, buf, (size_t)n);
+                c->in_len += (size_t)n;
+
+                size_t start = 0;
+                char *nl;
+                while (!c->dead && !c->closing && (nl = memchr(c->in + start, '\n', c->in_len - start))) {
+                        conn_line(c, c->in + start, (size_t)(nl - (c->in + start)));
+                        start = (size_t)(nl - c->in) + 1;
+                }
+                if (c->dead)
+                        return;
+                memmove(c->in, c->in + start, c->in_len - start);
+                c->in_len -= start;
+                if (c->in_len > DAWN_MAX_REQUEST_BYTES) {
+                        /* no newline in sight: answer once, then hang up, since the stream cannot be resynchronised */
+                        conn_send(c, answer_error("request", false,
+                                                  "request larger than the limit of %d bytes",
+                                                  DAWN_MAX_REQUEST_BYTES));
+                        c->closing = true;
+                        c->in_len = 0;
+                        conn_flush(c);
+                        return;
+                }
+                if (c->closing)
+                        return;
+        }
+}
+
+static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct conn *c = userdata;
+        if (revents & EPOLLOUT)
+                conn_flush(c);
+        if (!c->dead && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->closing)
+                conn_read(c);
+        else if (!c->dead && c->closing && (revents & (EPOLLHUP | EPOLLERR)) && c->out_len)
+                conn_kill(c);
+        return 0;
+}
+
+static bool peer_in_group(int fd, uid_t uid, gid_t gid, gid_t group)
+{
+        if (gid == group)
+                return true;
+        gid_t groups[256];
+        socklen_t len = sizeof(groups);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+                for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                        if (groups[i] == group)
+                                return true;
+        }
+        return false;
+}
+
+static void identify_peer(struct dawn_control *ctl, struct conn *c)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                snprintf(c->refusal, sizeof(c->refusal), "permission denied: cannot identify the caller");
+                return;
+        }
+        c->peer.uid = cred.uid;
+        struct passwd pw, *pwp = NULL;
+        char pwbuf[1024];
+        const char *name = NULL;
+        if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp)
+                name = pwp->pw_name;
+        if (name) {
+                snprintf(c->peer.actor, sizeof(c->peer.actor), "uid %u (%.32s)", (unsigned)cred.uid, name);
+                snprintf(c->peer.source, sizeof(c->peer.source), "local:%.32s", name);
+        } else {
+                snprintf(c->peer.actor, sizeof(c->peer.actor), "uid %u", (unsigned)cred.uid);
+                snprintf(c->peer.source, sizeof(c->peer.source), "local:uid%u", (unsigned)cred.uid);
+        }
+        const struct dawn_config *cfg = ctl->d->config;
+        c->allowed = cred.uid == 0 || cred.uid == geteuid() ||
+                     (cfg->has_control_gid && peer_in_group(c->fd, cred.uid, cred.gid, cfg->control_gid));
+        if (!c->allowed) {
+                snprintf(c->refusal, sizeof(c->refusal),
+                         "permission denied: uid %u is not root and not in group '%.40s'; nothing was done",
+                         (unsigned)cred.uid, cfg->control_group);
+                log_warning("control: refused %s: not root and not in group %s", c->peer.actor, cfg->control_group);
+        }
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct dawn_control *ctl = userdata;
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+                return 0; /* EAGAIN, or the peer gave up already */
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(cfd);
+                return 0;
+        }
+        c->ctl = ctl;
+        c->fd = cfd;
+        identify_peer(ctl, c);
+        if (sd_event_add_io(ctl->d->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0) {
+                close(cfd);
+                free(c);
+                return 0;
+        }
+        c->next = ctl->conns;
+        ctl->conns = c;
+        return 0;
+}
+
+static int listen_on_path(struct dawn_control *ctl)
+{
+        const struct dawn_config *cfg = ctl->d->config;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        if (strlen(cfg->control_socket) >= sizeof(sa.sun_path))
+                return log_error_errno(-ENAMETOOLONG, "control socket path too long: %s", cfg->control_socket);
+        strcpy(sa.sun_path, cfg->control_socket);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return log_error_errno(-errno, "control socket: %m");
+        /* a socket file left by a crash would make bind fail; nobody can be listening on it
+         * if connecting fails */
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+                close(fd);
+                return log_error_errno(-EADDRINUSE, "control socket %s: another dawnd is listening there",
+                                       cfg->control_socket);
+        }
+        unlink(cfg->control_socket);
+        mode_t old = umask(0777 & ~(mode_t)cfg->control_socket_mode);
+        int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (r < 0 || listen(fd, 128) < 0) {
+                r = -errno;
+                close(fd);
+                return log_error_errno(r, "control socket %s: %m", cfg->control_socket);
+        }
+        if (cfg->has_control_gid && chown(cfg->control_socket, (uid_t)-1, cfg->control_gid) < 0)
+                log_warning_errno(-errno, "control socket: cannot give it to group %s: %m, ignoring",
+                                  cfg->control_group);
+        chmod(cfg->control_socket, (mode_t)cfg->control_socket_mode);
+        ctl->created_path = true;
+        return fd;
+}
+
+int dawn_control_new(struct dawn_daemon *d, int fd, struct dawn_control **out)
+{
+        struct dawn_control *ctl = calloc(1, sizeof(*ctl));
+        if (!ctl)
+                return -ENOMEM;
+        ctl->d = d;
+        ctl->listen_fd = fd >= 0 ? fd : listen_on_path(ctl);
+        if (ctl->listen_fd < 0) {
+                int r = ctl->listen_fd;
+                free(ctl);
+                return r;
+        }
+        int r = sd_event_add_io(d->loop, &ctl->listen_io, ctl->listen_fd, EPOLLIN, on_accept, ctl);
+        if (r < 0) {
+                dawn_control_free(ctl);
+                return r;
+        }
+        *out = ctl;
+        return 0;
+}
+
+void dawn_control_stop_listening(struct dawn_control *ctl)
+{
+        if (!ctl || ctl->listen_fd < 0)
+                return;
+        ctl->listen_io = sd_event_source_disable_unref(ctl->listen_io);
+        close(ctl->listen_fd);
+        ctl->listen_fd = -1;
+        if (ctl->created_path)
+                unlink(ctl->d->config->control_socket);
+}
+
+struct dawn_control *dawn_control_free(struct dawn_control *ctl)
+{
+        if (!ctl)
+                return NULL;
+        dawn_control_stop_listening(ctl);
+        while (ctl->conns) {
+                ctl->conns->waiting = 0;
+                conn_free(ctl->conns);
+        }
+        free(ctl);
+        return NULL;
+}

@@ -1,0 +1,51 @@
+/* The daemon as a whole: the loop and everything on it. main.c makes one;
+ * the control socket reads and acts on it. */
+#ifndef DAWN_DAEMON_H
+#define DAWN_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "channel.h"
+#include "commit.h"
+#include "config.h"
+#include "outbox.h"
+#include "store.h"
+
+struct dawn_control;
+
+struct dawn_daemon {
+        sd_event *loop;
+        struct dawn_config *config;      /* replaced whole on reload */
+        char *config_path;
+        char *db_path;
+        struct dawn_store *store;
+        struct dawn_commit *commit;
+        struct dawn_outbox *outbox;
+        struct dawn_channel *channels[DAWN_CHANNEL_COUNT];
+        struct dawn_control *control;
+        sd_event_source *watchdog;
+        sd_event_source *status_timer;
+        uint64_t watchdog_usec;
+        int64_t started_at;
+        bool stopping;
+        int exit_code;
+};
+
+/* Takes ownership of config. Opens the store, starts the channels and the
+ * control socket. Returns 0 or -errno (logged). */
+int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct dawn_daemon **out);
+struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d);
+/* Runs until SIGTERM/SIGINT; returns the exit status. */
+int dawn_daemon_run(struct dawn_daemon *d);
+
+/* Re-reads the config file: checks it fully (in a child process, since a
+ * malformed @include can make libconfig call exit()), and swaps it in only if
+ * valid. Returns 0, or -EINVAL with the errors joined into msg. */
+int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n);
+
+/* Sends STATUS= to systemd (and is cheap enough to call after every commit). */
+void dawn_daemon_update_status(struct dawn_daemon *d);
+
+#endif

@@ -1,0 +1,140 @@
+#include "grade.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static int reason(struct dawn_grading *g, int points, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int reason(struct dawn_grading *g, int points, const char *fmt, ...)
+{
+        char buf[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        g->points += points;
+        return dawn_strv_add(&g->reasons, buf);
+}
+
+static bool high_risk(const struct dawn_config *c, const char *adulterant)
+{
+        for (size_t i = 0; i < c->n_high_risk_adulterants; i++)
+                if (strcasecmp(c->high_risk_adulterants[i], adulterant) == 0)
+                        return true;
+        return false;
+}
+
+/* What the alert and its corroborations say together: the strongest
+ * evidence and the largest counts. Counts are not summed: two reports of the
+ * same four casualties are four casualties, not eight. */
+struct evidence_summary {
+        enum dawn_evidence evidence;
+        int64_t casualties;
+        int64_t fatalities;
+        struct dawn_strv adulterants;
+};
+
+static int summarise(const struct dawn_alert *a, const struct dawn_alert *corr, size_t n,
+                     struct evidence_summary *s)
+{
+        s->evidence = a->evidence;
+        s->casualties = a->casualties;
+        s->fatalities = a->fatalities;
+        for (size_t i = 0; i <= n; i++) {
+                const struct dawn_alert *r = i == 0 ? a : &corr[i - 1];
+                if (r->evidence > s->evidence)
+                        s->evidence = r->evidence;
+                if (r->casualties > s->casualties)
+                        s->casualties = r->casualties;
+                if (r->fatalities > s->fatalities)
+                        s->fatalities = r->fatalities;
+                for (size_t k = 0; k < r->adulterants.n; k++)
+                        if (!dawn_strv_contains(&s->adulterants, r->adulterants.v[k]) &&
+                            dawn_strv_add(&s->adulterants, r->adulterants.v[k]) < 0)
+                                return -ENOMEM;
+        }
+        return 0;
+}
+
+static enum dawn_grade grade_for_points(int points)
+{
+        if (points >= DAWN_GRADE_CRITICAL_POINTS)
+                return DAWN_GRADE_CRITICAL;
+        if (points >= DAWN_GRADE_WARNING_POINTS)
+                return DAWN_GRADE_WARNING;
+        return DAWN_GRADE_INFO;
+}
+
+static int count_evidence(const struct evidence_summary *s, const struct dawn_config *c,
+                          struct dawn_grading *g)
+{
+        int r = 0;
+        bool counted = false;
+        for (size_t i = 0; i < s->adulterants.n; i++) {
+                if (!high_risk(c, s->adulterants.v[i]))
+                        continue;
+                /* one high-risk adulterant is enough to warn; a second is named but adds no points */
+                r |= reason(g, counted ? 0 : 2, "adulterant %s is on the high-risk list", s->adulterants.v[i]);
+                counted = true;
+        }
+        if (s->fatalities > 0)
+                r |= reason(g, 3, "%lld %s", (long long)s->fatalities,
+                            s->fatalities == 1 ? "fatality" : "fatalities");
+        if (s->casualties >= 3)
+                r |= reason(g, 2, "%lld casualties", (long long)s->casualties);
+        else if (s->casualties > 0)
+                r |= reason(g, 1, "%lld %s", (long long)s->casualties,
+                            s->casualties == 1 ? "casualty" : "casualties");
+        if (s->evidence == DAWN_EVIDENCE_TOXICOLOGY)
+                r |= reason(g, 2, "confirmed by toxicology");
+        else if (s->evidence == DAWN_EVIDENCE_CLINICAL)
+                r |= reason(g, 1, "clinical evidence");
+        else
+                r |= reason(g, 0, "not yet confirmed (reported only)");
+        return r ? -ENOMEM : 0;
+}
+
+int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n,
+                     const struct dawn_config *c, struct dawn_grading *g)
+{
+        memset(g, 0, sizeof(*g));
+        if (a->type == DAWN_TYPE_NFOD) {
+                /* one non-fatal overdose is a data point; cluster detection decides when they add up */
+                g->grade = DAWN_GRADE_LOGGED;
+                return reason(g, 0, "a single non-fatal overdose report is logged, not sent");
+        }
+
+        struct evidence_summary s = { 0 };
+        int r = summarise(a, corroborations, n, &s);
+        if (r == 0 && a->type == DAWN_TYPE_CLUSTER)
+                r = reason(g, 1, "overdose cluster");
+        if (r == 0)
+                r = count_evidence(&s, c, g);
+        if (r == 0 && a->sources.n >= 2)
+                r = reason(g, 1, "corroborated by %zu sources", a->sources.n);
+        dawn_strv_free(&s.adulterants);
+        if (r < 0)
+                return r;
+
+        g->grade = grade_for_points(g->points);
+        if (a->has_grade_override) {
+                enum dawn_grade computed = g->grade;
+                g->grade = a->grade_override;
+                if (computed != g->grade)
+                        r = reason(g, 0, "grade set to %s by an officer (the evidence alone gives %s)",
+                                   dawn_grade_name(g->grade), dawn_grade_name(computed));
+                else
+                        r = reason(g, 0, "grade %s confirmed by an officer", dawn_grade_name(g->grade));
+        }
+        return r;
+}
+
+void dawn_grading_clear(struct dawn_grading *g)
+{
+        dawn_strv_free(&g->reasons);
+        g->points = 0;
+}

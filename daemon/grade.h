@@ -1,0 +1,29 @@
+/* Grading: a pure function of an alert, the reports that corroborate it and
+ * the configuration. It always explains itself: every point it counts comes
+ * with a reason a person can read ("confirmed by toxicology"). */
+#ifndef DAWN_GRADE_H
+#define DAWN_GRADE_H
+
+#include "alert.h"
+#include "config.h"
+
+/* Points from the evidence, added up; the grade follows from the total.
+ * Fixed here, not in the config, so that a grade means the same in every
+ * area and can be explained in one table (README "Grading"). */
+#define DAWN_GRADE_WARNING_POINTS 2
+#define DAWN_GRADE_CRITICAL_POINTS 5
+
+struct dawn_grading {
+        enum dawn_grade grade;
+        int points;
+        struct dawn_strv reasons;
+};
+
+/* corroborations: the reports merged into the alert (their evidence,
+ * casualties and fatalities count; the alert's own sources list says how
+ * many distinct sources there are). Returns 0 or -ENOMEM. */
+int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n,
+                     const struct dawn_config *c, struct dawn_grading *out);
+void dawn_grading_clear(struct dawn_grading *g);
+
+#endif

@@ -1,0 +1,41 @@
+/* Intake: what happens to a report between "parsed" and "durable".
+ * Validation, idempotency by (source, source_ref), deduplication into an
+ * active alert, grading, and the outbox rows for everyone the routing rules
+ * name. Every way in (control socket, later HTTP and MQTT ingest) calls
+ * these, inside a transaction the caller opened and will commit before it
+ * tells the submitter anything. */
+#ifndef DAWN_INTAKE_H
+#define DAWN_INTAKE_H
+
+#include <cJSON.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "config.h"
+#include "store.h"
+
+struct dawn_intake {
+        struct dawn_store *store;
+        const struct dawn_config *config;
+        int64_t now;             /* microseconds since the epoch */
+        const char *source;      /* who reported it: "local:alice", a partner's source id */
+        const char *actor;       /* who did it, for the audit log: "uid 1000 (alice)" */
+};
+
+enum dawn_intake_outcome {
+        DAWN_INTAKE_NEW,         /* a new alert */
+        DAWN_INTAKE_MERGED,      /* a corroboration of an active alert */
+        DAWN_INTAKE_DUPLICATE,   /* this (source, source_ref) was seen before: the first answer again */
+        DAWN_INTAKE_CHANGED,     /* an update or cancel */
+};
+
+/* Each returns 0 and fills *result (dawn_alert_init'ed by the caller), or
+ * -EINVAL with err naming the field, or another -errno from the store. */
+int dawn_intake_issue(const struct dawn_intake *in, const cJSON *input, struct dawn_alert *result,
+                      enum dawn_intake_outcome *outcome, struct dawn_input_error *err);
+int dawn_intake_update(const struct dawn_intake *in, const char *id, const cJSON *input,
+                       struct dawn_alert *result, struct dawn_input_error *err);
+int dawn_intake_cancel(const struct dawn_intake *in, const char *id, const char *reason,
+                       struct dawn_alert *result, struct dawn_input_error *err);
+
+#endif

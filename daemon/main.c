@@ -1,0 +1,93 @@
+/* dawnd: the Drug Alert Warning Network daemon. Thin: arguments, the
+ * config, and the daemon's loop. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "dawn/protocol.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: dawnd [-c FILE] [-n] [-f] [-v]\n"
+                "The Drug Alert Warning Network daemon.\n\n"
+                "  -c, --config FILE   configuration file (default %s)\n"
+                "  -n, --check         check the configuration, print 'configuration OK' or every\n"
+                "                      error as FILE:LINE: message, and exit 0 or 1\n"
+                "  -f, --foreground    log to standard error instead of the journal\n"
+                "  -d, --debug         log debug messages too\n"
+                "  -v, --version       print the version and exit\n"
+                "  -h, --help          this help\n",
+                DAWN_DEFAULT_CONFIG);
+}
+
+static int check_only(const char *path)
+{
+        struct dawn_config *c = NULL;
+        struct dawn_errors errs = { 0 };
+        int r = dawn_config_load(path, &c, &errs);
+        for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "%s\n", errs.msgs[i]);
+        if (r < 0 && errs.n == 0)
+                fprintf(stderr, "%s: %s\n", path, strerror(-r));
+        dawn_errors_free(&errs);
+        dawn_config_free(c);
+        if (r < 0)
+                return EXIT_FAILURE;
+        printf("configuration OK\n");
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
+                { "foreground", no_argument, NULL, 'f' },   { "debug", no_argument, NULL, 'd' },
+                { "version", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *path = DAWN_DEFAULT_CONFIG;
+        bool check = false, foreground = false, debug = false;
+        int opt;
+        while ((opt = getopt_long(argc, argv, "c:nfdvh", options, NULL)) != -1) {
+                switch (opt) {
+                case 'c': path = optarg; break;
+                case 'n': check = true; break;
+                case 'f': foreground = true; break;
+                case 'd': debug = true; break;
+                case 'v': printf("dawnd %s\n", DAWN_VERSION); return EXIT_SUCCESS;
+                case 'h': usage(stdout); return EXIT_SUCCESS;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "dawnd: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return 2;
+        }
+        if (check)
+                return check_only(path);
+
+        log_init(foreground, debug ? LOG_DEBUG : LOG_INFO);
+        struct dawn_config *config = NULL;
+        struct dawn_errors errs = { 0 };
+        int r = dawn_config_load(path, &config, &errs);
+        for (size_t i = 0; i < errs.n; i++)
+                log_error("%s", errs.msgs[i]);
+        dawn_errors_free(&errs);
+        if (r < 0) {
+                log_error_errno(r, "%s: configuration not usable: %m", path);
+                return EXIT_FAILURE;
+        }
+        struct dawn_daemon *d = NULL;
+        if (dawn_daemon_new(path, config, &d) < 0)
+                return EXIT_FAILURE;
+        int status = dawn_daemon_run(d);
+        dawn_daemon_free(d);
+        return status;
+}

@@ -1,0 +1,805 @@
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Migrations, oldest first: entry i takes the schema from version i to
+ * version i + 1 (PRAGMA user_version). Never edit one that has shipped;
+ * append a new one. */
+static const char *const migrations[] = {
+        /* 1: alerts, their revisions and corroborating reports; idempotency
+         * keys; the audit log; the outbox. Times are microseconds since the
+         * epoch (UTC). */
+        "CREATE TABLE alerts ("
+        "  id TEXT PRIMARY KEY,"
+        "  seq INTEGER NOT NULL UNIQUE,"
+        "  fingerprint TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  grade TEXT NOT NULL,"
+        "  revision INTEGER NOT NULL,"
+        "  issued_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  expires_at INTEGER,"
+        "  json TEXT NOT NULL);"
+        "CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, status, updated_at);"
+        "CREATE TABLE revisions ("
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  revision INTEGER NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  json TEXT NOT NULL,"
+        "  PRIMARY KEY (alert_id, revision));"
+        "CREATE TABLE corroborations ("
+        "  id INTEGER PRIMARY KEY,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  source TEXT NOT NULL,"
+        "  received_at INTEGER NOT NULL,"
+        "  json TEXT NOT NULL);"
+        "CREATE INDEX corroborations_by_alert ON corroborations(alert_id);"
+        "CREATE TABLE submissions ("
+        "  source TEXT NOT NULL,"
+        "  source_ref TEXT NOT NULL,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  received_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (source, source_ref));"
+        "CREATE TABLE audit ("
+        "  id INTEGER PRIMARY KEY,"
+        "  at INTEGER NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  alert_id TEXT,"
+        "  detail TEXT);"
+        "CREATE TABLE outbox ("
+        "  id INTEGER PRIMARY KEY,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  revision INTEGER NOT NULL,"
+        "  subscriber TEXT NOT NULL,"
+        "  channel TEXT NOT NULL,"
+        "  recipient TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  state TEXT NOT NULL DEFAULT 'pending',"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_at INTEGER NOT NULL DEFAULT 0,"
+        "  last_error TEXT,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  UNIQUE (alert_id, revision, subscriber, channel, recipient));"
+        "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"
+        "CREATE INDEX outbox_by_state ON outbox(channel, state);",
+};
+
+enum stmt_id {
+        ST_NEXT_SEQ,
+        ST_INSERT_ALERT,
+        ST_UPDATE_ALERT,
+        ST_INSERT_REVISION,
+        ST_LOAD_ALERT,
+        ST_FIND_MATCH,
+        ST_LIST_ACTIVE,
+        ST_LIST_ALL,
+        ST_REVISION_JSON,
+        ST_FIND_SUBMISSION,
+        ST_ADD_SUBMISSION,
+        ST_ADD_CORROBORATION,
+        ST_LOAD_CORROBORATIONS,
+        ST_AUDIT,
+        ST_ADD_DELIVERY,
+        ST_SUPERSEDE,
+        ST_RECIPIENTS,
+        ST_DUE,
+        ST_NEXT_DUE,
+        ST_STARTED,
+        ST_FINISHED,
+        ST_REQUEUE,
+        ST_DELIVERIES,
+        ST_QUEUE_COUNTS,
+        ST_SAVEPOINT,
+        ST_RELEASE,
+        ST_ROLLBACK_TO,
+        ST_COUNT,
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+        [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
+        [ST_INSERT_ALERT] = "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
+                            " updated_at, expires_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        [ST_UPDATE_ALERT] = "UPDATE alerts SET fingerprint = ?3, status = ?4, grade = ?5, revision = ?6,"
+                            " updated_at = ?8, expires_at = ?9, json = ?10 WHERE id = ?1",
+        [ST_INSERT_REVISION] = "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES (?, ?, ?, ?)",
+        [ST_LOAD_ALERT] = "SELECT json FROM alerts WHERE id = ?",
+        [ST_FIND_MATCH] = "SELECT id FROM alerts WHERE fingerprint = ? AND status IN ('active', 'pending')"
+                          " AND updated_at >= ? ORDER BY updated_at DESC LIMIT 1",
+        [ST_LIST_ACTIVE] = "SELECT json FROM alerts WHERE status IN ('active', 'pending') ORDER BY seq DESC",
+        [ST_LIST_ALL] = "SELECT json FROM alerts ORDER BY seq DESC",
+        [ST_REVISION_JSON] = "SELECT json FROM revisions WHERE alert_id = ? AND revision = ?",
+        [ST_FIND_SUBMISSION] = "SELECT alert_id FROM submissions WHERE source = ? AND source_ref = ?",
+        [ST_ADD_SUBMISSION] = "INSERT INTO submissions (source, source_ref, alert_id, received_at) VALUES (?, ?, ?, ?)",
+        [ST_ADD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES (?, ?, ?, ?)",
+        [ST_LOAD_CORROBORATIONS] = "SELECT source, received_at, json FROM corroborations WHERE alert_id = ? ORDER BY id",
+        [ST_AUDIT] = "INSERT INTO audit (at, actor, action, alert_id, detail) VALUES (?, ?, ?, ?, ?)",
+        [ST_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
+                            " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
+                         " AND revision < ?2 AND state IN ('pending', 'retrying')",
+        [ST_RECIPIENTS] = "SELECT DISTINCT subscriber, channel, recipient FROM outbox WHERE alert_id = ?"
+                          " AND action = 'publish' ORDER BY subscriber, channel, recipient",
+        [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
+                   " o.attempts, o.created_at, r.json FROM outbox o JOIN revisions r"
+                   " ON r.alert_id = o.alert_id AND r.revision = o.revision"
+                   " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
+                   " ORDER BY o.next_at, o.id LIMIT ?3",
+        [ST_NEXT_DUE] = "SELECT min(next_at) FROM outbox WHERE channel = ? AND state IN ('pending', 'retrying')",
+        [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
+        [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1",
+        [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'in-flight'",
+        [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
+                          " next_at, updated_at FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
+        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
+        [ST_SAVEPOINT] = "SAVEPOINT request",
+        [ST_RELEASE] = "RELEASE request",
+        [ST_ROLLBACK_TO] = "ROLLBACK TO request",
+};
+
+struct dawn_store {
+        sqlite3 *db;
+        sqlite3_stmt *stmt[ST_COUNT];
+        bool in_tx;
+};
+
+static int sqlite_to_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        default:
+                return -EIO;
+        }
+}
+
+const char *dawn_store_errmsg(struct dawn_store *s)
+{
+        return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+}
+
+/* The cached statement, reset and with its bindings cleared. */
+static sqlite3_stmt *stmt(struct dawn_store *s, enum stmt_id id)
+{
+        sqlite3_stmt *st = s->stmt[id];
+        if (!st) {
+                if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+                        return NULL;
+                s->stmt[id] = st;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+}
+
+static int exec(struct dawn_store *s, const char *sql)
+{
+        return sqlite_to_errno(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+/* Steps a statement that returns no rows. */
+static int run(struct dawn_store *s, sqlite3_stmt *st)
+{
+        if (!st)
+                return sqlite_to_errno(sqlite3_errcode(s->db));
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+        if (v)
+                sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int i)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return strdup(t ? (const char *)t : "");
+}
+
+static void column_copy(sqlite3_stmt *st, int i, char *buf, size_t n)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+        snprintf(buf, n, "%s", t ? (const char *)t : "");
+}
+
+static int migrate(struct dawn_store *s)
+{
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+                return sqlite_to_errno(sqlite3_errcode(s->db));
+        int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        sqlite3_finalize(st);
+        int known = (int)(sizeof(migrations) / sizeof(migrations[0]));
+        if (version > known)
+                return -EPROTONOSUPPORT; /* written by a newer dawnd: refuse rather than guess */
+        for (int v = version; v < known; v++) {
+                char set_version[64];
+                snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", v + 1);
+                int r = exec(s, "BEGIN IMMEDIATE");
+                if (r == 0)
+                        r = exec(s, migrations[v]);
+                if (r == 0)
+                        r = exec(s, set_version);
+                if (r == 0)
+                        r = exec(s, "COMMIT");
+                if (r < 0) {
+                        exec(s, "ROLLBACK");
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int dawn_store_open(const char *path, struct dawn_store **out)
+{
+        struct dawn_store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 NULL);
+        int r = sqlite_to_errno(rc);
+        /* WAL so readers never block the writer; FULL so a commit survives power loss:
+         * "accepted" is only said after it. */
+        if (r == 0)
+                r = exec(s, "PRAGMA journal_mode = WAL");
+        if (r == 0)
+                r = exec(s, "PRAGMA synchronous = FULL");
+        if (r == 0)
+                r = exec(s, "PRAGMA foreign_keys = ON");
+        if (r == 0)
+                r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
+        if (r == 0)
+                r = migrate(s);
+        if (r < 0) {
+                /* keep the message: the caller logs dawn_store_errmsg() of nothing otherwise */
+                fprintf(stderr, "dawnd: store %s: %s\n", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+                dawn_store_close(s);
+                return r;
+        }
+        *out = s;
+        return 0;
+}
+
+struct dawn_store *dawn_store_close(struct dawn_store *s)
+{
+        if (!s)
+                return NULL;
+        for (int i = 0; i < ST_COUNT; i++)
+                sqlite3_finalize(s->stmt[i]);
+        if (s->in_tx)
+                exec(s, "ROLLBACK");
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+}
+
+/* ---- transactions ---- */
+
+int dawn_store_begin(struct dawn_store *s)
+{
+        int r = exec(s, "BEGIN IMMEDIATE");
+        if (r == 0)
+                s->in_tx = true;
+        return r;
+}
+
+int dawn_store_commit(struct dawn_store *s)
+{
+        int r = exec(s, "COMMIT");
+        if (r < 0) {
+                exec(s, "ROLLBACK");
+        }
+        s->in_tx = false;
+        return r;
+}
+
+void dawn_store_rollback(struct dawn_store *s)
+{
+        if (s->in_tx)
+                exec(s, "ROLLBACK");
+        s->in_tx = false;
+}
+
+bool dawn_store_in_transaction(struct dawn_store *s)
+{
+        return s->in_tx;
+}
+
+int dawn_store_savepoint(struct dawn_store *s)
+{
+        return run(s, stmt(s, ST_SAVEPOINT));
+}
+
+int dawn_store_release(struct dawn_store *s)
+{
+        return run(s, stmt(s, ST_RELEASE));
+}
+
+void dawn_store_rollback_to_savepoint(struct dawn_store *s)
+{
+        /* ROLLBACK TO keeps the savepoint open; RELEASE closes it */
+        run(s, stmt(s, ST_ROLLBACK_TO));
+        run(s, stmt(s, ST_RELEASE));
+}
+
+int dawn_store_check_writable(struct dawn_store *s)
+{
+        if (s->in_tx)
+                return 0;
+        /* taking the write lock fails on a read-only or vanished database */
+        int r = exec(s, "BEGIN IMMEDIATE");
+        if (r == 0)
+                return exec(s, "COMMIT");
+        return r;
+}
+
+/* ---- alerts ---- */
+
+int dawn_store_next_alert_id(struct dawn_store *s, char id[DAWN_MAX_ID_CHARS + 1])
+{
+        sqlite3_stmt *st = stmt(s, ST_NEXT_SEQ);
+        if (!st || sqlite3_step(st) != SQLITE_ROW)
+                return sqlite_to_errno(sqlite3_errcode(s->db));
+        snprintf(id, DAWN_MAX_ID_CHARS + 1, "A%lld", (long long)sqlite3_column_int64(st, 0));
+        sqlite3_reset(st);
+        return 0;
+}
+
+int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, const char *fingerprint,
+                          bool new_revision)
+{
+        cJSON *o = dawn_alert_to_json(a);
+        char *json = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (!json)
+                return -ENOMEM;
+
+        sqlite3_stmt *st = stmt(s, a->revision == 1 && new_revision ? ST_INSERT_ALERT : ST_UPDATE_ALERT);
+        int r = -EIO;
+        if (st) {
+                bind_text(st, 1, a->id);
+                sqlite3_bind_int64(st, 2, atoll(a->id + 1));
+                bind_text(st, 3, fingerprint);
+                bind_text(st, 4, dawn_status_name(a->status));
+                bind_text(st, 5, dawn_grade_name(a->grade));
+                sqlite3_bind_int(st, 6, a->revision);
+                sqlite3_bind_int64(st, 7, a->issued_at);
+                sqlite3_bind_int64(st, 8, a->updated_at);
+                sqlite3_bind_int64(st, 9, a->expires_at);
+                bind_text(st, 10, json);
+                r = run(s, st);
+        }
+        if (r == 0 && new_revision && (st = stmt(s, ST_INSERT_REVISION))) {
+                bind_text(st, 1, a->id);
+                sqlite3_bind_int(st, 2, a->revision);
+                sqlite3_bind_int64(st, 3, a->updated_at);
+                bind_text(st, 4, json);
+                r = run(s, st);
+        }
+        free(json);
+        return r;
+}
+
+static int alert_from_text(const unsigned char *text, struct dawn_alert *a)
+{
+        cJSON *o = text ? cJSON_Parse((const char *)text) : NULL;
+        int r = o ? dawn_alert_from_json(o, a) : -EIO;
+        cJSON_Delete(o);
+        return r;
+}
+
+int dawn_store_load_alert(struct dawn_store *s, const char *id, struct dawn_alert *a)
+{
+        sqlite3_stmt *st = stmt(s, ST_LOAD_ALERT);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, id);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? alert_from_text(sqlite3_column_text(st, 0), a) : sqlite_to_errno(rc);
+        if (r == 0 && rc == SQLITE_ROW)
+                r = 1;
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_find_match(struct dawn_store *s, const char *fingerprint, int64_t since_usec,
+                          char id[DAWN_MAX_ID_CHARS + 1])
+{
+        sqlite3_stmt *st = stmt(s, ST_FIND_MATCH);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, fingerprint);
+        sqlite3_bind_int64(st, 2, since_usec);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        if (r == 1)
+                column_copy(st, 0, id, DAWN_MAX_ID_CHARS + 1);
+        sqlite3_reset(st);
+        return r;
+}
+
+/* Appends the JSON text in column 0 of each row, parsed, to array. */
+static int json_rows(struct dawn_store *s, sqlite3_stmt *st, cJSON *array)
+{
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const unsigned char *t = sqlite3_column_text(st, 0);
+                cJSON *o = t ? cJSON_Parse((const char *)t) : NULL;
+                if (o)
+                        cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_list_alerts(struct dawn_store *s, bool all, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, all ? ST_LIST_ALL : ST_LIST_ACTIVE);
+        return st ? json_rows(s, st, array) : -EIO;
+}
+
+int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision, char **json)
+{
+        sqlite3_stmt *st = stmt(s, ST_REVISION_JSON);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, id);
+        sqlite3_bind_int(st, 2, revision);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        if (r == 1 && !(*json = column_strdup(st, 0)))
+                r = -ENOMEM;
+        sqlite3_reset(st);
+        return r;
+}
+
+/* ---- reports ---- */
+
+int dawn_store_find_submission(struct dawn_store *s, const char *source, const char *source_ref,
+                               char alert_id[DAWN_MAX_ID_CHARS + 1])
+{
+        sqlite3_stmt *st = stmt(s, ST_FIND_SUBMISSION);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, source);
+        bind_text(st, 2, source_ref);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        if (r == 1)
+                column_copy(st, 0, alert_id, DAWN_MAX_ID_CHARS + 1);
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_add_submission(struct dawn_store *s, const char *source, const char *source_ref,
+                              const char *alert_id, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ADD_SUBMISSION);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, source);
+        bind_text(st, 2, source_ref);
+        bind_text(st, 3, alert_id);
+        sqlite3_bind_int64(st, 4, now);
+        return run(s, st);
+}
+
+int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, const char *source,
+                                 const struct dawn_alert *report, int64_t now)
+{
+        cJSON *o = dawn_alert_to_json(report);
+        char *json = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        sqlite3_stmt *st = json ? stmt(s, ST_ADD_CORROBORATION) : NULL;
+        int r = json ? -EIO : -ENOMEM;
+        if (st) {
+                bind_text(st, 1, alert_id);
+                bind_text(st, 2, source);
+                sqlite3_bind_int64(st, 3, now);
+                bind_text(st, 4, json);
+                r = run(s, st);
+        }
+        free(json);
+        return r;
+}
+
+int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, struct dawn_alert **out,
+                                   size_t *n)
+{
+        *out = NULL;
+        *n = 0;
+        sqlite3_stmt *st = stmt(s, ST_LOAD_CORROBORATIONS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc, r = 0;
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct dawn_alert *v = realloc(*out, (*n + 1) * sizeof(**out));
+                if (!v) {
+                        r = -ENOMEM;
+                        break;
+                }
+                *out = v;
+                dawn_alert_init(&v[*n]);
+                r = alert_from_text(sqlite3_column_text(st, 2), &v[*n]);
+                (*n)++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_LOAD_CORROBORATIONS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const unsigned char *t = sqlite3_column_text(st, 2);
+                cJSON *report = t ? cJSON_Parse((const char *)t) : NULL;
+                if (!report)
+                        continue;
+                char when[40];
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "source", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "received_at",
+                                        dawn_time_format(sqlite3_column_int64(st, 1), when, sizeof(when)));
+                cJSON_AddItemToObject(o, "report", report);
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* ---- audit ---- */
+
+int dawn_store_audit(struct dawn_store *s, const char *actor, const char *action, const char *alert_id,
+                     const char *detail, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_AUDIT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        bind_text(st, 2, actor);
+        bind_text(st, 3, action);
+        bind_text(st, 4, alert_id);
+        bind_text(st, 5, detail);
+        return run(s, st);
+}
+
+/* ---- outbox ---- */
+
+void dawn_outbox_row_clear(struct dawn_outbox_row *r)
+{
+        free(r->subscriber);
+        free(r->recipient);
+        free(r->alert_json);
+        memset(r, 0, sizeof(*r));
+}
+
+int dawn_store_add_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                            enum dawn_channel_kind channel, const char *recipient,
+                            enum dawn_delivery_action action, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ADD_DELIVERY);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, revision);
+        bind_text(st, 3, subscriber);
+        bind_text(st, 4, dawn_channel_name(channel));
+        bind_text(st, 5, recipient);
+        bind_text(st, 6, dawn_action_name(action));
+        sqlite3_bind_int64(st, 7, now);
+        return run(s, st);
+}
+
+int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, int before_revision,
+                                    int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_SUPERSEDE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, before_revision);
+        sqlite3_bind_int64(st, 3, now);
+        return run(s, st);
+}
+
+int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
+                                  void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_RECIPIENTS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        /* collect first: fn may write to the outbox, which this query reads */
+        struct { char *sub, *rcpt; int ch; } *rows = NULL;
+        size_t n = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                void *v = realloc(rows, (n + 1) * sizeof(*rows));
+                if (!v) {
+                        r = -ENOMEM;
+                        break;
+                }
+                rows = v;
+                rows[n].sub = column_strdup(st, 0);
+                rows[n].ch = dawn_channel_from_name((const char *)sqlite3_column_text(st, 1));
+                rows[n].rcpt = column_strdup(st, 2);
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0 && rows[i].ch >= 0 && rows[i].sub && rows[i].rcpt)
+                        r = fn(rows[i].sub, (enum dawn_channel_kind)rows[i].ch, rows[i].rcpt, userdata);
+                free(rows[i].sub);
+                free(rows[i].rcpt);
+        }
+        free(rows);
+        return r;
+}
+
+int dawn_store_due_deliveries(struct dawn_store *s, enum dawn_channel_kind channel, int64_t now,
+                              struct dawn_outbox_row *rows, int limit)
+{
+        sqlite3_stmt *st = stmt(s, ST_DUE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_int(st, 3, limit);
+        int n = 0, rc;
+        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct dawn_outbox_row *r = &rows[n];
+                memset(r, 0, sizeof(*r));
+                r->id = sqlite3_column_int64(st, 0);
+                column_copy(st, 1, r->alert_id, sizeof(r->alert_id));
+                r->revision = sqlite3_column_int(st, 2);
+                r->subscriber = column_strdup(st, 3);
+                r->channel = channel;
+                r->recipient = column_strdup(st, 4);
+                r->action = (enum dawn_delivery_action)dawn_action_from_name((const char *)sqlite3_column_text(st, 5));
+                r->state = (enum dawn_delivery_state)dawn_delivery_state_from_name(
+                        (const char *)sqlite3_column_text(st, 6));
+                r->attempts = sqlite3_column_int(st, 7);
+                r->created_at = sqlite3_column_int64(st, 8);
+                r->alert_json = column_strdup(st, 9);
+                n++;
+                if (!r->subscriber || !r->recipient || !r->alert_json) {
+                        sqlite3_reset(st);
+                        for (int i = 0; i < n; i++)
+                                dawn_outbox_row_clear(&rows[i]);
+                        return -ENOMEM;
+                }
+        }
+        sqlite3_reset(st);
+        return n;
+}
+
+int64_t dawn_store_next_due(struct dawn_store *s, enum dawn_channel_kind channel)
+{
+        sqlite3_stmt *st = stmt(s, ST_NEXT_DUE);
+        if (!st)
+                return 0;
+        bind_text(st, 1, dawn_channel_name(channel));
+        int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        return t;
+}
+
+int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_STARTED);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, now);
+        return run(s, st);
+}
+
+int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
+                                 const char *error, int64_t next_at, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_FINISHED);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, dawn_delivery_state_name(state));
+        bind_text(st, 3, error);
+        sqlite3_bind_int64(st, 4, next_at);
+        sqlite3_bind_int64(st, 5, now);
+        return run(s, st);
+}
+
+int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_REQUEUE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_DELIVERIES);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                static const char *const text_cols[] = { "subscriber", "channel", "recipient", "action" };
+                cJSON *o = cJSON_CreateObject();
+                for (int i = 0; i < 4; i++)
+                        cJSON_AddStringToObject(o, text_cols[i], (const char *)sqlite3_column_text(st, i));
+                cJSON_AddNumberToObject(o, "revision", sqlite3_column_int(st, 4));
+                cJSON_AddStringToObject(o, "state", (const char *)sqlite3_column_text(st, 5));
+                cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 6));
+                if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+                        cJSON_AddNullToObject(o, "last_error");
+                else
+                        cJSON_AddStringToObject(o, "last_error", (const char *)sqlite3_column_text(st, 7));
+                char when[40];
+                if (sqlite3_column_int64(st, 8))
+                        cJSON_AddStringToObject(o, "next_at",
+                                                dawn_time_format(sqlite3_column_int64(st, 8), when, sizeof(when)));
+                cJSON_AddStringToObject(o, "updated_at",
+                                        dawn_time_format(sqlite3_column_int64(st, 9), when, sizeof(when)));
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
+{
+        sqlite3_stmt *st = stmt(s, ST_QUEUE_COUNTS);
+        if (!st)
+                return -EIO;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *channel = (const char *)sqlite3_column_text(st, 0);
+                cJSON *c = cJSON_GetObjectItemCaseSensitive(object, channel);
+                if (!c)
+                        c = cJSON_AddObjectToObject(object, channel);
+                cJSON_AddNumberToObject(c, (const char *)sqlite3_column_text(st, 1),
+                                        (double)sqlite3_column_int64(st, 2));
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}

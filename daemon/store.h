@@ -1,0 +1,127 @@
+/* The store: SQLite in WAL mode with synchronous=FULL. The only module that
+ * speaks SQL; everything else asks it questions in the domain's words.
+ *
+ * Writes happen inside one transaction opened with dawn_store_begin()
+ * (BEGIN IMMEDIATE) and made durable by dawn_store_commit(). The daemon
+ * groups every request that arrives in one turn of the event loop into one
+ * transaction (group commit), with a savepoint around each request so that
+ * one refused request leaves the others' work alone.
+ *
+ * Errors are -errno: -ENOSPC when the disk is full (a temporary refusal for
+ * the submitter), -EIO for I/O errors (the daemon stops: never retry a
+ * failed fsync), -EBUSY when another process holds the database.
+ */
+#ifndef DAWN_STORE_H
+#define DAWN_STORE_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "model.h"
+
+struct dawn_store;
+
+/* The schema version this build writes. */
+#define DAWN_STORE_SCHEMA_VERSION 1
+
+int dawn_store_open(const char *path, struct dawn_store **out);
+struct dawn_store *dawn_store_close(struct dawn_store *s);
+/* The last SQLite error message, for logs. */
+const char *dawn_store_errmsg(struct dawn_store *s);
+
+int dawn_store_begin(struct dawn_store *s);
+int dawn_store_commit(struct dawn_store *s);
+void dawn_store_rollback(struct dawn_store *s);
+bool dawn_store_in_transaction(struct dawn_store *s);
+int dawn_store_savepoint(struct dawn_store *s);
+int dawn_store_release(struct dawn_store *s);
+void dawn_store_rollback_to_savepoint(struct dawn_store *s);
+/* Checks the store can still be written (for the watchdog): 0 or -errno. */
+int dawn_store_check_writable(struct dawn_store *s);
+
+/* ---- alerts ---- */
+/* A fresh alert id ("A17"). */
+int dawn_store_next_alert_id(struct dawn_store *s, char id[DAWN_MAX_ID_CHARS + 1]);
+/* Writes the alert's current state; with new_revision also records
+ * a->revision as a revision that recipients see. */
+int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, const char *fingerprint,
+                          bool new_revision);
+/* 1 and *a filled, 0 if there is no such alert, or -errno. */
+int dawn_store_load_alert(struct dawn_store *s, const char *id, struct dawn_alert *a);
+/* An active (or pending) alert with this fingerprint updated at or after
+ * since_usec: 1 and id filled, 0 if none. */
+int dawn_store_find_match(struct dawn_store *s, const char *fingerprint, int64_t since_usec,
+                          char id[DAWN_MAX_ID_CHARS + 1]);
+/* Alerts as JSON objects, newest first: active and pending ones, or all. */
+int dawn_store_list_alerts(struct dawn_store *s, bool all, cJSON *array);
+/* The alert JSON as it stood at a revision (malloc'ed), 1, 0 if none. */
+int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision, char **json);
+
+/* ---- reports ---- */
+/* (source, source_ref) seen before: 1 and alert_id filled, 0 if not. */
+int dawn_store_find_submission(struct dawn_store *s, const char *source, const char *source_ref,
+                               char alert_id[DAWN_MAX_ID_CHARS + 1]);
+int dawn_store_add_submission(struct dawn_store *s, const char *source, const char *source_ref,
+                              const char *alert_id, int64_t now);
+/* A later report merged into an alert. */
+int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, const char *source,
+                                 const struct dawn_alert *report, int64_t now);
+/* The merged reports, oldest first; *out is an array of n alerts to
+ * dawn_alert_clear() and free(). */
+int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, struct dawn_alert **out,
+                                   size_t *n);
+int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+
+/* ---- audit ---- */
+int dawn_store_audit(struct dawn_store *s, const char *actor, const char *action, const char *alert_id,
+                     const char *detail, int64_t now);
+
+/* ---- outbox ---- */
+struct dawn_outbox_row {
+        int64_t id;
+        char alert_id[DAWN_MAX_ID_CHARS + 1];
+        int revision;
+        char *subscriber;
+        enum dawn_channel_kind channel;
+        char *recipient;
+        enum dawn_delivery_action action;
+        enum dawn_delivery_state state;
+        int attempts;
+        int64_t created_at;
+        char *alert_json;       /* the revision's alert JSON */
+};
+void dawn_outbox_row_clear(struct dawn_outbox_row *r);
+
+/* One outbox row per (alert revision, subscriber, channel, recipient). */
+int dawn_store_add_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                            enum dawn_channel_kind channel, const char *recipient,
+                            enum dawn_delivery_action action, int64_t now);
+/* Older revisions' deliveries that have not gone yet are superseded by a
+ * newer revision: nobody needs yesterday's text after today's. */
+int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, int before_revision,
+                                    int64_t now);
+/* Everyone who was due any revision of the alert (for cancel and
+ * withdrawal): calls fn for each distinct (subscriber, channel, recipient). */
+typedef int (*dawn_recipient_fn)(const char *subscriber, enum dawn_channel_kind channel, const char *recipient,
+                                 void *userdata);
+int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
+                                  void *userdata);
+/* Up to limit deliveries on channel that are due at now, oldest first.
+ * Fills rows (caller-provided array); returns how many. */
+int dawn_store_due_deliveries(struct dawn_store *s, enum dawn_channel_kind channel, int64_t now,
+                              struct dawn_outbox_row *rows, int limit);
+/* The earliest next_at of a waiting delivery on channel, or 0 if none. */
+int64_t dawn_store_next_due(struct dawn_store *s, enum dawn_channel_kind channel);
+/* State changes: the attempt starts (in-flight, attempts + 1), or it ended. */
+int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now);
+int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
+                                 const char *error, int64_t next_at, int64_t now);
+/* At start-up: deliveries left in flight by a crash go back to pending. */
+int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now);
+int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* {"mqtt": {"pending": 3, "delivered": 10, ...}, ...} */
+int dawn_store_queue_counts(struct dawn_store *s, cJSON *object);
+
+#endif
