@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs the Debian packages DAWN needs to build and test, when run as
+# root; otherwise prints the exact apt-get line and fails. Used by
+# `make test` and `make demo`, so both work on a fresh Debian 12.
+set -eu
+
+# build: compiler, pkg-config and the libraries dawnd links
+BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev libconfig-dev libsqlite3-dev"
+# tests: cmocka, a real broker and its clients, clang + its runtime for the
+# sanitizers and libFuzzer, Debian's python3 (free ports in tests), setpriv
+# (util-linux) to run dawnctl as another user, sqlite3 to look inside a store
+TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev python3 util-linux sqlite3 procps"
+
+missing=""
+for p in $BUILD_PKGS $TEST_PKGS; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+                missing="$missing $p"
+        fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "DAWN needs these Debian packages:$missing" >&2
+        echo "Install them with:" >&2
+        echo "  sudo apt-get install -y$missing" >&2
+        exit 1
+fi
+echo "Installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
