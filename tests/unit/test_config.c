@@ -1,0 +1,812 @@
+/* Tests for daemon/config.c: the config is the operator's only way to say
+ * who is warned about what, so each rule, each message and each line
+ * number is checked. Run from the repository root (the example configs are
+ * loaded from conf/). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* cmocka hands every test a state pointer these tests do not use. */
+#define UNUSED __attribute__((unused))
+
+#define HOUR (3600 * DAWN_USEC_PER_SEC)
+#define DAY (24 * HOUR)
+
+/* Enough to make a config valid; tests append the part they are about. */
+#define AREAS "areas = { south = { town = {}; }; };\n"
+#define MQTT "channels = { mqtt = {}; };\n"
+
+static struct dawn_config *load_ok(const char *text)
+{
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = NULL;
+        int r = dawn_config_load_string(text, "test.conf", &c, &e);
+
+        for (size_t i = 0; i < e.n; i++)
+                print_error("unexpected: %s\n", e.msgs[i]);
+        assert_int_equal(r, 0);
+        assert_int_equal(e.n, 0);
+        assert_non_null(c);
+        dawn_errors_free(&e);
+        return c;
+}
+
+/* Loads text, which must be refused, and returns every message on its own line. */
+static char *load_bad(const char *text)
+{
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = (struct dawn_config *)1;
+        size_t len = 1;
+        char *all;
+        int r = dawn_config_load_string(text, "test.conf", &c, &e);
+
+        assert_int_equal(r, -EINVAL);
+        assert_null(c);
+        assert_true(e.n > 0);
+        for (size_t i = 0; i < e.n; i++)
+                len += strlen(e.msgs[i]) + 1;
+        all = calloc(1, len);
+        assert_non_null(all);
+        for (size_t i = 0; i < e.n; i++) {
+                assert_true(strncmp(e.msgs[i], "test.conf:", 10) == 0);
+                strcat(all, e.msgs[i]);
+                strcat(all, "\n");
+        }
+        dawn_errors_free(&e);
+        return all;
+}
+
+static void assert_has(const char *msgs, const char *needle)
+{
+        if (!strstr(msgs, needle)) {
+                print_error("expected \"%s\" among:\n%s", needle, msgs);
+                fail();
+        }
+}
+
+static void assert_lacks(const char *msgs, const char *needle)
+{
+        if (strstr(msgs, needle)) {
+                print_error("did not expect \"%s\" among:\n%s", needle, msgs);
+                fail();
+        }
+}
+
+/* One bad config, and the "LINE:" and key its error must name. */
+static void assert_refused(const char *text, const char *line, const char *message)
+{
+        char *msgs = load_bad(text);
+        char *at = strstr(msgs, message);
+
+        if (!at) {
+                print_error("expected \"%s\" among:\n%s", message, msgs);
+                fail();
+        }
+        /* The line number must belong to that very message. */
+        while (at > msgs && at[-1] != '\n')
+                at--;
+        if (strncmp(at, line, strlen(line)) != 0) {
+                print_error("expected \"%s\" to start with \"%s\"\n", at, line);
+                fail();
+        }
+        free(msgs);
+}
+
+static const char full_config[] =
+        "daemon = {\n"                                                           /* 1 */
+        "        state_dir = \"/tmp/dawn-state\";\n"                             /* 2 */
+        "        control_socket = \"/tmp/dawn.sock\";\n"                         /* 3 */
+        "        control_group = \"root\";\n"                                    /* 4 */
+        "        control_socket_mode = \"0640\";\n"                              /* 5 */
+        "        http_listen = \"127.0.0.1:9000\";\n"                            /* 6 */
+        "};\n"                                                                   /* 7 */
+        "areas = {\n"                                                            /* 8 */
+        "  pan-hampshire = {\n"                                                  /* 9 */
+        "    southampton = {};\n"                                                /* 10 */
+        "    portsmouth = {};\n"                                                 /* 11 */
+        "    hampshire = { winchester = {}; fareham = {}; };\n"                  /* 12 */
+        "  };\n"                                                                 /* 13 */
+        "  isle-of-wight = {};\n"                                                /* 14 */
+        "};\n"                                                                   /* 15 */
+        "grading = { high_risk_adulterants = [ \"Nitazene\", \"CARFENTANIL\" ];\n" /* 16 */
+        "            cluster = { window = \"12h\"; threshold = 4; }; };\n"       /* 17 */
+        "dedup = { window = \"48h\"; };\n"                                       /* 18 */
+        "expiry = { batch = \"10d\"; nfod = \"90m\"; };\n"                       /* 19 */
+        "channels = { mqtt = { host = \"broker.example\"; port = 8883;\n"        /* 20 */
+        "  topic_prefix = \"hants/dawn\"; qos = 2; keepalive = 60;\n"            /* 21 */
+        "  client_id = \"dawnd-1\"; username = \"dawn\"; password_file = \"/etc/dawn/pw\"; }; };\n" /* 22 */
+        "sources = ( { id = \"portsmouth-ph\"; role = \"issuer\"; token_file = \"/t/p\"; },\n" /* 23 */
+        "            { id = \"ambulance\"; role = \"reporter\"; } );\n"          /* 24 */
+        "subscribers = (\n"                                                      /* 25 */
+        "  { id = \"booth-house\"; kind = \"hostel\"; area = \"southampton\";\n" /* 26 */
+        "    mqtt = true; types = [ \"batch\", \"nfod\" ]; min_grade = \"critical\";\n" /* 27 */
+        "    quiet_hours = \"23:00-07:30\"; },\n"                                /* 28 */
+        "  { id = \"ph\"; kind = \"public-health\"; area = \"pan-hampshire\"; mqtt = true; }\n" /* 29 */
+        ");\n";                                                                  /* 30 */
+
+static void test_full_config(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(full_config);
+        const struct dawn_subscriber *s;
+
+        assert_string_equal(c->path, "test.conf");
+        assert_string_equal(c->state_dir, "/tmp/dawn-state");
+        assert_string_equal(c->control_socket, "/tmp/dawn.sock");
+        assert_string_equal(c->control_group, "root");
+        assert_true(c->has_control_gid);
+        assert_int_equal(c->control_gid, 0);
+        assert_int_equal(c->control_socket_mode, 0640);
+        assert_string_equal(c->http_listen, "127.0.0.1:9000");
+
+        assert_int_equal(c->n_high_risk_adulterants, 2);
+        assert_string_equal(c->high_risk_adulterants[0], "nitazene");
+        assert_string_equal(c->high_risk_adulterants[1], "carfentanil");
+        assert_true(c->cluster_window_usec == 12 * HOUR);
+        assert_int_equal(c->cluster_threshold, 4);
+        assert_true(c->dedup_window_usec == 48 * HOUR);
+        assert_true(c->expiry_usec[DAWN_TYPE_BATCH] == 10 * DAY);
+        assert_true(c->expiry_usec[DAWN_TYPE_CLUSTER] == 7 * DAY);
+        assert_true(c->expiry_usec[DAWN_TYPE_NFOD] == 90 * 60 * DAWN_USEC_PER_SEC);
+
+        assert_true(c->mqtt.enabled);
+        assert_string_equal(c->mqtt.host, "broker.example");
+        assert_int_equal(c->mqtt.port, 8883);
+        assert_string_equal(c->mqtt.topic_prefix, "hants/dawn");
+        assert_int_equal(c->mqtt.qos, 2);
+        assert_int_equal(c->mqtt.keepalive, 60);
+        assert_string_equal(c->mqtt.client_id, "dawnd-1");
+        assert_string_equal(c->mqtt.username, "dawn");
+        assert_string_equal(c->mqtt.password_file, "/etc/dawn/pw");
+
+        assert_int_equal(c->n_sources, 2);
+        assert_string_equal(c->sources[0].id, "portsmouth-ph");
+        assert_int_equal(c->sources[0].role, DAWN_ROLE_ISSUER);
+        assert_string_equal(c->sources[0].token_file, "/t/p");
+        assert_int_equal(c->sources[0].line, 23);
+        assert_int_equal(c->sources[1].role, DAWN_ROLE_REPORTER);
+        assert_null(c->sources[1].token_file);
+        assert_ptr_equal(dawn_config_source(c, "ambulance"), &c->sources[1]);
+        assert_null(dawn_config_source(c, "nobody"));
+
+        assert_int_equal(c->n_subscribers, 2);
+        s = dawn_config_subscriber(c, "booth-house");
+        assert_ptr_equal(s, &c->subscribers[0]);
+        assert_string_equal(s->kind, "hostel");
+        assert_int_equal(s->area, dawn_config_area_index(c, "southampton"));
+        assert_true(s->mqtt);
+        assert_int_equal(s->n_sms, 0);
+        assert_int_equal(s->n_email, 0);
+        assert_int_equal(s->types, DAWN_TYPE_BIT(DAWN_TYPE_BATCH) | DAWN_TYPE_BIT(DAWN_TYPE_NFOD));
+        assert_int_equal(s->min_grade, DAWN_GRADE_CRITICAL);
+        assert_true(s->has_quiet_hours);
+        assert_int_equal(s->quiet_start_min, 23 * 60);
+        assert_int_equal(s->quiet_end_min, 7 * 60 + 30);
+        assert_int_equal(s->line, 26);
+        s = dawn_config_subscriber(c, "ph");
+        assert_int_equal(s->area, 0);
+        assert_int_equal(s->types, DAWN_TYPE_BIT(DAWN_TYPE_BATCH) | DAWN_TYPE_BIT(DAWN_TYPE_CLUSTER));
+        assert_int_equal(s->min_grade, DAWN_GRADE_INFO);
+        assert_false(s->has_quiet_hours);
+        assert_null(dawn_config_subscriber(c, "nobody"));
+        dawn_config_free(c);
+}
+
+static void assert_area(const struct dawn_config *c, int i, const char *id, int parent, int depth,
+                        const char *path, int line)
+{
+        assert_string_equal(c->areas[i].id, id);
+        assert_int_equal(c->areas[i].parent, parent);
+        assert_int_equal(c->areas[i].depth, depth);
+        assert_string_equal(c->areas[i].path, path);
+        assert_int_equal(c->areas[i].line, line);
+        assert_int_equal(dawn_config_area_index(c, id), i);
+}
+
+static void test_area_tree(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(full_config);
+
+        /* Depth first, parents before their children, in file order. */
+        assert_int_equal(c->n_areas, 7);
+        assert_area(c, 0, "pan-hampshire", -1, 0, "pan-hampshire", 9);
+        assert_area(c, 1, "southampton", 0, 1, "pan-hampshire/southampton", 10);
+        assert_area(c, 2, "portsmouth", 0, 1, "pan-hampshire/portsmouth", 11);
+        assert_area(c, 3, "hampshire", 0, 1, "pan-hampshire/hampshire", 12);
+        assert_area(c, 4, "winchester", 3, 2, "pan-hampshire/hampshire/winchester", 12);
+        assert_area(c, 5, "fareham", 3, 2, "pan-hampshire/hampshire/fareham", 12);
+        assert_area(c, 6, "isle-of-wight", -1, 0, "isle-of-wight", 14);
+        assert_int_equal(dawn_config_area_index(c, "gosport"), -1);
+        assert_int_equal(dawn_config_area_index(c, NULL), -1);
+        dawn_config_free(c);
+}
+
+static void test_areas_related(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(full_config);
+        int pan = dawn_config_area_index(c, "pan-hampshire");
+        int soton = dawn_config_area_index(c, "southampton");
+        int pompey = dawn_config_area_index(c, "portsmouth");
+        int hants = dawn_config_area_index(c, "hampshire");
+        int winch = dawn_config_area_index(c, "winchester");
+        int iow = dawn_config_area_index(c, "isle-of-wight");
+
+        assert_true(dawn_config_areas_related(c, soton, soton));
+        assert_true(dawn_config_areas_related(c, pan, soton));   /* ancestor */
+        assert_true(dawn_config_areas_related(c, soton, pan));   /* descendant */
+        assert_true(dawn_config_areas_related(c, pan, winch));   /* two levels */
+        assert_true(dawn_config_areas_related(c, winch, pan));
+        assert_true(dawn_config_areas_related(c, hants, winch));
+        assert_false(dawn_config_areas_related(c, soton, pompey)); /* siblings */
+        assert_false(dawn_config_areas_related(c, soton, winch));  /* cousins */
+        assert_false(dawn_config_areas_related(c, iow, pan));      /* other root */
+        assert_false(dawn_config_areas_related(c, -1, pan));
+        assert_false(dawn_config_areas_related(c, pan, (int)c->n_areas));
+        dawn_config_free(c);
+}
+
+static void test_defaults(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS);
+
+        assert_string_equal(c->state_dir, "/var/lib/dawn");
+        assert_string_equal(c->control_socket, "/run/dawn/control.sock");
+        assert_string_equal(c->control_group, "dawn");
+        assert_int_equal(c->control_socket_mode, 0660);
+        assert_string_equal(c->http_listen, "127.0.0.1:8470");
+        assert_int_equal(c->n_high_risk_adulterants, 4);
+        assert_string_equal(c->high_risk_adulterants[0], "nitazene");
+        assert_string_equal(c->high_risk_adulterants[1], "fentanyl");
+        assert_string_equal(c->high_risk_adulterants[2], "xylazine");
+        assert_string_equal(c->high_risk_adulterants[3], "medetomidine");
+        assert_true(c->cluster_window_usec == 24 * HOUR);
+        assert_int_equal(c->cluster_threshold, 3);
+        assert_true(c->dedup_window_usec == 72 * HOUR);
+        assert_true(c->expiry_usec[DAWN_TYPE_BATCH] == 14 * DAY);
+        assert_true(c->expiry_usec[DAWN_TYPE_CLUSTER] == 7 * DAY);
+        assert_true(c->expiry_usec[DAWN_TYPE_NFOD] == 72 * HOUR);
+        assert_false(c->mqtt.enabled);
+        assert_int_equal(c->n_sources, 0);
+        assert_int_equal(c->n_subscribers, 0);
+        dawn_config_free(c);
+
+        c = load_ok(AREAS MQTT);
+        assert_true(c->mqtt.enabled);
+        assert_string_equal(c->mqtt.host, "127.0.0.1");
+        assert_int_equal(c->mqtt.port, 1883);
+        assert_string_equal(c->mqtt.topic_prefix, "dawn/v1");
+        assert_int_equal(c->mqtt.qos, 1);
+        assert_int_equal(c->mqtt.keepalive, 30);
+        assert_string_equal(c->mqtt.client_id, "dawnd");
+        assert_null(c->mqtt.username);
+        assert_null(c->mqtt.password_file);
+        dawn_config_free(c);
+}
+
+static void test_min_grade_default_per_kind(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS MQTT
+                "subscribers = (\n"
+                "  { id = \"a\"; kind = \"public-health\"; area = \"south\"; mqtt = true; },\n"
+                "  { id = \"b\"; kind = \"hostel\"; area = \"south\"; mqtt = true; },\n"
+                "  { id = \"c\"; kind = \"street-team\"; area = \"town\"; mqtt = true; },\n"
+                "  { id = \"d\"; kind = \"public-health\"; area = \"town\"; mqtt = true;\n"
+                "    min_grade = \"critical\"; }\n"
+                ");\n");
+
+        assert_int_equal(dawn_config_subscriber(c, "a")->min_grade, DAWN_GRADE_INFO);
+        assert_int_equal(dawn_config_subscriber(c, "b")->min_grade, DAWN_GRADE_WARNING);
+        assert_int_equal(dawn_config_subscriber(c, "c")->min_grade, DAWN_GRADE_WARNING);
+        assert_int_equal(dawn_config_subscriber(c, "d")->min_grade, DAWN_GRADE_CRITICAL);
+        dawn_config_free(c);
+}
+
+static void test_unknown_keys(void **state UNUSED)
+{
+        assert_refused(AREAS "colour = \"red\";\n", "test.conf:2:", "unknown key 'colour'");
+        assert_refused("daemon = {\n"
+                       "        state_dir = \"/var/lib/dawn\";\n"
+                       "        sttae_dir = \"/tmp\";\n"
+                       "};\n" AREAS,
+                       "test.conf:3:", "unknown key 'daemon.sttae_dir'");
+        assert_refused(AREAS "grading = { cluster = {\n windw = \"1h\"; }; };\n", "test.conf:3:",
+                       "unknown key 'grading.cluster.windw'");
+        assert_refused(AREAS "dedup = { widnow = \"1h\"; };\n", "test.conf:2:", "unknown key 'dedup.widnow'");
+        assert_refused(AREAS "expiry = { batch = \"1d\"; overdose = \"1d\"; };\n", "test.conf:2:",
+                       "unknown key 'expiry.overdose'");
+        assert_refused(AREAS "channels = { mqtt = {\n hots = \"x\"; }; };\n", "test.conf:3:",
+                       "unknown key 'channels.mqtt.hots'");
+        assert_refused(AREAS "sources = ( { id = \"a\"; role = \"issuer\"; },\n"
+                       "  { id = \"b\"; role = \"issuer\"; tokenfile = \"/x\"; } );\n",
+                       "test.conf:3:", "unknown key 'sources[1].tokenfile'");
+        assert_refused(AREAS MQTT
+                       "subscribers = (\n"
+                       "  { id = \"a\"; kind = \"hostel\"; area = \"town\"; mqtt = true; },\n"
+                       "  { id = \"b\"; kind = \"hostel\"; area = \"town\"; mqtt = true; },\n"
+                       "  { id = \"c\"; kind = \"hostel\"; area = \"town\"; mqtt = true;\n"
+                       "    colour = \"blue\"; }\n"
+                       ");\n",
+                       "test.conf:7:", "unknown key 'subscribers[2].colour'");
+}
+
+static void test_wrong_types(void **state UNUSED)
+{
+        assert_refused("daemon = {\n state_dir = 5;\n};\n" AREAS, "test.conf:2:",
+                       "daemon.state_dir must be a string");
+        assert_refused("daemon = \"/var/lib/dawn\";\n" AREAS, "test.conf:1:", "daemon must be a group");
+        assert_refused(AREAS "channels = { mqtt = {\n port = \"1883\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.port must be an integer");
+        assert_refused(AREAS "grading = { cluster = { threshold = 2.5; }; };\n", "test.conf:2:",
+                       "grading.cluster.threshold must be an integer");
+        assert_refused(AREAS "grading = { high_risk_adulterants = \"nitazene\"; };\n", "test.conf:2:",
+                       "grading.high_risk_adulterants must be a list of strings");
+        assert_refused(AREAS "grading = { high_risk_adulterants = [ 1, 2 ]; };\n", "test.conf:2:",
+                       "grading.high_risk_adulterants must be a list of strings");
+        assert_refused(AREAS "dedup = { window = 72; };\n", "test.conf:2:", "dedup.window must be a string");
+        assert_refused(AREAS MQTT "subscribers = ( { id = \"a\"; kind = \"hostel\"; area = \"town\";\n"
+                       "  mqtt = \"yes\"; } );\n",
+                       "test.conf:4:", "subscribers[0].mqtt must be true or false");
+        assert_refused(AREAS "subscribers = { a = 1; };\n", "test.conf:2:", "subscribers must be a list");
+        assert_refused(AREAS "sources = ( \"a\" );\n", "test.conf:2:", "sources[0] must be a group");
+        assert_refused("areas = {\n town = 1;\n};\n", "test.conf:2:", "areas.town must be a group");
+}
+
+static void test_required_keys(void **state UNUSED)
+{
+        assert_refused("daemon = {};\n", "test.conf:1:", "areas is required");
+        assert_refused("areas = {};\n", "test.conf:1:", "at least one area is required");
+        assert_refused(AREAS MQTT
+                       "subscribers = (\n"
+                       "  { id = \"a\";\n"
+                       "    kind = \"hostel\"; mqtt = true; }\n"
+                       ");\n",
+                       "test.conf:4:", "subscribers[0].area is required");
+        assert_refused(AREAS MQTT "subscribers = (\n { kind = \"hostel\"; area = \"town\"; mqtt = true; } );\n",
+                       "test.conf:4:", "subscribers[0].id is required");
+        assert_refused(AREAS MQTT "subscribers = (\n { id = \"a\"; area = \"town\"; mqtt = true; } );\n",
+                       "test.conf:4:", "subscribers[0].kind is required");
+        assert_refused(AREAS "sources = (\n { id = \"a\"; } );\n", "test.conf:3:", "sources[0].role is required");
+}
+
+static void test_area_errors(void **state UNUSED)
+{
+        assert_refused("areas = {\n"
+                       "  pan-hampshire = {\n"
+                       "    southampton = {};\n"
+                       "    hampshire = { fareham = {}; };\n"
+                       "  };\n"
+                       "  solent = {\n"
+                       "    southampton = {};\n"
+                       "  };\n"
+                       "};\n",
+                       "test.conf:7:", "duplicate area id 'southampton' (first at line 3)");
+        assert_refused("areas = {\n Southampton = {};\n};\n", "test.conf:2:", "invalid area id 'Southampton'");
+        assert_refused("areas = {\n a_b = {};\n};\n", "test.conf:2:", "invalid area id 'a_b'");
+        assert_refused("areas = {\n abcdefghijabcdefghijabcdefghijabcdefghijk = {};\n};\n", "test.conf:2:",
+                       "invalid area id 'abcdefghijabcdefghijabcdefghijabcdefghijk'");
+        assert_refused("areas = { a = { b = { c = { d = { e = { f = { g = { h = {\n"
+                       " i = {}; }; }; }; }; }; }; }; }; };\n",
+                       "test.conf:2:", "areas.a.b.c.d.e.f.g.h.i: areas are nested more than 8 deep");
+}
+
+static void test_duration_errors(void **state UNUSED)
+{
+        assert_refused(AREAS "grading = { cluster = {\n window = \"24 h\"; }; };\n", "test.conf:3:",
+                       "grading.cluster.window: invalid duration '24 h' (use e.g. 90s, 30m, 24h, 14d)");
+        assert_refused(AREAS "dedup = { window = \"0h\"; };\n", "test.conf:2:", "dedup.window: invalid duration '0h'");
+        assert_refused(AREAS "expiry = {\n batch = \"2w\"; };\n", "test.conf:3:",
+                       "expiry.batch: invalid duration '2w'");
+        assert_refused(AREAS "grading = { cluster = { threshold = 1; }; };\n", "test.conf:2:",
+                       "grading.cluster.threshold must be between 2 and");
+}
+
+static void test_parse_duration(void **state UNUSED)
+{
+        static const struct {
+                const char *text;
+                int r;
+                uint64_t usec;
+        } table[] = {
+                { "90s", 0, 90 * DAWN_USEC_PER_SEC },
+                { "1s", 0, DAWN_USEC_PER_SEC },
+                { "30m", 0, 30 * 60 * DAWN_USEC_PER_SEC },
+                { "24h", 0, 24 * HOUR },
+                { "14d", 0, 14 * DAY },
+                { "072h", 0, 72 * HOUR },
+                { "3650d", 0, 3650 * DAY },
+                { "3651d", -EINVAL, 0 },
+                { "0s", -EINVAL, 0 },
+                { "", -EINVAL, 0 },
+                { "h", -EINVAL, 0 },
+                { "24", -EINVAL, 0 },
+                { "24H", -EINVAL, 0 },
+                { "24 h", -EINVAL, 0 },
+                { " 24h", -EINVAL, 0 },
+                { "24h ", -EINVAL, 0 },
+                { "+24h", -EINVAL, 0 },
+                { "-24h", -EINVAL, 0 },
+                { "1.5h", -EINVAL, 0 },
+                { "2w", -EINVAL, 0 },
+                { "24hh", -EINVAL, 0 },
+                { "1h30m", -EINVAL, 0 },
+                { "99999999999999999999999d", -EINVAL, 0 },
+        };
+
+        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+                uint64_t usec = 12345;
+                int r = dawn_parse_duration(table[i].text, &usec);
+
+                if (r != table[i].r || (r == 0 && usec != table[i].usec)) {
+                        print_error("dawn_parse_duration(\"%s\") = %d, %llu\n", table[i].text, r,
+                                    (unsigned long long)usec);
+                        fail();
+                }
+                if (r < 0)
+                        assert_true(usec == 12345);
+        }
+        assert_int_equal(dawn_parse_duration(NULL, &(uint64_t){ 0 }), -EINVAL);
+}
+
+static void test_channel_errors(void **state UNUSED)
+{
+        char *msgs;
+
+        assert_refused(AREAS "channels = {\n sms = { provider = \"notify\"; base_url = \"x\"; };\n};\n",
+                       "test.conf:3:", "channels.sms: the sms channel is not built in yet");
+        assert_refused(AREAS "channels = {\n email = { url = \"smtp://127.0.0.1:25\"; };\n};\n", "test.conf:3:",
+                       "channels.email: the email channel is not built in yet");
+        assert_refused(AREAS "channels = {\n pager = {};\n};\n", "test.conf:3:", "unknown channel 'pager'");
+
+        /* A channel that is not built in is one error, not one per key. */
+        msgs = load_bad(AREAS "channels = { sms = { provider = \"notify\"; bogus = 1; }; };\n");
+        assert_lacks(msgs, "bogus");
+        assert_lacks(msgs, "provider");
+        free(msgs);
+}
+
+static void test_qos_zero_refused(void **state UNUSED)
+{
+        assert_refused(AREAS "channels = { mqtt = {\n qos = 0; }; };\n", "test.conf:3:",
+                       "channels.mqtt.qos must be 1 or 2: deliveries are confirmed by PUBACK");
+        assert_refused(AREAS "channels = { mqtt = {\n qos = 3; }; };\n", "test.conf:3:",
+                       "channels.mqtt.qos must be 1 or 2");
+}
+
+static void test_mqtt_errors(void **state UNUSED)
+{
+        assert_refused(AREAS "channels = { mqtt = {\n port = 0; }; };\n", "test.conf:3:",
+                       "channels.mqtt.port must be between 1 and 65535");
+        assert_refused(AREAS "channels = { mqtt = {\n port = 65536; }; };\n", "test.conf:3:",
+                       "channels.mqtt.port must be between 1 and 65535");
+        assert_refused(AREAS "channels = { mqtt = {\n keepalive = 4; }; };\n", "test.conf:3:",
+                       "channels.mqtt.keepalive must be between 5 and 3600");
+        assert_refused(AREAS "channels = { mqtt = {\n topic_prefix = \"dawn/#\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.topic_prefix must not contain '+' or '#'");
+        assert_refused(AREAS "channels = { mqtt = {\n topic_prefix = \"dawn/+/x\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.topic_prefix must not contain");
+        assert_refused(AREAS "channels = { mqtt = {\n topic_prefix = \"/dawn\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.topic_prefix must not contain");
+        assert_refused(AREAS "channels = { mqtt = {\n topic_prefix = \"dawn/\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.topic_prefix must not contain");
+        assert_refused(AREAS "channels = { mqtt = {\n topic_prefix = \"\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.topic_prefix must not be empty");
+        assert_refused(AREAS "channels = { mqtt = {\n host = \"\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.host must not be empty");
+}
+
+#define SUB(extra) AREAS MQTT "subscribers = (\n { id = \"a\"; kind = \"hostel\"; area = \"town\"; " extra " } );\n"
+
+static void test_subscriber_errors(void **state UNUSED)
+{
+        assert_refused(SUB("mqtt = true; }, { id = \"b\"; kind = \"x\";\n area = \"nowhere\"; mqtt = true;"),
+                       "test.conf:5:", "subscribers[1].area: unknown area 'nowhere'");
+        assert_refused(SUB("mqtt = true; },\n { id = \"a\"; kind = \"pharmacy\"; area = \"south\"; mqtt = true;"),
+                       "test.conf:5:", "subscribers[1].id: duplicate subscriber id 'a' (first at line 4)");
+        assert_refused(AREAS MQTT "subscribers = (\n { id = \"Booth House\"; kind = \"hostel\"; area = \"town\";"
+                       " mqtt = true; } );\n",
+                       "test.conf:4:", "subscribers[0].id: invalid subscriber id 'Booth House'");
+        assert_refused(AREAS MQTT "subscribers = (\n { id = \"a\"; kind = \"night shelter\"; area = \"town\";"
+                       " mqtt = true; } );\n",
+                       "test.conf:4:", "subscribers[0].kind: invalid kind 'night shelter'");
+        assert_refused(AREAS MQTT "subscribers = (\n { id = \"a\"; kind = \"\"; area = \"town\"; mqtt = true; } );\n",
+                       "test.conf:4:", "subscribers[0].kind must not be empty");
+        assert_refused(SUB("mqtt = true; types = [ \"batch\", \"rumour\" ];"), "test.conf:4:",
+                       "subscribers[0].types[1]: unknown alert type 'rumour'");
+        assert_refused(SUB("mqtt = true; types = [];"), "test.conf:4:",
+                       "subscribers[0].types must name at least one alert type");
+        assert_refused(SUB("mqtt = true; min_grade = \"urgent\";"), "test.conf:4:",
+                       "subscribers[0].min_grade: 'urgent' is not a grade");
+        assert_refused(SUB("mqtt = true; min_grade = \"logged\";"), "test.conf:4:",
+                       "subscribers[0].min_grade: 'logged' is not a grade");
+        assert_refused(SUB("mqtt = true; quiet_hours = \"25:00-07:00\";"), "test.conf:4:",
+                       "subscribers[0].quiet_hours: invalid quiet hours '25:00-07:00'");
+        assert_refused(SUB("mqtt = true; quiet_hours = \"07:00-07:00\";"), "test.conf:4:",
+                       "subscribers[0].quiet_hours: invalid quiet hours");
+        assert_refused(SUB("mqtt = true; quiet_hours = \"7:00-9:00\";"), "test.conf:4:",
+                       "subscribers[0].quiet_hours: invalid quiet hours");
+        assert_refused(SUB("mqtt = true; quiet_hours = \"23:00-07:60\";"), "test.conf:4:",
+                       "subscribers[0].quiet_hours: invalid quiet hours");
+        assert_refused(SUB(""), "test.conf:4:", "subscribers[0]: no channel: give sms, email or mqtt = true");
+        assert_refused(SUB("mqtt = false;"), "test.conf:4:", "subscribers[0]: no channel");
+        assert_refused(AREAS "subscribers = (\n { id = \"a\"; kind = \"hostel\"; area = \"town\";\n mqtt = true; } );\n",
+                       "test.conf:4:", "subscribers[0].mqtt: channel mqtt is not configured");
+}
+
+static void test_subscriber_sms_email(void **state UNUSED)
+{
+        char *msgs;
+
+        assert_refused(SUB("mqtt = true;\n sms = [ \"+447700900123\" ];"), "test.conf:5:",
+                       "subscribers[0].sms: the sms channel is not built in yet");
+        assert_refused(SUB("mqtt = true;\n email = [ \"nights@booth-house.example\" ];"), "test.conf:5:",
+                       "subscribers[0].email: the email channel is not built in yet");
+
+        /* The addresses are checked all the same, ready for the channels. */
+        msgs = load_bad(SUB("sms = [ \"+447700900123\", \"07700900123\", \"+4477\", \"+44 7700 900123\" ];"
+                            " email = [ \"nights@booth-house.example\", \"no-at-sign\", \"a@b@c\", \"@b\","
+                            " \"a@\", \"a b@c\", \"a@b\\r\\nBcc: x@y\", \"<a@b>\", \"a@b,c@d\" ];"));
+        assert_lacks(msgs, "'+447700900123' is not");
+        assert_has(msgs, "subscribers[0].sms[1]: '07700900123' is not an E.164 number");
+        assert_has(msgs, "subscribers[0].sms[2]: '+4477' is not an E.164 number");
+        assert_has(msgs, "subscribers[0].sms[3]: '+44 7700 900123' is not an E.164 number");
+        assert_lacks(msgs, "'nights@booth-house.example' is not");
+        assert_has(msgs, "subscribers[0].email[1]: 'no-at-sign' is not an email address");
+        assert_has(msgs, "subscribers[0].email[2]: 'a@b@c' is not");
+        assert_has(msgs, "subscribers[0].email[3]: '@b' is not");
+        assert_has(msgs, "subscribers[0].email[4]: 'a@' is not");
+        assert_has(msgs, "subscribers[0].email[5]: 'a b@c' is not");
+        assert_has(msgs, "subscribers[0].email[6]: 'a@b\r\nBcc: x@y' is not");
+        assert_has(msgs, "subscribers[0].email[7]: '<a@b>' is not");
+        assert_has(msgs, "subscribers[0].email[8]: 'a@b,c@d' is not");
+        /* A subscriber with only numbers has a channel, if not a working one. */
+        assert_lacks(msgs, "no channel");
+        free(msgs);
+}
+
+static void test_source_errors(void **state UNUSED)
+{
+        assert_refused(AREAS "sources = ( { id = \"a\"; role = \"issuer\"; },\n"
+                       " { id = \"a\"; role = \"reporter\"; } );\n",
+                       "test.conf:3:", "sources[1].id: duplicate source id 'a' (first at line 2)");
+        assert_refused(AREAS "sources = (\n { id = \"a\"; role = \"admin\"; } );\n", "test.conf:3:",
+                       "sources[0].role must be \"issuer\" or \"reporter\"");
+        assert_refused(AREAS "sources = (\n { id = \"A&E\"; role = \"reporter\"; } );\n", "test.conf:3:",
+                       "sources[0].id: invalid source id 'A&E'");
+}
+
+static void test_socket_mode(void **state UNUSED)
+{
+        struct dawn_config *c;
+
+        c = load_ok("daemon = { control_socket_mode = 432; };\n" AREAS);
+        assert_int_equal(c->control_socket_mode, 0660);
+        dawn_config_free(c);
+        c = load_ok("daemon = { control_socket_mode = \"0600\"; };\n" AREAS);
+        assert_int_equal(c->control_socket_mode, 0600);
+        dawn_config_free(c);
+        assert_refused("daemon = {\n control_socket_mode = 0660; };\n" AREAS, "test.conf:2:",
+                       "daemon.control_socket_mode: 660 is not a file mode");
+        assert_refused("daemon = {\n control_socket_mode = \"0999\"; };\n" AREAS, "test.conf:2:",
+                       "daemon.control_socket_mode must be an octal mode");
+        assert_refused("daemon = {\n control_socket_mode = \"01777\"; };\n" AREAS, "test.conf:2:",
+                       "daemon.control_socket_mode must be an octal mode");
+        assert_refused("daemon = {\n control_socket = \"/tmp/"
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                       "\"; };\n" AREAS,
+                       "test.conf:2:", "daemon.control_socket is longer than a Unix socket path can be");
+}
+
+static void test_unknown_group_is_not_an_error(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok("daemon = { control_group = \"no-such-group-dawn-test\"; };\n" AREAS);
+
+        assert_false(c->has_control_gid);
+        dawn_config_free(c);
+}
+
+static void test_all_errors_reported(void **state UNUSED)
+{
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = NULL;
+        char *msgs = load_bad("daemon = {\n"                            /* 1 */
+                              "  state_dir = 1;\n"                      /* 2 */
+                              "  verbose = true;\n"                     /* 3 */
+                              "};\n"                                    /* 4 */
+                              "areas = { south = {}; };\n"              /* 5 */
+                              "dedup = { window = \"forever\"; };\n"    /* 6 */
+                              "channels = { mqtt = { qos = 0; }; };\n"  /* 7 */
+                              "subscribers = (\n"                       /* 8 */
+                              "  { id = \"a\"; kind = \"hostel\"; area = \"north\"; mqtt = true; }\n" /* 9 */
+                              ");\n");
+
+        assert_has(msgs, "test.conf:2: daemon.state_dir must be a string");
+        assert_has(msgs, "test.conf:3: unknown key 'daemon.verbose'");
+        assert_has(msgs, "test.conf:6: dedup.window: invalid duration 'forever'");
+        assert_has(msgs, "test.conf:7: channels.mqtt.qos must be 1 or 2");
+        assert_has(msgs, "test.conf:9: subscribers[0].area: unknown area 'north'");
+        free(msgs);
+
+        /* Errors are appended to what the caller already holds. */
+        dawn_errors_add(&e, "earlier: %d", 1);
+        assert_int_equal(dawn_config_load_string("areas = 1;\nx = 2;\n", "t", &c, &e), -EINVAL);
+        assert_int_equal(e.n, 3);
+        assert_string_equal(e.msgs[0], "earlier: 1");
+        dawn_errors_free(&e);
+        assert_int_equal(e.n, 0);
+        assert_null(e.msgs);
+}
+
+static void test_parse_error(void **state UNUSED)
+{
+        assert_refused("areas = { south = {}; };\n"
+                       "daemon = {\n"
+                       "  state_dir = ;\n"
+                       "};\n",
+                       "test.conf:3:", "syntax error");
+        assert_refused("areas = { a = {}; };\nareas = { b = {}; };\n", "test.conf:2:", "duplicate setting name");
+}
+
+static void test_include_refused(void **state UNUSED)
+{
+        assert_refused(AREAS "  @include \"/etc/passwd\"\n", "test.conf:2:", "@include is not allowed here");
+}
+
+static void test_load_file(void **state UNUSED)
+{
+        char path[] = "/tmp/dawn-test-config-XXXXXX";
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = NULL;
+        int fd = mkstemp(path);
+        const char text[] = AREAS "daemon = {\n  bogus = 1;\n};\n";
+        char want[64];
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+        close(fd);
+        assert_int_equal(dawn_config_load(path, &c, &e), -EINVAL);
+        assert_null(c);
+        assert_int_equal(e.n, 1);
+        snprintf(want, sizeof(want), "%s:3: unknown key 'daemon.bogus'", path);
+        assert_string_equal(e.msgs[0], want);
+        dawn_errors_free(&e);
+        unlink(path);
+
+        assert_int_equal(dawn_config_load(path, &c, &e), -ENOENT);
+        assert_null(c);
+        assert_int_equal(e.n, 1);
+        assert_non_null(strstr(e.msgs[0], path));
+        dawn_errors_free(&e);
+        assert_int_equal(dawn_config_load("/tmp", &c, &e), -EISDIR);
+        dawn_errors_free(&e);
+}
+
+static void test_example_config(void **state UNUSED)
+{
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = NULL;
+        int r = dawn_config_load("conf/dawn.conf.example", &c, &e);
+
+        for (size_t i = 0; i < e.n; i++)
+                print_error("%s\n", e.msgs[i]);
+        assert_int_equal(r, 0);
+        assert_int_equal(c->n_areas, 13);
+        assert_string_equal(c->areas[dawn_config_area_index(c, "new-forest")].path,
+                            "pan-hampshire/hampshire/new-forest");
+        assert_true(c->mqtt.enabled);
+        assert_int_equal(c->mqtt.port, 1883);
+        assert_int_equal(c->control_socket_mode, 0660);
+        assert_true(c->n_subscribers >= 2);
+        for (size_t i = 0; i < c->n_subscribers; i++)
+                assert_true(c->subscribers[i].mqtt);
+        dawn_config_free(c);
+        dawn_errors_free(&e);
+}
+
+static char *read_all(const char *path)
+{
+        FILE *f = fopen(path, "re");
+        char *text = calloc(1, 65536);
+        size_t n;
+
+        assert_non_null(f);
+        assert_non_null(text);
+        n = fread(text, 1, 65535, f);
+        assert_true(n > 0 && n < 65535);
+        fclose(f);
+        return text;
+}
+
+/* Replaces every from, as the demo script's sed does. */
+static char *substitute(char *text, const char *from, const char *to)
+{
+        char *at;
+
+        assert_non_null(strstr(text, from));
+        while ((at = strstr(text, from))) {
+                char *out;
+
+                assert_true(asprintf(&out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from)) > 0);
+                free(text);
+                text = out;
+        }
+        return text;
+}
+
+static void test_demo_config(void **state UNUSED)
+{
+        char *text = read_all("conf/demo.conf");
+        const struct dawn_subscriber *s;
+        struct dawn_config *c;
+
+        text = substitute(text, "@STATE_DIR@", "/tmp/dawn-demo/state");
+        text = substitute(text, "@CONTROL_SOCKET@", "/tmp/dawn-demo/control.sock");
+        text = substitute(text, "@MQTT_PORT@", "18830");
+        c = load_ok(text);
+        assert_string_equal(c->state_dir, "/tmp/dawn-demo/state");
+        assert_string_equal(c->control_socket, "/tmp/dawn-demo/control.sock");
+        assert_int_equal(c->mqtt.port, 18830);
+        assert_int_equal(c->n_subscribers, 8);
+        s = dawn_config_subscriber(c, "fratton-pharmacy");
+        assert_non_null(s);
+        assert_int_equal(s->min_grade, DAWN_GRADE_CRITICAL);
+        s = dawn_config_subscriber(c, "ph-duty-officer");
+        assert_non_null(s);
+        assert_int_equal(s->min_grade, DAWN_GRADE_INFO);
+        assert_int_equal(s->types, DAWN_TYPE_BIT(DAWN_TYPE_BATCH) | DAWN_TYPE_BIT(DAWN_TYPE_CLUSTER) |
+                                           DAWN_TYPE_BIT(DAWN_TYPE_NFOD));
+        assert_int_equal(s->area, dawn_config_area_index(c, "pan-hampshire"));
+        s = dawn_config_subscriber(c, "newport-pharmacy");
+        assert_non_null(s);
+        assert_int_equal(s->area, dawn_config_area_index(c, "isle-of-wight"));
+        dawn_config_free(c);
+        free(text);
+}
+
+static void test_free_null(void **state UNUSED)
+{
+        assert_null(dawn_config_free(NULL));
+        dawn_errors_free(NULL);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_full_config),
+                cmocka_unit_test(test_area_tree),
+                cmocka_unit_test(test_areas_related),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_min_grade_default_per_kind),
+                cmocka_unit_test(test_unknown_keys),
+                cmocka_unit_test(test_wrong_types),
+                cmocka_unit_test(test_required_keys),
+                cmocka_unit_test(test_area_errors),
+                cmocka_unit_test(test_duration_errors),
+                cmocka_unit_test(test_parse_duration),
+                cmocka_unit_test(test_channel_errors),
+                cmocka_unit_test(test_qos_zero_refused),
+                cmocka_unit_test(test_mqtt_errors),
+                cmocka_unit_test(test_subscriber_errors),
+                cmocka_unit_test(test_subscriber_sms_email),
+                cmocka_unit_test(test_source_errors),
+                cmocka_unit_test(test_socket_mode),
+                cmocka_unit_test(test_unknown_group_is_not_an_error),
+                cmocka_unit_test(test_all_errors_reported),
+                cmocka_unit_test(test_parse_error),
+                cmocka_unit_test(test_include_refused),
+                cmocka_unit_test(test_load_file),
+                cmocka_unit_test(test_example_config),
+                cmocka_unit_test(test_demo_config),
+                cmocka_unit_test(test_free_null),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

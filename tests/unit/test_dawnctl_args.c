@@ -1,0 +1,399 @@
+/* dawnctl's command line -> control request, without a daemon.
+ *
+ * The Makefile does not link cli/ into libdawn.a, so the client is
+ * compiled into this test directly; DAWNCTL_NO_MAIN leaves its main() out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define DAWNCTL_NO_MAIN
+#include "../../cli/dawnctl.c"
+
+static int parse(struct invocation *inv, char **argv)
+{
+        int argc = 0;
+
+        while (argv[argc])
+                argc++;
+        return dawnctl_parse(inv, argc, argv);
+}
+
+static const cJSON *alert_of(const struct invocation *inv)
+{
+        const cJSON *alert = get(inv->request, "alert");
+
+        assert_true(cJSON_IsObject(alert));
+        return alert;
+}
+
+static void assert_usage_error(char **argv, const char *needle)
+{
+        struct invocation inv;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_USAGE);
+        assert_null(inv.request);
+        if (!strstr(inv.error, needle))
+                fail_msg("usage error \"%s\" does not mention \"%s\"", inv.error, needle);
+        dawnctl_invocation_done(&inv);
+}
+
+/* A --file whose text is not one JSON object is refused input: exit 1. */
+static void assert_input_refused(char **argv, const char *needle)
+{
+        struct invocation inv;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_REFUSED);
+        assert_null(inv.request);
+        if (!strstr(inv.error, needle))
+                fail_msg("refusal \"%s\" does not mention \"%s\"", inv.error, needle);
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_issue_repeated_sold_as_builds_an_array(void **state)
+{
+        char *argv[] = { "issue", "--area", "southampton", "--sold-as", "mdma", "--adulterant", "nitazene",
+                         "--sold-as", "ecstasy", "Yellow pills", NULL };
+        struct invocation inv;
+        const cJSON *alert, *sold_as;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        assert_string_equal(get_string(inv.request, "cmd"), "issue");
+        alert = alert_of(&inv);
+        sold_as = get(alert, "sold_as");
+        assert_true(cJSON_IsArray(sold_as));
+        assert_int_equal(cJSON_GetArraySize(sold_as), 2);
+        assert_string_equal(cJSON_GetArrayItem(sold_as, 0)->valuestring, "mdma");
+        assert_string_equal(cJSON_GetArrayItem(sold_as, 1)->valuestring, "ecstasy");
+        assert_string_equal(cJSON_GetArrayItem(get(alert, "adulterants"), 0)->valuestring, "nitazene");
+        assert_string_equal(get_string(alert, "summary"), "Yellow pills");
+        assert_string_equal(get_string(alert, "type"), "batch"); /* the default */
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_issue_counts_are_numbers(void **state)
+{
+        char *argv[] = { "issue", "--casualties", "3", "--fatalities", "0", "--type", "cluster", NULL };
+        struct invocation inv;
+        const cJSON *alert;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        alert = alert_of(&inv);
+        assert_true(cJSON_IsNumber(get(alert, "casualties")));
+        assert_int_equal(get(alert, "casualties")->valueint, 3);
+        assert_int_equal(get(alert, "fatalities")->valueint, 0);
+        assert_string_equal(get_string(alert, "type"), "cluster");
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_bad_counts_are_usage_errors(void **state)
+{
+        char *negative[] = { "issue", "--area", "x", "--casualties", "-1", NULL };
+        char *fraction[] = { "issue", "--fatalities", "1.5", NULL };
+        char *words[] = { "issue", "--casualties", "three", NULL };
+        char *huge[] = { "issue", "--casualties", "99999999999999999999", NULL };
+
+        assert_usage_error(negative, "--casualties");
+        assert_usage_error(fraction, "--fatalities");
+        assert_usage_error(words, "--casualties");
+        assert_usage_error(huge, "--casualties");
+}
+
+static void test_expires_duration_becomes_a_utc_time(void **state)
+{
+        char *argv[] = { "issue", "--expires", "24h", NULL };
+        struct invocation inv;
+        time_t before = time(NULL), after, expires;
+        const char *text;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        after = time(NULL);
+        text = get_string(alert_of(&inv), "expires_at");
+        assert_non_null(text);
+        assert_int_equal(strlen(text), strlen("2025-06-01T10:00:00Z"));
+        assert_int_equal(text[strlen(text) - 1], 'Z');
+        assert_int_equal(parse_rfc3339(text, &expires), 0);
+        assert_true(expires >= before + 24 * 3600 && expires <= after + 24 * 3600);
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_expires_time_is_passed_through(void **state)
+{
+        char *argv[] = { "update", "A17", "--expires", "2030-01-02T03:04:05+01:00", NULL };
+        struct invocation inv;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        assert_string_equal(get_string(alert_of(&inv), "expires_at"), "2030-01-02T03:04:05+01:00");
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_bad_expires_is_a_usage_error(void **state)
+{
+        char *typo[] = { "issue", "--expires", "24hr", NULL };
+        char *zero[] = { "issue", "--expires", "0h", NULL };
+        char *word[] = { "issue", "--expires", "tomorrow", NULL };
+
+        assert_usage_error(typo, "--expires");
+        assert_usage_error(zero, "--expires");
+        assert_usage_error(word, "--expires");
+}
+
+static void test_durations(void **state)
+{
+        long long s;
+
+        assert_int_equal(parse_duration("90s", &s), 0);
+        assert_int_equal(s, 90);
+        assert_int_equal(parse_duration("30m", &s), 0);
+        assert_int_equal(s, 1800);
+        assert_int_equal(parse_duration("14d", &s), 0);
+        assert_int_equal(s, 14 * 86400);
+        assert_int_equal(parse_duration("1d12h", &s), 0);
+        assert_int_equal(s, 36 * 3600);
+        assert_int_equal(parse_duration("", &s), -1);
+        assert_int_equal(parse_duration("24", &s), -1);
+        assert_int_equal(parse_duration("h", &s), -1);
+        assert_int_equal(parse_duration("-1h", &s), -1);
+        assert_int_equal(parse_duration("99999999999999999d", &s), -1);
+}
+
+static void test_report_overdose_needs_an_area(void **state)
+{
+        char *without[] = { "report-overdose", "--sold-as", "heroin", NULL };
+        char *with[] = { "report-overdose", "--area", "portsmouth", "--sold-as", "heroin", NULL };
+        char *typed[] = { "report-overdose", "--area", "portsmouth", "--type", "batch", NULL };
+        struct invocation inv;
+        const cJSON *alert;
+
+        assert_usage_error(without, "--area");
+        assert_usage_error(typed, "--type"); /* always nfod */
+        assert_int_equal(parse(&inv, with), DAWN_EXIT_OK);
+        assert_string_equal(get_string(inv.request, "cmd"), "issue");
+        alert = alert_of(&inv);
+        assert_string_equal(get_string(alert, "type"), "nfod");
+        assert_string_equal(get_string(alert, "area"), "portsmouth");
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_update_builds_id_and_alert(void **state)
+{
+        char *argv[] = { "update", "--grade", "critical", "A17", "--adulterant", "xylazine", NULL };
+        char *nothing[] = { "update", "A17", NULL };
+        char *no_id[] = { "update", "--grade", "critical", NULL };
+        struct invocation inv;
+        const cJSON *alert;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        assert_string_equal(get_string(inv.request, "cmd"), "update");
+        assert_string_equal(get_string(inv.request, "id"), "A17");
+        alert = alert_of(&inv);
+        assert_string_equal(get_string(alert, "grade"), "critical");
+        assert_null(get(alert, "type")); /* an update sends only what changes */
+        assert_int_equal(cJSON_GetArraySize(alert), 2);
+        dawnctl_invocation_done(&inv);
+
+        assert_usage_error(nothing, "nothing to change");
+        assert_usage_error(no_id, "ID");
+}
+
+static void test_unknown_and_malformed_options(void **state)
+{
+        char *unknown[] = { "issue", "--colour", "red", NULL };
+        char *short_unknown[] = { "list", "-x", NULL };
+        char *no_value[] = { "issue", "--area", NULL };
+        char *flag_value[] = { "list", "--all=yes", NULL };
+        char *twice[] = { "issue", "--area", "a", "--area", "b", NULL };
+        char *ambiguous[] = { "issue", "--a", "x", NULL };
+        struct invocation inv;
+
+        assert_usage_error(unknown, "unknown option '--colour'");
+        assert_usage_error(short_unknown, "unknown option '-x'");
+        assert_usage_error(no_value, "'--area' needs a value");
+        assert_usage_error(flag_value, "'--all' takes no value");
+        assert_usage_error(twice, "--area given more than once");
+        assert_usage_error(ambiguous, "ambiguous option '--a'");
+
+        char *bogus[] = { "frobnicate", NULL };
+        assert_int_equal(parse(&inv, bogus), DAWN_EXIT_USAGE);
+        assert_null(inv.command);
+        assert_non_null(strstr(inv.error, "unknown command 'frobnicate'"));
+}
+
+static void test_cancel_and_reject_need_a_reason(void **state)
+{
+        char *without[] = { "cancel", "A17", NULL };
+        char *reject_without[] = { "reject", "A17", NULL };
+        char *with[] = { "cancel", "A17", "--reason", "lab result negative", NULL };
+        struct invocation inv;
+
+        assert_usage_error(without, "--reason");
+        assert_usage_error(reject_without, "--reason");
+        assert_int_equal(parse(&inv, with), DAWN_EXIT_OK);
+        assert_string_equal(get_string(inv.request, "cmd"), "cancel");
+        assert_string_equal(get_string(inv.request, "id"), "A17");
+        assert_string_equal(get_string(inv.request, "reason"), "lab result negative");
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_simple_requests(void **state)
+{
+        char *list_all[] = { "list", "--all", NULL };
+        char *list[] = { "list", NULL };
+        char *route[] = { "route", "--area", "gosport", NULL };
+        char *approve[] = { "approve", "R4", NULL };
+        char *status[] = { "status", "extra", NULL };
+        struct invocation inv;
+
+        assert_int_equal(parse(&inv, list_all), DAWN_EXIT_OK);
+        assert_true(cJSON_IsTrue(get(inv.request, "all")));
+        dawnctl_invocation_done(&inv);
+        assert_int_equal(parse(&inv, list), DAWN_EXIT_OK);
+        assert_true(cJSON_IsFalse(get(inv.request, "all")));
+        dawnctl_invocation_done(&inv);
+
+        assert_int_equal(parse(&inv, route), DAWN_EXIT_OK);
+        assert_string_equal(get_string(inv.request, "area"), "gosport");
+        assert_string_equal(get_string(inv.request, "type"), "batch");
+        assert_string_equal(get_string(inv.request, "grade"), "warning");
+        dawnctl_invocation_done(&inv);
+
+        assert_int_equal(parse(&inv, approve), DAWN_EXIT_OK);
+        assert_string_equal(get_string(inv.request, "cmd"), "approve");
+        assert_string_equal(get_string(inv.request, "id"), "R4");
+        dawnctl_invocation_done(&inv);
+
+        assert_usage_error(status, "unexpected argument 'extra'");
+}
+
+static void test_help_sends_nothing(void **state)
+{
+        char *argv[] = { "issue", "--area", "x", "--help", NULL };
+        char *help_cmd[] = { "help", "route", NULL };
+        struct invocation inv;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        assert_true(inv.help);
+        assert_null(inv.request);
+        assert_string_equal(inv.help_for->name, "issue");
+        assert_int_equal(parse(&inv, help_cmd), DAWN_EXIT_OK);
+        assert_true(inv.help);
+        assert_string_equal(inv.help_for->name, "route");
+}
+
+static char *write_temp(const char *text)
+{
+        char *path = strdup("/tmp/dawnctl-test-XXXXXX");
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+        return path;
+}
+
+static void test_issue_file_is_sent_as_is_with_overrides(void **state)
+{
+        char *path = write_temp("{\"type\":\"cluster\",\"area\":\"fareham\",\"bogus\":1,\"sold_as\":[\"a\"]}\n");
+        char *argv[] = { "issue", "--file", path, "--area", "gosport", NULL };
+        struct invocation inv;
+        const cJSON *alert;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        alert = alert_of(&inv);
+        assert_string_equal(get_string(alert, "type"), "cluster");
+        assert_string_equal(get_string(alert, "area"), "gosport");
+        assert_non_null(get(alert, "bogus")); /* dawnd, not dawnctl, refuses it */
+        assert_int_equal(cJSON_GetArraySize(alert), 4);
+        dawnctl_invocation_done(&inv);
+        unlink(path);
+        free(path);
+}
+
+static void test_issue_file_must_be_one_json_object(void **state)
+{
+        char *broken = write_temp("{\"area\": \"x\",\n \"summary\": oops}");
+        char *array = write_temp("[{}]");
+        char *two = write_temp("{} {}");
+        char *argv_broken[] = { "issue", "--file", broken, NULL };
+        char *argv_array[] = { "issue", "--file", array, NULL };
+        char *argv_two[] = { "issue", "--file", two, NULL };
+        char *argv_missing[] = { "issue", "--file", "/nonexistent/alert.json", NULL };
+
+        assert_input_refused(argv_broken, "malformed JSON at line 2");
+        assert_input_refused(argv_array, "one JSON object");
+        assert_input_refused(argv_two, "more than one value");
+        assert_usage_error(argv_missing, "cannot open");
+        unlink(broken);
+        unlink(array);
+        unlink(two);
+        free(broken);
+        free(array);
+        free(two);
+}
+
+static void test_text_from_elsewhere_cannot_drive_the_terminal(void **state)
+{
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        assert_non_null(f);
+        put_text(f, "a\033[31mred\xc2\x9b" "2J\nb\xff", SIZE_MAX, -1);
+        put_text(f, "|héllo wörld|", 6, -1);
+        fclose(f);
+        assert_null(strchr(out, '\033'));
+        assert_string_equal(out, "a?[31mred?2J b?|héll…");
+        free(out);
+}
+
+static void test_answers_map_to_exit_codes(void **state)
+{
+        char *argv[] = { "reload", NULL };
+        struct invocation inv;
+        cJSON *refused = cJSON_Parse("{\"ok\":false,\"error\":\"unknown area 'x'\",\"field\":\"area\"}");
+        cJSON *strange = cJSON_Parse("{\"alert\":{}}");
+        cJSON *fine = cJSON_Parse("{\"ok\":true,\"reloaded\":true}");
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        assert_int_equal(report(&inv, refused, false), DAWN_EXIT_REFUSED);
+        assert_int_equal(report(&inv, strange, false), DAWN_EXIT_UNREACHABLE);
+        assert_int_equal(report(&inv, fine, true), DAWN_EXIT_OK);
+        dawnctl_invocation_done(&inv);
+        cJSON_Delete(refused);
+        cJSON_Delete(strange);
+        cJSON_Delete(fine);
+}
+
+static void test_unreachable_daemon(void **state)
+{
+        char *argv[] = { "dawnctl", "--socket", "/nonexistent/dawn.sock", "status", NULL };
+
+        assert_int_equal(dawnctl_main(4, argv), DAWN_EXIT_UNREACHABLE);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_issue_repeated_sold_as_builds_an_array),
+                cmocka_unit_test(test_issue_counts_are_numbers),
+                cmocka_unit_test(test_bad_counts_are_usage_errors),
+                cmocka_unit_test(test_expires_duration_becomes_a_utc_time),
+                cmocka_unit_test(test_expires_time_is_passed_through),
+                cmocka_unit_test(test_bad_expires_is_a_usage_error),
+                cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_report_overdose_needs_an_area),
+                cmocka_unit_test(test_update_builds_id_and_alert),
+                cmocka_unit_test(test_unknown_and_malformed_options),
+                cmocka_unit_test(test_cancel_and_reject_need_a_reason),
+                cmocka_unit_test(test_simple_requests),
+                cmocka_unit_test(test_help_sends_nothing),
+                cmocka_unit_test(test_issue_file_is_sent_as_is_with_overrides),
+                cmocka_unit_test(test_issue_file_must_be_one_json_object),
+                cmocka_unit_test(test_text_from_elsewhere_cannot_drive_the_terminal),
+                cmocka_unit_test(test_answers_map_to_exit_codes),
+                cmocka_unit_test(test_unreachable_daemon),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
