@@ -1401,8 +1401,11 @@ static void put_value(const char *key, const cJSON *item, int indent)
                 long long delta = (long long)(t - time(NULL));
 
                 format_duration(delta, ago, sizeof ago);
-                printf("%s (%s%s%s)", format_time(item->valuestring, "%Y-%m-%d %H:%M:%S %Z", when, sizeof when),
-                       delta >= 0 ? "in " : "", ago, delta >= 0 ? "" : " ago");
+                format_time(item->valuestring, "%Y-%m-%d %H:%M:%S %Z", when, sizeof when);
+                if (delta == 0)
+                        printf("%s (just now)", when);
+                else
+                        printf("%s (%s%s%s)", when, delta > 0 ? "in " : "", ago, delta > 0 ? "" : " ago");
         } else if (cJSON_IsNumber(item) && (strcmp(key, "uptime") == 0 || ends_with(key, "_seconds"))) {
                 format_duration((long long)item->valuedouble, when, sizeof when);
                 fputs(when, stdout);

@@ -67,7 +67,8 @@ else
 fi
 
 step "The officer sees exactly who was told (dawnctl show A1)"
-wait_for "\"$DAWNCTL\" --json show A1 | grep -qv pending" 
+# PUBACKs come back within milliseconds; show the final states rather than a moment in between
+wait_for "! \"$DAWNCTL\" --json show A1 | grep -qE '\"state\":[[:space:]]*\"(pending|in-flight)\"'"
 "$DAWNCTL" show A1
 
 step "Done: stopping dawnd and mosquitto"

@@ -110,9 +110,20 @@ for harness in "$@"; do
         if [ -f "tests/fuzz/$name.dict" ]; then
                 dict=("-dict=tests/fuzz/$name.dict")
         fi
+        per_harness=()
+        case $name in
+        fuzz_config)
+                # libconfig leaks on most syntax errors (lsan.supp), and each
+                # leaking input makes libFuzzer stop the world for a leak scan:
+                # 350 inputs/s instead of 14,000. Leaks are then looked for
+                # once, at exit, still with the suppressions: a leak in DAWN's
+                # code fails the run there, without the input that caused it.
+                per_harness=(-detect_leaks=0)
+                ;;
+        esac
         echo "  FUZZ    $name for ${FUZZ_SECONDS}s (log: $log)"
         # shellcheck disable=SC2086
-        "$bin" "${dict[@]}" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+        "$bin" "${dict[@]}" "${per_harness[@]}" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
                 -print_final_stats=1 -artifact_prefix="$BUILD/fuzz/artifacts/$name-" ${FUZZ_ARGS:-} \
                 "$corpus" >"$log" 2>&1
         rc=$?

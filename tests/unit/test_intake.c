@@ -1,0 +1,989 @@
+/* Tests for daemon/intake.c against a real store (SQLite in a temporary
+ * directory): new alerts, idempotency by (source, source_ref),
+ * deduplication into an active alert, updates, cancels, and the outbox rows
+ * each of them leaves for the channels to send.
+ *
+ * Each request runs as the daemon runs it (control.c): inside a
+ * transaction, in a savepoint of its own that is rolled back if the request
+ * is refused. Intake itself does not roll back.
+ *
+ * Alert JSON is written with single quotes; json() turns them into double
+ * quotes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "config.h"
+#include "intake.h"
+#include "store.h"
+
+#define UNUSED __attribute__((unused))
+
+#define SEC ((int64_t)DAWN_USEC_PER_SEC)
+#define HOUR (3600 * SEC)
+#define DAY (24 * HOUR)
+/* 2026-11-23T12:00:00Z */
+#define NOW (INT64_C(1795435200) * SEC)
+
+/* Subscribers of an alert in southampton: booth-house (warning and up),
+ * night-shelter (critical only), ph-duty-officer (public health: info and
+ * up, over the whole county). fratton-pharmacy is in portsmouth, a sibling. */
+static const char config_text[] =
+        "areas = { pan-hampshire = { southampton = {}; portsmouth = {};\n"
+        "                            hampshire = { fareham = {}; gosport = {}; }; }; };\n"
+        "dedup = { window = \"72h\"; };\n"
+        "channels = { mqtt = { topic_prefix = \"t\"; }; };\n"
+        "subscribers = (\n"
+        "  { id = \"booth-house\"; kind = \"hostel\"; area = \"southampton\"; mqtt = true; },\n"
+        "  { id = \"night-shelter\"; kind = \"hostel\"; area = \"southampton\"; mqtt = true; min_grade = \"critical\"; },\n"
+        "  { id = \"fratton-pharmacy\"; kind = \"pharmacy\"; area = \"portsmouth\"; mqtt = true; },\n"
+        "  { id = \"ph-duty-officer\"; kind = \"public-health\"; area = \"pan-hampshire\"; mqtt = true; }\n"
+        ");\n";
+
+/* Graded warning: a high-risk adulterant (2 points), reported only. */
+#define NITAZENE_HEROIN                                                                            \
+        "{'type': 'batch', 'area': 'southampton', 'summary': 'Heroin in Southampton contains a nitazene.'," \
+        " 'sold_as': ['heroin'], 'adulterants': ['nitazene']}"
+/* The same batch in other words; with toxicology and three casualties it
+ * makes the alert critical. */
+#define NITAZENE_HEROIN_CONFIRMED                                                                  \
+        "{'type': 'batch', 'area': 'southampton', 'summary': 'Lab result: nitazene in heroin.',"     \
+        " 'sold_as': [' Heroin'], 'adulterants': ['Nitazene'], 'evidence': 'toxicology', 'casualties': 3}"
+
+struct fixture {
+        char dir[64];
+        char db[96];
+        struct dawn_store *store;
+        struct dawn_config *config;
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct dawn_errors e = { 0 };
+
+        if (!f)
+                return -1;
+        snprintf(f->dir, sizeof(f->dir), "/tmp/dawn-test-intake-XXXXXX");
+        if (!mkdtemp(f->dir))
+                return -1;
+        snprintf(f->db, sizeof(f->db), "%s/dawn.db", f->dir);
+        if (dawn_store_open(f->db, &f->store) < 0)
+                return -1;
+        int r = dawn_config_load_string(config_text, "test.conf", &f->config, &e);
+        for (size_t i = 0; i < e.n; i++)
+                fprintf(stderr, "config: %s\n", e.msgs[i]);
+        dawn_errors_free(&e);
+        *state = f;
+        return r;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+
+        dawn_store_close(f->store);
+        dawn_config_free(f->config);
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+                char path[128];
+                snprintf(path, sizeof(path), "%s%s", f->db, suffixes[i]);
+                unlink(path);
+        }
+        rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+/* ---- requests, as the daemon makes them ---- */
+
+static cJSON *json(const char *text)
+{
+        char *s = strdup(text);
+        assert_non_null(s);
+        for (char *p = s; *p; p++)
+                if (*p == '\'')
+                        *p = '"';
+        cJSON *o = cJSON_Parse(s);
+        if (!o)
+                print_error("cJSON cannot parse: %s\n", s);
+        assert_non_null(o);
+        free(s);
+        return o;
+}
+
+enum op { ISSUE, UPDATE, CANCEL };
+
+/* text: the alert JSON for ISSUE and UPDATE, the reason for CANCEL.
+ * *out is dawn_alert_init'ed here and the caller clears it. */
+static int request(struct fixture *f, enum op op, const char *source, int64_t now, const char *id,
+                   const char *text, struct dawn_alert *out, enum dawn_intake_outcome *outcome,
+                   struct dawn_input_error *err)
+{
+        struct dawn_intake in = { .store = f->store, .config = f->config, .now = now, .source = source,
+                                  .actor = "test" };
+        cJSON *o = op != CANCEL ? json(text) : NULL;
+        int r = -EINVAL;
+
+        dawn_alert_init(out);
+        memset(err, 0, sizeof(*err));
+        assert_int_equal(dawn_store_begin(f->store), 0);
+        assert_int_equal(dawn_store_savepoint(f->store), 0);
+        switch (op) {
+        case ISSUE:
+                r = dawn_intake_issue(&in, o, out, outcome, err);
+                break;
+        case UPDATE:
+                r = dawn_intake_update(&in, id, o, out, err);
+                break;
+        case CANCEL:
+                r = dawn_intake_cancel(&in, id, text, out, err);
+                break;
+        }
+        if (r < 0)
+                dawn_store_rollback_to_savepoint(f->store);
+        else
+                assert_int_equal(dawn_store_release(f->store), 0);
+        assert_int_equal(dawn_store_commit(f->store), 0);
+        cJSON_Delete(o);
+        return r;
+}
+
+static void must_succeed(int r, const struct dawn_input_error *err)
+{
+        if (r != 0) {
+                print_error("refused (%d): %s: %s\n", r, err->field, err->message);
+                fail();
+        }
+}
+
+static enum dawn_intake_outcome issue(struct fixture *f, const char *source, int64_t now, const char *text,
+                                      struct dawn_alert *out)
+{
+        enum dawn_intake_outcome outcome = (enum dawn_intake_outcome)-1;
+        struct dawn_input_error err;
+        must_succeed(request(f, ISSUE, source, now, NULL, text, out, &outcome, &err), &err);
+        return outcome;
+}
+
+static void update(struct fixture *f, int64_t now, const char *id, const char *text, struct dawn_alert *out)
+{
+        struct dawn_input_error err;
+        must_succeed(request(f, UPDATE, "local:officer", now, id, text, out, NULL, &err), &err);
+}
+
+static void cancel(struct fixture *f, int64_t now, const char *id, const char *reason, struct dawn_alert *out)
+{
+        struct dawn_input_error err;
+        must_succeed(request(f, CANCEL, "local:officer", now, id, reason, out, NULL, &err), &err);
+}
+
+/* The request is refused, naming field, with exactly message. */
+static void assert_refused(struct fixture *f, enum op op, const char *id, const char *text, const char *field,
+                           const char *message)
+{
+        struct dawn_alert out;
+        struct dawn_input_error err;
+        enum dawn_intake_outcome outcome;
+        int r = request(f, op, "local:officer", NOW + HOUR, id, text, &out, &outcome, &err);
+
+        dawn_alert_clear(&out);
+        if (r != -EINVAL) {
+                print_error("accepted (r = %d): %s\n", r, text ? text : "(null)");
+                fail();
+        }
+        assert_string_equal(err.field, field);
+        assert_string_equal(err.message, message);
+}
+
+/* ---- what the store holds ---- */
+
+/* The alert's outbox rows, one line each: "revision subscriber action
+ * state", the area feed written as "area-feed", in the store's order
+ * (revision, subscriber, channel, then creation). */
+static char *deliveries(struct fixture *f, const char *id)
+{
+        cJSON *arr = cJSON_CreateArray();
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        const cJSON *d;
+
+        assert_int_equal(dawn_store_deliveries_json(f->store, id, arr), 0);
+        cJSON_ArrayForEach(d, arr) {
+                const char *sub = cJSON_GetObjectItem(d, "subscriber")->valuestring;
+                assert_string_equal(cJSON_GetObjectItem(d, "channel")->valuestring, "mqtt");
+                fprintf(m, "%d %s %s %s\n", cJSON_GetObjectItem(d, "revision")->valueint, sub[0] ? sub : "area-feed",
+                        cJSON_GetObjectItem(d, "action")->valuestring, cJSON_GetObjectItem(d, "state")->valuestring);
+        }
+        fclose(m);
+        cJSON_Delete(arr);
+        return text;
+}
+
+static void assert_deliveries(struct fixture *f, const char *id, const char *expected)
+{
+        char *got = deliveries(f, id);
+        if (strcmp(got, expected) != 0) {
+                print_error("deliveries of %s:\n%sexpected:\n%s", id, got, expected);
+                free(got);
+                fail();
+        }
+        free(got);
+}
+
+/* The recipient of the one row for (revision, subscriber, action). */
+static char *recipient_of(struct fixture *f, const char *id, int revision, const char *subscriber,
+                          const char *action)
+{
+        cJSON *arr = cJSON_CreateArray();
+        const cJSON *d;
+        char *found = NULL;
+        int n = 0;
+
+        assert_int_equal(dawn_store_deliveries_json(f->store, id, arr), 0);
+        cJSON_ArrayForEach(d, arr) {
+                if (cJSON_GetObjectItem(d, "revision")->valueint == revision &&
+                    strcmp(cJSON_GetObjectItem(d, "subscriber")->valuestring, subscriber) == 0 &&
+                    strcmp(cJSON_GetObjectItem(d, "action")->valuestring, action) == 0) {
+                        free(found);
+                        found = strdup(cJSON_GetObjectItem(d, "recipient")->valuestring);
+                        n++;
+                }
+        }
+        cJSON_Delete(arr);
+        assert_int_equal(n, 1);
+        return found;
+}
+
+static void assert_recipient(struct fixture *f, const char *id, int revision, const char *subscriber,
+                             const char *action, const char *recipient)
+{
+        char *got = recipient_of(f, id, revision, subscriber, action);
+        assert_string_equal(got, recipient);
+        free(got);
+}
+
+struct counts {
+        int alerts;
+        int deliveries;
+        int corroborations;
+};
+
+static struct counts count(struct fixture *f)
+{
+        struct counts c = { 0 };
+        cJSON *alerts = cJSON_CreateArray();
+        const cJSON *a;
+
+        assert_int_equal(dawn_store_list_alerts(f->store, true, alerts), 0);
+        c.alerts = cJSON_GetArraySize(alerts);
+        cJSON_ArrayForEach(a, alerts) {
+                const char *id = cJSON_GetObjectItem(a, "id")->valuestring;
+                cJSON *arr = cJSON_CreateArray();
+                assert_int_equal(dawn_store_deliveries_json(f->store, id, arr), 0);
+                c.deliveries += cJSON_GetArraySize(arr);
+                cJSON_Delete(arr);
+                arr = cJSON_CreateArray();
+                assert_int_equal(dawn_store_corroborations_json(f->store, id, arr), 0);
+                c.corroborations += cJSON_GetArraySize(arr);
+                cJSON_Delete(arr);
+        }
+        cJSON_Delete(alerts);
+        return c;
+}
+
+static void assert_counts(struct counts got, struct counts want)
+{
+        if (got.alerts != want.alerts || got.deliveries != want.deliveries ||
+            got.corroborations != want.corroborations) {
+                print_error("store has %d alerts, %d deliveries, %d corroborations; expected %d, %d, %d\n", got.alerts,
+                            got.deliveries, got.corroborations, want.alerts, want.deliveries, want.corroborations);
+                fail();
+        }
+}
+
+/* The alert as the store has it. */
+static void load(struct fixture *f, const char *id, struct dawn_alert *a)
+{
+        dawn_alert_init(a);
+        assert_int_equal(dawn_store_load_alert(f->store, id, a), 1);
+}
+
+static void assert_sources(const struct dawn_alert *a, const char *first, const char *second)
+{
+        assert_int_equal(a->sources.n, second ? 2 : 1);
+        assert_string_equal(a->sources.v[0], first);
+        if (second)
+                assert_string_equal(a->sources.v[1], second);
+}
+
+/* ---- new alerts ---- */
+
+static void test_issue_creates_first_revision(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a, stored;
+
+        assert_int_equal(issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a), DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "adulterant nitazene is on the high-risk list"));
+        assert_sources(&a, "portsmouth-ph", NULL);
+        assert_int_equal(a.issued_at, NOW);
+        assert_int_equal(a.updated_at, NOW);
+        /* expires_at not given: the batch default, 14 days */
+        assert_int_equal(a.expires_at, NOW + 14 * DAY);
+
+        load(f, "A1", &stored);
+        assert_int_equal(stored.revision, 1);
+        assert_int_equal(stored.grade, DAWN_GRADE_WARNING);
+        assert_string_equal(stored.summary, "Heroin in Southampton contains a nitazene.");
+        assert_sources(&stored, "portsmouth-ph", NULL);
+        dawn_alert_clear(&stored);
+
+        char *rev = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, "A1", 1, &rev), 1);
+        assert_non_null(strstr(rev, "\"revision\":1"));
+        free(rev);
+        dawn_alert_clear(&a);
+}
+
+static void test_issue_queues_a_publish_for_each_matching_subscriber(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        /* not night-shelter (critical only), not fratton-pharmacy (portsmouth) */
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish pending\n"
+                          "1 booth-house publish pending\n"
+                          "1 ph-duty-officer publish pending\n");
+        assert_recipient(f, "A1", 1, "", "publish", "t/alerts/pan-hampshire/southampton/A1");
+        assert_recipient(f, "A1", 1, "booth-house", "publish", "t/subscribers/booth-house/alerts/A1");
+        assert_recipient(f, "A1", 1, "ph-duty-officer", "publish", "t/subscribers/ph-duty-officer/alerts/A1");
+        assert_counts(count(f), (struct counts){ 1, 3, 0 });
+        dawn_alert_clear(&a);
+}
+
+static void test_issue_of_another_batch_gets_the_next_id(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "portsmouth-ph", NOW,
+                               "{'type': 'batch', 'area': 'portsmouth', 'summary': 'Blue tablets sold as diazepam.',"
+                               " 'sold_as': ['diazepam'], 'adulterants': ['bromazolam'], 'evidence': 'toxicology'}",
+                               &a),
+                         DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A2");
+        assert_deliveries(f, "A2",
+                          "1 area-feed publish pending\n"
+                          "1 fratton-pharmacy publish pending\n"
+                          "1 ph-duty-officer publish pending\n");
+        dawn_alert_clear(&a);
+}
+
+static void test_nfod_report_is_logged_and_sent_nowhere(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        assert_int_equal(issue(f, "ambulance", NOW, "{'type': 'nfod', 'area': 'gosport', 'sold_as': ['oxycodone']}", &a),
+                         DAWN_INTAKE_NEW);
+        assert_int_equal(a.grade, DAWN_GRADE_LOGGED);
+        /* the nfod default expiry: 72 hours */
+        assert_int_equal(a.expires_at, NOW + 72 * HOUR);
+        assert_deliveries(f, a.id, "");
+        assert_counts(count(f), (struct counts){ 1, 0, 0 });
+        dawn_alert_clear(&a);
+}
+
+static void test_given_expiry_is_kept(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW,
+              "{'type': 'batch', 'area': 'southampton', 'summary': 'x', 'expires_at': '2026-11-25T12:00:00Z'}", &a);
+        assert_int_equal(a.expires_at, NOW + 2 * DAY);
+        dawn_alert_clear(&a);
+}
+
+/* ---- deduplication ---- */
+
+static void test_same_batch_from_second_source_merges(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a, stored;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* other words, other case, same batch */
+        assert_int_equal(issue(f, "ambulance", NOW + HOUR,
+                               "{'type': 'batch', 'area': 'southampton', 'summary': 'More heroin overdoses.',"
+                               " 'sold_as': ['HEROIN '], 'adulterants': ['nitazene', 'Nitazene']}",
+                               &a),
+                         DAWN_INTAKE_MERGED);
+        assert_string_equal(a.id, "A1");
+        assert_sources(&a, "portsmouth-ph", "ambulance");
+        dawn_alert_clear(&a);
+
+        load(f, "A1", &stored);
+        assert_sources(&stored, "portsmouth-ph", "ambulance");
+        /* the first report's words stand */
+        assert_string_equal(stored.summary, "Heroin in Southampton contains a nitazene.");
+        dawn_alert_clear(&stored);
+
+        cJSON *corr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_corroborations_json(f->store, "A1", corr), 0);
+        assert_int_equal(cJSON_GetArraySize(corr), 1);
+        const cJSON *c = cJSON_GetArrayItem(corr, 0);
+        assert_string_equal(cJSON_GetObjectItem(c, "source")->valuestring, "ambulance");
+        assert_string_equal(cJSON_GetObjectItem(c, "received_at")->valuestring, "2026-11-23T13:00:00Z");
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "report"), "summary")->valuestring,
+                            "More heroin overdoses.");
+        cJSON_Delete(corr);
+        assert_counts(count(f), (struct counts){ 1, 3, 1 });
+}
+
+static void test_merge_without_grade_rise_sends_nothing_new(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* a second source adds a point: 3, still warning */
+        issue(f, "ambulance", NOW + HOUR, NITAZENE_HEROIN, &a);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "corroborated by 2 sources"));
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.updated_at, NOW);
+        dawn_alert_clear(&a);
+
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+        char *rev = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, "A1", 2, &rev), 0);
+        assert_null(rev);
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish pending\n"
+                          "1 booth-house publish pending\n"
+                          "1 ph-duty-officer publish pending\n");
+}
+
+static void test_merge_raising_grade_sends_revision_2(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "uhs-lab", NOW + HOUR, NITAZENE_HEROIN_CONFIRMED, &a), DAWN_INTAKE_MERGED);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.updated_at, NOW + HOUR);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "confirmed by toxicology"));
+        assert_true(dawn_strv_contains(&a.grade_reasons, "3 casualties"));
+        dawn_alert_clear(&a);
+
+        /* revision 1 had not gone yet: superseded; revision 2 goes to night-shelter too */
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish superseded\n"
+                          "1 booth-house publish superseded\n"
+                          "1 ph-duty-officer publish superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 night-shelter publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+        char *rev = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, "A1", 2, &rev), 1);
+        assert_non_null(strstr(rev, "\"grade\":\"critical\""));
+        free(rev);
+}
+
+static void test_merge_does_not_supersede_what_was_delivered(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+        struct dawn_outbox_row rows[8];
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* every revision-1 row was sent and acknowledged */
+        int n = dawn_store_due_deliveries(f->store, DAWN_CHANNEL_MQTT, NOW, rows, 8);
+        assert_int_equal(n, 3);
+        for (int i = 0; i < n; i++) {
+                assert_int_equal(dawn_store_delivery_started(f->store, rows[i].id, NOW), 0);
+                assert_int_equal(dawn_store_delivery_finished(f->store, rows[i].id, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW),
+                                 0);
+                dawn_outbox_row_clear(&rows[i]);
+        }
+        issue(f, "uhs-lab", NOW + HOUR, NITAZENE_HEROIN_CONFIRMED, &a);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish delivered\n"
+                          "1 booth-house publish delivered\n"
+                          "1 ph-duty-officer publish delivered\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 night-shelter publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+}
+
+static void test_report_inside_dedup_window_merges(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "ambulance", NOW + 71 * HOUR, NITAZENE_HEROIN, &a), DAWN_INTAKE_MERGED);
+        assert_string_equal(a.id, "A1");
+        dawn_alert_clear(&a);
+}
+
+static void test_report_outside_dedup_window_is_a_new_alert(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* 73 hours later: past the 72 h window, though A1 has not expired (14 days) */
+        assert_int_equal(issue(f, "ambulance", NOW + 73 * HOUR, NITAZENE_HEROIN, &a), DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A2");
+        assert_sources(&a, "ambulance", NULL);
+        dawn_alert_clear(&a);
+        assert_counts(count(f), (struct counts){ 2, 6, 0 });
+}
+
+static void test_cancelled_alert_does_not_absorb_reports(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        cancel(f, NOW + HOUR, "A1", "issued in error", &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "ambulance", NOW + 2 * HOUR, NITAZENE_HEROIN, &a), DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A2");
+        dawn_alert_clear(&a);
+}
+
+/* ---- idempotency ---- */
+
+static void test_resubmitted_source_ref_is_a_duplicate(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "ambulance", NOW,
+              "{'type': 'batch', 'area': 'southampton', 'summary': 'x', 'adulterants': ['nitazene'],"
+              " 'source_ref': 'amb-20261123-0412'}",
+              &a);
+        assert_string_equal(a.id, "A1");
+        dawn_alert_clear(&a);
+        struct counts before = count(f);
+
+        /* the submitter retries (and its retry even differs): the first answer again */
+        assert_int_equal(issue(f, "ambulance", NOW + 60 * SEC,
+                               "{'type': 'batch', 'area': 'southampton', 'summary': 'x', 'adulterants': ['nitazene'],"
+                               " 'evidence': 'toxicology', 'casualties': 9, 'source_ref': 'amb-20261123-0412'}",
+                               &a),
+                         DAWN_INTAKE_DUPLICATE);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_sources(&a, "ambulance", NULL);
+        dawn_alert_clear(&a);
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.casualties, -1);
+        dawn_alert_clear(&a);
+}
+
+static void test_same_source_ref_from_another_source_is_not_a_duplicate(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "ambulance", NOW, "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}", &a);
+        dawn_alert_clear(&a);
+        /* two systems may number their reports alike */
+        assert_int_equal(issue(f, "uhs-ed", NOW + 60 * SEC, "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}",
+                               &a),
+                         DAWN_INTAKE_MERGED);
+        assert_sources(&a, "ambulance", "uhs-ed");
+        dawn_alert_clear(&a);
+        assert_counts(count(f), (struct counts){ 1, 0, 1 });
+
+        /* and each source's retry finds its own first answer */
+        assert_int_equal(issue(f, "uhs-ed", NOW + 120 * SEC,
+                               "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}", &a),
+                         DAWN_INTAKE_DUPLICATE);
+        assert_string_equal(a.id, "A1");
+        dawn_alert_clear(&a);
+        assert_counts(count(f), (struct counts){ 1, 0, 1 });
+}
+
+static void test_new_source_ref_from_same_source_is_a_new_report(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "ambulance", NOW, "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}", &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "ambulance", NOW + 60 * SEC,
+                               "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-2'}", &a),
+                         DAWN_INTAKE_MERGED);
+        dawn_alert_clear(&a);
+        assert_counts(count(f), (struct counts){ 1, 0, 1 });
+}
+
+/* ---- updates ---- */
+
+static void test_update_changes_fields_and_regrades(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        update(f, NOW + HOUR, "A1", "{'evidence': 'toxicology', 'casualties': 3, 'advice': 'Carry naloxone.'}", &a);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "confirmed by toxicology"));
+        assert_int_equal(a.issued_at, NOW);
+        assert_int_equal(a.updated_at, NOW + HOUR);
+        dawn_alert_clear(&a);
+
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.evidence, DAWN_EVIDENCE_TOXICOLOGY);
+        assert_int_equal(a.casualties, 3);
+        assert_string_equal(a.advice, "Carry naloxone.");
+        /* what the update did not name stays */
+        assert_string_equal(a.summary, "Heroin in Southampton contains a nitazene.");
+        assert_string_equal(a.sold_as.v[0], "heroin");
+        assert_sources(&a, "portsmouth-ph", NULL);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish superseded\n"
+                          "1 booth-house publish superseded\n"
+                          "1 ph-duty-officer publish superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 night-shelter publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+}
+
+static void test_update_moving_the_alert_withdraws_it(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        update(f, NOW + HOUR, "A1", "{'area': 'portsmouth'}", &a);
+        assert_int_equal(a.revision, 2);
+        assert_string_equal(a.area, "portsmouth");
+        dawn_alert_clear(&a);
+        /* booth-house (southampton) no longer matches: told to drop it; fratton-pharmacy now does */
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish superseded\n"
+                          "1 booth-house publish superseded\n"
+                          "1 ph-duty-officer publish superseded\n"
+                          "2 area-feed withdraw pending\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house withdraw pending\n"
+                          "2 fratton-pharmacy publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+        /* the old area topic is cleared, the new one carries it */
+        assert_recipient(f, "A1", 2, "", "withdraw", "t/alerts/pan-hampshire/southampton/A1");
+        assert_recipient(f, "A1", 2, "", "publish", "t/alerts/pan-hampshire/portsmouth/A1");
+        assert_recipient(f, "A1", 2, "booth-house", "withdraw", "t/subscribers/booth-house/alerts/A1");
+}
+
+static void test_update_lowering_grade_withdraws_from_those_above_it(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        update(f, NOW + HOUR, "A1", "{'grade': 'info'}", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_true(dawn_strv_contains(&a.grade_reasons,
+                                       "grade set to info by an officer (the evidence alone gives warning)"));
+        dawn_alert_clear(&a);
+        /* booth-house takes warning and up; public health takes info */
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish superseded\n"
+                          "1 booth-house publish superseded\n"
+                          "1 ph-duty-officer publish superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house withdraw pending\n"
+                          "2 ph-duty-officer publish pending\n");
+}
+
+static void test_update_republishes_to_the_same_recipients(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        update(f, NOW + HOUR, "A1", "{'appearance': 'light brown powder'}", &a);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish superseded\n"
+                          "1 booth-house publish superseded\n"
+                          "1 ph-duty-officer publish superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+}
+
+static void test_invalid_update_leaves_the_alert_unchanged(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        struct counts before = count(f);
+
+        assert_refused(f, UPDATE, "A1", "{'casualties': -1}", "casualties",
+                       "casualties: must be a whole number from 0 to 1000000");
+        assert_refused(f, UPDATE, "A1", "{'area': 'narnia'}", "area", "area: unknown area 'narnia'");
+        assert_refused(f, UPDATE, "A1", "{'colour': 'red'}", "colour", "unknown field 'colour'");
+        assert_refused(f, UPDATE, "A1", "{}", "alert", "nothing to update: give at least one field");
+        assert_refused(f, UPDATE, "A1", "{'source_ref': 'x'}", "source_ref",
+                       "source_ref: belongs to the first report, not to an update");
+        assert_refused(f, UPDATE, "A1", "{'casualties': 1, 'fatalities': 2}", "fatalities",
+                       "fatalities: 2 is more than the 1 casualties");
+
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, 1);
+        assert_string_equal(a.area, "southampton");
+        assert_int_equal(a.casualties, -1);
+        dawn_alert_clear(&a);
+}
+
+static void test_update_of_unknown_alert_is_refused(void **state)
+{
+        struct fixture *f = *state;
+
+        assert_refused(f, UPDATE, "A99", "{'advice': 'x'}", "id", "no alert with id 'A99'");
+        assert_refused(f, CANCEL, "A99", "issued in error", "id", "no alert with id 'A99'");
+        assert_counts(count(f), (struct counts){ 0, 0, 0 });
+}
+
+/* ---- cancel ---- */
+
+static void test_cancel_withdraws_from_every_recipient(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        cancel(f, NOW + HOUR, "A1", "Issued in error: the lab result was for another sample.", &a);
+        assert_int_equal(a.status, DAWN_STATUS_CANCELLED);
+        assert_int_equal(a.revision, 2);
+        assert_string_equal(a.cancel_reason, "Issued in error: the lab result was for another sample.");
+        assert_int_equal(a.updated_at, NOW + HOUR);
+        dawn_alert_clear(&a);
+
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_CANCELLED);
+        assert_string_equal(a.cancel_reason, "Issued in error: the lab result was for another sample.");
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A1",
+                          "1 area-feed publish superseded\n"
+                          "1 booth-house publish superseded\n"
+                          "1 ph-duty-officer publish superseded\n"
+                          "2 area-feed withdraw pending\n"
+                          "2 booth-house withdraw pending\n"
+                          "2 ph-duty-officer withdraw pending\n");
+        assert_recipient(f, "A1", 2, "", "withdraw", "t/alerts/pan-hampshire/southampton/A1");
+}
+
+static void test_cancel_reaches_recipients_of_every_revision(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* night-shelter hears only from revision 2, when the alert turns critical */
+        issue(f, "uhs-lab", NOW + HOUR, NITAZENE_HEROIN_CONFIRMED, &a);
+        dawn_alert_clear(&a);
+        cancel(f, NOW + 2 * HOUR, "A1", "withdrawn by the lab", &a);
+        assert_int_equal(a.revision, 3);
+        dawn_alert_clear(&a);
+        char *all = deliveries(f, "A1");
+        const char *rev3 = strstr(all, "\n3 ");
+        assert_non_null(rev3);
+        assert_string_equal(rev3 + 1,
+                            "3 area-feed withdraw pending\n"
+                            "3 booth-house withdraw pending\n"
+                            "3 night-shelter withdraw pending\n"
+                            "3 ph-duty-officer withdraw pending\n");
+        free(all);
+}
+
+static void test_cancelled_alert_is_listed_only_with_all(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+        cJSON *list = cJSON_CreateArray();
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        cancel(f, NOW + HOUR, "A1", "issued in error", &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(dawn_store_list_alerts(f->store, false, list), 0);
+        assert_int_equal(cJSON_GetArraySize(list), 0);
+        assert_int_equal(dawn_store_list_alerts(f->store, true, list), 0);
+        assert_int_equal(cJSON_GetArraySize(list), 1);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "status")->valuestring, "cancelled");
+        cJSON_Delete(list);
+}
+
+static void test_cancelled_alert_cannot_change(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        cancel(f, NOW + HOUR, "A1", "issued in error", &a);
+        dawn_alert_clear(&a);
+        struct counts before = count(f);
+
+        assert_refused(f, UPDATE, "A1", "{'advice': 'Carry naloxone.'}", "id", "alert A1 is cancelled and cannot be updated");
+        assert_refused(f, CANCEL, "A1", "again", "id", "alert A1 is cancelled and cannot be cancelled");
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, 2);
+        assert_string_equal(a.cancel_reason, "issued in error");
+        dawn_alert_clear(&a);
+}
+
+static void test_cancel_needs_a_reason(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        struct counts before = count(f);
+
+        assert_refused(f, CANCEL, "A1", NULL, "reason", "reason: must not be empty");
+        assert_refused(f, CANCEL, "A1", "", "reason", "reason: must not be empty");
+        assert_refused(f, CANCEL, "A1", " \n ", "reason", "reason: must not be empty");
+        assert_refused(f, CANCEL, "A1", "bad\x01", "reason",
+                       "reason: not valid UTF-8 text, or holds a control character other than a newline");
+
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 1);
+        assert_null(a.cancel_reason);
+        dawn_alert_clear(&a);
+}
+
+/* ---- refused reports ---- */
+
+static void test_invalid_issue_leaves_the_store_unchanged(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        struct counts before = count(f);
+
+        assert_refused(f, ISSUE, NULL, "{'type': 'batch', 'area': 'narnia', 'summary': 'x'}", "area",
+                       "area: unknown area 'narnia'");
+        assert_refused(f, ISSUE, NULL, "{'area': 'southampton', 'summary': 'x'}", "type",
+                       "type: required (batch, cluster or nfod)");
+        assert_refused(f, ISSUE, NULL, "{'type': 'batch', 'area': 'southampton'}", "summary",
+                       "summary: required for a batch alert");
+        assert_refused(f, ISSUE, NULL, "{'type': 'batch', 'area': 'southampton', 'summary': 'x', 'id': 'A1'}", "id",
+                       "id: set by the daemon, not by a submitter");
+        assert_refused(f, ISSUE, NULL,
+                       "{'type': 'batch', 'area': 'southampton', 'summary': 'x', 'expires_at': '2026-11-01T00:00:00Z'}",
+                       "expires_at", "expires_at: lies in the past");
+        /* a refused retry of a known report is refused, not merged */
+        assert_refused(f, ISSUE, NULL,
+                       "{'type': 'batch', 'area': 'southampton', 'summary': 'x', 'sold_as': ['heroin'],"
+                       " 'adulterants': ['nitazene'], 'casualties': 'many'}",
+                       "casualties", "casualties: must be a whole number");
+
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, 1);
+        assert_sources(&a, "portsmouth-ph", NULL);
+        dawn_alert_clear(&a);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        const struct CMUnitTest tests[] = {
+                T(test_issue_creates_first_revision),
+                T(test_issue_queues_a_publish_for_each_matching_subscriber),
+                T(test_issue_of_another_batch_gets_the_next_id),
+                T(test_nfod_report_is_logged_and_sent_nowhere),
+                T(test_given_expiry_is_kept),
+                T(test_same_batch_from_second_source_merges),
+                T(test_merge_without_grade_rise_sends_nothing_new),
+                T(test_merge_raising_grade_sends_revision_2),
+                T(test_merge_does_not_supersede_what_was_delivered),
+                T(test_report_inside_dedup_window_merges),
+                T(test_report_outside_dedup_window_is_a_new_alert),
+                T(test_cancelled_alert_does_not_absorb_reports),
+                T(test_resubmitted_source_ref_is_a_duplicate),
+                T(test_same_source_ref_from_another_source_is_not_a_duplicate),
+                T(test_new_source_ref_from_same_source_is_a_new_report),
+                T(test_update_changes_fields_and_regrades),
+                T(test_update_moving_the_alert_withdraws_it),
+                T(test_update_lowering_grade_withdraws_from_those_above_it),
+                T(test_update_republishes_to_the_same_recipients),
+                T(test_invalid_update_leaves_the_alert_unchanged),
+                T(test_update_of_unknown_alert_is_refused),
+                T(test_cancel_withdraws_from_every_recipient),
+                T(test_cancel_reaches_recipients_of_every_revision),
+                T(test_cancelled_alert_is_listed_only_with_all),
+                T(test_cancelled_alert_cannot_change),
+                T(test_cancel_needs_a_reason),
+                T(test_invalid_issue_leaves_the_store_unchanged),
+        };
+#undef T
+        return cmocka_run_group_tests_name("intake", tests, NULL, NULL);
+}
