@@ -274,7 +274,7 @@ static int set_string(char **dst, const cJSON *item, const char *field, long max
 
 static int parse_type(const cJSON *i, struct dawn_alert *a, struct dawn_input_error *e)
 {
-        int v;
+        int v = 0;
         int r = want_name(i, "type", dawn_type_from_name, "batch, cluster, nfod", &v, e);
         a->type = (enum dawn_type)v;
         return r;
@@ -453,6 +453,10 @@ int dawn_alert_check(const struct dawn_alert *a, const struct dawn_config *c, in
                 return dawn_input_error_set(err, "area", "area: required");
         if (c && dawn_config_area_index(c, a->area) < 0)
                 return dawn_input_error_set(err, "area", "area: unknown area '%.40s'", a->area);
+        if (a->type == DAWN_TYPE_NFOD && a->has_grade_override)
+                return dawn_input_error_set(err, "grade",
+                                            "grade: a single non-fatal overdose report is logged, not graded by "
+                                            "hand; issue a batch or cluster alert to warn people");
         if (a->type != DAWN_TYPE_NFOD && !a->summary)
                 return dawn_input_error_set(err, "summary", "summary: required for a %s alert",
                                             dawn_type_name(a->type));
@@ -646,7 +650,7 @@ static int append_words(char **buf, size_t *len, const struct dawn_strv *s)
                 } else {
                         for (size_t i = 0; i < s->n; i++)
                                 if (i == 0 || strcmp(w[i], w[i - 1]) != 0)
-                                        fprintf(f, "%s%s", i ? "," : "", w[i]);
+                                        fprintf(f, "%s%s", i ? "\x1f" : "", w[i]);
                         fclose(f);
                 }
         }
@@ -661,7 +665,7 @@ char *dawn_alert_fingerprint(const struct dawn_alert *a)
         char *sold = NULL, *adult = NULL, *out = NULL;
         size_t l1 = 0, l2 = 0;
         if (append_words(&sold, &l1, &a->sold_as) == 0 && append_words(&adult, &l2, &a->adulterants) == 0)
-                if (asprintf(&out, "%s|%s|%s|%s", dawn_type_name(a->type), a->area ? a->area : "",
+                if (asprintf(&out, "%s\x1e%s\x1e%s\x1e%s", dawn_type_name(a->type), a->area ? a->area : "",
                              sold ? sold : "", adult ? adult : "") < 0)
                         out = NULL;
         free(sold);
@@ -745,7 +749,7 @@ int dawn_time_parse(const char *s, int64_t *usec)
         int offset_min = 0;
         if (*p == 'Z' || *p == 'z') {
                 p++;
-        } else if ((*p == '+' || *p == '-') && p[3] == ':') {
+        } else if ((*p == '+' || *p == '-') && p[1] && p[2] && p[3] == ':') {
                 int oh = digits(p + 1, 2), om = digits(p + 4, 2);
                 if (oh < 0 || oh > 23 || om < 0 || om > 59)
                         return -EINVAL;

@@ -106,9 +106,11 @@ cJSON *dawn_alert_to_json(const struct dawn_alert *a);
 /* Back from that JSON (the store's own copy: trusted, but still checked). */
 int dawn_alert_from_json(const cJSON *obj, struct dawn_alert *a);
 
-/* type|area|sold_as|adulterants, each list lower-cased, trimmed, sorted and
- * de-duplicated: two reports of one batch match whatever their word order
- * or case. Returns a malloc'ed string or NULL. */
+/* type, area, sold_as, adulterants, each list lower-cased, trimmed, sorted
+ * and de-duplicated: two reports of one batch match whatever their word
+ * order or case. Fields are joined by the ASCII record separator and words
+ * by the unit separator: control characters are refused in words, so no two
+ * different reports can share a fingerprint. Returns a malloc'ed string or NULL. */
 char *dawn_alert_fingerprint(const struct dawn_alert *a);
 
 /* True if no object or array in buf (len bytes) nests deeper than max.

@@ -112,6 +112,8 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
         if (r <= 0)
                 return r < 0 ? r : -ENOENT;
         enum dawn_grade before = result->grade;
+        /* the dedup window runs from the latest report, so a batch reported every day stays one alert */
+        result->updated_at = in->now;
         r = dawn_store_add_corroboration(in->store, id, in->source, report, in->now);
         if (r == 0)
                 r = add_source(result, in->source);
@@ -128,7 +130,6 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
                 return r;
         if (result->grade > before) {
                 result->revision++;
-                result->updated_at = in->now;
                 return save_revision(in, result);
         }
         /* the sources list grows, but nothing recipients see has changed */

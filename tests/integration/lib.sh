@@ -20,8 +20,10 @@ DAWND_PID=""
 cleanup() {
         stop_dawnd 2>/dev/null
         stop_broker 2>/dev/null
-        # background subscribers of this test
-        pkill -P $$ mosquitto_sub 2>/dev/null
+        # every other background helper of this test (subscribers, listeners): a helper left
+        # running would hold the runner's output pipe open
+        jobs -p | xargs -r kill 2>/dev/null
+        wait 2>/dev/null
         rm -rf "$T"
 }
 trap cleanup EXIT

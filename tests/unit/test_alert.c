@@ -322,12 +322,33 @@ static void test_summary_must_be_a_string(void **state UNUSED)
         assert_refused("{'summary': 12}", "summary", "summary: must be a string");
 }
 
+static void test_text_fields_must_be_strings(void **state UNUSED)
+{
+        static const char *const fields[] = { "appearance", "advice", "source_ref" };
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+                char text[200], message[100];
+                snprintf(text, sizeof(text), "{" BATCH ", '%s': ['x']}", fields[i]);
+                snprintf(message, sizeof(message), "%s: must be a string", fields[i]);
+                assert_refused(text, fields[i], message);
+                snprintf(text, sizeof(text), "{" BATCH ", '%s': 42}", fields[i]);
+                assert_refused(text, fields[i], message);
+        }
+}
+
 static void test_summary_required_for_batch_and_cluster(void **state UNUSED)
 {
         assert_check_refused("{'type': 'batch', 'area': 'southampton'}", "summary",
                              "summary: required for a batch alert");
         assert_check_refused("{'type': 'cluster', 'area': 'fareham'}", "summary",
                              "summary: required for a cluster alert");
+}
+
+/* a single overdose report is data for cluster detection; warning people is an alert's job */
+static void test_nfod_cannot_carry_an_officer_grade(void **state UNUSED)
+{
+        assert_check_refused("{'type': 'nfod', 'area': 'gosport', 'grade': 'warning'}", "grade",
+                             "grade: a single non-fatal overdose report is logged, not graded by hand; "
+                             "issue a batch or cluster alert to warn people");
 }
 
 static void test_sold_as_must_be_an_array(void **state UNUSED)
@@ -830,7 +851,7 @@ static void test_fingerprint_is_normalised(void **state UNUSED)
 {
         char *fp = fingerprint_of("{" BATCH ", 'sold_as': ['Heroin', ' heroin ', 'Crack  Cocaine'],"
                                   " 'adulterants': ['NITAZENE', 'xylazine', 'nitazene']}");
-        assert_string_equal(fp, "batch|southampton|crack cocaine,heroin|nitazene,xylazine");
+        assert_string_equal(fp, "batch\x1esouthampton\x1e" "crack cocaine\x1fheroin\x1e" "nitazene\x1fxylazine");
         free(fp);
 }
 
@@ -857,6 +878,11 @@ static void test_fingerprint_differs_by_type_area_and_contents(void **state UNUS
         assert_different_fingerprint(base, "{" BATCH ", 'sold_as': ['crack'], 'adulterants': ['nitazene']}");
         /* a word in the other list is another report */
         assert_different_fingerprint(base, "{" BATCH ", 'sold_as': ['nitazene'], 'adulterants': ['heroin']}");
+        /* separators inside words cannot make two reports look alike */
+        assert_different_fingerprint("{" BATCH ", 'sold_as': ['heroin'], 'adulterants': ['nitazene|x']}",
+                                     "{" BATCH ", 'sold_as': ['heroin|nitazene'], 'adulterants': ['x']}");
+        assert_different_fingerprint("{" BATCH ", 'sold_as': ['heroin,crack']}",
+                                     "{" BATCH ", 'sold_as': ['heroin', 'crack']}");
 }
 
 /* ---- nesting guard ---- */
@@ -910,7 +936,9 @@ int main(void)
                 cmocka_unit_test(test_unknown_area_is_refused),
                 cmocka_unit_test(test_area_is_required),
                 cmocka_unit_test(test_summary_must_be_a_string),
+                cmocka_unit_test(test_text_fields_must_be_strings),
                 cmocka_unit_test(test_summary_required_for_batch_and_cluster),
+                cmocka_unit_test(test_nfod_cannot_carry_an_officer_grade),
                 cmocka_unit_test(test_sold_as_must_be_an_array),
                 cmocka_unit_test(test_list_entry_must_be_a_string),
                 cmocka_unit_test(test_list_of_32_accepted_33_refused),
