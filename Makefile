@@ -17,7 +17,7 @@ SYSCONFDIR ?= /etc
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS = libsystemd libmosquitto libcjson libconfig sqlite3
+PKGS = libsystemd libmosquitto libcjson libconfig sqlite3 libcrypto libcurl
 
 ifneq ($(SANITIZER),)
 BUILD ?= build-san

@@ -5,6 +5,8 @@
 
 const struct dawn_channel_driver *const dawn_channel_drivers[] = {
         &dawn_channel_mqtt,
+        &dawn_channel_sms,
+        &dawn_channel_email,
         NULL,
 };
 

@@ -85,5 +85,6 @@ void dawn_channel_complete(struct dawn_channel *ch, int64_t delivery_id, enum da
 void dawn_channel_ready_changed(struct dawn_channel *ch);
 
 extern const struct dawn_channel_driver dawn_channel_mqtt;
+extern const struct dawn_channel_driver dawn_channel_sms, dawn_channel_email;
 
 #endif

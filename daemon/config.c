@@ -8,16 +8,20 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "dawn/protocol.h"
 
@@ -29,12 +33,23 @@
 #define DURATION_MAX (3650 * 24 * 3600 * SEC) /* so now + duration cannot overflow */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define ID_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
+#define HEX_CHARS "0123456789abcdefABCDEF"
+#define RATE_MAX 1000000          /* per minute; far above any gateway's */
+#define LIFETIME_DEFAULT (24 * 3600 * SEC)
+#define RETRY_INITIAL_DEFAULT (5 * SEC)
+#define REQUEST_TIMEOUT_MAX (10 * 60 * SEC)
+#define ZONEINFO_DIR "/usr/share/zoneinfo"
+#define TIMEZONE_DEFAULT "Europe/London"
+#define NOTIFY_BASE_URL "https://api.notifications.service.gov.uk"
+#define TWILIO_BASE_URL "https://api.twilio.com"
 
 /* Which channel drivers this build has. It must agree with
  * dawn_channel_drivers[] in channel.c; it is repeated here so that checking
  * a config does not pull in the event loop and the drivers. */
 static const bool channel_built_in[DAWN_CHANNEL_COUNT] = {
         [DAWN_CHANNEL_MQTT] = true,
+        [DAWN_CHANNEL_SMS] = true,
+        [DAWN_CHANNEL_EMAIL] = true,
 };
 
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
@@ -43,14 +58,27 @@ static const char *const top_keys[] = {
         "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", NULL,
 };
 static const char *const daemon_keys[] = {
-        "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", NULL,
+        "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
+        NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", NULL };
 static const char *const dedup_keys[] = { "window", NULL };
 static const char *const expiry_keys[] = { "batch", "cluster", "nfod", NULL };
 static const char *const mqtt_keys[] = {
-        "host", "port", "topic_prefix", "qos", "keepalive", "client_id", "username", "password_file", NULL,
+        "host", "port", "topic_prefix", "qos", "keepalive", "client_id", "username", "password_file",
+        "rate_per_minute", "max_in_flight", "lifetime", "retry_initial", NULL,
+};
+static const char *const sms_keys[] = {
+        "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
+        "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial", NULL,
+};
+/* The keys only one provider has: given for the other, they are a mistake. */
+static const char *const sms_notify_keys[] = { "api_key_file", "template_id", NULL };
+static const char *const sms_twilio_keys[] = { "account_sid", "auth_token_file", "from", NULL };
+static const char *const email_keys[] = {
+        "url", "from", "username", "password_file", "tls", "tls_override", "timeout", "rate_per_minute",
+        "max_in_flight", "lifetime", "retry_initial", NULL,
 };
 static const char *const source_keys[] = { "id", "role", "token_file", NULL };
 static const char *const subscriber_keys[] = {
@@ -321,20 +349,53 @@ static config_setting_t *opt_bool(struct loader *l, config_setting_t *g, const c
         return s;
 }
 
-static void opt_duration(struct loader *l, config_setting_t *g, const char *key, uint64_t *dst)
+static config_setting_t *opt_duration(struct loader *l, config_setting_t *g, const char *key, uint64_t *dst)
 {
         config_setting_t *s = config_setting_get_member(g, key);
         const char *v;
 
         if (!s)
-                return;
+                return NULL;
         if (config_setting_type(s) != CONFIG_TYPE_STRING) {
                 fail(l, s, "%s must be a string such as \"24h\"", path_of(l, s, NULL));
-                return;
+                return NULL;
         }
         v = config_setting_get_string(s);
-        if (dawn_parse_duration(v, dst) < 0)
+        if (dawn_parse_duration(v, dst) < 0) {
                 fail(l, s, "%s: invalid duration '%s' (use e.g. 90s, 30m, 24h, 14d)", path_of(l, s, NULL), v);
+                return NULL;
+        }
+        return s;
+}
+
+/* A request timeout: longer than max_text would hold a delivery (and a
+ * slot of max_in_flight) on a gateway that has stopped answering. */
+static void opt_timeout(struct loader *l, config_setting_t *g, const char *key, uint64_t *dst, uint64_t max,
+                        const char *max_text)
+{
+        uint64_t v = *dst;
+        config_setting_t *s = opt_duration(l, g, key, &v);
+
+        if (s && v > max)
+                fail(l, s, "%s must be at most %s", path_of(l, s, NULL), max_text);
+        else if (s)
+                *dst = v;
+}
+
+/* A file the daemon reads a secret from. It is not read here (the channel
+ * reads it, at start and on reload), but a file that is missing now would
+ * only be noticed when the first alert has to go: `dawnd -n` says so. */
+static void check_readable(struct loader *l, config_setting_t *s, const char *path)
+{
+        struct stat st;
+        int err = 0;
+
+        if (access(path, R_OK) < 0)
+                err = errno;
+        else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                err = EISDIR;
+        if (err)
+                fail(l, s, "%s: cannot read %s: %s", path_of(l, s, NULL), path, strerror(err));
 }
 
 /* Accepts [ ... ] and ( ... ) alike: operators cannot be expected to know
@@ -416,6 +477,30 @@ static void load_socket_mode(struct loader *l, config_setting_t *g)
         l->c->control_socket_mode = (int)mode;
 }
 
+/* Quiet hours are local time in this zone. It must be one the C library
+ * can load: an unknown zone would silently be UTC, an hour out all summer.
+ * Only a name inside the zoneinfo directory is taken, never a path. */
+static void load_timezone(struct loader *l, config_setting_t *g)
+{
+        config_setting_t *s = opt_string(l, g, "timezone", &l->c->timezone, true);
+        const char *tz = l->c->timezone;
+        char path[sizeof(ZONEINFO_DIR) + 256];
+        struct stat st;
+
+        if (!s)
+                return;
+        if (tz[0] == '/' || strstr(tz, "..") || strlen(tz) > 255 ||
+            strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != strlen(tz)) {
+                fail(l, s, "%s: '%s' is not a time zone name (use an IANA name such as \"Europe/London\")",
+                     path_of(l, s, NULL), tz);
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/%s", ZONEINFO_DIR, tz);
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                fail(l, s, "%s: unknown time zone '%s' (no file %s; use an IANA name such as "
+                           "\"Europe/London\")", path_of(l, s, NULL), tz, path);
+}
+
 static void load_daemon(struct loader *l, config_setting_t *root)
 {
         struct dawn_config *c = l->c;
@@ -433,6 +518,7 @@ static void load_daemon(struct loader *l, config_setting_t *root)
         opt_string(l, g, "control_group", &c->control_group, false);
         opt_string(l, g, "http_listen", &c->http_listen, false);
         load_socket_mode(l, g);
+        load_timezone(l, g);
 }
 
 /* A group that does not exist is not an error: the daemon then leaves the
@@ -581,6 +667,139 @@ static void load_expiry(struct loader *l, config_setting_t *root)
                 opt_duration(l, g, dawn_type_name(t), &l->c->expiry_usec[t]);
 }
 
+static bool valid_e164(const char *s)
+{
+        size_t n = strspn(s + (s[0] == '+'), "0123456789");
+
+        return s[0] == '+' && s[1] != '0' && n >= 8 && n <= 15 && s[1 + n] == '\0';
+}
+
+/* Not RFC 5322: enough to refuse what would break a mail header or a
+ * command line, and the obvious typos. */
+static bool valid_email(const char *s)
+{
+        const char *at = strchr(s, '@');
+
+        if (!at || at == s || !at[1] || strchr(at + 1, '@'))
+                return false;
+        for (; *s; s++)
+                if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr("<>,;", *s))
+                        return false;
+        return true;
+}
+
+/* prefix followed by exactly n hex digits: Twilio's SIDs. */
+static bool valid_sid(const char *s, const char *prefix, size_t n)
+{
+        size_t p = strlen(prefix);
+
+        return strncmp(s, prefix, p) == 0 && strspn(s + p, HEX_CHARS) == n && s[p + n] == '\0';
+}
+
+/* 8-4-4-4-12 hex digits, as GOV.UK Notify shows a template's id. */
+static bool valid_uuid(const char *s)
+{
+        static const size_t groups[] = { 8, 4, 4, 4, 12 };
+
+        for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+                if (strspn(s, HEX_CHARS) != groups[i])
+                        return false;
+                s += groups[i];
+                if (*s != (i == 4 ? '\0' : '-'))
+                        return false;
+                s += i < 4;
+        }
+        return true;
+}
+
+/* Loopback by its literal address (or "localhost"): nothing sent there
+ * leaves the machine. */
+static bool is_loopback(const char *host)
+{
+        struct in6_addr a6;
+        struct in_addr a4;
+
+        if (strcasecmp(host, "localhost") == 0)
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (inet_pton(AF_INET6, host, &a6) == 1)
+                return IN6_IS_ADDR_LOOPBACK(&a6) ||
+                       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+        return false;
+}
+
+struct url {
+        char host[256];          /* without the brackets of an IPv6 literal */
+        const char *rest;        /* what follows host[:port]: "", "/path"... */
+        bool loopback;
+};
+
+/* Splits "scheme://host[:port]rest" (the caller has matched the scheme;
+ * p points after "://"). Returns NULL, or why the URL is refused. */
+static const char *split_url(const char *url, const char *p, struct url *u)
+{
+        size_t authority = strcspn(p, "/?#"), n;
+        const char *end;
+
+        for (const char *q = url; *q; q++)
+                if ((unsigned char)*q <= ' ' || *q == 0x7f)
+                        return "must not contain spaces or control characters";
+        if (memchr(p, '@', authority))
+                return "must not contain a user name or password";
+        if (*p == '[') {
+                struct in6_addr a6;
+
+                end = memchr(p, ']', authority);
+                n = end ? (size_t)(end - p - 1) : 0;
+                if (!end || n >= sizeof(u->host))
+                        return "has an invalid IPv6 address";
+                memcpy(u->host, p + 1, n);
+                u->host[n] = '\0';
+                if (inet_pton(AF_INET6, u->host, &a6) != 1)
+                        return "has an invalid IPv6 address";
+                p = end + 1;
+        } else {
+                n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-");
+                if (n == 0)
+                        return "has no host";
+                if (n >= sizeof(u->host))
+                        return "has a host name that is too long";
+                memcpy(u->host, p, n);
+                u->host[n] = '\0';
+                p += n;
+        }
+        if (*p == ':') {
+                long port = 0;
+
+                n = strspn(++p, "0123456789");
+                for (size_t i = 0; i < n && port <= 65535; i++)
+                        port = port * 10 + (p[i] - '0');
+                if (n == 0 || port < 1 || port > 65535)
+                        return "has an invalid port";
+                p += n;
+        }
+        if (*p && !strchr("/?#", *p))
+                return "has an invalid host";
+        u->rest = p;
+        u->loopback = is_loopback(u->host);
+        return NULL;
+}
+
+/* The outbox's keys, the same in every channel. */
+static void load_limits(struct loader *l, config_setting_t *g, struct dawn_channel_limits *lim, int rate,
+                        int in_flight, int in_flight_max)
+{
+        lim->rate_per_minute = rate;
+        lim->max_in_flight = in_flight;
+        lim->lifetime_usec = LIFETIME_DEFAULT;
+        lim->retry_initial_usec = RETRY_INITIAL_DEFAULT;
+        opt_int(l, g, "rate_per_minute", &lim->rate_per_minute, 0, RATE_MAX);
+        opt_int(l, g, "max_in_flight", &lim->max_in_flight, 1, in_flight_max);
+        opt_duration(l, g, "lifetime", &lim->lifetime_usec);
+        opt_duration(l, g, "retry_initial", &lim->retry_initial_usec);
+}
+
 /* The prefix is the first part of every topic DAWN publishes and
  * subscribes to: a wildcard or a stray '/' would change which topics
  * those are. */
@@ -617,6 +836,222 @@ static void load_mqtt(struct loader *l, config_setting_t *g)
         opt_string(l, g, "client_id", &m->client_id, true);
         opt_string(l, g, "username", &m->username, true);
         opt_string(l, g, "password_file", &m->password_file, true);
+        load_limits(l, g, &m->limits, 0, 1024, 16384);
+}
+
+/* The gateway's API key goes with every request: over plain http it must
+ * not leave the machine (a local test gateway or a TLS-terminating proxy
+ * on loopback is fine). */
+static void check_base_url(struct loader *l, config_setting_t *s, char *url)
+{
+        bool https = strncmp(url, "https://", 8) == 0;
+        const char *why;
+        struct url u;
+        size_t n;
+
+        if (!https && strncmp(url, "http://", 7) != 0) {
+                fail(l, s, "%s: '%s' must start with https:// (or http:// for a loopback address)",
+                     path_of(l, s, NULL), url);
+                return;
+        }
+        why = split_url(url, url + (https ? 8 : 7), &u);
+        if (!why && strpbrk(u.rest, "?#"))
+                why = "must not have a query or fragment: API paths are appended to it";
+        if (why) {
+                fail(l, s, "%s: '%s' %s", path_of(l, s, NULL), url, why);
+                return;
+        }
+        if (!https && !u.loopback) {
+                fail(l, s, "%s: '%s': http:// is only allowed for a loopback address (127.0.0.1, ::1, "
+                           "localhost); the API key would cross the network in clear",
+                     path_of(l, s, NULL), url);
+                return;
+        }
+        /* API paths are appended as "/v2/...": no trailing '/'. */
+        for (n = strlen(url); n > 0 && url[n - 1] == '/'; n--)
+                url[n - 1] = '\0';
+}
+
+/* Keys of the provider not chosen: most likely a half-finished switch from
+ * one provider to the other. */
+static void refuse_keys(struct loader *l, config_setting_t *g, const char *const *keys, const char *owner,
+                        const char *provider)
+{
+        for (; *keys; keys++) {
+                config_setting_t *s = config_setting_get_member(g, *keys);
+
+                if (s)
+                        fail(l, s, "%s is a %s key; provider is %s", path_of(l, s, NULL), owner, provider);
+        }
+}
+
+static void load_sms_notify(struct loader *l, config_setting_t *g)
+{
+        struct dawn_sms_config *sms = &l->c->sms;
+        config_setting_t *s;
+
+        refuse_keys(l, g, sms_twilio_keys, "twilio", "notify");
+        s = req_string(l, g, "api_key_file", &sms->api_key_file);
+        if (s)
+                check_readable(l, s, sms->api_key_file);
+        s = req_string(l, g, "template_id", &sms->template_id);
+        if (s && !valid_uuid(sms->template_id))
+                fail(l, s, "%s: '%s' is not a template id (a UUID such as "
+                           "f33517ff-2a88-4f6e-b855-c550268ce08a)", path_of(l, s, NULL), sms->template_id);
+}
+
+static void load_sms_twilio(struct loader *l, config_setting_t *g)
+{
+        struct dawn_sms_config *sms = &l->c->sms;
+        config_setting_t *s;
+
+        refuse_keys(l, g, sms_notify_keys, "notify", "twilio");
+        s = req_string(l, g, "account_sid", &sms->account_sid);
+        if (s && !valid_sid(sms->account_sid, "AC", 32))
+                fail(l, s, "%s: '%s' is not an account SID (\"AC\" and 32 hex digits)", path_of(l, s, NULL),
+                     sms->account_sid);
+        s = req_string(l, g, "auth_token_file", &sms->auth_token_file);
+        if (s)
+                check_readable(l, s, sms->auth_token_file);
+        s = req_string(l, g, "from", &sms->from);
+        if (s && !valid_e164(sms->from) && !valid_sid(sms->from, "MG", 32))
+                fail(l, s, "%s: '%s' is neither an E.164 number nor a messaging service SID "
+                           "(\"MG\" and 32 hex digits)", path_of(l, s, NULL), sms->from);
+}
+
+static void load_sms(struct loader *l, config_setting_t *g)
+{
+        struct dawn_sms_config *sms = &l->c->sms;
+        config_setting_t *s;
+        char *provider = NULL;
+        bool known = true;
+
+        if (!config_setting_is_group(g)) {
+                fail(l, g, "%s must be a group: sms = { provider = \"notify\"; ... };", path_of(l, g, NULL));
+                return;
+        }
+        check_keys(l, g, sms_keys);
+        sms->enabled = true;
+        sms->provider = DAWN_SMS_NOTIFY;
+        sms->max_segments = 2;
+        sms->timeout_usec = 30 * SEC;
+        load_limits(l, g, &sms->limits, 3000, 32, 1024);
+        s = opt_string(l, g, "provider", &provider, true);
+        if (s && strcmp(provider, "twilio") == 0) {
+                sms->provider = DAWN_SMS_TWILIO;
+        } else if (s && strcmp(provider, "notify") != 0) {
+                fail(l, s, "%s: unknown provider '%s' (use \"notify\" or \"twilio\")", path_of(l, s, NULL),
+                     provider);
+                known = false;
+        } else if (!s && config_setting_get_member(g, "provider")) {
+                known = false;   /* not a string: already reported */
+        }
+        free(provider);
+        replace(l, &sms->base_url, sms->provider == DAWN_SMS_TWILIO ? TWILIO_BASE_URL : NOTIFY_BASE_URL);
+        s = opt_string(l, g, "base_url", &sms->base_url, true);
+        if (s)
+                check_base_url(l, s, sms->base_url);
+        opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
+        opt_timeout(l, g, "timeout", &sms->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
+        if (!known)
+                return;
+        if (sms->provider == DAWN_SMS_NOTIFY)
+                load_sms_notify(l, g);
+        else
+                load_sms_twilio(l, g);
+}
+
+/* smtp://host[:port] or smtps://host[:port]. Returns whether it is one,
+ * and sets *smtps and *loopback. */
+static bool check_smtp_url(struct loader *l, config_setting_t *s, const char *url, bool *smtps,
+                           bool *loopback)
+{
+        const char *why;
+        struct url u;
+
+        *smtps = strncmp(url, "smtps://", 8) == 0;
+        if (!*smtps && strncmp(url, "smtp://", 7) != 0) {
+                fail(l, s, "%s: '%s' must start with smtp:// or smtps://", path_of(l, s, NULL), url);
+                return false;
+        }
+        why = split_url(url, url + (*smtps ? 8 : 7), &u);
+        if (!why && *u.rest && strcmp(u.rest, "/") != 0)
+                why = "must be only a host and port, e.g. smtp://mail.example.org:587";
+        if (why) {
+                fail(l, s, "%s: '%s' %s", path_of(l, s, NULL), url, why);
+                return false;
+        }
+        *loopback = u.loopback;
+        return true;
+}
+
+static void load_email_login(struct loader *l, config_setting_t *g)
+{
+        struct dawn_email_config *m = &l->c->email;
+        config_setting_t *user = opt_string(l, g, "username", &m->username, true);
+        config_setting_t *pw = opt_string(l, g, "password_file", &m->password_file, true);
+
+        if (pw)
+                check_readable(l, pw, m->password_file);
+        if (user && !config_setting_get_member(g, "password_file"))
+                fail(l, user, "%s: give password_file too, or neither", path_of(l, user, NULL));
+        if (pw && !config_setting_get_member(g, "username"))
+                fail(l, pw, "%s: give username too, or neither", path_of(l, pw, NULL));
+}
+
+/* TLS: implicit with smtps://; with smtp:// "required" means STARTTLS or
+ * no mail. Plain text is for a relay on this machine, or an operator who
+ * has written down that they accept it. */
+static void load_email_tls(struct loader *l, config_setting_t *g, bool url_ok, bool smtps, bool loopback)
+{
+        struct dawn_email_config *m = &l->c->email;
+        char *tls = NULL;
+        bool override = false;
+        config_setting_t *s = opt_string(l, g, "tls", &tls, true);
+
+        opt_bool(l, g, "tls_override", &override);
+        if (s && strcmp(tls, "none") == 0) {
+                if (url_ok && smtps)
+                        fail(l, s, "%s: \"none\" contradicts smtps://, where TLS is implicit",
+                             path_of(l, s, NULL));
+                else if (url_ok && !loopback && !override)
+                        fail(l, s, "%s: \"none\" is only allowed for a loopback smtp:// server; mail would "
+                                   "cross the network in clear (set tls_override = true to accept that)",
+                             path_of(l, s, NULL));
+                else
+                        m->require_tls = false;
+        } else if (s && strcmp(tls, "required") != 0) {
+                fail(l, s, "%s must be \"required\" or \"none\"", path_of(l, s, NULL));
+        }
+        free(tls);
+}
+
+static void load_email(struct loader *l, config_setting_t *g)
+{
+        struct dawn_email_config *m = &l->c->email;
+        bool url_ok = false, smtps = false, loopback = false;
+        config_setting_t *s;
+
+        if (!config_setting_is_group(g)) {
+                fail(l, g, "%s must be a group: email = { url = \"smtp://127.0.0.1:25\"; ... };",
+                     path_of(l, g, NULL));
+                return;
+        }
+        check_keys(l, g, email_keys);
+        m->enabled = true;
+        m->require_tls = true;
+        m->timeout_usec = 60 * SEC;
+        load_limits(l, g, &m->limits, 0, 8, 256);
+        s = req_string(l, g, "url", &m->url);
+        if (s)
+                url_ok = check_smtp_url(l, s, m->url, &smtps, &loopback);
+        s = req_string(l, g, "from", &m->from);
+        if (s && !valid_email(m->from))
+                fail(l, s, "%s: '%s' is not an email address (just the address: no name, '<', '>' or "
+                           "line breaks)", path_of(l, s, NULL), m->from);
+        load_email_login(l, g);
+        load_email_tls(l, g, url_ok, smtps, loopback);
+        opt_timeout(l, g, "timeout", &m->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
 }
 
 static void load_channels(struct loader *l, config_setting_t *root)
@@ -636,6 +1071,10 @@ static void load_channels(struct loader *l, config_setting_t *root)
                         fail(l, s, "%s: the %s channel is not built in yet", path_of(l, s, NULL), name);
                 else if (kind == DAWN_CHANNEL_MQTT)
                         load_mqtt(l, s);
+                else if (kind == DAWN_CHANNEL_SMS)
+                        load_sms(l, s);
+                else if (kind == DAWN_CHANNEL_EMAIL)
+                        load_email(l, s);
         }
 }
 
@@ -713,27 +1152,6 @@ static void load_sources(struct loader *l, config_setting_t *root)
         }
 }
 
-static bool valid_e164(const char *s)
-{
-        size_t n = strspn(s + (s[0] == '+'), "0123456789");
-
-        return s[0] == '+' && s[1] != '0' && n >= 8 && n <= 15 && s[1 + n] == '\0';
-}
-
-/* Not RFC 5322: enough to refuse what would break a mail header or a
- * command line, and the obvious typos. */
-static bool valid_email(const char *s)
-{
-        const char *at = strchr(s, '@');
-
-        if (!at || at == s || !at[1] || strchr(at + 1, '@'))
-                return false;
-        for (; *s; s++)
-                if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr("<>,;", *s))
-                        return false;
-        return true;
-}
-
 static void check_recipients(struct loader *l, config_setting_t *list, bool (*valid)(const char *),
                              const char *what)
 {
@@ -748,7 +1166,17 @@ static void check_recipients(struct loader *l, config_setting_t *list, bool (*va
 
 static bool channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind)
 {
-        return kind == DAWN_CHANNEL_MQTT && c->mqtt.enabled;
+        switch (kind) {
+        case DAWN_CHANNEL_MQTT:
+                return c->mqtt.enabled;
+        case DAWN_CHANNEL_SMS:
+                return c->sms.enabled;
+        case DAWN_CHANNEL_EMAIL:
+                return c->email.enabled;
+        case DAWN_CHANNEL_COUNT:
+                break;
+        }
+        return false;
 }
 
 /* A subscriber's channel must exist, or its alerts would be queued for
@@ -760,7 +1188,7 @@ static void check_channel(struct loader *l, config_setting_t *s, enum dawn_chann
         if (!channel_built_in[kind])
                 fail(l, s, "%s: the %s channel is not built in yet", path_of(l, s, NULL), name);
         else if (!channel_configured(l->c, kind))
-                fail(l, s, "%s: channel %s is not configured", path_of(l, s, NULL), name);
+                fail(l, s, "%s: channel %s is not configured (channels.%s)", path_of(l, s, NULL), name, name);
 }
 
 static void load_sub_channels(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
@@ -952,11 +1380,12 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->control_socket = strdup(DAWN_DEFAULT_SOCKET);
         c->control_group = strdup("dawn");
         c->http_listen = strdup("127.0.0.1:8470");
+        c->timezone = strdup(TIMEZONE_DEFAULT);
         c->mqtt.host = strdup("127.0.0.1");
         c->mqtt.topic_prefix = strdup("dawn/v1");
         c->mqtt.client_id = strdup("dawnd");
         if (!c->path || !c->state_dir || !c->control_socket || !c->control_group || !c->http_listen ||
-            !c->mqtt.host || !c->mqtt.topic_prefix || !c->mqtt.client_id)
+            !c->timezone || !c->mqtt.host || !c->mqtt.topic_prefix || !c->mqtt.client_id)
                 return -ENOMEM;
         c->high_risk_adulterants = calloc(n, sizeof(char *));
         if (!c->high_risk_adulterants)
@@ -1119,6 +1548,17 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->mqtt.client_id);
         free(c->mqtt.username);
         free(c->mqtt.password_file);
+        free(c->sms.base_url);
+        free(c->sms.api_key_file);
+        free(c->sms.template_id);
+        free(c->sms.account_sid);
+        free(c->sms.auth_token_file);
+        free(c->sms.from);
+        free(c->email.url);
+        free(c->email.from);
+        free(c->email.username);
+        free(c->email.password_file);
+        free(c->timezone);
         for (size_t i = 0; i < c->n_sources; i++) {
                 free(c->sources[i].id);
                 free(c->sources[i].token_file);
@@ -1135,6 +1575,26 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->subscribers);
         free(c);
         return NULL;
+}
+
+const struct dawn_channel_limits *dawn_config_channel_limits(const struct dawn_config *c,
+                                                             enum dawn_channel_kind kind)
+{
+        static const struct dawn_channel_limits none;
+
+        if (!c)
+                return &none;
+        switch (kind) {
+        case DAWN_CHANNEL_MQTT:
+                return &c->mqtt.limits;
+        case DAWN_CHANNEL_SMS:
+                return &c->sms.limits;
+        case DAWN_CHANNEL_EMAIL:
+                return &c->email.limits;
+        case DAWN_CHANNEL_COUNT:
+                break;
+        }
+        return &none;
 }
 
 int dawn_config_area_index(const struct dawn_config *c, const char *id)

@@ -51,6 +51,43 @@ struct dawn_source {
         int line;
 };
 
+/* What the outbox needs to know of every channel (keys of the same names
+ * in each channels.X group). */
+struct dawn_channel_limits {
+        int rate_per_minute;     /* 0: no limit; sms default 3000 (GOV.UK Notify's), others 0 */
+        int max_in_flight;       /* deliveries handed to the driver at once; mqtt 1024, sms 32, email 8 */
+        uint64_t lifetime_usec;  /* "lifetime": after this a delivery that never went is failed; default 24h */
+        uint64_t retry_initial_usec; /* "retry_initial": the wait before the first retry, doubling after; 5s */
+};
+
+enum dawn_sms_provider { DAWN_SMS_NOTIFY, DAWN_SMS_TWILIO };
+
+struct dawn_sms_config {
+        bool enabled;            /* channels.sms present */
+        enum dawn_sms_provider provider; /* "notify" (default) or "twilio" */
+        char *base_url;          /* default https://api.notifications.service.gov.uk or https://api.twilio.com */
+        char *api_key_file;      /* notify: the API key, read at start and on reload */
+        char *template_id;       /* notify: a template whose body is ((message)) */
+        char *account_sid;       /* twilio */
+        char *auth_token_file;   /* twilio */
+        char *from;              /* twilio: the sending number or messaging service */
+        int max_segments;        /* default 2 (1..10) */
+        uint64_t timeout_usec;   /* "timeout": one request, default 30s */
+        struct dawn_channel_limits limits;
+};
+
+struct dawn_email_config {
+        bool enabled;            /* channels.email present */
+        char *url;               /* smtp://host:port or smtps://host:port */
+        char *from;              /* the From: address */
+        char *username;          /* optional */
+        char *password_file;     /* optional */
+        bool require_tls;        /* "tls": "required" (default) or "none"; "none" is only accepted for
+                                  * smtp:// to a loopback address or when tls_override = true */
+        uint64_t timeout_usec;   /* "timeout": one message, default 60s */
+        struct dawn_channel_limits limits;
+};
+
 struct dawn_mqtt_config {
         bool enabled;            /* channels.mqtt present */
         char *host;              /* default "127.0.0.1" */
@@ -61,6 +98,7 @@ struct dawn_mqtt_config {
         char *client_id;         /* default "dawnd" */
         char *username;          /* optional */
         char *password_file;     /* optional; the password is read by the channel, not here */
+        struct dawn_channel_limits limits;
 };
 
 struct dawn_config {
@@ -92,6 +130,9 @@ struct dawn_config {
         uint64_t expiry_usec[DAWN_TYPE_COUNT];
 
         struct dawn_mqtt_config mqtt;
+        struct dawn_sms_config sms;
+        struct dawn_email_config email;
+        char *timezone;          /* daemon.timezone: quiet hours are local time here; default "Europe/London" */
 
         struct dawn_source *sources;
         size_t n_sources;
@@ -115,6 +156,10 @@ int dawn_config_load(const char *path, struct dawn_config **out, struct dawn_err
 int dawn_config_load_string(const char *text, const char *name, struct dawn_config **out,
                             struct dawn_errors *errors);
 struct dawn_config *dawn_config_free(struct dawn_config *c);
+
+/* The limits of a channel (zeroed limits for one not configured). */
+const struct dawn_channel_limits *dawn_config_channel_limits(const struct dawn_config *c,
+                                                             enum dawn_channel_kind kind);
 
 /* Index of the area with this id, or -1. */
 int dawn_config_area_index(const struct dawn_config *c, const char *id);

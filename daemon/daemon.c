@@ -1,11 +1,14 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -23,11 +26,22 @@ static void on_store_fatal(int r, void *userdata)
         sd_event_exit(d->loop, EXIT_FAILURE);
 }
 
+static bool channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind)
+{
+        switch (kind) {
+        case DAWN_CHANNEL_MQTT: return c->mqtt.enabled;
+        case DAWN_CHANNEL_SMS: return c->sms.enabled;
+        case DAWN_CHANNEL_EMAIL: return c->email.enabled;
+        default: return false;
+        }
+}
+
+/* Starts every configured channel that is not running yet. */
 static int start_channels(struct dawn_daemon *d)
 {
         for (size_t i = 0; dawn_channel_drivers[i]; i++) {
                 const struct dawn_channel_driver *drv = dawn_channel_drivers[i];
-                if (drv->kind == DAWN_CHANNEL_MQTT && !d->config->mqtt.enabled)
+                if (d->channels[drv->kind] || !channel_configured(d->config, drv->kind))
                         continue;
                 int r = dawn_channel_new(drv, d->loop, d->config, dawn_outbox_on_complete, dawn_outbox_on_ready,
                                          d->outbox, &d->channels[drv->kind]);
@@ -72,15 +86,125 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* ---- the watchdog ----
+ *
+ * systemd kills and restarts dawnd (WatchdogSec=, Restart=on-failure) when the pings stop, so a
+ * ping says three things, each cheap enough to check every half interval:
+ *
+ * 1. The loop turns: the ping is sent from a timer on it.
+ * 2. The store takes writes. dawn_store_check_writable() takes SQLite's write lock, which fails
+ *    while another process holds the database, but writes nothing, so it still passes on a file
+ *    system that went read-only after an I/O error (ext4 errors=remount-ro) until the next
+ *    commit fails. So one byte is also written and synced in the state directory, in an unnamed
+ *    file that vanishes on close (O_TMPFILE). A full disk is not a reason to stop: a commit is
+ *    then a temporary refusal, dawnd carries on when space returns, and a restart would not
+ *    make room.
+ * 3. The outbox moves. Work is waiting when a channel has deliveries in flight, or is ready and
+ *    has one due (dawn_store_next_due() at or before now). While work waits, some delivery must
+ *    end (delivered, retried or failed: the outbox's counts since start) within
+ *    DAWN_WATCHDOG_STALL_INTERVALS watchdog intervals. A broker that takes publishes but never
+ *    acknowledges them, or an outbox that stopped dispatching, stops the pings; a broker that is
+ *    down does not (the channel is not ready and has nothing in flight), nor do quiet hours or
+ *    backoff (their next_at is in the future). A restart re-queues what was in flight and
+ *    reconnects. With the unit's WatchdogSec=30s that is 90 s without progress, longer than
+ *    libmosquitto takes to notice a dead connection at the default keepalive (30 s), so a
+ *    broker that vanished is seen as a disconnection first. */
+#define DAWN_WATCHDOG_STALL_INTERVALS 3
+
+/* What the watchdog remembers between ticks; one daemon runs in a process. */
+static struct {
+        uint64_t completions; /* deliveries that ended, summed over channels, as last seen */
+        uint64_t moved_at;    /* CLOCK_MONOTONIC: when the outbox last moved or had nothing to do */
+        bool stalled;         /* said so in the log */
+} watchdog_state;
+
+static int state_dir_writable(const char *dir)
+{
+        int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                if (errno == EOPNOTSUPP || errno == EISDIR)
+                        return 0; /* a file system without O_TMPFILE: the SQLite check has to do */
+                return errno == ENOSPC || errno == EDQUOT ? 0 : -errno;
+        }
+        int r = 0;
+        if (write(fd, "", 1) != 1 || fdatasync(fd) < 0)
+                r = errno == ENOSPC || errno == EDQUOT ? 0 : -errno;
+        close(fd);
+        return r;
+}
+
+/* Sums the deliveries that ended into *completions; true if work is waiting. */
+static bool outbox_work_waiting(struct dawn_daemon *d, uint64_t *completions)
+{
+        static const char *const ended[] = { "delivered_since_start", "retried_since_start",
+                                             "failed_since_start" };
+        cJSON *status = cJSON_CreateObject();
+        bool waiting = false;
+        int64_t now = dawn_now_usec();
+        *completions = 0;
+        if (!status)
+                return false;
+        dawn_outbox_status(d->outbox, status);
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                const cJSON *ch = cJSON_GetObjectItemCaseSensitive(status, dawn_channel_name((enum dawn_channel_kind)k));
+                if (!ch)
+                        continue;
+                for (size_t i = 0; i < sizeof(ended) / sizeof(ended[0]); i++) {
+                        const cJSON *n = cJSON_GetObjectItemCaseSensitive(ch, ended[i]);
+                        if (cJSON_IsNumber(n) && n->valuedouble > 0)
+                                *completions += (uint64_t)n->valuedouble;
+                }
+                const cJSON *in_flight = cJSON_GetObjectItemCaseSensitive(ch, "in_flight_now");
+                if (cJSON_IsNumber(in_flight) && in_flight->valuedouble > 0) {
+                        waiting = true;
+                } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ch, "ready"))) {
+                        int64_t due = dawn_store_next_due(d->store, (enum dawn_channel_kind)k);
+                        waiting |= due > 0 && due <= now;
+                }
+        }
+        cJSON_Delete(status);
+        return waiting;
+}
+
+/* 0 while the outbox moves, -ETIMEDOUT once it has not for too long. */
+static int outbox_moving(struct dawn_daemon *d, uint64_t now)
+{
+        uint64_t completions;
+        bool waiting = outbox_work_waiting(d, &completions);
+        if (!waiting || completions != watchdog_state.completions || watchdog_state.moved_at == 0) {
+                watchdog_state.completions = completions;
+                watchdog_state.moved_at = now;
+                if (watchdog_state.stalled)
+                        log_notice("watchdog: the outbox is moving again");
+                watchdog_state.stalled = false;
+                return 0;
+        }
+        if (now - watchdog_state.moved_at < DAWN_WATCHDOG_STALL_INTERVALS * d->watchdog_usec)
+                return 0;
+        if (!watchdog_state.stalled)
+                log_error("watchdog: deliveries are waiting but none has ended for %llu s (%u in flight): "
+                          "not pinging, so that systemd restarts dawnd",
+                          (unsigned long long)((now - watchdog_state.moved_at) / DAWN_USEC_PER_SEC),
+                          dawn_outbox_in_flight(d->outbox));
+        watchdog_state.stalled = true;
+        return -ETIMEDOUT;
+}
+
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct dawn_daemon *d = userdata;
-        /* the loop turned to get here; the ping also says the store still takes writes */
+        /* the loop turned to get here */
         int r = dawn_store_check_writable(d->store);
+        if (r < 0)
+                log_error_errno(r, "watchdog: store not writable (%s): not pinging", dawn_store_errmsg(d->store));
+        if (r == 0 && (r = state_dir_writable(d->config->state_dir)) < 0)
+                log_error_errno(r, "watchdog: state directory %s not writable (%m): not pinging",
+                                d->config->state_dir);
+        /* looked at even when the store failed, so that its clock keeps up */
+        if (outbox_moving(d, usec) < 0)
+                r = -ETIMEDOUT;
         if (r == 0)
                 sd_notify(0, "WATCHDOG=1");
-        else
-                log_error_errno(r, "watchdog: store not writable (%s): not pinging", dawn_store_errmsg(d->store));
         sd_event_source_set_time_relative(s, d->watchdog_usec / 2);
         return 0;
 }
@@ -128,11 +252,21 @@ static int add_signals(struct dawn_daemon *d)
         return 0;
 }
 
+/* Where the control socket passed by systemd (dawnd.socket) is, for the log: the unit's
+ * ListenStream=, not daemon.control_socket, says so then. Empty when dawnd made its own. */
+static char activated_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+
 static int activated_socket(void)
 {
         int n = sd_listen_fds(1);
-        if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
+        if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
+                struct sockaddr_un sa = { 0 };
+                socklen_t len = sizeof(sa);
+                if (getsockname(SD_LISTEN_FDS_START, (struct sockaddr *)&sa, &len) == 0)
+                        snprintf(activated_path, sizeof(activated_path), "%s",
+                                 sa.sun_path[0] ? sa.sun_path : "an abstract socket");
                 return SD_LISTEN_FDS_START;
+        }
         if (n > 0)
                 log_warning("socket activation passed %d descriptor(s), not one listening Unix stream socket; ignoring", n);
         return -1;
@@ -171,7 +305,7 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
         if (r >= 0)
                 r = dawn_commit_new(d->loop, d->store, on_store_fatal, d, &d->commit);
         if (r >= 0)
-                r = dawn_outbox_new(d->loop, d->store, d->commit, &d->outbox);
+                r = dawn_outbox_new(d->loop, d->store, d->commit, &d->config, &d->outbox);
         if (r >= 0)
                 r = start_channels(d);
         if (r >= 0)
@@ -198,7 +332,9 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
 
 int dawn_daemon_run(struct dawn_daemon *d)
 {
-        log_info("dawnd %s ready: store %s, control socket %s", DAWN_VERSION, d->db_path, d->config->control_socket);
+        log_info("dawnd %s ready: store %s, control socket %s%s", DAWN_VERSION, d->db_path,
+                 activated_path[0] ? activated_path : d->config->control_socket,
+                 activated_path[0] ? " (passed by systemd)" : "");
         sd_notify(0, "READY=1");
         dawn_daemon_update_status(d);
         dawn_outbox_kick(d->outbox); /* whatever waited from before the restart */
@@ -304,18 +440,26 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
         keep = fresh->control_socket, fresh->control_socket = d->config->control_socket, d->config->control_socket = keep;
 
         struct dawn_config *old = d->config;
-        bool restart_mqtt = mqtt_changed(&old->mqtt, &fresh->mqtt);
-        if (restart_mqtt)
-                stop_channel(d, DAWN_CHANNEL_MQTT);
+        /* MQTT keeps its connection unless its settings changed; SMS and email hold no
+         * connection worth keeping and re-read their secrets, so they always restart */
+        bool restart[DAWN_CHANNEL_COUNT] = {
+                [DAWN_CHANNEL_MQTT] = mqtt_changed(&old->mqtt, &fresh->mqtt),
+                [DAWN_CHANNEL_SMS] = true,
+                [DAWN_CHANNEL_EMAIL] = true,
+        };
+        bool restarted = false;
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                if (restart[k] && d->channels[k]) {
+                        stop_channel(d, (enum dawn_channel_kind)k);
+                        restarted = true;
+                }
         d->config = fresh;
         dawn_config_free(old);
-        if (restart_mqtt) {
-                /* what the old connection had in flight goes out again on the new one */
-                if (dawn_commit_open(d->commit) == 0)
-                        dawn_store_requeue_inflight(d->store, dawn_now_usec());
-                if (start_channels(d) < 0)
-                        log_error("reload: the mqtt channel did not start; deliveries wait");
-        }
+        if (restarted && dawn_commit_open(d->commit) == 0)
+                /* what the stopped channels had in flight goes out again */
+                dawn_store_requeue_inflight(d->store, dawn_now_usec());
+        if (start_channels(d) < 0)
+                log_error("reload: a channel did not start; its deliveries wait");
         log_info("configuration reloaded from %s (%zu areas, %zu subscribers)", d->config_path, fresh->n_areas,
                  fresh->n_subscribers);
         sd_notify(0, "READY=1");

@@ -47,10 +47,14 @@ static bool in_route(const struct dawn_route *route, const char *subscriber, enu
 }
 
 static int withdraw_one(const char *subscriber, enum dawn_channel_kind channel, const char *recipient,
-                        void *userdata)
+                        bool reached, void *userdata)
 {
         struct withdraw_ctx *w = userdata;
         if (in_route(w->route, subscriber, channel, recipient))
+                return 0;
+        /* a text or mail retracts only what reached the person; a retained MQTT message is
+         * cleared whatever became of it */
+        if (channel != DAWN_CHANNEL_MQTT && !reached)
                 return 0;
         return dawn_store_add_delivery(w->in->store, w->alert->id, w->alert->revision, subscriber, channel,
                                        recipient, DAWN_ACTION_WITHDRAW, w->in->now);

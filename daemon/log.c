@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
 static int log_to_stderr = 1;
@@ -20,7 +21,8 @@ void log_set_max_priority(int p)
         log_max_priority = p;
 }
 
-int log_internal(int priority, int error, const char *alert_id, const char *fmt, ...)
+int log_internal_fieldsv(int priority, int error, const char *alert_id, const char *channel, int64_t delivery_id,
+                         const char *fmt, va_list ap)
 {
         int saved_errno = errno;
         if (priority > log_max_priority) {
@@ -28,26 +30,64 @@ int log_internal(int priority, int error, const char *alert_id, const char *fmt,
                 return error < 0 ? error : -error;
         }
 
-        char msg[2048];
-        va_list ap;
-        va_start(ap, fmt);
+        /* "MESSAGE=" then the text, so that the journal entry needs no copy */
+        char entry[8 + 2048];
+        char *msg = entry + 8;
+        memcpy(entry, "MESSAGE=", 8);
         /* %m in fmt means the error given, as systemd's log functions do */
         errno = error < 0 ? -error : error;
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
+        vsnprintf(msg, sizeof(entry) - 8, fmt, ap);
 
         if (log_to_stderr) {
                 static const char *const prefix[] = { "emerg", "alert", "crit", "error",
                                                       "warning", "notice", "info", "debug" };
                 fprintf(stderr, "dawnd: %s: %s\n", prefix[priority & 7], msg);
-        } else if (alert_id) {
-                sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority, "DAWN_ALERT_ID=%s",
-                                alert_id, NULL);
         } else {
-                sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority, NULL);
+                /* One journal entry; the fields that were given, each "NAME=value". A value
+                 * cannot contain a newline here: ids, channel names and numbers never do, and
+                 * sd_journal_sendv() handles one in MESSAGE. */
+                char prio_field[16], alert_field[24 + 64], channel_field[16 + 32], delivery_field[40];
+                struct iovec iov[5];
+                int n = 0;
+                iov[n++] = (struct iovec){ entry, strlen(entry) };
+                snprintf(prio_field, sizeof(prio_field), "PRIORITY=%d", priority & 7);
+                iov[n++] = (struct iovec){ prio_field, strlen(prio_field) };
+                if (alert_id && *alert_id) {
+                        snprintf(alert_field, sizeof(alert_field), "DAWN_ALERT_ID=%.64s", alert_id);
+                        iov[n++] = (struct iovec){ alert_field, strlen(alert_field) };
+                }
+                if (channel && *channel) {
+                        snprintf(channel_field, sizeof(channel_field), "DAWN_CHANNEL=%.32s", channel);
+                        iov[n++] = (struct iovec){ channel_field, strlen(channel_field) };
+                }
+                if (delivery_id > 0) {
+                        snprintf(delivery_field, sizeof(delivery_field), "DAWN_DELIVERY=%lld",
+                                 (long long)delivery_id);
+                        iov[n++] = (struct iovec){ delivery_field, strlen(delivery_field) };
+                }
+                sd_journal_sendv(iov, n);
         }
         errno = saved_errno;
         return error < 0 ? error : -error;
+}
+
+int log_internal_fields(int priority, int error, const char *alert_id, const char *channel, int64_t delivery_id,
+                        const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = log_internal_fieldsv(priority, error, alert_id, channel, delivery_id, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int log_internal(int priority, int error, const char *alert_id, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = log_internal_fieldsv(priority, error, alert_id, NULL, 0, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 const char *dawn_mask_recipient(const char *recipient, char *buf, size_t n)

@@ -6,12 +6,16 @@
 #include <string.h>
 
 #include "log.h"
+#include "quiet_hours.h"
 
-/* How many deliveries one channel may have in flight at once, and how many
- * rows one dispatch reads: enough to keep a broker busy without reading the
- * whole queue into memory. */
-#define MAX_IN_FLIGHT 1024
+/* How many rows one dispatch reads: enough to keep a channel busy without
+ * reading the whole queue into memory. How many a channel may have in flight
+ * is its max_in_flight (config). */
 #define DISPATCH_ROWS 256
+/* Open addressing over every channel's in-flight deliveries: a power of two
+ * comfortably above the sum of the largest max_in_flight values the config
+ * allows (16384 + 1024 + 256), so probes stay short. */
+#define TABLE_SIZE 65536
 
 #define BACKOFF_BASE_USEC (5 * UINT64_C(1000000))
 #define BACKOFF_CAP_USEC (600 * UINT64_C(1000000))
@@ -21,23 +25,24 @@ struct in_flight {
         int64_t id;        /* 0: empty slot */
         int attempts;      /* including this one */
         enum dawn_channel_kind channel;
+        int64_t created_at;
 };
 
 struct dawn_outbox {
         sd_event *loop;
         struct dawn_store *store;
         struct dawn_commit *commit;
+        struct dawn_config *const *config;  /* the daemon's: reload replaces what it points to */
         struct dawn_channel *channels[DAWN_CHANNEL_COUNT];
+        struct dawn_token_bucket bucket[DAWN_CHANNEL_COUNT];
+        int bucket_rate[DAWN_CHANNEL_COUNT];
         unsigned in_flight_count[DAWN_CHANNEL_COUNT];
         uint64_t delivered[DAWN_CHANNEL_COUNT], retried[DAWN_CHANNEL_COUNT], failed[DAWN_CHANNEL_COUNT];
-        /* open-addressing table keyed by delivery id; sized for every channel's maximum */
-        struct in_flight table[4 * MAX_IN_FLIGHT * DAWN_CHANNEL_COUNT];
+        struct in_flight *table;            /* TABLE_SIZE slots keyed by delivery id */
         sd_event_source *dispatch_soon;
         sd_event_source *timer;
         bool kick_queued;
 };
-
-#define TABLE_SIZE (sizeof(((struct dawn_outbox *)0)->table) / sizeof(struct in_flight))
 
 static struct in_flight *slot_find(struct dawn_outbox *o, int64_t id)
 {
@@ -68,11 +73,16 @@ static void slot_remove(struct dawn_outbox *o, struct in_flight *slot)
         }
 }
 
-uint64_t dawn_backoff_usec(int attempts, uint64_t retry_after_usec, double rand01)
+uint64_t dawn_backoff_usec(int attempts, uint64_t initial_usec, uint64_t age_usec, uint64_t retry_after_usec,
+                           double rand01)
 {
-        uint64_t d = BACKOFF_BASE_USEC;
+        uint64_t d = initial_usec ? initial_usec : BACKOFF_BASE_USEC;
         for (int i = 1; i < attempts && d < BACKOFF_CAP_USEC; i++)
                 d *= 2;
+        /* a delivery that has failed for a long time is retried less often: an
+         * eighth of its age, so a day-long outage costs tens of attempts, not thousands */
+        if (d < age_usec / 8)
+                d = age_usec / 8;
         if (d > BACKOFF_CAP_USEC)
                 d = BACKOFF_CAP_USEC;
         /* jitter spreads out the retries of many deliveries that failed together */
@@ -84,14 +94,20 @@ static int on_dispatch(sd_event_source *s, void *userdata);
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 int dawn_outbox_new(sd_event *loop, struct dawn_store *store, struct dawn_commit *commit,
-                    struct dawn_outbox **out)
+                    struct dawn_config *const *config, struct dawn_outbox **out)
 {
         struct dawn_outbox *o = calloc(1, sizeof(*o));
         if (!o)
                 return -ENOMEM;
+        o->table = calloc(TABLE_SIZE, sizeof(*o->table));
+        if (!o->table) {
+                free(o);
+                return -ENOMEM;
+        }
         o->loop = sd_event_ref(loop);
         o->store = store;
         o->commit = commit;
+        o->config = config;
         int r = sd_event_add_defer(loop, &o->dispatch_soon, on_dispatch, o);
         if (r >= 0)
                 r = sd_event_source_set_enabled(o->dispatch_soon, SD_EVENT_OFF);
@@ -114,6 +130,7 @@ struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o)
         sd_event_source_disable_unref(o->dispatch_soon);
         sd_event_source_disable_unref(o->timer);
         sd_event_unref(o->loop);
+        free(o->table);
         free(o);
         return NULL;
 }
@@ -122,10 +139,12 @@ void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
 {
         o->channels[kind] = ch;
         if (!ch) {
-                /* the channel is going away: what it had in flight goes back to the queue at next start */
+                /* the channel is going away: what it had in flight goes back to the queue (the
+                 * daemon requeues in-flight rows), so forget it here; removal shifts later entries
+                 * back, so look at the same slot again */
                 for (size_t i = 0; i < TABLE_SIZE; i++)
-                        if (o->table[i].id && o->table[i].channel == kind)
-                                o->table[i].id = 0;
+                        while (o->table[i].id && o->table[i].channel == kind)
+                                slot_remove(o, &o->table[i]);
                 o->in_flight_count[kind] = 0;
         }
 }
@@ -146,6 +165,25 @@ void dawn_outbox_kick(struct dawn_outbox *o)
                 return;
         }
         sd_event_source_set_enabled(o->dispatch_soon, SD_EVENT_ONESHOT);
+}
+
+/* Non-critical SMS and email wait while the subscriber's quiet hours last;
+ * a critical alert goes at once. Returns when the wait ends, or 0. */
+static int64_t quiet_until(struct dawn_outbox *o, const struct dawn_outbox_row *row, int64_t now)
+{
+        const struct dawn_config *c = *o->config;
+        if (row->channel == DAWN_CHANNEL_MQTT)
+                return 0; /* a dashboard makes no noise: it may always be current */
+        const struct dawn_subscriber *sub = dawn_config_subscriber(c, row->subscriber);
+        if (!sub || !sub->has_quiet_hours)
+                return 0;
+        cJSON *alert = cJSON_Parse(row->alert_json);
+        const cJSON *grade = cJSON_GetObjectItemCaseSensitive(alert, "grade");
+        bool critical = cJSON_IsString(grade) && strcmp(grade->valuestring, "critical") == 0;
+        cJSON_Delete(alert);
+        if (critical)
+                return 0;
+        return dawn_quiet_hours_end(sub->quiet_start_min, sub->quiet_end_min, c->timezone, now);
 }
 
 static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_outbox_row *row, int64_t now)
@@ -172,38 +210,89 @@ static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struc
                 dawn_store_delivery_finished(o->store, row->id, DAWN_DELIVERY_PENDING, NULL, 0, now);
                 return;
         }
-        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel };
+        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at };
         o->in_flight_count[row->channel]++;
 }
 
-/* Sends what is due on one channel. Returns true if more may be waiting. */
-static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now)
+/* Deliveries that could not go within the channel's lifetime fail, loudly:
+ * never silently dropped, never retried for ever. */
+static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now)
+{
+        const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, kind);
+        if (!lim->lifetime_usec)
+                return;
+        char reason[96];
+        snprintf(reason, sizeof(reason), "not delivered within its lifetime (%llu s)",
+                 (unsigned long long)(lim->lifetime_usec / 1000000));
+        int n = dawn_store_fail_expired(o->store, kind, now - (int64_t)lim->lifetime_usec, reason, now);
+        if (n > 0) {
+                o->failed[kind] += (uint64_t)n;
+                log_error("outbox: %d %s delivery(ies) failed: %s", n, dawn_channel_name(kind), reason);
+        }
+}
+
+/* The channel's rate limit, kept in step with the config across reloads. */
+static struct dawn_token_bucket *bucket(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now)
+{
+        int rate = dawn_config_channel_limits(*o->config, kind)->rate_per_minute;
+        if (rate != o->bucket_rate[kind]) {
+                dawn_bucket_init(&o->bucket[kind], rate, now);
+                o->bucket_rate[kind] = rate;
+        }
+        return &o->bucket[kind];
+}
+
+/* Sends what is due on one channel. Returns true if more may be waiting
+ * right now; *wake gets a time to look again when only the rate limit or
+ * quiet hours held something back. */
+static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now, int64_t *wake)
 {
         struct dawn_channel *ch = o->channels[kind];
         if (!ch || !ch->driver->ready(ch))
                 return false;
-        int room = MAX_IN_FLIGHT - (int)o->in_flight_count[kind];
-        if (room <= 0)
-                return false; /* completions will kick again */
-        int limit = room < DISPATCH_ROWS ? room : DISPATCH_ROWS;
-        static struct dawn_outbox_row rows[DISPATCH_ROWS];
         if (dawn_commit_open(o->commit) < 0)
                 return false;
+        fail_expired(o, kind, now);
+        int room = dawn_config_channel_limits(*o->config, kind)->max_in_flight - (int)o->in_flight_count[kind];
+        if (room <= 0)
+                return false; /* completions will kick again */
+        struct dawn_token_bucket *b = bucket(o, kind, now);
+        uint64_t wait = dawn_bucket_wait_usec(b, now);
+        if (wait) {
+                *wake = now + (int64_t)wait;
+                return false;
+        }
+        int limit = room < DISPATCH_ROWS ? room : DISPATCH_ROWS;
+        static struct dawn_outbox_row rows[DISPATCH_ROWS];
         int n = dawn_store_due_deliveries(o->store, kind, now, rows, limit);
         if (n < 0) {
                 log_error_errno(n, "outbox: cannot read due deliveries: %s", dawn_store_errmsg(o->store));
                 return false;
         }
+        bool more = n == limit;
         for (int i = 0; i < n; i++) {
-                send_row(o, ch, &rows[i], now);
+                int64_t until = quiet_until(o, &rows[i], now);
+                if (until > 0) {
+                        dawn_store_delivery_finished(o->store, rows[i].id, DAWN_DELIVERY_PENDING,
+                                                     "waiting for the subscriber's quiet hours to end", until, now);
+                } else if (dawn_bucket_take(b, now)) {
+                        send_row(o, ch, &rows[i], now);
+                } else {
+                        /* the rest stay due; look again when the next token is there */
+                        *wake = now + (int64_t)dawn_bucket_wait_usec(b, now);
+                        more = false;
+                        for (; i < n; i++)
+                                dawn_outbox_row_clear(&rows[i]);
+                        break;
+                }
                 dawn_outbox_row_clear(&rows[i]);
         }
-        return n == limit;
+        return more;
 }
 
-static void arm_timer(struct dawn_outbox *o, int64_t now)
+static void arm_timer(struct dawn_outbox *o, int64_t now, int64_t wake)
 {
-        int64_t next = 0;
+        int64_t next = wake;
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                 if (!o->channels[k] || !o->channels[k]->driver->ready(o->channels[k]))
                         continue;
@@ -222,14 +311,18 @@ static void arm_timer(struct dawn_outbox *o, int64_t now)
 static int on_dispatch(sd_event_source *s, void *userdata)
 {
         struct dawn_outbox *o = userdata;
-        int64_t now = dawn_now_usec();
+        int64_t now = dawn_now_usec(), wake = 0;
         bool more = false;
-        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
-                more |= dispatch_channel(o, (enum dawn_channel_kind)k, now);
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                int64_t w = 0;
+                more |= dispatch_channel(o, (enum dawn_channel_kind)k, now, &w);
+                if (w && (wake == 0 || w < wake))
+                        wake = w;
+        }
         if (more)
                 dawn_outbox_kick(o);
         else
-                arm_timer(o, now);
+                arm_timer(o, now, wake);
         return 0;
 }
 
@@ -258,6 +351,8 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         o->in_flight_count[f.channel]--;
 
         int64_t now = dawn_now_usec();
+        const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, f.channel);
+        uint64_t lifetime = lim->lifetime_usec;
         enum dawn_delivery_state state;
         int64_t next_at = 0;
         if (result == DAWN_SEND_DELIVERED) {
@@ -272,9 +367,16 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                 /* the channel itself went away (broker down): not the recipient's failure, so
                  * no backoff; it goes the moment the channel is back */
                 state = DAWN_DELIVERY_PENDING;
+        } else if (lifetime && now - f.created_at > (int64_t)lifetime) {
+                state = DAWN_DELIVERY_FAILED;
+                o->failed[f.channel]++;
+                log_error("outbox: delivery %lld on %s failed: still failing after its lifetime: %s",
+                          (long long)delivery_id, ch->driver->name, error ? error : "no reason given");
         } else {
                 state = DAWN_DELIVERY_RETRYING;
-                next_at = now + (int64_t)dawn_backoff_usec(f.attempts, retry_after_usec, drand48());
+                next_at = now + (int64_t)dawn_backoff_usec(f.attempts, lim->retry_initial_usec,
+                                                           (uint64_t)(now - f.created_at), retry_after_usec,
+                                                           drand48());
                 o->retried[f.channel]++;
         }
         int r = dawn_commit_open(o->commit);
@@ -284,8 +386,8 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                 log_error_errno(r, "outbox: cannot record delivery %lld: %s", (long long)delivery_id,
                                 dawn_store_errmsg(o->store));
         dawn_commit_count(o->commit);
-        if (state != DAWN_DELIVERY_PENDING || o->in_flight_count[f.channel] + 1 == MAX_IN_FLIGHT)
-                dawn_outbox_kick(o);
+        if (state != DAWN_DELIVERY_PENDING)
+                dawn_outbox_kick(o); /* room for the next one */
 }
 
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object)

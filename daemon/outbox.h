@@ -16,12 +16,16 @@
 
 #include "channel.h"
 #include "commit.h"
+#include "config.h"
+#include "ratelimit.h"
 #include "store.h"
 
 struct dawn_outbox;
 
+/* config points at the daemon's config pointer, which a reload replaces:
+ * limits, quiet hours and lifetimes are always read from the current one. */
 int dawn_outbox_new(sd_event *loop, struct dawn_store *store, struct dawn_commit *commit,
-                    struct dawn_outbox **out);
+                    struct dawn_config *const *config, struct dawn_outbox **out);
 struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o);
 
 /* The channel for a kind, or NULL (not configured). The outbox does not
@@ -40,9 +44,11 @@ void dawn_outbox_kick(struct dawn_outbox *o);
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object);
 unsigned dawn_outbox_in_flight(struct dawn_outbox *o);
 
-/* The wait before attempt n + 1 after n failed attempts: doubling from 5 s
- * to at most 10 min, with +-20 % jitter from rand01 in [0, 1), and never
- * sooner than the peer's Retry-After. Pure, for tests. */
-uint64_t dawn_backoff_usec(int attempts, uint64_t retry_after_usec, double rand01);
+/* The wait before attempt n + 1 after n failed attempts: doubling from
+ * initial_usec (0: 5 s), and at least an eighth of the delivery's age,
+ * capped at 10 min; +-20 % jitter from rand01 in [0, 1); never sooner than
+ * the peer's Retry-After. Pure, for tests. */
+uint64_t dawn_backoff_usec(int attempts, uint64_t initial_usec, uint64_t age_usec, uint64_t retry_after_usec,
+                           double rand01);
 
 #endif

@@ -93,6 +93,7 @@ enum stmt_id {
         ST_STARTED,
         ST_FINISHED,
         ST_REQUEUE,
+        ST_FAIL_EXPIRED,
         ST_DELIVERIES,
         ST_QUEUE_COUNTS,
         ST_SAVEPOINT,
@@ -123,8 +124,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
                          " AND revision < ?2 AND state IN ('pending', 'retrying')",
-        [ST_RECIPIENTS] = "SELECT DISTINCT subscriber, channel, recipient FROM outbox WHERE alert_id = ?"
-                          " AND action = 'publish' ORDER BY subscriber, channel, recipient",
+        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight'))"
+                          " FROM outbox WHERE alert_id = ? AND action = 'publish'"
+                          " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
         [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
                    " o.attempts, o.created_at, r.json FROM outbox o JOIN revisions r"
                    " ON r.alert_id = o.alert_id AND r.revision = o.revision"
@@ -134,6 +136,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
         [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1",
         [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'in-flight'",
+        [ST_FAIL_EXPIRED] = "UPDATE outbox SET state = 'failed', last_error = ?3, updated_at = ?4"
+                            " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?2",
         [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
                           " next_at, updated_at FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
@@ -645,7 +649,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 return -EIO;
         bind_text(st, 1, alert_id);
         /* collect first: fn may write to the outbox, which this query reads */
-        struct { char *sub, *rcpt; int ch; } *rows = NULL;
+        struct { char *sub, *rcpt; int ch; bool reached; } *rows = NULL;
         size_t n = 0;
         int rc, r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -658,6 +662,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 rows[n].sub = column_strdup(st, 0);
                 rows[n].ch = dawn_channel_from_name((const char *)sqlite3_column_text(st, 1));
                 rows[n].rcpt = column_strdup(st, 2);
+                rows[n].reached = sqlite3_column_int(st, 3) != 0;
                 n++;
         }
         if (r == 0 && rc != SQLITE_DONE)
@@ -665,7 +670,8 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
         sqlite3_reset(st);
         for (size_t i = 0; i < n; i++) {
                 if (r == 0 && rows[i].ch >= 0 && rows[i].sub && rows[i].rcpt)
-                        r = fn(rows[i].sub, (enum dawn_channel_kind)rows[i].ch, rows[i].rcpt, userdata);
+                        r = fn(rows[i].sub, (enum dawn_channel_kind)rows[i].ch, rows[i].rcpt, rows[i].reached,
+                               userdata);
                 free(rows[i].sub);
                 free(rows[i].rcpt);
         }
@@ -743,6 +749,20 @@ int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_del
         sqlite3_bind_int64(st, 4, next_at);
         sqlite3_bind_int64(st, 5, now);
         return run(s, st);
+}
+
+int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
+                            const char *reason, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_FAIL_EXPIRED);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        sqlite3_bind_int64(st, 2, created_before);
+        bind_text(st, 3, reason);
+        sqlite3_bind_int64(st, 4, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
 }
 
 int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)

@@ -103,9 +103,10 @@ int dawn_store_add_delivery(struct dawn_store *s, const char *alert_id, int revi
 int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, int before_revision,
                                     int64_t now);
 /* Everyone who was due any revision of the alert (for cancel and
- * withdrawal): calls fn for each distinct (subscriber, channel, recipient). */
+ * withdrawal): calls fn for each distinct (subscriber, channel, recipient),
+ * with reached true if some revision was delivered to it or is on its way. */
 typedef int (*dawn_recipient_fn)(const char *subscriber, enum dawn_channel_kind channel, const char *recipient,
-                                 void *userdata);
+                                 bool reached, void *userdata);
 int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
                                   void *userdata);
 /* Up to limit deliveries on channel that are due at now, oldest first.
@@ -118,6 +119,10 @@ int64_t dawn_store_next_due(struct dawn_store *s, enum dawn_channel_kind channel
 int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now);
 int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
                                  const char *error, int64_t next_at, int64_t now);
+/* Deliveries on channel still waiting (pending or retrying) that were
+ * created before created_before fail with reason. Returns how many. */
+int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
+                            const char *reason, int64_t now);
 /* At start-up: deliveries left in flight by a crash go back to pending. */
 int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now);
 int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array);

@@ -5,11 +5,12 @@
 set -eu
 
 # build: compiler, pkg-config and the libraries dawnd links
-BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev libconfig-dev libsqlite3-dev"
+BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev libconfig-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev"
 # tests: cmocka, a real broker and its clients, clang + its runtime for the
 # sanitizers and libFuzzer, Debian's python3 (free ports in tests), setpriv
-# (util-linux) to run dawnctl as another user, sqlite3 to look inside a store
-TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev python3 util-linux sqlite3 procps"
+# (util-linux) to run dawnctl as another user, sqlite3 to look inside a store,
+# python3-aiosmtpd for a real SMTP server and curl for the gateway's self-test
+TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev python3 util-linux sqlite3 procps python3-aiosmtpd curl"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do

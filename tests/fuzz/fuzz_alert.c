@@ -20,6 +20,7 @@
 #include "grade.h"
 #include "log.h"
 #include "route.h"
+#include "utf8_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -102,6 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  * (which is "" only when the offending key itself is "") */
                 fprintf(stderr, "fuzz_alert: refused without naming the field: '%s' '%s'\n", err.field,
                         err.message);
+                abort();
+        }
+
+        /* a valid UTF-8 input (without escapes, which can spell anything)
+         * gets an error in valid UTF-8: quoting part of it must not cut a
+         * character in two */
+        if (r != 0 && utf8_ok(data, size) && !memchr(data, '\\', size) &&
+            (!utf8_ok((const unsigned char *)err.field, strlen(err.field)) ||
+             !utf8_ok((const unsigned char *)err.message, strlen(err.message)))) {
+                fprintf(stderr, "fuzz_alert: an error that is not UTF-8: field '%s': %s\n", err.field, err.message);
                 abort();
         }
 

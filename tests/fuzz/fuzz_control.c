@@ -40,6 +40,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "utf8_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -79,7 +80,7 @@ static void open_store(void)
         r = dawn_commit_new(d->loop, d->store, on_fatal, d, &d->commit);
         if (r < 0)
                 die("dawn_commit_new", r);
-        r = dawn_outbox_new(d->loop, d->store, d->commit, &d->outbox);
+        r = dawn_outbox_new(d->loop, d->store, d->commit, &d->config, &d->outbox);
         if (r < 0)
                 die("dawn_outbox_new", r);
 }
@@ -186,6 +187,14 @@ static void handle_line(const char *line, size_t len)
                 abort();
         if (strchr(text, '\n')) {
                 fprintf(stderr, "fuzz_control: an answer that is not one line: %s\n", text);
+                abort();
+        }
+        /* JSON is UTF-8: a valid request gets an answer any JSON parser can
+         * read (an error quoting part of the request must not cut a
+         * character in two) */
+        if (utf8_ok((const unsigned char *)line, len) && !memchr(line, '\\', len) &&
+            !utf8_ok((const unsigned char *)text, strlen(text))) {
+                fprintf(stderr, "fuzz_control: a valid UTF-8 request got an answer that is not UTF-8: %s\n", text);
                 abort();
         }
         free(text);

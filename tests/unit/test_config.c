@@ -9,9 +9,11 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -100,6 +102,67 @@ static void assert_refused(const char *text, const char *line, const char *messa
                 fail();
         }
         free(msgs);
+}
+
+/* A readable file for the secret-file keys ("@SECRET@" in a config text),
+ * made by setup() and removed by teardown(). */
+static char secret[] = "/tmp/dawn-test-secret-XXXXXX";
+
+static int setup(void **state UNUSED)
+{
+        int fd = mkstemp(secret);
+
+        if (fd < 0 || write(fd, "not-a-real-key\n", 15) != 15)
+                return -1;
+        close(fd);
+        return 0;
+}
+
+static int teardown(void **state UNUSED)
+{
+        unlink(secret);
+        return 0;
+}
+
+/* Replaces every from (there may be none). */
+static char *replace_all(char *text, const char *from, const char *to)
+{
+        char *at;
+
+        while ((at = strstr(text, from))) {
+                char *out;
+
+                assert_true(asprintf(&out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from)) > 0);
+                free(text);
+                text = out;
+        }
+        return text;
+}
+
+static char *with_secret(const char *text)
+{
+        char *copy = strdup(text);
+
+        assert_non_null(copy);
+        return replace_all(copy, "@SECRET@", secret);
+}
+
+/* load_ok and assert_refused for texts naming @SECRET@. */
+static struct dawn_config *load_ok_s(const char *text)
+{
+        char *t = with_secret(text);
+        struct dawn_config *c = load_ok(t);
+
+        free(t);
+        return c;
+}
+
+static void refused_s(const char *text, const char *line, const char *message)
+{
+        char *t = with_secret(text);
+
+        assert_refused(t, line, message);
+        free(t);
 }
 
 static const char full_config[] =
@@ -275,6 +338,20 @@ static void test_defaults(void **state UNUSED)
         assert_true(c->expiry_usec[DAWN_TYPE_CLUSTER] == 7 * DAY);
         assert_true(c->expiry_usec[DAWN_TYPE_NFOD] == 72 * HOUR);
         assert_false(c->mqtt.enabled);
+        assert_false(c->sms.enabled);
+        assert_false(c->email.enabled);
+        assert_string_equal(c->timezone, "Europe/London");
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                const struct dawn_channel_limits *lim = dawn_config_channel_limits(c, (enum dawn_channel_kind)k);
+
+                /* A channel that is not configured has no limits to speak of. */
+                assert_int_equal(lim->rate_per_minute, 0);
+                assert_int_equal(lim->max_in_flight, 0);
+                assert_true(lim->lifetime_usec == 0);
+                assert_true(lim->retry_initial_usec == 0);
+        }
+        assert_null(c->sms.base_url);
+        assert_null(c->email.url);
         assert_int_equal(c->n_sources, 0);
         assert_int_equal(c->n_subscribers, 0);
         dawn_config_free(c);
@@ -289,6 +366,13 @@ static void test_defaults(void **state UNUSED)
         assert_string_equal(c->mqtt.client_id, "dawnd");
         assert_null(c->mqtt.username);
         assert_null(c->mqtt.password_file);
+        assert_int_equal(c->mqtt.limits.rate_per_minute, 0);
+        assert_int_equal(c->mqtt.limits.max_in_flight, 1024);
+        assert_true(c->mqtt.limits.lifetime_usec == 24 * HOUR);
+        assert_true(c->mqtt.limits.retry_initial_usec == 5 * DAWN_USEC_PER_SEC);
+        assert_ptr_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_MQTT), &c->mqtt.limits);
+        assert_ptr_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_SMS), &c->sms.limits);
+        assert_ptr_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_EMAIL), &c->email.limits);
         dawn_config_free(c);
 }
 
@@ -460,17 +544,468 @@ static void test_channel_errors(void **state UNUSED)
 {
         char *msgs;
 
-        assert_refused(AREAS "channels = {\n sms = { provider = \"notify\"; base_url = \"x\"; };\n};\n",
-                       "test.conf:3:", "channels.sms: the sms channel is not built in yet");
-        assert_refused(AREAS "channels = {\n email = { url = \"smtp://127.0.0.1:25\"; };\n};\n", "test.conf:3:",
-                       "channels.email: the email channel is not built in yet");
         assert_refused(AREAS "channels = {\n pager = {};\n};\n", "test.conf:3:", "unknown channel 'pager'");
+        assert_refused(AREAS "channels = {\n sms = \"notify\";\n};\n", "test.conf:3:",
+                       "channels.sms must be a group");
+        assert_refused(AREAS "channels = {\n email = [ \"smtp://127.0.0.1\" ];\n};\n", "test.conf:3:",
+                       "channels.email must be a group");
 
-        /* A channel that is not built in is one error, not one per key. */
-        msgs = load_bad(AREAS "channels = { sms = { provider = \"notify\"; bogus = 1; }; };\n");
-        assert_lacks(msgs, "bogus");
-        assert_lacks(msgs, "provider");
+        /* Both channels are built in: no "not built in yet" any more, and
+         * their keys are checked one by one. */
+        msgs = load_bad(AREAS "channels = { sms = { provider = \"notify\"; bogus = 1; };\n"
+                        " email = { url = \"smtp://127.0.0.1\"; from = \"a@b\"; tsl = \"none\"; }; };\n");
+        assert_lacks(msgs, "not built in");
+        assert_has(msgs, "test.conf:2: unknown key 'channels.sms.bogus'");
+        assert_has(msgs, "test.conf:3: unknown key 'channels.email.tsl'");
         free(msgs);
+}
+
+static void test_mqtt_limits(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS "channels = { mqtt = { rate_per_minute = 600;\n"
+                                        " max_in_flight = 16384; lifetime = \"90m\";"
+                                        " retry_initial = \"2m\"; }; };\n");
+
+        assert_int_equal(c->mqtt.limits.rate_per_minute, 600);
+        assert_int_equal(c->mqtt.limits.max_in_flight, 16384);
+        assert_true(c->mqtt.limits.lifetime_usec == 90 * 60 * DAWN_USEC_PER_SEC);
+        assert_true(c->mqtt.limits.retry_initial_usec == 120 * DAWN_USEC_PER_SEC);
+        assert_ptr_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_MQTT), &c->mqtt.limits);
+        dawn_config_free(c);
+        c = load_ok(AREAS "channels = { mqtt = { max_in_flight = 1; }; };\n");
+        assert_int_equal(c->mqtt.limits.max_in_flight, 1);
+        dawn_config_free(c);
+
+        assert_refused(AREAS "channels = { mqtt = {\n rate_per_minute = -1; }; };\n", "test.conf:3:",
+                       "channels.mqtt.rate_per_minute must be between 0 and");
+        assert_refused(AREAS "channels = { mqtt = {\n max_in_flight = 0; }; };\n", "test.conf:3:",
+                       "channels.mqtt.max_in_flight must be between 1 and 16384");
+        assert_refused(AREAS "channels = { mqtt = {\n max_in_flight = 16385; }; };\n", "test.conf:3:",
+                       "channels.mqtt.max_in_flight must be between 1 and 16384");
+        assert_refused(AREAS "channels = { mqtt = {\n lifetime = \"1 day\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.lifetime: invalid duration '1 day'");
+        assert_refused(AREAS "channels = { mqtt = {\n lifetime = 24; }; };\n", "test.conf:3:",
+                       "channels.mqtt.lifetime must be a string");
+        assert_refused(AREAS "channels = { mqtt = {\n retry_initial = \"0s\"; }; };\n", "test.conf:3:",
+                       "channels.mqtt.retry_initial: invalid duration '0s'");
+}
+
+#define TEMPLATE "f33517ff-2a88-4f6e-b855-c550268ce08a"
+#define ACCOUNT "AC0123456789abcdef0123456789ABCDEF"
+#define NOTIFY_KEYS "api_key_file = \"@SECRET@\"; template_id = \"" TEMPLATE "\";"
+#define TWILIO_KEYS "provider = \"twilio\"; account_sid = \"" ACCOUNT "\"; auth_token_file = \"@SECRET@\";" \
+                    " from = \"+447700900000\";"
+/* channels.sms on line 2, then the keys under test on line 3. */
+#define SMS_WITH(keys, extra) AREAS "channels = { sms = { " keys "\n " extra " }; };\n"
+
+static void test_sms_defaults(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok_s(SMS_WITH(NOTIFY_KEYS, ""));
+
+        assert_true(c->sms.enabled);
+        assert_false(c->mqtt.enabled);
+        assert_false(c->email.enabled);
+        assert_int_equal(c->sms.provider, DAWN_SMS_NOTIFY);
+        assert_string_equal(c->sms.base_url, "https://api.notifications.service.gov.uk");
+        assert_string_equal(c->sms.api_key_file, secret);
+        assert_string_equal(c->sms.template_id, TEMPLATE);
+        assert_null(c->sms.account_sid);
+        assert_null(c->sms.auth_token_file);
+        assert_null(c->sms.from);
+        assert_int_equal(c->sms.max_segments, 2);
+        assert_true(c->sms.timeout_usec == 30 * DAWN_USEC_PER_SEC);
+        assert_int_equal(c->sms.limits.rate_per_minute, 3000);
+        assert_int_equal(c->sms.limits.max_in_flight, 32);
+        assert_true(c->sms.limits.lifetime_usec == 24 * HOUR);
+        assert_true(c->sms.limits.retry_initial_usec == 5 * DAWN_USEC_PER_SEC);
+        assert_ptr_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_SMS), &c->sms.limits);
+        assert_int_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_EMAIL)->max_in_flight, 0);
+        dawn_config_free(c);
+
+        c = load_ok_s(SMS_WITH(TWILIO_KEYS, ""));
+        assert_int_equal(c->sms.provider, DAWN_SMS_TWILIO);
+        assert_string_equal(c->sms.base_url, "https://api.twilio.com");
+        assert_string_equal(c->sms.account_sid, ACCOUNT);
+        assert_string_equal(c->sms.auth_token_file, secret);
+        assert_string_equal(c->sms.from, "+447700900000");
+        assert_null(c->sms.api_key_file);
+        assert_null(c->sms.template_id);
+        assert_int_equal(c->sms.limits.rate_per_minute, 3000);
+        dawn_config_free(c);
+}
+
+static void test_sms_values(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok_s(SMS_WITH("provider = \"notify\"; " NOTIFY_KEYS,
+                                                   "base_url = \"https://notify.example.org/api/\";"
+                                                   " max_segments = 10; timeout = \"10m\";"
+                                                   " rate_per_minute = 0; max_in_flight = 1024;"
+                                                   " lifetime = \"6h\"; retry_initial = \"1s\";"));
+
+        /* API paths are appended to it: no trailing '/'. */
+        assert_string_equal(c->sms.base_url, "https://notify.example.org/api");
+        assert_int_equal(c->sms.max_segments, 10);
+        assert_true(c->sms.timeout_usec == 600 * DAWN_USEC_PER_SEC);
+        assert_int_equal(c->sms.limits.rate_per_minute, 0);
+        assert_int_equal(c->sms.limits.max_in_flight, 1024);
+        assert_true(c->sms.limits.lifetime_usec == 6 * HOUR);
+        assert_true(c->sms.limits.retry_initial_usec == DAWN_USEC_PER_SEC);
+        dawn_config_free(c);
+
+        /* A messaging service instead of a number. */
+        c = load_ok_s(SMS_WITH("provider = \"twilio\"; account_sid = \"" ACCOUNT "\";"
+                               " auth_token_file = \"@SECRET@\";",
+                               "from = \"MG0123456789abcdef0123456789abcdef\"; max_segments = 1;"));
+        assert_string_equal(c->sms.from, "MG0123456789abcdef0123456789abcdef");
+        assert_int_equal(c->sms.max_segments, 1);
+        dawn_config_free(c);
+}
+
+static void test_sms_base_url(void **state UNUSED)
+{
+        static const char *const good[] = {
+                "http://127.0.0.1:8080",       "http://127.9.8.7/notify", "http://localhost:9000/",
+                "http://[::1]:9000/notify/",   "https://api.example.org", "https://10.0.0.5:8443/x",
+                "https://[2001:db8::1]/notify",
+        };
+        static const char *const stripped[] = {
+                "http://127.0.0.1:8080",       "http://127.9.8.7/notify", "http://localhost:9000",
+                "http://[::1]:9000/notify",    "https://api.example.org", "https://10.0.0.5:8443/x",
+                "https://[2001:db8::1]/notify",
+        };
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                char *text;
+                struct dawn_config *c;
+
+                assert_true(asprintf(&text, SMS_WITH(NOTIFY_KEYS, "base_url = \"%s\";"), good[i]) > 0);
+                c = load_ok_s(text);
+                assert_string_equal(c->sms.base_url, stripped[i]);
+                dawn_config_free(c);
+                free(text);
+        }
+
+        /* The API key must never cross a network in clear. */
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"http://api.notifications.service.gov.uk\";"),
+                  "test.conf:3:",
+                  "channels.sms.base_url: 'http://api.notifications.service.gov.uk': http:// is only allowed "
+                  "for a loopback address (127.0.0.1, ::1, localhost); the API key would cross the network "
+                  "in clear");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"http://10.1.2.3:8080\";"), "test.conf:3:",
+                  "channels.sms.base_url: 'http://10.1.2.3:8080': http:// is only allowed for a loopback");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"http://127.0.0.1.attacker.example/\";"), "test.conf:3:",
+                  "http:// is only allowed for a loopback");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"http://[2001:db8::1]/\";"), "test.conf:3:",
+                  "http:// is only allowed for a loopback");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"ftp://127.0.0.1\";"), "test.conf:3:",
+                  "channels.sms.base_url: 'ftp://127.0.0.1' must start with https://");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"api.twilio.com\";"), "test.conf:3:",
+                  "channels.sms.base_url: 'api.twilio.com' must start with https://");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"https://\";"), "test.conf:3:",
+                  "channels.sms.base_url: 'https://' has no host");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"https://user:pw@api.example.org\";"), "test.conf:3:",
+                  "must not contain a user name or password");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"https://api.example.org/?x=1\";"), "test.conf:3:",
+                  "must not have a query or fragment");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"https://api.example.org:99999\";"), "test.conf:3:",
+                  "has an invalid port");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"https://api example.org\";"), "test.conf:3:",
+                  "must not contain spaces or control characters");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"https://[::1/\";"), "test.conf:3:",
+                  "has an invalid IPv6 address");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "base_url = \"\";"), "test.conf:3:",
+                  "channels.sms.base_url must not be empty");
+}
+
+static void test_sms_errors(void **state UNUSED)
+{
+        char *msgs;
+
+        refused_s(SMS_WITH(NOTIFY_KEYS, "provider = \"vonage\";"), "test.conf:3:",
+                  "channels.sms.provider: unknown provider 'vonage' (use \"notify\" or \"twilio\")");
+        assert_refused(AREAS "channels = {\n sms = { template_id = \"" TEMPLATE "\"; }; };\n", "test.conf:3:",
+                       "channels.sms.api_key_file is required");
+        refused_s(AREAS "channels = {\n sms = { api_key_file = \"@SECRET@\"; }; };\n", "test.conf:3:",
+                  "channels.sms.template_id is required");
+        refused_s(SMS_WITH("api_key_file = \"@SECRET@\";", "template_id = \"welcome\";"), "test.conf:3:",
+                  "channels.sms.template_id: 'welcome' is not a template id");
+        refused_s(SMS_WITH("api_key_file = \"@SECRET@\";",
+                           "template_id = \"f33517ff-2a88-4f6e-b855-c550268ce08\";"),
+                  "test.conf:3:", "channels.sms.template_id: 'f33517ff-2a88-4f6e-b855-c550268ce08' is not");
+        refused_s(SMS_WITH("api_key_file = \"@SECRET@\";",
+                           "template_id = \"f33517ff2a884f6eb855c550268ce08a\";"),
+                  "test.conf:3:", "is not a template id");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "max_segments = 0;"), "test.conf:3:",
+                  "channels.sms.max_segments must be between 1 and 10");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "max_segments = 11;"), "test.conf:3:",
+                  "channels.sms.max_segments must be between 1 and 10");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "timeout = \"11m\";"), "test.conf:3:",
+                  "channels.sms.timeout must be at most 10m");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "timeout = \"30\";"), "test.conf:3:",
+                  "channels.sms.timeout: invalid duration '30'");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "rate_per_minute = -1;"), "test.conf:3:",
+                  "channels.sms.rate_per_minute must be between 0 and");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "max_in_flight = 0;"), "test.conf:3:",
+                  "channels.sms.max_in_flight must be between 1 and 1024");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "max_in_flight = 1025;"), "test.conf:3:",
+                  "channels.sms.max_in_flight must be between 1 and 1024");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "lifetime = \"forever\";"), "test.conf:3:",
+                  "channels.sms.lifetime: invalid duration 'forever'");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "retry_initial = \"1.5s\";"), "test.conf:3:",
+                  "channels.sms.retry_initial: invalid duration '1.5s'");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "api_key = \"secret\";"), "test.conf:3:",
+                  "unknown key 'channels.sms.api_key'");
+
+        /* An unknown provider is one error, not one per provider key. */
+        msgs = load_bad(AREAS "channels = { sms = { provider = \"sns\"; }; };\n");
+        assert_has(msgs, "unknown provider 'sns'");
+        assert_lacks(msgs, "required");
+        free(msgs);
+}
+
+static void test_sms_secret_files(void **state UNUSED)
+{
+        /* Checked now, so that `dawnd -n` finds a missing secret before an alert does. */
+        assert_refused(SMS_WITH("template_id = \"" TEMPLATE "\";",
+                                "api_key_file = \"/nonexistent/dawn/notify-key\";"),
+                       "test.conf:3:",
+                       "channels.sms.api_key_file: cannot read /nonexistent/dawn/notify-key: "
+                       "No such file or directory");
+        assert_refused(SMS_WITH("template_id = \"" TEMPLATE "\";", "api_key_file = \"/tmp\";"), "test.conf:3:",
+                       "channels.sms.api_key_file: cannot read /tmp: Is a directory");
+        assert_refused(SMS_WITH("provider = \"twilio\"; account_sid = \"" ACCOUNT "\"; from = \"+447700900000\";",
+                                "auth_token_file = \"/nonexistent/twilio-token\";"),
+                       "test.conf:3:",
+                       "channels.sms.auth_token_file: cannot read /nonexistent/twilio-token: "
+                       "No such file or directory");
+        if (geteuid() != 0) {
+                /* root can read anything, so this only means something for others. */
+                char path[] = "/tmp/dawn-test-unreadable-XXXXXX";
+                int fd = mkstemp(path);
+                char *text, *want;
+
+                assert_true(fd >= 0);
+                assert_int_equal(fchmod(fd, 0), 0);
+                close(fd);
+                assert_true(asprintf(&text, SMS_WITH("template_id = \"" TEMPLATE "\";", "api_key_file = \"%s\";"),
+                                     path) > 0);
+                assert_true(asprintf(&want, "channels.sms.api_key_file: cannot read %s: Permission denied",
+                                     path) > 0);
+                assert_refused(text, "test.conf:3:", want);
+                free(want);
+                free(text);
+                unlink(path);
+        }
+}
+
+static void test_sms_provider_keys(void **state UNUSED)
+{
+        char *msgs;
+
+        /* A key of the other provider: a half-done switch between the two. */
+        refused_s(SMS_WITH(TWILIO_KEYS, "template_id = \"" TEMPLATE "\";"), "test.conf:3:",
+                  "channels.sms.template_id is a notify key; provider is twilio");
+        refused_s(SMS_WITH(TWILIO_KEYS, "api_key_file = \"@SECRET@\";"), "test.conf:3:",
+                  "channels.sms.api_key_file is a notify key; provider is twilio");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "account_sid = \"" ACCOUNT "\";"), "test.conf:3:",
+                  "channels.sms.account_sid is a twilio key; provider is notify");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "auth_token_file = \"@SECRET@\";"), "test.conf:3:",
+                  "channels.sms.auth_token_file is a twilio key; provider is notify");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "from = \"+447700900000\";"), "test.conf:3:",
+                  "channels.sms.from is a twilio key; provider is notify");
+        /* notify is the default provider. */
+        refused_s(SMS_WITH("account_sid = \"" ACCOUNT "\";", ""), "test.conf:2:",
+                  "channels.sms.account_sid is a twilio key; provider is notify");
+
+        /* Twilio's own keys. */
+        msgs = load_bad(AREAS "channels = { sms = {\n provider = \"twilio\"; }; };\n");
+        assert_has(msgs, "test.conf:2: channels.sms.account_sid is required");
+        assert_has(msgs, "test.conf:2: channels.sms.auth_token_file is required");
+        assert_has(msgs, "test.conf:2: channels.sms.from is required");
+        assert_lacks(msgs, "api_key_file");
+        assert_lacks(msgs, "template_id");
+        free(msgs);
+        refused_s(SMS_WITH("provider = \"twilio\"; auth_token_file = \"@SECRET@\"; from = \"+447700900000\";",
+                           "account_sid = \"AC0123\";"),
+                  "test.conf:3:", "channels.sms.account_sid: 'AC0123' is not an account SID");
+        refused_s(SMS_WITH("provider = \"twilio\"; auth_token_file = \"@SECRET@\"; from = \"+447700900000\";",
+                           "account_sid = \"MG0123456789abcdef0123456789abcdef\";"),
+                  "test.conf:3:", "is not an account SID");
+        refused_s(SMS_WITH("provider = \"twilio\"; account_sid = \"" ACCOUNT "\"; auth_token_file = \"@SECRET@\";",
+                           "from = \"07700900000\";"),
+                  "test.conf:3:",
+                  "channels.sms.from: '07700900000' is neither an E.164 number nor a messaging service SID");
+        refused_s(SMS_WITH("provider = \"twilio\"; account_sid = \"" ACCOUNT "\"; auth_token_file = \"@SECRET@\";",
+                           "from = \"MG0123\";"),
+                  "test.conf:3:", "channels.sms.from: 'MG0123' is neither");
+}
+
+#define EMAIL_WITH(url, extra) AREAS "channels = { email = { url = \"" url "\"; from = \"alerts@example.org\";\n " \
+                               extra " }; };\n"
+
+static void test_email_defaults(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(EMAIL_WITH("smtp://mail.example.org:587", ""));
+
+        assert_true(c->email.enabled);
+        assert_false(c->sms.enabled);
+        assert_string_equal(c->email.url, "smtp://mail.example.org:587");
+        assert_string_equal(c->email.from, "alerts@example.org");
+        assert_null(c->email.username);
+        assert_null(c->email.password_file);
+        assert_true(c->email.require_tls);
+        assert_true(c->email.timeout_usec == 60 * DAWN_USEC_PER_SEC);
+        assert_int_equal(c->email.limits.rate_per_minute, 0);
+        assert_int_equal(c->email.limits.max_in_flight, 8);
+        assert_true(c->email.limits.lifetime_usec == 24 * HOUR);
+        assert_true(c->email.limits.retry_initial_usec == 5 * DAWN_USEC_PER_SEC);
+        assert_ptr_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_EMAIL), &c->email.limits);
+        assert_int_equal(dawn_config_channel_limits(c, DAWN_CHANNEL_SMS)->rate_per_minute, 0);
+        dawn_config_free(c);
+
+        c = load_ok_s(EMAIL_WITH("smtps://mail.example.org", "username = \"dawn\"; password_file = \"@SECRET@\";"
+                                 " tls = \"required\"; timeout = \"2m\"; rate_per_minute = 60;"
+                                 " max_in_flight = 256; lifetime = \"3d\"; retry_initial = \"30s\";"));
+        assert_string_equal(c->email.url, "smtps://mail.example.org");
+        assert_string_equal(c->email.username, "dawn");
+        assert_string_equal(c->email.password_file, secret);
+        assert_true(c->email.require_tls);
+        assert_true(c->email.timeout_usec == 120 * DAWN_USEC_PER_SEC);
+        assert_int_equal(c->email.limits.rate_per_minute, 60);
+        assert_int_equal(c->email.limits.max_in_flight, 256);
+        assert_true(c->email.limits.lifetime_usec == 3 * DAY);
+        assert_true(c->email.limits.retry_initial_usec == 30 * DAWN_USEC_PER_SEC);
+        dawn_config_free(c);
+}
+
+static void test_email_tls(void **state UNUSED)
+{
+        static const char *const loopback[] = {
+                "smtp://127.0.0.1:25", "smtp://127.0.0.53", "smtp://localhost", "smtp://[::1]:2525",
+                "smtp://127.0.0.1/",
+        };
+        struct dawn_config *c;
+
+        /* In clear to a relay on this machine. */
+        for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+                char *text;
+
+                assert_true(asprintf(&text, AREAS "channels = { email = { url = \"%s\"; from = \"a@b.example\";"
+                                     " tls = \"none\"; }; };\n", loopback[i]) > 0);
+                c = load_ok(text);
+                assert_false(c->email.require_tls);
+                dawn_config_free(c);
+                free(text);
+        }
+        c = load_ok(EMAIL_WITH("smtp://127.0.0.1:25", ""));
+        assert_true(c->email.require_tls);   /* STARTTLS is still required unless "none" is said */
+        dawn_config_free(c);
+
+        /* Across a network only with the operator's explicit override. */
+        assert_refused(EMAIL_WITH("smtp://mail.example.org:25", "tls = \"none\";"), "test.conf:3:",
+                       "channels.email.tls: \"none\" is only allowed for a loopback smtp:// server; mail would "
+                       "cross the network in clear");
+        assert_refused(EMAIL_WITH("smtp://10.0.0.25", "tls = \"none\"; tls_override = false;"), "test.conf:3:",
+                       "channels.email.tls: \"none\" is only allowed for a loopback smtp:// server");
+        c = load_ok(EMAIL_WITH("smtp://mail.example.org:25", "tls = \"none\"; tls_override = true;"));
+        assert_false(c->email.require_tls);
+        dawn_config_free(c);
+        c = load_ok(EMAIL_WITH("smtp://mail.example.org:25", "tls_override = true;"));
+        assert_true(c->email.require_tls);   /* an override alone changes nothing */
+        dawn_config_free(c);
+
+        assert_refused(EMAIL_WITH("smtps://127.0.0.1", "tls = \"none\";"), "test.conf:3:",
+                       "channels.email.tls: \"none\" contradicts smtps://, where TLS is implicit");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "tls = \"optional\";"), "test.conf:3:",
+                       "channels.email.tls must be \"required\" or \"none\"");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "tls = true;"), "test.conf:3:",
+                       "channels.email.tls must be a string");
+        assert_refused(EMAIL_WITH("smtp://mail.example.org", "tls = \"none\"; tls_override = \"yes\";"),
+                       "test.conf:3:", "channels.email.tls_override must be true or false");
+}
+
+/* channels.email with the url or the from under test on line 3. */
+#define EMAIL_URL(url) AREAS "channels = { email = { from = \"a@b.example\";\n url = \"" url "\"; }; };\n"
+#define EMAIL_FROM(from) AREAS "channels = { email = { url = \"smtp://127.0.0.1\";\n from = \"" from "\"; }; };\n"
+
+static void test_email_errors(void **state UNUSED)
+{
+        assert_refused(AREAS "channels = {\n email = { from = \"a@b.example\"; }; };\n", "test.conf:3:",
+                       "channels.email.url is required");
+        assert_refused(AREAS "channels = {\n email = { url = \"smtp://127.0.0.1\"; }; };\n", "test.conf:3:",
+                       "channels.email.from is required");
+        assert_refused(EMAIL_URL("http://mail.example.org"), "test.conf:3:",
+                       "channels.email.url: 'http://mail.example.org' must start with smtp:// or smtps://");
+        assert_refused(EMAIL_URL("smtp://"), "test.conf:3:", "channels.email.url: 'smtp://' has no host");
+        assert_refused(EMAIL_URL("smtp://mail.example.org:0"), "test.conf:3:",
+                       "channels.email.url: 'smtp://mail.example.org:0' has an invalid port");
+        assert_refused(EMAIL_URL("smtp://mail.example.org/x"), "test.conf:3:",
+                       "channels.email.url: 'smtp://mail.example.org/x' must be only a host and port");
+        assert_refused(EMAIL_URL("smtp://me:pw@mail.example.org"), "test.conf:3:",
+                       "must not contain a user name or password");
+        assert_refused(EMAIL_FROM("DAWN <alerts@example.org>"), "test.conf:3:",
+                       "channels.email.from: 'DAWN <alerts@example.org>' is not an email address");
+        assert_refused(EMAIL_FROM("a@b.example\\r\\nBcc: x@y"), "test.conf:3:",
+                       "channels.email.from: 'a@b.example\r\nBcc: x@y' is not an email address");
+        assert_refused(EMAIL_FROM("alerts"), "test.conf:3:", "channels.email.from: 'alerts' is not an email address");
+
+        /* The login: both or neither; the password file must be there. */
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "username = \"dawn\";"), "test.conf:3:",
+                       "channels.email.username: give password_file too, or neither");
+        refused_s(EMAIL_WITH("smtp://127.0.0.1", "password_file = \"@SECRET@\";"), "test.conf:3:",
+                  "channels.email.password_file: give username too, or neither");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1",
+                                  "username = \"dawn\"; password_file = \"/nonexistent/smtp-pw\";"),
+                       "test.conf:3:",
+                       "channels.email.password_file: cannot read /nonexistent/smtp-pw: No such file or directory");
+
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "timeout = \"1h\";"), "test.conf:3:",
+                       "channels.email.timeout must be at most 10m");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "max_in_flight = 257;"), "test.conf:3:",
+                       "channels.email.max_in_flight must be between 1 and 256");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "rate_per_minute = -5;"), "test.conf:3:",
+                       "channels.email.rate_per_minute must be between 0 and");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "lifetime = \"0s\";"), "test.conf:3:",
+                       "channels.email.lifetime: invalid duration '0s'");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "retry_initial = 5;"), "test.conf:3:",
+                       "channels.email.retry_initial must be a string");
+        assert_refused(EMAIL_WITH("smtp://127.0.0.1", "port = 25;"), "test.conf:3:",
+                       "unknown key 'channels.email.port'");
+}
+
+static void test_timezone(void **state UNUSED)
+{
+        static const char *const good[] = { "Europe/London", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5" };
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                char *text;
+                struct dawn_config *c;
+
+                assert_true(asprintf(&text, "daemon = { timezone = \"%s\"; };\n" AREAS, good[i]) > 0);
+                c = load_ok(text);
+                assert_string_equal(c->timezone, good[i]);
+                dawn_config_free(c);
+                free(text);
+        }
+        assert_refused("daemon = {\n timezone = \"Mars/Olympus_Mons\"; };\n" AREAS, "test.conf:2:",
+                       "daemon.timezone: unknown time zone 'Mars/Olympus_Mons' "
+                       "(no file /usr/share/zoneinfo/Mars/Olympus_Mons;");
+        assert_refused("daemon = {\n timezone = \"Europe\"; };\n" AREAS, "test.conf:2:",
+                       "daemon.timezone: unknown time zone 'Europe'");
+        assert_refused("daemon = {\n timezone = \"BST\"; };\n" AREAS, "test.conf:2:",
+                       "daemon.timezone: unknown time zone 'BST'");
+        assert_refused("daemon = {\n timezone = \"../../../etc/passwd\"; };\n" AREAS, "test.conf:2:",
+                       "daemon.timezone: '../../../etc/passwd' is not a time zone name");
+        assert_refused("daemon = {\n timezone = \"Europe/../../../etc/passwd\"; };\n" AREAS, "test.conf:2:",
+                       "is not a time zone name");
+        assert_refused("daemon = {\n timezone = \"/usr/share/zoneinfo/Europe/London\"; };\n" AREAS,
+                       "test.conf:2:",
+                       "daemon.timezone: '/usr/share/zoneinfo/Europe/London' is not a time zone name");
+        assert_refused("daemon = {\n timezone = \":Europe/London\"; };\n" AREAS, "test.conf:2:",
+                       "is not a time zone name");
+        assert_refused("daemon = {\n timezone = \"\"; };\n" AREAS, "test.conf:2:",
+                       "daemon.timezone must not be empty");
+        assert_refused("daemon = {\n timezone = 0; };\n" AREAS, "test.conf:2:", "daemon.timezone must be a string");
 }
 
 static void test_qos_zero_refused(void **state UNUSED)
@@ -541,19 +1076,51 @@ static void test_subscriber_errors(void **state UNUSED)
                        "test.conf:4:", "subscribers[0].mqtt: channel mqtt is not configured");
 }
 
+/* Every channel configured, then subscribers (the first on line 5). */
+#define ALL_CHANNELS AREAS "channels = { mqtt = {}; sms = { " NOTIFY_KEYS " };\n" \
+                     " email = { url = \"smtp://127.0.0.1\"; from = \"alerts@example.org\"; tls = \"none\"; }; };\n"
+#define SUB_ALL(extra) ALL_CHANNELS "subscribers = (\n { id = \"a\"; kind = \"hostel\"; area = \"town\"; " \
+                       extra " } );\n"
+
 static void test_subscriber_sms_email(void **state UNUSED)
 {
-        char *msgs;
+        struct dawn_config *c;
+        char *msgs, *text;
 
-        assert_refused(SUB("mqtt = true;\n sms = [ \"+447700900123\" ];"), "test.conf:5:",
-                       "subscribers[0].sms: the sms channel is not built in yet");
+        /* With the channels configured, numbers and addresses are taken. */
+        c = load_ok_s(SUB_ALL("sms = [ \"+447700900123\", \"+447700900124\" ];"
+                              " email = [ \"nights@booth-house.example\" ];"));
+        assert_int_equal(c->subscribers[0].n_sms, 2);
+        assert_string_equal(c->subscribers[0].sms[0], "+447700900123");
+        assert_string_equal(c->subscribers[0].sms[1], "+447700900124");
+        assert_int_equal(c->subscribers[0].n_email, 1);
+        assert_string_equal(c->subscribers[0].email[0], "nights@booth-house.example");
+        assert_false(c->subscribers[0].mqtt);
+        dawn_config_free(c);
+
+        /* Without them, alerts would be queued for a channel that never sends. */
+        assert_refused(SUB("mqtt = true; },\n { id = \"b\"; kind = \"hostel\"; area = \"town\";\n"
+                           " sms = [ \"+447700900123\" ];"),
+                       "test.conf:6:", "subscribers[1].sms: channel sms is not configured (channels.sms)");
         assert_refused(SUB("mqtt = true;\n email = [ \"nights@booth-house.example\" ];"), "test.conf:5:",
-                       "subscribers[0].email: the email channel is not built in yet");
+                       "subscribers[0].email: channel email is not configured (channels.email)");
+        text = with_secret(AREAS "channels = { sms = { " NOTIFY_KEYS " }; };\n"
+                           "subscribers = (\n { id = \"a\"; kind = \"hostel\"; area = \"town\";"
+                           " sms = [ \"+447700900123\" ];\n email = [ \"a@b.example\" ]; } );\n");
+        msgs = load_bad(text);
+        assert_has(msgs, "test.conf:5: subscribers[0].email: channel email is not configured (channels.email)");
+        assert_lacks(msgs, "channel sms");
+        assert_lacks(msgs, "not built in");
+        free(msgs);
+        free(text);
 
-        /* The addresses are checked all the same, ready for the channels. */
-        msgs = load_bad(SUB("sms = [ \"+447700900123\", \"07700900123\", \"+4477\", \"+44 7700 900123\" ];"
+        /* The addresses are checked, the channels being there. */
+        text = with_secret(SUB_ALL("sms = [ \"+447700900123\", \"07700900123\", \"+4477\", \"+44 7700 900123\" ];"
                             " email = [ \"nights@booth-house.example\", \"no-at-sign\", \"a@b@c\", \"@b\","
                             " \"a@\", \"a b@c\", \"a@b\\r\\nBcc: x@y\", \"<a@b>\", \"a@b,c@d\" ];"));
+        msgs = load_bad(text);
+        free(text);
+        assert_lacks(msgs, "not configured");
         assert_lacks(msgs, "'+447700900123' is not");
         assert_has(msgs, "subscribers[0].sms[1]: '07700900123' is not an E.164 number");
         assert_has(msgs, "subscribers[0].sms[2]: '+4477' is not an E.164 number");
@@ -567,7 +1134,7 @@ static void test_subscriber_sms_email(void **state UNUSED)
         assert_has(msgs, "subscribers[0].email[6]: 'a@b\r\nBcc: x@y' is not");
         assert_has(msgs, "subscribers[0].email[7]: '<a@b>' is not");
         assert_has(msgs, "subscribers[0].email[8]: 'a@b,c@d' is not");
-        /* A subscriber with only numbers has a channel, if not a working one. */
+        /* A subscriber with only numbers and addresses has a channel, if no working one. */
         assert_lacks(msgs, "no channel");
         free(msgs);
 }
@@ -704,11 +1271,84 @@ static void test_example_config(void **state UNUSED)
         assert_true(c->mqtt.enabled);
         assert_int_equal(c->mqtt.port, 1883);
         assert_int_equal(c->control_socket_mode, 0660);
+        assert_int_equal(c->mqtt.limits.max_in_flight, 1024);
+        assert_string_equal(c->timezone, "Europe/London");
+        /* SMS and email need secret files, so they are commented out. */
+        assert_false(c->sms.enabled);
+        assert_false(c->email.enabled);
         assert_true(c->n_subscribers >= 2);
-        for (size_t i = 0; i < c->n_subscribers; i++)
+        for (size_t i = 0; i < c->n_subscribers; i++) {
                 assert_true(c->subscribers[i].mqtt);
+                assert_int_equal(c->subscribers[i].n_sms, 0);
+                assert_int_equal(c->subscribers[i].n_email, 0);
+        }
         dawn_config_free(c);
         dawn_errors_free(&e);
+}
+
+static char *read_all(const char *path);
+
+/* Removes the first '#' of a line (keeping its indentation). */
+static void uncomment(char *line)
+{
+        char *hash = line + strspn(line, " \t");
+
+        assert_true(*hash == '#');
+        memmove(hash, hash + 1, strlen(hash));
+}
+
+/* The commented-out SMS and email blocks of the example, enabled as its
+ * comment says (remove the '#' of each line from "#sms = {" to "#};", and
+ * of the subscribers' "#sms = [" and "#email = ["), must be valid too. */
+static void test_example_config_sms_email(void **state UNUSED)
+{
+        char *text = read_all("conf/dawn.conf.example");
+        bool in_block = false;
+        int blocks = 0, lists = 0;
+        const struct dawn_subscriber *s;
+        struct dawn_config *c;
+
+        for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                const char *t = line + strspn(line, " \t");
+
+                if (strncmp(t, "#sms = {", 8) == 0 || strncmp(t, "#email = {", 10) == 0) {
+                        in_block = true;
+                        blocks++;
+                }
+                if (in_block) {
+                        bool last = strncmp(t, "#};", 3) == 0;
+
+                        uncomment(line);
+                        in_block = !last;
+                } else if (strncmp(t, "#sms = [", 8) == 0 || strncmp(t, "#email = [", 10) == 0) {
+                        uncomment(line);
+                        lists++;
+                }
+        }
+        assert_false(in_block);
+        assert_int_equal(blocks, 2);
+        assert_int_equal(lists, 2);
+        assert_non_null(strstr(text, "/etc/dawn/notify-api-key"));
+        assert_non_null(strstr(text, "/etc/dawn/smtp-password"));
+        text = replace_all(text, "/etc/dawn/notify-api-key", secret);
+        text = replace_all(text, "/etc/dawn/smtp-password", secret);
+        c = load_ok(text);
+        assert_true(c->sms.enabled);
+        assert_int_equal(c->sms.provider, DAWN_SMS_NOTIFY);
+        assert_string_equal(c->sms.base_url, "https://api.notifications.service.gov.uk");
+        assert_int_equal(c->sms.max_segments, 2);
+        assert_int_equal(c->sms.limits.rate_per_minute, 3000);
+        assert_int_equal(c->sms.limits.max_in_flight, 32);
+        assert_true(c->email.enabled);
+        assert_true(c->email.require_tls);
+        assert_string_equal(c->email.username, "dawn-alerts");
+        assert_int_equal(c->email.limits.max_in_flight, 8);
+        s = dawn_config_subscriber(c, "booth-house");
+        assert_non_null(s);
+        assert_int_equal(s->n_sms, 1);
+        assert_int_equal(s->n_email, 1);
+        dawn_config_free(c);
+        free(text);
 }
 
 static char *read_all(const char *path)
@@ -792,6 +1432,17 @@ int main(void)
                 cmocka_unit_test(test_duration_errors),
                 cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_channel_errors),
+                cmocka_unit_test(test_mqtt_limits),
+                cmocka_unit_test(test_sms_defaults),
+                cmocka_unit_test(test_sms_values),
+                cmocka_unit_test(test_sms_base_url),
+                cmocka_unit_test(test_sms_errors),
+                cmocka_unit_test(test_sms_secret_files),
+                cmocka_unit_test(test_sms_provider_keys),
+                cmocka_unit_test(test_email_defaults),
+                cmocka_unit_test(test_email_tls),
+                cmocka_unit_test(test_email_errors),
+                cmocka_unit_test(test_timezone),
                 cmocka_unit_test(test_qos_zero_refused),
                 cmocka_unit_test(test_mqtt_errors),
                 cmocka_unit_test(test_subscriber_errors),
@@ -804,9 +1455,10 @@ int main(void)
                 cmocka_unit_test(test_include_refused),
                 cmocka_unit_test(test_load_file),
                 cmocka_unit_test(test_example_config),
+                cmocka_unit_test(test_example_config_sms_email),
                 cmocka_unit_test(test_demo_config),
                 cmocka_unit_test(test_free_null),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, setup, teardown);
 }

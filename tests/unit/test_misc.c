@@ -29,7 +29,7 @@ static void assert_backoff_around(int attempts, uint64_t nominal)
 {
         static const double rands[] = { 0.0, 0.25, 0.5, 0.75, 0.999999 };
         for (size_t i = 0; i < sizeof(rands) / sizeof(rands[0]); i++) {
-                uint64_t d = dawn_backoff_usec(attempts, 0, rands[i]);
+                uint64_t d = dawn_backoff_usec(attempts, 0, 0, 0, rands[i]);
                 if (d < nominal * 8 / 10 || d > nominal * 12 / 10) {
                         print_error("attempt %d, rand %f: %llu usec, expected %llu +-20%%\n", attempts, rands[i],
                                     (unsigned long long)d, (unsigned long long)nominal);
@@ -37,16 +37,16 @@ static void assert_backoff_around(int attempts, uint64_t nominal)
                 }
         }
         /* the middle of the range is the nominal wait itself */
-        assert_int_equal(dawn_backoff_usec(attempts, 0, 0.5), nominal);
+        assert_int_equal(dawn_backoff_usec(attempts, 0, 0, 0, 0.5), nominal);
 }
 
 static void test_backoff_first_retry_after_five_seconds(void **state UNUSED)
 {
         assert_backoff_around(1, 5 * SEC);
         /* the ends of the jitter */
-        assert_int_equal(dawn_backoff_usec(1, 0, 0.0), 4 * SEC);
-        assert_true(dawn_backoff_usec(1, 0, 0.999999) < 6 * SEC);
-        assert_true(dawn_backoff_usec(1, 0, 0.999999) > 6 * SEC - SEC / 100);
+        assert_int_equal(dawn_backoff_usec(1, 0, 0, 0, 0.0), 4 * SEC);
+        assert_true(dawn_backoff_usec(1, 0, 0, 0, 0.999999) < 6 * SEC);
+        assert_true(dawn_backoff_usec(1, 0, 0, 0, 0.999999) > 6 * SEC - SEC / 100);
 }
 
 static void test_backoff_doubles(void **state UNUSED)
@@ -67,25 +67,25 @@ static void test_backoff_capped_at_ten_minutes(void **state UNUSED)
         assert_backoff_around(100, 600 * SEC);
         /* no overflow however long a channel has been failing */
         assert_backoff_around(INT_MAX, 600 * SEC);
-        assert_true(dawn_backoff_usec(INT_MAX, 0, 0.999999) <= 720 * SEC);
-        assert_true(dawn_backoff_usec(INT_MAX, 0, 0.0) >= 480 * SEC);
+        assert_true(dawn_backoff_usec(INT_MAX, 0, 0, 0, 0.999999) <= 720 * SEC);
+        assert_true(dawn_backoff_usec(INT_MAX, 0, 0, 0, 0.0) >= 480 * SEC);
 }
 
 static void test_backoff_jitter_spreads_retries(void **state UNUSED)
 {
         /* many deliveries failing together do not all come back at once */
-        assert_true(dawn_backoff_usec(3, 0, 0.1) < dawn_backoff_usec(3, 0, 0.9));
+        assert_true(dawn_backoff_usec(3, 0, 0, 0, 0.1) < dawn_backoff_usec(3, 0, 0, 0, 0.9));
 }
 
 static void test_backoff_retry_after_larger_wins(void **state UNUSED)
 {
         /* the peer asked for 30 s: never sooner */
-        assert_int_equal(dawn_backoff_usec(1, 30 * SEC, 0.999999), 30 * SEC);
-        assert_int_equal(dawn_backoff_usec(1, 30 * SEC, 0.0), 30 * SEC);
+        assert_int_equal(dawn_backoff_usec(1, 0, 0, 30 * SEC, 0.999999), 30 * SEC);
+        assert_int_equal(dawn_backoff_usec(1, 0, 0, 30 * SEC, 0.0), 30 * SEC);
         /* an hour is longer than the cap: still honoured */
-        assert_int_equal(dawn_backoff_usec(100, 3600 * SEC, 0.5), 3600 * SEC);
+        assert_int_equal(dawn_backoff_usec(100, 0, 0, 3600 * SEC, 0.5), 3600 * SEC);
         /* a smaller Retry-After does not shorten the back-off */
-        assert_int_equal(dawn_backoff_usec(2, 1 * SEC, 0.5), 10 * SEC);
+        assert_int_equal(dawn_backoff_usec(2, 0, 0, 1 * SEC, 0.5), 10 * SEC);
 }
 
 /* ---- masking ---- */
@@ -305,6 +305,16 @@ static void test_now_is_now(void **state UNUSED)
         assert_true(now < parse_ok("2100-01-01T00:00:00Z"));
 }
 
+/* a delivery failing for hours is retried less often than a fresh one */
+static void test_backoff_grows_with_the_deliverys_age(void **state UNUSED)
+{
+        uint64_t fresh = dawn_backoff_usec(1, 0, 0, 0, 0.5);
+        uint64_t hour_old = dawn_backoff_usec(1, 0, 3600 * SEC, 0, 0.5);
+        assert_int_equal(fresh, 5 * SEC);
+        assert_int_equal(hour_old, 450 * SEC); /* an eighth of an hour */
+        assert_int_equal(dawn_backoff_usec(1, 0, 24 * 3600 * SEC, 0, 0.5), 600 * SEC); /* still capped */
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -318,6 +328,7 @@ int main(void)
                 cmocka_unit_test(test_mask_email_keeps_first_character_and_domain),
                 cmocka_unit_test(test_mask_never_shows_the_whole_recipient),
                 cmocka_unit_test(test_mask_respects_the_buffer),
+                cmocka_unit_test(test_backoff_grows_with_the_deliverys_age),
                 cmocka_unit_test(test_time_parse_utc),
                 cmocka_unit_test(test_time_parse_cut_short_offset_stays_in_bounds),
                 cmocka_unit_test(test_time_parse_offsets),

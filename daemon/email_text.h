@@ -1,0 +1,63 @@
+/* The email an alert becomes: the whole RFC 5322 message, built from the
+ * alert as it stood at the delivery's revision. Pure: no I/O, no clock
+ * (the Date: is given), so every byte can be unit-tested.
+ *
+ * Headers. No CR or LF from input ever reaches a header: every header value
+ * has CR, LF and every other control character replaced by a space before
+ * anything else happens. A subject with non-ASCII characters is sent as RFC
+ * 2047 encoded-words (=?UTF-8?B?...?=); long headers are folded at spaces.
+ * Message-ID is <{reference}@dawn.invalid>: the delivery's reference
+ * ("<alert>-r<rev>-<row id>") is already unique per revision and recipient
+ * and the same on every attempt, so a resent message is recognisable.
+ *
+ * Body. Plain text, UTF-8, every field of the alert that has a value, lines
+ * wrapped at 76 characters, CRLF line endings, then encoded as
+ * quoted-printable: that keeps the message 7-bit, which every relay accepts
+ * whether or not it offers 8BITMIME (libcurl does not declare BODY=8BITMIME
+ * in MAIL FROM, so an 8bit body would be sent without the declaration RFC
+ * 6152 requires), and no line can pass SMTP's 998-byte limit whatever the
+ * input. ASCII text stays readable as it is.
+ *
+ * Dot-stuffing is libcurl's job: its SMTP upload turns every "CRLF." in the
+ * data into "CRLF.." (Curl_smtp_escape_eob in lib/smtp.c) and sends the
+ * terminating "CRLF.CRLF" itself, so the message here is not stuffed.
+ */
+#ifndef DAWN_EMAIL_TEXT_H
+#define DAWN_EMAIL_TEXT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "model.h"
+
+/* What a message needs besides the alert. */
+struct dawn_email_envelope {
+        const char *from;       /* the From: address (channels.email.from) */
+        const char *to;         /* the recipient's address */
+        const char *reference;  /* the delivery's idempotency reference */
+        int64_t date_usec;      /* the Date: header, microseconds since the epoch */
+};
+
+/* The subject as plain UTF-8 on one line (not yet sanitized or encoded):
+ * "[DAWN CRITICAL] Dangerous batch in Southampton: heroin with nitazene (A17)",
+ * or for a withdrawal "[DAWN] WITHDRAWN: A17 Dangerous batch in Southampton".
+ * Returns a malloc'ed string, or NULL on allocation failure. */
+char *dawn_email_subject(const struct dawn_alert *a, enum dawn_delivery_action action);
+
+/* The body as plain UTF-8 text with CRLF line endings (before the
+ * transfer encoding). Returns a malloc'ed string, or NULL. */
+char *dawn_email_body(const struct dawn_alert *a, enum dawn_delivery_action action);
+
+/* One header field, "Name: value\r\n" (possibly folded onto several lines,
+ * each continuation starting with a space): control characters in value
+ * become spaces, and when encode is true and value has non-ASCII bytes it is
+ * written as RFC 2047 encoded-words. Returns a malloc'ed string, or NULL. */
+char *dawn_email_header(const char *name, const char *value, bool encode);
+
+/* The whole message: headers, a blank line, the quoted-printable body,
+ * CRLF throughout. Returns a malloc'ed string, or NULL. */
+char *dawn_email_message(const struct dawn_alert *a, enum dawn_delivery_action action,
+                         const struct dawn_email_envelope *env);
+
+#endif

@@ -1,0 +1,230 @@
+/* Tests for daemon/ratelimit.c: the token bucket in front of a gateway's
+ * per-minute limit. The promise tested is the gateway's: never more than
+ * the rate in any 60 s, checked over every sliding window of a long run. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ratelimit.h"
+
+#define UNUSED __attribute__((unused))
+
+#define SEC INT64_C(1000000)
+#define MS INT64_C(1000)
+/* any start: the bucket only looks at differences */
+#define T0 (INT64_C(1795435200) * SEC)
+
+/* Attempts a send every step_usec for run_usec; returns the send times
+ * (malloc'ed) and their number in *n. */
+static int64_t *simulate(int rate, int64_t step_usec, int64_t run_usec, size_t *n)
+{
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, rate, T0);
+        size_t cap = (size_t)(run_usec / step_usec) + 1;
+        int64_t *sent = malloc(cap * sizeof(*sent));
+        assert_non_null(sent);
+        *n = 0;
+        for (int64_t t = T0; t < T0 + run_usec; t += step_usec)
+                if (dawn_bucket_take(&b, t))
+                        sent[(*n)++] = t;
+        return sent;
+}
+
+/* The most sends in any half-open window [t, t + 60 s): the window that
+ * holds the most always starts at a send. */
+static size_t max_per_minute(const int64_t *sent, size_t n)
+{
+        size_t most = 0;
+        for (size_t i = 0, j = 0; i < n; i++) {
+                while (j < n && sent[j] < sent[i] + 60 * SEC)
+                        j++;
+                if (j - i > most)
+                        most = j - i;
+        }
+        return most;
+}
+
+static void test_starts_with_one_token(void **state UNUSED)
+{
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, 60, T0);
+        assert_true(dawn_bucket_take(&b, T0));
+        assert_false(dawn_bucket_take(&b, T0));
+        assert_false(dawn_bucket_take(&b, T0 + 999 * MS));
+        /* then one a second */
+        assert_true(dawn_bucket_take(&b, T0 + 1 * SEC));
+        assert_false(dawn_bucket_take(&b, T0 + 1 * SEC + 500 * MS));
+        assert_true(dawn_bucket_take(&b, T0 + 2 * SEC));
+}
+
+static void test_even_stream_at_60_a_minute(void **state UNUSED)
+{
+        /* ten minutes of attempts every 10 ms */
+        size_t n;
+        int64_t *sent = simulate(60, 10 * MS, 600 * SEC, &n);
+        assert_int_equal(n, 600);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(sent[i], T0 + (int64_t)i * SEC);
+        assert_int_equal(max_per_minute(sent, n), 60);
+        free(sent);
+}
+
+static void test_never_more_than_the_rate_in_any_minute(void **state UNUSED)
+{
+        static const struct {
+                int rate;
+                int64_t step;
+        } cases[] = {
+                { 60, 10 * MS }, { 1, 10 * MS }, { 7, 10 * MS }, { 59, 10 * MS },  { 61, 10 * MS },
+                { 120, 10 * MS }, { 600, 1 * MS }, { 3000, 1 * MS }, { 3000, 7 * MS }, { 100000, 100 },
+        };
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+                size_t n;
+                int64_t *sent = simulate(cases[c].rate, cases[c].step, 600 * SEC, &n);
+                size_t most = max_per_minute(sent, n);
+                if (most > (size_t)cases[c].rate) {
+                        print_error("rate %d: %zu sends in one minute\n", cases[c].rate, most);
+                        fail();
+                }
+                /* and the bucket does not starve the stream either: over ten
+                 * minutes at least 95 % of the rate got through */
+                if (n < (size_t)cases[c].rate * 10 * 95 / 100) {
+                        print_error("rate %d: only %zu sends in ten minutes\n", cases[c].rate, n);
+                        fail();
+                }
+                free(sent);
+        }
+}
+
+static void test_burst_after_idle_stays_within_the_minute(void **state UNUSED)
+{
+        /* idle long enough to fill up, then everything at once, then steady:
+         * the burst plus the refill still stays at the rate */
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, 3000, T0);
+        size_t cap = 100000, n = 0;
+        int64_t *sent = malloc(cap * sizeof(*sent));
+        assert_non_null(sent);
+        int64_t start = T0 + 3600 * SEC;
+        for (int64_t t = start; t < start + 180 * SEC && n < cap; t += 1 * MS)
+                while (dawn_bucket_take(&b, t) && n < cap)
+                        sent[n++] = t;
+        /* a burst of one second's worth at the start */
+        size_t at_start = 0;
+        while (at_start < n && sent[at_start] == start)
+                at_start++;
+        assert_int_equal(at_start, 50);
+        assert_true(max_per_minute(sent, n) <= 3000);
+        free(sent);
+}
+
+static void test_wait_usec(void **state UNUSED)
+{
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, 60, T0);
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0), 0);
+        assert_true(dawn_bucket_take(&b, T0));
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0), 1 * SEC);
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0 + 250 * MS), 750 * MS);
+        assert_false(dawn_bucket_take(&b, T0 + 999999));
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0 + 999999), 1);
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0 + 1 * SEC), 0);
+        assert_true(dawn_bucket_take(&b, T0 + 1 * SEC));
+}
+
+static void test_wait_then_take_succeeds(void **state UNUSED)
+{
+        /* whatever the rate, sleeping the wait is enough, and not more than
+         * a microsecond too much */
+        static const int rates[] = { 1, 3, 7, 60, 61, 999, 3000, 7919, 100000 };
+        for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+                struct dawn_token_bucket b;
+                dawn_bucket_init(&b, rates[r], T0);
+                int64_t t = T0;
+                for (int i = 0; i < 200; i++) {
+                        uint64_t w = dawn_bucket_wait_usec(&b, t);
+                        if (w > 0) {
+                                assert_false(dawn_bucket_take(&b, t + (int64_t)w - 1));
+                                t += (int64_t)w;
+                        }
+                        assert_true(dawn_bucket_take(&b, t));
+                        t += 13; /* a little later each round, off the token grid */
+                }
+        }
+}
+
+static void test_rate_zero_is_unlimited(void **state UNUSED)
+{
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, 0, T0);
+        for (int i = 0; i < 100000; i++)
+                assert_true(dawn_bucket_take(&b, T0));
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0), 0);
+        /* and time going backwards changes nothing */
+        assert_true(dawn_bucket_take(&b, T0 - 3600 * SEC));
+}
+
+static void test_slow_rate(void **state UNUSED)
+{
+        /* one a minute: the burst is still one token */
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, 1, T0);
+        assert_true(dawn_bucket_take(&b, T0));
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0), 60 * SEC);
+        assert_false(dawn_bucket_take(&b, T0 + 59 * SEC));
+        assert_true(dawn_bucket_take(&b, T0 + 60 * SEC));
+        /* a long idle does not store more than one */
+        assert_true(dawn_bucket_take(&b, T0 + 3600 * SEC));
+        assert_false(dawn_bucket_take(&b, T0 + 3600 * SEC));
+}
+
+static void test_time_going_backwards(void **state UNUSED)
+{
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, 60, T0);
+        assert_true(dawn_bucket_take(&b, T0));
+        /* back by an hour: no token appears, none is taken away */
+        assert_false(dawn_bucket_take(&b, T0 - 3600 * SEC));
+        assert_true(b.tokens >= 0);
+        assert_int_equal(dawn_bucket_wait_usec(&b, T0 - 3600 * SEC), 1 * SEC);
+        /* the bucket counts on from the new time instead of stalling for an hour */
+        assert_true(dawn_bucket_take(&b, T0 - 3599 * SEC));
+        assert_false(dawn_bucket_take(&b, T0 - 3599 * SEC));
+        /* and a jump back to the old time adds no more than the cap */
+        assert_true(dawn_bucket_take(&b, T0 + 10 * SEC));
+        assert_false(dawn_bucket_take(&b, T0 + 10 * SEC));
+}
+
+static void test_extreme_times(void **state UNUSED)
+{
+        struct dawn_token_bucket b;
+        dawn_bucket_init(&b, 60, INT64_MIN);
+        assert_true(dawn_bucket_take(&b, INT64_MIN));
+        assert_false(dawn_bucket_take(&b, INT64_MIN));
+        /* the whole range in one step: full, never more */
+        assert_true(dawn_bucket_take(&b, INT64_MAX));
+        assert_false(dawn_bucket_take(&b, INT64_MAX));
+        assert_true(b.tokens >= 0 && b.tokens <= b.capacity);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_starts_with_one_token),
+                cmocka_unit_test(test_even_stream_at_60_a_minute),
+                cmocka_unit_test(test_never_more_than_the_rate_in_any_minute),
+                cmocka_unit_test(test_burst_after_idle_stays_within_the_minute),
+                cmocka_unit_test(test_wait_usec),
+                cmocka_unit_test(test_wait_then_take_succeeds),
+                cmocka_unit_test(test_rate_zero_is_unlimited),
+                cmocka_unit_test(test_slow_rate),
+                cmocka_unit_test(test_time_going_backwards),
+                cmocka_unit_test(test_extreme_times),
+        };
+        return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
+}
