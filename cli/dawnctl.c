@@ -1244,6 +1244,7 @@ static const struct column delivery_columns[] = {
         { "REV", "revision", CELL_TEXT, 4 },
         { "STATE", "state", CELL_TEXT, 10 },
         { "ATTEMPTS", "attempts", CELL_TEXT, 8 },
+        { "NEXT-TRY", "next_at", CELL_TIME, 16 },
         { "UPDATED", "updated_at", CELL_TIME, 16 },
         { "LAST-ERROR", "last_error", CELL_TEXT, 0 },
 };
