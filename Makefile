@@ -6,6 +6,7 @@
 #   make SANITIZER=address,undefined test    the same under ASan+UBSan (build-san/)
 #   make fuzz             build the libFuzzer harnesses (clang) and run each briefly
 #   make install PREFIX=/usr DESTDIR=...
+#   make deb              build the Debian package into build/ (packaging/debian)
 #
 # User CFLAGS/LDFLAGS are honoured; what DAWN needs is added in FINAL_*.
 
@@ -14,6 +15,13 @@ DESTDIR ?=
 BINDIR = $(PREFIX)/bin
 SBINDIR = $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
+# Where systemd and the other tools look; debian/rules sets SYSTEMDUNITDIR=/lib/systemd/system,
+# where Debian 12's debhelper finds units.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -49,7 +57,7 @@ QUIET_CC =
 QUIET_LINK =
 endif
 
-.PHONY: all deps test check unit integration demo fuzz install clean bench format
+.PHONY: all deps test check unit integration demo fuzz install deb clean bench format
 all: $(BUILD)/dawnd $(BUILD)/dawnctl
 
 $(BUILD)/%.o: %.c
@@ -97,12 +105,46 @@ fuzz:
 bench: all
 	@BUILD=$(BUILD) bench/run.sh
 
+# The binaries, the systemd units, the user and directories they need, man pages, completion,
+# and the example config as /etc/dawn/dawn.conf unless one is there. After a plain install
+# (not the .deb): systemd-sysusers; systemd-tmpfiles --create dawn.conf;
+# chgrp dawn /etc/dawn/dawn.conf; systemctl enable --now dawnd.socket dawnd.service.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/dawn
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/dawn \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPLETIONDIR)
 	install -m 0755 $(BUILD)/dawnd $(DESTDIR)$(SBINDIR)/dawnd
 	install -m 0755 $(BUILD)/dawnctl $(DESTDIR)$(BINDIR)/dawnctl
+	sed 's#^ExecStart=/usr/sbin/dawnd #ExecStart=$(SBINDIR)/dawnd #' packaging/systemd/dawnd.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/dawnd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/dawnd.service
+	install -m 0644 packaging/systemd/dawnd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/dawnd.socket
+	install -m 0644 packaging/sysusers.d/dawn.conf $(DESTDIR)$(SYSUSERSDIR)/dawn.conf
+	install -m 0644 packaging/tmpfiles.d/dawn.conf $(DESTDIR)$(TMPFILESDIR)/dawn.conf
+	install -m 0644 packaging/man/dawnctl.1 $(DESTDIR)$(MANDIR)/man1/dawnctl.1
+	install -m 0644 packaging/man/dawn.conf.5 $(DESTDIR)$(MANDIR)/man5/dawn.conf.5
+	install -m 0644 packaging/man/dawnd.8 $(DESTDIR)$(MANDIR)/man8/dawnd.8
+	install -m 0644 packaging/bash-completion/dawnctl $(DESTDIR)$(BASHCOMPLETIONDIR)/dawnctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/dawn/dawn.conf || \
 		install -m 0640 conf/dawn.conf.example $(DESTDIR)$(SYSCONFDIR)/dawn/dawn.conf
+
+# Debian wants debian/ at the top of the source: the tree (less builds and .git) is copied to a
+# temporary directory with packaging/debian as debian/, and built there (not under build/, whose
+# *.d files this Makefile includes). The packaging tools come from `scripts/deps.sh deb`; the
+# .deb lands in build/, and lintian's findings are shown (an error fails the target).
+DEB_VERSION := $(shell head -n 1 packaging/debian/changelog | cut -d'(' -f2 | cut -d')' -f1)
+deb:
+	@scripts/deps.sh deb
+	@set -e; tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/dawn-deb.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	tree="$$tmp/dawn-$(DEB_VERSION)"; mkdir -p "$$tree" build; \
+	tar -cf - --exclude=./build --exclude=./build-san --exclude=./build-fuzz --exclude=./.git . | \
+		tar -xf - -C "$$tree"; \
+	rm -rf "$$tree/debian"; cp -r packaging/debian "$$tree/debian"; \
+	(cd "$$tree" && dpkg-buildpackage -us -uc -b); \
+	rm -f build/dawn_*.deb build/dawn-dbgsym_*.deb; cp "$$tmp"/*.deb build/; \
+	echo "lintian:"; lintian --info "$$tmp"/*.changes; \
+	ls -l build/*.deb
 
 format:
 	clang-format -i daemon/*.[ch] cli/*.c include/dawn/*.h tests/unit/*.c tests/fuzz/*.c

@@ -108,7 +108,9 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
  *    backoff (their next_at is in the future). A restart re-queues what was in flight and
  *    reconnects. With the unit's WatchdogSec=30s that is 90 s without progress, longer than
  *    libmosquitto takes to notice a dead connection at the default keepalive (30 s), so a
- *    broker that vanished is seen as a disconnection first. */
+ *    broker that vanished is seen as a disconnection first; and never less than the longest
+ *    SMS or email request timeout and one more interval, so that a gateway that hangs is
+ *    seen as timeouts (retries) first. */
 #define DAWN_WATCHDOG_STALL_INTERVALS 3
 
 /* What the watchdog remembers between ticks; one daemon runs in a process. */
@@ -179,7 +181,12 @@ static int outbox_moving(struct dawn_daemon *d, uint64_t now)
                 watchdog_state.stalled = false;
                 return 0;
         }
-        if (now - watchdog_state.moved_at < DAWN_WATCHDOG_STALL_INTERVALS * d->watchdog_usec)
+        uint64_t limit = DAWN_WATCHDOG_STALL_INTERVALS * d->watchdog_usec;
+        if (d->config->sms.enabled && d->config->sms.timeout_usec + d->watchdog_usec > limit)
+                limit = d->config->sms.timeout_usec + d->watchdog_usec;
+        if (d->config->email.enabled && d->config->email.timeout_usec + d->watchdog_usec > limit)
+                limit = d->config->email.timeout_usec + d->watchdog_usec;
+        if (now - watchdog_state.moved_at < limit)
                 return 0;
         if (!watchdog_state.stalled)
                 log_error("watchdog: deliveries are waiting but none has ended for %llu s (%u in flight): "

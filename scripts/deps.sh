@@ -2,6 +2,8 @@
 # Installs the Debian packages DAWN needs to build and test, when run as
 # root; otherwise prints the exact apt-get line and fails. Used by
 # `make test` and `make demo`, so both work on a fresh Debian 12.
+# `scripts/deps.sh deb` (used by `make deb`) installs the packaging tools
+# instead, which nothing else needs.
 set -eu
 
 # build: compiler, pkg-config and the libraries dawnd links
@@ -9,11 +11,29 @@ BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev lib
 # tests: cmocka, a real broker and its clients, clang + its runtime for the
 # sanitizers and libFuzzer, Debian's python3 (free ports in tests), setpriv
 # (util-linux) to run dawnctl as another user, sqlite3 to look inside a store,
-# python3-aiosmtpd for a real SMTP server and curl for the gateway's self-test
-TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev python3 util-linux sqlite3 procps python3-aiosmtpd curl"
+# python3-aiosmtpd for a real SMTP server, curl for the gateway's self-test, tzdata
+# for quiet hours in local time (without it glibc silently uses UTC)
+TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev python3 util-linux sqlite3 procps python3-aiosmtpd curl tzdata"
+# tests of the service (test_service_*.sh): systemd for systemd-analyze and
+# systemd-socket-activate (a package, not PID 1), strace to hold dawnd's
+# system calls against the unit's filter, man-db (with groff) to render the
+# man pages, e2fsprogs and mount for a small ext4 store that turns read-only
+TEST_PKGS="$TEST_PKGS systemd strace man-db e2fsprogs mount"
+# packaging (make deb only): debhelper (with dpkg-dev) builds the .deb,
+# lintian checks it
+DEB_PKGS="debhelper dpkg-dev lintian"
+
+case "${1:-}" in
+deb) WANT="$DEB_PKGS" ;;
+"") WANT="$BUILD_PKGS $TEST_PKGS" ;;
+*)
+        echo "usage: $0 [deb]" >&2
+        exit 2
+        ;;
+esac
 
 missing=""
-for p in $BUILD_PKGS $TEST_PKGS; do
+for p in $WANT; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
                 missing="$missing $p"
         fi

@@ -21,7 +21,8 @@
  * a millisecond), finds nothing changed (no channel to restart) and swaps in
  * an equal config: harmless, and the swap itself is fuzzed too.
  *
- * The store lives in /dev/shm when it can (fsync is cheap there: commits use
+ * The store lives in $DAWN_FUZZ_TMPDIR (run.sh: a directory in /dev/shm),
+ * else in /dev/shm when it can (fsync is cheap there: commits use
  * synchronous=FULL) and is thrown away and recreated every RESET_EVERY
  * inputs, so it stays small and "list" stays fast. A crash that needs the
  * state left by earlier inputs may then not reproduce from its one file;
@@ -112,7 +113,10 @@ static void cleanup(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
         log_init(1, getenv("DAWN_FUZZ_LOG") ? LOG_DEBUG : LOG_CRIT);
-        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        /* run.sh names a directory it removes afterwards, even after a crash */
+        const char *base = getenv("DAWN_FUZZ_TMPDIR");
+        if (!base)
+                base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         snprintf(dir, sizeof(dir), "%s/dawn-fuzz-control-XXXXXX", base);
         if (!mkdtemp(dir))
                 die("mkdtemp", errno);

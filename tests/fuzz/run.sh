@@ -83,8 +83,13 @@ fi
 passed=0
 failed=0
 results=()
-work=$(mktemp -d "${TMPDIR:-/tmp}/dawn-fuzz.XXXXXX") || exit 2
+# corpus copies and fuzz_control's store; on a tmpfs when there is one (the
+# store commits with synchronous=FULL), and removed even after a crash
+tmp_base=${TMPDIR:-/tmp}
+[ -w /dev/shm ] && tmp_base=/dev/shm
+work=$(mktemp -d "$tmp_base/dawn-fuzz.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
+export DAWN_FUZZ_TMPDIR="$work"
 
 for harness in "$@"; do
         name=$(basename "$harness" .c)
@@ -152,10 +157,13 @@ for harness in "$@"; do
         cov=$(grep -E '^#[0-9]+.*cov: [0-9]+' "$log" | tail -n 1 | sed 's/.*cov: \([0-9]*\).*/\1/')
         verdict=PASS
         detail=
-        if [ $rc -ne 0 ] || grep -qE '^==[0-9]+==ERROR|runtime error:|^SUMMARY: (Address|Leak|Undefined)' "$log"; then
+        if [ $rc -ne 0 ] || grep -aqE '^==[0-9]+==ERROR|runtime error:|^SUMMARY: (Address|Leak|Undefined)' "$log"; then
                 verdict=FAIL
                 artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-                summary=$(grep -m 1 -E '^SUMMARY:|runtime error:|fuzz_[a-z]*: ' "$log")
+                # what went wrong: the harness's own check, or the sanitizer's summary
+                # (-a: a crash input quoted in the log may not be text)
+                summary=$(grep -a -m 1 -E "^$name: |runtime error:" "$log" | cut -c 1-200)
+                [ -z "$summary" ] && summary=$(grep -a -m 1 -E '^SUMMARY:' "$log")
                 detail=" (exit $rc${summary:+: $summary}${artifact:+; input: $artifact})"
         fi
         if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then
