@@ -1,7 +1,9 @@
 #include "channel.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const struct dawn_channel_driver *const dawn_channel_drivers[] = {
         &dawn_channel_mqtt,
@@ -67,4 +69,31 @@ void dawn_channel_ready_changed(struct dawn_channel *ch)
 {
         if (ch->on_ready)
                 ch->on_ready(ch, ch->userdata);
+}
+
+int dawn_channel_read_secret(const char *path, char **out)
+{
+        char buf[DAWN_SECRET_MAX + 2];
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        int r = ferror(f) ? -EIO : 0;
+        fclose(f);
+        if (r == 0 && n > DAWN_SECRET_MAX)
+                r = -EFBIG;
+        if (r == 0) {
+                /* editors add a final newline; a secret never ends in one */
+                buf[n] = '\0';
+                while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                        buf[--n] = '\0';
+                if (n == 0)
+                        r = -ENODATA;
+        }
+        if (r == 0) {
+                *out = strdup(buf);
+                r = *out ? 0 : -ENOMEM;
+        }
+        explicit_bzero(buf, sizeof(buf));
+        return r;
 }

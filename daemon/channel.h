@@ -79,6 +79,13 @@ int dawn_channel_new(const struct dawn_channel_driver *driver, sd_event *loop,
                      dawn_channel_ready_fn on_ready, void *userdata, struct dawn_channel **out);
 struct dawn_channel *dawn_channel_free(struct dawn_channel *ch);
 
+/* For drivers: reads a secret (password, API key, token) from a file, the
+ * whole file without its trailing line ending, at most 1 KiB. The read
+ * buffer is zeroed; the caller zeroes and frees *out. Returns 0, -ENODATA
+ * for an empty file, -EFBIG for a larger one, or -errno. */
+#define DAWN_SECRET_MAX 1024
+int dawn_channel_read_secret(const char *path, char **out);
+
 /* For drivers. */
 void dawn_channel_complete(struct dawn_channel *ch, int64_t delivery_id, enum dawn_send_result result,
                            const char *error, uint64_t retry_after_usec);

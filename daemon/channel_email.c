@@ -38,7 +38,6 @@
 
 #include "dawn/protocol.h"
 
-#define PASSWORD_MAX 1024
 #define DEFAULT_TIMEOUT_USEC (60 * DAWN_USEC_PER_SEC)
 
 struct email_state {
@@ -260,28 +259,6 @@ static const char *email_describe(struct dawn_channel *ch)
 
 /* ---- start and stop ---- */
 
-static int read_password(const char *path, char **out)
-{
-        char buf[PASSWORD_MAX + 2];
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        int r = ferror(f) ? -EIO : 0;
-        fclose(f);
-        if (r == 0 && n > PASSWORD_MAX)
-                r = -EFBIG;
-        if (r == 0) {
-                buf[n] = '\0';
-                while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                        buf[--n] = '\0';
-                *out = strdup(buf);
-                r = *out ? 0 : -ENOMEM;
-        }
-        explicit_bzero(buf, sizeof(buf));
-        return r;
-}
-
 /* "scheme://host:port" from the URL: no user name or password in logs. */
 static int display_url(const char *url, char **out, bool *smtps)
 {
@@ -340,7 +317,7 @@ static int copy_config(struct email_state *st, const struct dawn_email_config *c
             (c->username && !(st->username = strdup(c->username))))
                 return -ENOMEM;
         if (c->password_file) {
-                r = read_password(c->password_file, &st->password);
+                r = dawn_channel_read_secret(c->password_file, &st->password);
                 if (r < 0)
                         return log_error_errno(r, "email: cannot read the password from %s: %m",
                                                c->password_file);

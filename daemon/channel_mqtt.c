@@ -69,7 +69,6 @@
  * wakeup follows the kernel freeing a third of the socket buffer. */
 #define MQTT_MAX_WRITE_STALLS 1024u
 #define MQTT_STOP_FLUSH_MSEC 500
-#define MQTT_PASSWORD_MAX 1024
 #define MQTT_LOST_ERROR "broker connection lost"
 
 enum mqtt_conn {
@@ -593,28 +592,6 @@ static const char *mqtt_describe(struct dawn_channel *ch)
 
 /* ---- start and stop ---- */
 
-static int read_password(const char *path, char **out)
-{
-        char buf[MQTT_PASSWORD_MAX + 2];
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        int r = ferror(f) ? -EIO : 0;
-        fclose(f);
-        if (r == 0 && n > MQTT_PASSWORD_MAX)
-                r = -EFBIG;
-        if (r == 0) {
-                buf[n] = '\0';
-                while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                        buf[--n] = '\0';
-                *out = strdup(buf);
-                r = *out ? 0 : -ENOMEM;
-        }
-        explicit_bzero(buf, sizeof(buf));
-        return r;
-}
-
 static int copy_config(struct mqtt_state *st, const struct dawn_mqtt_config *m)
 {
         const char *prefix = m->topic_prefix ? m->topic_prefix : "dawn/v1";
@@ -630,7 +607,7 @@ static int copy_config(struct mqtt_state *st, const struct dawn_mqtt_config *m)
         if (m->username && !(st->username = strdup(m->username)))
                 return -ENOMEM;
         if (m->username && m->password_file) {
-                int r = read_password(m->password_file, &st->password);
+                int r = dawn_channel_read_secret(m->password_file, &st->password);
                 if (r < 0)
                         return log_error_errno(r, "MQTT: cannot read password file %s: %m",
                                                m->password_file);

@@ -43,7 +43,6 @@
 
 #include "dawn/protocol.h"
 
-#define SECRET_MAX 1024
 #define RESPONSE_KEEP 1024        /* bytes of a response body kept for the error text */
 #define ERROR_BODY_MAX 200        /* bytes of it that reach the error text */
 #define USER_AGENT "dawnd/" DAWN_VERSION
@@ -424,33 +423,6 @@ static const char *sms_describe(struct dawn_channel *ch)
 
 /* ---- start and stop ---- */
 
-/* The whole file, without trailing white space. The buffer is zeroed. */
-static int read_secret(const char *path, char **out)
-{
-        char buf[SECRET_MAX + 2];
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        int r = ferror(f) ? -EIO : 0;
-        fclose(f);
-        if (r == 0 && n > SECRET_MAX)
-                r = -EFBIG;
-        if (r == 0) {
-                buf[n] = '\0';
-                while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
-                        buf[--n] = '\0';
-                if (n == 0)
-                        r = -ENODATA;
-        }
-        if (r == 0) {
-                *out = strdup(buf);
-                r = *out ? 0 : -ENOMEM;
-        }
-        explicit_bzero(buf, sizeof(buf));
-        return r;
-}
-
 static void free_secret(char **s)
 {
         if (*s)
@@ -488,7 +460,7 @@ static int copy_config(struct sms_state *st, const struct dawn_sms_config *c)
                         st->endpoint = NULL;
                         return -ENOMEM;
                 }
-                r = read_secret(c->auth_token_file, &st->secret);
+                r = dawn_channel_read_secret(c->auth_token_file, &st->secret);
                 if (r < 0)
                         return log_error_errno(r, "SMS: cannot read the Twilio auth token from %s: %m",
                                                c->auth_token_file);
@@ -502,7 +474,7 @@ static int copy_config(struct sms_state *st, const struct dawn_sms_config *c)
                 return -ENOMEM;
         }
         char *key = NULL;
-        int r = read_secret(c->api_key_file, &key);
+        int r = dawn_channel_read_secret(c->api_key_file, &key);
         if (r < 0)
                 return log_error_errno(r, "SMS: cannot read the GOV.UK Notify API key from %s: %m",
                                        c->api_key_file);
