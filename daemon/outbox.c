@@ -36,11 +36,13 @@ struct dawn_outbox {
         struct dawn_channel *channels[DAWN_CHANNEL_COUNT];
         struct dawn_token_bucket bucket[DAWN_CHANNEL_COUNT];
         int bucket_rate[DAWN_CHANNEL_COUNT];
+        int64_t expiry_checked[DAWN_CHANNEL_COUNT];
         unsigned in_flight_count[DAWN_CHANNEL_COUNT];
         uint64_t delivered[DAWN_CHANNEL_COUNT], retried[DAWN_CHANNEL_COUNT], failed[DAWN_CHANNEL_COUNT];
         struct in_flight *table;            /* TABLE_SIZE slots keyed by delivery id */
         sd_event_source *dispatch_soon;
         sd_event_source *timer;
+        sd_event_source *sweep;             /* lifetimes, also while a channel cannot send */
         bool kick_queued;
 };
 
@@ -92,6 +94,7 @@ uint64_t dawn_backoff_usec(int attempts, uint64_t initial_usec, uint64_t age_use
 
 static int on_dispatch(sd_event_source *s, void *userdata);
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata);
 
 int dawn_outbox_new(sd_event *loop, struct dawn_store *store, struct dawn_commit *commit,
                     struct dawn_config *const *config, struct dawn_outbox **out)
@@ -115,6 +118,10 @@ int dawn_outbox_new(sd_event *loop, struct dawn_store *store, struct dawn_commit
                 r = sd_event_add_time(loop, &o->timer, CLOCK_REALTIME, UINT64_MAX, 0, on_timer, o);
         if (r >= 0)
                 r = sd_event_source_set_enabled(o->timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time_relative(loop, &o->sweep, CLOCK_MONOTONIC, 30 * DAWN_USEC_PER_SEC, 0, on_sweep, o);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(o->sweep, SD_EVENT_ON);
         if (r < 0) {
                 dawn_outbox_free(o);
                 return r;
@@ -129,6 +136,7 @@ struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o)
                 return NULL;
         sd_event_source_disable_unref(o->dispatch_soon);
         sd_event_source_disable_unref(o->timer);
+        sd_event_source_disable_unref(o->sweep);
         sd_event_unref(o->loop);
         free(o->table);
         free(o);
@@ -219,8 +227,11 @@ static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struc
 static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now)
 {
         const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, kind);
-        if (!lim->lifetime_usec)
+        /* lifetimes are hours long: once a second is timely, and keeps this scan of the
+         * waiting rows off the path of every dispatch */
+        if (!lim->lifetime_usec || now - o->expiry_checked[kind] < (int64_t)DAWN_USEC_PER_SEC)
                 return;
+        o->expiry_checked[kind] = now;
         char reason[96];
         snprintf(reason, sizeof(reason), "not delivered within its lifetime (%llu s)",
                  (unsigned long long)(lim->lifetime_usec / 1000000));
@@ -323,6 +334,21 @@ static int on_dispatch(sd_event_source *s, void *userdata)
                 dawn_outbox_kick(o);
         else
                 arm_timer(o, now, wake);
+        return 0;
+}
+
+/* A channel that cannot send is never dispatched, but its deliveries still
+ * age: fail those past their lifetime so that an outage is visible. */
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct dawn_outbox *o = userdata;
+        int64_t now = dawn_now_usec();
+        if (dawn_commit_open(o->commit) == 0)
+                for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                        if (o->channels[k])
+                                fail_expired(o, (enum dawn_channel_kind)k, now);
+        sd_event_source_set_time_relative(s, 30 * DAWN_USEC_PER_SEC);
+        sd_event_source_set_enabled(s, SD_EVENT_ON);
         return 0;
 }
 
