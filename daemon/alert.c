@@ -52,14 +52,30 @@ int dawn_strv_copy(struct dawn_strv *dst, const struct dawn_strv *src)
         return 0;
 }
 
+int dawn_utf8_prefix(const char *s, size_t max)
+{
+        size_t n = strnlen(s, max + 1);
+        if (n <= max)
+                return (int)n;
+        n = max;
+        /* back up over the continuation bytes of the character that was cut: at most three,
+         * as no UTF-8 character is longer; invalid input is cut where it falls */
+        for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; k++)
+                n--;
+        return (int)n;
+}
+
 int dawn_input_error_set(struct dawn_input_error *e, const char *field, const char *fmt, ...)
 {
         if (e) {
-                snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
+                field = field ? field : "";
+                snprintf(e->field, sizeof(e->field), "%.*s", dawn_utf8_prefix(field, sizeof(e->field) - 1), field);
                 va_list ap;
                 va_start(ap, fmt);
-                vsnprintf(e->message, sizeof(e->message), fmt, ap);
+                int len = vsnprintf(e->message, sizeof(e->message), fmt, ap);
                 va_end(ap);
+                if (len >= (int)sizeof(e->message))
+                        e->message[dawn_utf8_prefix(e->message, sizeof(e->message) - 1)] = '\0';
                 e->temporary = false;
         }
         return -EINVAL;
@@ -209,7 +225,8 @@ static int want_name(const cJSON *item, const char *field, int (*from_name)(cons
         if (v < 0) {
                 char shown[40];
                 /* show what was sent, cut short: it may be long or strange */
-                snprintf(shown, sizeof(shown), "%s", item->valuestring);
+                snprintf(shown, sizeof(shown), "%.*s", dawn_utf8_prefix(item->valuestring, sizeof(shown) - 1),
+                         item->valuestring);
                 for (char *p = shown; *p; p++)
                         if ((unsigned char)*p < 0x20)
                                 *p = '?';
@@ -388,8 +405,11 @@ int dawn_alert_parse_input(const cJSON *obj, struct dawn_alert *a, unsigned *see
                         if (strcmp(item->string, input_fields[i].name) == 0)
                                 break;
                 if (i == sizeof(input_fields) / sizeof(input_fields[0])) {
+                        if (!item->string[0])
+                                return dawn_input_error_set(err, "alert", "the alert has a field with an empty name");
                         char shown[48];
-                        snprintf(shown, sizeof(shown), "%s", item->string);
+                        snprintf(shown, sizeof(shown), "%.*s", dawn_utf8_prefix(item->string, sizeof(shown) - 1),
+                                 item->string);
                         for (size_t k = 0; k < sizeof(daemon_fields) / sizeof(daemon_fields[0]); k++)
                                 if (strcmp(item->string, daemon_fields[k]) == 0)
                                         return dawn_input_error_set(err, shown,
@@ -452,7 +472,8 @@ int dawn_alert_check(const struct dawn_alert *a, const struct dawn_config *c, in
         if (!a->area)
                 return dawn_input_error_set(err, "area", "area: required");
         if (c && dawn_config_area_index(c, a->area) < 0)
-                return dawn_input_error_set(err, "area", "area: unknown area '%.40s'", a->area);
+                return dawn_input_error_set(err, "area", "area: unknown area '%.*s'",
+                                            dawn_utf8_prefix(a->area, 40), a->area);
         if (a->type == DAWN_TYPE_NFOD && a->has_grade_override)
                 return dawn_input_error_set(err, "grade",
                                             "grade: a single non-fatal overdose report is logged, not graded by "

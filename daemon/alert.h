@@ -68,6 +68,11 @@ void dawn_alert_init(struct dawn_alert *a);
 void dawn_alert_clear(struct dawn_alert *a);
 int dawn_alert_copy(struct dawn_alert *dst, const struct dawn_alert *src);
 
+/* The length of the longest prefix of s of at most max bytes that does not
+ * end inside a UTF-8 character: for "%.*s" in messages that quote input, so
+ * that an error about valid UTF-8 is valid UTF-8 itself. */
+int dawn_utf8_prefix(const char *s, size_t max);
+
 /* Text rules for any free-text field: valid UTF-8, no control characters
  * (newlines where multiline), not blank, at most max_chars characters. */
 int dawn_text_check(const char *field, const char *s, long max_chars, bool multiline,

@@ -53,8 +53,10 @@ static cJSON *answer_error(const char *field, bool temporary, const char *fmt, .
         char msg[512];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        int len = vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        if (len >= (int)sizeof(msg))
+                msg[dawn_utf8_prefix(msg, sizeof(msg) - 1)] = '\0';
         cJSON *o = cJSON_CreateObject();
         cJSON_AddBoolToObject(o, "ok", false);
         cJSON_AddStringToObject(o, "error", msg);
@@ -119,8 +121,11 @@ static cJSON *check_args(const cJSON *req, const char *const *allowed)
                 bool ok = false;
                 for (size_t k = 0; allowed[k]; k++)
                         ok |= strcmp(i->string, allowed[k]) == 0;
+                if (!ok && !i->string[0])
+                        return answer_error("request", false, "the request has an argument with an empty name");
                 if (!ok)
-                        return answer_error(i->string, false, "unknown argument '%.40s'", i->string);
+                        return answer_error(i->string, false, "unknown argument '%.*s'",
+                                            dawn_utf8_prefix(i->string, 40), i->string);
         }
         return NULL;
 }
@@ -319,15 +324,16 @@ static cJSON *cmd_route(struct dawn_daemon *d, const struct dawn_peer *p, const 
                 return bad;
         const char *area = want_str(req, "area"), *type = want_str(req, "type"), *grade = want_str(req, "grade");
         if (!area || dawn_config_area_index(d->config, area) < 0)
-                return answer_error("area", false, "area: '%.40s' is not in the configured area tree",
-                                    area ? area : "");
+                return answer_error("area", false, "area: '%.*s' is not in the configured area tree",
+                                    dawn_utf8_prefix(area ? area : "", 40), area ? area : "");
         int t = dawn_type_from_name(type ? type : "batch");
         if (t < 0)
-                return answer_error("type", false, "type: '%.20s' is not one of batch, cluster, nfod", type);
+                return answer_error("type", false, "type: '%.*s' is not one of batch, cluster, nfod",
+                                    dawn_utf8_prefix(type, 20), type);
         int g = dawn_grade_from_name(grade ? grade : "warning");
         if (g < 0)
-                return answer_error("grade", false, "grade: '%.20s' is not one of logged, info, warning, critical",
-                                    grade);
+                return answer_error("grade", false, "grade: '%.*s' is not one of logged, info, warning, critical",
+                                    dawn_utf8_prefix(grade, 20), grade);
         struct dawn_route route;
         if (dawn_route_alert(d->config, "<id>", area, (enum dawn_type)t, (enum dawn_grade)g, &route) < 0)
                 return answer_error(NULL, true, "out of memory");
@@ -359,10 +365,9 @@ static cJSON *cmd_status(struct dawn_daemon *d, const struct dawn_peer *p, const
         cJSON_AddNumberToObject(s, "uptime_seconds", (double)((dawn_now_usec() - d->started_at) / 1000000));
         cJSON_AddStringToObject(s, "config", d->config_path);
         cJSON_AddStringToObject(s, "store", d->db_path);
-        cJSON *active = cJSON_CreateArray();
-        if (dawn_store_list_alerts(d->store, false, active) == 0)
-                cJSON_AddNumberToObject(s, "active_alerts", cJSON_GetArraySize(active));
-        cJSON_Delete(active);
+        int open = dawn_store_count_open_alerts(d->store);
+        if (open >= 0)
+                cJSON_AddNumberToObject(s, "active_alerts", open);
         cJSON *channels = cJSON_AddObjectToObject(s, "channels");
         dawn_outbox_status(d->outbox, channels);
         cJSON *queue = cJSON_AddObjectToObject(s, "deliveries");
@@ -442,7 +447,7 @@ cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, 
                 *wrote = is_write(commands[i].fn);
         }
         if (!ans)
-                ans = answer_error("cmd", false, "unknown command '%.40s'", cmd);
+                ans = answer_error("cmd", false, "unknown command '%.*s'", dawn_utf8_prefix(cmd, 40), cmd);
         cJSON_Delete(req);
         return ans;
 }

@@ -60,8 +60,7 @@ static void stop_channel(struct dawn_daemon *d, enum dawn_channel_kind kind)
 
 void dawn_daemon_update_status(struct dawn_daemon *d)
 {
-        cJSON *active = cJSON_CreateArray(), *counts = cJSON_CreateObject();
-        dawn_store_list_alerts(d->store, false, active);
+        cJSON *counts = cJSON_CreateObject();
         dawn_store_queue_counts(d->store, counts);
         double waiting = 0;
         const cJSON *ch, *st;
@@ -73,8 +72,7 @@ void dawn_daemon_update_status(struct dawn_daemon *d)
                                    ? d->channels[DAWN_CHANNEL_MQTT]->driver->describe(d->channels[DAWN_CHANNEL_MQTT])
                                    : "not configured";
         sd_notifyf(0, "STATUS=%d active alert(s); outbox: %.0f waiting, %u in flight; mqtt: %s",
-                   cJSON_GetArraySize(active), waiting, dawn_outbox_in_flight(d->outbox), mqtt);
-        cJSON_Delete(active);
+                   dawn_store_count_open_alerts(d->store), waiting, dawn_outbox_in_flight(d->outbox), mqtt);
         cJSON_Delete(counts);
 }
 

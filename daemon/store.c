@@ -79,6 +79,7 @@ enum stmt_id {
         ST_FIND_MATCH,
         ST_LIST_ACTIVE,
         ST_LIST_ALL,
+        ST_COUNT_OPEN,
         ST_REVISION_JSON,
         ST_FIND_SUBMISSION,
         ST_ADD_SUBMISSION,
@@ -114,6 +115,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                           " AND updated_at >= ? ORDER BY updated_at DESC LIMIT 1",
         [ST_LIST_ACTIVE] = "SELECT json FROM alerts WHERE status IN ('active', 'pending') ORDER BY seq DESC",
         [ST_LIST_ALL] = "SELECT json FROM alerts ORDER BY seq DESC",
+        [ST_COUNT_OPEN] = "SELECT count(*) FROM alerts WHERE status IN ('active', 'pending')",
         [ST_REVISION_JSON] = "SELECT json FROM revisions WHERE alert_id = ? AND revision = ?",
         [ST_FIND_SUBMISSION] = "SELECT alert_id FROM submissions WHERE source = ? AND source_ref = ?",
         [ST_ADD_SUBMISSION] = "INSERT INTO submissions (source, source_ref, alert_id, received_at) VALUES (?, ?, ?, ?)",
@@ -468,6 +470,17 @@ int dawn_store_list_alerts(struct dawn_store *s, bool all, cJSON *array)
 {
         sqlite3_stmt *st = stmt(s, all ? ST_LIST_ALL : ST_LIST_ACTIVE);
         return st ? json_rows(s, st, array) : -EIO;
+}
+
+int dawn_store_count_open_alerts(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_COUNT_OPEN);
+        if (!st)
+                return -EIO;
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
 }
 
 int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision, char **json)

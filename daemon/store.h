@@ -56,6 +56,8 @@ int dawn_store_find_match(struct dawn_store *s, const char *fingerprint, int64_t
                           char id[DAWN_MAX_ID_CHARS + 1]);
 /* Alerts as JSON objects, newest first: active and pending ones, or all. */
 int dawn_store_list_alerts(struct dawn_store *s, bool all, cJSON *array);
+/* How many alerts are active or pending (without reading them). */
+int dawn_store_count_open_alerts(struct dawn_store *s);
 /* The alert JSON as it stood at a revision (malloc'ed), 1, 0 if none. */
 int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision, char **json);
 

@@ -315,6 +315,22 @@ static void test_backoff_grows_with_the_deliverys_age(void **state UNUSED)
         assert_int_equal(dawn_backoff_usec(1, 0, 24 * 3600 * SEC, 0, 0.5), 600 * SEC); /* still capped */
 }
 
+/* messages quote input cut short: never in the middle of a character */
+static void test_utf8_prefix_never_cuts_a_character(void **state UNUSED)
+{
+        assert_int_equal(dawn_utf8_prefix("abc", 10), 3);
+        assert_int_equal(dawn_utf8_prefix("abcdef", 4), 4);
+        /* "é" is two bytes: a cut after its first byte backs up before it */
+        assert_int_equal(dawn_utf8_prefix("a\xc3\xa9" "b", 2), 1);
+        assert_int_equal(dawn_utf8_prefix("a\xc3\xa9" "b", 3), 3);
+        /* a four-byte character cut after one, two or three bytes */
+        assert_int_equal(dawn_utf8_prefix("\xf0\x9f\x92\x8a!", 1), 0);
+        assert_int_equal(dawn_utf8_prefix("\xf0\x9f\x92\x8a!", 3), 0);
+        assert_int_equal(dawn_utf8_prefix("\xf0\x9f\x92\x8a!", 4), 4);
+        /* invalid input: backs up at most three bytes, never to nothing */
+        assert_int_equal(dawn_utf8_prefix("e\xb7\xb7\xb7\xb7\xb7\xb7", 5), 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -329,6 +345,7 @@ int main(void)
                 cmocka_unit_test(test_mask_never_shows_the_whole_recipient),
                 cmocka_unit_test(test_mask_respects_the_buffer),
                 cmocka_unit_test(test_backoff_grows_with_the_deliverys_age),
+                cmocka_unit_test(test_utf8_prefix_never_cuts_a_character),
                 cmocka_unit_test(test_time_parse_utc),
                 cmocka_unit_test(test_time_parse_cut_short_offset_stays_in_bounds),
                 cmocka_unit_test(test_time_parse_offsets),
