@@ -47,6 +47,9 @@ check "the body has the advice" grep -q "more than one dose may be needed" "$mai
 check "the body has the grade reasons" grep -q "confirmed by toxicology" "$mail"
 check "the Message-ID is derived from the alert revision" grep -qi "^Message-ID: <A1-r1-" "$mail"
 check "all deliveries of A1 are delivered" wait_for '[ "$(states A1)" = delivered ]' 15
+ctl --json show A1 >"$T/show1.json"
+check "dawnctl show masks phone numbers" bash -c "grep -q '+4477' '$T/show1.json' && ! grep -q '+447700900123' '$T/show1.json'"
+check "dawnctl show masks email addresses" bash -c "grep -q '@booth-house.example' '$T/show1.json' && ! grep -q 'nights@booth-house.example' '$T/show1.json'"
 
 # ---- quiet hours: a warning waits, a critical did not ----
 ctl --json issue --area southampton --sold-as cocaine --adulterant xylazine "Cocaine with xylazine." >"$T/a2.json"
@@ -101,5 +104,7 @@ for i in range(len(t)):
         worst = max(worst, (j-i+1) - allowed)
 print(1 if worst > 0 else 0)' "$T/sms.jsonl")
 check "the gateway never saw more than 120 a minute (+ 1 s burst)" test "$over" = 0
+check "no full number or address appears in dawnd's log" \
+        bash -c "! grep -qE '\\+4477009001[0-9]{2}|nights@|duty@|office@' '$T/dawnd.log'"
 [ -n "${KEEP:-}" ] && cp -r "$T" /tmp/keep-delivery
 finish
