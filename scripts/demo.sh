@@ -1,8 +1,9 @@
 #!/bin/bash
-# `make demo`: a local broker and dawnd on the demo config, a pharmacy's
-# dashboard feed (mosquitto_sub), an alert issued with dawnctl, and the
-# alert arriving. Everything runs in a temp directory on 127.0.0.1 and is
-# stopped at the end.
+# `make demo`: a local broker, the test SMS gateway, an SMTP server and
+# dawnd on the demo config; a pharmacy's dashboard feed (mosquitto_sub); an
+# alert issued with dawnctl, arriving on the dashboard, as an SMS and as an
+# email. Everything runs in a temp directory on 127.0.0.1 and is stopped
+# at the end.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -27,8 +28,26 @@ mosquitto -c "$D/mosquitto.conf" >"$D/mosquitto.log" 2>&1 &
 pids+=($!)
 wait_for "mosquitto_pub -p $PORT -t demo/ping -n" || { echo "mosquitto did not start"; exit 1; }
 
-step "Starting dawnd on the demo config (conf/demo.conf: the pan-Hampshire area tree, 8 subscribers)"
+step "Starting the test SMS gateway (GOV.UK Notify's API) and an SMTP server (aiosmtpd)"
+NOTIFY_KEY="dawn_demo-3d2b6c52-6e0c-4e56-a5d8-3a1c6f8f0a11-9f1d3a6e-2b4c-4d7e-8f90-123456789abc"
+printf '%s\n' "$NOTIFY_KEY" >"$D/notify.key"
+/usr/bin/python3 "$ROOT/tests/gateway/sms_gateway.py" --port 0 --notify-key "$NOTIFY_KEY" --quiet \
+        --record "$D/sms.jsonl" --ready-file "$D/gw.port" >"$D/gateway.log" 2>&1 &
+pids+=($!)
+SMTP_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$D/mail"
+/usr/bin/python3 "$ROOT/tests/gateway/smtp_sink.py" --port "$SMTP_PORT" --maildir "$D/mail" \
+        --record "$D/smtp.jsonl" --ready-file "$D/smtp.port" >"$D/smtp.log" 2>&1 &
+pids+=($!)
+wait_for "[ -s '$D/gw.port' ] && [ -s '$D/smtp.port' ]" || { echo "test gateways did not start"; exit 1; }
+echo "SMS gateway on 127.0.0.1:$(cat "$D/gw.port"), SMTP on 127.0.0.1:$SMTP_PORT"
+
+step "Starting dawnd on the demo config (conf/demo.conf: the pan-Hampshire area tree, 8 subscribers;"
+echo "   here Booth House's night phone also gets SMS and the recovery service's duty inbox email)"
 sed -e "s#@STATE_DIR@#$D/state#" -e "s#@CONTROL_SOCKET@#$DAWN_SOCKET#" -e "s#@MQTT_PORT@#$PORT#" \
+    -e "s#^channels = {#channels = {\n        sms = { base_url = \"http://127.0.0.1:$(cat "$D/gw.port")\"; api_key_file = \"$D/notify.key\"; template_id = \"f1c2d3e4-0000-4a5b-8c9d-0123456789ab\"; };\n        email = { url = \"smtp://127.0.0.1:$SMTP_PORT\"; from = \"alerts@dawn.example\"; tls = \"none\"; };#" \
+    -e "s#{ id = \"booth-house\";#{ id = \"booth-house\"; sms = [ \"+447700900123\" ];#" \
+    -e "s#{ id = \"recovery-service\";#{ id = \"recovery-service\"; email = [ \"duty@recovery.example\" ];#" \
         "$ROOT/conf/demo.conf" >"$D/dawn.conf"
 "$DAWND" -n -c "$D/dawn.conf" || exit 1
 "$DAWND" -f -c "$D/dawn.conf" 2>"$D/dawnd.log" &
@@ -65,6 +84,21 @@ else
         cat "$D/dawnd.log"
         exit 1
 fi
+
+step "Booth House's night phone gets an SMS (as the gateway received it)"
+wait_for "grep -q '\"status\": 201' '$D/sms.jsonl'" || { echo "no SMS arrived: see $D/dawnd.log"; exit 1; }
+/usr/bin/python3 -c 'import json,sys
+r=json.loads(open(sys.argv[1]).readline())
+print("to %s (reference %s):\n  %s" % (r["to"], r["reference"], r["body"]))' "$D/sms.jsonl"
+
+step "The recovery service's duty inbox gets the full alert by email"
+wait_for "ls '$D'/mail/*.eml" || { echo "no mail arrived: see $D/dawnd.log"; exit 1; }
+/usr/bin/python3 -c 'import email,sys
+m=email.message_from_binary_file(open(sys.argv[1],"rb"))
+print("Subject:", " ".join(m["Subject"].split()))
+body=m.get_payload(decode=True).decode()
+print("\n".join(body.splitlines()[:14]))
+print("  ...")' "$(ls "$D"/mail/*.eml | head -n 1)"
 
 step "The officer sees exactly who was told (dawnctl show A1)"
 # PUBACKs come back within milliseconds; show the final states rather than a moment in between
