@@ -104,6 +104,15 @@ for i in range(len(t)):
         worst = max(worst, (j-i+1) - allowed)
 print(1 if worst > 0 else 0)' "$T/sms.jsonl")
 check "the gateway never saw more than 120 a minute (+ 1 s burst)" test "$over" = 0
+# ---- a reload restarts the SMS and email channels (they re-read their secrets); delivery goes on ----
+ctl reload >/dev/null
+check "dawnctl reload with SMS and email configured exits 0" test $? -eq 0
+ctl issue --area portsmouth --sold-as diazepam --adulterant bromazolam --evidence clinical --casualties 2 \
+        "Blue tablets sold as diazepam." >/dev/null
+check "after the reload the Portsmouth hostel's SMS is delivered" \
+        wait_for "grep '\"to\": \"+447700900125\"' '$T/sms.jsonl' | grep -q '\"reference\": \"A3-r1-.*\"status\": 201'" 15
+check "and its mail" wait_for "grep -q office@haven.example '$T/smtp.jsonl'" 15
+
 check "no full number or address appears in dawnd's log" \
         bash -c "! grep -qE '\\+4477009001[0-9]{2}|nights@|duty@|office@' '$T/dawnd.log'"
 [ -n "${KEEP:-}" ] && cp -r "$T" /tmp/keep-delivery
