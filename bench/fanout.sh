@@ -5,17 +5,25 @@
 #
 #   BUILD=build bench/fanout.sh [mqtt|sms|email|ratelimited|capacity|all]...
 #
-#   mqtt         mosquitto; a mosquitto_sub on <prefix>/subscribers/+/alerts/+ counts
-#   sms          the test SMS gateway (tests/gateway/sms_gateway.py, no limit);
-#                its record file counts the 201s
-#   email        the test SMTP sink (tests/gateway/smtp_sink.py, aiosmtpd; its
-#                record file counts the 250s), then postfix's smtp-sink if it is
-#                installed (its -c counters count the messages)
+#   mqtt         mosquitto; a mosquitto_sub on <prefix>/subscribers/+/alerts/+
+#                timestamps what it receives (QoS 0, broker queues unlimited)
+#   sms          the test SMS gateway (tests/gateway/sms_gateway.py, no rate
+#                limit) whose record file counts the 201s: at max_in_flight
+#                1024 and at the default 32 (sms-if-32) through bench/fanout/
+#                sms_gateway_backlog.py (the same gateway with a listen backlog
+#                of 4096), then at 1024 against the gateway as it is (backlog 5:
+#                most of 1,024 connections at once stall 15 s, see that file)
+#   email        tests/gateway/smtp_sink.py (aiosmtpd, through bench/fanout/
+#                smtp_sink_backlog.py; its record file counts the 250s), then
+#                postfix's smtp-sink if it is installed (its -c counters, read
+#                from a FIFO and timestamped, count the messages), at
+#                max_in_flight 256 and 32 (email-smtp-sink-if-32)
 #   ratelimited  10,000 SMS at rate_per_minute = 3000 (over 200 s): total time
 #                against the 200 s floor, and the most requests the gateway saw
 #                in any 60 s window
-#   capacity     what each peer takes without dawnd: curl --parallel (keep-alive,
-#                64 and 256 at once) sends it 10,000 requests / messages
+#   capacity     each peer without dawnd: curl --parallel (keep-alive, 32 and
+#                256 at once) sends it 10,000 requests / messages, so that the
+#                reader knows whether dawnd or the peer limited a figure
 #   all          (the default) mqtt sms email capacity: everything but ratelimited
 #
 # Every run has its own mosquitto (free 127.0.0.1 port), peer, state directory
@@ -27,12 +35,18 @@
 # dawnd's CPU is utime+stime from /proc/PID/stat (before the issue, after
 # that status), its peak RSS VmHWM from /proc/PID/status at the end.
 #
-# The table goes to standard output and bench/results/fanout.txt.
+# The table goes to standard output and bench/results/fanout.txt (with
+# FANOUT_PERF set: bench/results/fanout-perf.txt).
 # Environment: FANOUT_N (default 10000) recipients; FANOUT_PERF=1 also records
-# dawnd with `perf record -g` and writes the top of the profile to
-# bench/results/fanout-perf-CASE.txt (perf costs dawnd time: figures from
-# such a run are not the reference ones); TMPDIR for the state directories;
-# FANOUT_KEEP=1 keeps the temp directory (logs, records) and says where.
+# dawnd with `perf record -e cpu-clock --call-graph dwarf` and writes the
+# profile to bench/results/fanout-perf-CASE.txt; FANOUT_PERF=epoll records
+# dawnd's epoll_wait returns (tracepoint) and adds to the notes how many
+# calls and how many ready descriptors per call (perf costs dawnd time:
+# figures from such runs are not the reference ones); TMPDIR for the state
+# directories;
+# FANOUT_KEEP=1 keeps the temp directory (logs, records) and says where;
+# FANOUT_MQTT_IN_FLIGHT, FANOUT_SMS_IN_FLIGHT, FANOUT_EMAIL_IN_FLIGHT replace
+# the max_in_flight values above.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
@@ -237,11 +251,19 @@ write_config() { # $1 run dir, $2 channel, $3 max_in_flight, $4 rate_per_minute
 measure() {
         local name=$1 channel=$2 expected=$3 result=$4 timeout=$5 target=$6 dir=$7
         local perf_pid=""
-        if [ "${FANOUT_PERF:-0}" = 1 ]; then
-                perf record -e cpu-clock -F 999 --call-graph "${FANOUT_PERF_CALLGRAPH:-dwarf,32768}" -p "$DAWND_PID" -o "$dir/perf.data" >"$dir/perf.log" 2>&1 &
+        case ${FANOUT_PERF:-0} in
+        1)
+                perf record -e cpu-clock -F 999 --call-graph dwarf,32768 -p "$DAWND_PID" -o "$dir/perf.data" \
+                        >"$dir/perf.log" 2>&1 &
                 perf_pid=$!
                 sleep 0.5
-        fi
+                ;;
+        epoll)
+                perf record -e syscalls:sys_exit_epoll_wait -p "$DAWND_PID" -o "$dir/perf.data" >"$dir/perf.log" 2>&1 &
+                perf_pid=$!
+                sleep 0.5
+                ;;
+        esac
         local c0 p0 b0 t0 t_acc t_conf c1 p1 b1 hwm rss0
         rss0=$(rss_kb "$DAWND_PID")
         c0=$(cpu_ticks "$DAWND_PID")
@@ -282,36 +304,54 @@ measure() {
         if [ -n "$perf_pid" ]; then
                 kill -INT "$perf_pid" 2>/dev/null
                 wait "$perf_pid" 2>/dev/null
-                perf report -i "$dir/perf.data" --stdio --no-children --percent-limit 1 2>/dev/null |
-                        grep -v '^$' | head -n 400 >"$ROOT/bench/results/fanout-perf-$name.txt"
-                perf report -i "$dir/perf.data" --stdio --children --sort symbol -g none --percent-limit 2 2>/dev/null |
-                        grep -v '^$' | head -n 80 >>"$ROOT/bench/results/fanout-perf-$name.txt"
+                if [ "$FANOUT_PERF" = epoll ]; then
+                        perf script -i "$dir/perf.data" 2>/dev/null | $PY "$HELPER" epoll | sed "s/^/$name: /" >>"$NOTES"
+                else
+                        {
+                                perf report -i "$dir/perf.data" --stdio --children --sort symbol -g none \
+                                        --percent-limit 0.5 2>/dev/null | grep -v '^$' | head -n 150
+                                perf report -i "$dir/perf.data" --stdio --no-children --percent-limit 1 2>/dev/null |
+                                        grep -v '^$' | head -n 400
+                        } >"$ROOT/bench/results/fanout-perf-$name.txt"
+                fi
         fi
-        local delivered failed retried since others
-        read -r delivered failed retried since others <<<"${st:-0 0 0 0 -}"
+        local delivered failed retried
+        read -r delivered failed retried _ <<<"${st:-0 0 0 0 -}"
         [ "$ok" = 1 ] || note "$name: dawnd counts $delivered delivered on $channel, expected $expected (status: ${st:-none})"
         [ "$failed" = 0 ] || note "$name: dawnd failed $failed deliveries"
         [ "$count" -ge "$N" ] || note "$name: the peer saw $count of $N"
-        local all=$(calc "%.3f" "$last - $t0")
-        local first_s=$(calc "%.3f" "$first - $t0")
-        local acc_ms=$(calc "%.0f" "($t_acc - $t0) * 1000")
-        local conf_s=$(calc "%.3f" "$t_conf - $t0")
-        local cpu=$(calc "%.2f" "($c1 - $c0) / $TICKS")
-        local per1k=$(calc "%.3f" "($c1 - $c0) / $TICKS / $count * 1000")
-        local util=$(calc "%.0f" "($c1 - $c0) / $TICKS / ($t_conf - $t0) * 100")
-        local pcpu=$(calc "%.2f" "($p1 - $p0) / $TICKS")
-        local putil=$(calc "%.0f" "($p1 - $p0) / $TICKS / ($t_conf - $t0) * 100")
-        local bcpu=$(calc "%.2f" "($b1 - $b0) / $TICKS")
-        local rate=$(calc "%.0f" "$count / ($last - $t0)")
-        local rss=$(calc "%.1f" "$hwm / 1024")
-        local mb0=$(calc "%.1f" "$rss0 / 1024")
+        local all
+        all=$(calc "%.3f" "$last - $t0")
+        local first_s
+        first_s=$(calc "%.3f" "$first - $t0")
+        local acc_ms
+        acc_ms=$(calc "%.0f" "($t_acc - $t0) * 1000")
+        local conf_s
+        conf_s=$(calc "%.3f" "$t_conf - $t0")
+        local cpu
+        cpu=$(calc "%.2f" "($c1 - $c0) / $TICKS")
+        local per1k
+        per1k=$(calc "%.3f" "($c1 - $c0) / $TICKS / $count * 1000")
+        local util
+        util=$(calc "%.0f" "($c1 - $c0) / $TICKS / ($t_conf - $t0) * 100")
+        local pcpu
+        pcpu=$(calc "%.2f" "($p1 - $p0) / $TICKS")
+        local putil
+        putil=$(calc "%.0f" "($p1 - $p0) / $TICKS / ($t_conf - $t0) * 100")
+        local bcpu
+        bcpu=$(calc "%.2f" "($b1 - $b0) / $TICKS")
+        local rate
+        rate=$(calc "%.0f" "$count / ($last - $t0)")
+        local rss
+        rss=$(calc "%.1f" "$hwm / 1024")
+        local mb0
+        mb0=$(calc "%.1f" "$rss0 / 1024")
         local verdict
         verdict=$(awk -v a="$all" -v t="$target" -v r="$rss" -v c="$count" -v n="$N" \
                 'BEGIN { print (c >= n && a <= t ? "met" : "MISSED") "/" (r <= 50 ? "met" : "MISSED") }')
-        printf '%-18s %6d %6s %7s %7s %7s %6d %6s %6s %5s%% %6s %5s%% %6s %5s %5s %4s %4s  <=%ss %s\n' \
+        printf '%-22s %6d %6s %7s %7s %7s %6d %6s %6s %5s%% %6s %5s%% %6s %5s %5s %4s %4s  <=%ss %s\n' \
                 "$name" "$count" "$acc_ms" "$first_s" "$all" "$conf_s" "$rate" "$cpu" "$per1k" "$util" \
                 "$pcpu" "$putil" "$bcpu" "$mb0" "$rss" "$failed" "$retried" "$target" "$verdict" | tee -a "$ROWS"
-        LAST_T0=$t0
         LAST_ALL=$all
 }
 
@@ -320,7 +360,7 @@ case_mqtt() {
         local dir="$D/mqtt"
         mkdir -p "$dir"
         start_broker "$dir"
-        write_config "$dir" mqtt 16384 0
+        write_config "$dir" mqtt "${FANOUT_MQTT_IN_FLIGHT:-16384}" 0
         # the counting subscriber (QoS 0: the broker holds nothing back for it), and a
         # probe topic to know that the broker has its subscription
         local probe="dawn-bench/probe/$$"
@@ -349,25 +389,32 @@ case_mqtt() {
         stop_run
 }
 
-case_sms() { # $1 name, $2 rate_per_minute, $3 target seconds, $4 timeout, $5 gateway: backlog|stock
-        local name=$1 rate=$2 target=$3 timeout=$4
+case_sms() { # $1 name, $2 rate_per_minute, $3 target seconds, $4 timeout, $5 gateway: backlog|stock,
+        # $6 max_in_flight
+        local name=$1 rate=$2 target=$3 timeout=$4 inflight=$6
         local dir="$D/$name"
         mkdir -p "$dir"
         start_broker "$dir"
         GATEWAY=$5 start_gateway "$dir" "$dir/sms.jsonl"
-        write_config "$dir" sms 1024 "$rate"
+        write_config "$dir" sms "$inflight" "$rate"
         $PY "$HELPER" wait jsonl "$dir/sms.jsonl" 201 "$N" "$dir/result" "$timeout" &
         pids+=($!)
         start_dawnd "$dir"
         measure "$name" sms "$N" "$dir/result" "$timeout" "$target" "$dir"
         [ -s "$D/sms-record.jsonl" ] || cp "$dir/sms.jsonl" "$D/sms-record.jsonl" 2>/dev/null
+        local max total first last statuses
+        read -r max total first last statuses < <($PY "$HELPER" window "$dir/sms.jsonl" 60)
+        [ "$total" -gt "$N" ] && note "$name: the gateway answered $total requests ($statuses) for $N deliveries:" \
+                "dawnd gave up on some and sent them again (same reference); all_s is the N-th distinct one"
         if [ "$rate" != 0 ]; then
-                local max total first last statuses
-                read -r max total first last statuses < <($PY "$HELPER" window "$dir/sms.jsonl" 60)
-                local floor=$(calc "%.1f" "($N / $rate) * 60")
-                local over=$(calc "%.2f" "($LAST_ALL / $floor - 1) * 100")
-                local w=$(awk -v m="$max" -v r="$rate" 'BEGIN { print (m <= r ? "met" : "MISSED") }')
-                local f=$(awk -v o="$over" 'BEGIN { print (o <= 5 ? "met" : "MISSED") }')
+                local floor
+                floor=$(calc "%.1f" "($N / $rate) * 60")
+                local over
+                over=$(calc "%.2f" "($LAST_ALL / $floor - 1) * 100")
+                local w
+                w=$(awk -v m="$max" -v r="$rate" 'BEGIN { print (m <= r ? "met" : "MISSED") }')
+                local f
+                f=$(awk -v o="$over" 'BEGIN { print (o <= 5 ? "met" : "MISSED") }')
                 {
                         echo "$name: rate_per_minute = $rate, $N SMS: all delivered after $LAST_ALL s;" \
                                 "floor $floor s (N / rate); $over % over it (target <= 5 %: $f)"
@@ -378,9 +425,8 @@ case_sms() { # $1 name, $2 rate_per_minute, $3 target seconds, $4 timeout, $5 ga
         stop_run
 }
 
-case_email() { # $1 sink: py | postfix
-        local sink=$1 name dir
-        if [ "$sink" = py ]; then name=email-aiosmtpd; else name=email-smtp-sink; fi
+case_email() { # $1 sink: py | postfix, $2 max_in_flight, $3 name
+        local sink=$1 inflight=$2 name=$3 dir
         dir="$D/$name"
         mkdir -p "$dir"
         start_broker "$dir"
@@ -391,7 +437,7 @@ case_email() { # $1 sink: py | postfix
         else
                 start_smtp_sink_postfix "$dir" "$dir/result"
         fi
-        write_config "$dir" email 256 0
+        write_config "$dir" email "$inflight" 0
         start_dawnd "$dir"
         measure "$name" email "$N" "$dir/result" 300 5 "$dir"
         if [ "$sink" = py ]; then
@@ -404,10 +450,14 @@ case_email() { # $1 sink: py | postfix
 
 # ---- the peers alone ----
 cap_row() { # name conc n_ok t0 last peer_ticks other
-        local rate=$(calc "%.0f" "$3 / ($5 - $4)")
-        local secs=$(calc "%.3f" "$5 - $4")
-        local pcpu=$(calc "%.2f" "$6 / $TICKS")
-        local putil=$(calc "%.0f" "$6 / $TICKS / ($5 - $4) * 100")
+        local rate
+        rate=$(calc "%.0f" "$3 / ($5 - $4)")
+        local secs
+        secs=$(calc "%.3f" "$5 - $4")
+        local pcpu
+        pcpu=$(calc "%.2f" "$6 / $TICKS")
+        local putil
+        putil=$(calc "%.0f" "$6 / $TICKS / ($5 - $4) * 100")
         printf '%-38s %5s %6d %8s %7s/s %8s %5s%%  %s\n' "$1" "$2" "$3" "$secs" "$rate" "$pcpu" "$putil" "$7" |
                 tee -a "$CAPS"
 }
@@ -489,12 +539,12 @@ fs=$(df -PT "$D" 2>/dev/null | awk 'NR == 2 { print $2 " (" $1 ")" }')
         echo "dawnd $("$DAWND" -v | awk '{ print $2 }') ($DAWND, $src), store on ${fs:-?}"
         echo "peers: $(mosquitto -h 2>&1 | head -n 1 | sed 's/ (build.*//'), $($PY --version), curl $(curl --version | awk 'NR==1 { print $2 }'), smtp-sink: ${SMTP_SINK:-not installed (apt-get install postfix)}"
         echo "one critical alert in southampton to $N subscribers, each with only the channel measured"
-        [ "${FANOUT_PERF:-0}" = 1 ] && echo "NOTE: perf record was running on dawnd: times and CPU include its cost"
+        [ "${FANOUT_PERF:-0}" != 0 ] && echo "NOTE: perf record ($FANOUT_PERF) was running on dawnd: times and CPU include its cost"
         echo
 } >"$RESULTS"
 cat "$RESULTS"
 
-hdr=$(printf '%-18s %6s %6s %7s %7s %7s %6s %6s %6s %6s %6s %6s %6s %5s %5s %4s %4s  %s\n' \
+hdr=$(printf '%-22s %6s %6s %7s %7s %7s %6s %6s %6s %6s %6s %6s %6s %5s %5s %4s %4s  %s\n' \
         case delivd acc_ms first_s all_s confm_s per_s cpu_s cpu/1k util peer_s putil broker MB0 MB fail rtry "target time/RSS")
 need_hdr=1
 for m in "${want[@]}"; do
@@ -505,18 +555,26 @@ for m in "${want[@]}"; do
         case $m in
         mqtt) case_mqtt ;;
         sms)
-                case_sms sms 0 2 300 backlog
-                case_sms sms-stock-gateway 0 2 300 stock
+                case_sms sms 0 2 300 backlog "${FANOUT_SMS_IN_FLIGHT:-1024}"
+                # the same at the config's default max_in_flight, and against the gateway as it is
+                case_sms sms-if-32 0 2 300 backlog 32
+                case_sms sms-stock-gateway 0 2 300 stock "${FANOUT_SMS_IN_FLIGHT:-1024}"
                 ;;
         email)
-                case_email py
-                if [ -n "$SMTP_SINK" ]; then case_email postfix; else note "email: smtp-sink not installed (apt-get install postfix): only the aiosmtpd figure"; fi
+                case_email py "${FANOUT_EMAIL_IN_FLIGHT:-256}" email-aiosmtpd
+                if [ -n "$SMTP_SINK" ]; then
+                        case_email postfix "${FANOUT_EMAIL_IN_FLIGHT:-256}" email-smtp-sink
+                        # the same at a smaller max_in_flight: dawnd's cost per delivery depends on it
+                        case_email postfix 32 email-smtp-sink-if-32
+                else
+                        note "email: smtp-sink not installed (apt-get install postfix): only the aiosmtpd figure"
+                fi
                 ;;
-        ratelimited) case_sms ratelimited 3000 210 400 backlog ;;
+        ratelimited) case_sms ratelimited 3000 210 400 backlog "${FANOUT_SMS_IN_FLIGHT:-1024}" ;;
         capacity)
-                for c in 64 256; do cap_gateway $c backlog; done
-                for c in 64 256; do cap_smtp py $c; done
-                if [ -n "$SMTP_SINK" ]; then for c in 64 256; do cap_smtp postfix $c; done; fi
+                for c in 32 256; do cap_gateway $c backlog; done
+                for c in 32 256; do cap_smtp py $c; done
+                if [ -n "$SMTP_SINK" ]; then for c in 32 256; do cap_smtp postfix $c; done; fi
                 ;;
         esac
 done
@@ -534,11 +592,14 @@ done
                 echo "    single-threaded); peer_s/putil: the peer's CPU (gateway, sink, or mqtt's counting subscriber);"
                 echo "    broker: mosquitto's CPU (sms/email runs: ~0); MB0: dawnd's VmRSS before the issue; MB: its VmHWM"
                 echo "    (peak RSS) at the end; fail/rtry: dawnd's failed/retried counters; target: the issue's time"
-                echo "    target for the channel and RSS <= 50 MB."
+                echo "    target for the channel and RSS <= 50 MB. Peers: the SMS gateway and smtp_sink.py run through"
+                echo "    bench/fanout/*_backlog.py (listen backlog 4096), except sms-stock-gateway (backlog 5); -if-32:"
+                echo "    max_in_flight 32 instead of the most the config allows."
                 echo
         fi
         if [ -s "$CAPS" ]; then
-                echo "(b) the peers alone: curl --parallel (keep-alive), $N requests/messages"
+                echo "(b) the peers alone: curl --parallel (keep-alive), $N requests/messages; curl shares the"
+                echo "    $(nproc) cores with the peer, as dawnd does: a rate here is what the peer gives such a client"
                 printf '%-38s %5s %6s %8s %9s %8s %6s  %s\n' peer conc ok secs rate cpu_s util "answers"
                 cat "$CAPS"
                 echo
@@ -551,6 +612,9 @@ done
 echo
 cat "$D/tail.txt"
 cat "$D/tail.txt" >>"$RESULTS"
-cp "$RESULTS" bench/results/fanout.txt
+# a profiled run is not a reference one: it does not replace fanout.txt
+OUT=bench/results/fanout.txt
+[ "${FANOUT_PERF:-0}" != 0 ] && OUT=bench/results/fanout-perf.txt
+cp "$RESULTS" "$OUT"
 echo
-echo "written to bench/results/fanout.txt"
+echo "written to $OUT"

@@ -1287,6 +1287,8 @@ static void load_sub_quiet_hours(struct loader *l, config_setting_t *e, struct d
         free(v);
 }
 
+static void index_subscriber(struct dawn_config *c, const struct dawn_subscriber *sub);
+
 static void load_sub_identity(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
 {
         const struct dawn_subscriber *first;
@@ -1300,6 +1302,8 @@ static void load_sub_identity(struct loader *l, config_setting_t *e, struct dawn
         if (first && first != sub)
                 fail(l, s, "%s: duplicate subscriber id '%s' (first at line %d)", path_of(l, s, NULL), sub->id,
                      first->line);
+        else if (s)
+                index_subscriber(l->c, sub);
         s = req_string(l, e, "kind", &sub->kind);
         if (s && strspn(sub->kind, "abcdefghijklmnopqrstuvwxyz-") != strlen(sub->kind))
                 fail(l, s, "%s: invalid kind '%s' (one word: lower-case letters and '-')", path_of(l, s, NULL),
@@ -1342,7 +1346,11 @@ static void load_subscribers(struct loader *l, config_setting_t *root)
         if (n == 0)
                 return;
         c->subscribers = calloc((size_t)n, sizeof(*c->subscribers));
-        if (!c->subscribers) {
+        c->n_subscriber_slots = 16;
+        while (c->n_subscriber_slots < 2 * (size_t)n)
+                c->n_subscriber_slots *= 2;
+        c->subscriber_slots = calloc(c->n_subscriber_slots, sizeof(*c->subscriber_slots));
+        if (!c->subscribers || !c->subscriber_slots) {
                 l->oom = true;
                 return;
         }
@@ -1573,6 +1581,7 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
                 strv_free(s->email, s->n_email);
         }
         free(c->subscribers);
+        free(c->subscriber_slots);
         free(c);
         return NULL;
 }
@@ -1620,9 +1629,40 @@ bool dawn_config_areas_related(const struct dawn_config *c, int a, int b)
         return is_self_or_ancestor(c, a, b) || is_self_or_ancestor(c, b, a);
 }
 
+static size_t id_hash(const char *id)
+{
+        uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
+        for (; *id; id++)
+                h = (h ^ (unsigned char)*id) * UINT64_C(1099511628211);
+        return (size_t)h;
+}
+
+/* The slot holding id, or the empty slot where it would go. */
+static const struct dawn_subscriber **subscriber_slot(const struct dawn_config *c, const char *id)
+{
+        size_t mask = c->n_subscriber_slots - 1;
+        for (size_t i = id_hash(id) & mask;; i = (i + 1) & mask)
+                if (!c->subscriber_slots[i] || strcmp(c->subscriber_slots[i]->id, id) == 0)
+                        return &c->subscriber_slots[i];
+}
+
+/* Makes sub findable by its id (the first of a duplicated id stays). */
+static void index_subscriber(struct dawn_config *c, const struct dawn_subscriber *sub)
+{
+        if (!c->subscriber_slots || !sub->id)
+                return;
+        const struct dawn_subscriber **slot = subscriber_slot(c, sub->id);
+        if (!*slot)
+                *slot = sub;
+}
+
 const struct dawn_subscriber *dawn_config_subscriber(const struct dawn_config *c, const char *id)
 {
-        for (size_t i = 0; c && id && i < c->n_subscribers; i++)
+        if (!c || !id)
+                return NULL;
+        if (c->subscriber_slots)
+                return *subscriber_slot(c, id);
+        for (size_t i = 0; i < c->n_subscribers; i++)
                 if (c->subscribers[i].id && strcmp(c->subscribers[i].id, id) == 0)
                         return &c->subscribers[i];
         return NULL;

@@ -138,6 +138,11 @@ struct dawn_config {
         size_t n_sources;
         struct dawn_subscriber *subscribers;
         size_t n_subscribers;
+
+        /* private: subscribers by id (open addressing, a power of two slots), so that a
+         * lookup per delivery and the duplicate check at load stay O(1) at 10,000 subscribers */
+        const struct dawn_subscriber **subscriber_slots;
+        size_t n_subscriber_slots;
 };
 
 /* A growable list of "FILE:LINE: message" strings. */

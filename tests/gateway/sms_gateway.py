@@ -628,6 +628,9 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: dawnd opens up to max_in_flight connections
+    # at once, and a real gateway would not refuse them
+    request_queue_size = 1024
 
     def handle_error(self, request, client_address):
         # a client that went away (reset, timeout) is normal here
