@@ -64,7 +64,7 @@ static const char *const daemon_keys[] = {
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", NULL };
 static const char *const dedup_keys[] = { "window", NULL };
-static const char *const expiry_keys[] = { "batch", "cluster", "nfod", NULL };
+static const char *const expiry_keys[] = { "batch", "cluster", "nfod", "notify", NULL };
 static const char *const mqtt_keys[] = {
         "host", "port", "topic_prefix", "qos", "keepalive", "client_id", "username", "password_file",
         "rate_per_minute", "max_in_flight", "lifetime", "retry_initial", NULL,
@@ -665,6 +665,7 @@ static void load_expiry(struct loader *l, config_setting_t *root)
         check_keys(l, g, expiry_keys);
         for (int t = 0; t < DAWN_TYPE_COUNT; t++)
                 opt_duration(l, g, dawn_type_name(t), &l->c->expiry_usec[t]);
+        opt_bool(l, g, "notify", &l->c->expiry_notify);
 }
 
 static bool valid_e164(const char *s)

@@ -126,8 +126,9 @@ struct dawn_config {
         /* dedup = { window = "72h"; } */
         uint64_t dedup_window_usec;
 
-        /* expiry = { batch = "14d"; cluster = "7d"; nfod = "72h"; } */
+        /* expiry = { batch = "14d"; cluster = "7d"; nfod = "72h"; notify = false; } */
         uint64_t expiry_usec[DAWN_TYPE_COUNT];
+        bool expiry_notify;      /* text and mail recipients when an alert expires (MQTT is always cleared) */
 
         struct dawn_mqtt_config mqtt;
         struct dawn_sms_config sms;

@@ -561,8 +561,10 @@ static void after_commit_answer(int r, void *userdata)
 static void conn_answer(struct conn *c, cJSON *ans, bool wrote)
 {
         struct dawn_daemon *d = c->ctl->d;
-        if (wrote)
+        if (wrote) {
                 dawn_outbox_kick(d->outbox);
+                dawn_daemon_schedule_expiry(d);
+        }
         if (!dawn_commit_is_open(d->commit)) {
                 conn_send(c, ans);
                 return;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "intake.h"
 #include "log.h"
 
 static void on_store_fatal(int r, void *userdata)
@@ -214,6 +215,50 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+void dawn_daemon_schedule_expiry(struct dawn_daemon *d)
+{
+        int64_t t = dawn_store_next_expiry(d->store);
+        if (t > 0) {
+                sd_event_source_set_time(d->expiry_timer, (uint64_t)t);
+                sd_event_source_set_enabled(d->expiry_timer, SD_EVENT_ONESHOT);
+        } else {
+                sd_event_source_set_enabled(d->expiry_timer, SD_EVENT_OFF);
+        }
+}
+
+/* Alerts that reached expires_at: expired, dashboards cleared. Each in a
+ * savepoint of its own, like a request, in the batch transaction. */
+static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct dawn_daemon *d = userdata;
+        char ids[64][DAWN_MAX_ID_CHARS + 1];
+        int64_t now = dawn_now_usec();
+        int r = dawn_commit_open(d->commit);
+        int n = r < 0 ? r : dawn_store_due_expiries(d->store, now, ids, 64);
+        if (n < 0)
+                log_error_errno(n, "expiry: cannot read due alerts: %s", dawn_store_errmsg(d->store));
+        struct dawn_intake in = { d->store, d->config, now, "dawnd", "dawnd (expiry)" };
+        for (int i = 0; i < n; i++) {
+                struct dawn_alert a;
+                dawn_alert_init(&a);
+                r = dawn_store_savepoint(d->store);
+                if (r == 0)
+                        r = dawn_intake_expire(&in, ids[i], &a);
+                if (r >= 0 && dawn_store_release(d->store) == 0) {
+                        if (r == 0)
+                                log_alert(LOG_INFO, a.id, "alert %s expired (revision %d)", a.id, a.revision);
+                } else {
+                        dawn_store_rollback_to_savepoint(d->store);
+                        log_error_errno(r, "expiry: alert %s: %s", ids[i], dawn_store_errmsg(d->store));
+                }
+                dawn_alert_clear(&a);
+        }
+        dawn_outbox_kick(d->outbox);
+        /* more may be due (more than 64 at once), or the next one later */
+        dawn_daemon_schedule_expiry(d);
+        return 0;
+}
+
 static void stop(struct dawn_daemon *d, const char *why)
 {
         if (d->stopping)
@@ -323,6 +368,8 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
         if (r >= 0)
                 r = sd_event_add_time_relative(d->loop, &d->status_timer, CLOCK_MONOTONIC, 5 * DAWN_USEC_PER_SEC, 0,
                                                on_status_timer, d);
+        if (r >= 0)
+                r = sd_event_add_time(d->loop, &d->expiry_timer, CLOCK_REALTIME, UINT64_MAX, 0, on_expiry, d);
         if (r >= 0 && d->watchdog)
                 sd_event_source_set_enabled(d->watchdog, SD_EVENT_ON);
         if (r >= 0)
@@ -343,6 +390,7 @@ int dawn_daemon_run(struct dawn_daemon *d)
         sd_notify(0, "READY=1");
         dawn_daemon_update_status(d);
         dawn_outbox_kick(d->outbox); /* whatever waited from before the restart */
+        dawn_daemon_schedule_expiry(d); /* and alerts that expired while dawnd was down */
         int r = sd_event_loop(d->loop);
         return r < 0 ? EXIT_FAILURE : r;
 }
@@ -360,6 +408,7 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
         d->store = dawn_store_close(d->store);
         sd_event_source_disable_unref(d->watchdog);
         sd_event_source_disable_unref(d->status_timer);
+        sd_event_source_disable_unref(d->expiry_timer);
         sd_event_unref(d->loop);
         dawn_config_free(d->config);
         free(d->config_path);

@@ -27,6 +27,7 @@ struct dawn_daemon {
         struct dawn_control *control;
         sd_event_source *watchdog;
         sd_event_source *status_timer;
+        sd_event_source *expiry_timer;   /* CLOCK_REALTIME, at the next open alert's expires_at */
         uint64_t watchdog_usec;
         int64_t started_at;
         bool stopping;
@@ -44,6 +45,10 @@ int dawn_daemon_run(struct dawn_daemon *d);
  * malformed @include can make libconfig call exit()), and swaps it in only if
  * valid. Returns 0, or -EINVAL with the errors joined into msg. */
 int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n);
+
+/* Sets the expiry timer to the earliest expires_at of an open alert; call
+ * after anything that issued or changed an alert. */
+void dawn_daemon_schedule_expiry(struct dawn_daemon *d);
 
 /* Sends STATUS= to systemd (and is cheap enough to call after every commit). */
 void dawn_daemon_update_status(struct dawn_daemon *d);

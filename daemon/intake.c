@@ -56,6 +56,9 @@ static int withdraw_one(const char *subscriber, enum dawn_channel_kind channel, 
          * cleared whatever became of it */
         if (channel != DAWN_CHANNEL_MQTT && !reached)
                 return 0;
+        /* an alert running out needs no 3 a.m. text unless the operator asked for one */
+        if (channel != DAWN_CHANNEL_MQTT && w->alert->status == DAWN_STATUS_EXPIRED && !w->in->config->expiry_notify)
+                return 0;
         return dawn_store_add_delivery(w->in->store, w->alert->id, w->alert->revision, subscriber, channel,
                                        recipient, DAWN_ACTION_WITHDRAW, w->in->now);
 }
@@ -283,5 +286,21 @@ int dawn_intake_cancel(const struct dawn_intake *in, const char *id, const char 
         r = save_revision(in, result);
         if (r == 0)
                 r = dawn_store_audit(in->store, in->actor, "cancel", id, reason, in->now);
+        return r;
+}
+
+int dawn_intake_expire(const struct dawn_intake *in, const char *id, struct dawn_alert *result)
+{
+        int r = dawn_store_load_alert(in->store, id, result);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (result->status != DAWN_STATUS_ACTIVE && result->status != DAWN_STATUS_PENDING)
+                return 1;
+        result->status = DAWN_STATUS_EXPIRED;
+        result->revision++;
+        result->updated_at = in->now;
+        r = save_revision(in, result);
+        if (r == 0)
+                r = dawn_store_audit(in->store, in->actor, "expire", id, "reached expires_at", in->now);
         return r;
 }

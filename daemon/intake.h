@@ -38,4 +38,10 @@ int dawn_intake_update(const struct dawn_intake *in, const char *id, const cJSON
 int dawn_intake_cancel(const struct dawn_intake *in, const char *id, const char *reason,
                        struct dawn_alert *result, struct dawn_input_error *err);
 
+/* The alert reached its expires_at: status expired, a new revision, and
+ * its withdrawal to every MQTT topic that had it (and to text and mail
+ * recipients only with expiry.notify). Returns 0, or 1 if the alert was no
+ * longer open (nothing done), or -errno. */
+int dawn_intake_expire(const struct dawn_intake *in, const char *id, struct dawn_alert *result);
+
 #endif

@@ -68,7 +68,12 @@ static const char *const migrations[] = {
         "  UNIQUE (alert_id, revision, subscriber, channel, recipient));"
         "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"
         "CREATE INDEX outbox_by_state ON outbox(channel, state);",
+        /* 2: finding the alerts due to expire without reading them all */
+        "CREATE INDEX alerts_by_expiry ON alerts(expires_at) WHERE status IN ('active', 'pending');",
 };
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
+               "DAWN_STORE_SCHEMA_VERSION must count the migrations");
 
 enum stmt_id {
         ST_NEXT_SEQ,
@@ -80,6 +85,8 @@ enum stmt_id {
         ST_LIST_ACTIVE,
         ST_LIST_ALL,
         ST_COUNT_OPEN,
+        ST_DUE_EXPIRIES,
+        ST_NEXT_EXPIRY,
         ST_REVISION_JSON,
         ST_FIND_SUBMISSION,
         ST_ADD_SUBMISSION,
@@ -116,6 +123,10 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_LIST_ACTIVE] = "SELECT json FROM alerts WHERE status IN ('active', 'pending') ORDER BY seq DESC",
         [ST_LIST_ALL] = "SELECT json FROM alerts ORDER BY seq DESC",
         [ST_COUNT_OPEN] = "SELECT count(*) FROM alerts WHERE status IN ('active', 'pending')",
+        [ST_DUE_EXPIRIES] = "SELECT id FROM alerts WHERE status IN ('active', 'pending') AND expires_at > 0"
+                            " AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+        [ST_NEXT_EXPIRY] = "SELECT min(expires_at) FROM alerts WHERE status IN ('active', 'pending')"
+                           " AND expires_at > 0",
         [ST_REVISION_JSON] = "SELECT json FROM revisions WHERE alert_id = ? AND revision = ?",
         [ST_FIND_SUBMISSION] = "SELECT alert_id FROM submissions WHERE source = ? AND source_ref = ?",
         [ST_ADD_SUBMISSION] = "INSERT INTO submissions (source, source_ref, alert_id, received_at) VALUES (?, ?, ?, ?)",
@@ -481,6 +492,30 @@ int dawn_store_count_open_alerts(struct dawn_store *s)
         int r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : sqlite_to_errno(rc);
         sqlite3_reset(st);
         return r;
+}
+
+int dawn_store_due_expiries(struct dawn_store *s, int64_t now, char (*ids)[DAWN_MAX_ID_CHARS + 1], int limit)
+{
+        sqlite3_stmt *st = stmt(s, ST_DUE_EXPIRIES);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int(st, 2, limit);
+        int n = 0, rc;
+        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                column_copy(st, 0, ids[n++], DAWN_MAX_ID_CHARS + 1);
+        sqlite3_reset(st);
+        return n;
+}
+
+int64_t dawn_store_next_expiry(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_NEXT_EXPIRY);
+        if (!st)
+                return 0;
+        int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        return t;
 }
 
 int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision, char **json)

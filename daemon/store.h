@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 1
+#define DAWN_STORE_SCHEMA_VERSION 2
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -56,6 +56,11 @@ int dawn_store_find_match(struct dawn_store *s, const char *fingerprint, int64_t
                           char id[DAWN_MAX_ID_CHARS + 1]);
 /* Alerts as JSON objects, newest first: active and pending ones, or all. */
 int dawn_store_list_alerts(struct dawn_store *s, bool all, cJSON *array);
+/* Up to limit ids of open alerts whose expires_at is at or before now,
+ * soonest first; returns how many. */
+int dawn_store_due_expiries(struct dawn_store *s, int64_t now, char (*ids)[DAWN_MAX_ID_CHARS + 1], int limit);
+/* The earliest expires_at of an open alert, or 0 if none. */
+int64_t dawn_store_next_expiry(struct dawn_store *s);
 /* How many alerts are active or pending (without reading them). */
 int dawn_store_count_open_alerts(struct dawn_store *s);
 /* The alert JSON as it stood at a revision (malloc'ed), 1, 0 if none. */

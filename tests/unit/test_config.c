@@ -184,7 +184,7 @@ static const char full_config[] =
         "grading = { high_risk_adulterants = [ \"Nitazene\", \"CARFENTANIL\" ];\n" /* 16 */
         "            cluster = { window = \"12h\"; threshold = 4; }; };\n"       /* 17 */
         "dedup = { window = \"48h\"; };\n"                                       /* 18 */
-        "expiry = { batch = \"10d\"; nfod = \"90m\"; };\n"                       /* 19 */
+        "expiry = { batch = \"10d\"; nfod = \"90m\"; notify = true; };\n"        /* 19 */
         "channels = { mqtt = { host = \"broker.example\"; port = 8883;\n"        /* 20 */
         "  topic_prefix = \"hants/dawn\"; qos = 2; keepalive = 60;\n"            /* 21 */
         "  client_id = \"dawnd-1\"; username = \"dawn\"; password_file = \"/etc/dawn/pw\"; }; };\n" /* 22 */
@@ -220,6 +220,7 @@ static void test_full_config(void **state UNUSED)
         assert_true(c->expiry_usec[DAWN_TYPE_BATCH] == 10 * DAY);
         assert_true(c->expiry_usec[DAWN_TYPE_CLUSTER] == 7 * DAY);
         assert_true(c->expiry_usec[DAWN_TYPE_NFOD] == 90 * 60 * DAWN_USEC_PER_SEC);
+        assert_true(c->expiry_notify);
 
         assert_true(c->mqtt.enabled);
         assert_string_equal(c->mqtt.host, "broker.example");
@@ -337,6 +338,7 @@ static void test_defaults(void **state UNUSED)
         assert_true(c->expiry_usec[DAWN_TYPE_BATCH] == 14 * DAY);
         assert_true(c->expiry_usec[DAWN_TYPE_CLUSTER] == 7 * DAY);
         assert_true(c->expiry_usec[DAWN_TYPE_NFOD] == 72 * HOUR);
+        assert_false(c->expiry_notify);
         assert_false(c->mqtt.enabled);
         assert_false(c->sms.enabled);
         assert_false(c->email.enabled);

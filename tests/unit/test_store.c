@@ -109,6 +109,33 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* a store written by the first schema is brought up to date on open */
+static void test_schema_1_store_is_migrated(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        dawn_store_close(s);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        /* what version 1 had: no expiry index */
+        assert_int_equal(sqlite3_exec(db, "DROP INDEX alerts_by_expiry; PRAGMA user_version = 1", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        dawn_store_close(s);
+        assert_int_equal(pragma_int(f->path, "user_version"), 2);
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        char **rows;
+        int n, cols;
+        sqlite3_get_table(db, "SELECT name FROM sqlite_master WHERE name = 'alerts_by_expiry'", &rows, &n, &cols,
+                          NULL);
+        assert_int_equal(n, 1);
+        sqlite3_free_table(rows);
+        sqlite3_close(db);
+}
+
 static void test_store_from_a_newer_dawnd_is_refused(void **state)
 {
         struct fixture *f = *state;
@@ -165,6 +192,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fresh_store_gets_current_schema_in_wal_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopening_keeps_what_was_stored, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schema_1_store_is_migrated, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_from_a_newer_dawnd_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_in_flight_deliveries_return_to_pending, setup, teardown),
         };
