@@ -122,17 +122,17 @@ static void on_done(CURL *easy, CURLcode rc, long code, void *userdata)
                         log_notice("email: %s accepts messages again", st->display);
                 st->server_refusing = false;
                 st->last_error[0] = '\0';
-                log_alert(LOG_DEBUG, rq->alert_id, "email: %s accepted %s for %s (delivery %lld)",
+                log_delivery(LOG_DEBUG, rq->alert_id, "email", rq->id, "email: %s accepted %s for %s (delivery %lld)",
                           st->display, rq->alert_id, rq->masked, (long long)rq->id);
         } else {
                 snprintf(st->last_error, sizeof(st->last_error), "%s", error);
                 if (us && !st->server_refusing) {
                         st->server_refusing = true;
-                        log_alert(LOG_ERR, rq->alert_id,
+                        log_delivery(LOG_ERR, rq->alert_id, "email", rq->id,
                                   "email: %s refuses us: %s (check the email channel's configuration)",
                                   st->display, error);
                 } else {
-                        log_alert(LOG_WARNING, rq->alert_id, "email: %s to %s failed%s: %s", rq->alert_id,
+                        log_delivery(LOG_WARNING, rq->alert_id, "email", rq->id, "email: %s to %s failed%s: %s", rq->alert_id,
                                   rq->masked, result == DAWN_SEND_PERMANENT ? " for good" : ", will retry",
                                   error);
                 }

@@ -200,17 +200,17 @@ static void on_done(CURL *easy, CURLcode rc, long status, void *userdata)
                         log_notice("SMS: %s accepts messages again", provider_name(st->provider));
                 st->gateway_refusing = false;
                 st->last_error[0] = '\0';
-                log_alert(LOG_DEBUG, rq->alert_id, "SMS: %s accepted %s for %s (delivery %lld)",
+                log_delivery(LOG_DEBUG, rq->alert_id, "sms", rq->id, "SMS: %s accepted %s for %s (delivery %lld)",
                           provider_name(st->provider), rq->alert_id, rq->masked, (long long)rq->id);
         } else {
                 snprintf(st->last_error, sizeof(st->last_error), "%s", error);
                 if (config_shaped(rc, status) && !st->gateway_refusing) {
                         st->gateway_refusing = true;
-                        log_alert(LOG_ERR, rq->alert_id,
+                        log_delivery(LOG_ERR, rq->alert_id, "sms", rq->id,
                                   "SMS: %s at %s refuses us: %s (check the sms channel's configuration)",
                                   provider_name(st->provider), st->base_url, error);
                 } else {
-                        log_alert(LOG_WARNING, rq->alert_id, "SMS: %s to %s via %s failed%s: %s",
+                        log_delivery(LOG_WARNING, rq->alert_id, "sms", rq->id, "SMS: %s to %s via %s failed%s: %s",
                                   rq->alert_id, rq->masked, provider_name(st->provider),
                                   result == DAWN_SEND_PERMANENT ? " for good" : ", will retry", error);
                 }

@@ -43,15 +43,6 @@
 #define NOTIFY_BASE_URL "https://api.notifications.service.gov.uk"
 #define TWILIO_BASE_URL "https://api.twilio.com"
 
-/* Which channel drivers this build has. It must agree with
- * dawn_channel_drivers[] in channel.c; it is repeated here so that checking
- * a config does not pull in the event loop and the drivers. */
-static const bool channel_built_in[DAWN_CHANNEL_COUNT] = {
-        [DAWN_CHANNEL_MQTT] = true,
-        [DAWN_CHANNEL_SMS] = true,
-        [DAWN_CHANNEL_EMAIL] = true,
-};
-
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
 
 static const char *const top_keys[] = {
@@ -1068,8 +1059,6 @@ static void load_channels(struct loader *l, config_setting_t *root)
 
                 if (kind < 0)
                         fail(l, s, "unknown channel '%s'", name);
-                else if (!channel_built_in[kind])
-                        fail(l, s, "%s: the %s channel is not built in yet", path_of(l, s, NULL), name);
                 else if (kind == DAWN_CHANNEL_MQTT)
                         load_mqtt(l, s);
                 else if (kind == DAWN_CHANNEL_SMS)
@@ -1186,9 +1175,7 @@ static void check_channel(struct loader *l, config_setting_t *s, enum dawn_chann
 {
         const char *name = dawn_channel_name(kind);
 
-        if (!channel_built_in[kind])
-                fail(l, s, "%s: the %s channel is not built in yet", path_of(l, s, NULL), name);
-        else if (!channel_configured(l->c, kind))
+        if (!channel_configured(l->c, kind))
                 fail(l, s, "%s: channel %s is not configured (channels.%s)", path_of(l, s, NULL), name, name);
 }
 

@@ -16,11 +16,6 @@ void log_init(int to_stderr, int max_priority)
         log_max_priority = max_priority;
 }
 
-void log_set_max_priority(int p)
-{
-        log_max_priority = p;
-}
-
 int log_internal_fieldsv(int priority, int error, const char *alert_id, const char *channel, int64_t delivery_id,
                          const char *fmt, va_list ap)
 {

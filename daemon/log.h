@@ -11,7 +11,6 @@
 #include <syslog.h>
 
 void log_init(int to_stderr, int max_priority);
-void log_set_max_priority(int p);
 int log_internal(int priority, int error, const char *alert_id, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 /* The same with every structured field DAWN knows. alert_id and channel may

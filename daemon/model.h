@@ -19,8 +19,8 @@ enum dawn_evidence { DAWN_EVIDENCE_REPORTED, DAWN_EVIDENCE_CLINICAL, DAWN_EVIDEN
 
 enum dawn_scope { DAWN_SCOPE_PROFESSIONAL, DAWN_SCOPE_PUBLIC, DAWN_SCOPE_COUNT };
 
-/* Delivery channels. A channel is "known" even when it is not built in or
- * not configured yet, so config errors can say so instead of "unknown". */
+/* Delivery channels. A subscriber may name one that channels does not
+ * configure, and the config check then says "not configured", not "unknown". */
 enum dawn_channel_kind { DAWN_CHANNEL_MQTT, DAWN_CHANNEL_SMS, DAWN_CHANNEL_EMAIL, DAWN_CHANNEL_COUNT };
 
 /* One delivery's life (the outbox row's state column). */

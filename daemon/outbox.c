@@ -208,8 +208,9 @@ static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struc
                 return; /* already in flight (or the table is full): never send one delivery twice at once */
         int r = dawn_store_delivery_started(o->store, row->id, now);
         if (r < 0) {
-                log_error_errno(r, "outbox: cannot record delivery %lld as started: %s", (long long)row->id,
-                                dawn_store_errmsg(o->store));
+                log_delivery_errno(LOG_ERR, r, row->alert_id, dawn_channel_name(row->channel), row->id,
+                                   "outbox: cannot record delivery %lld as started: %s", (long long)row->id,
+                                   dawn_store_errmsg(o->store));
                 return;
         }
         r = ch->driver->send(ch, &d);
@@ -238,7 +239,8 @@ static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int
         int n = dawn_store_fail_expired(o->store, kind, now - (int64_t)lim->lifetime_usec, reason, now);
         if (n > 0) {
                 o->failed[kind] += (uint64_t)n;
-                log_error("outbox: %d %s delivery(ies) failed: %s", n, dawn_channel_name(kind), reason);
+                log_delivery(LOG_ERR, NULL, dawn_channel_name(kind), 0, "outbox: %d %s delivery(ies) failed: %s", n,
+                             dawn_channel_name(kind), reason);
         }
 }
 
@@ -387,8 +389,8 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         } else if (result == DAWN_SEND_PERMANENT) {
                 state = DAWN_DELIVERY_FAILED;
                 o->failed[f.channel]++;
-                log_error("outbox: delivery %lld on %s failed for good: %s", (long long)delivery_id,
-                          ch->driver->name, error ? error : "no reason given");
+                log_delivery(LOG_ERR, NULL, ch->driver->name, delivery_id, "outbox: delivery %lld on %s failed for good: %s",
+                             (long long)delivery_id, ch->driver->name, error ? error : "no reason given");
         } else if (!ch->driver->ready(ch)) {
                 /* the channel itself went away (broker down): not the recipient's failure, so
                  * no backoff; it goes the moment the channel is back */
@@ -396,8 +398,9 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         } else if (lifetime && now - f.created_at > (int64_t)lifetime) {
                 state = DAWN_DELIVERY_FAILED;
                 o->failed[f.channel]++;
-                log_error("outbox: delivery %lld on %s failed: still failing after its lifetime: %s",
-                          (long long)delivery_id, ch->driver->name, error ? error : "no reason given");
+                log_delivery(LOG_ERR, NULL, ch->driver->name, delivery_id,
+                             "outbox: delivery %lld on %s failed: still failing after its lifetime: %s",
+                             (long long)delivery_id, ch->driver->name, error ? error : "no reason given");
         } else {
                 state = DAWN_DELIVERY_RETRYING;
                 next_at = now + (int64_t)dawn_backoff_usec(f.attempts, lim->retry_initial_usec,
@@ -409,8 +412,9 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         if (r == 0)
                 r = dawn_store_delivery_finished(o->store, delivery_id, state, error, next_at, now);
         if (r < 0)
-                log_error_errno(r, "outbox: cannot record delivery %lld: %s", (long long)delivery_id,
-                                dawn_store_errmsg(o->store));
+                log_delivery_errno(LOG_ERR, r, NULL, ch->driver->name, delivery_id,
+                                   "outbox: cannot record delivery %lld: %s", (long long)delivery_id,
+                                   dawn_store_errmsg(o->store));
         dawn_commit_count(o->commit);
         if (state != DAWN_DELIVERY_PENDING)
                 dawn_outbox_kick(o); /* room for the next one */

@@ -338,13 +338,6 @@ int dawn_store_commit(struct dawn_store *s)
         return r;
 }
 
-void dawn_store_rollback(struct dawn_store *s)
-{
-        if (s->in_tx)
-                exec(s, "ROLLBACK");
-        s->in_tx = false;
-}
-
 bool dawn_store_in_transaction(struct dawn_store *s)
 {
         return s->in_tx;

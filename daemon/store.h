@@ -33,7 +33,6 @@ const char *dawn_store_errmsg(struct dawn_store *s);
 
 int dawn_store_begin(struct dawn_store *s);
 int dawn_store_commit(struct dawn_store *s);
-void dawn_store_rollback(struct dawn_store *s);
 bool dawn_store_in_transaction(struct dawn_store *s);
 int dawn_store_savepoint(struct dawn_store *s);
 int dawn_store_release(struct dawn_store *s);
