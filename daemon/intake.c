@@ -150,17 +150,17 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
 
 static int create(const struct dawn_intake *in, struct dawn_alert *a)
 {
-        int r = dawn_store_next_alert_id(in->store, a->id);
-        if (r < 0)
-                return r;
         a->revision = 1;
         a->status = DAWN_STATUS_ACTIVE;
         a->issued_at = a->updated_at = in->now;
         if (!a->expires_at)
                 a->expires_at = in->now + (int64_t)in->config->expiry_usec[a->type];
-        r = add_source(a, in->source);
+        int r = add_source(a, in->source);
+        /* graded before it has an id: a new alert has no corroborations to read */
         if (r == 0)
                 r = regrade(in, a);
+        if (r == 0)
+                r = dawn_store_next_alert_id(in->store, a->id);
         if (r == 0)
                 r = save_revision(in, a);
         if (r == 0) {
