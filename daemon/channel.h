@@ -92,6 +92,22 @@ void dawn_channel_complete(struct dawn_channel *ch, int64_t delivery_id, enum da
 void dawn_channel_ready_changed(struct dawn_channel *ch);
 
 extern const struct dawn_channel_driver dawn_channel_mqtt;
+
+/* ---- the MQTT channel's way in (MQTT ingest, dashboard acks) ---- */
+
+/* A message on one of the filters given to dawn_channel_mqtt_listen(). */
+typedef void (*dawn_mqtt_message_fn)(const char *topic, const void *payload, size_t len, bool retained,
+                                     void *userdata);
+/* Subscribes (QoS 1) to every filter now and after every reconnect, and
+ * calls fn for each message that arrives on them. filters is copied.
+ * Returns 0 or -errno. */
+int dawn_channel_mqtt_listen(struct dawn_channel *ch, const char *const *filters, size_t n,
+                             dawn_mqtt_message_fn fn, void *userdata);
+/* Publishes outside the outbox (answers on .../ingest/<source>/result):
+ * QoS 1, best effort: -ENOTCONN while the broker is away, and a message not
+ * acknowledged before the connection drops is not sent again. */
+int dawn_channel_mqtt_publish(struct dawn_channel *ch, const char *topic, const void *payload, size_t len,
+                              bool retain);
 extern const struct dawn_channel_driver dawn_channel_sms, dawn_channel_email;
 
 #endif

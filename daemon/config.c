@@ -53,7 +53,7 @@ static const char *const daemon_keys[] = {
         NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
-static const char *const cluster_keys[] = { "window", "threshold", NULL };
+static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
 static const char *const dedup_keys[] = { "window", NULL };
 static const char *const expiry_keys[] = { "batch", "cluster", "nfod", "notify", NULL };
 static const char *const mqtt_keys[] = {
@@ -62,16 +62,17 @@ static const char *const mqtt_keys[] = {
 };
 static const char *const sms_keys[] = {
         "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
-        "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial", NULL,
+        "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial",
+        "callback_token_file", "callback_base_url", NULL,
 };
 /* The keys only one provider has: given for the other, they are a mistake. */
-static const char *const sms_notify_keys[] = { "api_key_file", "template_id", NULL };
-static const char *const sms_twilio_keys[] = { "account_sid", "auth_token_file", "from", NULL };
+static const char *const sms_notify_keys[] = { "api_key_file", "template_id", "callback_token_file", NULL };
+static const char *const sms_twilio_keys[] = { "account_sid", "auth_token_file", "from", "callback_base_url", NULL };
 static const char *const email_keys[] = {
         "url", "from", "username", "password_file", "tls", "tls_override", "timeout", "rate_per_minute",
         "max_in_flight", "lifetime", "retry_initial", NULL,
 };
-static const char *const source_keys[] = { "id", "role", "token_file", NULL };
+static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", NULL };
 static const char *const subscriber_keys[] = {
         "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours", NULL,
 };
@@ -117,6 +118,45 @@ void dawn_errors_free(struct dawn_errors *e)
         free(e->msgs);
         e->msgs = NULL;
         e->n = 0;
+}
+
+int dawn_parse_listen(const char *text, struct sockaddr_storage *sa, socklen_t *len)
+{
+        char host[64];
+        const char *colon = strrchr(text, ':');
+        if (!colon || colon == text || strlen(text) >= sizeof(host))
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        long port = strtol(colon + 1, &end, 10);
+        if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+                return -EINVAL;
+        size_t n = (size_t)(colon - text);
+        const char *h = text;
+        if (text[0] == '[') {
+                if (n < 3 || text[n - 1] != ']')
+                        return -EINVAL;
+                h = text + 1;
+                n -= 2;
+        }
+        memcpy(host, h, n);
+        host[n] = '\0';
+        memset(sa, 0, sizeof(*sa));
+        struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        if (text[0] != '[' && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+                in4->sin_family = AF_INET;
+                in4->sin_port = htons((uint16_t)port);
+                *len = sizeof(*in4);
+                return 0;
+        }
+        if (text[0] == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t)port);
+                *len = sizeof(*in6);
+                return 0;
+        }
+        return -EINVAL;
 }
 
 int dawn_parse_duration(const char *s, uint64_t *usec)
@@ -507,7 +547,14 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                 fail(l, s, "%s is longer than a Unix socket path can be (%zu bytes)", path_of(l, s, NULL),
                      SOCKET_PATH_MAX);
         opt_string(l, g, "control_group", &c->control_group, false);
-        opt_string(l, g, "http_listen", &c->http_listen, false);
+        s = opt_string(l, g, "http_listen", &c->http_listen, false);
+        if (s && *c->http_listen) {
+                struct sockaddr_storage sa;
+                socklen_t len;
+                if (dawn_parse_listen(c->http_listen, &sa, &len) < 0)
+                        fail(l, s, "%s: '%s' is not an address and port such as \"127.0.0.1:8470\" or "
+                                   "\"[::1]:8470\" (\"\" turns the HTTP API off)", path_of(l, s, NULL), c->http_listen);
+        }
         load_socket_mode(l, g);
         load_timezone(l, g);
 }
@@ -635,6 +682,7 @@ static void load_grading(struct loader *l, config_setting_t *root)
         check_keys(l, cluster, cluster_keys);
         opt_duration(l, cluster, "window", &l->c->cluster_window_usec);
         opt_int(l, cluster, "threshold", &l->c->cluster_threshold, 2, 1000000);
+        opt_bool(l, cluster, "review", &l->c->cluster_review);
 }
 
 static void load_dedup(struct loader *l, config_setting_t *root)
@@ -889,7 +937,9 @@ static void load_sms_notify(struct loader *l, config_setting_t *g)
         s = req_string(l, g, "template_id", &sms->template_id);
         if (s && !valid_uuid(sms->template_id))
                 fail(l, s, "%s: '%s' is not a template id (a UUID such as "
-                           "f33517ff-2a88-4f6e-b855-c550268ce08a)", path_of(l, s, NULL), sms->template_id);
+                           "f33517ff-2a88-4f6e-b855-c550268ce08a)", path_of(l, s, NULL), sms->template_id);        s = opt_string(l, g, "callback_token_file", &sms->callback_token_file, true);
+        if (s)
+                check_readable(l, s, sms->callback_token_file);
 }
 
 static void load_sms_twilio(struct loader *l, config_setting_t *g)
@@ -909,6 +959,9 @@ static void load_sms_twilio(struct loader *l, config_setting_t *g)
         if (s && !valid_e164(sms->from) && !valid_sid(sms->from, "MG", 32))
                 fail(l, s, "%s: '%s' is neither an E.164 number nor a messaging service SID "
                            "(\"MG\" and 32 hex digits)", path_of(l, s, NULL), sms->from);
+        s = opt_string(l, g, "callback_base_url", &sms->callback_base_url, true);
+        if (s)
+                check_base_url(l, s, sms->callback_base_url);
 }
 
 static void load_sms(struct loader *l, config_setting_t *g)
@@ -1113,7 +1166,11 @@ static void load_source(struct loader *l, config_setting_t *e, struct dawn_sourc
         else if (s)
                 fail(l, s, "%s must be \"issuer\" or \"reporter\"", path_of(l, s, NULL));
         free(role);
-        opt_string(l, e, "token_file", &src->token_file, true);
+        s = opt_string(l, e, "token_file", &src->token_file, true);
+        if (s)
+                check_readable(l, s, src->token_file);
+        src->rate_per_minute = 1200;
+        opt_int(l, e, "rate_per_minute", &src->rate_per_minute, 0, 100000000);
 }
 
 static void load_sources(struct loader *l, config_setting_t *root)
@@ -1545,6 +1602,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->mqtt.username);
         free(c->mqtt.password_file);
         free(c->sms.base_url);
+        free(c->sms.callback_token_file);
+        free(c->sms.callback_base_url);
         free(c->sms.api_key_file);
         free(c->sms.template_id);
         free(c->sms.account_sid);

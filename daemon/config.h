@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "model.h"
@@ -47,7 +48,8 @@ enum dawn_source_role { DAWN_ROLE_ISSUER, DAWN_ROLE_REPORTER };
 struct dawn_source {
         char *id;
         enum dawn_source_role role;
-        char *token_file;
+        char *token_file;        /* the bearer token for the HTTP API; none: this source reports over MQTT only */
+        int rate_per_minute;     /* HTTP requests a minute (429 beyond); default 1200, 0 no limit */
         int line;
 };
 
@@ -71,6 +73,9 @@ struct dawn_sms_config {
         char *account_sid;       /* twilio */
         char *auth_token_file;   /* twilio */
         char *from;              /* twilio: the sending number or messaging service */
+        char *callback_token_file; /* notify: the bearer token Notify sends with receipts and replies */
+        char *callback_base_url; /* twilio: this API's URL as Twilio calls it ("https://dawn.example.org");
+                                  * set, every text asks for a status callback there */
         int max_segments;        /* default 2 (1..10) */
         uint64_t timeout_usec;   /* "timeout": one request, default 30s */
         struct dawn_channel_limits limits;
@@ -122,6 +127,7 @@ struct dawn_config {
         size_t n_high_risk_adulterants;
         uint64_t cluster_window_usec;  /* default 24h */
         int cluster_threshold;         /* default 3 */
+        bool cluster_review;           /* cluster alerts wait in the review queue; default false: straight out */
 
         /* dedup = { window = "72h"; } */
         uint64_t dedup_window_usec;
@@ -173,6 +179,11 @@ int dawn_config_area_index(const struct dawn_config *c, const char *id);
 bool dawn_config_areas_related(const struct dawn_config *c, int a, int b);
 const struct dawn_subscriber *dawn_config_subscriber(const struct dawn_config *c, const char *id);
 const struct dawn_source *dawn_config_source(const struct dawn_config *c, const char *id);
+
+/* daemon.http_listen: "127.0.0.1:8470" or "[::1]:8470" (numeric hosts only:
+ * no name lookups at start-up) -> a socket address. 0 or -EINVAL. */
+struct sockaddr_storage;
+int dawn_parse_listen(const char *text, struct sockaddr_storage *sa, socklen_t *len);
 
 /* "90s", "30m", "24h", "14d" -> microseconds. Returns 0 or -EINVAL. */
 int dawn_parse_duration(const char *s, uint64_t *usec);

@@ -32,6 +32,6 @@ NAME_TABLE(dawn_channel_name, dawn_channel_from_name, enum dawn_channel_kind, DA
            "mqtt", "sms", "email")
 NAME_TABLE(dawn_delivery_state_name, dawn_delivery_state_from_name, enum dawn_delivery_state,
            DAWN_DELIVERY_STATE_COUNT,
-           "pending", "in-flight", "delivered", "retrying", "failed", "superseded")
+           "pending", "in-flight", "delivered", "retrying", "failed", "superseded", "sent", "opted-out")
 NAME_TABLE(dawn_action_name, dawn_action_from_name, enum dawn_delivery_action, DAWN_ACTION_COUNT,
-           "publish", "withdraw")
+           "publish", "withdraw", "review")

@@ -31,12 +31,16 @@ enum dawn_delivery_state {
         DAWN_DELIVERY_RETRYING,
         DAWN_DELIVERY_FAILED,
         DAWN_DELIVERY_SUPERSEDED, /* a newer revision replaced it before it went */
+        DAWN_DELIVERY_SENT,       /* the SMS gateway took it; its delivery receipt has not come yet */
+        DAWN_DELIVERY_OPTED_OUT,  /* the number replied STOP: not sent, and shown as such */
         DAWN_DELIVERY_STATE_COUNT,
 };
 
-/* What a delivery carries: the alert (new or updated), or its withdrawal
- * (cancel, expiry, or an update that moved it out of the recipient's rules). */
-enum dawn_delivery_action { DAWN_ACTION_PUBLISH, DAWN_ACTION_WITHDRAW, DAWN_ACTION_COUNT };
+/* What a delivery carries: the alert (new or updated), its withdrawal
+ * (cancel, expiry, or an update that moved it out of the recipient's rules),
+ * or a notice to a public-health subscriber that a partner's report waits in
+ * the review queue. */
+enum dawn_delivery_action { DAWN_ACTION_PUBLISH, DAWN_ACTION_WITHDRAW, DAWN_ACTION_REVIEW, DAWN_ACTION_COUNT };
 
 const char *dawn_type_name(enum dawn_type t);
 const char *dawn_grade_name(enum dawn_grade g);

@@ -134,5 +134,7 @@ int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now);
 int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array);
 /* {"mqtt": {"pending": 3, "delivered": 10, ...}, ...} */
 int dawn_store_queue_counts(struct dawn_store *s, cJSON *object);
+/* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
+int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);
 
 #endif

@@ -1,0 +1,62 @@
+/* The ways in from outside the control socket: partner reports (HTTP and
+ * MQTT ingest), delivery receipts, SMS replies and dashboard
+ * acknowledgements. Each call does its writes inside the daemon's
+ * group-commit transaction, in a savepoint of its own, exactly as a
+ * control-socket request does; the caller must not answer anyone before
+ * that transaction has committed: register the answer with
+ * dawn_commit_after(d->commit, ...) when dawn_commit_is_open(d->commit),
+ * and send it from there (with an error instead if r < 0 there).
+ *
+ * These functions count themselves in the metrics and log what they did;
+ * the callers count only what never reached them (bad tokens, bodies too
+ * large, rate limits). */
+#ifndef DAWN_INGEST_H
+#define DAWN_INGEST_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+
+#include "callback.h"
+#include "config.h"
+
+struct dawn_daemon;
+
+/* "http" or "mqtt": the metrics label and the actor prefix in the audit log. */
+enum dawn_way { DAWN_WAY_CONTROL, DAWN_WAY_HTTP, DAWN_WAY_MQTT };
+const char *dawn_way_name(enum dawn_way w);
+
+/* One report from a configured partner source. Returns the answer object
+ * (NULL only when out of memory) and sets *http_status:
+ *   201 {"source_ref":..,"id":"A17","status":"active"|"pending","grade":..,"revision":1,"outcome":"new"}
+ *       (outcome "pending": a reporter's report now waits in the review queue)
+ *   200 the same with outcome "merged" (it corroborated an open alert) or
+ *       "duplicate" (this source_ref was seen before: the first answer again)
+ *   400 {"error":"...","field":"..."}     nothing stored
+ *   503 {"error":"...","temporary":true}  nothing stored; try again
+ * *wrote is true when the store was written (answer after the commit). */
+cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, enum dawn_way way,
+                          const cJSON *alert, int *http_status, bool *wrote);
+
+/* A delivery receipt from provider ("notify" or "twilio"). Returns 0 when
+ * it was recorded or had nothing to change, -ENOENT when no SMS delivery has
+ * that reference (logged; the caller still answers 200 so the gateway does
+ * not retry forever), or a store error. *wrote as above. */
+int dawn_ingest_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc, bool *wrote);
+
+/* A text from a phone: STOP opts the number out of SMS (pending texts to
+ * it become opted-out), START opts it back in, ACK <id> records an
+ * acknowledgement; anything else goes into the audit log. A number that
+ * belongs to no subscriber is logged and ignored. reply (may be NULL)
+ * receives a short confirmation to text back where the provider allows
+ * it (Twilio's TwiML answer), or "" for none. Returns 0 or a store error. */
+int dawn_ingest_sms_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
+                          char *reply, size_t reply_size, bool *wrote);
+
+/* An acknowledgement from a subscriber's dashboard (the retained
+ * <prefix>/subscribers/<id>/acks/<alert id> message, {"revision":..,"by":..}).
+ * The same ack seen again (a retained message after a reconnect) is not
+ * recorded twice. Returns 0, -EINVAL (err names the field) or a store error. */
+int dawn_ingest_ack(struct dawn_daemon *d, const char *subscriber, const char *alert_id, const cJSON *ack,
+                    struct dawn_input_error *err, bool *wrote);
+
+#endif
