@@ -104,6 +104,7 @@ enum stmt_id {
         ST_FAIL_EXPIRED,
         ST_DELIVERIES,
         ST_QUEUE_COUNTS,
+        ST_ALERT_COUNTS,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -154,6 +155,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
                           " next_at, updated_at FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
+        [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -847,9 +849,9 @@ int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
-int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
+static int count_pairs(struct dawn_store *s, enum stmt_id id, cJSON *object)
 {
-        sqlite3_stmt *st = stmt(s, ST_QUEUE_COUNTS);
+        sqlite3_stmt *st = stmt(s, id);
         if (!st)
                 return -EIO;
         int rc;
@@ -863,4 +865,14 @@ int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
         }
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
+{
+        return count_pairs(s, ST_QUEUE_COUNTS, object);
+}
+
+int dawn_store_alert_counts(struct dawn_store *s, cJSON *object)
+{
+        return count_pairs(s, ST_ALERT_COUNTS, object);
 }
