@@ -162,7 +162,7 @@ static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const
                 r = dawn_store_savepoint(d->store);
         if (r < 0)
                 return answer_store_error(d, r);
-        struct dawn_intake in = { d->store, d->config, dawn_now_usec(), p->source, p->actor };
+        struct dawn_intake in = { d->store, d->config, dawn_now_usec(), p->source, p->actor, DAWN_ROLE_ISSUER };
         struct dawn_alert result;
         dawn_alert_init(&result);
         struct dawn_input_error err = { 0 };
@@ -302,8 +302,10 @@ static cJSON *cmd_show(struct dawn_daemon *d, const struct dawn_peer *p, const c
         dawn_alert_clear(&a);
         cJSON *deliveries = cJSON_AddArrayToObject(o, "deliveries");
         cJSON *corroborations = cJSON_AddArrayToObject(o, "corroborations");
-        cJSON_AddArrayToObject(o, "acks"); /* acknowledgements arrive with the dashboard and SMS replies */
+        cJSON *acks = cJSON_AddArrayToObject(o, "acks");
         r = dawn_store_deliveries_json(d->store, id, deliveries);
+        if (r == 0)
+                r = dawn_store_acks_json(d->store, id, acks);
         if (r == 0)
                 r = dawn_store_corroborations_json(d->store, id, corroborations);
         if (r < 0) {
@@ -396,12 +398,76 @@ static cJSON *cmd_reload(struct dawn_daemon *d, const struct dawn_peer *p, const
         return ans;
 }
 
-static cJSON *cmd_review(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static int change_approve(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
+                          const char **flag, struct dawn_input_error *err)
 {
-        /* nothing reaches the review queue until partner sources with role "reporter" can submit */
-        return answer_error("cmd", false, "%s: the review queue is empty: only partner reporters' submissions wait "
-                            "for review, and partner intake is not enabled in this version",
-                            want_str(req, "cmd"));
+        *flag = "approved";
+        return dawn_intake_approve(in, want_str(req, "id"), result, err);
+}
+
+static int change_reject(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
+                         const char **flag, struct dawn_input_error *err)
+{
+        const char *reason = want_str(req, "reason");
+        if (!reason)
+                return dawn_input_error_set(err, "reason", "reason: required: the audit log keeps why");
+        *flag = "rejected";
+        return dawn_intake_reject(in, want_str(req, "id"), reason, result, err);
+}
+
+static cJSON *cmd_approve(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "id", NULL };
+        const char *id;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = need_id(req, &id);
+        return bad ? bad : run_change(d, p, req, change_approve);
+}
+
+static cJSON *cmd_reject(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "id", "reason", NULL };
+        const char *id;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = need_id(req, &id);
+        return bad ? bad : run_change(d, p, req, change_reject);
+}
+
+/* The numbers that replied STOP, masked, with whose they are. */
+static cJSON *cmd_optouts(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        cJSON *arr = cJSON_CreateArray();
+        int r = dawn_store_opt_outs_json(d->store, arr);
+        if (r < 0) {
+                cJSON_Delete(arr);
+                return answer_store_error(d, r);
+        }
+        cJSON *o;
+        cJSON_ArrayForEach(o, arr) {
+                cJSON *num = cJSON_GetObjectItemCaseSensitive(o, "number");
+                cJSON *subs = cJSON_AddArrayToObject(o, "subscribers");
+                for (size_t i = 0; cJSON_IsString(num) && i < d->config->n_subscribers; i++) {
+                        const struct dawn_subscriber *sub = &d->config->subscribers[i];
+                        for (size_t k = 0; k < sub->n_sms; k++)
+                                if (strcmp(sub->sms[k], num->valuestring) == 0) {
+                                        cJSON_AddItemToArray(subs, cJSON_CreateString(sub->id));
+                                        break;
+                                }
+                }
+                if (cJSON_IsString(num)) {
+                        char masked[64];
+                        cJSON_SetValuestring(num, dawn_mask_recipient(num->valuestring, masked, sizeof(masked)));
+                }
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "optouts", arr);
+        return ans;
 }
 
 static const struct {
@@ -411,12 +477,12 @@ static const struct {
         { "issue", cmd_issue },   { "update", cmd_update },   { "cancel", cmd_cancel },
         { "list", cmd_list },     { "pending", cmd_pending }, { "show", cmd_show },
         { "route", cmd_route },   { "status", cmd_status },   { "reload", cmd_reload },
-        { "approve", cmd_review }, { "reject", cmd_review },
+        { "approve", cmd_approve }, { "reject", cmd_reject }, { "optouts", cmd_optouts },
 };
 
 static bool is_write(command_fn fn)
 {
-        return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel;
+        return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel || fn == cmd_approve || fn == cmd_reject;
 }
 
 cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, const char *line, size_t len,

@@ -237,7 +237,7 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
         int n = r < 0 ? r : dawn_store_due_expiries(d->store, now, ids, 64);
         if (n < 0)
                 log_error_errno(n, "expiry: cannot read due alerts: %s", dawn_store_errmsg(d->store));
-        struct dawn_intake in = { d->store, d->config, now, "dawnd", "dawnd (expiry)" };
+        struct dawn_intake in = { d->store, d->config, now, "dawnd", "dawnd (expiry)", DAWN_ROLE_ISSUER };
         for (int i = 0; i < n; i++) {
                 struct dawn_alert a;
                 dawn_alert_init(&a);

@@ -98,6 +98,21 @@ static int count_evidence(const struct evidence_summary *s, const struct dawn_co
         return r ? -ENOMEM : 0;
 }
 
+/* A cluster says which overdose reports it stands on, so that a reader can
+ * go and look at them: "from 3 overdose reports: A3 (ambulance), ...". */
+static int name_reports(struct dawn_grading *g, const struct dawn_alert *reports, size_t n)
+{
+        char buf[200];
+        int len = snprintf(buf, sizeof(buf), "from %zu overdose %s:", n, n == 1 ? "report" : "reports");
+        for (size_t i = 0; i < n && len > 0 && (size_t)len < sizeof(buf) - 40; i++)
+                len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s %s (%s)", i ? "," : "",
+                                reports[i].id[0] ? reports[i].id : "?",
+                                reports[i].sources.n ? reports[i].sources.v[0] : "unknown source");
+        if (len > 0 && (size_t)len >= sizeof(buf) - 40)
+                snprintf(buf + sizeof(buf) - 40, 40, ", ...");
+        return reason(g, 0, "%s", buf);
+}
+
 int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n,
                      const struct dawn_config *c, struct dawn_grading *g)
 {
@@ -116,6 +131,8 @@ int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corrob
                 r = count_evidence(&s, c, g);
         if (r == 0 && a->sources.n >= 2)
                 r = reason(g, 1, "corroborated by %zu sources", a->sources.n);
+        if (r == 0 && a->type == DAWN_TYPE_CLUSTER && n > 0)
+                r = name_reports(g, corroborations, n);
         dawn_strv_free(&s.adulterants);
         if (r < 0)
                 return r;

@@ -20,6 +20,7 @@ struct dawn_intake {
         int64_t now;             /* microseconds since the epoch */
         const char *source;      /* who reported it: "local:alice", a partner's source id */
         const char *actor;       /* who did it, for the audit log: "uid 1000 (alice)" */
+        enum dawn_source_role role; /* issuer (officers too): straight out; reporter: to the review queue */
 };
 
 enum dawn_intake_outcome {
@@ -36,6 +37,15 @@ int dawn_intake_issue(const struct dawn_intake *in, const cJSON *input, struct d
 int dawn_intake_update(const struct dawn_intake *in, const char *id, const cJSON *input,
                        struct dawn_alert *result, struct dawn_input_error *err);
 int dawn_intake_cancel(const struct dawn_intake *in, const char *id, const char *reason,
+                       struct dawn_alert *result, struct dawn_input_error *err);
+
+/* The review queue: a pending report goes out as an alert (a new revision
+ * that recipients see first), or is turned down (cancelled with the reason;
+ * nobody but the reviewers ever heard of it). -EINVAL naming "id" when the
+ * alert is not pending. */
+int dawn_intake_approve(const struct dawn_intake *in, const char *id, struct dawn_alert *result,
+                        struct dawn_input_error *err);
+int dawn_intake_reject(const struct dawn_intake *in, const char *id, const char *reason,
                        struct dawn_alert *result, struct dawn_input_error *err);
 
 /* The alert reached its expires_at: status expired, a new revision, and

@@ -70,6 +70,26 @@ static const char *const migrations[] = {
         "CREATE INDEX outbox_by_state ON outbox(channel, state);",
         /* 2: finding the alerts due to expire without reading them all */
         "CREATE INDEX alerts_by_expiry ON alerts(expires_at) WHERE status IN ('active', 'pending');",
+        /* 3: partner intake. The alert's type as a column, so that cluster
+         * detection finds the recent overdose reports without reading every
+         * alert; acknowledgements (SMS "ACK A17", dashboards); numbers that
+         * replied STOP. */
+        "ALTER TABLE alerts ADD COLUMN type TEXT NOT NULL DEFAULT '';"
+        "UPDATE alerts SET type = json_extract(json, '$.type');"
+        "CREATE INDEX alerts_by_type ON alerts(type, updated_at);"
+        "CREATE TABLE acks ("
+        "  id INTEGER PRIMARY KEY,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  revision INTEGER NOT NULL,"
+        "  subscriber TEXT NOT NULL,"
+        "  via TEXT NOT NULL,"
+        "  by TEXT NOT NULL,"
+        "  at INTEGER NOT NULL,"
+        "  UNIQUE (alert_id, subscriber, via, by, revision));"
+        "CREATE TABLE sms_optouts ("
+        "  number TEXT PRIMARY KEY,"
+        "  via TEXT NOT NULL,"
+        "  since INTEGER NOT NULL);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
@@ -104,6 +124,16 @@ enum stmt_id {
         ST_FAIL_EXPIRED,
         ST_DELIVERIES,
         ST_QUEUE_COUNTS,
+        ST_ALERTS_BY_TYPE,
+        ST_OPEN_ALERTS_BY_TYPE,
+        ST_OPTOUT_ADD,
+        ST_OPTOUT_REMOVE,
+        ST_OPTOUT_GET,
+        ST_OPTOUT_LIST,
+        ST_OPTOUT_WAITING,
+        ST_ACK_ADD,
+        ST_ACK_LIST,
+        ST_LOAD_DELIVERY,
         ST_ALERT_COUNTS,
         ST_SAVEPOINT,
         ST_RELEASE,
@@ -114,9 +144,10 @@ enum stmt_id {
 static const char *const stmt_sql[ST_COUNT] = {
         [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
         [ST_INSERT_ALERT] = "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
-                            " updated_at, expires_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                            " updated_at, expires_at, json, type)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         [ST_UPDATE_ALERT] = "UPDATE alerts SET fingerprint = ?3, status = ?4, grade = ?5, revision = ?6,"
-                            " updated_at = ?8, expires_at = ?9, json = ?10 WHERE id = ?1",
+                            " updated_at = ?8, expires_at = ?9, json = ?10, type = ?11 WHERE id = ?1",
         [ST_INSERT_REVISION] = "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES (?, ?, ?, ?)",
         [ST_LOAD_ALERT] = "SELECT json FROM alerts WHERE id = ?",
         [ST_FIND_MATCH] = "SELECT id FROM alerts WHERE fingerprint = ? AND status IN ('active', 'pending')"
@@ -138,7 +169,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
                          " AND revision < ?2 AND state IN ('pending', 'retrying')",
-        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight'))"
+        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent'))"
                           " FROM outbox WHERE alert_id = ? AND action = 'publish'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
         [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
@@ -156,6 +187,22 @@ static const char *const stmt_sql[ST_COUNT] = {
                           " next_at, updated_at FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
         [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
+        [ST_ALERTS_BY_TYPE] = "SELECT json FROM alerts WHERE type = ?1 AND updated_at >= ?2"
+                              " AND status IN ('active', 'pending', 'expired') ORDER BY seq",
+        [ST_OPEN_ALERTS_BY_TYPE] = "SELECT json FROM alerts WHERE type = ?1 AND updated_at >= ?2"
+                                   " AND status IN ('active', 'pending') ORDER BY seq",
+        [ST_OPTOUT_ADD] = "INSERT OR IGNORE INTO sms_optouts (number, via, since) VALUES (?1, ?2, ?3)",
+        [ST_OPTOUT_REMOVE] = "DELETE FROM sms_optouts WHERE number = ?1",
+        [ST_OPTOUT_GET] = "SELECT 1 FROM sms_optouts WHERE number = ?1",
+        [ST_OPTOUT_LIST] = "SELECT number, via, since FROM sms_optouts ORDER BY since",
+        [ST_OPTOUT_WAITING] = "UPDATE outbox SET state = 'opted-out', last_error = 'the number replied STOP',"
+                              " updated_at = ?2 WHERE channel = 'sms' AND recipient = ?1"
+                              " AND state IN ('pending', 'retrying')",
+        [ST_ACK_ADD] = "INSERT OR IGNORE INTO acks (alert_id, revision, subscriber, via, by, at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        [ST_ACK_LIST] = "SELECT subscriber, via, by, revision, at FROM acks WHERE alert_id = ?1 ORDER BY at, id",
+        [ST_LOAD_DELIVERY] = "SELECT id, alert_id, revision, subscriber, channel, recipient, action, state,"
+                             " attempts, created_at FROM outbox WHERE id = ?1",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -407,6 +454,7 @@ int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, cons
                 sqlite3_bind_int64(st, 8, a->updated_at);
                 sqlite3_bind_int64(st, 9, a->expires_at);
                 bind_text(st, 10, json);
+                bind_text(st, 11, dawn_type_name(a->type));
                 r = run(s, st);
         }
         if (r == 0 && new_revision && (st = stmt(s, ST_INSERT_REVISION))) {
@@ -875,4 +923,171 @@ int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object)
 {
         return count_pairs(s, ST_ALERT_COUNTS, object);
+}
+
+/* ---- partner intake ---- */
+
+static int alert_rows(sqlite3_stmt *st, struct dawn_alert **out, size_t *n)
+{
+        int rc, r = 0;
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct dawn_alert *v = realloc(*out, (*n + 1) * sizeof(**out));
+                if (!v) {
+                        r = -ENOMEM;
+                        break;
+                }
+                *out = v;
+                dawn_alert_init(&v[*n]);
+                r = alert_from_text(sqlite3_column_text(st, 0), &v[*n]);
+                (*n)++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_alerts_by_type(struct dawn_store *s, enum dawn_type type, int64_t since_usec, bool open_only,
+                              struct dawn_alert **out, size_t *n)
+{
+        *out = NULL;
+        *n = 0;
+        sqlite3_stmt *st = stmt(s, open_only ? ST_OPEN_ALERTS_BY_TYPE : ST_ALERTS_BY_TYPE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_type_name(type));
+        sqlite3_bind_int64(st, 2, since_usec);
+        return alert_rows(st, out, n);
+}
+
+int dawn_store_set_opt_out(struct dawn_store *s, const char *number, bool opted_out, const char *via,
+                           int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, opted_out ? ST_OPTOUT_ADD : ST_OPTOUT_REMOVE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        if (opted_out) {
+                bind_text(st, 2, via);
+                sqlite3_bind_int64(st, 3, now);
+        }
+        int r = run(s, st);
+        if (r < 0)
+                return r;
+        int changed = sqlite3_changes(s->db);
+        if (opted_out && (st = stmt(s, ST_OPTOUT_WAITING))) {
+                bind_text(st, 1, number);
+                sqlite3_bind_int64(st, 2, now);
+                r = run(s, st);
+        }
+        return r < 0 ? r : changed > 0;
+}
+
+int dawn_store_opted_out(struct dawn_store *s, const char *number)
+{
+        sqlite3_stmt *st = stmt(s, ST_OPTOUT_GET);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_OPTOUT_LIST);
+        if (!st)
+                return -EIO;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                char when[40];
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "number", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "via", (const char *)sqlite3_column_text(st, 1));
+                dawn_time_format(sqlite3_column_int64(st, 2), when, sizeof(when));
+                cJSON_AddStringToObject(o, "since", when);
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                       const char *via, const char *by, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ACK_ADD);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, revision);
+        bind_text(st, 3, subscriber);
+        bind_text(st, 4, via);
+        bind_text(st, 5, by);
+        sqlite3_bind_int64(st, 6, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_ACK_LIST);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                char when[40];
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "via", (const char *)sqlite3_column_text(st, 1));
+                cJSON_AddStringToObject(o, "by", (const char *)sqlite3_column_text(st, 2));
+                cJSON_AddNumberToObject(o, "revision", sqlite3_column_int(st, 3));
+                dawn_time_format(sqlite3_column_int64(st, 4), when, sizeof(when));
+                cJSON_AddStringToObject(o, "at", when);
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_load_delivery(struct dawn_store *s, int64_t id, struct dawn_outbox_row *row)
+{
+        sqlite3_stmt *st = stmt(s, ST_LOAD_DELIVERY);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        if (r == 1) {
+                memset(row, 0, sizeof(*row));
+                row->id = sqlite3_column_int64(st, 0);
+                snprintf(row->alert_id, sizeof(row->alert_id), "%s", (const char *)sqlite3_column_text(st, 1));
+                row->revision = sqlite3_column_int(st, 2);
+                row->subscriber = column_strdup(st, 3);
+                row->channel = (enum dawn_channel_kind)dawn_channel_from_name((const char *)sqlite3_column_text(st, 4));
+                row->recipient = column_strdup(st, 5);
+                row->action = (enum dawn_delivery_action)dawn_action_from_name((const char *)sqlite3_column_text(st, 6));
+                row->state = (enum dawn_delivery_state)dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 7));
+                row->attempts = sqlite3_column_int(st, 8);
+                row->created_at = sqlite3_column_int64(st, 9);
+                if (!row->subscriber || !row->recipient || (int)row->channel < 0 || (int)row->action < 0 ||
+                    (int)row->state < 0) {
+                        dawn_outbox_row_clear(row);
+                        r = -EIO;
+                }
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_hold_opted_out(struct dawn_store *s, const char *number, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_OPTOUT_WAITING);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        sqlite3_bind_int64(st, 2, now);
+        return run(s, st);
 }

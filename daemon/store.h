@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 2
+#define DAWN_STORE_SCHEMA_VERSION 3
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -134,6 +134,32 @@ int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now);
 int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array);
 /* {"mqtt": {"pending": 3, "delivered": 10, ...}, ...} */
 int dawn_store_queue_counts(struct dawn_store *s, cJSON *object);
+/* ---- partner intake ---- */
+/* Alerts of a type updated at or after since_usec, oldest first: the open
+ * ones (active, pending), or with open_only false also those that expired
+ * (an overdose report still counts towards a cluster after its own expiry;
+ * a cancelled one, withdrawn as a mistake, never does). *out as for
+ * dawn_store_load_corroborations. */
+int dawn_store_alerts_by_type(struct dawn_store *s, enum dawn_type type, int64_t since_usec, bool open_only,
+                              struct dawn_alert **out, size_t *n);
+/* A number replied STOP (opted_out) or START. Opting out also turns every
+ * text still waiting for that number into opted-out. Returns 1 if that
+ * changed anything, 0 if it was so already, or -errno. */
+int dawn_store_set_opt_out(struct dawn_store *s, const char *number, bool opted_out, const char *via,
+                           int64_t now);
+/* Texts waiting for a number that has opted out become opted-out. */
+int dawn_store_hold_opted_out(struct dawn_store *s, const char *number, int64_t now);
+/* 1 if the number has opted out of texts, 0 if not, or -errno. */
+int dawn_store_opted_out(struct dawn_store *s, const char *number);
+/* [{"number": "+447700900123", "via": "notify", "since": "2026-..."}] (not masked: the caller masks) */
+int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array);
+/* An acknowledgement; the same one again is not recorded twice. 1 added, 0 seen before, -errno. */
+int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                       const char *via, const char *by, int64_t now);
+int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* One outbox row without its alert JSON: 1 and *row filled (dawn_outbox_row_clear it), 0 if none. */
+int dawn_store_load_delivery(struct dawn_store *s, int64_t id, struct dawn_outbox_row *row);
+
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);
 

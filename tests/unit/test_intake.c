@@ -628,23 +628,23 @@ static void test_same_source_ref_from_another_source_is_not_a_duplicate(void **s
         struct fixture *f = *state;
         struct dawn_alert a;
 
-        issue(f, "ambulance", NOW, "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}", &a);
+        issue(f, "ambulance", NOW, "{'type': 'batch', 'area': 'southampton', 'summary': 'Brown heroin', 'source_ref': 'ref-1'}", &a);
         dawn_alert_clear(&a);
         /* two systems may number their reports alike */
-        assert_int_equal(issue(f, "uhs-ed", NOW + 60 * SEC, "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}",
+        assert_int_equal(issue(f, "uhs-ed", NOW + 60 * SEC, "{'type': 'batch', 'area': 'southampton', 'summary': 'Brown heroin', 'source_ref': 'ref-1'}",
                                &a),
                          DAWN_INTAKE_MERGED);
         assert_sources(&a, "ambulance", "uhs-ed");
         dawn_alert_clear(&a);
-        assert_counts(count(f), (struct counts){ 1, 0, 1 });
+        assert_counts(count(f), (struct counts){ 1, 2, 1 });
 
         /* and each source's retry finds its own first answer */
         assert_int_equal(issue(f, "uhs-ed", NOW + 120 * SEC,
-                               "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}", &a),
+                               "{'type': 'batch', 'area': 'southampton', 'summary': 'Brown heroin', 'source_ref': 'ref-1'}", &a),
                          DAWN_INTAKE_DUPLICATE);
         assert_string_equal(a.id, "A1");
         dawn_alert_clear(&a);
-        assert_counts(count(f), (struct counts){ 1, 0, 1 });
+        assert_counts(count(f), (struct counts){ 1, 2, 1 });
 }
 
 static void test_new_source_ref_from_same_source_is_a_new_report(void **state)
@@ -652,13 +652,13 @@ static void test_new_source_ref_from_same_source_is_a_new_report(void **state)
         struct fixture *f = *state;
         struct dawn_alert a;
 
-        issue(f, "ambulance", NOW, "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-1'}", &a);
+        issue(f, "ambulance", NOW, "{'type': 'batch', 'area': 'southampton', 'summary': 'Brown heroin', 'source_ref': 'ref-1'}", &a);
         dawn_alert_clear(&a);
         assert_int_equal(issue(f, "ambulance", NOW + 60 * SEC,
-                               "{'type': 'nfod', 'area': 'southampton', 'source_ref': 'ref-2'}", &a),
+                               "{'type': 'batch', 'area': 'southampton', 'summary': 'Brown heroin', 'source_ref': 'ref-2'}", &a),
                          DAWN_INTAKE_MERGED);
         dawn_alert_clear(&a);
-        assert_counts(count(f), (struct counts){ 1, 0, 1 });
+        assert_counts(count(f), (struct counts){ 1, 2, 1 });
 }
 
 /* ---- updates ---- */

@@ -118,20 +118,25 @@ static void test_schema_1_store_is_migrated(void **state)
         dawn_store_close(s);
         sqlite3 *db;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-        /* what version 1 had: no expiry index */
-        assert_int_equal(sqlite3_exec(db, "DROP INDEX alerts_by_expiry; PRAGMA user_version = 1", NULL, NULL, NULL),
+        /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
+        assert_int_equal(sqlite3_exec(db,
+                                      "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
+                                      "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
+                                      "PRAGMA user_version = 1",
+                                      NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
 
         assert_int_equal(dawn_store_open(f->path, &s), 0);
         dawn_store_close(s);
-        assert_int_equal(pragma_int(f->path, "user_version"), 2);
+        assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         char **rows;
         int n, cols;
-        sqlite3_get_table(db, "SELECT name FROM sqlite_master WHERE name = 'alerts_by_expiry'", &rows, &n, &cols,
+        sqlite3_get_table(db, "SELECT name FROM sqlite_master WHERE name IN ('alerts_by_expiry', 'alerts_by_type', 'acks',"
+                          " 'sms_optouts')", &rows, &n, &cols,
                           NULL);
-        assert_int_equal(n, 1);
+        assert_int_equal(n, 4);
         sqlite3_free_table(rows);
         sqlite3_close(db);
 }

@@ -1,0 +1,355 @@
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "intake.h"
+#include "log.h"
+#include "metrics.h"
+
+const char *dawn_way_name(enum dawn_way w)
+{
+        return w == DAWN_WAY_HTTP ? "http" : w == DAWN_WAY_MQTT ? "mqtt" : "control";
+}
+
+/* Every write from outside runs like a control-socket request: inside the
+ * loop turn's transaction, in a savepoint of its own so that its failure
+ * undoes only its own writes. */
+static int begin(struct dawn_daemon *d)
+{
+        int r = dawn_commit_open(d->commit);
+        return r < 0 ? r : dawn_store_savepoint(d->store);
+}
+
+static int end(struct dawn_daemon *d, int r, bool *wrote)
+{
+        if (r >= 0 && (r = dawn_store_release(d->store)) == 0) {
+                *wrote = true;
+                dawn_outbox_kick(d->outbox);
+                dawn_daemon_schedule_expiry(d);
+        } else {
+                dawn_store_rollback_to_savepoint(d->store);
+        }
+        dawn_commit_count(d->commit);
+        return r;
+}
+
+static cJSON *error_object(const char *field, bool temporary, const char *message)
+{
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", message);
+        if (field && *field)
+                cJSON_AddStringToObject(o, "field", field);
+        if (temporary)
+                cJSON_AddBoolToObject(o, "temporary", true);
+        return o;
+}
+
+static cJSON *store_error_object(struct dawn_daemon *d, int r)
+{
+        char msg[256];
+        if (r == -ENOSPC)
+                snprintf(msg, sizeof(msg), "not stored: the disk is full; nothing was accepted, try again later");
+        else if (r == -EBUSY)
+                snprintf(msg, sizeof(msg), "not stored: the database is busy; try again");
+        else
+                snprintf(msg, sizeof(msg), "not stored: %s", strerror(-r));
+        return error_object(NULL, true, msg);
+}
+
+cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, enum dawn_way way,
+                          const cJSON *alert, int *http_status, bool *wrote)
+{
+        *wrote = false;
+        const char *wayname = dawn_way_name(way);
+        char actor[96];
+        snprintf(actor, sizeof(actor), "%s:%s", wayname, src->id);
+
+        int r = begin(d);
+        if (r < 0) {
+                *http_status = 503;
+                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, wayname, "storage");
+                return store_error_object(d, r);
+        }
+        struct dawn_intake in = { d->store, d->config, dawn_now_usec(), src->id, actor, src->role };
+        struct dawn_alert result;
+        dawn_alert_init(&result);
+        struct dawn_input_error err = { 0 };
+        enum dawn_intake_outcome outcome = DAWN_INTAKE_NEW;
+        r = cJSON_IsObject(alert) ? dawn_intake_issue(&in, alert, &result, &outcome, &err)
+                                  : dawn_input_error_set(&err, "body", "a report must be one JSON object (an alert)");
+        r = end(d, r, wrote);
+
+        cJSON *ans;
+        if (r < 0) {
+                bool invalid = r == -EINVAL && !err.temporary;
+                *http_status = invalid ? 400 : 503;
+                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, wayname, invalid ? "invalid" : "storage");
+                ans = r == -EINVAL ? error_object(err.field, err.temporary, err.message) : store_error_object(d, r);
+                log_info("%s: report from %s refused: %s", wayname, src->id,
+                         r == -EINVAL ? err.message : strerror(-r));
+        } else {
+                const char *word = outcome == DAWN_INTAKE_MERGED      ? "merged"
+                                   : outcome == DAWN_INTAKE_DUPLICATE ? "duplicate"
+                                   : result.status == DAWN_STATUS_PENDING ? "pending"
+                                                                          : "new";
+                *http_status = outcome == DAWN_INTAKE_NEW ? 201 : 200;
+                dawn_metrics_count(DAWN_M_INTAKE_ACCEPTED, wayname, word);
+                ans = cJSON_CreateObject();
+                const cJSON *ref = cJSON_GetObjectItemCaseSensitive(alert, "source_ref");
+                if (cJSON_IsString(ref))
+                        cJSON_AddStringToObject(ans, "source_ref", ref->valuestring);
+                cJSON_AddStringToObject(ans, "id", result.id);
+                cJSON_AddStringToObject(ans, "status", dawn_status_name(result.status));
+                cJSON_AddStringToObject(ans, "grade", dawn_grade_name(result.grade));
+                cJSON_AddNumberToObject(ans, "revision", result.revision);
+                cJSON_AddStringToObject(ans, "outcome", word);
+                log_alert(LOG_INFO, result.id, "alert %s: %s %s %s in %s, revision %d, from %s (%s)", result.id, word,
+                          dawn_grade_name(result.grade), dawn_type_name(result.type), result.area, result.revision,
+                          src->id, wayname);
+        }
+        dawn_alert_clear(&result);
+        return ans;
+}
+
+/* ---- receipts ---- */
+
+static int apply_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc)
+{
+        struct dawn_outbox_row row;
+        int r = dawn_store_load_delivery(d->store, rc->delivery_id, &row);
+        if (r <= 0)
+                return r < 0 ? r : -ENOENT;
+        int64_t now = dawn_now_usec();
+        char masked[64], error[160];
+        dawn_mask_recipient(row.recipient, masked, sizeof(masked));
+        if (row.channel != DAWN_CHANNEL_SMS) {
+                r = -ENOENT;
+        } else if (rc->status == DAWN_RECEIPT_DELIVERED) {
+                r = dawn_store_delivery_finished(d->store, row.id, DAWN_DELIVERY_DELIVERED, NULL, 0, now);
+                log_delivery(LOG_INFO, row.alert_id, "sms", row.id, "text %s to %s: delivered to the handset (%s)",
+                             rc->reference, masked, provider);
+        } else if (rc->status == DAWN_RECEIPT_PERMANENT_FAILURE) {
+                snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
+                r = dawn_store_delivery_finished(d->store, row.id, DAWN_DELIVERY_FAILED, error, 0, now);
+                dawn_metrics_count(DAWN_M_DELIVERY_FAILURES, "sms", "receipt");
+                log_delivery(LOG_ERR, row.alert_id, "sms", row.id, "text %s to %s failed for good: %s",
+                             rc->reference, masked, error);
+        } else if (rc->status == DAWN_RECEIPT_TEMPORARY_FAILURE && row.state != DAWN_DELIVERY_SUPERSEDED &&
+                   row.state != DAWN_DELIVERY_OPTED_OUT) {
+                /* the handset was off or out of reach: send again, with the same backoff as any retry */
+                const struct dawn_channel_limits *lim = dawn_config_channel_limits(d->config, DAWN_CHANNEL_SMS);
+                uint64_t wait = dawn_backoff_usec(row.attempts, lim->retry_initial_usec,
+                                                  (uint64_t)(now > row.created_at ? now - row.created_at : 0), 0,
+                                                  (double)rand() / ((double)RAND_MAX + 1.0));
+                snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
+                r = dawn_store_delivery_finished(d->store, row.id, DAWN_DELIVERY_RETRYING, error,
+                                                 now + (int64_t)wait, now);
+                dawn_metrics_count(DAWN_M_DELIVERY_RETRIES, "sms", NULL);
+                log_delivery(LOG_WARNING, row.alert_id, "sms", row.id, "text %s to %s not delivered (%s): trying again",
+                             rc->reference, masked, error);
+        }
+        dawn_outbox_row_clear(&row);
+        return r;
+}
+
+int dawn_ingest_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc, bool *wrote)
+{
+        *wrote = false;
+        if (rc->status == DAWN_RECEIPT_IN_PROGRESS) {
+                dawn_metrics_count(DAWN_M_RECEIPTS, provider, "in-progress");
+                return 0;
+        }
+        int r = begin(d);
+        if (r < 0)
+                return r;
+        r = end(d, apply_receipt(d, provider, rc), wrote);
+        if (r == -ENOENT)
+                log_warning("%s receipt for %s: no text has that reference; ignored", provider, rc->reference);
+        dawn_metrics_count(DAWN_M_RECEIPTS, provider,
+                           r == -ENOENT ? "unknown-delivery" : dawn_receipt_status_name(rc->status));
+        return r;
+}
+
+/* ---- replies ---- */
+
+/* The subscribers a number belongs to, comma-separated into buf; the first
+ * one's id (or NULL when none). */
+static const char *owners(const struct dawn_config *c, const char *number, char *buf, size_t n)
+{
+        const char *first = NULL;
+        size_t len = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < c->n_subscribers; i++) {
+                const struct dawn_subscriber *sub = &c->subscribers[i];
+                for (size_t k = 0; k < sub->n_sms; k++) {
+                        if (strcmp(sub->sms[k], number) != 0)
+                                continue;
+                        if (!first)
+                                first = sub->id;
+                        if (len < n)
+                                len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? ", " : "", sub->id);
+                        break;
+                }
+        }
+        return first;
+}
+
+static int ack_by_text(struct dawn_daemon *d, const char *subscriber, const char *id, const char *masked,
+                       const char *actor, char *reply, size_t reply_size)
+{
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        int r = dawn_store_load_alert(d->store, id, &a);
+        if (r == 0) {
+                snprintf(reply, reply_size, "DAWN: there is no alert %s. Reply ACK and the alert id, e.g. ACK A17.", id);
+        } else if (r > 0) {
+                int64_t now = dawn_now_usec();
+                r = dawn_store_add_ack(d->store, a.id, a.revision, subscriber, "sms", masked, now);
+                if (r == 1) {
+                        char detail[160];
+                        snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", a.revision,
+                                 subscriber);
+                        r = dawn_store_audit(d->store, actor, "ack", a.id, detail, now);
+                }
+                if (r >= 0) {
+                        snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged.", a.id);
+                        log_alert(LOG_INFO, a.id, "alert %s acknowledged by text from %s (%s)", a.id, masked, subscriber);
+                        r = 0;
+                }
+        }
+        dawn_alert_clear(&a);
+        return r;
+}
+
+static int apply_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
+                       const struct dawn_sms_reply *reply, char *answer, size_t answer_size)
+{
+        char subs[256], masked[64], actor[96], detail[300];
+        const char *subscriber = owners(d->config, sms->from, subs, sizeof(subs));
+        dawn_mask_recipient(sms->from, masked, sizeof(masked));
+        if (!subscriber) {
+                log_info("%s: a text from %s, which belongs to no subscriber; ignored", provider, masked);
+                return 0;
+        }
+        snprintf(actor, sizeof(actor), "sms:%s (%s)", masked, subscriber);
+        int64_t now = dawn_now_usec();
+        int r = 0;
+        switch (reply->kind) {
+        case DAWN_REPLY_STOP:
+                r = dawn_store_set_opt_out(d->store, sms->from, true, provider, now);
+                snprintf(detail, sizeof(detail), "opted out of texts (%s)", subs);
+                if (r >= 0)
+                        r = dawn_store_audit(d->store, actor, "sms-stop", NULL, detail, now);
+                snprintf(answer, answer_size,
+                         "DAWN: you will get no more drug alert texts on this number. Reply START to get them again.");
+                log_notice("%s replied STOP: no more texts to it (%s)", masked, subs);
+                break;
+        case DAWN_REPLY_START:
+                r = dawn_store_set_opt_out(d->store, sms->from, false, provider, now);
+                snprintf(detail, sizeof(detail), "opted back in to texts (%s)", subs);
+                if (r >= 0)
+                        r = dawn_store_audit(d->store, actor, "sms-start", NULL, detail, now);
+                snprintf(answer, answer_size, "DAWN: drug alert texts to this number are on again. Reply STOP to stop them.");
+                log_notice("%s replied START: texts to it again (%s)", masked, subs);
+                break;
+        case DAWN_REPLY_ACK:
+                if (!reply->alert_id[0])
+                        snprintf(answer, answer_size, "DAWN: to acknowledge, reply ACK and the alert id, e.g. ACK A17.");
+                else
+                        r = ack_by_text(d, subscriber, reply->alert_id, masked, actor, answer, answer_size);
+                break;
+        case DAWN_REPLY_OTHER:
+                /* kept for a person to read: it may be someone asking for help */
+                snprintf(detail, sizeof(detail), "text reply: %.200s", sms->text);
+                r = dawn_store_audit(d->store, actor, "sms-reply", NULL, detail, now);
+                log_info("%s: a text reply from %s (%s) is in the audit log", provider, masked, subscriber);
+                break;
+        }
+        return r < 0 ? r : 0;
+}
+
+int dawn_ingest_sms_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
+                          char *reply, size_t reply_size, bool *wrote)
+{
+        *wrote = false;
+        char scratch[200];
+        if (!reply) {
+                reply = scratch;
+                reply_size = sizeof(scratch);
+        }
+        reply[0] = '\0';
+        struct dawn_sms_reply parsed;
+        dawn_sms_reply_parse(sms->text, &parsed);
+        static const char *const kinds[] = { "stop", "start", "ack", "other" };
+        dawn_metrics_count(DAWN_M_SMS_REPLIES, kinds[parsed.kind], NULL);
+        int r = begin(d);
+        if (r < 0)
+                return r;
+        return end(d, apply_reply(d, provider, sms, &parsed, reply, reply_size), wrote);
+}
+
+/* ---- dashboard acknowledgements ---- */
+
+static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *alert_id, const cJSON *ack,
+                     struct dawn_alert *a, int *revision, const char **by, struct dawn_input_error *err)
+{
+        if (!dawn_config_subscriber(d->config, subscriber))
+                return dawn_input_error_set(err, "subscriber", "no subscriber '%.40s' in this dawnd's config", subscriber);
+        if (!cJSON_IsObject(ack))
+                return dawn_input_error_set(err, "ack", "an acknowledgement is a JSON object {\"revision\":..,\"by\":..}");
+        const cJSON *i;
+        cJSON_ArrayForEach(i, ack) {
+                if (strcmp(i->string, "revision") != 0 && strcmp(i->string, "by") != 0)
+                        return dawn_input_error_set(err, i->string, "unknown field '%.40s'", i->string);
+        }
+        const cJSON *rev = cJSON_GetObjectItemCaseSensitive(ack, "revision");
+        const cJSON *who = cJSON_GetObjectItemCaseSensitive(ack, "by");
+        if (!cJSON_IsString(who))
+                return dawn_input_error_set(err, "by", "by: required, the name or role of who acknowledges");
+        int r = dawn_text_check("by", who->valuestring, 100, true, err);
+        if (r < 0)
+                return r;
+        *by = who->valuestring;
+        if (strlen(alert_id) > DAWN_MAX_ID_CHARS || (r = dawn_store_load_alert(d->store, alert_id, a)) == 0)
+                return dawn_input_error_set(err, "alert", "no alert with id '%.24s'", alert_id);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsNumber(rev) || rev->valuedouble < 1 || rev->valuedouble > a->revision ||
+            rev->valuedouble != (double)(int)rev->valuedouble)
+                return dawn_input_error_set(err, "revision", "revision: required, a revision of %s (1..%d)", a->id,
+                                            a->revision);
+        *revision = (int)rev->valuedouble;
+        return 0;
+}
+
+int dawn_ingest_ack(struct dawn_daemon *d, const char *subscriber, const char *alert_id, const cJSON *ack,
+                    struct dawn_input_error *err, bool *wrote)
+{
+        *wrote = false;
+        int r = begin(d);
+        if (r < 0)
+                return r;
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        int revision = 0;
+        const char *by = NULL;
+        r = check_ack(d, subscriber, alert_id, ack, &a, &revision, &by, err);
+        if (r == 0) {
+                int64_t now = dawn_now_usec();
+                r = dawn_store_add_ack(d->store, a.id, revision, subscriber, "dashboard", by, now);
+                if (r == 1) {
+                        char actor[96], detail[200];
+                        snprintf(actor, sizeof(actor), "mqtt:%s", subscriber);
+                        snprintf(detail, sizeof(detail), "acknowledged revision %d on the dashboard by %.100s",
+                                 revision, by);
+                        r = dawn_store_audit(d->store, actor, "ack", a.id, detail, now);
+                        log_alert(LOG_INFO, a.id, "alert %s acknowledged on %s's dashboard", a.id, subscriber);
+                }
+        }
+        dawn_alert_clear(&a);
+        return end(d, r < 0 ? r : 0, wrote);
+}
