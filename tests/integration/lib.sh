@@ -85,9 +85,12 @@ stop_broker() {
 
 # The demo config with this test's paths and port; extra libconfig text
 # may be appended with $1 (e.g. a different control_group).
+# The HTTP API is off unless a test sets HTTP_LISTEN ("127.0.0.1:PORT") first:
+# the default address would clash between tests.
 write_config() {
         sed -e "s#@STATE_DIR@#$T/state#" -e "s#@CONTROL_SOCKET@#$DAWN_SOCKET#" -e "s#@MQTT_PORT@#$MQTT_PORT#" \
                 -e "s#control_socket_mode = \"0660\";#control_socket_mode = \"0666\"; control_group = \"nogroup\";#" \
+                -e "s#control_socket = \"\([^\"]*\)\";#control_socket = \"\1\"; http_listen = \"${HTTP_LISTEN:-}\";#" \
                 "$ROOT/conf/demo.conf" >"$T/dawn.conf"
 }
 
