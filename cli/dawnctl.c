@@ -166,7 +166,7 @@ struct args {
 
 /* Sized here because a static array cannot be declared incomplete; a
  * command added to the table without raising this is a compile error. */
-#define N_COMMANDS 13
+#define N_COMMANDS 14
 static const struct command commands[N_COMMANDS + 1];
 
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. */
@@ -729,7 +729,7 @@ static int build_update(struct invocation *inv, struct args *a)
         return 0;
 }
 
-/* pending, status, reload: the command and nothing else. */
+/* pending, optouts, status, reload: the command and nothing else. */
 static int build_bare(struct invocation *inv, struct args *a)
 {
         if (expect_operands(inv, a, 0, NULL) < 0)
@@ -1242,7 +1242,9 @@ static const struct column delivery_columns[] = {
         { "RECIPIENT", "recipient", CELL_TEXT, 40 },
         { "ACTION", "action", CELL_TEXT, 8 },
         { "REV", "revision", CELL_TEXT, 4 },
-        { "STATE", "state", CELL_TEXT, 10 },
+        /* any state dawnd names is shown whole (sent, opted-out, and any
+         * added later): a cut state would hide why someone was not told */
+        { "STATE", "state", CELL_TEXT, 24 },
         { "ATTEMPTS", "attempts", CELL_TEXT, 8 },
         { "NEXT-TRY", "next_at", CELL_TIME, 16 },
         { "UPDATED", "updated_at", CELL_TIME, 16 },
@@ -1259,11 +1261,31 @@ static const struct column corroboration_columns[] = {
         { "SUMMARY", "summary|report.summary", CELL_TEXT, 0 },
 };
 
+/* "via" is the dashboard or an SMS reply; "by" is the name the dashboard
+ * gave, or for an SMS the number (masked by dawnd). */
 static const struct column ack_columns[] = {
         { "SUBSCRIBER", "subscriber", CELL_SUBSCRIBER, 24 },
-        { "REV", "revision", CELL_TEXT, 4 },
-        { "AT", "received_at|acked_at|at", CELL_TIME, 16 },
-        { "BY", "by", CELL_TEXT, 0 },
+        { "VIA", "via", CELL_TEXT, 9 },
+        { "BY", "by", CELL_TEXT, 24 },
+        { "REVISION", "revision", CELL_TEXT, 8 },
+        { "AT", "at|received_at|acked_at", CELL_TIME, 0 },
+};
+
+/* The review queue: who reported it matters as much as what, since a
+ * partner's report is not yet graded by an officer. */
+static const struct column pending_columns[] = {
+        { "ID", "id", CELL_TEXT, DAWN_MAX_ID_CHARS }, { "GRADE", "grade", CELL_TEXT, 8 },
+        { "TYPE", "type", CELL_TEXT, 7 },             { "AREA", "area", CELL_TEXT, 20 },
+        { "SOURCES", "sources", CELL_TEXT, 24 },      { "RECEIVED", "issued_at", CELL_TIME, 16 },
+        { "SUMMARY", "summary", CELL_TEXT, 0 },
+};
+
+/* Numbers that replied STOP; dawnd masks them before they leave it. */
+static const struct column optout_columns[] = {
+        { "NUMBER", "number", CELL_TEXT, 20 },
+        { "SUBSCRIBERS", "subscribers", CELL_TEXT, 40 },
+        { "SINCE", "since", CELL_TIME, 16 },
+        { "VIA", "via", CELL_TEXT, 0 },
 };
 
 static const struct column route_columns[] = {
@@ -1357,26 +1379,35 @@ static void show_alert_result(const cJSON *request, const cJSON *answer)
                 put_note("waiting for review: dawnctl approve ", id, "\n");
 }
 
-static void show_alerts(const cJSON *answer, const char *when_empty)
+/* The array under key as a table, or when_empty when there is none. */
+static void show_rows(const cJSON *answer, const char *key, const struct column *cols, size_t ncols,
+                      const char *when_empty)
 {
-        const cJSON *alerts = result_array(answer, "alerts");
+        const cJSON *rows = result_array(answer, key);
 
-        if (cJSON_GetArraySize(alerts) == 0) {
+        if (cJSON_GetArraySize(rows) == 0) {
                 puts(when_empty);
                 return;
         }
-        print_table(alerts, COLUMNS(alert_columns), 0);
+        print_table(rows, cols, ncols, 0);
 }
 
 static void show_list(const cJSON *request, const cJSON *answer)
 {
-        show_alerts(answer, get_true(request, "all") ? "no alerts" : "no active alerts");
+        show_rows(answer, "alerts", COLUMNS(alert_columns),
+                  get_true(request, "all") ? "no alerts" : "no active alerts");
 }
 
 static void show_pending(const cJSON *request, const cJSON *answer)
 {
         (void)request;
-        show_alerts(answer, "no reports waiting for review");
+        show_rows(answer, "alerts", COLUMNS(pending_columns), "no reports waiting for review");
+}
+
+static void show_optouts(const cJSON *request, const cJSON *answer)
+{
+        (void)request;
+        show_rows(answer, "optouts", COLUMNS(optout_columns), "no numbers have opted out");
 }
 
 static void show_route(const cJSON *request, const cJSON *answer)
@@ -1844,15 +1875,19 @@ static const struct command commands[N_COMMANDS + 1] = {
           "reason.\n",
           OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
         { "pending", "", "list the reports waiting for review",
-          "Lists the reports waiting for review: reports from sources with the\n"
-          "reporter role are held until an officer approves or rejects them.\n",
+          "Lists the reports waiting for review (status pending), with who reported\n"
+          "them: reports from sources with the reporter role (and overdose clusters,\n"
+          "when grading.cluster.review is set) are held until an officer approves\n"
+          "or rejects them. Subscribers of kind public-health are told on each of\n"
+          "their channels when one arrives.\n",
           0, build_bare, show_pending, "alerts" },
         { "approve", "ID", "send a pending report out as an alert",
-          "Approves pending report ID: it becomes an active alert and goes to its\n"
-          "recipients.\n",
+          "Approves pending report ID: it becomes an active alert, with the grade\n"
+          "dawnd gave it, and goes to its recipients. Prints the alert.\n",
           0, build_with_id, show_alert_result, "alert" },
         { "reject", "ID --reason TEXT", "turn down a pending report",
-          "Rejects pending report ID, with TEXT as the reason. Nothing is sent.\n",
+          "Rejects pending report ID, with TEXT as the reason (required), which is\n"
+          "kept with the report. Nothing is sent to subscribers. Prints the report.\n",
           OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
         { "list", "[--all]", "active alerts (all of them with --all)",
           "Lists the active alerts; with --all, pending, cancelled and expired\n"
@@ -1860,13 +1895,21 @@ static const struct command commands[N_COMMANDS + 1] = {
           OPT_BIT(OPT_ALL), build_list, show_list, "alerts" },
         { "show", "ID", "one alert: grade reasons, deliveries, acks",
           "Shows alert ID: every field, why it has its grade, each delivery and\n"
-          "its state, the reports that corroborate it and the acknowledgements.\n",
+          "its state (pending, in-flight, sent, delivered, retrying, failed,\n"
+          "superseded, opted-out), the reports that corroborate it and the\n"
+          "acknowledgements (who, by dashboard or SMS, of which revision, when).\n",
           0, build_with_id, show_alert, "alert" },
         { "route", "--area A [--type T] [--grade G]", "dry run: who would receive such an alert",
           "Dry run: lists which subscribers, on which channels, would receive an\n"
           "alert in area A of type T (default batch) and grade G (default\n"
           "warning). Nothing is sent.\n",
           OPT_BIT(OPT_AREA) | OPT_BIT(OPT_TYPE) | OPT_BIT(OPT_GRADE), build_route, show_route, "deliveries" },
+        { "optouts", "", "phone numbers that replied STOP",
+          "Lists the phone numbers that replied STOP to a text: dawnd sends them no\n"
+          "SMS (their deliveries show as opted-out) until they reply START. Each\n"
+          "row gives the number (masked), the subscribers it belongs to, since\n"
+          "when, and the SMS provider the reply came through.\n",
+          0, build_bare, show_optouts, "optouts" },
         { "status", "", "daemon health: uptime, channels, queues",
           "Shows dawnd's health: uptime, each channel and its state, and the\n"
           "queue depth per channel.\n",

@@ -23,15 +23,40 @@
  * acknowledged is completed TRANSIENT and the outbox sends it again:
  * duplicates are possible, loss is not.
  *
- * Clean session, and a new client per connection. libmosquitto keeps
- * unacknowledged QoS 1 messages in memory across reconnects whatever the
- * clean-session flag says (message__reconnect_reset keeps msgs_out) and
- * resends them after the next CONNACK (handle__connack ->
- * message__retry_check). The outbox already resends those deliveries, so
- * such a resend would be a second, stale copy arriving out of order with
- * newer revisions. So the session is clean (the broker keeps nothing for
- * us either) and every connection attempt gets a fresh struct mosquitto;
- * the old one, with whatever it still held, is destroyed.
+ * A new client per connection. libmosquitto keeps unacknowledged QoS 1
+ * messages in memory across reconnects whatever the clean-session flag says
+ * (message__reconnect_reset keeps msgs_out) and resends them after the next
+ * CONNACK (handle__connack -> message__retry_check). The outbox already
+ * resends those deliveries, so such a resend would be a second, stale copy
+ * arriving out of order with newer revisions. So every connection attempt
+ * gets a fresh struct mosquitto; the old one, with whatever it still held,
+ * is destroyed.
+ *
+ * A session the broker keeps (clean_session false, under the stable
+ * client_id). It is what lets MQTT ingest survive dawnd's absence: a
+ * partner's report published while dawnd restarts (an upgrade, a crash, a
+ * reload that changed channels.mqtt) waits in the broker's queue for this
+ * session and arrives after the next CONNACK; with a clean session it would
+ * go to no subscriber and vanish without a word to anyone. It changes
+ * nothing for what dawnd publishes: dawnd subscribes to no alert topic, so
+ * the retained alerts and their clearing stay the broker's business; the
+ * broker keeps no session state for a QoS 1 PUBLISH it has acknowledged;
+ * and a QoS 2 message id the fresh client reuses with other content is
+ * cleared by mosquitto ("Reused message ID ... Clearing from storage").
+ * The costs: the broker queues for dawnd while it is away (bounded by its
+ * max_queued_messages, on disk only with its persistence), and filters an
+ * older configuration subscribed stay in the session, so messages are
+ * checked against today's filters before anyone hears of them.
+ * Subscriptions are still made after every CONNACK: a broker restarted
+ * without persistence has forgotten the session.
+ *
+ * The way in. An incoming QoS 1 message is acknowledged by libmosquitto
+ * before dawnd has stored what it says (the callback only records it, and
+ * the PUBACK goes out from the same call). A crash in between loses the
+ * report; the partner then hears no result, and a resend with the same
+ * source_ref is harmless. Answers (dawn_channel_mqtt_publish) take message
+ * id slots of their own kind, so that their PUBACKs are never taken for a
+ * delivery's, and count against the window like deliveries.
  *
  * Flow control. libmosquitto queues publishes beyond its send maximum
  * (default 20) and sends them as acknowledgements come back. We set it to
@@ -41,9 +66,10 @@
  * false and send() says -EAGAIN until half of it has drained.
  *
  * Callbacks. libmosquitto's callbacks only record what happened (CONNACK,
- * disconnect, PUBACK); the driver acts on it after the libmosquitto call
- * has returned (after_call), so the outbox is never re-entered from inside
- * libmosquitto, and never from send().
+ * disconnect, PUBACK, SUBACK, a message); the driver acts on it after the
+ * libmosquitto call has returned (after_call), so neither the outbox nor
+ * the listener is ever re-entered from inside libmosquitto, and the outbox
+ * never from send().
  */
 #include "channel.h"
 #include "log.h"
@@ -77,7 +103,9 @@ enum mqtt_conn {
         MQTT_CONNECTED,     /* CONNACK received */
 };
 
-enum mqtt_slot_state { SLOT_FREE, SLOT_INFLIGHT, SLOT_ACKED };
+/* SLOT_ANSWER: a message of dawn_channel_mqtt_publish(), which nobody
+ * waits for; its slot only keeps the id from being reused while in flight. */
+enum mqtt_slot_state { SLOT_FREE, SLOT_INFLIGHT, SLOT_ACKED, SLOT_ANSWER };
 
 struct mqtt_slot {
         int64_t delivery_id;
@@ -85,6 +113,15 @@ struct mqtt_slot {
         uint16_t next;      /* next in the acked list, 0 at its end */
         uint8_t state;      /* enum mqtt_slot_state */
         bool poisoned;      /* its id was reused while in flight: ignore acks */
+};
+
+/* A message that arrived, kept until after_call() hands it on. */
+struct mqtt_inbound {
+        struct mqtt_inbound *next;
+        char *topic;
+        void *payload;
+        size_t len;
+        bool retained;
 };
 
 struct mqtt_state {
@@ -116,6 +153,15 @@ struct mqtt_state {
         unsigned n_slots;           /* slots not free */
         uint16_t acked_head, acked_tail;
         bool window_full;           /* ready() is false for lack of room */
+
+        /* the way in (dawn_channel_mqtt_listen) */
+        char **filters;
+        size_t n_filters;
+        dawn_mqtt_message_fn on_message;
+        void *message_userdata;
+        struct mqtt_inbound *inbound_head, **inbound_tail;
+        unsigned inbound_dropped;   /* could not be copied (out of memory) */
+        bool subscribe_refused;     /* a SUBACK said no to a filter */
 };
 
 static uint64_t now_usec(struct mqtt_state *st)
@@ -175,11 +221,12 @@ static void slot_free(struct mqtt_state *st, uint16_t mid)
         st->n_slots--;
 }
 
-/* Remembers that message mid belongs to delivery id. Returns -EBUSY when
- * the id is still in use: the broker's PUBACK could then belong to either
- * message, so the old one is poisoned and the connection is dropped, which
- * completes it TRANSIENT; the caller returns an error for the new one. */
-static int slot_track(struct mqtt_state *st, int mid, int64_t id)
+/* Remembers that message mid belongs to delivery id (state SLOT_INFLIGHT),
+ * or is an answer (SLOT_ANSWER, id 0). Returns -EBUSY when the id is still
+ * in use: the broker's PUBACK could then belong to either message, so the
+ * old one is poisoned and the connection is dropped, which completes it
+ * TRANSIENT; the caller returns an error for the new one. */
+static int slot_track(struct mqtt_state *st, int mid, int64_t id, enum mqtt_slot_state state)
 {
         if (mid <= 0 || (unsigned)mid >= MQTT_SLOTS)
                 return -EPROTO;
@@ -190,7 +237,7 @@ static int slot_track(struct mqtt_state *st, int mid, int64_t id)
                 st->lost = true;
                 return -EBUSY;
         }
-        *s = (struct mqtt_slot){ .delivery_id = id, .state = SLOT_INFLIGHT };
+        *s = (struct mqtt_slot){ .delivery_id = id, .state = (uint8_t)state };
         st->n_slots++;
         return 0;
 }
@@ -213,6 +260,10 @@ static void slot_ack(struct mqtt_state *st, int mid)
         if (mid <= 0 || (unsigned)mid >= MQTT_SLOTS)
                 return;
         struct mqtt_slot *s = &st->slots[mid];
+        if (s->state == SLOT_ANSWER && !s->poisoned) {
+                slot_free(st, (uint16_t)mid);
+                return;
+        }
         if (s->state != SLOT_INFLIGHT || s->poisoned)
                 return; /* "online"/"offline", or a message already given up */
         if (s->partner) {
@@ -241,12 +292,15 @@ static void flush_acked(struct mqtt_state *st)
         }
 }
 
-/* Everything still unacknowledged goes back to the outbox. conn is already
- * MQTT_IDLE, so a send() from on_complete says -EAGAIN and takes no slot. */
+/* Everything still unacknowledged goes back to the outbox; answers are
+ * forgotten (best effort). conn is already MQTT_IDLE, so a send() from
+ * on_complete says -EAGAIN and takes no slot. */
 static void fail_inflight(struct mqtt_state *st)
 {
         for (unsigned mid = 1; mid < MQTT_SLOTS && st->n_slots; mid++) {
                 struct mqtt_slot *s = &st->slots[mid];
+                if (s->state == SLOT_ANSWER)
+                        slot_free(st, (uint16_t)mid);
                 if (s->state != SLOT_INFLIGHT)
                         continue;
                 int64_t id = s->delivery_id;
@@ -285,6 +339,51 @@ static void on_mosq_publish(struct mosquitto *mosq, void *userdata, int mid)
 {
         (void)mosq;
         slot_ack(userdata, mid);
+}
+
+static void on_mosq_subscribe(struct mosquitto *mosq, void *userdata, int mid, int qos_count,
+                              const int *granted_qos)
+{
+        struct mqtt_state *st = userdata;
+        (void)mosq;
+        (void)mid;
+        for (int i = 0; i < qos_count; i++)
+                if (granted_qos[i] < 0 || granted_qos[i] > 2)
+                        st->subscribe_refused = true; /* 0x80: the broker's ACL said no */
+}
+
+static void inbound_free(struct mqtt_inbound *m)
+{
+        if (!m)
+                return;
+        free(m->topic);
+        free(m->payload);
+        free(m);
+}
+
+/* libmosquitto frees its message when this returns: keep a copy. */
+static void on_mosq_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *msg)
+{
+        struct mqtt_state *st = userdata;
+        (void)mosq;
+        size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+        struct mqtt_inbound *m = calloc(1, sizeof(*m));
+        if (m) {
+                m->topic = strdup(msg->topic);
+                m->payload = malloc(len + 1); /* +1: a terminating NUL, for whoever prints it */
+                m->len = len;
+                m->retained = msg->retain;
+        }
+        if (!m || !m->topic || !m->payload) {
+                inbound_free(m);
+                st->inbound_dropped++;
+                return;
+        }
+        if (len)
+                memcpy(m->payload, msg->payload, len);
+        ((char *)m->payload)[len] = '\0';
+        *st->inbound_tail = m;
+        st->inbound_tail = &m->next;
 }
 
 /* ---- connection ---- */
@@ -352,7 +451,7 @@ static void connection_lost(struct mqtt_state *st)
 
 static int client_new(struct mqtt_state *st)
 {
-        st->mosq = mosquitto_new(st->client_id, true, st);
+        st->mosq = mosquitto_new(st->client_id, false, st); /* a kept session: see the top of the file */
         if (!st->mosq)
                 return errno > 0 ? -errno : -ENOMEM;
         int rc = mosquitto_int_option(st->mosq, MOSQ_OPT_SEND_MAXIMUM, UINT16_MAX);
@@ -372,6 +471,8 @@ static int client_new(struct mqtt_state *st)
         mosquitto_connect_callback_set(st->mosq, on_mosq_connect);
         mosquitto_disconnect_callback_set(st->mosq, on_mosq_disconnect);
         mosquitto_publish_callback_set(st->mosq, on_mosq_publish);
+        mosquitto_subscribe_callback_set(st->mosq, on_mosq_subscribe);
+        mosquitto_message_callback_set(st->mosq, on_mosq_message);
         return 0;
 }
 
@@ -409,6 +510,23 @@ static void connect_attempt(struct mqtt_state *st)
         connection_lost(st);
 }
 
+/* After every CONNACK, session or not: a broker restarted without
+ * persistence has forgotten it. A listener that cannot subscribe would sit
+ * connected and deaf, so a failure here ends the connection, and the next
+ * one tries again. */
+static void subscribe_filters(struct mqtt_state *st)
+{
+        if (!st->n_filters || st->conn != MQTT_CONNECTED || st->lost || !st->mosq)
+                return;
+        int rc = mosquitto_subscribe_multiple(st->mosq, NULL, (int)st->n_filters, st->filters, 1, 0, NULL);
+        if (rc == MOSQ_ERR_SUCCESS)
+                return;
+        log_warning("MQTT: cannot subscribe to %s and %zu more filter(s): %s; reconnecting", st->filters[0],
+                    st->n_filters - 1, mosquitto_strerror(rc));
+        set_reason(st, rc);
+        st->lost = true;
+}
+
 static void connack(struct mqtt_state *st)
 {
         st->got_connack = false;
@@ -425,8 +543,48 @@ static void connack(struct mqtt_state *st)
                                    1, true);
         if (rc != MOSQ_ERR_SUCCESS)
                 log_warning("MQTT: cannot publish %s: %s", st->status_topic, mosquitto_strerror(rc));
+        subscribe_filters(st);
         update_io(st);
         dawn_channel_ready_changed(st->ch);
+}
+
+static bool listening_to(const struct mqtt_state *st, const char *topic)
+{
+        for (size_t i = 0; i < st->n_filters; i++) {
+                bool match = false;
+                if (mosquitto_topic_matches_sub(st->filters[i], topic, &match) == MOSQ_ERR_SUCCESS && match)
+                        return true;
+        }
+        return false;
+}
+
+/* Hands what arrived to the listener, in order. A topic that matches none
+ * of today's filters was subscribed by an older configuration (the session
+ * keeps its subscriptions) and is nobody's business now. */
+static void deliver_inbound(struct mqtt_state *st)
+{
+        if (st->inbound_dropped) {
+                log_error("MQTT: %u incoming message(s) lost: out of memory", st->inbound_dropped);
+                st->inbound_dropped = 0;
+        }
+        if (st->subscribe_refused) {
+                log_warning("MQTT: the broker refused a subscription to %s%s: partner reports and "
+                            "acknowledgements will not arrive; check the broker's ACL for %s",
+                            st->n_filters ? st->filters[0] : "?", st->n_filters > 1 ? " or another filter" : "",
+                            st->username ? st->username : "anonymous clients");
+                st->subscribe_refused = false;
+        }
+        while (st->inbound_head) {
+                struct mqtt_inbound *m = st->inbound_head;
+                st->inbound_head = m->next;
+                if (!st->inbound_head)
+                        st->inbound_tail = &st->inbound_head;
+                if (st->on_message && listening_to(st, m->topic))
+                        st->on_message(m->topic, m->payload, m->len, m->retained, st->message_userdata);
+                else
+                        log_debug("MQTT: ignoring a message on %s: no longer listening there", m->topic);
+                inbound_free(m);
+        }
 }
 
 /* Acts on what the callbacks recorded during the last libmosquitto call. */
@@ -438,14 +596,17 @@ static void after_call(struct mqtt_state *st)
                 connack(st);
         if (st->lost) {
                 connection_lost(st);
-                return;
+        } else {
+                flush_acked(st);
+                update_io(st);
+                if (st->window_full && st->n_slots <= MQTT_WINDOW / 2) {
+                        st->window_full = false;
+                        dawn_channel_ready_changed(st->ch);
+                }
         }
-        flush_acked(st);
-        update_io(st);
-        if (st->window_full && st->n_slots <= MQTT_WINDOW / 2) {
-                st->window_full = false;
-                dawn_channel_ready_changed(st->ch);
-        }
+        /* last: what arrived before a loss was acknowledged to the broker
+         * and is as real as ever */
+        deliver_inbound(st);
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -511,13 +672,17 @@ static int publish(struct mqtt_state *st, const char *topic, const char *payload
         return mosq_errno(rc);
 }
 
-static int send_publish(struct mqtt_state *st, const struct dawn_delivery *d)
+/* An alert is retained: its topic holds its latest revision for every
+ * dashboard that connects later. A review notice is not: it is news for
+ * whoever watches now, and retained it would greet dashboards long after
+ * the report was approved or rejected. */
+static int send_publish(struct mqtt_state *st, const struct dawn_delivery *d, bool retain)
 {
         int mid = 0;
-        int r = publish(st, d->recipient, d->alert_json, true, &mid);
+        int r = publish(st, d->recipient, d->alert_json, retain, &mid);
         if (r < 0)
                 return r;
-        return slot_track(st, mid, d->id);
+        return slot_track(st, mid, d->id, SLOT_INFLIGHT);
 }
 
 /* The final state (not retained, so late subscribers do not see a dead
@@ -528,12 +693,12 @@ static int send_withdraw(struct mqtt_state *st, const struct dawn_delivery *d)
         int r = publish(st, d->recipient, d->alert_json, false, &mid1);
         if (r < 0)
                 return r;
-        r = slot_track(st, mid1, d->id);
+        r = slot_track(st, mid1, d->id, SLOT_INFLIGHT);
         if (r < 0)
                 return r;
         r = publish(st, d->recipient, "", true, &mid2);
         if (r >= 0)
-                r = slot_track(st, mid2, d->id);
+                r = slot_track(st, mid2, d->id, SLOT_INFLIGHT);
         if (r < 0) {
                 /* Untracked, a late PUBACK for mid1 is ignored. */
                 slot_free(st, (uint16_t)mid1);
@@ -561,7 +726,12 @@ static int mqtt_send(struct dawn_channel *ch, const struct dawn_delivery *d)
                 st->window_full = true;
                 return -EAGAIN;
         }
-        int r = d->action == DAWN_ACTION_WITHDRAW ? send_withdraw(st, d) : send_publish(st, d);
+        int r;
+        switch (d->action) {
+        case DAWN_ACTION_WITHDRAW: r = send_withdraw(st, d); break;
+        case DAWN_ACTION_REVIEW: r = send_publish(st, d, false); break;
+        default: r = send_publish(st, d, true); break;
+        }
         /* ready() has just turned false: the outbox may stop calling send()
          * without ever hearing -EAGAIN, so remember to tell it. */
         if (st->n_slots + 2 > MQTT_WINDOW)
@@ -588,6 +758,75 @@ static const char *mqtt_describe(struct dawn_channel *ch)
                          (unsigned long long)((left + DAWN_USEC_PER_SEC - 1) / DAWN_USEC_PER_SEC));
         }
         return buf;
+}
+
+/* ---- the way in, and answers ---- */
+
+static void free_filters(struct mqtt_state *st)
+{
+        for (size_t i = 0; i < st->n_filters; i++)
+                free(st->filters[i]);
+        free(st->filters);
+        st->filters = NULL;
+        st->n_filters = 0;
+}
+
+int dawn_channel_mqtt_listen(struct dawn_channel *ch, const char *const *filters, size_t n,
+                             dawn_mqtt_message_fn fn, void *userdata)
+{
+        if (!ch || ch->driver != &dawn_channel_mqtt || !fn || (n && !filters) || n > INT_MAX)
+                return -EINVAL;
+        struct mqtt_state *st = ch->state;
+        char **copy = calloc(n ? n : 1, sizeof(*copy));
+        if (!copy)
+                return -ENOMEM;
+        int r = 0;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                if (!filters[i] || mosquitto_sub_topic_check(filters[i]) != MOSQ_ERR_SUCCESS)
+                        r = -EINVAL;
+                else if (!(copy[i] = strdup(filters[i])))
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(copy[i]);
+                free(copy);
+                return r;
+        }
+        free_filters(st);
+        st->filters = copy;
+        st->n_filters = n;
+        st->on_message = fn;
+        st->message_userdata = userdata;
+        /* connected already: subscribe now; otherwise the CONNACK will */
+        subscribe_filters(st);
+        update_io(st);
+        return 0;
+}
+
+int dawn_channel_mqtt_publish(struct dawn_channel *ch, const char *topic, const void *payload, size_t len,
+                              bool retain)
+{
+        if (!ch || ch->driver != &dawn_channel_mqtt || !topic || (len && !payload))
+                return -EINVAL;
+        struct mqtt_state *st = ch->state;
+        if (st->conn != MQTT_CONNECTED || st->lost || !st->mosq)
+                return -ENOTCONN;
+        if (len > INT_MAX)
+                return -EMSGSIZE;
+        if (st->n_slots + 1 > MQTT_WINDOW) {
+                st->window_full = true;
+                return -ENOBUFS;
+        }
+        int mid = 0;
+        int r = mosq_errno(mosquitto_publish(st->mosq, &mid, topic, (int)len, len ? payload : NULL, 1, retain));
+        if (r >= 0)
+                r = slot_track(st, mid, 0, SLOT_ANSWER);
+        /* answers take room in the window too: see mqtt_send() */
+        if (st->n_slots + 2 > MQTT_WINDOW)
+                st->window_full = true;
+        update_io(st);
+        return r;
 }
 
 /* ---- start and stop ---- */
@@ -630,6 +869,7 @@ static int mqtt_start(struct dawn_channel *ch, sd_event *loop, const struct dawn
 
         st->ch = ch;
         st->loop = sd_event_ref(loop);
+        st->inbound_tail = &st->inbound_head;
         st->backoff_sec = MQTT_BACKOFF_MIN_SEC;
         int r = copy_config(st, &cfg->mqtt);
         if (r >= 0)
@@ -692,6 +932,14 @@ static void mqtt_stop(struct dawn_channel *ch)
         st->loop = sd_event_unref(st->loop);
         free(st->slots);
         st->slots = NULL;
+        /* nothing is left here unless the loop stopped inside a call */
+        while (st->inbound_head) {
+                struct mqtt_inbound *m = st->inbound_head;
+                st->inbound_head = m->next;
+                inbound_free(m);
+        }
+        st->inbound_tail = &st->inbound_head;
+        free_filters(st);
         if (st->password)
                 explicit_bzero(st->password, strlen(st->password));
         free(st->password);

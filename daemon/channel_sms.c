@@ -10,6 +10,11 @@
  * (Twilio: I-Twilio-Idempotency-Token): libcurl may resend a POST by itself
  * on a reused connection that answered nothing, and the outbox resends after
  * a crash, so a gateway (or whoever reads its records) can tell a duplicate.
+ * With channels.sms.callback_base_url set, a Twilio request also asks for a
+ * delivery receipt: StatusCallback=<callback_base_url>/v1/callbacks/twilio/
+ * status?ref=<reference>, Twilio's only way to tell DAWN which delivery a
+ * receipt is for (Notify echoes "reference" by itself, to the callback URL
+ * set in Notify's own settings).
  *
  * Outcome:
  *   2xx                                  DELIVERED
@@ -59,6 +64,7 @@ struct sms_state {
         char *template_id;        /* notify */
         char *account_sid;        /* twilio */
         char *from;               /* twilio */
+        char *status_callback;    /* twilio: "<callback_base_url>/v1/callbacks/twilio/status?ref=", or NULL */
         char *secret;             /* notify: the key's secret part; twilio: the auth token */
         char service_id[37];      /* notify */
         int max_segments;
@@ -316,6 +322,21 @@ static int twilio_prepare(struct sms_state *st, const struct dawn_delivery *d, c
                 r = form_add(easy, f, service ? "MessagingServiceSid" : "From", st->from, false);
         if (r >= 0)
                 r = form_add(easy, f, "Body", text, false);
+        if (r >= 0 && st->status_callback) {
+                /* the reference escaped inside the URL's query, then the
+                 * whole URL escaped again as a form value: Twilio calls
+                 * (and signs) the URL exactly as given */
+                char *ref = curl_easy_escape(easy, d->reference, 0);
+                char *url = NULL;
+                if (!ref || asprintf(&url, "%s%s", st->status_callback, ref) < 0) {
+                        url = NULL;
+                        r = -ENOMEM;
+                }
+                curl_free(ref);
+                if (r >= 0)
+                        r = form_add(easy, f, "StatusCallback", url, false);
+                free(url);
+        }
         if (fclose(f) != 0 && r >= 0)
                 r = -ENOMEM;
         if (r >= 0 && (curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body) != CURLE_OK ||
@@ -451,6 +472,16 @@ static int copy_config(struct sms_state *st, const struct dawn_sms_config *c)
                                                "SMS: twilio needs account_sid, auth_token_file and from");
                 if (!(st->account_sid = strdup(c->account_sid)) || !(st->from = strdup(c->from)))
                         return -ENOMEM;
+                if (c->callback_base_url) {
+                        size_t n = strlen(c->callback_base_url);
+                        while (n > 0 && c->callback_base_url[n - 1] == '/')
+                                n--;
+                        if (asprintf(&st->status_callback, "%.*s/v1/callbacks/twilio/status?ref=", (int)n,
+                                     c->callback_base_url) < 0) {
+                                st->status_callback = NULL;
+                                return -ENOMEM;
+                        }
+                }
                 char *esc = curl_easy_escape(NULL, c->account_sid, 0);
                 int r = esc ? asprintf(&st->endpoint, "%s/2010-04-01/Accounts/%s/Messages.json",
                                        st->base_url, esc)
@@ -522,7 +553,8 @@ static void sms_stop(struct dawn_channel *ch)
         free(st->template_id);
         free(st->account_sid);
         free(st->from);
-        st->base_url = st->endpoint = st->template_id = st->account_sid = st->from = NULL;
+        free(st->status_callback);
+        st->base_url = st->endpoint = st->template_id = st->account_sid = st->from = st->status_callback = NULL;
 }
 
 const struct dawn_channel_driver dawn_channel_sms = {

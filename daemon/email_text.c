@@ -234,8 +234,11 @@ char *dawn_email_subject(const struct dawn_alert *a, enum dawn_delivery_action a
                 free(what);
                 return NULL;
         }
-        if (action == DAWN_ACTION_WITHDRAW) {
-                fprintf(f, "[DAWN] WITHDRAWN: %s %s in ", a->id, type_title(a->type));
+        if (action == DAWN_ACTION_WITHDRAW || action == DAWN_ACTION_REVIEW) {
+                /* no grade in brackets: a review notice is not an alert, and
+                 * a withdrawal's grade no longer matters */
+                fprintf(f, "[DAWN] %s: %s %s in ", action == DAWN_ACTION_REVIEW ? "Review needed" : "WITHDRAWN",
+                        a->id, type_title(a->type));
                 area_title(f, a->area);
                 if (*what)
                         fprintf(f, ": %s", what);
@@ -392,7 +395,8 @@ static void details(FILE *f, const struct dawn_alert *a)
         field_count(f, "Casualties", a->casualties);
         field_count(f, "Fatalities", a->fatalities);
         field_time(f, "Occurred", a->occurred_at);
-        field_time(f, "Issued", a->issued_at);
+        /* a report in the review queue has not been issued yet, only received */
+        field_time(f, a->status == DAWN_STATUS_PENDING ? "Received" : "Issued", a->issued_at);
         field_time(f, "Updated", a->updated_at);
         field_time(f, "Expires", a->expires_at);
         if (a->sources.n)
@@ -402,13 +406,51 @@ static void details(FILE *f, const struct dawn_alert *a)
         field(f, "Cancelled", a->status == DAWN_STATUS_CANCELLED ? a->cancel_reason : NULL);
 }
 
-static void signature(FILE *f)
+static void signature(FILE *f, enum dawn_delivery_action action)
 {
         fputs("-- \r\n", f);
+        /* a review notice goes to the public-health team itself */
         wrap(f,
-             "Sent automatically by DAWN, the drug alert warning network. Replies are not read: "
-             "contact the public-health team that issued this alert.",
+             action == DAWN_ACTION_REVIEW
+                     ? "Sent automatically by DAWN, the drug alert warning network, to the public-health "
+                       "team that reviews reports. Replies are not read."
+                     : "Sent automatically by DAWN, the drug alert warning network. Replies are not read: "
+                       "contact the public-health team that issued this alert.",
              0, 0);
+}
+
+/* What a review notice asks for: who reported it (a partner with the
+ * reporter role, or the sources of a cluster dawnd raised), that nothing
+ * has gone out, and the two commands as the officer would type them. */
+static void review_request(FILE *f, const struct dawn_alert *a)
+{
+        wrap(f,
+             "This report waits in the review queue. Nothing has been sent to subscribers: it "
+             "goes out only if an officer approves it.",
+             0, 0);
+        fputs("\r\n", f);
+        if (a->sources.n) {
+                char *who = NULL;
+                size_t len = 0;
+                FILE *m = open_memstream(&who, &len);
+                if (m) {
+                        join_words(m, &a->sources, ", ", " and ");
+                        if (finish_stream(m, &who, true))
+                                field(f, "Reported by", who);
+                        free(who);
+                }
+                fputs("\r\n", f);
+        }
+}
+
+static void review_commands(FILE *f, const struct dawn_alert *a)
+{
+        fputs("To approve it, so that it goes out as an alert:\r\n", f);
+        fprintf(f, "  dawnctl approve %s\r\n", a->id);
+        fputs("To reject it (nothing is sent; the reason is kept with the report):\r\n", f);
+        fprintf(f, "  dawnctl reject %s --reason TEXT\r\n", a->id);
+        fputs("To see everything waiting for review:\r\n", f);
+        fputs("  dawnctl pending\r\n\r\n", f);
 }
 
 static void withdraw_reason(FILE *f, const struct dawn_alert *a)
@@ -460,6 +502,12 @@ char *dawn_email_body(const struct dawn_alert *a, enum dawn_delivery_action acti
                 withdraw_reason(f, a);
                 fputs("The alert as it stood:\r\n\r\n", f);
                 paragraph(f, "Summary", a->summary, 2);
+        } else if (action == DAWN_ACTION_REVIEW) {
+                fprintf(f, "DAWN: REPORT %s NEEDS REVIEW\r\n", a->id);
+                headline(f, a, what);
+                review_request(f, a);
+                paragraph(f, "Summary", a->summary, 2);
+                paragraph(f, "Advice (as reported)", a->advice, 2);
         } else {
                 fputs("DAWN ", f);
                 upper(f, dawn_grade_name(a->grade));
@@ -470,13 +518,12 @@ char *dawn_email_body(const struct dawn_alert *a, enum dawn_delivery_action acti
         }
         free(what);
         details(f, a);
-        if (action == DAWN_ACTION_WITHDRAW && a->advice) {
-                fputs("\r\n", f);
+        fputs("\r\n", f);
+        if (action == DAWN_ACTION_WITHDRAW && a->advice)
                 paragraph(f, "Advice given", a->advice, 2);
-        } else {
-                fputs("\r\n", f);
-        }
-        signature(f);
+        else if (action == DAWN_ACTION_REVIEW)
+                review_commands(f, a);
+        signature(f, action);
         return finish_stream(f, &buf, ok);
 }
 

@@ -41,12 +41,16 @@ struct dawn_email_envelope {
 
 /* The subject as plain UTF-8 on one line (not yet sanitized or encoded):
  * "[DAWN CRITICAL] Dangerous batch in Southampton: heroin with nitazene (A17)",
- * or for a withdrawal "[DAWN] WITHDRAWN: A17 Dangerous batch in Southampton".
+ * for a withdrawal "[DAWN] WITHDRAWN: A17 Dangerous batch in Southampton",
+ * for a report waiting in the review queue "[DAWN] Review needed: A17
+ * Dangerous batch in Southampton: heroin with nitazene".
  * Returns a malloc'ed string, or NULL on allocation failure. */
 char *dawn_email_subject(const struct dawn_alert *a, enum dawn_delivery_action action);
 
 /* The body as plain UTF-8 text with CRLF line endings (before the
- * transfer encoding). Returns a malloc'ed string, or NULL. */
+ * transfer encoding). A review notice says who reported it, that nothing
+ * has been sent, every field, and the dawnctl commands that approve or
+ * reject it. Returns a malloc'ed string, or NULL. */
 char *dawn_email_body(const struct dawn_alert *a, enum dawn_delivery_action action);
 
 /* One header field, "Name: value\r\n" (possibly folded onto several lines,

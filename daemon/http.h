@@ -16,6 +16,9 @@
 #ifndef DAWN_HTTP_H
 #define DAWN_HTTP_H
 
+#include <cJSON.h>
+#include <stddef.h>
+
 struct dawn_daemon;
 struct dawn_http;
 
@@ -31,5 +34,36 @@ struct dawn_http *dawn_http_free(struct dawn_http *h);
 int dawn_http_reload(struct dawn_http *h);
 /* Stops accepting (shutdown); requests in progress finish. */
 void dawn_http_stop_listening(struct dawn_http *h);
+
+/* ---- the body of POST /v1/alerts, apart from the network (the fuzzer's way in) ---- */
+
+/* One report is at most DAWN_MAX_REQUEST_BYTES, as on the control socket; a
+ * batch (a JSON array of reports) at most this many, in at most this many bytes. */
+#define DAWN_HTTP_MAX_BATCH 1000
+#define DAWN_HTTP_MAX_BATCH_BYTES (4 * 1024 * 1024)
+
+/* The most a body may hold, once its first byte other than white space is
+ * known ('[' a batch, anything else one report). */
+size_t dawn_http_body_limit(char first);
+
+/* Takes one report (index -1 for a body that is a single object, else its
+ * place in the batch) and returns its answer object (NULL: out of memory),
+ * setting *http_status (201, 200, 400, 503...). */
+typedef cJSON *(*dawn_http_report_fn)(const cJSON *report, int index, int *http_status, void *userdata);
+
+struct dawn_http_answer {
+        int http_status;
+        cJSON *body;            /* owned by the caller */
+        const char *rejected;   /* the dawn_intake_rejected_total reason when the body never reached
+                                 * report(): "too_large" or "invalid"; else NULL */
+};
+
+/* Checks size, nesting and shape, parses, and hands each report to
+ * report(): one object is answered with report()'s own status and
+ * object; a batch with 200 and an array of report()'s answers in the same
+ * order, each with "index" and "http_status" added and a "field" naming
+ * the report ("alert[3].area"). Returns 0, or -ENOMEM (out->body NULL). */
+int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn report, void *userdata,
+                          struct dawn_http_answer *out);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "quiet_hours.h"
 
 /* How many rows one dispatch reads: enough to keep a channel busy without
@@ -239,6 +240,7 @@ static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int
         int n = dawn_store_fail_expired(o->store, kind, now - (int64_t)lim->lifetime_usec, reason, now);
         if (n > 0) {
                 o->failed[kind] += (uint64_t)n;
+                dawn_metrics_add(DAWN_M_DELIVERY_FAILURES, dawn_channel_name(kind), "lifetime", (uint64_t)n);
                 log_delivery(LOG_ERR, NULL, dawn_channel_name(kind), 0, "outbox: %d %s delivery(ies) failed: %s", n,
                              dawn_channel_name(kind), reason);
         }
@@ -367,6 +369,28 @@ void dawn_outbox_on_ready(struct dawn_channel *ch, void *userdata)
         dawn_outbox_kick(o);
 }
 
+/* With delivery receipts configured, the gateway taking a text is not the
+ * text arriving: the delivery is "sent" until the handset's receipt says
+ * more. Without them, the gateway's word is all there will be. */
+static bool sms_receipts_expected(const struct dawn_config *c)
+{
+        return (c->sms.provider == DAWN_SMS_NOTIFY && c->sms.callback_token_file) ||
+               (c->sms.provider == DAWN_SMS_TWILIO && c->sms.callback_base_url);
+}
+
+static const char *result_name(enum dawn_send_result result)
+{
+        switch (result) {
+        case DAWN_SEND_DELIVERED:
+                return "delivered";
+        case DAWN_SEND_TRANSIENT:
+                return "transient";
+        case DAWN_SEND_PERMANENT:
+                return "permanent";
+        }
+        return "?";
+}
+
 void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum dawn_send_result result,
                              const char *error, uint64_t retry_after_usec, void *userdata)
 {
@@ -379,16 +403,23 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         o->in_flight_count[f.channel]--;
 
         int64_t now = dawn_now_usec();
+        const char *channel = dawn_channel_name(f.channel);
+        dawn_metrics_count(DAWN_M_DELIVERY_ATTEMPTS, channel, result_name(result));
         const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, f.channel);
         uint64_t lifetime = lim->lifetime_usec;
         enum dawn_delivery_state state;
         int64_t next_at = 0;
         if (result == DAWN_SEND_DELIVERED) {
-                state = DAWN_DELIVERY_DELIVERED;
+                bool sent_only = f.channel == DAWN_CHANNEL_SMS && sms_receipts_expected(*o->config);
+                state = sent_only ? DAWN_DELIVERY_SENT : DAWN_DELIVERY_DELIVERED;
                 o->delivered[f.channel]++;
+                /* to the peer's acknowledgement (for a text, the gateway's), which is what
+                 * the histogram promises; a clock stepped back counts as no time at all */
+                dawn_metrics_observe_latency(f.channel, now > f.created_at ? (uint64_t)(now - f.created_at) : 0);
         } else if (result == DAWN_SEND_PERMANENT) {
                 state = DAWN_DELIVERY_FAILED;
                 o->failed[f.channel]++;
+                dawn_metrics_count(DAWN_M_DELIVERY_FAILURES, channel, "permanent");
                 log_delivery(LOG_ERR, NULL, ch->driver->name, delivery_id, "outbox: delivery %lld on %s failed for good: %s",
                              (long long)delivery_id, ch->driver->name, error ? error : "no reason given");
         } else if (!ch->driver->ready(ch)) {
@@ -398,6 +429,7 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         } else if (lifetime && now - f.created_at > (int64_t)lifetime) {
                 state = DAWN_DELIVERY_FAILED;
                 o->failed[f.channel]++;
+                dawn_metrics_count(DAWN_M_DELIVERY_FAILURES, channel, "lifetime");
                 log_delivery(LOG_ERR, NULL, ch->driver->name, delivery_id,
                              "outbox: delivery %lld on %s failed: still failing after its lifetime: %s",
                              (long long)delivery_id, ch->driver->name, error ? error : "no reason given");
@@ -407,6 +439,7 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                                                            (uint64_t)(now - f.created_at), retry_after_usec,
                                                            drand48());
                 o->retried[f.channel]++;
+                dawn_metrics_count(DAWN_M_DELIVERY_RETRIES, channel, NULL);
         }
         int r = dawn_commit_open(o->commit);
         if (r == 0)

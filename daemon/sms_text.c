@@ -290,17 +290,29 @@ static void add_words(struct buf *b, const struct dawn_strv *w, const char *sep,
         }
 }
 
-/* "overdose cluster, heroin with nitazene, Southampton." */
-static char *headline(const struct dawn_alert *a)
+/* What the type is called in a text: "batch", "overdose cluster". */
+static const char *type_words(enum dawn_type t)
+{
+        switch (t) {
+        case DAWN_TYPE_CLUSTER: return "overdose cluster";
+        case DAWN_TYPE_NFOD: return "non-fatal overdose";
+        default: return "batch";
+        }
+}
+
+/* "<lead>, heroin with nitazene, Southampton, <trailer>." Either phrase may
+ * be NULL. The alert's own text says "overdose cluster, ..." with no word
+ * for a batch, since a warning about drugs is a batch unless it says not. */
+static char *headline(const struct dawn_alert *a, const char *lead, const char *trailer)
 {
         struct buf b = { 0 };
         struct dawn_strv sold = { 0 }, found = { 0 };
         if (clean_words(&a->sold_as, &sold) < 0 || clean_words(&a->adulterants, &found) < 0)
                 b.failed = true;
-        if (a->type == DAWN_TYPE_CLUSTER)
-                buf_adds(&b, "overdose cluster, ");
-        else if (a->type == DAWN_TYPE_NFOD)
-                buf_adds(&b, "non-fatal overdose, ");
+        if (lead && *lead) {
+                buf_adds(&b, lead);
+                buf_adds(&b, ", ");
+        }
         add_words(&b, &sold, "/", "/");
         if (found.n) {
                 buf_adds(&b, sold.n ? " with " : "drugs with ");
@@ -312,6 +324,11 @@ static char *headline(const struct dawn_alert *a)
         /* an area that cleaned to nothing leaves ", " at the end */
         while (!b.failed && b.len > 0 && (b.s[b.len - 1] == ' ' || b.s[b.len - 1] == ','))
                 b.s[--b.len] = '\0';
+        if (trailer && *trailer) {
+                if (b.len > 0)
+                        buf_adds(&b, ", ");
+                buf_adds(&b, trailer);
+        }
         if (b.len > 0)
                 buf_adds(&b, ".");
         dawn_strv_free(&sold);
@@ -505,12 +522,12 @@ static char *fit(const char *head, const char *const *var, size_t n_var, const c
         return join(parts, 2);
 }
 
-/* ---- the two texts ---- */
+/* ---- the texts: an alert, its withdrawal, a report to review ---- */
 
 static char *publish_text(const struct dawn_alert *a, int max_segments)
 {
         char *head = grade_prefix(a->grade);
-        char *what = headline(a);
+        char *what = headline(a, a->type == DAWN_TYPE_BATCH ? NULL : type_words(a->type), NULL);
         /* the advice is what to do; without it, the summary says what is happening */
         char *advice = clean(a->advice);
         if (advice && !*advice) {
@@ -579,9 +596,98 @@ static char *withdraw_text(const struct dawn_alert *a, int max_segments)
         return text;
 }
 
+/* "reported by ambulance and hospital": who the reviewer is asked to
+ * trust. Source ids are the operator's own names, so they stay as written. */
+static char *reporters(const struct dawn_alert *a)
+{
+        struct buf b = { 0 };
+        struct dawn_strv who = { 0 };
+        if (clean_words(&a->sources, &who) < 0)
+                b.failed = true;
+        if (who.n) {
+                buf_adds(&b, "reported by ");
+                add_words(&b, &who, ", ", " and ");
+        }
+        dawn_strv_free(&who);
+        return buf_steal(&b);
+}
+
+/* "warning batch": the grade the report would go out with if approved. */
+static char *grade_and_type(const struct dawn_alert *a)
+{
+        struct buf b = { 0 };
+        buf_adds(&b, dawn_grade_name(a->grade));
+        buf_adds(&b, " ");
+        buf_adds(&b, type_words(a->type));
+        return buf_steal(&b);
+}
+
+/* The two commands, spelt out so that the officer can type them as read
+ * (dawnctl refuses a reject without --reason). No "Approve or reject:"
+ * before them: the commands say it, and those 19 characters are what lets
+ * a typical notice fit one part whole. */
+static char *decision(const struct dawn_alert *a)
+{
+        struct buf b = { 0 };
+        if (a->id[0]) {
+                buf_adds(&b, "dawnctl approve ");
+                buf_adds(&b, a->id);
+                buf_adds(&b, " or dawnctl reject ");
+                buf_adds(&b, a->id);
+                buf_adds(&b, " --reason TEXT");
+        }
+        return buf_steal(&b);
+}
+
+/* To a public-health officer: a report (a partner's, or a cluster dawnd
+ * raised) waits in the review queue. "DAWN A17 REVIEW NEEDED: warning batch, heroin with nitazene,
+ * Southampton, reported by ambulance. <summary> dawnctl approve A17 or
+ * dawnctl reject A17 --reason TEXT"
+ * The summary is cut first, then the headline; the commands go only when
+ * an id too long for them leaves no room, and the head never goes. */
+static char *review_text(const struct dawn_alert *a, int max_segments)
+{
+        struct buf b = { 0 };
+        buf_adds(&b, "DAWN");
+        if (a->id[0]) {
+                buf_adds(&b, " ");
+                buf_adds(&b, a->id);
+        }
+        buf_adds(&b, " REVIEW NEEDED:");
+        char *head = buf_steal(&b);
+        char *lead = grade_and_type(a);
+        char *who = reporters(a);
+        char *what = lead && who ? headline(a, lead, who) : NULL;
+        char *summary = clean(a->summary);
+        char *tail = decision(a);
+        char *text = NULL;
+        if (head && what && summary && tail) {
+                const char *var[2] = { what, summary };
+                text = fit(head, var, 2, tail, max_segments);
+                if (text && !fits(text, max_segments)) {
+                        free(text);
+                        text = fit(head, var, 2, "", max_segments);
+                }
+                /* the head alone reads better without its colon */
+                if (text && strcmp(text, head) == 0)
+                        text[strlen(text) - 1] = '\0';
+        }
+        free(head);
+        free(lead);
+        free(who);
+        free(what);
+        free(summary);
+        free(tail);
+        return text;
+}
+
 char *dawn_sms_text(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments)
 {
         if (max_segments < 1)
                 max_segments = 1;
-        return action == DAWN_ACTION_WITHDRAW ? withdraw_text(a, max_segments) : publish_text(a, max_segments);
+        switch (action) {
+        case DAWN_ACTION_WITHDRAW: return withdraw_text(a, max_segments);
+        case DAWN_ACTION_REVIEW: return review_text(a, max_segments);
+        default: return publish_text(a, max_segments);
+        }
 }

@@ -22,11 +22,15 @@ struct dawn_sms_size {
 struct dawn_sms_size dawn_sms_measure(const char *utf8);
 
 /* The text for a delivery: action PUBLISH builds the alert's text, action
- * WITHDRAW a short retraction ("DAWN A17 WITHDRAWN: <reason>"). The result
- * fits max_segments parts (>= 1); when it does not fit, the advice and then
- * the other parts are truncated at a character boundary with "…" or "..."
- * (whichever keeps the encoding), and the alert id is always kept. Returns a
- * malloc'ed string, or NULL on allocation failure. */
+ * WITHDRAW a short retraction ("DAWN A17 WITHDRAWN: <reason>"), action
+ * REVIEW a notice to a public-health officer that a partner's report waits
+ * in the review queue ("DAWN A17 REVIEW NEEDED: warning batch, ...,
+ * reported by ambulance. <summary> dawnctl approve A17 or dawnctl reject
+ * A17 --reason TEXT"). The result fits max_segments parts
+ * (>= 1); when it does not fit, the advice (or summary) and then the other
+ * parts are truncated at a character boundary with "…" or "..." (whichever
+ * keeps the encoding), and the alert id is always kept. Returns a malloc'ed
+ * string, or NULL on allocation failure. */
 char *dawn_sms_text(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments);
 
 #endif

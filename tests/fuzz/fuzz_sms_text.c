@@ -3,14 +3,17 @@
  *
  * The first bytes choose the alert's type, grade, status, revision and id,
  * the delivery's action and sms.max_segments (1..10); the rest is split at
- * 0x1f into area, summary, advice, cancel_reason, sold_as and adulterants
- * (the lists split again at ','). Field bytes go in raw, invalid UTF-8
- * included: stored alerts are checked, but the SMS must not depend on it.
+ * 0x1f into area, summary, advice, cancel_reason, sold_as, adulterants and
+ * sources (the lists split again at ','). Field bytes go in raw, invalid
+ * UTF-8 included: stored alerts are checked, but the SMS must not depend on
+ * it.
  *
  * Every text must: exist, be valid UTF-8 without control characters, fit
- * max_segments parts by dawn_sms_measure(), and carry the alert id (and
- * for an alert, end with its reference). dawn_sms_measure() is also run on
- * the raw bytes. Every allocation is freed, so LeakSanitizer reports leaks.
+ * max_segments parts by dawn_sms_measure(), and carry the alert id (for an
+ * alert, end with its reference; for a withdrawal or a review notice, start
+ * with what it is). Every action is tried: the chosen one at the chosen
+ * limit, the others at the tightest. dawn_sms_measure() is also run on the
+ * raw bytes. Every allocation is freed, so LeakSanitizer reports leaks.
  *
  * Build and run: BUILD=build-fuzz tests/fuzz/run.sh tests/fuzz/fuzz_sms_text.c */
 #include <limits.h>
@@ -27,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HEADER_BYTES 6
 #define SEP 0x1f
 
-enum { F_AREA, F_SUMMARY, F_ADVICE, F_CANCEL_REASON, F_SOLD_AS, F_ADULTERANTS, F_COUNT };
+enum { F_AREA, F_SUMMARY, F_ADVICE, F_CANCEL_REASON, F_SOLD_AS, F_ADULTERANTS, F_SOURCES, F_COUNT };
 
 static char *dup_bytes(const uint8_t *p, size_t n)
 {
@@ -80,9 +83,12 @@ static void check(const struct dawn_alert *a, enum dawn_delivery_action action, 
                         fail("does not end with the reference", text, a, max);
         } else {
                 char head[64];
-                snprintf(head, sizeof(head), "DAWN %s WITHDRAWN", a->id);
+                snprintf(head, sizeof(head), "DAWN %s %s", a->id,
+                         action == DAWN_ACTION_REVIEW ? "REVIEW NEEDED" : "WITHDRAWN");
                 if (strncmp(text, head, strlen(head)) != 0)
-                        fail("does not start with the withdrawal", text, a, max);
+                        fail(action == DAWN_ACTION_REVIEW ? "does not start with the review notice"
+                                                          : "does not start with the withdrawal",
+                             text, a, max);
         }
         free(text);
 }
@@ -105,8 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         a.status = (enum dawn_status)(data[2] % DAWN_STATUS_COUNT);
         a.revision = 1 + data[3];
         snprintf(a.id, sizeof(a.id), "A%u", 1u + data[4] * 997u);
-        enum dawn_delivery_action action = (data[5] & 1) ? DAWN_ACTION_WITHDRAW : DAWN_ACTION_PUBLISH;
-        int max = 1 + (data[5] >> 1) % 10;
+        enum dawn_delivery_action action = (enum dawn_delivery_action)(data[5] % DAWN_ACTION_COUNT);
+        int max = 1 + (data[5] / DAWN_ACTION_COUNT) % 10;
 
         const uint8_t *p = data + HEADER_BYTES, *end = data + size;
         for (int f = 0; f < F_COUNT && p <= end; f++) {
@@ -120,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 case F_CANCEL_REASON: a.cancel_reason = s; s = NULL; break;
                 case F_SOLD_AS: add_list(&a.sold_as, s); break;
                 case F_ADULTERANTS: add_list(&a.adulterants, s); break;
+                case F_SOURCES: add_list(&a.sources, s); break;
                 }
                 free(s);
                 if (!sep)
@@ -128,8 +135,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         check(&a, action, max);
-        /* and the other action, at the tightest limit */
-        check(&a, action == DAWN_ACTION_PUBLISH ? DAWN_ACTION_WITHDRAW : DAWN_ACTION_PUBLISH, 1);
+        /* and every other action, at the tightest limit */
+        for (int other = 0; other < DAWN_ACTION_COUNT; other++)
+                if (other != (int)action)
+                        check(&a, (enum dawn_delivery_action)other, 1);
         dawn_alert_clear(&a);
         return 0;
 }

@@ -40,8 +40,17 @@
 #define STATUS_TOPIC PREFIX "/status"
 #define SENTINEL_TOPIC PREFIX "/test/sentinel"
 #define ALERT_TOPIC PREFIX "/alerts/pan-hampshire/southampton/A17"
+#define INGEST_TOPIC PREFIX "/ingest/ambulance"
+#define ACK_TOPIC PREFIX "/subscribers/booth-house/acks/A17"
 #define USEC_PER_MSEC UINT64_C(1000)
 #define DEADLINE_USEC (10 * DAWN_USEC_PER_SEC)
+
+struct heard {
+        char topic[128];
+        char payload[512];
+        size_t len;
+        bool retained;
+};
 
 struct completion {
         int64_t id;
@@ -62,6 +71,8 @@ static struct {
         size_t n_done;
         size_t n_delivered, n_transient;
         unsigned ready_calls;
+        struct heard heard[32];      /* what the listener heard, the first ones */
+        size_t n_heard;
 } F;
 
 /* ---- time and the loop ---- */
@@ -96,6 +107,27 @@ static void on_ready(struct dawn_channel *ch, void *userdata)
         (void)ch;
         (void)userdata;
         F.ready_calls++;
+}
+
+static void on_heard(const char *topic, const void *payload, size_t len, bool retained, void *userdata)
+{
+        (void)userdata;
+        if (F.n_heard >= sizeof(F.heard) / sizeof(F.heard[0]))
+                return;
+        struct heard *h = &F.heard[F.n_heard++];
+        snprintf(h->topic, sizeof(h->topic), "%s", topic);
+        snprintf(h->payload, sizeof(h->payload), "%.*s", (int)len, (const char *)payload);
+        h->len = len;
+        h->retained = retained;
+}
+
+/* The last message heard on topic with this payload, or NULL. */
+static const struct heard *find_heard(const char *topic, const char *payload)
+{
+        for (size_t i = F.n_heard; i-- > 0;)
+                if (strcmp(F.heard[i].topic, topic) == 0 && strcmp(F.heard[i].payload, payload) == 0)
+                        return &F.heard[i];
+        return NULL;
 }
 
 static const struct completion *find_done(int64_t id)
@@ -348,12 +380,20 @@ static int probe_retained(const char *topic, char *buf, size_t n)
         return found;
 }
 
-static void publish_sentinel(void)
+/* Publishes at QoS 1 and returns once the broker has acknowledged it. */
+static void probe_publish(const char *topic, const char *payload, bool retain)
 {
         struct probe *p = probe_open();
-        assert_int_equal(mosquitto_publish(p->m, NULL, SENTINEL_TOPIC, 1, "x", 1, true), MOSQ_ERR_SUCCESS);
+        int len = (int)strlen(payload);
+        assert_int_equal(mosquitto_publish(p->m, NULL, topic, len, len ? payload : NULL, 1, retain),
+                         MOSQ_ERR_SUCCESS);
         probe_pump(p, probe_has_published);
         probe_close(p);
+}
+
+static void publish_sentinel(void)
+{
+        probe_publish(SENTINEL_TOPIC, "x", true);
 }
 
 /* The daemon's status is published right after CONNACK; wait until the
@@ -509,6 +549,134 @@ static void test_withdraw_clears(void **state)
         assert_int_equal(probe_retained(ALERT_TOPIC, got, sizeof(got)), 0);
 }
 
+static bool probe_has_one(const struct probe *p)
+{
+        return p->n >= 1;
+}
+
+/* A review notice is news, not state: delivered on PUBACK, never retained. */
+static void test_review_not_retained(void **state)
+{
+        (void)state;
+        const char *topic = PREFIX "/subscribers/ph-duty-officer/reviews/A18";
+        const char *json = "{\"id\":\"A18\",\"revision\":1,\"status\":\"pending\"}";
+        struct probe *live = probe_open();
+        assert_int_equal(mosquitto_subscribe(live->m, NULL, topic, 1), MOSQ_ERR_SUCCESS);
+        assert_int_equal(mosquitto_subscribe(live->m, NULL, SENTINEL_TOPIC, 1), MOSQ_ERR_SUCCESS);
+        probe_pump(live, probe_saw_sentinel);
+        live->n = 0;
+
+        struct dawn_delivery d = delivery(100, DAWN_ACTION_REVIEW, json);
+        d.recipient = topic;
+        int64_t id = 100;
+        assert_int_equal(F.ch->driver->send(F.ch, &d), 0);
+        assert_null(find_done(id));
+        assert_true(run_until(is_done, &id, DEADLINE_USEC));
+        assert_int_equal(find_done(id)->result, DAWN_SEND_DELIVERED);
+
+        probe_pump(live, probe_has_one);
+        assert_string_equal(live->msgs[0].topic, topic);
+        assert_string_equal(live->msgs[0].payload, json);
+        assert_false(live->msgs[0].retain);
+        probe_close(live);
+        char got[512] = "";
+        assert_int_equal(probe_retained(topic, got, sizeof(got)), 0);
+}
+
+struct want {
+        const char *topic, *payload;
+};
+
+static bool was_heard(const void *arg)
+{
+        const struct want *w = arg;
+        return find_heard(w->topic, w->payload) != NULL;
+}
+
+static const char *const listen_filters[] = { PREFIX "/ingest/+", PREFIX "/subscribers/+/acks/+" };
+#define ACK_JSON "{\"revision\":1,\"by\":\"night manager\"}"
+
+/* Listens on F.ch and returns once the subscription is made: a retained
+ * ack, published first, arrives only then. */
+static void listen_and_wait(void)
+{
+        probe_publish(ACK_TOPIC, ACK_JSON, true);
+        F.n_heard = 0;
+        assert_int_equal(dawn_channel_mqtt_listen(F.ch, listen_filters, 2, on_heard, NULL), 0);
+        struct want w = { ACK_TOPIC, ACK_JSON };
+        assert_true(run_until(was_heard, &w, DEADLINE_USEC));
+}
+
+static void test_listen(void **state)
+{
+        (void)state;
+        const char *const bad[] = { PREFIX "/ingest/#/result" };
+        assert_int_equal(dawn_channel_mqtt_listen(F.ch, bad, 1, on_heard, NULL), -EINVAL);
+
+        listen_and_wait();
+        const struct heard *h = find_heard(ACK_TOPIC, ACK_JSON);
+        assert_true(h->retained);
+        assert_int_equal(h->len, strlen(ACK_JSON));
+
+        /* One level more than the filter: the daemon's own answers never
+         * come back to it. Both are published before the report, in order. */
+        probe_publish(INGEST_TOPIC "/result", "{\"id\":\"A1\"}", false);
+        probe_publish(INGEST_TOPIC, "{\"type\":\"nfod\"}", false);
+        struct want w = { INGEST_TOPIC, "{\"type\":\"nfod\"}" };
+        assert_true(run_until(was_heard, &w, DEADLINE_USEC));
+        assert_false(find_heard(INGEST_TOPIC, "{\"type\":\"nfod\"}")->retained);
+        assert_null(find_heard(INGEST_TOPIC "/result", "{\"id\":\"A1\"}"));
+
+        /* A cleared retained ack reaches a live subscriber as an empty message. */
+        probe_publish(ACK_TOPIC, "", true);
+        w = (struct want){ ACK_TOPIC, "" };
+        assert_true(run_until(was_heard, &w, DEADLINE_USEC));
+        assert_int_equal(find_heard(ACK_TOPIC, "")->len, 0);
+}
+
+/* Answers go out at QoS 1 and take room in the window, but their PUBACKs
+ * complete no delivery. */
+static void test_answers_are_not_deliveries(void **state)
+{
+        (void)state;
+        struct probe *live = probe_open();
+        assert_int_equal(mosquitto_subscribe(live->m, NULL, INGEST_TOPIC "/result", 1), MOSQ_ERR_SUCCESS);
+        assert_int_equal(mosquitto_subscribe(live->m, NULL, SENTINEL_TOPIC, 1), MOSQ_ERR_SUCCESS);
+        probe_pump(live, probe_saw_sentinel);
+        live->n = 0;
+        const char *answer = "{\"id\":\"A18\",\"status\":\"pending\"}";
+        assert_int_equal(dawn_channel_mqtt_publish(F.ch, INGEST_TOPIC "/result", answer, strlen(answer), false),
+                         0);
+        probe_pump(live, probe_has_one);
+        assert_string_equal(live->msgs[0].payload, answer);
+        assert_false(live->msgs[0].retain);
+        probe_close(live);
+
+        size_t delivered = F.n_delivered, transient = F.n_transient;
+        broker_kill(SIGSTOP); /* nothing is acknowledged meanwhile */
+        size_t sent = 0;
+        int r;
+        while ((r = dawn_channel_mqtt_publish(F.ch, INGEST_TOPIC "/result", "{}", 2, false)) == 0 &&
+               sent < 100000) {
+                if (++sent % 256 == 0)
+                        assert_true(sd_event_run(F.loop, 0) >= 0);
+        }
+        assert_int_equal(r, -ENOBUFS);
+        assert_true(sent >= 1000 && sent < 65535);
+        assert_false(is_ready(NULL));
+
+        unsigned before = F.ready_calls;
+        kill(F.broker, SIGCONT);
+        assert_true(run_until(ready_announced, &before, DEADLINE_USEC));
+        struct dawn_delivery d = delivery(101, DAWN_ACTION_PUBLISH, "{\"revision\":101}");
+        int64_t id = 101;
+        assert_int_equal(F.ch->driver->send(F.ch, &d), 0);
+        assert_true(run_until(is_done, &id, DEADLINE_USEC));
+        assert_int_equal(find_done(id)->result, DAWN_SEND_DELIVERED);
+        assert_int_equal(F.n_delivered, delivered + 1);
+        assert_int_equal(F.n_transient, transient);
+}
+
 static void test_send_rejects_bad_delivery(void **state)
 {
         (void)state;
@@ -528,6 +696,7 @@ static void test_broker_restart(void **state)
         assert_true(run_until(is_not_ready, NULL, DEADLINE_USEC));
         struct dawn_delivery d = delivery(4, DAWN_ACTION_PUBLISH, "{\"revision\":4}");
         assert_int_equal(F.ch->driver->send(F.ch, &d), -EAGAIN);
+        assert_int_equal(dawn_channel_mqtt_publish(F.ch, INGEST_TOPIC "/result", "{}", 2, false), -ENOTCONN);
         char want[64];
         snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d: ", F.port);
         assert_memory_equal(F.ch->driver->describe(F.ch), want, strlen(want));
@@ -544,6 +713,18 @@ static void test_broker_restart(void **state)
         assert_int_equal(F.ch->driver->send(F.ch, &d), 0);
         assert_true(run_until(is_done, &id, DEADLINE_USEC));
         assert_int_equal(find_done(id)->result, DAWN_SEND_DELIVERED);
+}
+
+/* The restarted broker (no persistence) forgot the session: the channel
+ * subscribed again after the CONNACK. */
+static void test_listen_after_broker_restart(void **state)
+{
+        (void)state;
+        F.n_heard = 0;
+        probe_publish(ACK_TOPIC, ACK_JSON, true);
+        struct want w = { ACK_TOPIC, ACK_JSON };
+        /* live, or retained at the SUBSCRIBE if that came later: heard either way */
+        assert_true(run_until(was_heard, &w, DEADLINE_USEC));
 }
 
 /* A stopped broker cannot acknowledge; killing it then loses the
@@ -626,6 +807,26 @@ static void test_clean_stop_says_offline(void **state)
                          0);
         assert_true(run_until(is_ready, NULL, DEADLINE_USEC));
         assert_status("online");
+}
+
+/* The broker keeps dawnd's session while it is away: a report published
+ * meanwhile arrives when it is back. */
+static void test_session_keeps_reports_while_away(void **state)
+{
+        (void)state;
+        listen_and_wait();
+        F.ch = dawn_channel_free(F.ch);
+        const char *report = "{\"summary\":\"published while dawnd was away\"}";
+        probe_publish(INGEST_TOPIC, report, false);
+        F.n_heard = 0;
+        assert_int_equal(dawn_channel_new(&dawn_channel_mqtt, F.loop, &F.cfg, on_complete, on_ready,
+                                          NULL, &F.ch),
+                         0);
+        assert_int_equal(dawn_channel_mqtt_listen(F.ch, listen_filters, 2, on_heard, NULL), 0);
+        struct want w = { INGEST_TOPIC, report };
+        assert_true(run_until(was_heard, &w, DEADLINE_USEC));
+        assert_false(find_heard(INGEST_TOPIC, report)->retained);
+        assert_true(run_until(is_ready, NULL, DEADLINE_USEC));
 }
 
 static void test_password(void **state)
@@ -744,11 +945,16 @@ int main(void)
                 cmocka_unit_test(test_status_online),
                 cmocka_unit_test(test_publish_retained),
                 cmocka_unit_test(test_withdraw_clears),
+                cmocka_unit_test(test_review_not_retained),
+                cmocka_unit_test(test_listen),
+                cmocka_unit_test(test_answers_are_not_deliveries),
                 cmocka_unit_test(test_send_rejects_bad_delivery),
                 cmocka_unit_test(test_broker_restart),
+                cmocka_unit_test(test_listen_after_broker_restart),
                 cmocka_unit_test(test_inflight_lost_is_transient),
                 cmocka_unit_test(test_window_full),
                 cmocka_unit_test(test_clean_stop_says_offline),
+                cmocka_unit_test(test_session_keeps_reports_while_away),
                 cmocka_unit_test(test_password),
                 cmocka_unit_test(test_refused_does_not_block),
                 cmocka_unit_test(test_silent_broker_times_out),

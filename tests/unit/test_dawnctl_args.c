@@ -372,6 +372,172 @@ static void test_unreachable_daemon(void **state)
         assert_int_equal(dawnctl_main(4, argv), DAWN_EXIT_UNREACHABLE);
 }
 
+/* The request exactly as it goes on the wire. */
+static void assert_request(char **argv, const char *want)
+{
+        struct invocation inv;
+        char *text;
+
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        text = cJSON_PrintUnformatted(inv.request);
+        assert_non_null(text);
+        assert_string_equal(text, want);
+        cJSON_free(text);
+        dawnctl_invocation_done(&inv);
+}
+
+static void test_review_queue_and_optouts_requests(void **state)
+{
+        char *pending[] = { "pending", NULL };
+        char *approve[] = { "approve", "A1", NULL };
+        char *reject[] = { "reject", "A1", "--reason", "same batch as A3", NULL };
+        char *optouts[] = { "optouts", NULL };
+        char *optouts_json[] = { "optouts", "--json", NULL };
+        char *optouts_extra[] = { "optouts", "A1", NULL };
+        char *optouts_reason[] = { "optouts", "--reason", "x", NULL };
+        char *approve_reason[] = { "approve", "A1", "--reason", "x", NULL };
+        struct invocation inv;
+
+        assert_request(pending, "{\"cmd\":\"pending\"}");
+        assert_request(approve, "{\"cmd\":\"approve\",\"id\":\"A1\"}");
+        assert_request(reject, "{\"cmd\":\"reject\",\"id\":\"A1\",\"reason\":\"same batch as A3\"}");
+        assert_request(optouts, "{\"cmd\":\"optouts\"}");
+        assert_int_equal(parse(&inv, optouts_json), DAWN_EXIT_OK);
+        assert_true(inv.json);
+        dawnctl_invocation_done(&inv);
+        assert_usage_error(optouts_extra, "unexpected argument 'A1'");
+        assert_usage_error(optouts_reason, "unknown option '--reason'");
+        /* approving needs no reason, and takes none */
+        assert_usage_error(approve_reason, "unknown option '--reason'");
+}
+
+/* What report() prints for answer (JSON text) to the command in argv, as
+ * an officer would see it (json false) or with --json. */
+static char *printed(char **argv, const char *answer_text, bool json)
+{
+        struct invocation inv;
+        cJSON *answer = cJSON_Parse(answer_text);
+        FILE *tmp = tmpfile();
+        char *out;
+        long len;
+        int saved;
+
+        assert_non_null(answer);
+        assert_non_null(tmp);
+        assert_int_equal(parse(&inv, argv), DAWN_EXIT_OK);
+        /* times are shown in local time: make it UTC so the text is known */
+        setenv("TZ", "UTC", 1);
+        tzset();
+        fflush(stdout);
+        saved = dup(STDOUT_FILENO);
+        assert_true(saved >= 0);
+        assert_true(dup2(fileno(tmp), STDOUT_FILENO) >= 0);
+        assert_int_equal(report(&inv, answer, json), DAWN_EXIT_OK);
+        fflush(stdout);
+        assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+        close(saved);
+        len = ftell(tmp);
+        assert_true(len >= 0);
+        out = calloc(1, (size_t)len + 1);
+        assert_non_null(out);
+        rewind(tmp);
+        assert_int_equal(fread(out, 1, (size_t)len, tmp), (size_t)len);
+        fclose(tmp);
+        cJSON_Delete(answer);
+        dawnctl_invocation_done(&inv);
+        return out;
+}
+
+static void assert_contains(const char *text, const char *want)
+{
+        if (!strstr(text, want))
+                fail_msg("output lacks \"%s\":\n%s", want, text);
+}
+
+static void test_optouts_printed(void **state)
+{
+        char *argv[] = { "optouts", NULL };
+        const char *answer = "{\"ok\":true,\"optouts\":["
+                             "{\"number\":\"+44770****123\",\"subscribers\":[\"booth-house\",\"shirley-outreach\"],"
+                             "\"since\":\"2026-11-30T22:01:00Z\",\"via\":\"notify\"},"
+                             "{\"number\":\"+44770****999\",\"subscribers\":[\"booth-house\"],"
+                             "\"since\":\"2026-12-01T01:00:00Z\",\"via\":\"twilio\"}]}";
+        char *out = printed(argv, answer, false);
+
+        assert_string_equal(out, "NUMBER         SUBSCRIBERS                    SINCE             VIA\n"
+                                 "+44770****123  booth-house, shirley-outreach  2026-11-30 22:01  notify\n"
+                                 "+44770****999  booth-house                    2026-12-01 01:00  twilio\n");
+        free(out);
+
+        out = printed(argv, "{\"ok\":true,\"optouts\":[]}", false);
+        assert_string_equal(out, "no numbers have opted out\n");
+        free(out);
+
+        /* --json: the array as dawnd sent it, nothing else */
+        out = printed(argv, answer, true);
+        cJSON *array = cJSON_Parse(out);
+        assert_true(cJSON_IsArray(array));
+        assert_int_equal(cJSON_GetArraySize(array), 2);
+        assert_string_equal(get_string(cJSON_GetArrayItem(array, 1), "via"), "twilio");
+        cJSON_Delete(array);
+        free(out);
+        out = printed(argv, "{\"ok\":true,\"optouts\":[]}", true);
+        assert_string_equal(out, "[]\n");
+        free(out);
+}
+
+static void test_show_acks_and_every_delivery_state(void **state)
+{
+        char *argv[] = { "show", "A17", NULL };
+        const char *answer =
+                "{\"ok\":true,\"alert\":{\"id\":\"A17\",\"type\":\"batch\",\"area\":\"southampton\","
+                "\"status\":\"active\",\"grade\":\"warning\",\"revision\":2,"
+                "\"deliveries\":["
+                "{\"subscriber\":\"booth-house\",\"channel\":\"sms\",\"recipient\":\"+44770****123\","
+                "\"action\":\"publish\",\"revision\":2,\"state\":\"sent\",\"attempts\":1},"
+                "{\"subscriber\":\"booth-house\",\"channel\":\"sms\",\"recipient\":\"+44770****456\","
+                "\"action\":\"publish\",\"revision\":2,\"state\":\"opted-out\",\"attempts\":0},"
+                "{\"subscriber\":\"ph-duty\",\"channel\":\"email\",\"recipient\":\"d***@ph.example\","
+                "\"action\":\"review\",\"revision\":1,\"state\":\"delivered\",\"attempts\":1},"
+                "{\"subscriber\":\"x\",\"channel\":\"mqtt\",\"recipient\":\"t\","
+                "\"action\":\"publish\",\"revision\":2,\"state\":\"held-for-relay-check\",\"attempts\":1}],"
+                "\"acks\":["
+                "{\"subscriber\":\"booth-house\",\"via\":\"sms\",\"by\":\"+44770****123\",\"revision\":2,"
+                "\"at\":\"2026-12-01T03:12:00Z\"},"
+                "{\"subscriber\":\"shirley-pharmacy\",\"via\":\"dashboard\",\"by\":\"night manager\","
+                "\"revision\":1,\"at\":\"2026-12-01T02:55:00Z\"}]}}";
+        char *out = printed(argv, answer, false);
+
+        /* every state whole, one dawnctl has never heard of too */
+        assert_contains(out, " sent ");
+        assert_contains(out, " opted-out ");
+        assert_contains(out, " review ");
+        assert_contains(out, " held-for-relay-check ");
+        assert_contains(out, "\nAcknowledgements:\n"
+                             "  SUBSCRIBER        VIA        BY             REVISION  AT\n"
+                             "  booth-house       sms        +44770****123  2         2026-12-01 03:12\n"
+                             "  shirley-pharmacy  dashboard  night manager  1         2026-12-01 02:55\n");
+        free(out);
+}
+
+static void test_pending_printed(void **state)
+{
+        char *argv[] = { "pending", NULL };
+        char *out = printed(argv,
+                            "{\"ok\":true,\"alerts\":[{\"id\":\"A3\",\"grade\":\"warning\",\"status\":\"pending\","
+                            "\"type\":\"batch\",\"area\":\"southampton\",\"sources\":[\"ambulance\"],"
+                            "\"issued_at\":\"2026-12-01T02:50:00Z\",\"summary\":\"Two overdoses in Shirley.\"}]}",
+                            false);
+
+        assert_string_equal(out, "ID  GRADE    TYPE   AREA         SOURCES    RECEIVED          SUMMARY\n"
+                                 "A3  warning  batch  southampton  ambulance  2026-12-01 02:50  Two overdoses in "
+                                 "Shirley.\n");
+        free(out);
+        out = printed(argv, "{\"ok\":true,\"alerts\":[]}", false);
+        assert_string_equal(out, "no reports waiting for review\n");
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -393,6 +559,10 @@ int main(void)
                 cmocka_unit_test(test_text_from_elsewhere_cannot_drive_the_terminal),
                 cmocka_unit_test(test_answers_map_to_exit_codes),
                 cmocka_unit_test(test_unreachable_daemon),
+                cmocka_unit_test(test_review_queue_and_optouts_requests),
+                cmocka_unit_test(test_optouts_printed),
+                cmocka_unit_test(test_show_acks_and_every_delivery_state),
+                cmocka_unit_test(test_pending_printed),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

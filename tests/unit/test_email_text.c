@@ -1,5 +1,6 @@
 /* The email text: headers that input cannot break, RFC 2047 subjects,
- * every field in the body, quoted-printable that decodes back, withdrawals. */
+ * every field in the body, quoted-printable that decodes back, withdrawals,
+ * and the notice that a partner's report waits for review. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -460,6 +461,92 @@ static void test_minimal_alert(void **state)
         dawn_alert_clear(&a);
 }
 
+/* A partner's report in the review queue, as the public-health team is
+ * told of it. */
+static void test_review(void **state)
+{
+        (void)state;
+        struct dawn_alert a;
+        alert_fill(&a);
+        a.status = DAWN_STATUS_PENDING;
+        a.grade = DAWN_GRADE_WARNING;
+        dawn_strv_free(&a.sources);
+        assert_int_equal(dawn_strv_add(&a.sources, "ambulance"), 0);
+        assert_int_equal(dawn_strv_add(&a.sources, "iow-hospital"), 0);
+        char *s = dawn_email_subject(&a, DAWN_ACTION_REVIEW);
+        assert_string_equal(s, "[DAWN] Review needed: A17 Dangerous batch in Southampton: heroin with nitazene");
+        free(s);
+
+        char *body = dawn_email_body(&a, DAWN_ACTION_REVIEW);
+        assert_non_null(body);
+        assert_crlf_only(body);
+        assert_true(max_line_len(body) <= 76);
+        assert_true(strncmp(body, "DAWN: REPORT A17 NEEDS REVIEW\r\n", 31) == 0);
+        char *flat = flatten(body);
+        const char *want[] = {
+                "Dangerous batch in Southampton: heroin with nitazene",
+                "This report waits in the review queue. Nothing has been sent to subscribers",
+                "Reported by: ambulance and iow-hospital",
+                "Summary: Brown heroin sold around the city centre",
+                "Advice (as reported): Do not use alone.",
+                "Grade: warning",
+                "Why this grade: - high-risk adulterant: nitazene",
+                "Sold as: heroin",
+                "Appearance: brown powder in small blue bags",
+                "Casualties: 4",
+                "Received: Mon 23 Nov 2026 17:23 UTC",
+                "Status: pending",
+                "To approve it, so that it goes out as an alert: dawnctl approve A17",
+                "dawnctl reject A17 --reason TEXT",
+                "dawnctl pending",
+                "Replies are not read.",
+        };
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+                if (!strstr(flat, want[i]))
+                        fail_msg("review body lacks \"%s\":\n%s", want[i], body);
+        /* not issued yet, so not called issued; and no alert-issuer signature */
+        assert_null(strstr(flat, "Issued:"));
+        assert_null(strstr(flat, "contact the public-health team that issued"));
+        /* the commands come after the fields, the signature last */
+        assert_true(strstr(flat, "Status: pending") < strstr(flat, "dawnctl approve A17"));
+        assert_true(strstr(flat, "dawnctl pending") < strstr(flat, "-- Sent automatically"));
+        free(flat);
+
+        /* the whole message: the subject as a header, the body decodes back */
+        struct dawn_email_envelope env = ENV;
+        env.to = "duty@publichealth.example";
+        env.reference = "A17-r1-7";
+        char *msg = dawn_email_message(&a, DAWN_ACTION_REVIEW, &env);
+        assert_non_null(msg);
+        assert_crlf_only(msg);
+        assert_non_null(strstr(msg, "Subject: [DAWN] Review needed: A17 Dangerous batch in Southampton: heroin "
+                                    "with\r\n nitazene\r\n"));
+        assert_non_null(strstr(msg, "Message-ID: <A17-r1-7@dawn.invalid>\r\n"));
+        char *decoded = qp_decode(strstr(msg, "\r\n\r\n") + 4);
+        assert_string_equal(decoded, body);
+        free(decoded);
+        free(msg);
+        free(body);
+
+        /* a report with no source named, no substances and no summary */
+        dawn_strv_free(&a.sources);
+        dawn_strv_free(&a.sold_as);
+        dawn_strv_free(&a.adulterants);
+        free(a.summary);
+        a.summary = NULL;
+        a.type = DAWN_TYPE_NFOD;
+        s = dawn_email_subject(&a, DAWN_ACTION_REVIEW);
+        assert_string_equal(s, "[DAWN] Review needed: A17 Non-fatal overdose report in Southampton");
+        free(s);
+        body = dawn_email_body(&a, DAWN_ACTION_REVIEW);
+        assert_non_null(body);
+        assert_null(strstr(body, "Reported by"));
+        assert_null(strstr(body, "Summary:"));
+        assert_non_null(strstr(body, "  dawnctl approve A17\r\n"));
+        free(body);
+        dawn_alert_clear(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -471,6 +558,7 @@ int main(void)
                 cmocka_unit_test(test_message),
                 cmocka_unit_test(test_withdraw),
                 cmocka_unit_test(test_minimal_alert),
+                cmocka_unit_test(test_review),
         };
         return cmocka_run_group_tests_name("email_text", tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -64,6 +65,8 @@ struct fixture {
         char db[96];
         struct dawn_store *store;
         struct dawn_config *config;
+        enum dawn_source_role role; /* of whoever reports: issuer unless a test says otherwise */
+        char key_file[96];          /* a Notify API key for configs with texts; removed at teardown */
 };
 
 static int setup(void **state)
@@ -94,6 +97,8 @@ static int teardown(void **state)
 
         dawn_store_close(f->store);
         dawn_config_free(f->config);
+        if (f->key_file[0])
+                unlink(f->key_file);
         for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
                 char path[128];
                 snprintf(path, sizeof(path), "%s%s", f->db, suffixes[i]);
@@ -121,17 +126,17 @@ static cJSON *json(const char *text)
         return o;
 }
 
-enum op { ISSUE, UPDATE, CANCEL };
+enum op { ISSUE, UPDATE, CANCEL, APPROVE, REJECT, EXPIRE };
 
-/* text: the alert JSON for ISSUE and UPDATE, the reason for CANCEL.
+/* text: the alert JSON for ISSUE and UPDATE, the reason for CANCEL and REJECT.
  * *out is dawn_alert_init'ed here and the caller clears it. */
 static int request(struct fixture *f, enum op op, const char *source, int64_t now, const char *id,
                    const char *text, struct dawn_alert *out, enum dawn_intake_outcome *outcome,
                    struct dawn_input_error *err)
 {
         struct dawn_intake in = { .store = f->store, .config = f->config, .now = now, .source = source,
-                                  .actor = "test" };
-        cJSON *o = op != CANCEL ? json(text) : NULL;
+                                  .actor = "test", .role = f->role };
+        cJSON *o = op == ISSUE || op == UPDATE ? json(text) : NULL;
         int r = -EINVAL;
 
         dawn_alert_init(out);
@@ -147,6 +152,15 @@ static int request(struct fixture *f, enum op op, const char *source, int64_t no
                 break;
         case CANCEL:
                 r = dawn_intake_cancel(&in, id, text, out, err);
+                break;
+        case APPROVE:
+                r = dawn_intake_approve(&in, id, out, err);
+                break;
+        case REJECT:
+                r = dawn_intake_reject(&in, id, text, out, err);
+                break;
+        case EXPIRE:
+                r = dawn_intake_expire(&in, id, out);
                 break;
         }
         if (r < 0)
@@ -185,6 +199,27 @@ static void cancel(struct fixture *f, int64_t now, const char *id, const char *r
 {
         struct dawn_input_error err;
         must_succeed(request(f, CANCEL, "local:officer", now, id, reason, out, NULL, &err), &err);
+}
+
+static void approve(struct fixture *f, int64_t now, const char *id, struct dawn_alert *out)
+{
+        struct dawn_input_error err;
+        must_succeed(request(f, APPROVE, "local:officer", now, id, NULL, out, NULL, &err), &err);
+}
+
+static void reject(struct fixture *f, int64_t now, const char *id, const char *reason, struct dawn_alert *out)
+{
+        struct dawn_input_error err;
+        must_succeed(request(f, REJECT, "local:officer", now, id, reason, out, NULL, &err), &err);
+}
+
+/* The alert reaches its expiry (whenever that is due: the test says when). */
+static void expire(struct fixture *f, int64_t now, const char *id)
+{
+        struct dawn_alert out;
+        struct dawn_input_error err;
+        assert_int_equal(request(f, EXPIRE, "dawnd", now, id, NULL, &out, NULL, &err), 0);
+        dawn_alert_clear(&out);
 }
 
 /* The request is refused, naming field, with exactly message. */
@@ -325,6 +360,163 @@ static void assert_sources(const struct dawn_alert *a, const char *first, const 
         assert_string_equal(a->sources.v[0], first);
         if (second)
                 assert_string_equal(a->sources.v[1], second);
+}
+
+/* The alert's outbox rows on every channel, one line each: "revision
+ * subscriber channel action state recipient", in the store's order. */
+static char *all_deliveries(struct fixture *f, const char *id)
+{
+        cJSON *arr = cJSON_CreateArray();
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        const cJSON *d;
+
+        assert_int_equal(dawn_store_deliveries_json(f->store, id, arr), 0);
+        cJSON_ArrayForEach(d, arr) {
+                const char *sub = cJSON_GetObjectItem(d, "subscriber")->valuestring;
+                fprintf(m, "%d %s %s %s %s %s\n", cJSON_GetObjectItem(d, "revision")->valueint,
+                        sub[0] ? sub : "area-feed", cJSON_GetObjectItem(d, "channel")->valuestring,
+                        cJSON_GetObjectItem(d, "action")->valuestring, cJSON_GetObjectItem(d, "state")->valuestring,
+                        cJSON_GetObjectItem(d, "recipient")->valuestring);
+        }
+        fclose(m);
+        cJSON_Delete(arr);
+        return text;
+}
+
+static void assert_all_deliveries(struct fixture *f, const char *id, const char *expected)
+{
+        char *got = all_deliveries(f, id);
+        if (strcmp(got, expected) != 0) {
+                print_error("deliveries of %s:\n%sexpected:\n%s", id, got, expected);
+                free(got);
+                fail();
+        }
+        free(got);
+}
+
+/* How many of the alert's outbox rows have this action. */
+static int rows_with_action(struct fixture *f, const char *id, const char *action)
+{
+        cJSON *arr = cJSON_CreateArray();
+        const cJSON *d;
+        int n = 0;
+
+        assert_int_equal(dawn_store_deliveries_json(f->store, id, arr), 0);
+        cJSON_ArrayForEach(d, arr)
+                n += strcmp(cJSON_GetObjectItem(d, "action")->valuestring, action) == 0;
+        cJSON_Delete(arr);
+        return n;
+}
+
+/* Replaces the fixture's config with text; "@KEY@" in it becomes the path
+ * of a readable Notify API key file. */
+static void use_config(struct fixture *f, const char *text)
+{
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = NULL;
+        char *expanded = NULL;
+        const char *at = strstr(text, "@KEY@");
+
+        if (at) {
+                if (!f->key_file[0]) {
+                        snprintf(f->key_file, sizeof(f->key_file), "%s/notify-key", f->dir);
+                        FILE *k = fopen(f->key_file, "w");
+                        assert_non_null(k);
+                        fputs("test-key\n", k);
+                        fclose(k);
+                }
+                assert_true(asprintf(&expanded, "%.*s%s%s", (int)(at - text), text, f->key_file, at + 5) > 0);
+        }
+        int r = dawn_config_load_string(expanded ? expanded : text, "test.conf", &c, &e);
+        for (size_t i = 0; i < e.n; i++)
+                print_error("config: %s\n", e.msgs[i]);
+        dawn_errors_free(&e);
+        free(expanded);
+        assert_int_equal(r, 0);
+        dawn_config_free(f->config);
+        f->config = c;
+}
+
+/* The audit log's actions for an alert, oldest first: "issue cluster ...". */
+static char *audit_actions(struct fixture *f, const char *id)
+{
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+
+        assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT action FROM audit WHERE alert_id = ? ORDER BY id", -1, &st,
+                                            NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        for (bool first = true; sqlite3_step(st) == SQLITE_ROW; first = false)
+                fprintf(m, "%s%s", first ? "" : " ", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        fclose(m);
+        return text;
+}
+
+static void assert_audit(struct fixture *f, const char *id, const char *expected)
+{
+        char *got = audit_actions(f, id);
+        assert_string_equal(got, expected);
+        free(got);
+}
+
+/* The ids of the reports recorded as corroborations of an alert: "A1 A2 A3". */
+static char *corroboration_ids(struct fixture *f, const char *id)
+{
+        cJSON *arr = cJSON_CreateArray();
+        const cJSON *c;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+
+        assert_int_equal(dawn_store_corroborations_json(f->store, id, arr), 0);
+        bool first = true;
+        cJSON_ArrayForEach(c, arr) {
+                const cJSON *rid = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "report"), "id");
+                fprintf(m, "%s%s", first ? "" : " ", cJSON_IsString(rid) ? rid->valuestring : "?");
+                first = false;
+        }
+        fclose(m);
+        cJSON_Delete(arr);
+        return text;
+}
+
+static void assert_corroborations(struct fixture *f, const char *id, const char *expected)
+{
+        char *got = corroboration_ids(f, id);
+        assert_string_equal(got, expected);
+        free(got);
+}
+
+/* The alert's grade reason that starts with prefix, or NULL. */
+static const char *reason_starting(const struct dawn_alert *a, const char *prefix)
+{
+        for (size_t i = 0; i < a->grade_reasons.n; i++)
+                if (strncmp(a->grade_reasons.v[i], prefix, strlen(prefix)) == 0)
+                        return a->grade_reasons.v[i];
+        return NULL;
+}
+
+/* How many alerts of a type the store holds, in any status. */
+static int alerts_of_type(struct fixture *f, const char *type)
+{
+        cJSON *alerts = cJSON_CreateArray();
+        const cJSON *a;
+        int n = 0;
+
+        assert_int_equal(dawn_store_list_alerts(f->store, true, alerts), 0);
+        cJSON_ArrayForEach(a, alerts)
+                n += strcmp(cJSON_GetObjectItem(a, "type")->valuestring, type) == 0;
+        cJSON_Delete(alerts);
+        return n;
 }
 
 /* ---- new alerts ---- */

@@ -1,7 +1,8 @@
 /* Tests for daemon/sms_text.c: counting an SMS the way the network does
  * (GSM-7 septets or UCS-2 units, and the parts they need), and the text a
- * hostel's shift phone gets for an alert and for its withdrawal: within
- * the configured number of parts, with the alert id always there. */
+ * hostel's shift phone gets for an alert and for its withdrawal, and the
+ * notice a public-health officer gets for a report to review: within the
+ * configured number of parts, with the alert id always there. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -537,6 +538,120 @@ static void test_withdrawal_without_reason(void **state UNUSED)
         dawn_alert_clear(&a);
 }
 
+/* ---- a report waiting for review ---- */
+
+/* The scenario's batch as a partner reported it: pending, graded warning,
+ * from the ambulance service. */
+static void review_alert(struct dawn_alert *a)
+{
+        scenario_alert(a);
+        a->status = DAWN_STATUS_PENDING;
+        a->grade = DAWN_GRADE_WARNING;
+        set_str(&a->summary, "Crew attended two overdoses at the same address in Shirley; both needed three "
+                             "doses of naloxone. Patients said the heroin was new, from one dealer.");
+        assert_int_equal(dawn_strv_add(&a->sources, "ambulance"), 0);
+}
+
+#define REVIEW_COMMANDS "dawnctl approve A17 or dawnctl reject A17 --reason TEXT"
+
+static void test_review(void **state UNUSED)
+{
+        struct dawn_alert a;
+        review_alert(&a);
+        char *t = sms_checked(&a, DAWN_ACTION_REVIEW, 2, " " REVIEW_COMMANDS);
+        assert_string_equal(t, "DAWN A17 REVIEW NEEDED: warning batch, heroin with nitazene, Southampton, reported "
+                               "by ambulance. Crew attended two overdoses at the same address in Shirley; both "
+                               "needed three doses of naloxone. Patients said the heroin was new, from one "
+                               "dealer. " REVIEW_COMMANDS);
+        assert_false(dawn_sms_measure(t).ucs2);
+        free(t);
+
+        /* in one part the summary is cut first; what, where and who stay whole */
+        t = sms_checked(&a, DAWN_ACTION_REVIEW, 1, " " REVIEW_COMMANDS);
+        assert_true(strncmp(t, "DAWN A17 REVIEW NEEDED: warning batch, heroin with nitazene, Southampton, "
+                               "reported by ambulance. ", 97) == 0);
+        assert_non_null(strstr(t, "... " REVIEW_COMMANDS));
+        free(t);
+        dawn_alert_clear(&a);
+}
+
+static void test_review_shapes(void **state UNUSED)
+{
+        /* a single overdose report, no substances, no summary, two sources */
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        snprintf(a.id, sizeof(a.id), "A17");
+        a.type = DAWN_TYPE_NFOD;
+        a.area = strdup("isle-of-wight");
+        a.grade = DAWN_GRADE_LOGGED;
+        a.status = DAWN_STATUS_PENDING;
+        a.revision = 1;
+        assert_int_equal(dawn_strv_add(&a.sources, "ambulance"), 0);
+        assert_int_equal(dawn_strv_add(&a.sources, "iow-hospital"), 0);
+        char *t = sms_checked(&a, DAWN_ACTION_REVIEW, 2, NULL);
+        assert_string_equal(t, "DAWN A17 REVIEW NEEDED: logged non-fatal overdose, Isle of Wight, reported by "
+                               "ambulance and iow-hospital. " REVIEW_COMMANDS);
+        free(t);
+
+        /* a cluster with no known source (an officer's own report) */
+        a.type = DAWN_TYPE_CLUSTER;
+        a.grade = DAWN_GRADE_CRITICAL;
+        dawn_strv_free(&a.sources);
+        assert_int_equal(dawn_strv_add(&a.adulterants, "xylazine"), 0);
+        t = sms_checked(&a, DAWN_ACTION_REVIEW, 1, NULL);
+        assert_string_equal(t, "DAWN A17 REVIEW NEEDED: critical overdose cluster, drugs with xylazine, Isle of "
+                               "Wight. " REVIEW_COMMANDS);
+        free(t);
+        dawn_alert_clear(&a);
+}
+
+/* Long text everywhere: every part count fits, keeps the head and the
+ * commands, and the summary goes before the headline is cut. */
+static void test_review_long(void **state UNUSED)
+{
+        struct dawn_alert a;
+        review_alert(&a);
+        char summary[1001] = "";
+        while (strlen(summary) + 40 < sizeof(summary))
+                strcat(summary, "Two more overdoses reported tonight. ");
+        set_str(&a.summary, summary);
+        for (int max = 1; max <= 3; max++) {
+                char *t = sms_checked(&a, DAWN_ACTION_REVIEW, max, "... " REVIEW_COMMANDS);
+                assert_true(strncmp(t, "DAWN A17 REVIEW NEEDED: warning batch", 37) == 0);
+                size_t room = max == 1 ? 160 : 153 * (size_t)max;
+                assert_true(dawn_sms_measure(t).units > room - 40);
+                free(t);
+        }
+
+        /* a headline too long for one part is cut, the commands stay */
+        char *word = repeat("y", 100);
+        for (int i = 0; i < 8; i++)
+                dawn_strv_add(&a.sources, word);
+        free(word);
+        for (int max = 1; max <= 3; max++) {
+                char *t = sms_checked(&a, DAWN_ACTION_REVIEW, max, "... " REVIEW_COMMANDS);
+                assert_true(strncmp(t, "DAWN A17 REVIEW NEEDED: warning batch, heroin with nitazene", 59) == 0);
+                free(t);
+        }
+        dawn_alert_clear(&a);
+}
+
+static void test_review_keeps_the_id_when_commands_cannot_fit(void **state UNUSED)
+{
+        /* dawnd's ids are short ASCII, but if one took the whole room the
+         * commands go and the head stays: an SMS over the limit is worse */
+        struct dawn_alert a;
+        review_alert(&a);
+        snprintf(a.id, sizeof(a.id), "%s", "\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96\xd0\x96"
+                                             "\xd0\x96\xd0\x96\xd0\x96\xd0\x96"); /* 12 Cyrillic zhe: UCS-2 */
+        char *t = sms_checked(&a, DAWN_ACTION_REVIEW, 1, NULL);
+        assert_non_null(strstr(t, a.id));
+        assert_true(strncmp(t, "DAWN \xd0\x96", 7) == 0);
+        assert_null(strstr(t, "dawnctl"));
+        free(t);
+        dawn_alert_clear(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -565,6 +680,10 @@ int main(void)
                 cmocka_unit_test(test_withdrawal),
                 cmocka_unit_test(test_withdrawal_long_reason),
                 cmocka_unit_test(test_withdrawal_without_reason),
+                cmocka_unit_test(test_review),
+                cmocka_unit_test(test_review_shapes),
+                cmocka_unit_test(test_review_long),
+                cmocka_unit_test(test_review_keeps_the_id_when_commands_cannot_fit),
         };
         return cmocka_run_group_tests_name("sms_text", tests, NULL, NULL);
 }
