@@ -328,19 +328,27 @@ static int raise_cluster(const struct dawn_intake *in, const struct dawn_alert *
                 r = cluster_summary(in, &c);
         if (r == 0)
                 r = dawn_store_next_alert_id(in->store, c.id);
-        for (size_t i = 0; r == 0 && i < n; i++)
-                r = dawn_store_add_corroboration(in->store, c.id,
-                                                 reports[i].sources.n ? reports[i].sources.v[0] : in->source,
-                                                 &reports[i], in->now);
+        if (r == 0) {
+                /* graded on the reports in hand: they become its corroborations once it exists */
+                struct dawn_grading g = { 0 };
+                r = dawn_grade_alert(&c, reports, n, in->config, &g);
+                c.grade = g.grade;
+                dawn_strv_free(&c.grade_reasons);
+                c.grade_reasons = g.reasons;
+                g.reasons = (struct dawn_strv){ 0 };
+                dawn_grading_clear(&g);
+        }
         if (r == 0) {
                 c.revision = 1;
                 c.status = in->config->cluster_review ? DAWN_STATUS_PENDING : DAWN_STATUS_ACTIVE;
                 c.issued_at = c.updated_at = in->now;
                 c.expires_at = in->now + (int64_t)in->config->cluster_window_usec;
-                r = regrade(in, &c);
-        }
-        if (r == 0)
                 r = save_revision(in, &c);
+        }
+        for (size_t i = 0; r == 0 && i < n; i++)
+                r = dawn_store_add_corroboration(in->store, c.id,
+                                                 reports[i].sources.n ? reports[i].sources.v[0] : in->source,
+                                                 &reports[i], in->now);
         if (r == 0) {
                 char detail[200];
                 int len = snprintf(detail, sizeof(detail), "%s cluster in %s raised from %zu overdose reports:",

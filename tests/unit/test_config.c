@@ -1334,7 +1334,9 @@ static void test_example_config_sms_email(void **state UNUSED)
         assert_non_null(strstr(text, "/etc/dawn/smtp-password"));
         text = replace_all(text, "/etc/dawn/notify-api-key", secret);
         text = replace_all(text, "/etc/dawn/smtp-password", secret);
+        text = replace_all(text, "/etc/dawn/notify-callback-token", secret);
         c = load_ok(text);
+        assert_non_null(c->sms.callback_token_file);
         assert_true(c->sms.enabled);
         assert_int_equal(c->sms.provider, DAWN_SMS_NOTIFY);
         assert_string_equal(c->sms.base_url, "https://api.notifications.service.gov.uk");
