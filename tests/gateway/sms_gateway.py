@@ -43,10 +43,59 @@ Rules are tried in order; the first that matches and has times left wins. Faults
 only to requests that passed authentication.
 
 Record (--record FILE and /_control/requests): one JSON object per request, flushed:
-  {"t", "api", "to", "body", "reference", "status", "fault"}
+  {"t", "api", "to", "body", "reference", "status", "fault", "status_callback"}
   status is null for hang and reset (no answer); fault is the action name or null.
   reference: Notify's "reference", else the Idempotency-Key, X-Idempotency-Key or
-  I-Twilio-Idempotency-Token header.
+  I-Twilio-Idempotency-Token header. status_callback: Twilio's StatusCallback form
+  parameter, else null.
+
+Callbacks (the provider's side of /v1/callbacks/ in dawnd):
+  POST   /_control/callbacks  SETTINGS replaces the settings (keys left out go back to
+                              their defaults); 400 naming a bad key
+  GET    /_control/callbacks  {"settings": SETTINGS, "pending": N, "sent": [SENT...]}
+                              (?kind=&api=&reference=&to= filter "sent"); pending counts
+                              receipts waiting or in flight
+  DELETE /_control/callbacks  default settings, and forgets what was sent
+  POST   /_control/inbound    {"api": "notify"|"twilio", "from": "+447700900123",
+                               "body": "STOP", "to": "+447700900000" (optional)}
+                              posts a received text to dawnd now and answers
+                              {"status": dawnd's HTTP status or null, "body": its body text
+                              or null, "error": null or why the connection failed};
+                              409 if that API's inbound URL is not set
+  SETTINGS: {"notify_status_url": URL, "notify_inbound_url": URL, "notify_token": TOKEN,
+             "twilio_inbound_url": URL, "twilio_auth_token": TOKEN,
+             "receipts": {"+447700900123": WORD, ...}, "default_receipt": WORD | null,
+             "receipt_delay": S, "bad_signature": false}      (all optional; null = unset)
+  WORD: delivered | permanent-failure | temporary-failure | technical-failure | sending
+  Receipts: after answering a message 2xx (the normal answer, also after a delay or
+  drip rule), the gateway sends a receipt from a background thread, receipt_delay
+  seconds (default 0) after the answer, if WORD = receipts[to] or else default_receipt
+  is not null (null: no receipts but for numbers listed):
+    Notify: POST notify_status_url, JSON {"id" (the notification id of the 201),
+      "reference", "to", "status": WORD, "created_at", "completed_at", "sent_at",
+      "notification_type": "sms", "template_id", "template_version": 1},
+      "Authorization: Bearer <notify_token>" (no header when notify_token is null).
+      No notify_status_url: no receipt.
+    Twilio: POST the message's own StatusCallback URL (none: no receipt), form
+      MessageSid (the sid of the 201), SmsSid, AccountSid, From, To, MessageStatus,
+      SmsStatus, ApiVersion=2010-04-01 (and ErrorCode 30005 for failed, 30003 for
+      undelivered), X-Twilio-Signature computed with twilio_auth_token over the exact
+      URL (no header when twilio_auth_token is null). WORD maps: delivered -> delivered,
+      permanent-failure -> failed, temporary-failure and technical-failure ->
+      undelivered, sending -> sent.
+  Received texts (/_control/inbound):
+    Notify: POST notify_inbound_url, JSON {"id", "source_number" (digits, no '+'),
+      "destination_number" (digits), "message", "date_received"}, bearer notify_token.
+    Twilio: POST twilio_inbound_url, signed form From, To, Body, MessageSid, AccountSid
+      (--twilio-sid, or a made-up one).
+  bad_signature: true signs every Twilio callback with the wrong token; for Notify, set
+  a wrong notify_token. Times are "2026-11-23T18:23:51.000000Z" (UTC).
+  SENT: {"t", "kind": "receipt"|"inbound", "api", "url", "status": dawnd's HTTP status
+         or null (connection failed), "answer": dawnd's body text (at most 2000
+         characters) or null, "error": null or why, "to", "reference" (receipts: the
+         message's reference; Twilio: the ref= of its URL, else the idempotency
+         reference), "receipt": the word sent (receipts), "from", "message" (inbound)}
+  Callbacks are kept in memory only, not in --record.
 """
 
 import argparse
@@ -54,6 +103,7 @@ import base64
 import email.utils
 import hashlib
 import hmac
+import http.client
 import json
 import math
 import os
@@ -67,7 +117,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 NOTIFY_BASE = "https://api.notifications.service.gov.uk"
 TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
@@ -76,6 +126,15 @@ IDEMPOTENCY_HEADERS = ("Idempotency-Key", "X-Idempotency-Key", "I-Twilio-Idempot
 MATCH_KEYS = {"api", "to", "reference", "body_contains"}
 ACTIONS = {"status", "delay", "hang", "reset", "drip"}
 JWT_LEEWAY = 30  # seconds, Notify's rule
+# receipt words (Notify's) and what Twilio calls them in MessageStatus
+RECEIPT_WORDS = {"delivered": "delivered", "permanent-failure": "failed", "temporary-failure": "undelivered",
+                 "technical-failure": "undelivered", "sending": "sent"}
+TWILIO_ERROR_CODES = {"failed": "30005", "undelivered": "30003"}  # unknown destination, unreachable
+CALLBACK_DEFAULTS = {"notify_status_url": None, "notify_inbound_url": None, "notify_token": None,
+                     "twilio_inbound_url": None, "twilio_auth_token": None, "receipts": {},
+                     "default_receipt": None, "receipt_delay": 0, "bad_signature": False}
+CALLBACK_TIMEOUT = 10  # seconds for one callback to dawnd
+ANSWER_KEEP = 2000  # characters of dawnd's answer kept
 
 
 class Config:
@@ -104,10 +163,13 @@ class State:
         self.accepted = {"notify": [], "twilio": []}  # times of 2xx answers, per API
         self.record_file = open(record_path, "a", encoding="utf-8") if record_path else None
         self.stopping = threading.Event()
+        self.callbacks = copy_settings(CALLBACK_DEFAULTS)
+        self.sent = []  # callbacks made to dawnd, answered or failed
+        self.pending = 0  # receipts scheduled and not yet answered
 
-    def record(self, api, to, body, reference, status, fault):
+    def record(self, api, to, body, reference, status, fault, status_callback=None):
         entry = {"t": time.time(), "api": api, "to": to, "body": body, "reference": reference,
-                 "status": status, "fault": fault}
+                 "status": status, "fault": fault, "status_callback": status_callback}
         line = json.dumps(entry, ensure_ascii=False)
         with self.lock:
             self.requests.append(entry)
@@ -144,6 +206,84 @@ class State:
     def rate_note(self, api):
         with self.lock:
             self.accepted[api].append(time.monotonic())
+
+
+def copy_settings(settings):
+    out = dict(settings)
+    out["receipts"] = dict(settings["receipts"])
+    return out
+
+
+def validate_callbacks(doc):
+    """The callback settings from a POST body, defaults filled in; ValueError names the key."""
+    if not isinstance(doc, dict):
+        raise ValueError("the settings must be a JSON object")
+    unknown = set(doc) - set(CALLBACK_DEFAULTS)
+    if unknown:
+        raise ValueError("unknown key %s (known: %s)" % (sorted(unknown)[0], ", ".join(sorted(CALLBACK_DEFAULTS))))
+    out = copy_settings(CALLBACK_DEFAULTS)
+    for key in ("notify_status_url", "notify_inbound_url", "twilio_inbound_url"):
+        url = doc.get(key)
+        if url is not None and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")
+                                or not urlsplit(url).hostname):
+            raise ValueError("%s: want an http:// or https:// URL, or null" % key)
+        out[key] = url
+    for key in ("notify_token", "twilio_auth_token"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise ValueError("%s: want a string or null" % key)
+        out[key] = doc.get(key)
+    receipts = doc.get("receipts") or {}
+    if not isinstance(receipts, dict):
+        raise ValueError("receipts: want an object {number: word}")
+    for number, word in receipts.items():
+        if word not in RECEIPT_WORDS:
+            raise ValueError("receipts: %s: want one of %s" % (number, ", ".join(RECEIPT_WORDS)))
+    out["receipts"] = dict(receipts)
+    word = doc.get("default_receipt")
+    if word is not None and word not in RECEIPT_WORDS:
+        raise ValueError("default_receipt: want one of %s, or null" % ", ".join(RECEIPT_WORDS))
+    out["default_receipt"] = word
+    delay = doc.get("receipt_delay", 0)
+    if delay is None:
+        delay = 0
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 3600:
+        raise ValueError("receipt_delay: want seconds, 0..3600")
+    out["receipt_delay"] = delay
+    bad = doc.get("bad_signature", False)
+    if not isinstance(bad, bool):
+        raise ValueError("bad_signature: want true or false")
+    out["bad_signature"] = bad
+    return out
+
+
+def twilio_signature(token, url, params):
+    """X-Twilio-Signature: base64(HMAC-SHA1(token, url + each name and value, sorted by name))."""
+    data = url + "".join(k + v for k, v in sorted(params.items()))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def notify_time(t=None):
+    t = time.time() if t is None else t
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1000000)
+
+
+def post_to_dawnd(url, body, headers):
+    """POSTs body (bytes) to url: (status or None, answer text or None, error or None).
+    http.client, not urllib: no proxy from the environment, no redirects followed."""
+    parts = urlsplit(url)
+    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    try:
+        conn = conn_class(parts.hostname, parts.port, timeout=CALLBACK_TIMEOUT)
+        try:
+            conn.request("POST", path, body=body, headers=dict(headers, **{"User-Agent": "dawn-test-gateway/1"}))
+            resp = conn.getresponse()
+            answer = resp.read().decode("utf-8", "replace")[:ANSWER_KEEP]
+            return resp.status, answer, None
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        return None, None, "%s: %s" % (type(e).__name__, e)
 
 
 def rule_matches(match, req):
@@ -435,6 +575,31 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         st.rules = rules
                     return Response(200, {"rules": st.rules})
+        if path == "/_control/callbacks":
+            if method == "GET":
+                with st.lock:
+                    sent = list(st.sent)
+                    doc = {"settings": copy_settings(st.callbacks), "pending": st.pending}
+                for key in ("kind", "api", "reference", "to"):
+                    if key in query:
+                        sent = [x for x in sent if x.get(key) == query[key][0]]
+                doc["sent"] = sent
+                return Response(200, doc)
+            if method == "DELETE":
+                with st.lock:
+                    st.callbacks = copy_settings(CALLBACK_DEFAULTS)
+                    st.sent = []
+                    return Response(200, {"settings": copy_settings(st.callbacks)})
+            if method in ("POST", "PUT"):
+                try:
+                    settings = validate_callbacks(json.loads(body or b"{}"))
+                except ValueError as e:
+                    return Response(400, {"error": str(e)})
+                with st.lock:
+                    st.callbacks = settings
+                    return Response(200, {"settings": copy_settings(settings)})
+        if path == "/_control/inbound" and method == "POST":
+            return self.control_inbound(body)
         if path == "/_control/rate-limit" and method in ("POST", "PUT"):
             try:
                 n = int(json.loads(body or b"{}").get("per_minute", 0))
@@ -457,7 +622,8 @@ class Handler(BaseHTTPRequestHandler):
     def parse_notify(self, raw):
         """A dict: to, body, reference, auth_error (Response|None), invalid (Response|None),
         success (callable -> Response)."""
-        req = {"api": "notify", "to": None, "body": None, "reference": self.idempotency_header()}
+        req = {"api": "notify", "to": None, "body": None, "reference": self.idempotency_header(),
+               "status_callback": None}
         err = check_notify_jwt(self.cfg, self.headers.get("Authorization"))
         req["auth_error"] = Response(403, notify_error(403, "AuthError", err)) if err else None
         req["invalid"] = None
@@ -498,6 +664,8 @@ class Handler(BaseHTTPRequestHandler):
 
         def success():
             nid = str(uuid.uuid4())
+            req["accepted"] = {"id": nid, "template_id": tid, "reference": doc.get("reference"),
+                               "created_at": time.time()}
             return Response(201, {
                 "id": nid,
                 "reference": doc.get("reference"),
@@ -512,7 +680,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def parse_twilio(self, sid, raw):
         req = {"api": "twilio", "to": None, "body": None, "reference": self.idempotency_header(),
-               "auth_error": None, "invalid": None}
+               "auth_error": None, "invalid": None, "status_callback": None}
         if not check_twilio_auth(self.cfg, self.headers.get("Authorization")):
             req["auth_error"] = Response(401, twilio_error(401, 20003, "Authenticate"),
                                          [("WWW-Authenticate", 'Basic realm="Twilio API"')])
@@ -523,6 +691,7 @@ class Handler(BaseHTTPRequestHandler):
         field = lambda name: form.get(name, [None])[0]
         req["to"] = field("To")
         req["body"] = field("Body")
+        req["status_callback"] = field("StatusCallback")
         if req["auth_error"] is None and sid != self.cfg.twilio_sid:
             req["invalid"] = Response(404, twilio_error(404, 20404, "The requested resource was not found"))
         elif not req["to"]:
@@ -534,6 +703,8 @@ class Handler(BaseHTTPRequestHandler):
 
         def success():
             msid = "SM" + uuid.uuid4().hex
+            req["accepted"] = {"sid": msid, "account_sid": sid,
+                               "from": field("From") or "+15005550006", "created_at": time.time()}
             return Response(201, {
                 "sid": msid,
                 "account_sid": sid,
@@ -573,7 +744,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def api_request(self, api, req):
         st = self.state
-        rec = lambda status, fault: st.record(api, req["to"], req["body"], req["reference"], status, fault)
+        rec = lambda status, fault: st.record(api, req["to"], req["body"], req["reference"], status, fault,
+                                             req.get("status_callback"))
         if req["auth_error"]:
             rec(req["auth_error"].status, None)
             self.send(req["auth_error"])
@@ -583,6 +755,7 @@ class Handler(BaseHTTPRequestHandler):
             resp = self.normal_answer(api, req)
             rec(resp.status, None)
             self.send(resp)
+            self.schedule_receipt(api, req, resp)
             return
         action = rule["action"]
         if rule.get("delay"):
@@ -592,6 +765,7 @@ class Handler(BaseHTTPRequestHandler):
             resp = self.normal_answer(api, req)
             rec(resp.status, "delay")
             self.send(resp)
+            self.schedule_receipt(api, req, resp)
         elif action == "hang":
             rec(None, "hang")
             self.log_message("hang %s", self.requestline)
@@ -610,6 +784,123 @@ class Handler(BaseHTTPRequestHandler):
                 self.drip(resp, float(rule.get("interval", 1.0)))
             else:
                 self.send(resp)
+            self.schedule_receipt(api, req, resp)
+
+    # -- callbacks to dawnd -----------------------------------------------
+
+    def schedule_receipt(self, api, req, resp):
+        """After a 2xx normal answer: the delivery receipt, from its own thread."""
+        st = self.state
+        if "accepted" not in req or not 200 <= resp.status < 300:
+            return
+        with st.lock:
+            settings = copy_settings(st.callbacks)
+        word = settings["receipts"].get(req["to"], settings["default_receipt"])
+        if word is None:
+            return
+        if api == "notify":
+            if not settings["notify_status_url"]:
+                return
+        elif not req.get("status_callback"):
+            return
+        with st.lock:
+            st.pending += 1
+        threading.Thread(target=self.send_receipt, args=(api, req, word, settings), daemon=True).start()
+
+    def send_receipt(self, api, req, word, settings):
+        st = self.state
+        try:
+            if settings["receipt_delay"] and st.stopping.wait(settings["receipt_delay"]):
+                return
+            acc = req["accepted"]
+            if api == "notify":
+                url = settings["notify_status_url"]
+                now = notify_time()
+                doc = {"id": acc["id"], "reference": acc["reference"], "to": req["to"], "status": word,
+                       "created_at": notify_time(acc["created_at"]), "completed_at": now, "sent_at": now,
+                       "notification_type": "sms", "template_id": acc["template_id"], "template_version": 1}
+                headers = {"Content-Type": "application/json"}
+                if settings["notify_token"] is not None:
+                    headers["Authorization"] = "Bearer " + settings["notify_token"]
+                body = json.dumps(doc).encode()
+                reference = acc["reference"]
+            else:
+                url = req["status_callback"]
+                status = RECEIPT_WORDS[word]
+                params = {"MessageSid": acc["sid"], "SmsSid": acc["sid"], "AccountSid": acc["account_sid"],
+                          "From": acc["from"], "To": req["to"] or "", "MessageStatus": status,
+                          "SmsStatus": status, "ApiVersion": "2010-04-01"}
+                if status in TWILIO_ERROR_CODES:
+                    params["ErrorCode"] = TWILIO_ERROR_CODES[status]
+                headers = self.twilio_headers(settings, url, params)
+                body = urlencode(params).encode()
+                ref = parse_qs(urlsplit(url).query).get("ref")
+                reference = ref[0] if ref else req["reference"]
+            status, answer, error = post_to_dawnd(url, body, headers)
+            self.note_sent({"kind": "receipt", "api": api, "url": url, "status": status, "answer": answer,
+                            "error": error, "to": req["to"], "reference": reference, "receipt": word})
+        finally:
+            with st.lock:
+                st.pending -= 1
+
+    def twilio_headers(self, settings, url, params):
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        token = settings["twilio_auth_token"]
+        if token is not None:
+            if settings["bad_signature"]:
+                token = "wrong-" + token
+            headers["X-Twilio-Signature"] = twilio_signature(token, url, params)
+        return headers
+
+    def note_sent(self, entry):
+        entry = dict(entry, t=time.time())
+        with self.state.lock:
+            self.state.sent.append(entry)
+        if not self.quiet:
+            sys.stderr.write("gateway: %s %s to %s: %s\n" % (entry["api"], entry["kind"], entry["url"],
+                                                             entry["status"] or entry["error"]))
+
+    def control_inbound(self, raw):
+        try:
+            doc = json.loads(raw or b"{}")
+            if not isinstance(doc, dict):
+                raise ValueError("want a JSON object")
+            api, sender, text = doc.get("api"), doc.get("from"), doc.get("body")
+            to = doc.get("to", "+447700900000")
+            if api not in ("notify", "twilio"):
+                raise ValueError("api: want \"notify\" or \"twilio\"")
+            if not isinstance(sender, str) or not sender:
+                raise ValueError("from: want a phone number")
+            if not isinstance(text, str):
+                raise ValueError("body: want the text")
+            if not isinstance(to, str):
+                raise ValueError("to: want a phone number")
+        except ValueError as e:
+            return Response(400, {"error": str(e)})
+        with self.state.lock:
+            settings = copy_settings(self.state.callbacks)
+        if api == "notify":
+            url = settings["notify_inbound_url"]
+            if not url:
+                return Response(409, {"error": "notify_inbound_url is not set (POST /_control/callbacks)"})
+            body = json.dumps({"id": str(uuid.uuid4()), "source_number": sender.lstrip("+"),
+                               "destination_number": to.lstrip("+"), "message": text,
+                               "date_received": notify_time()}).encode()
+            headers = {"Content-Type": "application/json"}
+            if settings["notify_token"] is not None:
+                headers["Authorization"] = "Bearer " + settings["notify_token"]
+        else:
+            url = settings["twilio_inbound_url"]
+            if not url:
+                return Response(409, {"error": "twilio_inbound_url is not set (POST /_control/callbacks)"})
+            params = {"From": sender, "To": to, "Body": text, "MessageSid": "SM" + uuid.uuid4().hex,
+                      "AccountSid": self.cfg.twilio_sid or "AC" + "0" * 32}
+            headers = self.twilio_headers(settings, url, params)
+            body = urlencode(params).encode()
+        status, answer, error = post_to_dawnd(url, body, headers)
+        self.note_sent({"kind": "inbound", "api": api, "url": url, "status": status, "answer": answer,
+                        "error": error, "from": sender, "to": to, "message": text})
+        return Response(200, {"status": status, "body": answer, "error": error})
 
     def fault_response(self, api, rule):
         status = int(rule["status"])

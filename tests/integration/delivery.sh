@@ -61,12 +61,13 @@ PY
 
 # The config: the demo's areas, MQTT, and subscribers with SMS and email.
 # $1: extra keys for channels.sms, $2: extra keys for channels.email,
-# $3: extra subscriber entries (each ending in a comma).
+# $3: extra subscriber entries (each ending in a comma), $4: extra top-level
+# settings (sources, grading). HTTP_LISTEN as in lib.sh.
 write_delivery_config() {
         printf '%s\n' "$NOTIFY_KEY" >"$T/notify.key"
         cat >"$T/dawn.conf" <<EOC
 daemon = { state_dir = "$T/state"; control_socket = "$DAWN_SOCKET"; control_socket_mode = "0666";
-           control_group = "nogroup"; timezone = "UTC"; };
+           control_group = "nogroup"; timezone = "UTC"; http_listen = "${HTTP_LISTEN:-}"; };
 areas = { pan-hampshire = { southampton = {}; portsmouth = {}; isle-of-wight = {};
           hampshire = { fareham = {}; gosport = {}; winchester = {}; }; }; };
 channels = {
@@ -86,5 +87,6 @@ subscribers = (
         { id = "the-haven-hostel"; kind = "hostel"; area = "portsmouth"; sms = [ "+447700900125" ];
           email = [ "office@haven.example" ]; }
 );
+${4:-}
 EOC
 }

@@ -1,8 +1,10 @@
 #!/bin/bash
 # The test gateways themselves (tests/gateway/): the SMS gateway speaks Notify
-# (JWT checked) and Twilio (basic auth), records every request and injects
-# faults on request; the SMTP sink stores and records mail and refuses on
-# request. Needs neither dawnd nor mosquitto; curl is the client.
+# (JWT checked) and Twilio (basic auth), records every request, injects
+# faults on request, and calls back as the providers do (delivery receipts,
+# received texts; a small listener here stands in for dawnd); the SMTP sink
+# stores and records mail and refuses on request. Needs neither dawnd nor
+# mosquitto; curl is the client.
 . "$(dirname "$0")/lib.sh"
 GW="$ROOT/tests/gateway"
 SVC=6f0c5a4e-8d2b-4a71-9c3e-2b1d0f9e7a11
@@ -125,6 +127,150 @@ check "a reset rule: curl sees the connection reset (exit 52 or 56)" bash -c "[ 
 check "the control endpoint lists the recorded requests" bash -c "curl -s '$URL/_control/requests?to=%2B447700900003' | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(not [x[\"status\"] for x in r] == [500, 201])'"
 curl -s -o /dev/null -X DELETE "$URL/_control/faults"
 check "all of this took under 5 s" test $((($(date +%s%N) - start) / 1000000)) -lt 5000
+
+# --- callbacks: the gateway as the provider calling dawnd back ---
+# A stand-in for dawnd's /v1/callbacks/: records each request as a JSON line, with whether
+# a Twilio signature checks out (computed here, independently of the gateway's code);
+# answers 204 to .../status, 200 "ok" otherwise.
+/usr/bin/python3 -c 'import base64,hashlib,hmac,json,sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qsl
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        sig = self.headers.get("X-Twilio-Signature")
+        ok = None
+        if sig is not None:
+            data = "http://127.0.0.1:%d%s" % (port, self.path) + "".join(k + v for k, v in sorted(parse_qsl(body)))
+            ok = sig == base64.b64encode(hmac.new(sys.argv[2].encode(), data.encode(), hashlib.sha1).digest()).decode()
+        with open(sys.argv[3], "a") as f:
+            f.write(json.dumps({"path": self.path, "auth": self.headers.get("Authorization"), "sig_ok": ok,
+                                "type": self.headers.get("Content-Type"), "body": body}) + "\n")
+        answer = b"" if "/status" in self.path else b"ok"
+        self.send_response(204 if "/status" in self.path else 200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+    def log_message(self, *a): pass
+s = HTTPServer(("127.0.0.1", 0), H)
+port = s.server_address[1]
+open(sys.argv[1] + ".tmp", "w").write(str(port))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.serve_forever()' "$T/cb.port" "$TOKEN" "$T/cb.jsonl" 2>"$T/cb.log" &
+wait_for "[ -s '$T/cb.port' ]" 5 || { echo "callback listener did not start"; cat "$T/cb.log"; exit 1; }
+CB="http://127.0.0.1:$(cat "$T/cb.port")"
+DEAD="http://127.0.0.1:$(free_port)" # nothing listens there
+: >"$T/cb.jsonl"
+# callbacks JSON: POSTs the settings, prints the HTTP status; the answer goes to $T/body
+callbacks() { curl -s -o "$T/body" -w '%{http_code}' --data "$1" "$URL/_control/callbacks"; }
+# inbound JSON: prints the gateway's answer
+inbound() { curl -s --data "$1" "$URL/_control/inbound"; }
+# cb_got PYTHON-CONDITION: true if a request the listener got satisfies it (r: the record,
+# b: its body parsed as JSON or as a form)
+cb_got() {
+        /usr/bin/python3 -c 'import json,sys
+from urllib.parse import parse_qsl
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    b = json.loads(r["body"]) if r["type"] == "application/json" else dict(parse_qsl(r["body"]))
+    if eval(sys.argv[2]):
+        sys.exit(0)
+sys.exit(1)' "$T/cb.jsonl" "$1"
+}
+not() { ! "$@"; }
+# sent PYTHON-CONDITION: true if an entry of GET /_control/callbacks "sent" satisfies it (s)
+sent() {
+        curl -s "$URL/_control/callbacks" | /usr/bin/python3 -c 'import json,sys
+sys.exit(not any(eval(sys.argv[1]) for s in json.load(sys.stdin)["sent"]))' "$1"
+}
+
+curl -s -o "$T/body" "$URL/_control/callbacks"
+check "callbacks: by default no URLs, no receipts, nothing sent" test "$(body_field '["settings"]["notify_status_url"], d["settings"]["default_receipt"], d["settings"]["receipts"], d["sent"], d["pending"]')" = "None None {} [] 0"
+code=$(callbacks '{"default_receipt":"lost"}')
+check "callbacks: an unknown receipt word gets 400 naming the key" bash -c "[ $code = 400 ] && grep -q default_receipt '$T/body'"
+code=$(callbacks '{"notify_status":"x"}')
+check "callbacks: an unknown key gets 400" test "$code" = 400
+code=$(callbacks "{\"notify_status_url\":\"$CB/v1/callbacks/notify/status\",\"notify_inbound_url\":\"$CB/v1/callbacks/notify/inbound\",
+        \"notify_token\":\"notify-callback-token-0123\",\"twilio_inbound_url\":\"$CB/v1/callbacks/twilio/inbound\",
+        \"twilio_auth_token\":\"$TOKEN\",\"receipts\":{\"+447700900011\":\"permanent-failure\",\"+447700900013\":\"temporary-failure\"},
+        \"default_receipt\":\"delivered\"}")
+check "callbacks: settings accepted" test "$code" = 200
+curl -s -o "$T/body" "$URL/_control/callbacks"
+check "callbacks: the settings read back as set" test "$(body_field '["settings"]["notify_token"], d["settings"]["receipts"]["+447700900011"], d["settings"]["default_receipt"], d["settings"]["bad_signature"], d["settings"]["receipt_delay"]')" = "notify-callback-token-0123 permanent-failure delivered False 0"
+
+notify +447700900010 "$(jwt)" >/dev/null
+nid=$(body_field '["id"]')
+check "Notify receipt: posted with the bearer token" \
+        wait_for "cb_got 'r[\"path\"] == \"/v1/callbacks/notify/status\" and r[\"auth\"] == \"Bearer notify-callback-token-0123\" and b[\"to\"] == \"+447700900010\"'" 5
+check "Notify receipt: id, reference, status and the other fields" \
+        cb_got "b.get('to') == '+447700900010' and b['id'] == '$nid' and b['reference'] == 'alert-7-r1' and b['status'] == 'delivered' and b['notification_type'] == 'sms' and b['template_id'] == '$TEMPLATE' and b['template_version'] == 1 and all(b[k].endswith('Z') for k in ('created_at', 'completed_at', 'sent_at'))"
+check "Notify receipt: the 204 it got is recorded" \
+        wait_for "sent 's[\"kind\"] == \"receipt\" and s[\"api\"] == \"notify\" and s[\"to\"] == \"+447700900010\" and s[\"status\"] == 204 and s[\"reference\"] == \"alert-7-r1\" and s[\"receipt\"] == \"delivered\"'" 5
+notify +447700900011 "$(jwt)" >/dev/null
+check "Notify receipt: a listed number gets its own word (permanent-failure)" \
+        wait_for "cb_got 'b.get(\"to\") == \"+447700900011\" and b[\"status\"] == \"permanent-failure\"'" 5
+
+# Twilio: a receipt goes to the message's own StatusCallback, signed
+code=$(twilio +447700900012 "$SID:$TOKEN" --data-urlencode "StatusCallback=$CB/v1/callbacks/twilio/status?ref=A17-r2-345")
+msid=$(body_field '["sid"]')
+check "Twilio: the StatusCallback is recorded with the request" \
+        grep -q "\"to\": \"+447700900012\", .*\"status_callback\": \"$CB/v1/callbacks/twilio/status?ref=A17-r2-345\"" "$T/sms.jsonl"
+check "Twilio receipt: posted to the StatusCallback URL, correctly signed" \
+        wait_for "cb_got 'r[\"path\"] == \"/v1/callbacks/twilio/status?ref=A17-r2-345\" and r[\"sig_ok\"] is True and b[\"To\"] == \"+447700900012\"'" 5
+check "Twilio receipt: the form Twilio sends" \
+        cb_got "b.get('To') == '+447700900012' and b['MessageSid'] == b['SmsSid'] == '$msid' and b['AccountSid'] == '$SID' and b['From'] == '+447700900000' and b['MessageStatus'] == b['SmsStatus'] == 'delivered' and b['ApiVersion'] == '2010-04-01'"
+check "Twilio receipt: recorded with the ref of its URL" \
+        wait_for "sent 's[\"api\"] == \"twilio\" and s[\"kind\"] == \"receipt\" and s[\"reference\"] == \"A17-r2-345\" and s[\"status\"] == 204'" 5
+twilio +447700900011 "$SID:$TOKEN" --data-urlencode "StatusCallback=$CB/v1/callbacks/twilio/status?ref=A17-r2-346" >/dev/null
+twilio +447700900013 "$SID:$TOKEN" --data-urlencode "StatusCallback=$CB/v1/callbacks/twilio/status?ref=A17-r2-347" >/dev/null
+check "Twilio receipt: permanent-failure is Twilio's failed (error 30005)" \
+        wait_for "cb_got 'b.get(\"To\") == \"+447700900011\" and b[\"MessageStatus\"] == \"failed\" and b[\"ErrorCode\"] == \"30005\" and r[\"sig_ok\"]'" 5
+check "Twilio receipt: temporary-failure is Twilio's undelivered" \
+        wait_for "cb_got 'b.get(\"To\") == \"+447700900013\" and b[\"MessageStatus\"] == \"undelivered\" and r[\"sig_ok\"]'" 5
+twilio +447700900014 "$SID:$TOKEN" >/dev/null
+faults '{"rules":[{"match":{"to":"+447700900015"},"action":"status","status":500,"times":1}]}'
+notify +447700900015 "$(jwt)" >/dev/null
+callbacks "{\"notify_status_url\":\"$CB/v1/callbacks/notify/status\"}" >/dev/null
+notify +447700900016 "$(jwt)" >/dev/null
+sleep 0.5 # receipts go out at once: time enough for one that should not
+check "no receipt for a Twilio message without StatusCallback, a refused message, or a number without a word" \
+        not cb_got 'b.get("To") == "+447700900014" or b.get("to") in ("+447700900015", "+447700900016")'
+curl -s -o /dev/null -X DELETE "$URL/_control/faults"
+
+# received texts
+callbacks "{\"notify_inbound_url\":\"$CB/v1/callbacks/notify/inbound\",\"notify_token\":\"notify-callback-token-0123\",
+        \"twilio_inbound_url\":\"$CB/v1/callbacks/twilio/inbound\",\"twilio_auth_token\":\"$TOKEN\"}" >/dev/null
+out=$(inbound '{"api":"notify","from":"+447700900123","body":"STOP"}')
+check "inbound Notify: answers dawnd's status and body" test "$out" = '{"status": 200, "body": "ok", "error": null}'
+check "inbound Notify: source_number without '+', the message, the bearer token" \
+        cb_got "r['path'] == '/v1/callbacks/notify/inbound' and r['auth'] == 'Bearer notify-callback-token-0123' and b['source_number'] == '447700900123' and b['message'] == 'STOP' and b['destination_number'].isdigit() and b['date_received'].endswith('Z') and len(b['id']) == 36"
+out=$(inbound '{"api":"twilio","from":"+447700900123","body":"ack a17. café & co"}')
+check "inbound Twilio: answers dawnd's status and body" test "$out" = '{"status": 200, "body": "ok", "error": null}'
+check "inbound Twilio: a signed form with From, To, Body, MessageSid, AccountSid" \
+        cb_got "r['path'] == '/v1/callbacks/twilio/inbound' and r['sig_ok'] is True and b['From'] == '+447700900123' and b['Body'] == 'ack a17. café & co' and b['To'].startswith('+') and b['MessageSid'].startswith('SM') and b['AccountSid'] == '$SID'"
+check "inbound: recorded as sent" sent "s['kind'] == 'inbound' and s['api'] == 'twilio' and s['status'] == 200 and s['message'] == 'ack a17. café & co'"
+callbacks "{\"twilio_inbound_url\":\"$CB/v1/callbacks/twilio/inbound\",\"twilio_auth_token\":\"$TOKEN\",\"bad_signature\":true}" >/dev/null
+inbound '{"api":"twilio","from":"+447700900124","body":"STOP"}' >/dev/null
+check "bad_signature: the Twilio signature does not check out" \
+        cb_got "b.get('From') == '+447700900124' and r['sig_ok'] is False"
+code=$(curl -s -o "$T/body" -w '%{http_code}' --data '{"api":"notify","from":"+447700900123","body":"STOP"}' "$URL/_control/inbound")
+check "inbound: 409 while that API's inbound URL is not set" test "$code" = 409
+code=$(curl -s -o "$T/body" -w '%{http_code}' --data '{"api":"sms","from":"+447700900123","body":"STOP"}' "$URL/_control/inbound")
+check "inbound: an unknown api gets 400" test "$code" = 400
+
+# nobody listening
+callbacks "{\"notify_status_url\":\"$DEAD/v1/callbacks/notify/status\",\"notify_inbound_url\":\"$DEAD/v1/callbacks/notify/inbound\",\"default_receipt\":\"delivered\"}" >/dev/null
+notify +447700900017 "$(jwt)" >/dev/null
+check "a receipt to an unreachable URL is recorded with status null and the error" \
+        wait_for "sent 's[\"to\"] == \"+447700900017\" and s[\"status\"] is None and s[\"error\"]'" 5
+out=$(inbound '{"api":"notify","from":"+447700900123","body":"STOP"}')
+check "an inbound text to an unreachable URL answers status null" \
+        /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(not (d["status"] is None and d["body"] is None and d["error"]))' "$out"
+check "GET /_control/callbacks filters sent by kind" \
+        bash -c "curl -s '$URL/_control/callbacks?kind=inbound' | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin)[\"sent\"]; sys.exit(not (s and all(x[\"kind\"] == \"inbound\" for x in s)))'"
+curl -s -o /dev/null -X DELETE "$URL/_control/callbacks"
+curl -s -o "$T/body" "$URL/_control/callbacks"
+check "DELETE /_control/callbacks: back to the defaults, nothing sent" test "$(body_field '["settings"]["default_receipt"], d["sent"]')" = "None []"
 
 # --- SMTP ---
 printf 'From: dawn@example.org\r\nTo: c@example.org\r\nSubject: Drug alert 7\r\nMessage-ID: <alert-7-r1@dawn.test>\r\n\r\nDetails.\r\n' >"$T/msg"
