@@ -937,7 +937,8 @@ static void load_sms_notify(struct loader *l, config_setting_t *g)
         s = req_string(l, g, "template_id", &sms->template_id);
         if (s && !valid_uuid(sms->template_id))
                 fail(l, s, "%s: '%s' is not a template id (a UUID such as "
-                           "f33517ff-2a88-4f6e-b855-c550268ce08a)", path_of(l, s, NULL), sms->template_id);        s = opt_string(l, g, "callback_token_file", &sms->callback_token_file, true);
+                           "f33517ff-2a88-4f6e-b855-c550268ce08a)", path_of(l, s, NULL), sms->template_id);
+        s = opt_string(l, g, "callback_token_file", &sms->callback_token_file, true);
         if (s)
                 check_readable(l, s, sms->callback_token_file);
 }

@@ -182,6 +182,16 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
         r = dawn_store_audit(in->store, in->actor, "corroborate", id, detail, in->now);
         if (r < 0)
                 return r;
+        if (result->status == DAWN_STATUS_PENDING && in->role == DAWN_ROLE_ISSUER) {
+                /* an issuer saying the same thing is the confirmation the review waited for */
+                result->status = DAWN_STATUS_ACTIVE;
+                result->revision++;
+                r = save_revision(in, result);
+                if (r == 0)
+                        r = dawn_store_audit(in->store, in->actor, "approve", id,
+                                             "confirmed by a report from an issuer", in->now);
+                return r;
+        }
         if (result->grade > before) {
                 result->revision++;
                 return save_revision(in, result);
@@ -266,9 +276,11 @@ static int absorb_report(struct dawn_alert *cluster, const struct dawn_alert *re
 static int cluster_summary(const struct dawn_intake *in, struct dawn_alert *cluster)
 {
         char *text = NULL;
-        if (asprintf(&text, "Overdose cluster: %lld overdoses reported in %s within %llu hours",
-                     (long long)cluster->casualties, cluster->area,
-                     (unsigned long long)(in->config->cluster_window_usec / (3600 * DAWN_USEC_PER_SEC))) < 0)
+        uint64_t minutes = in->config->cluster_window_usec / (60 * DAWN_USEC_PER_SEC);
+        unsigned long long n = minutes % 60 == 0 ? minutes / 60 : minutes;
+        const char *unit = minutes % 60 == 0 ? (n == 1 ? "hour" : "hours") : (n == 1 ? "minute" : "minutes");
+        if (asprintf(&text, "Overdose cluster: %lld overdoses reported in %s within %llu %s",
+                     (long long)cluster->casualties, cluster->area, n, unit) < 0)
                 return -ENOMEM;
         free(cluster->summary);
         cluster->summary = text;

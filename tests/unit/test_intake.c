@@ -1,7 +1,9 @@
 /* Tests for daemon/intake.c against a real store (SQLite in a temporary
  * directory): new alerts, idempotency by (source, source_ref),
- * deduplication into an active alert, updates, cancels, and the outbox rows
- * each of them leaves for the channels to send.
+ * deduplication into an active alert, updates, cancels, the review queue
+ * (a reporter's report, approve, reject), overdose clusters, texts to
+ * numbers that opted out, and the outbox rows each of them leaves for the
+ * channels to send.
  *
  * Each request runs as the daemon runs it (control.c): inside a
  * transaction, in a savepoint of its own that is rolled back if the request
@@ -1145,6 +1147,731 @@ static void test_invalid_issue_leaves_the_store_unchanged(void **state)
         dawn_alert_clear(&a);
 }
 
+/* ---- the review queue ---- */
+
+/* The fixture's areas and subscribers with texts and mail: booth-house
+ * (hostel, southampton) and fratton-pharmacy (portsmouth) take texts,
+ * ph-duty-officer (public health, the whole county) every channel, and two
+ * local public-health teams: soton-ph (southampton, texts) and
+ * portsmouth-ph (portsmouth, MQTT and mail). */
+static const char text_config[] =
+        "areas = { pan-hampshire = { southampton = {}; portsmouth = {};\n"
+        "                            hampshire = { fareham = {}; gosport = {}; }; }; };\n"
+        "channels = {\n"
+        "  mqtt = { topic_prefix = \"t\"; };\n"
+        "  sms = { api_key_file = \"@KEY@\"; template_id = \"f33517ff-2a88-4f6e-b855-c550268ce08a\"; };\n"
+        "  email = { url = \"smtps://mail.example.org\"; from = \"dawn@example.org\"; };\n"
+        "};\n"
+        "subscribers = (\n"
+        "  { id = \"booth-house\"; kind = \"hostel\"; area = \"southampton\"; mqtt = true; sms = [\"+447700900001\"]; },\n"
+        "  { id = \"fratton-pharmacy\"; kind = \"pharmacy\"; area = \"portsmouth\"; sms = [\"+447700900002\"]; },\n"
+        "  { id = \"ph-duty-officer\"; kind = \"public-health\"; area = \"pan-hampshire\"; mqtt = true;\n"
+        "    sms = [\"+447700900003\"]; email = [\"duty@ph.example.org\"]; },\n"
+        "  { id = \"soton-ph\"; kind = \"public-health\"; area = \"southampton\"; sms = [\"+447700900004\"]; },\n"
+        "  { id = \"portsmouth-ph\"; kind = \"public-health\"; area = \"portsmouth\"; mqtt = true;\n"
+        "    email = [\"ph@portsmouth.example.org\"]; }\n"
+        ");\n";
+
+/* An issuer reporting what a reporter's pending report says is the
+ * confirmation the review waited for: the alert goes out. */
+static void test_issuer_corroboration_confirms_a_pending_report(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "hants-outreach", NOW, NITAZENE_HEROIN, &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        assert_int_equal(issue(f, "portsmouth-ph", NOW + HOUR, NITAZENE_HEROIN, &a), DAWN_INTAKE_MERGED);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 2);
+        assert_sources(&a, "hants-outreach", "portsmouth-ph");
+        dawn_alert_clear(&a);
+        assert_true(rows_with_action(f, "A1", "publish") > 0);
+        assert_audit(f, "A1", "report corroborate approve");
+}
+
+static void test_reporter_report_waits_for_review(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        f->role = DAWN_ROLE_REPORTER;
+        assert_int_equal(issue(f, "hants-outreach", NOW, NITAZENE_HEROIN, &a), DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        dawn_alert_clear(&a);
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        dawn_alert_clear(&a);
+
+        /* only the public-health officer over the county hears of it, on its review topic; not the
+         * area feed, not booth-house or night-shelter (southampton), not fratton-pharmacy */
+        assert_deliveries(f, "A1", "1 ph-duty-officer review pending\n");
+        assert_recipient(f, "A1", 1, "ph-duty-officer", "review", "t/subscribers/ph-duty-officer/review/A1");
+        assert_int_equal(rows_with_action(f, "A1", "publish"), 0);
+        assert_audit(f, "A1", "report");
+        /* it is open, so it is listed */
+        cJSON *list = cJSON_CreateArray();
+        assert_int_equal(dawn_store_list_alerts(f->store, false, list), 0);
+        assert_int_equal(cJSON_GetArraySize(list), 1);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "status")->valuestring, "pending");
+        cJSON_Delete(list);
+
+        approve(f, NOW + HOUR, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.issued_at, NOW);
+        assert_int_equal(a.updated_at, NOW + HOUR);
+        assert_sources(&a, "hants-outreach", NULL);
+        dawn_alert_clear(&a);
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 2);
+        dawn_alert_clear(&a);
+        char *rev = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, "A1", 2, &rev), 1);
+        assert_non_null(strstr(rev, "\"status\":\"active\""));
+        free(rev);
+
+        /* revision 2 goes out as an issuer's would have; the review notice that had not gone is moot */
+        assert_deliveries(f, "A1",
+                          "1 ph-duty-officer review superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+        assert_recipient(f, "A1", 2, "", "publish", "t/alerts/pan-hampshire/southampton/A1");
+        assert_recipient(f, "A1", 2, "booth-house", "publish", "t/subscribers/booth-house/alerts/A1");
+        assert_int_equal(rows_with_action(f, "A1", "withdraw"), 0);
+        assert_audit(f, "A1", "report approve");
+
+        struct counts before = count(f);
+        assert_refused(f, APPROVE, "A1", NULL, "id", "alert A1 is active, not waiting for review: it cannot be approved");
+        assert_refused(f, APPROVE, "A99", NULL, "id", "no alert with id 'A99'");
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, 2);
+        dawn_alert_clear(&a);
+}
+
+static void test_issuer_report_is_not_reviewed(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        dawn_alert_clear(&a);
+        assert_int_equal(rows_with_action(f, "A1", "review"), 0);
+        assert_audit(f, "A1", "issue");
+        assert_refused(f, APPROVE, "A1", NULL, "id", "alert A1 is active, not waiting for review: it cannot be approved");
+}
+
+static void test_review_reaches_related_public_health_on_every_channel(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_config(f, text_config);
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "hants-outreach", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* southampton: the county's officer and the city's team; not portsmouth's team, not the
+         * hostel or the pharmacy */
+        assert_all_deliveries(f, "A1",
+                              "1 ph-duty-officer email review pending duty@ph.example.org\n"
+                              "1 ph-duty-officer mqtt review pending t/subscribers/ph-duty-officer/review/A1\n"
+                              "1 ph-duty-officer sms review pending +447700900003\n"
+                              "1 soton-ph sms review pending +447700900004\n");
+
+        /* gosport: only the county's officer (an ancestor) */
+        issue(f, "hants-outreach", NOW, "{'type': 'batch', 'area': 'gosport', 'summary': 'Pink pills sold as MDMA.'}", &a);
+        assert_string_equal(a.id, "A2");
+        dawn_alert_clear(&a);
+        assert_all_deliveries(f, "A2",
+                              "1 ph-duty-officer email review pending duty@ph.example.org\n"
+                              "1 ph-duty-officer mqtt review pending t/subscribers/ph-duty-officer/review/A2\n"
+                              "1 ph-duty-officer sms review pending +447700900003\n");
+
+        /* the whole county: every public-health subscriber below it too */
+        issue(f, "hants-outreach", NOW,
+              "{'type': 'batch', 'area': 'pan-hampshire', 'summary': 'Fake Xanax across the county.'}", &a);
+        assert_string_equal(a.id, "A3");
+        dawn_alert_clear(&a);
+        assert_all_deliveries(f, "A3",
+                              "1 ph-duty-officer email review pending duty@ph.example.org\n"
+                              "1 ph-duty-officer mqtt review pending t/subscribers/ph-duty-officer/review/A3\n"
+                              "1 ph-duty-officer sms review pending +447700900003\n"
+                              "1 portsmouth-ph email review pending ph@portsmouth.example.org\n"
+                              "1 portsmouth-ph mqtt review pending t/subscribers/portsmouth-ph/review/A3\n"
+                              "1 soton-ph sms review pending +447700900004\n");
+}
+
+static void test_reject_cancels_without_telling_anyone(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "hants-outreach", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        reject(f, NOW + HOUR, "A1", "the photo shows a different batch", &a);
+        assert_int_equal(a.status, DAWN_STATUS_CANCELLED);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.updated_at, NOW + HOUR);
+        assert_string_equal(a.cancel_reason, "rejected in review: the photo shows a different batch");
+        dawn_alert_clear(&a);
+
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_CANCELLED);
+        assert_int_equal(strncmp(a.cancel_reason, "rejected in review:", 19), 0);
+        dawn_alert_clear(&a);
+        /* nobody had it published, so nobody is told to withdraw it */
+        assert_deliveries(f, "A1", "1 ph-duty-officer review superseded\n");
+        assert_int_equal(rows_with_action(f, "A1", "publish"), 0);
+        assert_int_equal(rows_with_action(f, "A1", "withdraw"), 0);
+        assert_audit(f, "A1", "report reject");
+
+        /* decided once */
+        struct counts before = count(f);
+        assert_refused(f, REJECT, "A1", "again", "id",
+                       "alert A1 is cancelled, not waiting for review: it cannot be rejected");
+        assert_refused(f, APPROVE, "A1", NULL, "id",
+                       "alert A1 is cancelled, not waiting for review: it cannot be approved");
+        assert_counts(count(f), before);
+
+        /* and a rejected report absorbs no later one */
+        f->role = DAWN_ROLE_ISSUER;
+        assert_int_equal(issue(f, "portsmouth-ph", NOW + 2 * HOUR, NITAZENE_HEROIN, &a), DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A2");
+        dawn_alert_clear(&a);
+}
+
+static void test_reject_needs_a_reason_and_a_pending_alert(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "hants-outreach", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        issue(f, "portsmouth-ph", NOW,
+              "{'type': 'batch', 'area': 'portsmouth', 'summary': 'Blue tablets sold as diazepam.',"
+              " 'sold_as': ['diazepam'], 'adulterants': ['bromazolam']}",
+              &a);
+        assert_string_equal(a.id, "A2");
+        dawn_alert_clear(&a);
+        struct counts before = count(f);
+
+        assert_refused(f, REJECT, "A1", NULL, "reason", "reason: must not be empty");
+        assert_refused(f, REJECT, "A1", "", "reason", "reason: must not be empty");
+        assert_refused(f, REJECT, "A1", " \n ", "reason", "reason: must not be empty");
+        assert_refused(f, REJECT, "A2", "not needed", "id",
+                       "alert A2 is active, not waiting for review: it cannot be rejected");
+        assert_refused(f, REJECT, "A99", "not needed", "id", "no alert with id 'A99'");
+
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.revision, 1);
+        assert_null(a.cancel_reason);
+        dawn_alert_clear(&a);
+        load(f, "A2", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 1);
+        assert_null(a.cancel_reason);
+        dawn_alert_clear(&a);
+}
+
+/* ---- overdose reports and clusters ---- */
+
+#define NFOD(area) "{'type': 'nfod', 'area': '" area "'}"
+
+/* The fixture's config with cluster detection spelled out: three reports
+ * within 24 hours, straight out or to review. */
+static void use_cluster_config(struct fixture *f, bool review)
+{
+        char *text = NULL;
+        assert_true(asprintf(&text, "%sgrading = { cluster = { window = \"24h\"; threshold = 3; review = %s; }; };\n",
+                             config_text, review ? "true" : "false") > 0);
+        use_config(f, text);
+        free(text);
+}
+
+static void test_identical_overdose_reports_are_two_alerts(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        assert_int_equal(issue(f, "ambulance", NOW, "{'type': 'nfod', 'area': 'gosport', 'sold_as': ['oxycodone']}", &a),
+                         DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A1");
+        dawn_alert_clear(&a);
+        /* the same words from the same crew a minute later: another person */
+        assert_int_equal(issue(f, "ambulance", NOW + 60 * SEC,
+                               "{'type': 'nfod', 'area': 'gosport', 'sold_as': ['oxycodone']}", &a),
+                         DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A2");
+        assert_sources(&a, "ambulance", NULL);
+        dawn_alert_clear(&a);
+        assert_counts(count(f), (struct counts){ 2, 0, 0 });
+        load(f, "A1", &a);
+        assert_sources(&a, "ambulance", NULL);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+}
+
+static void test_three_overdose_reports_raise_a_cluster(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 0);
+        /* the third: the submitter gets its own report back; the cluster is another alert */
+        assert_int_equal(issue(f, "scas", NOW + 2 * HOUR, NFOD("southampton"), &a), DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A3");
+        assert_int_equal(a.type, DAWN_TYPE_NFOD);
+        assert_int_equal(a.grade, DAWN_GRADE_LOGGED);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+
+        load(f, "A4", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_string_equal(a.area, "southampton");
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.casualties, 3);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.issued_at, NOW + 2 * HOUR);
+        assert_int_equal(a.expires_at, NOW + 26 * HOUR);
+        assert_string_equal(a.summary, "Overdose cluster: 3 overdoses reported in southampton within 24 hours");
+        assert_int_equal(a.sources.n, 3);
+        assert_true(dawn_strv_contains(&a.sources, "ambulance"));
+        assert_true(dawn_strv_contains(&a.sources, "uhs-ed"));
+        assert_true(dawn_strv_contains(&a.sources, "scas"));
+        assert_true(dawn_strv_contains(&a.grade_reasons, "overdose cluster"));
+        assert_true(dawn_strv_contains(&a.grade_reasons, "3 casualties"));
+        const char *named = reason_starting(&a, "from 3 overdose reports:");
+        assert_non_null(named);
+        assert_string_equal(named, "from 3 overdose reports: A1 (ambulance), A2 (uhs-ed), A3 (scas)");
+        dawn_alert_clear(&a);
+        assert_corroborations(f, "A4", "A1 A2 A3");
+        assert_audit(f, "A4", "cluster");
+        /* a warning in southampton goes where a batch warning would */
+        assert_deliveries(f, "A4",
+                          "1 area-feed publish pending\n"
+                          "1 booth-house publish pending\n"
+                          "1 ph-duty-officer publish pending\n");
+        assert_recipient(f, "A4", 1, "", "publish", "t/alerts/pan-hampshire/southampton/A4");
+        /* the reports themselves are still sent nowhere */
+        assert_deliveries(f, "A1", "");
+        assert_deliveries(f, "A3", "");
+
+        /* a fourth joins it: counted, named, the window runs again; the grade stays, so nothing is resent */
+        assert_int_equal(issue(f, "ambulance", NOW + 3 * HOUR, NFOD("southampton"), &a), DAWN_INTAKE_NEW);
+        assert_string_equal(a.id, "A5");
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.casualties, 4);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.updated_at, NOW + 3 * HOUR);
+        assert_int_equal(a.expires_at, NOW + 27 * HOUR);
+        assert_int_equal(a.sources.n, 3);
+        assert_string_equal(reason_starting(&a, "from 4 overdose reports:"),
+                            "from 4 overdose reports: A1 (ambulance), A2 (uhs-ed), A3 (scas), A5 (ambulance)");
+        dawn_alert_clear(&a);
+        assert_corroborations(f, "A4", "A1 A2 A3 A5");
+        assert_audit(f, "A4", "cluster corroborate");
+        assert_deliveries(f, "A4",
+                          "1 area-feed publish pending\n"
+                          "1 booth-house publish pending\n"
+                          "1 ph-duty-officer publish pending\n");
+        /* the report that joined is an alert of its own all the same */
+        load(f, "A5", &a);
+        assert_int_equal(a.type, DAWN_TYPE_NFOD);
+        dawn_alert_clear(&a);
+}
+
+static void test_report_raising_a_cluster_grade_sends_a_new_revision(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        /* a nitazene found in the fourth: 6 points, critical */
+        issue(f, "uhs-lab", NOW + 3 * HOUR, "{'type': 'nfod', 'area': 'southampton', 'adulterants': ['nitazene']}",
+              &a);
+        assert_string_equal(a.id, "A5");
+        dawn_alert_clear(&a);
+        load(f, "A4", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.casualties, 4);
+        assert_true(dawn_strv_contains(&a.adulterants, "nitazene"));
+        assert_int_equal(a.sources.n, 4);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A4",
+                          "1 area-feed publish superseded\n"
+                          "1 booth-house publish superseded\n"
+                          "1 ph-duty-officer publish superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 night-shelter publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+}
+
+static void test_cluster_with_a_nitazene_is_critical(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + HOUR,
+              "{'type': 'nfod', 'area': 'southampton', 'sold_as': ['heroin'], 'adulterants': ['nitazene']}", &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 2 * HOUR, "{'type': 'nfod', 'area': 'southampton', 'sold_as': ['heroin']}", &a);
+        dawn_alert_clear(&a);
+
+        load(f, "A4", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.adulterants.n, 1);
+        assert_int_equal(a.sold_as.n, 1);
+        assert_string_equal(a.sold_as.v[0], "heroin");
+        assert_true(dawn_strv_contains(&a.grade_reasons, "adulterant nitazene is on the high-risk list"));
+        dawn_alert_clear(&a);
+        /* critical: night-shelter hears of it too */
+        assert_deliveries(f, "A4",
+                          "1 area-feed publish pending\n"
+                          "1 booth-house publish pending\n"
+                          "1 night-shelter publish pending\n"
+                          "1 ph-duty-officer publish pending\n");
+}
+
+static void test_cluster_counts_every_casualty_and_death(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, "{'type': 'nfod', 'area': 'southampton', 'casualties': 2}", &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + HOUR, "{'type': 'nfod', 'area': 'southampton', 'fatalities': 1}", &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+
+        load(f, "A4", &a);
+        assert_int_equal(a.casualties, 4);
+        assert_int_equal(a.fatalities, 1);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "4 casualties"));
+        assert_true(dawn_strv_contains(&a.grade_reasons, "1 fatality"));
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        dawn_alert_clear(&a);
+}
+
+static void test_reports_in_sibling_areas_do_not_cluster(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        /* two in southampton, two in portsmouth: four in the county, but two in each city */
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "qa-ed", NOW + HOUR, NFOD("portsmouth"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 3 * HOUR, NFOD("portsmouth"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 0);
+        assert_counts(count(f), (struct counts){ 4, 0, 0 });
+
+        /* one reported for the county as a whole is near all of them: a cluster over the county */
+        issue(f, "hants-outreach", NOW + 4 * HOUR, NFOD("pan-hampshire"), &a);
+        assert_string_equal(a.id, "A5");
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A6", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_string_equal(a.area, "pan-hampshire");
+        assert_int_equal(a.casualties, 5);
+        dawn_alert_clear(&a);
+        assert_corroborations(f, "A6", "A1 A2 A3 A4 A5");
+}
+
+static void test_cluster_area_is_the_reports_common_parent(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        /* fareham and gosport are siblings; a report for hampshire is near both */
+        issue(f, "ambulance", NOW, NFOD("fareham"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "qa-ed", NOW + HOUR, NFOD("gosport"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 0);
+        issue(f, "scas", NOW + 2 * HOUR, NFOD("hampshire"), &a);
+        dawn_alert_clear(&a);
+        load(f, "A4", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_string_equal(a.area, "hampshire");
+        assert_int_equal(a.casualties, 3);
+        dawn_alert_clear(&a);
+
+        /* a later one in gosport (below hampshire) joins it */
+        issue(f, "ambulance", NOW + 3 * HOUR, NFOD("gosport"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.casualties, 4);
+        dawn_alert_clear(&a);
+        assert_corroborations(f, "A4", "A1 A2 A3 A5");
+
+        /* one in southampton (hampshire's sibling) does not, and is alone in its city */
+        issue(f, "uhs-ed", NOW + 4 * HOUR, NFOD("southampton"), &a);
+        assert_string_equal(a.id, "A6");
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.casualties, 4);
+        dawn_alert_clear(&a);
+}
+
+static void test_report_outside_the_window_does_not_count(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        /* 25 hours after the first: only two within the last 24 hours */
+        issue(f, "scas", NOW + 25 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 0);
+
+        /* a fourth within 24 hours of the second: three, the first not among them */
+        issue(f, "ambulance", NOW + 26 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A5", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_int_equal(a.casualties, 3);
+        assert_string_equal(reason_starting(&a, "from 3 overdose reports:"),
+                            "from 3 overdose reports: A2 (uhs-ed), A3 (scas), A4 (ambulance)");
+        dawn_alert_clear(&a);
+        assert_corroborations(f, "A5", "A2 A3 A4");
+}
+
+static void test_cluster_quiet_for_a_window_is_not_joined(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        /* 25 hours after the cluster last grew (its expiry has not run yet) */
+        issue(f, "ambulance", NOW + 27 * HOUR, NFOD("southampton"), &a);
+        assert_string_equal(a.id, "A5");
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.casualties, 3);
+        assert_int_equal(a.updated_at, NOW + 2 * HOUR);
+        dawn_alert_clear(&a);
+        assert_corroborations(f, "A4", "A1 A2 A3");
+}
+
+static void test_cancelled_report_does_not_count_but_expired_does(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        cancel(f, NOW + HOUR, "A1", "entered twice", &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 3 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 0);
+
+        /* A2 runs out (an overdose report's own expiry is no reason to forget it) */
+        expire(f, NOW + 4 * HOUR, "A2");
+        load(f, "A2", &a);
+        assert_int_equal(a.status, DAWN_STATUS_EXPIRED);
+        dawn_alert_clear(&a);
+        issue(f, "ambulance", NOW + 5 * HOUR, NFOD("southampton"), &a);
+        assert_string_equal(a.id, "A4");
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A5", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_int_equal(a.casualties, 3);
+        dawn_alert_clear(&a);
+        assert_corroborations(f, "A5", "A2 A3 A4");
+}
+
+static void test_cluster_under_review_is_pending(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, true);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        load(f, "A4", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A4", "1 ph-duty-officer review pending\n");
+        assert_recipient(f, "A4", 1, "ph-duty-officer", "review", "t/subscribers/ph-duty-officer/review/A4");
+
+        /* waiting, it still gathers reports */
+        issue(f, "ambulance", NOW + 3 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.casualties, 4);
+        dawn_alert_clear(&a);
+
+        approve(f, NOW + 4 * HOUR, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 2);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A4",
+                          "1 ph-duty-officer review superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 ph-duty-officer publish pending\n");
+}
+
+static void test_reporters_overdose_reports_count_while_pending(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "outreach-a", NOW, NFOD("southampton"), &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        dawn_alert_clear(&a);
+        issue(f, "outreach-b", NOW + HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "outreach-c", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.casualties, 3);
+        dawn_alert_clear(&a);
+}
+
+/* ---- texts to a number that replied STOP ---- */
+
+static void opt_out(struct fixture *f, const char *number, bool out, int64_t now)
+{
+        assert_int_equal(dawn_store_begin(f->store), 0);
+        assert_true(dawn_store_set_opt_out(f->store, number, out, "notify", now) >= 0);
+        assert_int_equal(dawn_store_commit(f->store), 0);
+}
+
+static void test_text_to_opted_out_number_is_recorded_not_sent(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_config(f, text_config);
+        opt_out(f, "+447700900001", true, NOW - HOUR);
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* booth-house's MQTT goes; its text is held, and shown as such; everyone else's goes */
+        assert_all_deliveries(f, "A1",
+                              "1 area-feed mqtt publish pending t/alerts/pan-hampshire/southampton/A1\n"
+                              "1 booth-house mqtt publish pending t/subscribers/booth-house/alerts/A1\n"
+                              "1 booth-house sms publish opted-out +447700900001\n"
+                              "1 ph-duty-officer email publish pending duty@ph.example.org\n"
+                              "1 ph-duty-officer mqtt publish pending t/subscribers/ph-duty-officer/alerts/A1\n"
+                              "1 ph-duty-officer sms publish pending +447700900003\n"
+                              "1 soton-ph sms publish pending +447700900004\n");
+        struct dawn_outbox_row rows[8];
+        int n = dawn_store_due_deliveries(f->store, DAWN_CHANNEL_SMS, NOW, rows, 8);
+        assert_int_equal(n, 2);
+        for (int i = 0; i < n; i++) {
+                assert_string_not_equal(rows[i].recipient, "+447700900001");
+                dawn_outbox_row_clear(&rows[i]);
+        }
+
+        /* START: the next alert's text goes again */
+        opt_out(f, "+447700900001", false, NOW + HOUR);
+        issue(f, "portsmouth-ph", NOW + 2 * HOUR,
+              "{'type': 'batch', 'area': 'southampton', 'summary': 'Blue tablets sold as diazepam.',"
+              " 'sold_as': ['diazepam'], 'adulterants': ['nitazene']}",
+              &a);
+        assert_string_equal(a.id, "A2");
+        dawn_alert_clear(&a);
+        char *got = all_deliveries(f, "A2");
+        assert_non_null(strstr(got, "1 booth-house sms publish pending +447700900001\n"));
+        free(got);
+}
+
+static void test_review_text_to_opted_out_number_is_recorded_not_sent(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_config(f, text_config);
+        opt_out(f, "+447700900003", true, NOW - HOUR);
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "hants-outreach", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        assert_all_deliveries(f, "A1",
+                              "1 ph-duty-officer email review pending duty@ph.example.org\n"
+                              "1 ph-duty-officer mqtt review pending t/subscribers/ph-duty-officer/review/A1\n"
+                              "1 ph-duty-officer sms review opted-out +447700900003\n"
+                              "1 soton-ph sms review pending +447700900004\n");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1176,6 +1903,26 @@ int main(void)
                 T(test_cancelled_alert_cannot_change),
                 T(test_cancel_needs_a_reason),
                 T(test_invalid_issue_leaves_the_store_unchanged),
+                T(test_reporter_report_waits_for_review),
+                T(test_issuer_corroboration_confirms_a_pending_report),
+                T(test_issuer_report_is_not_reviewed),
+                T(test_review_reaches_related_public_health_on_every_channel),
+                T(test_reject_cancels_without_telling_anyone),
+                T(test_reject_needs_a_reason_and_a_pending_alert),
+                T(test_identical_overdose_reports_are_two_alerts),
+                T(test_three_overdose_reports_raise_a_cluster),
+                T(test_report_raising_a_cluster_grade_sends_a_new_revision),
+                T(test_cluster_with_a_nitazene_is_critical),
+                T(test_cluster_counts_every_casualty_and_death),
+                T(test_reports_in_sibling_areas_do_not_cluster),
+                T(test_cluster_area_is_the_reports_common_parent),
+                T(test_report_outside_the_window_does_not_count),
+                T(test_cluster_quiet_for_a_window_is_not_joined),
+                T(test_cancelled_report_does_not_count_but_expired_does),
+                T(test_cluster_under_review_is_pending),
+                T(test_reporters_overdose_reports_count_while_pending),
+                T(test_text_to_opted_out_number_is_recorded_not_sent),
+                T(test_review_text_to_opted_out_number_is_recorded_not_sent),
         };
 #undef T
         return cmocka_run_group_tests_name("intake", tests, NULL, NULL);
