@@ -50,7 +50,7 @@ static const char *const top_keys[] = {
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
-        NULL,
+        "dashboard_dir", "dashboard_broker_url", NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
@@ -555,6 +555,11 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                         fail(l, s, "%s: '%s' is not an address and port such as \"127.0.0.1:8470\" or "
                                    "\"[::1]:8470\" (\"\" turns the HTTP API off)", path_of(l, s, NULL), c->http_listen);
         }
+        opt_string(l, g, "dashboard_dir", &c->dashboard_dir, true);
+        s = opt_string(l, g, "dashboard_broker_url", &c->dashboard_broker_url, true);
+        if (s && strncmp(c->dashboard_broker_url, "ws://", 5) != 0 && strncmp(c->dashboard_broker_url, "wss://", 6) != 0)
+                fail(l, s, "%s: '%s' must start with ws:// or wss:// (a broker's own WebSocket listener)",
+                     path_of(l, s, NULL), c->dashboard_broker_url);
         load_socket_mode(l, g);
         load_timezone(l, g);
 }
@@ -1433,12 +1438,13 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->control_socket = strdup(DAWN_DEFAULT_SOCKET);
         c->control_group = strdup("dawn");
         c->http_listen = strdup("127.0.0.1:8470");
+        c->dashboard_dir = strdup(DAWN_DEFAULT_DASHBOARD_DIR);
         c->timezone = strdup(TIMEZONE_DEFAULT);
         c->mqtt.host = strdup("127.0.0.1");
         c->mqtt.topic_prefix = strdup("dawn/v1");
         c->mqtt.client_id = strdup("dawnd");
         if (!c->path || !c->state_dir || !c->control_socket || !c->control_group || !c->http_listen ||
-            !c->timezone || !c->mqtt.host || !c->mqtt.topic_prefix || !c->mqtt.client_id)
+            !c->dashboard_dir || !c->timezone || !c->mqtt.host || !c->mqtt.topic_prefix || !c->mqtt.client_id)
                 return -ENOMEM;
         c->high_risk_adulterants = calloc(n, sizeof(char *));
         if (!c->high_risk_adulterants)
@@ -1590,6 +1596,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->control_socket);
         free(c->control_group);
         free(c->http_listen);
+        free(c->dashboard_dir);
+        free(c->dashboard_broker_url);
         for (size_t i = 0; i < c->n_areas; i++) {
                 free(c->areas[i].id);
                 free(c->areas[i].path);

@@ -116,7 +116,10 @@ struct dawn_config {
         bool has_control_gid;    /* control_group resolved with getgrnam() */
         gid_t control_gid;
         int control_socket_mode; /* default 0660 */
-        char *http_listen;       /* default "127.0.0.1:8470"; used by a later issue */
+        char *http_listen;       /* default "127.0.0.1:8470"; "" turns the HTTP API off */
+        char *dashboard_dir;     /* the pharmacy dashboard's files, served at /; default DAWN_DEFAULT_DASHBOARD_DIR */
+        char *dashboard_broker_url; /* NULL: the page reaches the broker through dawnd's /mqtt relay;
+                                     * else a broker's own WebSocket listener, wss://... */
 
         /* areas = { root = { child = {}; ... }; }; depth-first order, parents first */
         struct dawn_area *areas;

@@ -303,7 +303,8 @@ static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *
                 return dawn_input_error_set(err, "ack", "an acknowledgement is a JSON object {\"revision\":..,\"by\":..}");
         const cJSON *i;
         cJSON_ArrayForEach(i, ack) {
-                if (strcmp(i->string, "revision") != 0 && strcmp(i->string, "by") != 0)
+                /* "at" is the dashboard's own clock, shown on the page; dawnd records its own time */
+                if (strcmp(i->string, "revision") != 0 && strcmp(i->string, "by") != 0 && strcmp(i->string, "at") != 0)
                         return dawn_input_error_set(err, i->string, "unknown field '%.40s'", i->string);
         }
         const cJSON *rev = cJSON_GetObjectItemCaseSensitive(ack, "revision");

@@ -27,6 +27,7 @@
 #define DAWN_DEFAULT_CONFIG "/etc/dawn/dawn.conf"
 #define DAWN_DEFAULT_SOCKET "/run/dawn/control.sock"
 #define DAWN_DEFAULT_STATE_DIR "/var/lib/dawn"
+#define DAWN_DEFAULT_DASHBOARD_DIR "/usr/share/dawn/dashboard"
 #define DAWN_SOCKET_ENV "DAWN_SOCKET"
 
 /* Limits DAWN enforces itself, before and after cJSON sees the input:
