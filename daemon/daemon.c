@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "http.h"
+#include "ingest_mqtt.h"
 #include "intake.h"
 #include "log.h"
 
@@ -49,12 +51,19 @@ static int start_channels(struct dawn_daemon *d)
                 if (r < 0)
                         return log_error_errno(r, "channel %s: cannot start: %m", drv->name);
                 dawn_outbox_attach(d->outbox, drv->kind, d->channels[drv->kind]);
+                /* MQTT ingest listens on the MQTT channel: a new channel (start, or a reload that
+                 * changed channels.mqtt) is wired again */
+                if (drv->kind == DAWN_CHANNEL_MQTT &&
+                    (r = dawn_ingest_mqtt_new(d, d->channels[drv->kind], &d->ingest_mqtt)) < 0)
+                        return log_error_errno(r, "MQTT ingest: cannot start: %m");
         }
         return 0;
 }
 
 static void stop_channel(struct dawn_daemon *d, enum dawn_channel_kind kind)
 {
+        if (kind == DAWN_CHANNEL_MQTT)
+                d->ingest_mqtt = dawn_ingest_mqtt_free(d->ingest_mqtt); /* before the channel it listens on */
         dawn_outbox_attach(d->outbox, kind, NULL);
         d->channels[kind] = dawn_channel_free(d->channels[kind]);
 }
@@ -268,6 +277,7 @@ static void stop(struct dawn_daemon *d, const char *why)
         sd_notify(0, "STOPPING=1");
         /* no new requests; the transaction in progress is committed and its answers sent */
         dawn_control_stop_listening(d->control);
+        dawn_http_stop_listening(d->http);
         dawn_commit_flush(d->commit);
         sd_event_exit(d->loop, d->exit_code);
 }
@@ -362,6 +372,8 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
                 r = add_signals(d);
         if (r >= 0)
                 r = dawn_control_new(d, activated_socket(), &d->control);
+        if (r >= 0)
+                r = dawn_http_new(d, -1, &d->http);
         if (r >= 0 && sd_watchdog_enabled(0, &d->watchdog_usec) > 0)
                 r = sd_event_add_time_relative(d->loop, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, 0,
                                                on_watchdog, d);
@@ -400,6 +412,7 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
         if (!d)
                 return NULL;
         d->control = dawn_control_free(d->control);
+        d->http = dawn_http_free(d->http); /* before the commit: its answers wait on it */
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
                 if (d->channels[k])
                         stop_channel(d, (enum dawn_channel_kind)k);
@@ -486,12 +499,15 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
                 return -EINVAL;
         }
         if (strcmp(fresh->state_dir, d->config->state_dir) != 0 ||
-            strcmp(fresh->control_socket, d->config->control_socket) != 0)
-                log_warning("reload: daemon.state_dir and daemon.control_socket take effect at the next restart");
+            strcmp(fresh->control_socket, d->config->control_socket) != 0 ||
+            strcmp(fresh->http_listen, d->config->http_listen) != 0)
+                log_warning("reload: daemon.state_dir, daemon.control_socket and daemon.http_listen take effect at "
+                            "the next restart");
         /* keep what cannot change without a restart, so the daemon describes itself truthfully */
         char *keep;
         keep = fresh->state_dir, fresh->state_dir = d->config->state_dir, d->config->state_dir = keep;
         keep = fresh->control_socket, fresh->control_socket = d->config->control_socket, d->config->control_socket = keep;
+        keep = fresh->http_listen, fresh->http_listen = d->config->http_listen, d->config->http_listen = keep;
 
         struct dawn_config *old = d->config;
         /* MQTT keeps its connection unless its settings changed; SMS and email hold no
@@ -514,6 +530,8 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
                 dawn_store_requeue_inflight(d->store, dawn_now_usec());
         if (start_channels(d) < 0)
                 log_error("reload: a channel did not start; its deliveries wait");
+        /* partners' tokens and the gateways' callback secrets (it logs a failure; the old ones stay) */
+        dawn_http_reload(d->http);
         log_info("configuration reloaded from %s (%zu areas, %zu subscribers)", d->config_path, fresh->n_areas,
                  fresh->n_subscribers);
         sd_notify(0, "READY=1");

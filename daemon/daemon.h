@@ -14,6 +14,8 @@
 #include "store.h"
 
 struct dawn_control;
+struct dawn_http;
+struct dawn_ingest_mqtt;
 
 struct dawn_daemon {
         sd_event *loop;
@@ -25,6 +27,8 @@ struct dawn_daemon {
         struct dawn_outbox *outbox;
         struct dawn_channel *channels[DAWN_CHANNEL_COUNT];
         struct dawn_control *control;
+        struct dawn_http *http;          /* the HTTP API; NULL when daemon.http_listen is "" */
+        struct dawn_ingest_mqtt *ingest_mqtt; /* rides on channels[DAWN_CHANNEL_MQTT]; NULL without it */
         sd_event_source *watchdog;
         sd_event_source *status_timer;
         sd_event_source *expiry_timer;   /* CLOCK_REALTIME, at the next open alert's expires_at */
