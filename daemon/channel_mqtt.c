@@ -539,11 +539,13 @@ static void connack(struct mqtt_state *st)
         st->failing = false;
         st->reason[0] = '\0';
         log_info("MQTT: connected to %s:%d", st->host, st->port);
+        /* subscribe first: the broker takes one client's packets in order,
+         * so whoever sees "online" knows that what it publishes is heard */
+        subscribe_filters(st);
         int rc = mosquitto_publish(st->mosq, NULL, st->status_topic, (int)strlen("online"), "online",
                                    1, true);
         if (rc != MOSQ_ERR_SUCCESS)
                 log_warning("MQTT: cannot publish %s: %s", st->status_topic, mosquitto_strerror(rc));
-        subscribe_filters(st);
         update_io(st);
         dawn_channel_ready_changed(st->ch);
 }
