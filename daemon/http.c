@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +23,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "websocket.h"
+#include "ws_relay.h"
 
 /* Partners keep connections open (keep-alive); 512 of them is far more than a
  * region's partner systems and gateways, and bounds what slow clients can hold. */
@@ -61,6 +65,17 @@ enum route {
         ROUTE_TWILIO_INBOUND,
         ROUTE_METRICS,
         ROUTE_HEALTHZ,
+        ROUTE_DASHBOARD,       /* /, /index.html, /app.js, /style.css, /mqtt.min.js */
+        ROUTE_DASHBOARD_CONFIG, /* /config.json */
+        ROUTE_MQTT_RELAY,      /* /mqtt: WebSocket to the broker */
+};
+
+/* One dashboard's WebSocket relayed to the broker. */
+struct relay {
+        struct dawn_http *h;
+        struct dawn_ws_relay *relay;
+        struct MHD_UpgradeResponseHandle *urh;
+        struct relay *prev, *next;
 };
 
 struct dawn_http {
@@ -71,6 +86,8 @@ struct dawn_http {
         sd_event_source *kick;          /* a run after a resume, which the epoll fd may not show */
         struct secrets secrets;
         struct request *requests;       /* every request MHD has not yet completed */
+        struct relay *relays;           /* dashboards connected through /mqtt */
+        unsigned n_relays;
         bool listening;
         bool stopping;
 };
@@ -88,6 +105,7 @@ struct request {
         char method[16];
         enum route route;
         char *alert_id;                 /* ROUTE_ALERT */
+        const char *file;               /* ROUTE_DASHBOARD: which of the dashboard's files */
         char *source;                   /* the authenticated source's id */
         char remote[INET6_ADDRSTRLEN + 8];
 
@@ -626,6 +644,13 @@ static enum route route_of(const char *path, const char **id)
                 { "/v1/callbacks/twilio/inbound", ROUTE_TWILIO_INBOUND },
                 { "/metrics", ROUTE_METRICS },
                 { "/healthz", ROUTE_HEALTHZ },
+                { "/", ROUTE_DASHBOARD },
+                { "/index.html", ROUTE_DASHBOARD },
+                { "/app.js", ROUTE_DASHBOARD },
+                { "/style.css", ROUTE_DASHBOARD },
+                { "/mqtt.min.js", ROUTE_DASHBOARD },
+                { "/config.json", ROUTE_DASHBOARD_CONFIG },
+                { "/mqtt", ROUTE_MQTT_RELAY },
         };
         *id = NULL;
         for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
@@ -647,7 +672,10 @@ static const char *route_allows(enum route r)
         case ROUTE_ALERTS: return "GET, HEAD, POST";
         case ROUTE_ALERT:
         case ROUTE_METRICS:
-        case ROUTE_HEALTHZ: return "GET, HEAD";
+        case ROUTE_HEALTHZ:
+        case ROUTE_DASHBOARD:
+        case ROUTE_DASHBOARD_CONFIG: return "GET, HEAD";
+        case ROUTE_MQTT_RELAY: return "GET";
         default: return "POST";
         }
 }
@@ -660,7 +688,10 @@ static bool method_allowed(enum route r, const char *method)
         case ROUTE_ALERTS: return get || post;
         case ROUTE_ALERT:
         case ROUTE_METRICS:
-        case ROUTE_HEALTHZ: return get;
+        case ROUTE_HEALTHZ:
+        case ROUTE_DASHBOARD:
+        case ROUTE_DASHBOARD_CONFIG: return get;
+        case ROUTE_MQTT_RELAY: return strcmp(method, "GET") == 0;
         default: return post;
         }
 }
@@ -836,6 +867,8 @@ static void begin(struct request *rq, const char *url, const char *method)
                 respond_header(rq, MHD_HTTP_HEADER_ALLOW, route_allows(rq->route));
                 return;
         }
+        if (rq->route == ROUTE_DASHBOARD)
+                rq->file = strcmp(url, "/") == 0 ? "index.html" : url + 1;
         if (rq->h->stopping && rq->route != ROUTE_HEALTHZ && rq->route != ROUTE_METRICS) {
                 refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "dawnd is stopping; try again shortly");
                 return;
@@ -1223,6 +1256,171 @@ static void healthz(struct request *rq)
         respond_json(rq, status, o);
 }
 
+/* ---- the pharmacy dashboard ---- */
+
+/* What a page from here may do: its own scripts and styles only (no CDN,
+ * nothing inline), and talk to this server's /mqtt or a broker's own
+ * WebSocket listener. */
+#define DASHBOARD_CSP "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+                      "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+static void dashboard_headers(struct request *rq, const char *content_type)
+{
+        MHD_add_response_header(rq->response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        MHD_add_response_header(rq->response, "Content-Security-Policy", DASHBOARD_CSP);
+        MHD_add_response_header(rq->response, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(rq->response, "Referrer-Policy", "no-referrer");
+        /* a new dawnd's page is used at once, not a cached old one */
+        MHD_add_response_header(rq->response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+}
+
+static void dashboard_file(struct request *rq)
+{
+        const char *dir = rq->h->d->config->dashboard_dir;
+        const char *dot = strrchr(rq->file, '.');
+        const char *type = strcmp(dot, ".html") == 0 ? "text/html; charset=utf-8"
+                           : strcmp(dot, ".css") == 0 ? "text/css; charset=utf-8"
+                                                      : "text/javascript; charset=utf-8";
+        char path[4096];
+        struct stat st;
+        /* only the names route_of() knows reach here: no path from the request is used */
+        snprintf(path, sizeof(path), "%s/%s", dir, rq->file);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                if (fd >= 0)
+                        close(fd);
+                refuse(rq, MHD_HTTP_NOT_FOUND, NULL,
+                       "the dashboard is not installed: no %s in daemon.dashboard_dir (%s); make dashboard builds it",
+                       rq->file, dir);
+                return;
+        }
+        rq->response = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+        if (!rq->response) {
+                close(fd);
+                return;
+        }
+        rq->status = MHD_HTTP_OK;
+        dashboard_headers(rq, type);
+}
+
+/* What the page needs to know of this dawnd: the topic prefix, and where
+ * the broker is when it is not behind /mqtt. */
+static void dashboard_config(struct request *rq)
+{
+        const struct dawn_config *c = rq->h->d->config;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "topic_prefix", c->mqtt.topic_prefix);
+        if (c->dashboard_broker_url)
+                cJSON_AddStringToObject(o, "broker_url", c->dashboard_broker_url);
+        else
+                cJSON_AddNullToObject(o, "broker_url");
+        respond_json(rq, MHD_HTTP_OK, o);
+        if (rq->response)
+                dashboard_headers(rq, "application/json; charset=utf-8");
+}
+
+static void relay_closed(struct dawn_ws_relay *wr, void *userdata)
+{
+        struct relay *rl = userdata;
+        struct dawn_http *h = rl->h;
+        if (rl->prev)
+                rl->prev->next = rl->next;
+        else
+                h->relays = rl->next;
+        if (rl->next)
+                rl->next->prev = rl->prev;
+        h->n_relays--;
+        /* MHD closes the socket, and frees the connection on its next run */
+        MHD_upgrade_action(rl->urh, MHD_UPGRADE_ACTION_CLOSE);
+        free(rl);
+        sd_event_source_set_enabled(h->kick, SD_EVENT_ONESHOT);
+}
+
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                        size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+        struct dawn_http *h = cls;
+        const struct dawn_mqtt_config *m = &h->d->config->mqtt;
+        struct relay *rl = calloc(1, sizeof(*rl));
+        int r = rl ? 0 : -ENOMEM;
+        if (rl) {
+                rl->h = h;
+                rl->urh = urh;
+                r = dawn_ws_relay_start(h->d->loop, sock, extra_in, extra_in_size, m->host, m->port, relay_closed, rl,
+                                        &rl->relay);
+        }
+        if (r < 0) {
+                log_info("http: dashboard relay to %s:%d not started: %s", m->host, m->port, strerror(-r));
+                free(rl);
+                MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+                return;
+        }
+        rl->next = h->relays;
+        if (h->relays)
+                h->relays->prev = rl;
+        h->relays = rl;
+        h->n_relays++;
+}
+
+/* Same-origin only: a page from elsewhere must not open a connection from
+ * the user's browser to this broker (cross-site WebSocket hijacking). */
+static bool origin_allowed(struct request *rq)
+{
+        const char *origin = header(rq, "Origin");
+        const char *host = header(rq, MHD_HTTP_HEADER_HOST);
+        if (!origin)
+                return true; /* not a browser */
+        const char *sep = strstr(origin, "://");
+        return host && sep && strcmp(sep + 3, host) == 0;
+}
+
+static void mqtt_relay(struct request *rq)
+{
+        const struct dawn_config *c = rq->h->d->config;
+        const char *key = header(rq, "Sec-WebSocket-Key");
+        char accept[29];
+        if (!dawn_ws_header_has(header(rq, MHD_HTTP_HEADER_UPGRADE), "websocket", false) ||
+            !dawn_ws_header_has(header(rq, MHD_HTTP_HEADER_CONNECTION), "upgrade", false)) {
+                refuse(rq, 426, "Upgrade", "/mqtt is a WebSocket endpoint (Upgrade: websocket)");
+                respond_header(rq, MHD_HTTP_HEADER_UPGRADE, "websocket");
+                return;
+        }
+        const char *version = header(rq, "Sec-WebSocket-Version");
+        if (!version || strcmp(version, "13") != 0) {
+                refuse(rq, 426, "Sec-WebSocket-Version", "WebSocket version 13 is the one spoken here");
+                respond_header(rq, "Sec-WebSocket-Version", "13");
+                return;
+        }
+        if (dawn_ws_accept_key(key, accept) < 0) {
+                refuse(rq, MHD_HTTP_BAD_REQUEST, "Sec-WebSocket-Key", "Sec-WebSocket-Key: not a WebSocket key");
+                return;
+        }
+        if (!dawn_ws_header_has(header(rq, "Sec-WebSocket-Protocol"), "mqtt", true)) {
+                refuse(rq, MHD_HTTP_BAD_REQUEST, "Sec-WebSocket-Protocol", "Sec-WebSocket-Protocol: must offer mqtt");
+                return;
+        }
+        if (!origin_allowed(rq)) {
+                refuse(rq, MHD_HTTP_FORBIDDEN, "Origin", "a page from another site may not use this relay");
+                log_warning("http: dashboard relay refused to a page from %s (%s)", header(rq, "Origin"), remote_of(rq));
+                return;
+        }
+        if (!c->mqtt.enabled) {
+                refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "no MQTT broker is configured (channels.mqtt)");
+                return;
+        }
+        if (rq->h->n_relays >= DAWN_WS_RELAY_MAX) {
+                refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "too many dashboards connected; try again later");
+                return;
+        }
+        rq->response = MHD_create_response_for_upgrade(on_upgraded, rq->h);
+        if (!rq->response)
+                return;
+        rq->status = MHD_HTTP_SWITCHING_PROTOCOLS;
+        MHD_add_response_header(rq->response, MHD_HTTP_HEADER_UPGRADE, "websocket");
+        MHD_add_response_header(rq->response, "Sec-WebSocket-Accept", accept);
+        MHD_add_response_header(rq->response, "Sec-WebSocket-Protocol", "mqtt");
+}
+
 /* The whole request is here: act on it. */
 static void process(struct request *rq)
 {
@@ -1245,6 +1443,9 @@ static void process(struct request *rq)
         case ROUTE_TWILIO_INBOUND: twilio_callback(rq); break;
         case ROUTE_METRICS: metrics(rq); break;
         case ROUTE_HEALTHZ: healthz(rq); break;
+        case ROUTE_DASHBOARD: dashboard_file(rq); break;
+        case ROUTE_DASHBOARD_CONFIG: dashboard_config(rq); break;
+        case ROUTE_MQTT_RELAY: mqtt_relay(rq); break;
         case ROUTE_NONE: break;
         }
 }
@@ -1491,7 +1692,8 @@ int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out)
          * runs when its epoll fd (nested in the loop's) is readable, when its
          * timeout passes, and after a resume */
         h->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, h,
+                MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                on_request, h,
                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT_SECONDS,
@@ -1567,6 +1769,10 @@ struct dawn_http *dawn_http_free(struct dawn_http *h)
                 return NULL;
         if (h->mhd) {
                 dawn_http_stop_listening(h);
+                /* dashboards are told goodbye; their pages reconnect to whoever listens next */
+                while (h->relays)
+                        dawn_ws_relay_close(h->relays->relay);
+                MHD_run(h->mhd);
                 /* answers waiting for the group commit hear its outcome now, while they can still be sent */
                 for (struct request *rq = h->requests; rq; rq = rq->next)
                         if (rq->waiting) {
