@@ -14,7 +14,12 @@
  *   cancel   {"id": "A1", "reason": "..."}     -> {"alert": {...}}
  *   list     {"all": false}                    -> {"alerts": [...]}
  *   show     {"id": "A1"}                      -> {"alert": {..., "deliveries": [...],
- *                                                  "corroborations": [...]}}
+ *                                                  "corroborations": [...], "acks": [...]}}
+ *   pending  {}                                -> {"alerts": [...]}   (status pending only)
+ *   approve  {"id": "A1"}                      -> {"alert": {...}}    (pending -> active)
+ *   reject   {"id": "A1", "reason": "..."}     -> {"alert": {...}}    (pending -> cancelled)
+ *   optouts  {}                                -> {"optouts": [{"number" (masked), "subscribers",
+ *                                                  "since", "via"}]}
  *   route    {"area": "..", "type": "..", "grade": ".."} -> {"deliveries": [...]}
  *   status   {}                                -> {"status": {...}}
  *   reload   {}                                -> {"reloaded": true}
