@@ -57,7 +57,7 @@ QUIET_CC =
 QUIET_LINK =
 endif
 
-.PHONY: all deps test check unit integration demo fuzz install deb clean bench format
+.PHONY: all deps test check unit integration demo fuzz install deb clean bench format dashboard
 all: $(BUILD)/dawnd $(BUILD)/dawnctl
 
 $(BUILD)/%.o: %.c
@@ -91,8 +91,27 @@ check: unit integration
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
 
-integration: all
+integration: all dashboard
 	@BUILD=$(BUILD) tests/integration/run.sh
+
+# The pharmacy dashboard: the static page dawnd serves from daemon.dashboard_dir, with the MQTT.js
+# browser bundle from the npm registry (versions pinned in dashboard/package-lock.json, which also
+# pins playwright-core for the test). npm ci runs only when node_modules is missing or older than
+# the lockfile; npm ci writes node_modules/.package-lock.json, the stamp.
+DASHBOARD_FILES = index.html app.js style.css
+dashboard: $(BUILD)/dashboard/mqtt.min.js $(DASHBOARD_FILES:%=$(BUILD)/dashboard/%)
+
+dashboard/node_modules/.package-lock.json: dashboard/package.json dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+	@touch $@
+
+$(BUILD)/dashboard/mqtt.min.js: dashboard/node_modules/.package-lock.json
+	@mkdir -p $(dir $@)
+	cp dashboard/node_modules/mqtt/dist/mqtt.min.js $@
+
+$(BUILD)/dashboard/%: dashboard/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -126,6 +145,14 @@ install: all
 	install -m 0644 packaging/man/dawn.conf.5 $(DESTDIR)$(MANDIR)/man5/dawn.conf.5
 	install -m 0644 packaging/man/dawnd.8 $(DESTDIR)$(MANDIR)/man8/dawnd.8
 	install -m 0644 packaging/bash-completion/dawnctl $(DESTDIR)$(BASHCOMPLETIONDIR)/dawnctl
+	@# the dashboard as make dashboard built it, or as make deb brought it into the package's tree
+	@set -e; for d in $(BUILD)/dashboard dashboard-dist; do \
+		if [ -f "$$d/index.html" ] && [ -f "$$d/mqtt.min.js" ]; then \
+			install -d $(DESTDIR)$(PREFIX)/share/dawn/dashboard; \
+			install -m 0644 $(addprefix "$$d"/,$(DASHBOARD_FILES) mqtt.min.js) $(DESTDIR)$(PREFIX)/share/dawn/dashboard/; \
+			echo "installed the dashboard from $$d"; break; \
+		fi; \
+	done
 	test -e $(DESTDIR)$(SYSCONFDIR)/dawn/dawn.conf || \
 		install -m 0640 conf/dawn.conf.example $(DESTDIR)$(SYSCONFDIR)/dawn/dawn.conf
 
@@ -134,12 +161,13 @@ install: all
 # *.d files this Makefile includes). The packaging tools come from `scripts/deps.sh deb`; the
 # .deb lands in build/, and lintian's findings are shown (an error fails the target).
 DEB_VERSION := $(shell head -n 1 packaging/debian/changelog | cut -d'(' -f2 | cut -d')' -f1)
-deb:
+deb: dashboard
 	@scripts/deps.sh deb
 	@set -e; tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/dawn-deb.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
 	tree="$$tmp/dawn-$(DEB_VERSION)"; mkdir -p "$$tree" build; \
-	tar -cf - --exclude=./build --exclude=./build-san --exclude=./build-fuzz --exclude=./.git . | \
-		tar -xf - -C "$$tree"; \
+	tar -cf - --exclude=./build --exclude=./build-san --exclude=./build-fuzz --exclude=./.git \
+		--exclude=./dashboard/node_modules . | tar -xf - -C "$$tree"; \
+	cp -r $(BUILD)/dashboard "$$tree/dashboard-dist"; \
 	rm -rf "$$tree/debian"; cp -r packaging/debian "$$tree/debian"; \
 	(cd "$$tree" && dpkg-buildpackage -us -uc -b); \
 	rm -f build/dawn_*.deb build/dawn-dbgsym_*.deb; cp "$$tmp"/*.deb build/; \

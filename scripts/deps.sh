@@ -21,6 +21,16 @@ TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev py
 TEST_PKGS="$TEST_PKGS systemd strace man-db e2fsprogs mount"
 # partner intake tests (test_partner_*.sh): Prometheus's own text-format parser reads /metrics
 TEST_PKGS="$TEST_PKGS python3-prometheus-client"
+# the pharmacy dashboard (`make dashboard`, test_dashboard.sh): npm fetches MQTT.js and
+# playwright-core (pinned in dashboard/package-lock.json), which drives Debian's chromium.
+# Debian's nodejs (18) and npm will do; a node already on PATH (NodeSource's, which bundles
+# npm) is kept rather than replaced.
+TEST_PKGS="$TEST_PKGS chromium"
+if ! command -v node >/dev/null 2>&1; then
+        TEST_PKGS="$TEST_PKGS nodejs npm"
+elif ! command -v npm >/dev/null 2>&1; then
+        TEST_PKGS="$TEST_PKGS npm"
+fi
 # packaging (make deb only): debhelper (with dpkg-dev) builds the .deb,
 # lintian checks it
 DEB_PKGS="debhelper dpkg-dev lintian"
