@@ -689,6 +689,25 @@ static int send_publish(struct mqtt_state *st, const struct dawn_delivery *d, bo
 
 /* The final state (not retained, so late subscribers do not see a dead
  * alert), then an empty retained message, which clears the topic. */
+/* A subscriber's retained acknowledgements of a withdrawn alert go with it
+ * (.../subscribers/<id>/alerts/<alert> -> .../subscribers/<id>/acks/<alert>):
+ * otherwise they would be retained for ever. Best effort, outside the
+ * delivery: dawnd has them in its store already, and a dashboard ignores
+ * acks of alerts it does not show. */
+static void clear_acks(struct mqtt_state *st, const char *alert_topic)
+{
+        const char *at = strstr(alert_topic, "/alerts/");
+        if (!at || !strstr(alert_topic, "/subscribers/") || st->n_slots + 1 > MQTT_WINDOW)
+                return;
+        char *topic = NULL;
+        if (asprintf(&topic, "%.*s/acks/%s", (int)(at - alert_topic), alert_topic, at + strlen("/alerts/")) < 0)
+                return;
+        int mid = 0;
+        if (mosquitto_publish(st->mosq, &mid, topic, 0, NULL, 1, true) == MOSQ_ERR_SUCCESS)
+                slot_track(st, mid, 0, SLOT_ANSWER);
+        free(topic);
+}
+
 static int send_withdraw(struct mqtt_state *st, const struct dawn_delivery *d)
 {
         int mid1 = 0, mid2 = 0;
@@ -708,6 +727,7 @@ static int send_withdraw(struct mqtt_state *st, const struct dawn_delivery *d)
         }
         st->slots[mid1].partner = (uint16_t)mid2;
         st->slots[mid2].partner = (uint16_t)mid1;
+        clear_acks(st, d->recipient);
         return 0;
 }
 

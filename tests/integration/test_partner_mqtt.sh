@@ -176,5 +176,13 @@ as portsmouth-ph mosquitto_pub -q 1 -t "$PREFIX/ingest/portsmouth-ph" -m '{"type
 check "the next report is answered" wait_for "heard '$T/pph' | grep -q pph-0003" 10
 check "and the empty message before it was not" test "$(heard "$T/pph" | wc -l)" = $((k + 4))
 
+# ---- a withdrawn alert takes its retained acks with it ----
+check "booth-house's ack of $A is retained on the broker" \
+        test -n "$(as dawnd mosquitto_sub -t "$PREFIX/subscribers/booth-house/acks/$A" --retained-only -W 1 2>/dev/null)"
+ctl cancel "$A" --reason "Test over." >/dev/null
+check "cancelling $A clears booth-house's retained ack of it" \
+        wait_for "[ -z \"\$(as dawnd mosquitto_sub -t '$PREFIX/subscribers/booth-house/acks/$A' --retained-only -W 1 2>/dev/null)\" ]" 10
+check "and dawnctl show still has the ack" test "$(acks_of "$A")" = "booth-house:night manager"
+
 for f in booth pph amb nobody; do unsubscribe "$T/$f"; done
 finish
