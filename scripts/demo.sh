@@ -2,8 +2,9 @@
 # `make demo`: a local broker, the test SMS gateway, an SMTP server and
 # dawnd on the demo config; a pharmacy's dashboard feed (mosquitto_sub); an
 # alert issued with dawnctl, arriving on the dashboard, as an SMS and as an
-# email. Everything runs in a temp directory on 127.0.0.1 and is stopped
-# at the end.
+# email; a partner's report over the HTTP API waiting for review, approved,
+# and going out. Everything runs in a temp directory on 127.0.0.1 and is
+# stopped at the end.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -42,12 +43,17 @@ pids+=($!)
 wait_for "[ -s '$D/gw.port' ] && [ -s '$D/smtp.port' ]" || { echo "test gateways did not start"; exit 1; }
 echo "SMS gateway on 127.0.0.1:$(cat "$D/gw.port"), SMTP on 127.0.0.1:$SMTP_PORT"
 
+HTTP_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+AMBULANCE_TOKEN="demo-ambulance-$RANDOM$RANDOM"
+printf '%s\n' "$AMBULANCE_TOKEN" >"$D/ambulance.token"
 step "Starting dawnd on the demo config (conf/demo.conf: the pan-Hampshire area tree, 8 subscribers;"
 echo "   here Booth House's night phone also gets SMS and the recovery service's duty inbox email)"
 sed -e "s#@STATE_DIR@#$D/state#" -e "s#@CONTROL_SOCKET@#$DAWN_SOCKET#" -e "s#@MQTT_PORT@#$PORT#" \
     -e "s#^channels = {#channels = {\n        sms = { base_url = \"http://127.0.0.1:$(cat "$D/gw.port")\"; api_key_file = \"$D/notify.key\"; template_id = \"f1c2d3e4-0000-4a5b-8c9d-0123456789ab\"; };\n        email = { url = \"smtp://127.0.0.1:$SMTP_PORT\"; from = \"alerts@dawn.example\"; tls = \"none\"; };#" \
     -e "s#{ id = \"booth-house\";#{ id = \"booth-house\"; sms = [ \"+447700900123\" ];#" \
     -e "s#{ id = \"recovery-service\";#{ id = \"recovery-service\"; email = [ \"duty@recovery.example\" ];#" \
+    -e "s#control_socket = \"$DAWN_SOCKET\";#control_socket = \"$DAWN_SOCKET\"; http_listen = \"127.0.0.1:$HTTP_PORT\";#" \
+    -e "s#{ id = \"ambulance\"; role = \"reporter\"; }#{ id = \"ambulance\"; role = \"reporter\"; token_file = \"$D/ambulance.token\"; }#" \
         "$ROOT/conf/demo.conf" >"$D/dawn.conf"
 "$DAWND" -n -c "$D/dawn.conf" || exit 1
 "$DAWND" -f -c "$D/dawn.conf" 2>"$D/dawnd.log" &
@@ -104,5 +110,29 @@ step "The officer sees exactly who was told (dawnctl show A1)"
 # PUBACKs come back within milliseconds; show the final states rather than a moment in between
 wait_for "! \"$DAWNCTL\" --json show A1 | grep -qE '\"state\":[[:space:]]*\"(pending|in-flight)\"'"
 "$DAWNCTL" show A1
+
+step "The ambulance service (a reporter) sends a report over the HTTP API: it waits for review"
+mosquitto_sub -p "$PORT" -v -C 1 -W 20 -t 'dawn/v1/subscribers/the-haven-hostel/alerts/#' >"$D/haven.txt" &
+sub=$!
+echo "POST http://127.0.0.1:$HTTP_PORT/v1/alerts (Authorization: Bearer <the ambulance service's token>)"
+curl -s -H "Authorization: Bearer $AMBULANCE_TOKEN" -H 'Content-Type: application/json' \
+        -d '{"type":"batch","area":"portsmouth","summary":"Crews attended three people in Fratton who took blue tablets sold as diazepam; all very drowsy.","sold_as":["diazepam"],"adulterants":["bromazolam"],"evidence":"clinical","casualties":3,"source_ref":"scas-20261201-0417"}' \
+        "http://127.0.0.1:$HTTP_PORT/v1/alerts"
+echo
+"$DAWNCTL" pending
+
+step "A public-health officer approves it (dawnctl approve A2); the Haven hostel's dashboard gets it"
+"$DAWNCTL" approve A2
+wait "$sub"
+/usr/bin/python3 -c 'import json,sys
+line=open(sys.argv[1]).read().strip()
+if not line: sys.exit("nothing arrived on the hostel topic")
+topic,payload=line.split(" ",1)
+a=json.loads(payload)
+print(topic)
+print("  %s %s %s in %s: %s" % (a["id"], a["grade"].upper(), a["type"], a["area"], a["summary"]))' "$D/haven.txt" || exit 1
+
+step "What Prometheus would scrape (GET /metrics, a few lines)"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -E '^dawn_(intake_accepted_total|review_decisions_total|alerts\{|delivery_attempts_total)' | grep -v ' 0$' | head -n 10
 
 step "Done: stopping dawnd and mosquitto"
