@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "intake.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 
 struct conn {
@@ -155,6 +156,9 @@ typedef cJSON *(*command_fn)(struct dawn_daemon *d, const struct dawn_peer *p, c
 typedef int (*change_fn)(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
                          const char **flag, struct dawn_input_error *err);
 
+static int change_issue(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
+                        const char **flag, struct dawn_input_error *err);
+
 static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req, change_fn fn)
 {
         int r = dawn_commit_open(d->commit);
@@ -169,13 +173,21 @@ static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const
         const char *flag = NULL;
         r = fn(&in, req, &result, &flag, &err);
         cJSON *ans;
+        bool intake = fn == change_issue;
         if (r == 0 && (r = dawn_store_release(d->store)) == 0) {
+                if (intake)
+                        dawn_metrics_count(DAWN_M_INTAKE_ACCEPTED, "control",
+                                           !flag ? "new" : strcmp(flag, "merged_into_existing") == 0 ? "merged"
+                                                                                                    : "duplicate");
                 ans = alert_answer(&result, flag);
                 log_alert(LOG_INFO, result.id, "alert %s: %s %s %s in %s, revision %d, by %s", result.id,
                           flag ? flag : "accepted", dawn_grade_name(result.grade), dawn_type_name(result.type),
                           result.area, result.revision, p->actor);
         } else {
                 dawn_store_rollback_to_savepoint(d->store);
+                if (intake)
+                        dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "control",
+                                           r == -EINVAL && !err.temporary ? "invalid" : "storage");
                 ans = r == -EINVAL ? answer_input_error(&err) : answer_store_error(d, r);
         }
         dawn_alert_clear(&result);

@@ -62,4 +62,23 @@ check "the cluster now counts four" test "$(json_get "$T/cluster2.json" .casualt
 check "and lists four reports" /usr/bin/python3 -c 'import json,sys
 assert len(json.load(open(sys.argv[1]))["corroborations"]) == 4' "$T/cluster2.json"
 check "/metrics counts one cluster raised" bash -c "curl -s '$API/metrics' | grep -q '^dawn_clusters_raised_total 1'"
+
+# an officer's alert through dawnctl is intake too, counted under way="control"
+ctl issue --area southampton --sold-as cocaine --adulterant xylazine "Cocaine with xylazine." >/dev/null
+check "/metrics counts the officer's alert under way=control" \
+        bash -c "curl -s '$API/metrics' | grep -q '^dawn_intake_accepted_total{way=\"control\",outcome=\"new\"} 1\$'"
+# every delivery the broker acknowledged has its accept-to-delivered time in the histogram
+check "the latency histogram has one observation per delivered MQTT message" wait_for '/usr/bin/python3 - "$API" <<"PY"
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen(sys.argv[1] + "/metrics").read().decode()
+v = {}
+for fam in text_string_to_metric_families(text):
+    for s in fam.samples:
+        v[(s.name, tuple(sorted(s.labels.items())))] = s.value
+count = v[("dawn_delivery_latency_seconds_count", (("channel", "mqtt"),))]
+delivered = v[("dawn_delivery_attempts_total", (("channel", "mqtt"), ("result", "delivered")))]
+inf = v[("dawn_delivery_latency_seconds_bucket", (("channel", "mqtt"), ("le", "+Inf")))]
+assert count == delivered == inf and count > 0, (count, delivered, inf)
+PY' 10
 finish
