@@ -796,3 +796,29 @@ char *dawn_time_format(int64_t usec, char *buf, size_t n)
         strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
         return buf;
 }
+
+cJSON *dawn_error_json(const char *field, bool temporary, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        cJSON *o = dawn_error_json_v(field, temporary, fmt, ap);
+        va_end(ap);
+        return o;
+}
+
+cJSON *dawn_error_json_v(const char *field, bool temporary, const char *fmt, va_list ap)
+{
+        char msg[512];
+        int len = vsnprintf(msg, sizeof(msg), fmt, ap);
+        if (len >= (int)sizeof(msg))
+                msg[dawn_utf8_prefix(msg, sizeof(msg) - 1)] = '\0';
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        cJSON_AddStringToObject(o, "error", msg);
+        if (field && *field)
+                cJSON_AddStringToObject(o, "field", field);
+        if (temporary)
+                cJSON_AddBoolToObject(o, "temporary", true);
+        return o;
+}

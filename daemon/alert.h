@@ -33,6 +33,16 @@ struct dawn_input_error {
 int dawn_input_error_set(struct dawn_input_error *e, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* The refusal every way in answers with: {"error": "<sentence>", "field":
+ * "<name>" (when one is to blame), "temporary": true (when trying again
+ * later may work)}. The sentence is cut on a character boundary at 511
+ * bytes. NULL only when out of memory. */
+#include <cJSON.h>
+#include <stdarg.h>
+cJSON *dawn_error_json(const char *field, bool temporary, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+cJSON *dawn_error_json_v(const char *field, bool temporary, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+
 struct dawn_alert {
         /* what the submitter says */
         enum dawn_type type;

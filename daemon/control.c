@@ -51,20 +51,18 @@ static cJSON *answer_error(const char *field, bool temporary, const char *fmt, .
 
 static cJSON *answer_error(const char *field, bool temporary, const char *fmt, ...)
 {
-        char msg[512];
         va_list ap;
         va_start(ap, fmt);
-        int len = vsnprintf(msg, sizeof(msg), fmt, ap);
+        cJSON *e = dawn_error_json_v(field, temporary, fmt, ap);
         va_end(ap);
-        if (len >= (int)sizeof(msg))
-                msg[dawn_utf8_prefix(msg, sizeof(msg) - 1)] = '\0';
+        /* "ok" first, as every answer on this socket begins */
         cJSON *o = cJSON_CreateObject();
         cJSON_AddBoolToObject(o, "ok", false);
-        cJSON_AddStringToObject(o, "error", msg);
-        if (field && *field)
-                cJSON_AddStringToObject(o, "field", field);
-        if (temporary)
-                cJSON_AddBoolToObject(o, "temporary", true);
+        while (e && e->child) {
+                cJSON *item = cJSON_DetachItemViaPointer(e, e->child);
+                cJSON_AddItemToObject(o, item->string, item);
+        }
+        cJSON_Delete(e);
         return o;
 }
 

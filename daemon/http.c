@@ -154,28 +154,6 @@ static size_t skip_space(const char *s, size_t i, size_t len)
 
 /* ---- answers ---- */
 
-static cJSON *error_object(const char *field, bool temporary, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static cJSON *error_object(const char *field, bool temporary, const char *fmt, ...)
-{
-        char msg[512];
-        va_list ap;
-        va_start(ap, fmt);
-        int len = vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        if (len >= (int)sizeof(msg))
-                msg[dawn_utf8_prefix(msg, sizeof(msg) - 1)] = '\0';
-        cJSON *o = cJSON_CreateObject();
-        if (!o)
-                return NULL;
-        cJSON_AddStringToObject(o, "error", msg);
-        if (field && *field)
-                cJSON_AddStringToObject(o, "field", field);
-        if (temporary)
-                cJSON_AddBoolToObject(o, "temporary", true);
-        return o;
-}
 
 /* A failed commit in the words a submitter can act on: nothing it sent
  * was kept, and trying again later is right. */
@@ -183,12 +161,12 @@ static cJSON *store_error(struct dawn_daemon *d, int r, bool wrote)
 {
         const char *what = wrote ? "not stored" : "not read";
         if (r == -ENOSPC)
-                return error_object(NULL, true, "%s: the disk is full; nothing was accepted, try again later", what);
+                return dawn_error_json(NULL, true, "%s: the disk is full; nothing was accepted, try again later", what);
         if (r == -EBUSY)
-                return error_object(NULL, true, "%s: the database is busy; try again", what);
+                return dawn_error_json(NULL, true, "%s: the database is busy; try again", what);
         if (r == -ENOMEM)
-                return error_object(NULL, true, "%s: out of memory; try again", what);
-        return error_object(NULL, true, "%s: %s (%s)", what, strerror(-r), dawn_store_errmsg(d->store));
+                return dawn_error_json(NULL, true, "%s: out of memory; try again", what);
+        return dawn_error_json(NULL, true, "%s: %s (%s)", what, strerror(-r), dawn_store_errmsg(d->store));
 }
 
 static struct MHD_Response *text_response(char *text, size_t len, const char *content_type)
@@ -249,7 +227,7 @@ static void refuse(struct request *rq, unsigned status, const char *field, const
         int prio = status == MHD_HTTP_NOT_FOUND || status == MHD_HTTP_METHOD_NOT_ALLOWED ? LOG_DEBUG : LOG_INFO;
         log_internal(prio, 0, NULL, "http: %s %s from %s refused (%u): %s", rq->method, rq->path, remote_of(rq),
                      status, msg);
-        respond_json(rq, status, error_object(field, status == MHD_HTTP_SERVICE_UNAVAILABLE, "%s", msg));
+        respond_json(rq, status, dawn_error_json(field, status == MHD_HTTP_SERVICE_UNAVAILABLE, "%s", msg));
 }
 
 /* ---- the body of POST /v1/alerts ---- */
@@ -290,10 +268,10 @@ static int batch_reports(const cJSON *doc, dawn_http_report_fn report, void *use
         int n = cJSON_GetArraySize(doc);
         if (n == 0)
                 return body_refusal(out, 400, "invalid",
-                                    error_object("body", false, "the array is empty: send one or more alerts"));
+                                    dawn_error_json("body", false, "the array is empty: send one or more alerts"));
         if (n > DAWN_HTTP_MAX_BATCH)
                 return body_refusal(out, 413, "too_large",
-                                    error_object("body", false, "a batch of %d alerts is more than the limit of %d",
+                                    dawn_error_json("body", false, "a batch of %d alerts is more than the limit of %d",
                                                  n, DAWN_HTTP_MAX_BATCH));
         cJSON *results = cJSON_CreateArray();
         if (!results)
@@ -305,7 +283,7 @@ static int batch_reports(const cJSON *doc, dawn_http_report_fn report, void *use
                 cJSON *a = report(item, i, &status, userdata);
                 if (!a) {
                         status = 503;
-                        a = error_object(NULL, true, "out of memory; try again");
+                        a = dawn_error_json(NULL, true, "out of memory; try again");
                 }
                 if (!a) {
                         cJSON_Delete(results);
@@ -329,35 +307,35 @@ int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn repo
         size_t start = skip_space(body, 0, len);
         if (start == len)
                 return body_refusal(out, 400, "invalid",
-                                    error_object("body", false, "the body is empty: send an alert object, or an "
+                                    dawn_error_json("body", false, "the body is empty: send an alert object, or an "
                                                  "array of them"));
         bool batch = body[start] == '[';
         size_t limit = dawn_http_body_limit(body[start]);
         if (len > limit)
                 return body_refusal(out, 413, "too_large",
-                                    error_object("body", false, "a body of %zu bytes is larger than the limit of %zu "
+                                    dawn_error_json("body", false, "a body of %zu bytes is larger than the limit of %zu "
                                                  "bytes for %s", len, limit, batch ? "a batch" : "one alert"));
         /* a batch is one level deeper: each of its alerts gets what one alert alone may use */
         int depth = DAWN_MAX_JSON_DEPTH + (batch ? 1 : 0);
         if (!dawn_json_depth_ok(body, len, depth))
                 return body_refusal(out, 400, "invalid",
-                                    error_object("body", false, "the body nests deeper than %d levels", depth));
+                                    dawn_error_json("body", false, "the body nests deeper than %d levels", depth));
         const char *end = NULL;
         cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, false);
         if (!doc) {
                 size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
-                return body_refusal(out, 400, "invalid", error_object("body", false, "malformed JSON near byte %zu", at));
+                return body_refusal(out, 400, "invalid", dawn_error_json("body", false, "malformed JSON near byte %zu", at));
         }
         size_t after = skip_space(body, (size_t)(end - body), len);
         int r;
         if (after != len)
                 r = body_refusal(out, 400, "invalid",
-                                 error_object("body", false, "unexpected data after the JSON value, at byte %zu", after));
+                                 dawn_error_json("body", false, "unexpected data after the JSON value, at byte %zu", after));
         else if (batch)
                 r = batch_reports(doc, report, userdata, out);
         else if (!cJSON_IsObject(doc))
                 r = body_refusal(out, 400, "invalid",
-                                 error_object("body", false, "the body must be an alert object, or an array of them"));
+                                 dawn_error_json("body", false, "the body must be an alert object, or an array of them"));
         else {
                 int status = 0;
                 out->body = report(doc, -1, &status, userdata);
@@ -805,7 +783,7 @@ static void refuse_unverified(struct request *rq, unsigned status, const char *w
         log_warning("http: %s callback %s from %s refused (%u): %s", provider, rq->path, remote_of(rq), status, why);
         dawn_metrics_count(DAWN_M_CALLBACKS_REFUSED, provider, "unauthenticated");
         bool bearer = status == MHD_HTTP_UNAUTHORIZED;
-        respond_json(rq, status, error_object(bearer ? "Authorization" : "X-Twilio-Signature", false,
+        respond_json(rq, status, dawn_error_json(bearer ? "Authorization" : "X-Twilio-Signature", false,
                                               "the callback could not be verified"));
         if (bearer)
                 respond_header(rq, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"dawn\"");
@@ -957,7 +935,7 @@ static cJSON *report_to_intake(const cJSON *report, int index, int *http_status,
         if (!src) {
                 /* a reload removed the source while its request was on the way */
                 *http_status = MHD_HTTP_UNAUTHORIZED;
-                return error_object("Authorization", false, "source %s is no longer configured", rq->source);
+                return dawn_error_json("Authorization", false, "source %s is no longer configured", rq->source);
         }
         size_t epoch = op_begin(rq);
         bool wrote = false;
@@ -1025,7 +1003,7 @@ static void show_alert(struct request *rq)
                 rq->json = store_error(d, r, false);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         } else if (r == 0) {
-                rq->json = error_object("id", false, "no alert with id '%s'", rq->alert_id);
+                rq->json = dawn_error_json("id", false, "no alert with id '%s'", rq->alert_id);
                 rq->json_status = MHD_HTTP_NOT_FOUND;
         } else {
                 rq->json = dawn_alert_to_json(&a);

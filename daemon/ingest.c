@@ -39,13 +39,7 @@ static int end(struct dawn_daemon *d, int r, bool *wrote)
 
 static cJSON *error_object(const char *field, bool temporary, const char *message)
 {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "error", message);
-        if (field && *field)
-                cJSON_AddStringToObject(o, "field", field);
-        if (temporary)
-                cJSON_AddBoolToObject(o, "temporary", true);
-        return o;
+        return dawn_error_json(field, temporary, "%s", message);
 }
 
 static cJSON *store_error_object(struct dawn_daemon *d, int r)

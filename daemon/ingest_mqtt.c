@@ -47,28 +47,6 @@ struct dawn_ingest_mqtt {
 
 /* ---- answers ---- */
 
-static cJSON *error_answer(const char *field, bool temporary, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static cJSON *error_answer(const char *field, bool temporary, const char *fmt, ...)
-{
-        char msg[512];
-        va_list ap;
-        va_start(ap, fmt);
-        int len = vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        if (len >= (int)sizeof(msg))
-                msg[dawn_utf8_prefix(msg, sizeof(msg) - 1)] = '\0';
-        cJSON *o = cJSON_CreateObject();
-        if (!o)
-                return NULL;
-        cJSON_AddStringToObject(o, "error", msg);
-        if (field && *field)
-                cJSON_AddStringToObject(o, "field", field);
-        if (temporary)
-                cJSON_AddBoolToObject(o, "temporary", true);
-        return o;
-}
 
 /* The partner matches answers to reports by its own reference, so every
  * answer carries it when the report had one, refusals included. */
@@ -107,11 +85,11 @@ static cJSON *not_stored(int r, const cJSON *answer)
 {
         cJSON *o;
         if (r == -ENOSPC)
-                o = error_answer(NULL, true, "not stored: the disk is full; nothing was accepted, try again later");
+                o = dawn_error_json(NULL, true, "not stored: the disk is full; nothing was accepted, try again later");
         else if (r == -EBUSY)
-                o = error_answer(NULL, true, "not stored: the database is busy; try again");
+                o = dawn_error_json(NULL, true, "not stored: the database is busy; try again");
         else
-                o = error_answer(NULL, true, "not stored: %s", strerror(-r));
+                o = dawn_error_json(NULL, true, "not stored: %s", strerror(-r));
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(answer, "source_ref");
         if (o && cJSON_IsString(ref))
                 cJSON_AddStringToObject(o, "source_ref", ref->valuestring);
@@ -180,19 +158,19 @@ static cJSON *parse_payload(const char *payload, size_t len, const char **reason
         *reason = "invalid";
         if (len > DAWN_MAX_REQUEST_BYTES) {
                 *reason = "too_large";
-                *err = error_answer("body", false, "a report of %zu bytes is larger than the limit of %d bytes", len,
+                *err = dawn_error_json("body", false, "a report of %zu bytes is larger than the limit of %d bytes", len,
                                     DAWN_MAX_REQUEST_BYTES);
                 return NULL;
         }
         if (!dawn_json_depth_ok(payload, len, DAWN_MAX_JSON_DEPTH)) {
-                *err = error_answer("body", false, "the report nests deeper than %d levels", DAWN_MAX_JSON_DEPTH);
+                *err = dawn_error_json("body", false, "the report nests deeper than %d levels", DAWN_MAX_JSON_DEPTH);
                 return NULL;
         }
         const char *end = NULL;
         cJSON *doc = cJSON_ParseWithLengthOpts(payload, len, &end, false);
         if (!doc) {
                 size_t at = end && end >= payload && end <= payload + len ? (size_t)(end - payload) : 0;
-                *err = error_answer("body", false, "malformed JSON near byte %zu", at);
+                *err = dawn_error_json("body", false, "malformed JSON near byte %zu", at);
                 return NULL;
         }
         size_t after = (size_t)(end - payload);
@@ -200,12 +178,12 @@ static cJSON *parse_payload(const char *payload, size_t len, const char **reason
                                payload[after] == '\n'))
                 after++;
         if (after < len) {
-                *err = error_answer("body", false, "unexpected data after the JSON value, at byte %zu", after);
+                *err = dawn_error_json("body", false, "unexpected data after the JSON value, at byte %zu", after);
                 cJSON_Delete(doc);
                 return NULL;
         }
         if (!cJSON_IsObject(doc)) {
-                *err = error_answer("body", false, "a report over MQTT is one alert object per message");
+                *err = dawn_error_json("body", false, "a report over MQTT is one alert object per message");
                 cJSON_Delete(doc);
                 return NULL;
         }
@@ -224,7 +202,7 @@ static void on_report(struct dawn_ingest_mqtt *im, const char *source, const cha
         const struct dawn_source *src = dawn_config_source(d->config, source);
         if (!src) {
                 refuse(im, source, "unknown_source",
-                       error_answer("source", false, "unknown source '%.*s': not in this dawnd's sources",
+                       dawn_error_json("source", false, "unknown source '%.*s': not in this dawnd's sources",
                                     LEVEL_SHOWN(source)));
                 return;
         }
@@ -242,7 +220,7 @@ static void on_report(struct dawn_ingest_mqtt *im, const char *source, const cha
                  * other, so the first delivery was taken as a report. Taking
                  * each replay too would store a report without a source_ref
                  * once per reconnect. */
-                err = error_answer("retain", false,
+                err = dawn_error_json("retain", false,
                                    "a retained report comes back at every reconnect and is not taken again: "
                                    "publish reports with the retain flag off, and clear this one with an "
                                    "empty retained message");
@@ -255,7 +233,7 @@ static void on_report(struct dawn_ingest_mqtt *im, const char *source, const cha
         bool wrote = false;
         cJSON *ans = dawn_ingest_report(d, src, DAWN_WAY_MQTT, report, &status, &wrote);
         if (!ans)
-                ans = error_answer(NULL, true, "out of memory; try again");
+                ans = dawn_error_json(NULL, true, "out of memory; try again");
         add_source_ref(ans, report);
         cJSON_Delete(report);
         answer(im, source, ans, wrote);

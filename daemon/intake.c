@@ -157,6 +157,22 @@ static int add_source(struct dawn_alert *a, const char *source)
         return dawn_strv_contains(&a->sources, source) ? 0 : dawn_strv_add(&a->sources, source);
 }
 
+/* After a corroboration: recipients hear again (a new revision) only if the
+ * grade rose; otherwise the sources list grows, but nothing they see. */
+static int save_corroborated(const struct dawn_intake *in, struct dawn_alert *a, enum dawn_grade before)
+{
+        if (a->grade > before) {
+                a->revision++;
+                return save_revision(in, a);
+        }
+        char *fp = dawn_alert_fingerprint(a);
+        if (!fp)
+                return -ENOMEM;
+        int r = dawn_store_save_alert(in->store, a, fp, false);
+        free(fp);
+        return r;
+}
+
 /* A report of something already active: it corroborates the alert. The
  * recipients hear again only if that raises the grade. */
 static int merge(const struct dawn_intake *in, const char *id, const struct dawn_alert *report,
@@ -192,17 +208,7 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
                                              "confirmed by a report from an issuer", in->now);
                 return r;
         }
-        if (result->grade > before) {
-                result->revision++;
-                return save_revision(in, result);
-        }
-        /* the sources list grows, but nothing recipients see has changed */
-        char *fp = dawn_alert_fingerprint(result);
-        if (!fp)
-                return -ENOMEM;
-        r = dawn_store_save_alert(in->store, result, fp, false);
-        free(fp);
-        return r;
+        return save_corroborated(in, result, before);
 }
 
 static int create(const struct dawn_intake *in, struct dawn_alert *a)
@@ -311,16 +317,7 @@ static int grow_cluster(const struct dawn_intake *in, struct dawn_alert *cluster
         r = dawn_store_audit(in->store, in->actor, "corroborate", cluster->id, detail, in->now);
         if (r < 0)
                 return r;
-        if (cluster->grade > before) {
-                cluster->revision++;
-                return save_revision(in, cluster);
-        }
-        char *fp = dawn_alert_fingerprint(cluster);
-        if (!fp)
-                return -ENOMEM;
-        r = dawn_store_save_alert(in->store, cluster, fp, false);
-        free(fp);
-        return r;
+        return save_corroborated(in, cluster, before);
 }
 
 /* Enough overdose reports in one part of the tree within the window: a

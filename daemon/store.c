@@ -626,15 +626,9 @@ int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, con
         return r;
 }
 
-int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, struct dawn_alert **out,
-                                   size_t *n)
+/* Alerts (their JSON in column col) from every row of st, appended to *out. */
+static int alert_rows(sqlite3_stmt *st, int col, struct dawn_alert **out, size_t *n)
 {
-        *out = NULL;
-        *n = 0;
-        sqlite3_stmt *st = stmt(s, ST_LOAD_CORROBORATIONS);
-        if (!st)
-                return -EIO;
-        bind_text(st, 1, alert_id);
         int rc, r = 0;
         while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct dawn_alert *v = realloc(*out, (*n + 1) * sizeof(**out));
@@ -644,13 +638,25 @@ int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, s
                 }
                 *out = v;
                 dawn_alert_init(&v[*n]);
-                r = alert_from_text(sqlite3_column_text(st, 2), &v[*n]);
+                r = alert_from_text(sqlite3_column_text(st, col), &v[*n]);
                 (*n)++;
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = sqlite_to_errno(rc);
         sqlite3_reset(st);
         return r;
+}
+
+int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, struct dawn_alert **out,
+                                   size_t *n)
+{
+        *out = NULL;
+        *n = 0;
+        sqlite3_stmt *st = stmt(s, ST_LOAD_CORROBORATIONS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        return alert_rows(st, 2, out, n);
 }
 
 int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array)
@@ -927,25 +933,6 @@ int dawn_store_alert_counts(struct dawn_store *s, cJSON *object)
 
 /* ---- partner intake ---- */
 
-static int alert_rows(sqlite3_stmt *st, struct dawn_alert **out, size_t *n)
-{
-        int rc, r = 0;
-        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                struct dawn_alert *v = realloc(*out, (*n + 1) * sizeof(**out));
-                if (!v) {
-                        r = -ENOMEM;
-                        break;
-                }
-                *out = v;
-                dawn_alert_init(&v[*n]);
-                r = alert_from_text(sqlite3_column_text(st, 0), &v[*n]);
-                (*n)++;
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
-        sqlite3_reset(st);
-        return r;
-}
 
 int dawn_store_alerts_by_type(struct dawn_store *s, enum dawn_type type, int64_t since_usec, bool open_only,
                               struct dawn_alert **out, size_t *n)
@@ -957,7 +944,7 @@ int dawn_store_alerts_by_type(struct dawn_store *s, enum dawn_type type, int64_t
                 return -EIO;
         bind_text(st, 1, dawn_type_name(type));
         sqlite3_bind_int64(st, 2, since_usec);
-        return alert_rows(st, out, n);
+        return alert_rows(st, 0, out, n);
 }
 
 int dawn_store_set_opt_out(struct dawn_store *s, const char *number, bool opted_out, const char *via,
