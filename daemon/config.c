@@ -1172,8 +1172,10 @@ static void load_source(struct loader *l, config_setting_t *e, struct dawn_sourc
         else if (s)
                 fail(l, s, "%s must be \"issuer\" or \"reporter\"", path_of(l, s, NULL));
         free(role);
-        /* read by the HTTP API when it starts, which says then whose token it cannot read */
-        opt_string(l, e, "token_file", &src->token_file, true);
+        /* the HTTP API reads it when it starts; dawnd -n says now if it could not */
+        s = opt_string(l, e, "token_file", &src->token_file, true);
+        if (s)
+                check_readable(l, s, src->token_file);
         src->rate_per_minute = 1200;
         opt_int(l, e, "rate_per_minute", &src->rate_per_minute, 0, 100000000);
 }

@@ -188,7 +188,7 @@ static const char full_config[] =
         "channels = { mqtt = { host = \"broker.example\"; port = 8883;\n"        /* 20 */
         "  topic_prefix = \"hants/dawn\"; qos = 2; keepalive = 60;\n"            /* 21 */
         "  client_id = \"dawnd-1\"; username = \"dawn\"; password_file = \"/etc/dawn/pw\"; }; };\n" /* 22 */
-        "sources = ( { id = \"portsmouth-ph\"; role = \"issuer\"; token_file = \"/t/p\"; },\n" /* 23 */
+        "sources = ( { id = \"portsmouth-ph\"; role = \"issuer\"; token_file = \"/dev/null\"; },\n" /* 23 */
         "            { id = \"ambulance\"; role = \"reporter\"; } );\n"          /* 24 */
         "subscribers = (\n"                                                      /* 25 */
         "  { id = \"booth-house\"; kind = \"hostel\"; area = \"southampton\";\n" /* 26 */
@@ -235,7 +235,7 @@ static void test_full_config(void **state UNUSED)
         assert_int_equal(c->n_sources, 2);
         assert_string_equal(c->sources[0].id, "portsmouth-ph");
         assert_int_equal(c->sources[0].role, DAWN_ROLE_ISSUER);
-        assert_string_equal(c->sources[0].token_file, "/t/p");
+        assert_string_equal(c->sources[0].token_file, "/dev/null");
         assert_int_equal(c->sources[0].line, 23);
         assert_int_equal(c->sources[1].role, DAWN_ROLE_REPORTER);
         assert_null(c->sources[1].token_file);
@@ -1335,6 +1335,8 @@ static void test_example_config_sms_email(void **state UNUSED)
         text = replace_all(text, "/etc/dawn/notify-api-key", secret);
         text = replace_all(text, "/etc/dawn/smtp-password", secret);
         text = replace_all(text, "/etc/dawn/notify-callback-token", secret);
+        text = replace_all(text, "/etc/dawn/tokens/portsmouth-ph", secret);
+        text = replace_all(text, "/etc/dawn/tokens/ambulance", secret);
         c = load_ok(text);
         assert_non_null(c->sms.callback_token_file);
         assert_true(c->sms.enabled);
