@@ -1354,6 +1354,12 @@ static void load_sub_identity(struct loader *l, config_setting_t *e, struct dawn
         if (first && first != sub)
                 fail(l, s, "%s: duplicate subscriber id '%s' (first at line %d)", path_of(l, s, NULL), sub->id,
                      first->line);
+        /* the broker's ACL (conf/mosquitto) gives rights by login name: one name for both would
+         * let a dashboard write reports, or a partner read a pharmacy's alerts */
+        const struct dawn_source *same = s ? dawn_config_source(l->c, sub->id) : NULL;
+        if (same)
+                fail(l, s, "%s: '%s' is also a source's id (line %d); sources and subscribers need different ids",
+                     path_of(l, s, NULL), sub->id, same->line);
         else if (s)
                 index_subscriber(l->c, sub);
         s = req_string(l, e, "kind", &sub->kind);

@@ -1150,6 +1150,9 @@ static void test_source_errors(void **state UNUSED)
                        "sources[0].role must be \"issuer\" or \"reporter\"");
         assert_refused(AREAS "sources = (\n { id = \"A&E\"; role = \"reporter\"; } );\n", "test.conf:3:",
                        "sources[0].id: invalid source id 'A&E'");
+        assert_refused(AREAS "channels = { mqtt = {}; };\nsources = ( { id = \"uhs-ed\"; role = \"reporter\"; } );\n"
+                       "subscribers = (\n { id = \"uhs-ed\"; kind = \"treatment\"; area = \"town\"; mqtt = true; } );\n",
+                       "test.conf:5:", "subscribers[0].id: 'uhs-ed' is also a source's id (line 3)");
 }
 
 static void test_socket_mode(void **state UNUSED)
