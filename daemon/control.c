@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "ingest.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -46,6 +47,20 @@ struct dawn_control {
 
 /* ---- answers ---- */
 
+/* A refusal on this socket: "ok": false first, as every answer here
+ * begins, then the refusal every way in gives. Takes e. */
+static cJSON *with_ok_false(cJSON *e)
+{
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "ok", false);
+        while (e && e->child) {
+                cJSON *item = cJSON_DetachItemViaPointer(e, e->child);
+                cJSON_AddItemToObject(o, item->string, item);
+        }
+        cJSON_Delete(e);
+        return o;
+}
+
 static cJSON *answer_error(const char *field, bool temporary, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
@@ -55,15 +70,7 @@ static cJSON *answer_error(const char *field, bool temporary, const char *fmt, .
         va_start(ap, fmt);
         cJSON *e = dawn_error_json_v(field, temporary, fmt, ap);
         va_end(ap);
-        /* "ok" first, as every answer on this socket begins */
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddBoolToObject(o, "ok", false);
-        while (e && e->child) {
-                cJSON *item = cJSON_DetachItemViaPointer(e, e->child);
-                cJSON_AddItemToObject(o, item->string, item);
-        }
-        cJSON_Delete(e);
-        return o;
+        return with_ok_false(e);
 }
 
 static cJSON *answer_ok(void)
@@ -78,14 +85,10 @@ static cJSON *answer_input_error(const struct dawn_input_error *e)
         return answer_error(e->field, e->temporary, "%s", e->message);
 }
 
-/* A store failure, in the words a submitter can act on. */
+/* A store failure, in the words a submitter can act on (the same on every way in). */
 static cJSON *answer_store_error(struct dawn_daemon *d, int r)
 {
-        if (r == -ENOSPC)
-                return answer_error(NULL, true, "not stored: the disk is full; nothing was accepted, try again later");
-        if (r == -EBUSY)
-                return answer_error(NULL, true, "not stored: the database is busy; try again");
-        return answer_error(NULL, true, "not stored: %s (%s)", strerror(-r), dawn_store_errmsg(d->store));
+        return with_ok_false(dawn_store_error_json(d, r, true));
 }
 
 static void mask_deliveries(cJSON *array)

@@ -154,21 +154,6 @@ static size_t skip_space(const char *s, size_t i, size_t len)
 
 /* ---- answers ---- */
 
-
-/* A failed commit in the words a submitter can act on: nothing it sent
- * was kept, and trying again later is right. */
-static cJSON *store_error(struct dawn_daemon *d, int r, bool wrote)
-{
-        const char *what = wrote ? "not stored" : "not read";
-        if (r == -ENOSPC)
-                return dawn_error_json(NULL, true, "%s: the disk is full; nothing was accepted, try again later", what);
-        if (r == -EBUSY)
-                return dawn_error_json(NULL, true, "%s: the database is busy; try again", what);
-        if (r == -ENOMEM)
-                return dawn_error_json(NULL, true, "%s: out of memory; try again", what);
-        return dawn_error_json(NULL, true, "%s: %s (%s)", what, strerror(-r), dawn_store_errmsg(d->store));
-}
-
 static struct MHD_Response *text_response(char *text, size_t len, const char *content_type)
 {
         struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -456,7 +441,7 @@ static void finish_batch(struct request *rq)
         cJSON_ArrayForEach(item, rq->json) {
                 int r = slot_result(rq, i);
                 if (r < 0) {
-                        cJSON *e = store_error(rq->h->d, r, true);
+                        cJSON *e = dawn_store_error_json(rq->h->d, r, true);
                         if (e) {
                                 cJSON_AddNumberToObject(e, "index", i);
                                 cJSON_AddNumberToObject(e, "http_status", 503);
@@ -514,7 +499,7 @@ static void finish(struct request *rq)
                 int r = slot_result(rq, 0);
                 if (r < 0) {
                         cJSON_Delete(rq->json);
-                        rq->json = store_error(rq->h->d, r, strcmp(rq->method, "POST") == 0);
+                        rq->json = dawn_store_error_json(rq->h->d, r, strcmp(rq->method, "POST") == 0);
                         rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                         rq->twiml = false;
                 }
@@ -979,7 +964,7 @@ static void list_alerts(struct request *rq)
         op_end(rq, 0, true, epoch);
         if (r < 0) {
                 cJSON_Delete(alerts);
-                rq->json = store_error(d, r, false);
+                rq->json = dawn_store_error_json(d, r, false);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 return;
         }
@@ -1000,7 +985,7 @@ static void show_alert(struct request *rq)
         int r = dawn_store_load_alert(d->store, rq->alert_id, &a);
         op_end(rq, 0, true, epoch);
         if (r < 0) {
-                rq->json = store_error(d, r, false);
+                rq->json = dawn_store_error_json(d, r, false);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         } else if (r == 0) {
                 rq->json = dawn_error_json("id", false, "no alert with id '%s'", rq->alert_id);
@@ -1026,7 +1011,7 @@ static void callback_done(struct request *rq, int r)
 {
         struct dawn_daemon *d = rq->h->d;
         if (r < 0 && r != -ENOENT) {
-                rq->json = store_error(d, r, true);
+                rq->json = dawn_store_error_json(d, r, true);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 rq->twiml = false;
                 return;

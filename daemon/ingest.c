@@ -42,16 +42,16 @@ static cJSON *error_object(const char *field, bool temporary, const char *messag
         return dawn_error_json(field, temporary, "%s", message);
 }
 
-static cJSON *store_error_object(struct dawn_daemon *d, int r)
+cJSON *dawn_store_error_json(struct dawn_daemon *d, int r, bool wrote)
 {
-        char msg[256];
+        const char *what = wrote ? "not stored" : "not read";
         if (r == -ENOSPC)
-                snprintf(msg, sizeof(msg), "not stored: the disk is full; nothing was accepted, try again later");
-        else if (r == -EBUSY)
-                snprintf(msg, sizeof(msg), "not stored: the database is busy; try again");
-        else
-                snprintf(msg, sizeof(msg), "not stored: %s", strerror(-r));
-        return error_object(NULL, true, msg);
+                return dawn_error_json(NULL, true, "%s: the disk is full; nothing was accepted, try again later", what);
+        if (r == -EBUSY)
+                return dawn_error_json(NULL, true, "%s: the database is busy; try again", what);
+        if (r == -ENOMEM)
+                return dawn_error_json(NULL, true, "%s: out of memory; try again", what);
+        return dawn_error_json(NULL, true, "%s: %s (%s)", what, strerror(-r), dawn_store_errmsg(d->store));
 }
 
 cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, enum dawn_way way,
@@ -66,7 +66,7 @@ cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, 
         if (r < 0) {
                 *http_status = 503;
                 dawn_metrics_count(DAWN_M_INTAKE_REJECTED, wayname, "storage");
-                return store_error_object(d, r);
+                return dawn_store_error_json(d, r, true);
         }
         struct dawn_intake in = { d->store, d->config, dawn_now_usec(), src->id, actor, src->role };
         struct dawn_alert result;
@@ -82,7 +82,7 @@ cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, 
                 bool invalid = r == -EINVAL && !err.temporary;
                 *http_status = invalid ? 400 : 503;
                 dawn_metrics_count(DAWN_M_INTAKE_REJECTED, wayname, invalid ? "invalid" : "storage");
-                ans = r == -EINVAL ? error_object(err.field, err.temporary, err.message) : store_error_object(d, r);
+                ans = r == -EINVAL ? error_object(err.field, err.temporary, err.message) : dawn_store_error_json(d, r, true);
                 log_info("%s: report from %s refused: %s", wayname, src->id,
                          r == -EINVAL ? err.message : strerror(-r));
         } else {
@@ -138,7 +138,7 @@ static int apply_receipt(struct dawn_daemon *d, const char *provider, const stru
                 const struct dawn_channel_limits *lim = dawn_config_channel_limits(d->config, DAWN_CHANNEL_SMS);
                 uint64_t wait = dawn_backoff_usec(row.attempts, lim->retry_initial_usec,
                                                   (uint64_t)(now > row.created_at ? now - row.created_at : 0), 0,
-                                                  (double)rand() / ((double)RAND_MAX + 1.0));
+                                                  drand48());
                 snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
                 r = dawn_store_delivery_finished(d->store, row.id, DAWN_DELIVERY_RETRYING, error,
                                                  now + (int64_t)wait, now);

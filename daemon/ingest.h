@@ -25,6 +25,11 @@ struct dawn_daemon;
 enum dawn_way { DAWN_WAY_CONTROL, DAWN_WAY_HTTP, DAWN_WAY_MQTT };
 const char *dawn_way_name(enum dawn_way w);
 
+/* A storage failure in the words a submitter can act on: {"error": "not
+ * stored: ..." (or "not read: ..." when wrote is false), "temporary": true}.
+ * The one wording every way in uses. */
+cJSON *dawn_store_error_json(struct dawn_daemon *d, int r, bool wrote);
+
 /* One report from a configured partner source. Returns the answer object
  * (NULL only when out of memory) and sets *http_status:
  *   201 {"source_ref":..,"id":"A17","status":"active"|"pending","grade":..,"revision":1,"outcome":"new"}

@@ -81,15 +81,9 @@ struct waiting_answer {
         bool wrote;
 };
 
-static cJSON *not_stored(int r, const cJSON *answer)
+static cJSON *not_stored(struct dawn_daemon *d, int r, const cJSON *answer)
 {
-        cJSON *o;
-        if (r == -ENOSPC)
-                o = dawn_error_json(NULL, true, "not stored: the disk is full; nothing was accepted, try again later");
-        else if (r == -EBUSY)
-                o = dawn_error_json(NULL, true, "not stored: the database is busy; try again");
-        else
-                o = dawn_error_json(NULL, true, "not stored: %s", strerror(-r));
+        cJSON *o = dawn_store_error_json(d, r, true);
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(answer, "source_ref");
         if (o && cJSON_IsString(ref))
                 cJSON_AddStringToObject(o, "source_ref", ref->valuestring);
@@ -101,7 +95,7 @@ static void after_commit_answer(int r, void *userdata)
         struct waiting_answer *w = userdata;
         if (r < 0 && w->wrote) {
                 /* the commit failed: nothing this report wrote exists, and the partner must know */
-                cJSON *o = not_stored(r, w->answer);
+                cJSON *o = not_stored(w->d, r, w->answer);
                 cJSON_Delete(w->answer);
                 w->answer = o;
         }

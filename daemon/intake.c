@@ -32,8 +32,17 @@ static int regrade(const struct dawn_intake *in, struct dawn_alert *a)
         return r;
 }
 
+/* One outbox row; a text to a number that replied STOP is recorded as
+ * opted-out instead of sent, so the officer sees who was not told and why. */
 static int add_delivery(const struct dawn_intake *in, const struct dawn_alert *a, const char *subscriber,
-                        enum dawn_channel_kind channel, const char *recipient, enum dawn_delivery_action action);
+                        enum dawn_channel_kind channel, const char *recipient, enum dawn_delivery_action action)
+{
+        int r = dawn_store_add_delivery(in->store, a->id, a->revision, subscriber, channel, recipient, action,
+                                        in->now);
+        if (r == 0 && channel == DAWN_CHANNEL_SMS && (r = dawn_store_opted_out(in->store, recipient)) == 1)
+                r = dawn_store_hold_opted_out(in->store, recipient, in->now);
+        return r < 0 ? r : 0;
+}
 
 struct withdraw_ctx {
         const struct dawn_intake *in;
@@ -67,50 +76,23 @@ static int withdraw_one(const char *subscriber, enum dawn_channel_kind channel, 
         return add_delivery(w->in, w->alert, subscriber, channel, recipient, DAWN_ACTION_WITHDRAW);
 }
 
+
+/* A report waiting for review is shown to those who decide (dawn_route_review). */
+static int review_notices(const struct dawn_intake *in, const struct dawn_alert *a)
+{
+        struct dawn_route route;
+        int r = dawn_route_review(in->config, a->id, a->area, &route);
+        for (size_t i = 0; r == 0 && i < route.n; i++)
+                r = add_delivery(in, a, route.v[i].subscriber, route.v[i].channel, route.v[i].recipient,
+                                 DAWN_ACTION_REVIEW);
+        dawn_route_clear(&route);
+        return r;
+}
+
 /* The outbox rows for a new revision: the alert to everyone the rules name
  * now, its withdrawal to anyone who had it and is no longer named (all of
  * them when it is cancelled), and older revisions that have not gone yet
  * superseded. */
-/* One outbox row; a text to a number that replied STOP is recorded as
- * opted-out instead of sent, so the officer sees who was not told and why. */
-static int add_delivery(const struct dawn_intake *in, const struct dawn_alert *a, const char *subscriber,
-                        enum dawn_channel_kind channel, const char *recipient, enum dawn_delivery_action action)
-{
-        int r = dawn_store_add_delivery(in->store, a->id, a->revision, subscriber, channel, recipient, action,
-                                        in->now);
-        if (r == 0 && channel == DAWN_CHANNEL_SMS && (r = dawn_store_opted_out(in->store, recipient)) == 1)
-                r = dawn_store_hold_opted_out(in->store, recipient, in->now);
-        return r < 0 ? r : 0;
-}
-
-/* A report waiting for review is shown to the public-health subscribers
- * of its area (and of the areas above and below it) on all their channels,
- * whatever their other rules: deciding is their job. */
-static int review_notices(const struct dawn_intake *in, const struct dawn_alert *a)
-{
-        const struct dawn_config *c = in->config;
-        int area = dawn_config_area_index(c, a->area);
-        int r = 0;
-        for (size_t i = 0; r == 0 && i < c->n_subscribers; i++) {
-                const struct dawn_subscriber *sub = &c->subscribers[i];
-                if (strcmp(sub->kind, "public-health") != 0 || area < 0 ||
-                    !dawn_config_areas_related(c, sub->area, area))
-                        continue;
-                if (sub->mqtt && c->mqtt.enabled) {
-                        char *topic = NULL;
-                        if (asprintf(&topic, "%s/subscribers/%s/review/%s", c->mqtt.topic_prefix, sub->id, a->id) < 0)
-                                return -ENOMEM;
-                        r = add_delivery(in, a, sub->id, DAWN_CHANNEL_MQTT, topic, DAWN_ACTION_REVIEW);
-                        free(topic);
-                }
-                for (size_t k = 0; r == 0 && c->sms.enabled && k < sub->n_sms; k++)
-                        r = add_delivery(in, a, sub->id, DAWN_CHANNEL_SMS, sub->sms[k], DAWN_ACTION_REVIEW);
-                for (size_t k = 0; r == 0 && c->email.enabled && k < sub->n_email; k++)
-                        r = add_delivery(in, a, sub->id, DAWN_CHANNEL_EMAIL, sub->email[k], DAWN_ACTION_REVIEW);
-        }
-        return r;
-}
-
 static int fan_out(const struct dawn_intake *in, const struct dawn_alert *a)
 {
         struct dawn_route route = { 0 };

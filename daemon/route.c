@@ -20,12 +20,19 @@ char *dawn_route_area_topic(const struct dawn_config *c, int area, const char *a
         return t;
 }
 
-char *dawn_route_subscriber_topic(const struct dawn_config *c, const char *subscriber, const char *alert_id)
+/* "<prefix>/subscribers/<sub>/<what>/<id>": what is "alerts" or "review" */
+static char *subscriber_topic(const struct dawn_config *c, const char *subscriber, const char *what,
+                              const char *alert_id)
 {
         char *t;
-        if (asprintf(&t, "%s/subscribers/%s/alerts/%s", c->mqtt.topic_prefix, subscriber, alert_id) < 0)
+        if (asprintf(&t, "%s/subscribers/%s/%s/%s", c->mqtt.topic_prefix, subscriber, what, alert_id) < 0)
                 return NULL;
         return t;
+}
+
+char *dawn_route_subscriber_topic(const struct dawn_config *c, const char *subscriber, const char *alert_id)
+{
+        return subscriber_topic(c, subscriber, "alerts", alert_id);
 }
 
 static int add_target(struct dawn_route *r, const char *subscriber, const char *kind,
@@ -43,13 +50,13 @@ static int add_target(struct dawn_route *r, const char *subscriber, const char *
         return 0;
 }
 
-static int add_subscriber(const struct dawn_config *c, const struct dawn_subscriber *s, const char *alert_id,
-                          struct dawn_route *r)
+/* Every channel of a subscriber; its MQTT topic is .../<what>/<alert id>. */
+static int add_subscriber(const struct dawn_config *c, const struct dawn_subscriber *s, const char *what,
+                          const char *alert_id, struct dawn_route *r)
 {
         int ret = 0;
         if (s->mqtt && c->mqtt.enabled)
-                ret = add_target(r, s->id, s->kind, DAWN_CHANNEL_MQTT,
-                                 dawn_route_subscriber_topic(c, s->id, alert_id));
+                ret = add_target(r, s->id, s->kind, DAWN_CHANNEL_MQTT, subscriber_topic(c, s->id, what, alert_id));
         for (size_t i = 0; ret == 0 && i < s->n_sms; i++)
                 ret = add_target(r, s->id, s->kind, DAWN_CHANNEL_SMS, strdup(s->sms[i]));
         for (size_t i = 0; ret == 0 && i < s->n_email; i++)
@@ -73,7 +80,24 @@ int dawn_route_alert(const struct dawn_config *c, const char *alert_id, const ch
                                dawn_route_area_topic(c, a, alert_id));
         for (size_t i = 0; r == 0 && i < c->n_subscribers; i++)
                 if (dawn_route_subscriber_matches(c, &c->subscribers[i], a, type, grade))
-                        r = add_subscriber(c, &c->subscribers[i], alert_id, out);
+                        r = add_subscriber(c, &c->subscribers[i], "alerts", alert_id, out);
+        if (r < 0)
+                dawn_route_clear(out);
+        return r;
+}
+
+int dawn_route_review(const struct dawn_config *c, const char *alert_id, const char *area, struct dawn_route *out)
+{
+        memset(out, 0, sizeof(*out));
+        int a = dawn_config_area_index(c, area);
+        if (a < 0)
+                return -EINVAL;
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < c->n_subscribers; i++) {
+                const struct dawn_subscriber *s = &c->subscribers[i];
+                if (strcmp(s->kind, "public-health") == 0 && dawn_config_areas_related(c, s->area, a))
+                        r = add_subscriber(c, s, "review", alert_id, out);
+        }
         if (r < 0)
                 dawn_route_clear(out);
         return r;

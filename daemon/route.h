@@ -30,6 +30,13 @@ int dawn_route_alert(const struct dawn_config *c, const char *alert_id, const ch
                      enum dawn_type type, enum dawn_grade grade, struct dawn_route *out);
 void dawn_route_clear(struct dawn_route *r);
 
+/* Who is told that an alert of this area waits in the review queue: the
+ * public-health subscribers of its area and of the areas above and below
+ * it, on every channel they have, whatever their other rules (deciding is
+ * their job); MQTT on "<prefix>/subscribers/<sub>/review/<id>". Returns as
+ * dawn_route_alert(). */
+int dawn_route_review(const struct dawn_config *c, const char *alert_id, const char *area, struct dawn_route *out);
+
 /* Does this subscriber's rule take an alert of this area, type and grade? */
 bool dawn_route_subscriber_matches(const struct dawn_config *c, const struct dawn_subscriber *s, int area,
                                    enum dawn_type type, enum dawn_grade grade);
