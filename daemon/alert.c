@@ -822,3 +822,34 @@ cJSON *dawn_error_json_v(const char *field, bool temporary, const char *fmt, va_
                 cJSON_AddBoolToObject(o, "temporary", true);
         return o;
 }
+
+cJSON *dawn_json_parse_bounded(const char *text, size_t len, size_t max_bytes, int max_depth, const char *what,
+                               bool *too_large, cJSON **err)
+{
+        *too_large = len > max_bytes;
+        if (*too_large) {
+                *err = dawn_error_json("body", false, "%s of %zu bytes is larger than the limit of %zu bytes", what, len,
+                                       max_bytes);
+                return NULL;
+        }
+        if (!dawn_json_depth_ok(text, len, max_depth)) {
+                *err = dawn_error_json("body", false, "%s nests deeper than %d levels", what, max_depth);
+                return NULL;
+        }
+        const char *end = NULL;
+        cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, false);
+        if (!doc) {
+                size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+                *err = dawn_error_json("body", false, "malformed JSON near byte %zu", at);
+                return NULL;
+        }
+        size_t after = (size_t)(end - text);
+        while (after < len && (text[after] == ' ' || text[after] == '\t' || text[after] == '\r' || text[after] == '\n'))
+                after++;
+        if (after < len) {
+                *err = dawn_error_json("body", false, "unexpected data after the JSON value, at byte %zu", after);
+                cJSON_Delete(doc);
+                return NULL;
+        }
+        return doc;
+}

@@ -131,6 +131,13 @@ char *dawn_alert_fingerprint(const struct dawn_alert *a);
 /* True if no object or array in buf (len bytes) nests deeper than max.
  * Run before cJSON: its own limit is compiled into the system library. */
 bool dawn_json_depth_ok(const char *buf, size_t len, int max);
+/* One JSON value from a peer's bytes, bounded before cJSON sees them: at
+ * most max_bytes, nested at most max_depth levels, and nothing but white
+ * space after it. Returns the value, or NULL with *err set to a refusal
+ * naming "body" (what, e.g. "a report", names the thing in its sentence)
+ * and *too_large telling a refusal for size from the others. */
+cJSON *dawn_json_parse_bounded(const char *text, size_t len, size_t max_bytes, int max_depth, const char *what,
+                               bool *too_large, cJSON **err);
 
 /* RFC 3339 <-> microseconds since the epoch (UTC). */
 int dawn_time_parse(const char *s, int64_t *usec);

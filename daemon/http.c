@@ -295,28 +295,16 @@ int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn repo
                                     dawn_error_json("body", false, "the body is empty: send an alert object, or an "
                                                  "array of them"));
         bool batch = body[start] == '[';
-        size_t limit = dawn_http_body_limit(body[start]);
-        if (len > limit)
-                return body_refusal(out, 413, "too_large",
-                                    dawn_error_json("body", false, "a body of %zu bytes is larger than the limit of %zu "
-                                                 "bytes for %s", len, limit, batch ? "a batch" : "one alert"));
+        bool too_large = false;
+        cJSON *err = NULL;
         /* a batch is one level deeper: each of its alerts gets what one alert alone may use */
-        int depth = DAWN_MAX_JSON_DEPTH + (batch ? 1 : 0);
-        if (!dawn_json_depth_ok(body, len, depth))
-                return body_refusal(out, 400, "invalid",
-                                    dawn_error_json("body", false, "the body nests deeper than %d levels", depth));
-        const char *end = NULL;
-        cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, false);
-        if (!doc) {
-                size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
-                return body_refusal(out, 400, "invalid", dawn_error_json("body", false, "malformed JSON near byte %zu", at));
-        }
-        size_t after = skip_space(body, (size_t)(end - body), len);
+        cJSON *doc = dawn_json_parse_bounded(body, len, dawn_http_body_limit(body[start]),
+                                             DAWN_MAX_JSON_DEPTH + (batch ? 1 : 0), batch ? "a batch" : "one alert",
+                                             &too_large, &err);
+        if (!doc)
+                return body_refusal(out, too_large ? 413 : 400, too_large ? "too_large" : "invalid", err);
         int r;
-        if (after != len)
-                r = body_refusal(out, 400, "invalid",
-                                 dawn_error_json("body", false, "unexpected data after the JSON value, at byte %zu", after));
-        else if (batch)
+        if (batch)
                 r = batch_reports(doc, report, userdata, out);
         else if (!cJSON_IsObject(doc))
                 r = body_refusal(out, 400, "invalid",

@@ -149,34 +149,11 @@ static void refuse(struct dawn_ingest_mqtt *im, const char *source, const char *
  * so that nothing large or deep reaches cJSON. */
 static cJSON *parse_payload(const char *payload, size_t len, const char **reason, cJSON **err)
 {
-        *reason = "invalid";
-        if (len > DAWN_MAX_REQUEST_BYTES) {
-                *reason = "too_large";
-                *err = dawn_error_json("body", false, "a report of %zu bytes is larger than the limit of %d bytes", len,
-                                    DAWN_MAX_REQUEST_BYTES);
-                return NULL;
-        }
-        if (!dawn_json_depth_ok(payload, len, DAWN_MAX_JSON_DEPTH)) {
-                *err = dawn_error_json("body", false, "the report nests deeper than %d levels", DAWN_MAX_JSON_DEPTH);
-                return NULL;
-        }
-        const char *end = NULL;
-        cJSON *doc = cJSON_ParseWithLengthOpts(payload, len, &end, false);
-        if (!doc) {
-                size_t at = end && end >= payload && end <= payload + len ? (size_t)(end - payload) : 0;
-                *err = dawn_error_json("body", false, "malformed JSON near byte %zu", at);
-                return NULL;
-        }
-        size_t after = (size_t)(end - payload);
-        while (after < len && (payload[after] == ' ' || payload[after] == '\t' || payload[after] == '\r' ||
-                               payload[after] == '\n'))
-                after++;
-        if (after < len) {
-                *err = dawn_error_json("body", false, "unexpected data after the JSON value, at byte %zu", after);
-                cJSON_Delete(doc);
-                return NULL;
-        }
-        if (!cJSON_IsObject(doc)) {
+        bool too_large = false;
+        cJSON *doc = dawn_json_parse_bounded(payload, len, DAWN_MAX_REQUEST_BYTES, DAWN_MAX_JSON_DEPTH, "a report",
+                                             &too_large, err);
+        *reason = too_large ? "too_large" : "invalid";
+        if (doc && !cJSON_IsObject(doc)) {
                 *err = dawn_error_json("body", false, "a report over MQTT is one alert object per message");
                 cJSON_Delete(doc);
                 return NULL;
