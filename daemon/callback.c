@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -36,11 +37,6 @@ static bool is_punct(char c)
         return c > 0x20 && c < 0x7f && !is_alnum(c);
 }
 
-static char lower(char c)
-{
-        return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 static char upper(char c)
 {
         return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
@@ -57,15 +53,11 @@ static int hex_value(char c)
         return -1;
 }
 
-/* True if s[0..n) equals word (lower case), ignoring ASCII case. */
+/* True if s[0..n) equals word, ignoring ASCII case (dawnd never sets a
+ * locale, so strncasecmp compares ASCII only). */
 static bool word_eq(const char *s, size_t n, const char *word)
 {
-        if (strlen(word) != n)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (lower(s[i]) != word[i])
-                        return false;
-        return true;
+        return strlen(word) == n && strncasecmp(s, word, n) == 0;
 }
 
 /* Printable ASCII and short: safe to quote in an error message, which
