@@ -414,6 +414,12 @@ static cJSON *parse_object(const char *body, size_t len, struct dawn_input_error
                 dawn_input_error_set(err, "body", "the request body must be one JSON object");
                 return NULL;
         }
+        char nul_at[DAWN_JSON_PATH_MAX];
+        if (dawn_json_find_nul(body, (size_t)(end - body), "body", nul_at, sizeof(nul_at))) {
+                cJSON_Delete(o);
+                dawn_input_error_set(err, nul_at, DAWN_JSON_NUL_REFUSAL, nul_at);
+                return NULL;
+        }
         return o;
 }
 

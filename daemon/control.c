@@ -513,6 +513,11 @@ cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, 
                 size_t at = end ? (size_t)(end - line) : 0;
                 return answer_error("request", false, "malformed JSON near byte %zu", at);
         }
+        char nul_at[DAWN_JSON_PATH_MAX];
+        if (dawn_json_find_nul(line, (size_t)(end - line), "request", nul_at, sizeof(nul_at))) {
+                cJSON_Delete(req);
+                return answer_error(nul_at, false, DAWN_JSON_NUL_REFUSAL, nul_at);
+        }
         cJSON *ans = NULL;
         const char *cmd = want_str(req, "cmd");
         if (!cJSON_IsObject(req))

@@ -794,6 +794,21 @@ static void test_e164_refused(void **state UNUSED)
         assert_int_equal(dawn_e164_normalise(NULL, out), -EINVAL);
 }
 
+/* cJSON would read "A1-r1-7\u0000junk" as "A1-r1-7" and "STOP\u0000 not me" as
+ * "STOP": a NUL in any string of a callback is refused, naming it. */
+static void test_notify_callbacks_refuse_nul(void **state UNUSED)
+{
+        struct dawn_inbound_sms in;
+        struct dawn_input_error err = { 0 };
+        static const char inbound[] = "{\"source_number\":\"+447700900123\",\"message\":\"STOP\\u0000 not me\"}";
+
+        assert_notify_receipt_refused("{\"reference\":\"A1-r1-7\\u0000junk\",\"status\":\"delivered\"}", "reference");
+        assert_notify_receipt_refused("{\"reference\":\"A1-r1-7\",\"status\":\"delivered\",\"x\":[\"\\u0000\"]}", "x[0]");
+        assert_int_equal(dawn_inbound_parse_notify(inbound, strlen(inbound), &in, &err), -EINVAL);
+        assert_string_equal(err.field, "message");
+        assert_string_equal(in.text, "");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -823,6 +838,7 @@ int main(void)
                 cmocka_unit_test(test_notify_receipt_unknown_keys_ignored),
                 cmocka_unit_test(test_notify_receipt_reference_refused),
                 cmocka_unit_test(test_notify_receipt_status_refused),
+                cmocka_unit_test(test_notify_callbacks_refuse_nul),
                 cmocka_unit_test(test_notify_receipt_body_refused),
                 cmocka_unit_test(test_notify_receipt_explicit_length),
                 cmocka_unit_test(test_twilio_receipt),
