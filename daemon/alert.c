@@ -987,8 +987,12 @@ cJSON *dawn_json_parse_bounded(const char *text, size_t len, size_t max_bytes, i
                 cJSON_Delete(doc);
                 return NULL;
         }
-        char path[DAWN_JSON_PATH_MAX];
-        if (dawn_json_find_nul(text, (size_t)(end - text), "body", path, sizeof(path))) {
+        /* "alert" before a batch's index, as the answers for its reports name them ("alert[1].area") */
+        char path[DAWN_JSON_PATH_MAX] = "alert";
+        size_t root = cJSON_IsArray(doc) ? strlen(path) : 0;
+        if (dawn_json_find_nul(text, (size_t)(end - text), "body", path + root, sizeof(path) - root)) {
+                if (root && path[root] != '[')
+                        memmove(path, path + root, strlen(path + root) + 1); /* the batch itself: "body" */
                 *err = dawn_error_json(path, false, DAWN_JSON_NUL_REFUSAL, path);
                 cJSON_Delete(doc);
                 return NULL;

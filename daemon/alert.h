@@ -147,8 +147,9 @@ bool dawn_json_find_nul(const char *text, size_t len, const char *root, char *pa
  * most max_bytes, nested at most max_depth levels, nothing but white
  * space after it, and no NUL in any string (dawn_json_find_nul). Returns
  * the value, or NULL with *err set to a refusal naming "body", or the
- * path of the string with a NUL (what, e.g. "a report", names the thing in
- * its sentence) and *too_large telling a refusal for size from the others. */
+ * path of the string with a NUL ("area", or in a batch "alert[1].area";
+ * what, e.g. "a report", names the thing in its sentence) and *too_large
+ * telling a refusal for size from the others. */
 cJSON *dawn_json_parse_bounded(const char *text, size_t len, size_t max_bytes, int max_depth, const char *what,
                                bool *too_large, cJSON **err);
 

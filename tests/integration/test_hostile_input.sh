@@ -85,8 +85,8 @@ status=$(post '{"type":"batch","area":"portsmouth","summary":"First of two refs.
 check "HTTP: a NUL in source_ref is refused with 400 naming it" test "$status/$(body .field)" = 400/source_ref
 status=$(post '[{"type":"batch","area":"fareham","summary":"A clean one.","source_ref":"batch-ok"},
  {"type":"batch","area":"gosport","summary":"A bad one.","source_ref":"batch\u0000bad"}]')
-check "HTTP: a batch with a NUL in one alert is refused whole, naming [1].source_ref" \
-        test "$status/$(body .field)" = "400/[1].source_ref"
+check "HTTP: a batch with a NUL in one alert is refused whole, naming alert[1].source_ref" \
+        test "$status/$(body .field)" = "400/alert[1].source_ref"
 # what the old code did with two refs that differ only after the NUL: the second was a duplicate of the first
 status=$(post '{"type":"batch","area":"isle-of-wight","summary":"First report.","source_ref":"ph-8"}')
 check "HTTP: a clean report is still accepted" test "$status" = 201 -o "$status" = 200

@@ -993,6 +993,17 @@ static void test_nul_refused_by_the_bounded_parser(void **state UNUSED)
         assert_non_null(strstr(cJSON_GetObjectItem(err, "error")->valuestring, "area: holds the NUL character"));
         cJSON_Delete(err);
 
+        /* in a batch, named as the answers for its reports are */
+        static const char batch[] = "[{\"area\": \"x\"}, {\"area\": \"y\\u0000\"}]";
+        doc = dawn_json_parse_bounded(batch, sizeof(batch) - 1, 1024, 8, "a batch", &too_large, &err);
+        assert_null(doc);
+        assert_string_equal(cJSON_GetObjectItem(err, "field")->valuestring, "alert[1].area");
+        cJSON_Delete(err);
+        doc = dawn_json_parse_bounded("\"\\u0000\"", 8, 1024, 8, "a report", &too_large, &err);
+        assert_null(doc);
+        assert_string_equal(cJSON_GetObjectItem(err, "field")->valuestring, "body");
+        cJSON_Delete(err);
+
         static const char fine[] = "{\"summary\": \"C:\\\\u0000\"}";
         doc = dawn_json_parse_bounded(fine, sizeof(fine) - 1, 1024, 8, "a report", &too_large, &err);
         assert_non_null(doc);
