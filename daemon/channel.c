@@ -82,6 +82,11 @@ int dawn_channel_read_secret(const char *path, char **out)
         fclose(f);
         if (r == 0 && n > DAWN_SECRET_MAX)
                 r = -EFBIG;
+        /* a NUL would end the secret there: "k\0<31 random bytes>" would be the
+         * one-character token "k" (a key made with head -c 32 /dev/urandom has
+         * a NUL in it one time in nine) */
+        if (r == 0 && memchr(buf, '\0', n))
+                r = -EINVAL;
         if (r == 0) {
                 /* editors add a final newline; a secret never ends in one */
                 buf[n] = '\0';

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alert.h"
+#include "channel.h"
 #include "log.h"
 #include "outbox.h"
 
@@ -331,6 +333,36 @@ static void test_utf8_prefix_never_cuts_a_character(void **state UNUSED)
         assert_int_equal(dawn_utf8_prefix("e\xb7\xb7\xb7\xb7\xb7\xb7", 5), 2);
 }
 
+/* ---- secrets from files (daemon/channel.c) ---- */
+
+static int read_secret_of(const char *bytes, size_t n, char **out)
+{
+        char path[] = "/tmp/dawn-test-secret-XXXXXX";
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bytes, n), (ssize_t)n);
+        close(fd);
+        *out = NULL;
+        int r = dawn_channel_read_secret(path, out);
+        unlink(path);
+        return r;
+}
+
+static void test_secret_file(void **state UNUSED)
+{
+        char *s;
+
+        assert_int_equal(read_secret_of("t0ken-abc\r\n", 11, &s), 0);
+        assert_string_equal(s, "t0ken-abc");
+        free(s);
+        assert_int_equal(read_secret_of("\n", 1, &s), -ENODATA);
+        /* a NUL would have made "k" the whole token */
+        assert_int_equal(read_secret_of("k\0\x91\x22\xf3random", 10, &s), -EINVAL);
+        assert_null(s);
+        assert_int_equal(read_secret_of("\0abc", 4, &s), -EINVAL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -355,6 +387,7 @@ int main(void)
                 cmocka_unit_test(test_time_format),
                 cmocka_unit_test(test_time_round_trip),
                 cmocka_unit_test(test_now_is_now),
+                cmocka_unit_test(test_secret_file),
         };
         return cmocka_run_group_tests_name("misc", tests, NULL, NULL);
 }
