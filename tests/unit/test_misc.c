@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alert.h"
@@ -363,6 +364,22 @@ static void test_secret_file(void **state UNUSED)
         assert_int_equal(read_secret_of("\0abc", 4, &s), -EINVAL);
 }
 
+/* A FIFO would have blocked open() until a writer came: refused at once. */
+static void test_secret_file_must_be_a_regular_file(void **state UNUSED)
+{
+        char dir[] = "/tmp/dawn-test-fifo-XXXXXX", path[64];
+        char *s = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/token", dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(dawn_channel_read_secret(path, &s), -EINVAL);
+        assert_null(s);
+        unlink(path);
+        rmdir(dir);
+        assert_int_equal(dawn_channel_read_secret("/tmp", &s), -EISDIR);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -388,6 +405,7 @@ int main(void)
                 cmocka_unit_test(test_time_round_trip),
                 cmocka_unit_test(test_now_is_now),
                 cmocka_unit_test(test_secret_file),
+                cmocka_unit_test(test_secret_file_must_be_a_regular_file),
         };
         return cmocka_run_group_tests_name("misc", tests, NULL, NULL);
 }
