@@ -232,7 +232,7 @@ static int want_name(const cJSON *item, const char *field, int (*from_name)(cons
                 snprintf(shown, sizeof(shown), "%.*s", dawn_utf8_prefix(item->valuestring, sizeof(shown) - 1),
                          item->valuestring);
                 for (char *p = shown; *p; p++)
-                        if ((unsigned char)*p < 0x20)
+                        if ((unsigned char)*p < 0x20 || *p == 0x7f)
                                 *p = '?';
                 return dawn_input_error_set(err, field, "%s: '%s' is not one of %s", field, shown, choices);
         }
@@ -435,6 +435,11 @@ int dawn_alert_parse_input(const cJSON *obj, struct dawn_alert *a, unsigned *see
                         char shown[48];
                         snprintf(shown, sizeof(shown), "%.*s", dawn_utf8_prefix(item->string, sizeof(shown) - 1),
                                  item->string);
+                        /* a name is decoded JSON: "\n" in it would start a forged line
+                         * in a log written to stderr */
+                        for (char *p = shown; *p; p++)
+                                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                                        *p = '?';
                         for (size_t k = 0; k < sizeof(daemon_fields) / sizeof(daemon_fields[0]); k++)
                                 if (strcmp(item->string, daemon_fields[k]) == 0)
                                         return dawn_input_error_set(err, shown,

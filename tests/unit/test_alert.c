@@ -1026,6 +1026,14 @@ static void test_bidi_control_refused_in_identifiers_only(void **state UNUSED)
         assert_accepted("{" BATCH ", 'advice': '\u05e9\u05dc\u05d5\u05dd \u200e123'}");
 }
 
+/* An unknown field's name is quoted in the refusal, which dawnd also logs:
+ * a newline in it would forge a log line. */
+static void test_unknown_field_name_is_quoted_without_controls(void **state UNUSED)
+{
+        assert_refused("{" BATCH ", 'x\\ndawnd: error: forged\\u007f': 1}", "x?dawnd: error: forged?",
+                       "unknown field 'x?dawnd: error: forged?'");
+}
+
 static void test_c1_controls_refused_in_text(void **state UNUSED)
 {
         assert_refused("{" BATCH ", 'advice': 'csi\\u009b31m'}", "advice",
@@ -1095,6 +1103,7 @@ int main(void)
                 cmocka_unit_test(test_nul_refused_by_the_bounded_parser),
                 cmocka_unit_test(test_bidi_control_refused_in_identifiers_only),
                 cmocka_unit_test(test_c1_controls_refused_in_text),
+                cmocka_unit_test(test_unknown_field_name_is_quoted_without_controls),
         };
         return cmocka_run_group_tests_name("alert", tests, group_setup, group_teardown);
 }
