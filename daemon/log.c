@@ -32,6 +32,12 @@ int log_internal_fieldsv(int priority, int error, const char *alert_id, const ch
         /* %m in fmt means the error given, as systemd's log functions do */
         errno = error < 0 ? -error : error;
         vsnprintf(msg, sizeof(entry) - 8, fmt, ap);
+        /* Messages quote what peers sent (ids, field names, reasons): a newline or other
+         * control byte there could forge a second log line, or a terminal escape, in the
+         * journal that operators trust. One line per message, always. */
+        for (char *p = msg; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        *p = '?';
 
         if (log_to_stderr) {
                 static const char *const prefix[] = { "emerg", "alert", "crit", "error",

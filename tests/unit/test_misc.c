@@ -380,6 +380,30 @@ static void test_secret_file_must_be_a_regular_file(void **state UNUSED)
         assert_int_equal(dawn_channel_read_secret("/tmp", &s), -EISDIR);
 }
 
+/* A peer's words quoted in a log message cannot start a line of their own:
+ * under systemd, stderr lines become journal entries an operator trusts. */
+static void test_log_message_is_one_line(void **state UNUSED)
+{
+        FILE *f = tmpfile();
+        assert_non_null(f);
+        int saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        fflush(stderr);
+        assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+        log_init(1, LOG_INFO);
+        log_warning("unknown field '%s'", "x\ndawnd: error: store: forged\x1b[2J");
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+
+        char buf[512] = "";
+        rewind(f);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        assert_string_equal(buf, "dawnd: warning: unknown field 'x?dawnd: error: store: forged?[2J'\n");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -403,6 +427,7 @@ int main(void)
                 cmocka_unit_test(test_time_parse_refuses_invalid),
                 cmocka_unit_test(test_time_format),
                 cmocka_unit_test(test_time_round_trip),
+                cmocka_unit_test(test_log_message_is_one_line),
                 cmocka_unit_test(test_now_is_now),
                 cmocka_unit_test(test_secret_file),
                 cmocka_unit_test(test_secret_file_must_be_a_regular_file),
