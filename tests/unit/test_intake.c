@@ -1373,8 +1373,10 @@ static void test_reject_needs_a_reason_and_a_pending_alert(void **state)
         assert_refused(f, REJECT, "A1", NULL, "reason", "reason: must not be empty");
         assert_refused(f, REJECT, "A1", "", "reason", "reason: must not be empty");
         assert_refused(f, REJECT, "A1", " \n ", "reason", "reason: must not be empty");
+        /* reject is for the review queue; withdrawing an active alert is cancel's job, which tells recipients */
         assert_refused(f, REJECT, "A2", "not needed", "id",
-                       "alert A2 is active, not waiting for review: it cannot be rejected");
+                       "alert A2 is active, not waiting for review: it cannot be rejected"
+                       " (to withdraw it: dawnctl cancel A2 --reason TEXT)");
         assert_refused(f, REJECT, "A99", "not needed", "id", "no alert with id 'A99'");
 
         assert_counts(count(f), before);
