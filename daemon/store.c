@@ -269,10 +269,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                              " attempts, created_at FROM outbox WHERE id = ?1",
         /* clusters: every query goes through an index on the area, so the rows read per
          * overdose report do not grow with the reports in the window */
-        [ST_OPEN_CLUSTER] = "SELECT id FROM alerts WHERE type = 'cluster' AND status IN ('active', 'pending')"
+        /* INDEXED BY: without statistics the planner would take alerts_by_type and read every
+         * report of the window, which is the very cost these indexes are here to avoid */
+        [ST_OPEN_CLUSTER] = "SELECT id FROM alerts INDEXED BY alerts_open_by_area"
+                            " WHERE type = 'cluster' AND status IN ('active', 'pending')"
                             " AND area IN (SELECT value FROM json_each(?1)) AND updated_at >= ?2"
                             " ORDER BY seq LIMIT 1",
-        [ST_UNCLUSTERED] = "SELECT json FROM alerts WHERE type = 'nfod' AND cluster_id IS NULL"
+        [ST_UNCLUSTERED] = "SELECT json FROM alerts INDEXED BY reports_unclustered WHERE type = 'nfod' AND cluster_id IS NULL"
                            " AND status IN ('active', 'pending', 'expired')"
                            " AND area IN (SELECT value FROM json_each(?1)) AND updated_at >= ?2 ORDER BY seq",
         [ST_SET_REPORT_CLUSTER] = "UPDATE alerts SET cluster_id = ?2 WHERE id = ?1",
