@@ -242,7 +242,7 @@ static char *proposal_json(const struct dawn_intake *in, const struct dawn_propo
                 snprintf(n.id, sizeof(n.id), "%s", p->id);
                 n.status = DAWN_STATUS_PENDING;
                 n.revision = alert->revision;
-                n.updated_at = in->now;
+                n.issued_at = n.updated_at = in->now; /* received now: what the reviewer sees */
                 free(n.summary);
                 n.summary = summary;
                 summary = NULL;
