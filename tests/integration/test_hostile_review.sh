@@ -107,18 +107,19 @@ print(json.dumps([{"type": "nfod", "area": "winchester", "source_ref": "ed-%d-%d
 }
 for n in 1 2 3; do batch "$n"; done
 for n in 1 2; do
-        code=$(curl -s -o "$T/batch$n.out" -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $(cat "$T/ed-feed.token")" \
+        code=$(curl -s -o "$T/batch$n.out" -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $(cat "$T/ed-feed.token")" \
                 -H 'Content-Type: application/json' --data-binary "@$T/batch$n.json" "$API/v1/alerts")
         check "array $n of 1,000 reports is answered" test "$code" = 200 -o "$code" = 201
 done
 echo "# dawnd with 2,000 reports in the window: RSS $(rss_kb) kB, $(fds) fds"
-curl -s -o "$T/batch3.out" -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $(cat "$T/ed-feed.token")" \
+curl -s -o "$T/batch3.out" -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $(cat "$T/ed-feed.token")" \
         -H 'Content-Type: application/json' --data-binary "@$T/batch3.json" "$API/v1/alerts" >"$T/batch3.code" &
 curl_pid=$!
-# while the third array is taken: dawnctl status each time within 3 seconds (bounded: 200 tries)
-slow=0 polls=0 peak_rss=0 peak_fds=0
+# while the third array is taken: dawnctl status each time within 3 seconds (bounded: 200 tries, 30 s)
+slow=0 polls=0 peak_rss=0 peak_fds=0 deadline=$((SECONDS + 30))
 for _ in $(seq 200); do
         kill -0 "$curl_pid" 2>/dev/null || break
+        [ "$SECONDS" -lt "$deadline" ] || break
         polls=$((polls + 1))
         timeout 3 "$DAWNCTL" status >/dev/null 2>&1 || slow=$((slow + 1))
         r=$(rss_kb) f=$(fds)
@@ -142,4 +143,5 @@ assert len(r) == 1 and r[0].startswith("from 3,000 overdose reports: ") and r[0]
 check "dawnd answers /healthz" bash -c "curl -s --max-time 3 '$API/healthz' >/dev/null"
 echo "# dawnd after: RSS $(rss_kb) kB, $(fds) fds"
 check "the store is intact" test "$(sqlite3 "$T/state/dawn.db" 'pragma integrity_check')" = ok
+check "dawnd logged no sanitizer report" bash -c "! grep -qE 'runtime error|AddressSanitizer' '$T/dawnd.log'"
 finish
