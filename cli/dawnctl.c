@@ -1336,12 +1336,15 @@ static const struct column ack_columns[] = {
 };
 
 /* The review queue: who reported it matters as much as what, since a
- * partner's report is not yet graded by an officer. */
+ * partner's report is not yet graded by an officer. A proposal (a grade
+ * rise of an active alert that a reporter's report would make) shows the
+ * rise it asks for ("info -> critical") and its id starts with P; its
+ * summary names the alert. */
 static const struct column pending_columns[] = {
-        { "ID", "id", CELL_TEXT, DAWN_MAX_ID_CHARS }, { "GRADE", "grade", CELL_TEXT, 8 },
-        { "TYPE", "type", CELL_TEXT, 7 },             { "AREA", "area", CELL_TEXT, 20 },
-        { "SOURCES", "sources", CELL_TEXT, 24 },      { "RECEIVED", "issued_at", CELL_TIME, 16 },
-        { "SUMMARY", "summary", CELL_TEXT, 0 },
+        { "ID", "id", CELL_TEXT, DAWN_MAX_ID_CHARS }, { "GRADE", "grade_change|grade", CELL_TEXT, 20 },
+        { "TYPE", "type", CELL_TEXT, 7 },
+        { "AREA", "area", CELL_TEXT, 20 },            { "SOURCES", "sources", CELL_TEXT, 24 },
+        { "RECEIVED", "issued_at", CELL_TIME, 16 },   { "SUMMARY", "summary", CELL_TEXT, 0 },
 };
 
 /* Numbers that replied STOP; dawnd masks them before they leave it. */
@@ -1441,6 +1444,10 @@ static void show_alert_result(const cJSON *request, const cJSON *answer)
         cmd = get_string(request, "cmd");
         if (status && strcmp(status, "pending") == 0 && cmd && strcmp(cmd, "issue") == 0)
                 put_note("waiting for review: dawnctl approve ", id, "\n");
+        if (get_true(alert, "proposal_approved"))
+                put_note("proposal approved: the rise is applied to ", id, "\n");
+        else if (get_true(alert, "proposal_rejected"))
+                put_note("proposal rejected: alert ", id, " stays as it was\n");
 }
 
 /* The array under key as a table, or when_empty when there is none. */
@@ -1465,7 +1472,9 @@ static void show_list(const cJSON *request, const cJSON *answer)
 static void show_pending(const cJSON *request, const cJSON *answer)
 {
         (void)request;
-        show_rows(answer, "alerts", COLUMNS(pending_columns), "no reports waiting for review");
+        /* "alerts": what a dawnd from before proposals answers */
+        show_rows(answer, get(answer, "pending") ? "pending" : "alerts", COLUMNS(pending_columns),
+                  "nothing waiting for review");
 }
 
 static void show_optouts(const cJSON *request, const cJSON *answer)
@@ -1946,20 +1955,30 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Retracts alert ID. Everyone who received it is told, with TEXT as the\n"
           "reason.\n",
           OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
-        { "pending", "", "list the reports waiting for review",
-          "Lists the reports waiting for review (status pending), with who reported\n"
-          "them: reports from sources with the reporter role (and overdose clusters,\n"
-          "when grading.cluster.review is set) are held until an officer approves\n"
-          "or rejects them. Subscribers of kind public-health are told on each of\n"
-          "their channels when one arrives.\n",
-          0, build_bare, show_pending, "alerts" },
-        { "approve", "ID", "send a pending report out as an alert",
+        { "pending", "", "list what waits for review: reports and grade rises",
+          "Lists what waits for an officer, with who reported it. Two kinds:\n"
+          "  alert     a report with status pending: from a source with the\n"
+          "            reporter role, or an overdose cluster raised only from such\n"
+          "            reports (or any cluster, when grading.cluster.review is set);\n"
+          "  proposal  a grade rise of an active alert (id P1, P2, ...) that a\n"
+          "            reporter's report would make; GRADE shows the rise, and the\n"
+          "            alert stays as it is until the proposal is approved.\n"
+          "Subscribers of kind public-health are told on each of their channels\n"
+          "when one arrives. With --json, each item has \"kind\": \"alert\" or\n"
+          "\"proposal\" (a proposal also names its \"alert\").\n",
+          0, build_bare, show_pending, "pending" },
+        { "approve", "ID", "send a pending report out, or apply a proposed rise",
           "Approves pending report ID: it becomes an active alert, with the grade\n"
-          "dawnd gave it, and goes to its recipients. Prints the alert.\n",
+          "dawnd gave it, and goes to its recipients. For a proposal (ID P1, ...),\n"
+          "the report it holds counts from now on and the alert is graded again:\n"
+          "if that raises it, recipients get a new revision. Prints the alert.\n",
           0, build_with_id, show_alert_result, "alert" },
-        { "reject", "ID --reason TEXT", "turn down a pending report",
+        { "reject", "ID --reason TEXT", "turn down a pending report or a proposal",
           "Rejects pending report ID, with TEXT as the reason (required), which is\n"
-          "kept with the report. Nothing is sent to subscribers. Prints the report.\n",
+          "kept with the report. Nothing is sent to subscribers. Prints the report.\n"
+          "For a proposal (ID P1, ...), the rise is dropped and the alert stays as\n"
+          "it was. An active alert cannot be rejected: withdraw it with cancel,\n"
+          "which tells its recipients.\n",
           OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
         { "list", "[--all]", "active alerts (all of them with --all)",
           "Lists the active alerts; with --all, pending, cancelled and expired\n"

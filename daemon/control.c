@@ -288,11 +288,30 @@ static cJSON *cmd_list(struct dawn_daemon *d, const struct dawn_peer *p, const c
         return list_alerts(d, cJSON_IsTrue(all), NULL);
 }
 
+/* The review queue: pending alerts (a reporter's report, a cluster) and
+ * proposed grade rises of active ones, oldest proposal last; each item says
+ * which kind it is ("alert" or "proposal"), and approve and reject take
+ * either id. */
 static cJSON *cmd_pending(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { NULL };
         cJSON *bad = check_args(req, args);
-        return bad ? bad : list_alerts(d, false, "pending");
+        if (bad)
+                return bad;
+        cJSON *ans = list_alerts(d, false, "pending");
+        cJSON *alerts = cJSON_GetObjectItemCaseSensitive(ans, "alerts");
+        if (!cJSON_IsArray(alerts))
+                return ans; /* a refusal */
+        cJSON *item;
+        cJSON_ArrayForEach(item, alerts)
+                cJSON_AddStringToObject(item, "kind", "alert");
+        int r = dawn_store_waiting_proposals_json(d->store, alerts);
+        if (r < 0) {
+                cJSON_Delete(ans);
+                return answer_store_error(d, r);
+        }
+        cJSON_AddItemToObject(ans, "pending", cJSON_DetachItemViaPointer(ans, alerts));
+        return ans;
 }
 
 static cJSON *cmd_show(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
@@ -414,8 +433,9 @@ static cJSON *cmd_reload(struct dawn_daemon *d, const struct dawn_peer *p, const
 static int change_approve(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
                           const char **flag, struct dawn_input_error *err)
 {
-        *flag = "approved";
-        return dawn_intake_approve(in, want_str(req, "id"), result, err);
+        const char *id = want_str(req, "id");
+        *flag = id && id[0] == 'P' ? "proposal_approved" : "approved";
+        return dawn_intake_approve(in, id, result, err);
 }
 
 static int change_reject(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
@@ -424,8 +444,9 @@ static int change_reject(const struct dawn_intake *in, const cJSON *req, struct 
         const char *reason = want_str(req, "reason");
         if (!reason)
                 return dawn_input_error_set(err, "reason", "reason: required: the audit log keeps why");
-        *flag = "rejected";
-        return dawn_intake_reject(in, want_str(req, "id"), reason, result, err);
+        const char *id = want_str(req, "id");
+        *flag = id && id[0] == 'P' ? "proposal_rejected" : "rejected";
+        return dawn_intake_reject(in, id, reason, result, err);
 }
 
 static cJSON *cmd_approve(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)

@@ -165,7 +165,12 @@ check "ambulance's report answers 201" test "$status" = 201
 check "with status pending" test "$(body .status)" = pending
 ctl --json pending >"$T/pending.json"
 check "dawnctl pending lists it" grep -qw "$pid" <(ids_in "$T/pending.json")
+check "as an item of kind alert" /usr/bin/python3 -c 'import json,sys
+assert [a["kind"] for a in json.load(open(sys.argv[1])) if a["id"] == sys.argv[2]] == ["alert"]' "$T/pending.json" "$pid"
 check "it is not on the-haven-hostel's topic yet" test -z "$(retained "$PREFIX/subscribers/the-haven-hostel/alerts/$pid")"
+check "dawnctl reject of an active alert is refused (that is cancel's job)" \
+        bash -c "'$DAWNCTL' reject '$id' --reason 'not ours' 2>&1 >/dev/null | grep -q 'dawnctl cancel $id'"
+check "and it stays active" test "$(ctl --json show "$id" | json_get /dev/stdin .status)" = active
 ctl --json approve "$pid" >"$T/approved.json"
 check "dawnctl approve makes it active" test "$(json_get "$T/approved.json" .status)" = active
 check "and it reaches the-haven-hostel's topic" wait_count "$T/haven" "/alerts/$pid " 1

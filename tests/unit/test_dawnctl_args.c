@@ -525,17 +525,24 @@ static void test_pending_printed(void **state)
 {
         char *argv[] = { "pending", NULL };
         char *out = printed(argv,
-                            "{\"ok\":true,\"alerts\":[{\"id\":\"A3\",\"grade\":\"warning\",\"status\":\"pending\","
-                            "\"type\":\"batch\",\"area\":\"southampton\",\"sources\":[\"ambulance\"],"
-                            "\"issued_at\":\"2026-12-01T02:50:00Z\",\"summary\":\"Two overdoses in Shirley.\"}]}",
+                            "{\"ok\":true,\"pending\":[{\"id\":\"A3\",\"kind\":\"alert\",\"grade\":\"warning\","
+                            "\"status\":\"pending\",\"type\":\"batch\",\"area\":\"southampton\","
+                            "\"sources\":[\"ambulance\"],\"issued_at\":\"2026-12-01T02:50:00Z\","
+                            "\"summary\":\"Two overdoses in Shirley.\"},"
+                            "{\"id\":\"P1\",\"kind\":\"proposal\",\"alert\":\"A1\",\"grade\":\"critical\","
+                            "\"grade_change\":\"info -> critical\",\"status\":\"pending\",\"type\":\"batch\","
+                            "\"area\":\"southampton\",\"sources\":[\"ambulance\"],"
+                            "\"issued_at\":\"2026-12-01T02:55:00Z\",\"summary\":\"Proposed grade rise of A1.\"}]}",
                             false);
 
-        assert_string_equal(out, "ID  GRADE    TYPE   AREA         SOURCES    RECEIVED          SUMMARY\n"
-                                 "A3  warning  batch  southampton  ambulance  2026-12-01 02:50  Two overdoses in "
-                                 "Shirley.\n");
+        assert_string_equal(out, "ID  GRADE             TYPE   AREA         SOURCES    RECEIVED          SUMMARY\n"
+                                 "A3  warning           batch  southampton  ambulance  2026-12-01 02:50  Two overdoses "
+                                 "in Shirley.\n"
+                                 "P1  info -> critical  batch  southampton  ambulance  2026-12-01 02:55  Proposed grade "
+                                 "rise of A1.\n");
         free(out);
-        out = printed(argv, "{\"ok\":true,\"alerts\":[]}", false);
-        assert_string_equal(out, "no reports waiting for review\n");
+        out = printed(argv, "{\"ok\":true,\"pending\":[]}", false);
+        assert_string_equal(out, "nothing waiting for review\n");
         free(out);
 }
 

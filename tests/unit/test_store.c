@@ -109,6 +109,13 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* What the review-and-clusters migration adds, taken away again: a fresh
+ * store made to look as an older dawnd left it. */
+#define UNDO_REVIEW_AND_CLUSTERS                                                                                  \
+        "DROP TABLE proposals; DROP TABLE clusters; DROP INDEX alerts_open_by_area; DROP INDEX reports_unclustered;" \
+        "ALTER TABLE alerts DROP COLUMN area; ALTER TABLE alerts DROP COLUMN cluster_id;"                          \
+        "ALTER TABLE corroborations DROP COLUMN proposal;"
+
 /* a store written by the first schema is brought up to date on open */
 static void test_schema_1_store_is_migrated(void **state)
 {
@@ -120,6 +127,7 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
+                                      UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
                                       "PRAGMA user_version = 1",
@@ -139,6 +147,72 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(n, 4);
         sqlite3_free_table(rows);
         sqlite3_close(db);
+}
+
+/* A store a version-3 dawnd left (overdose reports, a cluster of three of
+ * them, one report not in it) is carried over: areas become a column, each
+ * clustered report knows its cluster, the cluster its count, and cluster
+ * detection then finds them by area. */
+static void test_schema_3_store_keeps_its_clusters(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        dawn_store_close(s);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+#define NFOD_ROW(n, area)                                                                                       \
+        "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at, updated_at, expires_at,"  \
+        " json, type) VALUES ('A" #n "', " #n ", 'fp" #n "', 'active', 'logged', 1, " #n "000, " #n "000, 0,"    \
+        " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"" area "\",\"status\":\"active\","                  \
+        "\"sources\":[\"ambulance\"]}', 'nfod');"
+#define CORROBORATION(n)                                                                                        \
+        "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
+        " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
+        assert_int_equal(sqlite3_exec(db,
+                                      UNDO_REVIEW_AND_CLUSTERS
+                                      NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
+                                      "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
+                                      " updated_at, expires_at, json, type) VALUES ('A4', 4, 'fp4', 'active',"
+                                      " 'warning', 1, 4000, 4000, 0, '{\"id\":\"A4\",\"type\":\"cluster\","
+                                      "\"area\":\"southampton\",\"status\":\"active\",\"casualties\":3}', 'cluster');"
+                                      CORROBORATION(1) CORROBORATION(2) CORROBORATION(3)
+                                      NFOD_ROW(5, "portsmouth")
+                                      "PRAGMA user_version = 3",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
+        /* the cluster, found by its area; its three reports counted */
+        char id[DAWN_MAX_ID_CHARS + 1] = "";
+        assert_int_equal(dawn_store_find_open_cluster(s, "[\"southampton\", \"pan-hampshire\"]", 0, id), 1);
+        assert_string_equal(id, "A4");
+        assert_int_equal(dawn_store_find_open_cluster(s, "[\"portsmouth\"]", 0, id), 0);
+        assert_int_equal(dawn_store_cluster_reports(s, "A4"), 3);
+        /* its reports count towards no other cluster; the one in portsmouth still may */
+        struct dawn_alert *v = NULL;
+        size_t n = 0;
+        assert_int_equal(dawn_store_unclustered_reports(s, "[\"southampton\"]", 0, &v, &n), 0);
+        assert_int_equal(n, 0);
+        free(v);
+        assert_int_equal(dawn_store_unclustered_reports(s, "[\"portsmouth\", \"pan-hampshire\"]", 0, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].id, "A5");
+        dawn_alert_clear(&v[0]);
+        free(v);
+        /* nothing was held for review before there was review */
+        cJSON *arr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_waiting_proposals_json(s, arr), 0);
+        assert_int_equal(cJSON_GetArraySize(arr), 0);
+        assert_int_equal(dawn_store_load_corroborations(s, "A4", &v, &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++)
+                dawn_alert_clear(&v[i]);
+        free(v);
+        cJSON_Delete(arr);
+        dawn_store_close(s);
 }
 
 static void test_store_from_a_newer_dawnd_is_refused(void **state)
@@ -198,6 +272,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fresh_store_gets_current_schema_in_wal_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopening_keeps_what_was_stored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_1_store_is_migrated, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schema_3_store_keeps_its_clusters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_from_a_newer_dawnd_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_in_flight_deliveries_return_to_pending, setup, teardown),
         };
