@@ -75,7 +75,8 @@ const char *dawn_delivery_event_name(enum dawn_delivery_event e);
 /* The receipt's event. */
 enum dawn_delivery_event dawn_receipt_event(enum dawn_receipt_status status);
 
-/* What event does to a delivery in state from: 1 and *to (another state),
+/* What event does to a delivery in state from: 1 and *to (the state to
+ * write: a pending delivery told to wait stays pending, with a later time),
  * 0 when it is legal and changes nothing (a duplicate receipt), or -EPERM
  * when it is not a legal transition (a receipt for a text never sent, a
  * failure after delivery). Pure: every state change follows it. */
