@@ -993,12 +993,14 @@ static void callback_invalid(struct request *rq, const struct dawn_input_error *
         refuse(rq, MHD_HTTP_BAD_REQUEST, err->field, "%s", err->message);
 }
 
-/* After the store had its say: a receipt for a delivery DAWN does not know
- * is still answered 200, or the gateway would retry it for days. */
+/* After the store had its say. A receipt or text that was ignored (no such
+ * text, another alert's reference, an illegal transition, a replay) is
+ * still answered 200, or the gateway would retry it for days; only a store
+ * failure is a 503, which the gateway retries. */
 static void callback_done(struct request *rq, int r)
 {
         struct dawn_daemon *d = rq->h->d;
-        if (r < 0 && r != -ENOENT) {
+        if (r < 0) {
                 rq->json = dawn_store_error_json(d, r, true);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 rq->twiml = false;

@@ -25,8 +25,12 @@ enum dawn_counter {
         DAWN_M_DELIVERY_RETRIES,   /* dawn_delivery_retries_total{channel}: attempts scheduled again */
         DAWN_M_DELIVERY_FAILURES,  /* dawn_delivery_failures_total{channel,reason}: permanent|lifetime|receipt */
         DAWN_M_RECEIPTS,           /* dawn_receipts_total{provider,status}: notify|twilio; delivered|
-                                    * permanent-failure|temporary-failure|in-progress|unknown-delivery */
+                                    * permanent-failure|temporary-failure|in-progress */
         DAWN_M_CALLBACKS_REFUSED,  /* dawn_callbacks_refused_total{provider,reason}: unauthenticated|invalid */
+        DAWN_M_CALLBACKS_IGNORED,  /* dawn_callbacks_ignored_total{provider,reason}: answered 2xx but changed
+                                    * nothing: unknown-delivery|mismatched|illegal-transition|replayed */
+        DAWN_M_ACKS_IGNORED,       /* dawn_acks_ignored_total{via}: sms|dashboard: from a number or
+                                    * subscriber the alert did not reach (or of no alert) */
         DAWN_M_SMS_REPLIES,        /* dawn_sms_replies_total{kind}: stop|start|ack|other */
         DAWN_M_REVIEW_DECISIONS,   /* dawn_review_decisions_total{decision}: approved|rejected */
         DAWN_M_CLUSTERS_RAISED,    /* dawn_clusters_raised_total{} */

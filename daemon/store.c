@@ -90,7 +90,18 @@ static const char *const migrations[] = {
         "  number TEXT PRIMARY KEY,"
         "  via TEXT NOT NULL,"
         "  since INTEGER NOT NULL);",
-        /* 4: review means review, and clusters at a bounded cost. Touches
+        /* 4: Twilio requests already taken, so that a replayed one (its
+         * signature has no time in it) changes nothing: a status callback is
+         * one of a kind by (MessageSid, status), a received text by its
+         * MessageSid (kind 'inbound'). Kept until keep_until, then pruned. */
+        "CREATE TABLE twilio_requests ("
+        "  sid TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  seen_at INTEGER NOT NULL,"
+        "  keep_until INTEGER NOT NULL,"
+        "  PRIMARY KEY (sid, kind));"
+        "CREATE INDEX twilio_requests_by_age ON twilio_requests(keep_until);",
+        /* 5: review means review, and clusters at a bounded cost. Touches
          * only what it adds, so that it applies whatever other migration
          * runs before it.
          * - The area as a column, indexed, so that cluster detection finds
@@ -113,12 +124,12 @@ static const char *const migrations[] = {
         "  reports INTEGER NOT NULL);"
         "INSERT INTO clusters (id, reports) SELECT a.id,"
         "  (SELECT count(*) FROM corroborations c WHERE c.alert_id = a.id) FROM alerts a WHERE a.type = 'cluster';"
-        "CREATE TEMP TABLE v4_report_cluster AS SELECT json_extract(c.json, '$.id') AS report, c.alert_id AS cluster"
+        "CREATE TEMP TABLE v5_report_cluster AS SELECT json_extract(c.json, '$.id') AS report, c.alert_id AS cluster"
         "  FROM corroborations c JOIN alerts a ON a.id = c.alert_id WHERE a.type = 'cluster';"
-        "CREATE INDEX temp.v4_report_cluster_by_report ON v4_report_cluster(report);"
-        "UPDATE alerts SET cluster_id = (SELECT cluster FROM v4_report_cluster WHERE report = alerts.id LIMIT 1)"
+        "CREATE INDEX temp.v5_report_cluster_by_report ON v5_report_cluster(report);"
+        "UPDATE alerts SET cluster_id = (SELECT cluster FROM v5_report_cluster WHERE report = alerts.id LIMIT 1)"
         "  WHERE type = 'nfod';"
-        "DROP TABLE temp.v4_report_cluster;"
+        "DROP TABLE temp.v5_report_cluster;"
         "CREATE INDEX alerts_open_by_area ON alerts(type, area, updated_at) WHERE status IN ('active', 'pending');"
         "CREATE INDEX reports_unclustered ON alerts(area, updated_at)"
         "  WHERE type = 'nfod' AND cluster_id IS NULL AND status IN ('active', 'pending', 'expired');"
@@ -181,6 +192,10 @@ enum stmt_id {
         ST_ACK_ADD,
         ST_ACK_LIST,
         ST_LOAD_DELIVERY,
+        ST_MOVE_DELIVERY,
+        ST_TWILIO_SEEN,
+        ST_TWILIO_PRUNE,
+        ST_REACHED,
         ST_ALERT_COUNTS,
         ST_OPEN_CLUSTER,
         ST_UNCLUSTERED,
@@ -242,8 +257,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
                    " ORDER BY o.next_at, o.id LIMIT ?3",
         [ST_NEXT_DUE] = "SELECT min(next_at) FROM outbox WHERE channel = ? AND state IN ('pending', 'retrying')",
-        [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
-        [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1",
+        /* only from the states the transition table (outbox.c) allows: the outbox's own
+         * results never overwrite what a receipt decided (delivered, failed) */
+        [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1"
+                       " AND state IN ('pending', 'retrying')",
+        [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1"
+                        " AND (state = 'in-flight' OR (?2 IN ('pending', 'failed') AND state IN ('pending', 'retrying')))",
         [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'in-flight'",
         [ST_FAIL_EXPIRED] = "UPDATE outbox SET state = 'failed', last_error = ?3, updated_at = ?4"
                             " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?2",
@@ -301,6 +320,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                                " WHERE alert_id = ?1 AND status = 'pending'",
         [ST_SUPERSEDE_NOTICES] = "UPDATE outbox SET state = 'superseded', updated_at = ?4 WHERE alert_id = ?1"
                                  " AND revision BETWEEN ?2 AND ?3 AND state IN ('pending', 'retrying')",
+        [ST_MOVE_DELIVERY] = "UPDATE outbox SET state = ?3, last_error = coalesce(?4, last_error), next_at = ?5,"
+                             " updated_at = ?6 WHERE id = ?1 AND state = ?2",
+        [ST_TWILIO_SEEN] = "INSERT OR IGNORE INTO twilio_requests (sid, kind, seen_at, keep_until) VALUES (?1, ?2, ?3, ?4)",
+        /* a bounded number per request taken: pruning never holds up the one that triggers it */
+        [ST_TWILIO_PRUNE] = "DELETE FROM twilio_requests WHERE rowid IN (SELECT rowid FROM twilio_requests"
+                            " WHERE keep_until < ?1 ORDER BY keep_until LIMIT 64)",
+        /* a text reaches a number once the gateway has it; a dashboard once the broker has it */
+        [ST_REACHED] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = ?2"
+                       " AND (?3 IS NULL OR subscriber = ?3) AND (?4 IS NULL OR recipient = ?4)"
+                       " AND action = 'publish' AND state IN ('sent', 'delivered')"
+                       " GROUP BY subscriber ORDER BY max(revision) DESC, subscriber LIMIT 1",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -940,7 +970,10 @@ int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, now);
-        return run(s, st);
+        int r = run(s, st);
+        /* not waiting any more (read and written in one transaction, so it never happens):
+         * whatever it is now, it must not be sent */
+        return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ESTALE;
 }
 
 int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
@@ -955,6 +988,22 @@ int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_del
         sqlite3_bind_int64(st, 4, next_at);
         sqlite3_bind_int64(st, 5, now);
         return run(s, st);
+}
+
+int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                             enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_MOVE_DELIVERY);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, dawn_delivery_state_name(from));
+        bind_text(st, 3, dawn_delivery_state_name(to));
+        bind_text(st, 4, error);
+        sqlite3_bind_int64(st, 5, next_at);
+        sqlite3_bind_int64(st, 6, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
 }
 
 int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
@@ -1424,4 +1473,48 @@ uint64_t dawn_store_vm_steps(struct dawn_store *s)
                 if (s->stmt[i])
                         n += (uint64_t)sqlite3_stmt_status(s->stmt[i], SQLITE_STMTSTATUS_VM_STEP, 0);
         return n;
+}
+
+int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const char *kind, int64_t keep_until,
+                                   int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_TWILIO_SEEN);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, sid);
+        bind_text(st, 2, kind);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, keep_until);
+        int r = run(s, st);
+        if (r < 0)
+                return r;
+        bool added = sqlite3_changes(s->db) > 0;
+        if ((st = stmt(s, ST_TWILIO_PRUNE)) == NULL)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        r = run(s, st);
+        return r < 0 ? r : added;
+}
+
+int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
+                             const char *subscriber, const char *recipient, int *revision,
+                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1])
+{
+        sqlite3_stmt *st = stmt(s, ST_REACHED);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, dawn_channel_name(channel));
+        bind_text(st, 3, subscriber);
+        bind_text(st, 4, recipient);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        if (r == 1) {
+                if (reached_subscriber)
+                        column_copy(st, 0, reached_subscriber, DAWN_MAX_ID_CHARS + 1);
+                if (revision)
+                        *revision = sqlite3_column_int(st, 1);
+        }
+        sqlite3_reset(st);
+        return r;
 }

@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 4
+#define DAWN_STORE_SCHEMA_VERSION 5
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -126,10 +126,17 @@ int dawn_store_due_deliveries(struct dawn_store *s, enum dawn_channel_kind chann
                               struct dawn_outbox_row *rows, int limit);
 /* The earliest next_at of a waiting delivery on channel, or 0 if none. */
 int64_t dawn_store_next_due(struct dawn_store *s, enum dawn_channel_kind channel);
-/* State changes: the attempt starts (in-flight, attempts + 1), or it ended. */
+/* State changes: the attempt starts (in-flight, attempts + 1; -ESTALE if
+ * the delivery was not waiting), or it ended (a delivery no longer pending,
+ * retrying or in flight is left as it is: a receipt decided it). */
 int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now);
 int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
                                  const char *error, int64_t next_at, int64_t now);
+/* Moves a delivery from one state to another, as dawn_delivery_next()
+ * (outbox.h) allows: only if it is in from now. error NULL keeps the last
+ * error. 1 moved, 0 it was not in from, or -errno. */
+int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                             enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now);
 /* Deliveries on channel still waiting (pending or retrying) that were
  * created before created_before fail with reason. Returns how many. */
 int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
@@ -162,6 +169,19 @@ int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array);
 int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
                        const char *via, const char *by, int64_t now);
 int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* Whether the alert reached a subscriber or a number on channel: a
+ * publish delivery of some revision that the peer has (sent or delivered).
+ * subscriber and recipient narrow the search (NULL: any). 1 with *revision
+ * (the latest revision that reached them) and reached_subscriber (whose
+ * delivery it was) filled where not NULL, 0 if it did not, or -errno. */
+int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
+                             const char *subscriber, const char *recipient, int *revision,
+                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1]);
+/* A Twilio request (MessageSid, kind: its status, or "inbound") taken now,
+ * remembered until keep_until; expired ones are pruned a few at a time.
+ * 1 if new, 0 if it was taken before (a replay), or -errno. */
+int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const char *kind, int64_t keep_until,
+                                   int64_t now);
 /* One outbox row without its alert JSON: 1 and *row filled (dawn_outbox_row_clear it), 0 if none. */
 int dawn_store_load_delivery(struct dawn_store *s, int64_t id, struct dawn_outbox_row *row);
 

@@ -124,7 +124,8 @@ static void test_every_family_is_announced(void **state UNUSED)
         static const char *const counters[] = {
                 "dawn_intake_accepted_total",   "dawn_intake_rejected_total", "dawn_delivery_attempts_total",
                 "dawn_delivery_retries_total",  "dawn_delivery_failures_total", "dawn_receipts_total",
-                "dawn_callbacks_refused_total", "dawn_sms_replies_total",     "dawn_review_decisions_total",
+                "dawn_callbacks_refused_total", "dawn_callbacks_ignored_total", "dawn_acks_ignored_total",
+                "dawn_sms_replies_total",       "dawn_review_decisions_total",
                 "dawn_clusters_raised_total",   "dawn_http_requests_total",   "dawn_metrics_dropped_series_total",
         };
         char *text = page();
@@ -392,6 +393,8 @@ static void test_prometheus_parses_the_page(void **state UNUSED)
                 "[\"dawn_delivery_failures\", \"counter\", null, null, null]",
                 "[\"dawn_receipts\", \"counter\", null, null, null]",
                 "[\"dawn_callbacks_refused\", \"counter\", null, null, null]",
+                "[\"dawn_callbacks_ignored\", \"counter\", null, null, null]",
+                "[\"dawn_acks_ignored\", \"counter\", null, null, null]",
                 "[\"dawn_sms_replies\", \"counter\", null, null, null]",
                 "[\"dawn_review_decisions\", \"counter\", null, null, null]",
                 "[\"dawn_clusters_raised\", \"counter\", null, null, null]",
