@@ -47,6 +47,8 @@ struct dawn_ws_relay {
         bool closing;             /* a close frame is queued: flush it, then end */
         bool paused;              /* the broker side was paused once (counted once) */
         uint64_t started, last_activity, closing_since;
+        uint64_t last_output;     /* when the browser last took a byte, or had nothing waiting */
+        uint64_t armed_at;        /* the timer's time */
         char *host;
         int port;
         char peer[64];
@@ -151,6 +153,17 @@ static int flush(int fd, struct buf *b)
         return 0;
 }
 
+/* Towards the browser: the time of the last progress is kept for the
+ * slow-reader deadline. */
+static int flush_client(struct dawn_ws_relay *r)
+{
+        size_t before = r->to_client.len;
+        int e = flush(r->client_fd, &r->to_client);
+        if (r->to_client.len < before || r->to_client.len == 0)
+                r->last_output = now_monotonic();
+        return e;
+}
+
 /* ---- ending ---- */
 
 static void broker_side_end(struct dawn_ws_relay *r)
@@ -177,6 +190,7 @@ static void relay_end(struct dawn_ws_relay *r)
 
 static void update_events(struct dawn_ws_relay *r);
 static void arm_timer(struct dawn_ws_relay *r);
+static uint64_t deadline(const struct dawn_ws_relay *r);
 
 static void queue_close_frame(struct dawn_ws_relay *r, uint16_t code, const char *why)
 {
@@ -210,7 +224,7 @@ static void relay_drop(struct dawn_ws_relay *r, uint16_t code, const char *why)
 {
         if (!r->closing)
                 queue_close_frame(r, code, why);
-        (void)flush(r->client_fd, &r->to_client);
+        (void)flush_client(r);
         relay_end(r);
 }
 
@@ -237,6 +251,9 @@ static void update_events(struct dawn_ws_relay *r)
         if (r->to_client.len)
                 client |= EPOLLOUT;
         set_events(r->client_io, client);
+        /* output that starts to wait brings the slow-reader deadline forward */
+        if (deadline(r) < r->armed_at)
+                arm_timer(r);
         if (!r->broker_io)
                 return;
         uint32_t broker = 0;
@@ -268,12 +285,15 @@ static uint64_t deadline(const struct dawn_ws_relay *r)
                 return r->closing_since + DAWN_WS_RELAY_CLOSE_USEC;
         if (r->stage != SIGNED_IN)
                 return r->started + DAWN_WS_RELAY_LOGIN_USEC;
-        return r->last_activity + DAWN_WS_RELAY_IDLE_USEC;
+        uint64_t idle = r->last_activity + DAWN_WS_RELAY_IDLE_USEC;
+        uint64_t stalled = r->last_output + DAWN_WS_RELAY_STALL_USEC;
+        return r->to_client.len && stalled < idle ? stalled : idle;
 }
 
 static void arm_timer(struct dawn_ws_relay *r)
 {
-        sd_event_source_set_time(r->timer, deadline(r));
+        r->armed_at = deadline(r);
+        sd_event_source_set_time(r->timer, r->armed_at);
         sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
 }
 
@@ -292,6 +312,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 limit_hit(L_LOGIN, LOG_INFO, "dashboard relay (%s): no MQTT login within %d s of the upgrade: closed",
                           r->peer, (int)(DAWN_WS_RELAY_LOGIN_USEC / 1000000));
                 relay_drop(r, CLOSE_POLICY, "no MQTT login in time");
+        } else if (r->to_client.len && now_monotonic() >= r->last_output + DAWN_WS_RELAY_STALL_USEC) {
+                limit_hit(L_UNREAD, LOG_WARNING,
+                          "dashboard relay (%s, %s): the browser took nothing for %d s (%zu bytes wait for it): "
+                          "closed", r->peer, r->user, (int)(DAWN_WS_RELAY_STALL_USEC / 1000000), r->to_client.len);
+                relay_drop(r, CLOSE_POLICY, "output not read");
         } else {
                 limit_hit(L_IDLE, LOG_INFO, "dashboard relay (%s, %s): silent for %d s: closed", r->peer, r->user,
                           (int)(DAWN_WS_RELAY_IDLE_USEC / 1000000));
@@ -439,7 +464,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         if (revents & EPOLLOUT) {
-                if (flush(fd, &r->to_client) < 0 || (r->closing && r->to_client.len == 0)) {
+                if (flush_client(r) < 0 || (r->closing && r->to_client.len == 0)) {
                         relay_end(r);
                         return 0;
                 }
@@ -531,12 +556,14 @@ static int on_broker(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
                 if (n > 0) {
                         read_connack(r, chunk, (size_t)n);
+                        if (r->to_client.len == 0)
+                                r->last_output = now_monotonic(); /* the slow-reader clock starts now */
                         if (queue_frame(r, DAWN_WS_BINARY, chunk, (size_t)n) < 0) {
                                 relay_close(r, DAWN_WS_CLOSE_SERVER_ERROR, "out of memory");
                                 return 0;
                         }
                 }
-                if (flush(r->client_fd, &r->to_client) < 0) {
+                if (flush_client(r) < 0) {
                         relay_end(r);
                         return 0;
                 }
@@ -565,11 +592,18 @@ int dawn_ws_relay_start(sd_event *loop, int client_fd, const char *extra, size_t
         r->port = port;
         r->closed = closed;
         r->userdata = userdata;
-        r->started = r->last_activity = now_monotonic();
+        r->started = r->last_activity = r->last_output = now_monotonic();
         snprintf(r->peer, sizeof(r->peer), "%s", peer ? peer : "?");
         int flags = fcntl(client_fd, F_GETFL);
         if (flags >= 0)
                 fcntl(client_fd, F_SETFL, flags | O_NONBLOCK);
+        /* Linux grows a socket's send buffer up to net.ipv4.tcp_wmem's
+         * maximum (4 MiB) for a client that does not read: a fixed one keeps
+         * what the kernel holds for each dashboard in proportion to what the
+         * relay itself holds. 128 KiB (the kernel doubles it) is a dozen
+         * alerts per round trip. */
+        int sndbuf = DAWN_WS_RELAY_SNDBUF;
+        (void)setsockopt(client_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         r->host = strdup(host);
         int e = r->host ? 0 : -ENOMEM;
         if (e == 0 && extra_len)
@@ -577,7 +611,8 @@ int dawn_ws_relay_start(sd_event *loop, int client_fd, const char *extra, size_t
         if (e == 0)
                 e = sd_event_add_io(loop, &r->client_io, client_fd, EPOLLIN, on_client, r);
         if (e == 0)
-                e = sd_event_add_time(loop, &r->timer, CLOCK_MONOTONIC, deadline(r), 1000000, on_timer, r);
+                e = sd_event_add_time(loop, &r->timer, CLOCK_MONOTONIC, r->armed_at = deadline(r), 1000000, on_timer,
+                                      r);
         if (e < 0) {
                 sd_event_source_disable_unref(r->client_io);
                 free(r->from_client.data);

@@ -17,10 +17,12 @@
  *     (login_deadline); a CONNECT over 16 KiB or malformed is refused
  *     (bad_connect);
  *   - frames of at most DAWN_WS_RELAY_MAX_FRAME;
+ *   - a kernel send buffer of DAWN_WS_RELAY_SNDBUF towards the browser;
  *   - output waiting for the browser: past DAWN_WS_RELAY_MAX_BACKLOG the
  *     broker side is not read (backpressure, dawn_relay_paused_total); a
- *     browser whose own pongs would take it past DAWN_WS_RELAY_MAX_OUTPUT is
- *     dropped (unread_output);
+ *     browser whose own pongs would take it past DAWN_WS_RELAY_MAX_OUTPUT,
+ *     or that takes no byte of it for DAWN_WS_RELAY_STALL_USEC, is dropped
+ *     (unread_output);
  *   - input waiting for the broker: past DAWN_WS_RELAY_MAX_BACKLOG the
  *     browser is not read;
  *   - silence from the browser for DAWN_WS_RELAY_IDLE_USEC (idle);
@@ -40,6 +42,9 @@
 #define DAWN_WS_RELAY_MAX_BACKLOG (1024 * 1024)
 /* the backlog, one read of the broker's, and room for pongs and a close frame */
 #define DAWN_WS_RELAY_MAX_OUTPUT (DAWN_WS_RELAY_MAX_BACKLOG + 64 * 1024)
+#define DAWN_WS_RELAY_SNDBUF (128 * 1024) /* the client socket's kernel send buffer (SO_SNDBUF) */
+/* a signed-in browser that takes no byte of its waiting output for this long is dropped */
+#define DAWN_WS_RELAY_STALL_USEC (60 * UINT64_C(1000000))
 #define DAWN_WS_RELAY_IDLE_USEC (180 * UINT64_C(1000000)) /* three times MQTT.js's keepalive */
 /* MQTT.js gives up on a connection after 10 s (connectTimeout) */
 #define DAWN_WS_RELAY_LOGIN_USEC (10 * UINT64_C(1000000))

@@ -19,7 +19,7 @@ Hostile clients (every loop bounded in count and time):
         close them and prints "closed C"
   ws_client.py HOST:PORT stall USER PASSWORD TOPIC KEEPALIVE SECONDS
         logs in with KEEPALIVE, subscribes to TOPIC and stops reading;
-        after 2 x KEEPALIVE + 1 s (the broker has given up on it) sends one
+        after 1.5 x KEEPALIVE + 0.5 s (the broker has given up on it) sends one
         PINGREQ, prints "pinged", and holds the connection until SECONDS
   ws_client.py HOST:PORT raw HEXFRAME
         sends one raw frame after the handshake and prints the close code
@@ -185,7 +185,7 @@ def main():
     s.sendall(frame(bytes([0x82]) + remaining(len(sub)) + sub))
     if mode == "stall":
         start = time.monotonic()
-        time.sleep(2 * keepalive + 1)
+        time.sleep(1.5 * keepalive + 0.5)
         try:
             s.sendall(frame(bytes([0xC0, 0])))  # PINGREQ, to a broker that has given up on us
         except OSError:
