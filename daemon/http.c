@@ -1289,18 +1289,52 @@ static void relay_closed(struct dawn_ws_relay *wr, void *userdata)
         sd_event_source_set_enabled(h->kick, SD_EVENT_ONESHOT);
 }
 
+/* Relays signed in to the broker, and the oldest of those that are not. */
+static unsigned relays_signed_in(const struct dawn_http *h, struct relay **oldest_pending, unsigned *pending)
+{
+        unsigned n = 0;
+        *oldest_pending = NULL;
+        *pending = 0;
+        /* newest first: the last one not signed in is the oldest */
+        for (struct relay *rl = h->relays; rl; rl = rl->next) {
+                if (dawn_ws_relay_signed_in(rl->relay)) {
+                        n++;
+                } else {
+                        *oldest_pending = rl;
+                        (*pending)++;
+                }
+        }
+        return n;
+}
+
 static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                         size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
         struct dawn_http *h = cls;
         const struct dawn_mqtt_config *m = &h->d->config->mqtt;
+        /* Upgrades that have not logged in yet cost little (one fd, no broker
+         * connection) but may be anyone's: a fixed number of them is kept, and
+         * the oldest makes room for a newer one, so squatters cannot keep a
+         * real dashboard out for longer than its own login takes. */
+        struct relay *oldest;
+        unsigned pending;
+        relays_signed_in(h, &oldest, &pending);
+        if (pending >= DAWN_WS_RELAY_MAX_PENDING && oldest)
+                dawn_ws_relay_evict(oldest->relay);
+        char peer[NI_MAXHOST + NI_MAXSERV + 2] = "an unknown address";
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        char host[NI_MAXHOST], port[NI_MAXSERV];
+        if (sa && getnameinfo(sa, len, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+                snprintf(peer, sizeof(peer), "%s:%s", host, port);
         struct relay *rl = calloc(1, sizeof(*rl));
         int r = rl ? 0 : -ENOMEM;
         if (rl) {
                 rl->h = h;
                 rl->urh = urh;
-                r = dawn_ws_relay_start(h->d->loop, sock, extra_in, extra_in_size, m->host, m->port, relay_closed, rl,
-                                        &rl->relay);
+                r = dawn_ws_relay_start(h->d->loop, sock, extra_in, extra_in_size, m->host, m->port, peer,
+                                        relay_closed, rl, &rl->relay);
         }
         if (r < 0) {
                 log_info("http: dashboard relay to %s:%d not started: %s", m->host, m->port, strerror(-r));
@@ -1361,7 +1395,10 @@ static void mqtt_relay(struct request *rq)
                 refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "no MQTT broker is configured (channels.mqtt)");
                 return;
         }
-        if (rq->h->n_relays >= DAWN_WS_RELAY_MAX) {
+        struct relay *oldest;
+        unsigned pending;
+        if (relays_signed_in(rq->h, &oldest, &pending) >= DAWN_WS_RELAY_MAX) {
+                dawn_metrics_count(DAWN_M_RELAY_REFUSED, "full", NULL);
                 refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "too many dashboards connected; try again later");
                 return;
         }

@@ -63,6 +63,14 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
                                      "Overdose clusters raised from non-fatal overdose reports.", { NULL, NULL } },
         [DAWN_M_HTTP_REQUESTS] = { "dawn_http_requests_total", "HTTP API requests answered, by status code.",
                                    { "code", NULL } },
+        [DAWN_M_RELAY_DROPPED] = { "dawn_relay_dropped_total",
+                                   "Dashboard relays (/mqtt) closed by dawnd at a limit, by reason.",
+                                   { "reason", NULL } },
+        [DAWN_M_RELAY_REFUSED] = { "dawn_relay_refused_total", "Upgrades to /mqtt refused, by reason.",
+                                   { "reason", NULL } },
+        [DAWN_M_RELAY_PAUSED] = { "dawn_relay_paused_total",
+                                  "Dashboard relays whose broker side was paused for a browser that read too slowly.",
+                                  { NULL, NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

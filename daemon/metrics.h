@@ -35,6 +35,11 @@ enum dawn_counter {
         DAWN_M_REVIEW_DECISIONS,   /* dawn_review_decisions_total{decision}: approved|rejected */
         DAWN_M_CLUSTERS_RAISED,    /* dawn_clusters_raised_total{} */
         DAWN_M_HTTP_REQUESTS,      /* dawn_http_requests_total{code} */
+        DAWN_M_RELAY_DROPPED,      /* dawn_relay_dropped_total{reason}: dashboard relays dawnd closed at a limit:
+                                    * login_deadline|evicted|unread_output|idle|close_deadline|bad_connect */
+        DAWN_M_RELAY_REFUSED,      /* dawn_relay_refused_total{reason}: upgrades to /mqtt refused: full */
+        DAWN_M_RELAY_PAUSED,       /* dawn_relay_paused_total{}: relays whose broker side was paused (once each)
+                                    * because the browser did not read fast enough */
         DAWN_M_COUNTER_COUNT,
 };
 
