@@ -281,7 +281,8 @@ static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *
         cJSON_ArrayForEach(i, ack) {
                 /* "at" is the dashboard's own clock, shown on the page; dawnd records its own time */
                 if (strcmp(i->string, "revision") != 0 && strcmp(i->string, "by") != 0 && strcmp(i->string, "at") != 0)
-                        return dawn_input_error_set(err, i->string, "unknown field '%.40s'", i->string);
+                        return dawn_input_error_set(err, i->string, "unknown field '%.*s'",
+                                                    dawn_utf8_prefix(i->string, 40), i->string);
         }
         const cJSON *rev = cJSON_GetObjectItemCaseSensitive(ack, "revision");
         const cJSON *who = cJSON_GetObjectItemCaseSensitive(ack, "by");

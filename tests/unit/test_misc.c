@@ -391,7 +391,7 @@ static void test_log_message_is_one_line(void **state UNUSED)
         fflush(stderr);
         assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
         log_init(1, LOG_INFO);
-        log_warning("unknown field '%s'", "x\ndawnd: error: store: forged\x1b[2J");
+        log_warning("unknown field '%s'", "x\ndawnd: error: store: forged\x1b[2J \xe2\x80\xaelmth.exe \xc2\x9b \xff caf\xc3\xa9");
         fflush(stderr);
         dup2(saved, STDERR_FILENO);
         close(saved);
@@ -401,7 +401,7 @@ static void test_log_message_is_one_line(void **state UNUSED)
         size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         fclose(f);
         buf[n] = '\0';
-        assert_string_equal(buf, "dawnd: warning: unknown field 'x?dawnd: error: store: forged?[2J'\n");
+        assert_string_equal(buf, "dawnd: warning: unknown field 'x?dawnd: error: store: forged?[2J ?lmth.exe ? ? caf\xc3\xa9'\n");
 }
 
 int main(void)
