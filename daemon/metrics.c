@@ -57,6 +57,14 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
                                      "Overdose clusters raised from non-fatal overdose reports.", { NULL, NULL } },
         [DAWN_M_HTTP_REQUESTS] = { "dawn_http_requests_total", "HTTP API requests answered, by status code.",
                                    { "code", NULL } },
+        [DAWN_M_HTTP_DROPPED] = { "dawn_http_connections_dropped_total",
+                                  "HTTP connections closed by dawnd before their request was answered, by the "
+                                  "limit they hit.",
+                                  { "reason", NULL } },
+        [DAWN_M_HTTP_ACCEPT_PAUSED] = { "dawn_http_accept_paused_total",
+                                        "Times the HTTP listener paused for a second because dawnd was out of "
+                                        "file descriptors.",
+                                        { NULL, NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

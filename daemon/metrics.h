@@ -31,6 +31,9 @@ enum dawn_counter {
         DAWN_M_REVIEW_DECISIONS,   /* dawn_review_decisions_total{decision}: approved|rejected */
         DAWN_M_CLUSTERS_RAISED,    /* dawn_clusters_raised_total{} */
         DAWN_M_HTTP_REQUESTS,      /* dawn_http_requests_total{code} */
+        DAWN_M_HTTP_DROPPED,       /* dawn_http_connections_dropped_total{reason}: header_timeout|
+                                    * body_timeout|answer_timeout|displaced|over_limit */
+        DAWN_M_HTTP_ACCEPT_PAUSED, /* dawn_http_accept_paused_total{}: out of file descriptors */
         DAWN_M_COUNTER_COUNT,
 };
 
