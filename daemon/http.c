@@ -36,8 +36,10 @@
 #define HTTP_MHD_CONNECTION_LIMIT (HTTP_CONNECTION_LIMIT + DAWN_WS_RELAY_MAX + 4 * HTTP_ACCEPT_BATCH)
 /* Connections accepted per wake-up: others wait their turn in the backlog. */
 #define HTTP_ACCEPT_BATCH 32
-/* How long the listener rests when accept() finds no file descriptor left. */
-#define HTTP_ACCEPT_PAUSE_USEC (1 * DAWN_USEC_PER_SEC)
+/* How long the listener rests when accept() finds no file descriptor left:
+ * 4 tries a second cost nothing, and a displaced connection's fd is free
+ * by the next (see pause_accept). */
+#define HTTP_ACCEPT_PAUSE_USEC (250 * DAWN_USEC_PER_SEC / 1000)
 /* MHD's idle timeout: no byte moved either way for this long. */
 #define HTTP_IDLE_TIMEOUT_SECONDS 30
 /* Whole-phase deadlines (MHD's timeout above resets with every byte). The
@@ -828,7 +830,7 @@ static void accept_one(struct dawn_http *h, int fd, const struct sockaddr_storag
 
 /* Out of file descriptors: accept() would fail again at once, and the
  * listening socket stays readable, so trying again now would spin. The
- * listener rests a second; a displaceable connection is closed meanwhile,
+ * listener rests briefly; a displaceable connection is closed meanwhile,
  * so that the next try finds a descriptor even when HTTP holds them all. */
 static void pause_accept(struct dawn_http *h, int r)
 {
@@ -845,8 +847,8 @@ static void pause_accept(struct dawn_http *h, int r)
         if (h->pause_log.at && now - h->pause_log.at < HTTP_LOG_EVERY_USEC)
                 return;
         errno = -r;
-        log_warning("http: cannot accept a connection: %m; not accepting for 1 s (%u such pause(s) in the last "
-                    "minute, %u HTTP connection(s) open; dawn_http_accept_paused_total)", h->pause_log.n, open);
+        log_warning("http: cannot accept a connection: %m; not accepting for 0.25 s (%u such pause(s) since the "
+                    "previous line like this, %u HTTP connection(s) open; dawn_http_accept_paused_total)", h->pause_log.n, open);
         h->pause_log.at = now;
         h->pause_log.n = 0;
 }

@@ -62,7 +62,7 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
                                   "limit they hit.",
                                   { "reason", NULL } },
         [DAWN_M_HTTP_ACCEPT_PAUSED] = { "dawn_http_accept_paused_total",
-                                        "Times the HTTP listener paused for a second because dawnd was out of "
+                                        "Times the HTTP listener paused for 0.25 s because dawnd was out of "
                                         "file descriptors.",
                                         { NULL, NULL } },
 };

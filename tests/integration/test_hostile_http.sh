@@ -43,19 +43,22 @@ start_broker
 start_dawnd
 
 token() { head -n 1 "$T/$1.token"; }
-# req METHOD PATH SOURCE [curl args...]: the status; body in $T/body, headers in $T/headers; 5 s at most
+# Every request waits at most $WITHIN seconds (less while a flood runs: an answer that only
+# comes once the flood ends must count as none)
+WITHIN=5
+# req METHOD PATH SOURCE [curl args...]: the status; body in $T/body, headers in $T/headers
 req() {
         method=$1 path=$2 source=$3
         shift 3
         auth=()
         [ -n "$source" ] && auth=(-H "Authorization: Bearer $(token "$source")")
-        curl -s -m 5 -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$API$path"
+        curl -s -m "$WITHIN" -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$API$path"
 }
 post() { req POST /v1/alerts "$1" -H 'Content-Type: application/json' --data-binary "$2"; }
 body() { json_get "$T/body" "$1"; }
-healthz() { curl -s -m 5 -o /dev/null -w '%{http_code}' "$API/healthz"; }
+healthz() { curl -s -m "$WITHIN" -o /dev/null -w '%{http_code}' "$API/healthz"; }
 receipt() { # a Notify receipt for a delivery dawnd does not know: answered 200 (or the gateway retries for days)
-        curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer notify-callback-secret' \
+        curl -s -m "$WITHIN" -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer notify-callback-secret' \
                 -H 'Content-Type: application/json' \
                 -d '{"id":"x","reference":"A999-r1-1","to":"+447700900123","status":"delivered"}' \
                 "$API/v1/callbacks/notify/status"
@@ -84,15 +87,17 @@ check "dawnd answers /healthz before any flood" test "$(healthz)" = 200
 fds0=$(fds) rss0=$(rss)
 echo "# baseline: fds $fds0, RSS $rss0 kB"
 
-# ---- slowloris: 560 clients from one address, a header line a second each, for 5 s ----
-/usr/bin/python3 "$CLIENT" slowloris "$HTTP_PORT" 560 5 1 >"$T/slowloris.json" &
+# ---- slowloris: 560 clients from one address, a header line a second each, for 7 s ----
+/usr/bin/python3 "$CLIENT" slowloris "$HTTP_PORT" 560 7 1 >"$T/slowloris.json" &
 attack=$!
-wait_for "[ \$(fds) -ge $((fds0 + 400)) ]" 5
+wait_for "[ \$(fds) -ge $((fds0 + 500)) ]" 5
 fds1=$(fds) rss1=$(rss)
-check "during slowloris, /healthz is answered" test "$(healthz)" = 200
-check "during slowloris, a gateway's receipt is answered" test "$(receipt)" = 200
+WITHIN=2
+check "during slowloris, /healthz is answered within 2 s" test "$(healthz)" = 200
+check "during slowloris, a gateway's receipt is answered within 2 s" test "$(receipt)" = 200
 status=$(post portsmouth-ph "$(report portsmouth xylazine 'Pink pills sold as MDMA contain xylazine.' ph-loris-1)")
-check "during slowloris, a partner's report is accepted (201)" test "$status" = 201
+check "during slowloris, a partner's report is accepted (201) within 2 s" test "$status" = 201
+WITHIN=5
 fds2=$(fds)
 wait "$attack"
 echo "# slowloris: fds $fds1/$fds2, RSS $rss1 kB during; client saw $(cat "$T/slowloris.json")"
@@ -115,9 +120,11 @@ check "and logged, not once per connection" \
 # ---- a thousand idle connections ----
 /usr/bin/python3 "$CLIENT" idle "$HTTP_PORT" 1000 4 >"$T/idle.json" &
 attack=$!
-wait_for "[ \$(fds) -ge $((fds0 + 400)) ]" 5
+wait_for "[ \$(fds) -ge $((fds0 + 500)) ]" 5
 fds1=$(fds) rss1=$(rss)
-check "with 1,000 idle connections, /healthz is answered" test "$(healthz)" = 200
+WITHIN=1
+check "with 1,000 idle connections, /healthz is answered within a second" test "$(healthz)" = 200
+WITHIN=5
 wait "$attack"
 echo "# idle flood: fds $fds1, RSS $rss1 kB during; client saw $(cat "$T/idle.json")"
 check "dawnd holds at most its 512 connections (fds $fds1)" test "$fds1" -le $((fds0 + 512 + 140))
@@ -209,8 +216,7 @@ fds0=$(fds)
 ticks0=$(cpu_ticks)
 /usr/bin/python3 "$CLIENT" idle "$HTTP_PORT" 150 3 >"$T/emfile.json" &
 attack=$!
-wait_for "grep -q 'cannot accept a connection' '$T/dawnd.log'" 5
-check "with 64 fds and 150 connections, /healthz is still answered" test "$(healthz)" = 200
+check "accept() runs out of fds, and dawnd says so" wait_for "grep -q 'cannot accept a connection' '$T/dawnd.log'" 5
 wait "$attack"
 ticks=$(($(cpu_ticks) - ticks0))
 echo "# fd limit 64: dawnd used $ticks ticks of CPU ($(getconf CLK_TCK)/s) over the 3 s flood; client saw $(cat "$T/emfile.json")"
@@ -218,5 +224,8 @@ check "dawnd does not spin when accept() fails with EMFILE (CPU $ticks ticks in 
         test "$ticks" -lt $(($(getconf CLK_TCK) * 3 / 2))
 check "the pause is logged and counted" test "$(metric dawn_http_accept_paused_total)" -ge 1
 check "fds return to the baseline" wait_for "[ \$(fds) -le $((fds0 + 2)) ]" 5
+WITHIN=1
+check "and /healthz answers within a second" test "$(healthz)" = 200
+WITHIN=5
 check "the store is intact" test "$(sqlite3 "$T/state/dawn.db" 'pragma integrity_check')" = ok
 finish
