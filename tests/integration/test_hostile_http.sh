@@ -228,4 +228,10 @@ WITHIN=1
 check "and /healthz answers within a second" test "$(healthz)" = 200
 WITHIN=5
 check "the store is intact" test "$(sqlite3 "$T/state/dawn.db" 'pragma integrity_check')" = ok
+kill "$DAWND_PID"
+wait "$DAWND_PID"
+rc=$?
+DAWND_PID=""
+check "dawnd stops cleanly (exit $rc)" test "$rc" = 0
+check "and its log has no sanitizer report" bash -c "! grep -qE 'Sanitizer|runtime error' '$T/dawnd.log'"
 finish
