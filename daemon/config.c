@@ -39,6 +39,10 @@
 #define LIFETIME_DEFAULT (24 * 3600 * SEC)
 #define RETRY_INITIAL_DEFAULT (5 * SEC)
 #define REQUEST_TIMEOUT_MAX (10 * 60 * SEC)
+/* daemon.http_header_timeout: a client gets this long to send a request's
+ * headers (slowloris); past the maximum, slots are held for minutes again */
+#define HTTP_HEADER_TIMEOUT_DEFAULT (10 * SEC)
+#define HTTP_HEADER_TIMEOUT_MAX (120 * SEC)
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
 #define TIMEZONE_DEFAULT "Europe/London"
 #define NOTIFY_BASE_URL "https://api.notifications.service.gov.uk"
@@ -51,7 +55,7 @@ static const char *const top_keys[] = {
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
-        "dashboard_dir", "dashboard_broker_url", NULL,
+        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
@@ -556,6 +560,10 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                         fail(l, s, "%s: '%s' is not an address and port such as \"127.0.0.1:8470\" or "
                                    "\"[::1]:8470\" (\"\" turns the HTTP API off)", path_of(l, s, NULL), c->http_listen);
         }
+        s = opt_duration(l, g, "http_header_timeout", &c->http_header_timeout_usec);
+        if (s && (c->http_header_timeout_usec < SEC || c->http_header_timeout_usec > HTTP_HEADER_TIMEOUT_MAX))
+                fail(l, s, "%s must be from 1s to %llus", path_of(l, s, NULL),
+                     (unsigned long long)(HTTP_HEADER_TIMEOUT_MAX / SEC));
         opt_string(l, g, "dashboard_dir", &c->dashboard_dir, true);
         s = opt_string(l, g, "dashboard_broker_url", &c->dashboard_broker_url, true);
         if (s && strncmp(c->dashboard_broker_url, "ws://", 5) != 0 && strncmp(c->dashboard_broker_url, "wss://", 6) != 0)
@@ -1447,6 +1455,7 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->control_socket = strdup(DAWN_DEFAULT_SOCKET);
         c->control_group = strdup("dawn");
         c->http_listen = strdup("127.0.0.1:8470");
+        c->http_header_timeout_usec = HTTP_HEADER_TIMEOUT_DEFAULT;
         c->dashboard_dir = strdup(DAWN_DEFAULT_DASHBOARD_DIR);
         c->timezone = strdup(TIMEZONE_DEFAULT);
         c->mqtt.host = strdup("127.0.0.1");

@@ -71,6 +71,14 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_RELAY_PAUSED] = { "dawn_relay_paused_total",
                                   "Dashboard relays whose broker side was paused for a browser that read too slowly.",
                                   { NULL, NULL } },
+        [DAWN_M_HTTP_DROPPED] = { "dawn_http_connections_dropped_total",
+                                  "HTTP connections closed by dawnd before their request was answered, by the "
+                                  "limit they hit.",
+                                  { "reason", NULL } },
+        [DAWN_M_HTTP_ACCEPT_PAUSED] = { "dawn_http_accept_paused_total",
+                                        "Times the HTTP listener paused for 0.25 s because dawnd was out of "
+                                        "file descriptors.",
+                                        { NULL, NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

@@ -40,6 +40,9 @@ enum dawn_counter {
         DAWN_M_RELAY_REFUSED,      /* dawn_relay_refused_total{reason}: upgrades to /mqtt refused: full */
         DAWN_M_RELAY_PAUSED,       /* dawn_relay_paused_total{}: relays whose broker side was paused (once each)
                                     * because the browser did not read fast enough */
+        DAWN_M_HTTP_DROPPED,       /* dawn_http_connections_dropped_total{reason}: header_timeout|
+                                    * body_timeout|answer_timeout|displaced|over_limit */
+        DAWN_M_HTTP_ACCEPT_PAUSED, /* dawn_http_accept_paused_total{}: out of file descriptors */
         DAWN_M_COUNTER_COUNT,
 };
 

@@ -1471,10 +1471,26 @@ static void test_nul_byte_in_a_file_refused(void **state UNUSED)
         unlink(path);
 }
 
+/* daemon.http_header_timeout: 10 s unless set, and within 1 s .. 120 s. */
+static void test_http_header_timeout(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS);
+        assert_int_equal(c->http_header_timeout_usec, 10 * 1000000);
+        dawn_config_free(c);
+        c = load_ok("daemon = { http_header_timeout = \"3s\"; };\n" AREAS);
+        assert_int_equal(c->http_header_timeout_usec, 3 * 1000000);
+        dawn_config_free(c);
+        assert_refused("daemon = { http_header_timeout = \"0s\"; };\n" AREAS, "test.conf:1:",
+                       "daemon.http_header_timeout: invalid duration '0s'");
+        assert_refused("daemon = { http_header_timeout = \"1h\"; };\n" AREAS, "test.conf:1:",
+                       "daemon.http_header_timeout must be from 1s to 120s");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full_config),
+                cmocka_unit_test(test_http_header_timeout),
                 cmocka_unit_test(test_area_tree),
                 cmocka_unit_test(test_areas_related),
                 cmocka_unit_test(test_defaults),
