@@ -2208,7 +2208,7 @@ static void assert_one_proposal(struct fixture *f, int i, int of, const char *id
 #define NFOD_500_DEAD "{'type': 'nfod', 'area': 'southampton', 'casualties': 500, 'fatalities': 500}"
 #define NFOD_50_DEAD "{'type': 'nfod', 'area': 'southampton', 'casualties': 50, 'fatalities': 50}"
 
-/* Two reports from a reporter claiming 500 deaths each, then one plain report
+/* Two reporters' reports claiming 500 deaths each, then one plain report
  * from an issuer: the cluster they make goes out on the issuer's report;
  * the reporters' claims wait for an officer. */
 static void test_issuer_report_raising_a_cluster_vouches_only_for_itself(void **state)
@@ -2217,10 +2217,11 @@ static void test_issuer_report_raising_a_cluster_vouches_only_for_itself(void **
         struct dawn_alert a;
 
         use_cluster_config(f, false);
+        /* two reporters: each claim is a proposal of its own however proposals from one source are kept */
         f->role = DAWN_ROLE_REPORTER;
         issue(f, "ambulance", NOW, NFOD_500_DEAD, &a);
         dawn_alert_clear(&a);
-        issue(f, "ambulance", NOW + HOUR, NFOD_500_DEAD, &a);
+        issue(f, "outreach-a", NOW + HOUR, NFOD_500_DEAD, &a);
         dawn_alert_clear(&a);
         f->role = DAWN_ROLE_ISSUER;
         issue(f, "ed-feed", NOW + 2 * HOUR, NFOD("southampton"), &a);
@@ -2255,7 +2256,7 @@ static void test_issuer_report_raising_a_cluster_vouches_only_for_itself(void **
 
         /* each claim is a proposal of its own; the reports belong to A4 all the same */
         assert_one_proposal(f, 0, 2, "P1", "A4", "ambulance", "warning", "critical");
-        assert_one_proposal(f, 1, 2, "P2", "A4", "ambulance", "warning", "critical");
+        assert_one_proposal(f, 1, 2, "P2", "A4", "outreach-a", "warning", "critical");
         assert_corroborations(f, "A4", "A3 A1 A2");
         assert_audit(f, "A4", "cluster propose propose");
         issue(f, "ed-feed", NOW + 3 * HOUR, NFOD("portsmouth"), &a);
@@ -2272,10 +2273,10 @@ static void test_issuer_report_raising_a_cluster_vouches_only_for_itself(void **
         char *got = deliveries(f, "A4");
         assert_non_null(strstr(got, "2 night-shelter publish pending\n"));
         free(got);
-        assert_one_proposal(f, 0, 1, "P2", "A4", "ambulance", "warning", "critical");
+        assert_one_proposal(f, 0, 1, "P2", "A4", "outreach-a", "warning", "critical");
 }
 
-/* A cluster that three reports from a reporter (50 deaths each) raised to review,
+/* A cluster that three reporters' reports (50 deaths each) raised to review,
  * then a plain report from an issuer: it goes out, on the issuer's report. */
 static void test_issuer_confirming_a_pending_cluster_vouches_only_for_itself(void **state)
 {
@@ -2284,8 +2285,9 @@ static void test_issuer_confirming_a_pending_cluster_vouches_only_for_itself(voi
 
         use_cluster_config(f, false);
         f->role = DAWN_ROLE_REPORTER;
+        static const char *const reporters[] = { "ambulance", "outreach-a", "outreach-b" };
         for (int i = 0; i < 3; i++) {
-                issue(f, "ambulance", NOW + i * HOUR, NFOD_50_DEAD, &a);
+                issue(f, reporters[i], NOW + i * HOUR, NFOD_50_DEAD, &a);
                 dawn_alert_clear(&a);
         }
         load(f, "A4", &a);
