@@ -346,6 +346,150 @@ static int save_corroborated(const struct dawn_intake *in, struct dawn_alert *a,
         return r;
 }
 
+/* ---- an issuer vouches for its own report, not for reporters' ----
+ *
+ * When an issuer's report sends out what reporters alone had said (it
+ * confirms a pending report, confirms a pending cluster, or completes a
+ * new cluster with theirs), the alert goes out as if the issuer's report
+ * (and any other vouched one: an issuer's, or one an officer approved) had
+ * come first and each unvouched report just after, from its own source:
+ * the revision recipients get is graded, counted and worded on vouched
+ * reports alone, and each unvouched report is then what a reporter's
+ * report on an active alert always is: held as a proposal for an officer
+ * (dawnctl pending, approve P<n>) if it would raise the grade, counted if
+ * not (in the stored alert, and in a later revision if something else
+ * raises it). So the outcome does not depend on who spoke first, and a
+ * reporter's numbers, adulterants or grade never go out on an issuer's
+ * word. Issuers' own reports go out as before. */
+
+static int merge(const struct dawn_intake *in, const char *id, const struct dawn_alert *report,
+                 struct dawn_alert *result);
+
+/* An issuer's (or an officer's) report is vouched for; a reporter's is not. */
+static bool source_vouched(const struct dawn_intake *in, const char *source)
+{
+        const struct dawn_source *src = dawn_config_source(in->config, source);
+        return !src || src->role != DAWN_ROLE_REPORTER;
+}
+
+/* One of an alert's corroborations as dawn_store_corroborations_json lists
+ * it: *source (borrowed from c) and *report (to clear); 0, or -EIO if the
+ * store's copy does not read back. */
+static int corroboration_of(const cJSON *c, const char **source, struct dawn_alert *report)
+{
+        const cJSON *s = cJSON_GetObjectItem(c, "source");
+        *source = cJSON_IsString(s) ? s->valuestring : NULL;
+        if (!*source || dawn_alert_from_json(cJSON_GetObjectItem(c, "report"), report) < 0)
+                return -EIO;
+        return 0;
+}
+
+/* report from source, offered to the active alert id as a reporter's report
+ * arriving now: held as a proposal if it would raise the grade. */
+static int offer_again(const struct dawn_intake *in, const char *id, const char *source,
+                       const struct dawn_alert *report)
+{
+        struct dawn_intake as = *in;
+        struct dawn_alert now;
+        as.source = source;
+        as.role = DAWN_ROLE_REPORTER;
+        dawn_alert_init(&now);
+        int r = merge(&as, id, report, &now);
+        dawn_alert_clear(&now);
+        return r;
+}
+
+/* A pending report (pending: reporters alone have said it) confirmed by an
+ * issuer's matching report goes out as the issuer reported it, under the
+ * pending alert's id; what the reporters said (the report that made the
+ * alert and those merged into it) is offered again after it. */
+static int confirm_report(const struct dawn_intake *in, const struct dawn_alert *report, struct dawn_alert *result)
+{
+        struct dawn_alert said, out;
+        dawn_alert_init(&said);
+        dawn_alert_init(&out);
+        cJSON *corr = cJSON_CreateArray(), *c;
+        int r = corr ? dawn_store_corroborations_json(in->store, result->id, corr) : -ENOMEM;
+        if (r == 0)
+                r = dawn_store_drop_counted_corroborations(in->store, result->id);
+        /* the first report as its reporter made it (not the alert: no id, no grade of its own) */
+        if (r == 0)
+                r = dawn_alert_copy(&said, result);
+        if (r == 0) {
+                said.id[0] = '\0';
+                said.revision = 0;
+                dawn_strv_free(&said.grade_reasons);
+                while (said.sources.n > 1)
+                        free(said.sources.v[--said.sources.n]);
+                r = dawn_alert_copy(&out, report);
+        }
+        /* the alert keeps its id, its history and its reviewers' notices; what it says is the issuer's */
+        if (r == 0) {
+                memcpy(out.id, result->id, sizeof(out.id));
+                out.revision = result->revision + 1;
+                out.status = DAWN_STATUS_ACTIVE;
+                out.issued_at = result->issued_at;
+                out.updated_at = in->now;
+                if (!out.expires_at)
+                        out.expires_at = in->now + (int64_t)in->config->expiry_usec[out.type];
+                dawn_strv_free(&out.sources);
+                r = add_source(&out, in->source);
+        }
+        /* a vouched corroboration (none, as a rule: an issuer's would have confirmed it) counts at once */
+        size_t unvouched = said.sources.n ? 1 : 0;
+        cJSON_ArrayForEach(c, corr) {
+                const char *source = NULL;
+                struct dawn_alert rep;
+                dawn_alert_init(&rep);
+                if (r == 0)
+                        r = corroboration_of(c, &source, &rep);
+                if (r == 0 && !cJSON_GetObjectItem(c, "proposal") && source_vouched(in, source)) {
+                        r = dawn_store_add_corroboration(in->store, out.id, source, &rep, in->now);
+                        if (r == 0)
+                                r = add_source(&out, source);
+                } else if (r == 0 && !cJSON_GetObjectItem(c, "proposal")) {
+                        unvouched++;
+                }
+                dawn_alert_clear(&rep);
+        }
+        if (r == 0)
+                r = regrade(in, &out);
+        if (r == 0)
+                r = save_revision(in, &out);
+        if (r == 0) {
+                char detail[200];
+                snprintf(detail, sizeof(detail),
+                         "confirmed by a report from an issuer: out as %.64s reported it, grade %s;"
+                         " %zu report%s from reporters offered again after it",
+                         in->source, dawn_grade_name(out.grade), unvouched, unvouched == 1 ? "" : "s");
+                r = dawn_store_audit(in->store, in->actor, "approve", out.id, detail, in->now);
+        }
+        /* then what nobody vouched for, each from its own source, oldest first */
+        if (r == 0 && said.sources.n)
+                r = offer_again(in, out.id, said.sources.v[0], &said);
+        cJSON_ArrayForEach(c, corr) {
+                const char *source = NULL;
+                struct dawn_alert rep;
+                dawn_alert_init(&rep);
+                if (r == 0 && !cJSON_GetObjectItem(c, "proposal"))
+                        r = corroboration_of(c, &source, &rep);
+                if (r == 0 && source && !source_vouched(in, source))
+                        r = offer_again(in, out.id, source, &rep);
+                dawn_alert_clear(&rep);
+        }
+        /* the issuer hears of the alert as it now stands */
+        if (r == 0) {
+                dawn_alert_clear(result);
+                dawn_alert_init(result);
+                r = dawn_store_load_alert(in->store, out.id, result);
+                r = r == 1 ? 0 : r < 0 ? r : -ENOENT;
+        }
+        cJSON_Delete(corr);
+        dawn_alert_clear(&said);
+        dawn_alert_clear(&out);
+        return r;
+}
+
 /* A report of something already active: it corroborates the alert. The
  * recipients hear again only if that raises the grade. */
 static int merge(const struct dawn_intake *in, const char *id, const struct dawn_alert *report,
@@ -358,6 +502,9 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
         if (in->role == DAWN_ROLE_REPORTER && result->status == DAWN_STATUS_ACTIVE &&
             (r = hold_rise(in, result, report)) != 0)
                 return r < 0 ? r : 0;
+        /* an issuer saying the same thing is the confirmation the review waited for */
+        if (result->status == DAWN_STATUS_PENDING && in->role == DAWN_ROLE_ISSUER)
+                return confirm_report(in, report, result);
         enum dawn_grade before = result->grade;
         /* the dedup window runs from the latest report, so a batch reported every day stays one alert */
         result->updated_at = in->now;
@@ -375,16 +522,6 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
         r = dawn_store_audit(in->store, in->actor, "corroborate", id, detail, in->now);
         if (r < 0)
                 return r;
-        if (result->status == DAWN_STATUS_PENDING && in->role == DAWN_ROLE_ISSUER) {
-                /* an issuer saying the same thing is the confirmation the review waited for */
-                result->status = DAWN_STATUS_ACTIVE;
-                result->revision++;
-                r = save_revision(in, result);
-                if (r == 0)
-                        r = dawn_store_audit(in->store, in->actor, "approve", id,
-                                             "confirmed by a report from an issuer", in->now);
-                return r;
-        }
         return save_corroborated(in, result, before);
 }
 
@@ -501,10 +638,15 @@ static int join_cluster(const struct dawn_intake *in, const char *cluster_id, co
  * and the cluster stays open for another window. Recipients hear again only
  * if the grade rises, as for any corroboration; a rise that only a
  * reporter's report makes is held for an officer as a proposal. */
+static int confirm_cluster(const struct dawn_intake *in, struct dawn_alert *cluster, const struct dawn_alert *report);
+
 static int grow_cluster(const struct dawn_intake *in, struct dawn_alert *cluster, const struct dawn_alert *report)
 {
         enum dawn_grade before = cluster->grade;
         int r = 0;
+        /* it waited only because reporters alone raised it: an issuer's report sends it out, on what it vouches for */
+        if (cluster->status == DAWN_STATUS_PENDING && in->role == DAWN_ROLE_ISSUER && !in->config->cluster_review)
+                return confirm_cluster(in, cluster, report);
         if (in->role == DAWN_ROLE_REPORTER && cluster->status == DAWN_STATUS_ACTIVE) {
                 struct dawn_alert t;
                 dawn_alert_init(&t);
@@ -544,16 +686,6 @@ static int grow_cluster(const struct dawn_intake *in, struct dawn_alert *cluster
         r = dawn_store_audit(in->store, in->actor, "corroborate", cluster->id, detail, in->now);
         if (r < 0)
                 return r;
-        if (cluster->status == DAWN_STATUS_PENDING && in->role == DAWN_ROLE_ISSUER && !in->config->cluster_review) {
-                /* it waited only because reporters alone raised it: an issuer's report vouches for it */
-                cluster->status = DAWN_STATUS_ACTIVE;
-                cluster->revision++;
-                r = save_revision(in, cluster);
-                if (r == 0)
-                        r = dawn_store_audit(in->store, in->actor, "approve", cluster->id,
-                                             "confirmed by an overdose report from an issuer", in->now);
-                return r;
-        }
         return save_corroborated(in, cluster, before);
 }
 
@@ -567,11 +699,77 @@ static void name_some(char *buf, size_t size, int len, const struct dawn_alert *
                 snprintf(buf + len, size - (size_t)len, " and %zu more", n - named);
 }
 
+/* The cluster c (its id, area, revision and issue time set, its sums empty)
+ * stands on reports: on every one of them when it goes to review (the
+ * officer weighs them all), on the vouched ones only when it goes out (see
+ * "an issuer vouches for its own report"). It is graded on those, named by
+ * its first few, saved as a new revision, and they count towards it;
+ * *counted says how many. */
+static int stand_cluster(const struct dawn_intake *in, struct dawn_alert *c, const struct dawn_alert *reports,
+                         size_t n, bool review, size_t *counted)
+{
+        struct dawn_alert named[DAWN_CLUSTER_NAMED_REPORTS]; /* shallow copies, only read */
+        size_t k = 0;
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                if (!review && !vouched(in, &reports[i]))
+                        continue;
+                r = absorb_report(c, &reports[i]);
+                if (k < DAWN_CLUSTER_NAMED_REPORTS)
+                        named[k] = reports[i];
+                k++;
+        }
+        if (r == 0)
+                r = cluster_summary(in, c);
+        if (r == 0) {
+                /* graded on the reports in hand: they become its corroborations once it is saved */
+                struct dawn_grading g = { 0 };
+                r = dawn_grade_cluster(c, named, k < DAWN_CLUSTER_NAMED_REPORTS ? k : DAWN_CLUSTER_NAMED_REPORTS, k,
+                                       in->config, &g);
+                if (r == 0)
+                        take_grading(c, &g);
+                dawn_grading_clear(&g);
+        }
+        if (r == 0) {
+                c->status = review ? DAWN_STATUS_PENDING : DAWN_STATUS_ACTIVE;
+                c->updated_at = in->now;
+                c->expires_at = in->now + (int64_t)in->config->cluster_window_usec;
+                r = save_revision(in, c);
+        }
+        for (size_t i = 0; r == 0 && i < n; i++)
+                if (review || vouched(in, &reports[i]))
+                        r = join_cluster(in, c->id, &reports[i]);
+        if (r == 0)
+                r = dawn_store_cluster_add_reports(in->store, c->id, (int64_t)k);
+        *counted = k;
+        return r;
+}
+
+/* After a cluster went out on its vouched reports: each of the others, from
+ * its own source, as a reporter's report arriving now (a proposal if it
+ * would raise the grade, counted if not). */
+static int offer_to_cluster(const struct dawn_intake *in, struct dawn_alert *cluster, const struct dawn_alert *reports,
+                            size_t n)
+{
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                if (vouched(in, &reports[i]))
+                        continue;
+                struct dawn_intake as = *in;
+                as.source = report_source(in, &reports[i]);
+                as.role = DAWN_ROLE_REPORTER;
+                r = grow_cluster(&as, cluster, &reports[i]);
+        }
+        return r;
+}
+
 /* Enough overdose reports in one part of the tree within the window: a
  * cluster alert, graded on its own evidence, its first reports named in its
  * reasons, out at once or to review as grading.cluster.review says; to
  * review in any case when no report it stands on is vouched for (a
- * reporter's word alone never reaches recipients). */
+ * reporter's word alone never reaches recipients). When it goes out, it
+ * goes out on its vouched reports, and the others follow as reporters'
+ * reports do ("an issuer vouches for its own report"). */
 static int raise_cluster(const struct dawn_intake *in, const struct dawn_alert *reports, size_t n, int area)
 {
         struct dawn_alert c;
@@ -579,41 +777,26 @@ static int raise_cluster(const struct dawn_intake *in, const struct dawn_alert *
         c.type = DAWN_TYPE_CLUSTER;
         c.casualties = 0;
         c.fatalities = 0;
-        bool any_vouched = false;
+        size_t nvouched = 0, counted = 0;
+        for (size_t i = 0; i < n; i++)
+                nvouched += vouched(in, &reports[i]);
+        bool review = in->config->cluster_review || nvouched == 0;
         int r = (c.area = strdup(in->config->areas[area].id)) ? 0 : -ENOMEM;
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                r = absorb_report(&c, &reports[i]);
-                any_vouched |= vouched(in, &reports[i]);
-        }
-        if (r == 0)
-                r = cluster_summary(in, &c);
         if (r == 0)
                 r = dawn_store_next_alert_id(in->store, c.id);
         if (r == 0) {
-                /* graded on the reports in hand: they become its corroborations once it exists */
-                struct dawn_grading g = { 0 };
-                size_t named = n < DAWN_CLUSTER_NAMED_REPORTS ? n : DAWN_CLUSTER_NAMED_REPORTS;
-                r = dawn_grade_cluster(&c, reports, named, n, in->config, &g);
-                if (r == 0)
-                        take_grading(&c, &g);
-                dawn_grading_clear(&g);
-        }
-        if (r == 0) {
                 c.revision = 1;
-                c.status = in->config->cluster_review || !any_vouched ? DAWN_STATUS_PENDING : DAWN_STATUS_ACTIVE;
-                c.issued_at = c.updated_at = in->now;
-                c.expires_at = in->now + (int64_t)in->config->cluster_window_usec;
-                r = save_revision(in, &c);
+                c.issued_at = in->now;
+                r = stand_cluster(in, &c, reports, n, review, &counted);
         }
-        for (size_t i = 0; r == 0 && i < n; i++)
-                r = join_cluster(in, c.id, &reports[i]);
-        if (r == 0)
-                r = dawn_store_cluster_add_reports(in->store, c.id, (int64_t)n);
         if (r == 0) {
-                char detail[240];
-                int len = snprintf(detail, sizeof(detail), "%s cluster in %s raised from %zu overdose reports%s:",
+                char detail[240], held[128] = "";
+                if (!review && counted < n)
+                        snprintf(held, sizeof(held), ", out on the %zu vouched (%zu from reporters offered after them)",
+                                 counted, n - counted);
+                int len = snprintf(detail, sizeof(detail), "%s cluster in %s raised from %zu overdose reports%s%s:",
                                    dawn_grade_name(c.grade), c.area, n,
-                                   any_vouched ? "" : ", all from reporters and not yet reviewed");
+                                   nvouched ? "" : ", all from reporters and not yet reviewed", held);
                 name_some(detail, sizeof(detail), len, reports, n);
                 r = dawn_store_audit(in->store, "dawnd (cluster detection)", "cluster", c.id, detail, in->now);
         }
@@ -622,10 +805,59 @@ static int raise_cluster(const struct dawn_intake *in, const struct dawn_alert *
                 log_alert(LOG_NOTICE, c.id, "alert %s: %s overdose cluster in %s raised from %zu reports%s", c.id,
                           dawn_grade_name(c.grade), c.area, n,
                           c.status != DAWN_STATUS_PENDING ? ""
-                          : any_vouched                   ? ", waiting for review"
+                          : nvouched                      ? ", waiting for review"
                                                           : ", waiting for review (reporters' reports only)");
         }
+        if (r == 0 && !review)
+                r = offer_to_cluster(in, &c, reports, n);
         dawn_alert_clear(&c);
+        return r;
+}
+
+/* A cluster that waited because reporters alone raised it, confirmed by an
+ * issuer's overdose report: it goes out on that report (and any other
+ * vouched one), and the reporters' reports follow it. Reads the reports it
+ * had, once: it happens once in a cluster's life. */
+static int confirm_cluster(const struct dawn_intake *in, struct dawn_alert *cluster, const struct dawn_alert *report)
+{
+        struct dawn_alert *v = NULL;
+        size_t n = 0, counted = 0;
+        int64_t had = dawn_store_cluster_reports(in->store, cluster->id);
+        int r = had < 0 ? (int)had : dawn_store_load_corroborations(in->store, cluster->id, &v, &n);
+        if (r == 0) {
+                struct dawn_alert *w = realloc(v, (n + 1) * sizeof(*w));
+                if (!w)
+                        r = -ENOMEM;
+                else
+                        v = w;
+                if (r == 0 && (dawn_alert_init(&v[n]), (r = dawn_alert_copy(&v[n], report))) == 0)
+                        n++;
+        }
+        if (r == 0)
+                r = dawn_store_drop_counted_corroborations(in->store, cluster->id);
+        if (r == 0)
+                r = dawn_store_cluster_add_reports(in->store, cluster->id, -had);
+        if (r == 0) {
+                cluster->casualties = 0;
+                cluster->fatalities = 0;
+                cluster->evidence = DAWN_EVIDENCE_REPORTED;
+                dawn_strv_free(&cluster->adulterants);
+                dawn_strv_free(&cluster->sold_as);
+                dawn_strv_free(&cluster->sources);
+                cluster->revision++;
+                r = stand_cluster(in, cluster, v, n, false, &counted);
+        }
+        if (r == 0) {
+                char detail[200];
+                snprintf(detail, sizeof(detail),
+                         "confirmed by an overdose report from an issuer: out on %zu vouched report%s, grade %s;"
+                         " %zu from reporters offered again after it",
+                         counted, counted == 1 ? "" : "s", dawn_grade_name(cluster->grade), n - counted);
+                r = dawn_store_audit(in->store, in->actor, "approve", cluster->id, detail, in->now);
+        }
+        if (r == 0)
+                r = offer_to_cluster(in, cluster, v, n);
+        free_alerts(v, n);
         return r;
 }
 

@@ -206,6 +206,7 @@ enum stmt_id {
         ST_ADD_HELD_CORROBORATION,
         ST_CORROBORATION_REPORT,
         ST_RELEASE_CORROBORATION,
+        ST_DROP_COUNTED_CORROBORATIONS,
         ST_NEXT_PROPOSAL_SEQ,
         ST_ADD_PROPOSAL,
         ST_LOAD_PROPOSAL,
@@ -307,6 +308,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                                       " VALUES (?1, ?2, ?3, ?4, ?5)",
         [ST_CORROBORATION_REPORT] = "SELECT json FROM corroborations WHERE id = ?1",
         [ST_RELEASE_CORROBORATION] = "UPDATE corroborations SET proposal = NULL WHERE id = ?1",
+        [ST_DROP_COUNTED_CORROBORATIONS] = "DELETE FROM corroborations WHERE alert_id = ?1 AND proposal IS NULL",
         [ST_NEXT_PROPOSAL_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM proposals",
         [ST_ADD_PROPOSAL] = "INSERT INTO proposals (id, seq, alert_id, corroboration, source, status, grade_from,"
                             " grade_to, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9)",
@@ -793,6 +795,15 @@ int dawn_store_first_corroborations(struct dawn_store *s, const char *alert_id, 
         bind_text(st, 1, alert_id);
         sqlite3_bind_int(st, 2, limit);
         return alert_rows(st, 0, out, n);
+}
+
+int dawn_store_drop_counted_corroborations(struct dawn_store *s, const char *alert_id)
+{
+        sqlite3_stmt *st = stmt(s, ST_DROP_COUNTED_CORROBORATIONS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        return run(s, st);
 }
 
 int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array)

@@ -84,6 +84,10 @@ int dawn_store_first_corroborations(struct dawn_store *s, const char *alert_id, 
                                     size_t *n);
 /* Every corroboration, held ones too (with "proposal": their proposal id). */
 int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* The counted corroborations of a pending alert are dropped: an issuer's
+ * report is about to stand in their place, and intake records each again
+ * (intake.c, "an issuer vouches for its own report"). Held ones stay. */
+int dawn_store_drop_counted_corroborations(struct dawn_store *s, const char *alert_id);
 
 /* ---- audit ---- */
 int dawn_store_audit(struct dawn_store *s, const char *actor, const char *action, const char *alert_id,

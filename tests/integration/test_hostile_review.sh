@@ -6,6 +6,11 @@
 #   recipient; it waits in dawnctl pending as a proposal of its own id, and
 #   only approve sends the rise; reject refuses the alert's own id;
 # - three pending overdose reports from one reporter raise no active cluster;
+# - an issuer's plain report vouches for itself only: when it completes a
+#   cluster with a reporter's reports ("500 dead" each), confirms a pending
+#   cluster of them ("50 dead" each) or confirms a reporter's pending batch
+#   report ("1,000 dead"), subscribers get the alert graded on the issuer's
+#   report alone; the claims wait in dawnctl pending, and approve sends them;
 # - three arrays of 1,000 overdose reports are each taken in one request,
 #   and dawnctl status answers promptly while the third is processed.
 . "$(dirname "$0")/lib.sh"
@@ -98,6 +103,91 @@ cl=${cl%%:*}
 check "the reviewers are told of it" wait_count "$T/review" "/review/$cl " 1
 check "booth-house (southampton) got nothing" test "$(messages_for "$T/booth" "$cl")" -eq 0
 check "dawnctl pending lists cluster $cl as an alert" grep -qx "alert $cl - warning" <(pending_items)
+
+# ---- an issuer's report vouches for itself, not for the reporters' claims ----
+# What a subscriber holds of an alert (its retained message, as a dashboard that connects now
+# gets it): "GRADE FATALITIES", "-" where none
+held_by() { # SUBSCRIBER ID
+        mosquitto_sub -p "$MQTT_PORT" -v --retained-only -C 1 -W 2 -t "$PREFIX/subscribers/$1/alerts/$2" 2>/dev/null |
+                /usr/bin/python3 -c 'import json,sys
+for line in sys.stdin:
+    a = json.loads(line.partition(" ")[2]); print(a["grade"], a.get("fatalities", "-"))'
+}
+# The latest message a subscriber got for an alert, the same way
+last_seen() { # FILE ID
+        messages "$1" | /usr/bin/python3 -c 'import json,sys
+last = ""
+for line in sys.stdin:
+    topic, _, p = line.rstrip("\n").partition(" ")
+    if topic.endswith("/alerts/" + sys.argv[1]) and p:
+        a = json.loads(p); last = "%s %s" % (a["grade"], a.get("fatalities", "-"))
+print(last)' "$2"
+}
+# The fatalities of every message a subscriber got for an alert, sorted: "0 500"
+fatalities_seen() { # FILE ID
+        messages "$1" | /usr/bin/python3 -c 'import json,sys
+seen = set()
+for line in sys.stdin:
+    topic, _, p = line.rstrip("\n").partition(" ")
+    if topic.endswith("/alerts/" + sys.argv[1]) and p:
+        seen.add(str(json.loads(p).get("fatalities", "-")))
+print(" ".join(sorted(seen)))' "$2"
+}
+proposals_for() { pending_items | awk -v a="$1" '$1 == "proposal" && $3 == a {print $2 " " $4}'; }
+newest_cluster() { ctl --json list --all | /usr/bin/python3 -c 'import json,sys
+c = [a for a in json.load(sys.stdin) if a["type"] == "cluster" and a["area"] == sys.argv[1]]
+print(c[-1]["id"] if c else "")' "$1"; }
+
+# 1. a new cluster: a reporter's two reports claiming 500 dead each, then one plain issuer report
+subscribe "$T/newport" "$PREFIX/subscribers/newport-pharmacy/alerts/+"
+for i in 1 2; do post ambulance "{\"type\":\"nfod\",\"area\":\"isle-of-wight\",\"fatalities\":500,\"casualties\":500,\"source_ref\":\"iow-$i\"}" >/dev/null; done
+check "a reporter's two reports alone raise no cluster on the island" test -z "$(newest_cluster isle-of-wight)"
+status=$(post ed-feed '{"type":"nfod","area":"isle-of-wight","source_ref":"iow-ed"}')
+check "ed-feed's plain overdose report is accepted" test "$status" = 201
+c1=$(newest_cluster isle-of-wight)
+check "it completes cluster $c1 on the island, which goes out" test -n "$c1" -a "$(ctl --json show "$c1" | json_get /dev/stdin .status)" = active
+check "newport-pharmacy gets $c1 as a warning with no deaths" wait_for "[ \"\$(last_seen $T/newport $c1)\" = 'warning 0' ]" 10
+check "and holds it so (retained)" test "$(held_by newport-pharmacy "$c1")" = "warning 0"
+check "it never got the reporter's 500 deaths" test "$(fatalities_seen "$T/newport" "$c1")" = 0
+# (how many proposals one reporter's claims make is the proposal queue's business: at least one)
+check "dawnctl pending lists the claims as proposals to make $c1 critical" \
+        test "$(proposals_for "$c1" | awk '{print $2}' | sort -u)" = critical
+p=$(proposals_for "$c1" | awk 'NR == 1 {print $1}')
+ctl approve "$p" >/dev/null
+check "approve $p: newport-pharmacy gets $c1, critical with 500 deaths" wait_for "[ \"\$(last_seen $T/newport $c1)\" = 'critical 500' ]" 10
+
+# 2. a pending cluster of a reporter's three reports (50 dead each), then one plain issuer report
+for i in 1 2 3; do post ambulance "{\"type\":\"nfod\",\"area\":\"portsmouth\",\"fatalities\":50,\"casualties\":50,\"source_ref\":\"pm-$i\"}" >/dev/null; done
+c2=$(newest_cluster portsmouth)
+check "they raise cluster $c2 in portsmouth, pending and critical" \
+        test -n "$c2" -a "$(ctl --json show "$c2" | json_get /dev/stdin .status)/$(ctl --json show "$c2" | json_get /dev/stdin .grade)" = pending/critical
+post ed-feed '{"type":"nfod","area":"portsmouth","source_ref":"pm-ed"}' >/dev/null
+check "ed-feed's plain report sends $c2 out" test "$(ctl --json show "$c2" | json_get /dev/stdin .status)" = active
+check "the-haven-hostel gets $c2 as a warning with no deaths" wait_for "[ \"\$(last_seen $T/haven $c2)\" = 'warning 0' ]" 10
+check "and holds it so (retained)" test "$(held_by the-haven-hostel "$c2")" = "warning 0"
+check "fratton-pharmacy (critical only) got nothing of $c2" test "$(messages_for "$T/fratton" "$c2")" -eq 0
+check "dawnctl pending lists the claims as proposals to make $c2 critical" \
+        test "$(proposals_for "$c2" | awk '{print $2}' | sort -u)" = critical
+p=$(proposals_for "$c2" | awk 'NR == 1 {print $1}')
+ctl approve "$p" >/dev/null
+check "approve $p: fratton-pharmacy gets $c2, critical with 50 deaths" wait_for "[ \"\$(last_seen $T/fratton $c2)\" = 'critical 50' ]" 10
+
+# 3. a reporter's pending batch report claiming 1,000 dead, then an issuer's plain report of the same batch
+post ambulance '{"type":"batch","area":"portsmouth","summary":"Ketamine cut with something.","sold_as":["ketamine"],"casualties":1000,"fatalities":1000}' >/dev/null
+k=$(body .id)
+check "ambulance's report $k waits, critical" test "$(body .status)/$(body .grade)" = pending/critical
+status=$(post portsmouth-ph '{"type":"batch","area":"portsmouth","summary":"Ketamine cut with something.","sold_as":["ketamine"]}')
+check "portsmouth-ph's report confirms $k: it goes out graded info" \
+        test "$status/$(body .id)/$(body .status)/$(body .grade)" = "200/$k/active/info"
+check "ph-duty-officer gets $k as info with no deaths" wait_for "[ \"\$(last_seen $T/ph $k)\" = 'info -' ]" 10
+check "and holds it so (retained)" test "$(held_by ph-duty-officer "$k")" = "info -"
+check "it never got the reporter's 1,000 deaths" test "$(fatalities_seen "$T/ph" "$k")" = "-" -a \
+        "$(messages "$T/ph" | grep "/alerts/$k " | grep -c "1000 fatalities")" -eq 0
+check "the-haven-hostel (warning and up) got nothing of $k" test "$(messages_for "$T/haven" "$k")" -eq 0
+check "dawnctl pending lists the claim as a proposal to make $k critical" test "$(proposals_for "$k" | awk '{print $2}')" = critical
+p=$(proposals_for "$k" | cut -d' ' -f1)
+ctl approve "$p" >/dev/null
+check "approve $p: fratton-pharmacy gets $k, critical for 1000 deaths" wait_count "$T/fratton" "/alerts/$k \\{.*\"critical\".*1000 fatalities" 1
 
 # ---- 3,000 overdose reports, 1,000 to an array ----
 batch() { # N: an array of 1,000 overdose reports in winchester

@@ -507,6 +507,21 @@ static const char *reason_starting(const struct dawn_alert *a, const char *prefi
         return NULL;
 }
 
+/* The proposals waiting for review, as dawnctl pending lists them. */
+static cJSON *waiting_proposals(struct fixture *f)
+{
+        cJSON *arr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_waiting_proposals_json(f->store, arr), 0);
+        return arr;
+}
+
+static void assert_no_proposals(struct fixture *f)
+{
+        cJSON *arr = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(arr), 0);
+        cJSON_Delete(arr);
+}
+
 /* How many alerts of a type the store holds, in any status. */
 static int alerts_of_type(struct fixture *f, const char *type)
 {
@@ -1188,10 +1203,12 @@ static void test_issuer_corroboration_confirms_a_pending_report(void **state)
         assert_string_equal(a.id, "A1");
         assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
         assert_int_equal(a.revision, 2);
-        assert_sources(&a, "hants-outreach", "portsmouth-ph");
+        /* it goes out as the issuer reported it; the reporter's report, which raises nothing, then counts */
+        assert_sources(&a, "portsmouth-ph", "hants-outreach");
         dawn_alert_clear(&a);
         assert_true(rows_with_action(f, "A1", "publish") > 0);
-        assert_audit(f, "A1", "report corroborate approve");
+        assert_audit(f, "A1", "report approve corroborate");
+        assert_no_proposals(f);
 }
 
 static void test_reporter_report_waits_for_review(void **state)
@@ -1822,21 +1839,6 @@ static void test_reporters_overdose_reports_count_while_pending(void **state)
 
 #define P1_REVISION (DAWN_PROPOSAL_REVISION_BASE + 1)
 
-/* The proposals waiting for review, as dawnctl pending lists them. */
-static cJSON *waiting_proposals(struct fixture *f)
-{
-        cJSON *arr = cJSON_CreateArray();
-        assert_int_equal(dawn_store_waiting_proposals_json(f->store, arr), 0);
-        return arr;
-}
-
-static void assert_no_proposals(struct fixture *f)
-{
-        cJSON *arr = waiting_proposals(f);
-        assert_int_equal(cJSON_GetArraySize(arr), 0);
-        cJSON_Delete(arr);
-}
-
 /* Issuer portsmouth-ph's info alert A1, then a reporter claiming 1,000
  * deaths from the same batch: proposal P1. */
 static void reporter_claims_a_thousand_dead(struct fixture *f)
@@ -2108,7 +2110,9 @@ static void test_reporters_alone_raise_a_cluster_only_to_review(void **state)
         assert_int_equal(a.revision, 2);
         dawn_alert_clear(&a);
         assert_true(rows_with_action(f, "A4", "publish") > 0);
-        assert_audit(f, "A4", "cluster corroborate corroborate approve");
+        /* it goes out on the issuer's report; the reporters' four, raising nothing, then count one by one */
+        assert_audit(f, "A4", "cluster corroborate approve corroborate corroborate corroborate corroborate");
+        assert_no_proposals(f);
 }
 
 static void test_reporter_raising_a_cluster_grade_is_a_proposal(void **state)
@@ -2164,6 +2168,235 @@ static void test_reporter_raising_a_cluster_grade_is_a_proposal(void **state)
         dawn_alert_clear(&a);
         char *got = deliveries(f, "A4");
         assert_non_null(strstr(got, "2 night-shelter publish pending\n"));
+        free(got);
+}
+
+/* ---- an issuer vouches for its own report, not for reporters' ---- */
+
+/* What recipients get of a revision: its stored JSON, parsed. */
+static cJSON *revision(struct fixture *f, const char *id, int rev)
+{
+        char *text = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, id, rev, &text), 1);
+        cJSON *o = cJSON_Parse(text);
+        assert_non_null(o);
+        free(text);
+        return o;
+}
+
+static int64_t number_in(const cJSON *o, const char *name)
+{
+        const cJSON *v = cJSON_GetObjectItem(o, name);
+        return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+}
+
+/* The one waiting proposal for alert, from source, and its grades. */
+static void assert_one_proposal(struct fixture *f, int i, int of, const char *id, const char *alert,
+                                const char *source, const char *from, const char *to)
+{
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), of);
+        const cJSON *p = cJSON_GetArrayItem(w, i);
+        assert_string_equal(cJSON_GetObjectItem(p, "id")->valuestring, id);
+        assert_string_equal(cJSON_GetObjectItem(p, "alert")->valuestring, alert);
+        assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "sources"), 0)->valuestring, source);
+        assert_string_equal(cJSON_GetObjectItem(p, "grade_from")->valuestring, from);
+        assert_string_equal(cJSON_GetObjectItem(p, "grade")->valuestring, to);
+        cJSON_Delete(w);
+}
+
+#define NFOD_500_DEAD "{'type': 'nfod', 'area': 'southampton', 'casualties': 500, 'fatalities': 500}"
+#define NFOD_50_DEAD "{'type': 'nfod', 'area': 'southampton', 'casualties': 50, 'fatalities': 50}"
+
+/* Two reporters' reports claiming 500 deaths each, then one plain report
+ * from an issuer: the cluster they make goes out on the issuer's report;
+ * the reporters' claims wait for an officer. */
+static void test_issuer_report_raising_a_cluster_vouches_only_for_itself(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        /* two reporters: each claim is a proposal of its own however proposals from one source are kept */
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "ambulance", NOW, NFOD_500_DEAD, &a);
+        dawn_alert_clear(&a);
+        issue(f, "outreach-a", NOW + HOUR, NFOD_500_DEAD, &a);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        issue(f, "ed-feed", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        assert_string_equal(a.id, "A3");
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+
+        /* what recipients get: a warning on one overdose, the issuer's */
+        cJSON *rev = revision(f, "A4", 1);
+        assert_string_equal(cJSON_GetObjectItem(rev, "status")->valuestring, "active");
+        assert_string_equal(cJSON_GetObjectItem(rev, "grade")->valuestring, "warning");
+        assert_int_equal(number_in(rev, "fatalities"), 0);
+        assert_int_equal(number_in(rev, "casualties"), 1);
+        char *text = cJSON_PrintUnformatted(rev);
+        assert_null(strstr(text, "500"));
+        free(text);
+        cJSON_Delete(rev);
+        assert_deliveries(f, "A4",
+                          "1 area-feed publish pending\n"
+                          "1 booth-house publish pending\n"
+                          "1 ph-duty-officer publish pending\n"
+                          "100000001 ph-duty-officer review pending\n"
+                          "100000002 ph-duty-officer review pending\n");
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.fatalities, 0);
+        assert_sources(&a, "ed-feed", NULL);
+        assert_string_equal(reason_starting(&a, "from 1 overdose report:"), "from 1 overdose report: A3 (ed-feed)");
+        dawn_alert_clear(&a);
+
+        /* each claim is a proposal of its own; the reports belong to A4 all the same */
+        assert_one_proposal(f, 0, 2, "P1", "A4", "ambulance", "warning", "critical");
+        assert_one_proposal(f, 1, 2, "P2", "A4", "outreach-a", "warning", "critical");
+        assert_corroborations(f, "A4", "A3 A1 A2");
+        assert_audit(f, "A4", "cluster propose propose");
+        issue(f, "ed-feed", NOW + 3 * HOUR, NFOD("portsmouth"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+
+        /* an officer approves one: then, and only then, it goes out critical */
+        approve(f, NOW + 4 * HOUR, "P1", &a);
+        assert_string_equal(a.id, "A4");
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.fatalities, 500);
+        dawn_alert_clear(&a);
+        char *got = deliveries(f, "A4");
+        assert_non_null(strstr(got, "2 night-shelter publish pending\n"));
+        free(got);
+        assert_one_proposal(f, 0, 1, "P2", "A4", "outreach-a", "warning", "critical");
+}
+
+/* A cluster that three reporters' reports (50 deaths each) raised to review,
+ * then a plain report from an issuer: it goes out, on the issuer's report. */
+static void test_issuer_confirming_a_pending_cluster_vouches_only_for_itself(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        f->role = DAWN_ROLE_REPORTER;
+        static const char *const reporters[] = { "ambulance", "outreach-a", "outreach-b" };
+        for (int i = 0; i < 3; i++) {
+                issue(f, reporters[i], NOW + i * HOUR, NFOD_50_DEAD, &a);
+                dawn_alert_clear(&a);
+        }
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.fatalities, 150);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A4", "1 ph-duty-officer review pending\n");
+
+        f->role = DAWN_ROLE_ISSUER;
+        issue(f, "ed-feed", NOW + 3 * HOUR, NFOD("southampton"), &a);
+        assert_string_equal(a.id, "A5");
+        dawn_alert_clear(&a);
+
+        /* what recipients get: revision 2, a warning on the issuer's one overdose */
+        cJSON *rev = revision(f, "A4", 2);
+        assert_string_equal(cJSON_GetObjectItem(rev, "status")->valuestring, "active");
+        assert_string_equal(cJSON_GetObjectItem(rev, "grade")->valuestring, "warning");
+        assert_int_equal(number_in(rev, "fatalities"), 0);
+        assert_int_equal(number_in(rev, "casualties"), 1);
+        cJSON_Delete(rev);
+        assert_deliveries(f, "A4",
+                          "1 ph-duty-officer review superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 booth-house publish pending\n"
+                          "2 ph-duty-officer publish pending\n"
+                          "100000001 ph-duty-officer review pending\n"
+                          "100000002 ph-duty-officer review pending\n"
+                          "100000003 ph-duty-officer review pending\n");
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.fatalities, 0);
+        assert_int_equal(a.casualties, 1);
+        assert_sources(&a, "ed-feed", NULL);
+        dawn_alert_clear(&a);
+        assert_one_proposal(f, 0, 3, "P1", "A4", "ambulance", "warning", "critical");
+        assert_corroborations(f, "A4", "A5 A1 A2 A3");
+        assert_audit(f, "A4", "cluster approve propose propose propose");
+        assert_int_equal(dawn_store_cluster_reports(f->store, "A4"), 1);
+
+        approve(f, NOW + 4 * HOUR, "P1", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 3);
+        assert_int_equal(a.fatalities, 50);
+        assert_int_equal(a.casualties, 51);
+        dawn_alert_clear(&a);
+        assert_int_equal(dawn_store_cluster_reports(f->store, "A4"), 2);
+        char *got = deliveries(f, "A4");
+        assert_non_null(strstr(got, "3 night-shelter publish pending\n"));
+        free(got);
+}
+
+/* A reporter's pending batch report claiming a thousand deaths, then an
+ * issuer's plain report of the same batch: it goes out as the issuer
+ * reported it; the thousand deaths wait for an officer. */
+static void test_issuer_confirming_a_pending_report_vouches_only_for_itself(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "ambulance", NOW, HEROIN_THOUSAND_DEAD, &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        assert_int_equal(issue(f, "portsmouth-ph", NOW + HOUR, PLAIN_HEROIN, &a), DAWN_INTAKE_MERGED);
+        /* the issuer hears what went out */
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_int_equal(a.revision, 2);
+        dawn_alert_clear(&a);
+
+        cJSON *rev = revision(f, "A1", 2);
+        assert_string_equal(cJSON_GetObjectItem(rev, "grade")->valuestring, "info");
+        assert_int_equal(number_in(rev, "fatalities"), -1);
+        assert_int_equal(number_in(rev, "casualties"), -1);
+        assert_string_equal(cJSON_GetObjectItem(rev, "summary")->valuestring, "Heroin in Southampton is unusually strong.");
+        assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(rev, "sources"), 0)->valuestring, "portsmouth-ph");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(rev, "sources")), 1);
+        cJSON_Delete(rev);
+        assert_deliveries(f, "A1",
+                          "1 ph-duty-officer review superseded\n"
+                          "2 area-feed publish pending\n"
+                          "2 ph-duty-officer publish pending\n"
+                          "100000001 ph-duty-officer review pending\n");
+        load(f, "A1", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_int_equal(a.revision, 2);
+        assert_null(reason_starting(&a, "1000 fatalities"));
+        assert_sources(&a, "portsmouth-ph", NULL);
+        dawn_alert_clear(&a);
+        assert_one_proposal(f, 0, 1, "P1", "A1", "ambulance", "info", "critical");
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(number_in(cJSON_GetArrayItem(w, 0), "fatalities"), 1000);
+        cJSON_Delete(w);
+        assert_audit(f, "A1", "report approve propose");
+
+        approve(f, NOW + 2 * HOUR, "P1", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 3);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "1000 fatalities"));
+        assert_sources(&a, "portsmouth-ph", "ambulance");
+        dawn_alert_clear(&a);
+        char *got = deliveries(f, "A1");
+        assert_non_null(strstr(got, "3 night-shelter publish pending\n"));
         free(got);
 }
 
@@ -2362,6 +2595,9 @@ int main(void)
                 T(test_reporter_corroboration_without_rise_is_recorded),
                 T(test_reporters_alone_raise_a_cluster_only_to_review),
                 T(test_reporter_raising_a_cluster_grade_is_a_proposal),
+                T(test_issuer_report_raising_a_cluster_vouches_only_for_itself),
+                T(test_issuer_confirming_a_pending_cluster_vouches_only_for_itself),
+                T(test_issuer_confirming_a_pending_report_vouches_only_for_itself),
                 T(test_a_reports_cost_does_not_grow_with_the_window),
                 T(test_text_to_opted_out_number_is_recorded_not_sent),
                 T(test_review_text_to_opted_out_number_is_recorded_not_sent),
