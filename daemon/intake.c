@@ -97,8 +97,15 @@ static int count_merged(const struct dawn_intake *in, const char *alert_id, cons
         int64_t reports = 0;
         dawn_alert_init(&sum);
         int r = dawn_store_load_merged(in->store, alert_id, &sum, &reports);
+        size_t words = sum.adulterants.n;
         if (r >= 0)
                 r = dawn_grade_fold(&sum, report);
+        /* said once per alert, when the set fills: merged reports share the alert's fingerprint, so
+         * what no longer fits is only other spellings of words the alert itself names */
+        if (r == 0 && words < DAWN_MAX_LIST_ITEMS && sum.adulterants.n == DAWN_MAX_LIST_ITEMS)
+                log_alert(LOG_NOTICE, alert_id,
+                          "alert %s: its merged reports spell its adulterants %d ways; further spellings are not kept",
+                          alert_id, DAWN_MAX_LIST_ITEMS);
         if (r == 0)
                 r = dawn_store_save_merged(in->store, alert_id, &sum, reports + 1);
         dawn_alert_clear(&sum);
