@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -39,6 +40,24 @@ struct evidence_summary {
         struct dawn_strv adulterants;
 };
 
+/* One report more in what reports say together (see dawn_grade_fold). The
+ * adulterants are kept in the order first seen; cap bounds the set. */
+static int fold(enum dawn_evidence *evidence, int64_t *casualties, int64_t *fatalities, struct dawn_strv *adulterants,
+                const struct dawn_alert *r, size_t cap)
+{
+        if (r->evidence > *evidence)
+                *evidence = r->evidence;
+        if (r->casualties > *casualties)
+                *casualties = r->casualties;
+        if (r->fatalities > *fatalities)
+                *fatalities = r->fatalities;
+        for (size_t k = 0; k < r->adulterants.n && adulterants->n < cap; k++)
+                if (!dawn_strv_contains(adulterants, r->adulterants.v[k]) &&
+                    dawn_strv_add(adulterants, r->adulterants.v[k]) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
 static int summarise(const struct dawn_alert *a, const struct dawn_alert *corr, size_t n,
                      struct evidence_summary *s)
 {
@@ -47,18 +66,17 @@ static int summarise(const struct dawn_alert *a, const struct dawn_alert *corr, 
         s->fatalities = a->fatalities;
         for (size_t i = 0; i <= n; i++) {
                 const struct dawn_alert *r = i == 0 ? a : &corr[i - 1];
-                if (r->evidence > s->evidence)
-                        s->evidence = r->evidence;
-                if (r->casualties > s->casualties)
-                        s->casualties = r->casualties;
-                if (r->fatalities > s->fatalities)
-                        s->fatalities = r->fatalities;
-                for (size_t k = 0; k < r->adulterants.n; k++)
-                        if (!dawn_strv_contains(&s->adulterants, r->adulterants.v[k]) &&
-                            dawn_strv_add(&s->adulterants, r->adulterants.v[k]) < 0)
-                                return -ENOMEM;
+                int e = fold(&s->evidence, &s->casualties, &s->fatalities, &s->adulterants, r, SIZE_MAX);
+                if (e < 0)
+                        return e;
         }
         return 0;
+}
+
+int dawn_grade_fold(struct dawn_alert *sum, const struct dawn_alert *report)
+{
+        return fold(&sum->evidence, &sum->casualties, &sum->fatalities, &sum->adulterants, report,
+                    DAWN_MAX_LIST_ITEMS);
 }
 
 static enum dawn_grade grade_for_points(int points)

@@ -26,6 +26,16 @@ struct dawn_grading {
  * many distinct sources there are). Returns 0 or -ENOMEM. */
 int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n,
                      const struct dawn_config *c, struct dawn_grading *out);
+/* What an alert's corroborations say together, as grading reads them: the
+ * strongest evidence, the largest casualties and fatalities, and the
+ * adulterants in the order first seen (at most DAWN_MAX_LIST_ITEMS: a
+ * merged report shares the alert's fingerprint, so beyond the alert's own
+ * these are only other spellings of the same words). Folding each
+ * corroboration into sum (dawn_alert_init'ed) as it joins, then grading with
+ * the alert and that one sum, gives the grade and reasons that grading with
+ * every corroboration gives, at a cost that does not grow with them.
+ * Returns 0 or -ENOMEM. */
+int dawn_grade_fold(struct dawn_alert *sum, const struct dawn_alert *report);
 /* A cluster, graded on its own sums and sets (kept up to date as reports
  * join: its casualties, fatalities, strongest evidence, adulterants) and
  * named by the first n of the reports it stands on, of which there are

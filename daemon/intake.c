@@ -60,30 +60,55 @@ static int regrade_cluster(const struct dawn_intake *in, struct dawn_alert *a, c
 
 /* Grades a with everything merged into it so far, and joining (a report
  * not counted yet) when not NULL. Corroborations held for an officer do not
- * count. */
+ * count. What merged reports say together is one row (count_merged keeps it
+ * as each joins), so grading the 2,000th costs what grading the second did. */
 static int regrade_with(const struct dawn_intake *in, struct dawn_alert *a, const struct dawn_alert *joining)
 {
         if (a->type == DAWN_TYPE_CLUSTER && a->id[0])
                 return regrade_cluster(in, a, joining);
-        struct dawn_alert *corr = NULL;
+        struct dawn_alert v[2];
         size_t n = 0;
-        int r = a->id[0] ? dawn_store_load_corroborations(in->store, a->id, &corr, &n) : 0;
-        if (r == 0 && joining) {
-                struct dawn_alert *v = realloc(corr, (n + 1) * sizeof(*v));
-                if (!v)
-                        r = -ENOMEM;
-                else
-                        corr = v;
-                if (r == 0 && (dawn_alert_init(&corr[n]), (r = dawn_alert_copy(&corr[n], joining))) == 0)
-                        n++;
+        dawn_alert_init(&v[0]);
+        dawn_alert_init(&v[1]);
+        /* graded before it has an id, a new alert has nothing merged into it yet */
+        int r = a->id[0] ? dawn_store_load_merged(in->store, a->id, &v[0], NULL) : 0;
+        if (r == 1) {
+                n = 1;
+                r = 0;
         }
+        if (r == 0 && joining && (r = dawn_alert_copy(&v[n], joining)) == 0)
+                n++;
         struct dawn_grading g = { 0 };
         if (r == 0)
-                r = dawn_grade_alert(a, corr, n, in->config, &g);
+                r = dawn_grade_alert(a, v, n, in->config, &g);
         if (r == 0)
                 take_grading(a, &g);
         dawn_grading_clear(&g);
-        free_alerts(corr, n);
+        dawn_alert_clear(&v[0]);
+        dawn_alert_clear(&v[1]);
+        return r;
+}
+
+/* The report counts towards alert_id (not a cluster: those keep their own
+ * sums) from now on: folded into what its merged reports say together. */
+static int count_merged(const struct dawn_intake *in, const char *alert_id, const struct dawn_alert *report)
+{
+        struct dawn_alert sum;
+        int64_t reports = 0;
+        dawn_alert_init(&sum);
+        int r = dawn_store_load_merged(in->store, alert_id, &sum, &reports);
+        size_t words = sum.adulterants.n;
+        if (r >= 0)
+                r = dawn_grade_fold(&sum, report);
+        /* said once per alert, when the set fills: merged reports share the alert's fingerprint, so
+         * what no longer fits is only other spellings of words the alert itself names */
+        if (r == 0 && words < DAWN_MAX_LIST_ITEMS && sum.adulterants.n == DAWN_MAX_LIST_ITEMS)
+                log_alert(LOG_NOTICE, alert_id,
+                          "alert %s: its merged reports spell its adulterants %d ways; further spellings are not kept",
+                          alert_id, DAWN_MAX_LIST_ITEMS);
+        if (r == 0)
+                r = dawn_store_save_merged(in->store, alert_id, &sum, reports + 1);
+        dawn_alert_clear(&sum);
         return r;
 }
 
@@ -279,9 +304,13 @@ static char *proposal_json(const struct dawn_intake *in, const struct dawn_propo
 /* The report from source would raise alert (active) to proposed's grade:
  * it is recorded as a corroboration held by a proposal of its own id, the
  * public-health reviewers are told as they are of a pending report, and
- * nothing reaches recipients until an officer approves it. */
+ * nothing reaches recipients until an officer approves it. With replaces
+ * (a pending proposal of source's whose claim this one outgrows), report
+ * is that proposal's held report with the new claims folded in: it moves to
+ * the new proposal, and the old one is closed as superseded, so that one
+ * proposal from a source waits at a time. */
 static int propose(const struct dawn_intake *in, const struct dawn_alert *alert, const struct dawn_alert *report,
-                   const char *source, const struct dawn_alert *proposed)
+                   const char *source, const struct dawn_alert *proposed, const struct dawn_proposal *replaces)
 {
         struct dawn_proposal p = { 0 };
         snprintf(p.alert_id, sizeof(p.alert_id), "%s", alert->id);
@@ -290,9 +319,18 @@ static int propose(const struct dawn_intake *in, const struct dawn_alert *alert,
         p.grade_to = proposed->grade;
         p.created_at = in->now;
         int r = dawn_store_next_proposal_id(in->store, p.id, &p.revision);
-        if (r == 0)
+        if (r == 0 && replaces) {
+                char why[160];
+                snprintf(why, sizeof(why), "replaced by %s: a later report from %.64s claims more", p.id, source);
+                p.corroboration = replaces->corroboration;
+                r = dawn_store_update_held_corroboration(in->store, p.corroboration, report, p.id, in->now);
+                /* its review notice, if still waiting, goes no further: the new one says more */
+                if (r == 0)
+                        r = dawn_store_decide_proposal(in->store, replaces, "superseded", "dawnd", why, in->now);
+        } else if (r == 0) {
                 r = dawn_store_add_held_corroboration(in->store, alert->id, source, report, p.id, in->now,
                                                       &p.corroboration);
+        }
         char *json = r == 0 ? proposal_json(in, &p, alert, report, proposed) : NULL;
         if (r == 0 && !json)
                 r = -ENOMEM;
@@ -302,30 +340,92 @@ static int propose(const struct dawn_intake *in, const struct dawn_alert *alert,
         if (r == 0)
                 r = review_notices_at(in, p.id, alert->id, p.revision, alert->area);
         if (r == 0) {
-                char detail[200];
-                snprintf(detail, sizeof(detail), "report from %.64s would raise the grade %s -> %s: held for review as %s",
-                         source, dawn_grade_name(p.grade_from), dawn_grade_name(p.grade_to), p.id);
+                char detail[240];
+                snprintf(detail, sizeof(detail), "report from %.64s would raise the grade %s -> %s: held for review as %s%s%s",
+                         source, dawn_grade_name(p.grade_from), dawn_grade_name(p.grade_to), p.id,
+                         replaces ? ", replacing " : "", replaces ? replaces->id : "");
                 r = dawn_store_audit(in->store, in->actor, "propose", alert->id, detail, in->now);
         }
         if (r == 0)
-                log_alert(LOG_NOTICE, alert->id, "alert %s: a report from %s would raise it %s -> %s; held for review as %s",
-                          alert->id, source, dawn_grade_name(p.grade_from), dawn_grade_name(p.grade_to), p.id);
+                log_alert(LOG_NOTICE, alert->id, "alert %s: a report from %s would raise it %s -> %s; held for review as %s%s%s",
+                          alert->id, source, dawn_grade_name(p.grade_from), dawn_grade_name(p.grade_to), p.id,
+                          replaces ? ", replacing " : "", replaces ? replaces->id : "");
+        return r;
+}
+
+/* source says again what its pending proposal p says, or more: the claims
+ * fold into the one proposal (the largest counts, the strongest evidence,
+ * the latest words), so that a reporter repeating a claim, however often,
+ * leaves one proposal and one review notice per grade it would reach. If
+ * the claims now reach a higher grade than p proposes, a new proposal with
+ * a notice of its own replaces p; if not, p is updated where it waits, and
+ * nobody is told again. */
+static int fold_into_proposal(const struct dawn_intake *in, const struct dawn_alert *alert,
+                              const struct dawn_alert *report, struct dawn_proposal *p)
+{
+        struct dawn_alert held, claim, t;
+        dawn_alert_init(&held);
+        dawn_alert_init(&claim);
+        dawn_alert_init(&t);
+        int r = dawn_store_corroboration_report(in->store, p->corroboration, &held);
+        if (r == 0)
+                r = -EIO; /* the proposal names a row the store must have */
+        if (r == 1)
+                r = dawn_alert_copy(&claim, report);
+        if (r == 0)
+                r = dawn_grade_fold(&claim, &held);
+        if (r == 0)
+                r = dawn_alert_copy(&t, alert);
+        if (r == 0)
+                r = add_source(&t, p->source);
+        if (r == 0)
+                r = regrade_with(in, &t, &claim);
+        if (r == 0 && t.grade > p->grade_to) {
+                r = propose(in, alert, &claim, p->source, &t, p);
+        } else if (r == 0) {
+                p->grade_from = alert->grade;
+                p->grade_to = t.grade;
+                char *json = proposal_json(in, p, alert, &claim, &t);
+                r = json ? dawn_store_update_held_corroboration(in->store, p->corroboration, &claim, p->id, in->now)
+                         : -ENOMEM;
+                if (r == 0)
+                        r = dawn_store_update_proposal(in->store, p, json);
+                free(json);
+                if (r == 0) {
+                        char detail[200];
+                        snprintf(detail, sizeof(detail), "report from %.64s repeats proposal %s (%s -> %s): folded into it",
+                                 p->source, p->id, dawn_grade_name(p->grade_from), dawn_grade_name(p->grade_to));
+                        r = dawn_store_audit(in->store, in->actor, "propose", alert->id, detail, in->now);
+                }
+        }
+        dawn_alert_clear(&held);
+        dawn_alert_clear(&claim);
+        dawn_alert_clear(&t);
         return r;
 }
 
 /* A reporter's corroboration of an active alert: 1 if it would raise the
- * grade (then held as a proposal), 0 if not (recorded as any other). */
+ * grade (then held as a proposal, or folded into the one its source has
+ * waiting), 0 if not (recorded as any other). */
 static int hold_rise(const struct dawn_intake *in, const struct dawn_alert *alert, const struct dawn_alert *report)
 {
         struct dawn_alert t;
+        struct dawn_proposal p;
         dawn_alert_init(&t);
         int r = dawn_alert_copy(&t, alert);
         if (r == 0)
                 r = add_source(&t, in->source);
         if (r == 0)
                 r = regrade_with(in, &t, report);
-        if (r == 0 && t.grade > alert->grade && (r = propose(in, alert, report, in->source, &t)) == 0)
-                r = 1;
+        if (r == 0 && t.grade > alert->grade) {
+                r = dawn_store_pending_proposal(in->store, alert->id, in->source, &p);
+                if (r == 1)
+                        r = fold_into_proposal(in, alert, report, &p);
+                else if (r == 0)
+                        r = propose(in, alert, report, in->source, &t, NULL);
+                if (r == 0)
+                        r = 1;
+        }
         dawn_alert_clear(&t);
         return r;
 }
@@ -509,6 +609,8 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
         /* the dedup window runs from the latest report, so a batch reported every day stays one alert */
         result->updated_at = in->now;
         r = dawn_store_add_corroboration(in->store, id, in->source, report, in->now);
+        if (r == 0 && result->type != DAWN_TYPE_CLUSTER)
+                r = count_merged(in, id, report);
         if (r == 0)
                 r = add_source(result, in->source);
         if (r == 0)
@@ -659,7 +761,7 @@ static int grow_cluster(const struct dawn_intake *in, struct dawn_alert *cluster
                         r = regrade_with(in, &t, report);
                 bool rises = r == 0 && t.grade > before;
                 if (rises)
-                        r = propose(in, cluster, report, report_source(in, report), &t);
+                        r = propose(in, cluster, report, report_source(in, report), &t, NULL);
                 /* held, it still belongs to this cluster: it must not raise another one */
                 if (rises && r == 0)
                         r = dawn_store_set_report_cluster(in->store, report->id, cluster->id);
@@ -1122,7 +1224,9 @@ static int approve_proposal(const struct dawn_intake *in, const char *id, struct
                 if (r == 0)
                         result->expires_at = in->now + (int64_t)in->config->cluster_window_usec;
         } else if (r == 0) {
-                r = add_source(result, p.source);
+                r = count_merged(in, result->id, &report);
+                if (r == 0)
+                        r = add_source(result, p.source);
         }
         if (r == 0)
                 r = regrade(in, result);

@@ -148,6 +148,39 @@ static const char *const migrations[] = {
         "  reason TEXT,"
         "  json TEXT NOT NULL);"
         "CREATE INDEX proposals_waiting ON proposals(alert_id) WHERE status = 'pending';",
+        /* 6: merged reports at a bounded cost, however many an alert has.
+         * Touches only what it adds.
+         * - merged: what an alert's counted corroborations say together (the
+         *   strongest evidence, the largest counts, the adulterants in the
+         *   order first seen: dawn_grade_fold), kept up to date as each
+         *   joins, so that grading one more reads one row, not all of them.
+         *   Clusters have sums of their own (5) and no row here.
+         * - A corroboration its source repeats word for word is one row
+         *   that counts its repeats (and when the last came); the latest
+         *   from a source is found by index.
+         * Existing data is carried over: each alert's sums from its counted
+         *   corroborations, oldest first. */
+        "ALTER TABLE corroborations ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;"
+        "ALTER TABLE corroborations ADD COLUMN last_at INTEGER;"
+        "CREATE INDEX corroborations_by_source ON corroborations(alert_id, source);"
+        "CREATE TABLE merged ("
+        "  alert_id TEXT PRIMARY KEY REFERENCES alerts(id),"
+        "  reports INTEGER NOT NULL,"
+        "  evidence TEXT NOT NULL,"
+        "  casualties INTEGER,"
+        "  fatalities INTEGER,"
+        "  adulterants TEXT NOT NULL);"
+        "INSERT INTO merged (alert_id, reports, evidence, casualties, fatalities, adulterants)"
+        "  SELECT c.alert_id, count(*),"
+        "    CASE max(CASE json_extract(c.json, '$.evidence') WHEN 'toxicology' THEN 2 WHEN 'clinical' THEN 1 ELSE 0 END)"
+        "      WHEN 2 THEN 'toxicology' WHEN 1 THEN 'clinical' ELSE 'reported' END,"
+        "    max(json_extract(c.json, '$.casualties')), max(json_extract(c.json, '$.fatalities')), '[]'"
+        "  FROM corroborations c JOIN alerts a ON a.id = c.alert_id"
+        "  WHERE a.type <> 'cluster' AND c.proposal IS NULL GROUP BY c.alert_id;"
+        "UPDATE merged SET adulterants = (SELECT json_group_array(value) FROM"
+        "  (SELECT j.value AS value FROM corroborations c, json_each(c.json, '$.adulterants') j"
+        "   WHERE c.alert_id = merged.alert_id AND c.proposal IS NULL AND j.type = 'text'"
+        "   GROUP BY j.value ORDER BY min(c.id * 1000 + j.key) LIMIT 32));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
@@ -214,6 +247,13 @@ enum stmt_id {
         ST_WAITING_PROPOSALS,
         ST_CLOSE_PROPOSALS,
         ST_SUPERSEDE_NOTICES,
+        ST_REPEAT_CORROBORATION,
+        ST_LOAD_MERGED,
+        ST_SAVE_MERGED,
+        ST_PENDING_PROPOSAL_FROM,
+        ST_UPDATE_HELD,
+        ST_UPDATE_PROPOSAL,
+        ST_UPDATE_NOTICE_TEXT,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -242,8 +282,19 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_FIND_SUBMISSION] = "SELECT alert_id FROM submissions WHERE source = ? AND source_ref = ?",
         [ST_ADD_SUBMISSION] = "INSERT INTO submissions (source, source_ref, alert_id, received_at) VALUES (?, ?, ?, ?)",
         [ST_ADD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES (?, ?, ?, ?)",
-        [ST_LOAD_CORROBORATIONS] = "SELECT source, received_at, json, proposal FROM corroborations WHERE alert_id = ?"
-                                   " ORDER BY id",
+        [ST_LOAD_CORROBORATIONS] = "SELECT source, received_at, json, proposal, repeats, last_at FROM corroborations"
+                                   " WHERE alert_id = ? ORDER BY id",
+        /* the source's latest corroboration of the alert, found by index, if it says
+         * word for word what this one says: counted again, not stored again */
+        [ST_REPEAT_CORROBORATION] = "UPDATE corroborations SET repeats = repeats + 1, last_at = ?3"
+                                    " WHERE id = (SELECT id FROM corroborations INDEXED BY corroborations_by_source"
+                                    " WHERE alert_id = ?1 AND source = ?2 ORDER BY id DESC LIMIT 1)"
+                                    " AND json = ?4 AND proposal IS NULL",
+        [ST_LOAD_MERGED] = "SELECT reports, evidence, casualties, fatalities, adulterants FROM merged WHERE alert_id = ?1",
+        [ST_SAVE_MERGED] = "INSERT INTO merged (alert_id, reports, evidence, casualties, fatalities, adulterants)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (alert_id) DO UPDATE SET"
+                           " reports = excluded.reports, evidence = excluded.evidence, casualties = excluded.casualties,"
+                           " fatalities = excluded.fatalities, adulterants = excluded.adulterants",
         [ST_AUDIT] = "INSERT INTO audit (at, actor, action, alert_id, detail) VALUES (?, ?, ?, ?, ?)",
         [ST_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -314,6 +365,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " grade_to, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9)",
         [ST_LOAD_PROPOSAL] = "SELECT id, seq, alert_id, corroboration, source, status, grade_from, grade_to,"
                              " created_at FROM proposals WHERE id = ?1",
+        [ST_PENDING_PROPOSAL_FROM] = "SELECT id, seq, alert_id, corroboration, source, status, grade_from, grade_to,"
+                                     " created_at FROM proposals WHERE alert_id = ?1 AND source = ?2"
+                                     " AND status = 'pending' ORDER BY seq DESC LIMIT 1",
+        [ST_UPDATE_HELD] = "UPDATE corroborations SET json = ?2, proposal = ?3, repeats = repeats + 1, last_at = ?4"
+                           " WHERE id = ?1",
+        [ST_UPDATE_PROPOSAL] = "UPDATE proposals SET grade_from = ?2, grade_to = ?3, json = ?4"
+                               " WHERE id = ?1 AND status = 'pending'",
+        [ST_UPDATE_NOTICE_TEXT] = "UPDATE revisions SET json = ?3 WHERE alert_id = ?1 AND revision = ?2",
         [ST_DECIDE_PROPOSAL] = "UPDATE proposals SET status = ?2, decided_by = ?3, reason = ?4, decided_at = ?5"
                                " WHERE id = ?1 AND status = 'pending'",
         [ST_WAITING_PROPOSALS] = "SELECT p.json FROM proposals p JOIN alerts a ON a.id = p.alert_id"
@@ -744,7 +803,7 @@ int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, con
         cJSON *o = dawn_alert_to_json(report);
         char *json = o ? cJSON_PrintUnformatted(o) : NULL;
         cJSON_Delete(o);
-        sqlite3_stmt *st = json ? stmt(s, ST_ADD_CORROBORATION) : NULL;
+        sqlite3_stmt *st = json ? stmt(s, ST_REPEAT_CORROBORATION) : NULL;
         int r = json ? -EIO : -ENOMEM;
         if (st) {
                 bind_text(st, 1, alert_id);
@@ -753,7 +812,78 @@ int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, con
                 bind_text(st, 4, json);
                 r = run(s, st);
         }
+        /* a report its source sent before, word for word: one row that counts them, so that a
+         * partner resending one report thousands of times does not make thousands of rows */
+        if (r == 0 && sqlite3_changes(s->db) == 0 && (st = stmt(s, ST_ADD_CORROBORATION))) {
+                bind_text(st, 1, alert_id);
+                bind_text(st, 2, source);
+                sqlite3_bind_int64(st, 3, now);
+                bind_text(st, 4, json);
+                r = run(s, st);
+        } else if (r == 0 && sqlite3_changes(s->db) == 0) {
+                r = -EIO;
+        }
         free(json);
+        return r;
+}
+
+int dawn_store_load_merged(struct dawn_store *s, const char *alert_id, struct dawn_alert *sum, int64_t *reports)
+{
+        sqlite3_stmt *st = stmt(s, ST_LOAD_MERGED);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        if (r == 1) {
+                const unsigned char *ev = sqlite3_column_text(st, 1);
+                int e = ev ? dawn_evidence_from_name((const char *)ev) : -1;
+                if (reports)
+                        *reports = sqlite3_column_int64(st, 0);
+                sum->evidence = e < 0 ? DAWN_EVIDENCE_REPORTED : (enum dawn_evidence)e;
+                sum->casualties = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
+                sum->fatalities = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+                const unsigned char *t = sqlite3_column_text(st, 4);
+                cJSON *arr = t ? cJSON_Parse((const char *)t) : NULL;
+                const cJSON *w;
+                dawn_strv_free(&sum->adulterants);
+                cJSON_ArrayForEach(w, arr) {
+                        if (cJSON_IsString(w) && sum->adulterants.n < DAWN_MAX_LIST_ITEMS &&
+                            dawn_strv_add(&sum->adulterants, w->valuestring) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                }
+                cJSON_Delete(arr);
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_save_merged(struct dawn_store *s, const char *alert_id, const struct dawn_alert *sum, int64_t reports)
+{
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; arr && i < sum->adulterants.n; i++)
+                if (!cJSON_AddItemToArray(arr, cJSON_CreateString(sum->adulterants.v[i]))) {
+                        cJSON_Delete(arr);
+                        arr = NULL;
+                }
+        char *words = arr ? cJSON_PrintUnformatted(arr) : NULL;
+        cJSON_Delete(arr);
+        sqlite3_stmt *st = words ? stmt(s, ST_SAVE_MERGED) : NULL;
+        int r = words ? -EIO : -ENOMEM;
+        if (st) {
+                bind_text(st, 1, alert_id);
+                sqlite3_bind_int64(st, 2, reports);
+                bind_text(st, 3, dawn_evidence_name(sum->evidence));
+                if (sum->casualties >= 0)
+                        sqlite3_bind_int64(st, 4, sum->casualties);
+                if (sum->fatalities >= 0)
+                        sqlite3_bind_int64(st, 5, sum->fatalities);
+                bind_text(st, 6, words);
+                r = run(s, st);
+        }
+        free(words);
         return r;
 }
 
@@ -827,6 +957,12 @@ int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, c
                 /* held for an officer: recorded, but not counted until the proposal is approved */
                 if (sqlite3_column_type(st, 3) != SQLITE_NULL)
                         cJSON_AddStringToObject(o, "proposal", (const char *)sqlite3_column_text(st, 3));
+                /* said again word for word (or, held, folded into its proposal): how often, the latest when */
+                if (sqlite3_column_int64(st, 4) > 1) {
+                        cJSON_AddNumberToObject(o, "repeats", (double)sqlite3_column_int64(st, 4));
+                        cJSON_AddStringToObject(o, "last_received_at",
+                                                dawn_time_format(sqlite3_column_int64(st, 5), when, sizeof(when)));
+                }
                 cJSON_AddItemToArray(array, o);
         }
         sqlite3_reset(st);
@@ -1390,12 +1526,73 @@ int dawn_store_add_proposal(struct dawn_store *s, const struct dawn_proposal *p,
         return r;
 }
 
+static int proposal_row(sqlite3_stmt *st, struct dawn_proposal *p);
+
 int dawn_store_load_proposal(struct dawn_store *s, const char *id, struct dawn_proposal *p)
 {
         sqlite3_stmt *st = stmt(s, ST_LOAD_PROPOSAL);
         if (!st)
                 return -EIO;
         bind_text(st, 1, id);
+        return proposal_row(st, p);
+}
+
+int dawn_store_pending_proposal(struct dawn_store *s, const char *alert_id, const char *source,
+                                struct dawn_proposal *p)
+{
+        sqlite3_stmt *st = stmt(s, ST_PENDING_PROPOSAL_FROM);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, source);
+        return proposal_row(st, p);
+}
+
+int dawn_store_update_held_corroboration(struct dawn_store *s, int64_t row, const struct dawn_alert *report,
+                                         const char *proposal, int64_t now)
+{
+        cJSON *o = dawn_alert_to_json(report);
+        char *json = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        sqlite3_stmt *st = json ? stmt(s, ST_UPDATE_HELD) : NULL;
+        int r = json ? -EIO : -ENOMEM;
+        if (st) {
+                sqlite3_bind_int64(st, 1, row);
+                bind_text(st, 2, json);
+                bind_text(st, 3, proposal);
+                sqlite3_bind_int64(st, 4, now);
+                r = run(s, st);
+        }
+        if (r == 0 && sqlite3_changes(s->db) != 1)
+                r = -ESTALE; /* the proposal names a row the store must have */
+        free(json);
+        return r;
+}
+
+int dawn_store_update_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *json)
+{
+        sqlite3_stmt *st = stmt(s, ST_UPDATE_PROPOSAL);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, p->id);
+        bind_text(st, 2, dawn_grade_name(p->grade_from));
+        bind_text(st, 3, dawn_grade_name(p->grade_to));
+        bind_text(st, 4, json);
+        int r = run(s, st);
+        if (r == 0 && sqlite3_changes(s->db) != 1)
+                r = -ESTALE; /* not pending: the caller found it pending in this transaction */
+        /* a review notice still waiting goes with what the proposal says now */
+        if (r == 0 && (st = stmt(s, ST_UPDATE_NOTICE_TEXT))) {
+                bind_text(st, 1, p->alert_id);
+                sqlite3_bind_int(st, 2, p->revision);
+                bind_text(st, 3, json);
+                r = run(s, st);
+        }
+        return r;
+}
+
+static int proposal_row(sqlite3_stmt *st, struct dawn_proposal *p)
+{
         int rc = sqlite3_step(st);
         int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
         if (r == 1) {

@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 5
+#define DAWN_STORE_SCHEMA_VERSION 6
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -71,9 +71,18 @@ int dawn_store_find_submission(struct dawn_store *s, const char *source, const c
                                char alert_id[DAWN_MAX_ID_CHARS + 1]);
 int dawn_store_add_submission(struct dawn_store *s, const char *source, const char *source_ref,
                               const char *alert_id, int64_t now);
-/* A later report merged into an alert. */
+/* A later report merged into an alert. The same report again from the
+ * same source, word for word (its latest to this alert), is not stored
+ * again: that row counts it ("repeats" in dawn_store_corroborations_json). */
 int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, const char *source,
                                  const struct dawn_alert *report, int64_t now);
+/* What an alert's counted corroborations say together (dawn_grade_fold in
+ * grade.h), kept by the caller as each one joins, and how many joined: 1 and
+ * *sum (its evidence, casualties, fatalities and adulterants) and *reports
+ * (when not NULL) filled, 0 if none has (sum left as it was), or -errno.
+ * Clusters keep sums of their own instead (their alert and cluster count). */
+int dawn_store_load_merged(struct dawn_store *s, const char *alert_id, struct dawn_alert *sum, int64_t *reports);
+int dawn_store_save_merged(struct dawn_store *s, const char *alert_id, const struct dawn_alert *sum, int64_t reports);
 /* The merged reports, oldest first; *out is an array of n alerts to
  * dawn_alert_clear() and free(). */
 int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, struct dawn_alert **out,
@@ -221,7 +230,7 @@ struct dawn_proposal {
         char alert_id[DAWN_MAX_ID_CHARS + 1];
         int64_t corroboration;    /* the held report's row */
         char source[128];
-        char status[16];          /* pending, approved, rejected, withdrawn */
+        char status[16];          /* pending, approved, rejected, withdrawn, superseded */
         enum dawn_grade grade_from, grade_to;
         int64_t created_at;
 };
@@ -230,12 +239,23 @@ int dawn_store_next_proposal_id(struct dawn_store *s, char id[DAWN_MAX_ID_CHARS 
 int dawn_store_add_held_corroboration(struct dawn_store *s, const char *alert_id, const char *source,
                                       const struct dawn_alert *report, const char *proposal, int64_t now,
                                       int64_t *row);
+/* The held report is replaced by report (the claims of every report its
+ * source repeated, folded together), held now by proposal; its repeats count
+ * one more. */
+int dawn_store_update_held_corroboration(struct dawn_store *s, int64_t row, const struct dawn_alert *report,
+                                         const char *proposal, int64_t now);
 /* One corroboration's report: 1 and *report filled, 0 if none. */
 int dawn_store_corroboration_report(struct dawn_store *s, int64_t row, struct dawn_alert *report);
 /* json: the proposal as dawnctl pending lists it and its review notice reads. */
 int dawn_store_add_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *json);
 /* 1 and *p filled, 0 if there is no such proposal. */
 int dawn_store_load_proposal(struct dawn_store *s, const char *id, struct dawn_proposal *p);
+/* The latest pending proposal of the alert from source: 1 and *p filled, 0 if none. */
+int dawn_store_pending_proposal(struct dawn_store *s, const char *alert_id, const char *source,
+                                struct dawn_proposal *p);
+/* A pending proposal now says json, from p->grade_from to p->grade_to; so
+ * does its review notice if it has not gone yet. */
+int dawn_store_update_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *json);
 /* A pending proposal is approved (its report now counts) or rejected; its
  * review notices not sent yet are superseded. */
 int dawn_store_decide_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *status,

@@ -485,6 +485,100 @@ static void test_grading_is_pure(void **state UNUSED)
         dawn_alert_clear(&a);
 }
 
+/* ---- corroborations folded as they join (dawn_grade_fold) ---- */
+
+static void assert_same_grading(const struct dawn_grading *want, const struct dawn_grading *got)
+{
+        assert_int_equal(got->grade, want->grade);
+        assert_int_equal(got->points, want->points);
+        assert_int_equal(got->reasons.n, want->reasons.n);
+        for (size_t i = 0; i < want->reasons.n; i++)
+                assert_string_equal(got->reasons.v[i], want->reasons.v[i]);
+}
+
+/* Grading an alert with one sum of its corroborations, folded one by one,
+ * gives what grading with every corroboration gives: the grade, the points
+ * and each reason in its place, after every one of them joins (and with one
+ * more joining, as a proposal is weighed). */
+static void test_folded_corroborations_grade_as_all_of_them(void **state UNUSED)
+{
+        static const char *const reports[] = {
+                "{" BATCH "}",
+                "{" BATCH ", 'adulterants': ['xylazine', 'caffeine'], 'casualties': 1}",
+                "{" BATCH ", 'evidence': 'clinical', 'casualties': 0}",
+                "{" BATCH ", 'adulterants': ['Nitazene', 'xylazine'], 'fatalities': 0}",
+                "{" BATCH ", 'casualties': 4, 'fatalities': 2, 'adulterants': ['fentanyl']}",
+                "{" BATCH ", 'evidence': 'reported', 'casualties': 2}",
+                "{" BATCH ", 'evidence': 'toxicology', 'adulterants': ['caffeine', 'medetomidine']}",
+        };
+        const size_t n = sizeof(reports) / sizeof(reports[0]);
+        struct dawn_alert a, corr[sizeof(reports) / sizeof(reports[0])], sum, joining;
+        struct dawn_grading want, got;
+
+        alert_from("{" BATCH ", 'adulterants': ['nitazene']}", &a);
+        assert_int_equal(dawn_strv_add(&a.sources, "ambulance"), 0);
+        alert_from("{" BATCH ", 'adulterants': ['levamisole', 'FENTANYL'], 'casualties': 9}", &joining);
+        dawn_alert_init(&sum);
+        for (size_t i = 0; i < n; i++) {
+                alert_from(reports[i], &corr[i]);
+                assert_int_equal(dawn_grade_fold(&sum, &corr[i]), 0);
+                assert_int_equal(dawn_grade_alert(&a, corr, i + 1, config, &want), 0);
+                assert_int_equal(dawn_grade_alert(&a, &sum, 1, config, &got), 0);
+                assert_same_grading(&want, &got);
+                dawn_grading_clear(&want);
+                dawn_grading_clear(&got);
+        }
+        /* one more joining: all of them and it, or the sum and it */
+        struct dawn_alert *all = calloc(n + 1, sizeof(*all));
+        struct dawn_alert pair[2];
+        assert_non_null(all);
+        memcpy(all, corr, sizeof(corr));
+        all[n] = joining;
+        pair[0] = sum;
+        pair[1] = joining;
+        assert_int_equal(dawn_grade_alert(&a, all, n + 1, config, &want), 0);
+        assert_int_equal(dawn_grade_alert(&a, pair, 2, config, &got), 0);
+        assert_same_grading(&want, &got);
+        assert_int_equal(want.grade, DAWN_GRADE_CRITICAL);
+        dawn_grading_clear(&want);
+        dawn_grading_clear(&got);
+        free(all);
+        for (size_t i = 0; i < n; i++)
+                dawn_alert_clear(&corr[i]);
+        dawn_alert_clear(&joining);
+        dawn_alert_clear(&sum);
+        dawn_alert_clear(&a);
+}
+
+/* The sum keeps the strongest evidence and largest counts, and at most
+ * DAWN_MAX_LIST_ITEMS adulterants, in the order first seen. */
+static void test_fold_keeps_maxima_and_a_bounded_set(void **state UNUSED)
+{
+        struct dawn_alert sum, r;
+        char word[32];
+
+        dawn_alert_init(&sum);
+        assert_int_equal(sum.casualties, -1);
+        for (int i = 0; i < 3 * DAWN_MAX_LIST_ITEMS; i++) {
+                dawn_alert_init(&r);
+                r.evidence = i == 5 ? DAWN_EVIDENCE_TOXICOLOGY : DAWN_EVIDENCE_REPORTED;
+                r.casualties = i % 7;
+                r.fatalities = i == 9 ? 4 : -1;
+                snprintf(word, sizeof(word), "%s%d", i % 2 ? "NITAZENE" : "nitazene", i);
+                assert_int_equal(dawn_strv_add(&r.adulterants, word), 0);
+                assert_int_equal(dawn_strv_add(&r.adulterants, "nitazene0"), 0);
+                assert_int_equal(dawn_grade_fold(&sum, &r), 0);
+                dawn_alert_clear(&r);
+        }
+        assert_int_equal(sum.evidence, DAWN_EVIDENCE_TOXICOLOGY);
+        assert_int_equal(sum.casualties, 6);
+        assert_int_equal(sum.fatalities, 4);
+        assert_int_equal(sum.adulterants.n, DAWN_MAX_LIST_ITEMS);
+        assert_string_equal(sum.adulterants.v[0], "nitazene0");
+        assert_string_equal(sum.adulterants.v[1], "NITAZENE1");
+        dawn_alert_clear(&sum);
+}
+
 /* ---- the shared scenarios (data/scenarios.json, "alerts") ---- */
 
 static void assert_scenario(const char *text, enum dawn_grade expected)
@@ -592,6 +686,8 @@ int main(void)
                 cmocka_unit_test(test_officer_override_lowers_and_explains),
                 cmocka_unit_test(test_officer_override_confirming_the_grade),
                 cmocka_unit_test(test_grading_is_pure),
+                cmocka_unit_test(test_folded_corroborations_grade_as_all_of_them),
+                cmocka_unit_test(test_fold_keeps_maxima_and_a_bounded_set),
                 cmocka_unit_test(test_scenario_southampton_nitazene_heroin_is_critical),
                 cmocka_unit_test(test_scenario_portsmouth_bromazolam_is_warning),
                 cmocka_unit_test(test_scenario_isle_of_wight_xylazine_is_warning),

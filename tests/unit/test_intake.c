@@ -1913,13 +1913,16 @@ static void test_reporter_grade_rise_is_held_as_a_proposal(void **state)
         free(rev);
         assert_audit(f, "A1", "issue propose");
 
-        /* the same report again is the same submission, not a second proposal */
+        /* the same report again (no source_ref: a second report) folds into P1: no second proposal,
+         * no second notice (until issue 10's hostile-merge fix, each repeat was a proposal of its own) */
         f->role = DAWN_ROLE_REPORTER;
         issue(f, "ambulance", NOW + 2 * HOUR, HEROIN_THOUSAND_DEAD, &a);
         dawn_alert_clear(&a);
         w = waiting_proposals(f);
-        assert_int_equal(cJSON_GetArraySize(w), 2); /* no source_ref: a second report, a second proposal */
+        assert_int_equal(cJSON_GetArraySize(w), 1);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "id")->valuestring, "P1");
         cJSON_Delete(w);
+        assert_int_equal(rows_with_action(f, "A1", "review"), 1);
         load(f, "A1", &a);
         assert_int_equal(a.grade, DAWN_GRADE_INFO);
         assert_int_equal(a.revision, 1);
@@ -2067,6 +2070,91 @@ static void test_reporter_corroboration_without_rise_is_recorded(void **state)
         dawn_alert_clear(&a);
         assert_no_proposals(f);
         assert_audit(f, "A1", "issue corroborate");
+}
+
+/* A reporter repeating a rising claim: the claims fold into one proposal
+ * (the largest counts, the latest words), the reviewers are told once per
+ * grade it would reach, and approving it counts the claims folded into it. */
+static void test_reporter_repeating_a_rising_claim_folds_into_one_proposal(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+        char text[256];
+
+        issue(f, "portsmouth-ph", NOW, PLAIN_HEROIN, &a);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_REPORTER;
+        /* 1 to 10 casualties: each would raise info to warning */
+        for (int i = 1; i <= 10; i++) {
+                snprintf(text, sizeof(text),
+                         "{'type': 'batch', 'area': 'southampton', 'summary': 'Claim %d.', 'sold_as': ['heroin'],"
+                         " 'casualties': %d}", i, i);
+                assert_int_equal(issue(f, "ambulance", NOW + i * SEC, text, &a), DAWN_INTAKE_MERGED);
+                assert_int_equal(a.grade, DAWN_GRADE_INFO);
+                dawn_alert_clear(&a);
+        }
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), 1);
+        cJSON *p = cJSON_GetArrayItem(w, 0);
+        assert_string_equal(cJSON_GetObjectItem(p, "id")->valuestring, "P1");
+        assert_string_equal(cJSON_GetObjectItem(p, "grade_change")->valuestring, "info -> warning");
+        assert_int_equal(cJSON_GetObjectItem(p, "casualties")->valueint, 10);
+        assert_non_null(strstr(cJSON_GetObjectItem(p, "summary")->valuestring, "Claim 10."));
+        cJSON_Delete(w);
+        assert_int_equal(rows_with_action(f, "A1", "review"), 1);
+        /* and its notice, not sent yet, says so */
+        char *rev = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, "A1", P1_REVISION, &rev), 1);
+        assert_non_null(strstr(rev, "\"casualties\":10"));
+        free(rev);
+
+        /* a death claimed: the claims now reach critical, and P2 replaces P1 with a notice of its own */
+        for (int i = 11; i <= 15; i++) {
+                snprintf(text, sizeof(text),
+                         "{'type': 'batch', 'area': 'southampton', 'summary': 'Claim %d.', 'sold_as': ['heroin'],"
+                         " 'casualties': 3, 'fatalities': 1}", i);
+                assert_int_equal(issue(f, "ambulance", NOW + i * SEC, text, &a), DAWN_INTAKE_MERGED);
+                dawn_alert_clear(&a);
+        }
+        w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), 1);
+        p = cJSON_GetArrayItem(w, 0);
+        assert_string_equal(cJSON_GetObjectItem(p, "id")->valuestring, "P2");
+        assert_string_equal(cJSON_GetObjectItem(p, "grade_change")->valuestring, "info -> critical");
+        assert_int_equal(cJSON_GetObjectItem(p, "casualties")->valueint, 10);
+        assert_int_equal(cJSON_GetObjectItem(p, "fatalities")->valueint, 1);
+        cJSON_Delete(w);
+        assert_int_equal(rows_with_action(f, "A1", "review"), 2);
+        char *got = deliveries(f, "A1");
+        assert_non_null(strstr(got, "100000001 ph-duty-officer review superseded\n"));
+        assert_non_null(strstr(got, "100000002 ph-duty-officer review pending\n"));
+        free(got);
+        /* one row holds every claim, counting them */
+        cJSON *corr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_corroborations_json(f->store, "A1", corr), 0);
+        assert_int_equal(cJSON_GetArraySize(corr), 1);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(corr, 0), "proposal")->valuestring, "P2");
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(corr, 0), "repeats")->valueint, 15);
+        cJSON_Delete(corr);
+        /* nothing reached recipients meanwhile */
+        load(f, "A1", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        assert_refused(f, APPROVE, "P1", NULL, "id",
+                       "proposal P1 is superseded, not waiting for review: it cannot be approved");
+
+        approve(f, NOW + HOUR, "P2", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "10 casualties"));
+        assert_true(dawn_strv_contains(&a.grade_reasons, "1 fatality"));
+        assert_true(dawn_strv_contains(&a.grade_reasons, "corroborated by 2 sources"));
+        dawn_alert_clear(&a);
+        assert_no_proposals(f);
+        assert_audit(f, "A1", "issue propose propose propose propose propose propose propose propose propose propose"
+                              " propose propose propose propose propose approve");
 }
 
 /* ---- overdose clusters raised or regraded by reporters alone ---- */
@@ -2473,6 +2561,103 @@ static void test_a_reports_cost_does_not_grow_with_the_window(void **state)
         dawn_alert_clear(&a);
 }
 
+/* ---- what a merged report costs as its alert gathers them ---- */
+
+/* n reports of the nitazene batch from uhs-ed, merged into A1 in one
+ * transaction (as the daemon's group commit does), a second apart from
+ * start: each in words of its own (numbered from first), or, with first 0,
+ * all word for word the same. */
+static void merge_fill(struct fixture *f, int n, int first, int64_t start)
+{
+        assert_int_equal(dawn_store_begin(f->store), 0);
+        for (int i = 0; i < n; i++) {
+                char text[256];
+                snprintf(text, sizeof(text),
+                         "{'type': 'batch', 'area': 'southampton', 'summary': 'Heroin with a nitazene, report %d.',"
+                         " 'sold_as': ['heroin'], 'adulterants': ['nitazene']}", first ? first + i : 0);
+                cJSON *o = json(text);
+                struct dawn_intake in = { .store = f->store, .config = f->config, .now = start + i * SEC,
+                                          .source = "uhs-ed", .actor = "test", .role = DAWN_ROLE_ISSUER };
+                struct dawn_alert a;
+                struct dawn_input_error err = { 0 };
+                enum dawn_intake_outcome outcome;
+                dawn_alert_init(&a);
+                must_succeed(dawn_intake_issue(&in, o, &a, &outcome, &err), &err);
+                assert_int_equal(outcome, DAWN_INTAKE_MERGED);
+                assert_string_equal(a.id, "A1");
+                dawn_alert_clear(&a);
+                cJSON_Delete(o);
+        }
+        assert_int_equal(dawn_store_commit(f->store), 0);
+}
+
+/* The store's work (SQLite VM steps) for one more merged report. */
+static uint64_t cost_of_merge(struct fixture *f, int first, int64_t now)
+{
+        uint64_t before = dawn_store_vm_steps(f->store);
+        merge_fill(f, 1, first, now);
+        return dawn_store_vm_steps(f->store) - before;
+}
+
+static void test_a_merged_reports_cost_does_not_grow_with_the_alerts_reports(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        /* warm up the statement cache, so that both measurements count the same statements: a report
+         * in words of its own, and the same one again (the second time, a repeat of the first) */
+        merge_fill(f, 10, 1, NOW + SEC);
+        cost_of_merge(f, 0, NOW + 20 * SEC);
+        cost_of_merge(f, 0, NOW + 21 * SEC);
+        uint64_t own_small = cost_of_merge(f, 11, NOW + 30 * SEC);
+        cost_of_merge(f, 0, NOW + 31 * SEC);
+        uint64_t same_small = cost_of_merge(f, 0, NOW + 32 * SEC);
+
+        /* 2,000 reports merged into A1; both kinds measured again */
+        merge_fill(f, 1988, 12, NOW + 60 * SEC);
+        uint64_t own_full = cost_of_merge(f, 5000, NOW + 3000 * SEC);
+        cost_of_merge(f, 0, NOW + 3001 * SEC);
+        uint64_t same_full = cost_of_merge(f, 0, NOW + 3002 * SEC);
+        print_message("VM steps per merged report in words of its own: %llu at 10 corroborations, %llu at 2,000\n",
+                      (unsigned long long)own_small, (unsigned long long)own_full);
+        print_message("VM steps per merged report word for word again: %llu at 10 corroborations, %llu at 2,000\n",
+                      (unsigned long long)same_small, (unsigned long long)same_full);
+        /* bounded: the same work give or take what a B-tree one level deeper costs */
+        assert_true(own_full < own_small + own_small / 2);
+        assert_true(same_full < same_small + same_small / 2);
+
+        /* graded as ever: the nitazene and two sources, however many reports said so */
+        load(f, "A1", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.grade_reasons.n, 3);
+        assert_string_equal(a.grade_reasons.v[0], "adulterant nitazene is on the high-risk list");
+        assert_string_equal(a.grade_reasons.v[1], "not yet confirmed (reported only)");
+        assert_string_equal(a.grade_reasons.v[2], "corroborated by 2 sources");
+        dawn_alert_clear(&a);
+        /* one more with toxicology and three casualties among them all: critical, as it would be after one */
+        issue(f, "uhs-ed", NOW + 4000 * SEC, NITAZENE_HEROIN_CONFIRMED, &a);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.grade_reasons.n, 5);
+        assert_string_equal(a.grade_reasons.v[0], "adulterant nitazene is on the high-risk list");
+        assert_string_equal(a.grade_reasons.v[1], "adulterant Nitazene is on the high-risk list"); /* the lab's spelling */
+        assert_string_equal(a.grade_reasons.v[2], "3 casualties");
+        assert_string_equal(a.grade_reasons.v[3], "confirmed by toxicology");
+        assert_string_equal(a.grade_reasons.v[4], "corroborated by 2 sources");
+        dawn_alert_clear(&a);
+
+        /* the reports said word for word again are counted on their rows, not stored again:
+         * 2,000 in words of their own, the same one after each of three of them, the lab's */
+        cJSON *corr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_corroborations_json(f->store, "A1", corr), 0);
+        assert_int_equal(cJSON_GetArraySize(corr), 2000 + 3 + 1);
+        cJSON_Delete(corr);
+}
+
 /* ---- texts to a number that replied STOP ---- */
 
 static void opt_out(struct fixture *f, const char *number, bool out, int64_t now)
@@ -2593,12 +2778,14 @@ int main(void)
                 T(test_reject_never_cancels_an_active_alert),
                 T(test_issuer_grade_rise_goes_out_at_once),
                 T(test_reporter_corroboration_without_rise_is_recorded),
+                T(test_reporter_repeating_a_rising_claim_folds_into_one_proposal),
                 T(test_reporters_alone_raise_a_cluster_only_to_review),
                 T(test_reporter_raising_a_cluster_grade_is_a_proposal),
                 T(test_issuer_report_raising_a_cluster_vouches_only_for_itself),
                 T(test_issuer_confirming_a_pending_cluster_vouches_only_for_itself),
                 T(test_issuer_confirming_a_pending_report_vouches_only_for_itself),
                 T(test_a_reports_cost_does_not_grow_with_the_window),
+                T(test_a_merged_reports_cost_does_not_grow_with_the_alerts_reports),
                 T(test_text_to_opted_out_number_is_recorded_not_sent),
                 T(test_review_text_to_opted_out_number_is_recorded_not_sent),
         };

@@ -113,6 +113,12 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* What the merged-sums migration (6) adds, taken away again: a fresh store
+ * made to look as a version-5 dawnd left it. */
+#define UNDO_MERGED                                                                                               \
+        "DROP TABLE merged; DROP INDEX corroborations_by_source;"                                               \
+        "ALTER TABLE corroborations DROP COLUMN repeats; ALTER TABLE corroborations DROP COLUMN last_at;"
+
 /* What the review-and-clusters migration adds, taken away again: a fresh
  * store made to look as an older dawnd left it. */
 #define UNDO_REVIEW_AND_CLUSTERS                                                                                  \
@@ -131,7 +137,7 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
                                       "DROP TABLE twilio_requests;"
@@ -175,7 +181,7 @@ static void test_schema_3_store_keeps_its_clusters(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
         " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP TABLE twilio_requests;"
                                       NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
                                       "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
@@ -218,6 +224,90 @@ static void test_schema_3_store_keeps_its_clusters(void **state)
                 dawn_alert_clear(&v[i]);
         free(v);
         cJSON_Delete(arr);
+        dawn_store_close(s);
+}
+
+/* A store a version-5 dawnd left (a batch alert with three counted
+ * corroborations and one held for review, a cluster with one) is carried
+ * over: each alert's merged reports summed as grading reads them, held
+ * ones and clusters left out; later reports then fold into those sums. */
+static void test_schema_5_store_keeps_what_its_reports_say(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        dawn_store_close(s);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+#define ALERT_ROW(n, type)                                                                                      \
+        "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at, updated_at, expires_at,"  \
+        " json, type, area) VALUES ('A" #n "', " #n ", 'fp" #n "', 'active', 'warning', 1, 1000, 1000, 0,"        \
+        " '{\"id\":\"A" #n "\",\"type\":\"" type "\",\"area\":\"southampton\",\"status\":\"active\"}', '" type "',"   \
+        " 'southampton');"
+#define REPORT(alert, json, proposal)                                                                           \
+        "INSERT INTO corroborations (alert_id, source, received_at, json, proposal) VALUES ('" alert "',"         \
+        " 'ambulance', 2000, '{\"type\":\"batch\",\"area\":\"southampton\"," json "}', " proposal ");"
+        assert_int_equal(sqlite3_exec(db,
+                                      UNDO_MERGED
+                                      ALERT_ROW(1, "batch") ALERT_ROW(2, "cluster") ALERT_ROW(3, "batch")
+                                      REPORT("A1", "\"evidence\":\"clinical\",\"casualties\":2,"
+                                                   "\"adulterants\":[\"Nitazene\",\"xylazine\"]", "NULL")
+                                      REPORT("A1", "\"evidence\":\"reported\",\"casualties\":4,"
+                                                   "\"adulterants\":[\"fentanyl\",\"Nitazene\"]", "NULL")
+                                      REPORT("A1", "\"evidence\":\"reported\",\"fatalities\":1", "NULL")
+                                      REPORT("A1", "\"evidence\":\"toxicology\",\"fatalities\":1000,"
+                                                   "\"adulterants\":[\"carfentanil\"]", "'P1'")
+                                      REPORT("A2", "\"evidence\":\"toxicology\",\"casualties\":9", "NULL")
+                                      "PRAGMA user_version = 5",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
+        struct dawn_alert sum;
+        int64_t reports = 0;
+        dawn_alert_init(&sum);
+        assert_int_equal(dawn_store_load_merged(s, "A1", &sum, &reports), 1);
+        /* the three counted ones: the strongest evidence, the largest counts, the words first seen first */
+        assert_int_equal(reports, 3);
+        assert_int_equal(sum.evidence, DAWN_EVIDENCE_CLINICAL);
+        assert_int_equal(sum.casualties, 4);
+        assert_int_equal(sum.fatalities, 1);
+        assert_int_equal(sum.adulterants.n, 3);
+        assert_string_equal(sum.adulterants.v[0], "Nitazene");
+        assert_string_equal(sum.adulterants.v[1], "xylazine");
+        assert_string_equal(sum.adulterants.v[2], "fentanyl");
+        dawn_alert_clear(&sum);
+        /* a cluster keeps its own sums; an alert nothing merged into has none */
+        dawn_alert_init(&sum);
+        assert_int_equal(dawn_store_load_merged(s, "A2", &sum, &reports), 0);
+        assert_int_equal(dawn_store_load_merged(s, "A3", &sum, &reports), 0);
+        assert_int_equal(sum.casualties, -1);
+        dawn_alert_clear(&sum);
+
+        /* the rows stay as they were; a report its source sends again word for word is counted on its row */
+        struct dawn_alert r;
+        dawn_alert_init(&r);
+        r.type = DAWN_TYPE_BATCH;
+        r.area = strdup("southampton");
+        cJSON *arr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_int_equal(dawn_store_add_corroboration(s, "A3", "ambulance", &r, 3000), 0);
+        assert_int_equal(dawn_store_add_corroboration(s, "A3", "ambulance", &r, 4000), 0);
+        assert_int_equal(dawn_store_add_corroboration(s, "A3", "uhs-ed", &r, 5000), 0);
+        assert_int_equal(dawn_store_commit(s), 0);
+        assert_int_equal(dawn_store_corroborations_json(s, "A1", arr), 0);
+        assert_int_equal(cJSON_GetArraySize(arr), 4);
+        assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "repeats"));
+        cJSON_Delete(arr);
+        arr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_corroborations_json(s, "A3", arr), 0);
+        assert_int_equal(cJSON_GetArraySize(arr), 2);
+        assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "repeats")->valueint, 2);
+        assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 1), "repeats"));
+        cJSON_Delete(arr);
+        dawn_alert_clear(&r);
         dawn_store_close(s);
 }
 
@@ -534,6 +624,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fresh_store_gets_current_schema_in_wal_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopening_keeps_what_was_stored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_1_store_is_migrated, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schema_5_store_keeps_what_its_reports_say, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_3_store_keeps_its_clusters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_from_a_newer_dawnd_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_in_flight_deliveries_return_to_pending, setup, teardown),
