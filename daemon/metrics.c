@@ -57,6 +57,9 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
                                      "Overdose clusters raised from non-fatal overdose reports.", { NULL, NULL } },
         [DAWN_M_HTTP_REQUESTS] = { "dawn_http_requests_total", "HTTP API requests answered, by status code.",
                                    { "code", NULL } },
+        [DAWN_M_CONNECTIONS_DROPPED] = { "dawn_connections_dropped_total",
+                                         "Clients refused or dropped at a limit, by way in and which limit.",
+                                         { "way", "reason" } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

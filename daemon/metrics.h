@@ -31,6 +31,8 @@ enum dawn_counter {
         DAWN_M_REVIEW_DECISIONS,   /* dawn_review_decisions_total{decision}: approved|rejected */
         DAWN_M_CLUSTERS_RAISED,    /* dawn_clusters_raised_total{} */
         DAWN_M_HTTP_REQUESTS,      /* dawn_http_requests_total{code} */
+        DAWN_M_CONNECTIONS_DROPPED, /* dawn_connections_dropped_total{way,reason}: way control;
+                                     * reason connections|fds|unread|idle */
         DAWN_M_COUNTER_COUNT,
 };
 
