@@ -396,6 +396,7 @@ static void test_prometheus_parses_the_page(void **state UNUSED)
                 "[\"dawn_review_decisions\", \"counter\", null, null, null]",
                 "[\"dawn_clusters_raised\", \"counter\", null, null, null]",
                 "[\"dawn_http_requests\", \"counter\", null, null, null]",
+                "[\"dawn_connections_dropped\", \"counter\", null, null, null]",
                 "[\"dawn_metrics_dropped_series\", \"counter\", null, null, null]",
                 "[\"dawn_delivery_latency_seconds\", \"histogram\", null, null, null]",
                 "[\"dawn_alerts\", \"gauge\", null, null, null]",
