@@ -42,9 +42,9 @@ struct conn {
         bool allowed;
         char refusal[160];
         char *in;               /* bytes read, not yet a whole line */
-        size_t in_len;
-        char *out;              /* answers ready, not yet written */
-        size_t out_len;
+        size_t in_len, in_cap;
+        char *out;              /* answers ready: out_len bytes from out + out_off not yet written */
+        size_t out_off, out_len, out_cap;
         struct held *held, **held_tail; /* answers waiting for the commit, in order */
         size_t held_bytes;
         struct dawn_ticket ticket;      /* pending while answers are held */
@@ -684,16 +684,25 @@ static void conn_touch(struct conn *c)
 static void conn_flush(struct conn *c)
 {
         while (c->out_len && !c->dead) {
-                ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
                         conn_kill(c); /* EPIPE: the reader went away; its answers go with it */
                         return;
                 }
-                memmove(c->out, c->out + n, c->out_len - (size_t)n);
+                c->out_off += (size_t)n;
                 c->out_len -= (size_t)n;
                 conn_touch(c);
+        }
+        if (c->out_len == 0) {
+                c->out_off = 0;
+                /* a connection that once had a long answer does not keep its buffer */
+                if (c->out_cap > 65536) {
+                        free(c->out);
+                        c->out = NULL;
+                        c->out_cap = 0;
+                }
         }
         if (c->dead)
                 return;
@@ -716,17 +725,37 @@ static bool over_cap(struct conn *c, size_t len)
         return true;
 }
 
+/* Makes room for need bytes, doubling: appending answer after answer must
+ * not copy the buffer each time. */
+static bool reserve(char **buf, size_t *cap, size_t need)
+{
+        if (need <= *cap)
+                return true;
+        size_t n = *cap ? *cap : 4096;
+        while (n < need)
+                n *= 2;
+        char *p = realloc(*buf, n);
+        if (!p)
+                return false;
+        *buf = p;
+        *cap = n;
+        return true;
+}
+
 static void conn_queue_out(struct conn *c, char *text, size_t len)
 {
-        char *out = realloc(c->out, c->out_len + len + 1);
-        if (!out) {
+        if (c->out_off && c->out_off + c->out_len + len + 1 > c->out_cap) {
+                memmove(c->out, c->out + c->out_off, c->out_len);
+                c->out_off = 0;
+        }
+        if (!reserve(&c->out, &c->out_cap, c->out_off + c->out_len + len + 1)) {
                 free(text);
                 conn_kill(c);
                 return;
         }
-        c->out = out;
-        memcpy(c->out + c->out_len, text, len);
-        c->out[c->out_len + len] = '\n';
+        char *end = c->out + c->out_off + c->out_len;
+        memcpy(end, text, len);
+        end[len] = '\n';
         c->out_len += len + 1;
         free(text);
 }
@@ -740,8 +769,10 @@ static void after_commit(int r, void *owner)
                 c->held_bytes -= h->len + 1;
                 if (r < 0 && h->wrote) {
                         /* the commit failed: nothing this request wrote exists, and the submitter must know */
+                        cJSON *e = answer_store_error(c->ctl->d, r);
                         free(h->text);
-                        h->text = cJSON_PrintUnformatted(answer_store_error(c->ctl->d, r));
+                        h->text = e ? cJSON_PrintUnformatted(e) : NULL;
+                        cJSON_Delete(e);
                         h->len = h->text ? strlen(h->text) : 0;
                 }
                 if (h->text)
@@ -847,12 +878,10 @@ static void conn_read(struct conn *c, bool hangup)
                         break;
                 }
                 conn_touch(c);
-                char *in = realloc(c->in, c->in_len + (size_t)n);
-                if (!in) {
+                if (!reserve(&c->in, &c->in_cap, c->in_len + (size_t)n)) {
                         conn_kill(c);
                         return;
                 }
-                c->in = in;
                 memcpy(c->in + c->in_len, buf, (size_t)n);
                 c->in_len += (size_t)n;
                 conn_lines(c);

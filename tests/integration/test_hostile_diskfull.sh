@@ -116,4 +116,7 @@ quiet() { "$@" >/dev/null; }
 check "dawnd answers after the restart" quiet ctl status
 check "and takes a new alert" quiet ctl issue --area portsmouth --sold-as diazepam "After the disk filled."
 [ -n "${DAWN_TEST_SHOW_LOG:-}" ] && grep -v "^$" "$T/dawnd.log" | grep -iv "delivered\|accepted" | head -40
+stop_dawnd
+check "no sanitizer or leak report from dawnd (under BUILD=build-san)" \
+        bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$T/dawnd.log'"
 finish
