@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,14 +33,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "dawn/protocol.h"
 #include "model.h"
+#include "text.h"
 
 /* A "show" of a busy alert lists every delivery, so answers can be far
  * larger than requests; the cap only stops a broken peer filling memory. */
 #define ANSWER_MAX_BYTES (16u * 1024 * 1024)
 /* dawnd answers from its event loop in milliseconds; a minute without an
- * answer means it is stuck, and an officer should not wait forever. */
+ * answer means it is stuck, and an officer should not wait forever. One
+ * deadline for the whole exchange (connect, request, answer), not per read. */
 #define ANSWER_TIMEOUT_SECONDS 60
 /* Tables are cut to about this many columns, widest column last. */
 #define TABLE_WIDTH 100
@@ -620,6 +624,7 @@ static cJSON *parse_alert_text(struct invocation *inv, const char *name, const c
 {
         const char *end = NULL;
         cJSON *alert = cJSON_ParseWithLengthOpts(text, len, &end, false);
+        char nul_at[DAWN_JSON_PATH_MAX];
 
         if (!alert) {
                 input_error(inv, "%s: malformed JSON at line %d; nothing was sent", name,
@@ -633,6 +638,10 @@ static cJSON *parse_alert_text(struct invocation *inv, const char *name, const c
                             line_of(text, end));
         } else if (!cJSON_IsObject(alert)) {
                 input_error(inv, "%s: must hold one JSON object, the alert; nothing was sent", name);
+        } else if (dawn_json_find_nul(text, len, "alert", nul_at, sizeof nul_at)) {
+                /* cJSON has already cut that string short: sending it on would
+                 * send something other than what the file says */
+                input_error(inv, "%s: " DAWN_JSON_NUL_REFUSAL "; nothing was sent", name, nul_at);
         } else {
                 return alert;
         }
@@ -871,15 +880,49 @@ static int connect_dawnd(const char *path)
         return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
+/* The whole exchange has one deadline: SO_RCVTIMEO alone bounds each
+ * recv(), and a peer that sent a byte every few seconds would hold the
+ * officer's terminal for weeks. Milliseconds on the monotonic clock. */
+static int64_t now_msec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events or the deadline passes (-ETIMEDOUT). */
+static int wait_ready(int fd, short events, int64_t deadline)
+{
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                int64_t left = deadline - now_msec();
+                int r;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                return r == 0 ? -ETIMEDOUT : 0;
+        }
+}
+
+static int send_all(int fd, const char *buf, size_t len, int64_t deadline)
 {
         while (len > 0) {
+                ssize_t n;
+                int r = wait_ready(fd, POLLOUT, deadline);
+
+                if (r < 0)
+                        return r;
                 /* MSG_NOSIGNAL: a daemon that went away is an error to
                  * report, not a SIGPIPE that kills us silently. */
-                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
+                n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
-                        if (errno == EINTR)
+                        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                                 continue;
                         return -errno;
                 }
@@ -889,9 +932,10 @@ static int send_all(int fd, const char *buf, size_t len)
         return 0;
 }
 
-/* Reads the answer: one line. Returns 0 with *line set (empty if dawnd
- * closed without a word), or -errno; -EMSGSIZE past ANSWER_MAX_BYTES. */
-static int read_answer(int fd, char **line, size_t *len)
+/* Reads the answer: one line, by the deadline. Returns 0 with *line set
+ * (empty if dawnd closed without a word), or -errno: -EMSGSIZE past
+ * ANSWER_MAX_BYTES, -ETIMEDOUT past the deadline. */
+static int read_answer(int fd, int64_t deadline, char **line, size_t *len)
 {
         size_t size = 0, used = 0;
         char *buf = NULL;
@@ -899,6 +943,7 @@ static int read_answer(int fd, char **line, size_t *len)
         for (;;) {
                 ssize_t n;
                 char *nl;
+                int r;
 
                 if (used + 1 >= size) {
                         if (size >= ANSWER_MAX_BYTES + 1) {
@@ -912,12 +957,16 @@ static int read_answer(int fd, char **line, size_t *len)
                         if (!buf)
                                 out_of_memory();
                 }
-                n = recv(fd, buf + used, size - used - 1, 0);
-                if (n < 0 && errno == EINTR)
+                r = wait_ready(fd, POLLIN, deadline);
+                if (r < 0) {
+                        free(buf);
+                        return r;
+                }
+                n = recv(fd, buf + used, size - used - 1, MSG_DONTWAIT);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
                         continue;
                 if (n < 0) {
-                        int r = -errno;
-
+                        r = -errno;
                         free(buf);
                         return r;
                 }
@@ -936,21 +985,25 @@ static int read_answer(int fd, char **line, size_t *len)
         return 0;
 }
 
-static int exchange(int fd, const char *path, const char *request, cJSON **answer)
+static int exchange(int fd, const char *path, const char *request, int64_t deadline, cJSON **answer)
 {
         char *line = NULL;
         size_t len = 0;
         int r;
 
-        r = send_all(fd, request, strlen(request));
-        /* a dawnd at one of its limits answers why and hangs up, maybe before
-         * reading the request: that answer is still worth reading */
-        if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
+        r = send_all(fd, request, strlen(request), deadline);
+        /* EPIPE, ECONNRESET: a dawnd at one of its limits answers why and hangs up,
+         * maybe before reading the request; that answer is still worth reading */
+        if (r == -ETIMEDOUT) {
+                fprintf(stderr, "dawnctl: dawnd at %s did not take the request within %d seconds\n", path,
+                        ANSWER_TIMEOUT_SECONDS);
+                return DAWN_EXIT_UNREACHABLE;
+        } else if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
                 fprintf(stderr, "dawnctl: cannot send to dawnd at %s: %s\n", path, strerror(-r));
                 return DAWN_EXIT_UNREACHABLE;
         }
-        r = read_answer(fd, &line, &len);
-        if (r == -EAGAIN || r == -EWOULDBLOCK)
+        r = read_answer(fd, deadline, &line, &len);
+        if (r == -ETIMEDOUT || r == -EAGAIN || r == -EWOULDBLOCK)
                 fprintf(stderr, "dawnctl: no answer from dawnd at %s within %d seconds\n", path,
                         ANSWER_TIMEOUT_SECONDS);
         else if (r == -EMSGSIZE)
@@ -966,10 +1019,12 @@ static int exchange(int fd, const char *path, const char *request, cJSON **answe
         return *answer ? DAWN_EXIT_OK : DAWN_EXIT_UNREACHABLE;
 }
 
-/* Sends one request line and reads one answer line. Says why on stderr
- * and returns DAWN_EXIT_UNREACHABLE when there is no usable answer. */
+/* Sends one request line and reads one answer line, all within
+ * ANSWER_TIMEOUT_SECONDS. Says why on stderr and returns
+ * DAWN_EXIT_UNREACHABLE when there is no usable answer. */
 static int call_dawnd(const char *path, const cJSON *request, cJSON **answer)
 {
+        int64_t deadline = now_msec() + ANSWER_TIMEOUT_SECONDS * 1000;
         char *text, *line;
         size_t len;
         int fd, r;
@@ -990,7 +1045,7 @@ static int call_dawnd(const char *path, const cJSON *request, cJSON **answer)
         memcpy(line, text, len);
         memcpy(line + len, "\n", 2);
         cJSON_free(text);
-        r = exchange(fd, path, line, answer);
+        r = exchange(fd, path, line, deadline, answer);
         free(line);
         close(fd);
         return r;
@@ -999,70 +1054,79 @@ static int call_dawnd(const char *path, const cJSON *request, cJSON **answer)
 /* ------------------------------------------------------------------ */
 /* Printing text that came from elsewhere                              */
 
-/* Length of the UTF-8 character at p, or 0 if p does not start a valid one. */
-static size_t utf8_char_len(const unsigned char *p)
-{
-        size_t n;
+/* How one character of text from elsewhere is shown: controls (C0, DEL,
+ * C1) and the bidirectional controls that would reorder what is around
+ * them (U+202E makes "gnp.exe" of "exe.png") are written as <U+202E>, so
+ * that an officer sees them instead of their effect; invalid UTF-8 as "?";
+ * a tab or a CR as a space. HIDDEN_WIDTH is what "<U+XXXX>" takes. */
+#define HIDDEN_WIDTH 8
 
-        if (p[0] < 0x80)
+/* Columns the character at p takes (1, or HIDDEN_WIDTH); *bytes gets its length. */
+static size_t char_width(const char *p, size_t *bytes)
+{
+        uint32_t cp;
+
+        *bytes = dawn_utf8_decode(p, &cp);
+        if (*bytes == 0) {
+                *bytes = 1;
                 return 1;
-        if (p[0] < 0xc2 || p[0] > 0xf4)
-                return 0;
-        n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
-        for (size_t i = 1; i < n; i++)
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-        return n;
+        }
+        if (cp == '\n' || cp == '\t' || cp == '\r')
+                return 1;
+        return dawn_char_is_hidden(cp) ? HIDDEN_WIDTH : 1;
 }
 
 static size_t text_width(const char *s)
 {
-        size_t chars = 0;
+        size_t width = 0, n;
 
-        for (const unsigned char *p = (const unsigned char *)s; *p; chars++) {
-                size_t n = utf8_char_len(p);
-
-                p += n ? n : 1;
-        }
-        return chars;
+        for (; *s; s += n)
+                width += char_width(s, &n);
+        return width;
 }
 
 /* Prints one character of s, made safe; returns how many bytes it used. */
-static size_t put_char(FILE *out, const unsigned char *p, int newline_indent)
+static size_t put_char(FILE *out, const char *p, int newline_indent)
 {
-        size_t n = utf8_char_len(p);
+        uint32_t cp;
+        size_t n = dawn_utf8_decode(p, &cp);
 
         if (n == 0) {
                 fputc('?', out);
                 return 1;
         }
-        if (*p == '\n' && newline_indent >= 0)
+        if (cp == '\n' && newline_indent >= 0)
                 fprintf(out, "\n%*s", newline_indent, "");
-        else if (*p == '\n' || *p == '\t' || *p == '\r')
+        else if (cp == '\n' || cp == '\t' || cp == '\r')
                 fputc(' ', out);
-        else if (*p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0))
-                fputc('?', out); /* C0 and C1 controls */
+        else if (dawn_char_is_hidden(cp))
+                fprintf(out, "<U+%04X>", (unsigned)cp);
         else
                 fwrite(p, 1, n, out);
         return n;
 }
 
 /* Alert text comes from partner systems as well as officers, so it is
- * printed without control characters (no terminal escapes, no line breaks
- * in a table cell), never splitting a UTF-8 character, and at most max
- * characters wide, ending in "…" when cut. A newline is kept, followed by
- * newline_indent spaces, when newline_indent >= 0. Returns the characters
- * printed. */
+ * printed with every control made visible (no terminal escapes, no
+ * reordering, no line breaks in a table cell), never splitting a UTF-8
+ * character, and at most max columns wide, ending in "…" when cut. A
+ * newline is kept, followed by newline_indent spaces, when newline_indent
+ * >= 0. Returns the columns printed. */
 static size_t put_text(FILE *out, const char *s, size_t max, int newline_indent)
 {
-        const unsigned char *p = (const unsigned char *)s;
-        size_t width = text_width(s), limit = width, printed = 0;
+        size_t width = text_width(s), limit = width, printed = 0, n;
         bool cut = width > max;
 
         if (cut)
                 limit = max > 0 ? max - 1 : 0;
-        for (; *p && printed < limit; printed++)
-                p += put_char(out, p, newline_indent);
+        while (*s) {
+                size_t w = char_width(s, &n);
+
+                if (printed + w > limit)
+                        break;
+                s += put_char(out, s, newline_indent);
+                printed += w;
+        }
         if (cut && max > 0) {
                 fputs("…", out);
                 printed++;
@@ -1274,12 +1338,15 @@ static const struct column ack_columns[] = {
 };
 
 /* The review queue: who reported it matters as much as what, since a
- * partner's report is not yet graded by an officer. */
+ * partner's report is not yet graded by an officer. A proposal (a grade
+ * rise of an active alert that a reporter's report would make) shows the
+ * rise it asks for ("info -> critical") and its id starts with P; its
+ * summary names the alert. */
 static const struct column pending_columns[] = {
-        { "ID", "id", CELL_TEXT, DAWN_MAX_ID_CHARS }, { "GRADE", "grade", CELL_TEXT, 8 },
-        { "TYPE", "type", CELL_TEXT, 7 },             { "AREA", "area", CELL_TEXT, 20 },
-        { "SOURCES", "sources", CELL_TEXT, 24 },      { "RECEIVED", "issued_at", CELL_TIME, 16 },
-        { "SUMMARY", "summary", CELL_TEXT, 0 },
+        { "ID", "id", CELL_TEXT, DAWN_MAX_ID_CHARS }, { "GRADE", "grade_change|grade", CELL_TEXT, 20 },
+        { "TYPE", "type", CELL_TEXT, 7 },
+        { "AREA", "area", CELL_TEXT, 20 },            { "SOURCES", "sources", CELL_TEXT, 24 },
+        { "RECEIVED", "issued_at", CELL_TIME, 16 },   { "SUMMARY", "summary", CELL_TEXT, 0 },
 };
 
 /* Numbers that replied STOP; dawnd masks them before they leave it. */
@@ -1379,6 +1446,10 @@ static void show_alert_result(const cJSON *request, const cJSON *answer)
         cmd = get_string(request, "cmd");
         if (status && strcmp(status, "pending") == 0 && cmd && strcmp(cmd, "issue") == 0)
                 put_note("waiting for review: dawnctl approve ", id, "\n");
+        if (get_true(alert, "proposal_approved"))
+                put_note("proposal approved: the rise is applied to ", id, "\n");
+        else if (get_true(alert, "proposal_rejected"))
+                put_note("proposal rejected: alert ", id, " stays as it was\n");
 }
 
 /* The array under key as a table, or when_empty when there is none. */
@@ -1403,7 +1474,9 @@ static void show_list(const cJSON *request, const cJSON *answer)
 static void show_pending(const cJSON *request, const cJSON *answer)
 {
         (void)request;
-        show_rows(answer, "alerts", COLUMNS(pending_columns), "no reports waiting for review");
+        /* "alerts": what a dawnd from before proposals answers */
+        show_rows(answer, get(answer, "pending") ? "pending" : "alerts", COLUMNS(pending_columns),
+                  "nothing waiting for review");
 }
 
 static void show_optouts(const cJSON *request, const cJSON *answer)
@@ -1450,9 +1523,9 @@ static void put_value(const char *key, const cJSON *item, int indent)
 
 static void put_field(const char *label, const char *key, const cJSON *item, int width)
 {
-        int pad = width - (int)strlen(label) - 1;
+        int pad = width - (int)put_text(stdout, label, 60, -1) - 1;
 
-        printf("%s:%*s", label, pad > 1 ? pad : 1, "");
+        printf(":%*s", pad > 1 ? pad : 1, "");
         put_value(key, item, width);
         putchar('\n');
 }
@@ -1603,7 +1676,9 @@ static void show_alert_fields(const cJSON *alert)
                 if (is_shown_elsewhere(item->string))
                         continue;
                 if (cJSON_IsObject(item) || (cJSON_IsArray(item) && cJSON_IsObject(item->child))) {
-                        printf("\n%s:\n", label_of(item->string, label, sizeof label));
+                        putchar('\n');
+                        put_text(stdout, label_of(item->string, label, sizeof label), 60, -1);
+                        fputs(":\n", stdout);
                         if (cJSON_IsObject(item))
                                 put_object(item, 2);
                         else
@@ -1632,13 +1707,19 @@ static void show_alert(const cJSON *request, const cJSON *answer)
 /* ------------------------------------------------------------------ */
 /* The answer                                                            */
 
+/* A terminal shows JSON too: what put_text() makes visible is written as
+ * \u escapes here, which any JSON reader takes as the same characters. */
 static void print_json(const cJSON *item)
 {
-        char *text = cJSON_Print(item);
+        char *text = cJSON_Print(item), *shown;
 
         if (!text)
                 out_of_memory();
-        puts(text);
+        shown = dawn_json_escape_hidden(text);
+        if (!shown)
+                out_of_memory();
+        puts(shown);
+        free(shown);
         cJSON_free(text);
 }
 
@@ -1876,20 +1957,30 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Retracts alert ID. Everyone who received it is told, with TEXT as the\n"
           "reason.\n",
           OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
-        { "pending", "", "list the reports waiting for review",
-          "Lists the reports waiting for review (status pending), with who reported\n"
-          "them: reports from sources with the reporter role (and overdose clusters,\n"
-          "when grading.cluster.review is set) are held until an officer approves\n"
-          "or rejects them. Subscribers of kind public-health are told on each of\n"
-          "their channels when one arrives.\n",
-          0, build_bare, show_pending, "alerts" },
-        { "approve", "ID", "send a pending report out as an alert",
+        { "pending", "", "list what waits for review: reports and grade rises",
+          "Lists what waits for an officer, with who reported it. Two kinds:\n"
+          "  alert     a report with status pending: from a source with the\n"
+          "            reporter role, or an overdose cluster raised only from such\n"
+          "            reports (or any cluster, when grading.cluster.review is set);\n"
+          "  proposal  a grade rise of an active alert (id P1, P2, ...) that a\n"
+          "            reporter's report would make; GRADE shows the rise, and the\n"
+          "            alert stays as it is until the proposal is approved.\n"
+          "Subscribers of kind public-health are told on each of their channels\n"
+          "when one arrives. With --json, each item has \"kind\": \"alert\" or\n"
+          "\"proposal\" (a proposal also names its \"alert\").\n",
+          0, build_bare, show_pending, "pending" },
+        { "approve", "ID", "send a pending report out, or apply a proposed rise",
           "Approves pending report ID: it becomes an active alert, with the grade\n"
-          "dawnd gave it, and goes to its recipients. Prints the alert.\n",
+          "dawnd gave it, and goes to its recipients. For a proposal (ID P1, ...),\n"
+          "the report it holds counts from now on and the alert is graded again:\n"
+          "if that raises it, recipients get a new revision. Prints the alert.\n",
           0, build_with_id, show_alert_result, "alert" },
-        { "reject", "ID --reason TEXT", "turn down a pending report",
+        { "reject", "ID --reason TEXT", "turn down a pending report or a proposal",
           "Rejects pending report ID, with TEXT as the reason (required), which is\n"
-          "kept with the report. Nothing is sent to subscribers. Prints the report.\n",
+          "kept with the report. Nothing is sent to subscribers. Prints the report.\n"
+          "For a proposal (ID P1, ...), the rise is dropped and the alert stays as\n"
+          "it was. An active alert cannot be rejected: withdraw it with cancel,\n"
+          "which tells its recipients.\n",
           OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
         { "list", "[--all]", "active alerts (all of them with --all)",
           "Lists the active alerts; with --all, pending, cancelled and expired\n"

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "text.h"
 
 /* ---- string lists ---- */
 
@@ -175,6 +176,9 @@ static long utf8_chars(const char *s, const char *allowed_controls)
                 static const unsigned min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
                 if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
                         return -1;
+                /* C1 controls are controls too: U+009B is a terminal's CSI */
+                if (cp >= 0x80 && cp < 0xa0)
+                        return -1;
                 p += len;
                 n++;
         }
@@ -228,7 +232,7 @@ static int want_name(const cJSON *item, const char *field, int (*from_name)(cons
                 snprintf(shown, sizeof(shown), "%.*s", dawn_utf8_prefix(item->valuestring, sizeof(shown) - 1),
                          item->valuestring);
                 for (char *p = shown; *p; p++)
-                        if ((unsigned char)*p < 0x20)
+                        if ((unsigned char)*p < 0x20 || *p == 0x7f)
                                 *p = '?';
                 return dawn_input_error_set(err, field, "%s: '%s' is not one of %s", field, shown, choices);
         }
@@ -289,6 +293,27 @@ static int set_string(char **dst, const cJSON *item, const char *field, long max
         return dup_opt(dst, item->valuestring);
 }
 
+/* An area or a source_ref is matched and compared, not read as prose: a
+ * bidirectional control in one would make it look like another, and no
+ * language needs one there. (Free text may carry them: Arabic or Hebrew
+ * text uses marks; dawnctl shows them as <U+...>.) */
+static int set_identifier(char **dst, const cJSON *item, const char *field, long max, struct dawn_input_error *err)
+{
+        int r = want_string(item, field, max, false, err);
+        if (r < 0)
+                return r;
+        const char *bidi = dawn_text_find_bidi(item->valuestring);
+        if (bidi) {
+                uint32_t cp = 0;
+                dawn_utf8_decode(bidi, &cp);
+                return dawn_input_error_set(err, field,
+                                            "%s: holds U+%04X, a bidirectional control, which an identifier may not "
+                                            "contain",
+                                            field, (unsigned)cp);
+        }
+        return dup_opt(dst, item->valuestring);
+}
+
 static int parse_type(const cJSON *i, struct dawn_alert *a, struct dawn_input_error *e)
 {
         int v = 0;
@@ -298,7 +323,7 @@ static int parse_type(const cJSON *i, struct dawn_alert *a, struct dawn_input_er
 }
 static int parse_area(const cJSON *i, struct dawn_alert *a, struct dawn_input_error *e)
 {
-        return set_string(&a->area, i, "area", 64, false, e);
+        return set_identifier(&a->area, i, "area", 64, e);
 }
 static int parse_summary(const cJSON *i, struct dawn_alert *a, struct dawn_input_error *e)
 {
@@ -363,7 +388,7 @@ static int parse_scope(const cJSON *i, struct dawn_alert *a, struct dawn_input_e
 }
 static int parse_source_ref(const cJSON *i, struct dawn_alert *a, struct dawn_input_error *e)
 {
-        return set_string(&a->source_ref, i, "source_ref", DAWN_MAX_REF_CHARS, false, e);
+        return set_identifier(&a->source_ref, i, "source_ref", DAWN_MAX_REF_CHARS, e);
 }
 
 static const struct {
@@ -410,6 +435,11 @@ int dawn_alert_parse_input(const cJSON *obj, struct dawn_alert *a, unsigned *see
                         char shown[48];
                         snprintf(shown, sizeof(shown), "%.*s", dawn_utf8_prefix(item->string, sizeof(shown) - 1),
                                  item->string);
+                        /* a name is decoded JSON: "\n" in it would start a forged line
+                         * in a log written to stderr */
+                        for (char *p = shown; *p; p++)
+                                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                                        *p = '?';
                         for (size_t k = 0; k < sizeof(daemon_fields) / sizeof(daemon_fields[0]); k++)
                                 if (strcmp(item->string, daemon_fields[k]) == 0)
                                         return dawn_input_error_set(err, shown,
@@ -720,6 +750,117 @@ bool dawn_json_depth_ok(const char *buf, size_t len, int max)
         return true;
 }
 
+/* Where in the JSON path being scanned: one frame per open object or array. */
+struct json_frame {
+        bool object;
+        bool want_key;  /* in an object: the next string is a member name */
+        size_t index;   /* in an array: the element being read */
+        size_t key_at, key_len;  /* in an object: the member being read, raw */
+};
+#define JSON_PATH_FRAMES 16
+
+static void path_append(char *path, size_t size, size_t *used, const char *s, size_t n)
+{
+        for (size_t i = 0; i < n && *used + 1 < size; i++) {
+                unsigned char c = (unsigned char)s[i];
+                /* a name is shown as sent, escapes and all, but in printable ASCII
+                 * only (DAWN's own names are): the path ends up in logs, answers
+                 * and terminals, where a control or a bidi mark would hide it */
+                path[(*used)++] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+        }
+        path[*used] = '\0';
+}
+
+static void path_render(const char *text, const struct json_frame *f, int depth, const char *root, char *path,
+                        size_t size)
+{
+        size_t used = 0;
+        char index[24];
+
+        path[0] = '\0';
+        for (int d = 0; d < depth && d < JSON_PATH_FRAMES; d++) {
+                if (f[d].object) {
+                        if (used)
+                                path_append(path, size, &used, ".", 1);
+                        size_t n = f[d].key_len > 48 ? 48 : f[d].key_len;
+                        path_append(path, size, &used, text + f[d].key_at, n);
+                } else {
+                        int n = snprintf(index, sizeof(index), "[%zu]", f[d].index);
+                        path_append(path, size, &used, index, (size_t)n);
+                }
+        }
+        if (depth > JSON_PATH_FRAMES)
+                path_append(path, size, &used, "...", 3);
+        if (!used)
+                path_append(path, size, &used, root, strlen(root));
+}
+
+bool dawn_json_find_nul(const char *text, size_t len, const char *root, char *path, size_t size)
+{
+        struct json_frame f[JSON_PATH_FRAMES];
+        int depth = 0;
+        bool in_string = false, in_key = false, found = false;
+        size_t string_at = 0;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = text[i];
+                struct json_frame *top = depth > 0 && depth <= JSON_PATH_FRAMES ? &f[depth - 1] : NULL;
+                if (in_string) {
+                        if (c == '\0') {
+                                found = true;
+                        } else if (c == '\\') {
+                                /* the escaped character is skipped, so "\\u0000" (a
+                                 * backslash, then "u0000") is not taken for one */
+                                if (i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0)
+                                        found = true;
+                                i++;
+                        } else if (c == '"') {
+                                in_string = false;
+                                if (in_key && top) {
+                                        top->key_at = string_at;
+                                        top->key_len = i - string_at;
+                                }
+                                if (found)
+                                        break;
+                        }
+                        continue;
+                }
+                switch (c) {
+                case '{':
+                case '[':
+                        if (depth < JSON_PATH_FRAMES)
+                                f[depth] = (struct json_frame){ .object = c == '{', .want_key = c == '{' };
+                        depth++;
+                        break;
+                case '}':
+                case ']':
+                        if (depth > 0)
+                                depth--;
+                        break;
+                case ',':
+                        if (top && top->object)
+                                top->want_key = true;
+                        else if (top)
+                                top->index++;
+                        break;
+                case ':':
+                        if (top)
+                                top->want_key = false;
+                        break;
+                case '"':
+                        in_string = true;
+                        string_at = i + 1;
+                        in_key = top && top->object && top->want_key;
+                        break;
+                default:
+                        break;
+                }
+        }
+        if (found && path && size)
+                path_render(text, f, depth, root, path, size);
+        return found;
+}
+
 /* ---- time ---- */
 
 int64_t dawn_now_usec(void)
@@ -848,6 +989,16 @@ cJSON *dawn_json_parse_bounded(const char *text, size_t len, size_t max_bytes, i
                 after++;
         if (after < len) {
                 *err = dawn_error_json("body", false, "unexpected data after the JSON value, at byte %zu", after);
+                cJSON_Delete(doc);
+                return NULL;
+        }
+        /* "alert" before a batch's index, as the answers for its reports name them ("alert[1].area") */
+        char path[DAWN_JSON_PATH_MAX] = "alert";
+        size_t root = cJSON_IsArray(doc) ? strlen(path) : 0;
+        if (dawn_json_find_nul(text, (size_t)(end - text), "body", path + root, sizeof(path) - root)) {
+                if (root && path[root] != '[')
+                        memmove(path, path + root, strlen(path + root) + 1); /* the batch itself: "body" */
+                *err = dawn_error_json(path, false, DAWN_JSON_NUL_REFUSAL, path);
                 cJSON_Delete(doc);
                 return NULL;
         }

@@ -414,6 +414,12 @@ static cJSON *parse_object(const char *body, size_t len, struct dawn_input_error
                 dawn_input_error_set(err, "body", "the request body must be one JSON object");
                 return NULL;
         }
+        char nul_at[DAWN_JSON_PATH_MAX];
+        if (dawn_json_find_nul(body, (size_t)(end - body), "body", nul_at, sizeof(nul_at))) {
+                cJSON_Delete(o);
+                dawn_input_error_set(err, nul_at, DAWN_JSON_NUL_REFUSAL, nul_at);
+                return NULL;
+        }
         return o;
 }
 
@@ -456,6 +462,25 @@ int dawn_receipt_parse_notify(const char *body, size_t len, struct dawn_receipt 
         return r;
 }
 
+/* Twilio's MessageSid: two letters and 32 hex digits. Required: it is what
+ * tells a replayed request from a new one (the signature has no time in it). */
+static int take_message_sid(const struct dawn_form *form, char out[DAWN_TWILIO_SID_CHARS + 1],
+                            struct dawn_input_error *err)
+{
+        const char *sid = dawn_form_get(form, "MessageSid");
+        if (!sid || !*sid)
+                return dawn_input_error_set(err, "MessageSid", "MessageSid: required");
+        bool ok = strlen(sid) == DAWN_TWILIO_SID_CHARS && sid[0] >= 'A' && sid[0] <= 'Z' && sid[1] >= 'A' &&
+                  sid[1] <= 'Z';
+        for (size_t i = 2; ok && i < DAWN_TWILIO_SID_CHARS; i++)
+                ok = hex_value(sid[i]) >= 0;
+        if (!ok)
+                return dawn_input_error_set(err, "MessageSid",
+                                            "MessageSid: not a Twilio message id (two letters and 32 hex digits)");
+        memcpy(out, sid, DAWN_TWILIO_SID_CHARS + 1);
+        return 0;
+}
+
 int dawn_receipt_parse_twilio(const struct dawn_form *form, const char *ref, struct dawn_receipt *out,
                               struct dawn_input_error *err)
 {
@@ -464,6 +489,8 @@ int dawn_receipt_parse_twilio(const struct dawn_form *form, const char *ref, str
         memset(out, 0, sizeof(*out));
         const char *status = dawn_form_get(form, "MessageStatus");
         int r = take_reference("ref", ref, out, err);
+        if (r == 0)
+                r = take_message_sid(form, out->message_sid, err);
         if (r == 0 && (!status || !*status))
                 r = dawn_input_error_set(err, "MessageStatus", "MessageStatus: required");
         if (r == 0)
@@ -471,6 +498,26 @@ int dawn_receipt_parse_twilio(const struct dawn_form *form, const char *ref, str
         if (r < 0)
                 memset(out, 0, sizeof(*out));
         return r;
+}
+
+bool dawn_callback_log_ok(int64_t now_usec, uint64_t *unlogged)
+{
+        static int64_t window_start;
+        static unsigned logged;
+        static uint64_t skipped;
+        *unlogged = 0;
+        if (now_usec - window_start >= INT64_C(60000000) || now_usec < window_start) {
+                *unlogged = skipped;
+                window_start = now_usec;
+                logged = 0;
+                skipped = 0;
+        }
+        if (logged < DAWN_CALLBACK_LOG_PER_MINUTE) {
+                logged++;
+                return true;
+        }
+        skipped++;
+        return false;
 }
 
 /* ---- replies ---- */
@@ -596,6 +643,8 @@ int dawn_inbound_parse_twilio(const struct dawn_form *form, struct dawn_inbound_
         memset(out, 0, sizeof(*out));
         const char *body = dawn_form_get(form, "Body");
         int r = take_from("From", dawn_form_get(form, "From"), out, err);
+        if (r == 0)
+                r = take_message_sid(form, out->message_sid, err);
         /* an empty Body is a text with nothing in it (or only a picture) */
         if (r == 0 && !body)
                 r = dawn_input_error_set(err, "Body", "Body: required");

@@ -66,11 +66,17 @@ enum dawn_receipt_status {
 };
 const char *dawn_receipt_status_name(enum dawn_receipt_status s);
 
+/* Twilio's MessageSid: two letters ("SM", "MM") and 32 hex digits. */
+#define DAWN_TWILIO_SID_CHARS 34
+
 struct dawn_receipt {
         char reference[DAWN_MAX_REF_CHARS + 1];   /* DAWN's own: "<alert>-r<rev>-<row id>" */
         int64_t delivery_id;                      /* the row id parsed from reference */
         enum dawn_receipt_status status;
         char provider_status[48];                 /* the provider's word, for the log: "permanent-failure" */
+        /* Twilio's MessageSid ("" for Notify): with provider_status, what makes
+         * a status callback one of a kind, so that a replay is recognised */
+        char message_sid[DAWN_TWILIO_SID_CHARS + 1];
 };
 
 /* Notify's delivery receipt: {"id", "reference", "to", "status",
@@ -83,24 +89,35 @@ int dawn_receipt_parse_notify(const char *body, size_t len, struct dawn_receipt 
                               struct dawn_input_error *err);
 /* Twilio's status callback: MessageStatus from the form (delivered;
  * undelivered -> temporary; failed -> permanent; accepted, queued, sending,
- * sent, scheduled -> in progress), the reference from the callback URL's
- * "ref" query parameter (DAWN sets StatusCallback to .../twilio/status?ref=..). */
+ * sent, scheduled -> in progress), MessageSid (required: Twilio always sends
+ * it, and replays are told apart by it), the reference from the callback
+ * URL's "ref" query parameter (DAWN sets StatusCallback to
+ * .../twilio/status?ref=..). */
 int dawn_receipt_parse_twilio(const struct dawn_form *form, const char *ref, struct dawn_receipt *out,
                               struct dawn_input_error *err);
 /* "<alert>-r<rev>-<row id>" -> row id. 0 or -EINVAL. */
 int dawn_reference_delivery_id(const char *reference, int64_t *id);
+
+/* Callbacks that are answered but ignored (a replay, a receipt for no text
+ * DAWN sent) are logged at most this many times a minute, so that a flood
+ * of them is not a flood of log lines; they are all counted in /metrics. */
+#define DAWN_CALLBACK_LOG_PER_MINUTE 10
+/* True if one more may be logged now; *unlogged is set to how many were
+ * not logged in the minute that just ended (to say so once), else 0. */
+bool dawn_callback_log_ok(int64_t now_usec, uint64_t *unlogged);
 
 /* ---- replies ---- */
 
 struct dawn_inbound_sms {
         char from[24];            /* E.164 with '+': Notify sends "447700900123", Twilio "+447700900123" */
         char text[1024];          /* the message, at most this many bytes (cut on a UTF-8 boundary) */
+        char message_sid[DAWN_TWILIO_SID_CHARS + 1]; /* Twilio's MessageSid; "" for Notify */
 };
 /* Notify's received-text callback: {"id", "source_number",
  * "destination_number", "message", "date_received"}. */
 int dawn_inbound_parse_notify(const char *body, size_t len, struct dawn_inbound_sms *out,
                               struct dawn_input_error *err);
-/* Twilio's incoming-message webhook: From, Body. */
+/* Twilio's incoming-message webhook: From, Body, MessageSid (required). */
 int dawn_inbound_parse_twilio(const struct dawn_form *form, struct dawn_inbound_sms *out,
                               struct dawn_input_error *err);
 

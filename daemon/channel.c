@@ -1,9 +1,12 @@
 #include "channel.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const struct dawn_channel_driver *const dawn_channel_drivers[] = {
         &dawn_channel_mqtt,
@@ -74,14 +77,34 @@ void dawn_channel_ready_changed(struct dawn_channel *ch)
 int dawn_channel_read_secret(const char *path, char **out)
 {
         char buf[DAWN_SECRET_MAX + 2];
-        FILE *f = fopen(path, "re");
-        if (!f)
+        /* O_NONBLOCK, and regular files only: a FIFO at that path would
+         * otherwise stop the event loop in open() or read() (secrets are read
+         * again at every reload) */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
                 return -errno;
+        struct stat st;
+        int kind = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+        if (kind < 0) {
+                close(fd);
+                return kind;
+        }
+        FILE *f = fdopen(fd, "re");
+        if (!f) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
         size_t n = fread(buf, 1, sizeof(buf) - 1, f);
         int r = ferror(f) ? -EIO : 0;
         fclose(f);
         if (r == 0 && n > DAWN_SECRET_MAX)
                 r = -EFBIG;
+        /* a NUL would end the secret there: "k\0<31 random bytes>" would be the
+         * one-character token "k" (a key made with head -c 32 /dev/urandom has
+         * a NUL in it about one time in eight) */
+        if (r == 0 && memchr(buf, '\0', n))
+                r = -EINVAL;
         if (r == 0) {
                 /* editors add a final newline; a secret never ends in one */
                 buf[n] = '\0';

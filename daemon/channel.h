@@ -82,7 +82,9 @@ struct dawn_channel *dawn_channel_free(struct dawn_channel *ch);
 /* For drivers: reads a secret (password, API key, token) from a file, the
  * whole file without its trailing line ending, at most 1 KiB. The read
  * buffer is zeroed; the caller zeroes and frees *out. Returns 0, -ENODATA
- * for an empty file, -EFBIG for a larger one, or -errno. */
+ * for an empty file, -EFBIG for a larger one, -EINVAL for one with a NUL
+ * byte (a secret is text) or for what is not a regular file (-EISDIR for a
+ * directory), or -errno. */
 #define DAWN_SECRET_MAX 1024
 int dawn_channel_read_secret(const char *path, char **out);
 

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
@@ -38,6 +39,10 @@
 #define LIFETIME_DEFAULT (24 * 3600 * SEC)
 #define RETRY_INITIAL_DEFAULT (5 * SEC)
 #define REQUEST_TIMEOUT_MAX (10 * 60 * SEC)
+/* daemon.http_header_timeout: a client gets this long to send a request's
+ * headers (slowloris); past the maximum, slots are held for minutes again */
+#define HTTP_HEADER_TIMEOUT_DEFAULT (10 * SEC)
+#define HTTP_HEADER_TIMEOUT_MAX (120 * SEC)
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
 #define TIMEZONE_DEFAULT "Europe/London"
 #define NOTIFY_BASE_URL "https://api.notifications.service.gov.uk"
@@ -50,7 +55,7 @@ static const char *const top_keys[] = {
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
-        "dashboard_dir", "dashboard_broker_url", NULL,
+        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
@@ -555,6 +560,10 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                         fail(l, s, "%s: '%s' is not an address and port such as \"127.0.0.1:8470\" or "
                                    "\"[::1]:8470\" (\"\" turns the HTTP API off)", path_of(l, s, NULL), c->http_listen);
         }
+        s = opt_duration(l, g, "http_header_timeout", &c->http_header_timeout_usec);
+        if (s && (c->http_header_timeout_usec < SEC || c->http_header_timeout_usec > HTTP_HEADER_TIMEOUT_MAX))
+                fail(l, s, "%s must be from 1s to %llus", path_of(l, s, NULL),
+                     (unsigned long long)(HTTP_HEADER_TIMEOUT_MAX / SEC));
         opt_string(l, g, "dashboard_dir", &c->dashboard_dir, true);
         s = opt_string(l, g, "dashboard_broker_url", &c->dashboard_broker_url, true);
         if (s && strncmp(c->dashboard_broker_url, "ws://", 5) != 0 && strncmp(c->dashboard_broker_url, "wss://", 6) != 0)
@@ -1446,6 +1455,7 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->control_socket = strdup(DAWN_DEFAULT_SOCKET);
         c->control_group = strdup("dawn");
         c->http_listen = strdup("127.0.0.1:8470");
+        c->http_header_timeout_usec = HTTP_HEADER_TIMEOUT_DEFAULT;
         c->dashboard_dir = strdup(DAWN_DEFAULT_DASHBOARD_DIR);
         c->timezone = strdup(TIMEZONE_DEFAULT);
         c->mqtt.host = strdup("127.0.0.1");
@@ -1528,6 +1538,99 @@ static int refuse_includes(const char *text, const char *name, struct dawn_error
         return r;
 }
 
+/* libconfig (1.5, Debian 12) drops a \x00 escape from a string without a
+ * word ("ports\x00mouth" is read as "portsmouth") and ends a string at a
+ * NUL byte in the file: either way the setting would not be what the file
+ * says. Both are refused before libconfig reads the text. A small scanner
+ * of libconfig's syntax fed one character at a time, so that a file is
+ * read without a buffer: only strings matter, so it follows strings, escapes
+ * and the three kinds of comment. (An @include'd file is read by libconfig
+ * itself and not scanned.) */
+struct nul_scan {
+        enum { NS_CODE, NS_SLASH, NS_LINE_COMMENT, NS_BLOCK, NS_BLOCK_STAR, NS_STRING, NS_ESCAPE, NS_HEX } state;
+        int line, hex_digits, hex_value;
+        int refused;
+};
+
+static void nul_scan_feed(struct nul_scan *s, int c, const char *name, struct dawn_errors *errors)
+{
+        if (c == '\0') {
+                dawn_errors_add(errors, "%s:%d: a NUL byte: a configuration file is text, and libconfig would end the "
+                                "setting there", name, s->line);
+                s->refused++;
+                return;
+        }
+        switch (s->state) {
+        case NS_SLASH:
+                s->state = c == '/' ? NS_LINE_COMMENT : c == '*' ? NS_BLOCK : NS_CODE;
+                if (s->state == NS_CODE) { /* a lone slash: c is code */
+                        nul_scan_feed(s, c, name, errors);
+                        return;
+                }
+                break;
+        case NS_CODE:
+                s->state = c == '"' ? NS_STRING : c == '#' ? NS_LINE_COMMENT : c == '/' ? NS_SLASH : NS_CODE;
+                break;
+        case NS_LINE_COMMENT:
+                if (c == '\n')
+                        s->state = NS_CODE;
+                break;
+        case NS_BLOCK:
+        case NS_BLOCK_STAR:
+                s->state = c == '*' ? NS_BLOCK_STAR : s->state == NS_BLOCK_STAR && c == '/' ? NS_CODE : NS_BLOCK;
+                break;
+        case NS_STRING:
+                s->state = c == '\\' ? NS_ESCAPE : c == '"' ? NS_CODE : NS_STRING;
+                break;
+        case NS_ESCAPE:
+                s->state = c == 'x' ? NS_HEX : NS_STRING;
+                s->hex_digits = s->hex_value = 0;
+                break;
+        case NS_HEX:
+                if (!isxdigit(c)) { /* libconfig refuses it; its message is the better one */
+                        s->state = NS_STRING;
+                        nul_scan_feed(s, c, name, errors);
+                        return;
+                }
+                s->hex_value = s->hex_value * 16 + (isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+                if (++s->hex_digits < 2)
+                        break;
+                s->state = NS_STRING;
+                if (s->hex_value == 0) {
+                        dawn_errors_add(errors, "%s:%d: \\x00 in a string: libconfig would drop it without a word, "
+                                        "so the setting would not be what the file says", name, s->line);
+                        s->refused++;
+                }
+                break;
+        }
+        if (c == '\n')
+                s->line++;
+}
+
+static int refuse_nul_string(const char *text, const char *name, struct dawn_errors *errors)
+{
+        struct nul_scan s = { .line = 1 };
+
+        for (const char *p = text; *p; p++)
+                nul_scan_feed(&s, (unsigned char)*p, name, errors);
+        return s.refused ? -EINVAL : 0;
+}
+
+static int refuse_nul_file(FILE *f, const char *name, struct dawn_errors *errors)
+{
+        struct nul_scan s = { .line = 1 };
+        int c;
+
+        while ((c = getc(f)) != EOF)
+                nul_scan_feed(&s, c, name, errors);
+        if (ferror(f)) {
+                dawn_errors_add(errors, "%s: cannot read: %s", name, strerror(errno));
+                return -EIO;
+        }
+        rewind(f);
+        return s.refused ? -EINVAL : 0;
+}
+
 int dawn_config_load_string(const char *text, const char *name, struct dawn_config **out,
                             struct dawn_errors *errors)
 {
@@ -1540,6 +1643,8 @@ int dawn_config_load_string(const char *text, const char *name, struct dawn_conf
         if (!text)
                 return -EINVAL;
         r = refuse_includes(text, name, errors);
+        if (r == 0)
+                r = refuse_nul_string(text, name, errors);
         if (r < 0)
                 return r;
         config_init(&cfg);
@@ -1583,6 +1688,11 @@ int dawn_config_load(const char *path, struct dawn_config **out, struct dawn_err
                 fclose(f);
                 dawn_errors_add(errors, "%s: is a directory", path);
                 return -EISDIR;
+        }
+        r = refuse_nul_file(f, path, errors);
+        if (r < 0) {
+                fclose(f);
+                return r;
         }
         config_init(&cfg);
         set_include_dir(&cfg, path);

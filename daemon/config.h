@@ -49,7 +49,8 @@ struct dawn_source {
         char *id;
         enum dawn_source_role role;
         char *token_file;        /* the bearer token for the HTTP API; none: this source reports over MQTT only */
-        int rate_per_minute;     /* HTTP requests a minute (429 beyond); default 1200, 0 no limit */
+        int rate_per_minute;     /* alerts a minute over HTTP and MQTT together (an array's items count
+                                  * one each; a GET counts one); 429 beyond; default 1200, 0 no limit */
         int line;
 };
 
@@ -117,6 +118,7 @@ struct dawn_config {
         gid_t control_gid;
         int control_socket_mode; /* default 0660 */
         char *http_listen;       /* default "127.0.0.1:8470"; "" turns the HTTP API off */
+        uint64_t http_header_timeout_usec; /* a request's headers must be complete within this; default 10s */
         char *dashboard_dir;     /* the pharmacy dashboard's files, served at /; default DAWN_DEFAULT_DASHBOARD_DIR */
         char *dashboard_broker_url; /* NULL: the page reaches the broker through dawnd's /mqtt relay;
                                      * else a broker's own WebSocket listener, wss://... */

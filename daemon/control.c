@@ -313,11 +313,30 @@ static cJSON *cmd_list(struct dawn_daemon *d, const struct dawn_peer *p, const c
         return list_alerts(d, cJSON_IsTrue(all), NULL);
 }
 
+/* The review queue: pending alerts (a reporter's report, a cluster) and
+ * proposed grade rises of active ones, oldest proposal last; each item says
+ * which kind it is ("alert" or "proposal"), and approve and reject take
+ * either id. */
 static cJSON *cmd_pending(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { NULL };
         cJSON *bad = check_args(req, args);
-        return bad ? bad : list_alerts(d, false, "pending");
+        if (bad)
+                return bad;
+        cJSON *ans = list_alerts(d, false, "pending");
+        cJSON *alerts = cJSON_GetObjectItemCaseSensitive(ans, "alerts");
+        if (!cJSON_IsArray(alerts))
+                return ans; /* a refusal */
+        cJSON *item;
+        cJSON_ArrayForEach(item, alerts)
+                cJSON_AddStringToObject(item, "kind", "alert");
+        int r = dawn_store_waiting_proposals_json(d->store, alerts);
+        if (r < 0) {
+                cJSON_Delete(ans);
+                return answer_store_error(d, r);
+        }
+        cJSON_AddItemToObject(ans, "pending", cJSON_DetachItemViaPointer(ans, alerts));
+        return ans;
 }
 
 static cJSON *cmd_show(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
@@ -439,8 +458,9 @@ static cJSON *cmd_reload(struct dawn_daemon *d, const struct dawn_peer *p, const
 static int change_approve(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
                           const char **flag, struct dawn_input_error *err)
 {
-        *flag = "approved";
-        return dawn_intake_approve(in, want_str(req, "id"), result, err);
+        const char *id = want_str(req, "id");
+        *flag = id && id[0] == 'P' ? "proposal_approved" : "approved";
+        return dawn_intake_approve(in, id, result, err);
 }
 
 static int change_reject(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
@@ -449,8 +469,9 @@ static int change_reject(const struct dawn_intake *in, const cJSON *req, struct 
         const char *reason = want_str(req, "reason");
         if (!reason)
                 return dawn_input_error_set(err, "reason", "reason: required: the audit log keeps why");
-        *flag = "rejected";
-        return dawn_intake_reject(in, want_str(req, "id"), reason, result, err);
+        const char *id = want_str(req, "id");
+        *flag = id && id[0] == 'P' ? "proposal_rejected" : "rejected";
+        return dawn_intake_reject(in, id, reason, result, err);
 }
 
 static cJSON *cmd_approve(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
@@ -537,6 +558,11 @@ cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, 
         if (!req) {
                 size_t at = end ? (size_t)(end - line) : 0;
                 return answer_error("request", false, "malformed JSON near byte %zu", at);
+        }
+        char nul_at[DAWN_JSON_PATH_MAX];
+        if (dawn_json_find_nul(line, (size_t)(end - line), "request", nul_at, sizeof(nul_at))) {
+                cJSON_Delete(req);
+                return answer_error(nul_at, false, DAWN_JSON_NUL_REFUSAL, nul_at);
         }
         /* one object per line and nothing after it: '{"cmd":"status"} {"cmd":"issue",...}'
          * is not two requests, nor one with an ignored tail */
@@ -635,8 +661,8 @@ static void note_drop(struct dawn_control *ctl, enum drop_reason why, const char
 
 static void note_drop(struct dawn_control *ctl, enum drop_reason why, const char *fmt, ...)
 {
-        static const char *const names[] = { "connections", "fds", "unread", "idle" };
-        dawn_metrics_count(DAWN_M_CONNECTIONS_DROPPED, "control", names[why]);
+        static const char *const names[] = { "over_limit", "out_of_fds", "unread_output", "idle" };
+        dawn_metrics_count(DAWN_M_CONTROL_DROPPED, names[why], NULL);
         uint64_t now = 0;
         sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &now);
         if (ctl->logged_at[why] && now - ctl->logged_at[why] < CONTROL_LOG_INTERVAL_USEC) {

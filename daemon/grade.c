@@ -1,6 +1,7 @@
 #include "grade.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,23 +99,46 @@ static int count_evidence(const struct evidence_summary *s, const struct dawn_co
         return r ? -ENOMEM : 0;
 }
 
-/* A cluster says which overdose reports it stands on, so that a reader can
- * go and look at them: "from 3 overdose reports: A3 (ambulance), ...". */
-static int name_reports(struct dawn_grading *g, const struct dawn_alert *reports, size_t n)
+/* 2991 -> "2,991": a count an officer reads at a glance. */
+static const char *thousands(uint64_t v, char *buf, size_t n)
 {
-        char buf[200];
-        int len = snprintf(buf, sizeof(buf), "from %zu overdose %s:", n, n == 1 ? "report" : "reports");
-        for (size_t i = 0; i < n && len > 0 && (size_t)len < sizeof(buf) - 40; i++)
-                len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s %s (%s)", i ? "," : "",
-                                reports[i].id[0] ? reports[i].id : "?",
+        char digits[24];
+        int len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+        size_t o = 0;
+        for (int i = 0; i < len && o + 2 < n; i++) {
+                if (i > 0 && (len - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
+/* A cluster says which overdose reports it stands on, so that a reader can
+ * go and look at them: "from 3 overdose reports: A3 (ambulance), ...". At
+ * most DAWN_CLUSTER_NAMED_REPORTS are named, the rest counted ("and 2,991
+ * more"): the reason is read on a phone, and stays the same size however
+ * many reports a cluster gathers. */
+static int name_reports(struct dawn_grading *g, const struct dawn_alert *reports, size_t n, uint64_t total)
+{
+        char buf[640], count[32];
+        size_t named = n < DAWN_CLUSTER_NAMED_REPORTS ? n : DAWN_CLUSTER_NAMED_REPORTS;
+        if (total < named)
+                total = named;
+        int len = snprintf(buf, sizeof(buf), "from %s overdose %s:", thousands(total, count, sizeof(count)),
+                           total == 1 ? "report" : "reports");
+        for (size_t i = 0; i < named && len > 0 && (size_t)len < sizeof(buf); i++)
+                len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s %.*s (%.*s)", i ? "," : "",
+                                DAWN_MAX_ID_CHARS, reports[i].id[0] ? reports[i].id : "?", 64,
                                 reports[i].sources.n ? reports[i].sources.v[0] : "unknown source");
-        if (len > 0 && (size_t)len >= sizeof(buf) - 40)
-                snprintf(buf + sizeof(buf) - 40, 40, ", ...");
+        if (total > named && len > 0 && (size_t)len < sizeof(buf))
+                snprintf(buf + len, sizeof(buf) - (size_t)len, " and %s more",
+                         thousands(total - named, count, sizeof(count)));
         return reason(g, 0, "%s", buf);
 }
 
-int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n,
-                     const struct dawn_config *c, struct dawn_grading *g)
+static int grade(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n, uint64_t reports,
+                 const struct dawn_config *c, struct dawn_grading *g)
 {
         memset(g, 0, sizeof(*g));
         if (a->type == DAWN_TYPE_NFOD) {
@@ -131,8 +155,8 @@ int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corrob
                 r = count_evidence(&s, c, g);
         if (r == 0 && a->sources.n >= 2)
                 r = reason(g, 1, "corroborated by %zu sources", a->sources.n);
-        if (r == 0 && a->type == DAWN_TYPE_CLUSTER && n > 0)
-                r = name_reports(g, corroborations, n);
+        if (r == 0 && a->type == DAWN_TYPE_CLUSTER && reports > 0)
+                r = name_reports(g, corroborations, n, reports);
         dawn_strv_free(&s.adulterants);
         if (r < 0)
                 return r;
@@ -148,6 +172,18 @@ int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corrob
                         r = reason(g, 0, "grade %s confirmed by an officer", dawn_grade_name(g->grade));
         }
         return r;
+}
+
+int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n,
+                     const struct dawn_config *c, struct dawn_grading *g)
+{
+        return grade(a, corroborations, n, n, c, g);
+}
+
+int dawn_grade_cluster(const struct dawn_alert *cluster, const struct dawn_alert *first, size_t n, uint64_t reports,
+                       const struct dawn_config *c, struct dawn_grading *g)
+{
+        return grade(cluster, first, n, reports, c, g);
 }
 
 void dawn_grading_clear(struct dawn_grading *g)

@@ -7,6 +7,8 @@
 #include "alert.h"
 #include "config.h"
 
+#include <stdint.h>
+
 /* Points from the evidence, added up; the grade follows from the total.
  * Fixed here, not in the config, so that a grade means the same in every
  * area and can be explained in one table (README "Grading"). */
@@ -24,6 +26,13 @@ struct dawn_grading {
  * many distinct sources there are). Returns 0 or -ENOMEM. */
 int dawn_grade_alert(const struct dawn_alert *a, const struct dawn_alert *corroborations, size_t n,
                      const struct dawn_config *c, struct dawn_grading *out);
+/* A cluster, graded on its own sums and sets (kept up to date as reports
+ * join: its casualties, fatalities, strongest evidence, adulterants) and
+ * named by the first n of the reports it stands on, of which there are
+ * reports in all: its cost does not grow with the reports. */
+#define DAWN_CLUSTER_NAMED_REPORTS 5
+int dawn_grade_cluster(const struct dawn_alert *cluster, const struct dawn_alert *first, size_t n, uint64_t reports,
+                       const struct dawn_config *c, struct dawn_grading *out);
 void dawn_grading_clear(struct dawn_grading *g);
 
 #endif

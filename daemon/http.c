@@ -27,9 +27,31 @@
 #include "ws_relay.h"
 
 /* Partners keep connections open (keep-alive); 512 of them is far more than a
- * region's partner systems and gateways, and bounds what slow clients can hold. */
+ * region's partner systems and gateways, and bounds what slow clients can hold
+ * (dashboards' relays are counted apart: DAWN_WS_RELAY_MAX). */
 #define HTTP_CONNECTION_LIMIT 512
+/* MHD's own limit is never what refuses a connection: dawnd decides first
+ * (see "connections" below). The margin covers connections already cut
+ * that MHD closes on its next run. */
+#define HTTP_MHD_CONNECTION_LIMIT (HTTP_CONNECTION_LIMIT + DAWN_WS_RELAY_MAX + 4 * HTTP_ACCEPT_BATCH)
+/* Connections accepted per wake-up: others wait their turn in the backlog. */
+#define HTTP_ACCEPT_BATCH 32
+/* How long the listener rests when accept() finds no file descriptor left:
+ * 4 tries a second cost nothing, and a displaced connection's fd is free
+ * by the next (see pause_accept). */
+#define HTTP_ACCEPT_PAUSE_USEC (250 * DAWN_USEC_PER_SEC / 1000)
+/* MHD's idle timeout: no byte moved either way for this long. */
 #define HTTP_IDLE_TIMEOUT_SECONDS 30
+/* Whole-phase deadlines (MHD's timeout above resets with every byte). The
+ * headers' is daemon.http_header_timeout. A body is at most 4 MiB: a
+ * minute is 70 kB/s, which any partner's link manages. An answer is at
+ * most the dashboard's largest file or a batch's results. */
+#define HTTP_BODY_SECONDS 60
+#define HTTP_ANSWER_SECONDS 60
+/* A limit that is hit is logged at most this often (with a count). */
+#define HTTP_LOG_EVERY_USEC ((int64_t)60 * 1000000)
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 /* Per connection, for the request line, the headers and MHD's read buffer
  * (bodies are copied out as they arrive); 512 connections stay under 16 MiB. */
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
@@ -44,8 +66,6 @@
 struct source_token {
         char *source;                   /* the source's id */
         char *token;
-        int rate_per_minute;
-        struct dawn_token_bucket bucket; /* its requests, kept across a reload */
 };
 
 struct secrets {
@@ -70,6 +90,41 @@ enum route {
         ROUTE_MQTT_RELAY,      /* /mqtt: WebSocket to the broker */
 };
 
+/* Where a connection is (see "connections" below). */
+enum phase {
+        PHASE_REQUEST,  /* waiting for a request's headers (a new connection, or a kept-alive one) */
+        PHASE_BODY,     /* the headers are in; receiving the body */
+        PHASE_COMMIT,   /* the request waits for the group commit (suspended) */
+        PHASE_ANSWER,   /* sending the answer */
+        PHASE_UPGRADED, /* a dashboard's relay: ws_relay.c's own limits apply */
+};
+
+/* Why dawnd closed a connection: the label of dawn_http_connections_dropped_total. */
+enum drop {
+        DROP_HEADER_TIMEOUT,
+        DROP_BODY_TIMEOUT,
+        DROP_ANSWER_TIMEOUT,
+        DROP_DISPLACED,
+        DROP_OVER_LIMIT,
+        DROP_COUNT,
+};
+
+struct conn {
+        struct dawn_http *h;
+        struct MHD_Connection *mhd;
+        int fd;
+        enum phase phase;
+        int64_t since;                  /* when this phase began (monotonic) */
+        bool cut;                       /* shut down; MHD closes it on its next run */
+        struct conn *prev, *next;
+};
+
+/* A line at most every HTTP_LOG_EVERY_USEC, saying how many it stands for. */
+struct log_limit {
+        int64_t at;
+        unsigned n;
+};
+
 /* One dashboard's WebSocket relayed to the broker. */
 struct relay {
         struct dawn_http *h;
@@ -84,6 +139,14 @@ struct dawn_http {
         sd_event_source *io;            /* MHD's epoll fd */
         sd_event_source *timer;         /* MHD's own timeouts */
         sd_event_source *kick;          /* a run after a resume, which the epoll fd may not show */
+        int listen_fd;
+        sd_event_source *accept_io;     /* dawnd accepts, then hands the connection to MHD */
+        sd_event_source *accept_pause;  /* resumes accepting after running out of fds */
+        sd_event_source *deadline;      /* the earliest phase deadline of a connection */
+        int64_t deadline_at;            /* when it is armed for; 0: off */
+        struct conn *conns;             /* every connection MHD has, from start to close */
+        struct log_limit drop_log[DROP_COUNT];
+        struct log_limit pause_log;
         struct secrets secrets;
         struct request *requests;       /* every request MHD has not yet completed */
         struct relay *relays;           /* dashboards connected through /mqtt */
@@ -108,6 +171,7 @@ struct request {
         const char *file;               /* ROUTE_DASHBOARD: which of the dashboard's files */
         char *source;                   /* the authenticated source's id */
         char remote[INET6_ADDRSTRLEN + 8];
+        char retry_after[24];           /* a Retry-After for the answer, or "" */
 
         /* the body */
         char *body;
@@ -140,6 +204,13 @@ struct request {
         int *touched;                   /* per report (or [0] for the request): its commit, or -1 */
         size_t n_touched;
 };
+
+static int64_t monotonic_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static bool is_space(char c)
 {
@@ -249,7 +320,24 @@ static void name_report_field(cJSON *answer, int index)
                 cJSON_ReplaceItemInObjectCaseSensitive(answer, "field", s);
 }
 
-static int batch_reports(const cJSON *doc, dawn_http_report_fn report, void *userdata, struct dawn_http_answer *out)
+/* Asks admit() whether n reports may go on; 1 when they may not (out
+ * holds its refusal), 0 when they may, -ENOMEM. */
+static int admitted(int n, dawn_http_admit_fn admit, void *userdata, struct dawn_http_answer *out)
+{
+        if (!admit)
+                return 0;
+        int status = 0;
+        cJSON *refusal = admit(n, &status, userdata);
+        if (!refusal)
+                return 0;
+        out->http_status = status;
+        out->rejected = "rate_limited";
+        out->body = refusal;
+        return 1;
+}
+
+static int batch_reports(const cJSON *doc, dawn_http_admit_fn admit, dawn_http_report_fn report, void *userdata,
+                         struct dawn_http_answer *out)
 {
         int n = cJSON_GetArraySize(doc);
         if (n == 0)
@@ -259,6 +347,8 @@ static int batch_reports(const cJSON *doc, dawn_http_report_fn report, void *use
                 return body_refusal(out, 413, "too_large",
                                     dawn_error_json("body", false, "a batch of %d alerts is more than the limit of %d",
                                                  n, DAWN_HTTP_MAX_BATCH));
+        if (admitted(n, admit, userdata, out))
+                return 0;
         cJSON *results = cJSON_CreateArray();
         if (!results)
                 return -ENOMEM;
@@ -289,6 +379,12 @@ static int batch_reports(const cJSON *doc, dawn_http_report_fn report, void *use
 int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn report, void *userdata,
                           struct dawn_http_answer *out)
 {
+        return dawn_http_alerts_body_admit(body, len, NULL, report, userdata, out);
+}
+
+int dawn_http_alerts_body_admit(const char *body, size_t len, dawn_http_admit_fn admit, dawn_http_report_fn report,
+                                void *userdata, struct dawn_http_answer *out)
+{
         *out = (struct dawn_http_answer){ 0 };
         size_t start = skip_space(body, 0, len);
         if (start == len)
@@ -306,10 +402,12 @@ int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn repo
                 return body_refusal(out, too_large ? 413 : 400, too_large ? "too_large" : "invalid", err);
         int r;
         if (batch)
-                r = batch_reports(doc, report, userdata, out);
+                r = batch_reports(doc, admit, report, userdata, out);
         else if (!cJSON_IsObject(doc))
                 r = body_refusal(out, 400, "invalid",
                                  dawn_error_json("body", false, "the body must be an alert object, or an array of them"));
+        else if ((r = admitted(1, admit, userdata, out)) != 0)
+                r = r < 0 ? r : 0;
         else {
                 int status = 0;
                 out->body = report(doc, -1, &status, userdata);
@@ -496,6 +594,295 @@ static void finish(struct request *rq)
         rq->json = NULL;
 }
 
+/* ---- connections: caps and deadlines ----
+ *
+ * MHD's own timeout (MHD_OPTION_CONNECTION_TIMEOUT) is an idle timeout: a
+ * client that sends a header line every few seconds (slowloris) keeps its
+ * connection for ever, and once MHD's connection limit is reached it stops
+ * accepting, /healthz and the gateways' callbacks included. So dawnd
+ * accepts connections itself, hands them to MHD (MHD_add_connection), and
+ * follows each through its phases, each with a deadline for the whole phase:
+ *
+ *   request  from the connection's start, or its previous answer when kept
+ *            alive, until the request's headers are in: daemon.http_header_timeout
+ *   body     until the whole body is in: HTTP_BODY_SECONDS
+ *   commit   waiting for the group commit: none here (the commit is bounded)
+ *   answer   until the answer is sent: HTTP_ANSWER_SECONDS
+ *   upgraded a dashboard's relay: ws_relay.c's limits
+ *
+ * A connection past its deadline is shut down (shutdown(2): MHD sees the
+ * hang-up on its next run, closes the connection and completes its
+ * request). With HTTP_CONNECTION_LIMIT connections open, a new one
+ * displaces the connection that has been longest in the request, body or
+ * answer phase, which under a slowloris attack is always an attacker's (a
+ * real request spends milliseconds there): health checks, callbacks and
+ * partners get in, behind a proxy where every client is 127.0.0.1 too.
+ * Connections waiting for the commit are never displaced. Only when none
+ * can be is the new one answered 503 and closed. */
+
+static const char *const drop_name[DROP_COUNT] = {
+        [DROP_HEADER_TIMEOUT] = "header_timeout", [DROP_BODY_TIMEOUT] = "body_timeout",
+        [DROP_ANSWER_TIMEOUT] = "answer_timeout", [DROP_DISPLACED] = "displaced",
+        [DROP_OVER_LIMIT] = "over_limit",
+};
+
+/* Counts a limit's hit in /metrics, and says so in the log at most once a
+ * minute (an attack would otherwise flood the journal). */
+static void note_drop(struct dawn_http *h, enum drop why, const char *remote)
+{
+        dawn_metrics_count(DAWN_M_HTTP_DROPPED, drop_name[why], NULL);
+        struct log_limit *l = &h->drop_log[why];
+        int64_t now = monotonic_usec();
+        l->n++;
+        if (l->at && now - l->at < HTTP_LOG_EVERY_USEC)
+                return;
+        const char *what = "";
+        switch (why) {
+        case DROP_HEADER_TIMEOUT: what = "request headers not complete within daemon.http_header_timeout"; break;
+        case DROP_BODY_TIMEOUT: what = "request body not complete within " STRINGIFY(HTTP_BODY_SECONDS) " s"; break;
+        case DROP_ANSWER_TIMEOUT: what = "answer not read within " STRINGIFY(HTTP_ANSWER_SECONDS) " s"; break;
+        case DROP_DISPLACED: what = "displaced by a new connection: " STRINGIFY(HTTP_CONNECTION_LIMIT)
+                                    " connections open"; break;
+        case DROP_OVER_LIMIT: what = "refused (503): " STRINGIFY(HTTP_CONNECTION_LIMIT)
+                                     " connections open, all busy"; break;
+        case DROP_COUNT: break;
+        }
+        log_warning("http: connection from %s closed: %s (%u such since the previous line like this; "
+                    "dawn_http_connections_dropped_total{reason=\"%s\"})", remote, what, l->n, drop_name[why]);
+        l->at = now;
+        l->n = 0;
+}
+
+static void conn_remote(struct MHD_Connection *mc, char *out, size_t size)
+{
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        if (!sa || getnameinfo(sa, len, out, size, NULL, 0, NI_NUMERICHOST) != 0)
+                snprintf(out, size, "an unknown address");
+}
+
+static uint64_t phase_limit_usec(const struct dawn_http *h, enum phase p)
+{
+        switch (p) {
+        case PHASE_REQUEST: return h->d->config->http_header_timeout_usec;
+        case PHASE_BODY: return HTTP_BODY_SECONDS * DAWN_USEC_PER_SEC;
+        case PHASE_ANSWER: return HTTP_ANSWER_SECONDS * DAWN_USEC_PER_SEC;
+        default: return 0;
+        }
+}
+
+static void arm_deadline(struct dawn_http *h, int64_t at)
+{
+        if (h->deadline_at && h->deadline_at <= at)
+                return;
+        h->deadline_at = at;
+        sd_event_source_set_time(h->deadline, (uint64_t)at);
+        sd_event_source_set_enabled(h->deadline, SD_EVENT_ONESHOT);
+}
+
+static void conn_enter(struct conn *c, enum phase p)
+{
+        if (!c)
+                return;
+        c->phase = p;
+        c->since = monotonic_usec();
+        uint64_t limit = phase_limit_usec(c->h, p);
+        if (limit)
+                arm_deadline(c->h, c->since + (int64_t)limit);
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+/* Closes a connection from outside MHD: MHD owns the fd (and closes it),
+ * so it is only shut down, which MHD reads as a hang-up. */
+static void conn_cut(struct conn *c, enum drop why)
+{
+        char remote[INET6_ADDRSTRLEN + 8];
+        conn_remote(c->mhd, remote, sizeof(remote));
+        c->cut = true;
+        shutdown(c->fd, SHUT_RDWR);
+        note_drop(c->h, why, remote);
+        sd_event_source_set_enabled(c->h->kick, SD_EVENT_ONESHOT);
+}
+
+static bool displaceable(const struct conn *c)
+{
+        return !c->cut && (c->phase == PHASE_REQUEST || c->phase == PHASE_BODY || c->phase == PHASE_ANSWER);
+}
+
+/* The connections counted against HTTP_CONNECTION_LIMIT, and the one to
+ * displace first (NULL: none may be). */
+static unsigned conns_open(struct dawn_http *h, struct conn **oldest)
+{
+        unsigned n = 0;
+        *oldest = NULL;
+        for (struct conn *c = h->conns; c; c = c->next) {
+                if (c->cut || c->phase == PHASE_UPGRADED)
+                        continue;
+                n++;
+                if (displaceable(c) && (!*oldest || c->since < (*oldest)->since))
+                        *oldest = c;
+        }
+        return n;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct dawn_http *h = userdata;
+        int64_t now = monotonic_usec(), next = 0;
+        h->deadline_at = 0;
+        for (struct conn *c = h->conns; c; c = c->next) {
+                uint64_t limit = c->cut ? 0 : phase_limit_usec(h, c->phase);
+                if (!limit)
+                        continue;
+                int64_t at = c->since + (int64_t)limit;
+                if (at <= now)
+                        conn_cut(c, c->phase == PHASE_REQUEST ? DROP_HEADER_TIMEOUT
+                                    : c->phase == PHASE_BODY  ? DROP_BODY_TIMEOUT
+                                                              : DROP_ANSWER_TIMEOUT);
+                else if (!next || at < next)
+                        next = at;
+        }
+        if (next)
+                arm_deadline(h, next);
+        return 0;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a connection's start and end. */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+        struct dawn_http *h = cls;
+        struct conn *c = *socket_context;
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+                c = calloc(1, sizeof(*c));
+                if (!c) {
+                        /* untracked, it would have no deadline: not kept */
+                        if (ci)
+                                shutdown(ci->connect_fd, SHUT_RDWR);
+                        return;
+                }
+                *c = (struct conn){ .h = h, .mhd = mc, .fd = ci ? ci->connect_fd : -1, .next = h->conns };
+                if (h->conns)
+                        h->conns->prev = c;
+                h->conns = c;
+                *socket_context = c;
+                conn_enter(c, PHASE_REQUEST);
+                return;
+        }
+        if (!c)
+                return;
+        *socket_context = NULL;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                h->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        free(c);
+}
+
+/* What a client hears when every slot is busy with work that may not be
+ * displaced: JSON like every answer dawnd decides, then the connection closes. */
+static void refuse_busy(int fd)
+{
+        static const char body[] = "{\"error\":\"too many connections; try again shortly\",\"temporary\":true}";
+        char msg[320];
+        int n = snprintf(msg, sizeof(msg),
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof(body) - 1, body);
+        /* best effort, never waiting: the socket's buffer is empty and takes it whole */
+        if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                log_debug("http: the 503 for a connection over the limit was not sent: %m");
+        close(fd);
+}
+
+static void accept_one(struct dawn_http *h, int fd, const struct sockaddr_storage *sa, socklen_t len)
+{
+        struct conn *oldest;
+        if (conns_open(h, &oldest) >= HTTP_CONNECTION_LIMIT) {
+                if (oldest) {
+                        conn_cut(oldest, DROP_DISPLACED);
+                } else {
+                        char remote[INET6_ADDRSTRLEN + 8];
+                        if (getnameinfo((const struct sockaddr *)sa, len, remote, sizeof(remote), NULL, 0,
+                                        NI_NUMERICHOST) != 0)
+                                snprintf(remote, sizeof(remote), "an unknown address");
+                        refuse_busy(fd);
+                        note_drop(h, DROP_OVER_LIMIT, remote);
+                        return;
+                }
+        }
+        /* MHD closes fd itself when it cannot take it */
+        if (MHD_add_connection(h->mhd, fd, (const struct sockaddr *)sa, len) != MHD_YES)
+                log_debug("http: MHD did not take a new connection: %m");
+}
+
+/* Out of file descriptors: accept() would fail again at once, and the
+ * listening socket stays readable, so trying again now would spin. The
+ * listener rests briefly; a displaceable connection is closed meanwhile,
+ * so that the next try finds a descriptor even when HTTP holds them all. */
+static void pause_accept(struct dawn_http *h, int r)
+{
+        struct conn *oldest;
+        unsigned open = conns_open(h, &oldest);
+        sd_event_source_set_enabled(h->accept_io, SD_EVENT_OFF);
+        sd_event_source_set_time_relative(h->accept_pause, HTTP_ACCEPT_PAUSE_USEC);
+        sd_event_source_set_enabled(h->accept_pause, SD_EVENT_ONESHOT);
+        if (oldest)
+                conn_cut(oldest, DROP_DISPLACED);
+        dawn_metrics_count(DAWN_M_HTTP_ACCEPT_PAUSED, NULL, NULL);
+        int64_t now = monotonic_usec();
+        h->pause_log.n++;
+        if (h->pause_log.at && now - h->pause_log.at < HTTP_LOG_EVERY_USEC)
+                return;
+        errno = -r;
+        log_warning("http: cannot accept a connection: %m; not accepting for 0.25 s (%u such pause(s) since the "
+                    "previous line like this, %u HTTP connection(s) open; dawn_http_accept_paused_total)", h->pause_log.n, open);
+        h->pause_log.at = now;
+        h->pause_log.n = 0;
+}
+
+static void run_mhd(struct dawn_http *h);
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct dawn_http *h = userdata;
+        for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
+                struct sockaddr_storage sa;
+                socklen_t len = sizeof(sa);
+                int cfd = accept4(fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd >= 0) {
+                        accept_one(h, cfd, &sa, len);
+                        continue;
+                }
+                if (errno == EINTR || errno == ECONNABORTED)
+                        continue;
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                        pause_accept(h, -errno);
+                else if (errno != EAGAIN)
+                        log_debug("http: accept: %m");
+                break;
+        }
+        run_mhd(h);
+        return 0;
+}
+
+static int on_accept_pause_end(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct dawn_http *h = userdata;
+        if (h->listening)
+                sd_event_source_set_enabled(h->accept_io, SD_EVENT_ON);
+        return 0;
+}
+
 /* ---- requests ---- */
 
 static void request_unlink(struct request *rq)
@@ -513,6 +900,7 @@ static void request_unlink(struct request *rq)
 
 static void request_free(struct request *rq)
 {
+        dawn_ticket_cancel(&rq->ticket); /* freed while waiting (shutdown): the commit must not call it */
         request_unlink(rq);
         if (rq->response)
                 MHD_destroy_response(rq->response);
@@ -553,6 +941,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+        struct conn *c = conn_of(conn);
+        /* kept alive: the next request's headers have the header deadline */
+        if (c && c->phase != PHASE_UPGRADED)
+                conn_enter(c, PHASE_REQUEST);
         struct request *rq = *con_cls;
         *con_cls = NULL;
         if (!rq)
@@ -571,6 +963,9 @@ static enum MHD_Result queue(struct request *rq)
         char code[12];
         snprintf(code, sizeof(code), "%u", rq->status);
         dawn_metrics_count(DAWN_M_HTTP_REQUESTS, code, NULL);
+        if (rq->retry_after[0])
+                MHD_add_response_header(rq->response, MHD_HTTP_HEADER_RETRY_AFTER, rq->retry_after);
+        conn_enter(conn_of(rq->conn), rq->status == MHD_HTTP_SWITCHING_PROTOCOLS ? PHASE_UPGRADED : PHASE_ANSWER);
         enum MHD_Result r = MHD_queue_response(rq->conn, rq->status, rq->response);
         MHD_destroy_response(rq->response);
         rq->response = NULL;
@@ -649,13 +1044,6 @@ static const char *header(struct request *rq, const char *name)
         return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
-static int64_t monotonic_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The source whose token was presented. Every configured token is
  * compared, whatever matched before, so the time taken tells nothing of
  * which source (nearly) matched. */
@@ -689,6 +1077,82 @@ static bool is_json_type(const char *type)
         return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
+/* ---- a source's rate: alerts, not requests ---- */
+
+static const char *plural(unsigned n)
+{
+        return n == 1 ? "" : "s";
+}
+
+/* The refusal of n alerts that do not fit source's limit now: the same
+ * over HTTP (429, Retry-After) and MQTT (on the result topic): "temporary"
+ * and "retry_after" say when to try again; a request that can never fit
+ * (more alerts than the limit lets through at once) says so. */
+cJSON *dawn_http_rate_refusal(const char *source, struct dawn_source_limit *lim, unsigned n, int64_t now,
+                              unsigned *retry_seconds)
+{
+        uint64_t wait = dawn_bucket_wait_n_usec(&lim->bucket, n ? n : 1, now);
+        uint64_t seconds = (wait + DAWN_USEC_PER_SEC - 1) / DAWN_USEC_PER_SEC;
+        if (seconds < 1)
+                seconds = 1;
+        *retry_seconds = (unsigned)seconds;
+        unsigned most = (unsigned)lim->bucket.capacity;
+        cJSON *o;
+        if (n > most)
+                o = dawn_error_json(NULL, true,
+                                    "source %s may send %d alerts a minute, at most %u at once: this request holds "
+                                    "%u; send them in requests of at most %u (the first in %llu s); nothing was stored",
+                                    source, lim->rate_per_minute, most, n, most, (unsigned long long)seconds);
+        else
+                o = dawn_error_json(NULL, true,
+                                    "source %s sent more than its %d alerts a minute; %u more alert%s can be taken "
+                                    "in %llu s; nothing was stored", source, lim->rate_per_minute, n ? n : 1,
+                                    plural(n ? n : 1), (unsigned long long)seconds);
+        if (o)
+                cJSON_AddNumberToObject(o, "retry_after", (double)seconds);
+        return o;
+}
+
+/* Takes n of source's tokens (n 0: only checks that one is there). When
+ * they are not there, the refusal is in rq->json (429) and rq->retry_after,
+ * counted, and logged once a minute per source. */
+static bool rate_admits(struct request *rq, const char *source, unsigned n, bool post)
+{
+        const struct dawn_source *src = dawn_config_source(rq->h->d->config, source);
+        int64_t now = monotonic_usec();
+        struct dawn_source_limit *lim = dawn_source_limit(source, src ? src->rate_per_minute : 0, now);
+        if (!lim)
+                return true; /* out of memory: fairness is not worth a refusal */
+        bool ok = n ? dawn_bucket_take_n(&lim->bucket, n, now) : dawn_bucket_wait_usec(&lim->bucket, now) == 0;
+        if (ok)
+                return true;
+        unsigned seconds;
+        cJSON_Delete(rq->json);
+        rq->json = dawn_http_rate_refusal(source, lim, n, now, &seconds);
+        rq->json_status = MHD_HTTP_TOO_MANY_REQUESTS;
+        snprintf(rq->retry_after, sizeof(rq->retry_after), "%u", seconds);
+        if (post)
+                dawn_metrics_add(DAWN_M_INTAKE_REJECTED, "http", "rate_limited", n ? n : 1);
+        unsigned refused;
+        if (dawn_source_limit_log_due(lim, n ? n : 1, now, &refused))
+                log_info("http: source %s is over its rate_per_minute (%d alerts a minute): %u alert%s refused "
+                         "with 429 in the last minute (from %s)", source, lim->rate_per_minute, refused,
+                         plural(refused), remote_of(rq));
+        return false;
+}
+
+/* dawn_http_alerts_body_admit()'s admit: the whole request's alerts, or none. */
+static cJSON *admit_reports(int n, int *http_status, void *userdata)
+{
+        struct request *rq = userdata;
+        if (rate_admits(rq, rq->source, (unsigned)n, true))
+                return NULL;
+        *http_status = MHD_HTTP_TOO_MANY_REQUESTS;
+        cJSON *refusal = rq->json;
+        rq->json = NULL;
+        return refusal ? refusal : dawn_error_json(NULL, true, "too many alerts; try again shortly");
+}
+
 /* What can be decided from the headers alone, before a byte of the body is
  * read: a refused request costs no more than its headers. */
 static void begin_alerts(struct request *rq)
@@ -702,19 +1166,11 @@ static void begin_alerts(struct request *rq)
                 refuse_unauthorized(rq);
                 return;
         }
-        if (!dawn_bucket_take(&src->bucket, monotonic_usec())) {
-                uint64_t wait = dawn_bucket_wait_usec(&src->bucket, monotonic_usec());
-                uint64_t seconds = (wait + DAWN_USEC_PER_SEC - 1) / DAWN_USEC_PER_SEC;
-                if (seconds < 1)
-                        seconds = 1;
-                if (post)
-                        dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", "rate_limited");
-                refuse(rq, MHD_HTTP_TOO_MANY_REQUESTS, NULL,
-                       "source %s sent more than its %d requests a minute; try again in %llu s", src->source,
-                       src->rate_per_minute, (unsigned long long)seconds);
-                char value[24];
-                snprintf(value, sizeof(value), "%llu", (unsigned long long)seconds);
-                respond_header(rq, MHD_HTTP_HEADER_RETRY_AFTER, value);
+        /* a POST's alerts are counted once its body is here; a body need
+         * not be read when not even one would be taken now */
+        if (!rate_admits(rq, src->source, post ? 0 : 1, post)) {
+                respond_json(rq, MHD_HTTP_TOO_MANY_REQUESTS, rq->json);
+                rq->json = NULL;
                 return;
         }
         rq->source = strdup(src->source);
@@ -921,11 +1377,14 @@ static void post_alerts(struct request *rq)
                 return;
         }
         struct dawn_http_answer ans;
-        if (dawn_http_alerts_body(rq->body ? rq->body : "", rq->len, report_to_intake, rq, &ans) < 0) {
+        if (dawn_http_alerts_body_admit(rq->body ? rq->body : "", rq->len, admit_reports, report_to_intake, rq,
+                                        &ans) < 0) {
                 refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory; try again");
                 return;
         }
-        if (ans.rejected) {
+        if (ans.rejected && strcmp(ans.rejected, "rate_limited") == 0) {
+                /* counted and logged by rate_admits() */
+        } else if (ans.rejected) {
                 dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", ans.rejected);
                 const cJSON *e = cJSON_GetObjectItemCaseSensitive(ans.body, "error");
                 log_info("http: %s %s from %s refused (%d): %s", rq->method, rq->path, remote_of(rq), ans.http_status,
@@ -936,8 +1395,38 @@ static void post_alerts(struct request *rq)
         rq->batch = cJSON_IsArray(ans.body);
 }
 
+/* What a source may see (RELIABILITY.md promise 9): the alerts it is a
+ * source of, whatever their status (its pending reports too), and every
+ * other alert while it is active. Another source's pending reports are not
+ * its business, and neither are closed alerts of others: one that was
+ * rejected in review or expired while pending never went out. An alert it
+ * may not see is "no such alert" (404), so ids tell nothing either. */
+static bool may_see(const char *source, const char *status, const cJSON *sources)
+{
+        if (status && strcmp(status, dawn_status_name(DAWN_STATUS_ACTIVE)) == 0)
+                return true;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, sources)
+                if (cJSON_IsString(s) && strcmp(s->valuestring, source) == 0)
+                        return true;
+        return false;
+}
+
+static void keep_visible(const char *source, cJSON *alerts)
+{
+        cJSON *a = alerts ? alerts->child : NULL;
+        while (a) {
+                cJSON *next = a->next;
+                const cJSON *status = cJSON_GetObjectItemCaseSensitive(a, "status");
+                if (!may_see(source, cJSON_IsString(status) ? status->valuestring : NULL,
+                             cJSON_GetObjectItemCaseSensitive(a, "sources")))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(alerts, a));
+                a = next;
+        }
+}
+
 /* Alerts as partners see them: the public alert JSON, which holds no
- * recipient, phone number or address. */
+ * recipient, phone number or address, of the alerts the source may see. */
 static void list_alerts(struct request *rq)
 {
         struct dawn_daemon *d = rq->h->d;
@@ -953,8 +1442,14 @@ static void list_alerts(struct request *rq)
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 return;
         }
+        keep_visible(rq->source, alerts);
         rq->json = alerts;
         rq->json_status = MHD_HTTP_OK;
+}
+
+static bool alert_visible(const char *source, const struct dawn_alert *a)
+{
+        return a->status == DAWN_STATUS_ACTIVE || dawn_strv_contains(&a->sources, source);
 }
 
 static void show_alert(struct request *rq)
@@ -972,7 +1467,7 @@ static void show_alert(struct request *rq)
         if (r < 0) {
                 rq->json = dawn_store_error_json(d, r, false);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        } else if (r == 0) {
+        } else if (r == 0 || !alert_visible(rq->source, &a)) {
                 rq->json = dawn_error_json("id", false, "no alert with id '%s'", rq->alert_id);
                 rq->json_status = MHD_HTTP_NOT_FOUND;
         } else {
@@ -990,12 +1485,14 @@ static void callback_invalid(struct request *rq, const struct dawn_input_error *
         refuse(rq, MHD_HTTP_BAD_REQUEST, err->field, "%s", err->message);
 }
 
-/* After the store had its say: a receipt for a delivery DAWN does not know
- * is still answered 200, or the gateway would retry it for days. */
+/* After the store had its say. A receipt or text that was ignored (no such
+ * text, another alert's reference, an illegal transition, a replay) is
+ * still answered 200, or the gateway would retry it for days; only a store
+ * failure is a 503, which the gateway retries. */
 static void callback_done(struct request *rq, int r)
 {
         struct dawn_daemon *d = rq->h->d;
-        if (r < 0 && r != -ENOENT) {
+        if (r < 0) {
                 rq->json = dawn_store_error_json(d, r, true);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 rq->twiml = false;
@@ -1284,18 +1781,52 @@ static void relay_closed(struct dawn_ws_relay *wr, void *userdata)
         sd_event_source_set_enabled(h->kick, SD_EVENT_ONESHOT);
 }
 
+/* Relays signed in to the broker, and the oldest of those that are not. */
+static unsigned relays_signed_in(const struct dawn_http *h, struct relay **oldest_pending, unsigned *pending)
+{
+        unsigned n = 0;
+        *oldest_pending = NULL;
+        *pending = 0;
+        /* newest first: the last one not signed in is the oldest */
+        for (struct relay *rl = h->relays; rl; rl = rl->next) {
+                if (dawn_ws_relay_signed_in(rl->relay)) {
+                        n++;
+                } else {
+                        *oldest_pending = rl;
+                        (*pending)++;
+                }
+        }
+        return n;
+}
+
 static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                         size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
         struct dawn_http *h = cls;
         const struct dawn_mqtt_config *m = &h->d->config->mqtt;
+        /* Upgrades that have not logged in yet cost little (one fd, no broker
+         * connection) but may be anyone's: a fixed number of them is kept, and
+         * the oldest makes room for a newer one, so squatters cannot keep a
+         * real dashboard out for longer than its own login takes. */
+        struct relay *oldest;
+        unsigned pending;
+        relays_signed_in(h, &oldest, &pending);
+        if (pending >= DAWN_WS_RELAY_MAX_PENDING && oldest)
+                dawn_ws_relay_evict(oldest->relay);
+        char peer[NI_MAXHOST + NI_MAXSERV + 2] = "an unknown address";
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        char host[NI_MAXHOST], port[NI_MAXSERV];
+        if (sa && getnameinfo(sa, len, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+                snprintf(peer, sizeof(peer), "%s:%s", host, port);
         struct relay *rl = calloc(1, sizeof(*rl));
         int r = rl ? 0 : -ENOMEM;
         if (rl) {
                 rl->h = h;
                 rl->urh = urh;
-                r = dawn_ws_relay_start(h->d->loop, sock, extra_in, extra_in_size, m->host, m->port, relay_closed, rl,
-                                        &rl->relay);
+                r = dawn_ws_relay_start(h->d->loop, sock, extra_in, extra_in_size, m->host, m->port, peer,
+                                        relay_closed, rl, &rl->relay);
         }
         if (r < 0) {
                 log_info("http: dashboard relay to %s:%d not started: %s", m->host, m->port, strerror(-r));
@@ -1356,7 +1887,10 @@ static void mqtt_relay(struct request *rq)
                 refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "no MQTT broker is configured (channels.mqtt)");
                 return;
         }
-        if (rq->h->n_relays >= DAWN_WS_RELAY_MAX) {
+        struct relay *oldest;
+        unsigned pending;
+        if (relays_signed_in(rq->h, &oldest, &pending) >= DAWN_WS_RELAY_MAX) {
+                dawn_metrics_count(DAWN_M_RELAY_REFUSED, "full", NULL);
                 refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "too many dashboards connected; try again later");
                 return;
         }
@@ -1410,6 +1944,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!rq->started) {
                 rq->started = true;
                 rq->conn = conn;
+                conn_enter(conn_of(conn), PHASE_BODY);
                 begin(rq, url, method);
                 if (rq->response || !rq->path)
                         return queue(rq);
@@ -1433,6 +1968,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         /* answered from on_commit, once what it did is durable */
                         MHD_suspend_connection(conn);
                         rq->suspended = true;
+                        conn_enter(conn_of(conn), PHASE_COMMIT);
                         return MHD_YES;
                 }
                 finish(rq);
@@ -1518,37 +2054,14 @@ static int read_secret(const char *what, const char *path, char **out)
         return 0;
 }
 
-static const struct source_token *secrets_source(const struct secrets *s, const char *id)
-{
-        for (size_t i = 0; s && i < s->n; i++)
-                if (strcmp(s->v[i].source, id) == 0)
-                        return &s->v[i];
-        return NULL;
-}
-
 /* Every source's token and the gateways' secrets, fresh from their files.
- * A source keeps its request count (its bucket) across a reload unless its
- * rate changed, so a reload is no way around the limit. */
-
-/* Unlike a gateway's limit, a partner's is about fairness, not a hard
- * ceiling: a source may send ten seconds' worth at once (a backlog after an
- * outage), from the start, and then the even rate. */
-static void init_source_bucket(struct dawn_token_bucket *b, int rate_per_minute, int64_t now)
-{
-        dawn_bucket_init(b, rate_per_minute, now);
-        if (rate_per_minute > 0) {
-                b->capacity = rate_per_minute / 6.0 > 1.0 ? rate_per_minute / 6.0 : 1.0;
-                b->tokens = b->capacity;
-        }
-}
-
-static int secrets_load(const struct dawn_config *c, const struct secrets *old, struct secrets *out)
+ * (A source's rate limit lives in ratelimit.c, across reloads and ways in.) */
+static int secrets_load(const struct dawn_config *c, struct secrets *out)
 {
         *out = (struct secrets){ 0 };
         out->v = calloc(c->n_sources ? c->n_sources : 1, sizeof(*out->v));
         if (!out->v)
                 return -ENOMEM;
-        int64_t now = monotonic_usec();
         int r = 0;
         for (size_t i = 0; r == 0 && i < c->n_sources; i++) {
                 const struct dawn_source *src = &c->sources[i];
@@ -1567,12 +2080,6 @@ static int secrets_load(const struct dawn_config *c, const struct secrets *old, 
                         break;
                 }
                 out->n++;
-                t->rate_per_minute = src->rate_per_minute;
-                const struct source_token *before = secrets_source(old, src->id);
-                if (before && before->rate_per_minute == t->rate_per_minute)
-                        t->bucket = before->bucket;
-                else
-                        init_source_bucket(&t->bucket, t->rate_per_minute, now);
         }
         const struct dawn_sms_config *sms = &c->sms;
         if (r == 0 && sms->enabled && sms->provider == DAWN_SMS_NOTIFY && sms->callback_token_file)
@@ -1626,24 +2133,32 @@ int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out)
         if (!h)
                 return -ENOMEM;
         h->d = d;
-        int r = secrets_load(d->config, NULL, &h->secrets);
+        int r = secrets_load(d->config, &h->secrets);
         if (r < 0) {
                 free(h);
                 return r;
         }
+        h->listen_fd = -1;
         bool own_fd = fd < 0;
         if (own_fd && (fd = listen_socket(address)) < 0) {
                 dawn_http_free(h);
                 return fd;
         }
+        h->listen_fd = fd;
+        /* a socket systemd passed may be blocking: accept() must never wait */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags >= 0 && !(flags & O_NONBLOCK))
+                fcntl(fd, F_SETFL, flags | O_NONBLOCK);
         /* external epoll mode: MHD never blocks and never starts a thread; it
          * runs when its epoll fd (nested in the loop's) is readable, when its
-         * timeout passes, and after a resume */
+         * timeout passes, and after a resume. It has no listening socket:
+         * dawnd accepts (see "connections") */
         h->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                on_request, h,
-                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
+                MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                        MHD_USE_ERROR_LOG,
+                0, NULL, NULL, on_request, h,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MHD_CONNECTION_LIMIT,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT_SECONDS,
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
@@ -1651,8 +2166,6 @@ int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out)
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                 MHD_OPTION_END);
         if (!h->mhd) {
-                if (own_fd)
-                        close(fd);
                 dawn_http_free(h);
                 return log_error_errno(-EINVAL, "http: the HTTP server (libmicrohttpd) did not start");
         }
@@ -1668,6 +2181,18 @@ int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out)
                 r = sd_event_add_defer(d->loop, &h->kick, on_kick, h);
         if (r >= 0)
                 r = sd_event_source_set_enabled(h->kick, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_io(d->loop, &h->accept_io, fd, EPOLLIN, on_accept, h);
+        if (r >= 0)
+                r = sd_event_add_time(d->loop, &h->accept_pause, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                                      on_accept_pause_end, h);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(h->accept_pause, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(d->loop, &h->deadline, CLOCK_MONOTONIC, UINT64_MAX,
+                                      100 * DAWN_USEC_PER_SEC / 1000, on_deadline, h);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(h->deadline, SD_EVENT_OFF);
         if (r < 0) {
                 dawn_http_free(h);
                 return log_error_errno(r, "http: cannot attach the HTTP server to the event loop: %m");
@@ -1683,7 +2208,7 @@ int dawn_http_reload(struct dawn_http *h)
         if (!h)
                 return 0;
         struct secrets fresh;
-        int r = secrets_load(h->d->config, &h->secrets, &fresh);
+        int r = secrets_load(h->d->config, &fresh);
         if (r < 0)
                 return log_error_errno(r, "http: reload: the tokens from before stay in use");
         secrets_clear(&h->secrets);
@@ -1693,13 +2218,19 @@ int dawn_http_reload(struct dawn_http *h)
 
 void dawn_http_stop_listening(struct dawn_http *h)
 {
-        if (!h || !h->listening)
+        if (!h)
                 return;
-        h->stopping = true;
-        h->listening = false;
-        MHD_socket fd = MHD_quiesce_daemon(h->mhd);
-        if (fd != MHD_INVALID_SOCKET)
-                close(fd);
+        if (h->listening) {
+                h->stopping = true;
+                h->listening = false;
+        }
+        if (h->accept_io)
+                sd_event_source_set_enabled(h->accept_io, SD_EVENT_OFF);
+        if (h->accept_pause)
+                sd_event_source_set_enabled(h->accept_pause, SD_EVENT_OFF);
+        if (h->listen_fd >= 0)
+                close(h->listen_fd);
+        h->listen_fd = -1;
 }
 
 /* Answers decided but not yet sent (the loop has stopped turning). */
@@ -1715,8 +2246,8 @@ struct dawn_http *dawn_http_free(struct dawn_http *h)
 {
         if (!h)
                 return NULL;
+        dawn_http_stop_listening(h);
         if (h->mhd) {
-                dawn_http_stop_listening(h);
                 /* dashboards are told goodbye; their pages reconnect to whoever listens next */
                 while (h->relays)
                         dawn_ws_relay_close(h->relays->relay);
@@ -1746,6 +2277,14 @@ struct dawn_http *dawn_http_free(struct dawn_http *h)
         /* MHD completes every request it knew of when it stops; anything left never reached it */
         while (h->requests)
                 request_free(h->requests);
+        while (h->conns) {
+                struct conn *c = h->conns;
+                h->conns = c->next;
+                free(c);
+        }
+        sd_event_source_disable_unref(h->accept_io);
+        sd_event_source_disable_unref(h->accept_pause);
+        sd_event_source_disable_unref(h->deadline);
         sd_event_source_disable_unref(h->io);
         sd_event_source_disable_unref(h->timer);
         sd_event_source_disable_unref(h->kick);

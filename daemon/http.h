@@ -3,7 +3,8 @@
  * the same single thread as everything else and needs no locks.
  *
  *   POST /v1/alerts                  a partner's report (or an array of up to 1,000)
- *   GET  /v1/alerts, /v1/alerts/<id> what is open / one alert (any source's token)
+ *   GET  /v1/alerts, /v1/alerts/<id> what the token's source may see: its own alerts
+ *                                    (pending ones too) and every active alert
  *   POST /v1/callbacks/notify/status     Notify delivery receipts (bearer token)
  *   POST /v1/callbacks/notify/inbound    Notify received texts (bearer token)
  *   POST /v1/callbacks/twilio/status     Twilio status callbacks (X-Twilio-Signature)
@@ -18,6 +19,7 @@
 
 #include <cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct dawn_daemon;
 struct dawn_http;
@@ -58,6 +60,11 @@ struct dawn_http_answer {
                                  * report(): "too_large" or "invalid"; else NULL */
 };
 
+/* Asked once, with the number of reports, after the body was parsed and
+ * before any report(): NULL lets them all go on; else the answer that
+ * refuses them all (the source's rate limit), with *http_status set. */
+typedef cJSON *(*dawn_http_admit_fn)(int n, int *http_status, void *userdata);
+
 /* Checks size, nesting and shape, parses, and hands each report to
  * report(): one object is answered with report()'s own status and
  * object; a batch with 200 and an array of report()'s answers in the same
@@ -65,5 +72,17 @@ struct dawn_http_answer {
  * the report ("alert[3].area"). Returns 0, or -ENOMEM (out->body NULL). */
 int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn report, void *userdata,
                           struct dawn_http_answer *out);
+/* The same, asking admit() first (NULL: admit all); a refusal is answered
+ * with admit()'s body and out->rejected "rate_limited". */
+int dawn_http_alerts_body_admit(const char *body, size_t len, dawn_http_admit_fn admit, dawn_http_report_fn report,
+                                void *userdata, struct dawn_http_answer *out);
+
+/* The refusal of n alerts (n 0: of one request) that source's limit does
+ * not let through now, as HTTP (429) and MQTT ingest answer it: the error,
+ * "temporary": true and "retry_after" (seconds, also in *retry_seconds);
+ * NULL when out of memory. */
+struct dawn_source_limit;
+cJSON *dawn_http_rate_refusal(const char *source, struct dawn_source_limit *lim, unsigned n, int64_t now_usec,
+                              unsigned *retry_seconds);
 
 #endif

@@ -106,61 +106,22 @@ cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, 
 
 /* ---- receipts ---- */
 
-static int apply_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc)
-{
-        struct dawn_outbox_row row;
-        int r = dawn_store_load_delivery(d->store, rc->delivery_id, &row);
-        if (r <= 0)
-                return r < 0 ? r : -ENOENT;
-        int64_t now = dawn_now_usec();
-        char masked[64], error[160];
-        dawn_mask_recipient(row.recipient, masked, sizeof(masked));
-        if (row.channel != DAWN_CHANNEL_SMS) {
-                r = -ENOENT;
-        } else if (rc->status == DAWN_RECEIPT_DELIVERED) {
-                r = dawn_store_delivery_finished(d->store, row.id, DAWN_DELIVERY_DELIVERED, NULL, 0, now);
-                log_delivery(LOG_INFO, row.alert_id, "sms", row.id, "text %s to %s: delivered to the handset (%s)",
-                             rc->reference, masked, provider);
-        } else if (rc->status == DAWN_RECEIPT_PERMANENT_FAILURE) {
-                snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
-                r = dawn_store_delivery_finished(d->store, row.id, DAWN_DELIVERY_FAILED, error, 0, now);
-                dawn_metrics_count(DAWN_M_DELIVERY_FAILURES, "sms", "receipt");
-                log_delivery(LOG_ERR, row.alert_id, "sms", row.id, "text %s to %s failed for good: %s",
-                             rc->reference, masked, error);
-        } else if (rc->status == DAWN_RECEIPT_TEMPORARY_FAILURE && row.state != DAWN_DELIVERY_SUPERSEDED &&
-                   row.state != DAWN_DELIVERY_OPTED_OUT) {
-                /* the handset was off or out of reach: send again, with the same backoff as any retry */
-                const struct dawn_channel_limits *lim = dawn_config_channel_limits(d->config, DAWN_CHANNEL_SMS);
-                uint64_t wait = dawn_backoff_usec(row.attempts, lim->retry_initial_usec,
-                                                  (uint64_t)(now > row.created_at ? now - row.created_at : 0), 0,
-                                                  drand48());
-                snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
-                r = dawn_store_delivery_finished(d->store, row.id, DAWN_DELIVERY_RETRYING, error,
-                                                 now + (int64_t)wait, now);
-                dawn_metrics_count(DAWN_M_DELIVERY_RETRIES, "sms", NULL);
-                log_delivery(LOG_WARNING, row.alert_id, "sms", row.id, "text %s to %s not delivered (%s): trying again",
-                             rc->reference, masked, error);
-        }
-        dawn_outbox_row_clear(&row);
-        return r;
-}
-
 int dawn_ingest_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc, bool *wrote)
 {
         *wrote = false;
-        if (rc->status == DAWN_RECEIPT_IN_PROGRESS) {
-                dawn_metrics_count(DAWN_M_RECEIPTS, provider, "in-progress");
+        dawn_metrics_count(DAWN_M_RECEIPTS, provider, dawn_receipt_status_name(rc->status));
+        if (rc->status == DAWN_RECEIPT_IN_PROGRESS)
                 return 0;
-        }
         int r = begin(d);
         if (r < 0)
                 return r;
-        r = end(d, apply_receipt(d, provider, rc), wrote);
-        if (r == -ENOENT)
-                log_warning("%s receipt for %s: no text has that reference; ignored", provider, rc->reference);
-        dawn_metrics_count(DAWN_M_RECEIPTS, provider,
-                           r == -ENOENT ? "unknown-delivery" : dawn_receipt_status_name(rc->status));
-        return r;
+        /* the outbox owns a text's state: it checks the whole reference and the transition,
+         * and logs and counts what it ignores */
+        enum dawn_receipt_outcome outcome;
+        r = dawn_outbox_receipt(d->store, provider, rc,
+                                dawn_config_channel_limits(d->config, DAWN_CHANNEL_SMS)->retry_initial_usec,
+                                dawn_now_usec(), &outcome);
+        return end(d, r, wrote);
 }
 
 /* ---- replies ---- */
@@ -187,31 +148,38 @@ static const char *owners(const struct dawn_config *c, const char *number, char 
         return first;
 }
 
-static int ack_by_text(struct dawn_daemon *d, const char *subscriber, const char *id, const char *masked,
+/* An ACK counts only from a number the alert reached: an alert that does
+ * not exist and one that was not sent to this number get the same answer,
+ * so a text cannot find out which ids exist. The ack is the subscriber's
+ * whose text it was, for the latest revision that reached the number. */
+static int ack_by_text(struct dawn_daemon *d, const char *number, const char *id, const char *masked,
                        const char *actor, char *reply, size_t reply_size)
 {
-        struct dawn_alert a;
-        dawn_alert_init(&a);
-        int r = dawn_store_load_alert(d->store, id, &a);
+        char subscriber[DAWN_MAX_ID_CHARS + 1];
+        int revision = 0;
+        int r = dawn_store_alert_reached(d->store, id, DAWN_CHANNEL_SMS, NULL, number, &revision, subscriber);
         if (r == 0) {
-                snprintf(reply, reply_size, "DAWN: there is no alert %s. Reply ACK and the alert id, e.g. ACK A17.", id);
-        } else if (r > 0) {
-                int64_t now = dawn_now_usec();
-                r = dawn_store_add_ack(d->store, a.id, a.revision, subscriber, "sms", masked, now);
-                if (r == 1) {
-                        char detail[160];
-                        snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", a.revision,
-                                 subscriber);
-                        r = dawn_store_audit(d->store, actor, "ack", a.id, detail, now);
-                }
-                if (r >= 0) {
-                        snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged.", a.id);
-                        log_alert(LOG_INFO, a.id, "alert %s acknowledged by text from %s (%s)", a.id, masked, subscriber);
-                        r = 0;
-                }
+                dawn_metrics_count(DAWN_M_ACKS_IGNORED, "sms", NULL);
+                log_info("ACK %s from %s ignored: no text of that alert reached this number", id, masked);
+                snprintf(reply, reply_size,
+                         "DAWN: no alert %s was sent to this number. Reply ACK and the id of an alert you got, "
+                         "e.g. ACK A17.", id);
+                return 0;
         }
-        dawn_alert_clear(&a);
-        return r;
+        if (r < 0)
+                return r;
+        int64_t now = dawn_now_usec();
+        r = dawn_store_add_ack(d->store, id, revision, subscriber, "sms", masked, now);
+        if (r == 1) {
+                char detail[160];
+                snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", revision, subscriber);
+                r = dawn_store_audit(d->store, actor, "ack", id, detail, now);
+        }
+        if (r < 0)
+                return r;
+        snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged.", id);
+        log_alert(LOG_INFO, id, "alert %s acknowledged by text from %s (%s)", id, masked, subscriber);
+        return 0;
 }
 
 static int apply_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
@@ -226,7 +194,21 @@ static int apply_reply(struct dawn_daemon *d, const char *provider, const struct
         }
         snprintf(actor, sizeof(actor), "sms:%s (%s)", masked, subscriber);
         int64_t now = dawn_now_usec();
-        int r = 0;
+        /* a Twilio text is taken once: a captured START replayed after a later STOP must
+         * not turn texts back on (recorded in this savepoint, with what it changes) */
+        int r = sms->message_sid[0] ? dawn_store_note_twilio_request(d->store, sms->message_sid, "inbound",
+                                                                    now + (int64_t)DAWN_TWILIO_INBOUND_KEEP_USEC, now)
+                                    : 1;
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                dawn_metrics_count(DAWN_M_CALLBACKS_IGNORED, provider, "replayed");
+                if (dawn_outbox_ignored_log_ok(now))
+                        log_warning("%s: a text from %s (MessageSid %s) was taken before; a replay, ignored", provider,
+                                    masked, sms->message_sid);
+                return 0;
+        }
+        r = 0;
         switch (reply->kind) {
         case DAWN_REPLY_STOP:
                 r = dawn_store_set_opt_out(d->store, sms->from, true, provider, now);
@@ -249,7 +231,7 @@ static int apply_reply(struct dawn_daemon *d, const char *provider, const struct
                 if (!reply->alert_id[0])
                         snprintf(answer, answer_size, "DAWN: to acknowledge, reply ACK and the alert id, e.g. ACK A17.");
                 else
-                        r = ack_by_text(d, subscriber, reply->alert_id, masked, actor, answer, answer_size);
+                        r = ack_by_text(d, sms->from, reply->alert_id, masked, actor, answer, answer_size);
                 break;
         case DAWN_REPLY_OTHER:
                 /* kept for a person to read: it may be someone asking for help */
@@ -294,7 +276,8 @@ static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *
         cJSON_ArrayForEach(i, ack) {
                 /* "at" is the dashboard's own clock, shown on the page; dawnd records its own time */
                 if (strcmp(i->string, "revision") != 0 && strcmp(i->string, "by") != 0 && strcmp(i->string, "at") != 0)
-                        return dawn_input_error_set(err, i->string, "unknown field '%.40s'", i->string);
+                        return dawn_input_error_set(err, i->string, "unknown field '%.*s'",
+                                                    dawn_utf8_prefix(i->string, 40), i->string);
         }
         const cJSON *rev = cJSON_GetObjectItemCaseSensitive(ack, "revision");
         const cJSON *who = cJSON_GetObjectItemCaseSensitive(ack, "by");
@@ -304,14 +287,23 @@ static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *
         if (r < 0)
                 return r;
         *by = who->valuestring;
-        if (strlen(alert_id) > DAWN_MAX_ID_CHARS || (r = dawn_store_load_alert(d->store, alert_id, a)) == 0)
-                return dawn_input_error_set(err, "alert", "no alert with id '%.24s'", alert_id);
-        if (r < 0)
+        /* only from a dashboard the alert reached, and the same words whether the alert
+         * exists or not: an ack must not be a way to learn which ids exist */
+        int reached = 0;
+        if (strlen(alert_id) > DAWN_MAX_ID_CHARS ||
+            (r = dawn_store_alert_reached(d->store, alert_id, DAWN_CHANNEL_MQTT, subscriber, NULL, &reached, NULL)) == 0) {
+                dawn_metrics_count(DAWN_M_ACKS_IGNORED, "dashboard", NULL);
+                return dawn_input_error_set(err, "alert", "no alert '%.24s' reached %s's dashboard", alert_id,
+                                            subscriber);
+        }
+        if (r < 0 || (r = dawn_store_load_alert(d->store, alert_id, a)) < 0)
                 return r;
-        if (!cJSON_IsNumber(rev) || rev->valuedouble < 1 || rev->valuedouble > a->revision ||
+        if (r == 0)
+                return -EIO; /* a delivery of an alert that is not there: the store is damaged */
+        if (!cJSON_IsNumber(rev) || rev->valuedouble < 1 || rev->valuedouble > reached ||
             rev->valuedouble != (double)(int)rev->valuedouble)
-                return dawn_input_error_set(err, "revision", "revision: required, a revision of %s (1..%d)", a->id,
-                                            a->revision);
+                return dawn_input_error_set(err, "revision", "revision: required, a revision of %s that reached %s (1..%d)",
+                                            a->id, subscriber, reached);
         *revision = (int)rev->valuedouble;
         return 0;
 }

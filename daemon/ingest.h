@@ -42,23 +42,29 @@ cJSON *dawn_store_error_json(struct dawn_daemon *d, int r, bool wrote);
 cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, enum dawn_way way,
                           const cJSON *alert, int *http_status, bool *wrote);
 
-/* A delivery receipt from provider ("notify" or "twilio"). Returns 0 when
- * it was recorded or had nothing to change, -ENOENT when no SMS delivery has
- * that reference (logged; the caller still answers 200 so the gateway does
- * not retry forever), or a store error. *wrote as above. */
+/* A delivery receipt from provider ("notify" or "twilio"), applied by the
+ * outbox (dawn_outbox_receipt: the whole reference, a legal transition,
+ * once per Twilio request). Returns 0 when it was recorded, or ignored
+ * (logged and counted; the caller still answers 200 so the gateway does not
+ * retry forever), or a store error. *wrote as above. */
 int dawn_ingest_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc, bool *wrote);
 
 /* A text from a phone: STOP opts the number out of SMS (pending texts to
  * it become opted-out), START opts it back in, ACK <id> records an
- * acknowledgement; anything else goes into the audit log. A number that
- * belongs to no subscriber is logged and ignored. reply (may be NULL)
+ * acknowledgement if a text of that alert reached the number (else the same
+ * answer whether the alert exists or not); anything else goes into the
+ * audit log. A number that belongs to no subscriber is logged and ignored,
+ * and so is a Twilio text taken before (its MessageSid: a replay). reply (may be NULL)
  * receives a short confirmation to text back where the provider allows
  * it (Twilio's TwiML answer), or "" for none. Returns 0 or a store error. */
 int dawn_ingest_sms_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
                           char *reply, size_t reply_size, bool *wrote);
 
 /* An acknowledgement from a subscriber's dashboard (the retained
- * <prefix>/subscribers/<id>/acks/<alert id> message, {"revision":..,"by":..}).
+ * <prefix>/subscribers/<id>/acks/<alert id> message, {"revision":..,"by":..}),
+ * recorded only if the alert reached that subscriber's dashboard, for a
+ * revision up to the latest that reached it (otherwise -EINVAL naming
+ * "alert", in the same words whether the alert exists or not).
  * The same ack seen again (a retained message after a reconnect) is not
  * recorded twice. Returns 0, -EINVAL (err names the field) or a store error. */
 int dawn_ingest_ack(struct dawn_daemon *d, const char *subscriber, const char *alert_id, const cJSON *ack,

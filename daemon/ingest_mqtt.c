@@ -26,13 +26,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alert.h"
 #include "channel.h"
 #include "daemon.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 
 struct dawn_ingest_mqtt {
         struct dawn_daemon *d;
@@ -146,6 +149,29 @@ static void refuse(struct dawn_ingest_mqtt *im, const char *source, const char *
 
 /* ---- reports ---- */
 
+/* sources[].rate_per_minute, shared with the HTTP API (ratelimit.c): one
+ * message is one alert. A report over the limit is refused on the result
+ * topic with "retry_after" (seconds), and never reaches intake. Logged at
+ * most once a minute per source. */
+static bool rate_admits(struct dawn_ingest_mqtt *im, const struct dawn_source *src, const cJSON *report)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        struct dawn_source_limit *lim = dawn_source_limit(src->id, src->rate_per_minute, now);
+        if (!lim || dawn_bucket_take_n(&lim->bucket, 1, now))
+                return true; /* out of memory: fairness is not worth a refusal */
+        unsigned seconds, refused;
+        cJSON *err = dawn_http_rate_refusal(src->id, lim, 1, now, &seconds);
+        add_source_ref(err, report);
+        dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "mqtt", "rate_limited");
+        if (dawn_source_limit_log_due(lim, 1, now, &refused))
+                log_info("MQTT ingest: source %s is over its rate_per_minute (%d alerts a minute): %u report%s "
+                         "refused in the last minute", src->id, lim->rate_per_minute, refused, refused == 1 ? "" : "s");
+        answer(im, src->id, err, false);
+        return false;
+}
+
 /* The payload as one JSON value, or NULL with *err set: the limits first,
  * so that nothing large or deep reaches cJSON. */
 static cJSON *parse_payload(const char *payload, size_t len, const char **reason, cJSON **err)
@@ -198,6 +224,10 @@ static void on_report(struct dawn_ingest_mqtt *im, const char *source, const cha
                                    "empty retained message");
                 add_source_ref(err, report);
                 refuse(im, source, "invalid", err);
+                cJSON_Delete(report);
+                return;
+        }
+        if (!rate_admits(im, src, report)) {
                 cJSON_Delete(report);
                 return;
         }

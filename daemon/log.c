@@ -7,6 +7,8 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
+#include "text.h"
+
 static int log_to_stderr = 1;
 static int log_max_priority = LOG_INFO;
 
@@ -14,6 +16,29 @@ void log_init(int to_stderr, int max_priority)
 {
         log_to_stderr = to_stderr;
         log_max_priority = max_priority;
+}
+
+/* Messages quote what peers sent (ids, topics, field names, reasons): a
+ * newline there could forge a second journal entry, a terminal escape could
+ * repaint an operator's screen, and a bidi control could reorder the line
+ * they read. Each such character, and each byte that is not UTF-8, becomes
+ * one '?', in place (the text only shrinks). One honest line per message. */
+static void make_visible(char *msg)
+{
+        char *out = msg;
+        for (const char *in = msg; *in;) {
+                uint32_t cp;
+                size_t n = dawn_utf8_decode(in, &cp);
+                if (n == 0 || dawn_char_is_hidden(cp)) {
+                        *out++ = '?';
+                        in += n ? n : 1;
+                        continue;
+                }
+                memmove(out, in, n);
+                out += n;
+                in += n;
+        }
+        *out = '\0';
 }
 
 int log_internal_fieldsv(int priority, int error, const char *alert_id, const char *channel, int64_t delivery_id,
@@ -32,6 +57,7 @@ int log_internal_fieldsv(int priority, int error, const char *alert_id, const ch
         /* %m in fmt means the error given, as systemd's log functions do */
         errno = error < 0 ? -error : error;
         vsnprintf(msg, sizeof(entry) - 8, fmt, ap);
+        make_visible(msg);
 
         if (log_to_stderr) {
                 static const char *const prefix[] = { "emerg", "alert", "crit", "error",

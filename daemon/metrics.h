@@ -25,14 +25,26 @@ enum dawn_counter {
         DAWN_M_DELIVERY_RETRIES,   /* dawn_delivery_retries_total{channel}: attempts scheduled again */
         DAWN_M_DELIVERY_FAILURES,  /* dawn_delivery_failures_total{channel,reason}: permanent|lifetime|receipt */
         DAWN_M_RECEIPTS,           /* dawn_receipts_total{provider,status}: notify|twilio; delivered|
-                                    * permanent-failure|temporary-failure|in-progress|unknown-delivery */
+                                    * permanent-failure|temporary-failure|in-progress */
         DAWN_M_CALLBACKS_REFUSED,  /* dawn_callbacks_refused_total{provider,reason}: unauthenticated|invalid */
+        DAWN_M_CALLBACKS_IGNORED,  /* dawn_callbacks_ignored_total{provider,reason}: answered 2xx but changed
+                                    * nothing: unknown-delivery|mismatched|illegal-transition|replayed */
+        DAWN_M_ACKS_IGNORED,       /* dawn_acks_ignored_total{via}: sms|dashboard: from a number or
+                                    * subscriber the alert did not reach (or of no alert) */
         DAWN_M_SMS_REPLIES,        /* dawn_sms_replies_total{kind}: stop|start|ack|other */
         DAWN_M_REVIEW_DECISIONS,   /* dawn_review_decisions_total{decision}: approved|rejected */
         DAWN_M_CLUSTERS_RAISED,    /* dawn_clusters_raised_total{} */
         DAWN_M_HTTP_REQUESTS,      /* dawn_http_requests_total{code} */
-        DAWN_M_CONNECTIONS_DROPPED, /* dawn_connections_dropped_total{way,reason}: way control;
-                                     * reason connections|fds|unread|idle */
+        DAWN_M_RELAY_DROPPED,      /* dawn_relay_dropped_total{reason}: dashboard relays dawnd closed at a limit:
+                                    * login_deadline|evicted|unread_output|idle|close_deadline|bad_connect */
+        DAWN_M_RELAY_REFUSED,      /* dawn_relay_refused_total{reason}: upgrades to /mqtt refused: full */
+        DAWN_M_RELAY_PAUSED,       /* dawn_relay_paused_total{}: relays whose broker side was paused (once each)
+                                    * because the browser did not read fast enough */
+        DAWN_M_HTTP_DROPPED,       /* dawn_http_connections_dropped_total{reason}: header_timeout|
+                                    * body_timeout|answer_timeout|displaced|over_limit */
+        DAWN_M_HTTP_ACCEPT_PAUSED, /* dawn_http_accept_paused_total{}: out of file descriptors */
+        DAWN_M_CONTROL_DROPPED,    /* dawn_control_connections_dropped_total{reason}: control socket clients
+                                    * refused or closed at a limit: over_limit|out_of_fds|unread_output|idle */
         DAWN_M_COUNTER_COUNT,
 };
 

@@ -195,10 +195,15 @@ static int64_t quiet_until(struct dawn_outbox *o, const struct dawn_outbox_row *
         return dawn_quiet_hours_end(sub->quiet_start_min, sub->quiet_end_min, c->timezone, now);
 }
 
+void dawn_delivery_reference(const char *alert_id, int revision, int64_t id, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s-r%d-%lld", alert_id, revision, (long long)id);
+}
+
 static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_outbox_row *row, int64_t now)
 {
         char reference[96];
-        snprintf(reference, sizeof(reference), "%s-r%d-%lld", row->alert_id, row->revision, (long long)row->id);
+        dawn_delivery_reference(row->alert_id, row->revision, row->id, reference, sizeof(reference));
         struct dawn_delivery d = {
                 .id = row->id, .alert_id = row->alert_id, .revision = row->revision,
                 .subscriber = row->subscriber, .recipient = row->recipient, .action = row->action,
@@ -476,4 +481,217 @@ unsigned dawn_outbox_in_flight(struct dawn_outbox *o)
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
                 n += o->in_flight_count[k];
         return n;
+}
+
+/* ---- a delivery's life ---- */
+
+#define P (1u << DAWN_DELIVERY_PENDING)
+#define I (1u << DAWN_DELIVERY_INFLIGHT)
+#define D (1u << DAWN_DELIVERY_DELIVERED)
+#define R (1u << DAWN_DELIVERY_RETRYING)
+#define F (1u << DAWN_DELIVERY_FAILED)
+#define T (1u << DAWN_DELIVERY_SENT)
+
+/* Per event: the states it moves a delivery from (to one state), and the
+ * states in which it is legal but changes nothing. Every other pair is
+ * illegal. Superseded and opted-out texts were never sent, so nothing but
+ * an in-progress receipt (which claims nothing) is legal for them. */
+static const struct {
+        const char *name;
+        unsigned from;
+        enum dawn_delivery_state to;
+        unsigned unchanged;
+} transitions[DAWN_EVENT_COUNT] = {
+        [DAWN_EVENT_DISPATCH] = { "dispatch", P | R, DAWN_DELIVERY_INFLIGHT, 0 },
+        [DAWN_EVENT_WAIT] = { "wait", P | R | I, DAWN_DELIVERY_PENDING, 0 },
+        [DAWN_EVENT_SENT] = { "sent", I, DAWN_DELIVERY_SENT, 0 },
+        [DAWN_EVENT_DELIVERED] = { "delivered", I, DAWN_DELIVERY_DELIVERED, 0 },
+        [DAWN_EVENT_RETRY] = { "retry", I, DAWN_DELIVERY_RETRYING, 0 },
+        [DAWN_EVENT_FAIL] = { "fail", P | R | I, DAWN_DELIVERY_FAILED, 0 },
+        [DAWN_EVENT_SUPERSEDE] = { "supersede", P | R, DAWN_DELIVERY_SUPERSEDED, 0 },
+        [DAWN_EVENT_OPT_OUT] = { "opt-out", P | R, DAWN_DELIVERY_OPTED_OUT, 0 },
+        [DAWN_EVENT_RECEIPT_DELIVERED] = { "receipt-delivered", T | I, DAWN_DELIVERY_DELIVERED, D },
+        [DAWN_EVENT_RECEIPT_PERMANENT] = { "receipt-permanent-failure", T | I, DAWN_DELIVERY_FAILED, F },
+        /* in flight: the attempt under way decides; retrying: it is already to go again */
+        [DAWN_EVENT_RECEIPT_TEMPORARY] = { "receipt-temporary-failure", T, DAWN_DELIVERY_RETRYING, I | R },
+        [DAWN_EVENT_RECEIPT_IN_PROGRESS] = { "receipt-in-progress", 0, DAWN_DELIVERY_PENDING,
+                                             (1u << DAWN_DELIVERY_STATE_COUNT) - 1 },
+};
+
+#undef P
+#undef I
+#undef D
+#undef R
+#undef F
+#undef T
+
+const char *dawn_delivery_event_name(enum dawn_delivery_event e)
+{
+        return (unsigned)e < DAWN_EVENT_COUNT ? transitions[e].name : "?";
+}
+
+enum dawn_delivery_event dawn_receipt_event(enum dawn_receipt_status status)
+{
+        switch (status) {
+        case DAWN_RECEIPT_DELIVERED:
+                return DAWN_EVENT_RECEIPT_DELIVERED;
+        case DAWN_RECEIPT_PERMANENT_FAILURE:
+                return DAWN_EVENT_RECEIPT_PERMANENT;
+        case DAWN_RECEIPT_TEMPORARY_FAILURE:
+                return DAWN_EVENT_RECEIPT_TEMPORARY;
+        case DAWN_RECEIPT_IN_PROGRESS:
+                break;
+        }
+        return DAWN_EVENT_RECEIPT_IN_PROGRESS;
+}
+
+int dawn_delivery_next(enum dawn_delivery_state from, enum dawn_delivery_event event, enum dawn_delivery_state *to)
+{
+        if ((unsigned)from >= DAWN_DELIVERY_STATE_COUNT || (unsigned)event >= DAWN_EVENT_COUNT)
+                return -EPERM;
+        unsigned bit = 1u << from;
+        if (transitions[event].from & bit) {
+                *to = transitions[event].to;
+                return 1;
+        }
+        return transitions[event].unchanged & bit ? 0 : -EPERM;
+}
+
+/* ---- receipts ---- */
+
+/* An ignored receipt is worth a warning (a gateway misconfigured, or
+ * someone with its token forging receipts), but a flood of them must not
+ * become a flood of log lines. */
+bool dawn_outbox_ignored_log_ok(int64_t now)
+{
+        uint64_t unlogged;
+        bool ok = dawn_callback_log_ok(now, &unlogged);
+        if (unlogged)
+                log_warning("callbacks: %llu more ignored callbacks in the last minute were not logged "
+                            "(dawn_callbacks_ignored_total counts them all)", (unsigned long long)unlogged);
+        return ok;
+}
+
+const char *dawn_receipt_outcome_name(enum dawn_receipt_outcome o)
+{
+        static const char *const names[] = { "applied", "unchanged", "replayed", "unknown-delivery", "mismatched",
+                                             "illegal-transition" };
+        return (unsigned)o < sizeof(names) / sizeof(names[0]) ? names[o] : "?";
+}
+
+static void receipt_ignored(const char *provider, const struct dawn_receipt *rc, enum dawn_receipt_outcome outcome,
+                            const struct dawn_outbox_row *row, int64_t now)
+{
+        dawn_metrics_count(DAWN_M_CALLBACKS_IGNORED, provider, dawn_receipt_outcome_name(outcome));
+        if (!dawn_outbox_ignored_log_ok(now))
+                return;
+        char masked[64], reference[96];
+        switch (outcome) {
+        case DAWN_RECEIPT_REPLAYED:
+                log_warning("%s receipt (%s) for %s: MessageSid %s with this status was taken before; "
+                            "a replay, ignored", provider, rc->provider_status, rc->reference, rc->message_sid);
+                break;
+        case DAWN_RECEIPT_UNKNOWN:
+                log_warning("%s receipt (%s) for %s: no text has that reference; ignored", provider,
+                            rc->provider_status, rc->reference);
+                break;
+        case DAWN_RECEIPT_MISMATCHED:
+                dawn_mask_recipient(row->recipient, masked, sizeof(masked));
+                dawn_delivery_reference(row->alert_id, row->revision, row->id, reference, sizeof(reference));
+                log_delivery(LOG_WARNING, row->alert_id, "sms", row->id,
+                             "%s receipt (%s) for %s: row %lld is the text %s to %s, not that reference; ignored",
+                             provider, rc->provider_status, rc->reference, (long long)row->id, reference, masked);
+                break;
+        case DAWN_RECEIPT_ILLEGAL:
+                dawn_mask_recipient(row->recipient, masked, sizeof(masked));
+                log_delivery(LOG_WARNING, row->alert_id, "sms", row->id,
+                             "%s receipt (%s) for %s to %s: the text is %s, which that receipt cannot change; ignored",
+                             provider, rc->provider_status, rc->reference, masked,
+                             dawn_delivery_state_name(row->state));
+                break;
+        default:
+                break;
+        }
+}
+
+/* The state the receipt moves the row to: its write, or -errno. */
+static int receipt_move(struct dawn_store *store, const char *provider, const struct dawn_receipt *rc,
+                        const struct dawn_outbox_row *row, enum dawn_delivery_state to, uint64_t retry_initial_usec,
+                        int64_t now)
+{
+        char masked[64], error[160];
+        dawn_mask_recipient(row->recipient, masked, sizeof(masked));
+        snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
+        int64_t next_at = 0;
+        if (to == DAWN_DELIVERY_RETRYING) {
+                /* the handset was off or out of reach: send again, with the same backoff as any retry */
+                next_at = now + (int64_t)dawn_backoff_usec(row->attempts, retry_initial_usec,
+                                                           (uint64_t)(now > row->created_at ? now - row->created_at : 0),
+                                                           0, drand48());
+        }
+        int r = dawn_store_delivery_move(store, row->id, row->state, to, to == DAWN_DELIVERY_DELIVERED ? NULL : error,
+                                         next_at, now);
+        if (r <= 0)
+                return r == 0 ? -ESTALE : r; /* read and written in one transaction: cannot happen */
+        if (to == DAWN_DELIVERY_DELIVERED) {
+                log_delivery(LOG_INFO, row->alert_id, "sms", row->id, "text %s to %s: delivered to the handset (%s)",
+                             rc->reference, masked, provider);
+        } else if (to == DAWN_DELIVERY_FAILED) {
+                dawn_metrics_count(DAWN_M_DELIVERY_FAILURES, "sms", "receipt");
+                log_delivery(LOG_ERR, row->alert_id, "sms", row->id, "text %s to %s failed for good: %s",
+                             rc->reference, masked, error);
+        } else if (to == DAWN_DELIVERY_RETRYING) {
+                dawn_metrics_count(DAWN_M_DELIVERY_RETRIES, "sms", NULL);
+                log_delivery(LOG_WARNING, row->alert_id, "sms", row->id,
+                             "text %s to %s not delivered (%s): trying again", rc->reference, masked, error);
+        }
+        return 0;
+}
+
+int dawn_outbox_receipt(struct dawn_store *store, const char *provider, const struct dawn_receipt *rc,
+                        uint64_t retry_initial_usec, int64_t now, enum dawn_receipt_outcome *outcome)
+{
+        int r;
+        *outcome = DAWN_RECEIPT_UNKNOWN;
+        /* a Twilio request is taken once: its signature has no time in it, so a captured one
+         * would be valid for ever. Recorded in the caller's savepoint, with what it changes. */
+        if (rc->message_sid[0]) {
+                r = dawn_store_note_twilio_request(store, rc->message_sid, rc->provider_status,
+                                                   now + (int64_t)DAWN_TWILIO_STATUS_KEEP_USEC, now);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        *outcome = DAWN_RECEIPT_REPLAYED;
+                        receipt_ignored(provider, rc, *outcome, NULL, now);
+                        return 0;
+                }
+        }
+        struct dawn_outbox_row row;
+        r = dawn_store_load_delivery(store, rc->delivery_id, &row);
+        if (r < 0)
+                return r;
+        if (r == 0 || row.channel != DAWN_CHANNEL_SMS) {
+                if (r > 0)
+                        dawn_outbox_row_clear(&row);
+                receipt_ignored(provider, rc, *outcome, NULL, now);
+                return 0;
+        }
+        /* the whole reference: a row id alone would let a receipt for one alert's text
+         * change another's that happens to have the same number */
+        char reference[96];
+        dawn_delivery_reference(row.alert_id, row.revision, row.id, reference, sizeof(reference));
+        enum dawn_delivery_state to = row.state;
+        if (strcmp(reference, rc->reference) != 0) {
+                *outcome = DAWN_RECEIPT_MISMATCHED;
+        } else {
+                r = dawn_delivery_next(row.state, dawn_receipt_event(rc->status), &to);
+                *outcome = r < 0 ? DAWN_RECEIPT_ILLEGAL : r == 0 ? DAWN_RECEIPT_UNCHANGED : DAWN_RECEIPT_APPLIED;
+        }
+        r = 0;
+        if (*outcome == DAWN_RECEIPT_APPLIED)
+                r = receipt_move(store, provider, rc, &row, to, retry_initial_usec, now);
+        else if (*outcome != DAWN_RECEIPT_UNCHANGED)
+                receipt_ignored(provider, rc, *outcome, &row, now);
+        dawn_outbox_row_clear(&row);
+        return r;
 }

@@ -1,6 +1,8 @@
 #include "ratelimit.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define USEC_PER_MIN 60e6
 /* Tokens are doubles, and a sum of many small refills may land a hair
@@ -77,4 +79,89 @@ uint64_t dawn_bucket_wait_usec(struct dawn_token_bucket *b, int64_t now_usec)
         while (wait > 1 && b->tokens + (double)(wait - 1) * b->per_usec >= 1 - TOKEN_EPSILON)
                 wait--;
         return wait;
+}
+
+bool dawn_bucket_take_n(struct dawn_token_bucket *b, unsigned n, int64_t now_usec)
+{
+        if (unlimited(b) || n == 0)
+                return true;
+        refill(b, now_usec);
+        if (b->tokens < n - TOKEN_EPSILON)
+                return false;
+        b->tokens = b->tokens > n ? b->tokens - n : 0;
+        return true;
+}
+
+uint64_t dawn_bucket_wait_n_usec(struct dawn_token_bucket *b, unsigned n, int64_t now_usec)
+{
+        if (unlimited(b))
+                return 0;
+        refill(b, now_usec);
+        double want = n < b->capacity ? n : b->capacity;
+        if (b->tokens >= want - TOKEN_EPSILON)
+                return 0;
+        return (uint64_t)ceil((want - TOKEN_EPSILON - b->tokens) / b->per_usec);
+}
+
+/* ---- a source's alerts ---- */
+
+struct source_entry {
+        char *id;
+        struct dawn_source_limit limit;
+};
+
+/* A handful to a few hundred sources, each looked up once per request or
+ * message: a list is enough. Entries are never removed; there are at most
+ * as many as source ids ever configured while the process runs. */
+static struct source_entry *sources;
+static size_t n_sources;
+
+static void source_limit_init(struct dawn_source_limit *l, int rate_per_minute, int64_t now)
+{
+        *l = (struct dawn_source_limit){ .rate_per_minute = rate_per_minute };
+        dawn_bucket_init(&l->bucket, rate_per_minute, now);
+        if (rate_per_minute > 0) {
+                l->bucket.capacity = rate_per_minute / 6.0 > 1.0 ? rate_per_minute / 6.0 : 1.0;
+                l->bucket.tokens = l->bucket.capacity;
+        }
+}
+
+struct dawn_source_limit *dawn_source_limit(const char *id, int rate_per_minute, int64_t now_usec)
+{
+        for (size_t i = 0; i < n_sources; i++)
+                if (strcmp(sources[i].id, id) == 0) {
+                        if (sources[i].limit.rate_per_minute != rate_per_minute)
+                                source_limit_init(&sources[i].limit, rate_per_minute, now_usec);
+                        return &sources[i].limit;
+                }
+        struct source_entry *v = realloc(sources, (n_sources + 1) * sizeof(*v));
+        if (!v)
+                return NULL;
+        sources = v;
+        char *copy = strdup(id);
+        if (!copy)
+                return NULL;
+        sources[n_sources].id = copy;
+        source_limit_init(&sources[n_sources].limit, rate_per_minute, now_usec);
+        return &sources[n_sources++].limit;
+}
+
+void dawn_source_limits_reset(void)
+{
+        for (size_t i = 0; i < n_sources; i++)
+                free(sources[i].id);
+        free(sources);
+        sources = NULL;
+        n_sources = 0;
+}
+
+bool dawn_source_limit_log_due(struct dawn_source_limit *l, unsigned n, int64_t now_usec, unsigned *refused)
+{
+        l->refused += n;
+        if (l->logged_usec && now_usec - l->logged_usec < (int64_t)USEC_PER_MIN)
+                return false;
+        *refused = l->refused;
+        l->refused = 0;
+        l->logged_usec = now_usec;
+        return true;
 }

@@ -90,6 +90,64 @@ static const char *const migrations[] = {
         "  number TEXT PRIMARY KEY,"
         "  via TEXT NOT NULL,"
         "  since INTEGER NOT NULL);",
+        /* 4: Twilio requests already taken, so that a replayed one (its
+         * signature has no time in it) changes nothing: a status callback is
+         * one of a kind by (MessageSid, status), a received text by its
+         * MessageSid (kind 'inbound'). Kept until keep_until, then pruned. */
+        "CREATE TABLE twilio_requests ("
+        "  sid TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  seen_at INTEGER NOT NULL,"
+        "  keep_until INTEGER NOT NULL,"
+        "  PRIMARY KEY (sid, kind));"
+        "CREATE INDEX twilio_requests_by_age ON twilio_requests(keep_until);",
+        /* 5: review means review, and clusters at a bounded cost. Touches
+         * only what it adds, so that it applies whatever other migration
+         * runs before it.
+         * - The area as a column, indexed, so that cluster detection finds
+         *   the reports and clusters of related areas without reading JSON.
+         * - cluster_id: the cluster an overdose report counts in; a report
+         *   is counted towards one cluster only, so the reports still to be
+         *   clustered stay few however full the window is.
+         * - clusters: how many reports each cluster stands on (its sums
+         *   and sets are in its own alert, kept up to date as reports join).
+         * - A corroboration held for an officer names its proposal; the
+         *   proposals table holds the decision. Existing data is carried
+         *   over: areas from the JSON, and clusters' reports and counts
+         *   from their corroborations. */
+        "ALTER TABLE alerts ADD COLUMN area TEXT NOT NULL DEFAULT '';"
+        "UPDATE alerts SET area = coalesce(json_extract(json, '$.area'), '');"
+        "ALTER TABLE alerts ADD COLUMN cluster_id TEXT;"
+        "ALTER TABLE corroborations ADD COLUMN proposal TEXT;"
+        "CREATE TABLE clusters ("
+        "  id TEXT PRIMARY KEY REFERENCES alerts(id),"
+        "  reports INTEGER NOT NULL);"
+        "INSERT INTO clusters (id, reports) SELECT a.id,"
+        "  (SELECT count(*) FROM corroborations c WHERE c.alert_id = a.id) FROM alerts a WHERE a.type = 'cluster';"
+        "CREATE TEMP TABLE v5_report_cluster AS SELECT json_extract(c.json, '$.id') AS report, c.alert_id AS cluster"
+        "  FROM corroborations c JOIN alerts a ON a.id = c.alert_id WHERE a.type = 'cluster';"
+        "CREATE INDEX temp.v5_report_cluster_by_report ON v5_report_cluster(report);"
+        "UPDATE alerts SET cluster_id = (SELECT cluster FROM v5_report_cluster WHERE report = alerts.id LIMIT 1)"
+        "  WHERE type = 'nfod';"
+        "DROP TABLE temp.v5_report_cluster;"
+        "CREATE INDEX alerts_open_by_area ON alerts(type, area, updated_at) WHERE status IN ('active', 'pending');"
+        "CREATE INDEX reports_unclustered ON alerts(area, updated_at)"
+        "  WHERE type = 'nfod' AND cluster_id IS NULL AND status IN ('active', 'pending', 'expired');"
+        "CREATE TABLE proposals ("
+        "  id TEXT PRIMARY KEY,"
+        "  seq INTEGER NOT NULL UNIQUE,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  corroboration INTEGER NOT NULL REFERENCES corroborations(id),"
+        "  source TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  grade_from TEXT NOT NULL,"
+        "  grade_to TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  decided_at INTEGER,"
+        "  decided_by TEXT,"
+        "  reason TEXT,"
+        "  json TEXT NOT NULL);"
+        "CREATE INDEX proposals_waiting ON proposals(alert_id) WHERE status = 'pending';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
@@ -134,7 +192,27 @@ enum stmt_id {
         ST_ACK_ADD,
         ST_ACK_LIST,
         ST_LOAD_DELIVERY,
+        ST_MOVE_DELIVERY,
+        ST_TWILIO_SEEN,
+        ST_TWILIO_PRUNE,
+        ST_REACHED,
         ST_ALERT_COUNTS,
+        ST_OPEN_CLUSTER,
+        ST_UNCLUSTERED,
+        ST_SET_REPORT_CLUSTER,
+        ST_CLUSTER_ADD_REPORTS,
+        ST_CLUSTER_REPORTS,
+        ST_FIRST_CORROBORATIONS,
+        ST_ADD_HELD_CORROBORATION,
+        ST_CORROBORATION_REPORT,
+        ST_RELEASE_CORROBORATION,
+        ST_NEXT_PROPOSAL_SEQ,
+        ST_ADD_PROPOSAL,
+        ST_LOAD_PROPOSAL,
+        ST_DECIDE_PROPOSAL,
+        ST_WAITING_PROPOSALS,
+        ST_CLOSE_PROPOSALS,
+        ST_SUPERSEDE_NOTICES,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -144,10 +222,10 @@ enum stmt_id {
 static const char *const stmt_sql[ST_COUNT] = {
         [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
         [ST_INSERT_ALERT] = "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
-                            " updated_at, expires_at, json, type)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                            " updated_at, expires_at, json, type, area)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         [ST_UPDATE_ALERT] = "UPDATE alerts SET fingerprint = ?3, status = ?4, grade = ?5, revision = ?6,"
-                            " updated_at = ?8, expires_at = ?9, json = ?10, type = ?11 WHERE id = ?1",
+                            " updated_at = ?8, expires_at = ?9, json = ?10, type = ?11, area = ?12 WHERE id = ?1",
         [ST_INSERT_REVISION] = "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES (?, ?, ?, ?)",
         [ST_LOAD_ALERT] = "SELECT json FROM alerts WHERE id = ?",
         [ST_FIND_MATCH] = "SELECT id FROM alerts WHERE fingerprint = ? AND status IN ('active', 'pending')"
@@ -163,7 +241,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_FIND_SUBMISSION] = "SELECT alert_id FROM submissions WHERE source = ? AND source_ref = ?",
         [ST_ADD_SUBMISSION] = "INSERT INTO submissions (source, source_ref, alert_id, received_at) VALUES (?, ?, ?, ?)",
         [ST_ADD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES (?, ?, ?, ?)",
-        [ST_LOAD_CORROBORATIONS] = "SELECT source, received_at, json FROM corroborations WHERE alert_id = ? ORDER BY id",
+        [ST_LOAD_CORROBORATIONS] = "SELECT source, received_at, json, proposal FROM corroborations WHERE alert_id = ?"
+                                   " ORDER BY id",
         [ST_AUDIT] = "INSERT INTO audit (at, actor, action, alert_id, detail) VALUES (?, ?, ?, ?, ?)",
         [ST_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -178,8 +257,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
                    " ORDER BY o.next_at, o.id LIMIT ?3",
         [ST_NEXT_DUE] = "SELECT min(next_at) FROM outbox WHERE channel = ? AND state IN ('pending', 'retrying')",
-        [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1",
-        [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1",
+        /* only from the states the transition table (outbox.c) allows: the outbox's own
+         * results never overwrite what a receipt decided (delivered, failed) */
+        [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1"
+                       " AND state IN ('pending', 'retrying')",
+        [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1"
+                        " AND (state = 'in-flight' OR (?2 IN ('pending', 'failed') AND state IN ('pending', 'retrying')))",
         [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'in-flight'",
         [ST_FAIL_EXPIRED] = "UPDATE outbox SET state = 'failed', last_error = ?3, updated_at = ?4"
                             " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?2",
@@ -203,6 +286,51 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_ACK_LIST] = "SELECT subscriber, via, by, revision, at FROM acks WHERE alert_id = ?1 ORDER BY at, id",
         [ST_LOAD_DELIVERY] = "SELECT id, alert_id, revision, subscriber, channel, recipient, action, state,"
                              " attempts, created_at FROM outbox WHERE id = ?1",
+        /* clusters: every query goes through an index on the area, so the rows read per
+         * overdose report do not grow with the reports in the window */
+        /* INDEXED BY: without statistics the planner would take alerts_by_type and read every
+         * report of the window, which is the very cost these indexes are here to avoid */
+        [ST_OPEN_CLUSTER] = "SELECT id FROM alerts INDEXED BY alerts_open_by_area"
+                            " WHERE type = 'cluster' AND status IN ('active', 'pending')"
+                            " AND area IN (SELECT value FROM json_each(?1)) AND updated_at >= ?2"
+                            " ORDER BY seq LIMIT 1",
+        [ST_UNCLUSTERED] = "SELECT json FROM alerts INDEXED BY reports_unclustered WHERE type = 'nfod' AND cluster_id IS NULL"
+                           " AND status IN ('active', 'pending', 'expired')"
+                           " AND area IN (SELECT value FROM json_each(?1)) AND updated_at >= ?2 ORDER BY seq",
+        [ST_SET_REPORT_CLUSTER] = "UPDATE alerts SET cluster_id = ?2 WHERE id = ?1",
+        [ST_CLUSTER_ADD_REPORTS] = "INSERT INTO clusters (id, reports) VALUES (?1, ?2)"
+                                   " ON CONFLICT (id) DO UPDATE SET reports = reports + excluded.reports",
+        [ST_CLUSTER_REPORTS] = "SELECT reports FROM clusters WHERE id = ?1",
+        [ST_FIRST_CORROBORATIONS] = "SELECT json FROM corroborations WHERE alert_id = ?1 AND proposal IS NULL"
+                                    " ORDER BY id LIMIT ?2",
+        [ST_ADD_HELD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json, proposal)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_CORROBORATION_REPORT] = "SELECT json FROM corroborations WHERE id = ?1",
+        [ST_RELEASE_CORROBORATION] = "UPDATE corroborations SET proposal = NULL WHERE id = ?1",
+        [ST_NEXT_PROPOSAL_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM proposals",
+        [ST_ADD_PROPOSAL] = "INSERT INTO proposals (id, seq, alert_id, corroboration, source, status, grade_from,"
+                            " grade_to, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9)",
+        [ST_LOAD_PROPOSAL] = "SELECT id, seq, alert_id, corroboration, source, status, grade_from, grade_to,"
+                             " created_at FROM proposals WHERE id = ?1",
+        [ST_DECIDE_PROPOSAL] = "UPDATE proposals SET status = ?2, decided_by = ?3, reason = ?4, decided_at = ?5"
+                               " WHERE id = ?1 AND status = 'pending'",
+        [ST_WAITING_PROPOSALS] = "SELECT p.json FROM proposals p JOIN alerts a ON a.id = p.alert_id"
+                                 " WHERE p.status = 'pending' AND a.status = 'active' ORDER BY p.seq",
+        [ST_CLOSE_PROPOSALS] = "UPDATE proposals SET status = ?2, reason = ?3, decided_by = 'dawnd', decided_at = ?4"
+                               " WHERE alert_id = ?1 AND status = 'pending'",
+        [ST_SUPERSEDE_NOTICES] = "UPDATE outbox SET state = 'superseded', updated_at = ?4 WHERE alert_id = ?1"
+                                 " AND revision BETWEEN ?2 AND ?3 AND state IN ('pending', 'retrying')",
+        [ST_MOVE_DELIVERY] = "UPDATE outbox SET state = ?3, last_error = coalesce(?4, last_error), next_at = ?5,"
+                             " updated_at = ?6 WHERE id = ?1 AND state = ?2",
+        [ST_TWILIO_SEEN] = "INSERT OR IGNORE INTO twilio_requests (sid, kind, seen_at, keep_until) VALUES (?1, ?2, ?3, ?4)",
+        /* a bounded number per request taken: pruning never holds up the one that triggers it */
+        [ST_TWILIO_PRUNE] = "DELETE FROM twilio_requests WHERE rowid IN (SELECT rowid FROM twilio_requests"
+                            " WHERE keep_until < ?1 ORDER BY keep_until LIMIT 64)",
+        /* a text reaches a number once the gateway has it; a dashboard once the broker has it */
+        [ST_REACHED] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = ?2"
+                       " AND (?3 IS NULL OR subscriber = ?3) AND (?4 IS NULL OR recipient = ?4)"
+                       " AND action = 'publish' AND state IN ('sent', 'delivered')"
+                       " GROUP BY subscriber ORDER BY max(revision) DESC, subscriber LIMIT 1",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -471,6 +599,7 @@ int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, cons
                 sqlite3_bind_int64(st, 9, a->expires_at);
                 bind_text(st, 10, json);
                 bind_text(st, 11, dawn_type_name(a->type));
+                bind_text(st, 12, a->area ? a->area : "");
                 r = run(s, st);
         }
         if (r == 0 && new_revision && (st = stmt(s, ST_INSERT_REVISION))) {
@@ -666,13 +795,20 @@ static int alert_rows(sqlite3_stmt *st, int col, struct dawn_alert **out, size_t
 int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, struct dawn_alert **out,
                                    size_t *n)
 {
+        return dawn_store_first_corroborations(s, alert_id, -1, out, n);
+}
+
+int dawn_store_first_corroborations(struct dawn_store *s, const char *alert_id, int limit, struct dawn_alert **out,
+                                    size_t *n)
+{
         *out = NULL;
         *n = 0;
-        sqlite3_stmt *st = stmt(s, ST_LOAD_CORROBORATIONS);
+        sqlite3_stmt *st = stmt(s, ST_FIRST_CORROBORATIONS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        return alert_rows(st, 2, out, n);
+        sqlite3_bind_int(st, 2, limit);
+        return alert_rows(st, 0, out, n);
 }
 
 int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array)
@@ -693,6 +829,9 @@ int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, c
                 cJSON_AddStringToObject(o, "received_at",
                                         dawn_time_format(sqlite3_column_int64(st, 1), when, sizeof(when)));
                 cJSON_AddItemToObject(o, "report", report);
+                /* held for an officer: recorded, but not counted until the proposal is approved */
+                if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+                        cJSON_AddStringToObject(o, "proposal", (const char *)sqlite3_column_text(st, 3));
                 cJSON_AddItemToArray(array, o);
         }
         sqlite3_reset(st);
@@ -847,7 +986,10 @@ int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now)
                 return -EIO;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, now);
-        return run(s, st);
+        int r = run(s, st);
+        /* not waiting any more (read and written in one transaction, so it never happens):
+         * whatever it is now, it must not be sent */
+        return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ESTALE;
 }
 
 int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
@@ -862,6 +1004,22 @@ int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_del
         sqlite3_bind_int64(st, 4, next_at);
         sqlite3_bind_int64(st, 5, now);
         return run(s, st);
+}
+
+int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                             enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_MOVE_DELIVERY);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, dawn_delivery_state_name(from));
+        bind_text(st, 3, dawn_delivery_state_name(to));
+        bind_text(st, 4, error);
+        sqlite3_bind_int64(st, 5, next_at);
+        sqlite3_bind_int64(st, 6, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
 }
 
 int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
@@ -1093,6 +1251,288 @@ int dawn_store_hold_opted_out(struct dawn_store *s, const char *number, int64_t 
         bind_text(st, 1, number);
         sqlite3_bind_int64(st, 2, now);
         return run(s, st);
+}
+
+/* ---- clusters ---- */
+
+int dawn_store_find_open_cluster(struct dawn_store *s, const char *areas_json, int64_t since_usec,
+                                 char id[DAWN_MAX_ID_CHARS + 1])
+{
+        sqlite3_stmt *st = stmt(s, ST_OPEN_CLUSTER);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, areas_json);
+        sqlite3_bind_int64(st, 2, since_usec);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        if (r == 1)
+                column_copy(st, 0, id, DAWN_MAX_ID_CHARS + 1);
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_unclustered_reports(struct dawn_store *s, const char *areas_json, int64_t since_usec,
+                                   struct dawn_alert **out, size_t *n)
+{
+        *out = NULL;
+        *n = 0;
+        sqlite3_stmt *st = stmt(s, ST_UNCLUSTERED);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, areas_json);
+        sqlite3_bind_int64(st, 2, since_usec);
+        return alert_rows(st, 0, out, n);
+}
+
+int dawn_store_set_report_cluster(struct dawn_store *s, const char *report_id, const char *cluster_id)
+{
+        sqlite3_stmt *st = stmt(s, ST_SET_REPORT_CLUSTER);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, report_id);
+        bind_text(st, 2, cluster_id);
+        return run(s, st);
+}
+
+int dawn_store_cluster_add_reports(struct dawn_store *s, const char *cluster_id, int64_t n)
+{
+        sqlite3_stmt *st = stmt(s, ST_CLUSTER_ADD_REPORTS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, cluster_id);
+        sqlite3_bind_int64(st, 2, n);
+        return run(s, st);
+}
+
+int64_t dawn_store_cluster_reports(struct dawn_store *s, const char *cluster_id)
+{
+        sqlite3_stmt *st = stmt(s, ST_CLUSTER_REPORTS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, cluster_id);
+        int rc = sqlite3_step(st);
+        int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+/* ---- proposals ---- */
+
+int dawn_store_next_proposal_id(struct dawn_store *s, char id[DAWN_MAX_ID_CHARS + 1], int *revision)
+{
+        sqlite3_stmt *st = stmt(s, ST_NEXT_PROPOSAL_SEQ);
+        if (!st || sqlite3_step(st) != SQLITE_ROW)
+                return sqlite_to_errno(sqlite3_errcode(s->db));
+        int64_t seq = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (seq > DAWN_PROPOSAL_SEQ_MAX)
+                return -EOVERFLOW;
+        snprintf(id, DAWN_MAX_ID_CHARS + 1, "P%lld", (long long)seq);
+        *revision = DAWN_PROPOSAL_REVISION_BASE + (int)seq;
+        return 0;
+}
+
+int dawn_store_add_held_corroboration(struct dawn_store *s, const char *alert_id, const char *source,
+                                      const struct dawn_alert *report, const char *proposal, int64_t now,
+                                      int64_t *row)
+{
+        cJSON *o = dawn_alert_to_json(report);
+        char *json = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        sqlite3_stmt *st = json ? stmt(s, ST_ADD_HELD_CORROBORATION) : NULL;
+        int r = json ? -EIO : -ENOMEM;
+        if (st) {
+                bind_text(st, 1, alert_id);
+                bind_text(st, 2, source);
+                sqlite3_bind_int64(st, 3, now);
+                bind_text(st, 4, json);
+                bind_text(st, 5, proposal);
+                r = run(s, st);
+        }
+        if (r == 0)
+                *row = sqlite3_last_insert_rowid(s->db);
+        free(json);
+        return r;
+}
+
+int dawn_store_corroboration_report(struct dawn_store *s, int64_t row, struct dawn_alert *report)
+{
+        sqlite3_stmt *st = stmt(s, ST_CORROBORATION_REPORT);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, row);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? alert_from_text(sqlite3_column_text(st, 0), report) : sqlite_to_errno(rc);
+        if (r == 0 && rc == SQLITE_ROW)
+                r = 1;
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_add_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *json)
+{
+        sqlite3_stmt *st = stmt(s, ST_ADD_PROPOSAL);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, p->id);
+        sqlite3_bind_int64(st, 2, p->revision - DAWN_PROPOSAL_REVISION_BASE);
+        bind_text(st, 3, p->alert_id);
+        sqlite3_bind_int64(st, 4, p->corroboration);
+        bind_text(st, 5, p->source);
+        bind_text(st, 6, dawn_grade_name(p->grade_from));
+        bind_text(st, 7, dawn_grade_name(p->grade_to));
+        sqlite3_bind_int64(st, 8, p->created_at);
+        bind_text(st, 9, json);
+        int r = run(s, st);
+        /* the review notice's text, where the outbox finds every delivery's text */
+        if (r == 0 && (st = stmt(s, ST_INSERT_REVISION))) {
+                bind_text(st, 1, p->alert_id);
+                sqlite3_bind_int(st, 2, p->revision);
+                sqlite3_bind_int64(st, 3, p->created_at);
+                bind_text(st, 4, json);
+                r = run(s, st);
+        }
+        return r;
+}
+
+int dawn_store_load_proposal(struct dawn_store *s, const char *id, struct dawn_proposal *p)
+{
+        sqlite3_stmt *st = stmt(s, ST_LOAD_PROPOSAL);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, id);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        if (r == 1) {
+                memset(p, 0, sizeof(*p));
+                column_copy(st, 0, p->id, sizeof(p->id));
+                p->revision = DAWN_PROPOSAL_REVISION_BASE + sqlite3_column_int(st, 1);
+                column_copy(st, 2, p->alert_id, sizeof(p->alert_id));
+                p->corroboration = sqlite3_column_int64(st, 3);
+                column_copy(st, 4, p->source, sizeof(p->source));
+                column_copy(st, 5, p->status, sizeof(p->status));
+                int from = dawn_grade_from_name((const char *)sqlite3_column_text(st, 6));
+                int to = dawn_grade_from_name((const char *)sqlite3_column_text(st, 7));
+                p->grade_from = from < 0 ? DAWN_GRADE_LOGGED : (enum dawn_grade)from;
+                p->grade_to = to < 0 ? DAWN_GRADE_LOGGED : (enum dawn_grade)to;
+                p->created_at = sqlite3_column_int64(st, 8);
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_decide_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *status,
+                               const char *by, const char *reason, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_DECIDE_PROPOSAL);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, p->id);
+        bind_text(st, 2, status);
+        bind_text(st, 3, by);
+        bind_text(st, 4, reason);
+        sqlite3_bind_int64(st, 5, now);
+        int r = run(s, st);
+        if (r == 0 && sqlite3_changes(s->db) != 1)
+                r = -ESTALE; /* decided already: the caller checked, so this is a bug, not a race */
+        /* approved: the held report now counts */
+        if (r == 0 && strcmp(status, "approved") == 0 && (st = stmt(s, ST_RELEASE_CORROBORATION))) {
+                sqlite3_bind_int64(st, 1, p->corroboration);
+                r = run(s, st);
+        }
+        if (r == 0)
+                r = dawn_store_supersede_notices(s, p->alert_id, p->revision, p->revision, now);
+        return r;
+}
+
+int dawn_store_supersede_notices(struct dawn_store *s, const char *alert_id, int from_revision, int to_revision,
+                                 int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_SUPERSEDE_NOTICES);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, from_revision);
+        sqlite3_bind_int(st, 3, to_revision);
+        sqlite3_bind_int64(st, 4, now);
+        return run(s, st);
+}
+
+int dawn_store_close_proposals(struct dawn_store *s, const char *alert_id, const char *status, const char *reason,
+                               int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_CLOSE_PROPOSALS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, status);
+        bind_text(st, 3, reason);
+        sqlite3_bind_int64(st, 4, now);
+        int r = run(s, st);
+        if (r == 0)
+                r = dawn_store_supersede_notices(s, alert_id, DAWN_PROPOSAL_REVISION_BASE, INT32_MAX, now);
+        return r;
+}
+
+int dawn_store_waiting_proposals_json(struct dawn_store *s, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_WAITING_PROPOSALS);
+        return st ? json_rows(s, st, array) : -EIO;
+}
+
+/* ---- what the store costs ---- */
+
+uint64_t dawn_store_vm_steps(struct dawn_store *s)
+{
+        uint64_t n = 0;
+        for (int i = 0; i < ST_COUNT; i++)
+                if (s->stmt[i])
+                        n += (uint64_t)sqlite3_stmt_status(s->stmt[i], SQLITE_STMTSTATUS_VM_STEP, 0);
+        return n;
+}
+
+int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const char *kind, int64_t keep_until,
+                                   int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_TWILIO_SEEN);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, sid);
+        bind_text(st, 2, kind);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, keep_until);
+        int r = run(s, st);
+        if (r < 0)
+                return r;
+        bool added = sqlite3_changes(s->db) > 0;
+        if ((st = stmt(s, ST_TWILIO_PRUNE)) == NULL)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        r = run(s, st);
+        return r < 0 ? r : added;
+}
+
+int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
+                             const char *subscriber, const char *recipient, int *revision,
+                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1])
+{
+        sqlite3_stmt *st = stmt(s, ST_REACHED);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, dawn_channel_name(channel));
+        bind_text(st, 3, subscriber);
+        bind_text(st, 4, recipient);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        if (r == 1) {
+                if (reached_subscriber)
+                        column_copy(st, 0, reached_subscriber, DAWN_MAX_ID_CHARS + 1);
+                if (revision)
+                        *revision = sqlite3_column_int(st, 1);
+        }
+        sqlite3_reset(st);
+        return r;
 }
 
 /* ---- tests ---- */

@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 3
+#define DAWN_STORE_SCHEMA_VERSION 5
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -81,6 +81,11 @@ int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, con
  * dawn_alert_clear() and free(). */
 int dawn_store_load_corroborations(struct dawn_store *s, const char *alert_id, struct dawn_alert **out,
                                    size_t *n);
+/* The first limit (-1: all) counted corroborations, oldest first, as for
+ * dawn_store_load_corroborations (held ones are not counted). */
+int dawn_store_first_corroborations(struct dawn_store *s, const char *alert_id, int limit, struct dawn_alert **out,
+                                    size_t *n);
+/* Every corroboration, held ones too (with "proposal": their proposal id). */
 int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array);
 
 /* ---- audit ---- */
@@ -124,10 +129,17 @@ int dawn_store_due_deliveries(struct dawn_store *s, enum dawn_channel_kind chann
                               struct dawn_outbox_row *rows, int limit);
 /* The earliest next_at of a waiting delivery on channel, or 0 if none. */
 int64_t dawn_store_next_due(struct dawn_store *s, enum dawn_channel_kind channel);
-/* State changes: the attempt starts (in-flight, attempts + 1), or it ended. */
+/* State changes: the attempt starts (in-flight, attempts + 1; -ESTALE if
+ * the delivery was not waiting), or it ended (a delivery no longer pending,
+ * retrying or in flight is left as it is: a receipt decided it). */
 int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now);
 int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
                                  const char *error, int64_t next_at, int64_t now);
+/* Moves a delivery from one state to another, as dawn_delivery_next()
+ * (outbox.h) allows: only if it is in from now. error NULL keeps the last
+ * error. 1 moved, 0 it was not in from, or -errno. */
+int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                             enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now);
 /* Deliveries on channel still waiting (pending or retrying) that were
  * created before created_before fail with reason. Returns how many. */
 int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
@@ -160,8 +172,86 @@ int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array);
 int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
                        const char *via, const char *by, int64_t now);
 int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* Whether the alert reached a subscriber or a number on channel: a
+ * publish delivery of some revision that the peer has (sent or delivered).
+ * subscriber and recipient narrow the search (NULL: any). 1 with *revision
+ * (the latest revision that reached them) and reached_subscriber (whose
+ * delivery it was) filled where not NULL, 0 if it did not, or -errno. */
+int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
+                             const char *subscriber, const char *recipient, int *revision,
+                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1]);
+/* A Twilio request (MessageSid, kind: its status, or "inbound") taken now,
+ * remembered until keep_until; expired ones are pruned a few at a time.
+ * 1 if new, 0 if it was taken before (a replay), or -errno. */
+int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const char *kind, int64_t keep_until,
+                                   int64_t now);
 /* One outbox row without its alert JSON: 1 and *row filled (dawn_outbox_row_clear it), 0 if none. */
 int dawn_store_load_delivery(struct dawn_store *s, int64_t id, struct dawn_outbox_row *row);
+
+/* ---- clusters ----
+ * areas_json is a JSON array of area ids: the areas related to a report's
+ * (itself, those above it and those below it). Both queries go through an
+ * index on the area, so what they read does not grow with the window. */
+/* The oldest open (active or pending) cluster in those areas updated at
+ * or after since_usec: 1 and id filled, 0 if none. */
+int dawn_store_find_open_cluster(struct dawn_store *s, const char *areas_json, int64_t since_usec,
+                                 char id[DAWN_MAX_ID_CHARS + 1]);
+/* The overdose reports in those areas updated at or after since_usec that
+ * count towards no cluster yet (active, pending or expired; a cancelled one
+ * never counts), oldest first; *out as for dawn_store_load_corroborations. */
+int dawn_store_unclustered_reports(struct dawn_store *s, const char *areas_json, int64_t since_usec,
+                                   struct dawn_alert **out, size_t *n);
+/* The report counts towards this cluster, and so towards no other. */
+int dawn_store_set_report_cluster(struct dawn_store *s, const char *report_id, const char *cluster_id);
+/* How many reports a cluster stands on: add n, or read it (-errno on failure). */
+int dawn_store_cluster_add_reports(struct dawn_store *s, const char *cluster_id, int64_t n);
+int64_t dawn_store_cluster_reports(struct dawn_store *s, const char *cluster_id);
+
+/* ---- proposals: a reporter's grade rise, held for an officer ----
+ * A proposal has an id of its own ("P12"), never an alert's. Its review
+ * notice is an outbox row of the alert at revision
+ * DAWN_PROPOSAL_REVISION_BASE + 12, far above any revision recipients see,
+ * so that it neither collides with nor is superseded by the alert's own. */
+#define DAWN_PROPOSAL_REVISION_BASE 100000000
+#define DAWN_PROPOSAL_SEQ_MAX 899999999   /* the notice's revision stays 9 digits (callback.c) */
+struct dawn_proposal {
+        char id[DAWN_MAX_ID_CHARS + 1];
+        int revision;             /* of its review notice */
+        char alert_id[DAWN_MAX_ID_CHARS + 1];
+        int64_t corroboration;    /* the held report's row */
+        char source[128];
+        char status[16];          /* pending, approved, rejected, withdrawn */
+        enum dawn_grade grade_from, grade_to;
+        int64_t created_at;
+};
+int dawn_store_next_proposal_id(struct dawn_store *s, char id[DAWN_MAX_ID_CHARS + 1], int *revision);
+/* A corroboration recorded but held by a proposal: not counted until approved. *row is its row. */
+int dawn_store_add_held_corroboration(struct dawn_store *s, const char *alert_id, const char *source,
+                                      const struct dawn_alert *report, const char *proposal, int64_t now,
+                                      int64_t *row);
+/* One corroboration's report: 1 and *report filled, 0 if none. */
+int dawn_store_corroboration_report(struct dawn_store *s, int64_t row, struct dawn_alert *report);
+/* json: the proposal as dawnctl pending lists it and its review notice reads. */
+int dawn_store_add_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *json);
+/* 1 and *p filled, 0 if there is no such proposal. */
+int dawn_store_load_proposal(struct dawn_store *s, const char *id, struct dawn_proposal *p);
+/* A pending proposal is approved (its report now counts) or rejected; its
+ * review notices not sent yet are superseded. */
+int dawn_store_decide_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *status,
+                               const char *by, const char *reason, int64_t now);
+/* The alert was cancelled or expired: its pending proposals are closed with status. */
+int dawn_store_close_proposals(struct dawn_store *s, const char *alert_id, const char *status, const char *reason,
+                               int64_t now);
+/* Review notices of revisions from..to that have not gone are superseded. */
+int dawn_store_supersede_notices(struct dawn_store *s, const char *alert_id, int from_revision, int to_revision,
+                                 int64_t now);
+/* The pending proposals of active alerts, oldest first, as stored JSON. */
+int dawn_store_waiting_proposals_json(struct dawn_store *s, cJSON *array);
+
+/* The SQLite virtual-machine steps run by the store's statements since it
+ * was opened: what the store read and wrote, counted rather than timed
+ * (unit tests check that a report's cost does not grow with the window). */
+uint64_t dawn_store_vm_steps(struct dawn_store *s);
 
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);

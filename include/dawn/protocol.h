@@ -15,9 +15,17 @@
  *   list     {"all": false}                    -> {"alerts": [...]}
  *   show     {"id": "A1"}                      -> {"alert": {..., "deliveries": [...],
  *                                                  "corroborations": [...], "acks": [...]}}
- *   pending  {}                                -> {"alerts": [...]}   (status pending only)
- *   approve  {"id": "A1"}                      -> {"alert": {...}}    (pending -> active)
- *   reject   {"id": "A1", "reason": "..."}     -> {"alert": {...}}    (pending -> cancelled)
+ *   pending  {}                                -> {"pending": [...]}  the review queue: alerts with
+ *                                                  status pending ("kind": "alert") and proposed
+ *                                                  grade rises of active alerts ("kind": "proposal",
+ *                                                  "id": "P12", "alert": "A1", "grade_from",
+ *                                                  "grade", "grade_change", "report": {...})
+ *   approve  {"id": "A1" | "P12"}              -> {"alert": {...}}    (pending -> active; a proposal:
+ *                                                  the rise applied, "proposal_approved": true)
+ *   reject   {"id": "A1" | "P12", "reason": "..."} -> {"alert": {...}} (pending -> cancelled; a
+ *                                                  proposal: dropped, the alert as it was,
+ *                                                  "proposal_rejected": true; an active alert
+ *                                                  is refused: that is cancel)
  *   optouts  {}                                -> {"optouts": [{"number" (masked), "subscribers",
  *                                                  "since", "via"}]}
  *   route    {"area": "..", "type": "..", "grade": ".."} -> {"deliveries": [...]}

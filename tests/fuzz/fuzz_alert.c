@@ -1,7 +1,8 @@
 /* libFuzzer harness: an alert object as a submitter sends it.
  *
  * The bytes go the way a request's "alert" goes in dawnd: the depth check
- * that runs before cJSON, cJSON with an explicit length, the field parser,
+ * that runs before cJSON, cJSON with an explicit length, the refusal of a
+ * NUL inside a string, the field parser,
  * the checks that need the configuration, grading and routing (pure), the
  * fingerprint that deduplication matches on, and the round trip through the
  * public JSON form that the store keeps. Every allocation is freed, so
@@ -85,9 +86,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *buf = (const char *)data;
         if (!dawn_json_depth_ok(buf, size, DAWN_MAX_JSON_DEPTH))
                 return 0;
-        cJSON *in = cJSON_ParseWithLength(buf, size);
+        const char *end = NULL;
+        cJSON *in = cJSON_ParseWithLengthOpts(buf, size, &end, false);
         if (!in)
                 return 0;
+        /* as every way in does: a string with a NUL would be cut short, so it
+         * is refused, naming where it is in printable ASCII */
+        char path[DAWN_JSON_PATH_MAX];
+        if (dawn_json_find_nul(buf, (size_t)(end - buf), "alert", path, sizeof(path))) {
+                for (const char *p = path; *p; p++)
+                        if (*p < 0x20 || *p >= 0x7f) {
+                                fprintf(stderr, "fuzz_alert: a NUL's path is not printable: '%s'\n", path);
+                                abort();
+                        }
+                if (!path[0]) {
+                        fprintf(stderr, "fuzz_alert: a NUL refused without a path\n");
+                        abort();
+                }
+                cJSON_Delete(in);
+                return 0;
+        }
 
         struct dawn_alert a;
         struct dawn_input_error err = { 0 };

@@ -15,7 +15,16 @@
  *     without control characters, an ACK id of letters and digits;
  *   - a form re-encoded parses to the same fields, and its signature does
  *     not depend on the order of the fields; a signature off by one
- *     character is refused.
+ *     character is refused;
+ *   - every receipt a parser accepts (and every reference the text reads
+ *     as, with each status) is applied to a real store holding texts in
+ *     every delivery state, of two alerts and two revisions: no row but the
+ *     one the whole reference names changes, and that one only as the
+ *     transition table (dawn_delivery_next) allows; applying it again
+ *     changes nothing (a duplicate, or a Twilio replay). Each input's
+ *     changes are rolled back, so every input meets the same store.
+ *
+ * The store lives in $DAWN_FUZZ_TMPDIR (run.sh: a directory in /dev/shm).
  *
  * Build and run: BUILD=build-fuzz tests/fuzz/run.sh tests/fuzz/fuzz_callback.c */
 #include <errno.h>
@@ -24,9 +33,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "callback.h"
+#include "log.h"
+#include "outbox.h"
+#include "store.h"
 #include "utf8_check.h"
 
+#include <unistd.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define TOKEN "fuzz-twilio-auth-token"
@@ -50,6 +66,136 @@ static void check_refusal(const char *what, int r, const struct dawn_input_error
                 die(what, "an error that is not UTF-8");
 }
 
+/* ---- the store the receipts meet ---- */
+
+static char dir[256];
+static char db_path[300];
+static struct dawn_store *store;
+/* Rows 1..N_ROWS: A1 revision 1 in every state, then A1 revision 2 and A2
+ * in a few, then a dashboard's (not a text). */
+#define N_ROWS (DAWN_DELIVERY_STATE_COUNT + 5)
+
+static void store_cleanup(void)
+{
+        store = dawn_store_close(store);
+        static const char *const suffix[] = { "", "-wal", "-shm" };
+        char p[320];
+        for (int i = 0; i < 3; i++) {
+                snprintf(p, sizeof(p), "%s%s", db_path, suffix[i]);
+                unlink(p);
+        }
+        rmdir(dir);
+}
+
+static void add_alert(int revisions)
+{
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        a.type = DAWN_TYPE_BATCH;
+        a.area = strdup("southampton");
+        if (dawn_store_next_alert_id(store, a.id) < 0)
+                die("store", "no alert id");
+        for (a.revision = 1; a.revision <= revisions; a.revision++)
+                if (dawn_store_save_alert(store, &a, "fp", true) < 0)
+                        die("store", dawn_store_errmsg(store));
+        dawn_alert_clear(&a);
+}
+
+/* A delivery of alert/revision on channel, then moved to state as the outbox would have. */
+static void add_row(const char *alert, int revision, enum dawn_channel_kind ch, enum dawn_delivery_state state)
+{
+        static int n;
+        char sub[32], rcpt[24];
+        snprintf(sub, sizeof(sub), "sub-%d", ++n);
+        snprintf(rcpt, sizeof(rcpt), "+4477009000%02d", n);
+        if (dawn_store_add_delivery(store, alert, revision, sub, ch, rcpt, DAWN_ACTION_PUBLISH, 1) < 0 ||
+            dawn_store_delivery_move(store, n, DAWN_DELIVERY_PENDING, state, NULL, 0, 2) < 0)
+                die("store", dawn_store_errmsg(store));
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+        log_init(1, getenv("DAWN_FUZZ_LOG") ? LOG_DEBUG : LOG_CRIT);
+        const char *base = getenv("DAWN_FUZZ_TMPDIR");
+        if (!base)
+                base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        snprintf(dir, sizeof(dir), "%s/dawn-fuzz-callback-XXXXXX", base);
+        if (!mkdtemp(dir))
+                die("mkdtemp", strerror(errno));
+        snprintf(db_path, sizeof(db_path), "%s/dawn.db", dir);
+        if (dawn_store_open(db_path, &store) < 0)
+                die("store", "cannot open");
+        atexit(store_cleanup);
+        add_alert(2);
+        add_alert(1);
+        /* pending has no move: the rows start there */
+        for (int st = 0; st < DAWN_DELIVERY_STATE_COUNT; st++)
+                add_row("A1", 1, DAWN_CHANNEL_SMS, (enum dawn_delivery_state)st);
+        add_row("A1", 2, DAWN_CHANNEL_SMS, DAWN_DELIVERY_SENT);
+        add_row("A1", 2, DAWN_CHANNEL_SMS, DAWN_DELIVERY_INFLIGHT);
+        add_row("A2", 1, DAWN_CHANNEL_SMS, DAWN_DELIVERY_SENT);
+        add_row("A2", 1, DAWN_CHANNEL_SMS, DAWN_DELIVERY_DELIVERED);
+        add_row("A1", 1, DAWN_CHANNEL_MQTT, DAWN_DELIVERY_INFLIGHT);
+        return 0;
+}
+
+static void load_states(enum dawn_delivery_state states[N_ROWS + 1], char refs[N_ROWS + 1][64],
+                        enum dawn_channel_kind *channels)
+{
+        for (int64_t id = 1; id <= N_ROWS; id++) {
+                struct dawn_outbox_row row;
+                if (dawn_store_load_delivery(store, id, &row) != 1)
+                        die("store", "a row went missing");
+                states[id] = row.state;
+                if (refs)
+                        dawn_delivery_reference(row.alert_id, row.revision, row.id, refs[id], sizeof(refs[id]));
+                if (channels)
+                        channels[id] = row.channel;
+                dawn_outbox_row_clear(&row);
+        }
+}
+
+/* Applies rc to the store twice and checks every row against the table;
+ * then undoes it all. */
+static void apply_receipt(const char *what, const struct dawn_receipt *rc)
+{
+        /* index 0 is no row: zeroed, so that whole arrays compare */
+        enum dawn_delivery_state before[N_ROWS + 1] = { 0 }, after[N_ROWS + 1] = { 0 }, again[N_ROWS + 1] = { 0 };
+        char refs[N_ROWS + 1][64];
+        enum dawn_channel_kind channels[N_ROWS + 1];
+        if (dawn_store_begin(store) < 0 || dawn_store_savepoint(store) < 0)
+                die("store", dawn_store_errmsg(store));
+        load_states(before, refs, channels);
+        enum dawn_receipt_outcome outcome;
+        if (dawn_outbox_receipt(store, "fuzz", rc, 0, 1000, &outcome) < 0)
+                die(what, "the store failed");
+        load_states(after, NULL, NULL);
+        for (int64_t id = 1; id <= N_ROWS; id++) {
+                if (after[id] == before[id])
+                        continue;
+                enum dawn_delivery_state to;
+                if (id != rc->delivery_id || strcmp(refs[id], rc->reference) != 0 || channels[id] != DAWN_CHANNEL_SMS)
+                        die(what, "changed a delivery its reference does not name");
+                if (dawn_delivery_next(before[id], dawn_receipt_event(rc->status), &to) != 1 || to != after[id])
+                        die(what, "made a transition the table does not allow");
+                if (outcome != DAWN_RECEIPT_APPLIED)
+                        die(what, "moved a delivery but said it did not");
+        }
+        if (outcome == DAWN_RECEIPT_APPLIED && memcmp(before, after, sizeof(before)) == 0)
+                die(what, "said it moved a delivery, and did not");
+        /* the same receipt again: a duplicate (or a Twilio replay) changes nothing */
+        if (dawn_outbox_receipt(store, "fuzz", rc, 0, 1001, &outcome) < 0)
+                die(what, "the store failed");
+        load_states(again, NULL, NULL);
+        if (memcmp(after, again, sizeof(after)) != 0)
+                die(what, "the same receipt twice moved a delivery twice");
+        if (rc->message_sid[0] && outcome != DAWN_RECEIPT_REPLAYED)
+                die(what, "a Twilio request taken twice");
+        dawn_store_rollback_to_savepoint(store);
+        if (dawn_store_commit(store) < 0)
+                die("store", dawn_store_errmsg(store));
+}
+
 static void check_receipt(const char *what, const struct dawn_receipt *rc)
 {
         int64_t id = 0;
@@ -57,6 +203,7 @@ static void check_receipt(const char *what, const struct dawn_receipt *rc)
                 die(what, "accepted a reference that does not read back to its row id");
         if (rc->status > DAWN_RECEIPT_IN_PROGRESS || !rc->provider_status[0])
                 die(what, "accepted without a status");
+        apply_receipt(what, rc);
 }
 
 static void check_number(const char *what, const char *from)
@@ -244,8 +391,18 @@ static void fuzz_text(const char *text)
                 check_number("e164", number);
 
         int64_t id = 0;
-        if (dawn_reference_delivery_id(text, &id) == 0 && id <= 0)
-                die("reference", "a row id that is not positive");
+        if (dawn_reference_delivery_id(text, &id) == 0) {
+                if (id <= 0)
+                        die("reference", "a row id that is not positive");
+                /* a reference the parsers would take, with every status (a Notify receipt) */
+                for (int st = DAWN_RECEIPT_DELIVERED; st <= DAWN_RECEIPT_TEMPORARY_FAILURE; st++) {
+                        struct dawn_receipt rc = { .delivery_id = id, .status = (enum dawn_receipt_status)st };
+                        snprintf(rc.reference, sizeof(rc.reference), "%s", text);
+                        snprintf(rc.provider_status, sizeof(rc.provider_status), "%s",
+                                 dawn_receipt_status_name(rc.status));
+                        apply_receipt("reference", &rc);
+                }
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -27,15 +27,25 @@ done
 B="$T/broker"
 mkdir -p "$B"
 WS_PORT=$(free_port)
+PARTNER_PORT=$(free_port)
+# the partners' TLS listener on a free port, with a certificate made here
 sed -e "s#^listener 1883 127.0.0.1\$#listener $MQTT_PORT 127.0.0.1#" -e "s#/etc/mosquitto/dawn/#$B/#g" \
+        -e "s#^listener 8883\$#listener $PARTNER_PORT 127.0.0.1#" \
+        -e "s#/etc/mosquitto/certs/mqtt.dawn.example.org#$B/server#g" \
         "$ROOT/conf/mosquitto/dawn-mosquitto.conf" >"$B/mosquitto.conf"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -keyout "$B/server.key" -out "$B/server.crt" >/dev/null 2>&1 || { echo "openssl failed"; exit 1; }
 # Debian's own mosquitto.conf turns persistence on (conf/mosquitto/README.md): so here; and a
-# WebSocket listener for the page's "the broker speaks WebSocket itself" setting
+# WebSocket listener for the page's "the broker speaks WebSocket itself" setting (with
+# per_listener_settings, its own logins and ACL)
 cat >>"$B/mosquitto.conf" <<EOF
 persistence true
 persistence_location $B/
 listener $WS_PORT 127.0.0.1
 protocol websockets
+allow_anonymous false
+password_file $B/passwd
+acl_file $B/acl
 EOF
 [ "$(id -u)" -eq 0 ] && echo "user root" >>"$B/mosquitto.conf"
 cp "$ROOT/conf/mosquitto/acl" "$B/acl"

@@ -6,21 +6,8 @@
 # example ACL; handshakes and frames no browser would send are refused.
 . "$(dirname "$0")/lib.sh"
 
-B="$T/broker"
-mkdir -p "$B"
-sed -e "s#^listener 1883 127.0.0.1\$#listener $MQTT_PORT 127.0.0.1#" -e "s#/etc/mosquitto/dawn/#$B/#g" \
-        "$ROOT/conf/mosquitto/dawn-mosquitto.conf" >"$B/mosquitto.conf"
-cp "$ROOT/conf/mosquitto/acl" "$B/acl"
-[ "$(id -u)" -eq 0 ] && echo "user root" >>"$B/mosquitto.conf"
-: >"$B/passwd"
-for user in dawnd st-marys-pharmacy fratton-pharmacy; do
-        mosquitto_passwd -b "$B/passwd" "$user" "pw-$user" || { echo "mosquitto_passwd failed"; exit 1; }
-done
-printf 'pw-dawnd\n' >"$T/dawnd-mqtt-password"
-mosquitto -c "$B/mosquitto.conf" >>"$T/mosquitto.log" 2>&1 &
-BROKER_PID=$!
-wait_for "mosquitto_pub -p $MQTT_PORT -u dawnd -P pw-dawnd -t $PREFIX/test/ping -n" 10 ||
-        { echo "broker did not start"; cat "$T/mosquitto.log"; exit 1; }
+. "$(dirname "$0")/example_broker.sh"
+start_example_broker st-marys-pharmacy fratton-pharmacy
 
 # a dashboard directory of its own: the test checks what is served, not how it was built
 mkdir -p "$T/dashboard"
@@ -31,8 +18,8 @@ printf 'secret\n' >"$T/dashboard/notes.txt"
 HTTP_LISTEN="127.0.0.1:$(free_port)"
 API="http://$HTTP_LISTEN"
 write_config
-sed -i -e "s#client_id = \"dawnd-demo\";#client_id = \"dawnd-demo\"; username = \"dawnd\"; password_file = \"$T/dawnd-mqtt-password\";#" \
-        -e "s#http_listen = \"$HTTP_LISTEN\";#http_listen = \"$HTTP_LISTEN\"; dashboard_dir = \"$T/dashboard\";#" \
+config_dawnd_login
+sed -i -e "s#http_listen = \"$HTTP_LISTEN\";#http_listen = \"$HTTP_LISTEN\"; dashboard_dir = \"$T/dashboard\";#" \
         -e '/id = "st-marys-pharmacy"/{n;s#quiet_hours = "19:00-08:30"; ##}' "$T/dawn.conf"
 start_dawnd
 WS() { /usr/bin/python3 "$ROOT/tests/dashboard/ws_client.py" "$HTTP_LISTEN" "$@"; }
@@ -62,6 +49,13 @@ check "the alert reached st-marys' topic" wait_for \
 WS mqtt st-marys-pharmacy pw-st-marys-pharmacy "$PREFIX/subscribers/st-marys-pharmacy/alerts/#" >"$T/ws1.txt" 2>&1
 check "through /mqtt the pharmacy logs in to the broker (CONNACK 0)" grep -q '^connack 0$' "$T/ws1.txt"
 check "and receives its retained alert" grep -q "^$PREFIX/subscribers/st-marys-pharmacy/alerts/$id $id\$" "$T/ws1.txt"
+check "the broker sees the relay's client id, not the page's" \
+        grep -q "as dawn-st-marys-pharmacy-[0-9a-f]\{16\} (p2, c1, k30, u'st-marys-pharmacy')" "$T/mosquitto.log"
+WS mqtt st-marys-pharmacy pw-st-marys-pharmacy "$PREFIX/subscribers/st-marys-pharmacy/alerts/#" tab-5 5 >"$T/ws5.txt" 2>&1
+check "an MQTT 5 login works too (CONNACK 0)" grep -q '^connack 0$' "$T/ws5.txt"
+check "and receives the retained alert" grep -q "^$PREFIX/subscribers/st-marys-pharmacy/alerts/$id $id\$" "$T/ws5.txt"
+check "the kept session it asked for was made a clean one (p5, c1)" \
+        grep -q "as dawn-st-marys-pharmacy-[0-9a-f]\{16\} (p5, c1, k30, u'st-marys-pharmacy')" "$T/mosquitto.log"
 WS mqtt st-marys-pharmacy wrong-password "$PREFIX/subscribers/st-marys-pharmacy/alerts/#" >"$T/ws2.txt" 2>&1
 check "a wrong password is refused by the broker (CONNACK 5, not authorised)" grep -q '^connack 5$' "$T/ws2.txt"
 mosquitto_pub -p "$MQTT_PORT" -u dawnd -P pw-dawnd -t "$PREFIX/subscribers/st-marys-pharmacy/alerts/Z9" -r -q 1 \
@@ -82,6 +76,10 @@ check "an unmasked frame is a protocol error (close 1002)" test "$(WS raw 820178
 check "a text frame is refused (close 1003)" test "$(WS raw 8181000000004d)" = "close 1003"
 # a binary frame announcing 1 MiB: over the relay's frame limit
 check "a frame over the limit is refused (close 1009)" test "$(WS raw 82ff0000000000100000deadbeef)" = "close 1009"
+# an MQTT 3.1 CONNECT (MQIsdp), and a PINGREQ before any CONNECT, each in one masked frame
+check "an MQTT 3.1 CONNECT is refused (close 1002)" \
+        test "$(WS raw 829200000000101000064d51497364700302003c00026162)" = "close 1002"
+check "a first packet other than CONNECT is refused (close 1002)" test "$(WS raw 828200000000c000)" = "close 1002"
 check "a ping is answered with a pong" test "$(WS raw 898100000000aa)" = "frame 10"
 check "dawnd is still serving" test "$(curl -s -o /dev/null -w '%{http_code}' "$API/healthz")" = 200
 finish

@@ -130,7 +130,7 @@ ticks=$(busy_ticks)
 check "and dawnd is not spinning meanwhile ($ticks ticks in 1 s)" test "$ticks" -lt 30
 check "its descriptors stay bounded by the cap ($(fds))" test "$(fds)" -le $((FDS0 + 64 + 2))
 check "the refusals are counted in /metrics" \
-        bash -c "[ \"\$(curl -s http://$HTTP_LISTEN/metrics | grep -c 'dawn_connections_dropped_total{way=\"control\",reason=\"connections\"}')\" -eq 1 ]"
+        bash -c "[ \"\$(curl -s http://$HTTP_LISTEN/metrics | grep -c 'dawn_control_connections_dropped_total{reason=\"over_limit\"}')\" -eq 1 ]"
 touch "$T/flood.go"
 wait "$FLOOD_PID"
 check "the refused flood clients were told why" grep -q '"temporary":true' "$T/flood.out"
@@ -158,7 +158,7 @@ except OSError as e:
 EOF
 check "a client that pipelines requests and never reads is dropped" grep -q '^dropped' "$T/pipe.out"
 check "the drop is logged" grep -q 'bytes of answers not read' "$T/dawnd.log"
-check "and counted in /metrics" test "$(metric 'dawn_connections_dropped_total{way="control",reason="unread"}')" -ge 1
+check "and counted in /metrics" test "$(metric 'dawn_control_connections_dropped_total{reason="unread_output"}')" -ge 1
 growth=$(($(rss) - RSS1))
 echo "# after the unread answers: $(mem) (grew $growth kB)"
 # what one connection may hold is 1 MiB of answers; allow for allocator and ASan slack
@@ -186,7 +186,7 @@ wait "$IDLE_PID"
 check "an idle connection is closed after the idle timeout" \
         test "$(grep -c '^closed after [5-9]' "$T/idle.out")" -eq 2
 [ "$(grep -c '^closed after [5-9]' "$T/idle.out")" -eq 2 ] || sed 's/^/#   /' "$T/idle.out"
-check "idle closes are counted in /metrics" test "$(metric 'dawn_connections_dropped_total{way="control",reason="idle"}')" -ge 2
+check "idle closes are counted in /metrics" test "$(metric 'dawn_control_connections_dropped_total{reason="idle"}')" -ge 2
 
 # ---- (b) again, past the file descriptor limit ----
 stop_dawnd

@@ -14,7 +14,7 @@ PH=$(head -n 1 "$T/portsmouth-ph.token")
 AMB=$(head -n 1 "$T/ambulance.token")
 NX=$(head -n 1 "$T/needle-exchange.token")
 write_config
-# token files for the demo's two sources, and a third source allowed two requests a minute;
+# token files for the demo's two sources, and a third source allowed two alerts a minute;
 # portsmouth-ph is unlimited here because this test fires its requests back to back
 sed -i -e "s#{ id = \"portsmouth-ph\"; role = \"issuer\"; }#{ id = \"portsmouth-ph\"; role = \"issuer\"; token_file = \"$T/portsmouth-ph.token\"; rate_per_minute = 0; }#" \
         -e "s#{ id = \"ambulance\"; role = \"reporter\"; }#{ id = \"ambulance\"; role = \"reporter\"; token_file = \"$T/ambulance.token\"; },\n        { id = \"needle-exchange\"; role = \"issuer\"; token_file = \"$T/needle-exchange.token\"; rate_per_minute = 2; }#" \
@@ -133,7 +133,7 @@ check "without recipients: no phone numbers or addresses" bash -c "! grep -q -e 
 status=$(req GET /v1/alerts "")
 check "GET /v1/alerts without a token is refused with 401" test "$status" = 401
 status=$(req GET "/v1/alerts/$id" "$AMB")
-check "GET /v1/alerts/$id answers 200 (any source's token)" test "$status" = 200
+check "GET /v1/alerts/$id answers 200 (an active alert: any source's token)" test "$status" = 200
 check "with that alert" test "$(body .id)/$(body .status)" = "$id/active"
 status=$(req GET /v1/alerts/A99999 "$PH")
 check "an unknown alert id is 404" test "$status" = 404
@@ -152,7 +152,7 @@ NEW_ALERTS=$((NEW_ALERTS + 1))
 s2=$(post "$NX" "$(nx_report 2)")
 s3=$(post "$NX" "$(nx_report 3)")
 check "needle-exchange (2 a minute): its first request is accepted" test "$s1" = 201
-check "its third quick request gets 429" test "$s3" = 429
+check "its third quick report gets 429" test "$s3" = 429
 retry=$(grep -i '^Retry-After:' "$T/headers" | tr -dc '0-9')
 check "with Retry-After in whole seconds (at least 1)" test "${retry:-0}" -ge 1
 check "and the refused reports are not stored" bash -c "! \"$DAWNCTL\" --json list --all | grep -q 'Report 3 from'"
@@ -165,7 +165,12 @@ check "ambulance's report answers 201" test "$status" = 201
 check "with status pending" test "$(body .status)" = pending
 ctl --json pending >"$T/pending.json"
 check "dawnctl pending lists it" grep -qw "$pid" <(ids_in "$T/pending.json")
+check "as an item of kind alert" /usr/bin/python3 -c 'import json,sys
+assert [a["kind"] for a in json.load(open(sys.argv[1])) if a["id"] == sys.argv[2]] == ["alert"]' "$T/pending.json" "$pid"
 check "it is not on the-haven-hostel's topic yet" test -z "$(retained "$PREFIX/subscribers/the-haven-hostel/alerts/$pid")"
+check "dawnctl reject of an active alert is refused (that is cancel's job)" \
+        bash -c "'$DAWNCTL' reject '$id' --reason 'not ours' 2>&1 >/dev/null | grep -q 'dawnctl cancel $id'"
+check "and it stays active" test "$(ctl --json show "$id" | json_get /dev/stdin .status)" = active
 ctl --json approve "$pid" >"$T/approved.json"
 check "dawnctl approve makes it active" test "$(json_get "$T/approved.json" .status)" = active
 check "and it reaches the-haven-hostel's topic" wait_count "$T/haven" "/alerts/$pid " 1

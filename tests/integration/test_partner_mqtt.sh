@@ -1,7 +1,7 @@
 #!/bin/bash
 # Partners and dashboards over MQTT, through a broker set up as
-# conf/mosquitto/ describes (its ACL and its conf, only the port and paths
-# changed): every client logs in, each partner writes only its own ingest
+# conf/mosquitto/ describes (its ACL and its conf, only the ports and paths
+# changed; partners on its TLS listener): every client logs in, each partner writes only its own ingest
 # topic, each dashboard reads and acknowledges only its own alerts.
 # Reports are answered on <prefix>/ingest/<source>/result after the commit;
 # a reporter's report waits for review; acks are recorded; what the ACL
@@ -10,41 +10,28 @@
 . "$(dirname "$0")/lib.sh"
 
 # ---- the broker, from the example files ----
-B="$T/broker"
-mkdir -p "$B"
-sed -e "s#^listener 1883 127.0.0.1\$#listener $MQTT_PORT 127.0.0.1#" -e "s#/etc/mosquitto/dawn/#$B/#g" \
-        "$ROOT/conf/mosquitto/dawn-mosquitto.conf" >"$B/mosquitto.conf"
-cp "$ROOT/conf/mosquitto/acl" "$B/acl"
-# as root, mosquitto would become user "mosquitto", who cannot read this test's files
-[ "$(id -u)" -eq 0 ] && echo "user root" >>"$B/mosquitto.conf"
-check "the example conf has the listener the test replaced" grep -q "^listener $MQTT_PORT 127.0.0.1\$" "$B/mosquitto.conf"
-: >"$B/passwd"
-for user in dawnd ambulance portsmouth-ph booth-house; do
-        mosquitto_passwd -b "$B/passwd" "$user" "pw-$user" || { echo "mosquitto_passwd failed"; exit 1; }
-done
-printf 'pw-dawnd\n' >"$T/dawnd-mqtt-password"
-
-mosquitto -c "$B/mosquitto.conf" >>"$T/mosquitto.log" 2>&1 &
-BROKER_PID=$!
-wait_for "mosquitto_pub -p $MQTT_PORT -u dawnd -P pw-dawnd -t $PREFIX/test/ping -n" 10 ||
-        { echo "broker did not start"; cat "$T/mosquitto.log"; exit 1; }
-check "the broker refuses anonymous clients" \
-        bash -c "! mosquitto_pub -p $MQTT_PORT -t $PREFIX/ingest/ambulance -m '{}' 2>/dev/null"
+. "$(dirname "$0")/example_broker.sh"
+start_example_broker ambulance portsmouth-ph booth-house
+check "the broker refuses anonymous clients on the partners' listener" \
+        bash -c "! mosquitto_pub -h 127.0.0.1 -p $PARTNER_PORT --cafile '$B/ca.crt' -t $PREFIX/ingest/ambulance -m '{}' 2>/dev/null"
+check "and on dawnd's" bash -c "! mosquitto_pub -p $MQTT_PORT -t $PREFIX/ingest/ambulance -m '{}' 2>/dev/null"
 check "and wrong passwords" \
-        bash -c "! mosquitto_pub -p $MQTT_PORT -u ambulance -P wrong -t $PREFIX/ingest/ambulance -m '{}' 2>/dev/null"
+        bash -c "! mosquitto_pub -h 127.0.0.1 -p $PARTNER_PORT --cafile '$B/ca.crt' -u ambulance -P wrong -t $PREFIX/ingest/ambulance -m '{}' 2>/dev/null"
+check "the partners' listener speaks TLS only" \
+        bash -c "! mosquitto_pub -h 127.0.0.1 -p $PARTNER_PORT -u ambulance -P pw-ambulance -t $PREFIX/ingest/ambulance -m '{}' 2>/dev/null"
 
 # ---- dawnd, logging in as "dawnd"; no HTTP API; booth-house without quiet hours ----
 write_config
-sed -i -e "s#client_id = \"dawnd-demo\";#client_id = \"dawnd-demo\"; username = \"dawnd\"; password_file = \"$T/dawnd-mqtt-password\";#" \
-        -e '/id = "booth-house"/{n;s#quiet_hours = "23:00-07:00"; ##}' "$T/dawn.conf"
+config_dawnd_login
+sed -i -e '/id = "booth-house"/{n;s#quiet_hours = "23:00-07:00"; ##}' "$T/dawn.conf"
 grep -q http_listen "$T/dawn.conf" || sed -i 's#control_group = "nogroup";#control_group = "nogroup"; http_listen = "";#' "$T/dawn.conf"
 check "the test config logs dawnd in" grep -q 'username = "dawnd"' "$T/dawn.conf"
 start_dawnd
 
-as() { # USER mosquitto_pub|mosquitto_sub ARGS...: as that user, with its password
-        user=$1 tool=$2
-        shift 2
-        "$tool" -p "$MQTT_PORT" -u "$user" -P "pw-$user" "$@"
+# USER mosquitto_pub|mosquitto_sub ARGS...: as that user, with its password, on the
+# partners' listener (dawnd on its own)
+as() {
+        if [ "$1" = dawnd ]; then as_local "$@"; else as_partner "$@"; fi
 }
 online() { [ "$(as dawnd mosquitto_sub -t "$PREFIX/status" -C 1 -W 2 2>/dev/null)" = online ]; }
 check "dawnd is online (it has subscribed before it says so)" wait_for online 15
@@ -52,6 +39,9 @@ check "dawnd is online (it has subscribed before it says so)" wait_for online 15
 # listen_as USER FILE FILTER: records what USER receives on FILTER (topic payload
 # lines) and returns once subscribed: the retained status, subscribed in the
 # same packet, arrives only after the broker has made the subscription.
+# On the loopback listener (same logins, same ACL): on the partners' one, a
+# listener and a publisher of the same login would share a client id (the
+# login) and each would disconnect the other.
 listen_as() {
         : >"$2"
         # not through as(): $! must be mosquitto_sub itself, for unsubscribe and cleanup

@@ -921,6 +921,129 @@ static void test_json_depth_reads_only_len_bytes(void **state UNUSED)
         assert_false(dawn_json_depth_ok("[[[", 3, 2));
 }
 
+/* ---- NUL inside strings (issue 10, item 12) ----
+ * cJSON decodes \u0000 into its C strings, which then end there: these are
+ * written with real double quotes, as the bytes a peer sends. */
+
+/* dawn_json_find_nul over text (which cJSON must accept): the path, or NULL. */
+static const char *nul_path(const char *text, size_t len)
+{
+        static char path[DAWN_JSON_PATH_MAX];
+        cJSON *o = cJSON_ParseWithLength(text, len);
+
+        if (!o)
+                print_error("cJSON cannot parse: %s\n", text);
+        assert_non_null(o);
+        cJSON_Delete(o);
+        return dawn_json_find_nul(text, len, "body", path, sizeof(path)) ? path : NULL;
+}
+#define NUL_PATH(literal) nul_path(literal, sizeof(literal) - 1)
+
+static void test_nul_escape_is_found_and_named(void **state UNUSED)
+{
+        assert_string_equal(NUL_PATH("{\"area\": \"portsmouth\\u0000evil\"}"), "area");
+        assert_string_equal(NUL_PATH("{\"cmd\": \"issue\", \"alert\": {\"type\": \"batch\", "
+                                     "\"source_ref\": \"r-1\\u0000a\"}}"),
+                            "alert.source_ref");
+        /* in a list, counted from 0, after other strings (some with escapes) */
+        assert_string_equal(NUL_PATH("{\"summary\": \"a \\\"b\\\" c\", \"sold_as\": [\"x\", \"y\\n\", "
+                                     "\"z\\u0000\"], \"area\": \"s\"}"),
+                            "sold_as[2]");
+        /* a batch: the element, then the field */
+        assert_string_equal(NUL_PATH("[{\"a\": \"1\"}, {\"a\": \"2\", \"b\": [1, {\"c\": \"\\u0000\"}]}]"), "[1].b[1].c");
+        /* the whole value, and a member name */
+        assert_string_equal(NUL_PATH("\"\\u0000\""), "body");
+        assert_string_equal(NUL_PATH("{\"area\\u0000x\": 1}"), "area\\u0000x");
+        /* at the very start and end of a string */
+        assert_string_equal(NUL_PATH("{\"a\": \"\\u0000\"}"), "a");
+        assert_string_equal(NUL_PATH("{\"a\": \"x\", \"b\": \"\\u00000\"}"), "b");
+}
+
+static void test_nul_raw_byte_is_found(void **state UNUSED)
+{
+        /* cJSON takes a raw NUL byte inside a string just as it takes \u0000 */
+        static const char raw[] = "{\"area\": \"portsmouth\0evil\"}";
+        assert_string_equal(nul_path(raw, sizeof(raw) - 1), "area");
+}
+
+static void test_nul_lookalikes_are_not_nul(void **state UNUSED)
+{
+        /* an escaped backslash, then "u0000": text, not a NUL */
+        assert_null(NUL_PATH("{\"summary\": \"C:\\\\u0000\"}"));
+        assert_null(NUL_PATH("{\"summary\": \"\\\\\\\\u0000\"}"));
+        /* but an escaped backslash followed by a real \u0000 is one */
+        assert_string_equal(NUL_PATH("{\"summary\": \"\\\\\\u0000\"}"), "summary");
+        /* other escapes, surrogate pairs included */
+        assert_null(NUL_PATH("{\"a\": \"\\u0001\\u0100\\ud83d\\ude00\\u00e9\\u0010\", \"b\": [\"\\\"\\/\\b\\f\"]}"));
+        /* u0000 outside any string (a key name, not a value) */
+        assert_null(NUL_PATH("{\"u0000\": \"u0000\"}"));
+}
+
+static void test_nul_refused_by_the_bounded_parser(void **state UNUSED)
+{
+        static const char text[] = "{\"type\": \"batch\", \"area\": \"portsmouth\\u0000evil\"}";
+        bool too_large = true;
+        cJSON *err = NULL;
+        cJSON *doc = dawn_json_parse_bounded(text, sizeof(text) - 1, 1024, 8, "a report", &too_large, &err);
+
+        assert_null(doc);
+        assert_false(too_large);
+        assert_non_null(err);
+        assert_string_equal(cJSON_GetObjectItem(err, "field")->valuestring, "area");
+        assert_non_null(strstr(cJSON_GetObjectItem(err, "error")->valuestring, "area: holds the NUL character"));
+        cJSON_Delete(err);
+
+        /* in a batch, named as the answers for its reports are */
+        static const char batch[] = "[{\"area\": \"x\"}, {\"area\": \"y\\u0000\"}]";
+        doc = dawn_json_parse_bounded(batch, sizeof(batch) - 1, 1024, 8, "a batch", &too_large, &err);
+        assert_null(doc);
+        assert_string_equal(cJSON_GetObjectItem(err, "field")->valuestring, "alert[1].area");
+        cJSON_Delete(err);
+        doc = dawn_json_parse_bounded("\"\\u0000\"", 8, 1024, 8, "a report", &too_large, &err);
+        assert_null(doc);
+        assert_string_equal(cJSON_GetObjectItem(err, "field")->valuestring, "body");
+        cJSON_Delete(err);
+
+        static const char fine[] = "{\"summary\": \"C:\\\\u0000\"}";
+        doc = dawn_json_parse_bounded(fine, sizeof(fine) - 1, 1024, 8, "a report", &too_large, &err);
+        assert_non_null(doc);
+        assert_string_equal(cJSON_GetObjectItem(doc, "summary")->valuestring, "C:\\u0000");
+        cJSON_Delete(doc);
+}
+
+/* ---- bidi and C1 controls ---- */
+
+static void test_bidi_control_refused_in_identifiers_only(void **state UNUSED)
+{
+        assert_refused("{'type': 'batch', 'area': 'south\u202eampton'}", "area",
+                       "area: holds U+202E, a bidirectional control, which an identifier may not contain");
+        assert_refused("{" BATCH ", 'source_ref': 'ref-\u2066-1'}", "source_ref",
+                       "source_ref: holds U+2066, a bidirectional control, which an identifier may not contain");
+        assert_refused("{" BATCH ", 'source_ref': 'ref\u200f'}", "source_ref",
+                       "source_ref: holds U+200F, a bidirectional control, which an identifier may not contain");
+        /* free text in Arabic or Hebrew carries marks legitimately: dawnctl shows them */
+        assert_accepted("{'type': 'batch', 'area': 'southampton', 'summary': 'Pills \u202egnp.exe\u202c \u200f\u061c'}");
+        assert_accepted("{" BATCH ", 'advice': '\u05e9\u05dc\u05d5\u05dd \u200e123'}");
+}
+
+/* An unknown field's name is quoted in the refusal, which dawnd also logs:
+ * a newline in it would forge a log line. */
+static void test_unknown_field_name_is_quoted_without_controls(void **state UNUSED)
+{
+        assert_refused("{" BATCH ", 'x\\ndawnd: error: forged\\u007f': 1}", "x?dawnd: error: forged?",
+                       "unknown field 'x?dawnd: error: forged?'");
+}
+
+static void test_c1_controls_refused_in_text(void **state UNUSED)
+{
+        assert_refused("{" BATCH ", 'advice': 'csi\\u009b31m'}", "advice",
+                       "advice: not valid UTF-8 text, or holds a control character other than a newline");
+        assert_refused("{" BATCH ", 'appearance': 'nel\\u0085'}", "appearance",
+                       "appearance: not valid UTF-8 text, or holds a control character other than a newline");
+        /* the first character after them is fine */
+        assert_accepted("{" BATCH ", 'advice': 'non\\u00a0breaking'}");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -974,6 +1097,13 @@ int main(void)
                 cmocka_unit_test(test_json_depth_8_accepted_9_refused),
                 cmocka_unit_test(test_json_depth_ignores_brackets_in_strings),
                 cmocka_unit_test(test_json_depth_reads_only_len_bytes),
+                cmocka_unit_test(test_nul_escape_is_found_and_named),
+                cmocka_unit_test(test_nul_raw_byte_is_found),
+                cmocka_unit_test(test_nul_lookalikes_are_not_nul),
+                cmocka_unit_test(test_nul_refused_by_the_bounded_parser),
+                cmocka_unit_test(test_bidi_control_refused_in_identifiers_only),
+                cmocka_unit_test(test_c1_controls_refused_in_text),
+                cmocka_unit_test(test_unknown_field_name_is_quoted_without_controls),
         };
         return cmocka_run_group_tests_name("alert", tests, group_setup, group_teardown);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "callback.h"
+#include "outbox.h"
 
 #define UNUSED __attribute__((unused))
 
@@ -256,6 +257,8 @@ static void test_form_get_null(void **state UNUSED)
  * body: the signature is over the decoded values. Same token. */
 #define INBOUND_URL "https://dawn.example.org/v1/callbacks/twilio/inbound"
 #define INBOUND_BODY "Body=ack+a17.+caf%C3%A9+%26+more&From=%2B447700900123&To=%2B447700900000&MessageSid=SMabc&AccountSid=AC0123"
+/* A MessageSid as Twilio writes them. */
+#define SID "SM0123456789abcdef0123456789abcdef"
 #define INBOUND_SIGNATURE "Cg3glwWkDyKs8BanL2YtrdxC43o="
 
 static void test_twilio_signature_known_answers(void **state UNUSED)
@@ -512,7 +515,7 @@ static void test_twilio_receipt(void **state UNUSED)
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char body[128];
-                snprintf(body, sizeof(body), "MessageSid=SM1&MessageStatus=%s&To=%%2B447700900123", cases[i].word);
+                snprintf(body, sizeof(body), "MessageSid=" SID "&MessageStatus=%s&To=%%2B447700900123", cases[i].word);
                 struct dawn_form f = form_of(body);
                 struct dawn_receipt rc;
                 struct dawn_input_error err = { 0 };
@@ -521,13 +524,14 @@ static void test_twilio_receipt(void **state UNUSED)
                 assert_string_equal(rc.provider_status, cases[i].word);
                 assert_string_equal(rc.reference, "A17-r2-345");
                 assert_int_equal(rc.delivery_id, 345);
+                assert_string_equal(rc.message_sid, SID);
                 dawn_form_clear(&f);
         }
 }
 
 static void test_twilio_receipt_refused(void **state UNUSED)
 {
-        struct dawn_form f = form_of("MessageStatus=delivered");
+        struct dawn_form f = form_of("MessageSid=" SID "&MessageStatus=delivered");
         struct dawn_receipt rc;
         struct dawn_input_error err = { 0 };
         assert_int_equal(dawn_receipt_parse_twilio(&f, NULL, &rc, &err), -EINVAL);
@@ -539,20 +543,20 @@ static void test_twilio_receipt_refused(void **state UNUSED)
         assert_int_equal(rc.delivery_id, 0);
         dawn_form_clear(&f);
 
-        f = form_of("SmsStatus=delivered");
+        f = form_of("MessageSid=" SID "&SmsStatus=delivered");
         assert_int_equal(dawn_receipt_parse_twilio(&f, "A1-r1-2", &rc, &err), -EINVAL);
         assert_string_equal(err.field, "MessageStatus");
         dawn_form_clear(&f);
-        f = form_of("MessageStatus=");
+        f = form_of("MessageSid=" SID "&MessageStatus=");
         assert_int_equal(dawn_receipt_parse_twilio(&f, "A1-r1-2", &rc, &err), -EINVAL);
         assert_string_equal(err.field, "MessageStatus");
         dawn_form_clear(&f);
-        f = form_of("MessageStatus=permanent-failure");
+        f = form_of("MessageSid=" SID "&MessageStatus=permanent-failure");
         assert_int_equal(dawn_receipt_parse_twilio(&f, "A1-r1-2", &rc, &err), -EINVAL);
         assert_string_equal(err.field, "MessageStatus");
         dawn_form_clear(&f);
         /* a word that cannot be quoted is not: the message stays one clean line */
-        f = form_of("MessageStatus=%1b%5b31m");
+        f = form_of("MessageSid=" SID "&MessageStatus=%1b%5b31m");
         assert_int_equal(dawn_receipt_parse_twilio(&f, "A1-r1-2", &rc, &err), -EINVAL);
         assert_null(strchr(err.message, '\x1b'));
         dawn_form_clear(&f);
@@ -566,6 +570,81 @@ static void test_receipt_status_names(void **state UNUSED)
         assert_string_equal(dawn_receipt_status_name(DAWN_RECEIPT_TEMPORARY_FAILURE), "temporary-failure");
         assert_string_equal(dawn_receipt_status_name(DAWN_RECEIPT_IN_PROGRESS), "in-progress");
 }
+
+/* ---- what a receipt may do to a text: every state x every receipt ---- */
+
+enum { ILLEGAL = -1, SAME = -2 };
+#define S(x) DAWN_DELIVERY_##x
+
+/* Written out here rather than derived, so that a change to the table in
+ * outbox.c has to be made twice, on purpose. Only a text the gateway has
+ * (sent, or in flight when the receipt overtakes the gateway's answer) can
+ * be delivered or fail by receipt; the same receipt again changes nothing;
+ * nothing moves a text that was never sent (superseded, opted out) or that
+ * the handset already has. */
+static const int receipt_table[DAWN_DELIVERY_STATE_COUNT][4] = {
+        /*                 delivered      permanent   temporary      in progress */
+        [S(PENDING)] = { ILLEGAL, ILLEGAL, ILLEGAL, SAME },
+        [S(INFLIGHT)] = { S(DELIVERED), S(FAILED), SAME, SAME },
+        [S(DELIVERED)] = { SAME, ILLEGAL, ILLEGAL, SAME },
+        [S(RETRYING)] = { ILLEGAL, ILLEGAL, SAME, SAME },
+        [S(FAILED)] = { ILLEGAL, SAME, ILLEGAL, SAME },
+        [S(SUPERSEDED)] = { ILLEGAL, ILLEGAL, ILLEGAL, SAME },
+        [S(SENT)] = { S(DELIVERED), S(FAILED), S(RETRYING), SAME },
+        [S(OPTED_OUT)] = { ILLEGAL, ILLEGAL, ILLEGAL, SAME },
+};
+
+static void assert_transition(int state, enum dawn_delivery_event ev, int want)
+{
+        enum dawn_delivery_state to = (enum dawn_delivery_state)-1;
+        int r = dawn_delivery_next((enum dawn_delivery_state)state, ev, &to);
+        int got = r < 0 ? ILLEGAL : r == 0 ? SAME : (int)to;
+        if (got != want || (r < 0 && r != -EPERM)) {
+                print_error("%s on a %s delivery: want %d, got %d (r %d)\n", dawn_delivery_event_name(ev),
+                            dawn_delivery_state_name((enum dawn_delivery_state)state), want, got, r);
+                fail();
+        }
+}
+
+static void test_receipt_transitions(void **state UNUSED)
+{
+        static const enum dawn_receipt_status statuses[4] = { DAWN_RECEIPT_DELIVERED, DAWN_RECEIPT_PERMANENT_FAILURE,
+                                                              DAWN_RECEIPT_TEMPORARY_FAILURE,
+                                                              DAWN_RECEIPT_IN_PROGRESS };
+        for (int st = 0; st < DAWN_DELIVERY_STATE_COUNT; st++)
+                for (int k = 0; k < 4; k++)
+                        assert_transition(st, dawn_receipt_event(statuses[k]), receipt_table[st][k]);
+}
+
+/* The outbox's own events: from a waiting or in-flight delivery only. */
+static void test_outbox_transitions(void **state UNUSED)
+{
+        static const struct {
+                enum dawn_delivery_event ev;
+                int to[DAWN_DELIVERY_STATE_COUNT];
+        } table[] = {
+                /*                           pending  in-flight delivered retrying failed superseded sent opted-out */
+                { DAWN_EVENT_DISPATCH, { S(INFLIGHT), ILLEGAL, ILLEGAL, S(INFLIGHT), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+                { DAWN_EVENT_WAIT, { S(PENDING), S(PENDING), ILLEGAL, S(PENDING), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+                { DAWN_EVENT_SENT, { ILLEGAL, S(SENT), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+                { DAWN_EVENT_DELIVERED, { ILLEGAL, S(DELIVERED), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+                { DAWN_EVENT_RETRY, { ILLEGAL, S(RETRYING), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+                { DAWN_EVENT_FAIL, { S(FAILED), S(FAILED), ILLEGAL, S(FAILED), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+                { DAWN_EVENT_SUPERSEDE,
+                  { S(SUPERSEDED), ILLEGAL, ILLEGAL, S(SUPERSEDED), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+                { DAWN_EVENT_OPT_OUT, { S(OPTED_OUT), ILLEGAL, ILLEGAL, S(OPTED_OUT), ILLEGAL, ILLEGAL, ILLEGAL, ILLEGAL } },
+        };
+        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+                for (int st = 0; st < DAWN_DELIVERY_STATE_COUNT; st++)
+                        assert_transition(st, table[i].ev, table[i].to[st]);
+        /* a state or event that does not exist is never legal */
+        enum dawn_delivery_state to;
+        assert_int_equal(dawn_delivery_next(DAWN_DELIVERY_STATE_COUNT, DAWN_EVENT_WAIT, &to), -EPERM);
+        assert_int_equal(dawn_delivery_next(DAWN_DELIVERY_SENT, DAWN_EVENT_COUNT, &to), -EPERM);
+        assert_string_equal(dawn_delivery_event_name(DAWN_EVENT_COUNT), "?");
+}
+
+#undef S
 
 /* ---- received texts ---- */
 
@@ -613,7 +692,7 @@ static void test_notify_inbound_refused(void **state UNUSED)
 static void test_inbound_text_made_safe(void **state UNUSED)
 {
         /* a control character becomes a space, a newline stays, bad UTF-8 becomes '?' */
-        struct dawn_form f = form_of("From=%2B447700900123&Body=ack%1b%5b2J%0Aa17%0D%C3%A9%C3%28%FF");
+        struct dawn_form f = form_of("From=%2B447700900123&MessageSid=" SID "&Body=ack%1b%5b2J%0Aa17%0D%C3%A9%C3%28%FF");
         struct dawn_inbound_sms in;
         struct dawn_input_error err = { 0 };
         assert_int_equal(dawn_inbound_parse_twilio(&f, &in, &err), 0);
@@ -648,16 +727,17 @@ static void test_inbound_text_cut_on_character(void **state UNUSED)
 
 static void test_twilio_inbound(void **state UNUSED)
 {
-        struct dawn_form f = form_of(INBOUND_BODY);
+        struct dawn_form f = form_of("Body=ack+a17.+caf%C3%A9+%26+more&From=%2B447700900123&MessageSid=" SID);
         struct dawn_inbound_sms in;
         struct dawn_input_error err = { 0 };
         assert_int_equal(dawn_inbound_parse_twilio(&f, &in, &err), 0);
         assert_string_equal(in.from, "+447700900123");
         assert_string_equal(in.text, "ack a17. caf\xc3\xa9 & more");
+        assert_string_equal(in.message_sid, SID);
         dawn_form_clear(&f);
 
         /* a picture with no words: an empty Body */
-        f = form_of("From=%2B447700900123&Body=&NumMedia=1");
+        f = form_of("From=%2B447700900123&Body=&NumMedia=1&MessageSid=" SID);
         assert_int_equal(dawn_inbound_parse_twilio(&f, &in, &err), 0);
         assert_string_equal(in.text, "");
         dawn_form_clear(&f);
@@ -677,10 +757,31 @@ static void test_twilio_inbound_refused(void **state UNUSED)
         assert_string_equal(err.field, "From");
         assert_non_null(strstr(err.message, "'HMRC'"));
         dawn_form_clear(&f);
-        f = form_of("From=%2B447700900123");
+        f = form_of("From=%2B447700900123&MessageSid=" SID);
         assert_int_equal(dawn_inbound_parse_twilio(&f, &in, &err), -EINVAL);
         assert_string_equal(err.field, "Body");
         assert_string_equal(in.from, "");
+        dawn_form_clear(&f);
+        /* without its MessageSid a replay could not be told from a new text */
+        static const char *const no_sid[] = {
+                "From=%2B447700900123&Body=START",
+                "From=%2B447700900123&Body=START&MessageSid=",
+                "From=%2B447700900123&Body=START&MessageSid=SMabc",
+                "From=%2B447700900123&Body=START&MessageSid=SM0123456789abcdef0123456789abcdeg",
+                "From=%2B447700900123&Body=START&MessageSid=SM0123456789abcdef0123456789abcdef0",
+                "From=%2B447700900123&Body=START&MessageSid=sm0123456789abcdef0123456789abcdef",
+        };
+        for (size_t i = 0; i < sizeof(no_sid) / sizeof(no_sid[0]); i++) {
+                f = form_of(no_sid[i]);
+                assert_int_equal(dawn_inbound_parse_twilio(&f, &in, &err), -EINVAL);
+                assert_string_equal(err.field, "MessageSid");
+                dawn_form_clear(&f);
+        }
+        f = form_of("MessageStatus=delivered");
+        struct dawn_receipt rc;
+        assert_int_equal(dawn_receipt_parse_twilio(&f, "A1-r1-2", &rc, &err), -EINVAL);
+        assert_string_equal(err.field, "MessageSid");
+        assert_string_equal(rc.reference, "");
         dawn_form_clear(&f);
 }
 
@@ -794,6 +895,21 @@ static void test_e164_refused(void **state UNUSED)
         assert_int_equal(dawn_e164_normalise(NULL, out), -EINVAL);
 }
 
+/* cJSON would read "A1-r1-7\u0000junk" as "A1-r1-7" and "STOP\u0000 not me" as
+ * "STOP": a NUL in any string of a callback is refused, naming it. */
+static void test_notify_callbacks_refuse_nul(void **state UNUSED)
+{
+        struct dawn_inbound_sms in;
+        struct dawn_input_error err = { 0 };
+        static const char inbound[] = "{\"source_number\":\"+447700900123\",\"message\":\"STOP\\u0000 not me\"}";
+
+        assert_notify_receipt_refused("{\"reference\":\"A1-r1-7\\u0000junk\",\"status\":\"delivered\"}", "reference");
+        assert_notify_receipt_refused("{\"reference\":\"A1-r1-7\",\"status\":\"delivered\",\"x\":[\"\\u0000\"]}", "x[0]");
+        assert_int_equal(dawn_inbound_parse_notify(inbound, strlen(inbound), &in, &err), -EINVAL);
+        assert_string_equal(err.field, "message");
+        assert_string_equal(in.text, "");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -823,11 +939,14 @@ int main(void)
                 cmocka_unit_test(test_notify_receipt_unknown_keys_ignored),
                 cmocka_unit_test(test_notify_receipt_reference_refused),
                 cmocka_unit_test(test_notify_receipt_status_refused),
+                cmocka_unit_test(test_notify_callbacks_refuse_nul),
                 cmocka_unit_test(test_notify_receipt_body_refused),
                 cmocka_unit_test(test_notify_receipt_explicit_length),
                 cmocka_unit_test(test_twilio_receipt),
                 cmocka_unit_test(test_twilio_receipt_refused),
                 cmocka_unit_test(test_receipt_status_names),
+                cmocka_unit_test(test_receipt_transitions),
+                cmocka_unit_test(test_outbox_transitions),
                 cmocka_unit_test(test_notify_inbound),
                 cmocka_unit_test(test_notify_inbound_refused),
                 cmocka_unit_test(test_inbound_text_made_safe),

@@ -1426,10 +1426,71 @@ static void test_free_null(void **state UNUSED)
         dawn_errors_free(NULL);
 }
 
+/* libconfig 1.5 drops "\x00" from a string without a word: an id would be
+ * read as another one. Refused with the line; look-alikes are not it. */
+static void test_nul_escape_in_a_string_refused(void **state UNUSED)
+{
+        char *msgs = load_bad(AREAS MQTT "sources = ( { id = \"ambu\\x00lance\"; role = \"reporter\"; } );\n");
+
+        assert_has(msgs, "test.conf:3: \\x00 in a string");
+        free(msgs);
+        /* a second one on a later line is named too */
+        msgs = load_bad(AREAS MQTT "# \"a comment\n"
+                        "sources = ( { id = \"a\\x00\"; role = \"issuer\"; },\n"
+                        "  { id = \"b\"; role = \"issuer\"; /* \\x00 \" */ token_file = \"\\x00\"; } );\n");
+        assert_has(msgs, "test.conf:4: \\x00 in a string");
+        assert_has(msgs, "test.conf:5: \\x00 in a string");
+        free(msgs);
+        /* an escaped backslash then "x00", other \x escapes, and \x00 in comments are fine */
+        struct dawn_config *c = load_ok(AREAS "# \\x00 here\n// and \\x00\n/* \\x00 */\n"
+                                        "channels = { mqtt = { client_id = \"d\\\\x00-\\x41\"; }; };\n");
+        assert_string_equal(c->mqtt.client_id, "d\\x00-A");
+        dawn_config_free(c);
+}
+
+/* A NUL byte in the file would end a string there (libconfig's scanner
+ * copies with strlen): "portsmouth<NUL>evil" would be read as "portsmouth". */
+static void test_nul_byte_in_a_file_refused(void **state UNUSED)
+{
+        char path[] = "/tmp/dawn-test-config-XXXXXX";
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = NULL;
+        int fd = mkstemp(path);
+        const char text[] = AREAS MQTT "sources = ( { id = \"ambulance\0evil\"; role = \"reporter\"; } );\n";
+        char want[128];
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+        close(fd);
+        assert_int_equal(dawn_config_load(path, &c, &e), -EINVAL);
+        assert_null(c);
+        assert_int_equal(e.n, 1);
+        snprintf(want, sizeof(want), "%s:3: a NUL byte", path);
+        assert_true(strncmp(e.msgs[0], want, strlen(want)) == 0);
+        dawn_errors_free(&e);
+        unlink(path);
+}
+
+/* daemon.http_header_timeout: 10 s unless set, and within 1 s .. 120 s. */
+static void test_http_header_timeout(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS);
+        assert_int_equal(c->http_header_timeout_usec, 10 * 1000000);
+        dawn_config_free(c);
+        c = load_ok("daemon = { http_header_timeout = \"3s\"; };\n" AREAS);
+        assert_int_equal(c->http_header_timeout_usec, 3 * 1000000);
+        dawn_config_free(c);
+        assert_refused("daemon = { http_header_timeout = \"0s\"; };\n" AREAS, "test.conf:1:",
+                       "daemon.http_header_timeout: invalid duration '0s'");
+        assert_refused("daemon = { http_header_timeout = \"1h\"; };\n" AREAS, "test.conf:1:",
+                       "daemon.http_header_timeout must be from 1s to 120s");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full_config),
+                cmocka_unit_test(test_http_header_timeout),
                 cmocka_unit_test(test_area_tree),
                 cmocka_unit_test(test_areas_related),
                 cmocka_unit_test(test_defaults),
@@ -1467,6 +1528,8 @@ int main(void)
                 cmocka_unit_test(test_example_config_sms_email),
                 cmocka_unit_test(test_demo_config),
                 cmocka_unit_test(test_free_null),
+                cmocka_unit_test(test_nul_escape_in_a_string_refused),
+                cmocka_unit_test(test_nul_byte_in_a_file_refused),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

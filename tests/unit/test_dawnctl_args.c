@@ -343,7 +343,8 @@ static void test_text_from_elsewhere_cannot_drive_the_terminal(void **state)
         put_text(f, "|héllo wörld|", 6, -1);
         fclose(f);
         assert_null(strchr(out, '\033'));
-        assert_string_equal(out, "a?[31mred?2J b?|héll…");
+        /* controls are shown by their code point, not obeyed and not hidden */
+        assert_string_equal(out, "a<U+001B>[31mred<U+009B>2J b?|héll…");
         free(out);
 }
 
@@ -524,17 +525,24 @@ static void test_pending_printed(void **state)
 {
         char *argv[] = { "pending", NULL };
         char *out = printed(argv,
-                            "{\"ok\":true,\"alerts\":[{\"id\":\"A3\",\"grade\":\"warning\",\"status\":\"pending\","
-                            "\"type\":\"batch\",\"area\":\"southampton\",\"sources\":[\"ambulance\"],"
-                            "\"issued_at\":\"2026-12-01T02:50:00Z\",\"summary\":\"Two overdoses in Shirley.\"}]}",
+                            "{\"ok\":true,\"pending\":[{\"id\":\"A3\",\"kind\":\"alert\",\"grade\":\"warning\","
+                            "\"status\":\"pending\",\"type\":\"batch\",\"area\":\"southampton\","
+                            "\"sources\":[\"ambulance\"],\"issued_at\":\"2026-12-01T02:50:00Z\","
+                            "\"summary\":\"Two overdoses in Shirley.\"},"
+                            "{\"id\":\"P1\",\"kind\":\"proposal\",\"alert\":\"A1\",\"grade\":\"critical\","
+                            "\"grade_change\":\"info -> critical\",\"status\":\"pending\",\"type\":\"batch\","
+                            "\"area\":\"southampton\",\"sources\":[\"ambulance\"],"
+                            "\"issued_at\":\"2026-12-01T02:55:00Z\",\"summary\":\"Proposed grade rise of A1.\"}]}",
                             false);
 
-        assert_string_equal(out, "ID  GRADE    TYPE   AREA         SOURCES    RECEIVED          SUMMARY\n"
-                                 "A3  warning  batch  southampton  ambulance  2026-12-01 02:50  Two overdoses in "
-                                 "Shirley.\n");
+        assert_string_equal(out, "ID  GRADE             TYPE   AREA         SOURCES    RECEIVED          SUMMARY\n"
+                                 "A3  warning           batch  southampton  ambulance  2026-12-01 02:50  Two overdoses "
+                                 "in Shirley.\n"
+                                 "P1  info -> critical  batch  southampton  ambulance  2026-12-01 02:55  Proposed grade "
+                                 "rise of A1.\n");
         free(out);
-        out = printed(argv, "{\"ok\":true,\"alerts\":[]}", false);
-        assert_string_equal(out, "no reports waiting for review\n");
+        out = printed(argv, "{\"ok\":true,\"pending\":[]}", false);
+        assert_string_equal(out, "nothing waiting for review\n");
         free(out);
 }
 

@@ -1373,8 +1373,10 @@ static void test_reject_needs_a_reason_and_a_pending_alert(void **state)
         assert_refused(f, REJECT, "A1", NULL, "reason", "reason: must not be empty");
         assert_refused(f, REJECT, "A1", "", "reason", "reason: must not be empty");
         assert_refused(f, REJECT, "A1", " \n ", "reason", "reason: must not be empty");
+        /* reject is for the review queue; withdrawing an active alert is cancel's job, which tells recipients */
         assert_refused(f, REJECT, "A2", "not needed", "id",
-                       "alert A2 is active, not waiting for review: it cannot be rejected");
+                       "alert A2 is active, not waiting for review: it cannot be rejected"
+                       " (to withdraw it: dawnctl cancel A2 --reason TEXT)");
         assert_refused(f, REJECT, "A99", "not needed", "id", "no alert with id 'A99'");
 
         assert_counts(count(f), before);
@@ -1807,6 +1809,437 @@ static void test_reporters_overdose_reports_count_while_pending(void **state)
         dawn_alert_clear(&a);
 }
 
+/* ---- a reporter's grade rise waits for an officer ---- */
+
+/* Graded info: a batch with nothing yet to warn of. */
+#define PLAIN_HEROIN                                                                                         \
+        "{'type': 'batch', 'area': 'southampton', 'summary': 'Heroin in Southampton is unusually strong.',"   \
+        " 'sold_as': ['heroin']}"
+/* The same batch, as a hostile or mistaken reporter might claim it. */
+#define HEROIN_THOUSAND_DEAD                                                                                 \
+        "{'type': 'batch', 'area': 'southampton', 'summary': 'A thousand dead from this heroin.',"            \
+        " 'sold_as': ['heroin'], 'casualties': 1000, 'fatalities': 1000}"
+
+#define P1_REVISION (DAWN_PROPOSAL_REVISION_BASE + 1)
+
+/* The proposals waiting for review, as dawnctl pending lists them. */
+static cJSON *waiting_proposals(struct fixture *f)
+{
+        cJSON *arr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_waiting_proposals_json(f->store, arr), 0);
+        return arr;
+}
+
+static void assert_no_proposals(struct fixture *f)
+{
+        cJSON *arr = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(arr), 0);
+        cJSON_Delete(arr);
+}
+
+/* Issuer portsmouth-ph's info alert A1, then a reporter claiming 1,000
+ * deaths from the same batch: proposal P1. */
+static void reporter_claims_a_thousand_dead(struct fixture *f)
+{
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, PLAIN_HEROIN, &a);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_REPORTER;
+        assert_int_equal(issue(f, "ambulance", NOW + HOUR, HEROIN_THOUSAND_DEAD, &a), DAWN_INTAKE_MERGED);
+        f->role = DAWN_ROLE_ISSUER;
+        /* the reporter hears of the alert as it stands */
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+}
+
+static void test_reporter_grade_rise_is_held_as_a_proposal(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        reporter_claims_a_thousand_dead(f);
+        /* the alert is as it was: grade, revision, sources, reasons */
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.updated_at, NOW);
+        assert_sources(&a, "portsmouth-ph", NULL);
+        assert_null(reason_starting(&a, "1000 fatalities"));
+        dawn_alert_clear(&a);
+        assert_int_equal(dawn_store_revision_json(f->store, "A1", 2, &(char *){ NULL }), 0);
+
+        /* recipients have nothing new queued: revision 1's rows, and the reviewers' notice of P1 */
+        assert_int_equal(rows_with_action(f, "A1", "publish"), 2);
+        assert_int_equal(rows_with_action(f, "A1", "withdraw"), 0);
+        char *got = deliveries(f, "A1");
+        assert_null(strstr(got, "\n2 "));
+        free(got);
+        assert_recipient(f, "A1", P1_REVISION, "ph-duty-officer", "review", "t/subscribers/ph-duty-officer/review/P1");
+        assert_int_equal(rows_with_action(f, "A1", "review"), 1);
+
+        /* the report is recorded, held by its proposal */
+        cJSON *corr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_corroborations_json(f->store, "A1", corr), 0);
+        assert_int_equal(cJSON_GetArraySize(corr), 1);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(corr, 0), "proposal")->valuestring, "P1");
+        cJSON_Delete(corr);
+
+        /* P1 is listed with its own id, what it would raise and to what */
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), 1);
+        cJSON *p = cJSON_GetArrayItem(w, 0);
+        assert_string_equal(cJSON_GetObjectItem(p, "kind")->valuestring, "proposal");
+        assert_string_equal(cJSON_GetObjectItem(p, "id")->valuestring, "P1");
+        assert_string_equal(cJSON_GetObjectItem(p, "alert")->valuestring, "A1");
+        assert_string_equal(cJSON_GetObjectItem(p, "grade_from")->valuestring, "info");
+        assert_string_equal(cJSON_GetObjectItem(p, "grade")->valuestring, "critical");
+        assert_string_equal(cJSON_GetObjectItem(p, "grade_change")->valuestring, "info -> critical");
+        assert_int_equal(cJSON_GetObjectItem(p, "fatalities")->valueint, 1000);
+        assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "sources"), 0)->valuestring, "ambulance");
+        assert_non_null(strstr(cJSON_GetObjectItem(p, "summary")->valuestring, "A thousand dead"));
+        cJSON_Delete(w);
+        /* and the review notice reads as one, under P1 */
+        char *rev = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, "A1", P1_REVISION, &rev), 1);
+        assert_non_null(strstr(rev, "\"id\":\"P1\""));
+        assert_non_null(strstr(rev, "\"status\":\"pending\""));
+        free(rev);
+        assert_audit(f, "A1", "issue propose");
+
+        /* the same report again is the same submission, not a second proposal */
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "ambulance", NOW + 2 * HOUR, HEROIN_THOUSAND_DEAD, &a);
+        dawn_alert_clear(&a);
+        w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), 2); /* no source_ref: a second report, a second proposal */
+        cJSON_Delete(w);
+        load(f, "A1", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+}
+
+static void test_approving_a_proposal_raises_the_alert(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        reporter_claims_a_thousand_dead(f);
+        approve(f, NOW + 2 * HOUR, "P1", &a);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.updated_at, NOW + 2 * HOUR);
+        assert_sources(&a, "portsmouth-ph", "ambulance");
+        assert_true(dawn_strv_contains(&a.grade_reasons, "1000 fatalities"));
+        dawn_alert_clear(&a);
+
+        /* revision 2 goes out (night-shelter, critical only, too); P1's notice is moot if not yet sent */
+        char *got = deliveries(f, "A1");
+        assert_non_null(strstr(got, "2 night-shelter publish pending\n"));
+        assert_non_null(strstr(got, "2 area-feed publish pending\n"));
+        assert_non_null(strstr(got, "100000001 ph-duty-officer review superseded\n"));
+        free(got);
+        cJSON *corr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_corroborations_json(f->store, "A1", corr), 0);
+        assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(corr, 0), "proposal"));
+        cJSON_Delete(corr);
+        assert_no_proposals(f);
+        assert_audit(f, "A1", "issue propose approve");
+
+        /* decided once */
+        struct counts before = count(f);
+        assert_refused(f, APPROVE, "P1", NULL, "id", "proposal P1 is approved, not waiting for review: it cannot be approved");
+        assert_refused(f, REJECT, "P1", "too late", "id",
+                       "proposal P1 is approved, not waiting for review: it cannot be rejected");
+        assert_refused(f, APPROVE, "P9", NULL, "id", "no proposal with id 'P9'");
+        assert_counts(count(f), before);
+}
+
+static void test_rejecting_a_proposal_leaves_the_alert_alone(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        reporter_claims_a_thousand_dead(f);
+        struct counts before = count(f);
+        reject(f, NOW + 2 * HOUR, "P1", "no deaths reported by the hospitals", &a);
+        /* the answer is the alert, unchanged */
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 1);
+        assert_sources(&a, "portsmouth-ph", NULL);
+        dawn_alert_clear(&a);
+        assert_counts(count(f), before);
+        assert_int_equal(rows_with_action(f, "A1", "withdraw"), 0);
+        char *got = deliveries(f, "A1");
+        assert_non_null(strstr(got, "100000001 ph-duty-officer review superseded\n"));
+        free(got);
+        assert_no_proposals(f);
+        assert_audit(f, "A1", "issue propose reject");
+
+        /* the rejected claim never counts: an issuer's later report grades on what is counted */
+        issue(f, "uhs-ed", NOW + 3 * HOUR, PLAIN_HEROIN, &a);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_null(reason_starting(&a, "1000 fatalities"));
+        dawn_alert_clear(&a);
+        assert_refused(f, REJECT, "P1", "again", "id",
+                       "proposal P1 is rejected, not waiting for review: it cannot be rejected");
+}
+
+/* reject is the review queue's: an active alert is withdrawn only by cancel, which tells its recipients */
+static void test_reject_never_cancels_an_active_alert(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        reporter_claims_a_thousand_dead(f);
+        struct counts before = count(f);
+        assert_refused(f, REJECT, "A1", "meant the proposal", "id",
+                       "alert A1 is active, not waiting for review: it cannot be rejected"
+                       " (to withdraw it: dawnctl cancel A1 --reason TEXT)");
+        assert_refused(f, APPROVE, "A1", NULL, "id", "alert A1 is active, not waiting for review: it cannot be approved");
+        assert_counts(count(f), before);
+        load(f, "A1", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.revision, 1);
+        dawn_alert_clear(&a);
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), 1);
+        cJSON_Delete(w);
+
+        /* cancelling the alert closes its proposal: nothing is left to raise */
+        cancel(f, NOW + 2 * HOUR, "A1", "a different batch", &a);
+        dawn_alert_clear(&a);
+        assert_no_proposals(f);
+        assert_refused(f, APPROVE, "P1", NULL, "id",
+                       "proposal P1 is withdrawn, not waiting for review: it cannot be approved");
+}
+
+/* issuers keep today's behaviour: the same claim from an issuer goes out at once */
+static void test_issuer_grade_rise_goes_out_at_once(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, PLAIN_HEROIN, &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "uhs-ed", NOW + HOUR, HEROIN_THOUSAND_DEAD, &a), DAWN_INTAKE_MERGED);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        dawn_alert_clear(&a);
+        assert_no_proposals(f);
+        assert_int_equal(rows_with_action(f, "A1", "review"), 0);
+        char *got = deliveries(f, "A1");
+        assert_non_null(strstr(got, "2 night-shelter publish pending\n"));
+        free(got);
+        assert_audit(f, "A1", "issue corroborate");
+}
+
+/* a reporter's corroboration that raises nothing is recorded as before */
+static void test_reporter_corroboration_without_rise_is_recorded(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        issue(f, "portsmouth-ph", NOW, NITAZENE_HEROIN, &a);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_REPORTER;
+        /* a second source adds a point: 3, still a warning */
+        assert_int_equal(issue(f, "ambulance", NOW + HOUR, NITAZENE_HEROIN, &a), DAWN_INTAKE_MERGED);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.revision, 1);
+        assert_sources(&a, "portsmouth-ph", "ambulance");
+        dawn_alert_clear(&a);
+        assert_no_proposals(f);
+        assert_audit(f, "A1", "issue corroborate");
+}
+
+/* ---- overdose clusters raised or regraded by reporters alone ---- */
+
+static void test_reporters_alone_raise_a_cluster_only_to_review(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        /* one reporter, three reports: no officer has looked at any of them */
+        f->role = DAWN_ROLE_REPORTER;
+        for (int i = 0; i < 3; i++) {
+                issue(f, "outreach-a", NOW + i * HOUR, NFOD("southampton"), &a);
+                dawn_alert_clear(&a);
+        }
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.casualties, 3);
+        dawn_alert_clear(&a);
+        assert_deliveries(f, "A4", "1 ph-duty-officer review pending\n");
+        assert_int_equal(rows_with_action(f, "A4", "publish"), 0);
+
+        /* more of the same still wait */
+        issue(f, "outreach-a", NOW + 3 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        assert_int_equal(a.casualties, 4);
+        dawn_alert_clear(&a);
+        assert_int_equal(rows_with_action(f, "A4", "publish"), 0);
+
+        /* an issuer's report vouches for it: it goes out */
+        f->role = DAWN_ROLE_ISSUER;
+        issue(f, "ambulance", NOW + 4 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.casualties, 5);
+        assert_int_equal(a.revision, 2);
+        dawn_alert_clear(&a);
+        assert_true(rows_with_action(f, "A4", "publish") > 0);
+        assert_audit(f, "A4", "cluster corroborate corroborate approve");
+}
+
+static void test_reporter_raising_a_cluster_grade_is_a_proposal(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        issue(f, "ambulance", NOW, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "uhs-ed", NOW + HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        issue(f, "scas", NOW + 2 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        load(f, "A4", &a);
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        dawn_alert_clear(&a);
+
+        /* a reporter's nitazene would make it critical: held */
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "outreach-a", NOW + 3 * HOUR, "{'type': 'nfod', 'area': 'southampton', 'adulterants': ['nitazene']}",
+              &a);
+        assert_string_equal(a.id, "A5");
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        load(f, "A4", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_WARNING);
+        assert_int_equal(a.revision, 1);
+        assert_int_equal(a.casualties, 3);
+        assert_int_equal(a.adulterants.n, 0);
+        dawn_alert_clear(&a);
+        assert_int_equal(rows_with_action(f, "A4", "publish"), 3);
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), 1);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "alert")->valuestring, "A4");
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(w, 0), "grade")->valuestring, "critical");
+        cJSON_Delete(w);
+        /* the held report belongs to A4 all the same: two more reports do not raise a second cluster */
+        issue(f, "uhs-ed", NOW + 4 * HOUR, NFOD("southampton"), &a);
+        dawn_alert_clear(&a);
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+
+        approve(f, NOW + 5 * HOUR, "P1", &a);
+        assert_string_equal(a.id, "A4");
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, 2);
+        assert_int_equal(a.casualties, 5);
+        assert_true(dawn_strv_contains(&a.adulterants, "nitazene"));
+        assert_string_equal(reason_starting(&a, "from 5 overdose reports:"),
+                            "from 5 overdose reports: A1 (ambulance), A2 (uhs-ed), A3 (scas), A5 (outreach-a),"
+                            " A6 (uhs-ed)");
+        dawn_alert_clear(&a);
+        char *got = deliveries(f, "A4");
+        assert_non_null(strstr(got, "2 night-shelter publish pending\n"));
+        free(got);
+}
+
+/* ---- what a report costs as the window fills ---- */
+
+/* n overdose reports in area, one a second from start, in one transaction
+ * (as the daemon's group commit does). */
+static void fill(struct fixture *f, int n, const char *area, int64_t start)
+{
+        char text[96];
+        snprintf(text, sizeof(text), "{'type': 'nfod', 'area': '%s'}", area);
+        cJSON *o = json(text);
+        static const char *const sources[] = { "ambulance", "uhs-ed", "scas", "qa-ed" };
+        assert_int_equal(dawn_store_begin(f->store), 0);
+        for (int i = 0; i < n; i++) {
+                struct dawn_intake in = { .store = f->store, .config = f->config, .now = start + i * SEC,
+                                          .source = sources[i % 4], .actor = "test", .role = DAWN_ROLE_ISSUER };
+                struct dawn_alert a;
+                struct dawn_input_error err = { 0 };
+                enum dawn_intake_outcome outcome;
+                dawn_alert_init(&a);
+                must_succeed(dawn_intake_issue(&in, o, &a, &outcome, &err), &err);
+                dawn_alert_clear(&a);
+        }
+        assert_int_equal(dawn_store_commit(f->store), 0);
+        cJSON_Delete(o);
+}
+
+/* The store's work (SQLite VM steps) for one more report in area. */
+static uint64_t cost_of_one(struct fixture *f, const char *area, int64_t now)
+{
+        uint64_t before = dawn_store_vm_steps(f->store);
+        fill(f, 1, area, now);
+        return dawn_store_vm_steps(f->store) - before;
+}
+
+static void test_a_reports_cost_does_not_grow_with_the_window(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        use_cluster_config(f, false);
+        /* warm up the statement cache, so that both measurements count the same statements */
+        fill(f, 10, "southampton", NOW);
+        cost_of_one(f, "portsmouth", NOW + 20 * SEC);
+        uint64_t join_small = cost_of_one(f, "southampton", NOW + 30 * SEC);
+        /* fareham and gosport: alike in the tree, each with no report near it yet */
+        uint64_t alone_small = cost_of_one(f, "fareham", NOW + 40 * SEC);
+
+        /* 2,000 reports in the window; the two kinds of report measured again */
+        fill(f, 1988, "southampton", NOW + 60 * SEC);
+        uint64_t join_full = cost_of_one(f, "southampton", NOW + 3000 * SEC);
+        uint64_t alone_full = cost_of_one(f, "gosport", NOW + 3010 * SEC);
+        print_message("VM steps per report joining the cluster: %llu at 10 reports, %llu at 2,000\n",
+                      (unsigned long long)join_small, (unsigned long long)join_full);
+        print_message("VM steps per report in a quiet area:     %llu at 10 reports, %llu at 2,000\n",
+                      (unsigned long long)alone_small, (unsigned long long)alone_full);
+        /* bounded: the same work give or take what a B-tree one level deeper costs */
+        assert_true(join_full < join_small + join_small / 2);
+        assert_true(alone_full < alone_small + alone_small / 2);
+
+        /* one cluster of every southampton report, its reason naming five and counting the rest */
+        assert_int_equal(alerts_of_type(f, "cluster"), 1);
+        load(f, "A4", &a);
+        assert_int_equal(a.type, DAWN_TYPE_CLUSTER);
+        assert_int_equal(a.casualties, 2000);
+        const char *named = reason_starting(&a, "from 2,000 overdose reports:");
+        assert_non_null(named);
+        assert_string_equal(named, "from 2,000 overdose reports: A1 (ambulance), A2 (uhs-ed), A3 (scas), A5 (qa-ed),"
+                                   " A6 (ambulance) and 1,995 more");
+        char *fp = NULL;
+        assert_int_equal(dawn_store_revision_json(f->store, "A4", 1, &fp), 1);
+        free(fp);
+        dawn_alert_clear(&a);
+}
+
 /* ---- texts to a number that replied STOP ---- */
 
 static void opt_out(struct fixture *f, const char *number, bool out, int64_t now)
@@ -1921,6 +2354,15 @@ int main(void)
                 T(test_cancelled_report_does_not_count_but_expired_does),
                 T(test_cluster_under_review_is_pending),
                 T(test_reporters_overdose_reports_count_while_pending),
+                T(test_reporter_grade_rise_is_held_as_a_proposal),
+                T(test_approving_a_proposal_raises_the_alert),
+                T(test_rejecting_a_proposal_leaves_the_alert_alone),
+                T(test_reject_never_cancels_an_active_alert),
+                T(test_issuer_grade_rise_goes_out_at_once),
+                T(test_reporter_corroboration_without_rise_is_recorded),
+                T(test_reporters_alone_raise_a_cluster_only_to_review),
+                T(test_reporter_raising_a_cluster_grade_is_a_proposal),
+                T(test_a_reports_cost_does_not_grow_with_the_window),
                 T(test_text_to_opted_out_number_is_recorded_not_sent),
                 T(test_review_text_to_opted_out_number_is_recorded_not_sent),
         };

@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "alert.h"
+#include "channel.h"
 #include "log.h"
 #include "outbox.h"
 
@@ -331,6 +334,76 @@ static void test_utf8_prefix_never_cuts_a_character(void **state UNUSED)
         assert_int_equal(dawn_utf8_prefix("e\xb7\xb7\xb7\xb7\xb7\xb7", 5), 2);
 }
 
+/* ---- secrets from files (daemon/channel.c) ---- */
+
+static int read_secret_of(const char *bytes, size_t n, char **out)
+{
+        char path[] = "/tmp/dawn-test-secret-XXXXXX";
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bytes, n), (ssize_t)n);
+        close(fd);
+        *out = NULL;
+        int r = dawn_channel_read_secret(path, out);
+        unlink(path);
+        return r;
+}
+
+static void test_secret_file(void **state UNUSED)
+{
+        char *s;
+
+        assert_int_equal(read_secret_of("t0ken-abc\r\n", 11, &s), 0);
+        assert_string_equal(s, "t0ken-abc");
+        free(s);
+        assert_int_equal(read_secret_of("\n", 1, &s), -ENODATA);
+        /* a NUL would have made "k" the whole token */
+        assert_int_equal(read_secret_of("k\0\x91\x22\xf3random", 10, &s), -EINVAL);
+        assert_null(s);
+        assert_int_equal(read_secret_of("\0abc", 4, &s), -EINVAL);
+}
+
+/* A FIFO would have blocked open() until a writer came: refused at once. */
+static void test_secret_file_must_be_a_regular_file(void **state UNUSED)
+{
+        char dir[] = "/tmp/dawn-test-fifo-XXXXXX", path[64];
+        char *s = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/token", dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(dawn_channel_read_secret(path, &s), -EINVAL);
+        assert_null(s);
+        unlink(path);
+        rmdir(dir);
+        assert_int_equal(dawn_channel_read_secret("/tmp", &s), -EISDIR);
+}
+
+/* A peer's words quoted in a log message cannot start a line of their own:
+ * under systemd, stderr lines become journal entries an operator trusts. */
+static void test_log_message_is_one_line(void **state UNUSED)
+{
+        FILE *f = tmpfile();
+        assert_non_null(f);
+        int saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        fflush(stderr);
+        assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+        log_init(1, LOG_INFO);
+        log_warning("unknown field '%s'", "x\ndawnd: error: store: forged\x1b[2J \xe2\x80\xaelmth.exe \xc2\x9b \xff caf\xc3\xa9");
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+
+        char buf[512] = "";
+        rewind(f);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        assert_string_equal(buf, "dawnd: warning: unknown field 'x?dawnd: error: store: forged?[2J ?lmth.exe ? ? caf\xc3\xa9'\n");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -354,7 +427,10 @@ int main(void)
                 cmocka_unit_test(test_time_parse_refuses_invalid),
                 cmocka_unit_test(test_time_format),
                 cmocka_unit_test(test_time_round_trip),
+                cmocka_unit_test(test_log_message_is_one_line),
                 cmocka_unit_test(test_now_is_now),
+                cmocka_unit_test(test_secret_file),
+                cmocka_unit_test(test_secret_file_must_be_a_regular_file),
         };
         return cmocka_run_group_tests_name("misc", tests, NULL, NULL);
 }

@@ -212,6 +212,47 @@ static void test_extreme_times(void **state UNUSED)
         assert_true(b.tokens >= 0 && b.tokens <= b.capacity);
 }
 
+/* A source's limit counts alerts: a request of n is taken whole or not at all. */
+static void test_source_limit_takes_whole_requests(void **state UNUSED)
+{
+        dawn_source_limits_reset();
+        /* 60 a minute: ten seconds' worth (10) at once, full from the start */
+        struct dawn_source_limit *l = dawn_source_limit("lab", 60, T0);
+        assert_non_null(l);
+        assert_false(dawn_bucket_take_n(&l->bucket, 11, T0));
+        assert_true(l->bucket.tokens > 9.99); /* a refused request takes nothing */
+        assert_true(dawn_bucket_take_n(&l->bucket, 10, T0));
+        assert_false(dawn_bucket_take_n(&l->bucket, 1, T0));
+        /* one a second comes back; five take five seconds */
+        assert_int_equal(dawn_bucket_wait_n_usec(&l->bucket, 5, T0), 5 * SEC);
+        /* more than the bucket holds: the wait is until it is full (then split the request) */
+        assert_int_equal(dawn_bucket_wait_n_usec(&l->bucket, 1000, T0), 10 * SEC);
+        assert_true(dawn_bucket_take_n(&l->bucket, 5, T0 + 5 * SEC));
+        /* the same id is the same bucket (HTTP and MQTT share it); a new rate starts afresh */
+        assert_ptr_equal(dawn_source_limit("lab", 60, T0 + 5 * SEC), l);
+        l = dawn_source_limit("lab", 6, T0 + 5 * SEC);
+        assert_int_equal((int)l->bucket.capacity, 1);
+        assert_true(dawn_bucket_take_n(&l->bucket, 1, T0 + 5 * SEC));
+        assert_false(dawn_bucket_take_n(&l->bucket, 1, T0 + 5 * SEC));
+        /* 0: no limit */
+        l = dawn_source_limit("other", 0, T0);
+        assert_true(dawn_bucket_take_n(&l->bucket, 1000, T0));
+        dawn_source_limits_reset();
+}
+
+static void test_source_limit_logs_once_a_minute(void **state UNUSED)
+{
+        dawn_source_limits_reset();
+        struct dawn_source_limit *l = dawn_source_limit("lab", 6, T0);
+        unsigned refused = 0;
+        assert_true(dawn_source_limit_log_due(l, 1000, T0, &refused));
+        assert_int_equal(refused, 1000);
+        assert_false(dawn_source_limit_log_due(l, 3, T0 + 30 * SEC, &refused));
+        assert_true(dawn_source_limit_log_due(l, 1, T0 + 60 * SEC, &refused));
+        assert_int_equal(refused, 4);
+        dawn_source_limits_reset();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -225,6 +266,8 @@ int main(void)
                 cmocka_unit_test(test_slow_rate),
                 cmocka_unit_test(test_time_going_backwards),
                 cmocka_unit_test(test_extreme_times),
+                cmocka_unit_test(test_source_limit_takes_whole_requests),
+                cmocka_unit_test(test_source_limit_logs_once_a_minute),
         };
         return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
 }

@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "callback.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
 #include "store.h"
 
 struct fixture {
@@ -109,6 +113,13 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* What the review-and-clusters migration adds, taken away again: a fresh
+ * store made to look as an older dawnd left it. */
+#define UNDO_REVIEW_AND_CLUSTERS                                                                                  \
+        "DROP TABLE proposals; DROP TABLE clusters; DROP INDEX alerts_open_by_area; DROP INDEX reports_unclustered;" \
+        "ALTER TABLE alerts DROP COLUMN area; ALTER TABLE alerts DROP COLUMN cluster_id;"                          \
+        "ALTER TABLE corroborations DROP COLUMN proposal;"
+
 /* a store written by the first schema is brought up to date on open */
 static void test_schema_1_store_is_migrated(void **state)
 {
@@ -120,8 +131,10 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
+                                      UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
+                                      "DROP TABLE twilio_requests;"
                                       "PRAGMA user_version = 1",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
@@ -134,11 +147,78 @@ static void test_schema_1_store_is_migrated(void **state)
         char **rows;
         int n, cols;
         sqlite3_get_table(db, "SELECT name FROM sqlite_master WHERE name IN ('alerts_by_expiry', 'alerts_by_type', 'acks',"
-                          " 'sms_optouts')", &rows, &n, &cols,
+                          " 'sms_optouts', 'twilio_requests')", &rows, &n, &cols,
                           NULL);
-        assert_int_equal(n, 4);
+        assert_int_equal(n, 5);
         sqlite3_free_table(rows);
         sqlite3_close(db);
+}
+
+/* A store a version-3 dawnd left (overdose reports, a cluster of three of
+ * them, one report not in it) is carried over: areas become a column, each
+ * clustered report knows its cluster, the cluster its count, and cluster
+ * detection then finds them by area. */
+static void test_schema_3_store_keeps_its_clusters(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        dawn_store_close(s);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+#define NFOD_ROW(n, area)                                                                                       \
+        "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at, updated_at, expires_at,"  \
+        " json, type) VALUES ('A" #n "', " #n ", 'fp" #n "', 'active', 'logged', 1, " #n "000, " #n "000, 0,"    \
+        " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"" area "\",\"status\":\"active\","                  \
+        "\"sources\":[\"ambulance\"]}', 'nfod');"
+#define CORROBORATION(n)                                                                                        \
+        "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
+        " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
+        assert_int_equal(sqlite3_exec(db,
+                                      UNDO_REVIEW_AND_CLUSTERS
+                                      "DROP TABLE twilio_requests;"
+                                      NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
+                                      "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
+                                      " updated_at, expires_at, json, type) VALUES ('A4', 4, 'fp4', 'active',"
+                                      " 'warning', 1, 4000, 4000, 0, '{\"id\":\"A4\",\"type\":\"cluster\","
+                                      "\"area\":\"southampton\",\"status\":\"active\",\"casualties\":3}', 'cluster');"
+                                      CORROBORATION(1) CORROBORATION(2) CORROBORATION(3)
+                                      NFOD_ROW(5, "portsmouth")
+                                      "PRAGMA user_version = 3",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
+        /* the cluster, found by its area; its three reports counted */
+        char id[DAWN_MAX_ID_CHARS + 1] = "";
+        assert_int_equal(dawn_store_find_open_cluster(s, "[\"southampton\", \"pan-hampshire\"]", 0, id), 1);
+        assert_string_equal(id, "A4");
+        assert_int_equal(dawn_store_find_open_cluster(s, "[\"portsmouth\"]", 0, id), 0);
+        assert_int_equal(dawn_store_cluster_reports(s, "A4"), 3);
+        /* its reports count towards no other cluster; the one in portsmouth still may */
+        struct dawn_alert *v = NULL;
+        size_t n = 0;
+        assert_int_equal(dawn_store_unclustered_reports(s, "[\"southampton\"]", 0, &v, &n), 0);
+        assert_int_equal(n, 0);
+        free(v);
+        assert_int_equal(dawn_store_unclustered_reports(s, "[\"portsmouth\", \"pan-hampshire\"]", 0, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].id, "A5");
+        dawn_alert_clear(&v[0]);
+        free(v);
+        /* nothing was held for review before there was review */
+        cJSON *arr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_waiting_proposals_json(s, arr), 0);
+        assert_int_equal(cJSON_GetArraySize(arr), 0);
+        assert_int_equal(dawn_store_load_corroborations(s, "A4", &v, &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++)
+                dawn_alert_clear(&v[i]);
+        free(v);
+        cJSON_Delete(arr);
+        dawn_store_close(s);
 }
 
 static void test_store_from_a_newer_dawnd_is_refused(void **state)
@@ -192,14 +272,276 @@ static void test_in_flight_deliveries_return_to_pending(void **state)
         dawn_store_close(s);
 }
 
+/* ---- a delivery's state: the store's statements agree with the transition table ---- */
+
+/* A store with alert A1 (revisions 1 and 2) and A2; deliveries are added by the tests. */
+static struct dawn_store *store_with_alerts(const char *path)
+{
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(path, &s), 0);
+        for (int i = 0; i < 2; i++) {
+                struct dawn_alert a;
+                dawn_alert_init(&a);
+                a.type = DAWN_TYPE_BATCH;
+                a.area = strdup("southampton");
+                a.revision = 1;
+                assert_int_equal(dawn_store_next_alert_id(s, a.id), 0);
+                assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
+                if (i == 0) {
+                        a.revision = 2;
+                        assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
+                }
+                dawn_alert_clear(&a);
+        }
+        return s;
+}
+
+/* The row id of a new delivery of A1 revision 1, put into state with a second connection. */
+static int64_t delivery_in(struct dawn_store *s, const char *path, enum dawn_channel_kind ch, const char *rcpt,
+                           enum dawn_delivery_state state)
+{
+        static int n;
+        char sub[32];
+        snprintf(sub, sizeof(sub), "sub-%d", ++n);
+        assert_int_equal(dawn_store_add_delivery(s, "A1", 1, sub, ch, rcpt, DAWN_ACTION_PUBLISH, 100), 0);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        char sql[256];
+        snprintf(sql, sizeof(sql), "UPDATE outbox SET state = '%s', attempts = 1 WHERE subscriber = '%s'",
+                 dawn_delivery_state_name(state), sub);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        int64_t id = 0;
+        snprintf(sql, sizeof(sql), "SELECT id FROM outbox WHERE subscriber = '%s'", sub);
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return id;
+}
+
+static enum dawn_delivery_state state_of(struct dawn_store *s, int64_t id)
+{
+        struct dawn_outbox_row row;
+        assert_int_equal(dawn_store_load_delivery(s, id, &row), 1);
+        enum dawn_delivery_state st = row.state;
+        dawn_outbox_row_clear(&row);
+        return st;
+}
+
+/* What the store did to a delivery in state from agrees with the table: it
+ * moved it exactly when the table says the event moves it, and there. */
+static void assert_agrees(enum dawn_delivery_event ev, enum dawn_delivery_state from, enum dawn_delivery_state after,
+                          bool moves_every_legal)
+{
+        enum dawn_delivery_state to = from;
+        int legal = dawn_delivery_next(from, ev, &to);
+        bool ok = after == from ? !(moves_every_legal && legal > 0 && to != from) : legal > 0 && to == after;
+        if (!ok) {
+                print_error("%s on a %s delivery: the store made it %s, the table says %s\n",
+                            dawn_delivery_event_name(ev), dawn_delivery_state_name(from),
+                            dawn_delivery_state_name(after), legal > 0 ? dawn_delivery_state_name(to) : "no change");
+                fail();
+        }
+}
+
+static void test_store_moves_deliveries_as_the_table_says(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = store_with_alerts(f->path);
+        for (int st = 0; st < DAWN_DELIVERY_STATE_COUNT; st++) {
+                enum dawn_delivery_state from = (enum dawn_delivery_state)st;
+                int64_t id;
+                /* the outbox's own results, each on a fresh row */
+                static const struct {
+                        enum dawn_delivery_event ev;
+                        enum dawn_delivery_state written;
+                } results[] = {
+                        { DAWN_EVENT_WAIT, DAWN_DELIVERY_PENDING },       { DAWN_EVENT_SENT, DAWN_DELIVERY_SENT },
+                        { DAWN_EVENT_DELIVERED, DAWN_DELIVERY_DELIVERED }, { DAWN_EVENT_RETRY, DAWN_DELIVERY_RETRYING },
+                        { DAWN_EVENT_FAIL, DAWN_DELIVERY_FAILED },
+                };
+                for (size_t k = 0; k < sizeof(results) / sizeof(results[0]); k++) {
+                        id = delivery_in(s, f->path, DAWN_CHANNEL_SMS, "+447700900001", from);
+                        assert_int_equal(dawn_store_delivery_finished(s, id, results[k].written, "x", 0, 200), 0);
+                        assert_agrees(results[k].ev, from, state_of(s, id), true);
+                }
+                id = delivery_in(s, f->path, DAWN_CHANNEL_SMS, "+447700900001", from);
+                int r = dawn_store_delivery_started(s, id, 200);
+                assert_true(r == 0 || r == -ESTALE);
+                assert_agrees(DAWN_EVENT_DISPATCH, from, state_of(s, id), true);
+                assert_int_equal(r == 0, state_of(s, id) != from);
+
+                /* the bulk ones, each on a row of its own: the others are moved apart first */
+                id = delivery_in(s, f->path, DAWN_CHANNEL_SMS, "+447700900002", from);
+                assert_int_equal(dawn_store_supersede_deliveries(s, "A1", 2, 200), 0);
+                assert_agrees(DAWN_EVENT_SUPERSEDE, from, state_of(s, id), true);
+                id = delivery_in(s, f->path, DAWN_CHANNEL_SMS, "+447700900003", from);
+                assert_true(dawn_store_hold_opted_out(s, "+447700900003", 200) >= 0);
+                assert_agrees(DAWN_EVENT_OPT_OUT, from, state_of(s, id), true);
+                id = delivery_in(s, f->path, DAWN_CHANNEL_EMAIL, "a@example.org", from);
+                assert_true(dawn_store_fail_expired(s, DAWN_CHANNEL_EMAIL, 150, "too old", 200) >= 0);
+                assert_agrees(DAWN_EVENT_FAIL, from, state_of(s, id), false);
+                id = delivery_in(s, f->path, DAWN_CHANNEL_MQTT, "t/1", from);
+                assert_true(dawn_store_requeue_inflight(s, 200) >= 0);
+                assert_agrees(DAWN_EVENT_WAIT, from, state_of(s, id), false);
+                if (from == DAWN_DELIVERY_INFLIGHT)
+                        assert_int_equal(state_of(s, id), DAWN_DELIVERY_PENDING);
+        }
+        dawn_store_close(s);
+}
+
+/* ---- receipts against the store ---- */
+
+static struct dawn_receipt receipt_for(const char *reference, enum dawn_receipt_status status, const char *sid)
+{
+        struct dawn_receipt rc;
+        memset(&rc, 0, sizeof(rc));
+        snprintf(rc.reference, sizeof(rc.reference), "%s", reference);
+        assert_int_equal(dawn_reference_delivery_id(reference, &rc.delivery_id), 0);
+        rc.status = status;
+        snprintf(rc.provider_status, sizeof(rc.provider_status), "%s", dawn_receipt_status_name(status));
+        snprintf(rc.message_sid, sizeof(rc.message_sid), "%s", sid ? sid : "");
+        return rc;
+}
+
+static enum dawn_receipt_outcome apply(struct dawn_store *s, const char *reference, enum dawn_receipt_status status,
+                                       const char *sid)
+{
+        struct dawn_receipt rc = receipt_for(reference, status, sid);
+        enum dawn_receipt_outcome outcome = (enum dawn_receipt_outcome)-1;
+        assert_int_equal(dawn_outbox_receipt(s, "notify", &rc, 0, 1000, &outcome), 0);
+        return outcome;
+}
+
+static void test_receipt_must_name_the_whole_reference(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = store_with_alerts(f->path);
+        int64_t id = delivery_in(s, f->path, DAWN_CHANNEL_SMS, "+447700900001", DAWN_DELIVERY_DELIVERED);
+        char ref[64];
+        /* another alert, another revision: the same row id, but not this text */
+        snprintf(ref, sizeof(ref), "A2-r1-%lld", (long long)id);
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_TEMPORARY_FAILURE, NULL), DAWN_RECEIPT_MISMATCHED);
+        snprintf(ref, sizeof(ref), "A1-r2-%lld", (long long)id);
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_TEMPORARY_FAILURE, NULL), DAWN_RECEIPT_MISMATCHED);
+        assert_int_equal(state_of(s, id), DAWN_DELIVERY_DELIVERED);
+        /* its own reference, but a failure after delivery is no legal transition */
+        snprintf(ref, sizeof(ref), "A1-r1-%lld", (long long)id);
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_TEMPORARY_FAILURE, NULL), DAWN_RECEIPT_ILLEGAL);
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_DELIVERED, NULL), DAWN_RECEIPT_UNCHANGED);
+        assert_int_equal(state_of(s, id), DAWN_DELIVERY_DELIVERED);
+        /* no such row; a row that is not a text */
+        assert_int_equal(apply(s, "A1-r1-999", DAWN_RECEIPT_DELIVERED, NULL), DAWN_RECEIPT_UNKNOWN);
+        int64_t mqtt = delivery_in(s, f->path, DAWN_CHANNEL_MQTT, "t/1", DAWN_DELIVERY_INFLIGHT);
+        snprintf(ref, sizeof(ref), "A1-r1-%lld", (long long)mqtt);
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_DELIVERED, NULL), DAWN_RECEIPT_UNKNOWN);
+        assert_int_equal(state_of(s, mqtt), DAWN_DELIVERY_INFLIGHT);
+        dawn_store_close(s);
+}
+
+static void test_receipt_on_every_state(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = store_with_alerts(f->path);
+        static const enum dawn_receipt_status statuses[] = { DAWN_RECEIPT_DELIVERED, DAWN_RECEIPT_PERMANENT_FAILURE,
+                                                             DAWN_RECEIPT_TEMPORARY_FAILURE };
+        for (int st = 0; st < DAWN_DELIVERY_STATE_COUNT; st++)
+                for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
+                        enum dawn_delivery_state from = (enum dawn_delivery_state)st, to = from;
+                        int64_t id = delivery_in(s, f->path, DAWN_CHANNEL_SMS, "+447700900001", from);
+                        char ref[64];
+                        snprintf(ref, sizeof(ref), "A1-r1-%lld", (long long)id);
+                        enum dawn_receipt_outcome o = apply(s, ref, statuses[k], NULL);
+                        int legal = dawn_delivery_next(from, dawn_receipt_event(statuses[k]), &to);
+                        assert_int_equal(o, legal < 0 ? DAWN_RECEIPT_ILLEGAL
+                                            : legal == 0 ? DAWN_RECEIPT_UNCHANGED
+                                                         : DAWN_RECEIPT_APPLIED);
+                        assert_int_equal(state_of(s, id), legal > 0 ? to : from);
+                }
+        dawn_store_close(s);
+}
+
+static void test_twilio_request_taken_once(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = store_with_alerts(f->path);
+        int64_t id = delivery_in(s, f->path, DAWN_CHANNEL_SMS, "+447700900001", DAWN_DELIVERY_SENT);
+        char ref[64];
+        snprintf(ref, sizeof(ref), "A1-r1-%lld", (long long)id);
+        const char *sid = "SM0123456789abcdef0123456789abcdef";
+        uint64_t before = dawn_metrics_value(DAWN_M_CALLBACKS_IGNORED, "notify", "replayed");
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_TEMPORARY_FAILURE, sid), DAWN_RECEIPT_APPLIED);
+        assert_int_equal(state_of(s, id), DAWN_DELIVERY_RETRYING);
+        /* sent again, and the first request replayed: it must not undo the second sending */
+        assert_int_equal(dawn_store_delivery_move(s, id, DAWN_DELIVERY_RETRYING, DAWN_DELIVERY_SENT, NULL, 0, 1100), 1);
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_TEMPORARY_FAILURE, sid), DAWN_RECEIPT_REPLAYED);
+        assert_int_equal(state_of(s, id), DAWN_DELIVERY_SENT);
+        assert_int_equal(dawn_metrics_value(DAWN_M_CALLBACKS_IGNORED, "notify", "replayed"), before + 1);
+        /* the same message's next status is a request of its own */
+        assert_int_equal(apply(s, ref, DAWN_RECEIPT_DELIVERED, sid), DAWN_RECEIPT_APPLIED);
+
+        /* remembered until keep_until, then pruned as later requests come */
+        assert_int_equal(dawn_store_note_twilio_request(s, "SMaa", "inbound", 5000, 1000), 1);
+        assert_int_equal(dawn_store_note_twilio_request(s, "SMaa", "inbound", 5000, 4000), 0);
+        assert_int_equal(dawn_store_note_twilio_request(s, "SMbb", "inbound", 9000, 6000), 1);
+        assert_int_equal(dawn_store_note_twilio_request(s, "SMaa", "inbound", 9000, 6000), 1);
+        dawn_store_close(s);
+}
+
+static void test_reached(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = store_with_alerts(f->path);
+        char sub[DAWN_MAX_ID_CHARS + 1] = "";
+        int rev = 0;
+        static const struct {
+                enum dawn_delivery_state state;
+                bool reached;
+        } cases[] = {
+                { DAWN_DELIVERY_PENDING, false },  { DAWN_DELIVERY_INFLIGHT, false },  { DAWN_DELIVERY_DELIVERED, true },
+                { DAWN_DELIVERY_RETRYING, false }, { DAWN_DELIVERY_FAILED, false },    { DAWN_DELIVERY_SUPERSEDED, false },
+                { DAWN_DELIVERY_SENT, true },      { DAWN_DELIVERY_OPTED_OUT, false },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char number[24];
+                snprintf(number, sizeof(number), "+4477009002%02zu", i);
+                delivery_in(s, f->path, DAWN_CHANNEL_SMS, number, cases[i].state);
+                assert_int_equal(dawn_store_alert_reached(s, "A1", DAWN_CHANNEL_SMS, NULL, number, &rev, sub),
+                                 cases[i].reached);
+                /* the same number, another alert: never */
+                assert_int_equal(dawn_store_alert_reached(s, "A2", DAWN_CHANNEL_SMS, NULL, number, &rev, sub), 0);
+                assert_int_equal(dawn_store_alert_reached(s, "A9", DAWN_CHANNEL_SMS, NULL, number, &rev, sub), 0);
+        }
+        int64_t id = delivery_in(s, f->path, DAWN_CHANNEL_MQTT, "t/x", DAWN_DELIVERY_DELIVERED);
+        struct dawn_outbox_row row;
+        assert_int_equal(dawn_store_load_delivery(s, id, &row), 1);
+        assert_int_equal(dawn_store_alert_reached(s, "A1", DAWN_CHANNEL_MQTT, row.subscriber, NULL, &rev, sub), 1);
+        assert_string_equal(sub, row.subscriber);
+        assert_int_equal(rev, 1);
+        assert_int_equal(dawn_store_alert_reached(s, "A1", DAWN_CHANNEL_MQTT, "someone-else", NULL, &rev, sub), 0);
+        assert_int_equal(dawn_store_alert_reached(s, "A1", DAWN_CHANNEL_SMS, row.subscriber, NULL, &rev, sub), 0);
+        dawn_outbox_row_clear(&row);
+        dawn_store_close(s);
+}
+
 int main(void)
 {
+        /* the receipts the tests ignore on purpose would each log a warning */
+        log_init(1, LOG_CRIT);
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_fresh_store_gets_current_schema_in_wal_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reopening_keeps_what_was_stored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_1_store_is_migrated, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schema_3_store_keeps_its_clusters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_from_a_newer_dawnd_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_in_flight_deliveries_return_to_pending, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_store_moves_deliveries_as_the_table_says, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_receipt_must_name_the_whole_reference, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_receipt_on_every_state, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_twilio_request_taken_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reached, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
