@@ -992,11 +992,13 @@ static int exchange(int fd, const char *path, const char *request, int64_t deadl
         int r;
 
         r = send_all(fd, request, strlen(request), deadline);
+        /* EPIPE, ECONNRESET: a dawnd at one of its limits answers why and hangs up,
+         * maybe before reading the request; that answer is still worth reading */
         if (r == -ETIMEDOUT) {
                 fprintf(stderr, "dawnctl: dawnd at %s did not take the request within %d seconds\n", path,
                         ANSWER_TIMEOUT_SECONDS);
                 return DAWN_EXIT_UNREACHABLE;
-        } else if (r < 0) {
+        } else if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
                 fprintf(stderr, "dawnctl: cannot send to dawnd at %s: %s\n", path, strerror(-r));
                 return DAWN_EXIT_UNREACHABLE;
         }

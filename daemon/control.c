@@ -20,29 +20,55 @@
 #include "metrics.h"
 #include "route.h"
 
+/* How many chunks of input one connection may read in one turn of the loop. */
+#define CONTROL_READS_PER_TURN 4
+/* A dropped or refused client is logged at most this often per reason. */
+#define CONTROL_LOG_INTERVAL_USEC (10 * DAWN_USEC_PER_SEC)
+
+/* An answer that waits for the group commit. */
+struct held {
+        char *text;
+        size_t len;
+        bool wrote;            /* the request wrote: a failed commit turns the answer into "not stored" */
+        struct held *next;
+};
+
 struct conn {
         struct dawn_control *ctl;
         int fd;
         sd_event_source *io;
+        sd_event_source *idle;  /* fires DAWN_CONTROL_IDLE_USEC after the last byte read or written */
         struct dawn_peer peer;
         bool allowed;
         char refusal[160];
-        char *in;              /* bytes read, not yet a whole line */
-        size_t in_len;
-        char *out;             /* answers not yet written */
-        size_t out_len;
-        unsigned waiting;      /* answers waiting for a commit */
-        bool closing;          /* close once everything is written */
-        bool dead;             /* the peer went away; free when waiting reaches 0 */
-        struct conn *next;
+        char *in;               /* bytes read, not yet a whole line */
+        size_t in_len, in_cap;
+        char *out;              /* answers ready: out_len bytes from out + out_off not yet written */
+        size_t out_off, out_len, out_cap;
+        struct held *held, **held_tail; /* answers waiting for the commit, in order */
+        size_t held_bytes;
+        struct dawn_ticket ticket;      /* pending while answers are held */
+        bool read_done;         /* the peer half-closed: it reads what it is owed, then we close */
+        bool closing;           /* close once everything is written */
+        bool dead;              /* to be freed on the way out of the current callback */
+        struct conn *prev, *next;
 };
+
+enum drop_reason { DROP_CONNECTIONS, DROP_FDS, DROP_UNREAD, DROP_IDLE, DROP_REASONS };
 
 struct dawn_control {
         struct dawn_daemon *d;
         int listen_fd;
         sd_event_source *listen_io;
+        sd_event_source *resume;   /* listening again after running out of descriptors */
+        int reserve_fd;            /* closed to accept and refuse a client when out of descriptors */
         bool created_path;
         struct conn *conns;
+        unsigned n_conns;
+        uint64_t full_since;       /* CLOCK_MONOTONIC: when the connection cap was reached, or 0 */
+        uint64_t refused_while_full;
+        uint64_t logged_at[DROP_REASONS];
+        uint64_t unlogged[DROP_REASONS];
 };
 
 /* ---- answers ---- */
@@ -162,20 +188,21 @@ static int change_issue(const struct dawn_intake *in, const cJSON *req, struct d
 
 static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req, change_fn fn)
 {
-        int r = dawn_commit_open(d->commit);
-        if (r == 0)
-                r = dawn_store_savepoint(d->store);
-        if (r < 0)
+        bool intake = fn == change_issue;
+        int r = dawn_commit_begin(d->commit);
+        if (r < 0) {
+                if (intake)
+                        dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "control", "storage");
                 return answer_store_error(d, r);
+        }
         struct dawn_intake in = { d->store, d->config, dawn_now_usec(), p->source, p->actor, DAWN_ROLE_ISSUER };
         struct dawn_alert result;
         dawn_alert_init(&result);
         struct dawn_input_error err = { 0 };
         const char *flag = NULL;
-        r = fn(&in, req, &result, &flag, &err);
+        r = dawn_commit_end(d->commit, fn(&in, req, &result, &flag, &err));
         cJSON *ans;
-        bool intake = fn == change_issue;
-        if (r == 0 && (r = dawn_store_release(d->store)) == 0) {
+        if (r >= 0) {
                 if (intake)
                         dawn_metrics_count(DAWN_M_INTAKE_ACCEPTED, "control",
                                            !flag ? "new" : strcmp(flag, "merged_into_existing") == 0 ? "merged"
@@ -185,14 +212,12 @@ static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const
                           flag ? flag : "accepted", dawn_grade_name(result.grade), dawn_type_name(result.type),
                           result.area, result.revision, p->actor);
         } else {
-                dawn_store_rollback_to_savepoint(d->store);
                 if (intake)
                         dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "control",
                                            r == -EINVAL && !err.temporary ? "invalid" : "storage");
                 ans = r == -EINVAL ? answer_input_error(&err) : answer_store_error(d, r);
         }
         dawn_alert_clear(&result);
-        dawn_commit_count(d->commit);
         return ans;
 }
 
@@ -539,6 +564,16 @@ cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, 
                 cJSON_Delete(req);
                 return answer_error(nul_at, false, DAWN_JSON_NUL_REFUSAL, nul_at);
         }
+        /* one object per line and nothing after it: '{"cmd":"status"} {"cmd":"issue",...}'
+         * is not two requests, nor one with an ignored tail */
+        size_t at = (size_t)(end - line);
+        while (at < len && (line[at] == ' ' || line[at] == '\t' || line[at] == '\r'))
+                at++;
+        if (at < len) {
+                cJSON_Delete(req);
+                return answer_error("request", false, "unexpected bytes after the request object at byte %zu; "
+                                    "send one JSON object per line", at);
+        }
         cJSON *ans = NULL;
         const char *cmd = want_str(req, "cmd");
         if (!cJSON_IsObject(req))
@@ -557,138 +592,267 @@ cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, 
         return ans;
 }
 
-/* ---- connections ---- */
+/* ---- connections ----
+ *
+ * A connection's life: requests are read (at most CONTROL_READS_PER_TURN
+ * chunks per turn of the loop, so that one fast writer cannot keep the
+ * loop to itself) and answered in order. An answer that must wait for the
+ * group commit is held, and the connection's ticket brings the commit's
+ * outcome. Whatever happens, the connection costs a bounded amount:
+ *
+ * - hang-up (both directions closed, EPOLLHUP): the connection is freed at
+ *   once and its ticket cancelled; what it asked to write still commits.
+ * - half-close (EOF on read only): nothing more is read; the answers owed
+ *   are still written, then the connection is closed. While it only waits
+ *   for a commit, epoll is not asked about it at all (a hung-up socket is
+ *   reported for ever, whatever events are asked for).
+ * - a client that never reads: past DAWN_CONTROL_MAX_UNREAD_BYTES of answers
+ *   not yet read it is dropped.
+ * - idle: no byte read or written for DAWN_CONTROL_IDLE_USEC while no commit is
+ *   awaited, and it is closed. */
 
 static void conn_free(struct conn *c)
 {
-        struct conn **pp = &c->ctl->conns;
-        while (*pp && *pp != c)
-                pp = &(*pp)->next;
-        if (*pp)
-                *pp = c->next;
+        struct dawn_control *ctl = c->ctl;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                ctl->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        ctl->n_conns--;
+        dawn_ticket_cancel(&c->ticket);
         sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->idle);
         if (c->fd >= 0)
                 close(c->fd);
+        while (c->held) {
+                struct held *h = c->held;
+                c->held = h->next;
+                free(h->text);
+                free(h);
+        }
         free(c->in);
         free(c->out);
         free(c);
+        /* room again: a listener paused by the cap may take the next one */
+        if (ctl->full_since && ctl->n_conns < DAWN_CONTROL_MAX_CONNECTIONS) {
+                log_notice("control: below %d connections again (%llu refused meanwhile)", DAWN_CONTROL_MAX_CONNECTIONS,
+                           (unsigned long long)ctl->refused_while_full);
+                ctl->full_since = 0;
+                ctl->refused_while_full = 0;
+        }
 }
 
-/* The peer is gone or misbehaved: stop listening to it. Freed now, or when
- * the last answer waiting for a commit has been dropped. */
+/* Marks the connection for freeing: every entry point (I/O, the idle timer,
+ * the ticket's answer) frees it on the way out, so that nothing below it in
+ * the call stack touches freed memory. */
 static void conn_kill(struct conn *c)
 {
         c->dead = true;
         c->io = sd_event_source_disable_unref(c->io);
-        if (c->fd >= 0)
-                close(c->fd);
-        c->fd = -1;
-        if (c->waiting == 0)
-                conn_free(c);
+        c->idle = sd_event_source_disable_unref(c->idle);
+}
+
+/* Logs a dropped client at most once per LOG_INTERVAL per reason, with how
+ * many went the same way in between: a flood must not flood the journal. */
+static void note_drop(struct dawn_control *ctl, enum drop_reason why, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void note_drop(struct dawn_control *ctl, enum drop_reason why, const char *fmt, ...)
+{
+        static const char *const names[] = { "over_limit", "out_of_fds", "unread_output", "idle" };
+        dawn_metrics_count(DAWN_M_CONTROL_DROPPED, names[why], NULL);
+        uint64_t now = 0;
+        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &now);
+        if (ctl->logged_at[why] && now - ctl->logged_at[why] < CONTROL_LOG_INTERVAL_USEC) {
+                ctl->unlogged[why]++;
+                return;
+        }
+        char msg[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (ctl->unlogged[why])
+                log_warning("control: %s (and %llu more like it in the last %llu s)", msg,
+                            (unsigned long long)ctl->unlogged[why],
+                            (unsigned long long)((now - ctl->logged_at[why]) / DAWN_USEC_PER_SEC));
+        else
+                log_warning("control: %s", msg);
+        ctl->logged_at[why] = now;
+        ctl->unlogged[why] = 0;
 }
 
 static void conn_update_events(struct conn *c)
 {
-        if (c->io)
-                sd_event_source_set_io_events(c->io, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+        if (c->dead)
+                return;
+        uint32_t events = (c->read_done || c->closing ? 0 : EPOLLIN) | (c->out_len ? EPOLLOUT : 0);
+        if (events == 0) {
+                sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+                return;
+        }
+        sd_event_source_set_io_events(c->io, events);
+        sd_event_source_set_enabled(c->io, SD_EVENT_ON);
 }
 
+static void conn_touch(struct conn *c)
+{
+        uint64_t now = 0;
+        sd_event_now(c->ctl->d->loop, CLOCK_MONOTONIC, &now);
+        sd_event_source_set_time(c->idle, now + DAWN_CONTROL_IDLE_USEC);
+        sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+}
+
+/* Writes what it can; closes when everything owed is written and the
+ * connection is done with. */
 static void conn_flush(struct conn *c)
 {
         while (c->out_len && !c->dead) {
-                ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t n = send(c->fd, c->out + c->out_off, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
-                        conn_kill(c);
+                        conn_kill(c); /* EPIPE: the reader went away; its answers go with it */
                         return;
                 }
-                memmove(c->out, c->out + n, c->out_len - (size_t)n);
+                c->out_off += (size_t)n;
                 c->out_len -= (size_t)n;
+                conn_touch(c);
+        }
+        if (c->out_len == 0) {
+                c->out_off = 0;
+                /* a connection that once had a long answer does not keep its buffer */
+                if (c->out_cap > 65536) {
+                        free(c->out);
+                        c->out = NULL;
+                        c->out_cap = 0;
+                }
         }
         if (c->dead)
                 return;
-        if (c->closing && c->out_len == 0 && c->waiting == 0) {
+        if ((c->closing || c->read_done) && c->out_len == 0 && !c->held) {
                 conn_kill(c);
                 return;
         }
         conn_update_events(c);
 }
 
-static void conn_send(struct conn *c, cJSON *ans)
+static bool over_cap(struct conn *c, size_t len)
 {
-        char *text = ans ? cJSON_PrintUnformatted(ans) : NULL;
-        cJSON_Delete(ans);
-        if (!text || c->dead) {
+        size_t unread = c->out_len + c->held_bytes;
+        /* one answer always fits (a long list), however large; more than the cap of them does not */
+        if (unread == 0 || unread + len <= DAWN_CONTROL_MAX_UNREAD_BYTES)
+                return false;
+        note_drop(c->ctl, DROP_UNREAD, "dropped %s: more than %d bytes of answers not read",
+                  c->peer.actor[0] ? c->peer.actor : "a client", DAWN_CONTROL_MAX_UNREAD_BYTES);
+        conn_kill(c);
+        return true;
+}
+
+/* Makes room for need bytes, doubling: appending answer after answer must
+ * not copy the buffer each time. */
+static bool reserve(char **buf, size_t *cap, size_t need)
+{
+        if (need <= *cap)
+                return true;
+        size_t n = *cap ? *cap : 4096;
+        while (n < need)
+                n *= 2;
+        char *p = realloc(*buf, n);
+        if (!p)
+                return false;
+        *buf = p;
+        *cap = n;
+        return true;
+}
+
+static void conn_queue_out(struct conn *c, char *text, size_t len)
+{
+        if (c->out_off && c->out_off + c->out_len + len + 1 > c->out_cap) {
+                memmove(c->out, c->out + c->out_off, c->out_len);
+                c->out_off = 0;
+        }
+        if (!reserve(&c->out, &c->out_cap, c->out_off + c->out_len + len + 1)) {
                 free(text);
-                return;
-        }
-        size_t len = strlen(text);
-        char *out = realloc(c->out, c->out_len + len + 1);
-        if (out) {
-                c->out = out;
-                memcpy(c->out + c->out_len, text, len);
-                c->out[c->out_len + len] = '\n';
-                c->out_len += len + 1;
-        }
-        free(text);
-        conn_flush(c);
-}
-
-struct waiting_answer {
-        struct conn *conn;
-        cJSON *answer;
-        bool wrote;
-};
-
-static void after_commit_answer(int r, void *userdata)
-{
-        struct waiting_answer *w = userdata;
-        struct conn *c = w->conn;
-        c->waiting--;
-        if (r < 0 && w->wrote) {
-                /* the commit failed: nothing this request wrote exists, and the submitter must know */
-                cJSON_Delete(w->answer);
-                w->answer = answer_store_error(c->ctl->d, r);
-        }
-        if (c->dead) {
-                cJSON_Delete(w->answer);
-                if (c->waiting == 0)
-                        conn_free(c);
-        } else {
-                conn_send(c, w->answer);
-        }
-        free(w);
-}
-
-/* Answers now, or after the open transaction commits: nobody hears
- * "accepted", nor reads what others wrote, before it is durable. */
-static void conn_answer(struct conn *c, cJSON *ans, bool wrote)
-{
-        struct dawn_daemon *d = c->ctl->d;
-        if (wrote) {
-                dawn_outbox_kick(d->outbox);
-                dawn_daemon_schedule_expiry(d);
-        }
-        if (!dawn_commit_is_open(d->commit)) {
-                conn_send(c, ans);
-                return;
-        }
-        struct waiting_answer *w = malloc(sizeof(*w));
-        if (!w || dawn_commit_after(d->commit, after_commit_answer, w) < 0) {
-                free(w);
-                cJSON_Delete(ans);
                 conn_kill(c);
                 return;
         }
-        *w = (struct waiting_answer){ c, ans, wrote };
-        c->waiting++;
+        char *end = c->out + c->out_off + c->out_len;
+        memcpy(end, text, len);
+        end[len] = '\n';
+        c->out_len += len + 1;
+        free(text);
+}
+
+static void after_commit(int r, void *owner)
+{
+        struct conn *c = owner;
+        while (c->held && !c->dead) {
+                struct held *h = c->held;
+                c->held = h->next;
+                c->held_bytes -= h->len + 1;
+                if (r < 0 && h->wrote) {
+                        /* the commit failed: nothing this request wrote exists, and the submitter must know */
+                        cJSON *e = answer_store_error(c->ctl->d, r);
+                        free(h->text);
+                        h->text = e ? cJSON_PrintUnformatted(e) : NULL;
+                        cJSON_Delete(e);
+                        h->len = h->text ? strlen(h->text) : 0;
+                }
+                if (h->text)
+                        conn_queue_out(c, h->text, h->len);
+                else
+                        conn_kill(c);
+                free(h);
+        }
+        c->held_tail = &c->held;
+        conn_flush(c);
+        if (c->dead)
+                conn_free(c);
+}
+
+/* Answers in order: now, or held until the open batch commits (nobody hears
+ * "accepted", nor reads what others wrote, before it is durable), and behind
+ * any answer already held. Takes ans. */
+static void conn_answer(struct conn *c, cJSON *ans, bool wrote)
+{
+        char *text = ans ? cJSON_PrintUnformatted(ans) : NULL;
+        cJSON_Delete(ans);
+        if (!text) {
+                conn_kill(c);
+                return;
+        }
+        size_t len = strlen(text);
+        if (over_cap(c, len + 1)) {
+                free(text);
+                return;
+        }
+        struct dawn_commit *commit = c->ctl->d->commit;
+        if (!c->held && !dawn_commit_is_open(commit)) {
+                conn_queue_out(c, text, len);
+                conn_flush(c);
+                return;
+        }
+        struct held *h = malloc(sizeof(*h));
+        if (!h) {
+                free(text);
+                conn_kill(c);
+                return;
+        }
+        *h = (struct held){ text, len, wrote, NULL };
+        *c->held_tail = h;
+        c->held_tail = &h->next;
+        c->held_bytes += len + 1;
+        if (!dawn_ticket_pending(&c->ticket))
+                dawn_commit_ticket(commit, &c->ticket, after_commit, c);
 }
 
 static void conn_line(struct conn *c, const char *line, size_t len)
 {
         if (!c->allowed) {
-                conn_send(c, answer_error(NULL, false, "%s", c->refusal));
+                conn_answer(c, answer_error(NULL, false, "%s", c->refusal), false);
                 c->closing = true;
                 conn_flush(c);
                 return;
@@ -698,65 +862,86 @@ static void conn_line(struct conn *c, const char *line, size_t len)
         conn_answer(c, ans, wrote);
 }
 
-static void conn_read(struct conn *c)
+/* Takes every whole line out of the input. */
+static void conn_lines(struct conn *c)
+{
+        size_t start = 0;
+        char *nl;
+        while (!c->dead && !c->closing && (nl = memchr(c->in + start, '\n', c->in_len - start))) {
+                conn_line(c, c->in + start, (size_t)(nl - (c->in + start)));
+                start = (size_t)(nl - c->in) + 1;
+        }
+        if (c->dead)
+                return;
+        memmove(c->in, c->in + start, c->in_len - start);
+        c->in_len -= start;
+        if (c->in_len > DAWN_MAX_REQUEST_BYTES && !c->closing) {
+                /* no newline in sight: answer once, then hang up, since the stream cannot be resynchronised */
+                conn_answer(c, answer_error("request", false, "request larger than the limit of %d bytes",
+                                            DAWN_MAX_REQUEST_BYTES),
+                            false);
+                c->closing = true;
+                c->in_len = 0;
+                conn_flush(c);
+        }
+}
+
+static void conn_read(struct conn *c, bool hangup)
 {
         char buf[16384];
-        for (;;) {
+        for (int k = 0; k < CONTROL_READS_PER_TURN && !c->dead && !c->closing; k++) {
                 ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                        /* the peer closed: answers already owed are dropped with it */
-                        c->closing = true;
-                        if (c->waiting == 0 && c->out_len == 0)
-                                conn_kill(c);
-                        else
-                                sd_event_source_set_io_events(c->io, c->out_len ? EPOLLOUT : 0);
-                        return;
-                }
-                if (n < 0)
-                        return;
-                char *in = realloc(c->in, c->in_len + (size_t)n);
-                if (!in) {
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        break;
+                if (n < 0 || (n == 0 && hangup)) {
+                        /* gone for good: what it asked to write still commits, its answers are dropped */
                         conn_kill(c);
                         return;
                 }
-                c->in = in;
+                if (n == 0) {
+                        /* half-closed: it still reads what it is owed */
+                        c->read_done = true;
+                        break;
+                }
+                conn_touch(c);
+                if (!reserve(&c->in, &c->in_cap, c->in_len + (size_t)n)) {
+                        conn_kill(c);
+                        return;
+                }
                 memcpy(c->in + c->in_len, buf, (size_t)n);
                 c->in_len += (size_t)n;
-
-                size_t start = 0;
-                char *nl;
-                while (!c->dead && !c->closing && (nl = memchr(c->in + start, '\n', c->in_len - start))) {
-                        conn_line(c, c->in + start, (size_t)(nl - (c->in + start)));
-                        start = (size_t)(nl - c->in) + 1;
-                }
-                if (c->dead)
-                        return;
-                memmove(c->in, c->in + start, c->in_len - start);
-                c->in_len -= start;
-                if (c->in_len > DAWN_MAX_REQUEST_BYTES) {
-                        /* no newline in sight: answer once, then hang up, since the stream cannot be resynchronised */
-                        conn_send(c, answer_error("request", false,
-                                                  "request larger than the limit of %d bytes",
-                                                  DAWN_MAX_REQUEST_BYTES));
-                        c->closing = true;
-                        c->in_len = 0;
-                        conn_flush(c);
-                        return;
-                }
-                if (c->closing)
-                        return;
+                conn_lines(c);
         }
+        conn_flush(c);
 }
 
 static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         struct conn *c = userdata;
+        bool hangup = revents & (EPOLLHUP | EPOLLERR);
         if (revents & EPOLLOUT)
                 conn_flush(c);
-        if (!c->dead && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->closing)
-                conn_read(c);
-        else if (!c->dead && c->closing && (revents & (EPOLLHUP | EPOLLERR)) && c->out_len)
+        if (!c->dead && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->read_done && !c->closing)
+                conn_read(c, hangup);
+        else if (!c->dead && hangup)
                 conn_kill(c);
+        if (c->dead)
+                conn_free(c);
+        return 0;
+}
+
+static int on_conn_idle(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct conn *c = userdata;
+        if (c->held) {
+                /* waiting for the commit is not idling: the commit has a deadline of its own */
+                conn_touch(c);
+                return 0;
+        }
+        note_drop(c->ctl, DROP_IDLE, "closed %s's connection: nothing read or written for %llu s",
+                  c->peer.actor[0] ? c->peer.actor : "a client",
+                  (unsigned long long)(DAWN_CONTROL_IDLE_USEC / DAWN_USEC_PER_SEC));
+        conn_free(c);
         return 0;
 }
 
@@ -806,27 +991,108 @@ static void identify_peer(struct dawn_control *ctl, struct conn *c)
         }
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Tells a client it cannot be served now, in the protocol's words, and
+ * hangs up. What it sent is read first: closing a Unix socket with unread
+ * data would make its reads fail with ECONNRESET before it sees why. */
+static void refuse_connection(int fd, const char *why)
+{
+        char buf[4096];
+        for (int k = 0; k < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; k++)
+                ;
+        cJSON *e = answer_error(NULL, true, "%s", why);
+        char *text = e ? cJSON_PrintUnformatted(e) : NULL;
+        cJSON_Delete(e);
+        if (text) {
+                size_t len = strlen(text);
+                text[len] = '\n'; /* replaces the terminator: sent by length */
+                (void)!send(fd, text, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        free(text);
+        close(fd);
+}
+
+static int on_accept_resume(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct dawn_control *ctl = userdata;
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
-                return 0; /* EAGAIN, or the peer gave up already */
+        if (ctl->listen_io)
+                sd_event_source_set_enabled(ctl->listen_io, SD_EVENT_ON);
+        return 0;
+}
+
+/* accept() failed for want of file descriptors. Retrying at once would spin
+ * (the connection stays in the backlog, so the socket stays readable): tell
+ * the waiting clients why, with the descriptor kept in reserve for this, and
+ * stop listening for DAWN_CONTROL_ACCEPT_PAUSE_USEC. */
+static void out_of_fds(struct dawn_control *ctl, int err)
+{
+        note_drop(ctl, DROP_FDS, "cannot accept connections: %s; pausing the control socket for %llu ms",
+                  strerror(err), (unsigned long long)(DAWN_CONTROL_ACCEPT_PAUSE_USEC / 1000));
+        for (int k = 0; k < 16 && ctl->reserve_fd >= 0; k++) {
+                close(ctl->reserve_fd);
+                int cfd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd >= 0)
+                        refuse_connection(cfd, "dawnd has run out of file descriptors; try again shortly");
+                ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (cfd < 0)
+                        break;
+        }
+        uint64_t now = 0;
+        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &now);
+        sd_event_source_set_enabled(ctl->listen_io, SD_EVENT_OFF);
+        sd_event_source_set_time(ctl->resume, now + DAWN_CONTROL_ACCEPT_PAUSE_USEC);
+        sd_event_source_set_enabled(ctl->resume, SD_EVENT_ONESHOT);
+}
+
+static void new_conn(struct dawn_control *ctl, int cfd)
+{
         struct conn *c = calloc(1, sizeof(*c));
         if (!c) {
                 close(cfd);
-                return 0;
+                return;
         }
         c->ctl = ctl;
         c->fd = cfd;
+        c->held_tail = &c->held;
         identify_peer(ctl, c);
-        if (sd_event_add_io(ctl->d->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0) {
+        uint64_t now = 0;
+        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &now);
+        if (sd_event_add_io(ctl->d->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
+            sd_event_add_time(ctl->d->loop, &c->idle, CLOCK_MONOTONIC, now + DAWN_CONTROL_IDLE_USEC,
+                              DAWN_USEC_PER_SEC / 10, on_conn_idle, c) < 0) {
+                sd_event_source_disable_unref(c->io);
                 close(cfd);
                 free(c);
-                return 0;
+                return;
         }
         c->next = ctl->conns;
+        if (c->next)
+                c->next->prev = c;
         ctl->conns = c;
+        ctl->n_conns++;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct dawn_control *ctl = userdata;
+        /* a few per turn: a flood of connections must not keep the loop to itself */
+        for (int k = 0; k < 16; k++) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (errno == EMFILE || errno == ENFILE)
+                                out_of_fds(ctl, errno);
+                        return 0; /* EAGAIN, or the peer gave up already */
+                }
+                if (ctl->n_conns < DAWN_CONTROL_MAX_CONNECTIONS) {
+                        new_conn(ctl, cfd);
+                        continue;
+                }
+                if (!ctl->full_since)
+                        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &ctl->full_since);
+                ctl->refused_while_full++;
+                note_drop(ctl, DROP_CONNECTIONS, "%d connections open, the limit: refusing new ones",
+                          DAWN_CONTROL_MAX_CONNECTIONS);
+                refuse_connection(cfd, "dawnd is busy: too many control connections are open; try again shortly");
+        }
         return 0;
 }
 
@@ -870,13 +1136,24 @@ int dawn_control_new(struct dawn_daemon *d, int fd, struct dawn_control **out)
         if (!ctl)
                 return -ENOMEM;
         ctl->d = d;
+        ctl->reserve_fd = -1;
         ctl->listen_fd = fd >= 0 ? fd : listen_on_path(ctl);
         if (ctl->listen_fd < 0) {
                 int r = ctl->listen_fd;
                 free(ctl);
                 return r;
         }
+        /* a socket passed by systemd may be blocking; accept() is called until EAGAIN */
+        int flags = fcntl(ctl->listen_fd, F_GETFL);
+        if (flags >= 0 && !(flags & O_NONBLOCK))
+                (void)fcntl(ctl->listen_fd, F_SETFL, flags | O_NONBLOCK);
+        ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         int r = sd_event_add_io(d->loop, &ctl->listen_io, ctl->listen_fd, EPOLLIN, on_accept, ctl);
+        if (r >= 0)
+                r = sd_event_add_time(d->loop, &ctl->resume, CLOCK_MONOTONIC, UINT64_MAX, DAWN_USEC_PER_SEC / 100,
+                                      on_accept_resume, ctl);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(ctl->resume, SD_EVENT_OFF);
         if (r < 0) {
                 dawn_control_free(ctl);
                 return r;
@@ -890,6 +1167,7 @@ void dawn_control_stop_listening(struct dawn_control *ctl)
         if (!ctl || ctl->listen_fd < 0)
                 return;
         ctl->listen_io = sd_event_source_disable_unref(ctl->listen_io);
+        ctl->resume = sd_event_source_disable_unref(ctl->resume);
         close(ctl->listen_fd);
         ctl->listen_fd = -1;
         if (ctl->created_path)
@@ -901,10 +1179,10 @@ struct dawn_control *dawn_control_free(struct dawn_control *ctl)
         if (!ctl)
                 return NULL;
         dawn_control_stop_listening(ctl);
-        while (ctl->conns) {
-                ctl->conns->waiting = 0;
+        while (ctl->conns)
                 conn_free(ctl->conns);
-        }
+        if (ctl->reserve_fd >= 0)
+                close(ctl->reserve_fd);
         free(ctl);
         return NULL;
 }

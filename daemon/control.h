@@ -8,9 +8,27 @@
 #include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct dawn_daemon;
 struct dawn_control;
+
+/* The control socket's limits (README, "Reliability"). Each one hit is
+ * counted in dawn_control_connections_dropped_total{reason=...} and
+ * logged (at most one line per reason every 10 s). */
+/* Connections served at once; the next ones are told "dawnd is busy" and
+ * closed (reason "over_limit"). dawnctl holds one for a second or less. */
+#define DAWN_CONTROL_MAX_CONNECTIONS 64
+/* A connection with nothing read or written for this long, and no answer
+ * waiting for a commit, is closed (reason "idle"): dawnctl writes its
+ * request at once, so only a stuck or hostile client waits this long. */
+#define DAWN_CONTROL_IDLE_USEC (5 * UINT64_C(1000000))
+/* Answers a client has not read yet: past this it is dropped (reason
+ * "unread_output"). One answer always fits, however large (a long list). */
+#define DAWN_CONTROL_MAX_UNREAD_BYTES (1024 * 1024)
+/* accept() failing with EMFILE/ENFILE: the waiting clients are told why and
+ * the socket is not listened to for this long (reason "out_of_fds"). */
+#define DAWN_CONTROL_ACCEPT_PAUSE_USEC (250 * UINT64_C(1000))
 
 /* Listens on fd if >= 0 (socket activation), else creates the socket at
  * the configured path. */

@@ -224,7 +224,8 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-void dawn_daemon_schedule_expiry(struct dawn_daemon *d)
+/* Sets the expiry timer to the earliest expires_at of an open alert. */
+static void schedule_expiry(struct dawn_daemon *d)
 {
         int64_t t = dawn_store_next_expiry(d->store);
         if (t > 0) {
@@ -235,37 +236,42 @@ void dawn_daemon_schedule_expiry(struct dawn_daemon *d)
         }
 }
 
-/* Alerts that reached expires_at: expired, dashboards cleared. Each in a
- * savepoint of its own, like a request, in the batch transaction. */
+/* Alerts that reached expires_at: expired, dashboards cleared. Each is a
+ * write of its own on the one write path, like a request. */
 static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct dawn_daemon *d = userdata;
         char ids[64][DAWN_MAX_ID_CHARS + 1];
         int64_t now = dawn_now_usec();
-        int r = dawn_commit_open(d->commit);
-        int n = r < 0 ? r : dawn_store_due_expiries(d->store, now, ids, 64);
+        int n = dawn_store_due_expiries(d->store, now, ids, 64);
         if (n < 0)
                 log_error_errno(n, "expiry: cannot read due alerts: %s", dawn_store_errmsg(d->store));
         struct dawn_intake in = { d->store, d->config, now, "dawnd", "dawnd (expiry)", DAWN_ROLE_ISSUER };
         for (int i = 0; i < n; i++) {
                 struct dawn_alert a;
                 dawn_alert_init(&a);
-                r = dawn_store_savepoint(d->store);
+                int r = dawn_commit_begin(d->commit);
                 if (r == 0)
-                        r = dawn_intake_expire(&in, ids[i], &a);
-                if (r >= 0 && dawn_store_release(d->store) == 0) {
-                        if (r == 0)
-                                log_alert(LOG_INFO, a.id, "alert %s expired (revision %d)", a.id, a.revision);
-                } else {
-                        dawn_store_rollback_to_savepoint(d->store);
+                        r = dawn_commit_end(d->commit, dawn_intake_expire(&in, ids[i], &a));
+                if (r == 0)
+                        log_alert(LOG_INFO, a.id, "alert %s expired (revision %d)", a.id, a.revision);
+                else if (r < 0)
                         log_error_errno(r, "expiry: alert %s: %s", ids[i], dawn_store_errmsg(d->store));
-                }
                 dawn_alert_clear(&a);
         }
-        dawn_outbox_kick(d->outbox);
-        /* more may be due (more than 64 at once), or the next one later */
-        dawn_daemon_schedule_expiry(d);
+        /* more may be due (more than 64 at once), or the next one later; the outbox is
+         * kicked by the after-write hook once the expiries are committed */
+        schedule_expiry(d);
         return 0;
+}
+
+/* After every batch that committed a write (any way in): what it wrote may
+ * be due for sending, and may have changed when the next alert expires. */
+static void after_write(void *userdata)
+{
+        struct dawn_daemon *d = userdata;
+        dawn_outbox_kick(d->outbox);
+        schedule_expiry(d);
 }
 
 static void stop(struct dawn_daemon *d, const char *why)
@@ -365,6 +371,8 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
         if (r >= 0)
                 r = dawn_commit_new(d->loop, d->store, on_store_fatal, d, &d->commit);
         if (r >= 0)
+                r = dawn_commit_on_write(d->commit, after_write, d);
+        if (r >= 0)
                 r = dawn_outbox_new(d->loop, d->store, d->commit, &d->config, &d->outbox);
         if (r >= 0)
                 r = start_channels(d);
@@ -402,7 +410,7 @@ int dawn_daemon_run(struct dawn_daemon *d)
         sd_notify(0, "READY=1");
         dawn_daemon_update_status(d);
         dawn_outbox_kick(d->outbox); /* whatever waited from before the restart */
-        dawn_daemon_schedule_expiry(d); /* and alerts that expired while dawnd was down */
+        schedule_expiry(d); /* and alerts that expired while dawnd was down */
         int r = sd_event_loop(d->loop);
         return r < 0 ? EXIT_FAILURE : r;
 }

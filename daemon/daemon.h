@@ -50,10 +50,6 @@ int dawn_daemon_run(struct dawn_daemon *d);
  * valid. Returns 0, or -EINVAL with the errors joined into msg. */
 int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n);
 
-/* Sets the expiry timer to the earliest expires_at of an open alert; call
- * after anything that issued or changed an alert. */
-void dawn_daemon_schedule_expiry(struct dawn_daemon *d);
-
 /* Sends STATUS= to systemd (and is cheap enough to call after every commit). */
 void dawn_daemon_update_status(struct dawn_daemon *d);
 

@@ -195,6 +195,7 @@ struct request {
         bool twiml;
 
         /* the group commits this request's store work was part of (see op_begin) */
+        struct dawn_ticket ticket;      /* pending while it waits for the open batch */
         unsigned waiting;               /* commit callbacks registered and not yet called */
         bool watching;                  /* one is registered for the transaction open now */
         int *epoch_result;              /* how each of those commits ended, in order */
@@ -420,11 +421,11 @@ int dawn_http_alerts_body_admit(const char *body, size_t len, dawn_http_admit_fn
 /* ---- waiting for the group commit ----
  *
  * Whatever a request wrote, or read while a transaction was open, is
- * answered only after that transaction has committed. A batch of reports
- * may span several commits (the group commit also commits when its batch
- * is full, which can happen inside one report's intake), so each report
- * remembers which of this request's commits ("epochs") it belongs to, and
- * only the reports in a commit that failed are answered "not stored". */
+ * answered only after that transaction has committed. The group commit
+ * never commits inside a write, so one request's reports normally share one
+ * batch; still each report remembers which of this request's commits
+ * ("epochs") it belongs to, and only the reports in a commit that failed are
+ * answered "not stored". */
 
 static void request_free(struct request *rq);
 static void finish(struct request *rq);
@@ -470,11 +471,7 @@ static void watch_commit(struct request *rq)
         struct dawn_commit *c = rq->h->d->commit;
         if (rq->watching || !dawn_commit_is_open(c))
                 return;
-        if (dawn_commit_after(c, on_commit, rq) < 0) {
-                /* out of memory: the only other way to learn the outcome is to commit now */
-                record_epoch(rq, dawn_commit_flush(c));
-                return;
-        }
+        dawn_commit_ticket(c, &rq->ticket, on_commit, rq);
         rq->watching = true;
         rq->waiting++;
 }
@@ -903,6 +900,7 @@ static void request_unlink(struct request *rq)
 
 static void request_free(struct request *rq)
 {
+        dawn_ticket_cancel(&rq->ticket); /* freed while waiting (shutdown): the commit must not call it */
         request_unlink(rq);
         if (rq->response)
                 MHD_destroy_response(rq->response);

@@ -15,25 +15,20 @@ const char *dawn_way_name(enum dawn_way w)
         return w == DAWN_WAY_HTTP ? "http" : w == DAWN_WAY_MQTT ? "mqtt" : "control";
 }
 
-/* Every write from outside runs like a control-socket request: inside the
- * loop turn's transaction, in a savepoint of its own so that its failure
- * undoes only its own writes. */
+/* Every write from outside runs like a control-socket request: through the
+ * one write path (commit.h), inside the loop turn's batch, in a savepoint of
+ * its own so that its failure undoes only its own writes. Whoever answers
+ * the client takes a ticket for the batch; what follows a write (sending,
+ * expiry) is the commit's after-write hooks' business. */
 static int begin(struct dawn_daemon *d)
 {
-        int r = dawn_commit_open(d->commit);
-        return r < 0 ? r : dawn_store_savepoint(d->store);
+        return dawn_commit_begin(d->commit);
 }
 
 static int end(struct dawn_daemon *d, int r, bool *wrote)
 {
-        if (r >= 0 && (r = dawn_store_release(d->store)) == 0) {
-                *wrote = true;
-                dawn_outbox_kick(d->outbox);
-                dawn_daemon_schedule_expiry(d);
-        } else {
-                dawn_store_rollback_to_savepoint(d->store);
-        }
-        dawn_commit_count(d->commit);
+        r = dawn_commit_end(d->commit, r);
+        *wrote = r >= 0;
         return r;
 }
 

@@ -1,11 +1,11 @@
 /* The ways in from outside the control socket: partner reports (HTTP and
  * MQTT ingest), delivery receipts, SMS replies and dashboard
- * acknowledgements. Each call does its writes inside the daemon's
- * group-commit transaction, in a savepoint of its own, exactly as a
- * control-socket request does; the caller must not answer anyone before
- * that transaction has committed: register the answer with
- * dawn_commit_after(d->commit, ...) when dawn_commit_is_open(d->commit),
- * and send it from there (with an error instead if r < 0 there).
+ * acknowledgements. Each call writes through the one write path
+ * (commit.h), in a savepoint of its own, exactly as a control-socket
+ * request does; the caller must not answer anyone before the batch has
+ * committed: when dawn_commit_is_open(d->commit), take a ticket with
+ * dawn_commit_ticket() and answer from its answer function (with "not
+ * stored" instead if its r < 0).
  *
  * These functions count themselves in the metrics and log what they did;
  * the callers count only what never reached them (bad tokens, bodies too

@@ -78,6 +78,7 @@ static void publish_answer(struct dawn_daemon *d, const char *topic, cJSON *answ
 }
 
 struct waiting_answer {
+        struct dawn_ticket ticket;
         struct dawn_daemon *d;
         char *topic;
         cJSON *answer;
@@ -123,14 +124,14 @@ static void answer(struct dawn_ingest_mqtt *im, const char *source, cJSON *answe
                 return;
         }
         struct waiting_answer *w = malloc(sizeof(*w));
-        if (!w || dawn_commit_after(d->commit, after_commit_answer, w) < 0) {
-                free(w);
+        if (!w) {
                 free(topic);
                 cJSON_Delete(answer);
                 log_error("MQTT ingest: out of memory: no answer for %s", source);
                 return;
         }
-        *w = (struct waiting_answer){ d, topic, answer, wrote };
+        *w = (struct waiting_answer){ .d = d, .topic = topic, .answer = answer, .wrote = wrote };
+        dawn_commit_ticket(d->commit, &w->ticket, after_commit_answer, w);
 }
 
 static const char *error_text(const cJSON *err)

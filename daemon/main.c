@@ -1,9 +1,11 @@
 /* dawnd: the Drug Alert Warning Network daemon. Thin: arguments, the
  * config, and the daemon's loop. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <syslog.h>
 
 #include "config.h"
@@ -43,6 +45,23 @@ static int check_only(const char *path)
         return EXIT_SUCCESS;
 }
 
+/* systemd starts services with a soft limit of 1,024 open files and a far
+ * higher hard one, so that programs still using select() keep working.
+ * dawnd uses none; its own per-way connection caps bound its descriptors,
+ * and a soft limit it could have raised would only make accept() fail
+ * (EMFILE) and SQLite refuse to open its journal long before the caps. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rlim_t soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(-errno, "cannot raise the open files limit from %llu to %llu: %m, ignoring",
+                                  (unsigned long long)soft, (unsigned long long)rl.rlim_max);
+}
+
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -74,6 +93,7 @@ int main(int argc, char **argv)
                 return check_only(path);
 
         log_init(foreground, debug ? LOG_DEBUG : LOG_INFO);
+        raise_fd_limit();
         struct dawn_config *config = NULL;
         struct dawn_errors errs = { 0 };
         int r = dawn_config_load(path, &config, &errs);

@@ -79,6 +79,9 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
                                         "Times the HTTP listener paused for 0.25 s because dawnd was out of "
                                         "file descriptors.",
                                         { NULL, NULL } },
+        [DAWN_M_CONTROL_DROPPED] = { "dawn_control_connections_dropped_total",
+                                     "Control socket clients refused or closed by dawnd at a limit, by the limit.",
+                                     { "reason", NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

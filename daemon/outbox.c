@@ -44,7 +44,7 @@ struct dawn_outbox {
         sd_event_source *dispatch_soon;
         sd_event_source *timer;
         sd_event_source *sweep;             /* lifetimes, also while a channel cannot send */
-        bool kick_queued;
+        struct dawn_ticket kick;            /* a dispatch waits for the open batch to commit */
 };
 
 static struct in_flight *slot_find(struct dawn_outbox *o, int64_t id)
@@ -135,6 +135,7 @@ struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o)
 {
         if (!o)
                 return NULL;
+        dawn_ticket_cancel(&o->kick);
         sd_event_source_disable_unref(o->dispatch_soon);
         sd_event_source_disable_unref(o->timer);
         sd_event_source_disable_unref(o->sweep);
@@ -161,7 +162,6 @@ void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
 static void after_commit_dispatch(int r, void *userdata)
 {
         struct dawn_outbox *o = userdata;
-        o->kick_queued = false;
         sd_event_source_set_enabled(o->dispatch_soon, SD_EVENT_ONESHOT);
 }
 
@@ -169,8 +169,8 @@ void dawn_outbox_kick(struct dawn_outbox *o)
 {
         /* never send from inside an open transaction: what it wrote is not durable yet */
         if (dawn_commit_is_open(o->commit)) {
-                if (!o->kick_queued && dawn_commit_after(o->commit, after_commit_dispatch, o) == 0)
-                        o->kick_queued = true;
+                if (!dawn_ticket_pending(&o->kick))
+                        dawn_commit_ticket(o->commit, &o->kick, after_commit_dispatch, o);
                 return;
         }
         sd_event_source_set_enabled(o->dispatch_soon, SD_EVENT_ONESHOT);
@@ -453,7 +453,6 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                 log_delivery_errno(LOG_ERR, r, NULL, ch->driver->name, delivery_id,
                                    "outbox: cannot record delivery %lld: %s", (long long)delivery_id,
                                    dawn_store_errmsg(o->store));
-        dawn_commit_count(o->commit);
         if (state != DAWN_DELIVERY_PENDING)
                 dawn_outbox_kick(o); /* room for the next one */
 }

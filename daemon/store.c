@@ -401,6 +401,7 @@ struct dawn_store {
         sqlite3 *db;
         sqlite3_stmt *stmt[ST_COUNT];
         bool in_tx;
+        int fail_next_commit;   /* tests: the SQLite code the next COMMIT fails with, or 0 */
 };
 
 static int sqlite_to_errno(int rc)
@@ -568,16 +569,31 @@ int dawn_store_begin(struct dawn_store *s)
 
 int dawn_store_commit(struct dawn_store *s)
 {
-        int r = exec(s, "COMMIT");
-        if (r < 0) {
+        int r;
+        if (s->fail_next_commit) {
+                r = sqlite_to_errno(s->fail_next_commit);
+                s->fail_next_commit = 0;
                 exec(s, "ROLLBACK");
+                s->in_tx = false;
+                return r;
         }
+        r = exec(s, "COMMIT");
+        /* A failed COMMIT may leave the transaction open (SQLITE_BUSY), or SQLite
+         * may have rolled it back already (SQLITE_FULL, IOERR): ROLLBACK only in
+         * the first case, so that the COMMIT's own message stays for the log
+         * instead of "cannot rollback - no transaction is active". */
+        if (r < 0 && !sqlite3_get_autocommit(s->db))
+                exec(s, "ROLLBACK");
         s->in_tx = false;
         return r;
 }
 
 bool dawn_store_in_transaction(struct dawn_store *s)
 {
+        /* After SQLITE_FULL, IOERR, BUSY or NOMEM in a statement SQLite may
+         * roll the whole transaction back by itself: ask it, not our flag. */
+        if (s->in_tx && sqlite3_get_autocommit(s->db))
+                s->in_tx = false;
         return s->in_tx;
 }
 
@@ -1725,4 +1741,23 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
         }
         sqlite3_reset(st);
         return r;
+}
+
+/* ---- tests ---- */
+
+void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code)
+{
+        s->fail_next_commit = sqlite_code;
+}
+
+int dawn_store_limit_growth(struct dawn_store *s, int pages)
+{
+        char sql[96];
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA page_count", -1, &st, NULL) != SQLITE_OK)
+                return sqlite_to_errno(sqlite3_errcode(s->db));
+        int now = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        sqlite3_finalize(st);
+        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", now + pages);
+        return exec(s, sql);
 }

@@ -32,7 +32,10 @@ struct dawn_store *dawn_store_close(struct dawn_store *s);
 const char *dawn_store_errmsg(struct dawn_store *s);
 
 int dawn_store_begin(struct dawn_store *s);
+/* 0, or -errno and the transaction is gone (rolled back). */
 int dawn_store_commit(struct dawn_store *s);
+/* False also when SQLite rolled the transaction back by itself after an
+ * error in a statement (SQLITE_FULL, IOERR, BUSY, NOMEM). */
 bool dawn_store_in_transaction(struct dawn_store *s);
 int dawn_store_savepoint(struct dawn_store *s);
 int dawn_store_release(struct dawn_store *s);
@@ -276,5 +279,13 @@ uint64_t dawn_store_vm_steps(struct dawn_store *s);
 
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);
+
+/* Tests: the next dawn_store_commit() rolls back and fails as if COMMIT had
+ * returned sqlite_code (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR...). */
+void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
+/* Tests: the database may grow by at most this many pages (PRAGMA
+ * max_page_count); a write past that fails with SQLITE_FULL, as on a full
+ * disk. Returns 0 or -errno. */
+int dawn_store_limit_growth(struct dawn_store *s, int pages);
 
 #endif
