@@ -2723,6 +2723,48 @@ static void test_review_text_to_opted_out_number_is_recorded_not_sent(void **sta
                               "1 soton-ph sms review pending +447700900004\n");
 }
 
+/* The same when a second reporter's report was merged into the pending one
+ * before the issuer's came: the merged reports' running totals (the
+ * 'merged' summary) must not carry the second reporter's claim into what
+ * recipients get. */
+static void test_issuer_confirming_vouches_not_for_merged_reports_totals(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "ambulance", NOW, PLAIN_HEROIN, &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "outreach-a", NOW + HOUR / 2, HEROIN_THOUSAND_DEAD, &a), DAWN_INTAKE_MERGED);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        assert_int_equal(issue(f, "portsmouth-ph", NOW + HOUR, PLAIN_HEROIN, &a), DAWN_INTAKE_MERGED);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        int sent = a.revision;
+        dawn_alert_clear(&a);
+
+        /* the revision recipients get */
+        cJSON *rev = revision(f, "A1", sent);
+        assert_string_equal(cJSON_GetObjectItem(rev, "status")->valuestring, "active");
+        assert_string_equal(cJSON_GetObjectItem(rev, "grade")->valuestring, "info");
+        assert_int_equal(number_in(rev, "fatalities"), -1);
+        cJSON_Delete(rev);
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, sent);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_null(reason_starting(&a, "1000 fatalities"));
+        dawn_alert_clear(&a);
+        /* the second reporter's claim waits for an officer */
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(cJSON_GetArraySize(w), 1);
+        assert_int_equal(number_in(cJSON_GetArrayItem(w, 0), "fatalities"), 1000);
+        cJSON_Delete(w);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -2784,6 +2826,7 @@ int main(void)
                 T(test_issuer_report_raising_a_cluster_vouches_only_for_itself),
                 T(test_issuer_confirming_a_pending_cluster_vouches_only_for_itself),
                 T(test_issuer_confirming_a_pending_report_vouches_only_for_itself),
+                T(test_issuer_confirming_vouches_not_for_merged_reports_totals),
                 T(test_a_reports_cost_does_not_grow_with_the_window),
                 T(test_a_merged_reports_cost_does_not_grow_with_the_alerts_reports),
                 T(test_text_to_opted_out_number_is_recorded_not_sent),
