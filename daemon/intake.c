@@ -465,9 +465,15 @@ static int save_corroborated(const struct dawn_intake *in, struct dawn_alert *a,
 static int merge(const struct dawn_intake *in, const char *id, const struct dawn_alert *report,
                  struct dawn_alert *result);
 
-/* An issuer's (or an officer's) report is vouched for; a reporter's is not. */
-static bool source_vouched(const struct dawn_intake *in, const char *source)
+/* An issuer's (or an officer's) report is vouched for; a reporter's is not.
+ * A corroboration says which it was when it came: a reporter's is stored
+ * pending, as its own alert would be (dawn_intake_issue), so that what counts does not
+ * hang on the source still being in the configuration with the same role.
+ * Rows kept before that said nothing: their source's role now decides. */
+static bool corroboration_vouched(const struct dawn_intake *in, const char *source, const struct dawn_alert *report)
 {
+        if (report->status == DAWN_STATUS_PENDING)
+                return false;
         const struct dawn_source *src = dawn_config_source(in->config, source);
         return !src || src->role != DAWN_ROLE_REPORTER;
 }
@@ -490,11 +496,17 @@ static int offer_again(const struct dawn_intake *in, const char *id, const char 
                        const struct dawn_alert *report)
 {
         struct dawn_intake as = *in;
-        struct dawn_alert now;
+        struct dawn_alert now, again;
         as.source = source;
         as.role = DAWN_ROLE_REPORTER;
         dawn_alert_init(&now);
-        int r = merge(&as, id, report, &now);
+        dawn_alert_init(&again);
+        /* marked as a reporter's, as dawn_intake_issue marks it when it first came */
+        int r = dawn_alert_copy(&again, report);
+        again.status = DAWN_STATUS_PENDING;
+        if (r == 0)
+                r = merge(&as, id, &again, &now);
+        dawn_alert_clear(&again);
         dawn_alert_clear(&now);
         return r;
 }
@@ -506,21 +518,29 @@ static int offer_again(const struct dawn_intake *in, const char *id, const char 
 static int confirm_report(const struct dawn_intake *in, const struct dawn_alert *report, struct dawn_alert *result)
 {
         struct dawn_alert said, out;
+        char *first = NULL; /* who made the first report */
         dawn_alert_init(&said);
         dawn_alert_init(&out);
         cJSON *corr = cJSON_CreateArray(), *c;
         int r = corr ? dawn_store_corroborations_json(in->store, result->id, corr) : -ENOMEM;
+        /* the counted rows and their running totals go together: what was counted is counted again below */
         if (r == 0)
                 r = dawn_store_drop_counted_corroborations(in->store, result->id);
-        /* the first report as its reporter made it (not the alert: no id, no grade of its own) */
+        /* the first report as its reporter made it: the alert's own fields are only ever that
+         * report's (merged reports count in the totals, not in them); what the daemon added to
+         * it (id, grade, times, the sources merged since) is not the reporter's */
+        if (r == 0 && result->sources.n && !(first = strdup(result->sources.v[0])))
+                r = -ENOMEM;
         if (r == 0)
                 r = dawn_alert_copy(&said, result);
         if (r == 0) {
                 said.id[0] = '\0';
                 said.revision = 0;
+                said.status = DAWN_STATUS_PENDING;
+                said.grade = DAWN_GRADE_LOGGED;
+                said.issued_at = said.updated_at = 0;
                 dawn_strv_free(&said.grade_reasons);
-                while (said.sources.n > 1)
-                        free(said.sources.v[--said.sources.n]);
+                dawn_strv_free(&said.sources);
                 r = dawn_alert_copy(&out, report);
         }
         /* the alert keeps its id, its history and its reviewers' notices; what it says is the issuer's */
@@ -535,16 +555,19 @@ static int confirm_report(const struct dawn_intake *in, const struct dawn_alert 
                 dawn_strv_free(&out.sources);
                 r = add_source(&out, in->source);
         }
-        /* a vouched corroboration (none, as a rule: an issuer's would have confirmed it) counts at once */
-        size_t unvouched = said.sources.n ? 1 : 0;
+        /* a vouched corroboration (none, as a rule: an issuer's would have confirmed it) counts at
+         * once, in the totals as well as in the rows */
+        size_t unvouched = first ? 1 : 0;
         cJSON_ArrayForEach(c, corr) {
                 const char *source = NULL;
                 struct dawn_alert rep;
                 dawn_alert_init(&rep);
                 if (r == 0)
                         r = corroboration_of(c, &source, &rep);
-                if (r == 0 && !cJSON_GetObjectItem(c, "proposal") && source_vouched(in, source)) {
+                if (r == 0 && !cJSON_GetObjectItem(c, "proposal") && corroboration_vouched(in, source, &rep)) {
                         r = dawn_store_add_corroboration(in->store, out.id, source, &rep, in->now);
+                        if (r == 0 && out.type != DAWN_TYPE_CLUSTER)
+                                r = count_merged(in, out.id, &rep);
                         if (r == 0)
                                 r = add_source(&out, source);
                 } else if (r == 0 && !cJSON_GetObjectItem(c, "proposal")) {
@@ -565,15 +588,15 @@ static int confirm_report(const struct dawn_intake *in, const struct dawn_alert 
                 r = dawn_store_audit(in->store, in->actor, "approve", out.id, detail, in->now);
         }
         /* then what nobody vouched for, each from its own source, oldest first */
-        if (r == 0 && said.sources.n)
-                r = offer_again(in, out.id, said.sources.v[0], &said);
+        if (r == 0 && first)
+                r = offer_again(in, out.id, first, &said);
         cJSON_ArrayForEach(c, corr) {
                 const char *source = NULL;
                 struct dawn_alert rep;
                 dawn_alert_init(&rep);
                 if (r == 0 && !cJSON_GetObjectItem(c, "proposal"))
                         r = corroboration_of(c, &source, &rep);
-                if (r == 0 && source && !source_vouched(in, source))
+                if (r == 0 && source && !corroboration_vouched(in, source, &rep))
                         r = offer_again(in, out.id, source, &rep);
                 dawn_alert_clear(&rep);
         }
@@ -585,6 +608,7 @@ static int confirm_report(const struct dawn_intake *in, const struct dawn_alert 
                 r = r == 1 ? 0 : r < 0 ? r : -ENOENT;
         }
         cJSON_Delete(corr);
+        free(first);
         dawn_alert_clear(&said);
         dawn_alert_clear(&out);
         return r;
@@ -1034,6 +1058,10 @@ int dawn_intake_issue(const struct dawn_intake *in, const cJSON *input, struct d
                 r = dawn_alert_check(&report, in->config, in->now, err);
         if (r < 0)
                 goto out;
+        /* a reporter's report is pending until someone vouches for it, as a corroboration
+         * too: stored so, it says so itself when an issuer's report confirms the alert */
+        if (in->role == DAWN_ROLE_REPORTER)
+                report.status = DAWN_STATUS_PENDING;
 
         char id[DAWN_MAX_ID_CHARS + 1];
         if (report.source_ref) {

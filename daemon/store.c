@@ -240,6 +240,7 @@ enum stmt_id {
         ST_CORROBORATION_REPORT,
         ST_RELEASE_CORROBORATION,
         ST_DROP_COUNTED_CORROBORATIONS,
+        ST_DROP_MERGED,
         ST_NEXT_PROPOSAL_SEQ,
         ST_ADD_PROPOSAL,
         ST_LOAD_PROPOSAL,
@@ -360,6 +361,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_CORROBORATION_REPORT] = "SELECT json FROM corroborations WHERE id = ?1",
         [ST_RELEASE_CORROBORATION] = "UPDATE corroborations SET proposal = NULL WHERE id = ?1",
         [ST_DROP_COUNTED_CORROBORATIONS] = "DELETE FROM corroborations WHERE alert_id = ?1 AND proposal IS NULL",
+        [ST_DROP_MERGED] = "DELETE FROM merged WHERE alert_id = ?1",
         [ST_NEXT_PROPOSAL_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM proposals",
         [ST_ADD_PROPOSAL] = "INSERT INTO proposals (id, seq, alert_id, corroboration, source, status, grade_from,"
                             " grade_to, created_at, json) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9)",
@@ -947,6 +949,14 @@ int dawn_store_drop_counted_corroborations(struct dawn_store *s, const char *ale
 {
         sqlite3_stmt *st = stmt(s, ST_DROP_COUNTED_CORROBORATIONS);
         if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int r = run(s, st);
+        if (r < 0)
+                return r;
+        /* the running totals summarise exactly the rows just dropped: left behind, they
+         * would carry what those reports said into the next grading */
+        if ((st = stmt(s, ST_DROP_MERGED)) == NULL)
                 return -EIO;
         bind_text(st, 1, alert_id);
         return run(s, st);

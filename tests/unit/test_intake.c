@@ -2723,6 +2723,72 @@ static void test_review_text_to_opted_out_number_is_recorded_not_sent(void **sta
                               "1 soton-ph sms review pending +447700900004\n");
 }
 
+/* The same when a second reporter's report was merged into the pending one
+ * before the issuer's came: the merged reports' running totals (the
+ * 'merged' summary) must not carry the second reporter's claim into what
+ * recipients get, and the claim is not lost either: each reporter's report
+ * is offered again as it was sent (the first counted, it raises nothing;
+ * the second held for an officer, as on any active alert). The reporters
+ * are not in this configuration: who vouches for a report is what it came
+ * as, not what the configuration says of its source later. */
+static void test_issuer_confirming_vouches_not_for_merged_reports_totals(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_alert a;
+
+        f->role = DAWN_ROLE_REPORTER;
+        issue(f, "ambulance", NOW, PLAIN_HEROIN, &a);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        dawn_alert_clear(&a);
+        assert_int_equal(issue(f, "outreach-a", NOW + HOUR / 2, HEROIN_THOUSAND_DEAD, &a), DAWN_INTAKE_MERGED);
+        assert_int_equal(a.status, DAWN_STATUS_PENDING);
+        dawn_alert_clear(&a);
+        f->role = DAWN_ROLE_ISSUER;
+        assert_int_equal(issue(f, "portsmouth-ph", NOW + HOUR, PLAIN_HEROIN, &a), DAWN_INTAKE_MERGED);
+        assert_string_equal(a.id, "A1");
+        assert_int_equal(a.status, DAWN_STATUS_ACTIVE);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        int sent = a.revision;
+        dawn_alert_clear(&a);
+
+        /* the revision recipients get */
+        cJSON *rev = revision(f, "A1", sent);
+        assert_string_equal(cJSON_GetObjectItem(rev, "status")->valuestring, "active");
+        assert_string_equal(cJSON_GetObjectItem(rev, "grade")->valuestring, "info");
+        assert_int_equal(number_in(rev, "fatalities"), -1);
+        cJSON_Delete(rev);
+        load(f, "A1", &a);
+        assert_int_equal(a.revision, sent);
+        assert_int_equal(a.grade, DAWN_GRADE_INFO);
+        assert_null(reason_starting(&a, "1000 fatalities"));
+        /* counted: the issuer's report and the first reporter's, and nothing else */
+        assert_sources(&a, "portsmouth-ph", "ambulance");
+        dawn_alert_clear(&a);
+        struct dawn_alert sum;
+        int64_t merged = 0;
+        dawn_alert_init(&sum);
+        assert_int_equal(dawn_store_load_merged(f->store, "A1", &sum, &merged), 1);
+        assert_int_equal(merged, 1);
+        assert_int_equal(sum.fatalities, -1);
+        assert_int_equal(sum.casualties, -1);
+        dawn_alert_clear(&sum);
+        assert_audit(f, "A1", "report corroborate approve corroborate propose");
+
+        /* the second reporter's claim waits for an officer, as it was sent */
+        assert_one_proposal(f, 0, 1, "P1", "A1", "outreach-a", "info", "critical");
+        cJSON *w = waiting_proposals(f);
+        assert_int_equal(number_in(cJSON_GetArrayItem(w, 0), "fatalities"), 1000);
+        cJSON_Delete(w);
+
+        approve(f, NOW + 2 * HOUR, "P1", &a);
+        assert_int_equal(a.grade, DAWN_GRADE_CRITICAL);
+        assert_int_equal(a.revision, sent + 1);
+        assert_true(dawn_strv_contains(&a.grade_reasons, "1000 fatalities"));
+        assert_int_equal(a.sources.n, 3);
+        assert_string_equal(a.sources.v[2], "outreach-a");
+        dawn_alert_clear(&a);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -2784,6 +2850,7 @@ int main(void)
                 T(test_issuer_report_raising_a_cluster_vouches_only_for_itself),
                 T(test_issuer_confirming_a_pending_cluster_vouches_only_for_itself),
                 T(test_issuer_confirming_a_pending_report_vouches_only_for_itself),
+                T(test_issuer_confirming_vouches_not_for_merged_reports_totals),
                 T(test_a_reports_cost_does_not_grow_with_the_window),
                 T(test_a_merged_reports_cost_does_not_grow_with_the_alerts_reports),
                 T(test_text_to_opted_out_number_is_recorded_not_sent),
