@@ -13,12 +13,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon.h"
 #include "ingest.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
+#include "ways.h"
 
 /* How many chunks of input one connection may read in one turn of the loop. */
 #define CONTROL_READS_PER_TURN 4
@@ -57,7 +57,7 @@ struct conn {
 enum drop_reason { DROP_CONNECTIONS, DROP_FDS, DROP_UNREAD, DROP_IDLE, DROP_REASONS };
 
 struct dawn_control {
-        struct dawn_daemon *d;
+        struct dawn_ways *ways;
         int listen_fd;
         sd_event_source *listen_io;
         sd_event_source *resume;   /* listening again after running out of descriptors */
@@ -112,9 +112,9 @@ static cJSON *answer_input_error(const struct dawn_input_error *e)
 }
 
 /* A store failure, in the words a submitter can act on (the same on every way in). */
-static cJSON *answer_store_error(struct dawn_daemon *d, int r)
+static cJSON *answer_store_error(struct dawn_ways *ways, int r)
 {
-        return with_ok_false(dawn_store_error_json(d, r, true));
+        return with_ok_false(dawn_store_error_json(ways, r, true));
 }
 
 static void mask_deliveries(cJSON *array)
@@ -176,7 +176,7 @@ static cJSON *alert_answer(const struct dawn_alert *a, const char *flag)
         return ans;
 }
 
-typedef cJSON *(*command_fn)(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req);
+typedef cJSON *(*command_fn)(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req);
 
 /* Runs a change inside the batch transaction, in a savepoint of its own so
  * that its failure undoes only its own writes. */
@@ -186,21 +186,21 @@ typedef int (*change_fn)(const struct dawn_intake *in, const cJSON *req, struct 
 static int change_issue(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
                         const char **flag, struct dawn_input_error *err);
 
-static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req, change_fn fn)
+static cJSON *run_change(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req, change_fn fn)
 {
         bool intake = fn == change_issue;
-        int r = dawn_commit_begin(d->commit);
+        int r = dawn_commit_begin(ways->commit);
         if (r < 0) {
                 if (intake)
                         dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "control", "storage");
-                return answer_store_error(d, r);
+                return answer_store_error(ways, r);
         }
-        struct dawn_intake in = { d->store, d->config, dawn_now_usec(), p->source, p->actor, DAWN_ROLE_ISSUER };
+        struct dawn_intake in = { ways->store, ways->config, dawn_now_usec(), p->source, p->actor, DAWN_ROLE_ISSUER };
         struct dawn_alert result;
         dawn_alert_init(&result);
         struct dawn_input_error err = { 0 };
         const char *flag = NULL;
-        r = dawn_commit_end(d->commit, fn(&in, req, &result, &flag, &err));
+        r = dawn_commit_end(ways->commit, fn(&in, req, &result, &flag, &err));
         cJSON *ans;
         if (r >= 0) {
                 if (intake)
@@ -215,7 +215,7 @@ static cJSON *run_change(struct dawn_daemon *d, const struct dawn_peer *p, const
                 if (intake)
                         dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "control",
                                            r == -EINVAL && !err.temporary ? "invalid" : "storage");
-                ans = r == -EINVAL ? answer_input_error(&err) : answer_store_error(d, r);
+                ans = r == -EINVAL ? answer_input_error(&err) : answer_store_error(ways, r);
         }
         dawn_alert_clear(&result);
         return ans;
@@ -254,40 +254,40 @@ static int change_cancel(const struct dawn_intake *in, const cJSON *req, struct 
         return dawn_intake_cancel(in, want_str(req, "id"), reason, result, err);
 }
 
-static cJSON *cmd_issue(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_issue(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "alert", NULL };
         cJSON *bad = check_args(req, args);
-        return bad ? bad : run_change(d, p, req, change_issue);
+        return bad ? bad : run_change(ways, p, req, change_issue);
 }
 
-static cJSON *cmd_update(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_update(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "id", "alert", NULL };
         const char *id;
         cJSON *bad = check_args(req, args);
         if (!bad)
                 bad = need_id(req, &id);
-        return bad ? bad : run_change(d, p, req, change_update);
+        return bad ? bad : run_change(ways, p, req, change_update);
 }
 
-static cJSON *cmd_cancel(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_cancel(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "id", "reason", NULL };
         const char *id;
         cJSON *bad = check_args(req, args);
         if (!bad)
                 bad = need_id(req, &id);
-        return bad ? bad : run_change(d, p, req, change_cancel);
+        return bad ? bad : run_change(ways, p, req, change_cancel);
 }
 
-static cJSON *list_alerts(struct dawn_daemon *d, bool all, const char *only_status)
+static cJSON *list_alerts(struct dawn_ways *ways, bool all, const char *only_status)
 {
         cJSON *arr = cJSON_CreateArray();
-        int r = dawn_store_list_alerts(d->store, all, arr);
+        int r = dawn_store_list_alerts(ways->store, all, arr);
         if (r < 0) {
                 cJSON_Delete(arr);
-                return answer_store_error(d, r);
+                return answer_store_error(ways, r);
         }
         if (only_status) {
                 for (int i = cJSON_GetArraySize(arr) - 1; i >= 0; i--) {
@@ -301,7 +301,7 @@ static cJSON *list_alerts(struct dawn_daemon *d, bool all, const char *only_stat
         return ans;
 }
 
-static cJSON *cmd_list(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_list(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "all", NULL };
         cJSON *bad = check_args(req, args);
@@ -310,36 +310,36 @@ static cJSON *cmd_list(struct dawn_daemon *d, const struct dawn_peer *p, const c
         const cJSON *all = cJSON_GetObjectItemCaseSensitive(req, "all");
         if (all && !cJSON_IsBool(all))
                 return answer_error("all", false, "all: must be true or false");
-        return list_alerts(d, cJSON_IsTrue(all), NULL);
+        return list_alerts(ways, cJSON_IsTrue(all), NULL);
 }
 
 /* The review queue: pending alerts (a reporter's report, a cluster) and
  * proposed grade rises of active ones, oldest proposal last; each item says
  * which kind it is ("alert" or "proposal"), and approve and reject take
  * either id. */
-static cJSON *cmd_pending(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_pending(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { NULL };
         cJSON *bad = check_args(req, args);
         if (bad)
                 return bad;
-        cJSON *ans = list_alerts(d, false, "pending");
+        cJSON *ans = list_alerts(ways, false, "pending");
         cJSON *alerts = cJSON_GetObjectItemCaseSensitive(ans, "alerts");
         if (!cJSON_IsArray(alerts))
                 return ans; /* a refusal */
         cJSON *item;
         cJSON_ArrayForEach(item, alerts)
                 cJSON_AddStringToObject(item, "kind", "alert");
-        int r = dawn_store_waiting_proposals_json(d->store, alerts);
+        int r = dawn_store_waiting_proposals_json(ways->store, alerts);
         if (r < 0) {
                 cJSON_Delete(ans);
-                return answer_store_error(d, r);
+                return answer_store_error(ways, r);
         }
         cJSON_AddItemToObject(ans, "pending", cJSON_DetachItemViaPointer(ans, alerts));
         return ans;
 }
 
-static cJSON *cmd_show(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_show(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "id", NULL };
         const char *id;
@@ -350,24 +350,24 @@ static cJSON *cmd_show(struct dawn_daemon *d, const struct dawn_peer *p, const c
                 return bad;
         struct dawn_alert a;
         dawn_alert_init(&a);
-        int r = dawn_store_load_alert(d->store, id, &a);
+        int r = dawn_store_load_alert(ways->store, id, &a);
         if (r <= 0) {
                 dawn_alert_clear(&a);
-                return r == 0 ? answer_error("id", false, "no alert with id '%s'", id) : answer_store_error(d, r);
+                return r == 0 ? answer_error("id", false, "no alert with id '%s'", id) : answer_store_error(ways, r);
         }
         cJSON *o = dawn_alert_to_json(&a);
         dawn_alert_clear(&a);
         cJSON *deliveries = cJSON_AddArrayToObject(o, "deliveries");
         cJSON *corroborations = cJSON_AddArrayToObject(o, "corroborations");
         cJSON *acks = cJSON_AddArrayToObject(o, "acks");
-        r = dawn_store_deliveries_json(d->store, id, deliveries);
+        r = dawn_store_deliveries_json(ways->store, id, deliveries);
         if (r == 0)
-                r = dawn_store_acks_json(d->store, id, acks);
+                r = dawn_store_acks_json(ways->store, id, acks);
         if (r == 0)
-                r = dawn_store_corroborations_json(d->store, id, corroborations);
+                r = dawn_store_corroborations_json(ways->store, id, corroborations);
         if (r < 0) {
                 cJSON_Delete(o);
-                return answer_store_error(d, r);
+                return answer_store_error(ways, r);
         }
         mask_deliveries(deliveries);
         cJSON *ans = answer_ok();
@@ -375,14 +375,14 @@ static cJSON *cmd_show(struct dawn_daemon *d, const struct dawn_peer *p, const c
         return ans;
 }
 
-static cJSON *cmd_route(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_route(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "area", "type", "grade", NULL };
         cJSON *bad = check_args(req, args);
         if (bad)
                 return bad;
         const char *area = want_str(req, "area"), *type = want_str(req, "type"), *grade = want_str(req, "grade");
-        if (!area || dawn_config_area_index(d->config, area) < 0)
+        if (!area || dawn_config_area_index(ways->config, area) < 0)
                 return answer_error("area", false, "area: '%.*s' is not in the configured area tree",
                                     dawn_utf8_prefix(area ? area : "", 40), area ? area : "");
         int t = dawn_type_from_name(type ? type : "batch");
@@ -394,7 +394,7 @@ static cJSON *cmd_route(struct dawn_daemon *d, const struct dawn_peer *p, const 
                 return answer_error("grade", false, "grade: '%.*s' is not one of logged, info, warning, critical",
                                     dawn_utf8_prefix(grade, 20), grade);
         struct dawn_route route;
-        if (dawn_route_alert(d->config, "<id>", area, (enum dawn_type)t, (enum dawn_grade)g, &route) < 0)
+        if (dawn_route_alert(ways->config, "<id>", area, (enum dawn_type)t, (enum dawn_grade)g, &route) < 0)
                 return answer_error(NULL, true, "out of memory");
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < route.n; i++) {
@@ -412,7 +412,7 @@ static cJSON *cmd_route(struct dawn_daemon *d, const struct dawn_peer *p, const 
         return ans;
 }
 
-static cJSON *cmd_status(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_status(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { NULL };
         cJSON *bad = check_args(req, args);
@@ -421,26 +421,26 @@ static cJSON *cmd_status(struct dawn_daemon *d, const struct dawn_peer *p, const
         cJSON *s = cJSON_CreateObject();
         cJSON_AddStringToObject(s, "version", DAWN_VERSION);
         cJSON_AddNumberToObject(s, "pid", getpid());
-        cJSON_AddNumberToObject(s, "uptime_seconds", (double)((dawn_now_usec() - d->started_at) / 1000000));
-        cJSON_AddStringToObject(s, "config", d->config_path);
-        cJSON_AddStringToObject(s, "store", d->db_path);
-        int open = dawn_store_count_open_alerts(d->store);
+        cJSON_AddNumberToObject(s, "uptime_seconds", (double)((dawn_now_usec() - ways->started_at) / 1000000));
+        cJSON_AddStringToObject(s, "config", ways->config_path);
+        cJSON_AddStringToObject(s, "store", ways->db_path);
+        int open = dawn_store_count_open_alerts(ways->store);
         if (open >= 0)
                 cJSON_AddNumberToObject(s, "active_alerts", open);
         cJSON *channels = cJSON_AddObjectToObject(s, "channels");
-        dawn_outbox_status(d->outbox, channels);
+        dawn_outbox_status(ways->outbox, channels);
         cJSON *queue = cJSON_AddObjectToObject(s, "deliveries");
-        int r = dawn_store_queue_counts(d->store, queue);
+        int r = dawn_store_queue_counts(ways->store, queue);
         if (r < 0) {
                 cJSON_Delete(s);
-                return answer_store_error(d, r);
+                return answer_store_error(ways, r);
         }
         cJSON *ans = answer_ok();
         cJSON_AddItemToObject(ans, "status", s);
         return ans;
 }
 
-static cJSON *cmd_reload(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_reload(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { NULL };
         cJSON *bad = check_args(req, args);
@@ -448,7 +448,9 @@ static cJSON *cmd_reload(struct dawn_daemon *d, const struct dawn_peer *p, const
                 return bad;
         char msg[2048];
         log_info("reload requested by %s", p->actor);
-        if (dawn_daemon_reload(d, msg, sizeof(msg)) < 0)
+        if (!ways->reload)
+                return answer_error("cmd", false, "reload is not available in this process");
+        if (ways->reload(ways->reload_userdata, msg, sizeof(msg)) < 0)
                 return answer_error("config", false, "configuration not reloaded, the old one stays: %s", msg);
         cJSON *ans = answer_ok();
         cJSON_AddBoolToObject(ans, "reloaded", true);
@@ -474,45 +476,45 @@ static int change_reject(const struct dawn_intake *in, const cJSON *req, struct 
         return dawn_intake_reject(in, id, reason, result, err);
 }
 
-static cJSON *cmd_approve(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_approve(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "id", NULL };
         const char *id;
         cJSON *bad = check_args(req, args);
         if (!bad)
                 bad = need_id(req, &id);
-        return bad ? bad : run_change(d, p, req, change_approve);
+        return bad ? bad : run_change(ways, p, req, change_approve);
 }
 
-static cJSON *cmd_reject(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_reject(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "id", "reason", NULL };
         const char *id;
         cJSON *bad = check_args(req, args);
         if (!bad)
                 bad = need_id(req, &id);
-        return bad ? bad : run_change(d, p, req, change_reject);
+        return bad ? bad : run_change(ways, p, req, change_reject);
 }
 
 /* The numbers that replied STOP, masked, with whose they are. */
-static cJSON *cmd_optouts(struct dawn_daemon *d, const struct dawn_peer *p, const cJSON *req)
+static cJSON *cmd_optouts(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { NULL };
         cJSON *bad = check_args(req, args);
         if (bad)
                 return bad;
         cJSON *arr = cJSON_CreateArray();
-        int r = dawn_store_opt_outs_json(d->store, arr);
+        int r = dawn_store_opt_outs_json(ways->store, arr);
         if (r < 0) {
                 cJSON_Delete(arr);
-                return answer_store_error(d, r);
+                return answer_store_error(ways, r);
         }
         cJSON *o;
         cJSON_ArrayForEach(o, arr) {
                 cJSON *num = cJSON_GetObjectItemCaseSensitive(o, "number");
                 cJSON *subs = cJSON_AddArrayToObject(o, "subscribers");
-                for (size_t i = 0; cJSON_IsString(num) && i < d->config->n_subscribers; i++) {
-                        const struct dawn_subscriber *sub = &d->config->subscribers[i];
+                for (size_t i = 0; cJSON_IsString(num) && i < ways->config->n_subscribers; i++) {
+                        const struct dawn_subscriber *sub = &ways->config->subscribers[i];
                         for (size_t k = 0; k < sub->n_sms; k++)
                                 if (strcmp(sub->sms[k], num->valuestring) == 0) {
                                         cJSON_AddItemToArray(subs, cJSON_CreateString(sub->id));
@@ -544,7 +546,7 @@ static bool is_write(command_fn fn)
         return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel || fn == cmd_approve || fn == cmd_reject;
 }
 
-cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, const char *line, size_t len,
+cJSON *dawn_control_handle(struct dawn_ways *ways, const struct dawn_peer *peer, const char *line, size_t len,
                            bool *wrote)
 {
         *wrote = false;
@@ -583,7 +585,7 @@ cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, 
         for (size_t i = 0; !ans && i < sizeof(commands) / sizeof(commands[0]); i++) {
                 if (strcmp(commands[i].name, cmd) != 0)
                         continue;
-                ans = commands[i].fn(d, peer, req);
+                ans = commands[i].fn(ways, peer, req);
                 *wrote = is_write(commands[i].fn);
         }
         if (!ans)
@@ -664,7 +666,7 @@ static void note_drop(struct dawn_control *ctl, enum drop_reason why, const char
         static const char *const names[] = { "over_limit", "out_of_fds", "unread_output", "idle" };
         dawn_metrics_count(DAWN_M_CONTROL_DROPPED, names[why], NULL);
         uint64_t now = 0;
-        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &now);
+        sd_event_now(ctl->ways->loop, CLOCK_MONOTONIC, &now);
         if (ctl->logged_at[why] && now - ctl->logged_at[why] < CONTROL_LOG_INTERVAL_USEC) {
                 ctl->unlogged[why]++;
                 return;
@@ -700,7 +702,7 @@ static void conn_update_events(struct conn *c)
 static void conn_touch(struct conn *c)
 {
         uint64_t now = 0;
-        sd_event_now(c->ctl->d->loop, CLOCK_MONOTONIC, &now);
+        sd_event_now(c->ctl->ways->loop, CLOCK_MONOTONIC, &now);
         sd_event_source_set_time(c->idle, now + DAWN_CONTROL_IDLE_USEC);
         sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
 }
@@ -795,7 +797,7 @@ static void after_commit(int r, void *owner)
                 c->held_bytes -= h->len + 1;
                 if (r < 0 && h->wrote) {
                         /* the commit failed: nothing this request wrote exists, and the submitter must know */
-                        cJSON *e = answer_store_error(c->ctl->d, r);
+                        cJSON *e = answer_store_error(c->ctl->ways, r);
                         free(h->text);
                         h->text = e ? cJSON_PrintUnformatted(e) : NULL;
                         cJSON_Delete(e);
@@ -829,7 +831,7 @@ static void conn_answer(struct conn *c, cJSON *ans, bool wrote)
                 free(text);
                 return;
         }
-        struct dawn_commit *commit = c->ctl->d->commit;
+        struct dawn_commit *commit = c->ctl->ways->commit;
         if (!c->held && !dawn_commit_is_open(commit)) {
                 conn_queue_out(c, text, len);
                 conn_flush(c);
@@ -858,7 +860,7 @@ static void conn_line(struct conn *c, const char *line, size_t len)
                 return;
         }
         bool wrote = false;
-        cJSON *ans = dawn_control_handle(c->ctl->d, &c->peer, line, len, &wrote);
+        cJSON *ans = dawn_control_handle(c->ctl->ways, &c->peer, line, len, &wrote);
         conn_answer(c, ans, wrote);
 }
 
@@ -980,7 +982,7 @@ static void identify_peer(struct dawn_control *ctl, struct conn *c)
                 snprintf(c->peer.actor, sizeof(c->peer.actor), "uid %u", (unsigned)cred.uid);
                 snprintf(c->peer.source, sizeof(c->peer.source), "local:uid%u", (unsigned)cred.uid);
         }
-        const struct dawn_config *cfg = ctl->d->config;
+        const struct dawn_config *cfg = ctl->ways->config;
         c->allowed = cred.uid == 0 || cred.uid == geteuid() ||
                      (cfg->has_control_gid && peer_in_group(c->fd, cred.uid, cred.gid, cfg->control_gid));
         if (!c->allowed) {
@@ -1037,7 +1039,7 @@ static void out_of_fds(struct dawn_control *ctl, int err)
                         break;
         }
         uint64_t now = 0;
-        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &now);
+        sd_event_now(ctl->ways->loop, CLOCK_MONOTONIC, &now);
         sd_event_source_set_enabled(ctl->listen_io, SD_EVENT_OFF);
         sd_event_source_set_time(ctl->resume, now + DAWN_CONTROL_ACCEPT_PAUSE_USEC);
         sd_event_source_set_enabled(ctl->resume, SD_EVENT_ONESHOT);
@@ -1055,9 +1057,9 @@ static void new_conn(struct dawn_control *ctl, int cfd)
         c->held_tail = &c->held;
         identify_peer(ctl, c);
         uint64_t now = 0;
-        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &now);
-        if (sd_event_add_io(ctl->d->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
-            sd_event_add_time(ctl->d->loop, &c->idle, CLOCK_MONOTONIC, now + DAWN_CONTROL_IDLE_USEC,
+        sd_event_now(ctl->ways->loop, CLOCK_MONOTONIC, &now);
+        if (sd_event_add_io(ctl->ways->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
+            sd_event_add_time(ctl->ways->loop, &c->idle, CLOCK_MONOTONIC, now + DAWN_CONTROL_IDLE_USEC,
                               DAWN_USEC_PER_SEC / 10, on_conn_idle, c) < 0) {
                 sd_event_source_disable_unref(c->io);
                 close(cfd);
@@ -1087,7 +1089,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         continue;
                 }
                 if (!ctl->full_since)
-                        sd_event_now(ctl->d->loop, CLOCK_MONOTONIC, &ctl->full_since);
+                        sd_event_now(ctl->ways->loop, CLOCK_MONOTONIC, &ctl->full_since);
                 ctl->refused_while_full++;
                 note_drop(ctl, DROP_CONNECTIONS, "%d connections open, the limit: refusing new ones",
                           DAWN_CONTROL_MAX_CONNECTIONS);
@@ -1098,7 +1100,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 static int listen_on_path(struct dawn_control *ctl)
 {
-        const struct dawn_config *cfg = ctl->d->config;
+        const struct dawn_config *cfg = ctl->ways->config;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         if (strlen(cfg->control_socket) >= sizeof(sa.sun_path))
                 return log_error_errno(-ENAMETOOLONG, "control socket path too long: %s", cfg->control_socket);
@@ -1130,12 +1132,12 @@ static int listen_on_path(struct dawn_control *ctl)
         return fd;
 }
 
-int dawn_control_new(struct dawn_daemon *d, int fd, struct dawn_control **out)
+int dawn_control_new(struct dawn_ways *ways, int fd, struct dawn_control **out)
 {
         struct dawn_control *ctl = calloc(1, sizeof(*ctl));
         if (!ctl)
                 return -ENOMEM;
-        ctl->d = d;
+        ctl->ways = ways;
         ctl->reserve_fd = -1;
         ctl->listen_fd = fd >= 0 ? fd : listen_on_path(ctl);
         if (ctl->listen_fd < 0) {
@@ -1148,9 +1150,9 @@ int dawn_control_new(struct dawn_daemon *d, int fd, struct dawn_control **out)
         if (flags >= 0 && !(flags & O_NONBLOCK))
                 (void)fcntl(ctl->listen_fd, F_SETFL, flags | O_NONBLOCK);
         ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        int r = sd_event_add_io(d->loop, &ctl->listen_io, ctl->listen_fd, EPOLLIN, on_accept, ctl);
+        int r = sd_event_add_io(ways->loop, &ctl->listen_io, ctl->listen_fd, EPOLLIN, on_accept, ctl);
         if (r >= 0)
-                r = sd_event_add_time(d->loop, &ctl->resume, CLOCK_MONOTONIC, UINT64_MAX, DAWN_USEC_PER_SEC / 100,
+                r = sd_event_add_time(ways->loop, &ctl->resume, CLOCK_MONOTONIC, UINT64_MAX, DAWN_USEC_PER_SEC / 100,
                                       on_accept_resume, ctl);
         if (r >= 0)
                 r = sd_event_source_set_enabled(ctl->resume, SD_EVENT_OFF);
@@ -1171,7 +1173,7 @@ void dawn_control_stop_listening(struct dawn_control *ctl)
         close(ctl->listen_fd);
         ctl->listen_fd = -1;
         if (ctl->created_path)
-                unlink(ctl->d->config->control_socket);
+                unlink(ctl->ways->config->control_socket);
 }
 
 struct dawn_control *dawn_control_free(struct dawn_control *ctl)

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct dawn_daemon;
+struct dawn_ways;
 struct dawn_control;
 
 /* The control socket's limits (README, "Reliability"). Each one hit is
@@ -32,7 +32,7 @@ struct dawn_control;
 
 /* Listens on fd if >= 0 (socket activation), else creates the socket at
  * the configured path. */
-int dawn_control_new(struct dawn_daemon *d, int fd, struct dawn_control **out);
+int dawn_control_new(struct dawn_ways *ways, int fd, struct dawn_control **out);
 struct dawn_control *dawn_control_free(struct dawn_control *c);
 /* Stops accepting new connections (shutdown). */
 void dawn_control_stop_listening(struct dawn_control *c);
@@ -45,7 +45,7 @@ struct dawn_peer {
         char actor[64];    /* "uid 1000 (alice)" */
         char source[64];   /* "local:alice" */
 };
-cJSON *dawn_control_handle(struct dawn_daemon *d, const struct dawn_peer *peer, const char *line, size_t len,
+cJSON *dawn_control_handle(struct dawn_ways *ways, const struct dawn_peer *peer, const char *line, size_t len,
                            bool *wrote);
 
 #endif

@@ -26,7 +26,7 @@ static void on_store_fatal(int r, void *userdata)
          * systemd restart us on what is really on disk */
         log_error_errno(r, "store: unrecoverable error (%m); stopping so that nothing unstored is reported as stored");
         d->exit_code = EXIT_FAILURE;
-        sd_event_exit(d->loop, EXIT_FAILURE);
+        sd_event_exit(d->ways.loop, EXIT_FAILURE);
 }
 
 static bool channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind)
@@ -44,17 +44,17 @@ static int start_channels(struct dawn_daemon *d)
 {
         for (size_t i = 0; dawn_channel_drivers[i]; i++) {
                 const struct dawn_channel_driver *drv = dawn_channel_drivers[i];
-                if (d->channels[drv->kind] || !channel_configured(d->config, drv->kind))
+                if (d->ways.channels[drv->kind] || !channel_configured(d->ways.config, drv->kind))
                         continue;
-                int r = dawn_channel_new(drv, d->loop, d->config, dawn_outbox_on_complete, dawn_outbox_on_ready,
-                                         d->outbox, &d->channels[drv->kind]);
+                int r = dawn_channel_new(drv, d->ways.loop, d->ways.config, dawn_outbox_on_complete, dawn_outbox_on_ready,
+                                         d->ways.outbox, &d->ways.channels[drv->kind]);
                 if (r < 0)
                         return log_error_errno(r, "channel %s: cannot start: %m", drv->name);
-                dawn_outbox_attach(d->outbox, drv->kind, d->channels[drv->kind]);
+                dawn_outbox_attach(d->ways.outbox, drv->kind, d->ways.channels[drv->kind]);
                 /* MQTT ingest listens on the MQTT channel: a new channel (start, or a reload that
                  * changed channels.mqtt) is wired again */
                 if (drv->kind == DAWN_CHANNEL_MQTT &&
-                    (r = dawn_ingest_mqtt_new(d, d->channels[drv->kind], &d->ingest_mqtt)) < 0)
+                    (r = dawn_ingest_mqtt_new(&d->ways, d->ways.channels[drv->kind], &d->ingest_mqtt)) < 0)
                         return log_error_errno(r, "MQTT ingest: cannot start: %m");
         }
         return 0;
@@ -64,25 +64,25 @@ static void stop_channel(struct dawn_daemon *d, enum dawn_channel_kind kind)
 {
         if (kind == DAWN_CHANNEL_MQTT)
                 d->ingest_mqtt = dawn_ingest_mqtt_free(d->ingest_mqtt); /* before the channel it listens on */
-        dawn_outbox_attach(d->outbox, kind, NULL);
-        d->channels[kind] = dawn_channel_free(d->channels[kind]);
+        dawn_outbox_attach(d->ways.outbox, kind, NULL);
+        d->ways.channels[kind] = dawn_channel_free(d->ways.channels[kind]);
 }
 
 void dawn_daemon_update_status(struct dawn_daemon *d)
 {
         cJSON *counts = cJSON_CreateObject();
-        dawn_store_queue_counts(d->store, counts);
+        dawn_store_queue_counts(d->ways.store, counts);
         double waiting = 0;
         const cJSON *ch, *st;
         cJSON_ArrayForEach(ch, counts)
                 cJSON_ArrayForEach(st, ch)
                         if (!strcmp(st->string, "pending") || !strcmp(st->string, "retrying"))
                                 waiting += st->valuedouble;
-        const char *mqtt = d->channels[DAWN_CHANNEL_MQTT]
-                                   ? d->channels[DAWN_CHANNEL_MQTT]->driver->describe(d->channels[DAWN_CHANNEL_MQTT])
+        const char *mqtt = d->ways.channels[DAWN_CHANNEL_MQTT]
+                                   ? d->ways.channels[DAWN_CHANNEL_MQTT]->driver->describe(d->ways.channels[DAWN_CHANNEL_MQTT])
                                    : "not configured";
         sd_notifyf(0, "STATUS=%d active alert(s); outbox: %.0f waiting, %u in flight; mqtt: %s",
-                   dawn_store_count_open_alerts(d->store), waiting, dawn_outbox_in_flight(d->outbox), mqtt);
+                   dawn_store_count_open_alerts(d->ways.store), waiting, dawn_outbox_in_flight(d->ways.outbox), mqtt);
         cJSON_Delete(counts);
 }
 
@@ -154,7 +154,7 @@ static bool outbox_work_waiting(struct dawn_daemon *d, uint64_t *completions)
         *completions = 0;
         if (!status)
                 return false;
-        dawn_outbox_status(d->outbox, status);
+        dawn_outbox_status(d->ways.outbox, status);
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                 const cJSON *ch = cJSON_GetObjectItemCaseSensitive(status, dawn_channel_name((enum dawn_channel_kind)k));
                 if (!ch)
@@ -168,7 +168,7 @@ static bool outbox_work_waiting(struct dawn_daemon *d, uint64_t *completions)
                 if (cJSON_IsNumber(in_flight) && in_flight->valuedouble > 0) {
                         waiting = true;
                 } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ch, "ready"))) {
-                        int64_t due = dawn_store_next_due(d->store, (enum dawn_channel_kind)k);
+                        int64_t due = dawn_store_next_due(d->ways.store, (enum dawn_channel_kind)k);
                         waiting |= due > 0 && due <= now;
                 }
         }
@@ -190,17 +190,17 @@ static int outbox_moving(struct dawn_daemon *d, uint64_t now)
                 return 0;
         }
         uint64_t limit = DAWN_WATCHDOG_STALL_INTERVALS * d->watchdog_usec;
-        if (d->config->sms.enabled && d->config->sms.timeout_usec + d->watchdog_usec > limit)
-                limit = d->config->sms.timeout_usec + d->watchdog_usec;
-        if (d->config->email.enabled && d->config->email.timeout_usec + d->watchdog_usec > limit)
-                limit = d->config->email.timeout_usec + d->watchdog_usec;
+        if (d->ways.config->sms.enabled && d->ways.config->sms.timeout_usec + d->watchdog_usec > limit)
+                limit = d->ways.config->sms.timeout_usec + d->watchdog_usec;
+        if (d->ways.config->email.enabled && d->ways.config->email.timeout_usec + d->watchdog_usec > limit)
+                limit = d->ways.config->email.timeout_usec + d->watchdog_usec;
         if (now - watchdog_state.moved_at < limit)
                 return 0;
         if (!watchdog_state.stalled)
                 log_error("watchdog: deliveries are waiting but none has ended for %llu s (%u in flight): "
                           "not pinging, so that systemd restarts dawnd",
                           (unsigned long long)((now - watchdog_state.moved_at) / DAWN_USEC_PER_SEC),
-                          dawn_outbox_in_flight(d->outbox));
+                          dawn_outbox_in_flight(d->ways.outbox));
         watchdog_state.stalled = true;
         return -ETIMEDOUT;
 }
@@ -209,12 +209,12 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct dawn_daemon *d = userdata;
         /* the loop turned to get here */
-        int r = dawn_store_check_writable(d->store);
+        int r = dawn_store_check_writable(d->ways.store);
         if (r < 0)
-                log_error_errno(r, "watchdog: store not writable (%s): not pinging", dawn_store_errmsg(d->store));
-        if (r == 0 && (r = state_dir_writable(d->config->state_dir)) < 0)
+                log_error_errno(r, "watchdog: store not writable (%s): not pinging", dawn_store_errmsg(d->ways.store));
+        if (r == 0 && (r = state_dir_writable(d->ways.config->state_dir)) < 0)
                 log_error_errno(r, "watchdog: state directory %s not writable (%m): not pinging",
-                                d->config->state_dir);
+                                d->ways.config->state_dir);
         /* looked at even when the store failed, so that its clock keeps up */
         if (outbox_moving(d, usec) < 0)
                 r = -ETIMEDOUT;
@@ -227,7 +227,7 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 /* Sets the expiry timer to the earliest expires_at of an open alert. */
 static void schedule_expiry(struct dawn_daemon *d)
 {
-        int64_t t = dawn_store_next_expiry(d->store);
+        int64_t t = dawn_store_next_expiry(d->ways.store);
         if (t > 0) {
                 sd_event_source_set_time(d->expiry_timer, (uint64_t)t);
                 sd_event_source_set_enabled(d->expiry_timer, SD_EVENT_ONESHOT);
@@ -243,20 +243,20 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
         struct dawn_daemon *d = userdata;
         char ids[64][DAWN_MAX_ID_CHARS + 1];
         int64_t now = dawn_now_usec();
-        int n = dawn_store_due_expiries(d->store, now, ids, 64);
+        int n = dawn_store_due_expiries(d->ways.store, now, ids, 64);
         if (n < 0)
-                log_error_errno(n, "expiry: cannot read due alerts: %s", dawn_store_errmsg(d->store));
-        struct dawn_intake in = { d->store, d->config, now, "dawnd", "dawnd (expiry)", DAWN_ROLE_ISSUER };
+                log_error_errno(n, "expiry: cannot read due alerts: %s", dawn_store_errmsg(d->ways.store));
+        struct dawn_intake in = { d->ways.store, d->ways.config, now, "dawnd", "dawnd (expiry)", DAWN_ROLE_ISSUER };
         for (int i = 0; i < n; i++) {
                 struct dawn_alert a;
                 dawn_alert_init(&a);
-                int r = dawn_commit_begin(d->commit);
+                int r = dawn_commit_begin(d->ways.commit);
                 if (r == 0)
-                        r = dawn_commit_end(d->commit, dawn_intake_expire(&in, ids[i], &a));
+                        r = dawn_commit_end(d->ways.commit, dawn_intake_expire(&in, ids[i], &a));
                 if (r == 0)
                         log_alert(LOG_INFO, a.id, "alert %s expired (revision %d)", a.id, a.revision);
                 else if (r < 0)
-                        log_error_errno(r, "expiry: alert %s: %s", ids[i], dawn_store_errmsg(d->store));
+                        log_error_errno(r, "expiry: alert %s: %s", ids[i], dawn_store_errmsg(d->ways.store));
                 dawn_alert_clear(&a);
         }
         /* more may be due (more than 64 at once), or the next one later; the outbox is
@@ -270,22 +270,22 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
 static void after_write(void *userdata)
 {
         struct dawn_daemon *d = userdata;
-        dawn_outbox_kick(d->outbox);
+        dawn_outbox_kick(d->ways.outbox);
         schedule_expiry(d);
 }
 
 static void stop(struct dawn_daemon *d, const char *why)
 {
-        if (d->stopping)
+        if (d->ways.stopping)
                 return;
-        d->stopping = true;
+        d->ways.stopping = true;
         log_info("%s: stopping", why);
         sd_notify(0, "STOPPING=1");
         /* no new requests; the transaction in progress is committed and its answers sent */
         dawn_control_stop_listening(d->control);
         dawn_http_stop_listening(d->http);
-        dawn_commit_flush(d->commit);
-        sd_event_exit(d->loop, d->exit_code);
+        dawn_commit_flush(d->ways.commit);
+        sd_event_exit(d->ways.loop, d->exit_code);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -311,7 +311,7 @@ static int add_signals(struct dawn_daemon *d)
         sigprocmask(SIG_BLOCK, &mask, NULL);
         static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
         for (size_t i = 0; i < 3; i++) {
-                int r = sd_event_add_signal(d->loop, NULL, sigs[i], on_signal, d);
+                int r = sd_event_add_signal(d->ways.loop, NULL, sigs[i], on_signal, d);
                 if (r < 0)
                         return r;
         }
@@ -340,19 +340,25 @@ static int activated_socket(void)
 
 static int open_store(struct dawn_daemon *d)
 {
-        if (mkdir(d->config->state_dir, 0750) < 0 && errno != EEXIST)
-                return log_error_errno(-errno, "state directory %s: %m", d->config->state_dir);
-        if (asprintf(&d->db_path, "%s/dawn.db", d->config->state_dir) < 0)
+        if (mkdir(d->ways.config->state_dir, 0750) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "state directory %s: %m", d->ways.config->state_dir);
+        if (asprintf(&d->ways.db_path, "%s/dawn.db", d->ways.config->state_dir) < 0)
                 return -ENOMEM;
-        int r = dawn_store_open(d->db_path, &d->store);
+        int r = dawn_store_open(d->ways.db_path, &d->ways.store);
         if (r == -EPROTONOSUPPORT)
-                return log_error_errno(r, "store %s was written by a newer dawnd; refusing to touch it", d->db_path);
+                return log_error_errno(r, "store %s was written by a newer dawnd; refusing to touch it", d->ways.db_path);
         if (r < 0)
-                return log_error_errno(r, "store %s: cannot open: %m", d->db_path);
-        r = dawn_store_requeue_inflight(d->store, dawn_now_usec());
+                return log_error_errno(r, "store %s: cannot open: %m", d->ways.db_path);
+        r = dawn_store_requeue_inflight(d->ways.store, dawn_now_usec());
         if (r > 0)
                 log_notice("store: %d delivery(ies) were in flight when dawnd last stopped; sending them again", r);
         return r < 0 ? r : 0;
+}
+
+/* "dawnctl reload" reaches the daemon through its ways' hook */
+static int reload_hook(void *userdata, char *msg, size_t n)
+{
+        return dawn_daemon_reload(userdata, msg, n);
 }
 
 int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct dawn_daemon **out)
@@ -362,34 +368,36 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
                 dawn_config_free(config);
                 return -ENOMEM;
         }
-        d->config = config;
-        d->config_path = strdup(config_path);
-        d->started_at = dawn_now_usec();
-        int r = sd_event_default(&d->loop);
+        d->ways.config = config;
+        d->ways.config_path = strdup(config_path);
+        d->ways.started_at = dawn_now_usec();
+        d->ways.reload = reload_hook;
+        d->ways.reload_userdata = d;
+        int r = sd_event_default(&d->ways.loop);
         if (r >= 0)
                 r = open_store(d);
         if (r >= 0)
-                r = dawn_commit_new(d->loop, d->store, on_store_fatal, d, &d->commit);
+                r = dawn_commit_new(d->ways.loop, d->ways.store, on_store_fatal, d, &d->ways.commit);
         if (r >= 0)
-                r = dawn_commit_on_write(d->commit, after_write, d);
+                r = dawn_commit_on_write(d->ways.commit, after_write, d);
         if (r >= 0)
-                r = dawn_outbox_new(d->loop, d->store, d->commit, &d->config, &d->outbox);
+                r = dawn_outbox_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config, &d->ways.outbox);
         if (r >= 0)
                 r = start_channels(d);
         if (r >= 0)
                 r = add_signals(d);
         if (r >= 0)
-                r = dawn_control_new(d, activated_socket(), &d->control);
+                r = dawn_control_new(&d->ways, activated_socket(), &d->control);
         if (r >= 0)
-                r = dawn_http_new(d, -1, &d->http);
+                r = dawn_http_new(&d->ways, -1, &d->http);
         if (r >= 0 && sd_watchdog_enabled(0, &d->watchdog_usec) > 0)
-                r = sd_event_add_time_relative(d->loop, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, 0,
+                r = sd_event_add_time_relative(d->ways.loop, &d->watchdog, CLOCK_MONOTONIC, d->watchdog_usec / 2, 0,
                                                on_watchdog, d);
         if (r >= 0)
-                r = sd_event_add_time_relative(d->loop, &d->status_timer, CLOCK_MONOTONIC, 5 * DAWN_USEC_PER_SEC, 0,
+                r = sd_event_add_time_relative(d->ways.loop, &d->status_timer, CLOCK_MONOTONIC, 5 * DAWN_USEC_PER_SEC, 0,
                                                on_status_timer, d);
         if (r >= 0)
-                r = sd_event_add_time(d->loop, &d->expiry_timer, CLOCK_REALTIME, UINT64_MAX, 0, on_expiry, d);
+                r = sd_event_add_time(d->ways.loop, &d->expiry_timer, CLOCK_REALTIME, UINT64_MAX, 0, on_expiry, d);
         if (r >= 0 && d->watchdog)
                 sd_event_source_set_enabled(d->watchdog, SD_EVENT_ON);
         if (r >= 0)
@@ -404,14 +412,14 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
 
 int dawn_daemon_run(struct dawn_daemon *d)
 {
-        log_info("dawnd %s ready: store %s, control socket %s%s", DAWN_VERSION, d->db_path,
-                 activated_path[0] ? activated_path : d->config->control_socket,
+        log_info("dawnd %s ready: store %s, control socket %s%s", DAWN_VERSION, d->ways.db_path,
+                 activated_path[0] ? activated_path : d->ways.config->control_socket,
                  activated_path[0] ? " (passed by systemd)" : "");
         sd_notify(0, "READY=1");
         dawn_daemon_update_status(d);
-        dawn_outbox_kick(d->outbox); /* whatever waited from before the restart */
+        dawn_outbox_kick(d->ways.outbox); /* whatever waited from before the restart */
         schedule_expiry(d); /* and alerts that expired while dawnd was down */
-        int r = sd_event_loop(d->loop);
+        int r = sd_event_loop(d->ways.loop);
         return r < 0 ? EXIT_FAILURE : r;
 }
 
@@ -422,18 +430,18 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
         d->control = dawn_control_free(d->control);
         d->http = dawn_http_free(d->http); /* before the commit: its answers wait on it */
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
-                if (d->channels[k])
+                if (d->ways.channels[k])
                         stop_channel(d, (enum dawn_channel_kind)k);
-        d->outbox = dawn_outbox_free(d->outbox);
-        d->commit = dawn_commit_free(d->commit);
-        d->store = dawn_store_close(d->store);
+        d->ways.outbox = dawn_outbox_free(d->ways.outbox);
+        d->ways.commit = dawn_commit_free(d->ways.commit);
+        d->ways.store = dawn_store_close(d->ways.store);
         sd_event_source_disable_unref(d->watchdog);
         sd_event_source_disable_unref(d->status_timer);
         sd_event_source_disable_unref(d->expiry_timer);
-        sd_event_unref(d->loop);
-        dawn_config_free(d->config);
-        free(d->config_path);
-        free(d->db_path);
+        sd_event_unref(d->ways.loop);
+        dawn_config_free(d->ways.config);
+        free(d->ways.config_path);
+        free(d->ways.db_path);
         free(d);
         return NULL;
 }
@@ -498,26 +506,26 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
         msg[0] = '\0';
         struct dawn_config *fresh = NULL;
         struct dawn_errors errs = { 0 };
-        int r = check_in_child(d->config_path, msg, n);
-        if (r == 0 && (r = dawn_config_load(d->config_path, &fresh, &errs)) < 0)
+        int r = check_in_child(d->ways.config_path, msg, n);
+        if (r == 0 && (r = dawn_config_load(d->ways.config_path, &fresh, &errs)) < 0)
                 snprintf(msg, n, "%s", errs.n ? errs.msgs[0] : strerror(-r));
         dawn_errors_free(&errs);
         if (r < 0) {
                 sd_notify(0, "READY=1");
                 return -EINVAL;
         }
-        if (strcmp(fresh->state_dir, d->config->state_dir) != 0 ||
-            strcmp(fresh->control_socket, d->config->control_socket) != 0 ||
-            strcmp(fresh->http_listen, d->config->http_listen) != 0)
+        if (strcmp(fresh->state_dir, d->ways.config->state_dir) != 0 ||
+            strcmp(fresh->control_socket, d->ways.config->control_socket) != 0 ||
+            strcmp(fresh->http_listen, d->ways.config->http_listen) != 0)
                 log_warning("reload: daemon.state_dir, daemon.control_socket and daemon.http_listen take effect at "
                             "the next restart");
         /* keep what cannot change without a restart, so the daemon describes itself truthfully */
         char *keep;
-        keep = fresh->state_dir, fresh->state_dir = d->config->state_dir, d->config->state_dir = keep;
-        keep = fresh->control_socket, fresh->control_socket = d->config->control_socket, d->config->control_socket = keep;
-        keep = fresh->http_listen, fresh->http_listen = d->config->http_listen, d->config->http_listen = keep;
+        keep = fresh->state_dir, fresh->state_dir = d->ways.config->state_dir, d->ways.config->state_dir = keep;
+        keep = fresh->control_socket, fresh->control_socket = d->ways.config->control_socket, d->ways.config->control_socket = keep;
+        keep = fresh->http_listen, fresh->http_listen = d->ways.config->http_listen, d->ways.config->http_listen = keep;
 
-        struct dawn_config *old = d->config;
+        struct dawn_config *old = d->ways.config;
         /* MQTT keeps its connection unless its settings changed; SMS and email hold no
          * connection worth keeping and re-read their secrets, so they always restart */
         bool restart[DAWN_CHANNEL_COUNT] = {
@@ -527,22 +535,22 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
         };
         bool restarted = false;
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
-                if (restart[k] && d->channels[k]) {
+                if (restart[k] && d->ways.channels[k]) {
                         stop_channel(d, (enum dawn_channel_kind)k);
                         restarted = true;
                 }
-        d->config = fresh;
+        d->ways.config = fresh;
         dawn_config_free(old);
-        if (restarted && dawn_commit_open(d->commit) == 0)
+        if (restarted && dawn_commit_open(d->ways.commit) == 0)
                 /* what the stopped channels had in flight goes out again */
-                dawn_store_requeue_inflight(d->store, dawn_now_usec());
+                dawn_store_requeue_inflight(d->ways.store, dawn_now_usec());
         if (start_channels(d) < 0)
                 log_error("reload: a channel did not start; its deliveries wait");
         /* partners' tokens and the gateways' callback secrets (it logs a failure; the old ones stay) */
         dawn_http_reload(d->http);
-        log_info("configuration reloaded from %s (%zu areas, %zu subscribers)", d->config_path, fresh->n_areas,
+        log_info("configuration reloaded from %s (%zu areas, %zu subscribers)", d->ways.config_path, fresh->n_areas,
                  fresh->n_subscribers);
         sd_notify(0, "READY=1");
-        dawn_outbox_kick(d->outbox);
+        dawn_outbox_kick(d->ways.outbox);
         return 0;
 }

@@ -1,5 +1,5 @@
 /* The daemon as a whole: the loop and everything on it. main.c makes one;
- * the control socket reads and acts on it. */
+ * the ways in see only its struct dawn_ways (ways.h). */
 #ifndef DAWN_DAEMON_H
 #define DAWN_DAEMON_H
 
@@ -12,20 +12,14 @@
 #include "config.h"
 #include "outbox.h"
 #include "store.h"
+#include "ways.h"
 
 struct dawn_control;
 struct dawn_http;
 struct dawn_ingest_mqtt;
 
 struct dawn_daemon {
-        sd_event *loop;
-        struct dawn_config *config;      /* replaced whole on reload */
-        char *config_path;
-        char *db_path;
-        struct dawn_store *store;
-        struct dawn_commit *commit;
-        struct dawn_outbox *outbox;
-        struct dawn_channel *channels[DAWN_CHANNEL_COUNT];
+        struct dawn_ways ways;           /* loop, config, store, commit, outbox, channels: what the ways in see */
         struct dawn_control *control;
         struct dawn_http *http;          /* the HTTP API; NULL when daemon.http_listen is "" */
         struct dawn_ingest_mqtt *ingest_mqtt; /* rides on channels[DAWN_CHANNEL_MQTT]; NULL without it */
@@ -33,8 +27,6 @@ struct dawn_daemon {
         sd_event_source *status_timer;
         sd_event_source *expiry_timer;   /* CLOCK_REALTIME, at the next open alert's expires_at */
         uint64_t watchdog_usec;
-        int64_t started_at;
-        bool stopping;
         int exit_code;
 };
 

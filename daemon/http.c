@@ -18,11 +18,11 @@
 
 #include "callback.h"
 #include "channel.h"
-#include "daemon.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "ways.h"
 #include "websocket.h"
 #include "ws_relay.h"
 
@@ -134,7 +134,7 @@ struct relay {
 };
 
 struct dawn_http {
-        struct dawn_daemon *d;
+        struct dawn_ways *ways;
         struct MHD_Daemon *mhd;
         sd_event_source *io;            /* MHD's epoll fd */
         sd_event_source *timer;         /* MHD's own timeouts */
@@ -468,7 +468,7 @@ static void on_commit(int r, void *userdata)
 /* Makes sure this request hears how the transaction open now ends. */
 static void watch_commit(struct request *rq)
 {
-        struct dawn_commit *c = rq->h->d->commit;
+        struct dawn_commit *c = rq->h->ways->commit;
         if (rq->watching || !dawn_commit_is_open(c))
                 return;
         dawn_commit_ticket(c, &rq->ticket, on_commit, rq);
@@ -524,7 +524,7 @@ static void finish_batch(struct request *rq)
         cJSON_ArrayForEach(item, rq->json) {
                 int r = slot_result(rq, i);
                 if (r < 0) {
-                        cJSON *e = dawn_store_error_json(rq->h->d, r, true);
+                        cJSON *e = dawn_store_error_json(rq->h->ways, r, true);
                         if (e) {
                                 cJSON_AddNumberToObject(e, "index", i);
                                 cJSON_AddNumberToObject(e, "http_status", 503);
@@ -582,7 +582,7 @@ static void finish(struct request *rq)
                 int r = slot_result(rq, 0);
                 if (r < 0) {
                         cJSON_Delete(rq->json);
-                        rq->json = dawn_store_error_json(rq->h->d, r, strcmp(rq->method, "POST") == 0);
+                        rq->json = dawn_store_error_json(rq->h->ways, r, strcmp(rq->method, "POST") == 0);
                         rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                         rq->twiml = false;
                 }
@@ -665,7 +665,7 @@ static void conn_remote(struct MHD_Connection *mc, char *out, size_t size)
 static uint64_t phase_limit_usec(const struct dawn_http *h, enum phase p)
 {
         switch (p) {
-        case PHASE_REQUEST: return h->d->config->http_header_timeout_usec;
+        case PHASE_REQUEST: return h->ways->config->http_header_timeout_usec;
         case PHASE_BODY: return HTTP_BODY_SECONDS * DAWN_USEC_PER_SEC;
         case PHASE_ANSWER: return HTTP_ANSWER_SECONDS * DAWN_USEC_PER_SEC;
         default: return 0;
@@ -1118,7 +1118,7 @@ cJSON *dawn_http_rate_refusal(const char *source, struct dawn_source_limit *lim,
  * counted, and logged once a minute per source. */
 static bool rate_admits(struct request *rq, const char *source, unsigned n, bool post)
 {
-        const struct dawn_source *src = dawn_config_source(rq->h->d->config, source);
+        const struct dawn_source *src = dawn_config_source(rq->h->ways->config, source);
         int64_t now = monotonic_usec();
         struct dawn_source_limit *lim = dawn_source_limit(source, src ? src->rate_per_minute : 0, now);
         if (!lim)
@@ -1232,7 +1232,7 @@ static void begin_callback(struct request *rq)
                         return;
                 }
         } else {
-                if (!h->secrets.twilio_auth_token || !h->d->config->sms.callback_base_url) {
+                if (!h->secrets.twilio_auth_token || !h->ways->config->sms.callback_base_url) {
                         refuse(rq, MHD_HTTP_NOT_FOUND, NULL,
                                "Twilio callbacks are not configured (channels.sms.auth_token_file and "
                                "callback_base_url)");
@@ -1356,8 +1356,8 @@ static void refuse_too_large(struct request *rq)
 static cJSON *report_to_intake(const cJSON *report, int index, int *http_status, void *userdata)
 {
         struct request *rq = userdata;
-        struct dawn_daemon *d = rq->h->d;
-        const struct dawn_source *src = dawn_config_source(d->config, rq->source);
+        struct dawn_ways *ways = rq->h->ways;
+        const struct dawn_source *src = dawn_config_source(ways->config, rq->source);
         if (!src) {
                 /* a reload removed the source while its request was on the way */
                 *http_status = MHD_HTTP_UNAUTHORIZED;
@@ -1365,7 +1365,7 @@ static cJSON *report_to_intake(const cJSON *report, int index, int *http_status,
         }
         size_t epoch = op_begin(rq);
         bool wrote = false;
-        cJSON *answer = dawn_ingest_report(d, src, DAWN_WAY_HTTP, report, http_status, &wrote);
+        cJSON *answer = dawn_ingest_report(ways, src, DAWN_WAY_HTTP, report, http_status, &wrote);
         op_end(rq, index < 0 ? 0 : index, wrote, epoch);
         return answer;
 }
@@ -1429,16 +1429,16 @@ static void keep_visible(const char *source, cJSON *alerts)
  * recipient, phone number or address, of the alerts the source may see. */
 static void list_alerts(struct request *rq)
 {
-        struct dawn_daemon *d = rq->h->d;
+        struct dawn_ways *ways = rq->h->ways;
         const char *all = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "all");
         bool every = all && (strcmp(all, "1") == 0 || strcasecmp(all, "true") == 0);
         cJSON *alerts = cJSON_CreateArray();
         size_t epoch = op_begin(rq);
-        int r = alerts ? dawn_store_list_alerts(d->store, every, alerts) : -ENOMEM;
+        int r = alerts ? dawn_store_list_alerts(ways->store, every, alerts) : -ENOMEM;
         op_end(rq, 0, true, epoch);
         if (r < 0) {
                 cJSON_Delete(alerts);
-                rq->json = dawn_store_error_json(d, r, false);
+                rq->json = dawn_store_error_json(ways, r, false);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 return;
         }
@@ -1454,7 +1454,7 @@ static bool alert_visible(const char *source, const struct dawn_alert *a)
 
 static void show_alert(struct request *rq)
 {
-        struct dawn_daemon *d = rq->h->d;
+        struct dawn_ways *ways = rq->h->ways;
         if (strlen(rq->alert_id) > DAWN_MAX_ID_CHARS) {
                 refuse(rq, MHD_HTTP_NOT_FOUND, "id", "no such alert");
                 return;
@@ -1462,10 +1462,10 @@ static void show_alert(struct request *rq)
         struct dawn_alert a;
         dawn_alert_init(&a);
         size_t epoch = op_begin(rq);
-        int r = dawn_store_load_alert(d->store, rq->alert_id, &a);
+        int r = dawn_store_load_alert(ways->store, rq->alert_id, &a);
         op_end(rq, 0, true, epoch);
         if (r < 0) {
-                rq->json = dawn_store_error_json(d, r, false);
+                rq->json = dawn_store_error_json(ways, r, false);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         } else if (r == 0 || !alert_visible(rq->source, &a)) {
                 rq->json = dawn_error_json("id", false, "no alert with id '%s'", rq->alert_id);
@@ -1491,9 +1491,9 @@ static void callback_invalid(struct request *rq, const struct dawn_input_error *
  * failure is a 503, which the gateway retries. */
 static void callback_done(struct request *rq, int r)
 {
-        struct dawn_daemon *d = rq->h->d;
+        struct dawn_ways *ways = rq->h->ways;
         if (r < 0) {
-                rq->json = dawn_store_error_json(d, r, true);
+                rq->json = dawn_store_error_json(ways, r, true);
                 rq->json_status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 rq->twiml = false;
                 return;
@@ -1509,7 +1509,7 @@ static void receipt(struct request *rq, const struct dawn_receipt *rc)
 {
         bool wrote = false;
         size_t epoch = op_begin(rq);
-        int r = dawn_ingest_receipt(rq->h->d, provider_of(rq->route), rc, &wrote);
+        int r = dawn_ingest_receipt(rq->h->ways, provider_of(rq->route), rc, &wrote);
         op_end(rq, 0, wrote, epoch);
         callback_done(rq, r);
 }
@@ -1519,7 +1519,7 @@ static void sms_reply(struct request *rq, const struct dawn_inbound_sms *sms)
         char reply[480] = "";
         bool wrote = false;
         size_t epoch = op_begin(rq);
-        int r = dawn_ingest_sms_reply(rq->h->d, provider_of(rq->route), sms, reply, sizeof(reply), &wrote);
+        int r = dawn_ingest_sms_reply(rq->h->ways, provider_of(rq->route), sms, reply, sizeof(reply), &wrote);
         op_end(rq, 0, wrote, epoch);
         if (r >= 0 && rq->route == ROUTE_TWILIO_INBOUND) {
                 rq->twiml = true;
@@ -1551,7 +1551,7 @@ static void notify_callback(struct request *rq)
  * the query exactly as sent) and the form's fields. */
 static bool twilio_signed(struct request *rq, const struct dawn_form *form)
 {
-        const char *base = rq->h->d->config->sms.callback_base_url;
+        const char *base = rq->h->ways->config->sms.callback_base_url;
         size_t n = strlen(base);
         while (n > 0 && base[n - 1] == '/')
                 n--;
@@ -1601,11 +1601,11 @@ static double count_of(const cJSON *counts, const char *outer, const char *inner
 /* What the store knows, read at scrape time so that it is right after a
  * restart too. Every known label combination is written, zeros included:
  * a series that vanishes cannot be told from a scrape that failed. */
-static void write_store_gauges(struct dawn_daemon *d, FILE *f)
+static void write_store_gauges(struct dawn_ways *ways, FILE *f)
 {
         char labels[128];
         cJSON *alerts = cJSON_CreateObject();
-        if (alerts && dawn_store_alert_counts(d->store, alerts) == 0) {
+        if (alerts && dawn_store_alert_counts(ways->store, alerts) == 0) {
                 int first = 1;
                 for (int s = 0; s < DAWN_STATUS_COUNT; s++)
                         for (int g = 0; g < DAWN_GRADE_COUNT; g++) {
@@ -1620,11 +1620,11 @@ static void write_store_gauges(struct dawn_daemon *d, FILE *f)
         cJSON_Delete(alerts);
 
         cJSON *queue = cJSON_CreateObject();
-        if (queue && dawn_store_queue_counts(d->store, queue) == 0) {
+        if (queue && dawn_store_queue_counts(ways->store, queue) == 0) {
                 int first = 1;
                 for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                         const char *channel = dawn_channel_name((enum dawn_channel_kind)k);
-                        if (!d->channels[k] && !cJSON_GetObjectItemCaseSensitive(queue, channel))
+                        if (!ways->channels[k] && !cJSON_GetObjectItemCaseSensitive(queue, channel))
                                 continue;
                         for (int s = 0; s < DAWN_DELIVERY_STATE_COUNT; s++) {
                                 const char *state = dawn_delivery_state_name((enum dawn_delivery_state)s);
@@ -1638,7 +1638,7 @@ static void write_store_gauges(struct dawn_daemon *d, FILE *f)
                 first = 1;
                 for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                         const char *channel = dawn_channel_name((enum dawn_channel_kind)k);
-                        if (!d->channels[k] && !cJSON_GetObjectItemCaseSensitive(queue, channel))
+                        if (!ways->channels[k] && !cJSON_GetObjectItemCaseSensitive(queue, channel))
                                 continue;
                         snprintf(labels, sizeof(labels), "channel=\"%s\"", channel);
                         dawn_metrics_write_gauge(f, "dawn_outbox_queue_depth",
@@ -1657,7 +1657,7 @@ static void write_store_gauges(struct dawn_daemon *d, FILE *f)
  * an operator who exposes the API limits /metrics at the proxy. */
 static void metrics(struct request *rq)
 {
-        struct dawn_daemon *d = rq->h->d;
+        struct dawn_ways *ways = rq->h->ways;
         char *text = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&text, &len);
@@ -1666,12 +1666,12 @@ static void metrics(struct request *rq)
                 return;
         }
         int r = dawn_metrics_write(f);
-        write_store_gauges(d, f);
+        write_store_gauges(ways, f);
         dawn_metrics_write_gauge(f, "dawn_outbox_in_flight", "Deliveries handed to a channel and not yet ended.",
-                                 NULL, dawn_outbox_in_flight(d->outbox), 1);
+                                 NULL, dawn_outbox_in_flight(ways->outbox), 1);
         dawn_metrics_write_gauge(f, "dawn_up", "1 while dawnd runs.", NULL, 1, 1);
         dawn_metrics_write_gauge(f, "dawn_uptime_seconds", "Seconds since dawnd started.", NULL,
-                                 (double)(dawn_now_usec() - d->started_at) / 1e6, 1);
+                                 (double)(dawn_now_usec() - ways->started_at) / 1e6, 1);
         if (fclose(f) != 0 || r < 0) {
                 free(text);
                 refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "the metrics could not be written; try again");
@@ -1683,14 +1683,14 @@ static void metrics(struct request *rq)
 
 static void healthz(struct request *rq)
 {
-        struct dawn_daemon *d = rq->h->d;
+        struct dawn_ways *ways = rq->h->ways;
         cJSON *o = cJSON_CreateObject();
         unsigned status = MHD_HTTP_OK;
         int r;
-        if (d->stopping || rq->h->stopping) {
+        if (ways->stopping || rq->h->stopping) {
                 cJSON_AddStringToObject(o, "status", "stopping");
                 status = MHD_HTTP_SERVICE_UNAVAILABLE;
-        } else if ((r = dawn_store_check_writable(d->store)) < 0) {
+        } else if ((r = dawn_store_check_writable(ways->store)) < 0) {
                 /* what the watchdog checks: a store that takes no writes accepts no alerts */
                 cJSON_AddStringToObject(o, "status", "store not writable");
                 cJSON_AddStringToObject(o, "error", strerror(-r));
@@ -1721,7 +1721,7 @@ static void dashboard_headers(struct request *rq, const char *content_type)
 
 static void dashboard_file(struct request *rq)
 {
-        const char *dir = rq->h->d->config->dashboard_dir;
+        const char *dir = rq->h->ways->config->dashboard_dir;
         const char *dot = strrchr(rq->file, '.');
         const char *type = strcmp(dot, ".html") == 0 ? "text/html; charset=utf-8"
                            : strcmp(dot, ".css") == 0 ? "text/css; charset=utf-8"
@@ -1752,7 +1752,7 @@ static void dashboard_file(struct request *rq)
  * the broker is when it is not behind /mqtt. */
 static void dashboard_config(struct request *rq)
 {
-        const struct dawn_config *c = rq->h->d->config;
+        const struct dawn_config *c = rq->h->ways->config;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "topic_prefix", c->mqtt.topic_prefix);
         if (c->dashboard_broker_url)
@@ -1803,7 +1803,7 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
                         size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
         struct dawn_http *h = cls;
-        const struct dawn_mqtt_config *m = &h->d->config->mqtt;
+        const struct dawn_mqtt_config *m = &h->ways->config->mqtt;
         /* Upgrades that have not logged in yet cost little (one fd, no broker
          * connection) but may be anyone's: a fixed number of them is kept, and
          * the oldest makes room for a newer one, so squatters cannot keep a
@@ -1825,7 +1825,7 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
         if (rl) {
                 rl->h = h;
                 rl->urh = urh;
-                r = dawn_ws_relay_start(h->d->loop, sock, extra_in, extra_in_size, m->host, m->port, peer,
+                r = dawn_ws_relay_start(h->ways->loop, sock, extra_in, extra_in_size, m->host, m->port, peer,
                                         relay_closed, rl, &rl->relay);
         }
         if (r < 0) {
@@ -1855,7 +1855,7 @@ static bool origin_allowed(struct request *rq)
 
 static void mqtt_relay(struct request *rq)
 {
-        const struct dawn_config *c = rq->h->d->config;
+        const struct dawn_config *c = rq->h->ways->config;
         const char *key = header(rq, "Sec-WebSocket-Key");
         char accept[29];
         if (!dawn_ws_header_has(header(rq, MHD_HTTP_HEADER_UPGRADE), "websocket", false) ||
@@ -1985,7 +1985,7 @@ static void run_mhd(struct dawn_http *h)
         MHD_UNSIGNED_LONG_LONG ms;
         if (MHD_get_timeout(h->mhd, &ms) == MHD_YES) {
                 uint64_t now = 0;
-                sd_event_now(h->d->loop, CLOCK_MONOTONIC, &now);
+                sd_event_now(h->ways->loop, CLOCK_MONOTONIC, &now);
                 if (ms > 3600 * 1000)
                         ms = 3600 * 1000;
                 sd_event_source_set_time(h->timer, now + ms * 1000);
@@ -2121,10 +2121,10 @@ static int listen_socket(const char *address)
         return fd;
 }
 
-int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out)
+int dawn_http_new(struct dawn_ways *ways, int fd, struct dawn_http **out)
 {
         *out = NULL;
-        const char *address = d->config->http_listen;
+        const char *address = ways->config->http_listen;
         if (fd < 0 && (!address || !*address)) {
                 log_info("http: the HTTP API is off (daemon.http_listen is empty)");
                 return 0;
@@ -2132,8 +2132,8 @@ int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out)
         struct dawn_http *h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
-        h->d = d;
-        int r = secrets_load(d->config, &h->secrets);
+        h->ways = ways;
+        int r = secrets_load(ways->config, &h->secrets);
         if (r < 0) {
                 free(h);
                 return r;
@@ -2171,25 +2171,25 @@ int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out)
         }
         h->listening = true;
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-        r = info ? sd_event_add_io(d->loop, &h->io, info->epoll_fd, EPOLLIN, on_io, h) : -EINVAL;
+        r = info ? sd_event_add_io(ways->loop, &h->io, info->epoll_fd, EPOLLIN, on_io, h) : -EINVAL;
         /* accuracy 1 us: a timeout of 0 means "run again now", not within sd-event's default 250 ms */
         if (r >= 0)
-                r = sd_event_add_time(d->loop, &h->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, h);
+                r = sd_event_add_time(ways->loop, &h->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_timer, h);
         if (r >= 0)
                 r = sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
         if (r >= 0)
-                r = sd_event_add_defer(d->loop, &h->kick, on_kick, h);
+                r = sd_event_add_defer(ways->loop, &h->kick, on_kick, h);
         if (r >= 0)
                 r = sd_event_source_set_enabled(h->kick, SD_EVENT_OFF);
         if (r >= 0)
-                r = sd_event_add_io(d->loop, &h->accept_io, fd, EPOLLIN, on_accept, h);
+                r = sd_event_add_io(ways->loop, &h->accept_io, fd, EPOLLIN, on_accept, h);
         if (r >= 0)
-                r = sd_event_add_time(d->loop, &h->accept_pause, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                r = sd_event_add_time(ways->loop, &h->accept_pause, CLOCK_MONOTONIC, UINT64_MAX, 0,
                                       on_accept_pause_end, h);
         if (r >= 0)
                 r = sd_event_source_set_enabled(h->accept_pause, SD_EVENT_OFF);
         if (r >= 0)
-                r = sd_event_add_time(d->loop, &h->deadline, CLOCK_MONOTONIC, UINT64_MAX,
+                r = sd_event_add_time(ways->loop, &h->deadline, CLOCK_MONOTONIC, UINT64_MAX,
                                       100 * DAWN_USEC_PER_SEC / 1000, on_deadline, h);
         if (r >= 0)
                 r = sd_event_source_set_enabled(h->deadline, SD_EVENT_OFF);
@@ -2208,7 +2208,7 @@ int dawn_http_reload(struct dawn_http *h)
         if (!h)
                 return 0;
         struct secrets fresh;
-        int r = secrets_load(h->d->config, &fresh);
+        int r = secrets_load(h->ways->config, &fresh);
         if (r < 0)
                 return log_error_errno(r, "http: reload: the tokens from before stay in use");
         secrets_clear(&h->secrets);
@@ -2255,7 +2255,7 @@ struct dawn_http *dawn_http_free(struct dawn_http *h)
                 /* answers waiting for the group commit hear its outcome now, while they can still be sent */
                 for (struct request *rq = h->requests; rq; rq = rq->next)
                         if (rq->waiting) {
-                                dawn_commit_flush(h->d->commit);
+                                dawn_commit_flush(h->ways->commit);
                                 break;
                         }
                 const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);

@@ -21,16 +21,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct dawn_daemon;
+struct dawn_ways;
 struct dawn_http;
 
-/* Listens on d->config->http_listen ("127.0.0.1:8470", "[::1]:8470";
+/* Listens on ways->config->http_listen ("127.0.0.1:8470", "[::1]:8470";
  * "" disables the API: *out is NULL and 0 is returned), or on fd when >= 0
  * (a socket systemd passed). Reads every source's token_file and the SMS
  * callback secrets. Returns 0 or -errno (logged). */
-int dawn_http_new(struct dawn_daemon *d, int fd, struct dawn_http **out);
+int dawn_http_new(struct dawn_ways *ways, int fd, struct dawn_http **out);
 struct dawn_http *dawn_http_free(struct dawn_http *h);
-/* After a reload swapped d->config: re-reads tokens and limits. On an
+/* After a reload swapped ways->config: re-reads tokens and limits. On an
  * error the old tokens stay and -errno is returned (logged). The listening
  * address does not change until a restart. */
 int dawn_http_reload(struct dawn_http *h);

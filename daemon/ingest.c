@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
+#include "ways.h"
 
 const char *dawn_way_name(enum dawn_way w)
 {
@@ -20,14 +20,14 @@ const char *dawn_way_name(enum dawn_way w)
  * its own so that its failure undoes only its own writes. Whoever answers
  * the client takes a ticket for the batch; what follows a write (sending,
  * expiry) is the commit's after-write hooks' business. */
-static int begin(struct dawn_daemon *d)
+static int begin(struct dawn_ways *ways)
 {
-        return dawn_commit_begin(d->commit);
+        return dawn_commit_begin(ways->commit);
 }
 
-static int end(struct dawn_daemon *d, int r, bool *wrote)
+static int end(struct dawn_ways *ways, int r, bool *wrote)
 {
-        r = dawn_commit_end(d->commit, r);
+        r = dawn_commit_end(ways->commit, r);
         *wrote = r >= 0;
         return r;
 }
@@ -37,7 +37,7 @@ static cJSON *error_object(const char *field, bool temporary, const char *messag
         return dawn_error_json(field, temporary, "%s", message);
 }
 
-cJSON *dawn_store_error_json(struct dawn_daemon *d, int r, bool wrote)
+cJSON *dawn_store_error_json(struct dawn_ways *ways, int r, bool wrote)
 {
         const char *what = wrote ? "not stored" : "not read";
         if (r == -ENOSPC)
@@ -46,10 +46,10 @@ cJSON *dawn_store_error_json(struct dawn_daemon *d, int r, bool wrote)
                 return dawn_error_json(NULL, true, "%s: the database is busy; try again", what);
         if (r == -ENOMEM)
                 return dawn_error_json(NULL, true, "%s: out of memory; try again", what);
-        return dawn_error_json(NULL, true, "%s: %s (%s)", what, strerror(-r), dawn_store_errmsg(d->store));
+        return dawn_error_json(NULL, true, "%s: %s (%s)", what, strerror(-r), dawn_store_errmsg(ways->store));
 }
 
-cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, enum dawn_way way,
+cJSON *dawn_ingest_report(struct dawn_ways *ways, const struct dawn_source *src, enum dawn_way way,
                           const cJSON *alert, int *http_status, bool *wrote)
 {
         *wrote = false;
@@ -57,27 +57,27 @@ cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, 
         char actor[96];
         snprintf(actor, sizeof(actor), "%s:%s", wayname, src->id);
 
-        int r = begin(d);
+        int r = begin(ways);
         if (r < 0) {
                 *http_status = 503;
                 dawn_metrics_count(DAWN_M_INTAKE_REJECTED, wayname, "storage");
-                return dawn_store_error_json(d, r, true);
+                return dawn_store_error_json(ways, r, true);
         }
-        struct dawn_intake in = { d->store, d->config, dawn_now_usec(), src->id, actor, src->role };
+        struct dawn_intake in = { ways->store, ways->config, dawn_now_usec(), src->id, actor, src->role };
         struct dawn_alert result;
         dawn_alert_init(&result);
         struct dawn_input_error err = { 0 };
         enum dawn_intake_outcome outcome = DAWN_INTAKE_NEW;
         r = cJSON_IsObject(alert) ? dawn_intake_issue(&in, alert, &result, &outcome, &err)
                                   : dawn_input_error_set(&err, "body", "a report must be one JSON object (an alert)");
-        r = end(d, r, wrote);
+        r = end(ways, r, wrote);
 
         cJSON *ans;
         if (r < 0) {
                 bool invalid = r == -EINVAL && !err.temporary;
                 *http_status = invalid ? 400 : 503;
                 dawn_metrics_count(DAWN_M_INTAKE_REJECTED, wayname, invalid ? "invalid" : "storage");
-                ans = r == -EINVAL ? error_object(err.field, err.temporary, err.message) : dawn_store_error_json(d, r, true);
+                ans = r == -EINVAL ? error_object(err.field, err.temporary, err.message) : dawn_store_error_json(ways, r, true);
                 log_info("%s: report from %s refused: %s", wayname, src->id,
                          r == -EINVAL ? err.message : strerror(-r));
         } else {
@@ -106,22 +106,22 @@ cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, 
 
 /* ---- receipts ---- */
 
-int dawn_ingest_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc, bool *wrote)
+int dawn_ingest_receipt(struct dawn_ways *ways, const char *provider, const struct dawn_receipt *rc, bool *wrote)
 {
         *wrote = false;
         dawn_metrics_count(DAWN_M_RECEIPTS, provider, dawn_receipt_status_name(rc->status));
         if (rc->status == DAWN_RECEIPT_IN_PROGRESS)
                 return 0;
-        int r = begin(d);
+        int r = begin(ways);
         if (r < 0)
                 return r;
         /* the outbox owns a text's state: it checks the whole reference and the transition,
          * and logs and counts what it ignores */
         enum dawn_receipt_outcome outcome;
-        r = dawn_outbox_receipt(d->store, provider, rc,
-                                dawn_config_channel_limits(d->config, DAWN_CHANNEL_SMS)->retry_initial_usec,
+        r = dawn_outbox_receipt(ways->store, provider, rc,
+                                dawn_config_channel_limits(ways->config, DAWN_CHANNEL_SMS)->retry_initial_usec,
                                 dawn_now_usec(), &outcome);
-        return end(d, r, wrote);
+        return end(ways, r, wrote);
 }
 
 /* ---- replies ---- */
@@ -152,12 +152,12 @@ static const char *owners(const struct dawn_config *c, const char *number, char 
  * not exist and one that was not sent to this number get the same answer,
  * so a text cannot find out which ids exist. The ack is the subscriber's
  * whose text it was, for the latest revision that reached the number. */
-static int ack_by_text(struct dawn_daemon *d, const char *number, const char *id, const char *masked,
+static int ack_by_text(struct dawn_ways *ways, const char *number, const char *id, const char *masked,
                        const char *actor, char *reply, size_t reply_size)
 {
         char subscriber[DAWN_MAX_ID_CHARS + 1];
         int revision = 0;
-        int r = dawn_store_alert_reached(d->store, id, DAWN_CHANNEL_SMS, NULL, number, &revision, subscriber);
+        int r = dawn_store_alert_reached(ways->store, id, DAWN_CHANNEL_SMS, NULL, number, &revision, subscriber);
         if (r == 0) {
                 dawn_metrics_count(DAWN_M_ACKS_IGNORED, "sms", NULL);
                 log_info("ACK %s from %s ignored: no text of that alert reached this number", id, masked);
@@ -169,11 +169,11 @@ static int ack_by_text(struct dawn_daemon *d, const char *number, const char *id
         if (r < 0)
                 return r;
         int64_t now = dawn_now_usec();
-        r = dawn_store_add_ack(d->store, id, revision, subscriber, "sms", masked, now);
+        r = dawn_store_add_ack(ways->store, id, revision, subscriber, "sms", masked, now);
         if (r == 1) {
                 char detail[160];
                 snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", revision, subscriber);
-                r = dawn_store_audit(d->store, actor, "ack", id, detail, now);
+                r = dawn_store_audit(ways->store, actor, "ack", id, detail, now);
         }
         if (r < 0)
                 return r;
@@ -182,11 +182,11 @@ static int ack_by_text(struct dawn_daemon *d, const char *number, const char *id
         return 0;
 }
 
-static int apply_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
+static int apply_reply(struct dawn_ways *ways, const char *provider, const struct dawn_inbound_sms *sms,
                        const struct dawn_sms_reply *reply, char *answer, size_t answer_size)
 {
         char subs[256], masked[64], actor[96], detail[300];
-        const char *subscriber = owners(d->config, sms->from, subs, sizeof(subs));
+        const char *subscriber = owners(ways->config, sms->from, subs, sizeof(subs));
         dawn_mask_recipient(sms->from, masked, sizeof(masked));
         if (!subscriber) {
                 log_info("%s: a text from %s, which belongs to no subscriber; ignored", provider, masked);
@@ -196,7 +196,7 @@ static int apply_reply(struct dawn_daemon *d, const char *provider, const struct
         int64_t now = dawn_now_usec();
         /* a Twilio text is taken once: a captured START replayed after a later STOP must
          * not turn texts back on (recorded in this savepoint, with what it changes) */
-        int r = sms->message_sid[0] ? dawn_store_note_twilio_request(d->store, sms->message_sid, "inbound",
+        int r = sms->message_sid[0] ? dawn_store_note_twilio_request(ways->store, sms->message_sid, "inbound",
                                                                     now + (int64_t)DAWN_TWILIO_INBOUND_KEEP_USEC, now)
                                     : 1;
         if (r < 0)
@@ -211,19 +211,19 @@ static int apply_reply(struct dawn_daemon *d, const char *provider, const struct
         r = 0;
         switch (reply->kind) {
         case DAWN_REPLY_STOP:
-                r = dawn_store_set_opt_out(d->store, sms->from, true, provider, now);
+                r = dawn_store_set_opt_out(ways->store, sms->from, true, provider, now);
                 snprintf(detail, sizeof(detail), "opted out of texts (%s)", subs);
                 if (r >= 0)
-                        r = dawn_store_audit(d->store, actor, "sms-stop", NULL, detail, now);
+                        r = dawn_store_audit(ways->store, actor, "sms-stop", NULL, detail, now);
                 snprintf(answer, answer_size,
                          "DAWN: you will get no more drug alert texts on this number. Reply START to get them again.");
                 log_notice("%s replied STOP: no more texts to it (%s)", masked, subs);
                 break;
         case DAWN_REPLY_START:
-                r = dawn_store_set_opt_out(d->store, sms->from, false, provider, now);
+                r = dawn_store_set_opt_out(ways->store, sms->from, false, provider, now);
                 snprintf(detail, sizeof(detail), "opted back in to texts (%s)", subs);
                 if (r >= 0)
-                        r = dawn_store_audit(d->store, actor, "sms-start", NULL, detail, now);
+                        r = dawn_store_audit(ways->store, actor, "sms-start", NULL, detail, now);
                 snprintf(answer, answer_size, "DAWN: drug alert texts to this number are on again. Reply STOP to stop them.");
                 log_notice("%s replied START: texts to it again (%s)", masked, subs);
                 break;
@@ -231,19 +231,19 @@ static int apply_reply(struct dawn_daemon *d, const char *provider, const struct
                 if (!reply->alert_id[0])
                         snprintf(answer, answer_size, "DAWN: to acknowledge, reply ACK and the alert id, e.g. ACK A17.");
                 else
-                        r = ack_by_text(d, sms->from, reply->alert_id, masked, actor, answer, answer_size);
+                        r = ack_by_text(ways, sms->from, reply->alert_id, masked, actor, answer, answer_size);
                 break;
         case DAWN_REPLY_OTHER:
                 /* kept for a person to read: it may be someone asking for help */
                 snprintf(detail, sizeof(detail), "text reply: %.200s", sms->text);
-                r = dawn_store_audit(d->store, actor, "sms-reply", NULL, detail, now);
+                r = dawn_store_audit(ways->store, actor, "sms-reply", NULL, detail, now);
                 log_info("%s: a text reply from %s (%s) is in the audit log", provider, masked, subscriber);
                 break;
         }
         return r < 0 ? r : 0;
 }
 
-int dawn_ingest_sms_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
+int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const struct dawn_inbound_sms *sms,
                           char *reply, size_t reply_size, bool *wrote)
 {
         *wrote = false;
@@ -257,18 +257,18 @@ int dawn_ingest_sms_reply(struct dawn_daemon *d, const char *provider, const str
         dawn_sms_reply_parse(sms->text, &parsed);
         static const char *const kinds[] = { "stop", "start", "ack", "other" };
         dawn_metrics_count(DAWN_M_SMS_REPLIES, kinds[parsed.kind], NULL);
-        int r = begin(d);
+        int r = begin(ways);
         if (r < 0)
                 return r;
-        return end(d, apply_reply(d, provider, sms, &parsed, reply, reply_size), wrote);
+        return end(ways, apply_reply(ways, provider, sms, &parsed, reply, reply_size), wrote);
 }
 
 /* ---- dashboard acknowledgements ---- */
 
-static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *alert_id, const cJSON *ack,
+static int check_ack(struct dawn_ways *ways, const char *subscriber, const char *alert_id, const cJSON *ack,
                      struct dawn_alert *a, int *revision, const char **by, struct dawn_input_error *err)
 {
-        if (!dawn_config_subscriber(d->config, subscriber))
+        if (!dawn_config_subscriber(ways->config, subscriber))
                 return dawn_input_error_set(err, "subscriber", "no subscriber '%.40s' in this dawnd's config", subscriber);
         if (!cJSON_IsObject(ack))
                 return dawn_input_error_set(err, "ack", "an acknowledgement is a JSON object {\"revision\":..,\"by\":..}");
@@ -291,12 +291,12 @@ static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *
          * exists or not: an ack must not be a way to learn which ids exist */
         int reached = 0;
         if (strlen(alert_id) > DAWN_MAX_ID_CHARS ||
-            (r = dawn_store_alert_reached(d->store, alert_id, DAWN_CHANNEL_MQTT, subscriber, NULL, &reached, NULL)) == 0) {
+            (r = dawn_store_alert_reached(ways->store, alert_id, DAWN_CHANNEL_MQTT, subscriber, NULL, &reached, NULL)) == 0) {
                 dawn_metrics_count(DAWN_M_ACKS_IGNORED, "dashboard", NULL);
                 return dawn_input_error_set(err, "alert", "no alert '%.24s' reached %s's dashboard", alert_id,
                                             subscriber);
         }
-        if (r < 0 || (r = dawn_store_load_alert(d->store, alert_id, a)) < 0)
+        if (r < 0 || (r = dawn_store_load_alert(ways->store, alert_id, a)) < 0)
                 return r;
         if (r == 0)
                 return -EIO; /* a delivery of an alert that is not there: the store is damaged */
@@ -308,30 +308,30 @@ static int check_ack(struct dawn_daemon *d, const char *subscriber, const char *
         return 0;
 }
 
-int dawn_ingest_ack(struct dawn_daemon *d, const char *subscriber, const char *alert_id, const cJSON *ack,
+int dawn_ingest_ack(struct dawn_ways *ways, const char *subscriber, const char *alert_id, const cJSON *ack,
                     struct dawn_input_error *err, bool *wrote)
 {
         *wrote = false;
-        int r = begin(d);
+        int r = begin(ways);
         if (r < 0)
                 return r;
         struct dawn_alert a;
         dawn_alert_init(&a);
         int revision = 0;
         const char *by = NULL;
-        r = check_ack(d, subscriber, alert_id, ack, &a, &revision, &by, err);
+        r = check_ack(ways, subscriber, alert_id, ack, &a, &revision, &by, err);
         if (r == 0) {
                 int64_t now = dawn_now_usec();
-                r = dawn_store_add_ack(d->store, a.id, revision, subscriber, "dashboard", by, now);
+                r = dawn_store_add_ack(ways->store, a.id, revision, subscriber, "dashboard", by, now);
                 if (r == 1) {
                         char actor[96], detail[200];
                         snprintf(actor, sizeof(actor), "mqtt:%s", subscriber);
                         snprintf(detail, sizeof(detail), "acknowledged revision %d on the dashboard by %.100s",
                                  revision, by);
-                        r = dawn_store_audit(d->store, actor, "ack", a.id, detail, now);
+                        r = dawn_store_audit(ways->store, actor, "ack", a.id, detail, now);
                         log_alert(LOG_INFO, a.id, "alert %s acknowledged on %s's dashboard", a.id, subscriber);
                 }
         }
         dawn_alert_clear(&a);
-        return end(d, r < 0 ? r : 0, wrote);
+        return end(ways, r < 0 ? r : 0, wrote);
 }

@@ -3,7 +3,7 @@
  * acknowledgements. Each call writes through the one write path
  * (commit.h), in a savepoint of its own, exactly as a control-socket
  * request does; the caller must not answer anyone before the batch has
- * committed: when dawn_commit_is_open(d->commit), take a ticket with
+ * committed: when dawn_commit_is_open(ways->commit), take a ticket with
  * dawn_commit_ticket() and answer from its answer function (with "not
  * stored" instead if its r < 0).
  *
@@ -19,7 +19,7 @@
 #include "callback.h"
 #include "config.h"
 
-struct dawn_daemon;
+struct dawn_ways;
 
 /* "http" or "mqtt": the metrics label and the actor prefix in the audit log. */
 enum dawn_way { DAWN_WAY_CONTROL, DAWN_WAY_HTTP, DAWN_WAY_MQTT };
@@ -28,7 +28,7 @@ const char *dawn_way_name(enum dawn_way w);
 /* A storage failure in the words a submitter can act on: {"error": "not
  * stored: ..." (or "not read: ..." when wrote is false), "temporary": true}.
  * The one wording every way in uses. */
-cJSON *dawn_store_error_json(struct dawn_daemon *d, int r, bool wrote);
+cJSON *dawn_store_error_json(struct dawn_ways *ways, int r, bool wrote);
 
 /* One report from a configured partner source. Returns the answer object
  * (NULL only when out of memory) and sets *http_status:
@@ -39,7 +39,7 @@ cJSON *dawn_store_error_json(struct dawn_daemon *d, int r, bool wrote);
  *   400 {"error":"...","field":"..."}     nothing stored
  *   503 {"error":"...","temporary":true}  nothing stored; try again
  * *wrote is true when the store was written (answer after the commit). */
-cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, enum dawn_way way,
+cJSON *dawn_ingest_report(struct dawn_ways *ways, const struct dawn_source *src, enum dawn_way way,
                           const cJSON *alert, int *http_status, bool *wrote);
 
 /* A delivery receipt from provider ("notify" or "twilio"), applied by the
@@ -47,7 +47,7 @@ cJSON *dawn_ingest_report(struct dawn_daemon *d, const struct dawn_source *src, 
  * once per Twilio request). Returns 0 when it was recorded, or ignored
  * (logged and counted; the caller still answers 200 so the gateway does not
  * retry forever), or a store error. *wrote as above. */
-int dawn_ingest_receipt(struct dawn_daemon *d, const char *provider, const struct dawn_receipt *rc, bool *wrote);
+int dawn_ingest_receipt(struct dawn_ways *ways, const char *provider, const struct dawn_receipt *rc, bool *wrote);
 
 /* A text from a phone: STOP opts the number out of SMS (pending texts to
  * it become opted-out), START opts it back in, ACK <id> records an
@@ -57,7 +57,7 @@ int dawn_ingest_receipt(struct dawn_daemon *d, const char *provider, const struc
  * and so is a Twilio text taken before (its MessageSid: a replay). reply (may be NULL)
  * receives a short confirmation to text back where the provider allows
  * it (Twilio's TwiML answer), or "" for none. Returns 0 or a store error. */
-int dawn_ingest_sms_reply(struct dawn_daemon *d, const char *provider, const struct dawn_inbound_sms *sms,
+int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const struct dawn_inbound_sms *sms,
                           char *reply, size_t reply_size, bool *wrote);
 
 /* An acknowledgement from a subscriber's dashboard (the retained
@@ -67,7 +67,7 @@ int dawn_ingest_sms_reply(struct dawn_daemon *d, const char *provider, const str
  * "alert", in the same words whether the alert exists or not).
  * The same ack seen again (a retained message after a reconnect) is not
  * recorded twice. Returns 0, -EINVAL (err names the field) or a store error. */
-int dawn_ingest_ack(struct dawn_daemon *d, const char *subscriber, const char *alert_id, const cJSON *ack,
+int dawn_ingest_ack(struct dawn_ways *ways, const char *subscriber, const char *alert_id, const cJSON *ack,
                     struct dawn_input_error *err, bool *wrote);
 
 #endif

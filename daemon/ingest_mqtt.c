@@ -30,15 +30,15 @@
 
 #include "alert.h"
 #include "channel.h"
-#include "daemon.h"
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "ways.h"
 
 struct dawn_ingest_mqtt {
-        struct dawn_daemon *d;
+        struct dawn_ways *ways;
         struct dawn_channel *ch;
         char *ingest_root;     /* "<prefix>/ingest/" */
         char *subscriber_root; /* "<prefix>/subscribers/" */
@@ -62,13 +62,13 @@ static void add_source_ref(cJSON *answer, const cJSON *report)
 
 /* Publishes on whatever MQTT channel is wired now: a reload may have
  * replaced the one the report came in on while the commit ran. */
-static void publish_answer(struct dawn_daemon *d, const char *topic, cJSON *answer)
+static void publish_answer(struct dawn_ways *ways, const char *topic, cJSON *answer)
 {
         char *text = answer ? cJSON_PrintUnformatted(answer) : NULL;
         cJSON_Delete(answer);
         int r = -ENOMEM;
-        if (text && d->ingest_mqtt)
-                r = dawn_channel_mqtt_publish(d->ingest_mqtt->ch, topic, text, strlen(text), false);
+        if (text && ways->channels[DAWN_CHANNEL_MQTT])
+                r = dawn_channel_mqtt_publish(ways->channels[DAWN_CHANNEL_MQTT], topic, text, strlen(text), false);
         else if (text)
                 r = -ENOTCONN;
         if (r < 0)
@@ -79,15 +79,15 @@ static void publish_answer(struct dawn_daemon *d, const char *topic, cJSON *answ
 
 struct waiting_answer {
         struct dawn_ticket ticket;
-        struct dawn_daemon *d;
+        struct dawn_ways *ways;
         char *topic;
         cJSON *answer;
         bool wrote;
 };
 
-static cJSON *not_stored(struct dawn_daemon *d, int r, const cJSON *answer)
+static cJSON *not_stored(struct dawn_ways *ways, int r, const cJSON *answer)
 {
-        cJSON *o = dawn_store_error_json(d, r, true);
+        cJSON *o = dawn_store_error_json(ways, r, true);
         const cJSON *ref = cJSON_GetObjectItemCaseSensitive(answer, "source_ref");
         if (o && cJSON_IsString(ref))
                 cJSON_AddStringToObject(o, "source_ref", ref->valuestring);
@@ -99,11 +99,11 @@ static void after_commit_answer(int r, void *userdata)
         struct waiting_answer *w = userdata;
         if (r < 0 && w->wrote) {
                 /* the commit failed: nothing this report wrote exists, and the partner must know */
-                cJSON *o = not_stored(w->d, r, w->answer);
+                cJSON *o = not_stored(w->ways, r, w->answer);
                 cJSON_Delete(w->answer);
                 w->answer = o;
         }
-        publish_answer(w->d, w->topic, w->answer);
+        publish_answer(w->ways, w->topic, w->answer);
         free(w->topic);
         free(w);
 }
@@ -111,15 +111,15 @@ static void after_commit_answer(int r, void *userdata)
 /* Answers now, or after the open transaction commits. Takes answer. */
 static void answer(struct dawn_ingest_mqtt *im, const char *source, cJSON *answer, bool wrote)
 {
-        struct dawn_daemon *d = im->d;
+        struct dawn_ways *ways = im->ways;
         char *topic = NULL;
         if (asprintf(&topic, "%s%s/result", im->ingest_root, source) < 0) {
                 cJSON_Delete(answer);
                 log_error("MQTT ingest: out of memory: no answer for %s", source);
                 return;
         }
-        if (!dawn_commit_is_open(d->commit)) {
-                publish_answer(d, topic, answer);
+        if (!dawn_commit_is_open(ways->commit)) {
+                publish_answer(ways, topic, answer);
                 free(topic);
                 return;
         }
@@ -130,8 +130,8 @@ static void answer(struct dawn_ingest_mqtt *im, const char *source, cJSON *answe
                 log_error("MQTT ingest: out of memory: no answer for %s", source);
                 return;
         }
-        *w = (struct waiting_answer){ .d = d, .topic = topic, .answer = answer, .wrote = wrote };
-        dawn_commit_ticket(d->commit, &w->ticket, after_commit_answer, w);
+        *w = (struct waiting_answer){ .ways = ways, .topic = topic, .answer = answer, .wrote = wrote };
+        dawn_commit_ticket(ways->commit, &w->ticket, after_commit_answer, w);
 }
 
 static const char *error_text(const cJSON *err)
@@ -191,13 +191,13 @@ static cJSON *parse_payload(const char *payload, size_t len, const char **reason
 static void on_report(struct dawn_ingest_mqtt *im, const char *source, const char *payload, size_t len,
                       bool retained)
 {
-        struct dawn_daemon *d = im->d;
+        struct dawn_ways *ways = im->ways;
         /* an empty message is how a retained one is cleared: it says nothing */
         if (len == 0) {
                 log_debug("MQTT ingest: empty message on %s%.*s ignored", im->ingest_root, LEVEL_SHOWN(source));
                 return;
         }
-        const struct dawn_source *src = dawn_config_source(d->config, source);
+        const struct dawn_source *src = dawn_config_source(ways->config, source);
         if (!src) {
                 refuse(im, source, "unknown_source",
                        dawn_error_json("source", false, "unknown source '%.*s': not in this dawnd's sources",
@@ -233,7 +233,7 @@ static void on_report(struct dawn_ingest_mqtt *im, const char *source, const cha
         }
         int status = 0;
         bool wrote = false;
-        cJSON *ans = dawn_ingest_report(d, src, DAWN_WAY_MQTT, report, &status, &wrote);
+        cJSON *ans = dawn_ingest_report(ways, src, DAWN_WAY_MQTT, report, &status, &wrote);
         if (!ans)
                 ans = dawn_error_json(NULL, true, "out of memory; try again");
         add_source_ref(ans, report);
@@ -259,7 +259,7 @@ static void on_ack(struct dawn_ingest_mqtt *im, const char *topic, const char *s
         }
         struct dawn_input_error ierr = { 0 };
         bool wrote = false;
-        int r = dawn_ingest_ack(im->d, subscriber, alert_id, ack, &ierr, &wrote);
+        int r = dawn_ingest_ack(im->ways, subscriber, alert_id, ack, &ierr, &wrote);
         cJSON_Delete(ack);
         if (r == -EINVAL)
                 log_info("MQTT ingest: acknowledgement on %s ignored: %s", topic, ierr.message);
@@ -321,16 +321,16 @@ static void ignore_message(const char *topic, const void *payload, size_t len, b
         log_debug("MQTT ingest: not listening any more; ignoring a message on %s", topic);
 }
 
-int dawn_ingest_mqtt_new(struct dawn_daemon *d, struct dawn_channel *ch, struct dawn_ingest_mqtt **out)
+int dawn_ingest_mqtt_new(struct dawn_ways *ways, struct dawn_channel *ch, struct dawn_ingest_mqtt **out)
 {
         *out = NULL;
         if (!ch)
                 return 0;
-        const char *prefix = d->config->mqtt.topic_prefix ? d->config->mqtt.topic_prefix : "dawn/v1";
+        const char *prefix = ways->config->mqtt.topic_prefix ? ways->config->mqtt.topic_prefix : "dawn/v1";
         struct dawn_ingest_mqtt *im = calloc(1, sizeof(*im));
         if (!im)
                 return -ENOMEM;
-        im->d = d;
+        im->ways = ways;
         im->ch = ch;
         im->ingest_root = join(prefix, "/ingest/");
         im->subscriber_root = join(prefix, "/subscribers/");

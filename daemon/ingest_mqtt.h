@@ -6,13 +6,13 @@
 #ifndef DAWN_INGEST_MQTT_H
 #define DAWN_INGEST_MQTT_H
 
-struct dawn_daemon;
+struct dawn_ways;
 struct dawn_channel;
 struct dawn_ingest_mqtt;
 
 /* Wires itself to the MQTT channel ch (dawn_channel_mqtt_listen). Returns 0
  * or -errno; with no MQTT channel configured, *out is NULL and 0 is returned. */
-int dawn_ingest_mqtt_new(struct dawn_daemon *d, struct dawn_channel *ch, struct dawn_ingest_mqtt **out);
+int dawn_ingest_mqtt_new(struct dawn_ways *ways, struct dawn_channel *ch, struct dawn_ingest_mqtt **out);
 struct dawn_ingest_mqtt *dawn_ingest_mqtt_free(struct dawn_ingest_mqtt *im);
 
 #endif

@@ -16,7 +16,7 @@
  * "reload": dawn_daemon_reload() checks the config file in a forked child
  * (libconfig can exit() on a malformed @include) and then swaps in a fresh
  * config. Rather than skipping inputs that say "reload" (a filter on the
- * bytes would miss "\u0072eload" anyway), d->config_path names a valid file
+ * bytes would miss "\u0072eload" anyway), d->ways.config_path names a valid file
  * holding the very text the daemon runs with, so a reload forks once (about
  * a millisecond), finds nothing changed (no channel to restart) and swaps in
  * an equal config: harmless, and the swap itself is fuzzed too.
@@ -75,26 +75,26 @@ static void on_fatal(int r, void *userdata)
 
 static void open_store(void)
 {
-        int r = dawn_store_open(d->db_path, &d->store);
+        int r = dawn_store_open(d->ways.db_path, &d->ways.store);
         if (r < 0)
                 die("dawn_store_open", r);
-        r = dawn_commit_new(d->loop, d->store, on_fatal, d, &d->commit);
+        r = dawn_commit_new(d->ways.loop, d->ways.store, on_fatal, d, &d->ways.commit);
         if (r < 0)
                 die("dawn_commit_new", r);
-        r = dawn_outbox_new(d->loop, d->store, d->commit, &d->config, &d->outbox);
+        r = dawn_outbox_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config, &d->ways.outbox);
         if (r < 0)
                 die("dawn_outbox_new", r);
 }
 
 static void close_store(void)
 {
-        d->outbox = dawn_outbox_free(d->outbox);
-        d->commit = dawn_commit_free(d->commit);
-        d->store = dawn_store_close(d->store);
+        d->ways.outbox = dawn_outbox_free(d->ways.outbox);
+        d->ways.commit = dawn_commit_free(d->ways.commit);
+        d->ways.store = dawn_store_close(d->ways.store);
         static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
         for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
                 char path[300];
-                snprintf(path, sizeof(path), "%s%s", d->db_path, suffix[i]);
+                snprintf(path, sizeof(path), "%s%s", d->ways.db_path, suffix[i]);
                 unlink(path);
         }
 }
@@ -102,12 +102,18 @@ static void close_store(void)
 static void cleanup(void)
 {
         close_store();
-        d->config = dawn_config_free(d->config);
-        unlink(d->config_path);
+        d->ways.config = dawn_config_free(d->ways.config);
+        unlink(d->ways.config_path);
         rmdir(dir);
-        free(d->config_path);
-        free(d->db_path);
-        sd_event_unref(d->loop);
+        free(d->ways.config_path);
+        free(d->ways.db_path);
+        sd_event_unref(d->ways.loop);
+}
+
+/* as daemon.c wires it: "reload" reaches dawn_daemon_reload() */
+static int reload_hook(void *userdata, char *msg, size_t n)
+{
+        return dawn_daemon_reload(userdata, msg, n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -143,24 +149,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 die("asprintf", ENOMEM);
 
         struct dawn_errors errs = { 0 };
-        if (dawn_config_load_string(text, "fuzz_control.conf", &d->config, &errs) < 0) {
+        if (dawn_config_load_string(text, "fuzz_control.conf", &d->ways.config, &errs) < 0) {
                 for (size_t i = 0; i < errs.n; i++)
                         fprintf(stderr, "fuzz_control: config: %s\n", errs.msgs[i]);
                 abort();
         }
         dawn_errors_free(&errs);
 
-        if (asprintf(&d->config_path, "%s/dawn.conf", dir) < 0 || asprintf(&d->db_path, "%s/dawn.db", dir) < 0)
+        if (asprintf(&d->ways.config_path, "%s/dawn.conf", dir) < 0 || asprintf(&d->ways.db_path, "%s/dawn.db", dir) < 0)
                 die("asprintf", ENOMEM);
-        FILE *f = fopen(d->config_path, "we");
+        FILE *f = fopen(d->ways.config_path, "we");
         if (!f || fputs(text, f) < 0 || fclose(f) != 0)
                 die("writing the config file", errno);
         free(text);
 
-        int r = sd_event_default(&d->loop);
+        int r = sd_event_default(&d->ways.loop);
         if (r < 0)
                 die("sd_event_default", r);
-        d->started_at = dawn_now_usec();
+        d->ways.started_at = dawn_now_usec();
+        d->ways.reload = reload_hook;
+        d->ways.reload_userdata = d;
         open_store();
         atexit(cleanup);
         return 0;
@@ -169,7 +177,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void handle_line(const char *line, size_t len)
 {
         bool wrote = false;
-        cJSON *ans = dawn_control_handle(d, &peer, line, len, &wrote);
+        cJSON *ans = dawn_control_handle(&d->ways, &peer, line, len, &wrote);
         if (!ans)
                 abort(); /* "never NULL unless out of memory" */
         const cJSON *ok = cJSON_GetObjectItemCaseSensitive(ans, "ok");
@@ -231,8 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         /* what the loop's idle handler does: commit the batch, run the
          * after-commit callbacks (an outbox kick may have queued one) */
-        if (dawn_commit_is_open(d->commit)) {
-                int r = dawn_commit_flush(d->commit);
+        if (dawn_commit_is_open(d->ways.commit)) {
+                int r = dawn_commit_flush(d->ways.commit);
                 if (r < 0)
                         die("commit", r);
         }
