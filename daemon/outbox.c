@@ -512,8 +512,11 @@ static const struct {
         [DAWN_EVENT_OPT_OUT] = { "opt-out", P | R, DAWN_DELIVERY_OPTED_OUT, 0 },
         [DAWN_EVENT_RECEIPT_DELIVERED] = { "receipt-delivered", T | I, DAWN_DELIVERY_DELIVERED, D },
         [DAWN_EVENT_RECEIPT_PERMANENT] = { "receipt-permanent-failure", T | I, DAWN_DELIVERY_FAILED, F },
-        /* in flight: the attempt under way decides; retrying: it is already to go again */
-        [DAWN_EVENT_RECEIPT_TEMPORARY] = { "receipt-temporary-failure", T, DAWN_DELIVERY_RETRYING, I | R },
+        /* In flight: the gateway has the text (it could not send a receipt otherwise) and its
+         * answer has not been read yet; the answer then finds the text retrying and leaves it
+         * so. Ignoring the receipt would leave the text "sent" for good, waiting for a receipt
+         * that already came. Retrying: it is already to go again. */
+        [DAWN_EVENT_RECEIPT_TEMPORARY] = { "receipt-temporary-failure", T | I, DAWN_DELIVERY_RETRYING, R },
         [DAWN_EVENT_RECEIPT_IN_PROGRESS] = { "receipt-in-progress", 0, DAWN_DELIVERY_PENDING,
                                              (1u << DAWN_DELIVERY_STATE_COUNT) - 1 },
 };

@@ -579,13 +579,13 @@ enum { ILLEGAL = -1, SAME = -2 };
 /* Written out here rather than derived, so that a change to the table in
  * outbox.c has to be made twice, on purpose. Only a text the gateway has
  * (sent, or in flight when the receipt overtakes the gateway's answer) can
- * be delivered or fail by receipt; the same receipt again changes nothing;
+ * be delivered, fail or go again by receipt; the same receipt again changes nothing;
  * nothing moves a text that was never sent (superseded, opted out) or that
  * the handset already has. */
 static const int receipt_table[DAWN_DELIVERY_STATE_COUNT][4] = {
         /*                 delivered      permanent   temporary      in progress */
         [S(PENDING)] = { ILLEGAL, ILLEGAL, ILLEGAL, SAME },
-        [S(INFLIGHT)] = { S(DELIVERED), S(FAILED), SAME, SAME },
+        [S(INFLIGHT)] = { S(DELIVERED), S(FAILED), S(RETRYING), SAME },
         [S(DELIVERED)] = { SAME, ILLEGAL, ILLEGAL, SAME },
         [S(RETRYING)] = { ILLEGAL, ILLEGAL, SAME, SAME },
         [S(FAILED)] = { ILLEGAL, SAME, ILLEGAL, SAME },
