@@ -1259,6 +1259,12 @@ static void begin(struct request *rq, const char *url, const char *method)
                 return; /* no response: queue() hangs up */
         const char *cl = header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
         rq->content_length = cl ? strtoull(cl, NULL, 10) : 0;
+        /* libmicrohttpd decodes %00 into a NUL that ends the path and query values early:
+         * "/v1/alerts/A1%00zz" would be read as A1. Nothing DAWN serves has a NUL in it. */
+        if (strstr(rq->uri, "%00")) {
+                refuse(rq, MHD_HTTP_BAD_REQUEST, "url", "the URL holds an encoded NUL (%%00)");
+                return;
+        }
         const char *id;
         rq->route = route_of(url, &id);
         if (rq->route == ROUTE_NONE) {

@@ -148,6 +148,10 @@ check "another source's list of open alerts leaves it out" bash -c "! grep -q '\
 req GET '/v1/alerts?all=1' needle-exchange >/dev/null
 check "and so does its list of all alerts" bash -c "! grep -q '\"$pending\"' '$T/body'"
 check "ambulance itself reads it by id" test "$(req GET "/v1/alerts/$pending" ambulance)/$(body .id)" = "200/$pending"
+# libmicrohttpd decodes %00 into a NUL: "A1%00zz" must not be read as A1
+check "an id with an encoded NUL after it is refused, naming the url" \
+        test "$(req GET "/v1/alerts/$pending%00zz" ambulance)/$(body .field)" = "400/url"
+check "and so is a query with one" test "$(req GET '/v1/alerts?since=2020-01-01T00:00:00Z%00junk' ambulance)" = 400
 req GET /v1/alerts ambulance >/dev/null
 check "and finds it in its list" grep -q "\"$pending\"" "$T/body"
 post portsmouth-ph "$(report fareham xylazine 'Crack in Fareham contains xylazine.' ph-vis-1)" >/dev/null
