@@ -40,12 +40,15 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+# The daemon's subsystems, each a folder (README, "A tour"); every folder is on the
+# include path, as nginx's src/* are, so a file names a header by its name alone.
+DAEMON_DIRS = daemon daemon/base daemon/store daemon/intake daemon/delivery daemon/ways
 FINAL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) \
-               -Iinclude -Idaemon -MMD -MP
+               -Iinclude $(addprefix -I,$(DAEMON_DIRS)) -MMD -MP
 FINAL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
 # Everything but main.c goes into one static library that tests and fuzzers link.
-CORE_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CORE_SRC = $(filter-out daemon/main.c,$(wildcard $(addsuffix /*.c,$(DAEMON_DIRS))))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -175,7 +178,7 @@ deb: dashboard
 	ls -l build/*.deb
 
 format:
-	clang-format -i daemon/*.[ch] cli/*.c include/dawn/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(addsuffix /*.[ch],$(DAEMON_DIRS)) cli/*.c include/dawn/*.h tests/unit/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -15,7 +15,7 @@
 
 #include "control.h"
 #include "http.h"
-#include "ingest_mqtt.h"
+#include "mqtt_ingest.h"
 #include "intake.h"
 #include "log.h"
 

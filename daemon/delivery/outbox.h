@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "callback.h"
+#include "sms_callback.h"
 #include "channel.h"
 #include "commit.h"
 #include "config.h"

@@ -1,4 +1,4 @@
-#include "callback.h"
+#include "sms_callback.h"
 
 #include <cJSON.h>
 #include <errno.h>

@@ -7,8 +7,8 @@
  * application/x-www-form-urlencoded bodies signed with X-Twilio-Signature:
  * base64(HMAC-SHA1(auth token, URL + every POST parameter's name and value,
  * sorted by name)). */
-#ifndef DAWN_CALLBACK_H
-#define DAWN_CALLBACK_H
+#ifndef DAWN_SMS_CALLBACK_H
+#define DAWN_SMS_CALLBACK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ingest.h"
+#include "submit.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"

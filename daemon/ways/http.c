@@ -16,15 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "callback.h"
+#include "sms_callback.h"
 #include "channel.h"
-#include "ingest.h"
+#include "submit.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "ways.h"
 #include "websocket.h"
-#include "ws_relay.h"
+#include "relay.h"
 
 /* Partners keep connections open (keep-alive); 512 of them is far more than a
  * region's partner systems and gateways, and bounds what slow clients can hold

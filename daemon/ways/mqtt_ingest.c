@@ -18,7 +18,7 @@
  * is said only of what is on disk. They are best effort (QoS 1, not sent
  * again after a reconnect): a partner that hears nothing resends with the
  * same source_ref, which intake answers with the first result. */
-#include "ingest_mqtt.h"
+#include "mqtt_ingest.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -31,7 +31,7 @@
 #include "alert.h"
 #include "channel.h"
 #include "http.h"
-#include "ingest.h"
+#include "submit.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"

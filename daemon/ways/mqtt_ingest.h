@@ -3,8 +3,8 @@
  * source is the last topic level (the broker's ACL lets each partner write
  * only its own topic); the answer goes to <prefix>/ingest/<source>/result
  * after the commit. Acks from dashboards are recorded (dawn_ingest_ack). */
-#ifndef DAWN_INGEST_MQTT_H
-#define DAWN_INGEST_MQTT_H
+#ifndef DAWN_MQTT_INGEST_H
+#define DAWN_MQTT_INGEST_H
 
 struct dawn_ways;
 struct dawn_channel;

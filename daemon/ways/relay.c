@@ -1,4 +1,4 @@
-#include "ws_relay.h"
+#include "relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "mqtt_connect.h"
+#include "relay_connect.h"
 #include "websocket.h"
 
 /* RFC 6455 7.4.1 and the IANA registry */

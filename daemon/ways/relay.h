@@ -30,8 +30,8 @@
  *     DAWN_WS_RELAY_CLOSE_USEC (close_deadline).
  * How many relays there may be is the owner's business (http.c):
  * DAWN_WS_RELAY_MAX signed in, DAWN_WS_RELAY_MAX_PENDING not yet. */
-#ifndef DAWN_WS_RELAY_H
-#define DAWN_WS_RELAY_H
+#ifndef DAWN_RELAY_H
+#define DAWN_RELAY_H
 
 #include <stdbool.h>
 #include <stddef.h>

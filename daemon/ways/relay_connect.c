@@ -1,4 +1,4 @@
-#include "mqtt_connect.h"
+#include "relay_connect.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -14,8 +14,8 @@
  *
  * Pure functions over buffers, shared by the relay, the unit tests and the
  * fuzzer (tests/fuzz/fuzz_relay_connect.c). */
-#ifndef DAWN_MQTT_CONNECT_H
-#define DAWN_MQTT_CONNECT_H
+#ifndef DAWN_RELAY_CONNECT_H
+#define DAWN_RELAY_CONNECT_H
 
 #include <stddef.h>
 #include <stdint.h>

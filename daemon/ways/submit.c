@@ -1,4 +1,4 @@
-#include "ingest.h"
+#include "submit.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -10,13 +10,13 @@
  * These functions count themselves in the metrics and log what they did;
  * the callers count only what never reached them (bad tokens, bodies too
  * large, rate limits). */
-#ifndef DAWN_INGEST_H
-#define DAWN_INGEST_H
+#ifndef DAWN_SUBMIT_H
+#define DAWN_SUBMIT_H
 
 #include <cJSON.h>
 #include <stdbool.h>
 
-#include "callback.h"
+#include "sms_callback.h"
 #include "config.h"
 
 struct dawn_ways;

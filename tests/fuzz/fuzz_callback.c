@@ -34,7 +34,7 @@
 #include <string.h>
 
 #include "alert.h"
-#include "callback.h"
+#include "sms_callback.h"
 #include "log.h"
 #include "outbox.h"
 #include "store.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqtt_connect.h"
+#include "relay_connect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

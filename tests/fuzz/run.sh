@@ -11,7 +11,7 @@
 #   FUZZ_ARGS      more libFuzzer options, e.g. "-jobs=2 -workers=2"
 #   FUZZ_KEEP_CORPUS=1  also keep the grown corpus in $BUILD/fuzz/<name>.corpus
 #
-# The daemon's objects (daemon/*.c but main.c) are compiled once into
+# The daemon's objects (daemon/**/*.c but main.c) are compiled once into
 # $BUILD/daemon with -fsanitize=fuzzer-no-link and rebuilt when a source or
 # a header is newer. Each harness runs on a copy of tests/fuzz/corpus/<name>,
 # so a run never adds files to the repository. Crash inputs are kept as
@@ -46,16 +46,16 @@ export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSA
 export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-CFLAGS_ALL="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter $PKG_CFLAGS -Iinclude -Idaemon"
-mkdir -p "$BUILD/daemon" "$BUILD/fuzz/artifacts" || exit 2
+CFLAGS_ALL="-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter $PKG_CFLAGS -Iinclude -Idaemon -Idaemon/base -Idaemon/store -Idaemon/intake -Idaemon/delivery -Idaemon/ways"
+mkdir -p "$BUILD/daemon"/{base,store,intake,delivery,ways} "$BUILD/fuzz/artifacts" || exit 2
 
 # ---- the daemon's objects, once ----
-newest_header=$(ls -t daemon/*.h include/dawn/*.h 2>/dev/null | head -n 1)
+newest_header=$(ls -t daemon/*.h daemon/*/*.h include/dawn/*.h 2>/dev/null | head -n 1)
 objs=()
 build_failed=0
 pids=()
 jobs_max=$(nproc 2>/dev/null || echo 2)
-for src in daemon/*.c; do
+for src in daemon/*.c daemon/*/*.c; do
         [ "$src" = daemon/main.c ] && continue
         obj="$BUILD/${src%.c}.o"
         objs+=("$obj")

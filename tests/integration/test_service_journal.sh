@@ -47,7 +47,7 @@ int main(void)
 }
 C
 HARNESS_OK=no
-if cc -std=c11 -D_GNU_SOURCE -I"$ROOT/daemon" -I"$ROOT/include" -o "$T/harness" "$T/harness.c" "$ROOT/daemon/log.c" "$ROOT/daemon/text.c" \
+if cc -std=c11 -D_GNU_SOURCE -I"$ROOT/daemon/base" -I"$ROOT/include" -o "$T/harness" "$T/harness.c" "$ROOT/daemon/base/log.c" "$ROOT/daemon/base/text.c" \
         $(pkg-config --cflags --libs libsystemd) 2>"$T/cc.log"; then
         HARNESS_OK=yes
 fi

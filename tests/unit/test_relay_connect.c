@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mqtt_connect.h"
+#include "relay_connect.h"
 
 #define UNUSED __attribute__((unused))
 

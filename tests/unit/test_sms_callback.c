@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "callback.h"
+#include "sms_callback.h"
 #include "outbox.h"
 
 #define UNUSED __attribute__((unused))

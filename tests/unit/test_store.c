@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "alert.h"
-#include "callback.h"
+#include "sms_callback.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
