@@ -1,7 +1,13 @@
 /* libcurl's multi interface on the sd-event loop.
  *
- * Every SMS-gateway request and every SMTP transaction is one transfer on
- * one shared multi handle, driven in socket-action mode: curl tells us
+ * Each curl channel (SMS, email) has a struct dawn_curl of its own: one
+ * multi handle, so stopping a channel (at exit, or a reload that changes
+ * it) aborts only its transfers, and dawn_curl_in_flight() is that
+ * channel's count. The two never talk to the same hosts, so one shared
+ * handle would pool no connections and would need per-transfer ownership
+ * to stop one channel alone. Every SMS-gateway request and every SMTP
+ * transaction is one transfer on its channel's multi handle, driven in
+ * socket-action mode: curl tells us
  * which sockets to watch (CURLMOPT_SOCKETFUNCTION -> one sd-event io
  * source per socket) and when to wake it (CURLMOPT_TIMERFUNCTION -> one
  * one-shot CLOCK_MONOTONIC time source), and we hand every event back with

@@ -18,6 +18,13 @@
  * 6152 requires), and no line can pass SMTP's 998-byte limit whatever the
  * input. ASCII text stays readable as it is.
  *
+ * Not curl_mime: it would save only the 40 lines of quoted-printable, its
+ * SMTP message is always multipart/mixed around the one text part, the
+ * encoding would happen inside the transfer where no unit test sees the
+ * bytes, its reader would replace channel_email.c's (whose first call tells
+ * a refused message from a refused greeting), and it does no RFC 2047
+ * header encoding, so the headers would stay here anyway.
+ *
  * Dot-stuffing is libcurl's job: its SMTP upload turns every "CRLF." in the
  * data into "CRLF.." (Curl_smtp_escape_eob in lib/smtp.c) and sends the
  * terminating "CRLF.CRLF" itself, so the message here is not stuffed.

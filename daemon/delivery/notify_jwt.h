@@ -1,7 +1,13 @@
 /* GOV.UK Notify authentication: a bearer JWT, HS256, with claims iss (the
  * service id) and iat (seconds), valid for 30 s, so a fresh one is made for
  * every request. The API key is "{key name}-{service id}-{secret}", the last
- * two being UUIDs (36 characters each). */
+ * two being UUIDs (36 characters each).
+ *
+ * Not Debian's libjwt (libjwt-dev 1.10 in Debian 12): one fixed HS256
+ * token is a base64url and one HMAC call from OpenSSL's libcrypto, which
+ * dawnd links already; libjwt would add itself, libb64 and jansson (a
+ * second JSON library beside cJSON) to every install for those 50 lines,
+ * and its API was rewritten in libjwt 3. */
 #ifndef DAWN_NOTIFY_JWT_H
 #define DAWN_NOTIFY_JWT_H
 

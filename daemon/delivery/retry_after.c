@@ -10,7 +10,17 @@
 #define MAX_DELAY_SEC INT64_C(86400)
 
 /* Parsed by hand rather than with strptime(): its %a and %b follow the
- * locale, and a daemon started under LANG=de_DE would refuse every date. */
+ * locale, and a daemon started under LANG=de_DE would refuse every date.
+ * Nor with libcurl's curl_getdate(), though dawnd links it: that reads
+ * cookie dates, so it takes its items in any order, fills in a missing
+ * time as midnight, applies zones ("PST", a military "a") an HTTP-date
+ * never has, turns 31 Nov into 1 Dec and the year 0001 into 2001, and
+ * pivots two-digit years at 1970 where RFC 9110 5.6.7 says "more than 50
+ * years in the future". Each of those misreadings would hold a warning for
+ * up to a day; a value refused here costs only DAWN's own back-off.
+ * Making curl's answer strict would mean rendering the three forms again
+ * and comparing, no shorter than parsing them
+ * (tests/unit/test_retry_after.c: test_not_as_lenient_as_curl_getdate). */
 
 static bool is_ws(char c)
 {
