@@ -43,15 +43,17 @@ urllib.request.urlopen(req).read()
 PY
 }
 
-# How many SMS requests the gateway recorded for a number (optionally with a status).
+# How many SMS requests the gateway recorded for a number (optionally with a status,
+# and a reference that starts so, e.g. A2-r2-).
 sms_count() {
-        /usr/bin/python3 - "$T/sms.jsonl" "$1" "${2:-}" <<'PY'
+        /usr/bin/python3 - "$T/sms.jsonl" "$1" "${2:-}" "${3:-}" <<'PY'
 import json, sys
 n = 0
 try:
     for line in open(sys.argv[1]):
         r = json.loads(line)
-        if r.get("to") == sys.argv[2] and (not sys.argv[3] or str(r.get("status")) == sys.argv[3]):
+        if r.get("to") == sys.argv[2] and (not sys.argv[3] or str(r.get("status")) == sys.argv[3]) \
+                and str(r.get("reference") or "").startswith(sys.argv[4]):
             n += 1
 except FileNotFoundError:
     pass
