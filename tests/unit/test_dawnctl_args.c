@@ -1,15 +1,23 @@
 /* dawnctl's command line -> control request, without a daemon.
  *
- * The Makefile does not link cli/ into libdawn.a, so the client is
- * compiled into this test directly; DAWNCTL_NO_MAIN leaves its main() out. */
+ * cli/dawnctl.c is compiled into this test (DAWNCTL_NO_MAIN leaves its
+ * main() out); the Makefile links the rest of the client, libdawnctl.a. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #define DAWNCTL_NO_MAIN
+#include "../../cli/common.h"
 #include "../../cli/dawnctl.c"
+#include "../../cli/grammar.h"
+#include "../../cli/render.h"
 
 static int parse(struct invocation *inv, char **argv)
 {
