@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dawn/protocol.h"
 #include "grammar.h"
@@ -33,11 +34,7 @@ struct globals {
  * command's own options are left for it. */
 static int parse_globals(struct globals *g, int argc, char **argv)
 {
-        static const struct option longopts[] = {
-                { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-                { "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
-                { NULL, 0, NULL, 0 },
-        };
+        const struct option *longopts = global_longopts;
         char error[256];
         int c;
 
@@ -87,6 +84,12 @@ int dawnctl_main(int argc, char **argv)
         cJSON *answer = NULL;
         int r, first;
 
+        /* For the bash completion, and only whole: a hidden getopt option
+         * would make "--c" mean it, where it is an unknown option today. */
+        if (argc == 2 && strcmp(argv[1], "--complete") == 0) {
+                print_completion(stdout);
+                return DAWN_EXIT_OK;
+        }
         r = parse_globals(&g, argc, argv);
         if (r != DAWN_EXIT_OK)
                 return r;

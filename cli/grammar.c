@@ -25,38 +25,40 @@
 #define DURATION_MAX_SECONDS (100LL * 366 * 24 * 3600)
 
 static const struct option_row option_rows[OPT_COUNT] = {
-        [OPT_TYPE] = { "type", "T", "type", VALUE_TEXT, "batch, cluster or nfod" },
-        [OPT_AREA] = { "area", "A", "area", VALUE_TEXT, "an area id from the configured area tree" },
+        [OPT_TYPE] = { "type", "T", "type", VALUE_TEXT, "batch, cluster or nfod", "batch cluster nfod" },
+        [OPT_AREA] = { "area", "A", "area", VALUE_TEXT, "an area id from the configured area tree", NULL },
         [OPT_SUMMARY] = { "summary", "TEXT", "summary", VALUE_TEXT,
-                          "what happened and why it matters (1..1000 characters)" },
+                          "what happened and why it matters (1..1000 characters)", NULL },
         [OPT_SOLD_AS] = { "sold-as", "S", "sold_as", VALUE_LIST,
-                          "what it was sold or bought as (repeatable)" },
+                          "what it was sold or bought as (repeatable)", NULL },
         [OPT_ADULTERANT] = { "adulterant", "X", "adulterants", VALUE_LIST,
-                             "what was found or suspected in it (repeatable)" },
+                             "what was found or suspected in it (repeatable)", NULL },
         [OPT_APPEARANCE] = { "appearance", "TEXT", "appearance", VALUE_TEXT,
-                             "colour, form, markings, packaging" },
-        [OPT_ADVICE] = { "advice", "TEXT", "advice", VALUE_TEXT, "harm-reduction advice to pass on" },
+                             "colour, form, markings, packaging", NULL },
+        [OPT_ADVICE] = { "advice", "TEXT", "advice", VALUE_TEXT, "harm-reduction advice to pass on", NULL },
         [OPT_EVIDENCE] = { "evidence", "E", "evidence", VALUE_TEXT,
-                           "reported (default), clinical or toxicology" },
+                           "reported (default), clinical or toxicology", "reported clinical toxicology" },
         [OPT_CASUALTIES] = { "casualties", "N", "casualties", VALUE_COUNT,
-                             "people harmed (a whole number)" },
-        [OPT_FATALITIES] = { "fatalities", "N", "fatalities", VALUE_COUNT, "deaths (a whole number)" },
-        [OPT_GRADE] = { "grade", "G", "grade", VALUE_TEXT, "info, warning or critical" },
+                             "people harmed (a whole number)", NULL },
+        [OPT_FATALITIES] = { "fatalities", "N", "fatalities", VALUE_COUNT, "deaths (a whole number)", NULL },
+        [OPT_GRADE] = { "grade", "G", "grade", VALUE_TEXT, "info, warning or critical",
+                        "info warning critical" },
         [OPT_EXPIRES] = { "expires", "WHEN", "expires_at", VALUE_WHEN,
-                          "a duration from now (90s, 30m, 24h, 14d) or an RFC 3339 time" },
-        [OPT_SCOPE] = { "scope", "S", "scope", VALUE_TEXT, "professional (default) or public" },
+                          "a duration from now (90s, 30m, 24h, 14d) or an RFC 3339 time", NULL },
+        [OPT_SCOPE] = { "scope", "S", "scope", VALUE_TEXT, "professional (default) or public",
+                        "professional public" },
         [OPT_SOURCE_REF] = { "source-ref", "REF", "source_ref", VALUE_TEXT,
-                             "your own id for this report; sending it again changes nothing" },
-        [OPT_OCCURRED] = { "occurred", "TIME", "occurred_at", VALUE_TEXT, "when it happened (RFC 3339)" },
+                             "your own id for this report; sending it again changes nothing", NULL },
+        [OPT_OCCURRED] = { "occurred", "TIME", "occurred_at", VALUE_TEXT, "when it happened (RFC 3339)",
+                           NULL },
         [OPT_FILE] = { "file", "FILE", NULL, VALUE_TEXT,
-                       "read one JSON alert object from FILE ('-': standard input)" },
-        [OPT_REASON] = { "reason", "TEXT", NULL, VALUE_TEXT, "why; recorded with the alert (required)" },
-        [OPT_ALL] = { "all", NULL, NULL, VALUE_FLAG, "include pending, cancelled and expired alerts" },
+                       "read one JSON alert object from FILE ('-': standard input)", NULL },
+        [OPT_REASON] = { "reason", "TEXT", NULL, VALUE_TEXT, "why; recorded with the alert (required)",
+                         NULL },
+        [OPT_ALL] = { "all", NULL, NULL, VALUE_FLAG, "include pending, cancelled and expired alerts", NULL },
 };
 
-/* Sized here because a static array cannot be declared incomplete; a
- * command added to the table without raising this is a compile error. */
-#define N_COMMANDS 14
+/* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
 static const struct command commands[N_COMMANDS + 1];
 
 static __attribute__((format(printf, 2, 3))) int usage_error(struct invocation *inv, const char *fmt, ...)
@@ -621,6 +623,13 @@ void dawnctl_invocation_done(struct invocation *inv)
 /* ------------------------------------------------------------------ */
 /* Help                                                                  */
 
+/* Before the command; "dawnctl --help" describes them. */
+const struct option global_longopts[] = {
+        { "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+};
+
 void print_usage(FILE *out)
 {
         char line[128];
@@ -676,6 +685,47 @@ void print_command_help(FILE *out, const struct command *cmd)
 }
 
 /* ------------------------------------------------------------------ */
+/* Completion                                                            */
+
+static void print_completion_kind(FILE *out, const char *arg, const char *values)
+{
+        if (!arg)
+                fputs(" flag", out);
+        else if (values)
+                fprintf(out, " words %s", values);
+        else
+                fputs(strcmp(arg, "FILE") == 0 ? " file" : " text", out);
+}
+
+void print_completion(FILE *out)
+{
+        static const char *const operands[] = {
+                [OPERAND_NONE] = "-",        [OPERAND_ANY_ALERT] = "alert", [OPERAND_ACTIVE_ALERT] = "active",
+                [OPERAND_PENDING] = "pending", [OPERAND_COMMAND] = "command",
+        };
+
+        /* --socket is the one global option with a value, and it is a path */
+        for (const struct option *o = global_longopts; o->name; o++) {
+                fprintf(out, "global --%s", o->name);
+                print_completion_kind(out, o->has_arg ? "FILE" : NULL, NULL);
+                fputc('\n', out);
+        }
+        for (int id = 0; id < OPT_COUNT; id++) {
+                fprintf(out, "option --%s", option_rows[id].name);
+                print_completion_kind(out, option_rows[id].arg, option_rows[id].values);
+                fputc('\n', out);
+        }
+        fputs("option --json flag\noption --help flag\n", out);
+        for (const struct command *cmd = commands; cmd->name; cmd++) {
+                fprintf(out, "command %s %s", cmd->name, operands[cmd->operand]);
+                for (int id = 0; id < OPT_COUNT; id++)
+                        if (cmd->options & OPT_BIT(id))
+                                fprintf(out, " --%s", option_rows[id].name);
+                fputs(" --json --help\n", out);
+        }
+}
+
+/* ------------------------------------------------------------------ */
 /* The grammar table                                                     */
 
 static const struct command commands[N_COMMANDS + 1] = {
@@ -687,20 +737,20 @@ static const struct command commands[N_COMMANDS + 1] = {
           "With --file, the alert is read from FILE as one JSON object and sent as\n"
           "it is; field options given as well replace or add fields. dawnd checks\n"
           "every value and names any field it refuses.\n",
-          FIELD_OPTS | OPT_BIT(OPT_FILE), build_issue, show_alert_result, "alert" },
+          FIELD_OPTS | OPT_BIT(OPT_FILE), build_issue, show_alert_result, "alert", OPERAND_NONE },
         { "report-overdose", "--area A [FIELDS]", "submit a non-fatal overdose report (nfod)",
           "Submits a report of one non-fatal overdose (type nfod) in area A.\n"
           "dawnd grades it together with the other reports it holds, so say what\n"
           "was taken (--sold-as) and what is suspected (--adulterant) when known.\n",
-          FIELD_OPTS & ~OPT_BIT(OPT_TYPE), build_report_overdose, show_alert_result, "alert" },
+          FIELD_OPTS & ~OPT_BIT(OPT_TYPE), build_report_overdose, show_alert_result, "alert", OPERAND_NONE },
         { "update", "ID FIELDS", "change an alert (a new revision)",
           "Changes the given fields of alert ID and prints the result. A change\n"
           "that recipients see makes a new revision, which is sent to them.\n",
-          FIELD_OPTS, build_update, show_alert_result, "alert" },
+          FIELD_OPTS, build_update, show_alert_result, "alert", OPERAND_ACTIVE_ALERT },
         { "cancel", "ID --reason TEXT", "retract an alert; its recipients are told",
           "Retracts alert ID. Everyone who received it is told, with TEXT as the\n"
           "reason.\n",
-          OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
+          OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert", OPERAND_ACTIVE_ALERT },
         { "pending", "", "list what waits for review: reports and grade rises",
           "Lists what waits for an officer, with who reported it. Two kinds:\n"
           "  alert     a report with status pending: from a source with the\n"
@@ -712,50 +762,52 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Subscribers of kind public-health are told on each of their channels\n"
           "when one arrives. With --json, each item has \"kind\": \"alert\" or\n"
           "\"proposal\" (a proposal also names its \"alert\").\n",
-          0, build_bare, show_pending, "pending" },
+          0, build_bare, show_pending, "pending", OPERAND_NONE },
         { "approve", "ID", "send a pending report out, or apply a proposed rise",
           "Approves pending report ID: it becomes an active alert, with the grade\n"
           "dawnd gave it, and goes to its recipients. For a proposal (ID P1, ...),\n"
           "the report it holds counts from now on and the alert is graded again:\n"
           "if that raises it, recipients get a new revision. Prints the alert.\n",
-          0, build_with_id, show_alert_result, "alert" },
+          0, build_with_id, show_alert_result, "alert", OPERAND_PENDING },
         { "reject", "ID --reason TEXT", "turn down a pending report or a proposal",
           "Rejects pending report ID, with TEXT as the reason (required), which is\n"
           "kept with the report. Nothing is sent to subscribers. Prints the report.\n"
           "For a proposal (ID P1, ...), the rise is dropped and the alert stays as\n"
           "it was. An active alert cannot be rejected: withdraw it with cancel,\n"
           "which tells its recipients.\n",
-          OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert" },
+          OPT_BIT(OPT_REASON), build_with_reason, show_alert_result, "alert", OPERAND_PENDING },
         { "list", "[--all]", "active alerts (all of them with --all)",
           "Lists the active alerts; with --all, pending, cancelled and expired\n"
           "ones as well.\n",
-          OPT_BIT(OPT_ALL), build_list, show_list, "alerts" },
+          OPT_BIT(OPT_ALL), build_list, show_list, "alerts", OPERAND_NONE },
         { "show", "ID", "one alert: grade reasons, deliveries, acks",
           "Shows alert ID: every field, why it has its grade, each delivery and\n"
           "its state (pending, in-flight, sent, delivered, retrying, failed,\n"
           "superseded, opted-out), the reports that corroborate it and the\n"
           "acknowledgements (who, by dashboard or SMS, of which revision, when).\n",
-          0, build_with_id, show_alert, "alert" },
+          0, build_with_id, show_alert, "alert", OPERAND_ANY_ALERT },
         { "route", "--area A [--type T] [--grade G]", "dry run: who would receive such an alert",
           "Dry run: lists which subscribers, on which channels, would receive an\n"
           "alert in area A of type T (default batch) and grade G (default\n"
           "warning). Nothing is sent.\n",
-          OPT_BIT(OPT_AREA) | OPT_BIT(OPT_TYPE) | OPT_BIT(OPT_GRADE), build_route, show_route, "deliveries" },
+          OPT_BIT(OPT_AREA) | OPT_BIT(OPT_TYPE) | OPT_BIT(OPT_GRADE), build_route, show_route, "deliveries",
+          OPERAND_NONE },
         { "optouts", "", "phone numbers that replied STOP",
           "Lists the phone numbers that replied STOP to a text: dawnd sends them no\n"
           "SMS (their deliveries show as opted-out) until they reply START. Each\n"
           "row gives the number (masked), the subscribers it belongs to, since\n"
           "when, and the SMS provider the reply came through.\n",
-          0, build_bare, show_optouts, "optouts" },
+          0, build_bare, show_optouts, "optouts", OPERAND_NONE },
         { "status", "", "daemon health: uptime, channels, queues",
           "Shows dawnd's health: uptime, each channel and its state, and the\n"
           "queue depth per channel.\n",
-          0, build_bare, show_status, "status" },
+          0, build_bare, show_status, "status", OPERAND_NONE },
         { "reload", "", "re-read the configuration (like SIGHUP)",
           "Makes dawnd re-read its configuration, as SIGHUP does. A configuration\n"
           "with errors is refused and the running one kept.\n",
-          0, build_bare, show_reload, NULL },
+          0, build_bare, show_reload, NULL, OPERAND_NONE },
         { "help", "[COMMAND]", "show the help for COMMAND",
-          "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL },
-        { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL }, /* the end */
+          "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
+          OPERAND_COMMAND },
+        { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, OPERAND_NONE }, /* the end */
 };

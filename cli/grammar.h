@@ -63,6 +63,9 @@ struct option_row {
         const char *key;  /* the alert key it sets; NULL if not an alert field */
         enum value_kind kind;
         const char *help;
+        /* For completion: the words the value is one of, or NULL for free
+         * text; an argument named FILE completes as a path. */
+        const char *values;
 };
 
 /* ------------------------------------------------------------------ */
@@ -70,6 +73,16 @@ struct option_row {
 
 struct invocation;
 struct args;
+
+/* A command's operand as completion offers it: alert ids from dawnd, which
+ * list it asks for being part of what the command means, or commands. */
+enum operand {
+        OPERAND_NONE,
+        OPERAND_ANY_ALERT,     /* show: "list --all" */
+        OPERAND_ACTIVE_ALERT,  /* update, cancel: "list" */
+        OPERAND_PENDING,       /* approve, reject: "pending" */
+        OPERAND_COMMAND,       /* help */
+};
 
 struct command {
         const char *name;
@@ -80,6 +93,7 @@ struct command {
         int (*build)(struct invocation *inv, struct args *a);
         void (*show)(const cJSON *request, const cJSON *answer);
         const char *result; /* the answer's key that --json prints; NULL: all of it */
+        enum operand operand; /* what completion offers for its operand */
 };
 
 /* One parsed command line. */
@@ -103,6 +117,11 @@ struct args {
         int n_operands;
 };
 
+/* How many commands the table has. Fixed here because a static array
+ * cannot be declared incomplete; a command added to the table without
+ * raising this is a compile error. */
+#define N_COMMANDS 14
+
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. argv[0]
  * is the command's name. Returns DAWN_EXIT_OK with inv->request (or
  * inv->help) set, DAWN_EXIT_USAGE with inv->error set, or DAWN_EXIT_REFUSED
@@ -118,9 +137,22 @@ const struct command *find_command(const char *name);
  * as the officer typed it, for the global options as for a command's. */
 void describe_bad_option(int c, char **argv, const struct option *longopts, char *buf, size_t n);
 
+/* The options before the command, for getopt_long: 's' --socket PATH,
+ * 'j' --json, 'h' --help, 'V' --version. */
+extern const struct option global_longopts[];
+
 /* "dawnctl --help" and "dawnctl COMMAND --help", from the table. */
 void print_usage(FILE *out);
 void print_command_help(FILE *out, const struct command *cmd);
+
+/* "dawnctl --complete": the table as the bash completion reads it
+ * (packaging/bash-completion/dawnctl), one line each:
+ *   global --OPTION KIND              an option before the command
+ *   option --OPTION KIND [WORD...]    an option after one
+ *   command NAME OPERAND --OPTION...  a command, what its operand is, its options
+ * KIND is flag, text, file or words (then the words follow); OPERAND is
+ * -, alert, active, pending or command. */
+void print_completion(FILE *out);
 
 /* Exposed for the unit tests: "90s", "1d12h" -> seconds (-1 if not a
  * duration); --file's text -> the alert object, or NULL with inv->error. */
