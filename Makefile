@@ -50,6 +50,9 @@ FINAL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 # Everything but main.c goes into one static library that tests and fuzzers link.
 CORE_SRC = $(filter-out daemon/main.c,$(wildcard $(addsuffix /*.c,$(DAEMON_DIRS))))
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+# dawnctl: main() in cli/dawnctl.c, the rest in a library its unit tests link.
+CLI_SRC = $(wildcard cli/*.c)
+CLI_LIB_OBJ = $(filter-out $(BUILD)/cli/dawnctl.o,$(CLI_SRC:%.c=$(BUILD)/%.o))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -74,10 +77,19 @@ $(BUILD)/libdawn.a: $(CORE_OBJ)
 $(BUILD)/dawnd: $(BUILD)/daemon/main.o $(BUILD)/libdawn.a
 	$(QUIET_LINK)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/dawnctl: $(BUILD)/cli/dawnctl.o $(BUILD)/libdawn.a
+$(BUILD)/libdawnctl.a: $(CLI_LIB_OBJ)
+	@rm -f $@
+	$(QUIET_LINK)ar rcs $@ $^
+
+$(BUILD)/dawnctl: $(BUILD)/cli/dawnctl.o $(BUILD)/libdawnctl.a $(BUILD)/libdawn.a
 	$(QUIET_LINK)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libdawn.a
+	@mkdir -p $(dir $@)
+	$(QUIET_LINK)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+
+# dawnctl's tests compile cli/dawnctl.c in (without its main) and link the rest of the client.
+$(BUILD)/tests/test_dawnctl_%: $(BUILD)/tests/unit/test_dawnctl_%.o $(BUILD)/libdawnctl.a $(BUILD)/libdawn.a
 	@mkdir -p $(dir $@)
 	$(QUIET_LINK)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
@@ -178,7 +190,7 @@ deb: dashboard
 	ls -l build/*.deb
 
 format:
-	clang-format -i $(addsuffix /*.[ch],$(DAEMON_DIRS)) cli/*.c include/dawn/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(addsuffix /*.[ch],$(DAEMON_DIRS)) cli/*.[ch] include/dawn/*.h tests/unit/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf build build-san build-fuzz

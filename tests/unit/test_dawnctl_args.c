@@ -1,15 +1,24 @@
 /* dawnctl's command line -> control request, without a daemon.
  *
- * The Makefile does not link cli/ into libdawn.a, so the client is
- * compiled into this test directly; DAWNCTL_NO_MAIN leaves its main() out. */
+ * cli/dawnctl.c is compiled into this test (DAWNCTL_NO_MAIN leaves its
+ * main() out); the Makefile links the rest of the client, libdawnctl.a. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #define DAWNCTL_NO_MAIN
+#include "../../cli/common.h"
 #include "../../cli/dawnctl.c"
+#include "../../cli/grammar.h"
+#include "../../cli/render.h"
+#include "model.h"
 
 static int parse(struct invocation *inv, char **argv)
 {
@@ -137,6 +146,72 @@ static void test_bad_expires_is_a_usage_error(void **state)
         assert_usage_error(typo, "--expires");
         assert_usage_error(zero, "--expires");
         assert_usage_error(word, "--expires");
+}
+
+/* The words the bash completion offers for an option's value are ones dawnd
+ * takes, and every command it offers is one dawnctl parses, with the options
+ * its help lists: the completion reads all of it from "dawnctl --complete". */
+static void test_completion_table_matches_the_grammar(void **state)
+{
+        static const struct {
+                const char *option;
+                int (*from_name)(const char *name);
+        } checked[] = {
+                { "--type", dawn_type_from_name },
+                { "--evidence", dawn_evidence_from_name },
+                { "--grade", dawn_grade_from_name },
+                { "--scope", dawn_scope_from_name },
+        };
+        char *text = NULL, *line, *save = NULL, *word, *save_word;
+        char *help_text = NULL;
+        size_t len = 0, help_len = 0, worded = 0, commands = 0;
+        FILE *f = open_memstream(&text, &len), *help;
+
+        (void)state;
+        assert_non_null(f);
+        print_completion(f);
+        fclose(f);
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *kind = strtok_r(line, " ", &save_word), *name = strtok_r(NULL, " ", &save_word);
+
+                assert_non_null(name);
+                if (strcmp(kind, "command") == 0) {
+                        const struct command *cmd = find_command(name);
+                        char *operand = strtok_r(NULL, " ", &save_word);
+
+                        assert_non_null(cmd);
+                        assert_non_null(operand);
+                        commands++;
+                        /* each option it offers is one its help lists */
+                        help = open_memstream(&help_text, &help_len);
+                        assert_non_null(help);
+                        print_command_help(help, cmd);
+                        fclose(help);
+                        while ((word = strtok_r(NULL, " ", &save_word))) {
+                                char listed[64];
+
+                                snprintf(listed, sizeof listed, " %s", word);
+                                if (!strstr(help_text, listed))
+                                        fail_msg("completion offers %s %s; its help does not list it", name, word);
+                        }
+                        free(help_text);
+                        help_text = NULL;
+                        continue;
+                }
+                if (strcmp(kind, "option") != 0 || strcmp(strtok_r(NULL, " ", &save_word), "words") != 0)
+                        continue;
+                for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++) {
+                        if (strcmp(checked[i].option, name) != 0)
+                                continue;
+                        worded++;
+                        while ((word = strtok_r(NULL, " ", &save_word)))
+                                if (checked[i].from_name(word) < 0)
+                                        fail_msg("completion offers %s %s, which dawnd refuses", name, word);
+                }
+        }
+        assert_int_equal(worded, sizeof checked / sizeof checked[0]);
+        assert_int_equal(commands, N_COMMANDS);
+        free(text);
 }
 
 static void test_durations(void **state)
@@ -556,6 +631,7 @@ int main(void)
                 cmocka_unit_test(test_expires_time_is_passed_through),
                 cmocka_unit_test(test_bad_expires_is_a_usage_error),
                 cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_completion_table_matches_the_grammar),
                 cmocka_unit_test(test_report_overdose_needs_an_area),
                 cmocka_unit_test(test_update_builds_id_and_alert),
                 cmocka_unit_test(test_unknown_and_malformed_options),

@@ -2,18 +2,29 @@
  * its controls made visible, alert files with a NUL refused before they are
  * sent, and one deadline for reading dawnd's answer however slowly it comes.
  *
- * Like test_dawnctl_args.c, the client is compiled in with DAWNCTL_NO_MAIN. */
+ * Like test_dawnctl_args.c, cli/dawnctl.c is compiled in with DAWNCTL_NO_MAIN
+ * and the rest of the client linked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define DAWNCTL_NO_MAIN
+#include "../../cli/common.h"
 #include "../../cli/dawnctl.c"
+#include "../../cli/grammar.h"
+#include "../../cli/render.h"
+#include "../../cli/transport.h"
 
 /* put_text(s, max, newline_indent) as a string, and the width it reported */
 static char *shown(const char *s, size_t max, int newline_indent, size_t *width)
