@@ -509,7 +509,7 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
         int r = check_in_child(d->ways.config_path, msg, n);
         if (r == 0 && (r = dawn_config_load(d->ways.config_path, &fresh, &errs)) < 0)
                 snprintf(msg, n, "%s", errs.n ? errs.msgs[0] : strerror(-r));
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
         if (r < 0) {
                 sd_notify(0, "READY=1");
                 return -EINVAL;

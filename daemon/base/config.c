@@ -114,7 +114,7 @@ void dawn_errors_add(struct dawn_errors *e, const char *fmt, ...)
         e->msgs = msgs;
 }
 
-void dawn_errors_free(struct dawn_errors *e)
+void dawn_errors_clear(struct dawn_errors *e)
 {
         if (!e)
                 return;

@@ -163,7 +163,7 @@ struct dawn_errors {
         size_t n;
 };
 void dawn_errors_add(struct dawn_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void dawn_errors_free(struct dawn_errors *e);
+void dawn_errors_clear(struct dawn_errors *e);
 
 /* Loads and checks path. On success returns 0 and *out (owned by caller,
  * free with dawn_config_free). On failure returns -EINVAL (or -errno when

@@ -13,7 +13,7 @@
 static void take_grading(struct dawn_alert *a, struct dawn_grading *g)
 {
         a->grade = g->grade;
-        dawn_strv_free(&a->grade_reasons);
+        dawn_strv_clear(&a->grade_reasons);
         a->grade_reasons = g->reasons;
         g->reasons = (struct dawn_strv){ 0 };
 }
@@ -280,7 +280,7 @@ static char *proposal_json(const struct dawn_intake *in, const struct dawn_propo
                         if (report->evidence > n.evidence)
                                 n.evidence = report->evidence;
                 }
-                dawn_strv_free(&n.sources);
+                dawn_strv_clear(&n.sources);
                 r = dawn_strv_add(&n.sources, p->source);
         }
         cJSON *o = r == 0 ? dawn_alert_to_json(&n) : NULL;
@@ -539,8 +539,8 @@ static int confirm_report(const struct dawn_intake *in, const struct dawn_alert 
                 said.status = DAWN_STATUS_PENDING;
                 said.grade = DAWN_GRADE_LOGGED;
                 said.issued_at = said.updated_at = 0;
-                dawn_strv_free(&said.grade_reasons);
-                dawn_strv_free(&said.sources);
+                dawn_strv_clear(&said.grade_reasons);
+                dawn_strv_clear(&said.sources);
                 r = dawn_alert_copy(&out, report);
         }
         /* the alert keeps its id, its history and its reviewers' notices; what it says is the issuer's */
@@ -552,7 +552,7 @@ static int confirm_report(const struct dawn_intake *in, const struct dawn_alert 
                 out.updated_at = in->now;
                 if (!out.expires_at)
                         out.expires_at = in->now + (int64_t)in->config->expiry_usec[out.type];
-                dawn_strv_free(&out.sources);
+                dawn_strv_clear(&out.sources);
                 r = add_source(&out, in->source);
         }
         /* a vouched corroboration (none, as a rule: an issuer's would have confirmed it) counts at
@@ -967,9 +967,9 @@ static int confirm_cluster(const struct dawn_intake *in, struct dawn_alert *clus
                 cluster->casualties = 0;
                 cluster->fatalities = 0;
                 cluster->evidence = DAWN_EVIDENCE_REPORTED;
-                dawn_strv_free(&cluster->adulterants);
-                dawn_strv_free(&cluster->sold_as);
-                dawn_strv_free(&cluster->sources);
+                dawn_strv_clear(&cluster->adulterants);
+                dawn_strv_clear(&cluster->sold_as);
+                dawn_strv_clear(&cluster->sources);
                 cluster->revision++;
                 r = stand_cluster(in, cluster, v, n, false, &counted);
         }

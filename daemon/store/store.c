@@ -864,7 +864,7 @@ int dawn_store_load_merged(struct dawn_store *s, const char *alert_id, struct da
                 const unsigned char *t = sqlite3_column_text(st, 4);
                 cJSON *arr = t ? cJSON_Parse((const char *)t) : NULL;
                 const cJSON *w;
-                dawn_strv_free(&sum->adulterants);
+                dawn_strv_clear(&sum->adulterants);
                 cJSON_ArrayForEach(w, arr) {
                         if (cJSON_IsString(w) && sum->adulterants.n < DAWN_MAX_LIST_ITEMS &&
                             dawn_strv_add(&sum->adulterants, w->valuestring) < 0) {

@@ -43,7 +43,7 @@ static int group_setup(void **state UNUSED)
 
         for (size_t i = 0; i < e.n; i++)
                 fprintf(stderr, "config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         return r;
 }
 

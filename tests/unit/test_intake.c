@@ -88,7 +88,7 @@ static int setup(void **state)
                 r = dawn_config_load_string(config_text, "test.conf", &f->config, &e);
         for (size_t i = 0; i < e.n; i++)
                 fprintf(stderr, "config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         return r;
 }
 
@@ -434,7 +434,7 @@ static void use_config(struct fixture *f, const char *text)
         int r = dawn_config_load_string(expanded ? expanded : text, "test.conf", &c, &e);
         for (size_t i = 0; i < e.n; i++)
                 print_error("config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         free(expanded);
         assert_int_equal(r, 0);
         dawn_config_free(f->config);
