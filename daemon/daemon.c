@@ -29,22 +29,12 @@ static void on_store_fatal(int r, void *userdata)
         sd_event_exit(d->ways.loop, EXIT_FAILURE);
 }
 
-static bool channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind)
-{
-        switch (kind) {
-        case DAWN_CHANNEL_MQTT: return c->mqtt.enabled;
-        case DAWN_CHANNEL_SMS: return c->sms.enabled;
-        case DAWN_CHANNEL_EMAIL: return c->email.enabled;
-        default: return false;
-        }
-}
-
 /* Starts every configured channel that is not running yet. */
 static int start_channels(struct dawn_daemon *d)
 {
         for (size_t i = 0; dawn_channel_drivers[i]; i++) {
                 const struct dawn_channel_driver *drv = dawn_channel_drivers[i];
-                if (d->ways.channels[drv->kind] || !channel_configured(d->ways.config, drv->kind))
+                if (d->ways.channels[drv->kind] || !dawn_channel_configured(d->ways.config, drv->kind))
                         continue;
                 int r = dawn_channel_new(drv, d->ways.loop, d->ways.config, dawn_outbox_on_complete, dawn_outbox_on_ready,
                                          d->ways.outbox, &d->ways.channels[drv->kind]);
@@ -487,19 +477,6 @@ static int check_in_child(const char *path, char *msg, size_t n)
         return -EINVAL;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-        return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool mqtt_changed(const struct dawn_mqtt_config *a, const struct dawn_mqtt_config *b)
-{
-        return a->enabled != b->enabled || a->port != b->port || a->qos != b->qos || a->keepalive != b->keepalive ||
-               !same_str(a->host, b->host) || !same_str(a->topic_prefix, b->topic_prefix) ||
-               !same_str(a->client_id, b->client_id) || !same_str(a->username, b->username) ||
-               !same_str(a->password_file, b->password_file);
-}
-
 int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
 {
         sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(dawn_now_usec()));
@@ -514,28 +491,17 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
                 sd_notify(0, "READY=1");
                 return -EINVAL;
         }
-        if (strcmp(fresh->state_dir, d->ways.config->state_dir) != 0 ||
-            strcmp(fresh->control_socket, d->ways.config->control_socket) != 0 ||
-            strcmp(fresh->http_listen, d->ways.config->http_listen) != 0)
+        /* keep what cannot change without a restart, so the daemon describes itself truthfully */
+        if (dawn_config_keep_fixed(fresh, d->ways.config))
                 log_warning("reload: daemon.state_dir, daemon.control_socket and daemon.http_listen take effect at "
                             "the next restart");
-        /* keep what cannot change without a restart, so the daemon describes itself truthfully */
-        char *keep;
-        keep = fresh->state_dir, fresh->state_dir = d->ways.config->state_dir, d->ways.config->state_dir = keep;
-        keep = fresh->control_socket, fresh->control_socket = d->ways.config->control_socket, d->ways.config->control_socket = keep;
-        keep = fresh->http_listen, fresh->http_listen = d->ways.config->http_listen, d->ways.config->http_listen = keep;
 
         struct dawn_config *old = d->ways.config;
         /* MQTT keeps its connection unless its settings changed; SMS and email hold no
          * connection worth keeping and re-read their secrets, so they always restart */
-        bool restart[DAWN_CHANNEL_COUNT] = {
-                [DAWN_CHANNEL_MQTT] = mqtt_changed(&old->mqtt, &fresh->mqtt),
-                [DAWN_CHANNEL_SMS] = true,
-                [DAWN_CHANNEL_EMAIL] = true,
-        };
         bool restarted = false;
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
-                if (restart[k] && d->ways.channels[k]) {
+                if (d->ways.channels[k] && dawn_config_channel_changed(old, fresh, (enum dawn_channel_kind)k)) {
                         stop_channel(d, (enum dawn_channel_kind)k);
                         restarted = true;
                 }

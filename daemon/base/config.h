@@ -178,6 +178,20 @@ struct dawn_config *dawn_config_free(struct dawn_config *c);
 const struct dawn_channel_limits *dawn_config_channel_limits(const struct dawn_config *c,
                                                              enum dawn_channel_kind kind);
 
+/* True if the configuration has the channel (channels.<name> present and enabled). */
+bool dawn_channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind);
+
+/* For a reload. True if the channel must restart for fresh to take
+ * effect: MQTT only when its settings differ (it keeps its connection
+ * otherwise); SMS and email always, as they read their secret files again. */
+bool dawn_config_channel_changed(const struct dawn_config *old, const struct dawn_config *fresh,
+                                 enum dawn_channel_kind kind);
+/* For a reload: daemon.state_dir, control_socket and http_listen take effect
+ * only at a restart, so fresh keeps the running values (swapped: the
+ * running config, freed next, gets fresh's). True if fresh asked for other
+ * values, which the caller reports. */
+bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *running);
+
 /* Index of the area with this id, or -1. */
 int dawn_config_area_index(const struct dawn_config *c, const char *id);
 /* True if area a is b, an ancestor of b, or a descendant of b. */
