@@ -60,20 +60,13 @@ static void stop_channel(struct dawn_daemon *d, enum dawn_channel_kind kind)
 
 void dawn_daemon_update_status(struct dawn_daemon *d)
 {
-        cJSON *counts = cJSON_CreateObject();
-        dawn_store_queue_counts(d->ways.store, counts);
-        double waiting = 0;
-        const cJSON *ch, *st;
-        cJSON_ArrayForEach(ch, counts)
-                cJSON_ArrayForEach(st, ch)
-                        if (!strcmp(st->string, "pending") || !strcmp(st->string, "retrying"))
-                                waiting += st->valuedouble;
+        int64_t waiting = dawn_store_count_waiting(d->ways.store);
         const char *mqtt = d->ways.channels[DAWN_CHANNEL_MQTT]
                                    ? d->ways.channels[DAWN_CHANNEL_MQTT]->driver->describe(d->ways.channels[DAWN_CHANNEL_MQTT])
                                    : "not configured";
-        sd_notifyf(0, "STATUS=%d active alert(s); outbox: %.0f waiting, %u in flight; mqtt: %s",
-                   dawn_store_count_open_alerts(d->ways.store), waiting, dawn_outbox_in_flight(d->ways.outbox), mqtt);
-        cJSON_Delete(counts);
+        sd_notifyf(0, "STATUS=%d active alert(s); outbox: %lld waiting, %u in flight; mqtt: %s",
+                   dawn_store_count_open_alerts(d->ways.store), (long long)(waiting > 0 ? waiting : 0),
+                   dawn_outbox_in_flight(d->ways.outbox), mqtt);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -136,33 +129,22 @@ static int state_dir_writable(const char *dir)
 /* Sums the deliveries that ended into *completions; true if work is waiting. */
 static bool outbox_work_waiting(struct dawn_daemon *d, uint64_t *completions)
 {
-        static const char *const ended[] = { "delivered_since_start", "retried_since_start",
-                                             "failed_since_start" };
-        cJSON *status = cJSON_CreateObject();
         bool waiting = false;
         int64_t now = dawn_now_usec();
         *completions = 0;
-        if (!status)
-                return false;
-        dawn_outbox_status(d->ways.outbox, status);
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
-                const cJSON *ch = cJSON_GetObjectItemCaseSensitive(status, dawn_channel_name((enum dawn_channel_kind)k));
-                if (!ch)
+                struct dawn_outbox_counts n;
+                dawn_outbox_counts(d->ways.outbox, (enum dawn_channel_kind)k, &n);
+                if (!n.attached)
                         continue;
-                for (size_t i = 0; i < sizeof(ended) / sizeof(ended[0]); i++) {
-                        const cJSON *n = cJSON_GetObjectItemCaseSensitive(ch, ended[i]);
-                        if (cJSON_IsNumber(n) && n->valuedouble > 0)
-                                *completions += (uint64_t)n->valuedouble;
-                }
-                const cJSON *in_flight = cJSON_GetObjectItemCaseSensitive(ch, "in_flight_now");
-                if (cJSON_IsNumber(in_flight) && in_flight->valuedouble > 0) {
+                *completions += n.delivered + n.retried + n.failed;
+                if (n.in_flight > 0) {
                         waiting = true;
-                } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ch, "ready"))) {
+                } else if (n.ready) {
                         int64_t due = dawn_store_next_due(d->ways.store, (enum dawn_channel_kind)k);
                         waiting |= due > 0 && due <= now;
                 }
         }
-        cJSON_Delete(status);
         return waiting;
 }
 

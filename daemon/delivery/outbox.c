@@ -457,21 +457,36 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                 dawn_outbox_kick(o); /* room for the next one */
 }
 
+void dawn_outbox_counts(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_outbox_counts *out)
+{
+        struct dawn_channel *ch = o->channels[kind];
+        *out = (struct dawn_outbox_counts){
+                .attached = ch != NULL,
+                .ready = ch && ch->driver->ready(ch),
+                .in_flight = o->in_flight_count[kind],
+                .delivered = o->delivered[kind],
+                .retried = o->retried[kind],
+                .failed = o->failed[kind],
+        };
+}
+
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object)
 {
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                 struct dawn_channel *ch = o->channels[k];
+                struct dawn_outbox_counts n;
                 if (!ch)
                         continue;
+                dawn_outbox_counts(o, (enum dawn_channel_kind)k, &n);
                 cJSON *c = cJSON_GetObjectItemCaseSensitive(object, dawn_channel_name((enum dawn_channel_kind)k));
                 if (!c)
                         c = cJSON_AddObjectToObject(object, dawn_channel_name((enum dawn_channel_kind)k));
                 cJSON_AddStringToObject(c, "state", ch->driver->describe(ch));
-                cJSON_AddBoolToObject(c, "ready", ch->driver->ready(ch));
-                cJSON_AddNumberToObject(c, "in_flight_now", o->in_flight_count[k]);
-                cJSON_AddNumberToObject(c, "delivered_since_start", (double)o->delivered[k]);
-                cJSON_AddNumberToObject(c, "retried_since_start", (double)o->retried[k]);
-                cJSON_AddNumberToObject(c, "failed_since_start", (double)o->failed[k]);
+                cJSON_AddBoolToObject(c, "ready", n.ready);
+                cJSON_AddNumberToObject(c, "in_flight_now", n.in_flight);
+                cJSON_AddNumberToObject(c, "delivered_since_start", (double)n.delivered);
+                cJSON_AddNumberToObject(c, "retried_since_start", (double)n.retried);
+                cJSON_AddNumberToObject(c, "failed_since_start", (double)n.failed);
         }
 }
 

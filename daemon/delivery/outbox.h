@@ -41,7 +41,16 @@ void dawn_outbox_on_ready(struct dawn_channel *ch, void *userdata);
  * has committed. */
 void dawn_outbox_kick(struct dawn_outbox *o);
 
-/* {"mqtt": {"in_flight": n, ...}} */
+/* What the outbox knows of one channel, for the watchdog and status. */
+struct dawn_outbox_counts {
+        bool attached;       /* the channel is configured and running */
+        bool ready;          /* it can send now */
+        unsigned in_flight;  /* handed to it, not ended */
+        uint64_t delivered, retried, failed;  /* deliveries that ended so, since start */
+};
+void dawn_outbox_counts(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_outbox_counts *out);
+/* The same for dawnctl: {"mqtt": {"state": ..., "ready": b, "in_flight_now": n,
+ * "delivered_since_start": n, ...}}, merged into object. */
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object);
 unsigned dawn_outbox_in_flight(struct dawn_outbox *o);
 
