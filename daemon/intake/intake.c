@@ -1344,3 +1344,46 @@ int dawn_intake_reject(const struct dawn_intake *in, const char *id, const char 
                 dawn_metrics_count(DAWN_M_REVIEW_DECISIONS, "rejected", NULL);
         return r;
 }
+
+/* ---- the outcome's words ---- */
+
+const char *dawn_intake_outcome_word(enum dawn_intake_outcome o, enum dawn_status status)
+{
+        switch (o) {
+        case DAWN_INTAKE_MERGED:
+                return "merged";
+        case DAWN_INTAKE_DUPLICATE:
+                return "duplicate";
+        case DAWN_INTAKE_APPROVED:
+        case DAWN_INTAKE_PROPOSAL_APPROVED:
+        case DAWN_INTAKE_REJECTED:
+        case DAWN_INTAKE_PROPOSAL_REJECTED:
+                return dawn_intake_outcome_flag(o); /* only dawnctl reviews: its words */
+        case DAWN_INTAKE_NEW:
+        case DAWN_INTAKE_CHANGED:
+                break;
+        }
+        return status == DAWN_STATUS_PENDING ? "pending" : "new";
+}
+
+const char *dawn_intake_outcome_flag(enum dawn_intake_outcome o)
+{
+        switch (o) {
+        case DAWN_INTAKE_MERGED:
+                return "merged_into_existing";
+        case DAWN_INTAKE_DUPLICATE:
+                return "duplicate_of_submission";
+        case DAWN_INTAKE_APPROVED:
+                return "approved";
+        case DAWN_INTAKE_PROPOSAL_APPROVED:
+                return "proposal_approved";
+        case DAWN_INTAKE_REJECTED:
+                return "rejected";
+        case DAWN_INTAKE_PROPOSAL_REJECTED:
+                return "proposal_rejected";
+        case DAWN_INTAKE_NEW:
+        case DAWN_INTAKE_CHANGED:
+                break;
+        }
+        return NULL;
+}
