@@ -11,11 +11,7 @@
  *
  * Alert JSON is written with single quotes; json() turns them into double
  * quotes. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
 #include <sqlite3.h>
 
 #include <errno.h>
@@ -29,9 +25,7 @@
 #include "intake.h"
 #include "store.h"
 
-#define UNUSED __attribute__((unused))
 
-#define SEC ((int64_t)DAWN_USEC_PER_SEC)
 #define HOUR (3600 * SEC)
 #define DAY (24 * HOUR)
 /* 2026-11-23T12:00:00Z */
@@ -112,21 +106,6 @@ static int teardown(void **state)
 }
 
 /* ---- requests, as the daemon makes them ---- */
-
-static cJSON *json(const char *text)
-{
-        char *s = strdup(text);
-        assert_non_null(s);
-        for (char *p = s; *p; p++)
-                if (*p == '\'')
-                        *p = '"';
-        cJSON *o = cJSON_Parse(s);
-        if (!o)
-                print_error("cJSON cannot parse: %s\n", s);
-        assert_non_null(o);
-        free(s);
-        return o;
-}
 
 enum op { ISSUE, UPDATE, CANCEL, APPROVE, REJECT, EXPIRE };
 
