@@ -141,4 +141,13 @@ void dawn_delivery_reference(const char *alert_id, int revision, int64_t id, cha
 uint64_t dawn_backoff_usec(int attempts, uint64_t initial_usec, uint64_t age_usec, uint64_t retry_after_usec,
                            double rand01);
 
+/* What becomes of a delivery after a transient failure (its channel still
+ * up), given its attempts so far, when it was created, the peer's
+ * Retry-After (0: none), the channel's lifetime (0: none) and its first
+ * retry delay: false when it is older than its lifetime (it fails, loudly),
+ * else true and *retry_at = now + dawn_backoff_usec(). A clock stepped back
+ * counts as age 0. Pure, for tests: rand01 is the jitter's draw. */
+bool dawn_retry_decide(int attempts, int64_t created_at, int64_t now, uint64_t retry_after_usec,
+                       uint64_t lifetime_usec, uint64_t initial_usec, double rand01, int64_t *retry_at);
+
 #endif
