@@ -25,6 +25,22 @@ static void free_alerts(struct dawn_alert *v, size_t n)
         free(v);
 }
 
+/* Appends a copy of a to the n alerts at *v (which it may move). */
+static int append_alert(struct dawn_alert **v, size_t *n, const struct dawn_alert *a)
+{
+        struct dawn_alert *w = realloc(*v, (*n + 1) * sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        *v = w;
+        dawn_alert_init(&w[*n]);
+        int r = dawn_alert_copy(&w[*n], a);
+        if (r == 0)
+                (*n)++;
+        else
+                dawn_alert_clear(&w[*n]); /* what the copy got before it failed */
+        return r;
+}
+
 /* A cluster that exists: graded on its own sums and sets, which absorb_report
  * keeps up to date, and named by its first few reports; joining, when not
  * NULL, is a report about to join it (not yet counted in the store). What
@@ -38,15 +54,8 @@ static int regrade_cluster(const struct dawn_intake *in, struct dawn_alert *a, c
                             : dawn_store_first_corroborations(in->store, a->id, DAWN_CLUSTER_NAMED_REPORTS, &first, &n);
         if (r == 0 && joining) {
                 reports++;
-                if (n < DAWN_CLUSTER_NAMED_REPORTS) {
-                        struct dawn_alert *v = realloc(first, (n + 1) * sizeof(*v));
-                        if (!v)
-                                r = -ENOMEM;
-                        else
-                                first = v;
-                        if (r == 0 && (dawn_alert_init(&first[n]), (r = dawn_alert_copy(&first[n], joining))) == 0)
-                                n++;
-                }
+                if (n < DAWN_CLUSTER_NAMED_REPORTS)
+                        r = append_alert(&first, &n, joining);
         }
         struct dawn_grading g = { 0 };
         if (r == 0)
@@ -950,15 +959,8 @@ static int confirm_cluster(const struct dawn_intake *in, struct dawn_alert *clus
         size_t n = 0, counted = 0;
         int64_t had = dawn_store_cluster_reports(in->store, cluster->id);
         int r = had < 0 ? (int)had : dawn_store_load_corroborations(in->store, cluster->id, &v, &n);
-        if (r == 0) {
-                struct dawn_alert *w = realloc(v, (n + 1) * sizeof(*w));
-                if (!w)
-                        r = -ENOMEM;
-                else
-                        v = w;
-                if (r == 0 && (dawn_alert_init(&v[n]), (r = dawn_alert_copy(&v[n], report))) == 0)
-                        n++;
-        }
+        if (r == 0)
+                r = append_alert(&v, &n, report);
         if (r == 0)
                 r = dawn_store_drop_counted_corroborations(in->store, cluster->id);
         if (r == 0)
