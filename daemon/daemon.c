@@ -29,22 +29,12 @@ static void on_store_fatal(int r, void *userdata)
         sd_event_exit(d->ways.loop, EXIT_FAILURE);
 }
 
-static bool channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind)
-{
-        switch (kind) {
-        case DAWN_CHANNEL_MQTT: return c->mqtt.enabled;
-        case DAWN_CHANNEL_SMS: return c->sms.enabled;
-        case DAWN_CHANNEL_EMAIL: return c->email.enabled;
-        default: return false;
-        }
-}
-
 /* Starts every configured channel that is not running yet. */
 static int start_channels(struct dawn_daemon *d)
 {
         for (size_t i = 0; dawn_channel_drivers[i]; i++) {
                 const struct dawn_channel_driver *drv = dawn_channel_drivers[i];
-                if (d->ways.channels[drv->kind] || !channel_configured(d->ways.config, drv->kind))
+                if (d->ways.channels[drv->kind] || !dawn_channel_configured(d->ways.config, drv->kind))
                         continue;
                 int r = dawn_channel_new(drv, d->ways.loop, d->ways.config, dawn_outbox_on_complete, dawn_outbox_on_ready,
                                          d->ways.outbox, &d->ways.channels[drv->kind]);
@@ -70,20 +60,13 @@ static void stop_channel(struct dawn_daemon *d, enum dawn_channel_kind kind)
 
 void dawn_daemon_update_status(struct dawn_daemon *d)
 {
-        cJSON *counts = cJSON_CreateObject();
-        dawn_store_queue_counts(d->ways.store, counts);
-        double waiting = 0;
-        const cJSON *ch, *st;
-        cJSON_ArrayForEach(ch, counts)
-                cJSON_ArrayForEach(st, ch)
-                        if (!strcmp(st->string, "pending") || !strcmp(st->string, "retrying"))
-                                waiting += st->valuedouble;
+        int64_t waiting = dawn_store_count_waiting(d->ways.store);
         const char *mqtt = d->ways.channels[DAWN_CHANNEL_MQTT]
                                    ? d->ways.channels[DAWN_CHANNEL_MQTT]->driver->describe(d->ways.channels[DAWN_CHANNEL_MQTT])
                                    : "not configured";
-        sd_notifyf(0, "STATUS=%d active alert(s); outbox: %.0f waiting, %u in flight; mqtt: %s",
-                   dawn_store_count_open_alerts(d->ways.store), waiting, dawn_outbox_in_flight(d->ways.outbox), mqtt);
-        cJSON_Delete(counts);
+        sd_notifyf(0, "STATUS=%d active alert(s); outbox: %lld waiting, %u in flight; mqtt: %s",
+                   dawn_store_count_open_alerts(d->ways.store), (long long)(waiting > 0 ? waiting : 0),
+                   dawn_outbox_in_flight(d->ways.outbox), mqtt);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -146,33 +129,22 @@ static int state_dir_writable(const char *dir)
 /* Sums the deliveries that ended into *completions; true if work is waiting. */
 static bool outbox_work_waiting(struct dawn_daemon *d, uint64_t *completions)
 {
-        static const char *const ended[] = { "delivered_since_start", "retried_since_start",
-                                             "failed_since_start" };
-        cJSON *status = cJSON_CreateObject();
         bool waiting = false;
         int64_t now = dawn_now_usec();
         *completions = 0;
-        if (!status)
-                return false;
-        dawn_outbox_status(d->ways.outbox, status);
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
-                const cJSON *ch = cJSON_GetObjectItemCaseSensitive(status, dawn_channel_name((enum dawn_channel_kind)k));
-                if (!ch)
+                struct dawn_outbox_counts n;
+                dawn_outbox_counts(d->ways.outbox, (enum dawn_channel_kind)k, &n);
+                if (!n.attached)
                         continue;
-                for (size_t i = 0; i < sizeof(ended) / sizeof(ended[0]); i++) {
-                        const cJSON *n = cJSON_GetObjectItemCaseSensitive(ch, ended[i]);
-                        if (cJSON_IsNumber(n) && n->valuedouble > 0)
-                                *completions += (uint64_t)n->valuedouble;
-                }
-                const cJSON *in_flight = cJSON_GetObjectItemCaseSensitive(ch, "in_flight_now");
-                if (cJSON_IsNumber(in_flight) && in_flight->valuedouble > 0) {
+                *completions += n.delivered + n.retried + n.failed;
+                if (n.in_flight > 0) {
                         waiting = true;
-                } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ch, "ready"))) {
+                } else if (n.ready) {
                         int64_t due = dawn_store_next_due(d->ways.store, (enum dawn_channel_kind)k);
                         waiting |= due > 0 && due <= now;
                 }
         }
-        cJSON_Delete(status);
         return waiting;
 }
 
@@ -487,19 +459,6 @@ static int check_in_child(const char *path, char *msg, size_t n)
         return -EINVAL;
 }
 
-static bool same_str(const char *a, const char *b)
-{
-        return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static bool mqtt_changed(const struct dawn_mqtt_config *a, const struct dawn_mqtt_config *b)
-{
-        return a->enabled != b->enabled || a->port != b->port || a->qos != b->qos || a->keepalive != b->keepalive ||
-               !same_str(a->host, b->host) || !same_str(a->topic_prefix, b->topic_prefix) ||
-               !same_str(a->client_id, b->client_id) || !same_str(a->username, b->username) ||
-               !same_str(a->password_file, b->password_file);
-}
-
 int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
 {
         sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(dawn_now_usec()));
@@ -509,33 +468,22 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
         int r = check_in_child(d->ways.config_path, msg, n);
         if (r == 0 && (r = dawn_config_load(d->ways.config_path, &fresh, &errs)) < 0)
                 snprintf(msg, n, "%s", errs.n ? errs.msgs[0] : strerror(-r));
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
         if (r < 0) {
                 sd_notify(0, "READY=1");
                 return -EINVAL;
         }
-        if (strcmp(fresh->state_dir, d->ways.config->state_dir) != 0 ||
-            strcmp(fresh->control_socket, d->ways.config->control_socket) != 0 ||
-            strcmp(fresh->http_listen, d->ways.config->http_listen) != 0)
+        /* keep what cannot change without a restart, so the daemon describes itself truthfully */
+        if (dawn_config_keep_fixed(fresh, d->ways.config))
                 log_warning("reload: daemon.state_dir, daemon.control_socket and daemon.http_listen take effect at "
                             "the next restart");
-        /* keep what cannot change without a restart, so the daemon describes itself truthfully */
-        char *keep;
-        keep = fresh->state_dir, fresh->state_dir = d->ways.config->state_dir, d->ways.config->state_dir = keep;
-        keep = fresh->control_socket, fresh->control_socket = d->ways.config->control_socket, d->ways.config->control_socket = keep;
-        keep = fresh->http_listen, fresh->http_listen = d->ways.config->http_listen, d->ways.config->http_listen = keep;
 
         struct dawn_config *old = d->ways.config;
         /* MQTT keeps its connection unless its settings changed; SMS and email hold no
          * connection worth keeping and re-read their secrets, so they always restart */
-        bool restart[DAWN_CHANNEL_COUNT] = {
-                [DAWN_CHANNEL_MQTT] = mqtt_changed(&old->mqtt, &fresh->mqtt),
-                [DAWN_CHANNEL_SMS] = true,
-                [DAWN_CHANNEL_EMAIL] = true,
-        };
         bool restarted = false;
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
-                if (restart[k] && d->ways.channels[k]) {
+                if (d->ways.channels[k] && dawn_config_channel_changed(old, fresh, (enum dawn_channel_kind)k)) {
                         stop_channel(d, (enum dawn_channel_kind)k);
                         restarted = true;
                 }

@@ -37,7 +37,7 @@ static int check_only(const char *path)
                 fprintf(stderr, "%s\n", errs.msgs[i]);
         if (r < 0 && errs.n == 0)
                 fprintf(stderr, "%s: %s\n", path, strerror(-r));
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
         dawn_config_free(c);
         if (r < 0)
                 return EXIT_FAILURE;
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
         int r = dawn_config_load(path, &config, &errs);
         for (size_t i = 0; i < errs.n; i++)
                 log_error("%s", errs.msgs[i]);
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
         if (r < 0) {
                 log_error_errno(r, "%s: configuration not usable: %m", path);
                 return EXIT_FAILURE;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "dawn/protocol.h"
+#include "str.h"
 
 #define SEC DAWN_USEC_PER_SEC
 #define AREA_ID_MAX 40
@@ -114,7 +115,7 @@ void dawn_errors_add(struct dawn_errors *e, const char *fmt, ...)
         e->msgs = msgs;
 }
 
-void dawn_errors_free(struct dawn_errors *e)
+void dawn_errors_clear(struct dawn_errors *e)
 {
         if (!e)
                 return;
@@ -901,7 +902,6 @@ static void check_base_url(struct loader *l, config_setting_t *s, char *url)
         bool https = strncmp(url, "https://", 8) == 0;
         const char *why;
         struct url u;
-        size_t n;
 
         if (!https && strncmp(url, "http://", 7) != 0) {
                 fail(l, s, "%s: '%s' must start with https:// (or http:// for a loopback address)",
@@ -922,8 +922,7 @@ static void check_base_url(struct loader *l, config_setting_t *s, char *url)
                 return;
         }
         /* API paths are appended as "/v2/...": no trailing '/'. */
-        for (n = strlen(url); n > 0 && url[n - 1] == '/'; n--)
-                url[n - 1] = '\0';
+        url[dawn_url_base_len(url)] = '\0';
 }
 
 /* Keys of the provider not chosen: most likely a half-finished switch from
@@ -1227,7 +1226,7 @@ static void check_recipients(struct loader *l, config_setting_t *list, bool (*va
         }
 }
 
-static bool channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind)
+bool dawn_channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind)
 {
         switch (kind) {
         case DAWN_CHANNEL_MQTT:
@@ -1248,7 +1247,7 @@ static void check_channel(struct loader *l, config_setting_t *s, enum dawn_chann
 {
         const char *name = dawn_channel_name(kind);
 
-        if (!channel_configured(l->c, kind))
+        if (!dawn_channel_configured(l->c, kind))
                 fail(l, s, "%s: channel %s is not configured (channels.%s)", path_of(l, s, NULL), name, name);
 }
 
@@ -1847,4 +1846,54 @@ const struct dawn_source *dawn_config_source(const struct dawn_config *c, const 
                 if (c->sources[i].id && strcmp(c->sources[i].id, id) == 0)
                         return &c->sources[i];
         return NULL;
+}
+
+/* ---- reload ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool mqtt_changed(const struct dawn_mqtt_config *a, const struct dawn_mqtt_config *b)
+{
+        return a->enabled != b->enabled || a->port != b->port || a->qos != b->qos || a->keepalive != b->keepalive ||
+               !same_str(a->host, b->host) || !same_str(a->topic_prefix, b->topic_prefix) ||
+               !same_str(a->client_id, b->client_id) || !same_str(a->username, b->username) ||
+               !same_str(a->password_file, b->password_file);
+}
+
+bool dawn_config_channel_changed(const struct dawn_config *old, const struct dawn_config *fresh,
+                                 enum dawn_channel_kind kind)
+{
+        switch (kind) {
+        case DAWN_CHANNEL_MQTT:
+                return mqtt_changed(&old->mqtt, &fresh->mqtt);
+        case DAWN_CHANNEL_SMS:
+        case DAWN_CHANNEL_EMAIL:
+                /* their secrets are files, read again at start: the same settings may
+                 * name a rotated key */
+                return true;
+        case DAWN_CHANNEL_COUNT:
+                break;
+        }
+        return false;
+}
+
+static void swap_str(char **a, char **b)
+{
+        char *keep = *a;
+        *a = *b;
+        *b = keep;
+}
+
+bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *running)
+{
+        bool differ = strcmp(fresh->state_dir, running->state_dir) != 0 ||
+                      strcmp(fresh->control_socket, running->control_socket) != 0 ||
+                      strcmp(fresh->http_listen, running->http_listen) != 0;
+        swap_str(&fresh->state_dir, &running->state_dir);
+        swap_str(&fresh->control_socket, &running->control_socket);
+        swap_str(&fresh->http_listen, &running->http_listen);
+        return differ;
 }

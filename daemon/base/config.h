@@ -163,7 +163,7 @@ struct dawn_errors {
         size_t n;
 };
 void dawn_errors_add(struct dawn_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void dawn_errors_free(struct dawn_errors *e);
+void dawn_errors_clear(struct dawn_errors *e);
 
 /* Loads and checks path. On success returns 0 and *out (owned by caller,
  * free with dawn_config_free). On failure returns -EINVAL (or -errno when
@@ -177,6 +177,20 @@ struct dawn_config *dawn_config_free(struct dawn_config *c);
 /* The limits of a channel (zeroed limits for one not configured). */
 const struct dawn_channel_limits *dawn_config_channel_limits(const struct dawn_config *c,
                                                              enum dawn_channel_kind kind);
+
+/* True if the configuration has the channel (channels.<name> present and enabled). */
+bool dawn_channel_configured(const struct dawn_config *c, enum dawn_channel_kind kind);
+
+/* For a reload. True if the channel must restart for fresh to take
+ * effect: MQTT only when its settings differ (it keeps its connection
+ * otherwise); SMS and email always, as they read their secret files again. */
+bool dawn_config_channel_changed(const struct dawn_config *old, const struct dawn_config *fresh,
+                                 enum dawn_channel_kind kind);
+/* For a reload: daemon.state_dir, control_socket and http_listen take effect
+ * only at a restart, so fresh keeps the running values (swapped: the
+ * running config, freed next, gets fresh's). True if fresh asked for other
+ * values, which the caller reports. */
+bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *running);
 
 /* Index of the area with this id, or -1. */
 int dawn_config_area_index(const struct dawn_config *c, const char *id);

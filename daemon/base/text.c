@@ -87,3 +87,16 @@ char *dawn_json_escape_hidden(const char *json)
         *o = '\0';
         return out;
 }
+
+int dawn_utf8_prefix(const char *s, size_t max)
+{
+        size_t n = strnlen(s, max + 1);
+        if (n <= max)
+                return (int)n;
+        n = max;
+        /* back up over the continuation bytes of the character that was cut: at most three,
+         * as no UTF-8 character is longer; invalid input is cut where it falls */
+        for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; k++)
+                n--;
+        return (int)n;
+}

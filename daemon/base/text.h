@@ -36,4 +36,9 @@ const char *dawn_text_find_bidi(const char *s);
  * strings. NULL when out of memory. */
 char *dawn_json_escape_hidden(const char *json);
 
+/* The length of the longest prefix of s of at most max bytes that does not
+ * end inside a UTF-8 character: for "%.*s" in messages that quote input, so
+ * that an error about valid UTF-8 is valid UTF-8 itself. */
+int dawn_utf8_prefix(const char *s, size_t max);
+
 #endif

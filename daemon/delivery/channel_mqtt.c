@@ -72,7 +72,9 @@
  * never from send().
  */
 #include "channel.h"
+#include "clock.h"
 #include "log.h"
+#include "str.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -167,11 +169,8 @@ struct mqtt_state {
 static uint64_t now_usec(struct mqtt_state *st)
 {
         uint64_t now = 0;
-        if (sd_event_now(st->loop, CLOCK_MONOTONIC, &now) < 0) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                now = (uint64_t)ts.tv_sec * DAWN_USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-        }
+        if (sd_event_now(st->loop, CLOCK_MONOTONIC, &now) < 0)
+                now = (uint64_t)dawn_monotonic_usec();
         return now;
 }
 
@@ -920,15 +919,12 @@ static void say_goodbye(struct mqtt_state *st)
         mosquitto_publish(st->mosq, NULL, st->status_topic, (int)strlen("offline"), "offline", 1,
                           true);
         mosquitto_disconnect(st->mosq);
-        struct timespec start, now;
-        clock_gettime(CLOCK_MONOTONIC, &start);
+        int64_t start = dawn_monotonic_usec();
         for (;;) {
                 int fd = mosquitto_socket(st->mosq);
                 if (fd < 0 || !mosquitto_want_write(st->mosq))
                         break;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                long spent = (now.tv_sec - start.tv_sec) * 1000 +
-                             (now.tv_nsec - start.tv_nsec) / 1000000;
+                long spent = (long)((dawn_monotonic_usec() - start) / 1000);
                 struct pollfd p = { .fd = fd, .events = POLLOUT };
                 if (spent >= MQTT_STOP_FLUSH_MSEC ||
                     poll(&p, 1, (int)(MQTT_STOP_FLUSH_MSEC - spent)) <= 0)
@@ -962,9 +958,7 @@ static void mqtt_stop(struct dawn_channel *ch)
         }
         st->inbound_tail = &st->inbound_head;
         free_filters(st);
-        if (st->password)
-                explicit_bzero(st->password, strlen(st->password));
-        free(st->password);
+        dawn_secret_free(st->password);
         free(st->username);
         free(st->host);
         free(st->client_id);

@@ -38,6 +38,7 @@
 #include "notify_jwt.h"
 #include "retry_after.h"
 #include "sms_text.h"
+#include "str.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -278,8 +279,7 @@ static int notify_prepare(struct sms_state *st, const struct dawn_delivery *d, c
         if (!jwt)
                 return -ENOMEM;
         int r = add_header(headers, "Authorization: Bearer %s", jwt);
-        explicit_bzero(jwt, strlen(jwt));
-        free(jwt);
+        dawn_secret_free(jwt);
         if (r >= 0)
                 r = add_header(headers, "%s", "Content-Type: application/json");
         if (r >= 0)
@@ -404,8 +404,7 @@ static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
                 r = -ENOMEM;
         if (r < 0)
                 goto fail;
-        explicit_bzero(text, strlen(text));
-        free(text);
+        dawn_secret_free(text);
         /* easy and headers are the loop's from here, whatever happens */
         r = dawn_curl_start(st->curl, easy, headers, on_done, request_free, rq);
         if (r < 0)
@@ -413,9 +412,7 @@ static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
         return r;
 
 fail:
-        if (text)
-                explicit_bzero(text, strlen(text));
-        free(text);
+        dawn_secret_free(text);
         curl_slist_free_all(headers);
         curl_easy_cleanup(easy);
         request_free(rq);
@@ -444,24 +441,13 @@ static const char *sms_describe(struct dawn_channel *ch)
 
 /* ---- start and stop ---- */
 
-static void free_secret(char **s)
-{
-        if (*s)
-                explicit_bzero(*s, strlen(*s));
-        free(*s);
-        *s = NULL;
-}
-
 static int copy_config(struct sms_state *st, const struct dawn_sms_config *c)
 {
         st->provider = c->provider;
         const char *base = c->base_url                         ? c->base_url
                            : st->provider == DAWN_SMS_TWILIO ? TWILIO_DEFAULT_URL
                                                                : NOTIFY_DEFAULT_URL;
-        size_t len = strlen(base);
-        while (len > 0 && base[len - 1] == '/')
-                len--;
-        st->base_url = strndup(base, len);
+        st->base_url = strndup(base, dawn_url_base_len(base));
         st->max_segments = c->max_segments > 0 ? c->max_segments : 2;
         st->timeout_usec = c->timeout_usec ? c->timeout_usec : DEFAULT_TIMEOUT_USEC;
         if (!st->base_url)
@@ -473,9 +459,7 @@ static int copy_config(struct sms_state *st, const struct dawn_sms_config *c)
                 if (!(st->account_sid = strdup(c->account_sid)) || !(st->from = strdup(c->from)))
                         return -ENOMEM;
                 if (c->callback_base_url) {
-                        size_t n = strlen(c->callback_base_url);
-                        while (n > 0 && c->callback_base_url[n - 1] == '/')
-                                n--;
+                        size_t n = dawn_url_base_len(c->callback_base_url);
                         if (asprintf(&st->status_callback, "%.*s/v1/callbacks/twilio/status?ref=", (int)n,
                                      c->callback_base_url) < 0) {
                                 st->status_callback = NULL;
@@ -511,7 +495,7 @@ static int copy_config(struct sms_state *st, const struct dawn_sms_config *c)
                                        c->api_key_file);
         char secret[37];
         r = dawn_notify_key_parse(key, st->service_id, secret);
-        free_secret(&key);
+        dawn_secret_clear(&key);
         if (r < 0) {
                 explicit_bzero(secret, sizeof(secret));
                 return log_error_errno(r, "SMS: %s does not hold a GOV.UK Notify API key "
@@ -546,7 +530,7 @@ static void sms_stop(struct dawn_channel *ch)
 {
         struct sms_state *st = ch->state;
         st->curl = dawn_curl_free(st->curl);
-        free_secret(&st->secret);
+        dawn_secret_clear(&st->secret);
         explicit_bzero(st->service_id, sizeof(st->service_id));
         free(st->base_url);
         free(st->endpoint);

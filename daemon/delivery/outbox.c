@@ -93,6 +93,17 @@ uint64_t dawn_backoff_usec(int attempts, uint64_t initial_usec, uint64_t age_use
         return d < retry_after_usec ? retry_after_usec : d;
 }
 
+bool dawn_retry_decide(int attempts, int64_t created_at, int64_t now, uint64_t retry_after_usec,
+                       uint64_t lifetime_usec, uint64_t initial_usec, double rand01, int64_t *retry_at)
+{
+        uint64_t age = now > created_at ? (uint64_t)(now - created_at) : 0;
+        *retry_at = 0;
+        if (lifetime_usec && age > lifetime_usec)
+                return false;
+        *retry_at = now + (int64_t)dawn_backoff_usec(attempts, initial_usec, age, retry_after_usec, rand01);
+        return true;
+}
+
 static int on_dispatch(sd_event_source *s, void *userdata);
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
 static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata);
@@ -411,7 +422,6 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         const char *channel = dawn_channel_name(f.channel);
         dawn_metrics_count(DAWN_M_DELIVERY_ATTEMPTS, channel, result_name(result));
         const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, f.channel);
-        uint64_t lifetime = lim->lifetime_usec;
         enum dawn_delivery_state state;
         int64_t next_at = 0;
         if (result == DAWN_SEND_DELIVERED) {
@@ -431,7 +441,8 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                 /* the channel itself went away (broker down): not the recipient's failure, so
                  * no backoff; it goes the moment the channel is back */
                 state = DAWN_DELIVERY_PENDING;
-        } else if (lifetime && now - f.created_at > (int64_t)lifetime) {
+        } else if (!dawn_retry_decide(f.attempts, f.created_at, now, retry_after_usec, lim->lifetime_usec,
+                                      lim->retry_initial_usec, drand48(), &next_at)) {
                 state = DAWN_DELIVERY_FAILED;
                 o->failed[f.channel]++;
                 dawn_metrics_count(DAWN_M_DELIVERY_FAILURES, channel, "lifetime");
@@ -439,10 +450,7 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                              "outbox: delivery %lld on %s failed: still failing after its lifetime: %s",
                              (long long)delivery_id, ch->driver->name, error ? error : "no reason given");
         } else {
-                state = DAWN_DELIVERY_RETRYING;
-                next_at = now + (int64_t)dawn_backoff_usec(f.attempts, lim->retry_initial_usec,
-                                                           (uint64_t)(now - f.created_at), retry_after_usec,
-                                                           drand48());
+                state = DAWN_DELIVERY_RETRYING; /* at next_at */
                 o->retried[f.channel]++;
                 dawn_metrics_count(DAWN_M_DELIVERY_RETRIES, channel, NULL);
         }
@@ -457,21 +465,36 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                 dawn_outbox_kick(o); /* room for the next one */
 }
 
+void dawn_outbox_counts(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_outbox_counts *out)
+{
+        struct dawn_channel *ch = o->channels[kind];
+        *out = (struct dawn_outbox_counts){
+                .attached = ch != NULL,
+                .ready = ch && ch->driver->ready(ch),
+                .in_flight = o->in_flight_count[kind],
+                .delivered = o->delivered[kind],
+                .retried = o->retried[kind],
+                .failed = o->failed[kind],
+        };
+}
+
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object)
 {
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                 struct dawn_channel *ch = o->channels[k];
+                struct dawn_outbox_counts n;
                 if (!ch)
                         continue;
+                dawn_outbox_counts(o, (enum dawn_channel_kind)k, &n);
                 cJSON *c = cJSON_GetObjectItemCaseSensitive(object, dawn_channel_name((enum dawn_channel_kind)k));
                 if (!c)
                         c = cJSON_AddObjectToObject(object, dawn_channel_name((enum dawn_channel_kind)k));
                 cJSON_AddStringToObject(c, "state", ch->driver->describe(ch));
-                cJSON_AddBoolToObject(c, "ready", ch->driver->ready(ch));
-                cJSON_AddNumberToObject(c, "in_flight_now", o->in_flight_count[k]);
-                cJSON_AddNumberToObject(c, "delivered_since_start", (double)o->delivered[k]);
-                cJSON_AddNumberToObject(c, "retried_since_start", (double)o->retried[k]);
-                cJSON_AddNumberToObject(c, "failed_since_start", (double)o->failed[k]);
+                cJSON_AddBoolToObject(c, "ready", n.ready);
+                cJSON_AddNumberToObject(c, "in_flight_now", n.in_flight);
+                cJSON_AddNumberToObject(c, "delivered_since_start", (double)n.delivered);
+                cJSON_AddNumberToObject(c, "retried_since_start", (double)n.retried);
+                cJSON_AddNumberToObject(c, "failed_since_start", (double)n.failed);
         }
 }
 
@@ -626,12 +649,10 @@ static int receipt_move(struct dawn_store *store, const char *provider, const st
         dawn_mask_recipient(row->recipient, masked, sizeof(masked));
         snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
         int64_t next_at = 0;
-        if (to == DAWN_DELIVERY_RETRYING) {
-                /* the handset was off or out of reach: send again, with the same backoff as any retry */
-                next_at = now + (int64_t)dawn_backoff_usec(row->attempts, retry_initial_usec,
-                                                           (uint64_t)(now > row->created_at ? now - row->created_at : 0),
-                                                           0, drand48());
-        }
+        if (to == DAWN_DELIVERY_RETRYING)
+                /* the handset was off or out of reach: send again, with the same backoff as any
+                 * retry; its lifetime is the sweep's to enforce (no lifetime here) */
+                dawn_retry_decide(row->attempts, row->created_at, now, 0, 0, retry_initial_usec, drand48(), &next_at);
         int r = dawn_store_delivery_move(store, row->id, row->state, to, to == DAWN_DELIVERY_DELIVERED ? NULL : error,
                                          next_at, now);
         if (r <= 0)

@@ -41,7 +41,16 @@ void dawn_outbox_on_ready(struct dawn_channel *ch, void *userdata);
  * has committed. */
 void dawn_outbox_kick(struct dawn_outbox *o);
 
-/* {"mqtt": {"in_flight": n, ...}} */
+/* What the outbox knows of one channel, for the watchdog and status. */
+struct dawn_outbox_counts {
+        bool attached;       /* the channel is configured and running */
+        bool ready;          /* it can send now */
+        unsigned in_flight;  /* handed to it, not ended */
+        uint64_t delivered, retried, failed;  /* deliveries that ended so, since start */
+};
+void dawn_outbox_counts(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_outbox_counts *out);
+/* The same for dawnctl: {"mqtt": {"state": ..., "ready": b, "in_flight_now": n,
+ * "delivered_since_start": n, ...}}, merged into object. */
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object);
 unsigned dawn_outbox_in_flight(struct dawn_outbox *o);
 
@@ -131,5 +140,14 @@ void dawn_delivery_reference(const char *alert_id, int revision, int64_t id, cha
  * the peer's Retry-After. Pure, for tests. */
 uint64_t dawn_backoff_usec(int attempts, uint64_t initial_usec, uint64_t age_usec, uint64_t retry_after_usec,
                            double rand01);
+
+/* What becomes of a delivery after a transient failure (its channel still
+ * up), given its attempts so far, when it was created, the peer's
+ * Retry-After (0: none), the channel's lifetime (0: none) and its first
+ * retry delay: false when it is older than its lifetime (it fails, loudly),
+ * else true and *retry_at = now + dawn_backoff_usec(). A clock stepped back
+ * counts as age 0. Pure, for tests: rand01 is the jitter's draw. */
+bool dawn_retry_decide(int attempts, int64_t created_at, int64_t now, uint64_t retry_after_usec,
+                       uint64_t lifetime_usec, uint64_t initial_usec, double rand01, int64_t *retry_at);
 
 #endif

@@ -331,8 +331,8 @@ static char *headline(const struct dawn_alert *a, const char *lead, const char *
         }
         if (b.len > 0)
                 buf_adds(&b, ".");
-        dawn_strv_free(&sold);
-        dawn_strv_free(&found);
+        dawn_strv_clear(&sold);
+        dawn_strv_clear(&found);
         return buf_steal(&b);
 }
 
@@ -608,7 +608,7 @@ static char *reporters(const struct dawn_alert *a)
                 buf_adds(&b, "reported by ");
                 add_words(&b, &who, ", ", " and ");
         }
-        dawn_strv_free(&who);
+        dawn_strv_clear(&who);
         return buf_steal(&b);
 }
 

@@ -9,19 +9,13 @@
 #include <stdint.h>
 
 #include "dawn/protocol.h"
+#include "clock.h"
+#include "json.h"
 #include "model.h"
+#include "str.h"
+#include "text.h"
 
 struct dawn_config;
-
-/* A list of owned strings. */
-struct dawn_strv {
-        char **v;
-        size_t n;
-};
-int dawn_strv_add(struct dawn_strv *s, const char *str);
-bool dawn_strv_contains(const struct dawn_strv *s, const char *str);
-void dawn_strv_free(struct dawn_strv *s);
-int dawn_strv_copy(struct dawn_strv *dst, const struct dawn_strv *src);
 
 /* Why the input was refused: the field (dotted, e.g. "sold_as[2]") and a
  * sentence for a person. */
@@ -32,16 +26,6 @@ struct dawn_input_error {
 };
 int dawn_input_error_set(struct dawn_input_error *e, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-
-/* The refusal every way in answers with: {"error": "<sentence>", "field":
- * "<name>" (when one is to blame), "temporary": true (when trying again
- * later may work)}. The sentence is cut on a character boundary at 511
- * bytes. NULL only when out of memory. */
-#include <cJSON.h>
-#include <stdarg.h>
-cJSON *dawn_error_json(const char *field, bool temporary, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-cJSON *dawn_error_json_v(const char *field, bool temporary, const char *fmt, va_list ap)
-        __attribute__((format(printf, 3, 0)));
 
 struct dawn_alert {
         /* what the submitter says */
@@ -77,11 +61,6 @@ struct dawn_alert {
 void dawn_alert_init(struct dawn_alert *a);
 void dawn_alert_clear(struct dawn_alert *a);
 int dawn_alert_copy(struct dawn_alert *dst, const struct dawn_alert *src);
-
-/* The length of the longest prefix of s of at most max bytes that does not
- * end inside a UTF-8 character: for "%.*s" in messages that quote input, so
- * that an error about valid UTF-8 is valid UTF-8 itself. */
-int dawn_utf8_prefix(const char *s, size_t max);
 
 /* Text rules for any free-text field: valid UTF-8, no control characters
  * (newlines where multiline), not blank, at most max_chars characters. */
@@ -127,36 +106,5 @@ int dawn_alert_from_json(const cJSON *obj, struct dawn_alert *a);
  * by the unit separator: control characters are refused in words, so no two
  * different reports can share a fingerprint. Returns a malloc'ed string or NULL. */
 char *dawn_alert_fingerprint(const struct dawn_alert *a);
-
-/* True if no object or array in buf (len bytes) nests deeper than max.
- * Run before cJSON: its own limit is compiled into the system library. */
-bool dawn_json_depth_ok(const char *buf, size_t len, int max);
-/* True if a string in the JSON text (len bytes that cJSON has accepted) holds
- * the NUL character, escaped as \u0000 or as a raw byte: cJSON decodes it
- * into its C strings, which then end there ("portsmouth\u0000evil" would be
- * read as "portsmouth"), so it must be refused before anything reads them.
- * Member names count too. path (size bytes, DAWN_JSON_PATH_MAX will do)
- * gets where it is, e.g. "alert.area", "sold_as[2]", "[1].source_ref", or
- * root when the whole value is that string. */
-#define DAWN_JSON_PATH_MAX 128
-bool dawn_json_find_nul(const char *text, size_t len, const char *root, char *path, size_t size);
-/* The sentence every way in refuses it with; one %s, the path. */
-#define DAWN_JSON_NUL_REFUSAL \
-        "%s: holds the NUL character (\\u0000), which DAWN refuses in any text: it would cut the text short there"
-/* One JSON value from a peer's bytes, bounded before cJSON sees them: at
- * most max_bytes, nested at most max_depth levels, nothing but white
- * space after it, and no NUL in any string (dawn_json_find_nul). Returns
- * the value, or NULL with *err set to a refusal naming "body", or the
- * path of the string with a NUL ("area", or in a batch "alert[1].area";
- * what, e.g. "a report", names the thing in its sentence) and *too_large
- * telling a refusal for size from the others. */
-cJSON *dawn_json_parse_bounded(const char *text, size_t len, size_t max_bytes, int max_depth, const char *what,
-                               bool *too_large, cJSON **err);
-
-/* RFC 3339 <-> microseconds since the epoch (UTC). */
-int dawn_time_parse(const char *s, int64_t *usec);
-/* "2026-11-23T18:23:51Z" into buf (at least 32 bytes). */
-char *dawn_time_format(int64_t usec, char *buf, size_t n);
-int64_t dawn_now_usec(void);
 
 #endif

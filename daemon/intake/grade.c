@@ -175,7 +175,7 @@ static int grade(const struct dawn_alert *a, const struct dawn_alert *corroborat
                 r = reason(g, 1, "corroborated by %zu sources", a->sources.n);
         if (r == 0 && a->type == DAWN_TYPE_CLUSTER && reports > 0)
                 r = name_reports(g, corroborations, n, reports);
-        dawn_strv_free(&s.adulterants);
+        dawn_strv_clear(&s.adulterants);
         if (r < 0)
                 return r;
 
@@ -206,6 +206,6 @@ int dawn_grade_cluster(const struct dawn_alert *cluster, const struct dawn_alert
 
 void dawn_grading_clear(struct dawn_grading *g)
 {
-        dawn_strv_free(&g->reasons);
+        dawn_strv_clear(&g->reasons);
         g->points = 0;
 }

@@ -13,7 +13,7 @@
 static void take_grading(struct dawn_alert *a, struct dawn_grading *g)
 {
         a->grade = g->grade;
-        dawn_strv_free(&a->grade_reasons);
+        dawn_strv_clear(&a->grade_reasons);
         a->grade_reasons = g->reasons;
         g->reasons = (struct dawn_strv){ 0 };
 }
@@ -23,6 +23,22 @@ static void free_alerts(struct dawn_alert *v, size_t n)
         for (size_t i = 0; i < n; i++)
                 dawn_alert_clear(&v[i]);
         free(v);
+}
+
+/* Appends a copy of a to the n alerts at *v (which it may move). */
+static int append_alert(struct dawn_alert **v, size_t *n, const struct dawn_alert *a)
+{
+        struct dawn_alert *w = realloc(*v, (*n + 1) * sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        *v = w;
+        dawn_alert_init(&w[*n]);
+        int r = dawn_alert_copy(&w[*n], a);
+        if (r == 0)
+                (*n)++;
+        else
+                dawn_alert_clear(&w[*n]); /* what the copy got before it failed */
+        return r;
 }
 
 /* A cluster that exists: graded on its own sums and sets, which absorb_report
@@ -38,15 +54,8 @@ static int regrade_cluster(const struct dawn_intake *in, struct dawn_alert *a, c
                             : dawn_store_first_corroborations(in->store, a->id, DAWN_CLUSTER_NAMED_REPORTS, &first, &n);
         if (r == 0 && joining) {
                 reports++;
-                if (n < DAWN_CLUSTER_NAMED_REPORTS) {
-                        struct dawn_alert *v = realloc(first, (n + 1) * sizeof(*v));
-                        if (!v)
-                                r = -ENOMEM;
-                        else
-                                first = v;
-                        if (r == 0 && (dawn_alert_init(&first[n]), (r = dawn_alert_copy(&first[n], joining))) == 0)
-                                n++;
-                }
+                if (n < DAWN_CLUSTER_NAMED_REPORTS)
+                        r = append_alert(&first, &n, joining);
         }
         struct dawn_grading g = { 0 };
         if (r == 0)
@@ -280,7 +289,7 @@ static char *proposal_json(const struct dawn_intake *in, const struct dawn_propo
                         if (report->evidence > n.evidence)
                                 n.evidence = report->evidence;
                 }
-                dawn_strv_free(&n.sources);
+                dawn_strv_clear(&n.sources);
                 r = dawn_strv_add(&n.sources, p->source);
         }
         cJSON *o = r == 0 ? dawn_alert_to_json(&n) : NULL;
@@ -539,8 +548,8 @@ static int confirm_report(const struct dawn_intake *in, const struct dawn_alert 
                 said.status = DAWN_STATUS_PENDING;
                 said.grade = DAWN_GRADE_LOGGED;
                 said.issued_at = said.updated_at = 0;
-                dawn_strv_free(&said.grade_reasons);
-                dawn_strv_free(&said.sources);
+                dawn_strv_clear(&said.grade_reasons);
+                dawn_strv_clear(&said.sources);
                 r = dawn_alert_copy(&out, report);
         }
         /* the alert keeps its id, its history and its reviewers' notices; what it says is the issuer's */
@@ -552,7 +561,7 @@ static int confirm_report(const struct dawn_intake *in, const struct dawn_alert 
                 out.updated_at = in->now;
                 if (!out.expires_at)
                         out.expires_at = in->now + (int64_t)in->config->expiry_usec[out.type];
-                dawn_strv_free(&out.sources);
+                dawn_strv_clear(&out.sources);
                 r = add_source(&out, in->source);
         }
         /* a vouched corroboration (none, as a rule: an issuer's would have confirmed it) counts at
@@ -950,15 +959,8 @@ static int confirm_cluster(const struct dawn_intake *in, struct dawn_alert *clus
         size_t n = 0, counted = 0;
         int64_t had = dawn_store_cluster_reports(in->store, cluster->id);
         int r = had < 0 ? (int)had : dawn_store_load_corroborations(in->store, cluster->id, &v, &n);
-        if (r == 0) {
-                struct dawn_alert *w = realloc(v, (n + 1) * sizeof(*w));
-                if (!w)
-                        r = -ENOMEM;
-                else
-                        v = w;
-                if (r == 0 && (dawn_alert_init(&v[n]), (r = dawn_alert_copy(&v[n], report))) == 0)
-                        n++;
-        }
+        if (r == 0)
+                r = append_alert(&v, &n, report);
         if (r == 0)
                 r = dawn_store_drop_counted_corroborations(in->store, cluster->id);
         if (r == 0)
@@ -967,9 +969,9 @@ static int confirm_cluster(const struct dawn_intake *in, struct dawn_alert *clus
                 cluster->casualties = 0;
                 cluster->fatalities = 0;
                 cluster->evidence = DAWN_EVIDENCE_REPORTED;
-                dawn_strv_free(&cluster->adulterants);
-                dawn_strv_free(&cluster->sold_as);
-                dawn_strv_free(&cluster->sources);
+                dawn_strv_clear(&cluster->adulterants);
+                dawn_strv_clear(&cluster->sold_as);
+                dawn_strv_clear(&cluster->sources);
                 cluster->revision++;
                 r = stand_cluster(in, cluster, v, n, false, &counted);
         }
@@ -1343,4 +1345,47 @@ int dawn_intake_reject(const struct dawn_intake *in, const char *id, const char 
         if (r == 0)
                 dawn_metrics_count(DAWN_M_REVIEW_DECISIONS, "rejected", NULL);
         return r;
+}
+
+/* ---- the outcome's words ---- */
+
+const char *dawn_intake_outcome_word(enum dawn_intake_outcome o, enum dawn_status status)
+{
+        switch (o) {
+        case DAWN_INTAKE_MERGED:
+                return "merged";
+        case DAWN_INTAKE_DUPLICATE:
+                return "duplicate";
+        case DAWN_INTAKE_APPROVED:
+        case DAWN_INTAKE_PROPOSAL_APPROVED:
+        case DAWN_INTAKE_REJECTED:
+        case DAWN_INTAKE_PROPOSAL_REJECTED:
+                return dawn_intake_outcome_flag(o); /* only dawnctl reviews: its words */
+        case DAWN_INTAKE_NEW:
+        case DAWN_INTAKE_CHANGED:
+                break;
+        }
+        return status == DAWN_STATUS_PENDING ? "pending" : "new";
+}
+
+const char *dawn_intake_outcome_flag(enum dawn_intake_outcome o)
+{
+        switch (o) {
+        case DAWN_INTAKE_MERGED:
+                return "merged_into_existing";
+        case DAWN_INTAKE_DUPLICATE:
+                return "duplicate_of_submission";
+        case DAWN_INTAKE_APPROVED:
+                return "approved";
+        case DAWN_INTAKE_PROPOSAL_APPROVED:
+                return "proposal_approved";
+        case DAWN_INTAKE_REJECTED:
+                return "rejected";
+        case DAWN_INTAKE_PROPOSAL_REJECTED:
+                return "proposal_rejected";
+        case DAWN_INTAKE_NEW:
+        case DAWN_INTAKE_CHANGED:
+                break;
+        }
+        return NULL;
 }

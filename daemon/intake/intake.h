@@ -28,7 +28,23 @@ enum dawn_intake_outcome {
         DAWN_INTAKE_MERGED,      /* a corroboration of an active alert */
         DAWN_INTAKE_DUPLICATE,   /* this (source, source_ref) was seen before: the first answer again */
         DAWN_INTAKE_CHANGED,     /* an update or cancel */
+        /* an officer's review (dawnctl approve/reject) of a held report or a proposal */
+        DAWN_INTAKE_APPROVED, DAWN_INTAKE_PROPOSAL_APPROVED,
+        DAWN_INTAKE_REJECTED, DAWN_INTAKE_PROPOSAL_REJECTED,
 };
+
+/* The words the ways in answer an outcome with, here and nowhere else: they
+ * are documented (docs/SPEC.md, the partner API) and partners and scripts
+ * read them, so they never change.
+ * The HTTP and MQTT "outcome" member, and the label of
+ * dawn_intake_accepted_total: "new", or "pending" for a new alert held for
+ * review (status), "merged", "duplicate". */
+const char *dawn_intake_outcome_word(enum dawn_intake_outcome o, enum dawn_status status);
+/* The member dawnctl's answer sets to true on the alert:
+ * "merged_into_existing", "duplicate_of_submission", "approved",
+ * "proposal_approved", "rejected", "proposal_rejected", or NULL (nothing
+ * set: a new alert, an update, a cancel). */
+const char *dawn_intake_outcome_flag(enum dawn_intake_outcome o);
 
 /* Each returns 0 and fills *result (dawn_alert_init'ed by the caller), or
  * -EINVAL with err naming the field, or another -errno from the store. */

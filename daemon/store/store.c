@@ -215,6 +215,7 @@ enum stmt_id {
         ST_FAIL_EXPIRED,
         ST_DELIVERIES,
         ST_QUEUE_COUNTS,
+        ST_COUNT_WAITING,
         ST_ALERTS_BY_TYPE,
         ST_OPEN_ALERTS_BY_TYPE,
         ST_OPTOUT_ADD,
@@ -322,6 +323,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
                           " next_at, updated_at FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
+        [ST_COUNT_WAITING] = "SELECT count(*) FROM outbox WHERE state IN ('pending', 'retrying')",
         [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
         [ST_ALERTS_BY_TYPE] = "SELECT json FROM alerts WHERE type = ?1 AND updated_at >= ?2"
                               " AND status IN ('active', 'pending', 'expired') ORDER BY seq",
@@ -745,6 +747,17 @@ int dawn_store_count_open_alerts(struct dawn_store *s)
         return r;
 }
 
+int64_t dawn_store_count_waiting(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_COUNT_WAITING);
+        if (!st)
+                return -EIO;
+        int rc = sqlite3_step(st);
+        int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
 int dawn_store_due_expiries(struct dawn_store *s, int64_t now, char (*ids)[DAWN_MAX_ID_CHARS + 1], int limit)
 {
         sqlite3_stmt *st = stmt(s, ST_DUE_EXPIRIES);
@@ -864,7 +877,7 @@ int dawn_store_load_merged(struct dawn_store *s, const char *alert_id, struct da
                 const unsigned char *t = sqlite3_column_text(st, 4);
                 cJSON *arr = t ? cJSON_Parse((const char *)t) : NULL;
                 const cJSON *w;
-                dawn_strv_free(&sum->adulterants);
+                dawn_strv_clear(&sum->adulterants);
                 cJSON_ArrayForEach(w, arr) {
                         if (cJSON_IsString(w) && sum->adulterants.n < DAWN_MAX_LIST_ITEMS &&
                             dawn_strv_add(&sum->adulterants, w->valuestring) < 0) {

@@ -65,6 +65,8 @@ int dawn_store_due_expiries(struct dawn_store *s, int64_t now, char (*ids)[DAWN_
 int64_t dawn_store_next_expiry(struct dawn_store *s);
 /* How many alerts are active or pending (without reading them). */
 int dawn_store_count_open_alerts(struct dawn_store *s);
+/* How many deliveries wait to be sent (pending or retrying), or -errno. */
+int64_t dawn_store_count_waiting(struct dawn_store *s);
 /* The alert JSON as it stood at a revision (malloc'ed), 1, 0 if none. */
 int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision, char **json);
 

@@ -181,10 +181,10 @@ typedef cJSON *(*command_fn)(struct dawn_ways *ways, const struct dawn_peer *p, 
 /* Runs a change inside the batch transaction, in a savepoint of its own so
  * that its failure undoes only its own writes. */
 typedef int (*change_fn)(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
-                         const char **flag, struct dawn_input_error *err);
+                         enum dawn_intake_outcome *outcome, struct dawn_input_error *err);
 
 static int change_issue(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
-                        const char **flag, struct dawn_input_error *err);
+                        enum dawn_intake_outcome *outcome, struct dawn_input_error *err);
 
 static cJSON *run_change(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req, change_fn fn)
 {
@@ -199,14 +199,14 @@ static cJSON *run_change(struct dawn_ways *ways, const struct dawn_peer *p, cons
         struct dawn_alert result;
         dawn_alert_init(&result);
         struct dawn_input_error err = { 0 };
-        const char *flag = NULL;
-        r = dawn_commit_end(ways->commit, fn(&in, req, &result, &flag, &err));
+        enum dawn_intake_outcome outcome = intake ? DAWN_INTAKE_NEW : DAWN_INTAKE_CHANGED;
+        r = dawn_commit_end(ways->commit, fn(&in, req, &result, &outcome, &err));
         cJSON *ans;
         if (r >= 0) {
+                const char *flag = dawn_intake_outcome_flag(outcome);
                 if (intake)
                         dawn_metrics_count(DAWN_M_INTAKE_ACCEPTED, "control",
-                                           !flag ? "new" : strcmp(flag, "merged_into_existing") == 0 ? "merged"
-                                                                                                    : "duplicate");
+                                           dawn_intake_outcome_word(outcome, result.status));
                 ans = alert_answer(&result, flag);
                 log_alert(LOG_INFO, result.id, "alert %s: %s %s %s in %s, revision %d, by %s", result.id,
                           flag ? flag : "accepted", dawn_grade_name(result.grade), dawn_type_name(result.type),
@@ -222,22 +222,16 @@ static cJSON *run_change(struct dawn_ways *ways, const struct dawn_peer *p, cons
 }
 
 static int change_issue(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
-                        const char **flag, struct dawn_input_error *err)
+                        enum dawn_intake_outcome *outcome, struct dawn_input_error *err)
 {
         const cJSON *alert = cJSON_GetObjectItemCaseSensitive(req, "alert");
         if (!alert)
                 return dawn_input_error_set(err, "alert", "alert: required, the alert object");
-        enum dawn_intake_outcome outcome = DAWN_INTAKE_NEW;
-        int r = dawn_intake_issue(in, alert, result, &outcome, err);
-        if (outcome == DAWN_INTAKE_MERGED)
-                *flag = "merged_into_existing";
-        else if (outcome == DAWN_INTAKE_DUPLICATE)
-                *flag = "duplicate_of_submission";
-        return r;
+        return dawn_intake_issue(in, alert, result, outcome, err);
 }
 
 static int change_update(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
-                         const char **flag, struct dawn_input_error *err)
+                         enum dawn_intake_outcome *outcome, struct dawn_input_error *err)
 {
         const cJSON *alert = cJSON_GetObjectItemCaseSensitive(req, "alert");
         if (!alert)
@@ -246,7 +240,7 @@ static int change_update(const struct dawn_intake *in, const cJSON *req, struct 
 }
 
 static int change_cancel(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
-                         const char **flag, struct dawn_input_error *err)
+                         enum dawn_intake_outcome *outcome, struct dawn_input_error *err)
 {
         const char *reason = want_str(req, "reason");
         if (!reason)
@@ -458,21 +452,21 @@ static cJSON *cmd_reload(struct dawn_ways *ways, const struct dawn_peer *p, cons
 }
 
 static int change_approve(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
-                          const char **flag, struct dawn_input_error *err)
+                          enum dawn_intake_outcome *outcome, struct dawn_input_error *err)
 {
         const char *id = want_str(req, "id");
-        *flag = id && id[0] == 'P' ? "proposal_approved" : "approved";
+        *outcome = id && id[0] == 'P' ? DAWN_INTAKE_PROPOSAL_APPROVED : DAWN_INTAKE_APPROVED;
         return dawn_intake_approve(in, id, result, err);
 }
 
 static int change_reject(const struct dawn_intake *in, const cJSON *req, struct dawn_alert *result,
-                         const char **flag, struct dawn_input_error *err)
+                         enum dawn_intake_outcome *outcome, struct dawn_input_error *err)
 {
         const char *reason = want_str(req, "reason");
         if (!reason)
                 return dawn_input_error_set(err, "reason", "reason: required: the audit log keeps why");
         const char *id = want_str(req, "id");
-        *flag = id && id[0] == 'P' ? "proposal_rejected" : "rejected";
+        *outcome = id && id[0] == 'P' ? DAWN_INTAKE_PROPOSAL_REJECTED : DAWN_INTAKE_REJECTED;
         return dawn_intake_reject(in, id, reason, result, err);
 }
 

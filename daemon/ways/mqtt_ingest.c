@@ -155,9 +155,7 @@ static void refuse(struct dawn_ingest_mqtt *im, const char *source, const char *
  * most once a minute per source. */
 static bool rate_admits(struct dawn_ingest_mqtt *im, const struct dawn_source *src, const cJSON *report)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        int64_t now = dawn_monotonic_usec();
         struct dawn_source_limit *lim = dawn_source_limit(src->id, src->rate_per_minute, now);
         if (!lim || dawn_bucket_take_n(&lim->bucket, 1, now))
                 return true; /* out of memory: fairness is not worth a refusal */

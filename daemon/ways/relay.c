@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "relay_connect.h"
@@ -59,9 +60,7 @@ struct dawn_ws_relay {
 
 static uint64_t now_monotonic(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        return (uint64_t)dawn_monotonic_usec();
 }
 
 /* ---- limits: counted always, logged at most once per 10 s each ---- */

@@ -81,10 +81,7 @@ cJSON *dawn_ingest_report(struct dawn_ways *ways, const struct dawn_source *src,
                 log_info("%s: report from %s refused: %s", wayname, src->id,
                          r == -EINVAL ? err.message : strerror(-r));
         } else {
-                const char *word = outcome == DAWN_INTAKE_MERGED      ? "merged"
-                                   : outcome == DAWN_INTAKE_DUPLICATE ? "duplicate"
-                                   : result.status == DAWN_STATUS_PENDING ? "pending"
-                                                                          : "new";
+                const char *word = dawn_intake_outcome_word(outcome, result.status);
                 *http_status = outcome == DAWN_INTAKE_NEW ? 201 : 200;
                 dawn_metrics_count(DAWN_M_INTAKE_ACCEPTED, wayname, word);
                 ans = cJSON_CreateObject();

@@ -53,7 +53,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                         fprintf(stderr, "fuzz_alert: config: %s\n", errs.msgs[i]);
                 abort(); /* the harness itself is broken: say so rather than fuzz nothing */
         }
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
         return 0;
 }
 
@@ -64,7 +64,7 @@ static void exercise_valid(struct dawn_alert *a)
         struct dawn_grading g;
         if (dawn_grade_alert(a, NULL, 0, config, &g) == 0) {
                 a->grade = g.grade;
-                dawn_strv_free(&a->grade_reasons);
+                dawn_strv_clear(&a->grade_reasons);
                 a->grade_reasons = g.reasons;
                 g.reasons = (struct dawn_strv){ 0 };
         }

@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         CHECK(errs.msgs[i] && errs.msgs[i][0]);
         }
         dawn_config_free(c);
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
         free(text);
         return 0;
 }

@@ -154,7 +154,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                         fprintf(stderr, "fuzz_control: config: %s\n", errs.msgs[i]);
                 abort();
         }
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
 
         if (asprintf(&d->ways.config_path, "%s/dawn.conf", dir) < 0 || asprintf(&d->ways.db_path, "%s/dawn.db", dir) < 0)
                 die("asprintf", ENOMEM);

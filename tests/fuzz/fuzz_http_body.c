@@ -72,7 +72,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                         fprintf(stderr, "fuzz_http_body: config: %s\n", errs.msgs[i]);
                 abort(); /* the harness itself is broken: say so rather than fuzz nothing */
         }
-        dawn_errors_free(&errs);
+        dawn_errors_clear(&errs);
         return 0;
 }
 

@@ -24,17 +24,9 @@ for f in index.html app.js style.css mqtt.min.js; do
 done
 
 # ---- the broker, from the example files, keeping retained messages over a restart ----
-B="$T/broker"
-mkdir -p "$B"
 WS_PORT=$(free_port)
-PARTNER_PORT=$(free_port)
-# the partners' TLS listener on a free port, with a certificate made here
-sed -e "s#^listener 1883 127.0.0.1\$#listener $MQTT_PORT 127.0.0.1#" -e "s#/etc/mosquitto/dawn/#$B/#g" \
-        -e "s#^listener 8883\$#listener $PARTNER_PORT 127.0.0.1#" \
-        -e "s#/etc/mosquitto/certs/mqtt.dawn.example.org#$B/server#g" \
-        "$ROOT/conf/mosquitto/dawn-mosquitto.conf" >"$B/mosquitto.conf"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
-        -keyout "$B/server.key" -out "$B/server.crt" >/dev/null 2>&1 || { echo "openssl failed"; exit 1; }
+SUB=st-marys-pharmacy
+write_example_broker "$SUB" fratton-pharmacy
 # Debian's own mosquitto.conf turns persistence on (conf/mosquitto/README.md): so here; and a
 # WebSocket listener for the page's "the broker speaks WebSocket itself" setting (with
 # per_listener_settings, its own logins and ACL)
@@ -47,14 +39,6 @@ allow_anonymous false
 password_file $B/passwd
 acl_file $B/acl
 EOF
-[ "$(id -u)" -eq 0 ] && echo "user root" >>"$B/mosquitto.conf"
-cp "$ROOT/conf/mosquitto/acl" "$B/acl"
-: >"$B/passwd"
-SUB=st-marys-pharmacy
-for user in dawnd "$SUB" fratton-pharmacy; do
-        mosquitto_passwd -b "$B/passwd" "$user" "pw-$user" || { echo "mosquitto_passwd failed"; exit 1; }
-done
-printf 'pw-dawnd\n' >"$T/dawnd-mqtt-password"
 
 # The browser test stops and starts the broker and dawnd with these; pid files, not $BROKER_PID
 # and $DAWND_PID, say what runs, so whoever started it, the exit trap stops it.
@@ -111,8 +95,8 @@ trap '"$T/stop" TERM dawnd; "$T/stop" TERM broker; cleanup' EXIT
 HTTP_PORT=$(free_port)
 HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
 write_config
-sed -i -e "s#client_id = \"dawnd-demo\";#client_id = \"dawnd-demo\"; username = \"dawnd\"; password_file = \"$T/dawnd-mqtt-password\";#" \
-        -e "s#http_listen = \"$HTTP_LISTEN\";#& dashboard_dir = \"$ROOT/$BUILD/dashboard\";#" \
+config_dawnd_login
+sed -i -e "s#http_listen = \"$HTTP_LISTEN\";#& dashboard_dir = \"$ROOT/$BUILD/dashboard\";#" \
         -e "/id = \"$SUB\"/{n;s#quiet_hours = \"[^\"]*\"; #min_grade = \"info\"; #}" "$T/dawn.conf"
 check "the test config serves the dashboard" grep -q "dashboard_dir = \"$ROOT/$BUILD/dashboard\"" "$T/dawn.conf"
 check "the test config lets $SUB see info alerts" grep -q 'min_grade = "info"; },' "$T/dawn.conf"

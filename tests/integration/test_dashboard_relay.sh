@@ -6,7 +6,6 @@
 # example ACL; handshakes and frames no browser would send are refused.
 . "$(dirname "$0")/lib.sh"
 
-. "$(dirname "$0")/example_broker.sh"
 start_example_broker st-marys-pharmacy fratton-pharmacy
 
 # a dashboard directory of its own: the test checks what is served, not how it was built

@@ -18,8 +18,6 @@ start_broker
 start_dawnd
 
 PY=/usr/bin/python3
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAWND_PID/status"; }
-fds() { ls "/proc/$DAWND_PID/fd" | wc -l; }
 mem() { echo "rss $(rss) kB, $(fds) fds"; }
 # CPU time (clock ticks) dawnd used while the shell slept for a second:
 # spinning takes most of a CPU (~100 ticks); a quiet dawnd takes almost none.

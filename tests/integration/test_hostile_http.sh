@@ -63,9 +63,6 @@ receipt() { # a Notify receipt for a delivery dawnd does not know: answered 200 
                 -d '{"id":"x","reference":"A999-r1-1","to":"+447700900123","status":"delivered"}' \
                 "$API/v1/callbacks/notify/status"
 }
-fds() { ls "/proc/$DAWND_PID/fd" | wc -l; }
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAWND_PID/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$DAWND_PID/stat"; }
 stored() { sqlite3 "$T/state/dawn.db" 'SELECT count(*) FROM alerts'; }
 metric() {
         curl -s -m 5 "$API/metrics" | /usr/bin/python3 -c 'import sys

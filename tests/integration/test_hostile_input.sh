@@ -23,8 +23,6 @@ sed -i -e "s#{ id = \"portsmouth-ph\"; role = \"issuer\"; }#{ id = \"portsmouth-
 start_broker
 start_dawnd
 
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAWND_PID/status"; }
-fds() { ls "/proc/$DAWND_PID/fd" | wc -l; }
 echo "# dawnd before: RSS ${RSS0:=$(rss)} kB, ${FDS0:=$(fds)} fds"
 
 count_all() { ctl --json list --all | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'; }

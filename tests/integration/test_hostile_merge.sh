@@ -45,9 +45,7 @@ post() { # SOURCE JSON: the body lands in $T/body, the status is printed
 body() { json_get "$T/body" "$1"; }
 # dawnctl with a deadline shorter than its own minute: a daemon stuck in merges fails the test soon
 ctlt() { timeout 10 "$DAWNCTL" "$@"; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$DAWND_PID/status"; }
-fds() { ls "/proc/$DAWND_PID/fd" | wc -l; }
-echo "# dawnd at start: RSS $(rss_kb) kB, $(fds) fds"
+echo "# dawnd at start: RSS $(rss) kB, $(fds) fds"
 
 # ---- a reporter's rising claim, 50 times over ----
 subscribe "$T/review" "$PREFIX/subscribers/ph-duty-officer/review/+"
@@ -78,7 +76,7 @@ check "$c is still info, revision 1" test "$(ctlt --json show "$c" | json_get /d
 ctlt --json approve "$p" >"$T/approved.json"
 check "dawnctl approve $p raises $c to critical in revision 2" \
         test "$(json_get "$T/approved.json" .grade)/$(json_get "$T/approved.json" .revision)" = critical/2
-echo "# dawnd after the 50 claims: RSS $(rss_kb) kB, $(fds) fds"
+echo "# dawnd after the 50 claims: RSS $(rss) kB, $(fds) fds"
 
 # ---- one batch report, 2,000 times over ----
 REPORT='{"type":"batch","area":"portsmouth","summary":"Heroin in Portsmouth contains a nitazene.","sold_as":["heroin"],"adulterants":["nitazene"]}'
@@ -89,7 +87,7 @@ ctlt --json show "$a" >"$T/first.json"
 /usr/bin/python3 -c 'import json,sys
 n = int(sys.argv[2]); r = sys.argv[1]
 print("[" + ",".join([r] * n) + "]")' "$REPORT" 1000 >"$T/array.json"
-RSS0=$(rss_kb) FD0=$(fds)
+RSS0=$(rss) FD0=$(fds)
 echo "# dawnd before the 2,000 reports: RSS $RSS0 kB, $FD0 fds"
 
 peak_rss=$RSS0 peak_fds=$FD0 slow=0 polls=0
@@ -104,7 +102,7 @@ for n in 1 2; do
                 [ "$SECONDS" -lt "$deadline" ] || break
                 polls=$((polls + 1))
                 timeout 3 "$DAWNCTL" status >/dev/null 2>&1 || slow=$((slow + 1))
-                r=$(rss_kb) f=$(fds)
+                r=$(rss) f=$(fds)
                 [ "$r" -gt "$peak_rss" ] && peak_rss=$r
                 [ "$f" -gt "$peak_fds" ] && peak_fds=$f
         done
@@ -114,7 +112,7 @@ for n in 1 2; do
 r = json.load(open(sys.argv[1]))
 assert len(r) == 1000 and all(x.get("id") == sys.argv[2] and x.get("outcome") == "merged" for x in r), len(r)' "$T/array$n.out" "$a"
 done
-RSS1=$(rss_kb) FD1=$(fds)
+RSS1=$(rss) FD1=$(fds)
 [ "$RSS1" -gt "$peak_rss" ] && peak_rss=$RSS1 # what the heap grew to stays in RSS
 echo "# dawnd during the 2,000 reports: $polls status polls, peak RSS $peak_rss kB, peak $peak_fds fds"
 echo "# dawnd after the 2,000 reports: RSS $RSS1 kB, $FD1 fds"
@@ -137,7 +135,7 @@ check "every report is in the audit log" \
         test "$(sqlite3 "$DB" "select count(*) from audit where alert_id = '$a' and action = 'corroborate'")" = 2000
 
 check "dawnd answers /healthz" bash -c "curl -s --max-time 3 '$API/healthz' >/dev/null"
-echo "# dawnd at the end: RSS $(rss_kb) kB, $(fds) fds"
+echo "# dawnd at the end: RSS $(rss) kB, $(fds) fds"
 check "the store is intact" test "$(sqlite3 "$DB" 'pragma integrity_check')" = ok
 check "dawnd logged no sanitizer report" bash -c "! grep -qE 'runtime error|AddressSanitizer' '$T/dawnd.log'"
 finish

@@ -69,8 +69,6 @@ for line in sys.stdin:
 print(int(total))' "$@"
 }
 sends_of() { grep -c "\"reference\": \"$1\"" "$T/sms.jsonl"; }
-rss() { awk '/^VmRSS:/ {print $2}' "/proc/$DAWND_PID/status"; }
-fds() { ls "/proc/$DAWND_PID/fd" | wc -l; }
 answers() { "$DAWNCTL" status >/dev/null && curl -sf -m 1 "$API/healthz" >/dev/null; }
 
 check "the gateway sends receipts to dawnd" test "$(gw_callbacks "{\"notify_status_url\": \"$API/v1/callbacks/notify/status\",

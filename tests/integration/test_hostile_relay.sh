@@ -9,7 +9,6 @@
 # Every flood is bounded in count and in time; RSS (kB) and fds of dawnd
 # are printed before, during and after each ("# ..." lines).
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/example_broker.sh"
 
 start_example_broker ambulance st-marys-pharmacy
 HTTP_LISTEN="127.0.0.1:$(free_port)"
@@ -25,10 +24,7 @@ fi
 start_dawnd
 WS() { /usr/bin/python3 "$ROOT/tests/dashboard/ws_client.py" "$HTTP_LISTEN" "$@"; }
 
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAWND_PID/status"; }
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$DAWND_PID/status"; }
-fds() { ls "/proc/$DAWND_PID/fd" | wc -l; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$DAWND_PID/stat"; }
 # dawnd answers both ways in, each within a second
 answers() {
         [ "$(curl -s -m 1 -o /dev/null -w '%{http_code}' "$API/healthz")" = 200 ] && timeout 1 "$DAWNCTL" status >/dev/null

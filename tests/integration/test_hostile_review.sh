@@ -40,8 +40,6 @@ post() { # SOURCE JSON: the body lands in $T/body, the status is printed
                 -H 'Content-Type: application/json' --data-binary "$2" "$API/v1/alerts"
 }
 body() { json_get "$T/body" "$1"; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$DAWND_PID/status"; }
-fds() { ls "/proc/$DAWND_PID/fd" | wc -l; }
 # Items of dawnctl --json pending: "KIND ID ALERT GRADE", one a line
 pending_items() {
         ctl --json pending | /usr/bin/python3 -c 'import json,sys
@@ -49,7 +47,7 @@ for p in json.load(sys.stdin): print(p.get("kind"), p["id"], p.get("alert", "-")
 }
 messages_for() { messages "$1" | grep -c "/$2 " || true; }
 
-echo "# dawnd before: RSS $(rss_kb) kB, $(fds) fds"
+echo "# dawnd before: RSS $(rss) kB, $(fds) fds"
 
 # ---- a reporter's claim about an active alert ----
 # an info alert reaches public health only; the-haven-hostel takes warnings, fratton-pharmacy critical ones
@@ -201,7 +199,7 @@ for n in 1 2; do
                 -H 'Content-Type: application/json' --data-binary "@$T/batch$n.json" "$API/v1/alerts")
         check "array $n of 1,000 reports is answered" test "$code" = 200 -o "$code" = 201
 done
-echo "# dawnd with 2,000 reports in the window: RSS $(rss_kb) kB, $(fds) fds"
+echo "# dawnd with 2,000 reports in the window: RSS $(rss) kB, $(fds) fds"
 curl -s -o "$T/batch3.out" -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $(cat "$T/ed-feed.token")" \
         -H 'Content-Type: application/json' --data-binary "@$T/batch3.json" "$API/v1/alerts" >"$T/batch3.code" &
 curl_pid=$!
@@ -212,7 +210,7 @@ for _ in $(seq 200); do
         [ "$SECONDS" -lt "$deadline" ] || break
         polls=$((polls + 1))
         timeout 3 "$DAWNCTL" status >/dev/null 2>&1 || slow=$((slow + 1))
-        r=$(rss_kb) f=$(fds)
+        r=$(rss) f=$(fds)
         [ "$r" -gt "$peak_rss" ] && peak_rss=$r
         [ "$f" -gt "$peak_fds" ] && peak_fds=$f
 done
@@ -231,7 +229,7 @@ check "its reason names five reports and counts the rest" /usr/bin/python3 -c 'i
 r = [x for x in json.load(open(sys.argv[1]))["grade_reasons"] if x.startswith("from ")]
 assert len(r) == 1 and r[0].startswith("from 3,000 overdose reports: ") and r[0].endswith(" and 2,995 more") and len(r[0]) < 400, r' "$T/wc.json"
 check "dawnd answers /healthz" bash -c "curl -s --max-time 3 '$API/healthz' >/dev/null"
-echo "# dawnd after: RSS $(rss_kb) kB, $(fds) fds"
+echo "# dawnd after: RSS $(rss) kB, $(fds) fds"
 check "the store is intact" test "$(sqlite3 "$T/state/dawn.db" 'pragma integrity_check')" = ok
 check "dawnd logged no sanitizer report" bash -c "! grep -qE 'runtime error|AddressSanitizer' '$T/dawnd.log'"
 finish

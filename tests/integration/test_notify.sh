@@ -7,18 +7,9 @@
 start_broker
 write_config
 
-/usr/bin/python3 -u -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    for line in s.recv(4096).decode().split("\n"):
-        if line: print(line, flush=True)
-' "$T/notify.sock" >"$T/notify.log" &
-wait_for "grep -q listening '$T/notify.log'" 5
+notify_listener "$T/notify.log"
 
-NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 "$DAWND" -f -c "$T/dawn.conf" 2>>"$T/dawnd.log" &
+NOTIFY_SOCKET="$T/notify.log.sock" WATCHDOG_USEC=400000 "$DAWND" -f -c "$T/dawn.conf" 2>>"$T/dawnd.log" &
 DAWND_PID=$!
 check "READY=1 is sent" wait_for "grep -qx READY=1 '$T/notify.log'" 10
 check "the control socket answers once READY=1 was sent" bash -c "\"$DAWNCTL\" status >/dev/null"

@@ -10,7 +10,6 @@
 . "$(dirname "$0")/lib.sh"
 
 # ---- the broker, from the example files ----
-. "$(dirname "$0")/example_broker.sh"
 start_example_broker ambulance portsmouth-ph booth-house
 check "the broker refuses anonymous clients on the partners' listener" \
         bash -c "! mosquitto_pub -h 127.0.0.1 -p $PARTNER_PORT --cafile '$B/ca.crt' -t $PREFIX/ingest/ambulance -m '{}' 2>/dev/null"

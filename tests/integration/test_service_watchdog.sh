@@ -20,19 +20,6 @@ service_cleanup() {
 }
 trap service_cleanup EXIT
 
-# notify_listener FILE: records every notify message sent to FILE.sock, one a line
-notify_listener() {
-        /usr/bin/python3 -u -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    for line in s.recv(4096).decode().split("\n"):
-        if line: print(line, flush=True)
-' "$1.sock" >"$1" &
-        wait_for "grep -q listening '$1'" 5
-}
 pings() { grep -cx WATCHDOG=1 "$1"; }
 # no_ping_for FILE SECONDS: no WATCHDOG=1 arrives in that time (a wait for
 # something not to happen cannot be an event; 1.5 s is almost 4 intervals)

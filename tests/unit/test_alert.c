@@ -5,11 +5,7 @@
  * Alert JSON is written with single quotes for readability; json() turns
  * them into double quotes before cJSON sees it (a literal apostrophe is
  * written \u0027). */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,9 +15,6 @@
 #include "alert.h"
 #include "config.h"
 
-#define UNUSED __attribute__((unused))
-
-#define SEC ((int64_t)DAWN_USEC_PER_SEC)
 /* 2026-11-23T12:00:00Z: "now" in every test */
 #define NOW (INT64_C(1795435200) * SEC)
 
@@ -34,42 +27,12 @@ static const char config_text[] =
         "channels = { mqtt = { topic_prefix = \"test/dawn\"; }; };\n"
         "subscribers = ( { id = \"booth-house\"; kind = \"hostel\"; area = \"southampton\"; mqtt = true; } );\n";
 
-static struct dawn_config *config;
-
 static int group_setup(void **state UNUSED)
 {
-        struct dawn_errors e = { 0 };
-        int r = dawn_config_load_string(config_text, "test.conf", &config, &e);
-
-        for (size_t i = 0; i < e.n; i++)
-                fprintf(stderr, "config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
-        return r;
-}
-
-static int group_teardown(void **state UNUSED)
-{
-        config = dawn_config_free(config);
-        return 0;
+        return dawn_test_config_load(config_text);
 }
 
 /* ---- helpers ---- */
-
-/* text with ' turned into ", parsed by cJSON (which must accept it) */
-static cJSON *json(const char *text)
-{
-        char *s = strdup(text);
-        assert_non_null(s);
-        for (char *p = s; *p; p++)
-                if (*p == '\'')
-                        *p = '"';
-        cJSON *o = cJSON_Parse(s);
-        if (!o)
-                print_error("cJSON cannot parse: %s\n", s);
-        assert_non_null(o);
-        free(s);
-        return o;
-}
 
 static int parse_obj(const cJSON *o, struct dawn_alert *a, unsigned *seen, struct dawn_input_error *err)
 {
@@ -1105,5 +1068,5 @@ int main(void)
                 cmocka_unit_test(test_c1_controls_refused_in_text),
                 cmocka_unit_test(test_unknown_field_name_is_quoted_without_controls),
         };
-        return cmocka_run_group_tests_name("alert", tests, group_setup, group_teardown);
+        return cmocka_run_group_tests_name("alert", tests, group_setup, dawn_test_config_free);
 }

@@ -39,7 +39,7 @@ static struct dawn_config *load_ok(const char *text)
         assert_int_equal(r, 0);
         assert_int_equal(e.n, 0);
         assert_non_null(c);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         return c;
 }
 
@@ -64,7 +64,7 @@ static char *load_bad(const char *text)
                 strcat(all, e.msgs[i]);
                 strcat(all, "\n");
         }
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         return all;
 }
 
@@ -1212,7 +1212,7 @@ static void test_all_errors_reported(void **state UNUSED)
         assert_int_equal(dawn_config_load_string("areas = 1;\nx = 2;\n", "t", &c, &e), -EINVAL);
         assert_int_equal(e.n, 3);
         assert_string_equal(e.msgs[0], "earlier: 1");
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         assert_int_equal(e.n, 0);
         assert_null(e.msgs);
 }
@@ -1249,16 +1249,16 @@ static void test_load_file(void **state UNUSED)
         assert_int_equal(e.n, 1);
         snprintf(want, sizeof(want), "%s:3: unknown key 'daemon.bogus'", path);
         assert_string_equal(e.msgs[0], want);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         unlink(path);
 
         assert_int_equal(dawn_config_load(path, &c, &e), -ENOENT);
         assert_null(c);
         assert_int_equal(e.n, 1);
         assert_non_null(strstr(e.msgs[0], path));
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         assert_int_equal(dawn_config_load("/tmp", &c, &e), -EISDIR);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
 }
 
 static void test_example_config(void **state UNUSED)
@@ -1288,7 +1288,7 @@ static void test_example_config(void **state UNUSED)
                 assert_int_equal(c->subscribers[i].n_email, 0);
         }
         dawn_config_free(c);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
 }
 
 static char *read_all(const char *path);
@@ -1423,7 +1423,7 @@ static void test_demo_config(void **state UNUSED)
 static void test_free_null(void **state UNUSED)
 {
         assert_null(dawn_config_free(NULL));
-        dawn_errors_free(NULL);
+        dawn_errors_clear(NULL);
 }
 
 /* libconfig 1.5 drops "\x00" from a string without a word: an id would be
@@ -1467,7 +1467,7 @@ static void test_nul_byte_in_a_file_refused(void **state UNUSED)
         assert_int_equal(e.n, 1);
         snprintf(want, sizeof(want), "%s:3: a NUL byte", path);
         assert_true(strncmp(e.msgs[0], want, strlen(want)) == 0);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         unlink(path);
 }
 

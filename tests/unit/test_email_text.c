@@ -204,8 +204,8 @@ static void test_subject_shapes(void **state)
         free(s);
 
         /* no substances: the summary, cut at a word */
-        dawn_strv_free(&a.sold_as);
-        dawn_strv_free(&a.adulterants);
+        dawn_strv_clear(&a.sold_as);
+        dawn_strv_clear(&a.adulterants);
         s = dawn_email_subject(&a, DAWN_ACTION_PUBLISH);
         assert_non_null(strstr(s, ": Brown heroin sold around"));
         assert_non_null(strstr(s, "... (A17, update 2)"));
@@ -219,8 +219,8 @@ static void test_header_injection(void **state)
         struct dawn_alert a;
         alert_fill(&a);
         /* the subject falls back to the summary when no substance is named */
-        dawn_strv_free(&a.sold_as);
-        dawn_strv_free(&a.adulterants);
+        dawn_strv_clear(&a.sold_as);
+        dawn_strv_clear(&a.adulterants);
         free(a.summary);
         a.summary = strdup("Bad batch\r\nBcc: x@y\r\n\r\nbody? \n.\nBcc: z@y\rX-Evil: 1");
         snprintf(a.id, sizeof(a.id), "A1\r\nBcc: q@r");
@@ -263,9 +263,9 @@ static void test_subject_encoding(void **state)
         (void)state;
         struct dawn_alert a;
         alert_fill(&a);
-        dawn_strv_free(&a.sold_as);
+        dawn_strv_clear(&a.sold_as);
         assert_int_equal(dawn_strv_add(&a.sold_as, "héroïne"), 0);
-        dawn_strv_free(&a.adulterants);
+        dawn_strv_clear(&a.adulterants);
         assert_int_equal(dawn_strv_add(&a.adulterants, "nitazène"), 0);
         assert_int_equal(dawn_strv_add(&a.adulterants, "“xylazine”"), 0);
         assert_int_equal(dawn_strv_add(&a.adulterants, "медетомидин"), 0);
@@ -470,7 +470,7 @@ static void test_review(void **state)
         alert_fill(&a);
         a.status = DAWN_STATUS_PENDING;
         a.grade = DAWN_GRADE_WARNING;
-        dawn_strv_free(&a.sources);
+        dawn_strv_clear(&a.sources);
         assert_int_equal(dawn_strv_add(&a.sources, "ambulance"), 0);
         assert_int_equal(dawn_strv_add(&a.sources, "iow-hospital"), 0);
         char *s = dawn_email_subject(&a, DAWN_ACTION_REVIEW);
@@ -529,9 +529,9 @@ static void test_review(void **state)
         free(body);
 
         /* a report with no source named, no substances and no summary */
-        dawn_strv_free(&a.sources);
-        dawn_strv_free(&a.sold_as);
-        dawn_strv_free(&a.adulterants);
+        dawn_strv_clear(&a.sources);
+        dawn_strv_clear(&a.sold_as);
+        dawn_strv_clear(&a.adulterants);
         free(a.summary);
         a.summary = NULL;
         a.type = DAWN_TYPE_NFOD;

@@ -5,11 +5,7 @@
  *
  * Alert JSON is written with single quotes; json() turns them into double
  * quotes (a literal apostrophe is written \u0027). */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +15,6 @@
 #include "config.h"
 #include "grade.h"
 
-#define UNUSED __attribute__((unused))
-
 /* The config's list is in mixed case on purpose: matching ignores case. */
 static const char config_text[] =
         "areas = { pan-hampshire = { southampton = {}; portsmouth = {}; isle-of-wight = {};\n"
@@ -28,23 +22,9 @@ static const char config_text[] =
         "grading = { high_risk_adulterants = [ \"Nitazene\", \"fentanyl\", \"XYLAZINE\", \"medetomidine\" ]; };\n"
         "channels = { mqtt = {}; };\n";
 
-static struct dawn_config *config;
-
 static int group_setup(void **state UNUSED)
 {
-        struct dawn_errors e = { 0 };
-        int r = dawn_config_load_string(config_text, "test.conf", &config, &e);
-
-        for (size_t i = 0; i < e.n; i++)
-                fprintf(stderr, "config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
-        return r;
-}
-
-static int group_teardown(void **state UNUSED)
-{
-        config = dawn_config_free(config);
-        return 0;
+        return dawn_test_config_load(config_text);
 }
 
 /* ---- helpers ---- */
@@ -52,17 +32,7 @@ static int group_teardown(void **state UNUSED)
 /* A submitter's alert from text with ' for ", parsed as the daemon would. */
 static void alert_from(const char *text, struct dawn_alert *a)
 {
-        char *s = strdup(text);
-        assert_non_null(s);
-        for (char *p = s; *p; p++)
-                if (*p == '\'')
-                        *p = '"';
-        cJSON *o = cJSON_Parse(s);
-        if (!o)
-                print_error("cJSON cannot parse: %s\n", s);
-        assert_non_null(o);
-        free(s);
-
+        cJSON *o = json(text);
         struct dawn_input_error err = { 0 };
         unsigned seen = 0;
         dawn_alert_init(a);
@@ -694,5 +664,5 @@ int main(void)
                 cmocka_unit_test(test_scenario_fareham_cluster_is_critical),
                 cmocka_unit_test(test_scenario_winchester_mdma_is_warning),
         };
-        return cmocka_run_group_tests_name("grade", tests, group_setup, group_teardown);
+        return cmocka_run_group_tests_name("grade", tests, group_setup, dawn_test_config_free);
 }

@@ -11,11 +11,7 @@
  *
  * Alert JSON is written with single quotes; json() turns them into double
  * quotes. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
 #include <sqlite3.h>
 
 #include <errno.h>
@@ -29,9 +25,7 @@
 #include "intake.h"
 #include "store.h"
 
-#define UNUSED __attribute__((unused))
 
-#define SEC ((int64_t)DAWN_USEC_PER_SEC)
 #define HOUR (3600 * SEC)
 #define DAY (24 * HOUR)
 /* 2026-11-23T12:00:00Z */
@@ -88,7 +82,7 @@ static int setup(void **state)
                 r = dawn_config_load_string(config_text, "test.conf", &f->config, &e);
         for (size_t i = 0; i < e.n; i++)
                 fprintf(stderr, "config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         return r;
 }
 
@@ -112,21 +106,6 @@ static int teardown(void **state)
 }
 
 /* ---- requests, as the daemon makes them ---- */
-
-static cJSON *json(const char *text)
-{
-        char *s = strdup(text);
-        assert_non_null(s);
-        for (char *p = s; *p; p++)
-                if (*p == '\'')
-                        *p = '"';
-        cJSON *o = cJSON_Parse(s);
-        if (!o)
-                print_error("cJSON cannot parse: %s\n", s);
-        assert_non_null(o);
-        free(s);
-        return o;
-}
 
 enum op { ISSUE, UPDATE, CANCEL, APPROVE, REJECT, EXPIRE };
 
@@ -434,7 +413,7 @@ static void use_config(struct fixture *f, const char *text)
         int r = dawn_config_load_string(expanded ? expanded : text, "test.conf", &c, &e);
         for (size_t i = 0; i < e.n; i++)
                 print_error("config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
+        dawn_errors_clear(&e);
         free(expanded);
         assert_int_equal(r, 0);
         dawn_config_free(f->config);

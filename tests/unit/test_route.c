@@ -2,11 +2,7 @@
  * reaches subscribers of A, of the areas above A and of the areas below A,
  * never of a sibling; each subscriber's types and min_grade filter it; a
  * logged alert goes nowhere; and the MQTT topics are the ones SPEC.md names. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,8 +11,6 @@
 
 #include "config.h"
 #include "route.h"
-
-#define UNUSED __attribute__((unused))
 
 /*   pan-hampshire
  *   ├── southampton      booth-house (hostel), night-shelter (hostel, critical only)
@@ -42,23 +36,9 @@ static const char config_text[] =
         "    types = [ \"batch\", \"cluster\", \"nfod\" ]; }\n"
         ");\n";
 
-static struct dawn_config *config;
-
 static int group_setup(void **state UNUSED)
 {
-        struct dawn_errors e = { 0 };
-        int r = dawn_config_load_string(config_text, "test.conf", &config, &e);
-
-        for (size_t i = 0; i < e.n; i++)
-                fprintf(stderr, "config: %s\n", e.msgs[i]);
-        dawn_errors_free(&e);
-        return r;
-}
-
-static int group_teardown(void **state UNUSED)
-{
-        config = dawn_config_free(config);
-        return 0;
+        return dawn_test_config_load(config_text);
 }
 
 /* ---- helpers ---- */
@@ -309,5 +289,5 @@ int main(void)
                 cmocka_unit_test(test_topic_builders),
                 cmocka_unit_test(test_each_target_once),
         };
-        return cmocka_run_group_tests_name("route", tests, group_setup, group_teardown);
+        return cmocka_run_group_tests_name("route", tests, group_setup, dawn_test_config_free);
 }

@@ -239,7 +239,7 @@ static void test_layout_of_other_alerts(void **state UNUSED)
         /* a cluster, in an area whose id has several words */
         a.type = DAWN_TYPE_CLUSTER;
         a.grade = DAWN_GRADE_WARNING;
-        dawn_strv_free(&a.adulterants);
+        dawn_strv_clear(&a.adulterants);
         set_str(&a.area, "isle-of-wight");
         set_str(&a.advice, "Check on residents who use alone.");
         a.revision = 3;
@@ -251,7 +251,7 @@ static void test_layout_of_other_alerts(void **state UNUSED)
         /* several names it was sold as, and several things found */
         a.type = DAWN_TYPE_BATCH;
         a.grade = DAWN_GRADE_INFO;
-        dawn_strv_free(&a.sold_as);
+        dawn_strv_clear(&a.sold_as);
         dawn_strv_add(&a.sold_as, "diazepam");
         dawn_strv_add(&a.sold_as, "xanax");
         dawn_strv_add(&a.adulterants, "bromazolam");
@@ -273,8 +273,8 @@ static void test_layout_of_other_alerts(void **state UNUSED)
         free(t);
 
         /* found, but not known what it was sold as */
-        dawn_strv_free(&a.sold_as);
-        dawn_strv_free(&a.adulterants);
+        dawn_strv_clear(&a.sold_as);
+        dawn_strv_clear(&a.adulterants);
         dawn_strv_add(&a.adulterants, "nitazene");
         t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, NULL);
         assert_string_equal(t, "DAWN INFO: drugs with nitazene, Portsmouth. Avoid mixing. Ref A17 r3");
@@ -379,8 +379,8 @@ static void test_genuine_ucs2_stays(void **state UNUSED)
 
         /* long: cut with the one-unit ellipsis, since "..." would cost 3
          * (a short headline, so that some Polish fits into one part) */
-        dawn_strv_free(&a.sold_as);
-        dawn_strv_free(&a.adulterants);
+        dawn_strv_clear(&a.sold_as);
+        dawn_strv_clear(&a.adulterants);
         set_str(&a.area, "hampshire");
         char advice[1200] = "";
         while (strlen(advice) + 30 < sizeof(advice))
@@ -596,7 +596,7 @@ static void test_review_shapes(void **state UNUSED)
         /* a cluster with no known source (an officer's own report) */
         a.type = DAWN_TYPE_CLUSTER;
         a.grade = DAWN_GRADE_CRITICAL;
-        dawn_strv_free(&a.sources);
+        dawn_strv_clear(&a.sources);
         assert_int_equal(dawn_strv_add(&a.adulterants, "xylazine"), 0);
         t = sms_checked(&a, DAWN_ACTION_REVIEW, 1, NULL);
         assert_string_equal(t, "DAWN A17 REVIEW NEEDED: critical overdose cluster, drugs with xylazine, Isle of "
