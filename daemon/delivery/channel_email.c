@@ -29,6 +29,7 @@
 #include "curl_loop.h"
 #include "email_text.h"
 #include "log.h"
+#include "str.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -351,9 +352,7 @@ static void email_stop(struct dawn_channel *ch)
 {
         struct email_state *st = ch->state;
         st->curl = dawn_curl_free(st->curl);
-        if (st->password)
-                explicit_bzero(st->password, strlen(st->password));
-        free(st->password);
+        dawn_secret_free(st->password);
         free(st->username);
         free(st->url);
         free(st->display);
