@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -66,7 +67,7 @@
  *   body     until the whole body is in: HTTP_BODY_SECONDS
  *   commit   waiting for the group commit: none here (the commit is bounded)
  *   answer   until the answer is sent: HTTP_ANSWER_SECONDS
- *   upgraded a dashboard's relay: ws_relay.c's limits
+ *   upgraded a dashboard's relay: relay.c's limits
  *
  * A connection past its deadline is shut down (shutdown(2): MHD sees the
  * hang-up on its next run, closes the connection and completes its
@@ -401,71 +402,140 @@ static enum MHD_Result queue(struct request *rq)
 
 /* ---- routes ---- */
 
-static enum route route_of(const char *path, const char **id)
+/* Every path dawnd answers, once: who may call it, with which methods and
+ * what body, and what handles it. begin() refuses what a row does not
+ * allow from the headers alone; process() hands the whole request to the
+ * row's handler. */
+static const struct http_route routes[] = {
+        { .path = "/v1/alerts", .methods = HTTP_GET | HTTP_HEAD, .auth = HTTP_AUTH_SOURCE,
+          .handle = http_list_alerts },
+        { .path = "/v1/alerts", .methods = HTTP_POST, .auth = HTTP_AUTH_SOURCE, .body = HTTP_BODY_ALERTS,
+          .handle = http_post_alerts },
+        { .path = "/v1/alerts/", .with_id = true, .methods = HTTP_GET | HTTP_HEAD, .auth = HTTP_AUTH_SOURCE,
+          .handle = http_show_alert },
+        { .path = "/v1/callbacks/notify/status", .methods = HTTP_POST, .auth = HTTP_AUTH_NOTIFY,
+          .body = HTTP_BODY_CALLBACK, .handle = http_notify_status },
+        { .path = "/v1/callbacks/notify/inbound", .methods = HTTP_POST, .auth = HTTP_AUTH_NOTIFY,
+          .body = HTTP_BODY_CALLBACK, .handle = http_notify_inbound },
+        { .path = "/v1/callbacks/twilio/status", .methods = HTTP_POST, .auth = HTTP_AUTH_TWILIO,
+          .body = HTTP_BODY_CALLBACK, .handle = http_twilio_status },
+        { .path = "/v1/callbacks/twilio/inbound", .methods = HTTP_POST, .auth = HTTP_AUTH_TWILIO,
+          .body = HTTP_BODY_CALLBACK, .handle = http_twilio_inbound },
+        { .path = "/metrics", .methods = HTTP_GET | HTTP_HEAD, .while_stopping = true, .handle = http_metrics },
+        { .path = "/healthz", .methods = HTTP_GET | HTTP_HEAD, .while_stopping = true, .handle = http_healthz },
+        { .path = "/", .methods = HTTP_GET | HTTP_HEAD, .file = "index.html", .handle = http_dashboard_file },
+        { .path = "/index.html", .methods = HTTP_GET | HTTP_HEAD, .file = "index.html", .handle = http_dashboard_file },
+        { .path = "/app.js", .methods = HTTP_GET | HTTP_HEAD, .file = "app.js", .handle = http_dashboard_file },
+        { .path = "/style.css", .methods = HTTP_GET | HTTP_HEAD, .file = "style.css", .handle = http_dashboard_file },
+        { .path = "/mqtt.min.js", .methods = HTTP_GET | HTTP_HEAD, .file = "mqtt.min.js",
+          .handle = http_dashboard_file },
+        { .path = "/config.json", .methods = HTTP_GET | HTTP_HEAD, .handle = http_dashboard_config },
+        /* a WebSocket upgrade: GET only */
+        { .path = "/mqtt", .methods = HTTP_GET, .handle = http_mqtt_relay },
+};
+
+static unsigned method_bit(const char *method)
 {
-        static const struct {
-                const char *path;
-                enum route route;
-        } exact[] = {
-                { "/v1/alerts", ROUTE_ALERTS },
-                { "/v1/callbacks/notify/status", ROUTE_NOTIFY_STATUS },
-                { "/v1/callbacks/notify/inbound", ROUTE_NOTIFY_INBOUND },
-                { "/v1/callbacks/twilio/status", ROUTE_TWILIO_STATUS },
-                { "/v1/callbacks/twilio/inbound", ROUTE_TWILIO_INBOUND },
-                { "/metrics", ROUTE_METRICS },
-                { "/healthz", ROUTE_HEALTHZ },
-                { "/", ROUTE_DASHBOARD },
-                { "/index.html", ROUTE_DASHBOARD },
-                { "/app.js", ROUTE_DASHBOARD },
-                { "/style.css", ROUTE_DASHBOARD },
-                { "/mqtt.min.js", ROUTE_DASHBOARD },
-                { "/config.json", ROUTE_DASHBOARD_CONFIG },
-                { "/mqtt", ROUTE_MQTT_RELAY },
-        };
-        *id = NULL;
-        for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-                if (strcmp(path, exact[i].path) == 0)
-                        return exact[i].route;
-        static const char prefix[] = "/v1/alerts/";
-        if (strncmp(path, prefix, sizeof(prefix) - 1) == 0 && path[sizeof(prefix) - 1] &&
-            !strchr(path + sizeof(prefix) - 1, '/')) {
-                *id = path + sizeof(prefix) - 1;
-                return ROUTE_ALERT;
-        }
-        return ROUTE_NONE;
+        return strcmp(method, "GET") == 0 ? HTTP_GET : strcmp(method, "HEAD") == 0 ? HTTP_HEAD
+               : strcmp(method, "POST") == 0 ? HTTP_POST : 0;
 }
 
-/* The methods a route takes, for 405's Allow header; HEAD goes with GET. */
-static const char *route_allows(enum route r)
+/* Whether row serves path; *id is where the id begins in it (or NULL). */
+static bool route_matches(const struct http_route *row, const char *path, const char **id)
 {
-        switch (r) {
-        case ROUTE_ALERTS: return "GET, HEAD, POST";
-        case ROUTE_ALERT:
-        case ROUTE_METRICS:
-        case ROUTE_HEALTHZ:
-        case ROUTE_DASHBOARD:
-        case ROUTE_DASHBOARD_CONFIG: return "GET, HEAD";
-        case ROUTE_MQTT_RELAY: return "GET";
-        default: return "POST";
+        if (!row->with_id) {
+                *id = NULL;
+                return strcmp(path, row->path) == 0;
+        }
+        size_t n = strlen(row->path);
+        if (strncmp(path, row->path, n) != 0 || !path[n] || strchr(path + n, '/'))
+                return false;
+        *id = path + n;
+        return true;
+}
+
+/* The row for path and method. NULL when there is none: *allowed holds
+ * the methods path takes (0: no such path). */
+static const struct http_route *route_of(const char *path, const char *method, const char **id, unsigned *allowed)
+{
+        unsigned bit = method_bit(method);
+        *allowed = 0;
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+                if (!route_matches(&routes[i], path, id))
+                        continue;
+                if (routes[i].methods & bit)
+                        return &routes[i];
+                *allowed |= routes[i].methods;
+        }
+        return NULL;
+}
+
+/* The methods in 405's Allow header. */
+static const char *route_allows(unsigned methods, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s%s%s%s%s", methods & HTTP_GET ? "GET" : "",
+                 methods & HTTP_GET && methods & (HTTP_HEAD | HTTP_POST) ? ", " : "", methods & HTTP_HEAD ? "HEAD" : "",
+                 methods & HTTP_HEAD && methods & HTTP_POST ? ", " : "", methods & HTTP_POST ? "POST" : "");
+        return buf;
+}
+
+/* A refusal of the body counted where the route's refusals are: a
+ * partner's alerts as dawn_intake_rejected_total{reason}, a gateway's
+ * callback as dawn_callbacks_refused_total{reason="invalid"}. */
+static void count_body_refused(struct request *rq, const char *reason)
+{
+        if (rq->route->body == HTTP_BODY_ALERTS)
+                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", reason);
+        else if (rq->route->body == HTTP_BODY_CALLBACK)
+                dawn_metrics_count(DAWN_M_CALLBACKS_REFUSED, http_provider_of(rq), "invalid");
+}
+
+/* The route's auth kind, from the headers; false: refused (answered). */
+static bool admitted(struct request *rq)
+{
+        switch (rq->route->auth) {
+        case HTTP_AUTH_NONE: return true;
+        case HTTP_AUTH_SOURCE: return http_admit_source(rq);
+        case HTTP_AUTH_NOTIFY: return http_admit_notify(rq);
+        case HTTP_AUTH_TWILIO: return http_admit_twilio(rq);
+        }
+        return false;
+}
+
+static bool is_json_type(const char *type)
+{
+        static const char json[] = "application/json";
+        if (strncasecmp(type, json, sizeof(json) - 1) != 0)
+                return false;
+        char next = type[sizeof(json) - 1];
+        return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+/* What the headers say of the body, against what the route takes: a
+ * refused request costs no more than its headers. */
+static void check_announced_body(struct request *rq)
+{
+        enum http_body body = rq->route->body;
+        if (body == HTTP_BODY_NONE)
+                return;
+        const char *type = http_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (body == HTTP_BODY_ALERTS && type && !is_json_type(type)) {
+                count_body_refused(rq, "invalid");
+                http_refuse(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+                            "Content-Type must be application/json, not %.60s", type);
+                return;
+        }
+        /* an alerts body's limit is known from its first byte: until then, a batch's */
+        size_t most = body == HTTP_BODY_ALERTS ? (size_t)DAWN_HTTP_MAX_BATCH_BYTES : rq->limit;
+        if (rq->content_length > most) {
+                count_body_refused(rq, "too_large");
+                http_refuse(rq, MHD_HTTP_CONTENT_TOO_LARGE, "body",
+                            "a body of %llu bytes is larger than the limit of %zu bytes",
+                            (unsigned long long)rq->content_length, most);
         }
 }
 
-static bool method_allowed(enum route r, const char *method)
-{
-        bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-        bool post = strcmp(method, "POST") == 0;
-        switch (r) {
-        case ROUTE_ALERTS: return get || post;
-        case ROUTE_ALERT:
-        case ROUTE_METRICS:
-        case ROUTE_HEALTHZ:
-        case ROUTE_DASHBOARD:
-        case ROUTE_DASHBOARD_CONFIG: return get;
-        case ROUTE_MQTT_RELAY: return strcmp(method, "GET") == 0;
-        default: return post;
-        }
-}
-
+/* What can be decided from the headers alone, before a byte of the body is read. */
 static void begin(struct request *rq, const char *url, const char *method)
 {
         snprintf(rq->method, sizeof(rq->method), "%s", method);
@@ -481,20 +551,21 @@ static void begin(struct request *rq, const char *url, const char *method)
                 return;
         }
         const char *id;
-        rq->route = route_of(url, &id);
-        if (rq->route == ROUTE_NONE) {
+        unsigned allowed;
+        rq->route = route_of(url, method, &id, &allowed);
+        if (!rq->route && !allowed) {
                 http_refuse(rq, MHD_HTTP_NOT_FOUND, NULL, "no such resource");
                 return;
         }
-        if (!method_allowed(rq->route, method)) {
+        if (!rq->route) {
+                char allow[32];
+                route_allows(allowed, allow, sizeof(allow));
                 http_refuse(rq, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "%s is not allowed here; allowed: %s", rq->method,
-                       route_allows(rq->route));
-                http_respond_header(rq, MHD_HTTP_HEADER_ALLOW, route_allows(rq->route));
+                            allow);
+                http_respond_header(rq, MHD_HTTP_HEADER_ALLOW, allow);
                 return;
         }
-        if (rq->route == ROUTE_DASHBOARD)
-                rq->file = strcmp(url, "/") == 0 ? "index.html" : url + 1;
-        if (rq->h->stopping && rq->route != ROUTE_HEALTHZ && rq->route != ROUTE_METRICS) {
+        if (rq->h->stopping && !rq->route->while_stopping) {
                 http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "dawnd is stopping; try again shortly");
                 return;
         }
@@ -502,31 +573,18 @@ static void begin(struct request *rq, const char *url, const char *method)
                 http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory; try again");
                 return;
         }
-        switch (rq->route) {
-        case ROUTE_ALERTS:
-        case ROUTE_ALERT:
-                http_begin_alerts(rq);
-                break;
-        case ROUTE_NOTIFY_STATUS:
-        case ROUTE_NOTIFY_INBOUND:
-        case ROUTE_TWILIO_STATUS:
-        case ROUTE_TWILIO_INBOUND:
-                http_begin_callback(rq);
-                break;
-        default:
-                rq->limit_known = true; /* no body */
-                break;
-        }
+        /* the body's limit; an alerts body's is known from its first byte (http_take_body) */
+        rq->limit = rq->route->body == HTTP_BODY_CALLBACK ? DAWN_MAX_CALLBACK_BYTES : 0;
+        rq->limit_known = rq->route->body != HTTP_BODY_ALERTS;
+        if (admitted(rq))
+                check_announced_body(rq);
 }
 
 void http_refuse_too_large(struct request *rq)
 {
-        if (rq->route == ROUTE_ALERTS)
-                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", "too_large");
-        else if (rq->route != ROUTE_ALERT && rq->route != ROUTE_METRICS && rq->route != ROUTE_HEALTHZ)
-                dawn_metrics_count(DAWN_M_CALLBACKS_REFUSED, http_provider_of(rq->route), "invalid");
+        count_body_refused(rq, "too_large");
         http_refuse(rq, MHD_HTTP_CONTENT_TOO_LARGE, "body", "the body is larger than the limit of %zu bytes",
-               rq->limit_known ? rq->limit : (size_t)DAWN_MAX_REQUEST_BYTES);
+                    rq->limit_known ? rq->limit : (size_t)DAWN_MAX_REQUEST_BYTES);
 }
 
 /* The whole request is here: act on it. */
@@ -536,26 +594,7 @@ static void process(struct request *rq)
                 http_refuse_too_large(rq);
                 return;
         }
-        bool post = strcmp(rq->method, "POST") == 0;
-        switch (rq->route) {
-        case ROUTE_ALERTS:
-                if (post)
-                        http_post_alerts(rq);
-                else
-                        http_list_alerts(rq);
-                break;
-        case ROUTE_ALERT: http_show_alert(rq); break;
-        case ROUTE_NOTIFY_STATUS:
-        case ROUTE_NOTIFY_INBOUND: http_notify_callback(rq); break;
-        case ROUTE_TWILIO_STATUS:
-        case ROUTE_TWILIO_INBOUND: http_twilio_callback(rq); break;
-        case ROUTE_METRICS: http_metrics(rq); break;
-        case ROUTE_HEALTHZ: http_healthz(rq); break;
-        case ROUTE_DASHBOARD: http_dashboard_file(rq); break;
-        case ROUTE_DASHBOARD_CONFIG: http_dashboard_config(rq); break;
-        case ROUTE_MQTT_RELAY: http_mqtt_relay(rq); break;
-        case ROUTE_NONE: break;
-        }
+        rq->route->handle(rq);
 }
 
 /* MHD calls this with the headers (the first call), with each piece of the
@@ -580,7 +619,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 bool keep = http_take_body(rq, upload_data, *upload_data_size);
                 *upload_data_size = 0;
                 if (!keep) {
-                        if (rq->route == ROUTE_ALERTS)
+                        if (rq->route->body == HTTP_BODY_ALERTS)
                                 dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", "too_large");
                         log_info("http: %s %s from %s: cut off after %zu bytes of a body that was too large",
                                  rq->method, rq->path, http_remote_of(rq), rq->discarded);

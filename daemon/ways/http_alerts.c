@@ -170,15 +170,6 @@ static void refuse_unauthorized(struct request *rq)
         http_respond_header(rq, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"dawn\"");
 }
 
-static bool is_json_type(const char *type)
-{
-        static const char json[] = "application/json";
-        if (strncasecmp(type, json, sizeof(json) - 1) != 0)
-                return false;
-        char next = type[sizeof(json) - 1];
-        return next == '\0' || next == ';' || next == ' ' || next == '\t';
-}
-
 /* ---- a source's rate: alerts, not requests ---- */
 
 static const char *plural(unsigned n)
@@ -255,47 +246,32 @@ static cJSON *admit_reports(int n, int *http_status, void *userdata)
         return refusal ? refusal : dawn_error_json(NULL, true, "too many alerts; try again shortly");
 }
 
-/* What can be decided from the headers alone, before a byte of the body is
- * read: a refused request costs no more than its headers. */
-void http_begin_alerts(struct request *rq)
+/* HTTP_AUTH_SOURCE: a source's token, and room in its rate for one more
+ * request (a GET) or at least one alert (a POST: its alerts are counted
+ * once its body is here, but the body need not be read when not even one
+ * would be taken now). */
+bool http_admit_source(struct request *rq)
 {
         struct dawn_http *h = rq->h;
-        bool post = strcmp(rq->method, "POST") == 0;
+        bool post = rq->route->body == HTTP_BODY_ALERTS;
         struct source_token *src = authenticate(h, http_header(rq, MHD_HTTP_HEADER_AUTHORIZATION));
         if (!src) {
                 if (post)
                         dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", "unauthorized");
                 refuse_unauthorized(rq);
-                return;
+                return false;
         }
-        /* a POST's alerts are counted once its body is here; a body need
-         * not be read when not even one would be taken now */
         if (!rate_admits(rq, src->source, post ? 0 : 1, post)) {
                 http_respond_json(rq, MHD_HTTP_TOO_MANY_REQUESTS, rq->json);
                 rq->json = NULL;
-                return;
+                return false;
         }
         rq->source = strdup(src->source);
         if (!rq->source) {
                 http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory; try again");
-                return;
+                return false;
         }
-        if (!post) {
-                rq->limit_known = true; /* a GET has no body */
-                return;
-        }
-        const char *type = http_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
-        if (type && !is_json_type(type)) {
-                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", "invalid");
-                http_refuse(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
-                       "Content-Type must be application/json, not %.60s", type);
-                return;
-        }
-        if (rq->content_length > DAWN_HTTP_MAX_BATCH_BYTES) {
-                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", "too_large");
-                http_refuse(rq, MHD_HTTP_CONTENT_TOO_LARGE, "body", "a body of %llu bytes is larger than the limit of %d bytes",
-                       (unsigned long long)rq->content_length, DAWN_HTTP_MAX_BATCH_BYTES);
-        }
+        return true;
 }
 
 /* ---- POST /v1/alerts, GET /v1/alerts[/<id>] ---- */

@@ -13,14 +13,15 @@
 
 /* ---- verifying the gateway ---- */
 
-const char *http_provider_of(enum route r)
+const char *http_provider_of(const struct request *rq)
 {
-        return r == ROUTE_NOTIFY_STATUS || r == ROUTE_NOTIFY_INBOUND ? "notify" : "twilio";
+        enum http_auth auth = rq->route ? rq->route->auth : HTTP_AUTH_NONE;
+        return auth == HTTP_AUTH_NOTIFY ? "notify" : auth == HTTP_AUTH_TWILIO ? "twilio" : NULL;
 }
 
 static void refuse_unverified(struct request *rq, unsigned status, const char *why)
 {
-        const char *provider = http_provider_of(rq->route);
+        const char *provider = http_provider_of(rq);
         /* a warning, not info: the gateway's secret and ours differ, or someone forges receipts */
         log_warning("http: %s callback %s from %s refused (%u): %s", provider, rq->path, http_remote_of(rq), status, why);
         dawn_metrics_count(DAWN_M_CALLBACKS_REFUSED, provider, "unauthenticated");
@@ -31,47 +32,45 @@ static void refuse_unverified(struct request *rq, unsigned status, const char *w
                 http_respond_header(rq, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"dawn\"");
 }
 
-void http_begin_callback(struct request *rq)
+/* HTTP_AUTH_NOTIFY: Notify sends the bearer token it was given. */
+bool http_admit_notify(struct request *rq)
 {
-        struct dawn_http *h = rq->h;
-        rq->limit = DAWN_MAX_CALLBACK_BYTES;
-        rq->limit_known = true;
-        if (strcmp(http_provider_of(rq->route), "notify") == 0) {
-                if (!h->secrets.notify_token) {
-                        http_refuse(rq, MHD_HTTP_NOT_FOUND, NULL,
-                               "Notify callbacks are not configured (channels.sms.callback_token_file)");
-                        return;
-                }
-                const char *auth = http_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
-                if (!dawn_secret_equal(auth ? dawn_bearer_token(auth) : NULL, h->secrets.notify_token)) {
-                        refuse_unverified(rq, MHD_HTTP_UNAUTHORIZED, "no valid bearer token");
-                        return;
-                }
-        } else {
-                if (!h->secrets.twilio_auth_token || !h->ways->config->sms.callback_base_url) {
-                        http_refuse(rq, MHD_HTTP_NOT_FOUND, NULL,
-                               "Twilio callbacks are not configured (channels.sms.auth_token_file and "
-                               "callback_base_url)");
-                        return;
-                }
-                /* the signature covers the body: it is checked once the body is here */
-                if (!http_header(rq, "X-Twilio-Signature")) {
-                        refuse_unverified(rq, MHD_HTTP_FORBIDDEN, "no X-Twilio-Signature");
-                        return;
-                }
+        const char *token = rq->h->secrets.notify_token;
+        if (!token) {
+                http_refuse(rq, MHD_HTTP_NOT_FOUND, NULL,
+                            "Notify callbacks are not configured (channels.sms.callback_token_file)");
+                return false;
         }
-        if (rq->content_length > rq->limit) {
-                dawn_metrics_count(DAWN_M_CALLBACKS_REFUSED, http_provider_of(rq->route), "invalid");
-                http_refuse(rq, MHD_HTTP_CONTENT_TOO_LARGE, "body", "a body of %llu bytes is larger than the limit of %zu bytes",
-                       (unsigned long long)rq->content_length, rq->limit);
+        const char *auth = http_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!dawn_secret_equal(auth ? dawn_bearer_token(auth) : NULL, token)) {
+                refuse_unverified(rq, MHD_HTTP_UNAUTHORIZED, "no valid bearer token");
+                return false;
         }
+        return true;
+}
+
+/* HTTP_AUTH_TWILIO: the signature covers the body, so it is checked once
+ * the body is here (twilio_form); a request without one is refused now. */
+bool http_admit_twilio(struct request *rq)
+{
+        if (!rq->h->secrets.twilio_auth_token || !rq->h->ways->config->sms.callback_base_url) {
+                http_refuse(rq, MHD_HTTP_NOT_FOUND, NULL,
+                            "Twilio callbacks are not configured (channels.sms.auth_token_file and "
+                            "callback_base_url)");
+                return false;
+        }
+        if (!http_header(rq, "X-Twilio-Signature")) {
+                refuse_unverified(rq, MHD_HTTP_FORBIDDEN, "no X-Twilio-Signature");
+                return false;
+        }
+        return true;
 }
 
 /* ---- gateway callbacks ---- */
 
 static void callback_invalid(struct request *rq, const struct dawn_input_error *err)
 {
-        dawn_metrics_count(DAWN_M_CALLBACKS_REFUSED, http_provider_of(rq->route), "invalid");
+        dawn_metrics_count(DAWN_M_CALLBACKS_REFUSED, http_provider_of(rq), "invalid");
         http_refuse(rq, MHD_HTTP_BAD_REQUEST, err->field, "%s", err->message);
 }
 
@@ -99,42 +98,44 @@ static void receipt(struct request *rq, const struct dawn_receipt *rc)
 {
         bool wrote = false;
         size_t epoch = http_op_begin(rq);
-        int r = dawn_ingest_receipt(rq->h->ways, http_provider_of(rq->route), rc, &wrote);
+        int r = dawn_ingest_receipt(rq->h->ways, http_provider_of(rq), rc, &wrote);
         http_op_end(rq, 0, wrote, epoch);
         callback_done(rq, r);
 }
 
-static void sms_reply(struct request *rq, const struct dawn_inbound_sms *sms)
+/* twiml: answer with the reply as TwiML (Twilio texts it back), not JSON */
+static void sms_reply(struct request *rq, const struct dawn_inbound_sms *sms, bool twiml)
 {
         char reply[480] = "";
         bool wrote = false;
         size_t epoch = http_op_begin(rq);
-        int r = dawn_ingest_sms_reply(rq->h->ways, http_provider_of(rq->route), sms, reply, sizeof(reply), &wrote);
+        int r = dawn_ingest_sms_reply(rq->h->ways, http_provider_of(rq), sms, reply, sizeof(reply), &wrote);
         http_op_end(rq, 0, wrote, epoch);
-        if (r >= 0 && rq->route == ROUTE_TWILIO_INBOUND) {
+        if (r >= 0 && twiml) {
                 rq->twiml = true;
                 rq->twiml_reply = strdup(reply);
         }
         callback_done(rq, r);
 }
 
-void http_notify_callback(struct request *rq)
+void http_notify_status(struct request *rq)
 {
         struct dawn_input_error err = { 0 };
-        const char *body = rq->body ? rq->body : "";
-        if (rq->route == ROUTE_NOTIFY_STATUS) {
-                struct dawn_receipt rc;
-                if (dawn_receipt_parse_notify(body, rq->len, &rc, &err) < 0)
-                        callback_invalid(rq, &err);
-                else
-                        receipt(rq, &rc);
-        } else {
-                struct dawn_inbound_sms sms;
-                if (dawn_inbound_parse_notify(body, rq->len, &sms, &err) < 0)
-                        callback_invalid(rq, &err);
-                else
-                        sms_reply(rq, &sms);
-        }
+        struct dawn_receipt rc;
+        if (dawn_receipt_parse_notify(rq->body ? rq->body : "", rq->len, &rc, &err) < 0)
+                callback_invalid(rq, &err);
+        else
+                receipt(rq, &rc);
+}
+
+void http_notify_inbound(struct request *rq)
+{
+        struct dawn_input_error err = { 0 };
+        struct dawn_inbound_sms sms;
+        if (dawn_inbound_parse_notify(rq->body ? rq->body : "", rq->len, &sms, &err) < 0)
+                callback_invalid(rq, &err);
+        else
+                sms_reply(rq, &sms, false);
 }
 
 /* Twilio signs the URL it called (this API's public base URL, the path and
@@ -154,28 +155,48 @@ static bool twilio_signed(struct request *rq, const struct dawn_form *form)
         return ok;
 }
 
-void http_twilio_callback(struct request *rq)
+/* The form Twilio posted, once its signature is checked; false when the
+ * request was refused (answered). form is to be cleared either way. */
+static bool twilio_form(struct request *rq, struct dawn_form *form)
 {
-        struct dawn_form form = { 0 };
-        struct dawn_input_error err = { 0 };
-        if (dawn_form_parse(rq->body ? rq->body : "", rq->len, &form) < 0) {
+        if (dawn_form_parse(rq->body ? rq->body : "", rq->len, form) < 0) {
+                struct dawn_input_error err = { 0 };
                 dawn_input_error_set(&err, "body", "the body is not a valid form (application/x-www-form-urlencoded)");
                 callback_invalid(rq, &err);
-        } else if (!twilio_signed(rq, &form)) {
+                return false;
+        }
+        if (!twilio_signed(rq, form)) {
                 refuse_unverified(rq, MHD_HTTP_FORBIDDEN, "X-Twilio-Signature does not match");
-        } else if (rq->route == ROUTE_TWILIO_STATUS) {
+                return false;
+        }
+        return true;
+}
+
+void http_twilio_status(struct request *rq)
+{
+        struct dawn_form form = { 0 };
+        if (twilio_form(rq, &form)) {
+                struct dawn_input_error err = { 0 };
                 struct dawn_receipt rc;
                 const char *ref = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "ref");
                 if (dawn_receipt_parse_twilio(&form, ref, &rc, &err) < 0)
                         callback_invalid(rq, &err);
                 else
                         receipt(rq, &rc);
-        } else {
+        }
+        dawn_form_clear(&form);
+}
+
+void http_twilio_inbound(struct request *rq)
+{
+        struct dawn_form form = { 0 };
+        if (twilio_form(rq, &form)) {
+                struct dawn_input_error err = { 0 };
                 struct dawn_inbound_sms sms;
                 if (dawn_inbound_parse_twilio(&form, &sms, &err) < 0)
                         callback_invalid(rq, &err);
                 else
-                        sms_reply(rq, &sms);
+                        sms_reply(rq, &sms, true);
         }
         dawn_form_clear(&form);
 }

@@ -38,21 +38,21 @@ static void dashboard_headers(struct request *rq, const char *content_type)
 void http_dashboard_file(struct request *rq)
 {
         const char *dir = rq->h->ways->config->dashboard_dir;
-        const char *dot = strrchr(rq->file, '.');
+        const char *dot = strrchr(rq->route->file, '.');
         const char *type = strcmp(dot, ".html") == 0 ? "text/html; charset=utf-8"
                            : strcmp(dot, ".css") == 0 ? "text/css; charset=utf-8"
                                                       : "text/javascript; charset=utf-8";
         char path[4096];
         struct stat st;
-        /* only the names route_of() knows reach here: no path from the request is used */
-        snprintf(path, sizeof(path), "%s/%s", dir, rq->file);
+        /* only the files the route table names reach here: no path from the request is used */
+        snprintf(path, sizeof(path), "%s/%s", dir, rq->route->file);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 if (fd >= 0)
                         close(fd);
                 http_refuse(rq, MHD_HTTP_NOT_FOUND, NULL,
                        "the dashboard is not installed: no %s in daemon.dashboard_dir (%s); make dashboard builds it",
-                       rq->file, dir);
+                       rq->route->file, dir);
                 return;
         }
         rq->response = MHD_create_response_from_fd((uint64_t)st.st_size, fd);

@@ -32,28 +32,52 @@ struct secrets {
         char *twilio_auth_token;        /* the key of Twilio's request signatures */
 };
 
-enum route {
-        ROUTE_NONE,
-        ROUTE_ALERTS,          /* /v1/alerts */
-        ROUTE_ALERT,           /* /v1/alerts/<id> */
-        ROUTE_NOTIFY_STATUS,
-        ROUTE_NOTIFY_INBOUND,
-        ROUTE_TWILIO_STATUS,
-        ROUTE_TWILIO_INBOUND,
-        ROUTE_METRICS,
-        ROUTE_HEALTHZ,
-        ROUTE_DASHBOARD,       /* /, /index.html, /app.js, /style.css, /mqtt.min.js */
-        ROUTE_DASHBOARD_CONFIG, /* /config.json */
-        ROUTE_MQTT_RELAY,      /* /mqtt: WebSocket to the broker */
+struct request;
+
+/* ---- the routes: one table (http.c) says everything dawnd knows of a path ---- */
+
+/* The methods a route takes, as a mask. HEAD is answered as GET (MHD sends no body). */
+enum {
+        HTTP_GET = 1 << 0,
+        HTTP_HEAD = 1 << 1,
+        HTTP_POST = 1 << 2,
 };
 
-/* Where a connection is (see "connections" below). */
+/* Who may call a route: checked from the headers, before a byte of the body is read. */
+enum http_auth {
+        HTTP_AUTH_NONE,   /* anyone: health checks, metrics, the dashboard */
+        HTTP_AUTH_SOURCE, /* a source's bearer token (its token_file), within its rate_per_minute */
+        HTTP_AUTH_NOTIFY, /* Notify's bearer token (channels.sms.callback_token_file) */
+        HTTP_AUTH_TWILIO, /* X-Twilio-Signature, which covers the body: checked again once it is in */
+};
+
+/* The body a route takes, which sets its limit and where its refusals are counted. */
+enum http_body {
+        HTTP_BODY_NONE,     /* none: a byte is too many */
+        HTTP_BODY_ALERTS,   /* one report or a batch: the limit follows its first byte
+                             * (dawn_http_body_limit); refusals in dawn_intake_rejected_total */
+        HTTP_BODY_CALLBACK, /* a gateway's: DAWN_MAX_CALLBACK_BYTES; refusals in
+                             * dawn_callbacks_refused_total */
+};
+
+struct http_route {
+        const char *path;       /* the whole path, or with with_id what comes before the id */
+        bool with_id;           /* path, then one segment: an alert's id */
+        unsigned methods;       /* HTTP_GET | HTTP_HEAD | HTTP_POST */
+        enum http_auth auth;
+        enum http_body body;
+        bool while_stopping;    /* still answered while dawnd stops (health checks, scrapes) */
+        const char *file;       /* the dashboard's file it serves (in daemon.dashboard_dir) */
+        void (*handle)(struct request *rq); /* with the whole request in */
+};
+
+/* Where a connection is (see "connections" in http.c). */
 enum phase {
         PHASE_REQUEST,  /* waiting for a request's headers (a new connection, or a kept-alive one) */
         PHASE_BODY,     /* the headers are in; receiving the body */
         PHASE_COMMIT,   /* the request waits for the group commit (suspended) */
         PHASE_ANSWER,   /* sending the answer */
-        PHASE_UPGRADED, /* a dashboard's relay: ws_relay.c's own limits apply */
+        PHASE_UPGRADED, /* a dashboard's relay: relay.c's own limits apply */
 };
 
 /* Why dawnd closed a connection: the label of dawn_http_connections_dropped_total. */
@@ -123,9 +147,8 @@ struct request {
         char *uri;                      /* as sent, with its query: Twilio signs exactly that */
         char *path;                     /* decoded, for routing and logs */
         char method[16];
-        enum route route;
-        char *alert_id;                 /* ROUTE_ALERT */
-        const char *file;               /* ROUTE_DASHBOARD: which of the dashboard's files */
+        const struct http_route *route; /* NULL until begin() found it */
+        char *alert_id;                 /* /v1/alerts/<id> */
         char *source;                   /* the authenticated source's id */
         char remote[INET6_ADDRSTRLEN + 8];
         char retry_after[24];           /* a Retry-After for the answer, or "" */
@@ -193,19 +216,24 @@ bool http_take_body(struct request *rq, const char *data, size_t size);
 /* http.c: a body over its limit, refused and counted as the route's refusals are */
 void http_refuse_too_large(struct request *rq);
 
-/* ---- the groups of routes: begin_* decide from the headers alone, the others act on the whole request ---- */
+/* ---- the groups of routes: http_admit_* check a route's auth kind from the
+ * headers (false: refused, the answer is set); the others are handlers ---- */
 
 /* http_alerts.c: POST /v1/alerts, GET /v1/alerts[/<id>] */
-void http_begin_alerts(struct request *rq);
+bool http_admit_source(struct request *rq);
 void http_post_alerts(struct request *rq);
 void http_list_alerts(struct request *rq);
 void http_show_alert(struct request *rq);
 
 /* http_callbacks.c: Notify's and Twilio's callbacks */
-const char *http_provider_of(enum route r);
-void http_begin_callback(struct request *rq);
-void http_notify_callback(struct request *rq);
-void http_twilio_callback(struct request *rq);
+/* "notify" or "twilio" for a callback's route (the label of its metrics), else NULL */
+const char *http_provider_of(const struct request *rq);
+bool http_admit_notify(struct request *rq);
+bool http_admit_twilio(struct request *rq);
+void http_notify_status(struct request *rq);
+void http_notify_inbound(struct request *rq);
+void http_twilio_status(struct request *rq);
+void http_twilio_inbound(struct request *rq);
 /* Twilio texts the reply back to the sender when its webhook answers TwiML. */
 void http_respond_twiml(struct request *rq, const char *reply);
 
