@@ -1,0 +1,119 @@
+/* GET /metrics (Prometheus text format) and GET /healthz. */
+#include "http_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+/* ---- /metrics, /healthz ---- */
+
+static double count_of(const cJSON *counts, const char *outer, const char *inner)
+{
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(counts, outer), inner);
+        return cJSON_IsNumber(n) ? n->valuedouble : 0;
+}
+
+/* What the store knows, read at scrape time so that it is right after a
+ * restart too. Every known label combination is written, zeros included:
+ * a series that vanishes cannot be told from a scrape that failed. */
+static void write_store_gauges(struct dawn_ways *ways, FILE *f)
+{
+        char labels[128];
+        cJSON *alerts = cJSON_CreateObject();
+        if (alerts && dawn_store_alert_counts(ways->store, alerts) == 0) {
+                int first = 1;
+                for (int s = 0; s < DAWN_STATUS_COUNT; s++)
+                        for (int g = 0; g < DAWN_GRADE_COUNT; g++) {
+                                const char *status = dawn_status_name((enum dawn_status)s);
+                                const char *grade = dawn_grade_name((enum dawn_grade)g);
+                                snprintf(labels, sizeof(labels), "status=\"%s\",grade=\"%s\"", status, grade);
+                                dawn_metrics_write_gauge(f, "dawn_alerts", "Alerts in the store, by status and grade.",
+                                                         labels, count_of(alerts, status, grade), first);
+                                first = 0;
+                        }
+        }
+        cJSON_Delete(alerts);
+
+        cJSON *queue = cJSON_CreateObject();
+        if (queue && dawn_store_queue_counts(ways->store, queue) == 0) {
+                int first = 1;
+                for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                        const char *channel = dawn_channel_name((enum dawn_channel_kind)k);
+                        if (!ways->channels[k] && !cJSON_GetObjectItemCaseSensitive(queue, channel))
+                                continue;
+                        for (int s = 0; s < DAWN_DELIVERY_STATE_COUNT; s++) {
+                                const char *state = dawn_delivery_state_name((enum dawn_delivery_state)s);
+                                snprintf(labels, sizeof(labels), "channel=\"%s\",state=\"%s\"", channel, state);
+                                dawn_metrics_write_gauge(f, "dawn_deliveries",
+                                                         "Deliveries in the outbox, by channel and state.", labels,
+                                                         count_of(queue, channel, state), first);
+                                first = 0;
+                        }
+                }
+                first = 1;
+                for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                        const char *channel = dawn_channel_name((enum dawn_channel_kind)k);
+                        if (!ways->channels[k] && !cJSON_GetObjectItemCaseSensitive(queue, channel))
+                                continue;
+                        snprintf(labels, sizeof(labels), "channel=\"%s\"", channel);
+                        dawn_metrics_write_gauge(f, "dawn_outbox_queue_depth",
+                                                 "Deliveries waiting to be sent (pending or retrying), by channel.",
+                                                 labels,
+                                                 count_of(queue, channel, "pending") + count_of(queue, channel, "retrying"),
+                                                 first);
+                        first = 0;
+                }
+        }
+        cJSON_Delete(queue);
+}
+
+/* No token: the counters and gauges hold no personal data (no numbers,
+ * addresses or alert text), and the default listening address is loopback;
+ * an operator who exposes the API limits /metrics at the proxy. */
+void http_metrics(struct request *rq)
+{
+        struct dawn_ways *ways = rq->h->ways;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f) {
+                http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory; try again");
+                return;
+        }
+        int r = dawn_metrics_write(f);
+        write_store_gauges(ways, f);
+        dawn_metrics_write_gauge(f, "dawn_outbox_in_flight", "Deliveries handed to a channel and not yet ended.",
+                                 NULL, dawn_outbox_in_flight(ways->outbox), 1);
+        dawn_metrics_write_gauge(f, "dawn_up", "1 while dawnd runs.", NULL, 1, 1);
+        dawn_metrics_write_gauge(f, "dawn_uptime_seconds", "Seconds since dawnd started.", NULL,
+                                 (double)(dawn_now_usec() - ways->started_at) / 1e6, 1);
+        if (fclose(f) != 0 || r < 0) {
+                free(text);
+                http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "the metrics could not be written; try again");
+                return;
+        }
+        rq->response = http_text_response(text, len, "text/plain; version=0.0.4; charset=utf-8");
+        rq->status = MHD_HTTP_OK;
+}
+
+void http_healthz(struct request *rq)
+{
+        struct dawn_ways *ways = rq->h->ways;
+        cJSON *o = cJSON_CreateObject();
+        unsigned status = MHD_HTTP_OK;
+        int r;
+        if (ways->stopping || rq->h->stopping) {
+                cJSON_AddStringToObject(o, "status", "stopping");
+                status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        } else if ((r = dawn_store_check_writable(ways->store)) < 0) {
+                /* what the watchdog checks: a store that takes no writes accepts no alerts */
+                cJSON_AddStringToObject(o, "status", "store not writable");
+                cJSON_AddStringToObject(o, "error", strerror(-r));
+                status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        } else {
+                cJSON_AddStringToObject(o, "status", "ok");
+        }
+        http_respond_json(rq, status, o);
+}
