@@ -91,7 +91,7 @@ static void note_drop(struct dawn_http *h, enum drop why, const char *remote)
 {
         dawn_metrics_count(DAWN_M_HTTP_DROPPED, drop_name[why], NULL);
         struct log_limit *l = &h->drop_log[why];
-        int64_t now = http_monotonic_usec();
+        int64_t now = dawn_monotonic_usec();
         l->n++;
         if (l->at && now - l->at < HTTP_LOG_EVERY_USEC)
                 return;
@@ -145,7 +145,7 @@ static void conn_enter(struct conn *c, enum phase p)
         if (!c)
                 return;
         c->phase = p;
-        c->since = http_monotonic_usec();
+        c->since = dawn_monotonic_usec();
         uint64_t limit = phase_limit_usec(c->h, p);
         if (limit)
                 arm_deadline(c->h, c->since + (int64_t)limit);
@@ -193,7 +193,7 @@ static unsigned conns_open(struct dawn_http *h, struct conn **oldest)
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct dawn_http *h = userdata;
-        int64_t now = http_monotonic_usec(), next = 0;
+        int64_t now = dawn_monotonic_usec(), next = 0;
         h->deadline_at = 0;
         for (struct conn *c = h->conns; c; c = c->next) {
                 uint64_t limit = c->cut ? 0 : phase_limit_usec(h, c->phase);
@@ -298,7 +298,7 @@ static void pause_accept(struct dawn_http *h, int r)
         if (oldest)
                 conn_cut(oldest, DROP_DISPLACED);
         dawn_metrics_count(DAWN_M_HTTP_ACCEPT_PAUSED, NULL, NULL);
-        int64_t now = http_monotonic_usec();
+        int64_t now = dawn_monotonic_usec();
         h->pause_log.n++;
         if (h->pause_log.at && now - h->pause_log.at < HTTP_LOG_EVERY_USEC)
                 return;
@@ -691,23 +691,15 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- secrets ---- */
 
-static void wipe_free(char *s)
-{
-        if (s) {
-                explicit_bzero(s, strlen(s));
-                free(s);
-        }
-}
-
 static void secrets_clear(struct secrets *s)
 {
         for (size_t i = 0; i < s->n; i++) {
                 free(s->v[i].source);
-                wipe_free(s->v[i].token);
+                dawn_secret_free(s->v[i].token);
         }
         free(s->v);
-        wipe_free(s->notify_token);
-        wipe_free(s->twilio_auth_token);
+        dawn_secret_free(s->notify_token);
+        dawn_secret_free(s->twilio_auth_token);
         *s = (struct secrets){ 0 };
 }
 
@@ -740,7 +732,7 @@ static int secrets_load(const struct dawn_config *c, struct secrets *out)
                         break;
                 t->source = strdup(src->id);
                 if (!t->source) {
-                        wipe_free(t->token);
+                        dawn_secret_free(t->token);
                         r = -ENOMEM;
                         break;
                 }
@@ -924,8 +916,8 @@ struct dawn_http *dawn_http_free(struct dawn_http *h)
                                 break;
                         }
                 const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-                int64_t deadline = http_monotonic_usec() + (int64_t)HTTP_DRAIN_USEC;
-                while (info && answers_owed(h) && http_monotonic_usec() < deadline) {
+                int64_t deadline = dawn_monotonic_usec() + (int64_t)HTTP_DRAIN_USEC;
+                while (info && answers_owed(h) && dawn_monotonic_usec() < deadline) {
                         MHD_run(h->mhd);
                         struct pollfd p = { .fd = info->epoll_fd, .events = POLLIN };
                         if (answers_owed(h))

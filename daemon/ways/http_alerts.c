@@ -212,7 +212,7 @@ cJSON *dawn_http_rate_refusal(const char *source, struct dawn_source_limit *lim,
 static bool rate_admits(struct request *rq, const char *source, unsigned n, bool post)
 {
         const struct dawn_source *src = dawn_config_source(rq->h->ways->config, source);
-        int64_t now = http_monotonic_usec();
+        int64_t now = dawn_monotonic_usec();
         struct dawn_source_limit *lim = dawn_source_limit(source, src ? src->rate_per_minute : 0, now);
         if (!lim)
                 return true; /* out of memory: fairness is not worth a refusal */

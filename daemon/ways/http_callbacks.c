@@ -143,9 +143,7 @@ void http_notify_inbound(struct request *rq)
 static bool twilio_signed(struct request *rq, const struct dawn_form *form)
 {
         const char *base = rq->h->ways->config->sms.callback_base_url;
-        size_t n = strlen(base);
-        while (n > 0 && base[n - 1] == '/')
-                n--;
+        size_t n = dawn_url_base_len(base);
         char *url = NULL;
         if (asprintf(&url, "%.*s%s", (int)n, base, rq->uri) < 0)
                 return false;

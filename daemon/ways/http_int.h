@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "http.h"
+#include "str.h"
 #include "ways.h"
 
 /* A client that keeps sending after it was told its body is too large is cut
@@ -187,7 +189,6 @@ struct request {
 
 /* ---- a request and its answer (http_request.c) ---- */
 
-int64_t http_monotonic_usec(void);
 size_t http_skip_space(const char *s, size_t i, size_t len);
 /* A response holding text (taken: freed on failure too); NULL when out of memory. */
 struct MHD_Response *http_text_response(char *text, size_t len, const char *content_type);

@@ -14,13 +14,6 @@
 #include "log.h"
 #include "submit.h"
 
-int64_t http_monotonic_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool is_space(char c)
 {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
