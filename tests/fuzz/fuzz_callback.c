@@ -1,5 +1,5 @@
 /* libFuzzer harness: what an SMS gateway, or anyone who finds the URL,
- * posts to /v1/callbacks/ (daemon/callback.c).
+ * posts to /v1/callbacks/ (daemon/intake/sms_callback.c).
  *
  * The same bytes go to every parser: as a Notify delivery receipt and a
  * Notify received text (JSON, with the explicit length: the buffer is not

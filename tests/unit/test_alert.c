@@ -1,4 +1,4 @@
-/* Tests for daemon/alert.c: what a submitter may send, what is refused and
+/* Tests for daemon/intake/alert.c: what a submitter may send, what is refused and
  * with which words, the JSON the daemon keeps, the fingerprint that
  * deduplication matches on, and the nesting guard that runs before cJSON.
  *

@@ -1,4 +1,4 @@
-/* Tests for daemon/commit.c, the one write path, against a real store
+/* Tests for daemon/store/commit.c, the one write path, against a real store
  * (SQLite in a temporary directory) and a real sd-event loop.
  *
  * Every test checks the one promise that matters: what a ticket's owner is

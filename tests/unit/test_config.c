@@ -1,4 +1,4 @@
-/* Tests for daemon/config.c: the config is the operator's only way to say
+/* Tests for daemon/base/config.c: the config is the operator's only way to say
  * who is warned about what, so each rule, each message and each line
  * number is checked. Run from the repository root (the example configs are
  * loaded from conf/). */

@@ -1,4 +1,4 @@
-/* Tests for daemon/grade.c: every point the grader counts, the words it
+/* Tests for daemon/intake/grade.c: every point the grader counts, the words it
  * gives for it, the thresholds, corroborations, the officer's override, and
  * the grades of the shared scenarios (data/scenarios.json) that demos and
  * the README quote.

@@ -1,4 +1,4 @@
-/* Tests for daemon/intake.c against a real store (SQLite in a temporary
+/* Tests for daemon/intake/intake.c against a real store (SQLite in a temporary
  * directory): new alerts, idempotency by (source, source_ref),
  * deduplication into an active alert, updates, cancels, the review queue
  * (a reporter's report, approve, reject), overdose clusters, texts to

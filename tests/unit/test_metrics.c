@@ -1,4 +1,4 @@
-/* Tests for daemon/metrics.c: the counters and the latency histogram behind
+/* Tests for daemon/base/metrics.c: the counters and the latency histogram behind
  * GET /metrics. The promise tested is the scraper's: every family is
  * announced, label values come back exactly as given, histogram buckets
  * are cumulative, and Prometheus's own parser reads the whole page back to

@@ -1,6 +1,6 @@
 /* Tests for the small pure helpers: the outbox's retry back-off
- * (daemon/outbox.c), recipient masking for logs and `dawnctl show`
- * (daemon/log.c), and RFC 3339 times (daemon/alert.c). Durations are
+ * (daemon/delivery/outbox.c), recipient masking for logs and `dawnctl show`
+ * (daemon/base/log.c), and RFC 3339 times (daemon/intake/alert.c). Durations are
  * tested with the config (test_config.c). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,7 +334,7 @@ static void test_utf8_prefix_never_cuts_a_character(void **state UNUSED)
         assert_int_equal(dawn_utf8_prefix("e\xb7\xb7\xb7\xb7\xb7\xb7", 5), 2);
 }
 
-/* ---- secrets from files (daemon/channel.c) ---- */
+/* ---- secrets from files (daemon/delivery/channel.c) ---- */
 
 static int read_secret_of(const char *bytes, size_t n, char **out)
 {

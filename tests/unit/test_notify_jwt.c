@@ -1,4 +1,4 @@
-/* Tests for daemon/notify_jwt.c: splitting a GOV.UK Notify API key and the
+/* Tests for daemon/delivery/notify_jwt.c: splitting a GOV.UK Notify API key and the
  * bearer token made from it. The signature is checked twice: against a
  * token computed once with Python's hmac module (hard-coded below), and
  * against libcrypto's HMAC() over the token's own signing input. */

@@ -1,4 +1,4 @@
-/* Tests for daemon/quiet_hours.c: a subscriber's "23:00-07:00" in UK local
+/* Tests for daemon/delivery/quiet_hours.c: a subscriber's "23:00-07:00" in UK local
  * time, through GMT and BST and the two nights a year the clocks change.
  * Instants are written in UTC (timegm), so the tests say which local time
  * each one is. */

@@ -1,4 +1,4 @@
-/* Tests for daemon/ratelimit.c: the token bucket in front of a gateway's
+/* Tests for daemon/delivery/ratelimit.c: the token bucket in front of a gateway's
  * per-minute limit. The promise tested is the gateway's: never more than
  * the rate in any 60 s, checked over every sliding window of a long run. */
 #include <stdarg.h>

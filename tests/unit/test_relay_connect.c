@@ -1,4 +1,4 @@
-/* Tests for daemon/mqtt_connect.c: the dashboard's CONNECT as MQTT.js sends
+/* Tests for daemon/ways/relay_connect.c: the dashboard's CONNECT as MQTT.js sends
  * it (3.1.1 and 5) comes out with the relay's client id and a clean
  * session, everything else as it came; what no MQTT.js sends is refused
  * with the field named; the broker's CONNACK says whether the login was

@@ -1,4 +1,4 @@
-/* Tests for daemon/route.c: who hears of an alert. An alert for area A
+/* Tests for daemon/intake/route.c: who hears of an alert. An alert for area A
  * reaches subscribers of A, of the areas above A and of the areas below A,
  * never of a sibling; each subscriber's types and min_grade filter it; a
  * logged alert goes nowhere; and the MQTT topics are the ones SPEC.md names. */

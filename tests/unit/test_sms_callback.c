@@ -1,4 +1,4 @@
-/* Tests for daemon/callback.c: what the SMS gateways post back. Secrets
+/* Tests for daemon/intake/sms_callback.c: what the SMS gateways post back. Secrets
  * compared in constant time, bearer headers, form bodies, Twilio's request
  * signature (against Twilio's own worked example and values computed
  * independently with Python's hmac module), Notify and Twilio delivery

@@ -1,4 +1,4 @@
-/* Tests for daemon/sms_text.c: counting an SMS the way the network does
+/* Tests for daemon/delivery/sms_text.c: counting an SMS the way the network does
  * (GSM-7 septets or UCS-2 units, and the parts they need), and the text a
  * hostel's shift phone gets for an alert and for its withdrawal, and the
  * notice a public-health officer gets for a report to review: within the

@@ -1,4 +1,4 @@
-/* Tests for daemon/text.c: which characters are hidden controls, and the
+/* Tests for daemon/base/text.c: which characters are hidden controls, and the
  * escaping that keeps dawnctl's JSON output valid while showing them. */
 #include <setjmp.h>
 #include <stdarg.h>

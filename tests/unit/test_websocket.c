@@ -1,4 +1,4 @@
-/* Tests for daemon/websocket.c: the handshake key (RFC 6455's own example)
+/* Tests for daemon/ways/websocket.c: the handshake key (RFC 6455's own example)
  * and client frames read the way a browser sends them, and refused when no
  * browser would send them. */
 #include <stdarg.h>
