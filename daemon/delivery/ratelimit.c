@@ -121,8 +121,12 @@ static void source_limit_init(struct dawn_source_limit *l, int rate_per_minute, 
         *l = (struct dawn_source_limit){ .rate_per_minute = rate_per_minute };
         dawn_bucket_init(&l->bucket, rate_per_minute, now);
         if (rate_per_minute > 0) {
-                l->bucket.capacity = rate_per_minute / 6.0 > 1.0 ? rate_per_minute / 6.0 : 1.0;
-                l->bucket.tokens = l->bucket.capacity;
+                int capacity = rate_per_minute / 6 > 1 ? rate_per_minute / 6 : 1;
+                l->bucket.capacity = capacity;
+                l->bucket.tokens = capacity;
+                /* a larger bucket must refill more slowly, or a greedy source gets the burst on
+                 * top of the rate: a full bucket plus a minute's refill is rate_per_minute */
+                l->bucket.per_usec = (double)(rate_per_minute - (capacity - 1)) / USEC_PER_MIN;
         }
 }
 
@@ -130,8 +134,17 @@ struct dawn_source_limit *dawn_source_limit(const char *id, int rate_per_minute,
 {
         for (size_t i = 0; i < n_sources; i++)
                 if (strcmp(sources[i].id, id) == 0) {
-                        if (sources[i].limit.rate_per_minute != rate_per_minute)
-                                source_limit_init(&sources[i].limit, rate_per_minute, now_usec);
+                        if (sources[i].limit.rate_per_minute != rate_per_minute) {
+                                /* a reload that changes the rate is no way to a full bucket */
+                                struct dawn_source_limit *l = &sources[i].limit;
+                                bool was_limited = l->rate_per_minute > 0;
+                                if (was_limited)
+                                        refill(&l->bucket, now_usec);
+                                double left = l->bucket.tokens;
+                                source_limit_init(l, rate_per_minute, now_usec);
+                                if (was_limited && rate_per_minute > 0 && left < l->bucket.tokens)
+                                        l->bucket.tokens = left;
+                        }
                         return &sources[i].limit;
                 }
         struct source_entry *v = realloc(sources, (n_sources + 1) * sizeof(*v));

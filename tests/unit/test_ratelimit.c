@@ -223,17 +223,20 @@ static void test_source_limit_takes_whole_requests(void **state UNUSED)
         assert_true(l->bucket.tokens > 9.99); /* a refused request takes nothing */
         assert_true(dawn_bucket_take_n(&l->bucket, 10, T0));
         assert_false(dawn_bucket_take_n(&l->bucket, 1, T0));
-        /* one a second comes back; five take five seconds */
-        assert_int_equal(dawn_bucket_wait_n_usec(&l->bucket, 5, T0), 5 * SEC);
+        /* 51 a minute come back (the burst of 10 and 51 more make the minute's 60, less the
+         * one the half-open minute leaves out): five take 5.88 s */
+        assert_int_equal(dawn_bucket_wait_n_usec(&l->bucket, 5, T0), 5882353);
         /* more than the bucket holds: the wait is until it is full (then split the request) */
-        assert_int_equal(dawn_bucket_wait_n_usec(&l->bucket, 1000, T0), 10 * SEC);
-        assert_true(dawn_bucket_take_n(&l->bucket, 5, T0 + 5 * SEC));
-        /* the same id is the same bucket (HTTP and MQTT share it); a new rate starts afresh */
-        assert_ptr_equal(dawn_source_limit("lab", 60, T0 + 5 * SEC), l);
-        l = dawn_source_limit("lab", 6, T0 + 5 * SEC);
+        assert_int_equal(dawn_bucket_wait_n_usec(&l->bucket, 1000, T0), 11764706);
+        assert_true(dawn_bucket_take_n(&l->bucket, 5, T0 + 5882353));
+        /* the same id is the same bucket (HTTP and MQTT share it); a new rate is no refill:
+         * the bucket keeps what it had, within the new size */
+        assert_ptr_equal(dawn_source_limit("lab", 60, T0 + 5882353), l);
+        l = dawn_source_limit("lab", 6, T0 + 5882353);
         assert_int_equal((int)l->bucket.capacity, 1);
-        assert_true(dawn_bucket_take_n(&l->bucket, 1, T0 + 5 * SEC));
-        assert_false(dawn_bucket_take_n(&l->bucket, 1, T0 + 5 * SEC));
+        assert_false(dawn_bucket_take_n(&l->bucket, 1, T0 + 5882353));
+        assert_true(dawn_bucket_take_n(&l->bucket, 1, T0 + 5882353 + 10 * SEC));
+        assert_false(dawn_bucket_take_n(&l->bucket, 1, T0 + 5882353 + 10 * SEC));
         /* 0: no limit */
         l = dawn_source_limit("other", 0, T0);
         assert_true(dawn_bucket_take_n(&l->bucket, 1000, T0));
@@ -253,6 +256,30 @@ static void test_source_limit_logs_once_a_minute(void **state UNUSED)
         dawn_source_limits_reset();
 }
 
+/* A greedy source (asking every 10 ms for a minute, then after a rest)
+ * gets at most rate_per_minute alerts in any minute, burst included: the
+ * bucket holds ten seconds' worth and refills so that a full bucket plus a
+ * minute's refill is the rate, never the rate plus the burst. */
+static void test_source_limit_never_more_than_the_rate_in_a_minute(void **state UNUSED)
+{
+        static const int rates[] = { 6, 60, 600, 3000 };
+        for (size_t k = 0; k < sizeof(rates) / sizeof(rates[0]); k++) {
+                dawn_source_limits_reset();
+                struct dawn_source_limit *l = dawn_source_limit("greedy", rates[k], T0);
+                int first = 0, later = 0;
+                for (int64_t t = T0; t < T0 + 60 * SEC; t += 10 * MS)
+                        while (dawn_bucket_take_n(&l->bucket, 1, t))
+                                first++;
+                /* ten seconds' rest fills the bucket again; then another minute */
+                for (int64_t t = T0 + 70 * SEC; t < T0 + 130 * SEC; t += 10 * MS)
+                        while (dawn_bucket_take_n(&l->bucket, 1, t))
+                                later++;
+                if (first > rates[k] || later > rates[k] || first < rates[k] - 1)
+                        fail_msg("rate %d: %d in the first minute, %d in a later one", rates[k], first, later);
+        }
+        dawn_source_limits_reset();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -267,6 +294,7 @@ int main(void)
                 cmocka_unit_test(test_time_going_backwards),
                 cmocka_unit_test(test_extreme_times),
                 cmocka_unit_test(test_source_limit_takes_whole_requests),
+                cmocka_unit_test(test_source_limit_never_more_than_the_rate_in_a_minute),
                 cmocka_unit_test(test_source_limit_logs_once_a_minute),
         };
         return cmocka_run_group_tests_name("ratelimit", tests, NULL, NULL);
