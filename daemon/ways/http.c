@@ -52,6 +52,9 @@
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* At shutdown, how long answers already decided may take to go out. */
 #define HTTP_DRAIN_USEC (1 * DAWN_USEC_PER_SEC)
+/* An unauthenticated body or answer may be displaced by a new connection
+ * only after this long in its phase (a real one takes milliseconds). */
+#define HTTP_DISPLACE_AFTER_USEC ((int64_t)DAWN_USEC_PER_SEC)
 
 /* ---- connections: caps and deadlines ----
  *
@@ -72,12 +75,32 @@
  * A connection past its deadline is shut down (shutdown(2): MHD sees the
  * hang-up on its next run, closes the connection and completes its
  * request). With HTTP_CONNECTION_LIMIT connections open, a new one
- * displaces the connection that has been longest in the request, body or
- * answer phase, which under a slowloris attack is always an attacker's (a
- * real request spends milliseconds there): health checks, callbacks and
- * partners get in, behind a proxy where every client is 127.0.0.1 too.
- * Connections waiting for the commit are never displaced. Only when none
- * can be is the new one answered 503 and closed. */
+ * displaces another, chosen in tiers (displace_rank):
+ *
+ *   1. one still waiting for its request's headers: first one that has not
+ *      even sent its request line (an idle connection, new or kept alive),
+ *      then one whose headers are incomplete; within each, the oldest.
+ *      Oldest first makes the slots a queue: under a flood of idle
+ *      connections every newcomer gets the longest grace the 512 slots
+ *      allow (at 15,000 connects a second, ~30 ms, far more than a real
+ *      client needs to send its first line), and once its request line is
+ *      in, it outranks every idle connection, so a slow client is not cut
+ *      for being slow. (Newest first would let old idle connections squat
+ *      and kill each newcomer at once.)
+ *   2. only if there is none: one receiving a body or an answer for over
+ *      HTTP_DISPLACE_AFTER_USEC whose request was not authenticated, oldest
+ *      first (a real request spends milliseconds there).
+ *   3. never: a request whose Authorization matched a source's token or
+ *      Notify's callback token, in its body or answer (partners and
+ *      gateways are bounded by their rate limits and the body and answer
+ *      deadlines), nor one waiting for the commit. A Twilio callback's
+ *      signature covers its body, so it is checked only once the body is
+ *      in: until then it counts as unauthenticated (tier 2).
+ *
+ * Under a slowloris attack or an idle flood the connection displaced is
+ * thus always an attacker's: health checks, callbacks and partners get in,
+ * behind a proxy where every client is 127.0.0.1 too. Only when none can
+ * be displaced is the new one answered 503 (Retry-After: 1) and closed. */
 
 static const char *const drop_name[DROP_COUNT] = {
         [DROP_HEADER_TIMEOUT] = "header_timeout", [DROP_BODY_TIMEOUT] = "body_timeout",
@@ -146,6 +169,8 @@ static void conn_enter(struct conn *c, enum phase p)
                 return;
         c->phase = p;
         c->since = dawn_monotonic_usec();
+        if (p == PHASE_REQUEST)
+                c->line_in = c->trusted = false; /* a new request (kept alive) starts from nothing */
         uint64_t limit = phase_limit_usec(c->h, p);
         if (limit)
                 arm_deadline(c->h, c->since + (int64_t)limit);
@@ -169,23 +194,37 @@ static void conn_cut(struct conn *c, enum drop why)
         sd_event_source_set_enabled(c->h->kick, SD_EVENT_ONESHOT);
 }
 
-static bool displaceable(const struct conn *c)
+/* Which of the tiers in "connections" above c is in: 1 (displaced first)
+ * to 3, then 0 for never. */
+static int displace_rank(const struct conn *c, int64_t now)
 {
-        return !c->cut && (c->phase == PHASE_REQUEST || c->phase == PHASE_BODY || c->phase == PHASE_ANSWER);
+        if (c->cut)
+                return 0;
+        switch (c->phase) {
+        case PHASE_REQUEST: return c->line_in ? 2 : 1;
+        case PHASE_BODY:
+        case PHASE_ANSWER: return !c->trusted && now - c->since >= HTTP_DISPLACE_AFTER_USEC ? 3 : 0;
+        default: return 0;
+        }
 }
 
 /* The connections counted against HTTP_CONNECTION_LIMIT, and the one to
- * displace first (NULL: none may be). */
-static unsigned conns_open(struct dawn_http *h, struct conn **oldest)
+ * displace first (NULL: none may be): the lowest rank, then the oldest. */
+static unsigned conns_open(struct dawn_http *h, struct conn **victim)
 {
         unsigned n = 0;
-        *oldest = NULL;
+        int best = 0;
+        int64_t now = dawn_monotonic_usec();
+        *victim = NULL;
         for (struct conn *c = h->conns; c; c = c->next) {
                 if (c->cut || c->phase == PHASE_UPGRADED)
                         continue;
                 n++;
-                if (displaceable(c) && (!*oldest || c->since < (*oldest)->since))
-                        *oldest = c;
+                int rank = displace_rank(c, now);
+                if (rank && (!best || rank < best || (rank == best && c->since < (*victim)->since))) {
+                        best = rank;
+                        *victim = c;
+                }
         }
         return n;
 }
@@ -265,10 +304,10 @@ static void refuse_busy(int fd)
 
 static void accept_one(struct dawn_http *h, int fd, const struct sockaddr_storage *sa, socklen_t len)
 {
-        struct conn *oldest;
-        if (conns_open(h, &oldest) >= HTTP_CONNECTION_LIMIT) {
-                if (oldest) {
-                        conn_cut(oldest, DROP_DISPLACED);
+        struct conn *victim;
+        if (conns_open(h, &victim) >= HTTP_CONNECTION_LIMIT) {
+                if (victim) {
+                        conn_cut(victim, DROP_DISPLACED);
                 } else {
                         char remote[INET6_ADDRSTRLEN + 8];
                         if (getnameinfo((const struct sockaddr *)sa, len, remote, sizeof(remote), NULL, 0,
@@ -290,13 +329,13 @@ static void accept_one(struct dawn_http *h, int fd, const struct sockaddr_storag
  * so that the next try finds a descriptor even when HTTP holds them all. */
 static void pause_accept(struct dawn_http *h, int r)
 {
-        struct conn *oldest;
-        unsigned open = conns_open(h, &oldest);
+        struct conn *victim;
+        unsigned open = conns_open(h, &victim);
         sd_event_source_set_enabled(h->accept_io, SD_EVENT_OFF);
         sd_event_source_set_time_relative(h->accept_pause, HTTP_ACCEPT_PAUSE_USEC);
         sd_event_source_set_enabled(h->accept_pause, SD_EVENT_ONESHOT);
-        if (oldest)
-                conn_cut(oldest, DROP_DISPLACED);
+        if (victim)
+                conn_cut(victim, DROP_DISPLACED);
         dawn_metrics_count(DAWN_M_HTTP_ACCEPT_PAUSED, NULL, NULL);
         int64_t now = dawn_monotonic_usec();
         h->pause_log.n++;
@@ -354,6 +393,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
                 return NULL;
         rq->h = h;
         rq->conn = conn;
+        struct conn *c = conn_of(conn);
+        if (c)
+                c->line_in = true; /* it made progress: outranks idle connections (displace_rank) */
         rq->uri = strdup(uri ? uri : "");
         if (!rq->uri) {
                 free(rq);
@@ -576,8 +618,13 @@ static void begin(struct request *rq, const char *url, const char *method)
         /* the body's limit; an alerts body's is known from its first byte (http_take_body) */
         rq->limit = rq->route->body == HTTP_BODY_CALLBACK ? DAWN_MAX_CALLBACK_BYTES : 0;
         rq->limit_known = rq->route->body != HTTP_BODY_ALERTS;
-        if (admitted(rq))
-                check_announced_body(rq);
+        if (!admitted(rq))
+                return;
+        /* a partner's or gateway's own request: never displaced (displace_rank) */
+        struct conn *c = conn_of(rq->conn);
+        if (c && (rq->route->auth == HTTP_AUTH_SOURCE || rq->route->auth == HTTP_AUTH_NOTIFY))
+                c->trusted = true;
+        check_announced_body(rq);
 }
 
 void http_refuse_too_large(struct request *rq)

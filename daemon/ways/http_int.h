@@ -99,6 +99,9 @@ struct conn {
         enum phase phase;
         int64_t since;                  /* when this phase began (monotonic) */
         bool cut;                       /* shut down; MHD closes it on its next run */
+        bool line_in;                   /* this request's line is in (PHASE_REQUEST: it made progress) */
+        bool trusted;                   /* this request's Authorization matched a source's or Notify's
+                                         * token: never displaced (see "connections" in http.c) */
         struct conn *prev, *next;
 };
 

@@ -8,6 +8,17 @@
   idle PORT N SECONDS
       N connections that send nothing, held for at most SECONDS or until
       dawnd closes them; not reopened.
+  churn PORT N SECONDS KEEP
+      Opens idle connections (sending nothing) as fast as it can, at most
+      N of them and for at most SECONDS, keeping at most KEEP open (closing
+      its oldest). Prints how many it opened and how many a second.
+  trickle PORT TOKEN SECONDS SOURCE_REF
+      A partner on a slow uplink: POSTs one report whose headers go at
+      once and whose ~3 kB body arrives in 10 pieces over SECONDS. Prints
+      the answer's status line and body (or the error).
+  slowheaders PORT GAP
+      A client on a slow link: GET /healthz's request line, GAP seconds,
+      then the rest of the headers. Prints the status line (or the error).
 
 Both print one JSON line: connections opened, closed by dawnd, still open
 at the end ("held"), and how long the closed ones lasted (min/max, s).
@@ -89,15 +100,87 @@ async def flood(port, n, seconds, interval, slow):
     print(json.dumps(stats), flush=True)
 
 
+def churn(port, n, seconds, keep):
+    import collections
+    import socket
+    opened, held = 0, collections.deque()
+    start = time.monotonic()
+    while opened < n and time.monotonic() - start < seconds:
+        try:
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=1))
+            opened += 1
+        except OSError:
+            time.sleep(0.001)
+        while len(held) > keep:
+            held.popleft().close()
+    took = time.monotonic() - start
+    for s in held:
+        s.close()
+    print(json.dumps({"opened": opened, "per_second": int(opened / max(took, 0.001))}), flush=True)
+
+
+def answer_of(s):
+    """The status line and body of the answer on s (read until dawnd closes)."""
+    out = b""
+    while len(out) < 65536:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+    head, _, body = out.partition(b"\r\n\r\n")
+    return (head.split(b"\r\n")[0] + b" " + body).decode(errors="replace")
+
+
+def trickle(port, token, seconds, ref):
+    import socket
+    body = json.dumps({"type": "batch", "area": "southampton", "adulterants": ["bromazolam"],
+                       "summary": "Reported over a slow uplink.", "source_ref": ref}).encode() + b" " * 3000
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"POST /v1/alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token.encode() +
+                  b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+                  % len(body))
+        step = len(body) // 10 + 1
+        for i in range(0, len(body), step):
+            time.sleep(seconds / 10)
+            s.sendall(body[i:i + step])
+        print(answer_of(s), flush=True)
+    except OSError as e:
+        print("failed:", e, flush=True)
+
+
+def slowheaders(port, gap):
+    import socket
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(gap)
+        s.sendall(b"Host: x\r\nConnection: close\r\n\r\n")
+        print(answer_of(s), flush=True)
+    except OSError as e:
+        print("failed:", e, flush=True)
+
+
 def main():
-    mode, port, n, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    mode, port = sys.argv[1], int(sys.argv[2])
+    if mode == "trickle":
+        return trickle(port, sys.argv[3], float(sys.argv[4]), sys.argv[5])
+    if mode == "slowheaders":
+        return slowheaders(port, float(sys.argv[3]))
+    n, seconds = int(sys.argv[3]), float(sys.argv[4])
+    if mode == "churn":
+        n_open = int(sys.argv[5])
+    else:
+        n_open = n
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < n + 64:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+    if soft < n_open + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n_open + 64), hard))
     if mode == "slowloris":
         asyncio.run(flood(port, n, seconds, float(sys.argv[5]), True))
     elif mode == "idle":
         asyncio.run(flood(port, n, seconds, 0, False))
+    elif mode == "churn":
+        churn(port, n, seconds, n_open)
     else:
         sys.exit("unknown mode " + mode)
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The HTTP API against hostile and careless clients (RELIABILITY.md,
-# promises 8 and 9): slowloris headers and idle floods cannot keep
-# /healthz, a gateway's callback or a partner out, and cost bounded fds
+# promises 8 and 9): slowloris headers, idle floods and connection churn
+# cannot keep /healthz, a gateway's callback or a partner (even one on a
+# slow uplink) out, and cost bounded fds
 # and memory; slow clients are cut at the header deadline; out of file
 # descriptors dawnd does not spin; a source cannot read another's pending
 # reports; rate_per_minute counts alerts, over HTTP and MQTT alike; and
@@ -130,6 +131,40 @@ check "the connections over the cap displaced the oldest (dawn_http_connections_
 check "fds return to the baseline" wait_for "[ \$(fds) -le $((fds0 + 2)) ]" 5
 echo "# after the idle flood: fds $(fds), RSS $(rss) kB"
 check "dawnctl status answers" bash -c "'$DAWNCTL' status >/dev/null"
+
+# ---- a connection-churn flood: idle connections opened as fast as one process can ----
+# Each displaces another once 512 are open. Idle ones must displace each other, not a partner
+# whose body trickles in over 2 s, a client whose headers take a second, or the gateways.
+displaced0=$(metric dawn_http_connections_dropped_total reason=displaced)
+/usr/bin/python3 "$CLIENT" churn "$HTTP_PORT" 100000 4 700 >"$T/churn.json" &
+attack=$!
+check "the churn flood fills dawnd's 512 connections" wait_for "[ \$(fds) -ge $((fds0 + 500)) ]" 5
+fds1=$(fds) rss1=$(rss)
+/usr/bin/python3 "$CLIENT" trickle "$HTTP_PORT" "$(token portsmouth-ph)" 2 ph-trickle-1 >"$T/trickle.out" &
+trickle=$!
+/usr/bin/python3 "$CLIENT" slowheaders "$HTTP_PORT" 1 >"$T/slowheaders.out" &
+slowheaders=$!
+WITHIN=2
+check "during the churn flood, /healthz is answered within 2 s" test "$(healthz)" = 200
+check "during the churn flood, a gateway's receipt is answered within 2 s" test "$(receipt)" = 200
+WITHIN=5
+wait "$trickle" "$slowheaders"
+still=$(kill -0 "$attack" 2>/dev/null && echo yes || echo no)
+fds2=$(fds)
+check "and /healthz still answers at the flood's end (flood still running: $still)" test "$(healthz)" = 200
+wait "$attack"
+echo "# churn flood: fds $fds1/$fds2, RSS $rss1 kB during; client saw $(cat "$T/churn.json")," \
+        "$(($(metric dawn_http_connections_dropped_total reason=displaced) - displaced0)) displaced"
+check "the flood was a flood (over 2,000 connects; $(cat "$T/churn.json"))" test "$(stat_of "$T/churn.json" opened)" -gt 2000
+check "a partner's report whose body trickled in over 2 s is answered 201 ($(cat "$T/trickle.out"))" \
+        grep -q '^HTTP/1.1 201' "$T/trickle.out"
+check "and it is stored" test "$(sqlite3 "$T/state/dawn.db" "SELECT count(*) FROM submissions s JOIN alerts a ON a.id = s.alert_id WHERE s.source = 'portsmouth-ph' AND s.source_ref = 'ph-trickle-1'")" = 1
+check "a client whose headers took a second is answered ($(cat "$T/slowheaders.out"))" \
+        grep -q '^HTTP/1.1 200' "$T/slowheaders.out"
+check "during the churn flood, dawnd's fds stay bounded ($fds1, $fds2)" \
+        test "$fds1" -le $((fds0 + 512 + 140)) -a "$fds2" -le $((fds0 + 512 + 140))
+check "fds return to the baseline" wait_for "[ \$(fds) -le $((fds0 + 2)) ]" 5
+echo "# after the churn flood: fds $(fds), RSS $(rss) kB"
 
 # ---- a source sees its own reports and active alerts, never another's pending ones ----
 status=$(post ambulance "$(report southampton medetomidine 'Crews report blue tablets sold as diazepam.' amb-1)")
