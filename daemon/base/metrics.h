@@ -44,7 +44,8 @@ enum dawn_counter {
                                     * body_timeout|answer_timeout|displaced|over_limit */
         DAWN_M_HTTP_ACCEPT_PAUSED, /* dawn_http_accept_paused_total{}: out of file descriptors */
         DAWN_M_CONTROL_DROPPED,    /* dawn_control_connections_dropped_total{reason}: control socket clients
-                                    * refused or closed at a limit: over_limit|out_of_fds|unread_output|idle */
+                                    * refused or closed at a limit: over_limit|out_of_fds|unread_output|idle|
+                                    * refused|per_uid|line_deadline */
         DAWN_M_COUNTER_COUNT,
 };
 

@@ -37,11 +37,13 @@ struct conn {
         struct dawn_control *ctl;
         int fd;
         sd_event_source *io;
-        sd_event_source *idle;  /* fires DAWN_CONTROL_IDLE_USEC after the last byte read or written */
+        sd_event_source *idle;  /* fires DAWN_CONTROL_IDLE_USEC after the last byte read or written,
+                                 * or at the line deadline if that comes first */
         struct dawn_peer peer;
         bool allowed;
         char refusal[160];
         char *in;               /* bytes read, not yet a whole line */
+        uint64_t line_since;    /* CLOCK_MONOTONIC: when the first byte of the partial line in `in` came, or 0 */
         size_t in_len, in_cap;
         char *out;              /* answers ready: out_len bytes from out + out_off not yet written */
         size_t out_off, out_len, out_cap;
@@ -54,7 +56,9 @@ struct conn {
         struct conn *prev, *next;
 };
 
-enum drop_reason { DROP_CONNECTIONS, DROP_FDS, DROP_UNREAD, DROP_IDLE, DROP_REASONS };
+enum drop_reason {
+        DROP_CONNECTIONS, DROP_FDS, DROP_UNREAD, DROP_IDLE, DROP_REFUSED, DROP_PER_UID, DROP_LINE, DROP_REASONS
+};
 
 struct dawn_control {
         struct dawn_ways *ways;
@@ -657,7 +661,8 @@ static void note_drop(struct dawn_control *ctl, enum drop_reason why, const char
 
 static void note_drop(struct dawn_control *ctl, enum drop_reason why, const char *fmt, ...)
 {
-        static const char *const names[] = { "over_limit", "out_of_fds", "unread_output", "idle" };
+        static const char *const names[] = { "over_limit", "out_of_fds", "unread_output", "idle",
+                                             "refused",    "per_uid",    "line_deadline" };
         dawn_metrics_count(DAWN_M_CONTROL_DROPPED, names[why], NULL);
         uint64_t now = 0;
         sd_event_now(ctl->ways->loop, CLOCK_MONOTONIC, &now);
@@ -693,11 +698,23 @@ static void conn_update_events(struct conn *c)
         sd_event_source_set_enabled(c->io, SD_EVENT_ON);
 }
 
+/* A partial request line is waiting for its newline, against the deadline. */
+static bool line_pending(const struct conn *c)
+{
+        return c->in_len && c->line_since && !c->closing && !c->read_done;
+}
+
+/* Rearms the timer: DAWN_CONTROL_IDLE_USEC from now, or sooner if a partial
+ * line's deadline comes first. A byte read extends the idle time but never
+ * the line deadline: a byte every few seconds must not hold a slot for ever. */
 static void conn_touch(struct conn *c)
 {
         uint64_t now = 0;
         sd_event_now(c->ctl->ways->loop, CLOCK_MONOTONIC, &now);
-        sd_event_source_set_time(c->idle, now + DAWN_CONTROL_IDLE_USEC);
+        uint64_t at = now + DAWN_CONTROL_IDLE_USEC;
+        if (line_pending(c) && c->line_since + DAWN_CONTROL_LINE_USEC < at)
+                at = c->line_since + DAWN_CONTROL_LINE_USEC;
+        sd_event_source_set_time(c->idle, at);
         sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
 }
 
@@ -847,12 +864,6 @@ static void conn_answer(struct conn *c, cJSON *ans, bool wrote)
 
 static void conn_line(struct conn *c, const char *line, size_t len)
 {
-        if (!c->allowed) {
-                conn_answer(c, answer_error(NULL, false, "%s", c->refusal), false);
-                c->closing = true;
-                conn_flush(c);
-                return;
-        }
         bool wrote = false;
         cJSON *ans = dawn_control_handle(c->ctl->ways, &c->peer, line, len, &wrote);
         conn_answer(c, ans, wrote);
@@ -866,6 +877,7 @@ static void conn_lines(struct conn *c)
         while (!c->dead && !c->closing && (nl = memchr(c->in + start, '\n', c->in_len - start))) {
                 conn_line(c, c->in + start, (size_t)(nl - (c->in + start)));
                 start = (size_t)(nl - c->in) + 1;
+                c->line_since = 0; /* what is left began in the chunk just read */
         }
         if (c->dead)
                 return;
@@ -878,8 +890,19 @@ static void conn_lines(struct conn *c)
                             false);
                 c->closing = true;
                 c->in_len = 0;
+                c->line_since = 0;
                 conn_flush(c);
         }
+}
+
+/* The partial line cannot become a request: say so, naming "request", and
+ * hang up once the answers owed are written. */
+static void conn_refuse_partial(struct conn *c, const char *why)
+{
+        c->in_len = 0;
+        c->line_since = 0;
+        conn_answer(c, answer_error("request", false, "%s", why), false);
+        c->closing = true;
 }
 
 static void conn_read(struct conn *c, bool hangup)
@@ -895,11 +918,14 @@ static void conn_read(struct conn *c, bool hangup)
                         return;
                 }
                 if (n == 0) {
-                        /* half-closed: it still reads what it is owed */
+                        /* half-closed: it still reads what it is owed. A request without
+                         * its newline is not run (the framing is one line per request),
+                         * but the client hears why rather than nothing. */
+                        if (c->in_len)
+                                conn_refuse_partial(c, "request not terminated by a newline; nothing was done");
                         c->read_done = true;
                         break;
                 }
-                conn_touch(c);
                 if (!reserve(&c->in, &c->in_cap, c->in_len + (size_t)n)) {
                         conn_kill(c);
                         return;
@@ -907,6 +933,11 @@ static void conn_read(struct conn *c, bool hangup)
                 memcpy(c->in + c->in_len, buf, (size_t)n);
                 c->in_len += (size_t)n;
                 conn_lines(c);
+                if (c->dead)
+                        return;
+                if (c->in_len && !c->line_since)
+                        sd_event_now(c->ctl->ways->loop, CLOCK_MONOTONIC, &c->line_since);
+                conn_touch(c);
         }
         conn_flush(c);
 }
@@ -929,6 +960,23 @@ static int on_conn_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 static int on_conn_idle(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct conn *c = userdata;
+        uint64_t now = 0;
+        sd_event_now(c->ctl->ways->loop, CLOCK_MONOTONIC, &now);
+        if (line_pending(c) && now >= c->line_since + DAWN_CONTROL_LINE_USEC) {
+                note_drop(c->ctl, DROP_LINE, "closed %s's connection: request line not complete within %llu s",
+                          c->peer.actor, (unsigned long long)(DAWN_CONTROL_LINE_USEC / DAWN_USEC_PER_SEC));
+                char why[80];
+                snprintf(why, sizeof(why), "request line not complete within %llu s",
+                         (unsigned long long)(DAWN_CONTROL_LINE_USEC / DAWN_USEC_PER_SEC));
+                conn_refuse_partial(c, why);
+                conn_flush(c);
+                /* a client not reading its answer is then closed as idle */
+                if (!c->dead)
+                        conn_touch(c);
+                if (c->dead)
+                        conn_free(c);
+                return 0;
+        }
         if (c->held) {
                 /* waiting for the commit is not idling: the commit has a deadline of its own */
                 conn_touch(c);
@@ -979,23 +1027,21 @@ static void identify_peer(struct dawn_control *ctl, struct conn *c)
         const struct dawn_config *cfg = ctl->ways->config;
         c->allowed = cred.uid == 0 || cred.uid == geteuid() ||
                      (cfg->has_control_gid && peer_in_group(c->fd, cred.uid, cred.gid, cfg->control_gid));
-        if (!c->allowed) {
+        if (!c->allowed)
                 snprintf(c->refusal, sizeof(c->refusal),
                          "permission denied: uid %u is not root and not in group '%.40s'; nothing was done",
                          (unsigned)cred.uid, cfg->control_group);
-                log_warning("control: refused %s: not root and not in group %s", c->peer.actor, cfg->control_group);
-        }
 }
 
 /* Tells a client it cannot be served now, in the protocol's words, and
  * hangs up. What it sent is read first: closing a Unix socket with unread
  * data would make its reads fail with ECONNRESET before it sees why. */
-static void refuse_connection(int fd, const char *why)
+static void refuse_connection(int fd, bool temporary, const char *why)
 {
         char buf[4096];
         for (int k = 0; k < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; k++)
                 ;
-        cJSON *e = answer_error(NULL, true, "%s", why);
+        cJSON *e = answer_error(NULL, temporary, "%s", why);
         char *text = e ? cJSON_PrintUnformatted(e) : NULL;
         cJSON_Delete(e);
         if (text) {
@@ -1027,7 +1073,7 @@ static void out_of_fds(struct dawn_control *ctl, int err)
                 close(ctl->reserve_fd);
                 int cfd = accept4(ctl->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (cfd >= 0)
-                        refuse_connection(cfd, "dawnd has run out of file descriptors; try again shortly");
+                        refuse_connection(cfd, true, "dawnd has run out of file descriptors; try again shortly");
                 ctl->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 if (cfd < 0)
                         break;
@@ -1039,17 +1085,18 @@ static void out_of_fds(struct dawn_control *ctl, int err)
         sd_event_source_set_enabled(ctl->resume, SD_EVENT_ONESHOT);
 }
 
-static void new_conn(struct dawn_control *ctl, int cfd)
+static unsigned conns_of_uid(const struct dawn_control *ctl, uid_t uid)
 {
-        struct conn *c = calloc(1, sizeof(*c));
-        if (!c) {
-                close(cfd);
-                return;
-        }
-        c->ctl = ctl;
-        c->fd = cfd;
-        c->held_tail = &c->held;
-        identify_peer(ctl, c);
+        unsigned n = 0;
+        for (const struct conn *c = ctl->conns; c; c = c->next)
+                n += c->peer.uid == uid;
+        return n;
+}
+
+/* Serves c (identified, allowed, under the caps) or frees it. */
+static void new_conn(struct dawn_control *ctl, struct conn *c)
+{
+        int cfd = c->fd;
         uint64_t now = 0;
         sd_event_now(ctl->ways->loop, CLOCK_MONOTONIC, &now);
         if (sd_event_add_io(ctl->ways->loop, &c->io, cfd, EPOLLIN, on_conn_io, c) < 0 ||
@@ -1078,16 +1125,49 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 out_of_fds(ctl, errno);
                         return 0; /* EAGAIN, or the peer gave up already */
                 }
-                if (ctl->n_conns < DAWN_CONTROL_MAX_CONNECTIONS) {
-                        new_conn(ctl, cfd);
+                struct conn *c = calloc(1, sizeof(*c));
+                if (!c) {
+                        close(cfd);
                         continue;
                 }
+                c->ctl = ctl;
+                c->fd = cfd;
+                c->held_tail = &c->held;
+                identify_peer(ctl, c);
+                /* someone who may not use the socket is told so now, not after a
+                 * request line: it must not hold one of the connections meanwhile */
+                if (!c->allowed) {
+                        note_drop(ctl, DROP_REFUSED, "refused %s: not root and not in group %s",
+                                  c->peer.actor[0] ? c->peer.actor : "a client", ctl->ways->config->control_group);
+                        refuse_connection(cfd, false, c->refusal);
+                        free(c);
+                        continue;
+                }
+                uid_t uid = c->peer.uid;
+                if (uid != 0 && uid != geteuid() && ctl->n_conns < DAWN_CONTROL_MAX_CONNECTIONS &&
+                    conns_of_uid(ctl, uid) >= DAWN_CONTROL_MAX_PER_UID) {
+                        note_drop(ctl, DROP_PER_UID, "%s has %d connections open, the limit per user: refusing more",
+                                  c->peer.actor, DAWN_CONTROL_MAX_PER_UID);
+                        char why[160];
+                        snprintf(why, sizeof(why),
+                                 "dawnd is busy: uid %u has %d control connections open, the limit per user; "
+                                 "try again shortly",
+                                 (unsigned)uid, DAWN_CONTROL_MAX_PER_UID);
+                        refuse_connection(cfd, true, why);
+                        free(c);
+                        continue;
+                }
+                if (ctl->n_conns < DAWN_CONTROL_MAX_CONNECTIONS) {
+                        new_conn(ctl, c);
+                        continue;
+                }
+                free(c);
                 if (!ctl->full_since)
                         sd_event_now(ctl->ways->loop, CLOCK_MONOTONIC, &ctl->full_since);
                 ctl->refused_while_full++;
                 note_drop(ctl, DROP_CONNECTIONS, "%d connections open, the limit: refusing new ones",
                           DAWN_CONTROL_MAX_CONNECTIONS);
-                refuse_connection(cfd, "dawnd is busy: too many control connections are open; try again shortly");
+                refuse_connection(cfd, true, "dawnd is busy: too many control connections are open; try again shortly");
         }
         return 0;
 }

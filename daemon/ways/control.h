@@ -1,7 +1,8 @@
 /* The control socket: dawnctl's way in. A Unix stream socket carrying one
  * JSON request per line and one JSON answer per line (include/dawn/protocol.h).
  * Only root, dawnd's own user and members of daemon.control_group are
- * served (SO_PEERCRED); anyone else is told so and nothing happens. */
+ * served (SO_PEERCRED); anyone else is told so as soon as it connects and
+ * hung up on (reason "refused"), without taking one of the connections. */
 #ifndef DAWN_CONTROL_H
 #define DAWN_CONTROL_H
 
@@ -23,6 +24,15 @@ struct dawn_control;
  * waiting for a commit, is closed (reason "idle"): dawnctl writes its
  * request at once, so only a stuck or hostile client waits this long. */
 #define DAWN_CONTROL_IDLE_USEC (5 * UINT64_C(1000000))
+/* Connections one uid may hold at once, so that one local user cannot take
+ * all DAWN_CONTROL_MAX_CONNECTIONS; the next ones are told "dawnd is busy"
+ * and closed (reason "per_uid"). Root and dawnd's own user are exempt: they
+ * could stop dawnd anyway. */
+#define DAWN_CONTROL_MAX_PER_UID 16
+/* A request line must be complete (its newline read) this long after its
+ * first byte; bytes trickling in do not extend it. Past it the client is
+ * told so, naming "request", and closed (reason "line_deadline"). */
+#define DAWN_CONTROL_LINE_USEC (5 * UINT64_C(1000000))
 /* Answers a client has not read yet: past this it is dropped (reason
  * "unread_output"). One answer always fits, however large (a long list). */
 #define DAWN_CONTROL_MAX_UNREAD_BYTES (1024 * 1024)

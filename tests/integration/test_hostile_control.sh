@@ -2,8 +2,9 @@
 # Hostile and unlucky clients of the control socket (issue 10, items 1, 7
 # and 12): clients that hang up before their answer, a flood of connections
 # past the cap and past the file descriptor limit, a client that pipelines
-# requests and never reads, an idle connection, and a request with bytes
-# after its object. Each time dawnd must keep answering an officer's
+# requests and never reads, an idle connection, a request with bytes after
+# its object or without its newline, and slow-loris clients (a byte at a
+# time, never a newline) as root, as a control group member, as an outsider. Each time dawnd must keep answering an officer's
 # dawnctl, commit what it was asked to, stay off the CPU, and come back to
 # its normal memory and descriptor use.
 . "$(dirname "$0")/lib.sh"
@@ -179,12 +180,118 @@ check "a request with bytes after its object is refused, naming the request" \
         test "$(grep -c '"ok":false,"error":"unexpected bytes after the request object at byte [0-9]*; send one JSON object per line","field":"request"' "$T/trailing.out")" -eq 2
 check "and nothing was stored" test "$(count_alerts "")" -eq "$before"
 
+# ---- (f) a request without its newline, then a half-close ----
+$PY - "$DAWN_SOCKET" >"$T/unterminated.out" <<'EOF'
+import socket, sys
+for req in (b'{"cmd":"status"}', b'{"cmd":"issue","alert":{"type":"batch","area":"southampton","summary":"No newline."}}'):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.settimeout(5)
+    s.sendall(req)
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+    except OSError as e:
+        out += b"<%s>" % str(e).encode()
+    print(out.decode().strip() or "<nothing>")
+EOF
+check "a request without its newline is answered, naming the request" \
+        test "$(grep -c '"ok":false,"error":"request not terminated by a newline; nothing was done","field":"request"' "$T/unterminated.out")" -eq 2
+grep -q 'not terminated' "$T/unterminated.out" || sed 's/^/#   /' "$T/unterminated.out"
+check "and nothing was stored" test "$(count_alerts "")" -eq "$before"
+
+# ---- (g) slow loris: connections that send one byte a second and never a newline ----
+# 40 as root, 64 as 'nobody' in the control group (nogroup), 64 as an
+# outsider (uid 65533, group daemon): 168 connections, past the cap of 64.
+# Each runs 10 s, so it is still trickling when the 5 s line deadline passes.
+cat >"$T/loris.py" <<'EOF'
+import socket, sys, time
+path, n, seconds, ready = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+socks = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(path)
+    s.setblocking(False)
+    socks.append(s)
+open(ready, "w").close()
+got = [b""] * n
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    for i, s in enumerate(socks):
+        try:
+            s.send(b"x")
+        except OSError:
+            pass
+        try:
+            got[i] += s.recv(4096)
+        except OSError:
+            pass
+    time.sleep(1)
+kinds = {}
+for g in got:
+    line = g.split(b"\n")[0].decode(errors="replace")
+    k = ("line_deadline" if '"error":"request line not complete within 5 s","field":"request"' in line
+         else "per_uid" if "16 control connections open, the limit per user" in line
+         else "denied" if "permission denied" in line
+         else "other " + line[:100] if line else "silent")
+    kinds[k] = kinds.get(k, 0) + 1
+for k in sorted(kinds):
+    print(k, kinds[k])
+EOF
+# a directory the unprivileged loris clients may write their ready files into
+mkdir -m 1777 "$T/loris"
+# as UID:GID, N connections for 10 s; writes $T/loris.NAME.ready once connected
+loris() {
+        setpriv --reuid="${3%:*}" --regid="${3#*:}" --clear-groups \
+                $PY "$T/loris.py" "$DAWN_SOCKET" "$2" 10 "$T/loris/$1.ready" >"$T/loris.$1.out" 2>&1
+}
+FDS1=$(fds)
+loris root 40 0:0 & L1=$!
+loris member 64 65534:65534 & L2=$!
+loris outsider 64 65533:1 & L3=$!
+wait_for "[ -e '$T/loris/root.ready' ] && [ -e '$T/loris/member.ready' ] && [ -e '$T/loris/outsider.ready' ]" 10
+echo "# during the slow loris: $(mem)"
+check "while 168 slow clients are connected, root's dawnctl status answers" answers
+as_member() { setpriv --reuid=65534 --regid=65534 --clear-groups timeout 5 "$DAWNCTL" "$@"; }
+as_member status >"$T/member.out" 2>&1
+check "a member holding 16 connections is refused another, naming the limit per user" \
+        grep -q 'dawnd is busy: uid 65534 has 16 control connections open, the limit per user' "$T/member.out"
+grep -q 'limit per user' "$T/member.out" || sed 's/^/#   /' "$T/member.out"
+check "the outsiders hold no descriptors ($(fds), at most $((FDS1 + 40 + 16 + 2)))" \
+        test "$(fds)" -le $((FDS1 + 40 + 16 + 2))
+check "after the 5 s line deadline the member is served again, the loris still trickling" \
+        wait_for "as_member status >/dev/null 2>&1" 8
+wait "$L1" "$L2" "$L3"
+for who in root member outsider; do echo "# loris as $who: $(tr '\n' ',' <"$T/loris.$who.out")"; done
+check "the 40 root loris connections were told their line was not complete within 5 s" \
+        grep -qx 'line_deadline 40' "$T/loris.root.out"
+check "the member's 16 were too, and its other 48 refused at once" \
+        bash -c "grep -qx 'line_deadline 16' '$T/loris.member.out' && grep -qx 'per_uid 48' '$T/loris.member.out'"
+check "all 64 outsiders were refused at once, permission denied" grep -qx 'denied 64' "$T/loris.outsider.out"
+check "counted in /metrics by reason" \
+        test "$(metric 'dawn_control_connections_dropped_total{reason="line_deadline"}')" -ge 56 -a \
+        "$(metric 'dawn_control_connections_dropped_total{reason="per_uid"}')" -ge 48 -a \
+        "$(metric 'dawn_control_connections_dropped_total{reason="refused"}')" -ge 64
+check "each reason logged once, not once per connection" \
+        test "$(grep -c 'request line not complete within 5 s' "$T/dawnd.log")" -eq 1 -a \
+        "$(grep -c 'the limit per user: refusing more' "$T/dawnd.log")" -eq 1 -a \
+        "$(grep -c 'refused uid 65533' "$T/dawnd.log")" -eq 1
+check "descriptors are back to normal after the loris" wait_for '[ "$(fds)" -le $((FDS1 + 1)) ]' 5
+echo "# after the slow loris: $(mem)"
+
 # ---- (d) the idle connections ----
 wait "$IDLE_PID"
 check "an idle connection is closed after the idle timeout" \
         test "$(grep -c '^closed after [5-9]' "$T/idle.out")" -eq 2
 [ "$(grep -c '^closed after [5-9]' "$T/idle.out")" -eq 2 ] || sed 's/^/#   /' "$T/idle.out"
-check "idle closes are counted in /metrics" test "$(metric 'dawn_control_connections_dropped_total{reason="idle"}')" -ge 2
+# the silent one is idle; the one with half a request meets the line deadline first
+check "idle closes are counted in /metrics" test "$(metric 'dawn_control_connections_dropped_total{reason="idle"}')" -ge 1
 
 # ---- (b) again, past the file descriptor limit ----
 stop_dawnd
