@@ -825,6 +825,22 @@ static int listen_socket(const char *address)
         return fd;
 }
 
+/* The dashboard relay's broker, looked up here (getaddrinfo blocks: a slow
+ * DNS stalls the loop once at start or reload, not once per dashboard's
+ * CONNECT). A failure keeps the addresses from before, if any. */
+static void resolve_broker(struct dawn_http *h)
+{
+        const struct dawn_mqtt_config *m = &h->ways->config->mqtt;
+        if (!m->enabled || !m->host)
+                return;
+        int n = dawn_ws_relay_resolve(m->host, m->port, &h->broker);
+        if (n < 0)
+                log_warning("http: the dashboard relay's broker %s:%d: its name was not found%s", m->host, m->port,
+                            h->broker.n ? "; the addresses from before stay in use" : "");
+        else
+                log_debug("http: the dashboard relay's broker %s:%d has %d address(es)", m->host, m->port, n);
+}
+
 int dawn_http_new(struct dawn_ways *ways, int fd, struct dawn_http **out)
 {
         *out = NULL;
@@ -901,6 +917,7 @@ int dawn_http_new(struct dawn_ways *ways, int fd, struct dawn_http **out)
                 dawn_http_free(h);
                 return log_error_errno(r, "http: cannot attach the HTTP server to the event loop: %m");
         }
+        resolve_broker(h);
         log_info("http: listening on %s (%zu source(s) with a token)", own_fd ? address : "the socket systemd passed",
                  h->secrets.n);
         *out = h;
@@ -911,6 +928,7 @@ int dawn_http_reload(struct dawn_http *h)
 {
         if (!h)
                 return 0;
+        resolve_broker(h);
         struct secrets fresh;
         int r = secrets_load(h->ways->config, &fresh);
         if (r < 0)

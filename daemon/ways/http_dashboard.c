@@ -115,6 +115,24 @@ static unsigned relays_signed_in(const struct dawn_http *h, struct relay **oldes
         return n;
 }
 
+/* At a relay's accepting CONNACK: DAWN_WS_RELAY_MAX signed in in all, and
+ * DAWN_WS_RELAY_PER_LOGIN with one login (it is not yet counted itself). */
+static enum dawn_ws_relay_admit relay_admit(struct dawn_ws_relay *wr, const char *user, void *userdata)
+{
+        struct relay *rl = userdata;
+        unsigned all = 0, same = 0;
+        for (struct relay *o = rl->h->relays; o; o = o->next) {
+                if (o->relay == wr || !dawn_ws_relay_signed_in(o->relay))
+                        continue;
+                all++;
+                if (strcmp(dawn_ws_relay_user(o->relay), user) == 0)
+                        same++;
+        }
+        if (all >= DAWN_WS_RELAY_MAX)
+                return DAWN_WS_RELAY_FULL;
+        return same >= DAWN_WS_RELAY_PER_LOGIN ? DAWN_WS_RELAY_LOGIN_FULL : DAWN_WS_RELAY_ADMIT;
+}
+
 static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
                         size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
@@ -141,8 +159,8 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
         if (rl) {
                 rl->h = h;
                 rl->urh = urh;
-                r = dawn_ws_relay_start(h->ways->loop, sock, extra_in, extra_in_size, m->host, m->port, peer,
-                                        relay_closed, rl, &rl->relay);
+                r = dawn_ws_relay_start(h->ways->loop, sock, extra_in, extra_in_size, m->host, m->port, &h->broker, peer,
+                                        relay_closed, relay_admit, rl, &rl->relay);
         }
         if (r < 0) {
                 log_info("http: dashboard relay to %s:%d not started: %s", m->host, m->port, strerror(-r));

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "http.h"
 #include "str.h"
+#include "relay.h"
 #include "ways.h"
 
 /* A client that keeps sending after it was told its body is too large is cut
@@ -136,6 +137,7 @@ struct dawn_http {
         struct secrets secrets;
         struct request *requests;       /* every request MHD has not yet completed */
         struct relay *relays;           /* dashboards connected through /mqtt */
+        struct dawn_ws_relay_broker broker; /* channels.mqtt.host's addresses, looked up at start and reload */
         unsigned n_relays;
         bool listening;
         bool stopping;

@@ -52,9 +52,12 @@ struct dawn_ws_relay {
         uint64_t armed_at;        /* the timer's time */
         char *host;
         int port;
+        struct dawn_ws_relay_broker broker; /* its addresses, copied at the start */
+        size_t next_addr;                   /* the next one to try */
         char peer[64];
         char user[DAWN_MQTT_ID_USER_MAX + 1];
         dawn_ws_relay_closed_fn closed;
+        dawn_ws_relay_admit_fn admit;
         void *userdata;
 };
 
@@ -65,11 +68,15 @@ static uint64_t now_monotonic(void)
 
 /* ---- limits: counted always, logged at most once per 10 s each ---- */
 
-enum limit { L_LOGIN, L_EVICTED, L_UNREAD, L_IDLE, L_CLOSE, L_BAD_CONNECT, L_PAUSED, L_COUNT };
+enum limit {
+        L_LOGIN, L_EVICTED, L_UNREAD, L_IDLE, L_CLOSE, L_BAD_CONNECT, L_TOO_BIG, L_PER_LOGIN, L_PAUSED, L_FULL,
+        L_COUNT
+};
 
 static const char *const limit_reason[L_COUNT] = {
         [L_LOGIN] = "login_deadline", [L_EVICTED] = "evicted", [L_UNREAD] = "unread_output", [L_IDLE] = "idle",
-        [L_CLOSE] = "close_deadline", [L_BAD_CONNECT] = "bad_connect", [L_PAUSED] = NULL,
+        [L_CLOSE] = "close_deadline", [L_BAD_CONNECT] = "bad_connect", [L_TOO_BIG] = "frame_too_large",
+        [L_PER_LOGIN] = "per_login", [L_PAUSED] = NULL, [L_FULL] = "full",
 };
 
 #define LIMIT_LOG_USEC (10 * UINT64_C(1000000))
@@ -86,6 +93,8 @@ static void limit_hit(enum limit l, int priority, const char *fmt, ...)
 {
         if (l == L_PAUSED)
                 dawn_metrics_count(DAWN_M_RELAY_PAUSED, NULL, NULL);
+        else if (l == L_FULL)
+                dawn_metrics_count(DAWN_M_RELAY_REFUSED, limit_reason[l], NULL);
         else
                 dawn_metrics_count(DAWN_M_RELAY_DROPPED, limit_reason[l], NULL);
         uint64_t now = now_monotonic();
@@ -245,7 +254,8 @@ static void set_events(sd_event_source *s, uint32_t events)
 static void update_events(struct dawn_ws_relay *r)
 {
         uint32_t client = 0;
-        if (!r->closing && r->to_broker.len < DAWN_WS_RELAY_MAX_BACKLOG)
+        size_t backlog = r->stage == SIGNED_IN ? DAWN_WS_RELAY_MAX_BACKLOG : DAWN_WS_RELAY_LOGIN_BACKLOG;
+        if (!r->closing && r->to_broker.len < backlog)
                 client |= EPOLLIN;
         if (r->to_client.len)
                 client |= EPOLLOUT;
@@ -335,11 +345,17 @@ static int take_frames(struct dawn_ws_relay *r)
         int e = 0;
         while (!r->closing && at < r->from_client.len && e == 0) {
                 struct dawn_ws_frame f;
+                /* before sign-in anyone may be at the other end: a CONNECT's worth, not a MiB */
+                bool in = r->stage == SIGNED_IN;
                 ssize_t n = dawn_ws_read_frame(r->from_client.data + at, r->from_client.len - at,
-                                               DAWN_WS_RELAY_MAX_FRAME, &f);
+                                               in ? DAWN_WS_RELAY_MAX_FRAME : DAWN_WS_RELAY_LOGIN_MAX_FRAME, &f);
                 if (n == 0)
                         break;
                 if (n == -EMSGSIZE) {
+                        limit_hit(L_TOO_BIG, LOG_INFO, "dashboard relay (%s, %s): a frame over %d bytes%s: closed",
+                                  r->peer, r->user[0] ? r->user : "-",
+                                  in ? DAWN_WS_RELAY_MAX_FRAME : DAWN_WS_RELAY_LOGIN_MAX_FRAME,
+                                  in ? "" : " before the login");
                         relay_close(r, DAWN_WS_CLOSE_TOO_BIG, "frame too large");
                         break;
                 }
@@ -358,7 +374,8 @@ static int take_frames(struct dawn_ws_relay *r)
                         relay_close(r, 1003, "MQTT over WebSocket is binary");
                         break;
                 case DAWN_WS_PING:
-                        if (r->to_client.len + 2 + f.length > DAWN_WS_RELAY_MAX_OUTPUT)
+                        if (r->to_client.len + 2 + f.length >
+                            (in ? DAWN_WS_RELAY_MAX_OUTPUT : DAWN_WS_RELAY_LOGIN_OUTPUT))
                                 e = -ENOBUFS;
                         else
                                 e = queue_frame(r, DAWN_WS_PONG, f.payload, f.length);
@@ -374,33 +391,57 @@ static int take_frames(struct dawn_ws_relay *r)
         return e;
 }
 
-static int connect_broker(const char *host, int port)
+int dawn_ws_relay_resolve(const char *host, int port, struct dawn_ws_relay_broker *out)
 {
         char service[8];
         snprintf(service, sizeof(service), "%d", port);
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res = NULL;
-        /* numeric in every config DAWN ships; a name is looked up here, once per dashboard connection */
-        int e = getaddrinfo(host, service, &hints, &res);
-        if (e != 0)
+        if (getaddrinfo(host, service, &hints, &res) != 0)
                 return -EHOSTUNREACH;
-        int fd = -1, r = -EHOSTUNREACH;
-        for (struct addrinfo *a = res; a; a = a->ai_next) {
-                fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                if (fd < 0)
+        struct dawn_ws_relay_broker b = { 0 };
+        for (struct addrinfo *a = res; a && b.n < DAWN_WS_RELAY_BROKER_ADDRS; a = a->ai_next) {
+                if (a->ai_addrlen > sizeof(b.addr[0]))
                         continue;
-                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
-                        r = 0;
-                        break;
-                }
-                r = -errno;
-                close(fd);
-                fd = -1;
+                memcpy(&b.addr[b.n], a->ai_addr, a->ai_addrlen);
+                b.len[b.n++] = a->ai_addrlen;
         }
         freeaddrinfo(res);
-        return r < 0 ? r : fd;
+        if (b.n == 0)
+                return -EHOSTUNREACH;
+        *out = b;
+        return (int)b.n;
 }
 
 static int on_broker(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* Starts a connection to the next of the broker's addresses (socket and a
+ * non-blocking connect: nothing here waits). Returns 0, or -errno of the
+ * last address tried when none is left. */
+static int connect_next(struct dawn_ws_relay *r)
+{
+        int err = -EHOSTUNREACH;
+        while (r->next_addr < r->broker.n) {
+                size_t i = r->next_addr++;
+                int fd = socket(r->broker.addr[i].sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd < 0) {
+                        err = -errno;
+                        continue;
+                }
+                if (connect(fd, &r->broker.addr[i].sa, r->broker.len[i]) < 0 && errno != EINPROGRESS) {
+                        err = -errno;
+                        close(fd);
+                        continue;
+                }
+                int e = sd_event_add_io(r->loop, &r->broker_io, fd, EPOLLOUT, on_broker, r);
+                if (e < 0) {
+                        close(fd);
+                        return e;
+                }
+                r->broker_fd = fd;
+                return 0;
+        }
+        return err;
+}
 
 /* Once the browser's CONNECT is whole: it goes to the broker with the
  * relay's client id, ahead of whatever the browser sent after it. Returns
@@ -436,18 +477,12 @@ static int login(struct dawn_ws_relay *r)
         free(r->to_broker.data);
         r->to_broker = b;
         memcpy(r->user, c.username, sizeof(r->user));
-        int fd = connect_broker(r->host, r->port);
-        if (fd < 0) {
+        e = connect_next(r);
+        if (e < 0) {
                 log_info("dashboard relay (%s): cannot reach the broker at %s:%d: %s", r->peer, r->host, r->port,
-                         strerror(-fd));
+                         r->broker.n ? strerror(-e) : "its name was not found when the HTTP server started");
                 relay_close(r, DAWN_WS_CLOSE_SERVER_ERROR, "the broker cannot be reached");
                 return 0;
-        }
-        r->broker_fd = fd;
-        e = sd_event_add_io(r->loop, &r->broker_io, fd, EPOLLOUT, on_broker, r);
-        if (e < 0) {
-                broker_side_end(r);
-                return e;
         }
         r->stage = AWAIT_CONNACK;
         log_debug("dashboard relay (%s): %s logs in as MQTT %s client %s", r->peer, c.username,
@@ -505,18 +540,34 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 /* The broker's first bytes: a CONNACK that accepts the login signs the
  * browser in (and its login deadline gives way to the idle limit). */
-static void read_connack(struct dawn_ws_relay *r, const uint8_t *data, size_t n)
+static bool read_connack(struct dawn_ws_relay *r, const uint8_t *data, size_t n)
 {
         if (r->connack_read)
-                return;
+                return true;
         size_t k = sizeof(r->connack) - r->connack_len < n ? sizeof(r->connack) - r->connack_len : n;
         memcpy(r->connack + r->connack_len, data, k);
         r->connack_len += k;
         int c = dawn_mqtt_connack_read(r->connack, r->connack_len);
         if (c == 0)
-                return;
+                return true;
         r->connack_read = true;
         if (c == 1) {
+                /* the owner's caps are checked here, where a relay starts to count: an upgrade that waited
+                 * while the others signed in cannot take the number past them */
+                enum dawn_ws_relay_admit a = r->admit(r, r->user, r->userdata);
+                if (a == DAWN_WS_RELAY_FULL) {
+                        limit_hit(L_FULL, LOG_WARNING, "dashboard relay (%s, %s): %d dashboards are signed in: closed",
+                                  r->peer, r->user, DAWN_WS_RELAY_MAX);
+                        relay_drop(r, CLOSE_TRY_AGAIN_LATER, "too many dashboards connected");
+                        return false;
+                }
+                if (a == DAWN_WS_RELAY_LOGIN_FULL) {
+                        limit_hit(L_PER_LOGIN, LOG_WARNING,
+                                  "dashboard relay (%s, %s): %d dashboards are signed in with this login: closed",
+                                  r->peer, r->user, DAWN_WS_RELAY_PER_LOGIN);
+                        relay_drop(r, CLOSE_TRY_AGAIN_LATER, "too many dashboards with this login");
+                        return false;
+                }
                 r->stage = SIGNED_IN;
                 r->last_activity = now_monotonic();
                 arm_timer(r);
@@ -525,6 +576,7 @@ static void read_connack(struct dawn_ws_relay *r, const uint8_t *data, size_t n)
                 /* the broker closes the connection itself; the page sees why in the CONNACK */
                 log_info("dashboard relay (%s): the broker refused the login of '%s'", r->peer, r->user);
         }
+        return true;
 }
 
 static int on_broker(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -534,9 +586,17 @@ static int on_broker(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 int err = 0;
                 socklen_t len = sizeof(err);
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-                        log_info("dashboard relay (%s): cannot reach the broker: %s", r->peer,
-                                 strerror(err ? err : errno));
-                        relay_close(r, DAWN_WS_CLOSE_SERVER_ERROR, "the broker cannot be reached");
+                        /* e.g. ::1 refused where the broker listens on 127.0.0.1 only: the next address */
+                        err = err ? err : errno;
+                        broker_side_end(r);
+                        int e = connect_next(r);
+                        if (e < 0) {
+                                log_info("dashboard relay (%s): cannot reach the broker at %s:%d: %s", r->peer,
+                                         r->host, r->port, strerror(e == -EHOSTUNREACH ? err : -e));
+                                relay_close(r, DAWN_WS_CLOSE_SERVER_ERROR, "the broker cannot be reached");
+                        } else {
+                                update_events(r);
+                        }
                         return 0;
                 }
                 r->connected = true;
@@ -554,7 +614,8 @@ static int on_broker(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         return 0;
                 }
                 if (n > 0) {
-                        read_connack(r, chunk, (size_t)n);
+                        if (!read_connack(r, chunk, (size_t)n))
+                                return 0; /* refused at a cap: the relay has ended */
                         if (r->to_client.len == 0)
                                 r->last_output = now_monotonic(); /* the slow-reader clock starts now */
                         if (queue_frame(r, DAWN_WS_BINARY, chunk, (size_t)n) < 0) {
@@ -579,7 +640,8 @@ static int on_broker(sd_event_source *s, int fd, uint32_t revents, void *userdat
 /* ---- the owner's side ---- */
 
 int dawn_ws_relay_start(sd_event *loop, int client_fd, const char *extra, size_t extra_len, const char *host,
-                        int port, const char *peer, dawn_ws_relay_closed_fn closed, void *userdata,
+                        int port, const struct dawn_ws_relay_broker *broker, const char *peer,
+                        dawn_ws_relay_closed_fn closed, dawn_ws_relay_admit_fn admit, void *userdata,
                         struct dawn_ws_relay **out)
 {
         struct dawn_ws_relay *r = calloc(1, sizeof(*r));
@@ -590,6 +652,8 @@ int dawn_ws_relay_start(sd_event *loop, int client_fd, const char *extra, size_t
         r->broker_fd = -1;
         r->port = port;
         r->closed = closed;
+        r->admit = admit;
+        r->broker = *broker;
         r->userdata = userdata;
         r->started = r->last_activity = r->last_output = now_monotonic();
         snprintf(r->peer, sizeof(r->peer), "%s", peer ? peer : "?");
@@ -648,4 +712,9 @@ void dawn_ws_relay_evict(struct dawn_ws_relay *r)
 bool dawn_ws_relay_signed_in(const struct dawn_ws_relay *r)
 {
         return r->stage == SIGNED_IN;
+}
+
+const char *dawn_ws_relay_user(const struct dawn_ws_relay *r)
+{
+        return r->user;
 }

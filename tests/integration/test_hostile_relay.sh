@@ -10,7 +10,8 @@
 # are printed before, during and after each ("# ..." lines).
 . "$(dirname "$0")/lib.sh"
 
-start_example_broker ambulance st-marys-pharmacy
+# dash01..dash40: dashboards' logins, 7 relays each, to fill the 256 places (8 per login at most)
+start_example_broker ambulance st-marys-pharmacy $(seq -f 'dash%02g' 1 40)
 HTTP_LISTEN="127.0.0.1:$(free_port)"
 API="http://$HTTP_LISTEN"
 write_config
@@ -164,4 +165,42 @@ measure "after the squatters"
 check "dawnd answers" answers
 check "one log line per limit, not one per client" test "$(grep -c 'no MQTT login within' "$T/dawnd.log")" -le 3
 wait "$SQUAT" 2>/dev/null
+
+LIMITS() { /usr/bin/python3 "$ROOT/tests/integration/relay_limits.py" "$HTTP_LISTEN" "$@"; }
+
+# ---- 7. before the login, a CONNECT's worth: no 64 KiB frame, no frames of 200 KiB held half-sent ----
+out=$(LIMITS bigframe 65536)
+check "an unauthenticated 64 KiB frame is refused as too big ($out)" test "$out" = "close 1009"
+rss0=$(rss)
+coproc SQ { LIMITS squat 32 250000 200000 20; }
+read -r -t 30 line <&"${SQ[0]}"
+measure "32 squatters with 200 kB of a 250 kB frame each ($line)"
+grew=$(( $(rss) - rss0 ))
+# unbounded, each held 256 KiB (8 MiB in all); 3 MiB allows for the allocator and ASan
+check "dawnd's RSS grew by less than 3 MiB ($grew kB)" test "$grew" -lt 3072
+exec {SQIN}>&"${SQ[1]}"; exec {SQIN}>&-
+wait "$SQ_PID" 2>/dev/null
+check "counted in dawn_relay_dropped_total{reason=frame_too_large}" \
+        test "$(metric 'dawn_relay_dropped_total{reason="frame_too_large"}')" -ge 33
+check "its fds are back to the baseline" wait_for "[ \$(fds) -le $FDS0 ]" 10
+
+# ---- 8. one login holds at most 8 relays ----
+LIMITS perlogin st-marys-pharmacy dash01 >"$T/perlogin"
+check "8 relays of one login sign in" test "$(head -n 8 "$T/perlogin" | grep -c '^connack 0$')" = 8
+check "the 9th is closed with 1013 ($(sed -n 9p "$T/perlogin"))" test "$(sed -n 9p "$T/perlogin")" = "close 1013"
+check "another login still signs in" test "$(sed -n 10p "$T/perlogin")" = "connack 0"
+check "counted in dawn_relay_dropped_total{reason=per_login}" \
+        test "$(metric 'dawn_relay_dropped_total{reason="per_login"}')" = 1
+check "its fds are back to the baseline" wait_for "[ \$(fds) -le $FDS0 ]" 10
+
+# ---- 9. 256 signed in: relays that waited while the others signed in do not take it past 256 ----
+refused0=$(metric 'dawn_relay_refused_total{reason="full"}')
+out=$(LIMITS full 250 30 dash)
+measure "250 + 30 dashboards ($out)"
+check "6 of the 30 waiting sign in, 24 are closed with 1013 ($out)" test "$out" = "waiting: 6 signed in, 24 closed 1013"
+check "counted in dawn_relay_refused_total{reason=full}" \
+        test "$(metric 'dawn_relay_refused_total{reason="full"}')" = $((refused0 + 24))
+check "dawnd answers" answers
+check "its fds are back to the baseline" wait_for "[ \$(fds) -le $FDS0 ]" 20
+check "one log line per limit, not one per client" test "$(grep -c 'dashboards are signed in' "$T/dawnd.log")" -le 3
 finish
