@@ -203,7 +203,9 @@ static void add_clean(struct buf *b, const char *s)
                 if (len == 0) {
                         len = 1;
                         out = "?";
-                } else if (cp < 0x20 || cp == 0x7f || cp == ' ') {
+                } else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == ' ') {
+                        /* C1 controls too, as email_text.c does: a handset or gateway may act on
+                         * U+009B (CSI) as a terminal would */
                         out = " ";
                 } else {
                         out = typography(cp);

@@ -366,6 +366,20 @@ static void test_lines_and_spaces_folded(void **state UNUSED)
         dawn_alert_clear(&a);
 }
 
+/* C1 controls (U+0080..U+009F; U+009B is a terminal's CSI) are controls too:
+ * one space, as C0 ones are. Found by fuzz_sms_text once intake's own check
+ * began to refuse them. */
+static void test_c1_controls_folded(void **state UNUSED)
+{
+        struct dawn_alert a;
+        scenario_alert(&a);
+        set_str(&a.advice, "Carry\xc2\x9b" "naloxone.\xc2\x85" "Do not use alone.");
+        char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, NULL);
+        assert_non_null(strstr(t, "Carry naloxone. Do not use alone. Ref A17 r1"));
+        free(t);
+        dawn_alert_clear(&a);
+}
+
 static void test_genuine_ucs2_stays(void **state UNUSED)
 {
         /* Polish advice keeps its letters, and is counted as UCS-2 */
@@ -670,6 +684,7 @@ int main(void)
                 cmocka_unit_test(test_long_word_cut_at_characters),
                 cmocka_unit_test(test_typography_made_gsm),
                 cmocka_unit_test(test_lines_and_spaces_folded),
+                cmocka_unit_test(test_c1_controls_folded),
                 cmocka_unit_test(test_genuine_ucs2_stays),
                 cmocka_unit_test(test_emoji_makes_ucs2),
                 cmocka_unit_test(test_ucs2_only_in_the_cut_part),
