@@ -8,7 +8,7 @@ start_dawnd
 
 # the broker goes away; the officer still gets "accepted"
 stop_broker
-wait_for "ctl --json status | grep -q '\"ready\":false'" 10
+check "dawnd sees the broker go" wait_for "ctl --json status | grep -Eq '\"ready\":[[:space:]]*false'" 10
 ctl --json issue --area portsmouth --sold-as diazepam --adulterant bromazolam --evidence clinical \
         --casualties 2 "Blue tablets sold as diazepam in Portsmouth." >"$T/a.json"
 check "issue is accepted while the broker is down" test "$(json_get "$T/a.json" .id)" = A1
@@ -21,7 +21,7 @@ check "the deliveries are then delivered" wait_for '[ "$(states A1)" = delivered
 # kill -9 after "accepted" and before publication: the broker is down, so nothing can be
 # published before the kill; the accepted alert must survive in the store
 stop_broker
-wait_for "ctl --json status | grep -q '\"ready\":false'" 10
+check "dawnd sees the broker go again" wait_for "ctl --json status | grep -Eq '\"ready\":[[:space:]]*false'" 10
 ctl --json issue --area southampton --sold-as heroin --adulterant nitazene --evidence toxicology \
         "Nitazene heroin in Southampton." >"$T/b.json"
 check "second alert accepted" test "$(json_get "$T/b.json" .id)" = A2
