@@ -40,7 +40,10 @@ check "dawnd is online on the broker" wait_for online 15
 # what ambulance hears on its result topic (on the loopback listener: on the partners' one, the login is
 # the client id, and this listener would be disconnected by ambulance's own publisher)
 : >"$T/amb"
-as_local ambulance mosquitto_sub -q 1 -t "$PREFIX/ingest/ambulance/result" -t "$PREFIX/status" -v >"$T/amb" 2>&1 &
+# not through as_local(): in the background that is a subshell, and cleanup would stop the
+# subshell and leave mosquitto_sub running for ever
+mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -u ambulance -P pw-ambulance -q 1 \
+        -t "$PREFIX/ingest/ambulance/result" -t "$PREFIX/status" -v >"$T/amb" 2>&1 &
 wait_for "grep -q '^$PREFIX/status ' '$T/amb'" 10 || { echo "ambulance could not subscribe"; exit 1; }
 answered() { grep -c "^$PREFIX/ingest/ambulance/result .*\"source_ref\":\"$1" "$T/amb"; true; }
 report() { # SOURCE_REF [SOLD_AS]: a reporter's report
