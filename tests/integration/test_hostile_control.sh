@@ -213,10 +213,21 @@ cat >"$T/loris.py" <<'EOF'
 import socket, sys, time
 path, n, seconds, ready = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 socks = []
+# 168 clients connect at once, past the listen backlog (128): a Unix socket then
+# answers EAGAIN at once rather than waiting, so each connect is retried (for 5 s at most)
+deadline = time.monotonic() + 5
 for i in range(n):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(path)
+    while True:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        try:
+            s.connect(path)
+            break
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     s.setblocking(False)
     socks.append(s)
 open(ready, "w").close()
