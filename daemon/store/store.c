@@ -181,6 +181,84 @@ static const char *const migrations[] = {
         "  (SELECT j.value AS value FROM corroborations c, json_each(c.json, '$.adulterants') j"
         "   WHERE c.alert_id = merged.alert_id AND c.proposal IS NULL AND j.type = 'text'"
         "   GROUP BY j.value ORDER BY min(c.id * 1000 + j.key) LIMIT 32));",
+        /* 7: closing the loop. Touches only what it adds, except the outbox,
+         * which is rebuilt because its identity changes.
+         * - A delivery's identity adds its purpose ('alert': what a
+         *   subscriber's rules send; 'escalation'; 'public': a text to a
+         *   member of the public who texted JOIN) and what it is about (for
+         *   an escalation, the subscriber who did not acknowledge), so that
+         *   an escalation to a duty officer who already has that revision is
+         *   a delivery of its own, not a duplicate INSERT OR IGNORE drops.
+         * - escalations: one clock per alert and subscriber, started when the
+         *   first revision with an escalating grade was queued for it; due_at
+         *   is stored so that a restart keeps the deadline. state: 'waiting',
+         *   'acknowledged', 'escalated' or 'stopped' (cancelled or expired).
+         * - public_subscribers: a number and the areas it joined, nothing
+         *   else; public_joins counts JOINs per number per day (the cap).
+         * - Retention: pruned_at marks an ended alert whose delivery rows
+         *   were removed; delivery_totals keeps its counts per channel,
+         *   purpose and state, delivery_times the time each delivered one
+         *   took (no recipient), for `dawnctl show` and the summary. */
+        "CREATE TABLE outbox7 ("
+        "  id INTEGER PRIMARY KEY,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  revision INTEGER NOT NULL,"
+        "  subscriber TEXT NOT NULL,"
+        "  channel TEXT NOT NULL,"
+        "  recipient TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  state TEXT NOT NULL DEFAULT 'pending',"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_at INTEGER NOT NULL DEFAULT 0,"
+        "  last_error TEXT,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  purpose TEXT NOT NULL DEFAULT 'alert',"
+        "  about TEXT NOT NULL DEFAULT '',"
+        "  UNIQUE (alert_id, revision, subscriber, channel, recipient, purpose, about));"
+        "INSERT INTO outbox7 (id, alert_id, revision, subscriber, channel, recipient, action, state, attempts,"
+        "  next_at, last_error, created_at, updated_at) SELECT id, alert_id, revision, subscriber, channel,"
+        "  recipient, action, state, attempts, next_at, last_error, created_at, updated_at FROM outbox;"
+        "DROP TABLE outbox;"
+        "ALTER TABLE outbox7 RENAME TO outbox;"
+        "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"
+        "CREATE INDEX outbox_by_state ON outbox(channel, state);"
+        "CREATE TABLE escalations ("
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  subscriber TEXT NOT NULL,"
+        "  started_at INTEGER NOT NULL,"
+        "  due_at INTEGER NOT NULL,"
+        "  state TEXT NOT NULL DEFAULT 'waiting',"
+        "  decided_at INTEGER,"
+        "  detail TEXT,"
+        "  PRIMARY KEY (alert_id, subscriber));"
+        "CREATE INDEX escalations_due ON escalations(due_at) WHERE state = 'waiting';"
+        "CREATE TABLE public_subscribers ("
+        "  number TEXT NOT NULL,"
+        "  area TEXT NOT NULL,"
+        "  joined_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (number, area));"
+        "CREATE INDEX public_subscribers_by_area ON public_subscribers(area);"
+        "CREATE TABLE public_joins ("
+        "  number TEXT NOT NULL,"
+        "  day INTEGER NOT NULL,"
+        "  joins INTEGER NOT NULL,"
+        "  PRIMARY KEY (number, day));"
+        "ALTER TABLE alerts ADD COLUMN pruned_at INTEGER;"
+        "CREATE INDEX alerts_ended ON alerts(updated_at)"
+        "  WHERE status IN ('cancelled', 'expired') AND pruned_at IS NULL;"
+        "CREATE TABLE delivery_totals ("
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  channel TEXT NOT NULL,"
+        "  purpose TEXT NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  deliveries INTEGER NOT NULL,"
+        "  PRIMARY KEY (alert_id, channel, purpose, state));"
+        "CREATE TABLE delivery_times ("
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  channel TEXT NOT NULL,"
+        "  usec INTEGER NOT NULL);"
+        "CREATE INDEX delivery_times_by_alert ON delivery_times(alert_id);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,

@@ -113,6 +113,21 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* What the closing-the-loop migration (7) adds, taken away again: the outbox
+ * rebuilt as version 6 had it, without a delivery's purpose. */
+#define UNDO_CLOSING_LOOP                                                                                         \
+        "DROP TABLE escalations; DROP TABLE public_subscribers; DROP TABLE public_joins;"                        \
+        "DROP TABLE delivery_totals; DROP TABLE delivery_times; DROP INDEX alerts_ended;"                        \
+        "ALTER TABLE alerts DROP COLUMN pruned_at;"                                                              \
+        "CREATE TABLE outbox6 (id INTEGER PRIMARY KEY, alert_id TEXT NOT NULL REFERENCES alerts(id),"           \
+        " revision INTEGER NOT NULL, subscriber TEXT NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,"  \
+        " action TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"      \
+        " next_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, created_at INTEGER NOT NULL,"                     \
+        " updated_at INTEGER NOT NULL, UNIQUE (alert_id, revision, subscriber, channel, recipient));"            \
+        "DROP TABLE outbox; ALTER TABLE outbox6 RENAME TO outbox;"                                               \
+        "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"        \
+        "CREATE INDEX outbox_by_state ON outbox(channel, state);"
+
 /* What the merged-sums migration (6) adds, taken away again: a fresh store
  * made to look as a version-5 dawnd left it. */
 #define UNDO_MERGED                                                                                               \
@@ -137,7 +152,7 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
                                       "DROP TABLE twilio_requests;"
@@ -181,7 +196,7 @@ static void test_schema_3_store_keeps_its_clusters(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
         " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP TABLE twilio_requests;"
                                       NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
                                       "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
@@ -248,7 +263,7 @@ static void test_schema_5_store_keeps_what_its_reports_say(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json, proposal) VALUES ('" alert "',"         \
         " 'ambulance', 2000, '{\"type\":\"batch\",\"area\":\"southampton\"," json "}', " proposal ");"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_MERGED
+                                      UNDO_CLOSING_LOOP UNDO_MERGED
                                       ALERT_ROW(1, "batch") ALERT_ROW(2, "cluster") ALERT_ROW(3, "batch")
                                       REPORT("A1", "\"evidence\":\"clinical\",\"casualties\":2,"
                                                    "\"adulterants\":[\"Nitazene\",\"xylazine\"]", "NULL")
@@ -616,6 +631,65 @@ static void test_reached(void **state)
         dawn_store_close(s);
 }
 
+/* A store a version-6 dawnd left (an alert, a delivery sent, one waiting) is
+ * carried over: the deliveries keep their ids and states, are deliveries of
+ * the alert's own purpose, and an escalation to a subscriber that already
+ * has the revision is now a delivery of its own. */
+static void test_schema_6_store_keeps_its_outbox(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        dawn_store_close(s);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      UNDO_CLOSING_LOOP
+                                      ALERT_ROW(1, "batch")
+                                      "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES ('A1', 1,"
+                                      " 1000, '{\"id\":\"A1\"}');"
+                                      "INSERT INTO outbox (id, alert_id, revision, subscriber, channel, recipient,"
+                                      " action, state, created_at, updated_at) VALUES (7, 'A1', 1, 'duty-officer',"
+                                      " 'sms', '+447700900001', 'publish', 'delivered', 1000, 2000),"
+                                      " (8, 'A1', 1, 'booth-house', 'sms', '+447700900002', 'publish', 'pending',"
+                                      " 1000, 1000);"
+                                      "PRAGMA user_version = 6",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
+        cJSON *arr = cJSON_CreateArray();
+        assert_int_equal(dawn_store_deliveries_json(s, "A1", arr), 0);
+        assert_int_equal(cJSON_GetArraySize(arr), 2);
+        cJSON_Delete(arr);
+        dawn_store_close(s);
+
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        char **rows;
+        int n, cols;
+        assert_int_equal(sqlite3_get_table(db, "SELECT id, state, purpose, about FROM outbox ORDER BY id", &rows, &n,
+                                           &cols, NULL),
+                         SQLITE_OK);
+        assert_int_equal(n, 2);
+        assert_string_equal(rows[4], "7");
+        assert_string_equal(rows[5], "delivered");
+        assert_string_equal(rows[6], "alert");
+        assert_string_equal(rows[7], "");
+        assert_string_equal(rows[9], "pending");
+        sqlite3_free_table(rows);
+        /* the same alert, revision, subscriber and number, as an escalation about booth-house */
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
+                                      " created_at, updated_at, purpose, about) VALUES ('A1', 1, 'duty-officer', 'sms',"
+                                      " '+447700900001', 'publish', 3000, 3000, 'escalation', 'booth-house')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_changes(db), 1);
+        sqlite3_close(db);
+}
+
 int main(void)
 {
         /* the receipts the tests ignore on purpose would each log a warning */
@@ -625,6 +699,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_reopening_keeps_what_was_stored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_1_store_is_migrated, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_5_store_keeps_what_its_reports_say, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schema_6_store_keeps_its_outbox, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_3_store_keeps_its_clusters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_from_a_newer_dawnd_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_in_flight_deliveries_return_to_pending, setup, teardown),
