@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "alert.h"
@@ -19,6 +20,7 @@
 #include "grammar.h"
 #include "model.h"
 #include "render.h"
+#include "summary_render.h"
 #include "text.h"
 
 /* Longer than any sensible expiry; keeps "now + duration" from overflowing. */
@@ -56,6 +58,9 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_REASON] = { "reason", "TEXT", NULL, VALUE_TEXT, "why; recorded with the alert (required)",
                          NULL },
         [OPT_ALL] = { "all", NULL, NULL, VALUE_FLAG, "include pending, cancelled and expired alerts", NULL },
+        [OPT_SINCE] = { "since", "D", NULL, VALUE_TEXT, "how far back: a duration (24h, 7d, 4w; default 7d)", NULL },
+        [OPT_HTML] = { "html", "FILE", NULL, VALUE_TEXT, "write the summary as one self-contained HTML page",
+                       NULL },
 };
 
 /* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
@@ -271,6 +276,8 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_FILE: return set_once(inv, &a->file, value, option_rows[id].name);
         case OPT_REASON: return set_once(inv, &a->reason, value, option_rows[id].name);
         case OPT_ALL: a->all = true; return 0;
+        case OPT_SINCE: return set_once(inv, &a->since, value, option_rows[id].name);
+        case OPT_HTML: return set_once(inv, &a->html, value, option_rows[id].name);
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
         }
@@ -569,6 +576,32 @@ static int build_route(struct invocation *inv, struct args *a)
         return 0;
 }
 
+/* summary [--since D] [--json | --html FILE]: the window goes as seconds,
+ * counted back from when dawnd reads it. A directory is refused here, before
+ * anything is asked, so that the page cannot land somewhere unexpected. */
+static int build_summary(struct invocation *inv, struct args *a)
+{
+        long long seconds = 7 * 86400;
+        struct stat st;
+
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        if (a->since && (parse_duration(a->since, &seconds) < 0 || seconds == 0))
+                return usage_error(inv, "--since wants a duration such as 24h, 7d or 4w, not '%s'", a->since);
+        if (a->html) {
+                if (inv->json)
+                        return usage_error(inv, "--html and --json: choose one");
+                if (!*a->html)
+                        return usage_error(inv, "--html needs a file name");
+                if (stat(a->html, &st) == 0 && S_ISDIR(st.st_mode))
+                        return usage_error(inv, "--html: '%s' is a directory; name the file to write", a->html);
+                inv->html_file = a->html;
+        }
+        inv->request = new_request("summary");
+        must(cJSON_AddNumberToObject(inv->request, "since", (double)seconds));
+        return 0;
+}
+
 /* help [COMMAND]: answered here, nothing is sent. */
 static int build_help(struct invocation *inv, struct args *a)
 {
@@ -806,6 +839,21 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Makes dawnd re-read its configuration, as SIGHUP does. A configuration\n"
           "with errors is refused and the running one kept.\n",
           0, build_bare, show_reload, NULL, OPERAND_NONE },
+        { "summary", "[--since D] [--json | --html FILE]", "the panel's summary: alerts, deliveries, acks",
+          "Summarises the alerts issued in the last D (default 7d): how many by\n"
+          "type, grade and area; the time from the first report to issue (for\n"
+          "clusters and reviewed reports: median and longest); per channel, how\n"
+          "many deliveries succeeded (delivered or sent) or failed and the p50/p95\n"
+          "time to deliver; per subscriber kind, the share acknowledged and the\n"
+          "median time to acknowledge; escalations; opt-outs and public\n"
+          "subscriptions. An alert is issued when recipients first see it: at once,\n"
+          "or when an officer approves it. Figures read at most 1,000,000 rows each\n"
+          "(\"capped\": true says a figure hit that).\n"
+          "\n"
+          "With --html FILE, writes the same figures as one self-contained HTML page\n"
+          "(charts as inline SVG, tables with the numbers; no script, nothing\n"
+          "fetched) for the panel's minutes; the file is replaced whole.\n",
+          OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_HTML), build_summary, show_summary, "summary", OPERAND_NONE },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },

@@ -40,6 +40,8 @@ enum option_id {
         OPT_FILE,
         OPT_REASON,
         OPT_ALL,
+        OPT_SINCE,
+        OPT_HTML,
         OPT_COUNT,
         OPT_JSON = OPT_COUNT, /* accepted by every command, like --help */
 };
@@ -105,6 +107,7 @@ struct invocation {
         const struct command *help_for; /* with help: which command; NULL: all */
         char error[512];               /* usage error, without the "dawnctl CMD: " prefix */
         bool bad_input;                /* the error is in the alert's text, not the command line */
+        const char *html_file;         /* summary --html: the page is written here (argv's) */
 };
 
 /* What the options said, before a command's builder shapes the request. */
@@ -113,6 +116,8 @@ struct args {
         const char *file;   /* --file */
         const char *reason; /* --reason */
         bool all;           /* --all */
+        const char *since;  /* --since */
+        const char *html;   /* --html */
         char **operands;    /* what is left after the options */
         int n_operands;
 };
@@ -120,7 +125,7 @@ struct args {
 /* How many commands the table has. Fixed here because a static array
  * cannot be declared incomplete; a command added to the table without
  * raising this is a compile error. */
-#define N_COMMANDS 14
+#define N_COMMANDS 15
 
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. argv[0]
  * is the command's name. Returns DAWN_EXIT_OK with inv->request (or

@@ -15,6 +15,7 @@
 #include "grammar.h"
 #include "model.h"
 #include "render.h"
+#include "summary_render.h"
 #include "text.h"
 
 /* Tables are cut to about this many columns, widest column last. */
@@ -804,6 +805,8 @@ int report(const struct invocation *inv, const cJSON *answer, bool json)
         }
         if (cJSON_IsFalse(ok))
                 return report_refusal(answer);
+        if (inv->html_file)
+                return write_summary_html(inv->html_file, answer);
         if (json)
                 print_json_result(inv->command, answer);
         else

@@ -334,11 +334,43 @@ enum stmt_id {
         ST_UPDATE_HELD,
         ST_UPDATE_PROPOSAL,
         ST_UPDATE_NOTICE_TEXT,
+        /* the panel's summary */
+        ST_SUMMARY_ALERTS,
+        ST_SUMMARY_DELIVERIES,
+        ST_SUMMARY_DELIVERY_TIMES,
+        ST_SUMMARY_ACKS,
+        ST_SUMMARY_ESCALATIONS,
+        ST_SUMMARY_PEOPLE,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
         ST_COUNT,
 };
+
+/* The panel's summary counts the alerts issued in a window [?1, ?2): those
+ * whose first revision that recipients saw (status active) was made in it.
+ * That is when an alert went out: at once for an issuer's, at approval for
+ * a reporter's report or a reviewed cluster (whose issued_at is when the
+ * report came). An alert never active (pending, rejected) was not issued.
+ * Candidates come through alerts_by_type (an alert goes out at or before its
+ * updated_at), so the rows read follow the window, not the table.
+ * first_report_at: when the first report it stands on came, for a cluster
+ * the earliest of its overdose reports (its corroborations name them; an
+ * approval re-records those rows, their report alerts keep the time). */
+#define SUMMARY_WINDOW                                                                                        \
+        "WITH w AS MATERIALIZED (SELECT * FROM (SELECT a.id AS id, a.type AS type, a.grade AS grade,"             \
+        " a.area AS area, a.pruned_at AS pruned_at,"                                                           \
+        " (SELECT min(r.created_at) FROM revisions r WHERE r.alert_id = a.id AND r.revision < 100000000"        \
+        "  AND json_extract(r.json, '$.status') = 'active') AS out_at,"                                       \
+        " (SELECT min(r.revision) FROM revisions r WHERE r.alert_id = a.id AND r.revision < 100000000"          \
+        "  AND json_extract(r.json, '$.status') = 'active') AS first_rev,"                                    \
+        " CASE WHEN a.type = 'cluster' THEN coalesce((SELECT min(rep.issued_at) FROM corroborations c"         \
+        "  JOIN alerts rep ON rep.id = json_extract(c.json, '$.id') WHERE c.alert_id = a.id), a.issued_at)"   \
+        "  ELSE a.issued_at END AS first_report_at"                                                           \
+        " FROM alerts a WHERE a.type IN ('batch', 'cluster', 'nfod') AND a.updated_at >= ?1)"                 \
+        " WHERE out_at >= ?1 AND out_at < ?2) "
+_Static_assert(DAWN_TYPE_COUNT == 3, "SUMMARY_WINDOW names every alert type");
+_Static_assert(DAWN_PROPOSAL_REVISION_BASE == 100000000, "SUMMARY_WINDOW leaves review notices out");
 
 static const char *const stmt_sql[ST_COUNT] = {
         [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
@@ -474,6 +506,39 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " AND (?3 IS NULL OR subscriber = ?3) AND (?4 IS NULL OR recipient = ?4)"
                        " AND action = 'publish' AND state IN ('sent', 'delivered')"
                        " GROUP BY subscriber ORDER BY max(revision) DESC, subscriber LIMIT 1",
+        /* ---- the panel's summary: reads only, each bounded by LIMIT ?3 ---- */
+        [ST_SUMMARY_ALERTS] = SUMMARY_WINDOW "SELECT type, grade, area, out_at,"
+                              " CASE WHEN type = 'cluster' OR first_rev > 1 THEN first_report_at END FROM w"
+                              " ORDER BY out_at LIMIT ?3",
+        [ST_SUMMARY_DELIVERIES] = SUMMARY_WINDOW "SELECT channel, state, sum(n) FROM ("
+                                  " SELECT o.channel AS channel, o.state AS state, count(*) AS n FROM w"
+                                  "  JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
+                                  "  GROUP BY o.channel, o.state"
+                                  " UNION ALL SELECT t.channel, t.state, sum(t.deliveries) FROM w"
+                                  "  JOIN delivery_totals t ON t.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
+                                  "  GROUP BY t.channel, t.state)"
+                                  " GROUP BY channel, state ORDER BY channel, state LIMIT ?3",
+        [ST_SUMMARY_DELIVERY_TIMES] = SUMMARY_WINDOW "SELECT o.channel, o.updated_at - o.created_at FROM w"
+                                      " JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
+                                      " AND o.state IN ('delivered', 'sent')"
+                                      " UNION ALL SELECT d.channel, d.usec FROM w"
+                                      " JOIN delivery_times d ON d.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
+                                      " LIMIT ?3",
+        /* one row per (alert, subscriber) that the alert was queued for by the subscriber's own
+         * rules: the time from the first queueing to the first acknowledgement, or NULL */
+        [ST_SUMMARY_ACKS] = SUMMARY_WINDOW ", due AS (SELECT o.alert_id AS alert_id, o.subscriber AS subscriber,"
+                            "  min(o.created_at) AS queued FROM w JOIN outbox o ON o.alert_id = w.id"
+                            "  WHERE o.purpose = 'alert' AND o.action = 'publish' AND o.revision < 100000000"
+                            "  AND o.subscriber <> '' GROUP BY o.alert_id, o.subscriber)"
+                            " SELECT subscriber, (SELECT min(k.at) FROM acks k WHERE k.alert_id = due.alert_id"
+                            "  AND k.subscriber = due.subscriber) - queued FROM due LIMIT ?3",
+        [ST_SUMMARY_ESCALATIONS] = SUMMARY_WINDOW "SELECT e.state, count(*) FROM w"
+                                   " JOIN escalations e ON e.alert_id = w.id GROUP BY e.state LIMIT ?3",
+        [ST_SUMMARY_PEOPLE] = "SELECT (SELECT count(*) FROM sms_optouts),"
+                              " (SELECT count(*) FROM sms_optouts WHERE since >= ?1 AND since < ?2),"
+                              " (SELECT count(DISTINCT number) FROM public_subscribers),"
+                              " (SELECT count(*) FROM public_subscribers),"
+                              " (SELECT count(*) FROM public_subscribers WHERE joined_at >= ?1 AND joined_at < ?2)",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -1861,4 +1926,94 @@ int dawn_store_limit_growth(struct dawn_store *s, int pages)
         sqlite3_finalize(st);
         snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", now + pages);
         return exec(s, sql);
+}
+
+/* ---- the panel's summary ---- */
+
+/* Steps a summary statement over [since, until), at most
+ * DAWN_SUMMARY_MAX_ROWS rows: the first ntext columns as text, the rest
+ * (up to 2) as numbers (NULL: absent). */
+static int summary_rows(struct dawn_store *s, enum stmt_id id, int64_t since, int64_t until, int ntext,
+                        dawn_summary_fn fn, void *userdata, bool *capped)
+{
+        sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, since);
+        sqlite3_bind_int64(st, 2, until);
+        sqlite3_bind_int64(st, 3, DAWN_SUMMARY_MAX_ROWS + 1);
+        int rc, r = 0;
+        size_t n = 0;
+        int ncol = sqlite3_column_count(st);
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (++n > DAWN_SUMMARY_MAX_ROWS) {
+                        if (capped)
+                                *capped = true;
+                        rc = SQLITE_DONE;
+                        break;
+                }
+                struct dawn_summary_row row = { 0 };
+                for (int i = 0; i < ntext && i < 3; i++) {
+                        const unsigned char *t = sqlite3_column_text(st, i);
+                        row.text[i] = t ? (const char *)t : "";
+                }
+                for (int i = ntext; i < ncol && i - ntext < 2; i++) {
+                        row.has_num[i - ntext] = sqlite3_column_type(st, i) != SQLITE_NULL;
+                        row.num[i - ntext] = sqlite3_column_int64(st, i);
+                }
+                r = fn(&row, userdata);
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_summary_alerts(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                              void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_ALERTS, since, until, 3, fn, userdata, capped);
+}
+
+int dawn_store_summary_deliveries(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                  void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_DELIVERIES, since, until, 2, fn, userdata, capped);
+}
+
+int dawn_store_summary_delivery_times(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                      void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_DELIVERY_TIMES, since, until, 1, fn, userdata, capped);
+}
+
+int dawn_store_summary_acks(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                            void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_ACKS, since, until, 1, fn, userdata, capped);
+}
+
+int dawn_store_summary_escalations(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                   void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_ESCALATIONS, since, until, 1, fn, userdata, capped);
+}
+
+int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until, struct dawn_summary_people *out)
+{
+        sqlite3_stmt *st = stmt(s, ST_SUMMARY_PEOPLE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, since);
+        sqlite3_bind_int64(st, 2, until);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                out->optouts = sqlite3_column_int64(st, 0);
+                out->optouts_in_window = sqlite3_column_int64(st, 1);
+                out->public_numbers = sqlite3_column_int64(st, 2);
+                out->public_subscriptions = sqlite3_column_int64(st, 3);
+                out->public_joined_in_window = sqlite3_column_int64(st, 4);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc == SQLITE_DONE ? SQLITE_IOERR : rc);
 }

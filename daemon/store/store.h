@@ -282,6 +282,46 @@ uint64_t dawn_store_vm_steps(struct dawn_store *s);
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);
 
+/* ---- the panel's summary ----
+ * Figures over the alerts issued in [since, until) (microseconds): those
+ * whose first revision that recipients saw was made in the window (at once
+ * for an issuer's alert, at approval for a reviewed one). Read only; each
+ * call reads at most DAWN_SUMMARY_MAX_ROWS rows and sets *capped (when not
+ * NULL) if there were more. fn is called per row; a negative return stops
+ * the walk and is returned. */
+#define DAWN_SUMMARY_MAX_ROWS 1000000
+struct dawn_summary_row {
+        const char *text[3];   /* valid during the call */
+        int64_t num[2];
+        bool has_num[2];       /* false: NULL */
+};
+typedef int (*dawn_summary_fn)(const struct dawn_summary_row *row, void *userdata);
+/* text: type, grade, area; num: when it went out, and when the first report
+ * it stands on came (absent unless it is a cluster or waited for review). */
+int dawn_store_summary_alerts(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                              void *userdata, bool *capped);
+/* text: channel, state; num: deliveries (outbox rows, and for pruned alerts
+ * the counts retention kept). */
+int dawn_store_summary_deliveries(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                  void *userdata, bool *capped);
+/* text: channel; num: microseconds from queued to delivered (or sent), per
+ * delivery that got there, pruned alerts' kept times included. */
+int dawn_store_summary_delivery_times(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                      void *userdata, bool *capped);
+/* One row per (alert, subscriber) its own rules queued the alert for: text:
+ * subscriber; num: microseconds from first queued to its first ack (absent:
+ * not acknowledged). Pruned alerts have no rows (their recipients are gone). */
+int dawn_store_summary_acks(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                            void *userdata, bool *capped);
+/* text: escalation state; num: clocks in that state. */
+int dawn_store_summary_escalations(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                   void *userdata, bool *capped);
+struct dawn_summary_people {
+        int64_t optouts, optouts_in_window;
+        int64_t public_numbers, public_subscriptions, public_joined_in_window;
+};
+int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until, struct dawn_summary_people *out);
+
 /* Tests: the next dawn_store_commit() rolls back and fails as if COMMIT had
  * returned sqlite_code (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR...). */
 void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);

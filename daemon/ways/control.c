@@ -1,6 +1,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <grp.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
+#include "summary.h"
 #include "ways.h"
 
 /* How many chunks of input one connection may read in one turn of the loop. */
@@ -529,6 +531,35 @@ static cJSON *cmd_optouts(struct dawn_ways *ways, const struct dawn_peer *p, con
         return ans;
 }
 
+/* The panel's summary of the alerts issued in the last `since` seconds
+ * (default 7 days). Read only, and bounded (summary.h). */
+#define SUMMARY_DEFAULT_SECONDS (7 * 86400)
+#define SUMMARY_MAX_SECONDS (100LL * 366 * 86400)
+static cJSON *cmd_summary(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "since", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const cJSON *since = cJSON_GetObjectItemCaseSensitive(req, "since");
+        double seconds = SUMMARY_DEFAULT_SECONDS;
+        if (since) {
+                if (!cJSON_IsNumber(since) || since->valuedouble < 1 || since->valuedouble > SUMMARY_MAX_SECONDS ||
+                    since->valuedouble != floor(since->valuedouble))
+                        return answer_error("since", false, "since: a whole number of seconds, 1 to %lld",
+                                            SUMMARY_MAX_SECONDS);
+                seconds = since->valuedouble;
+        }
+        int64_t until = dawn_now_usec();
+        cJSON *summary;
+        int r = dawn_summary_json(ways->store, ways->config, until - (int64_t)seconds * 1000000, until, &summary);
+        if (r < 0)
+                return answer_store_error(ways, r);
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "summary", summary);
+        return ans;
+}
+
 static const struct {
         const char *name;
         command_fn fn;
@@ -537,6 +568,7 @@ static const struct {
         { "list", cmd_list },     { "pending", cmd_pending }, { "show", cmd_show },
         { "route", cmd_route },   { "status", cmd_status },   { "reload", cmd_reload },
         { "approve", cmd_approve }, { "reject", cmd_reject }, { "optouts", cmd_optouts },
+        { "summary", cmd_summary },
 };
 
 static bool is_write(command_fn fn)
