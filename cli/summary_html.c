@@ -125,10 +125,11 @@ void summary_format_seconds(double seconds, char *buf, size_t n)
 /* Colours that stay apart in greyscale print: dark blue, red, light grey. */
 static const char *const part_colours[3] = { "#1f4e8c", "#c0392b", "#b8bec6" };
 
-#define CHART_WIDTH 520
-#define CHART_LABEL 150 /* the labels' column */
-#define CHART_BAR 290   /* the longest bar */
-#define CHART_ROW 22
+#define CHART_WIDTH 430
+#define CHART_LABEL 120 /* the labels' column */
+#define CHART_BAR 240   /* the longest bar; the rest holds its value */
+#define MARKS_AXIS 150  /* p50/p95: the scale, then the values in words */
+#define CHART_ROW 20
 
 static void svg_open(struct sb *b, const char *id, const char *title, int height)
 {
@@ -215,7 +216,7 @@ char *summary_svg_bars(const char *id, const char *title, const struct summary_b
                 sb_put(&b, "</text>\n");
         }
         for (size_t k = 0; legend && k < nparts; k++) {
-                int x = CHART_LABEL + (int)k * 100, y = height - legend + 4;
+                int x = CHART_LABEL + (int)k * 90, y = height - legend + 4;
                 sb_printf(&b, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>", x, y, part_colours[k]);
                 sb_printf(&b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#222\">", x + 16, y + 11);
                 sb_esc(&b, part_names[k]);
@@ -241,8 +242,8 @@ char *summary_svg_marks(const char *id, const char *title, const struct summary_
                 sb_printf(&b, "<text x=\"0\" y=\"18\" font-size=\"13\" fill=\"#444\">none</text>\n");
         for (size_t i = 0; i < n; i++) {
                 int y = 4 + (int)i * CHART_ROW;
-                double x50 = CHART_LABEL + marks[i].p50 / max * (CHART_BAR - 10);
-                double x95 = CHART_LABEL + marks[i].p95 / max * (CHART_BAR - 10);
+                double x50 = CHART_LABEL + marks[i].p50 / max * MARKS_AXIS;
+                double x95 = CHART_LABEL + marks[i].p95 / max * MARKS_AXIS;
                 summary_format_seconds(marks[i].p50, t50, sizeof(t50));
                 summary_format_seconds(marks[i].p95, t95, sizeof(t95));
                 sb_printf(&b, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"end\" fill=\"#222\">",
@@ -255,8 +256,8 @@ char *summary_svg_marks(const char *id, const char *title, const struct summary_
                           x50, y + 10, t50);
                 sb_printf(&b, "<rect x=\"%.1f\" y=\"%d\" width=\"3\" height=\"14\" fill=\"#c0392b\"><title>p95 %s</title></rect>\n",
                           x95 - 1.5, y + 3, t95);
-                sb_printf(&b, "<text x=\"%.1f\" y=\"%d\" font-size=\"12\" fill=\"#222\">p50 %s, p95 %s</text>\n",
-                          x95 + 6, y + 15, t50, t95);
+                sb_printf(&b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#222\">p50 %s, p95 %s</text>\n",
+                          CHART_LABEL + MARKS_AXIS + 8, y + 15, t50, t95);
         }
         sb_put(&b, "</svg>");
         return sb_take(&b);
@@ -304,6 +305,7 @@ static void count_figure(struct sb *b, const char *id, const char *caption, cons
         sb_put(b, "<figure>\n<figcaption>");
         sb_esc(b, caption);
         sb_put(b, "</figcaption>\n");
+        sb_put(b, "<div class=\"pair\">");
         put_svg(b, summary_svg_bars(id, caption, bars, n, 1, NULL, 0));
         sb_put(b, "\n<table><thead><tr><th scope=\"col\">");
         sb_esc(b, what);
@@ -313,7 +315,7 @@ static void count_figure(struct sb *b, const char *id, const char *caption, cons
                 sb_esc(b, item->string);
                 sb_printf(b, "</td><td class=\"n\">%.0f</td></tr>\n", item->valuedouble);
         }
-        sb_put(b, "</tbody></table>\n</figure>\n");
+        sb_put(b, "</tbody></table></div>\n</figure>\n");
         free(bars);
 }
 
@@ -324,7 +326,7 @@ static void alerts_section(struct sb *b, const cJSON *s)
         count_figure(b, "chart-type", "Alerts by type", "type", get(a, "by_type"));
         count_figure(b, "chart-grade", "Alerts by grade", "grade", get(a, "by_grade"));
         count_figure(b, "chart-area", "Alerts by area", "area", get(a, "by_area"));
-        sb_put(b, "</div>\n<h3>From first report to issue</h3>\n<p>");
+        sb_put(b, "</div>\n<p><strong>From first report to issue:</strong> ");
         if (num(ri, "alerts") > 0) {
                 sb_printf(b, "%.0f alert%s stood on reports (clusters of overdose reports, and reports an officer "
                              "approved): median ",
@@ -403,6 +405,7 @@ static void acks_section(struct sb *b, const cJSON *s)
         }
         sb_put(b, "<section>\n<h2>Acknowledgements</h2>\n<figure>\n"
                   "<figcaption>Share of alerts acknowledged, per subscriber kind</figcaption>\n");
+        sb_put(b, "<div class=\"pair\">");
         put_svg(b, summary_svg_bars("chart-acks", "Share of alerts acknowledged, per subscriber kind", bars, n, 1, NULL,
                                     100));
         sb_put(b, "\n<table><thead><tr><th scope=\"col\">subscriber kind</th><th scope=\"col\">due</th>"
@@ -417,7 +420,7 @@ static void acks_section(struct sb *b, const cJSON *s)
                 put_seconds(b, k, "median_seconds");
                 sb_put(b, "</td></tr>\n");
         }
-        sb_put(b, "</tbody></table>\n</figure>\n</section>\n");
+        sb_put(b, "</tbody></table></div>\n</figure>\n</section>\n");
         free(bars);
         free(rates);
 }
@@ -425,33 +428,38 @@ static void acks_section(struct sb *b, const cJSON *s)
 static void people_section(struct sb *b, const cJSON *s)
 {
         const cJSON *e = get(s, "escalations"), *o = get(s, "optouts"), *p = get(s, "public");
-        sb_printf(b, "<section>\n<h2>Escalations, opt-outs and public subscriptions</h2>\n"
-                     "<table><tbody>\n"
-                     "<tr><th scope=\"row\">escalation clocks started</th><td class=\"n\">%.0f</td></tr>\n"
+        sb_printf(b, "<section>\n<h2>Escalations, opt-outs and public subscriptions</h2>\n<div class=\"pair\">\n"
+                     "<table><caption>Escalations</caption><tbody>\n"
+                     "<tr><th scope=\"row\">clocks started</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">escalated (nobody acknowledged in time)</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">acknowledged in time</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">still waiting</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">stopped (cancelled or expired)</th><td class=\"n\">%.0f</td></tr>\n"
+                     "</tbody></table>\n",
+                  num(e, "started"), num(e, "escalated"), num(e, "acknowledged_in_time"), num(e, "waiting"),
+                  num(e, "stopped"));
+        sb_printf(b, "<table><caption>Opt-outs and public subscriptions</caption><tbody>\n"
                      "<tr><th scope=\"row\">numbers that replied STOP in the window</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">numbers opted out in all</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">public subscribers (numbers)</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">public subscriptions (number and area)</th><td class=\"n\">%.0f</td></tr>\n"
                      "<tr><th scope=\"row\">public subscriptions made in the window</th><td class=\"n\">%.0f</td></tr>\n"
-                     "</tbody></table>\n</section>\n",
-                  num(e, "started"), num(e, "escalated"), num(e, "acknowledged_in_time"), num(e, "waiting"),
-                  num(e, "stopped"), num(o, "in_window"), num(o, "total"), num(p, "numbers"),
-                  num(p, "subscriptions"), num(p, "joined_in_window"));
+                     "</tbody></table>\n</div>\n</section>\n",
+                  num(o, "in_window"), num(o, "total"), num(p, "numbers"), num(p, "subscriptions"),
+                  num(p, "joined_in_window"));
 }
 
 static const char page_style[] =
         "body{font-family:sans-serif;color:#222;max-width:60em;margin:1.5em auto;padding:0 1em;line-height:1.4}"
-        "h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.4em}"
+        "h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin:1em 0 .4em}"
         "h3{font-size:1em}.window{color:#444;margin-top:0}"
-        ".figures{display:flex;flex-wrap:wrap;gap:0 2em}figure{margin:.5em 0}"
+        ".figures{display:flex;flex-wrap:wrap;gap:0 2em}figure{margin:.4em 0}"
+        ".pair{display:flex;flex-wrap:wrap;align-items:flex-start;gap:0 1.5em}"
         "figcaption{font-weight:bold;font-size:.9em;margin-bottom:.3em}"
-        "table{border-collapse:collapse;font-size:.9em;margin:.4em 0}"
-        "th,td{border:1px solid #ccc;padding:.15em .5em;text-align:left}td.n{text-align:right}"
-        "footer{color:#555;font-size:.85em;margin-top:2em}"
+        "table{border-collapse:collapse;font-size:.85em;margin:.3em 0}"
+        "th,td{border:1px solid #ccc;padding:.1em .5em;text-align:left}td.n{text-align:right}"
+        "caption{font-weight:bold;text-align:left;padding-bottom:.2em}th[scope=row]{font-weight:normal}"
+        "footer{color:#555;font-size:.85em;margin-top:1.5em}"
         "svg{max-width:100%;height:auto;-webkit-print-color-adjust:exact;print-color-adjust:exact}"
         "@media print{body{margin:0;max-width:none}section{break-inside:avoid}}";
 

@@ -154,7 +154,7 @@ if [ -x "$CHROMIUM" ]; then
         # every host name resolves to nothing, so a request would fail in the log rather than leave
         shot=${DAWN_SCREENSHOT:-$T/summary.png}
         timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
-                --host-resolver-rules='MAP * ~NOTFOUND' --hide-scrollbars --window-size=860,1500 \
+                --host-resolver-rules='MAP * ~NOTFOUND' --hide-scrollbars --window-size=800,1640 --force-device-scale-factor=0.88 \
                 --screenshot="$shot" "file://$T/summary.html" >"$T/chromium.log" 2>&1
         check "chromium renders the page to a PNG" test -s "$shot"
         timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
