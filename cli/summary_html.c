@@ -93,6 +93,7 @@ static void sb_esc(struct sb *b, const char *s)
 static char *sb_take(struct sb *b)
 {
         sb_grow(b, 0);
+        b->p[b->len] = '\0'; /* nothing may have been written yet */
         return b->p;
 }
 
