@@ -31,6 +31,9 @@
  *   route    {"area": "..", "type": "..", "grade": ".."} -> {"deliveries": [...]}
  *   status   {}                                -> {"status": {...}}
  *   reload   {}                                -> {"reloaded": true}
+ *   summary  {"since": 604800}                 -> {"summary": {...}}  figures over the alerts issued in
+ *                                                  the last `since` seconds (default 7 days; README,
+ *                                                  "The panel's summary")
  */
 #ifndef DAWN_PROTOCOL_H
 #define DAWN_PROTOCOL_H
