@@ -353,7 +353,8 @@ enum stmt_id {
  * a reporter's report or a reviewed cluster (whose issued_at is when the
  * report came). An alert never active (pending, rejected) was not issued.
  * Candidates come through alerts_by_type (an alert goes out at or before its
- * updated_at), so the rows read follow the window, not the table.
+ * updated_at), so the rows read follow the window, not the table, and are
+ * capped as every figure is (?3: DAWN_SUMMARY_MAX_ROWS + 1).
  * first_report_at: when the first report it stands on came, for a cluster
  * the earliest of its overdose reports (its corroborations name them; an
  * approval re-records those rows, their report alerts keep the time). */
@@ -367,7 +368,7 @@ enum stmt_id {
         " CASE WHEN a.type = 'cluster' THEN coalesce((SELECT min(rep.issued_at) FROM corroborations c"         \
         "  JOIN alerts rep ON rep.id = json_extract(c.json, '$.id') WHERE c.alert_id = a.id), a.issued_at)"   \
         "  ELSE a.issued_at END AS first_report_at"                                                           \
-        " FROM alerts a WHERE a.type IN ('batch', 'cluster', 'nfod') AND a.updated_at >= ?1)"                 \
+        " FROM alerts a WHERE a.type IN ('batch', 'cluster', 'nfod') AND a.updated_at >= ?1 LIMIT ?3)"        \
         " WHERE out_at >= ?1 AND out_at < ?2) "
 _Static_assert(DAWN_TYPE_COUNT == 3, "SUMMARY_WINDOW names every alert type");
 _Static_assert(DAWN_PROPOSAL_REVISION_BASE == 100000000, "SUMMARY_WINDOW leaves review notices out");

@@ -135,10 +135,26 @@ check "and says it is a directory" grep -q "is a directory" "$T/err"
 ctl summary --html "$T/no/such/dir/page.html" 2>"$T/err"
 check "--html where nothing can be written exits 1, saying why" \
         bash -c "test $? -eq 1 && grep -q 'cannot write .*No such file or directory' '$T/err'"
-out=$(printf '{"cmd":"summary","since":"7d"}\n' | /usr/bin/python3 -c 'import socket,sys,os
-s=socket.socket(socket.AF_UNIX); s.connect(os.environ["DAWN_SOCKET"]); s.sendall(sys.stdin.buffer.read())
-print(s.makefile().readline())')
-check "dawnd refuses a since that is not seconds, naming it" grep -q '"field": *"since"' <<<"$out"
+# what a client of the control socket may send that is not a window: each refused, naming the field
+refusals=$(/usr/bin/python3 - <<'PY'
+import json, os, socket
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["DAWN_SOCKET"])
+f = s.makefile("rw")
+bad = ['"7d"', '0', '-1', '1.5', '1e300', 'true', 'null', '[]', '{"a":1}']
+for v in bad:
+    f.write('{"cmd":"summary","since":%s}\n' % v)
+f.write('{"cmd":"summary","until":5}\n')
+f.flush()
+for v in bad + ["until"]:
+    a = json.loads(f.readline())
+    print(v, a.get("ok"), a.get("field"))
+PY
+)
+check "dawnd refuses every since that is not 1 s to 100 years, and unknown arguments, naming the field" \
+        test "$(awk '$2 == "False" && ($3 == "since" || ($1 == "until" && $3 == "until"))' <<<"$refusals" | wc -l)" -eq 10 ||
+        echo "$refusals" | sed 's/^/#   /'
+check "and still answers" bash -c "\"$DAWNCTL\" status >/dev/null"
 
 # ---- the HTML page ----
 ctl summary --since 1d --html "$T/summary.html" >"$T/out"
