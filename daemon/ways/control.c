@@ -555,6 +555,10 @@ static cJSON *cmd_summary(struct dawn_ways *ways, const struct dawn_peer *p, con
         int r = dawn_summary_json(ways->store, ways->config, until - (int64_t)seconds * 1000000, until, &summary);
         if (r < 0)
                 return answer_store_error(ways, r);
+        /* the answer says so too; the log is for whoever wonders why a figure looks small */
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(summary, "capped")))
+                log_notice("summary for %s: a figure reached its limit of %d rows and counts only those", p->actor,
+                           DAWN_SUMMARY_MAX_ROWS);
         cJSON *ans = answer_ok();
         cJSON_AddItemToObject(ans, "summary", summary);
         return ans;
