@@ -115,6 +115,7 @@ check "the default window (7 days) holds the same" test "$(fig .window_seconds) 
 
 # ---- as text ----
 ctl summary --since 2d >"$T/summary.txt"
+sed "s/^/# /" "$T/summary.txt"
 for heading in "Summary of alerts issued from" "Alerts issued: 4" "From first report to issue" "Delivery" \
         "Acknowledgements" "Escalations" "Opt-outs and public subscriptions"; do
         check "the text has '$heading'" grep -q "^$heading" "$T/summary.txt"
