@@ -522,11 +522,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                 "  || coalesce(': ' || p.reason, '')"
                 " FROM proposals p WHERE p.alert_id = ?1 AND p.decided_by = 'dawnd' AND p.decided_at IS NOT NULL"
                 /* escalation clocks: when each started, and how it ended */
-                " UNION ALL SELECT e.started_at, 3, 0, 'dawnd (escalation)', 'escalation-wait', NULL,"
+                " UNION ALL SELECT e.started_at, 3, e.rowid, 'dawnd (escalation)', 'escalation-wait', NULL,"
                 "  'waiting for ' || e.subscriber || ' to acknowledge, until '"
                 "  || strftime('%Y-%m-%dT%H:%M:%SZ', e.due_at / 1000000, 'unixepoch')"
                 " FROM escalations e WHERE e.alert_id = ?1"
-                " UNION ALL SELECT e.decided_at, 3, 1, 'dawnd (escalation)',"
+                " UNION ALL SELECT e.decided_at, 4, e.rowid, 'dawnd (escalation)',"
                 "  CASE e.state WHEN 'escalated' THEN 'escalate' ELSE 'escalation-' || e.state END, NULL,"
                 "  CASE e.state WHEN 'escalated' THEN 'not acknowledged by ' || e.subscriber || '; told '"
                 "   || CASE WHEN json_valid(e.detail) AND json_type(e.detail) = 'array'"
