@@ -858,13 +858,13 @@ static const struct command commands[N_COMMANDS + 1] = {
           "...), oldest first, ending with the newest. Only the newest N entries\n"
           "(--limit, default 1000) are shown; a note says when older ones were\n"
           "left out. The actor says who and from which way in:\n"
-          "  uid 1000 (alice)         an officer, over the control socket (dawnctl)\n"
-          "  http:ambulance           a partner source, over the HTTP API\n"
-          "  mqtt:ambulance           a partner source, over MQTT ingest; for an\n"
-          "                           ack, the subscriber's dashboard\n"
-          "  sms:+44…1234 (hostel-a)  a text from a subscriber's number (masked)\n"
-          "  dawnd (expiry), ...      dawnd itself\n"
-          "  SIGHUP                   a reload by signal\n",
+          "  uid 1000 (alice)               an officer, over the control socket\n"
+          "  http:ambulance                 a partner source, over the HTTP API\n"
+          "  mqtt:ambulance                 a partner source, over MQTT ingest; for\n"
+          "                                 an ack, the subscriber's dashboard\n"
+          "  sms:+4477******23 (hostel-a)   a text from a subscriber's number\n"
+          "  dawnd (expiry), ...            dawnd itself\n"
+          "  SIGHUP                         a reload by signal\n",
           OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_ACTOR) | OPT_BIT(OPT_LIMIT), build_audit, show_audit, "audit",
           OPERAND_NONE },
         { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, OPERAND_NONE }, /* the end */
