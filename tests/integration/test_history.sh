@@ -54,6 +54,11 @@ check "a dashboard acknowledges it over MQTT" \
 ctl reload >/dev/null
 kill -HUP "$DAWND_PID"
 check "a SIGHUP reload is audited too" wait_for "ctl --json audit --actor SIGHUP | q 'len(d) == 1'" 10
+cp "$T/dawn.conf" "$T/dawn.conf.good"
+echo 'subscribers = ( { id = "x"; kind = "nonsense"; } );' >>"$T/dawn.conf"
+ctl reload >/dev/null 2>&1
+check "a refused reload exits 1" test $? -eq 1
+cp "$T/dawn.conf.good" "$T/dawn.conf"
 ctl cancel "$ID" --reason "lab retest: not a nitazene" >/dev/null
 check "an officer cancels it" test "$(ctl --json show "$ID" | q 'd["status"]')" = cancelled
 
@@ -94,9 +99,11 @@ ctl audit >"$T/audit"
 sed 's/^/    | /' "$T/audit"
 check "audit lists every decision, newest last" \
         bash -c "awk 'NR > 1' '$T/audit' | grep -Eo '(issue|corroborate|update|ack|reload|cancel) ' | tr -d ' ' | tr '\n' ' ' |
-                grep -qx 'issue corroborate update ack reload reload cancel '"
+                grep -qx 'issue corroborate update ack reload reload reload cancel '"
 check "a reload by dawnctl names the officer and says it applied" \
         grep -Eq "$ME \\(.*reload +- +applied \\([0-9]+ areas, [0-9]+ subscribers\\)" "$T/audit"
+check "a refused one says it was not applied, and why" \
+        grep -Eq "$ME \\(.*reload +- +not applied, [0-9]+ errors?: .+" "$T/audit"
 ctl --json audit --actor "http:portsmouth-ph" >"$T/actor.json"
 check "--actor filters exactly" q 'len(d) == 1 and d[0]["action"] == "corroborate" and d[0]["alert"] == "A1"' "$T/actor.json"
 ctl --json audit --actor "http:portsmouth" >"$T/actor.json"
