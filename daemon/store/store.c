@@ -262,8 +262,7 @@ static const char *const migrations[] = {
         /* 8: reading the audit trail (dawnctl history, dawnctl audit) at a
          * cost that does not grow with the whole log: an alert's rows by
          * index, and the latest rows by time. Touches only what it adds. */
-        "CREATE INDEX audit_by_alert ON audit(alert_id, at);"
-        "CREATE INDEX audit_by_time ON audit(at);",
+        "CREATE INDEX audit_by_alert ON audit(alert_id, at); CREATE INDEX audit_by_time ON audit(at);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
