@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ca_file.h"
 #include "dawn/protocol.h"
 #include "str.h"
 
@@ -69,14 +70,14 @@ static const char *const mqtt_keys[] = {
 static const char *const sms_keys[] = {
         "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
         "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial",
-        "callback_token_file", "callback_base_url", NULL,
+        "callback_token_file", "callback_base_url", "ca_file", NULL,
 };
 /* The keys only one provider has: given for the other, they are a mistake. */
 static const char *const sms_notify_keys[] = { "api_key_file", "template_id", "callback_token_file", NULL };
 static const char *const sms_twilio_keys[] = { "account_sid", "auth_token_file", "from", "callback_base_url", NULL };
 static const char *const email_keys[] = {
         "url", "from", "username", "password_file", "tls", "tls_override", "timeout", "rate_per_minute",
-        "max_in_flight", "lifetime", "retry_initial", NULL,
+        "max_in_flight", "lifetime", "retry_initial", "ca_file", NULL,
 };
 static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", NULL };
 static const char *const subscriber_keys[] = {
@@ -433,6 +434,19 @@ static void check_readable(struct loader *l, config_setting_t *s, const char *pa
                 err = EISDIR;
         if (err)
                 fail(l, s, "%s: cannot read %s: %s", path_of(l, s, NULL), path, strerror(err));
+}
+
+/* channels.X.ca_file: read and parsed here, so that `dawnd -n`, the start
+ * and a reload refuse a bundle the channel could not use (ca_file.c). */
+static void opt_ca_file(struct loader *l, config_setting_t *g, char **dst)
+{
+        config_setting_t *s = opt_string(l, g, "ca_file", dst, true);
+        struct dawn_ca *ca = NULL;
+        char why[256];
+
+        if (s && dawn_ca_load(*dst, &ca, why, sizeof(why)) < 0)
+                fail(l, s, "%s: %s: %s", path_of(l, s, NULL), *dst, why);
+        dawn_ca_free(ca);
 }
 
 /* Accepts [ ... ] and ( ... ) alike: operators cannot be expected to know
@@ -1012,6 +1026,7 @@ static void load_sms(struct loader *l, config_setting_t *g)
                 check_base_url(l, s, sms->base_url);
         opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
         opt_timeout(l, g, "timeout", &sms->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
+        opt_ca_file(l, g, &sms->ca_file);
         if (!known)
                 return;
         if (sms->provider == DAWN_SMS_NOTIFY)
@@ -1111,6 +1126,7 @@ static void load_email(struct loader *l, config_setting_t *g)
         load_email_login(l, g);
         load_email_tls(l, g, url_ok, smtps, loopback);
         opt_timeout(l, g, "timeout", &m->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
+        opt_ca_file(l, g, &m->ca_file);
 }
 
 static void load_channels(struct loader *l, config_setting_t *root)
@@ -1738,6 +1754,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->email.from);
         free(c->email.username);
         free(c->email.password_file);
+        free(c->email.ca_file);
+        free(c->sms.ca_file);
         free(c->timezone);
         for (size_t i = 0; i < c->n_sources; i++) {
                 free(c->sources[i].id);

@@ -80,6 +80,7 @@ struct dawn_sms_config {
         int max_segments;        /* default 2 (1..10) */
         uint64_t timeout_usec;   /* "timeout": one request, default 30s */
         struct dawn_channel_limits limits;
+        char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */
 };
 
 struct dawn_email_config {
@@ -92,6 +93,7 @@ struct dawn_email_config {
                                   * smtp:// to a loopback address or when tls_override = true */
         uint64_t timeout_usec;   /* "timeout": one message, default 60s */
         struct dawn_channel_limits limits;
+        char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */
 };
 
 struct dawn_mqtt_config {
