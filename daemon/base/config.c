@@ -57,7 +57,7 @@ static const char *const top_keys[] = {
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
-        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", NULL,
+        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
@@ -552,6 +552,48 @@ static void load_timezone(struct loader *l, config_setting_t *g)
                            "\"Europe/London\")", path_of(l, s, NULL), tz, path);
 }
 
+/* daemon.allowed_origins and daemon.trusted_proxies: what a proxy in front
+ * of dawnd needs (README, "Running behind nginx"). */
+static void load_proxy_keys(struct loader *l, config_setting_t *g)
+{
+        struct dawn_config *c = l->c;
+        config_setting_t *s = opt_strv(l, g, "allowed_origins", &c->allowed_origins, &c->n_allowed_origins);
+        char norm[DAWN_ORIGIN_MAX];
+
+        for (size_t i = 0; s && i < c->n_allowed_origins; i++) {
+                if (dawn_origin_normalize(c->allowed_origins[i], norm, sizeof(norm)) < 0) {
+                        fail(l, s, "%s: '%s' is not an origin such as \"https://dawn.example.org\" (http or https, "
+                                   "a host and an optional port: no path, no trailing /)",
+                             path_of(l, s, NULL), c->allowed_origins[i]);
+                        continue;
+                }
+                char *copy = strdup(norm);
+                if (!copy) {
+                        l->oom = true;
+                        return;
+                }
+                free(c->allowed_origins[i]);
+                c->allowed_origins[i] = copy; /* compared as browsers send them */
+        }
+        s = opt_string_list(l, g, "trusted_proxies");
+        if (!s)
+                return;
+        size_t n = (size_t)config_setting_length(s);
+        c->trusted_proxies = calloc(n ? n : 1, sizeof(*c->trusted_proxies));
+        if (!c->trusted_proxies) {
+                l->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *v = config_setting_get_string_elem(s, (int)i);
+                if (dawn_cidr_parse(v, &c->trusted_proxies[c->n_trusted_proxies]) == 0)
+                        c->n_trusted_proxies++;
+                else
+                        fail(l, s, "%s: '%s' is not an address or a network such as \"127.0.0.1\", \"::1\" or "
+                                   "\"10.0.0.0/8\"", path_of(l, s, NULL), v);
+        }
+}
+
 static void load_daemon(struct loader *l, config_setting_t *root)
 {
         struct dawn_config *c = l->c;
@@ -586,6 +628,7 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                      path_of(l, s, NULL), c->dashboard_broker_url);
         load_socket_mode(l, g);
         load_timezone(l, g);
+        load_proxy_keys(l, g);
 }
 
 /* A group that does not exist is not an error: the daemon then leaves the
@@ -1731,6 +1774,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->http_listen);
         free(c->dashboard_dir);
         free(c->dashboard_broker_url);
+        strv_free(c->allowed_origins, c->n_allowed_origins);
+        free(c->trusted_proxies);
         for (size_t i = 0; i < c->n_areas; i++) {
                 free(c->areas[i].id);
                 free(c->areas[i].path);
