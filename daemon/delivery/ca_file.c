@@ -44,7 +44,7 @@ struct dawn_ca {
 
 static void openssl_reason(char *buf, size_t size)
 {
-        unsigned long e = ERR_peek_last_error();
+        unsigned long e = ERR_peek_error(); /* the first: the cause, not "ASN1 lib" */
         const char *reason = e ? ERR_reason_error_string(e) : NULL;
         snprintf(buf, size, "%s", reason ? reason : "unreadable");
         ERR_clear_error();
