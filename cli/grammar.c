@@ -56,6 +56,7 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_REASON] = { "reason", "TEXT", NULL, VALUE_TEXT, "why; recorded with the alert (required)",
                          NULL },
         [OPT_ALL] = { "all", NULL, NULL, VALUE_FLAG, "include pending, cancelled and expired alerts", NULL },
+        [OPT_DRY_RUN] = { "dry-run", NULL, NULL, VALUE_FLAG, "say what would be removed; remove nothing", NULL },
 };
 
 /* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
@@ -271,6 +272,7 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_FILE: return set_once(inv, &a->file, value, option_rows[id].name);
         case OPT_REASON: return set_once(inv, &a->reason, value, option_rows[id].name);
         case OPT_ALL: a->all = true; return 0;
+        case OPT_DRY_RUN: a->dry_run = true; return 0;
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
         }
@@ -569,6 +571,15 @@ static int build_route(struct invocation *inv, struct args *a)
         return 0;
 }
 
+static int build_prune(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        inv->request = new_request("prune");
+        must(cJSON_AddBoolToObject(inv->request, "dry_run", a->dry_run));
+        return 0;
+}
+
 /* help [COMMAND]: answered here, nothing is sent. */
 static int build_help(struct invocation *inv, struct args *a)
 {
@@ -806,6 +817,19 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Makes dawnd re-read its configuration, as SIGHUP does. A configuration\n"
           "with errors is refused and the running one kept.\n",
           0, build_bare, show_reload, NULL, OPERAND_NONE },
+        { "prune", "[--dry-run]", "remove delivery details of alerts that ended long ago",
+          "Removes now what retention.deliveries (default 90d) says DAWN keeps no\n"
+          "longer: for every alert that was cancelled or expired longer ago than\n"
+          "that, its deliveries (with the recipients' numbers, addresses and\n"
+          "topics) and who acknowledged it. The counts per channel and state, and\n"
+          "how long deliveries took, are kept: 'dawnctl show' still gives them.\n"
+          "dawnd does this by itself every day; each alert gets an audit row\n"
+          "\"prune\" with you as its actor. A large backlog goes in steps of 64\n"
+          "alerts; the steps after the first follow by themselves.\n"
+          "\n"
+          "With --dry-run, says what would be removed (alerts, deliveries per\n"
+          "channel, the first alert ids) and removes nothing.\n",
+          OPT_BIT(OPT_DRY_RUN), build_prune, show_prune, "prune", OPERAND_NONE },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },

@@ -38,3 +38,4 @@ void show_route(const cJSON *request, const cJSON *answer);
 void show_status(const cJSON *request, const cJSON *answer);
 void show_reload(const cJSON *request, const cJSON *answer);
 void show_alert(const cJSON *request, const cJSON *answer);
+void show_prune(const cJSON *request, const cJSON *answer);
