@@ -31,6 +31,11 @@
  *   route    {"area": "..", "type": "..", "grade": ".."} -> {"deliveries": [...]}
  *   status   {}                                -> {"status": {...}}
  *   reload   {}                                -> {"reloaded": true}
+ *   prune    {"dry_run": false}                -> {"prune": {"dry_run", "ended_before", "alerts",
+ *                                                  "deliveries", "channels": {"sms": n, ...},
+ *                                                  "more", and for a dry run "alert_ids"}}
+ *                                                  (retention; show of a pruned alert adds
+ *                                                  "delivery_totals" and "details_removed_at")
  */
 #ifndef DAWN_PROTOCOL_H
 #define DAWN_PROTOCOL_H
