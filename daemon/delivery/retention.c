@@ -43,12 +43,15 @@ static void finish_run(struct dawn_retention *rt)
                                                 len ? ", " : "; ", dawn_channel_name((enum dawn_channel_kind)k),
                                                 (long long)c->by_channel[k]);
         dawn_time_format(rt->ended_before, when, sizeof(when));
+        char audit[64] = "";
+        if (c->audit_rows)
+                snprintf(audit, sizeof(audit), "; %lld audit row(s) lost a number", (long long)c->audit_rows);
         if (c->alerts > 0 || c->audit_rows > 0)
                 log_info("retention: removed delivery details of %lld alert(s) (%lld deliveries%s) ended before %s"
-                         "%s%s; %lld audit row(s) lost a number",
+                         "%s%s%s",
                          (long long)c->alerts, (long long)c->deliveries, channels, when,
                          strcmp(rt->actor, DAWN_RETENTION_ACTOR) ? "; asked by " : "",
-                         strcmp(rt->actor, DAWN_RETENTION_ACTOR) ? rt->actor : "", (long long)c->audit_rows);
+                         strcmp(rt->actor, DAWN_RETENTION_ACTOR) ? rt->actor : "", audit);
         else
                 log_debug("retention: nothing ended before %s to remove", when);
         memset(&rt->done, 0, sizeof(rt->done));
