@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 struct dawn_retention {
         sd_event *loop;
@@ -18,7 +19,8 @@ struct dawn_retention {
         bool running;               /* a run has steps that are not committed yet, or more to do */
         char actor[128];            /* whose run it is: the audit rows' actor */
         int64_t ended_before;       /* the first step's cutoff, for the log */
-        struct dawn_prune_counts done; /* the run's steps so far */
+        struct dawn_prune_counts done; /* the run's committed steps so far */
+        struct dawn_prune_counts pending; /* its steps waiting for the commit */
 };
 
 int64_t dawn_retention_cutoff(const struct dawn_retention *rt, int64_t now)
@@ -62,13 +64,17 @@ static void finish_run(struct dawn_retention *rt)
 static void on_committed(int r, void *owner)
 {
         struct dawn_retention *rt = owner;
+        struct dawn_prune_counts committed = rt->pending;
+        memset(&rt->pending, 0, sizeof(rt->pending));
         if (r < 0) {
                 log_error_errno(r, "retention: a step was not stored (%m); trying again in an hour");
-                memset(&rt->done, 0, sizeof(rt->done));
-                rt->running = false;
+                finish_run(rt);
                 schedule(rt, DAWN_RETENTION_RETRY_USEC);
                 return;
         }
+        dawn_prune_counts_add(&rt->done, &committed);
+        dawn_metrics_add(DAWN_M_RETENTION_PRUNED, "alerts", NULL, (uint64_t)committed.alerts);
+        dawn_metrics_add(DAWN_M_RETENTION_PRUNED, "deliveries", NULL, (uint64_t)committed.deliveries);
         if (rt->done.more) {
                 schedule(rt, 0); /* from the loop, not from inside the commit's answers */
                 return;
@@ -94,13 +100,12 @@ static int step(struct dawn_retention *rt, struct dawn_prune_counts *out)
                 log_error_errno(r, "retention: cannot remove delivery details (%s); trying again in an hour",
                                 dawn_store_errmsg(rt->store));
                 if (!dawn_ticket_pending(&rt->ticket)) {
-                        memset(&rt->done, 0, sizeof(rt->done));
-                        rt->running = false;
+                        finish_run(rt);
                         schedule(rt, DAWN_RETENTION_RETRY_USEC);
                 }
                 return r;
         }
-        dawn_prune_counts_add(&rt->done, &c);
+        dawn_prune_counts_add(&rt->pending, &c);
         if (out)
                 *out = c;
         /* one ticket for the steps of a batch: its answer carries on */

@@ -12,6 +12,7 @@
 start_broker
 start_gateway
 start_smtp
+HTTP_LISTEN="127.0.0.1:$(free_port)"
 write_delivery_config "" "" "" 'retention = { deliveries = "2s"; };'
 start_dawnd
 DB="$T/state/dawn.db"
@@ -83,6 +84,8 @@ check "it says so in the log" grep -q "retention: removed delivery details of 1 
 check "its audit row names dawnd (retention)" \
         test "$(sqlite3 "$DB" "select actor from audit where action='prune' and alert_id='A3'")" = "dawnd (retention)"
 check "A2 is still untouched" bash -c "\"$DAWNCTL\" show A2 | grep -q 'the-haven-hostel.*sms'"
+check "/metrics counts what the run removed" \
+        bash -c "curl -s http://$HTTP_LISTEN/metrics | grep -qx 'dawn_retention_pruned_total{what=\"alerts\"} 1'"
 stop_dawnd
 check "stopped: no A1/A3 number left in the database files (deleted content is overwritten)" \
         bash -c "! cat '$DB'* | grep -qaE '7700900123|7700900124|nights@booth-house'"
