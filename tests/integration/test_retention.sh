@@ -50,6 +50,19 @@ check "the dry run changed nothing: show still lists A1's recipients" \
         bash -c "\"$DAWNCTL\" show A1 | grep -q 'booth-house.*sms'"
 check "and the store still has A1's numbers" test "$(in_store 7700900123)" -gt 0
 
+# a request dawnctl would not send: refused, naming the field, and nothing removed
+raw() {
+        /usr/bin/python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n")
+print(s.makefile().readline().strip())' "$DAWN_SOCKET" "$1"
+}
+field_of() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["field"])'; }
+check "prune with a dry_run that is not a boolean is refused, naming it" \
+        test "$(raw '{"cmd":"prune","dry_run":"yes"}' | field_of)" = dry_run
+check "prune with an unknown argument is refused, naming it" \
+        test "$(raw '{"cmd":"prune","before":"2020-01-01"}' | field_of)" = before
+check "and nothing was removed" test "$(in_store 7700900123)" -gt 0
+
 # ---- prune now ----
 ctl prune >"$T/prune.txt"
 check "prune says what it removed" grep -q "^removed the delivery details of 1 alert(s)" "$T/prune.txt"
