@@ -825,7 +825,8 @@ static const struct command commands[N_COMMANDS + 1] = {
           "how long deliveries took, are kept: 'dawnctl show' still gives them.\n"
           "dawnd does this by itself every day; each alert gets an audit row\n"
           "\"prune\" with you as its actor. A large backlog goes in steps of 64\n"
-          "alerts; the steps after the first follow by themselves.\n"
+          "alerts (or 4096 deliveries); the steps after the first follow by\n"
+          "themselves.\n"
           "\n"
           "With --dry-run, says what would be removed (alerts, deliveries per\n"
           "channel, the first alert ids) and removes nothing.\n",

@@ -504,8 +504,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
         /* retention: ?1 is "ended before" (µs), or the JSON array of the batch's alert ids */
-        [ST_PRUNE_BATCH] = "SELECT id FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE
-                           " ORDER BY updated_at LIMIT ?2",
+        [ST_PRUNE_BATCH] = "SELECT id, (SELECT count(*) FROM outbox o WHERE o.alert_id = alerts.id)"
+                           " FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE " ORDER BY updated_at LIMIT ?2",
         [ST_PRUNE_PREVIEW_ALERTS] = "SELECT count(*) FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE,
         [ST_PRUNE_PREVIEW_DELIVERIES] = "SELECT channel, count(*) FROM outbox WHERE alert_id IN"
                                         " (SELECT id FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE ")"
@@ -2089,8 +2089,19 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
         sqlite3_bind_int(st, 2, max_alerts);
         cJSON *ids = cJSON_CreateArray();
         int rc;
-        while (ids && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        int64_t rows = 0;
+        bool full = false;
+        while (ids && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                /* and at most so many deliveries, but always one alert, however many it has */
+                int64_t n = sqlite3_column_int64(st, 1);
+                if (rows > 0 && rows + n > DAWN_PRUNE_DELIVERIES_MAX) {
+                        full = true;
+                        rc = SQLITE_DONE;
+                        break;
+                }
+                rows += n;
                 cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+        }
         sqlite3_reset(st);
         if (!ids)
                 return -ENOMEM;
@@ -2133,7 +2144,7 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
         } else if (r == 0) {
                 r = -EIO;
         }
-        out->more = out->alerts == max_alerts || out->audit_rows == DAWN_PRUNE_ROWS_MAX ||
+        out->more = full || out->alerts == max_alerts || out->audit_rows == DAWN_PRUNE_ROWS_MAX ||
                     out->join_rows == DAWN_PRUNE_ROWS_MAX;
         return r;
 }

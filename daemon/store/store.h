@@ -300,6 +300,8 @@ int dawn_store_limit_growth(struct dawn_store *s, int pages);
 /* Alerts per step, and other rows (audit, JOIN counts) per step: one
  * step is one bounded write, so the loop never waits long on it. */
 #define DAWN_PRUNE_BATCH_MAX 64
+/* ... and deliveries per step, unless one alert alone has more (public texts) */
+#define DAWN_PRUNE_DELIVERIES_MAX 4096
 #define DAWN_PRUNE_ROWS_MAX 256
 struct dawn_prune_counts {
         int64_t alerts;                           /* alerts whose details went (or would) */
@@ -316,7 +318,8 @@ void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prun
 int dawn_store_prune_preview(struct dawn_store *s, int64_t ended_before, int max_ids, cJSON *ids,
                              struct dawn_prune_counts *out);
 /* One step inside the caller's write: up to max_alerts (at most
- * DAWN_PRUNE_BATCH_MAX) alerts that ended before ended_before, oldest
+ * DAWN_PRUNE_BATCH_MAX) alerts, with at most DAWN_PRUNE_DELIVERIES_MAX
+ * deliveries between them (but at least one), that ended before ended_before, oldest
  * first, each with an audit row "prune" by actor; audit rows older than
  * ended_before lose their masked number; old JOIN counts go. out->more
  * when a bound was reached. 0 or -errno. */

@@ -257,6 +257,39 @@ static void test_a_step_is_bounded(void **state)
         assert_int_equal(count(f, "SELECT sum(deliveries) FROM delivery_totals WHERE state = 'sent'"), n);
 }
 
+/* Alerts with many deliveries (public texts) go fewer at a time, but at least one. */
+static void test_a_step_is_bounded_by_deliveries(void **state)
+{
+        struct fixture *f = *state;
+        char id[DAWN_MAX_ID_CHARS + 1], rcpt[64];
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        for (int i = 0; i < 3; i++) {
+                add_alert(f, DAWN_STATUS_CANCELLED, NOW - 200 * DAY + i * SEC, id);
+                int n = i == 0 ? DAWN_PRUNE_DELIVERIES_MAX + 10 : DAWN_PRUNE_DELIVERIES_MAX / 2 + 1;
+                for (int k = 0; k < n; k++) {
+                        snprintf(rcpt, sizeof(rcpt), "+4477009%05d", k);
+                        assert_int_equal(dawn_store_add_delivery(f->s, id, 1, "public", DAWN_CHANNEL_SMS, rcpt,
+                                                                 DAWN_ACTION_PUBLISH, NOW - 201 * DAY), 0);
+                }
+        }
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        sql(f, "UPDATE outbox SET state = 'sent'");
+        int64_t steps[3];
+        for (int i = 0; i < 3; i++) {
+                struct dawn_prune_counts c;
+                assert_int_equal(dawn_store_begin(f->s), 0);
+                assert_int_equal(dawn_store_prune_step(f->s, NOW - 90 * DAY, 0, "dawnd (retention)", NOW, &c), 0);
+                assert_int_equal(dawn_store_commit(f->s), 0);
+                steps[i] = c.alerts;
+                assert_true(c.more == (i < 2));
+        }
+        /* the first alone though it has more than the bound; then one each, as two would pass it */
+        assert_int_equal(steps[0], 1);
+        assert_int_equal(steps[1], 1);
+        assert_int_equal(steps[2], 1);
+        assert_int_equal(count(f, "SELECT count(*) FROM outbox"), 0);
+}
+
 /* The JOIN cap counts per day: older than yesterday they go; opt-outs never do. */
 static void test_old_join_counts_go_and_opt_outs_stay(void **state)
 {
@@ -285,6 +318,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_dry_run_says_what_and_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prune_keeps_counts_and_times, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_step_is_bounded, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_step_is_bounded_by_deliveries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_old_join_counts_go_and_opt_outs_stay, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
