@@ -60,6 +60,7 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_ACTOR] = { "actor", "NAME", NULL, VALUE_TEXT, "only what NAME did (exactly as the log names it)", NULL },
         [OPT_LIMIT] = { "limit", "N", NULL, VALUE_TEXT, "at most the newest N entries (default 1000, at most 10000)",
                         NULL },
+        [OPT_DRY_RUN] = { "dry-run", NULL, NULL, VALUE_FLAG, "say what would be removed; remove nothing", NULL },
 };
 
 /* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
@@ -278,6 +279,7 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_SINCE: return set_once(inv, &a->since, value, option_rows[id].name);
         case OPT_ACTOR: return set_once(inv, &a->actor, value, option_rows[id].name);
         case OPT_LIMIT: return set_once(inv, &a->limit, value, option_rows[id].name);
+        case OPT_DRY_RUN: a->dry_run = true; return 0;
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
         }
@@ -601,6 +603,15 @@ static int build_audit(struct invocation *inv, struct args *a)
         return 0;
 }
 
+static int build_prune(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        inv->request = new_request("prune");
+        must(cJSON_AddBoolToObject(inv->request, "dry_run", a->dry_run));
+        return 0;
+}
+
 /* help [COMMAND]: answered here, nothing is sent. */
 static int build_help(struct invocation *inv, struct args *a)
 {
@@ -838,6 +849,20 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Makes dawnd re-read its configuration, as SIGHUP does. A configuration\n"
           "with errors is refused and the running one kept.\n",
           0, build_bare, show_reload, NULL, OPERAND_NONE },
+        { "prune", "[--dry-run]", "remove delivery details of alerts that ended long ago",
+          "Removes now what retention.deliveries (default 90d) says DAWN keeps no\n"
+          "longer: for every alert that was cancelled or expired longer ago than\n"
+          "that, its deliveries (with the recipients' numbers, addresses and\n"
+          "topics) and who acknowledged it. The counts per channel and state, and\n"
+          "how long deliveries took, are kept: 'dawnctl show' still gives them.\n"
+          "dawnd does this by itself every day; each alert gets an audit row\n"
+          "\"prune\" with you as its actor. A large backlog goes in steps of 64\n"
+          "alerts (or 4096 deliveries); the steps after the first follow by\n"
+          "themselves.\n"
+          "\n"
+          "With --dry-run, says what would be removed (alerts, deliveries per\n"
+          "channel, the first alert ids) and removes nothing.\n",
+          OPT_BIT(OPT_DRY_RUN), build_prune, show_prune, "prune", OPERAND_NONE },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },

@@ -44,6 +44,7 @@ enum option_id {
         OPT_SINCE,
         OPT_ACTOR,
         OPT_LIMIT,
+        OPT_DRY_RUN,
         OPT_COUNT,
         OPT_JSON = OPT_COUNT, /* accepted by every command, like --help */
 };
@@ -120,6 +121,7 @@ struct args {
         const char *since;  /* --since */
         const char *actor;  /* --actor */
         const char *limit;  /* --limit */
+        bool dry_run;       /* --dry-run */
         char **operands;    /* what is left after the options */
         int n_operands;
 };
@@ -127,7 +129,7 @@ struct args {
 /* How many commands the table has. Fixed here because a static array
  * cannot be declared incomplete; a command added to the table without
  * raising this is a compile error. */
-#define N_COMMANDS 16
+#define N_COMMANDS 17
 
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. argv[0]
  * is the command's name. Returns DAWN_EXIT_OK with inv->request (or

@@ -632,6 +632,53 @@ void show_status(const cJSON *request, const cJSON *answer)
         put_object(status ? status : answer, 0);
 }
 
+/* dawnctl prune [--dry-run] */
+void show_prune(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *p = result_object(answer, "prune"), *ch, *id;
+        const char *before;
+        char when[TIME_TEXT_MAX];
+        bool dry;
+
+        (void)request;
+        if (!p) {
+                puts("done");
+                return;
+        }
+        dry = get_true(p, "dry_run");
+        before = get_string(p, "ended_before");
+        printf("%s", dry ? "would remove" : "removed");
+        printf(" the delivery details of %.0f alert(s) that ended before ",
+               cJSON_IsNumber(get(p, "alerts")) ? get(p, "alerts")->valuedouble : 0);
+        put_text(stdout, before ? format_time(before, "%Y-%m-%d %H:%M", when, sizeof when) : "?", 40, -1);
+        printf(": %.0f deliveries", cJSON_IsNumber(get(p, "deliveries")) ? get(p, "deliveries")->valuedouble : 0);
+        cJSON_ArrayForEach(ch, get(p, "channels")) {
+                if (!cJSON_IsNumber(ch))
+                        continue;
+                printf("%s", ch == get(p, "channels")->child ? " (" : ", ");
+                put_text(stdout, ch->string, 20, -1);
+                printf(" %.0f", ch->valuedouble);
+                if (!ch->next)
+                        putchar(')');
+        }
+        putchar('\n');
+        if (dry && cJSON_GetArraySize(get(p, "alert_ids")) > 0) {
+                fputs("alerts:", stdout);
+                cJSON_ArrayForEach(id, get(p, "alert_ids")) {
+                        if (!cJSON_IsString(id))
+                                continue;
+                        putchar(' ');
+                        put_text(stdout, id->valuestring, 40, -1);
+                }
+                puts(get_true(p, "more") ? " ..." : "");
+                puts("nothing was removed (dry run); counts per channel and state would be kept");
+        } else if (dry) {
+                puts("nothing was removed (dry run)");
+        } else if (get_true(p, "more")) {
+                puts("more remain: dawnd removes them in further steps by itself");
+        }
+}
+
 void show_reload(const cJSON *request, const cJSON *answer)
 {
         (void)request;
@@ -687,7 +734,8 @@ static const struct {
 
 static bool is_shown_elsewhere(const char *key)
 {
-        static const char *const keys[] = { "grade_reasons", "deliveries", "corroborations", "acks" };
+        static const char *const keys[] = { "grade_reasons", "deliveries", "corroborations", "acks",
+                                            "delivery_totals", "details_removed_at" };
 
         for (size_t i = 0; i < sizeof shown_fields / sizeof shown_fields[0]; i++)
                 if (strcmp(shown_fields[i].key, key) == 0)
@@ -728,6 +776,50 @@ static void show_alert_fields(const cJSON *alert)
         }
 }
 
+/* A pruned alert (retention): what was kept of its deliveries, per
+ * channel, "SMS: 41 delivered, 1 failed (details removed after 90 days)". */
+static void show_delivery_totals(const cJSON *alert)
+{
+        const cJSON *totals = get(alert, "delivery_totals"), *channel, *state;
+        const char *removed = get_string(alert, "details_removed_at"), *ended = get_string(alert, "updated_at");
+        char after[TIME_TEXT_MAX + 16] = "";
+        time_t r, e;
+
+        if (removed && ended && parse_rfc3339(removed, &r) == 0 && parse_rfc3339(ended, &e) == 0 && r >= e) {
+                long long days = (long long)(r - e) / 86400;
+                char d[TIME_TEXT_MAX];
+
+                if (days >= 1) {
+                        snprintf(after, sizeof after, " after %lld day%s", days, days == 1 ? "" : "s");
+                } else {
+                        format_duration((long long)(r - e), d, sizeof d);
+                        snprintf(after, sizeof after, " after %s", d);
+                }
+        }
+        printf("\nDeliveries:");
+        if (!cJSON_IsObject(totals) || !totals->child) {
+                printf(" none (details removed%s)\n", after);
+                return;
+        }
+        putchar('\n');
+        cJSON_ArrayForEach(channel, totals) {
+                const char *name = channel->string;
+                bool first = true;
+
+                fputs("  ", stdout);
+                put_text(stdout, strcmp(name, "sms") == 0 ? "SMS" : strcmp(name, "mqtt") == 0 ? "MQTT" : name, 20, -1);
+                fputs(":", stdout);
+                cJSON_ArrayForEach(state, channel) {
+                        if (!cJSON_IsNumber(state))
+                                continue;
+                        printf("%s %.0f ", first ? "" : ",", state->valuedouble);
+                        put_text(stdout, state->string, 24, -1);
+                        first = false;
+                }
+                printf(" (details removed%s)\n", after);
+        }
+}
+
 void show_alert(const cJSON *request, const cJSON *answer)
 {
         const cJSON *alert = result_object(answer, "alert");
@@ -738,7 +830,10 @@ void show_alert(const cJSON *request, const cJSON *answer)
                 return;
         }
         show_alert_fields(alert);
-        show_section(alert, "deliveries", "Deliveries", COLUMNS(delivery_columns));
+        if (get(alert, "details_removed_at") && cJSON_GetArraySize(get(alert, "deliveries")) == 0)
+                show_delivery_totals(alert);
+        else
+                show_section(alert, "deliveries", "Deliveries", COLUMNS(delivery_columns));
         show_section(alert, "corroborations", "Corroborations", COLUMNS(corroboration_columns));
         show_section(alert, "acks", "Acknowledgements", COLUMNS(ack_columns));
 }

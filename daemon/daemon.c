@@ -19,6 +19,7 @@
 #include "submit.h"
 #include "intake.h"
 #include "log.h"
+#include "retention.h"
 
 static void on_store_fatal(int r, void *userdata)
 {
@@ -360,6 +361,9 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
         if (r >= 0)
                 r = start_channels(d);
         if (r >= 0)
+                r = dawn_retention_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config,
+                                       &d->ways.retention);
+        if (r >= 0)
                 r = add_signals(d);
         if (r >= 0)
                 r = dawn_control_new(&d->ways, activated_socket(), &d->control);
@@ -408,6 +412,7 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
                 if (d->ways.channels[k])
                         stop_channel(d, (enum dawn_channel_kind)k);
         d->ways.outbox = dawn_outbox_free(d->ways.outbox);
+        d->ways.retention = dawn_retention_free(d->ways.retention); /* before the commit: it holds a ticket */
         d->ways.commit = dawn_commit_free(d->ways.commit);
         d->ways.store = dawn_store_close(d->ways.store);
         sd_event_source_disable_unref(d->watchdog);

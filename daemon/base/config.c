@@ -53,7 +53,7 @@
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
 
 static const char *const top_keys[] = {
-        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", NULL,
+        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention", NULL,
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
@@ -62,6 +62,7 @@ static const char *const daemon_keys[] = {
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
 static const char *const dedup_keys[] = { "window", NULL };
+static const char *const retention_keys[] = { "deliveries", NULL };
 static const char *const expiry_keys[] = { "batch", "cluster", "nfod", "notify", NULL };
 static const char *const mqtt_keys[] = {
         "host", "port", "topic_prefix", "qos", "keepalive", "client_id", "username", "password_file",
@@ -777,6 +778,20 @@ static void load_expiry(struct loader *l, config_setting_t *root)
         for (int t = 0; t < DAWN_TYPE_COUNT; t++)
                 opt_duration(l, g, dawn_type_name(t), &l->c->expiry_usec[t]);
         opt_bool(l, g, "notify", &l->c->expiry_notify);
+}
+
+/* retention = { deliveries = "90d"; }: there is no "never" (storage
+ * limitation wants a limit; an operator who must keep longer writes a
+ * longer one), and "0" is refused like any zero duration. Seconds are
+ * allowed, for tests. */
+static void load_retention(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "retention");
+
+        if (!g)
+                return;
+        check_keys(l, g, retention_keys);
+        opt_duration(l, g, "deliveries", &l->c->retention_deliveries_usec);
 }
 
 static bool valid_e164(const char *s)
@@ -1502,6 +1517,7 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->cluster_threshold = 3;
         c->cluster_window_usec = 24 * 3600 * SEC;
         c->dedup_window_usec = 72 * 3600 * SEC;
+        c->retention_deliveries_usec = 90 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_BATCH] = 14 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_CLUSTER] = 7 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_NFOD] = 72 * 3600 * SEC;
@@ -1555,6 +1571,7 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_channels(&l, root);
         load_sources(&l, root);
         load_subscribers(&l, root);
+        load_retention(&l, root);
         if (l.n_errors || l.oom) {
                 if (l.oom)
                         dawn_errors_add(errors, "%s: out of memory", name);

@@ -159,6 +159,10 @@ struct dawn_config {
         struct dawn_subscriber *subscribers;
         size_t n_subscribers;
 
+        /* retention = { deliveries = "90d"; }: an ended alert's delivery details are
+         * removed this long after it ended (counts kept) */
+        uint64_t retention_deliveries_usec;
+
         /* private: subscribers by id (open addressing, a power of two slots), so that a
          * lookup per delivery and the duplicate check at load stay O(1) at 10,000 subscribers */
         const struct dawn_subscriber **subscriber_slots;

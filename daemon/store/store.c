@@ -344,8 +344,34 @@ enum stmt_id {
         /* history and audit */
         ST_HISTORY,
         ST_AUDIT_LIST,
+        /* retention */
+        ST_PRUNE_BATCH,
+        ST_PRUNE_PREVIEW_ALERTS,
+        ST_PRUNE_PREVIEW_DELIVERIES,
+        ST_PRUNE_COUNT,
+        ST_PRUNE_TOTALS,
+        ST_PRUNE_TIMES,
+        ST_PRUNE_OUTBOX,
+        ST_PRUNE_ACKS_MASK,
+        ST_PRUNE_ACKS_DROP,
+        ST_PRUNE_ESCALATIONS,
+        ST_PRUNE_MARK,
+        ST_PRUNE_AUDIT,
+        ST_PRUNE_JOINS,
+        ST_DELIVERY_TOTALS,
+        ST_PRUNED_AT,
         ST_COUNT,
 };
+
+/* retention: an alert whose delivery details may go. It ended (cancelled or
+ * expired) before ?1 and has not been pruned (the partial index alerts_ended
+ * holds exactly those), and none of its deliveries still waits or is in
+ * flight: a cancellation text the gateway has not taken yet is not removed
+ * from under the outbox. */
+#define PRUNABLE                                                                                            \
+        " status IN ('cancelled', 'expired') AND pruned_at IS NULL AND updated_at < ?1"                     \
+        " AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.alert_id = alerts.id"                              \
+        " AND w.state IN ('pending', 'retrying', 'in-flight'))"
 
 static const char *const stmt_sql[ST_COUNT] = {
         [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
@@ -538,6 +564,55 @@ static const char *const stmt_sql[ST_COUNT] = {
         /* the latest rows since a time (of one actor), newest first */
         [ST_AUDIT_LIST] = "SELECT at, actor, action, alert_id, detail FROM audit INDEXED BY audit_by_time"
                           " WHERE at >= ?1 AND (?2 IS NULL OR actor = ?2) ORDER BY at DESC, id DESC LIMIT ?3",
+        /* retention: ?1 is "ended before" (µs), or the JSON array of the batch's alert ids */
+        [ST_PRUNE_BATCH] = "SELECT id, (SELECT count(*) FROM outbox o WHERE o.alert_id = alerts.id)"
+                           " FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE " ORDER BY updated_at LIMIT ?2",
+        [ST_PRUNE_PREVIEW_ALERTS] = "SELECT count(*) FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE,
+        [ST_PRUNE_PREVIEW_DELIVERIES] = "SELECT channel, count(*) FROM outbox WHERE alert_id IN"
+                                        " (SELECT id FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE ")"
+                                        " GROUP BY channel ORDER BY channel",
+        [ST_PRUNE_COUNT] = "SELECT alert_id, channel, count(*) FROM outbox"
+                           " WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                           " GROUP BY alert_id, channel ORDER BY alert_id, channel",
+        [ST_PRUNE_TOTALS] = "INSERT INTO delivery_totals (alert_id, channel, purpose, state, deliveries)"
+                            " SELECT alert_id, channel, purpose, state, count(*) FROM outbox"
+                            " WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                            " GROUP BY alert_id, channel, purpose, state"
+                            " ON CONFLICT (alert_id, channel, purpose, state)"
+                            " DO UPDATE SET deliveries = deliveries + excluded.deliveries",
+        /* how long a delivery took to reach the peer (the gateway's receipt for 'delivered',
+         * its acceptance for 'sent'); public texts queue behind professional ones on purpose
+         * and would only blur the figure the panel reads */
+        [ST_PRUNE_TIMES] = "INSERT INTO delivery_times (alert_id, channel, usec)"
+                           " SELECT alert_id, channel, max(updated_at - created_at, 0) FROM outbox"
+                           " WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                           " AND state IN ('delivered', 'sent') AND purpose <> 'public'",
+        [ST_PRUNE_OUTBOX] = "DELETE FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?1))",
+        /* who acknowledged (a name typed at a dashboard, a masked number) goes; that the
+         * subscriber acknowledged, and when, stays. Rows in id order, so that where two
+         * acknowledgements become one the earliest is kept. */
+        [ST_PRUNE_ACKS_MASK] = "UPDATE OR IGNORE acks SET by = '(removed)'"
+                               " WHERE alert_id IN (SELECT value FROM json_each(?1)) AND by <> '(removed)'",
+        [ST_PRUNE_ACKS_DROP] = "DELETE FROM acks WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                               " AND by <> '(removed)'",
+        [ST_PRUNE_ESCALATIONS] = "UPDATE escalations SET detail = '(removed)'"
+                                 " WHERE alert_id IN (SELECT value FROM json_each(?1)) AND state = 'acknowledged'",
+        [ST_PRUNE_MARK] = "UPDATE alerts SET pruned_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))",
+        /* an audit row names a texter by masked number ("sms:+4477******23 (hostel-a)"): past
+         * the retention period it keeps whose number it was, not the number, and a free-text
+         * reply keeps that there was one, not its words */
+        [ST_PRUNE_AUDIT] = "UPDATE audit SET actor = 'sms' || CASE WHEN instr(actor, ' (') > 0"
+                           " THEN substr(actor, instr(actor, ' (')) ELSE '' END,"
+                           " detail = CASE WHEN action = 'sms-reply'"
+                           " THEN 'text reply (its words were removed after the retention period)' ELSE detail END"
+                           " WHERE id IN (SELECT id FROM audit WHERE at < ?1 AND actor LIKE 'sms:%'"
+                           " ORDER BY id LIMIT ?2)",
+        /* the JOIN cap counts per day: yesterday's and older rows are of no use */
+        [ST_PRUNE_JOINS] = "DELETE FROM public_joins WHERE rowid IN (SELECT rowid FROM public_joins"
+                           " WHERE day < ?1 LIMIT ?2)",
+        [ST_DELIVERY_TOTALS] = "SELECT channel, state, sum(deliveries) FROM delivery_totals WHERE alert_id = ?1"
+                               " GROUP BY channel, state ORDER BY channel, state",
+        [ST_PRUNED_AT] = "SELECT pruned_at FROM alerts WHERE id = ?1",
 };
 
 struct dawn_store {
@@ -673,6 +748,10 @@ int dawn_store_open(const char *path, struct dawn_store **out)
                 r = exec(s, "PRAGMA synchronous = FULL");
         if (r == 0)
                 r = exec(s, "PRAGMA foreign_keys = ON");
+        /* what is deleted is overwritten, not left in free space: a number that retention
+         * removed (or STOP and erasure requests) must not stay readable in the file */
+        if (r == 0)
+                r = exec(s, "PRAGMA secure_delete = ON");
         if (r == 0)
                 r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
         if (r == 0)
@@ -2013,4 +2092,244 @@ int dawn_store_limit_growth(struct dawn_store *s, int pages)
         sqlite3_finalize(st);
         snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", now + pages);
         return exec(s, sql);
+}
+
+/* ---- retention (UK GDPR storage limitation) ----
+ *
+ * An alert that ended (cancelled or expired) longer ago than
+ * retention.deliveries loses its delivery details: the outbox rows, which
+ * hold every recipient's number, address or topic, go; what the panel needs
+ * stays: per channel, purpose and state how many there were
+ * (delivery_totals), and how long each that reached its peer took
+ * (delivery_times, no recipient). Who acknowledged goes too (by becomes
+ * "(removed)"); that the subscriber did, and when, stays. Numbers that
+ * replied STOP (sms_optouts) are never pruned: an opt-out is honoured for
+ * ever. A batch of alerts at a time, in the caller's write. */
+
+void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prune_counts *step)
+{
+        sum->alerts += step->alerts;
+        sum->deliveries += step->deliveries;
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                sum->by_channel[k] += step->by_channel[k];
+        sum->audit_rows += step->audit_rows;
+        sum->join_rows += step->join_rows;
+        sum->more = step->more;
+}
+
+static void count_channel(struct dawn_prune_counts *c, const unsigned char *channel, int64_t n)
+{
+        int k = channel ? dawn_channel_from_name((const char *)channel) : -1;
+        if (k >= 0)
+                c->by_channel[k] += n;
+        c->deliveries += n;
+}
+
+int dawn_store_prune_preview(struct dawn_store *s, int64_t ended_before, int max_ids, cJSON *ids,
+                             struct dawn_prune_counts *out)
+{
+        memset(out, 0, sizeof(*out));
+        sqlite3_stmt *st = stmt(s, ST_PRUNE_PREVIEW_ALERTS);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                out->alerts = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+                return sqlite_to_errno(rc);
+        if ((st = stmt(s, ST_PRUNE_PREVIEW_DELIVERIES)) == NULL)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                count_channel(out, sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+                return sqlite_to_errno(rc);
+        if (!ids || max_ids <= 0)
+                return 0;
+        if ((st = stmt(s, ST_PRUNE_BATCH)) == NULL)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        sqlite3_bind_int(st, 2, max_ids);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+        sqlite3_reset(st);
+        out->more = out->alerts > max_ids;
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* Runs one of the batch statements that take the ids (?1) and maybe one more value (?2). */
+static int prune_run(struct dawn_store *s, enum stmt_id id, const char *ids_json, int64_t v2)
+{
+        sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, ids_json);
+        if (sqlite3_bind_parameter_count(st) >= 2)
+                sqlite3_bind_int64(st, 2, v2);
+        return run(s, st);
+}
+
+/* One audit row per alert: how many deliveries on which channels lost their details. */
+static int prune_audit_alerts(struct dawn_store *s, const char *ids_json, const char *actor, int64_t now,
+                              struct dawn_prune_counts *out)
+{
+        sqlite3_stmt *st = stmt(s, ST_PRUNE_COUNT);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, ids_json);
+        /* collected first: the audit insert is a statement of its own */
+        struct { char id[DAWN_MAX_ID_CHARS + 1]; char detail[160]; size_t len; int64_t n; } rows[DAWN_PRUNE_BATCH_MAX];
+        int n = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *id = (const char *)sqlite3_column_text(st, 0);
+                const char *channel = (const char *)sqlite3_column_text(st, 1);
+                int64_t k = sqlite3_column_int64(st, 2);
+                count_channel(out, (const unsigned char *)channel, k);
+                if (!id || !channel)
+                        continue;
+                if (n == 0 || strcmp(rows[n - 1].id, id) != 0) {
+                        if (n == DAWN_PRUNE_BATCH_MAX)
+                                break; /* never: the batch is at most that many alerts */
+                        snprintf(rows[n].id, sizeof(rows[n].id), "%s", id);
+                        rows[n].len = 0;
+                        rows[n].n = 0;
+                        n++;
+                }
+                size_t len = rows[n - 1].len, room = sizeof(rows[0].detail);
+                if (len < room)
+                        rows[n - 1].len += (size_t)snprintf(rows[n - 1].detail + len, room - len, "%s%s %lld",
+                                                            len ? ", " : "", channel, (long long)k);
+                rows[n - 1].n += k;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return sqlite_to_errno(rc);
+        /* the alerts without any delivery are in the batch too, and get their row below */
+        cJSON *arr = cJSON_Parse(ids_json);
+        const cJSON *item;
+        int r = arr ? 0 : -ENOMEM;
+        cJSON_ArrayForEach(item, arr) {
+                if (r < 0 || !cJSON_IsString(item))
+                        break;
+                char detail[300];
+                snprintf(detail, sizeof(detail), "delivery details removed (retention): 0 deliveries");
+                for (int i = 0; i < n; i++)
+                        if (strcmp(rows[i].id, item->valuestring) == 0)
+                                snprintf(detail, sizeof(detail),
+                                         "delivery details removed (retention): %lld deliveries (%s); "
+                                         "counts per channel and state kept",
+                                         (long long)rows[i].n, rows[i].detail);
+                r = dawn_store_audit(s, actor, "prune", item->valuestring, detail, now);
+        }
+        cJSON_Delete(arr);
+        return r;
+}
+
+int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_alerts, const char *actor,
+                          int64_t now, struct dawn_prune_counts *out)
+{
+        memset(out, 0, sizeof(*out));
+        if (max_alerts <= 0 || max_alerts > DAWN_PRUNE_BATCH_MAX)
+                max_alerts = DAWN_PRUNE_BATCH_MAX;
+        sqlite3_stmt *st = stmt(s, ST_PRUNE_BATCH);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        sqlite3_bind_int(st, 2, max_alerts);
+        cJSON *ids = cJSON_CreateArray();
+        int rc;
+        int64_t rows = 0;
+        bool full = false;
+        while (ids && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                /* and at most so many deliveries, but always one alert, however many it has */
+                int64_t n = sqlite3_column_int64(st, 1);
+                if (rows > 0 && rows + n > DAWN_PRUNE_DELIVERIES_MAX) {
+                        full = true;
+                        rc = SQLITE_DONE;
+                        break;
+                }
+                rows += n;
+                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+        }
+        sqlite3_reset(st);
+        if (!ids)
+                return -ENOMEM;
+        if (rc != SQLITE_DONE) {
+                cJSON_Delete(ids);
+                return sqlite_to_errno(rc);
+        }
+        out->alerts = cJSON_GetArraySize(ids);
+        char *ids_json = cJSON_PrintUnformatted(ids);
+        cJSON_Delete(ids);
+        if (!ids_json)
+                return -ENOMEM;
+        int r = 0;
+        if (out->alerts > 0) {
+                /* the counts and the audit rows first: they read the rows about to go */
+                r = prune_audit_alerts(s, ids_json, actor, now, out);
+                static const enum stmt_id steps[] = { ST_PRUNE_TOTALS, ST_PRUNE_TIMES, ST_PRUNE_OUTBOX,
+                                                      ST_PRUNE_ACKS_MASK, ST_PRUNE_ACKS_DROP,
+                                                      ST_PRUNE_ESCALATIONS, ST_PRUNE_MARK };
+                for (size_t i = 0; r == 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
+                        r = prune_run(s, steps[i], ids_json, now);
+        }
+        free(ids_json);
+        /* numbers in the audit trail past the same period, a bounded number per step */
+        if (r == 0 && (st = stmt(s, ST_PRUNE_AUDIT))) {
+                sqlite3_bind_int64(st, 1, ended_before);
+                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                r = run(s, st);
+                out->audit_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+        } else if (r == 0) {
+                r = -EIO;
+        }
+        /* the JOIN cap's day counts (day: days since the epoch, UTC) older than yesterday */
+        if (r == 0 && (st = stmt(s, ST_PRUNE_JOINS))) {
+                int64_t today = now / (INT64_C(86400) * 1000000);
+                sqlite3_bind_int64(st, 1, today - 1);
+                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                r = run(s, st);
+                out->join_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+        } else if (r == 0) {
+                r = -EIO;
+        }
+        out->more = full || out->alerts == max_alerts || out->audit_rows == DAWN_PRUNE_ROWS_MAX ||
+                    out->join_rows == DAWN_PRUNE_ROWS_MAX;
+        return r;
+}
+
+int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object)
+{
+        sqlite3_stmt *st = stmt(s, ST_DELIVERY_TOTALS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *channel = (const char *)sqlite3_column_text(st, 0);
+                const char *state = (const char *)sqlite3_column_text(st, 1);
+                if (!channel || !state)
+                        continue;
+                cJSON *c = cJSON_GetObjectItemCaseSensitive(object, channel);
+                if (!c)
+                        c = cJSON_AddObjectToObject(object, channel);
+                cJSON_AddNumberToObject(c, state, (double)sqlite3_column_int64(st, 2));
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id)
+{
+        sqlite3_stmt *st = stmt(s, ST_PRUNED_AT);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc = sqlite3_step(st);
+        int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
 }

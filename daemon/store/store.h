@@ -313,4 +313,45 @@ void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
  * disk. Returns 0 or -errno. */
 int dawn_store_limit_growth(struct dawn_store *s, int pages);
 
+/* ---- retention (UK GDPR storage limitation) ----
+ * An ended alert's delivery details go once it ended longer ago than
+ * retention.deliveries: its outbox rows (the recipients), who acknowledged
+ * it; kept are the counts per channel, purpose and state (delivery_totals)
+ * and the time each delivered one took (delivery_times). Also, past the
+ * same period, the masked numbers in audit rows; and the JOIN cap's day
+ * counts older than yesterday. Opt-outs are never pruned. */
+/* Alerts per step, and other rows (audit, JOIN counts) per step: one
+ * step is one bounded write, so the loop never waits long on it. */
+#define DAWN_PRUNE_BATCH_MAX 64
+/* ... and deliveries per step, unless one alert alone has more (public texts) */
+#define DAWN_PRUNE_DELIVERIES_MAX 4096
+#define DAWN_PRUNE_ROWS_MAX 256
+struct dawn_prune_counts {
+        int64_t alerts;                           /* alerts whose details went (or would) */
+        int64_t deliveries;                       /* their deliveries */
+        int64_t by_channel[DAWN_CHANNEL_COUNT];   /* of which on each channel */
+        int64_t audit_rows;                       /* audit rows that lost a number */
+        int64_t join_rows;                        /* public_joins rows removed */
+        bool more;                                /* a step stopped at a bound: run another */
+};
+void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prune_counts *step);
+/* What pruning alerts that ended before ended_before would remove, writing
+ * nothing: the counts, and the first max_ids alert ids (oldest first)
+ * appended to ids (NULL: none). 0 or -errno. */
+int dawn_store_prune_preview(struct dawn_store *s, int64_t ended_before, int max_ids, cJSON *ids,
+                             struct dawn_prune_counts *out);
+/* One step inside the caller's write: up to max_alerts (at most
+ * DAWN_PRUNE_BATCH_MAX) alerts, with at most DAWN_PRUNE_DELIVERIES_MAX
+ * deliveries between them (but at least one), that ended before ended_before, oldest
+ * first, each with an audit row "prune" by actor; audit rows older than
+ * ended_before lose their masked number; old JOIN counts go. out->more
+ * when a bound was reached. 0 or -errno. */
+int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_alerts, const char *actor,
+                          int64_t now, struct dawn_prune_counts *out);
+/* A pruned alert's kept counts: {"sms": {"delivered": 41, "failed": 1}, ...}
+ * (purposes summed). 0 or -errno. */
+int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object);
+/* When the alert's delivery details were removed (µs), 0 if they were not (or no such alert), or -errno. */
+int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
+
 #endif

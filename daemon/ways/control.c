@@ -17,6 +17,7 @@
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
+#include "retention.h"
 #include "route.h"
 #include "ways.h"
 
@@ -368,6 +369,20 @@ static cJSON *cmd_show(struct dawn_ways *ways, const struct dawn_peer *p, const 
                 return answer_store_error(ways, r);
         }
         mask_deliveries(deliveries);
+        /* pruned by retention: the counts that were kept, and since when the rows are gone */
+        int64_t pruned_at = dawn_store_pruned_at(ways->store, id);
+        if (pruned_at > 0) {
+                char when[40];
+                cJSON *totals = cJSON_AddObjectToObject(o, "delivery_totals");
+                r = dawn_store_delivery_totals_json(ways->store, id, totals);
+                cJSON_AddStringToObject(o, "details_removed_at", dawn_time_format(pruned_at, when, sizeof(when)));
+        } else {
+                r = (int)pruned_at;
+        }
+        if (r < 0) {
+                cJSON_Delete(o);
+                return answer_store_error(ways, r);
+        }
         cJSON *ans = answer_ok();
         cJSON_AddItemToObject(ans, "alert", o);
         return ans;
@@ -604,6 +619,65 @@ static cJSON *cmd_audit(struct dawn_ways *ways, const struct dawn_peer *p, const
         return ans;
 }
 
+/* ---- retention ---- */
+
+/* How many alert ids a dry run lists (it counts them all). */
+#define PRUNE_LIST_MAX 50
+
+static void prune_counts_json(cJSON *o, const struct dawn_prune_counts *c)
+{
+        cJSON_AddNumberToObject(o, "alerts", (double)c->alerts);
+        cJSON_AddNumberToObject(o, "deliveries", (double)c->deliveries);
+        cJSON *ch = cJSON_AddObjectToObject(o, "channels");
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                if (c->by_channel[k])
+                        cJSON_AddNumberToObject(ch, dawn_channel_name((enum dawn_channel_kind)k),
+                                                (double)c->by_channel[k]);
+}
+
+/* dawnctl prune [--dry-run]: what retention would remove now, or one step
+ * of it now (the rest follows by itself: retention.h). */
+static cJSON *cmd_prune(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "dry_run", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const cJSON *dry = cJSON_GetObjectItemCaseSensitive(req, "dry_run");
+        if (dry && !cJSON_IsBool(dry))
+                return answer_error("dry_run", false, "dry_run: must be true or false");
+        if (!ways->retention)
+                return answer_error("cmd", false, "prune is not available in this process");
+        int64_t now = dawn_now_usec();
+        int64_t cutoff = dawn_retention_cutoff(ways->retention, now);
+        char when[40];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "dry_run", cJSON_IsTrue(dry));
+        cJSON_AddStringToObject(o, "ended_before", dawn_time_format(cutoff, when, sizeof(when)));
+        struct dawn_prune_counts c;
+        int r;
+        if (cJSON_IsTrue(dry)) {
+                cJSON *ids = cJSON_CreateArray();
+                r = dawn_store_prune_preview(ways->store, cutoff, PRUNE_LIST_MAX, ids, &c);
+                prune_counts_json(o, &c);
+                cJSON_AddItemToObject(o, "alert_ids", ids);
+        } else {
+                r = dawn_retention_prune_now(ways->retention, p->actor, &c);
+                prune_counts_json(o, &c);
+                cJSON_AddNumberToObject(o, "audit_rows", (double)c.audit_rows);
+                log_info("retention: %s asked to prune now: %lld alert(s), %lld deliveries in this step%s", p->actor,
+                         (long long)c.alerts, (long long)c.deliveries, c.more ? "; more follow" : "");
+        }
+        cJSON_AddBoolToObject(o, "more", c.more);
+        if (r < 0) {
+                cJSON_Delete(o);
+                return answer_store_error(ways, r);
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "prune", o);
+        return ans;
+}
+
 static const struct {
         const char *name;
         command_fn fn;
@@ -613,11 +687,13 @@ static const struct {
         { "route", cmd_route },   { "status", cmd_status },   { "reload", cmd_reload },
         { "approve", cmd_approve }, { "reject", cmd_reject }, { "optouts", cmd_optouts },
         { "history", cmd_history }, { "audit", cmd_audit },
+        { "prune", cmd_prune },
 };
 
 static bool is_write(command_fn fn)
 {
-        return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel || fn == cmd_approve || fn == cmd_reject;
+        return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel || fn == cmd_approve || fn == cmd_reject ||
+               fn == cmd_prune; /* a dry run writes nothing: its answer waits for no batch */
 }
 
 cJSON *dawn_control_handle(struct dawn_ways *ways, const struct dawn_peer *peer, const char *line, size_t len,

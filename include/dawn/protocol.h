@@ -36,6 +36,11 @@
  *   audit    {"since_seconds": N, "actor": "..", "limit": N} (each optional)
  *                                              -> {"audit": [{"at", "actor", "action", "alert"?,
  *                                                  "detail"}], "more": bool}  the newest, oldest first
+ *   prune    {"dry_run": false}                -> {"prune": {"dry_run", "ended_before", "alerts",
+ *                                                  "deliveries", "channels": {"sms": n, ...},
+ *                                                  "more", and for a dry run "alert_ids"}}
+ *                                                  (retention; show of a pruned alert adds
+ *                                                  "delivery_totals" and "details_removed_at")
  */
 #ifndef DAWN_PROTOCOL_H
 #define DAWN_PROTOCOL_H

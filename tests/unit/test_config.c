@@ -495,6 +495,23 @@ static void test_duration_errors(void **state UNUSED)
                        "grading.cluster.threshold must be between 2 and");
 }
 
+/* retention.deliveries: 90 days unless set; seconds allowed (tests); no zero, no "never" */
+static void test_retention(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS);
+
+        assert_int_equal(c->retention_deliveries_usec, 90 * DAY);
+        dawn_config_free(c);
+        c = load_ok(AREAS "retention = { deliveries = \"2s\"; };\n");
+        assert_int_equal(c->retention_deliveries_usec, 2 * DAWN_USEC_PER_SEC);
+        dawn_config_free(c);
+        assert_refused(AREAS "retention = { deliveries = \"0d\"; };\n", "test.conf:2:",
+                       "retention.deliveries: invalid duration '0d'");
+        assert_refused(AREAS "retention = { deliveries = \"never\"; };\n", "test.conf:2:",
+                       "retention.deliveries: invalid duration 'never'");
+        assert_refused(AREAS "retention = { outbox = \"9d\"; };\n", "test.conf:2:", "outbox");
+}
+
 static void test_parse_duration(void **state UNUSED)
 {
         static const struct {
@@ -1553,6 +1570,7 @@ int main(void)
                 cmocka_unit_test(test_required_keys),
                 cmocka_unit_test(test_area_errors),
                 cmocka_unit_test(test_duration_errors),
+                cmocka_unit_test(test_retention),
                 cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_channel_errors),
                 cmocka_unit_test(test_mqtt_limits),
