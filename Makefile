@@ -25,7 +25,7 @@ BASHCOMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS = libsystemd libmosquitto libcjson libconfig sqlite3 libcrypto libcurl libmicrohttpd
+PKGS = libsystemd libmosquitto libcjson libconfig sqlite3 libcrypto libssl libcurl libmicrohttpd
 
 ifneq ($(SANITIZER),)
 BUILD ?= build-san

@@ -16,8 +16,10 @@
 #include "control.h"
 #include "http.h"
 #include "mqtt_ingest.h"
+#include "submit.h"
 #include "intake.h"
 #include "log.h"
+#include "retention.h"
 
 static void on_store_fatal(int r, void *userdata)
 {
@@ -265,8 +267,10 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         struct dawn_daemon *d = userdata;
         if (si->ssi_signo == SIGHUP) {
                 char msg[2048];
-                if (dawn_daemon_reload(d, msg, sizeof(msg)) < 0)
+                int r = dawn_daemon_reload(d, msg, sizeof(msg));
+                if (r < 0)
                         log_error("SIGHUP: configuration not reloaded, the old one stays: %s", msg);
+                dawn_audit_reload(&d->ways, "SIGHUP", r, msg);
                 return 0;
         }
         stop(d, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -357,6 +361,9 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
         if (r >= 0)
                 r = start_channels(d);
         if (r >= 0)
+                r = dawn_retention_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config,
+                                       &d->ways.retention);
+        if (r >= 0)
                 r = add_signals(d);
         if (r >= 0)
                 r = dawn_control_new(&d->ways, activated_socket(), &d->control);
@@ -405,6 +412,7 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
                 if (d->ways.channels[k])
                         stop_channel(d, (enum dawn_channel_kind)k);
         d->ways.outbox = dawn_outbox_free(d->ways.outbox);
+        d->ways.retention = dawn_retention_free(d->ways.retention); /* before the commit: it holds a ticket */
         d->ways.commit = dawn_commit_free(d->ways.commit);
         d->ways.store = dawn_store_close(d->ways.store);
         sd_event_source_disable_unref(d->watchdog);

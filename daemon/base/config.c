@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ca_file.h"
 #include "dawn/protocol.h"
 #include "str.h"
 
@@ -52,15 +53,16 @@
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
 
 static const char *const top_keys[] = {
-        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", NULL,
+        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention", NULL,
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
-        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", NULL,
+        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
 static const char *const dedup_keys[] = { "window", NULL };
+static const char *const retention_keys[] = { "deliveries", NULL };
 static const char *const expiry_keys[] = { "batch", "cluster", "nfod", "notify", NULL };
 static const char *const mqtt_keys[] = {
         "host", "port", "topic_prefix", "qos", "keepalive", "client_id", "username", "password_file",
@@ -69,14 +71,14 @@ static const char *const mqtt_keys[] = {
 static const char *const sms_keys[] = {
         "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
         "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial",
-        "callback_token_file", "callback_base_url", NULL,
+        "callback_token_file", "callback_base_url", "ca_file", NULL,
 };
 /* The keys only one provider has: given for the other, they are a mistake. */
 static const char *const sms_notify_keys[] = { "api_key_file", "template_id", "callback_token_file", NULL };
 static const char *const sms_twilio_keys[] = { "account_sid", "auth_token_file", "from", "callback_base_url", NULL };
 static const char *const email_keys[] = {
         "url", "from", "username", "password_file", "tls", "tls_override", "timeout", "rate_per_minute",
-        "max_in_flight", "lifetime", "retry_initial", NULL,
+        "max_in_flight", "lifetime", "retry_initial", "ca_file", NULL,
 };
 static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", NULL };
 static const char *const subscriber_keys[] = {
@@ -435,6 +437,19 @@ static void check_readable(struct loader *l, config_setting_t *s, const char *pa
                 fail(l, s, "%s: cannot read %s: %s", path_of(l, s, NULL), path, strerror(err));
 }
 
+/* channels.X.ca_file: read and parsed here, so that `dawnd -n`, the start
+ * and a reload refuse a bundle the channel could not use (ca_file.c). */
+static void opt_ca_file(struct loader *l, config_setting_t *g, char **dst)
+{
+        config_setting_t *s = opt_string(l, g, "ca_file", dst, true);
+        struct dawn_ca *ca = NULL;
+        char why[256];
+
+        if (s && dawn_ca_load(*dst, &ca, why, sizeof(why)) < 0)
+                fail(l, s, "%s: %s: %s", path_of(l, s, NULL), *dst, why);
+        dawn_ca_free(ca);
+}
+
 /* Accepts [ ... ] and ( ... ) alike: operators cannot be expected to know
  * which of libconfig's two kinds of list they wrote. */
 static config_setting_t *opt_string_list(struct loader *l, config_setting_t *g, const char *key)
@@ -538,6 +553,48 @@ static void load_timezone(struct loader *l, config_setting_t *g)
                            "\"Europe/London\")", path_of(l, s, NULL), tz, path);
 }
 
+/* daemon.allowed_origins and daemon.trusted_proxies: what a proxy in front
+ * of dawnd needs (README, "Running behind nginx"). */
+static void load_proxy_keys(struct loader *l, config_setting_t *g)
+{
+        struct dawn_config *c = l->c;
+        config_setting_t *s = opt_strv(l, g, "allowed_origins", &c->allowed_origins, &c->n_allowed_origins);
+        char norm[DAWN_ORIGIN_MAX];
+
+        for (size_t i = 0; s && i < c->n_allowed_origins; i++) {
+                if (dawn_origin_normalize(c->allowed_origins[i], norm, sizeof(norm)) < 0) {
+                        fail(l, s, "%s: '%s' is not an origin such as \"https://dawn.example.org\" (http or https, "
+                                   "a host and an optional port: no path, no trailing /)",
+                             path_of(l, s, NULL), c->allowed_origins[i]);
+                        continue;
+                }
+                char *copy = strdup(norm);
+                if (!copy) {
+                        l->oom = true;
+                        return;
+                }
+                free(c->allowed_origins[i]);
+                c->allowed_origins[i] = copy; /* compared as browsers send them */
+        }
+        s = opt_string_list(l, g, "trusted_proxies");
+        if (!s)
+                return;
+        size_t n = (size_t)config_setting_length(s);
+        c->trusted_proxies = calloc(n ? n : 1, sizeof(*c->trusted_proxies));
+        if (!c->trusted_proxies) {
+                l->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *v = config_setting_get_string_elem(s, (int)i);
+                if (dawn_cidr_parse(v, &c->trusted_proxies[c->n_trusted_proxies]) == 0)
+                        c->n_trusted_proxies++;
+                else
+                        fail(l, s, "%s: '%s' is not an address or a network such as \"127.0.0.1\", \"::1\" or "
+                                   "\"10.0.0.0/8\"", path_of(l, s, NULL), v);
+        }
+}
+
 static void load_daemon(struct loader *l, config_setting_t *root)
 {
         struct dawn_config *c = l->c;
@@ -572,6 +629,7 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                      path_of(l, s, NULL), c->dashboard_broker_url);
         load_socket_mode(l, g);
         load_timezone(l, g);
+        load_proxy_keys(l, g);
 }
 
 /* A group that does not exist is not an error: the daemon then leaves the
@@ -720,6 +778,20 @@ static void load_expiry(struct loader *l, config_setting_t *root)
         for (int t = 0; t < DAWN_TYPE_COUNT; t++)
                 opt_duration(l, g, dawn_type_name(t), &l->c->expiry_usec[t]);
         opt_bool(l, g, "notify", &l->c->expiry_notify);
+}
+
+/* retention = { deliveries = "90d"; }: there is no "never" (storage
+ * limitation wants a limit; an operator who must keep longer writes a
+ * longer one), and "0" is refused like any zero duration. Seconds are
+ * allowed, for tests. */
+static void load_retention(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "retention");
+
+        if (!g)
+                return;
+        check_keys(l, g, retention_keys);
+        opt_duration(l, g, "deliveries", &l->c->retention_deliveries_usec);
 }
 
 static bool valid_e164(const char *s)
@@ -1012,6 +1084,7 @@ static void load_sms(struct loader *l, config_setting_t *g)
                 check_base_url(l, s, sms->base_url);
         opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
         opt_timeout(l, g, "timeout", &sms->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
+        opt_ca_file(l, g, &sms->ca_file);
         if (!known)
                 return;
         if (sms->provider == DAWN_SMS_NOTIFY)
@@ -1111,6 +1184,7 @@ static void load_email(struct loader *l, config_setting_t *g)
         load_email_login(l, g);
         load_email_tls(l, g, url_ok, smtps, loopback);
         opt_timeout(l, g, "timeout", &m->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
+        opt_ca_file(l, g, &m->ca_file);
 }
 
 static void load_channels(struct loader *l, config_setting_t *root)
@@ -1443,6 +1517,7 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->cluster_threshold = 3;
         c->cluster_window_usec = 24 * 3600 * SEC;
         c->dedup_window_usec = 72 * 3600 * SEC;
+        c->retention_deliveries_usec = 90 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_BATCH] = 14 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_CLUSTER] = 7 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_NFOD] = 72 * 3600 * SEC;
@@ -1496,6 +1571,7 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_channels(&l, root);
         load_sources(&l, root);
         load_subscribers(&l, root);
+        load_retention(&l, root);
         if (l.n_errors || l.oom) {
                 if (l.oom)
                         dawn_errors_add(errors, "%s: out of memory", name);
@@ -1715,6 +1791,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->http_listen);
         free(c->dashboard_dir);
         free(c->dashboard_broker_url);
+        strv_free(c->allowed_origins, c->n_allowed_origins);
+        free(c->trusted_proxies);
         for (size_t i = 0; i < c->n_areas; i++) {
                 free(c->areas[i].id);
                 free(c->areas[i].path);
@@ -1738,6 +1816,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->email.from);
         free(c->email.username);
         free(c->email.password_file);
+        free(c->email.ca_file);
+        free(c->sms.ca_file);
         free(c->timezone);
         for (size_t i = 0; i < c->n_sources; i++) {
                 free(c->sources[i].id);

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "model.h"
+#include "netaddr.h"
 
 #define DAWN_USEC_PER_SEC UINT64_C(1000000)
 
@@ -80,6 +81,7 @@ struct dawn_sms_config {
         int max_segments;        /* default 2 (1..10) */
         uint64_t timeout_usec;   /* "timeout": one request, default 30s */
         struct dawn_channel_limits limits;
+        char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */
 };
 
 struct dawn_email_config {
@@ -92,6 +94,7 @@ struct dawn_email_config {
                                   * smtp:// to a loopback address or when tls_override = true */
         uint64_t timeout_usec;   /* "timeout": one message, default 60s */
         struct dawn_channel_limits limits;
+        char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */
 };
 
 struct dawn_mqtt_config {
@@ -122,6 +125,11 @@ struct dawn_config {
         char *dashboard_dir;     /* the pharmacy dashboard's files, served at /; default DAWN_DEFAULT_DASHBOARD_DIR */
         char *dashboard_broker_url; /* NULL: the page reaches the broker through dawnd's /mqtt relay;
                                      * else a broker's own WebSocket listener, wss://... */
+        char **allowed_origins;  /* pages the /mqtt relay serves besides its own site, normalised
+                                  * ("https://dawn.example.org", dawn_origin_normalize) */
+        size_t n_allowed_origins;
+        struct dawn_cidr *trusted_proxies; /* whose X-Forwarded-For names the client (its last address) */
+        size_t n_trusted_proxies;
 
         /* areas = { root = { child = {}; ... }; }; depth-first order, parents first */
         struct dawn_area *areas;
@@ -150,6 +158,10 @@ struct dawn_config {
         size_t n_sources;
         struct dawn_subscriber *subscribers;
         size_t n_subscribers;
+
+        /* retention = { deliveries = "90d"; }: an ended alert's delivery details are
+         * removed this long after it ended (counts kept) */
+        uint64_t retention_deliveries_usec;
 
         /* private: subscribers by id (open addressing, a power of two slots), so that a
          * lookup per delivery and the duplicate check at load stay O(1) at 10,000 subscribers */

@@ -82,6 +82,9 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_CONTROL_DROPPED] = { "dawn_control_connections_dropped_total",
                                      "Control socket clients refused or closed by dawnd at a limit, by the limit.",
                                      { "reason", NULL } },
+        [DAWN_M_RETENTION_PRUNED] = { "dawn_retention_pruned_total",
+                                      "Alerts and deliveries whose delivery details retention removed.",
+                                      { "what", NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

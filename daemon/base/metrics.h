@@ -46,6 +46,8 @@ enum dawn_counter {
         DAWN_M_CONTROL_DROPPED,    /* dawn_control_connections_dropped_total{reason}: control socket clients
                                     * refused or closed at a limit: over_limit|out_of_fds|unread_output|idle|
                                     * refused|per_uid|line_deadline */
+        DAWN_M_RETENTION_PRUNED,   /* dawn_retention_pruned_total{what}: alerts|deliveries whose delivery
+                                    * details retention removed (committed) */
         DAWN_M_COUNTER_COUNT,
 };
 

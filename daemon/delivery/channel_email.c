@@ -335,6 +335,8 @@ static int email_start(struct dawn_channel *ch, sd_event *loop, const struct daw
         int r = copy_config(st, &cfg->email);
         if (r >= 0)
                 r = dawn_curl_new(loop, &st->curl);
+        if (r >= 0 && cfg->email.ca_file)
+                r = dawn_curl_trust(st->curl, cfg->email.ca_file, "channels.email");
         if (r < 0) {
                 email_stop(ch);
                 return r;

@@ -516,6 +516,8 @@ static int sms_start(struct dawn_channel *ch, sd_event *loop, const struct dawn_
         int r = copy_config(st, &cfg->sms);
         if (r >= 0)
                 r = dawn_curl_new(loop, &st->curl);
+        if (r >= 0 && cfg->sms.ca_file)
+                r = dawn_curl_trust(st->curl, cfg->sms.ca_file, "channels.sms");
         if (r < 0) {
                 sms_stop(ch);
                 return r;

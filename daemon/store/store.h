@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 7
+#define DAWN_STORE_SCHEMA_VERSION 8
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -282,6 +282,28 @@ uint64_t dawn_store_vm_steps(struct dawn_store *s);
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);
 
+/* ---- history and audit (dawnctl history, dawnctl audit) ----
+ * Both read at most limit rows (by index) and DAWN_TRAIL_MAX_BYTES of their
+ * text, so that one answer costs a bounded amount however long the trail
+ * has grown; *more says whether rows were left out. Times are RFC 3339
+ * (UTC). */
+#define DAWN_TRAIL_MAX_BYTES (4 * 1024 * 1024)
+/* Every event on the alert, oldest first (at one instant, a decision before
+ * the grade change it made): [{"at", "actor", "event", "revision" (when
+ * the event made or names one), "detail"}]. Events: the audit actions
+ * about the alert (issue, report, update, corroborate, propose, approve,
+ * reject, cancel, expire, cluster, ...), "grade" (the revision's grade,
+ * "warning -> critical: <reasons>"), "ack" (from the acks table),
+ * "proposal-<status>" (closed by dawnd when the alert ended),
+ * "escalation-wait", "escalate", "escalation-acknowledged",
+ * "escalation-stopped" (the escalations table). The oldest events when
+ * there are more. */
+int dawn_store_history_json(struct dawn_store *s, const char *alert_id, int limit, cJSON *array, bool *more);
+/* Audit rows at or after since (usec), of actor only when not NULL,
+ * oldest first: [{"at", "actor", "action", "alert"?, "detail"}]; the newest
+ * ones when there are more. */
+int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor, int limit, cJSON *array,
+                          bool *more);
 /* ---- the panel's summary ----
  * Figures over the alerts issued in [since, until) (microseconds): those
  * whose first revision that recipients saw was made in the window (at once
@@ -329,5 +351,46 @@ void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
  * max_page_count); a write past that fails with SQLITE_FULL, as on a full
  * disk. Returns 0 or -errno. */
 int dawn_store_limit_growth(struct dawn_store *s, int pages);
+
+/* ---- retention (UK GDPR storage limitation) ----
+ * An ended alert's delivery details go once it ended longer ago than
+ * retention.deliveries: its outbox rows (the recipients), who acknowledged
+ * it; kept are the counts per channel, purpose and state (delivery_totals)
+ * and the time each delivered one took (delivery_times). Also, past the
+ * same period, the masked numbers in audit rows; and the JOIN cap's day
+ * counts older than yesterday. Opt-outs are never pruned. */
+/* Alerts per step, and other rows (audit, JOIN counts) per step: one
+ * step is one bounded write, so the loop never waits long on it. */
+#define DAWN_PRUNE_BATCH_MAX 64
+/* ... and deliveries per step, unless one alert alone has more (public texts) */
+#define DAWN_PRUNE_DELIVERIES_MAX 4096
+#define DAWN_PRUNE_ROWS_MAX 256
+struct dawn_prune_counts {
+        int64_t alerts;                           /* alerts whose details went (or would) */
+        int64_t deliveries;                       /* their deliveries */
+        int64_t by_channel[DAWN_CHANNEL_COUNT];   /* of which on each channel */
+        int64_t audit_rows;                       /* audit rows that lost a number */
+        int64_t join_rows;                        /* public_joins rows removed */
+        bool more;                                /* a step stopped at a bound: run another */
+};
+void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prune_counts *step);
+/* What pruning alerts that ended before ended_before would remove, writing
+ * nothing: the counts, and the first max_ids alert ids (oldest first)
+ * appended to ids (NULL: none). 0 or -errno. */
+int dawn_store_prune_preview(struct dawn_store *s, int64_t ended_before, int max_ids, cJSON *ids,
+                             struct dawn_prune_counts *out);
+/* One step inside the caller's write: up to max_alerts (at most
+ * DAWN_PRUNE_BATCH_MAX) alerts, with at most DAWN_PRUNE_DELIVERIES_MAX
+ * deliveries between them (but at least one), that ended before ended_before, oldest
+ * first, each with an audit row "prune" by actor; audit rows older than
+ * ended_before lose their masked number; old JOIN counts go. out->more
+ * when a bound was reached. 0 or -errno. */
+int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_alerts, const char *actor,
+                          int64_t now, struct dawn_prune_counts *out);
+/* A pruned alert's kept counts: {"sms": {"delivered": 41, "failed": 1}, ...}
+ * (purposes summed). 0 or -errno. */
+int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object);
+/* When the alert's delivery details were removed (µs), 0 if they were not (or no such alert), or -errno. */
+int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
 
 #endif

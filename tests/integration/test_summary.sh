@@ -144,7 +144,7 @@ s.connect(os.environ["DAWN_SOCKET"])
 f = s.makefile("rw")
 bad = ['"7d"', '0', '-1', '1.5', '1e300', 'true', 'null', '[]', '{"a":1}']
 for v in bad:
-    f.write('{"cmd":"summary","since":%s}\n' % v)
+    f.write('{"cmd":"summary","since_seconds":%s}\n' % v)
 f.write('{"cmd":"summary","until":5}\n')
 f.flush()
 for v in bad + ["until"]:
@@ -153,7 +153,7 @@ for v in bad + ["until"]:
 PY
 )
 check "dawnd refuses every since that is not 1 s to 100 years, and unknown arguments, naming the field" \
-        test "$(awk '$2 == "False" && ($3 == "since" || ($1 == "until" && $3 == "until"))' <<<"$refusals" | wc -l)" -eq 10 ||
+        test "$(awk '$2 == "False" && ($3 == "since_seconds" || ($1 == "until" && $3 == "until"))' <<<"$refusals" | wc -l)" -eq 10 ||
         echo "$refusals" | sed 's/^/#   /'
 check "and still answers" bash -c "\"$DAWNCTL\" status >/dev/null"
 

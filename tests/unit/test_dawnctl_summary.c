@@ -57,11 +57,11 @@ static void test_since_is_sent_as_seconds(void **state)
 
         assert_int_equal(parse(&inv, (char *[]){ "summary", NULL }), DAWN_EXIT_OK);
         assert_string_equal(get_string(inv.request, "cmd"), "summary");
-        assert_int_equal(get(inv.request, "since")->valuedouble, 7 * 86400);
+        assert_int_equal(get(inv.request, "since_seconds")->valuedouble, 7 * 86400);
         assert_null(inv.html_file);
         dawnctl_invocation_done(&inv);
         assert_int_equal(parse(&inv, (char *[]){ "summary", "--since", "1d12h", NULL }), DAWN_EXIT_OK);
-        assert_int_equal(get(inv.request, "since")->valuedouble, 36 * 3600);
+        assert_int_equal(get(inv.request, "since_seconds")->valuedouble, 36 * 3600);
         dawnctl_invocation_done(&inv);
         assert_int_equal(parse(&inv, (char *[]){ "summary", "--since", "4w", "--html", "/tmp/x.html", NULL }),
                          DAWN_EXIT_OK);
