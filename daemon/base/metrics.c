@@ -82,6 +82,10 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_CONTROL_DROPPED] = { "dawn_control_connections_dropped_total",
                                      "Control socket clients refused or closed by dawnd at a limit, by the limit.",
                                      { "reason", NULL } },
+        [DAWN_M_ESCALATIONS] = { "dawn_escalations_total",
+                                 "Alerts a subscriber did not acknowledge in time, whose escalate_to subscribers "
+                                 "were told.",
+                                 { NULL, NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

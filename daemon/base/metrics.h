@@ -46,6 +46,7 @@ enum dawn_counter {
         DAWN_M_CONTROL_DROPPED,    /* dawn_control_connections_dropped_total{reason}: control socket clients
                                     * refused or closed at a limit: over_limit|out_of_fds|unread_output|idle|
                                     * refused|per_uid|line_deadline */
+        DAWN_M_ESCALATIONS,        /* dawn_escalations_total{}: subscribers escalated (issue 13) */
         DAWN_M_COUNTER_COUNT,
 };
 
