@@ -45,7 +45,7 @@ static const char *state_words(enum dawn_channel_kind channel, enum dawn_deliver
 {
         if (channel == DAWN_CHANNEL_MQTT)
                 /* the broker has the retained alert: the dashboard shows it when it is open */
-                return rank(s) == 5 ? "on the dashboard" : "dashboard not reached";
+                return rank(s) == 5 ? "dashboard updated" : "dashboard not reached";
         switch (rank(s)) {
         case 5:
                 return "delivered";
