@@ -5,7 +5,8 @@
  * password), subscribes to <prefix>/subscribers/<id>/alerts/# and .../acks/#
  * (retained: the current state arrives at once) and <prefix>/status, and shows
  * each alert as a card: its own unacknowledged ones first, then the most
- * dangerous. Acknowledging publishes a retained {"revision","by","at"} on .../acks/<alert id>, which dawnd records.
+ * dangerous. Acknowledging publishes a retained {"revision","by","at"} on
+ * .../acks/<alert id>, which dawnd records.
  *
  * Sound and pop-ups: an alert this browser has not seen before, or whose grade
  * rose since it last saw it, is highlighted (until someone acknowledges it),
