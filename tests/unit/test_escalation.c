@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "config.h"
+#include "escalation.h"
 #include "escalation_text.h"
 #include "sms_text.h"
+#include "store.h"
 
 #define UNUSED __attribute__((unused))
 
@@ -205,13 +209,110 @@ static void test_email_and_json(void **state UNUSED)
         free(j);
 }
 
+/* ---- the store: an escalation is a delivery of its own, and its clock is decided once ---- */
+
+static struct dawn_store *fresh_store(char *dir, size_t n)
+{
+        struct dawn_store *s = NULL;
+        char path[128];
+        snprintf(dir, n, "/tmp/dawn-escalation-test.XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/dawn.db", dir);
+        assert_int_equal(dawn_store_open(path, &s), 0);
+        return s;
+}
+
+static void remove_store(struct dawn_store *s, const char *dir)
+{
+        static const char *const suffix[] = { "", "-wal", "-shm" };
+        char p[160];
+        dawn_store_close(s);
+        for (int i = 0; i < 3; i++) {
+                snprintf(p, sizeof(p), "%s/dawn.db%s", dir, suffix[i]);
+                unlink(p);
+        }
+        rmdir(dir);
+}
+
+static int count_state(enum dawn_channel_kind ch UNUSED, enum dawn_delivery_state st, void *ud)
+{
+        if (st == DAWN_DELIVERY_PENDING)
+                ++*(int *)ud;
+        return 0;
+}
+
+static void test_store_escalation_rows(void **state UNUSED)
+{
+        char dir[64];
+        struct dawn_store *s = fresh_store(dir, sizeof(dir));
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        a.type = DAWN_TYPE_BATCH;
+        a.grade = DAWN_GRADE_CRITICAL;
+        a.status = DAWN_STATUS_ACTIVE;
+        a.area = strdup("south");
+        a.summary = strdup("escalated");
+        a.revision = 1;
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_int_equal(dawn_store_next_alert_id(s, a.id), 0);
+        assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
+        /* the duty officer got revision 1 itself, and an escalation about booth of revision 1 */
+        assert_int_equal(dawn_store_add_delivery(s, a.id, 1, "duty", DAWN_CHANNEL_SMS, "+447700900199",
+                                                 DAWN_ACTION_PUBLISH, 10), 0);
+        assert_int_equal(dawn_store_add_purpose_delivery(s, a.id, 1, "duty", DAWN_CHANNEL_SMS, "+447700900199",
+                                                         "escalation", "booth", 10), 1);
+        assert_int_equal(dawn_store_add_purpose_delivery(s, a.id, 1, "duty", DAWN_CHANNEL_SMS, "+447700900199",
+                                                         "escalation", "booth", 11), 0); /* once */
+        /* revision 2 supersedes the alert's own text, never the escalation */
+        assert_int_equal(dawn_store_supersede_deliveries(s, a.id, 2, 20), 0);
+        cJSON *rows = cJSON_CreateArray();
+        assert_int_equal(dawn_store_deliveries_json(s, a.id, rows), 0);
+        assert_int_equal(cJSON_GetArraySize(rows), 2);
+        int superseded = 0, escalation_pending = 0;
+        const cJSON *r;
+        cJSON_ArrayForEach(r, rows) {
+                const char *st = cJSON_GetObjectItem(r, "state")->valuestring;
+                bool esc = cJSON_GetObjectItem(r, "purpose") != NULL;
+                superseded += !esc && strcmp(st, "superseded") == 0;
+                escalation_pending += esc && strcmp(st, "pending") == 0;
+        }
+        cJSON_Delete(rows);
+        assert_int_equal(superseded, 1);
+        assert_int_equal(escalation_pending, 1);
+        /* the escalation's delivery is not the subscriber's own: the phrase reads only those */
+        int pending = 0;
+        assert_int_equal(dawn_store_delivery_states(s, a.id, "duty", count_state, &pending), 0);
+        assert_int_equal(pending, 0);
+
+        /* the clock: started once, decided once */
+        assert_int_equal(dawn_store_start_escalation(s, a.id, "booth", 100, 50), 1);
+        assert_int_equal(dawn_store_start_escalation(s, a.id, "booth", 999, 60), 0); /* a later revision */
+        assert_int_equal(dawn_store_next_escalation(s), 100);
+        struct dawn_escalation_row due[4];
+        assert_int_equal(dawn_store_due_escalations(s, 99, due, 4), 0);
+        assert_int_equal(dawn_store_due_escalations(s, 100, due, 4), 1);
+        assert_string_equal(due[0].subscriber, "booth");
+        assert_int_equal(dawn_escalation_acked(s, a.id, "booth", "+4477009xxx23", 101), 0);
+        assert_int_equal(dawn_store_decide_escalation(s, a.id, "booth", "escalated", "[]", 102), 0);
+        assert_int_equal(dawn_store_next_escalation(s), 0);
+        assert_int_equal(dawn_store_stop_escalations(s, a.id, "cancelled", 103), 0);
+        rows = cJSON_CreateArray();
+        assert_int_equal(dawn_store_escalations_json(s, a.id, rows), 0);
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "state")->valuestring, "acknowledged");
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rows, 0), "by")->valuestring, "+4477009xxx23");
+        cJSON_Delete(rows);
+        assert_int_equal(dawn_store_commit(s), 0);
+        dawn_alert_clear(&a);
+        remove_store(s, dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_subscriber_keys), cmocka_unit_test(test_global_defaults),
                 cmocka_unit_test(test_errors_name_the_field), cmocka_unit_test(test_phrase),
                 cmocka_unit_test(test_sms_text), cmocka_unit_test(test_sms_budget),
-                cmocka_unit_test(test_email_and_json),
+                cmocka_unit_test(test_email_and_json), cmocka_unit_test(test_store_escalation_rows),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
