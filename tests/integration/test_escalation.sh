@@ -97,6 +97,7 @@ check "dawnctl show: escalated to ph-duty and booth-manager" \
 check "the manager's number gets the escalation too" \
         wait_for "texts_to $MANAGER | grep -q '^DAWN A1 CRITICAL not acknowledged by Booth House'" 10
 ctl show A1 >"$T/show.txt"
+sed -n '/^Escalations:/,$s/^/# /p' "$T/show.txt"
 check "dawnctl show (human) has an Escalations section" \
         bash -c "sed -n '/^Escalations:/,\$p' '$T/show.txt' | grep -q 'booth-house.*escalated.*ph-duty'"
 check "dawnctl show lists the escalation deliveries apart from the alert's own" \
@@ -109,6 +110,8 @@ check "no escalation for the pharmacy was sent" bash -c "! grep -q 'st-marys' <<
 check "the audit has the escalation" \
         bash -c "sqlite3 '$T/state/dawn.db' \"SELECT detail FROM audit WHERE alert_id='A1' AND action='escalate'\" | grep -qx 'not acknowledged by booth-house; told ph-duty, booth-manager'"
 ctl unacked >"$T/unacked.txt"
+sed 's/^/# /' "$T/unacked.txt"
+check "dawnctl unacked takes no arguments" bash -c "! '$DAWNCTL' unacked A1 2>/dev/null"
 check "dawnctl unacked lists Booth House as escalated, not the pharmacy" \
         bash -c "grep -q 'A1.*booth-house.*escalated' '$T/unacked.txt' && ! grep -q 'A1.*st-marys' '$T/unacked.txt'"
 check "/metrics counts the escalation" test "$(metric dawn_escalations_total)" -eq 1
