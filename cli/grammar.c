@@ -56,6 +56,10 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_REASON] = { "reason", "TEXT", NULL, VALUE_TEXT, "why; recorded with the alert (required)",
                          NULL },
         [OPT_ALL] = { "all", NULL, NULL, VALUE_FLAG, "include pending, cancelled and expired alerts", NULL },
+        [OPT_SINCE] = { "since", "D", NULL, VALUE_TEXT, "only the last D (a duration: 30m, 24h, 7d)", NULL },
+        [OPT_ACTOR] = { "actor", "NAME", NULL, VALUE_TEXT, "only what NAME did (exactly as the log names it)", NULL },
+        [OPT_LIMIT] = { "limit", "N", NULL, VALUE_TEXT, "at most the newest N entries (default 1000, at most 10000)",
+                        NULL },
 };
 
 /* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
@@ -271,6 +275,9 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_FILE: return set_once(inv, &a->file, value, option_rows[id].name);
         case OPT_REASON: return set_once(inv, &a->reason, value, option_rows[id].name);
         case OPT_ALL: a->all = true; return 0;
+        case OPT_SINCE: return set_once(inv, &a->since, value, option_rows[id].name);
+        case OPT_ACTOR: return set_once(inv, &a->actor, value, option_rows[id].name);
+        case OPT_LIMIT: return set_once(inv, &a->limit, value, option_rows[id].name);
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
         }
@@ -569,6 +576,31 @@ static int build_route(struct invocation *inv, struct args *a)
         return 0;
 }
 
+/* audit [--since D] [--actor NAME] [--limit N]: "7d" is sent as seconds
+ * back from when dawnd reads it, which is a moment after it was typed. */
+static int build_audit(struct invocation *inv, struct args *a)
+{
+        long long seconds, limit;
+
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        if (a->since && parse_duration(a->since, &seconds) < 0)
+                return usage_error(inv, "--since wants a duration such as 30m, 24h or 7d, not '%s'", a->since);
+        if (a->limit && (parse_count(a->limit, &limit) < 0 || limit < 1 || limit > DAWN_AUDIT_MAX_ROWS))
+                return usage_error(inv, "--limit wants a whole number from 1 to %d, not '%s'", DAWN_AUDIT_MAX_ROWS,
+                                   a->limit);
+        if (a->actor && !*a->actor)
+                return usage_error(inv, "--actor wants a name, not nothing");
+        inv->request = new_request("audit");
+        if (a->since)
+                must(cJSON_AddNumberToObject(inv->request, "since_seconds", (double)seconds));
+        if (a->actor)
+                must(cJSON_AddStringToObject(inv->request, "actor", a->actor));
+        if (a->limit)
+                must(cJSON_AddNumberToObject(inv->request, "limit", (double)limit));
+        return 0;
+}
+
 /* help [COMMAND]: answered here, nothing is sent. */
 static int build_help(struct invocation *inv, struct args *a)
 {
@@ -817,5 +849,31 @@ static const struct command commands[N_COMMANDS + 1] = {
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },
+        { "history", "ID", "every event on an alert, oldest first, with who and when",
+          "Shows everything that happened to alert ID, oldest first, one line each:\n"
+          "when (local time), who (the actor, as the audit log names it: see\n"
+          "'dawnctl audit --help'), what, the revision it made, and the detail.\n"
+          "Events: issue or report (who issued it and from which way in),\n"
+          "corroborate (each report merged into it, with its source), grade (the\n"
+          "grade and why, when it changed), propose, approve, reject, update,\n"
+          "cancel, expire, ack (who acknowledged which revision, by text or on\n"
+          "the dashboard), escalation-wait, escalate, escalation-acknowledged,\n"
+          "escalation-stopped. At most 5000 events are shown.\n",
+          0, build_with_id, show_history, "history", OPERAND_ANY_ALERT },
+        { "audit", "[--since D] [--actor NAME] [--limit N]", "every decision by anyone, newest last",
+          "Lists the audit log: every decision by anyone (issue, report, update,\n"
+          "cancel, approve, reject, reload, acks, texts that said STOP or START,\n"
+          "...), oldest first, ending with the newest. Only the newest N entries\n"
+          "(--limit, default 1000) are shown; a note says when older ones were\n"
+          "left out. The actor says who and from which way in:\n"
+          "  uid 1000 (alice)               an officer, over the control socket\n"
+          "  http:ambulance                 a partner source, over the HTTP API\n"
+          "  mqtt:ambulance                 a partner source, over MQTT ingest; for\n"
+          "                                 an ack, the subscriber's dashboard\n"
+          "  sms:+4477******23 (hostel-a)   a text from a subscriber's number\n"
+          "  dawnd (expiry), ...            dawnd itself\n"
+          "  SIGHUP                         a reload by signal\n",
+          OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_ACTOR) | OPT_BIT(OPT_LIMIT), build_audit, show_audit, "audit",
+          OPERAND_NONE },
         { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, OPERAND_NONE }, /* the end */
 };

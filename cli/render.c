@@ -225,6 +225,7 @@ enum cell_kind {
         CELL_TEXT,
         CELL_TIME,       /* RFC 3339, shown in local time */
         CELL_SUBSCRIBER, /* "" is the area feed, not a missing name */
+        CELL_SECONDS,    /* RFC 3339, shown in local time to the second (a trail's order) */
 };
 
 struct column {
@@ -276,6 +277,8 @@ static const char *cell_text(const cJSON *row, const struct column *col, char *b
                 return "(area feed)";
         if (col->kind == CELL_TIME && cJSON_IsString(item))
                 return format_time(item->valuestring, "%Y-%m-%d %H:%M", buf, n);
+        if (col->kind == CELL_SECONDS && cJSON_IsString(item))
+                return format_time(item->valuestring, "%Y-%m-%d %H:%M:%S", buf, n);
         text = scalar_text(item, buf, n);
         return *text ? text : "-";
 }
@@ -766,6 +769,72 @@ void show_unacked(const cJSON *request, const cJSON *answer)
         show_rows(answer, "unacked", COLUMNS(unacked_columns), "every subscriber of the active alerts has acknowledged");
         if (get_true(answer, "truncated"))
                 puts("(more not shown)");
+}
+
+/* ------------------------------------------------------------------ */
+/* History and audit                                                     */
+
+/* One line per entry, columns aligned; the detail, last, is never cut:
+ * grade reasons and a cancel's reason are what the trail is read for. */
+static const struct column history_columns[] = {
+        { "WHEN", "at", CELL_SECONDS, 19 },   { "ACTOR", "actor", CELL_TEXT, 40 },
+        { "EVENT", "event", CELL_TEXT, 24 },  { "REV", "revision", CELL_TEXT, 4 },
+        { "DETAIL", "detail", CELL_TEXT, 0 },
+};
+
+static const struct column audit_columns[] = {
+        { "WHEN", "at", CELL_SECONDS, 19 },   { "ACTOR", "actor", CELL_TEXT, 40 },
+        { "ACTION", "action", CELL_TEXT, 24 }, { "ALERT", "alert", CELL_TEXT, DAWN_MAX_ID_CHARS },
+        { "DETAIL", "detail", CELL_TEXT, 0 },
+};
+
+static void print_trail(const cJSON *rows, const struct column *cols, size_t ncols)
+{
+        size_t widths[16];
+        char buf[TIME_TEXT_MAX * 4];
+        const cJSON *row;
+
+        table_widths(rows, cols, ncols, widths);
+        widths[ncols - 1] = SIZE_MAX;
+        for (size_t i = 0; i < ncols; i++)
+                put_cell(cols[i].title, widths[i], i + 1 == ncols);
+        putchar('\n');
+        cJSON_ArrayForEach(row, rows) {
+                if (!cJSON_IsObject(row))
+                        continue;
+                for (size_t i = 0; i < ncols; i++)
+                        put_cell(cell_text(row, &cols[i], buf, sizeof buf), widths[i], i + 1 == ncols);
+                putchar('\n');
+        }
+}
+
+void show_history(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *rows = result_array(answer, "history");
+
+        (void)request;
+        if (cJSON_GetArraySize(rows) == 0) {
+                puts("no events recorded");
+                return;
+        }
+        print_trail(rows, COLUMNS(history_columns));
+        if (get_true(answer, "more"))
+                printf("(only the first %d events are shown)\n", cJSON_GetArraySize(rows));
+}
+
+void show_audit(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *rows = result_array(answer, "audit");
+
+        if (cJSON_GetArraySize(rows) == 0) {
+                puts(get(request, "since_seconds") || get(request, "actor") ? "no audit entries match"
+                                                                             : "no audit entries");
+                return;
+        }
+        print_trail(rows, COLUMNS(audit_columns));
+        if (get_true(answer, "more"))
+                printf("(only the newest %d entries are shown: narrow with --since or --actor, or raise --limit)\n",
+                       cJSON_GetArraySize(rows));
 }
 
 /* ------------------------------------------------------------------ */

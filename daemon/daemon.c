@@ -17,6 +17,7 @@
 #include "escalation.h"
 #include "http.h"
 #include "mqtt_ingest.h"
+#include "submit.h"
 #include "intake.h"
 #include "log.h"
 
@@ -267,8 +268,10 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         struct dawn_daemon *d = userdata;
         if (si->ssi_signo == SIGHUP) {
                 char msg[2048];
-                if (dawn_daemon_reload(d, msg, sizeof(msg)) < 0)
+                int r = dawn_daemon_reload(d, msg, sizeof(msg));
+                if (r < 0)
                         log_error("SIGHUP: configuration not reloaded, the old one stays: %s", msg);
+                dawn_audit_reload(&d->ways, "SIGHUP", r, msg);
                 return 0;
         }
         stop(d, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Units per part: one part alone, or each part of a split message (the
  * rest carries the header that joins the parts on the phone). */
@@ -391,15 +392,36 @@ static char *join(const char *const *parts, size_t n)
         return buf_steal(&b);
 }
 
+/* A word a cut should not end on: "Carry naloxone and..." says less than
+ * "Carry naloxone..." and reads as if something was lost mid-thought. */
+static bool dangling_word(const char *w, size_t n)
+{
+        static const char *const words[] = { "a", "an", "and", "or", "but", "the", "to", "of", "with",
+                                             "if", "in", "on", "for", "at", "by", "from", "not" };
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strlen(words[i]) == n && strncasecmp(words[i], w, n) == 0)
+                        return true;
+        return false;
+}
+
 /* before, piece[0..k) with an ellipsis, after. The cut drops the spaces and
- * punctuation it ends on ("use it;" -> "use it..."). The ellipsis is "..."
+ * punctuation it ends on ("use it;" -> "use it...") and a dangling small
+ * word ("and", "the") after the first word. The ellipsis is "..."
  * in a GSM-7 text and "…" (one unit) in a UCS-2 one, so that it never
  * changes the encoding. NULL if the cut leaves nothing, or on failure
  * (*oom set). */
 static char *cut_text(const char *before, const char *piece, size_t k, const char *after, bool *oom)
 {
-        while (k > 0 && strchr(" .,;:-", piece[k - 1]))
-                k--;
+        for (;;) {
+                while (k > 0 && strchr(" .,;:-", piece[k - 1]))
+                        k--;
+                size_t w = k;
+                while (w > 0 && piece[w - 1] != ' ')
+                        w--;
+                if (w == 0 || !dangling_word(piece + w, k - w))
+                        break;
+                k = w;
+        }
         if (k == 0)
                 return NULL;
         struct buf mid = { 0 };
@@ -524,12 +546,134 @@ static char *fit(const char *head, const char *const *var, size_t n_var, const c
         return join(parts, 2);
 }
 
+/* A part of an alert's text and how it may be made shorter. */
+struct part {
+        const char *text;
+        bool cuttable;   /* shortened with an ellipsis (fit_piece); else whole or left out */
+        size_t min_kept; /* a cut keeping fewer bytes of it leaves it out instead */
+};
+
+/* "Check..." or "Do not..." is noise, or worse; "Carry naloxone..." (14)
+ * still says what to do. */
+#define ADVICE_MIN_KEPT 12
+
+/* head, then parts in order of importance (which is also their order in the
+ * text), then tail. Each part in turn goes in whole if it fits with the ones
+ * kept before it; if not, a cuttable part is shortened to fill the room that
+ * is left and nothing after it goes in, and a part that cannot be cut is
+ * left out while the less important ones after it still get their chance
+ * (a long appearance left out still leaves the advice room). So when room
+ * runs short the least important parts go first; head and tail (grade, id)
+ * never go: if they alone do not fit they are returned anyway. */
+static char *fit_parts(const char *head, const struct part *parts, size_t n, const char *tail, int max_segments)
+{
+        bool oom = false;
+        char *before = strdup(head);
+        for (size_t i = 0; i < n && before; i++) {
+                const char *piece = parts[i].text;
+                if (!piece || !*piece)
+                        continue;
+                const char *with[2] = { before, piece };
+                char *longer = join(with, 2);
+                if (!longer)
+                        break;
+                const char *all[2] = { longer, tail };
+                char *text = join(all, 2);
+                if (text && fits(text, max_segments)) {
+                        free(text);
+                        free(before);
+                        before = longer;
+                        continue;
+                }
+                free(text);
+                free(longer);
+                if (!parts[i].cuttable)
+                        continue;
+                text = fit_piece(before, piece, tail, max_segments, &oom);
+                if (oom) {
+                        free(before);
+                        return NULL;
+                }
+                /* the kept bytes: the text less what came before, the ellipsis ("..." or "…",
+                 * both 3 bytes), the tail and the two spaces around the piece */
+                size_t around = strlen(before) + 1 + 3 + (*tail ? 1 + strlen(tail) : 0);
+                if (text && strlen(text) >= around + parts[i].min_kept) {
+                        free(before);
+                        return text;
+                }
+                free(text);
+        }
+        if (!before)
+                return NULL;
+        const char *all[2] = { before, tail };
+        char *text = join(all, 2);
+        free(before);
+        return text;
+}
+
+/* "4 overdoses, 1 death.": the harm so far, in words a shift worker reads
+ * at a glance. Counts not given (-1) are left out; no deaths among known
+ * overdoses is said ("2 overdoses, none fatal."), since that is news too. */
+static char *harm(const struct dawn_alert *a)
+{
+        struct buf b = { 0 };
+        char n[32];
+        if (a->casualties > 0) {
+                snprintf(n, sizeof(n), "%lld overdose%s", (long long)a->casualties, a->casualties == 1 ? "" : "s");
+                buf_adds(&b, n);
+        }
+        if (a->fatalities > 0) {
+                snprintf(n, sizeof(n), "%s%lld death%s", b.len ? ", " : "", (long long)a->fatalities,
+                         a->fatalities == 1 ? "" : "s");
+                buf_adds(&b, n);
+        } else if (a->fatalities == 0 && a->casualties > 0) {
+                buf_adds(&b, ", none fatal");
+        }
+        if (b.len)
+                buf_adds(&b, ".");
+        return buf_steal(&b);
+}
+
+/* "Looks like light brown powder, wraps in blue cling film.": how staff
+ * recognise the batch in someone's hand. */
+static char *appearance(const struct dawn_alert *a)
+{
+        struct buf b = { 0 };
+        char *look = clean(a->appearance);
+        if (!look)
+                b.failed = true;
+        else if (*look) {
+                buf_adds(&b, "Looks like ");
+                buf_adds(&b, look);
+                if (!strchr(".!?", look[strlen(look) - 1]))
+                        buf_adds(&b, ".");
+        }
+        free(look);
+        return buf_steal(&b);
+}
+
 /* ---- the texts: an alert, its withdrawal, a report to review ---- */
 
+/* "DAWN CRITICAL: heroin with nitazene, Southampton. 4 overdoses, 1 death.
+ * Looks like light brown powder, wraps in blue cling film. Carry naloxone
+ * and use it; ... Call 999. Ref A17 r1"
+ * Order of importance, which is also the order in the text:
+ *   1. grade ("DAWN CRITICAL:")                  never cut
+ *   2. what it was sold as, what was found, where  cut with "..." (clause, word, character)
+ *   3. harm ("4 overdoses, 1 death.")             whole or left out
+ *   4. appearance ("Looks like ...")              whole or left out: half a description
+ *                                                  could match the wrong batch
+ *   5. advice (or the summary if no advice)       cut with "..." at a clause, else a word
+ *                                                  (a character only if it is one long word);
+ *                                                  left out if under ADVICE_MIN_KEPT would remain
+ *   6. the id and revision ("Ref A17 r1")          never cut
+ * The least important that does not fit goes first (fit_parts). */
 static char *publish_text(const struct dawn_alert *a, int max_segments)
 {
         char *head = grade_prefix(a->grade);
         char *what = headline(a, a->type == DAWN_TYPE_BATCH ? NULL : type_words(a->type), NULL);
+        char *hurt = harm(a);
+        char *look = appearance(a);
         /* the advice is what to do; without it, the summary says what is happening */
         char *advice = clean(a->advice);
         if (advice && !*advice) {
@@ -538,12 +682,17 @@ static char *publish_text(const struct dawn_alert *a, int max_segments)
         }
         char *ref = reference(a);
         char *text = NULL;
-        if (head && what && advice && ref) {
-                const char *var[2] = { what, advice };
-                text = fit(head, var, 2, ref, max_segments);
+        if (head && what && hurt && look && advice && ref) {
+                const struct part parts[] = {
+                        { what, true, 0 }, { hurt, false, 0 }, { look, false, 0 },
+                        { advice, true, ADVICE_MIN_KEPT },
+                };
+                text = fit_parts(head, parts, sizeof(parts) / sizeof(parts[0]), ref, max_segments);
         }
         free(head);
         free(what);
+        free(hurt);
+        free(look);
         free(advice);
         free(ref);
         return text;

@@ -1,6 +1,7 @@
 /* The SMS a phone shows: built for a small screen and a 3 a.m. reader.
- * Grade, type, area, what it was sold as and what was found, the key
- * advice and the alert id, within sms.max_segments parts. GSM-7 aware: 160
+ * Grade, type, what it was sold as and what was found, area, the harm ("4
+ * overdoses, 1 death."), what it looks like, the key advice and the alert
+ * id, in that order of importance, within sms.max_segments parts. GSM-7 aware: 160
  * characters in one part, 153 per part when split; a single character
  * outside GSM-7 makes the whole text UCS-2 (70, then 67 per part). */
 #ifndef DAWN_SMS_TEXT_H
@@ -27,10 +28,12 @@ struct dawn_sms_size dawn_sms_measure(const char *utf8);
  * in the review queue ("DAWN A17 REVIEW NEEDED: warning batch, ...,
  * reported by ambulance. <summary> dawnctl approve A17 or dawnctl reject
  * A17 --reason TEXT"). The result fits max_segments parts
- * (>= 1); when it does not fit, the advice (or summary) and then the other
- * parts are truncated at a character boundary with "…" or "..." (whichever
- * keeps the encoding), and the alert id is always kept. Returns a malloc'ed
- * string, or NULL on allocation failure. */
+ * (>= 1); when it does not fit, the least important parts go first: in an
+ * alert's text the advice (or summary) is cut, the appearance and then the
+ * harm left out whole, the headline cut last (sms_text.c, publish_text);
+ * cuts end at a clause, else a word, else a character, with "…" or "..."
+ * (whichever keeps the encoding). The grade and the alert id are always
+ * kept. Returns a malloc'ed string, or NULL on allocation failure. */
 char *dawn_sms_text(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments);
 
 /* head, then the variable parts (at most 5, most important first) and

@@ -259,6 +259,10 @@ static const char *const migrations[] = {
         "  channel TEXT NOT NULL,"
         "  usec INTEGER NOT NULL);"
         "CREATE INDEX delivery_times_by_alert ON delivery_times(alert_id);",
+        /* 8: reading the audit trail (dawnctl history, dawnctl audit) at a
+         * cost that does not grow with the whole log: an alert's rows by
+         * index, and the latest rows by time. Touches only what it adds. */
+        "CREATE INDEX audit_by_alert ON audit(alert_id, at); CREATE INDEX audit_by_time ON audit(at);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
@@ -337,6 +341,9 @@ enum stmt_id {
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
+        /* history and audit */
+        ST_HISTORY,
+        ST_AUDIT_LIST,
         /* escalation (issue 13 part 1) */
         ST_ESC_START,
         ST_ESC_DECIDE,
@@ -490,6 +497,60 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
+        /* history and audit: one alert's events from every table that records one, in the
+         * order they happened (and, at one instant, the cause before its effects). Audit
+         * rows are the spine; an ack or an escalation is read from its own table, which
+         * says more (the revision, the deadline), so its audit row is left out here. */
+        [ST_HISTORY] =
+                "SELECT at, actor, event, revision, detail FROM ("
+                /* every decision about the alert, with the revision it made, if it made one */
+                " SELECT a.at AS at, 0 AS rank, a.id AS ord, a.actor AS actor, a.action AS event,"
+                "  (SELECT max(r.revision) FROM revisions r WHERE r.alert_id = a.alert_id AND r.created_at = a.at"
+                "   AND r.revision < 100000000) AS revision, a.detail AS detail"
+                " FROM audit a INDEXED BY audit_by_alert WHERE a.alert_id = ?1 AND a.action NOT IN ('ack', 'escalate')"
+                /* its grade as each revision had it, when that changed, with the reasons: the
+                 * revisions keep the reasons, the audit rows only the change */
+                " UNION ALL SELECT g.created_at, 1, g.revision,"
+                "  coalesce((SELECT x.actor FROM audit x INDEXED BY audit_by_alert WHERE x.alert_id = ?1"
+                "   AND x.at = g.created_at ORDER BY x.id LIMIT 1), 'dawnd (grading)'), 'grade', g.revision,"
+                "  CASE WHEN g.prev IS NULL THEN g.grade ELSE g.prev || ' -> ' || g.grade END"
+                "  || coalesce(': ' || (SELECT group_concat(j.value, '; ')"
+                "   FROM json_each(g.json, '$.grade_reasons') j), '')"
+                " FROM (SELECT created_at, revision, json, json_extract(json, '$.grade') AS grade,"
+                "   lag(json_extract(json, '$.grade')) OVER (ORDER BY revision) AS prev"
+                "   FROM revisions WHERE alert_id = ?1 AND revision < 100000000 AND json_valid(json)) g"
+                "  WHERE g.prev IS NULL OR g.prev <> g.grade"
+                /* acknowledgements */
+                " UNION ALL SELECT k.at, 2, k.id,"
+                "  CASE k.via WHEN 'sms' THEN 'sms:' || k.by || ' (' || k.subscriber || ')'"
+                "   WHEN 'dashboard' THEN 'mqtt:' || k.subscriber ELSE k.via || ':' || k.subscriber END,"
+                "  'ack', k.revision,"
+                "  k.subscriber || ' acknowledged revision ' || k.revision || CASE k.via WHEN 'sms' THEN ' by text'"
+                "   WHEN 'dashboard' THEN ' on the dashboard by ' || k.by ELSE ' (' || k.via || ') by ' || k.by END"
+                " FROM acks k WHERE k.alert_id = ?1"
+                /* proposals dawnd closed itself (the alert ended): no one decided, so no audit row */
+                " UNION ALL SELECT p.decided_at, 2, p.seq, 'dawnd', 'proposal-' || p.status, NULL,"
+                "  p.id || ' (' || p.grade_from || ' -> ' || p.grade_to || ' from ' || p.source || ')'"
+                "  || coalesce(': ' || p.reason, '')"
+                " FROM proposals p WHERE p.alert_id = ?1 AND p.decided_by = 'dawnd' AND p.decided_at IS NOT NULL"
+                /* escalation clocks: when each started, and how it ended */
+                " UNION ALL SELECT e.started_at, 3, e.rowid, 'dawnd (escalation)', 'escalation-wait', NULL,"
+                "  'waiting for ' || e.subscriber || ' to acknowledge, until '"
+                "  || strftime('%Y-%m-%dT%H:%M:%SZ', e.due_at / 1000000, 'unixepoch')"
+                " FROM escalations e WHERE e.alert_id = ?1"
+                " UNION ALL SELECT e.decided_at, 4, e.rowid, 'dawnd (escalation)',"
+                "  CASE e.state WHEN 'escalated' THEN 'escalate' ELSE 'escalation-' || e.state END, NULL,"
+                "  CASE e.state WHEN 'escalated' THEN 'not acknowledged by ' || e.subscriber || '; told '"
+                "   || CASE WHEN json_valid(e.detail) AND json_type(e.detail) = 'array'"
+                "    THEN (SELECT group_concat(j.value, ', ') FROM json_each(e.detail) j)"
+                "    ELSE coalesce(e.detail, '?') END"
+                "   WHEN 'acknowledged' THEN e.subscriber || ' acknowledged (by ' || coalesce(e.detail, '?') || ')'"
+                "   ELSE e.subscriber || ': ' || coalesce(e.detail, e.state) END"
+                " FROM escalations e WHERE e.alert_id = ?1 AND e.state <> 'waiting' AND e.decided_at IS NOT NULL"
+                ") ORDER BY at, rank, ord LIMIT ?2",
+        /* the latest rows since a time (of one actor), newest first */
+        [ST_AUDIT_LIST] = "SELECT at, actor, action, alert_id, detail FROM audit INDEXED BY audit_by_time"
+                          " WHERE at >= ?1 AND (?2 IS NULL OR actor = ?2) ORDER BY at DESC, id DESC LIMIT ?3",
         /* ---- escalation ---- */
         /* the first escalating revision starts the clock; later ones find the row and leave it */
         [ST_ESC_START] = "INSERT OR IGNORE INTO escalations (alert_id, subscriber, started_at, due_at)"
@@ -1836,6 +1897,97 @@ int dawn_store_waiting_proposals_json(struct dawn_store *s, cJSON *array)
 {
         sqlite3_stmt *st = stmt(s, ST_WAITING_PROPOSALS);
         return st ? json_rows(s, st, array) : -EIO;
+}
+
+/* ---- history and audit (dawnctl history, dawnctl audit) ---- */
+
+/* {"at", "actor", "event"|"action", "revision"?, "alert"?, "detail"} from one row of
+ * ST_HISTORY (columns at, actor, event, revision, detail) or ST_AUDIT_LIST (at,
+ * actor, action, alert_id, detail). */
+static cJSON *trail_row(sqlite3_stmt *st, bool history)
+{
+        char when[40];
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        dawn_time_format(sqlite3_column_int64(st, 0), when, sizeof(when));
+        const unsigned char *actor = sqlite3_column_text(st, 1), *what = sqlite3_column_text(st, 2);
+        const unsigned char *detail = sqlite3_column_text(st, 4);
+        bool ok = cJSON_AddStringToObject(o, "at", when) &&
+                  cJSON_AddStringToObject(o, "actor", actor ? (const char *)actor : "") &&
+                  cJSON_AddStringToObject(o, history ? "event" : "action", what ? (const char *)what : "");
+        if (ok && history && sqlite3_column_type(st, 3) != SQLITE_NULL)
+                ok = cJSON_AddNumberToObject(o, "revision", sqlite3_column_int(st, 3)) != NULL;
+        if (ok && !history && sqlite3_column_type(st, 3) != SQLITE_NULL)
+                ok = cJSON_AddStringToObject(o, "alert", (const char *)sqlite3_column_text(st, 3)) != NULL;
+        if (ok)
+                ok = cJSON_AddStringToObject(o, "detail", detail ? (const char *)detail : "") != NULL;
+        if (!ok) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+/* Appends rows of st to array while they stay within limit rows and
+ * DAWN_TRAIL_MAX_BYTES of text; returns 1 if st had more, 0 if not, or -errno. */
+static int trail_rows(sqlite3_stmt *st, bool history, int limit, cJSON *array)
+{
+        int rc, n = 0, r = 0;
+        size_t bytes = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                /* what the row costs as JSON, near enough: its text and the keys around it */
+                bytes += (size_t)sqlite3_column_bytes(st, 1) + (size_t)sqlite3_column_bytes(st, 4) + 96;
+                if (n >= limit || bytes > DAWN_TRAIL_MAX_BYTES) {
+                        r = 1;
+                        break;
+                }
+                cJSON *o = trail_row(st, history);
+                if (!o || !cJSON_AddItemToArray(array, o)) {
+                        cJSON_Delete(o);
+                        r = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_history_json(struct dawn_store *s, const char *alert_id, int limit, cJSON *array, bool *more)
+{
+        sqlite3_stmt *st = stmt(s, ST_HISTORY);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, limit + 1);
+        int r = trail_rows(st, true, limit, array);
+        *more = r == 1;
+        return r < 0 ? r : 0;
+}
+
+int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor, int limit, cJSON *array,
+                          bool *more)
+{
+        /* newest first, so that what the limits leave out is the oldest; then turned round */
+        sqlite3_stmt *st = stmt(s, ST_AUDIT_LIST);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, since);
+        bind_text(st, 2, actor);
+        sqlite3_bind_int(st, 3, limit + 1);
+        cJSON *newest = cJSON_CreateArray();
+        if (!newest)
+                return -ENOMEM;
+        int r = trail_rows(st, false, limit, newest);
+        *more = r == 1;
+        cJSON *o;
+        while (r >= 0 && (o = cJSON_GetArrayItem(newest, cJSON_GetArraySize(newest) - 1)))
+                cJSON_AddItemToArray(array, cJSON_DetachItemViaPointer(newest, o));
+        cJSON_Delete(newest);
+        return r < 0 ? r : 0;
 }
 
 /* ---- what the store costs ---- */

@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 7
+#define DAWN_STORE_SCHEMA_VERSION 8
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -283,6 +283,29 @@ uint64_t dawn_store_vm_steps(struct dawn_store *s);
 
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);
+
+/* ---- history and audit (dawnctl history, dawnctl audit) ----
+ * Both read at most limit rows (by index) and DAWN_TRAIL_MAX_BYTES of their
+ * text, so that one answer costs a bounded amount however long the trail
+ * has grown; *more says whether rows were left out. Times are RFC 3339
+ * (UTC). */
+#define DAWN_TRAIL_MAX_BYTES (4 * 1024 * 1024)
+/* Every event on the alert, oldest first (at one instant, a decision before
+ * the grade change it made): [{"at", "actor", "event", "revision" (when
+ * the event made or names one), "detail"}]. Events: the audit actions
+ * about the alert (issue, report, update, corroborate, propose, approve,
+ * reject, cancel, expire, cluster, ...), "grade" (the revision's grade,
+ * "warning -> critical: <reasons>"), "ack" (from the acks table),
+ * "proposal-<status>" (closed by dawnd when the alert ended),
+ * "escalation-wait", "escalate", "escalation-acknowledged",
+ * "escalation-stopped" (the escalations table). The oldest events when
+ * there are more. */
+int dawn_store_history_json(struct dawn_store *s, const char *alert_id, int limit, cJSON *array, bool *more);
+/* Audit rows at or after since (usec), of actor only when not NULL,
+ * oldest first: [{"at", "actor", "action", "alert"?, "detail"}]; the newest
+ * ones when there are more. */
+int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor, int limit, cJSON *array,
+                          bool *more);
 
 /* Tests: the next dawn_store_commit() rolls back and fails as if COMMIT had
  * returned sqlite_code (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR...). */

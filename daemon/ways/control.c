@@ -452,7 +452,9 @@ static cJSON *cmd_reload(struct dawn_ways *ways, const struct dawn_peer *p, cons
         log_info("reload requested by %s", p->actor);
         if (!ways->reload)
                 return answer_error("cmd", false, "reload is not available in this process");
-        if (ways->reload(ways->reload_userdata, msg, sizeof(msg)) < 0)
+        int r = ways->reload(ways->reload_userdata, msg, sizeof(msg));
+        dawn_audit_reload(ways, p->actor, r, msg);
+        if (r < 0)
                 return answer_error("config", false, "configuration not reloaded, the old one stays: %s", msg);
         cJSON *ans = answer_ok();
         cJSON_AddBoolToObject(ans, "reloaded", true);
@@ -533,6 +535,79 @@ static cJSON *cmd_optouts(struct dawn_ways *ways, const struct dawn_peer *p, con
         return ans;
 }
 
+/* ---- history and audit ---- */
+
+static cJSON *cmd_history(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "id", NULL };
+        const char *id;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = need_id(req, &id);
+        if (bad)
+                return bad;
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        int r = dawn_store_load_alert(ways->store, id, &a);
+        dawn_alert_clear(&a);
+        if (r <= 0)
+                return r == 0 ? answer_error("id", false, "no alert with id '%.*s'", dawn_utf8_prefix(id, 40), id)
+                              : answer_store_error(ways, r);
+        cJSON *events = cJSON_CreateArray();
+        bool more = false;
+        r = dawn_store_history_json(ways->store, id, DAWN_HISTORY_MAX_EVENTS, events, &more);
+        if (r < 0) {
+                cJSON_Delete(events);
+                return answer_store_error(ways, r);
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "history", events);
+        cJSON_AddBoolToObject(ans, "more", more);
+        return ans;
+}
+
+/* A whole number in lo..hi, or absent (*v left as it is). */
+static cJSON *want_count(const cJSON *req, const char *name, double lo, double hi, double *v)
+{
+        const cJSON *i = cJSON_GetObjectItemCaseSensitive(req, name);
+        if (!i)
+                return NULL;
+        if (!cJSON_IsNumber(i) || i->valuedouble < lo || i->valuedouble > hi ||
+            i->valuedouble != (double)(int64_t)i->valuedouble)
+                return answer_error(name, false, "%s: a whole number from %.0f to %.0f", name, lo, hi);
+        *v = i->valuedouble;
+        return NULL;
+}
+
+static cJSON *cmd_audit(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "since_seconds", "actor", "limit", NULL };
+        /* a century back is "all of it"; the bound keeps now - since from overflowing */
+        double since = -1, limit = DAWN_AUDIT_DEFAULT_ROWS;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = want_count(req, "since_seconds", 0, 100.0 * 366 * 86400, &since);
+        if (!bad)
+                bad = want_count(req, "limit", 1, DAWN_AUDIT_MAX_ROWS, &limit);
+        const cJSON *actor = cJSON_GetObjectItemCaseSensitive(req, "actor");
+        if (!bad && actor && (!cJSON_IsString(actor) || !actor->valuestring[0] || strlen(actor->valuestring) > 256))
+                bad = answer_error("actor", false, "actor: the actor's name as the audit log has it (1..256 bytes)");
+        if (bad)
+                return bad;
+        int64_t from = since < 0 ? 0 : dawn_now_usec() - (int64_t)since * DAWN_USEC_PER_SEC;
+        cJSON *rows = cJSON_CreateArray();
+        bool more = false;
+        int r = dawn_store_audit_json(ways->store, from, actor ? actor->valuestring : NULL, (int)limit, rows, &more);
+        if (r < 0) {
+                cJSON_Delete(rows);
+                return answer_store_error(ways, r);
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "audit", rows);
+        cJSON_AddBoolToObject(ans, "more", more);
+        return ans;
+}
+
 /* Active alerts' subscribers who have not acknowledged, with where their
  * escalation stands (README "Escalation"); at most DAWN_UNACKED_MAX rows. */
 static cJSON *cmd_unacked(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
@@ -564,6 +639,7 @@ static const struct {
         { "list", cmd_list },     { "pending", cmd_pending }, { "show", cmd_show },
         { "route", cmd_route },   { "status", cmd_status },   { "reload", cmd_reload },
         { "approve", cmd_approve }, { "reject", cmd_reject }, { "optouts", cmd_optouts },
+        { "history", cmd_history }, { "audit", cmd_audit },
         { "unacked", cmd_unacked },
 };
 

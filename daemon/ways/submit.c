@@ -339,3 +339,27 @@ int dawn_ingest_ack(struct dawn_ways *ways, const char *subscriber, const char *
         dawn_alert_clear(&a);
         return end(ways, r < 0 ? r : 0, wrote);
 }
+
+/* ---- history and audit ---- */
+
+void dawn_audit_reload(struct dawn_ways *ways, const char *actor, int r, const char *msg)
+{
+        char detail[400];
+        if (r == 0) {
+                snprintf(detail, sizeof(detail), "applied (%zu areas, %zu subscribers)", ways->config->n_areas,
+                         ways->config->n_subscribers);
+        } else {
+                int errors = 1;
+                for (const char *m = msg; (m = strstr(m, "; ")); m += 2)
+                        errors++;
+                snprintf(detail, sizeof(detail), "not applied, %d error%s: %.300s", errors, errors == 1 ? "" : "s",
+                         msg && *msg ? msg : "(no message)");
+        }
+        int w = dawn_commit_begin(ways->commit);
+        if (w == 0)
+                w = dawn_commit_end(ways->commit, dawn_store_audit(ways->store, actor, "reload", NULL, detail,
+                                                                   dawn_now_usec()));
+        if (w < 0)
+                log_warning_errno(w, "reload by %s: cannot write the audit log (%s), ignoring", actor,
+                                  dawn_store_errmsg(ways->store));
+}

@@ -3,8 +3,9 @@
  *
  * The first bytes choose the alert's type, grade, status, revision and id,
  * the delivery's action and sms.max_segments (1..10); the rest is split at
- * 0x1f into area, summary, advice, cancel_reason, sold_as, adulterants and
- * sources (the lists split again at ','). Field bytes go in raw, invalid
+ * 0x1f into area, summary, advice, cancel_reason, sold_as, adulterants,
+ * sources (the lists split again at ',') and appearance; the header bytes
+ * also give casualties and fatalities (-1 to 5, -1 to 3). Field bytes go in raw, invalid
  * UTF-8 included: stored alerts are checked, but the SMS must not depend on
  * it.
  *
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HEADER_BYTES 6
 #define SEP 0x1f
 
-enum { F_AREA, F_SUMMARY, F_ADVICE, F_CANCEL_REASON, F_SOLD_AS, F_ADULTERANTS, F_SOURCES, F_COUNT };
+enum { F_AREA, F_SUMMARY, F_ADVICE, F_CANCEL_REASON, F_SOLD_AS, F_ADULTERANTS, F_SOURCES, F_APPEARANCE, F_COUNT };
 
 static char *dup_bytes(const uint8_t *p, size_t n)
 {
@@ -113,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(a.id, sizeof(a.id), "A%u", 1u + data[4] * 997u);
         enum dawn_delivery_action action = (enum dawn_delivery_action)(data[5] % DAWN_ACTION_COUNT);
         int max = 1 + (data[5] / DAWN_ACTION_COUNT) % 10;
+        a.casualties = (int64_t)(data[4] % 7) - 1;
+        a.fatalities = (int64_t)(data[3] % 5) - 1;
 
         const uint8_t *p = data + HEADER_BYTES, *end = data + size;
         for (int f = 0; f < F_COUNT && p <= end; f++) {
@@ -127,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 case F_SOLD_AS: add_list(&a.sold_as, s); break;
                 case F_ADULTERANTS: add_list(&a.adulterants, s); break;
                 case F_SOURCES: add_list(&a.sources, s); break;
+                case F_APPEARANCE: a.appearance = s; s = NULL; break;
                 }
                 free(s);
                 if (!sep)

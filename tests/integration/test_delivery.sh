@@ -34,6 +34,10 @@ for l in open(sys.argv[1]):
 check "the SMS leads with the grade" grep -q "^DAWN CRITICAL" <<<"$body"
 check "the SMS names the drug and the adulterant" grep -qi "heroin.*nitazene" <<<"$body"
 check "the SMS carries the alert id" grep -q "A1" <<<"$body"
+check "the SMS says the harm in words" grep -q "4 overdoses, 1 death\." <<<"$body"
+check "the SMS says what the batch looks like" grep -q "Looks like light brown powder, wraps in blue cling film\." <<<"$body"
+check "the SMS keeps the whole advice and ends with the id" \
+        grep -q "Do not use alone\. Ref A1 r1$" <<<"$body"
 check "the SMS fits two GSM-7 parts (306 characters)" test "${#body}" -le 306
 check "the Notify reference names the alert revision" \
         grep -q '"to": "+447700900123".*"reference": "A1-r1-' "$T/sms.jsonl"

@@ -96,6 +96,16 @@ static void set_str(char **field, const char *value)
                 assert_non_null(*field);
 }
 
+/* The scenario without its harm and appearance, for the tests of how the
+ * advice is laid out and cut: those two now come before the advice, and in
+ * one part would leave it little room. */
+static void advice_only(struct dawn_alert *a)
+{
+        set_str(&a->appearance, NULL);
+        a->casualties = -1;
+        a->fatalities = -1;
+}
+
 /* The text for a, checked for what every SMS must be: valid UTF-8 on one
  * line, within max parts, ending with the reference. */
 static char *sms_checked(const struct dawn_alert *a, enum dawn_delivery_action action, int max, const char *must_end)
@@ -212,19 +222,29 @@ static void test_measure_invalid_utf8(void **state UNUSED)
 
 static void test_scenario_alert(void **state UNUSED)
 {
+        /* harm and appearance now come between the headline and the advice
+         * (issue 13: staff recognise a batch by them); test_sms_scenarios.c
+         * has every scenario */
         struct dawn_alert a;
         scenario_alert(&a);
         char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 2, " Ref A17 r1");
-        assert_string_equal(t, "DAWN CRITICAL: heroin with nitazene, Southampton. Carry naloxone and use it; more "
-                               "than one dose may be needed. Do not use alone. Use a small test amount first. "
-                               "Call 999. Ref A17 r1");
+        assert_string_equal(t, "DAWN CRITICAL: heroin with nitazene, Southampton. 4 overdoses, 1 death. Looks like "
+                               "light brown powder, wraps in blue cling film. Carry naloxone and use it; more than one "
+                               "dose may be needed. Do not use alone. Use a small test amount first. Call 999. Ref A17 r1");
         struct dawn_sms_size m = dawn_sms_measure(t);
         assert_false(m.ucs2);
-        assert_int_equal(m.units, 180);
+        assert_int_equal(m.units, 259);
         assert_int_equal(m.segments, 2);
         free(t);
 
-        /* in one part, the advice keeps its whole first sentences */
+        /* in one part the advice is cut first */
+        t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, " Ref A17 r1");
+        assert_string_equal(t, "DAWN CRITICAL: heroin with nitazene, Southampton. 4 overdoses, 1 death. Looks like "
+                               "light brown powder, wraps in blue cling film. Carry naloxone... Ref A17 r1");
+        free(t);
+
+        /* without harm and appearance, the advice keeps its whole first sentences */
+        advice_only(&a);
         t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, " Ref A17 r1");
         assert_string_equal(t, "DAWN CRITICAL: heroin with nitazene, Southampton. Carry naloxone and use it; more "
                                "than one dose may be needed. Do not use alone... Ref A17 r1");
@@ -236,6 +256,7 @@ static void test_layout_of_other_alerts(void **state UNUSED)
 {
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         /* a cluster, in an area whose id has several words */
         a.type = DAWN_TYPE_CLUSTER;
         a.grade = DAWN_GRADE_WARNING;
@@ -286,6 +307,7 @@ static void test_summary_when_no_advice(void **state UNUSED)
 {
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         set_str(&a.advice, NULL);
         set_str(&a.summary, "Four overdoses in 48 hours.");
         char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, NULL);
@@ -305,6 +327,7 @@ static void test_long_advice_truncated(void **state UNUSED)
 {
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         a.revision = 2;
         char advice[2001] = "";
         while (strlen(advice) + 40 < sizeof(advice))
@@ -345,6 +368,7 @@ static void test_typography_made_gsm(void **state UNUSED)
 {
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         /* curly quotes, dashes, an ellipsis, a no-break space, a backtick */
         set_str(&a.advice, "Don\xe2\x80\x99t use alone \xe2\x80\x94 call 999\xe2\x80\xa6 "
                            "\xe2\x80\x9c" "Test\xe2\x80\x9d first\xc2\xa0\xe2\x80\x93 it`s strong.");
@@ -359,6 +383,7 @@ static void test_lines_and_spaces_folded(void **state UNUSED)
 {
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         set_str(&a.advice, "  Carry naloxone.\n\nDo not\tuse   alone.\r\n");
         char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, NULL);
         assert_non_null(strstr(t, "Southampton. Carry naloxone. Do not use alone. Ref A17 r1"));
@@ -373,6 +398,7 @@ static void test_c1_controls_folded(void **state UNUSED)
 {
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         set_str(&a.advice, "Carry\xc2\x9b" "naloxone.\xc2\x85" "Do not use alone.");
         char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, NULL);
         assert_non_null(strstr(t, "Carry naloxone. Do not use alone. Ref A17 r1"));
@@ -385,6 +411,7 @@ static void test_genuine_ucs2_stays(void **state UNUSED)
         /* Polish advice keeps its letters, and is counted as UCS-2 */
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         set_str(&a.advice, "Nie u\xc5\xbcywaj sam. Miej nalokson.");
         char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 2, " Ref A17 r1");
         assert_non_null(strstr(t, "Nie u\xc5\xbcywaj sam. Miej nalokson."));
@@ -416,6 +443,7 @@ static void test_emoji_makes_ucs2(void **state UNUSED)
 {
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         set_str(&a.advice, "Carry naloxone \xf0\x9f\x92\x8a always.");
         char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 2, " Ref A17 r1");
         struct dawn_sms_size m = dawn_sms_measure(t);
@@ -485,6 +513,7 @@ static void test_invalid_utf8_in_fields(void **state UNUSED)
         /* stored text is checked, but the SMS never passes bad bytes on */
         struct dawn_alert a;
         scenario_alert(&a);
+        advice_only(&a);
         set_str(&a.advice, "Carry \xff naloxone \xc3.");
         set_str(&a.area, "south\xe2\x80hampton");
         char *t = sms_checked(&a, DAWN_ACTION_PUBLISH, 1, " Ref A17 r1");
