@@ -823,11 +823,13 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Lists the active alerts; with --all, pending, cancelled and expired\n"
           "ones as well.\n",
           OPT_BIT(OPT_ALL), build_list, show_list, "alerts", OPERAND_NONE },
-        { "show", "ID", "one alert: grade reasons, deliveries, acks",
+        { "show", "ID", "one alert: grade reasons, deliveries, acks, escalations",
           "Shows alert ID: every field, why it has its grade, each delivery and\n"
           "its state (pending, in-flight, sent, delivered, retrying, failed,\n"
           "superseded, opted-out), the reports that corroborate it and the\n"
-          "acknowledgements (who, by dashboard or SMS, of which revision, when).\n",
+          "acknowledgements (who, by dashboard or SMS, of which revision, when),\n"
+          "and each subscriber's escalation: waiting (its deadline), acknowledged\n"
+          "(by whom, when), escalated (to whom, when) or stopped.\n",
           0, build_with_id, show_alert, "alert", OPERAND_ANY_ALERT },
         { "route", "--area A [--type T] [--grade G]", "dry run: who would receive such an alert",
           "Dry run: lists which subscribers, on which channels, would receive an\n"
@@ -863,6 +865,12 @@ static const struct command commands[N_COMMANDS + 1] = {
           "With --dry-run, says what would be removed (alerts, deliveries per\n"
           "channel, the first alert ids) and removes nothing.\n",
           OPT_BIT(OPT_DRY_RUN), build_prune, show_prune, "prune", OPERAND_NONE },
+        { "unacked", "", "active alerts' subscribers who have not acknowledged",
+          "Lists, for each active alert, the subscribers it was sent to who have\n"
+          "not acknowledged it (dashboard or SMS ACK), newest alert first, with\n"
+          "their escalation: waiting (WHEN: its deadline), escalated (WHEN, and\n"
+          "TO-WHY: who was told), stopped, or none (not configured to escalate).\n",
+          0, build_bare, show_unacked, "unacked", OPERAND_NONE },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },

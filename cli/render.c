@@ -388,6 +388,25 @@ static const struct column pending_columns[] = {
         { "RECEIVED", "issued_at", CELL_TIME, 16 },   { "SUMMARY", "summary", CELL_TEXT, 0 },
 };
 
+/* Escalation per subscriber: waiting (until DUE), acknowledged (BY-TO: by
+ * whom), escalated (BY-TO: to whom), stopped (why). */
+static const struct column escalation_columns[] = {
+        { "SUBSCRIBER", "subscriber", CELL_SUBSCRIBER, 24 },
+        { "STATE", "state", CELL_TEXT, 12 },
+        { "DUE", "due_at", CELL_TIME, 16 },
+        { "DECIDED", "decided_at", CELL_TIME, 16 },
+        { "BY-TO-WHY", "by|to|reason", CELL_TEXT, 0 },
+};
+
+static const struct column unacked_columns[] = {
+        { "ALERT", "alert", CELL_TEXT, DAWN_MAX_ID_CHARS },
+        { "GRADE", "grade", CELL_TEXT, 9 },
+        { "SUBSCRIBER", "subscriber", CELL_SUBSCRIBER, 24 },
+        { "ESCALATION", "escalation", CELL_TEXT, 12 },
+        { "WHEN", "due_at|decided_at", CELL_TIME, 16 },
+        { "TO-WHY", "to|reason", CELL_TEXT, 0 },
+};
+
 /* Numbers that replied STOP; dawnd masks them before they leave it. */
 static const struct column optout_columns[] = {
         { "NUMBER", "number", CELL_TEXT, 20 },
@@ -836,6 +855,15 @@ void show_alert(const cJSON *request, const cJSON *answer)
                 show_section(alert, "deliveries", "Deliveries", COLUMNS(delivery_columns));
         show_section(alert, "corroborations", "Corroborations", COLUMNS(corroboration_columns));
         show_section(alert, "acks", "Acknowledgements", COLUMNS(ack_columns));
+        show_section(alert, "escalations", "Escalations", COLUMNS(escalation_columns));
+}
+
+void show_unacked(const cJSON *request, const cJSON *answer)
+{
+        (void)request;
+        show_rows(answer, "unacked", COLUMNS(unacked_columns), "every subscriber of the active alerts has acknowledged");
+        if (get_true(answer, "truncated"))
+                puts("(more not shown)");
 }
 
 /* ------------------------------------------------------------------ */

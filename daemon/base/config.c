@@ -32,6 +32,7 @@
 #define AREA_ID_MAX 40
 #define AREA_DEPTH_MAX 8 /* keeps MQTT topics short and bounds the recursion */
 #define SUBSCRIBER_ID_MAX 64
+#define SUBSCRIBER_NAME_MAX 80  /* a display name goes into texts: a line, not a paragraph */
 #define SOURCE_ID_MAX 64
 #define DURATION_MAX (3650 * 24 * 3600 * SEC) /* so now + duration cannot overflow */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -53,7 +54,8 @@
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
 
 static const char *const top_keys[] = {
-        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention", NULL,
+        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention",
+        "escalation", NULL,
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
@@ -82,8 +84,10 @@ static const char *const email_keys[] = {
 };
 static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", NULL };
 static const char *const subscriber_keys[] = {
-        "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours", NULL,
+        "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours",
+        "name", "escalate_after", "escalate_to", NULL,
 };
+static const char *const escalation_keys[] = { "after", "to", "grades", NULL };
 
 struct loader {
         const char *name;          /* FILE in messages when libconfig knows none */
@@ -1463,6 +1467,123 @@ static void load_sub_area(struct loader *l, config_setting_t *e, struct dawn_sub
         free(area);
 }
 
+/* ---- escalation (issue 13 part 1) ---- */
+
+/* escalation = { after = "15m"; to = [ "duty-officer" ]; grades = [ "critical" ]; }: the ids in
+ * to are checked once every subscriber is known (check_escalation). */
+static void load_escalation(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "escalation");
+
+        l->c->escalation_grades = DAWN_GRADE_BIT(DAWN_GRADE_CRITICAL);
+        if (!g)
+                return;
+        check_keys(l, g, escalation_keys);
+        opt_duration(l, g, "after", &l->c->escalation_after_usec);
+        opt_strv(l, g, "to", &l->c->escalation_to, &l->c->n_escalation_to);
+        config_setting_t *list = opt_string_list(l, g, "grades");
+        if (!list)
+                return;
+        unsigned grades = 0;
+        for (int i = 0; i < config_setting_length(list); i++) {
+                config_setting_t *s = config_setting_get_elem(list, i);
+                int grade = dawn_grade_from_name(config_setting_get_string(s));
+
+                if (grade <= DAWN_GRADE_LOGGED)
+                        fail(l, s, "%s: '%s' is not a grade that is sent (use info, warning or critical)",
+                             path_of(l, list, NULL), config_setting_get_string(s));
+                else
+                        grades |= DAWN_GRADE_BIT(grade);
+        }
+        if (config_setting_length(list) == 0)
+                fail(l, list, "%s must name at least one grade", path_of(l, list, NULL));
+        l->c->escalation_grades = grades;
+}
+
+static void load_sub_escalation(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
+{
+        config_setting_t *s = opt_string(l, e, "name", &sub->name, true);
+
+        if (s && strlen(sub->name) > SUBSCRIBER_NAME_MAX)
+                fail(l, s, "%s must be at most %d bytes (it goes into texts)", path_of(l, s, NULL),
+                     SUBSCRIBER_NAME_MAX);
+        opt_duration(l, e, "escalate_after", &sub->escalate_after_usec);
+        opt_strv(l, e, "escalate_to", &sub->escalate_to, &sub->n_escalate_to);
+}
+
+/* Every id in list (a subscriber's escalate_to, or escalation.to) names a
+ * subscriber, and not self (NULL for the global list). */
+static void check_escalate_ids(struct loader *l, config_setting_t *list, const char *self)
+{
+        for (int i = 0; list && i < config_setting_length(list); i++) {
+                config_setting_t *s = config_setting_get_elem(list, i);
+                const char *id = config_setting_get_string(s);
+
+                if (!dawn_config_subscriber(l->c, id))
+                        fail(l, s, "%s[%d]: unknown subscriber '%s'", path_of(l, list, NULL), i, id);
+                else if (self && strcmp(id, self) == 0)
+                        fail(l, s, "%s[%d]: '%s' cannot escalate to itself", path_of(l, list, NULL), i, id);
+        }
+}
+
+/* Once every subscriber is loaded: their escalate_to ids exist, and the
+ * global defaults fill what a subscriber did not say. */
+static void check_escalation(struct loader *l, config_setting_t *root)
+{
+        struct dawn_config *c = l->c;
+        config_setting_t *g = config_setting_get_member(root, "escalation");
+        config_setting_t *list = config_setting_get_member(root, "subscribers");
+        size_t k = 0;
+
+        if (g && config_setting_is_group(g)) {
+                config_setting_t *to = config_setting_get_member(g, "to");
+
+                if (to && (config_setting_is_array(to) || config_setting_is_list(to)))
+                        check_escalate_ids(l, to, NULL);
+        }
+        for (int i = 0; list && config_setting_is_list(list) && i < config_setting_length(list); i++) {
+                config_setting_t *e = config_setting_get_elem(list, i);
+
+                if (!config_setting_is_group(e) || k >= c->n_subscribers)
+                        continue;
+                struct dawn_subscriber *sub = &c->subscribers[k++];
+                config_setting_t *to = config_setting_get_member(e, "escalate_to");
+                config_setting_t *after = config_setting_get_member(e, "escalate_after");
+
+                if (to && sub->escalate_to)
+                        check_escalate_ids(l, to, sub->id);
+                if (!sub->name && sub->id)
+                        replace(l, &sub->name, sub->id);
+                if (!after)
+                        sub->escalate_after_usec = c->escalation_after_usec;
+                if (!to) {
+                        sub->escalate_to = calloc(c->n_escalation_to + 1, sizeof(char *));
+                        if (!sub->escalate_to) {
+                                l->oom = true;
+                                continue;
+                        }
+                        for (size_t j = 0; j < c->n_escalation_to; j++) {
+                                if (sub->id && strcmp(c->escalation_to[j], sub->id) == 0)
+                                        continue; /* the duty officer is not escalated to itself */
+                                sub->escalate_to[sub->n_escalate_to] = strdup(c->escalation_to[j]);
+                                if (!sub->escalate_to[sub->n_escalate_to++])
+                                        l->oom = true;
+                        }
+                }
+                /* one without the other is a half-configured escalation that would never fire */
+                if (to && sub->n_escalate_to && !sub->escalate_after_usec)
+                        fail(l, to, "%s needs escalate_after (or escalation.after)", path_of(l, to, NULL));
+                if (after && sub->escalate_after_usec && !sub->n_escalate_to && !to)
+                        fail(l, after, "%s needs escalate_to (or escalation.to)", path_of(l, after, NULL));
+        }
+}
+
+bool dawn_config_escalates(const struct dawn_config *c, const struct dawn_subscriber *s, enum dawn_grade grade)
+{
+        return s && s->escalate_after_usec > 0 && s->n_escalate_to > 0 && (unsigned)grade < 32 &&
+               (c->escalation_grades & DAWN_GRADE_BIT(grade));
+}
+
 static void load_subscriber(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
 {
         check_keys(l, e, subscriber_keys);
@@ -1475,6 +1596,7 @@ static void load_subscriber(struct loader *l, config_setting_t *e, struct dawn_s
                 sub->min_grade = DAWN_GRADE_INFO;
         load_sub_min_grade(l, e, sub);
         load_sub_quiet_hours(l, e, sub);
+        load_sub_escalation(l, e, sub);
 }
 
 static void load_subscribers(struct loader *l, config_setting_t *root)
@@ -1570,8 +1692,10 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_expiry(&l, root);
         load_channels(&l, root);
         load_sources(&l, root);
+        load_escalation(&l, root);
         load_subscribers(&l, root);
         load_retention(&l, root);
+        check_escalation(&l, root);
         if (l.n_errors || l.oom) {
                 if (l.oom)
                         dawn_errors_add(errors, "%s: out of memory", name);
@@ -1831,7 +1955,10 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
                 free(s->kind);
                 strv_free(s->sms, s->n_sms);
                 strv_free(s->email, s->n_email);
+                free(s->name);
+                strv_free(s->escalate_to, s->n_escalate_to);
         }
+        strv_free(c->escalation_to, c->n_escalation_to);
         free(c->subscribers);
         free(c->subscriber_slots);
         free(c);

@@ -42,6 +42,14 @@ struct dawn_subscriber {
         int quiet_start_min;     /* minutes after local midnight */
         int quiet_end_min;
         int line;
+        /* escalation (README "Escalation"): name is what texts call the subscriber ("Booth
+         * House"; default: the id). escalate_after 0 or no escalate_to: never escalated.
+         * Both are the subscriber's own keys or, when absent, the global escalation group's
+         * (escalate_to without the subscriber itself). */
+        char *name;
+        uint64_t escalate_after_usec;
+        char **escalate_to;      /* subscriber ids, each configured, never the subscriber itself */
+        size_t n_escalate_to;
 };
 
 enum dawn_source_role { DAWN_ROLE_ISSUER, DAWN_ROLE_REPORTER };
@@ -162,12 +170,22 @@ struct dawn_config {
         /* retention = { deliveries = "90d"; }: an ended alert's delivery details are
          * removed this long after it ended (counts kept) */
         uint64_t retention_deliveries_usec;
+        /* escalation = { after; to; grades; }: the defaults of subscribers' escalate_after and
+         * escalate_to; grades (DAWN_GRADE_BIT mask) start the clock, default critical only */
+        uint64_t escalation_after_usec;
+        char **escalation_to;
+        size_t n_escalation_to;
+        unsigned escalation_grades;
 
         /* private: subscribers by id (open addressing, a power of two slots), so that a
          * lookup per delivery and the duplicate check at load stay O(1) at 10,000 subscribers */
         const struct dawn_subscriber **subscriber_slots;
         size_t n_subscriber_slots;
 };
+
+#define DAWN_GRADE_BIT(g) (1u << (g))
+/* True if this subscriber is escalated when an alert of this grade goes unacknowledged. */
+bool dawn_config_escalates(const struct dawn_config *c, const struct dawn_subscriber *s, enum dawn_grade grade);
 
 /* A growable list of "FILE:LINE: message" strings. */
 struct dawn_errors {

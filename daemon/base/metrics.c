@@ -85,6 +85,10 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_RETENTION_PRUNED] = { "dawn_retention_pruned_total",
                                       "Alerts and deliveries whose delivery details retention removed.",
                                       { "what", NULL } },
+        [DAWN_M_ESCALATIONS] = { "dawn_escalations_total",
+                                 "Alerts a subscriber did not acknowledge in time, whose escalate_to subscribers "
+                                 "were told.",
+                                 { NULL, NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

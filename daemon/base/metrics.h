@@ -48,6 +48,7 @@ enum dawn_counter {
                                     * refused|per_uid|line_deadline */
         DAWN_M_RETENTION_PRUNED,   /* dawn_retention_pruned_total{what}: alerts|deliveries whose delivery
                                     * details retention removed (committed) */
+        DAWN_M_ESCALATIONS,        /* dawn_escalations_total{}: subscribers escalated (issue 13) */
         DAWN_M_COUNTER_COUNT,
 };
 

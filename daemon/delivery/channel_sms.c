@@ -351,6 +351,10 @@ static int twilio_prepare(struct sms_state *st, const struct dawn_delivery *d, c
 /* The message text for a delivery, from the alert as it stood. */
 static int build_text(const struct sms_state *st, const struct dawn_delivery *d, char **out)
 {
+        if (d->escalation) {
+                *out = dawn_escalation_sms(d->escalation, st->max_segments);
+                return *out ? 0 : -ENOMEM;
+        }
         cJSON *json = cJSON_Parse(d->alert_json);
         if (!json)
                 return -EINVAL;

@@ -120,6 +120,8 @@ struct dawn_outbox_row {
         int attempts;
         int64_t created_at;
         char *alert_json;       /* the revision's alert JSON */
+        char purpose[16];       /* "alert", "escalation" or "public" */
+        char *about;            /* an escalation's: the subscriber who did not acknowledge; else "" */
 };
 void dawn_outbox_row_clear(struct dawn_outbox_row *r);
 
@@ -353,5 +355,49 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
 int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object);
 /* When the alert's delivery details were removed (µs), 0 if they were not (or no such alert), or -errno. */
 int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
+/* ---- escalation (issue 13 part 1; README "Escalation") ----
+ * One escalations row per (alert, subscriber) whose clock started: waiting
+ * until due_at, then acknowledged (detail: by whom), escalated (detail: a
+ * JSON array of the subscriber ids told) or stopped (detail: "cancelled" or
+ * "expired"). Decisions only ever move a waiting row. */
+#define DAWN_MAX_SUBSCRIBER_CHARS 64
+struct dawn_escalation_row {
+        char alert_id[DAWN_MAX_ID_CHARS + 1];
+        char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
+        int64_t started_at, due_at;
+};
+/* Starts the clock unless it ran for this alert and subscriber before: 1 started, 0 it had, -errno. */
+int dawn_store_start_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber, int64_t due_at,
+                                int64_t now);
+/* A waiting escalation is decided (state, detail): 1 if it was waiting, 0 if not, -errno. */
+int dawn_store_decide_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                                 const char *state, const char *detail, int64_t now);
+/* The alert's waiting escalations are stopped with why: how many, or -errno. */
+int dawn_store_stop_escalations(struct dawn_store *s, const char *alert_id, const char *why, int64_t now);
+/* Up to limit waiting escalations due at now, soonest first: how many, or -errno. */
+int dawn_store_due_escalations(struct dawn_store *s, int64_t now, struct dawn_escalation_row *rows, int limit);
+/* The earliest due_at of a waiting escalation, or 0 if none. */
+int64_t dawn_store_next_escalation(struct dawn_store *s);
+/* The subscriber's first acknowledgement of the alert (any revision, any way): 1 and by/at, 0 none, -errno. */
+int dawn_store_first_ack(struct dawn_store *s, const char *alert_id, const char *subscriber, char *by, size_t by_size,
+                         int64_t *at);
+/* An outbox row of its own purpose ("escalation", "public") and about: a
+ * delivery apart from the alert's own to the same recipient. 1 added, 0 it existed, -errno. */
+int dawn_store_add_purpose_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                                    enum dawn_channel_kind channel, const char *recipient, const char *purpose,
+                                    const char *about, int64_t now);
+/* [{"subscriber", "state", "started_at", "due_at", "decided_at", "to"|"by"|"reason"}] */
+int dawn_store_escalations_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* fn for each of the alert's own deliveries (purpose alert, publish) to subscriber. */
+int dawn_store_delivery_states(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int (*fn)(enum dawn_channel_kind channel, enum dawn_delivery_state state, void *ud),
+                               void *userdata);
+/* Active alerts' subscribers with no acknowledgement, newest alert first, at
+ * most limit: [{"alert", "grade", "subscriber", "escalation", ...}]; how many, or -errno. */
+int dawn_store_unacked_json(struct dawn_store *s, int limit, cJSON *array);
+int64_t dawn_store_count_waiting_escalations(struct dawn_store *s);
+/* 1 and the escalation's started_at and decided_at (0 while waiting), 0 if none, -errno. */
+int dawn_store_load_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int64_t *started_at, int64_t *decided_at);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "escalation.h"
 #include "submit.h"
 #include "intake.h"
 #include "log.h"
@@ -359,9 +360,12 @@ static cJSON *cmd_show(struct dawn_ways *ways, const struct dawn_peer *p, const 
         cJSON *deliveries = cJSON_AddArrayToObject(o, "deliveries");
         cJSON *corroborations = cJSON_AddArrayToObject(o, "corroborations");
         cJSON *acks = cJSON_AddArrayToObject(o, "acks");
+        cJSON *escalations = cJSON_AddArrayToObject(o, "escalations");
         r = dawn_store_deliveries_json(ways->store, id, deliveries);
         if (r == 0)
                 r = dawn_store_acks_json(ways->store, id, acks);
+        if (r == 0)
+                r = dawn_store_escalations_json(ways->store, id, escalations);
         if (r == 0)
                 r = dawn_store_corroborations_json(ways->store, id, corroborations);
         if (r < 0) {
@@ -678,6 +682,29 @@ static cJSON *cmd_prune(struct dawn_ways *ways, const struct dawn_peer *p, const
         return ans;
 }
 
+/* Active alerts' subscribers who have not acknowledged, with where their
+ * escalation stands (README "Escalation"); at most DAWN_UNACKED_MAX rows. */
+static cJSON *cmd_unacked(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { NULL };
+        cJSON *bad = check_args(req, args);
+        (void)p;
+        if (bad)
+                return bad;
+        cJSON *rows = cJSON_CreateArray();
+        int n = rows ? dawn_store_unacked_json(ways->store, DAWN_UNACKED_MAX + 1, rows) : -ENOMEM;
+        if (n < 0) {
+                cJSON_Delete(rows);
+                return answer_store_error(ways, n);
+        }
+        if (n > DAWN_UNACKED_MAX)
+                cJSON_DeleteItemFromArray(rows, DAWN_UNACKED_MAX);
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "unacked", rows);
+        cJSON_AddBoolToObject(ans, "truncated", n > DAWN_UNACKED_MAX);
+        return ans;
+}
+
 static const struct {
         const char *name;
         command_fn fn;
@@ -688,6 +715,7 @@ static const struct {
         { "approve", cmd_approve }, { "reject", cmd_reject }, { "optouts", cmd_optouts },
         { "history", cmd_history }, { "audit", cmd_audit },
         { "prune", cmd_prune },
+        { "unacked", cmd_unacked },
 };
 
 static bool is_write(command_fn fn)

@@ -86,6 +86,9 @@ void http_metrics(struct request *rq)
         write_store_gauges(ways, f);
         dawn_metrics_write_gauge(f, "dawn_outbox_in_flight", "Deliveries handed to a channel and not yet ended.",
                                  NULL, dawn_outbox_in_flight(ways->outbox), 1);
+        dawn_metrics_write_gauge(f, "dawn_escalations_waiting",
+                                 "Escalation clocks running: subscribers who have not acknowledged yet.", NULL,
+                                 (double)dawn_store_count_waiting_escalations(ways->store), 1);
         dawn_metrics_write_gauge(f, "dawn_up", "1 while dawnd runs.", NULL, 1, 1);
         dawn_metrics_write_gauge(f, "dawn_uptime_seconds", "Seconds since dawnd started.", NULL,
                                  (double)(dawn_now_usec() - ways->started_at) / 1e6, 1);

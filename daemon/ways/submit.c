@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escalation.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -167,6 +168,9 @@ static int ack_by_text(struct dawn_ways *ways, const char *number, const char *i
                 return r;
         int64_t now = dawn_now_usec();
         r = dawn_store_add_ack(ways->store, id, revision, subscriber, "sms", masked, now);
+        int e = r >= 0 ? dawn_escalation_acked(ways->store, id, subscriber, masked, now) : 0;
+        if (e < 0)
+                r = e;
         if (r == 1) {
                 char detail[160];
                 snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", revision, subscriber);
@@ -320,6 +324,9 @@ int dawn_ingest_ack(struct dawn_ways *ways, const char *subscriber, const char *
         if (r == 0) {
                 int64_t now = dawn_now_usec();
                 r = dawn_store_add_ack(ways->store, a.id, revision, subscriber, "dashboard", by, now);
+                int e = r >= 0 ? dawn_escalation_acked(ways->store, a.id, subscriber, by, now) : 0;
+                if (e < 0)
+                        r = e;
                 if (r == 1) {
                         char actor[96], detail[200];
                         snprintf(actor, sizeof(actor), "mqtt:%s", subscriber);
