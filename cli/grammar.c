@@ -61,6 +61,8 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_LIMIT] = { "limit", "N", NULL, VALUE_TEXT, "at most the newest N entries (default 1000, at most 10000)",
                         NULL },
         [OPT_DRY_RUN] = { "dry-run", NULL, NULL, VALUE_FLAG, "say what would be removed; remove nothing", NULL },
+        [OPT_REMOVE] = { "remove", "NUMBER", NULL, VALUE_TEXT,
+                         "remove this phone number's public subscriptions (+447700900123)", NULL },
 };
 
 /* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
@@ -280,6 +282,7 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_ACTOR: return set_once(inv, &a->actor, value, option_rows[id].name);
         case OPT_LIMIT: return set_once(inv, &a->limit, value, option_rows[id].name);
         case OPT_DRY_RUN: a->dry_run = true; return 0;
+        case OPT_REMOVE: return set_once(inv, &a->remove, value, option_rows[id].name);
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
         }
@@ -524,6 +527,17 @@ static int build_bare(struct invocation *inv, struct args *a)
         if (expect_operands(inv, a, 0, NULL) < 0)
                 return -1;
         inv->request = new_request(inv->command->name);
+        return 0;
+}
+
+/* public [--remove NUMBER] */
+static int build_public(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        inv->request = new_request("public");
+        if (a->remove)
+                must(cJSON_AddStringToObject(inv->request, "remove", a->remove));
         return 0;
 }
 
@@ -871,6 +885,12 @@ static const struct command commands[N_COMMANDS + 1] = {
           "their escalation: waiting (WHEN: its deadline), escalated (WHEN, and\n"
           "TO-WHY: who was told), stopped, or none (not configured to escalate).\n",
           0, build_bare, show_unacked, "unacked", OPERAND_NONE },
+        { "public", "[--remove NUMBER]", "public text subscribers per area; remove a number",
+          "Shows how many phone numbers joined public text alerts (JOIN <area>)\n"
+          "for each area, never the numbers themselves. With --remove NUMBER, first\n"
+          "removes every public subscription of that number (a request to erase\n"
+          "it), recorded in the audit log as public-remove with the number masked.\n",
+          OPT_BIT(OPT_REMOVE), build_public, show_public, "areas", OPERAND_NONE },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },
