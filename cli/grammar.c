@@ -63,6 +63,8 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_LIMIT] = { "limit", "N", NULL, VALUE_TEXT, "at most the newest N entries (default 1000, at most 10000)",
                         NULL },
         [OPT_DRY_RUN] = { "dry-run", NULL, NULL, VALUE_FLAG, "say what would be removed; remove nothing", NULL },
+        [OPT_REMOVE] = { "remove", "NUMBER", NULL, VALUE_TEXT,
+                         "remove this phone number's public subscriptions (+447700900123)", NULL },
         [OPT_HTML] = { "html", "FILE", NULL, VALUE_TEXT, "write the summary as one self-contained HTML page",
                        NULL },
 };
@@ -284,6 +286,7 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_ACTOR: return set_once(inv, &a->actor, value, option_rows[id].name);
         case OPT_LIMIT: return set_once(inv, &a->limit, value, option_rows[id].name);
         case OPT_DRY_RUN: a->dry_run = true; return 0;
+        case OPT_REMOVE: return set_once(inv, &a->remove, value, option_rows[id].name);
         case OPT_HTML: return set_once(inv, &a->html, value, option_rows[id].name);
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
@@ -529,6 +532,17 @@ static int build_bare(struct invocation *inv, struct args *a)
         if (expect_operands(inv, a, 0, NULL) < 0)
                 return -1;
         inv->request = new_request(inv->command->name);
+        return 0;
+}
+
+/* public [--remove NUMBER] */
+static int build_public(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        inv->request = new_request("public");
+        if (a->remove)
+                must(cJSON_AddStringToObject(inv->request, "remove", a->remove));
         return 0;
 }
 
@@ -854,11 +868,13 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Lists the active alerts; with --all, pending, cancelled and expired\n"
           "ones as well.\n",
           OPT_BIT(OPT_ALL), build_list, show_list, "alerts", OPERAND_NONE },
-        { "show", "ID", "one alert: grade reasons, deliveries, acks",
+        { "show", "ID", "one alert: grade reasons, deliveries, acks, escalations",
           "Shows alert ID: every field, why it has its grade, each delivery and\n"
           "its state (pending, in-flight, sent, delivered, retrying, failed,\n"
           "superseded, opted-out), the reports that corroborate it and the\n"
-          "acknowledgements (who, by dashboard or SMS, of which revision, when).\n",
+          "acknowledgements (who, by dashboard or SMS, of which revision, when),\n"
+          "and each subscriber's escalation: waiting (its deadline), acknowledged\n"
+          "(by whom, when), escalated (to whom, when) or stopped.\n",
           0, build_with_id, show_alert, "alert", OPERAND_ANY_ALERT },
         { "route", "--area A [--type T] [--grade G]", "dry run: who would receive such an alert",
           "Dry run: lists which subscribers, on which channels, would receive an\n"
@@ -894,6 +910,18 @@ static const struct command commands[N_COMMANDS + 1] = {
           "With --dry-run, says what would be removed (alerts, deliveries per\n"
           "channel, the first alert ids) and removes nothing.\n",
           OPT_BIT(OPT_DRY_RUN), build_prune, show_prune, "prune", OPERAND_NONE },
+        { "unacked", "", "active alerts' subscribers who have not acknowledged",
+          "Lists, for each active alert, the subscribers it was sent to who have\n"
+          "not acknowledged it (dashboard or SMS ACK), newest alert first, with\n"
+          "their escalation: waiting (WHEN: its deadline), escalated (WHEN, and\n"
+          "TO-WHY: who was told), stopped, or none (not configured to escalate).\n",
+          0, build_bare, show_unacked, "unacked", OPERAND_NONE },
+        { "public", "[--remove NUMBER]", "public text subscribers per area; remove a number",
+          "Shows how many phone numbers joined public text alerts (JOIN <area>)\n"
+          "for each area, never the numbers themselves. With --remove NUMBER, first\n"
+          "removes every public subscription of that number (a request to erase\n"
+          "it), recorded in the audit log as public-remove with the number masked.\n",
+          OPT_BIT(OPT_REMOVE), build_public, show_public, "areas", OPERAND_NONE },
         { "summary", "[--since D] [--json | --html FILE]", "the panel's summary: alerts, deliveries, acks",
           "Summarises the alerts issued in the last D (default 7d): how many by\n"
           "type, grade and area; the time from the first report to issue (for\n"

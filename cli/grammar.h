@@ -45,6 +45,7 @@ enum option_id {
         OPT_ACTOR,
         OPT_LIMIT,
         OPT_DRY_RUN,
+        OPT_REMOVE,
         OPT_HTML,
         OPT_COUNT,
         OPT_JSON = OPT_COUNT, /* accepted by every command, like --help */
@@ -124,6 +125,7 @@ struct args {
         const char *actor;  /* --actor */
         const char *limit;  /* --limit */
         bool dry_run;       /* --dry-run */
+        const char *remove; /* --remove (public) */
         const char *html;   /* --html */
         char **operands;    /* what is left after the options */
         int n_operands;
@@ -132,7 +134,7 @@ struct args {
 /* How many commands the table has. Fixed here because a static array
  * cannot be declared incomplete; a command added to the table without
  * raising this is a compile error. */
-#define N_COMMANDS 18
+#define N_COMMANDS 20
 
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. argv[0]
  * is the command's name. Returns DAWN_EXIT_OK with inv->request (or

@@ -389,6 +389,25 @@ static const struct column pending_columns[] = {
         { "RECEIVED", "issued_at", CELL_TIME, 16 },   { "SUMMARY", "summary", CELL_TEXT, 0 },
 };
 
+/* Escalation per subscriber: waiting (until DUE), acknowledged (BY-TO: by
+ * whom), escalated (BY-TO: to whom), stopped (why). */
+static const struct column escalation_columns[] = {
+        { "SUBSCRIBER", "subscriber", CELL_SUBSCRIBER, 24 },
+        { "STATE", "state", CELL_TEXT, 12 },
+        { "DUE", "due_at", CELL_TIME, 16 },
+        { "DECIDED", "decided_at", CELL_TIME, 16 },
+        { "BY-TO-WHY", "by|to|reason", CELL_TEXT, 0 },
+};
+
+static const struct column unacked_columns[] = {
+        { "ALERT", "alert", CELL_TEXT, DAWN_MAX_ID_CHARS },
+        { "GRADE", "grade", CELL_TEXT, 9 },
+        { "SUBSCRIBER", "subscriber", CELL_SUBSCRIBER, 24 },
+        { "ESCALATION", "escalation", CELL_TEXT, 12 },
+        { "WHEN", "due_at|decided_at", CELL_TIME, 16 },
+        { "TO-WHY", "to|reason", CELL_TEXT, 0 },
+};
+
 /* Numbers that replied STOP; dawnd masks them before they leave it. */
 static const struct column optout_columns[] = {
         { "NUMBER", "number", CELL_TEXT, 20 },
@@ -523,6 +542,30 @@ void show_optouts(const cJSON *request, const cJSON *answer)
 {
         (void)request;
         show_rows(answer, "optouts", COLUMNS(optout_columns), "no numbers have opted out");
+}
+
+static const struct column public_columns[] = {
+        { "AREA", "area", CELL_TEXT, 24 },
+        { "NAME", "name", CELL_TEXT, 30 },
+        { "NUMBERS", "subscribers", CELL_TEXT, 0 },
+};
+
+void show_public(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *removed = get(answer, "removed");
+        const cJSON *n = get(answer, "areas_removed");
+        const cJSON *numbers = get(answer, "numbers");
+        const cJSON *cap = get(answer, "max_subscribers");
+
+        (void)request;
+        if (cJSON_IsString(removed))
+                printf("removed %s from public texts (%d area(s))\n", removed->valuestring,
+                       cJSON_IsNumber(n) ? (int)n->valuedouble : 0);
+        if (cJSON_IsFalse(get(answer, "enabled")))
+                puts("public texts are off (public.enabled = false)");
+        if (cJSON_IsNumber(numbers) && cJSON_IsNumber(cap))
+                printf("%.0f number(s) subscribed, of at most %.0f\n", numbers->valuedouble, cap->valuedouble);
+        show_rows(answer, "areas", COLUMNS(public_columns), "no public subscribers");
 }
 
 void show_route(const cJSON *request, const cJSON *answer)
@@ -837,6 +880,15 @@ void show_alert(const cJSON *request, const cJSON *answer)
                 show_section(alert, "deliveries", "Deliveries", COLUMNS(delivery_columns));
         show_section(alert, "corroborations", "Corroborations", COLUMNS(corroboration_columns));
         show_section(alert, "acks", "Acknowledgements", COLUMNS(ack_columns));
+        show_section(alert, "escalations", "Escalations", COLUMNS(escalation_columns));
+}
+
+void show_unacked(const cJSON *request, const cJSON *answer)
+{
+        (void)request;
+        show_rows(answer, "unacked", COLUMNS(unacked_columns), "every subscriber of the active alerts has acknowledged");
+        if (get_true(answer, "truncated"))
+                puts("(more not shown)");
 }
 
 /* ------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "escalation.h"
 #include "http.h"
 #include "mqtt_ingest.h"
 #include "submit.h"
@@ -246,6 +247,7 @@ static void after_write(void *userdata)
         struct dawn_daemon *d = userdata;
         dawn_outbox_kick(d->ways.outbox);
         schedule_expiry(d);
+        dawn_escalator_schedule(d->escalator);
 }
 
 static void stop(struct dawn_daemon *d, const char *why)
@@ -377,6 +379,8 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
                                                on_status_timer, d);
         if (r >= 0)
                 r = sd_event_add_time(d->ways.loop, &d->expiry_timer, CLOCK_REALTIME, UINT64_MAX, 0, on_expiry, d);
+        if (r >= 0)
+                r = dawn_escalator_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config, &d->escalator);
         if (r >= 0 && d->watchdog)
                 sd_event_source_set_enabled(d->watchdog, SD_EVENT_ON);
         if (r >= 0)
@@ -398,6 +402,7 @@ int dawn_daemon_run(struct dawn_daemon *d)
         dawn_daemon_update_status(d);
         dawn_outbox_kick(d->ways.outbox); /* whatever waited from before the restart */
         schedule_expiry(d); /* and alerts that expired while dawnd was down */
+        dawn_escalator_schedule(d->escalator); /* deadlines are stored: those that passed meanwhile fire now */
         int r = sd_event_loop(d->ways.loop);
         return r < 0 ? EXIT_FAILURE : r;
 }
@@ -418,6 +423,7 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
         sd_event_source_disable_unref(d->watchdog);
         sd_event_source_disable_unref(d->status_timer);
         sd_event_source_disable_unref(d->expiry_timer);
+        d->escalator = dawn_escalator_free(d->escalator);
         sd_event_unref(d->ways.loop);
         dawn_config_free(d->ways.config);
         free(d->ways.config_path);

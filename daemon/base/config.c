@@ -32,11 +32,15 @@
 #define AREA_ID_MAX 40
 #define AREA_DEPTH_MAX 8 /* keeps MQTT topics short and bounds the recursion */
 #define SUBSCRIBER_ID_MAX 64
+#define SUBSCRIBER_NAME_MAX 80  /* a display name goes into texts: a line, not a paragraph */
 #define SOURCE_ID_MAX 64
 #define DURATION_MAX (3650 * 24 * 3600 * SEC) /* so now + duration cannot overflow */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define ID_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
 #define HEX_CHARS "0123456789abcdefABCDEF"
+#define PUBLIC_MAX_SUBSCRIBERS_DEFAULT 10000
+#define PUBLIC_MAX_JOINS_DEFAULT 5
+#define AREA_NAME_MAX 60          /* fits an AREAS reply and a public text */
 #define RATE_MAX 1000000          /* per minute; far above any gateway's */
 #define LIFETIME_DEFAULT (24 * 3600 * SEC)
 #define RETRY_INITIAL_DEFAULT (5 * SEC)
@@ -53,7 +57,8 @@
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
 
 static const char *const top_keys[] = {
-        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention", NULL,
+        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention",
+        "escalation", "area_details", "public", NULL,
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
@@ -80,10 +85,12 @@ static const char *const email_keys[] = {
         "url", "from", "username", "password_file", "tls", "tls_override", "timeout", "rate_per_minute",
         "max_in_flight", "lifetime", "retry_initial", "ca_file", NULL,
 };
-static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", NULL };
+static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", "publish", NULL };
 static const char *const subscriber_keys[] = {
-        "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours", NULL,
+        "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours",
+        "name", "escalate_after", "escalate_to", NULL,
 };
+static const char *const escalation_keys[] = { "after", "to", "grades", NULL };
 
 struct loader {
         const char *name;          /* FILE in messages when libconfig knows none */
@@ -1260,6 +1267,12 @@ static void load_source(struct loader *l, config_setting_t *e, struct dawn_sourc
                 check_readable(l, s, src->token_file);
         src->rate_per_minute = 1200;
         opt_int(l, e, "rate_per_minute", &src->rate_per_minute, 0, 100000000);
+        /* scope = "public" reaches anyone who texted JOIN: only an issuer the
+         * operator named may set it; a reporter's report is never public */
+        s = opt_bool(l, e, "publish", &src->publish);
+        if (s && src->publish && src->role != DAWN_ROLE_ISSUER)
+                fail(l, s, "%s: only an issuer may publish (a reporter's report is never public)",
+                     path_of(l, s, NULL));
 }
 
 static void load_sources(struct loader *l, config_setting_t *root)
@@ -1432,6 +1445,10 @@ static void load_sub_identity(struct loader *l, config_setting_t *e, struct dawn
         if (s && !valid_id(sub->id, SUBSCRIBER_ID_MAX))
                 fail(l, s, "%s: invalid subscriber id '%s' (lower-case letters, digits and '-', at most %d)",
                      path_of(l, s, NULL), sub->id, SUBSCRIBER_ID_MAX);
+        /* public texts are outbox rows of subscriber "public" (public = { ... }) */
+        if (s && strcmp(sub->id, "public") == 0)
+                fail(l, s, "%s: 'public' is reserved for public text subscribers; choose another id",
+                     path_of(l, s, NULL));
         first = s ? dawn_config_subscriber(l->c, sub->id) : NULL;
         if (first && first != sub)
                 fail(l, s, "%s: duplicate subscriber id '%s' (first at line %d)", path_of(l, s, NULL), sub->id,
@@ -1463,6 +1480,123 @@ static void load_sub_area(struct loader *l, config_setting_t *e, struct dawn_sub
         free(area);
 }
 
+/* ---- escalation (issue 13 part 1) ---- */
+
+/* escalation = { after = "15m"; to = [ "duty-officer" ]; grades = [ "critical" ]; }: the ids in
+ * to are checked once every subscriber is known (check_escalation). */
+static void load_escalation(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "escalation");
+
+        l->c->escalation_grades = DAWN_GRADE_BIT(DAWN_GRADE_CRITICAL);
+        if (!g)
+                return;
+        check_keys(l, g, escalation_keys);
+        opt_duration(l, g, "after", &l->c->escalation_after_usec);
+        opt_strv(l, g, "to", &l->c->escalation_to, &l->c->n_escalation_to);
+        config_setting_t *list = opt_string_list(l, g, "grades");
+        if (!list)
+                return;
+        unsigned grades = 0;
+        for (int i = 0; i < config_setting_length(list); i++) {
+                config_setting_t *s = config_setting_get_elem(list, i);
+                int grade = dawn_grade_from_name(config_setting_get_string(s));
+
+                if (grade <= DAWN_GRADE_LOGGED)
+                        fail(l, s, "%s: '%s' is not a grade that is sent (use info, warning or critical)",
+                             path_of(l, list, NULL), config_setting_get_string(s));
+                else
+                        grades |= DAWN_GRADE_BIT(grade);
+        }
+        if (config_setting_length(list) == 0)
+                fail(l, list, "%s must name at least one grade", path_of(l, list, NULL));
+        l->c->escalation_grades = grades;
+}
+
+static void load_sub_escalation(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
+{
+        config_setting_t *s = opt_string(l, e, "name", &sub->name, true);
+
+        if (s && strlen(sub->name) > SUBSCRIBER_NAME_MAX)
+                fail(l, s, "%s must be at most %d bytes (it goes into texts)", path_of(l, s, NULL),
+                     SUBSCRIBER_NAME_MAX);
+        opt_duration(l, e, "escalate_after", &sub->escalate_after_usec);
+        opt_strv(l, e, "escalate_to", &sub->escalate_to, &sub->n_escalate_to);
+}
+
+/* Every id in list (a subscriber's escalate_to, or escalation.to) names a
+ * subscriber, and not self (NULL for the global list). */
+static void check_escalate_ids(struct loader *l, config_setting_t *list, const char *self)
+{
+        for (int i = 0; list && i < config_setting_length(list); i++) {
+                config_setting_t *s = config_setting_get_elem(list, i);
+                const char *id = config_setting_get_string(s);
+
+                if (!dawn_config_subscriber(l->c, id))
+                        fail(l, s, "%s[%d]: unknown subscriber '%s'", path_of(l, list, NULL), i, id);
+                else if (self && strcmp(id, self) == 0)
+                        fail(l, s, "%s[%d]: '%s' cannot escalate to itself", path_of(l, list, NULL), i, id);
+        }
+}
+
+/* Once every subscriber is loaded: their escalate_to ids exist, and the
+ * global defaults fill what a subscriber did not say. */
+static void check_escalation(struct loader *l, config_setting_t *root)
+{
+        struct dawn_config *c = l->c;
+        config_setting_t *g = config_setting_get_member(root, "escalation");
+        config_setting_t *list = config_setting_get_member(root, "subscribers");
+        size_t k = 0;
+
+        if (g && config_setting_is_group(g)) {
+                config_setting_t *to = config_setting_get_member(g, "to");
+
+                if (to && (config_setting_is_array(to) || config_setting_is_list(to)))
+                        check_escalate_ids(l, to, NULL);
+        }
+        for (int i = 0; list && config_setting_is_list(list) && i < config_setting_length(list); i++) {
+                config_setting_t *e = config_setting_get_elem(list, i);
+
+                if (!config_setting_is_group(e) || k >= c->n_subscribers)
+                        continue;
+                struct dawn_subscriber *sub = &c->subscribers[k++];
+                config_setting_t *to = config_setting_get_member(e, "escalate_to");
+                config_setting_t *after = config_setting_get_member(e, "escalate_after");
+
+                if (to && sub->escalate_to)
+                        check_escalate_ids(l, to, sub->id);
+                if (!sub->name && sub->id)
+                        replace(l, &sub->name, sub->id);
+                if (!after)
+                        sub->escalate_after_usec = c->escalation_after_usec;
+                if (!to) {
+                        sub->escalate_to = calloc(c->n_escalation_to + 1, sizeof(char *));
+                        if (!sub->escalate_to) {
+                                l->oom = true;
+                                continue;
+                        }
+                        for (size_t j = 0; j < c->n_escalation_to; j++) {
+                                if (sub->id && strcmp(c->escalation_to[j], sub->id) == 0)
+                                        continue; /* the duty officer is not escalated to itself */
+                                sub->escalate_to[sub->n_escalate_to] = strdup(c->escalation_to[j]);
+                                if (!sub->escalate_to[sub->n_escalate_to++])
+                                        l->oom = true;
+                        }
+                }
+                /* one without the other is a half-configured escalation that would never fire */
+                if (to && sub->n_escalate_to && !sub->escalate_after_usec)
+                        fail(l, to, "%s needs escalate_after (or escalation.after)", path_of(l, to, NULL));
+                if (after && sub->escalate_after_usec && !sub->n_escalate_to && !to)
+                        fail(l, after, "%s needs escalate_to (or escalation.to)", path_of(l, after, NULL));
+        }
+}
+
+bool dawn_config_escalates(const struct dawn_config *c, const struct dawn_subscriber *s, enum dawn_grade grade)
+{
+        return s && s->escalate_after_usec > 0 && s->n_escalate_to > 0 && (unsigned)grade < 32 &&
+               (c->escalation_grades & DAWN_GRADE_BIT(grade));
+}
+
 static void load_subscriber(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
 {
         check_keys(l, e, subscriber_keys);
@@ -1475,6 +1609,7 @@ static void load_subscriber(struct loader *l, config_setting_t *e, struct dawn_s
                 sub->min_grade = DAWN_GRADE_INFO;
         load_sub_min_grade(l, e, sub);
         load_sub_quiet_hours(l, e, sub);
+        load_sub_escalation(l, e, sub);
 }
 
 static void load_subscribers(struct loader *l, config_setting_t *root)
@@ -1509,6 +1644,140 @@ static void load_subscribers(struct loader *l, config_setting_t *root)
         }
 }
 
+/* ---- public texts (issue 13 part 2): area_details and public ---- */
+
+static const char *const area_detail_keys[] = { "name", "gss", NULL };
+static const char *const public_keys[] = {
+        "enabled", "min_grade", "aliases", "max_subscribers", "max_joins_per_day", NULL,
+};
+
+/* ONS GSS code: E (England), W, S or N, then 8 digits */
+static bool valid_gss(const char *s)
+{
+        if (!s || !s[0] || !strchr("EWSN", s[0]) || strlen(s) != 9)
+                return false;
+        for (int i = 1; i < 9; i++)
+                if (!is_digit(s[i]))
+                        return false;
+        return true;
+}
+
+/* printable, no control characters: it goes into texts and replies */
+static bool valid_area_name(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > AREA_NAME_MAX)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+static void load_area_details(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "area_details");
+
+        for (int i = 0; g && i < config_setting_length(g); i++) {
+                config_setting_t *e = config_setting_get_elem(g, i);
+                const char *id = config_setting_name(e);
+                int idx = dawn_config_area_index(l->c, id);
+                struct dawn_area *a;
+                config_setting_t *s;
+
+                if (idx < 0) {
+                        fail(l, e, "%s: no area '%s' in areas", path_of(l, e, NULL), id);
+                        continue;
+                }
+                if (!config_setting_is_group(e)) {
+                        fail(l, e, "%s must be a group: %s = { name = \"...\"; gss = \"E06000045\"; };",
+                             path_of(l, e, NULL), id);
+                        continue;
+                }
+                check_keys(l, e, area_detail_keys);
+                a = &l->c->areas[idx];
+                s = opt_string(l, e, "name", &a->name, true);
+                if (s && !valid_area_name(a->name))
+                        fail(l, s, "%s: at most %d printable characters", path_of(l, s, NULL), AREA_NAME_MAX);
+                s = opt_string(l, e, "gss", &a->gss, true);
+                if (s && !valid_gss(a->gss))
+                        fail(l, s, "%s: '%s' is not an ONS GSS code (E, W, S or N and 8 digits, e.g. E06000045)",
+                             path_of(l, s, NULL), a->gss);
+        }
+}
+
+static void load_public_aliases(struct loader *l, config_setting_t *g)
+{
+        struct dawn_public_config *p = &l->c->public_texts;
+        config_setting_t *al = opt_group(l, g, "aliases");
+        int n = al ? config_setting_length(al) : 0;
+
+        if (n == 0)
+                return;
+        p->aliases = calloc((size_t)n, sizeof(*p->aliases));
+        if (!p->aliases) {
+                l->oom = true;
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                config_setting_t *s = config_setting_get_elem(al, i);
+                const char *alias = config_setting_name(s);
+                const char *target = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
+                int idx = dawn_config_area_index(l->c, target);
+
+                if (!target) {
+                        fail(l, s, "%s must be a string naming an area: %s = \"southampton\";", path_of(l, s, NULL),
+                             alias);
+                        continue;
+                }
+                if (idx < 0) {
+                        fail(l, s, "%s: no area '%s' in areas", path_of(l, s, NULL), target);
+                        continue;
+                }
+                if (dawn_config_area_index(l->c, alias) >= 0) {
+                        fail(l, s, "%s: '%s' is already an area id", path_of(l, s, NULL), alias);
+                        continue;
+                }
+                struct dawn_public_alias *a = &p->aliases[p->n_aliases];
+                a->alias = strdup(alias);
+                if (!a->alias) {
+                        l->oom = true;
+                        return;
+                }
+                for (char *c = a->alias; *c; c++)
+                        *c = (char)tolower((unsigned char)*c);
+                a->area = idx;
+                p->n_aliases++;
+        }
+}
+
+static void load_public(struct loader *l, config_setting_t *root)
+{
+        struct dawn_public_config *p = &l->c->public_texts;
+        config_setting_t *g = opt_group(l, root, "public");
+        char *name = NULL;
+        config_setting_t *s;
+
+        if (!g)
+                return;
+        check_keys(l, g, public_keys);
+        opt_bool(l, g, "enabled", &p->enabled);
+        s = opt_string(l, g, "min_grade", &name, false);
+        if (s) {
+                int grade = dawn_grade_from_name(name);
+                if (grade > DAWN_GRADE_LOGGED)
+                        p->min_grade = (enum dawn_grade)grade;
+                else
+                        fail(l, s, "%s: '%s' is not a grade that is sent (use info, warning or critical)",
+                             path_of(l, s, NULL), name);
+        }
+        free(name);
+        opt_int(l, g, "max_subscribers", &p->max_subscribers, 0, 10000000);
+        opt_int(l, g, "max_joins_per_day", &p->max_joins_per_day, 1, 1000);
+        load_public_aliases(l, g);
+}
+
 static int set_defaults(struct dawn_config *c, const char *path)
 {
         size_t n = sizeof(default_high_risk) / sizeof(default_high_risk[0]);
@@ -1521,6 +1790,9 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->expiry_usec[DAWN_TYPE_BATCH] = 14 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_CLUSTER] = 7 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_NFOD] = 72 * 3600 * SEC;
+        c->public_texts.min_grade = DAWN_GRADE_WARNING;
+        c->public_texts.max_subscribers = PUBLIC_MAX_SUBSCRIBERS_DEFAULT;
+        c->public_texts.max_joins_per_day = PUBLIC_MAX_JOINS_DEFAULT;
         c->mqtt.port = 1883;
         c->mqtt.qos = 1;
         c->mqtt.keepalive = 30;
@@ -1570,8 +1842,12 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_expiry(&l, root);
         load_channels(&l, root);
         load_sources(&l, root);
+        load_escalation(&l, root);
         load_subscribers(&l, root);
         load_retention(&l, root);
+        check_escalation(&l, root);
+        load_area_details(&l, root);
+        load_public(&l, root);
         if (l.n_errors || l.oom) {
                 if (l.oom)
                         dawn_errors_add(errors, "%s: out of memory", name);
@@ -1796,7 +2072,12 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         for (size_t i = 0; i < c->n_areas; i++) {
                 free(c->areas[i].id);
                 free(c->areas[i].path);
+                free(c->areas[i].name);
+                free(c->areas[i].gss);
         }
+        for (size_t i = 0; i < c->public_texts.n_aliases; i++)
+                free(c->public_texts.aliases[i].alias);
+        free(c->public_texts.aliases);
         free(c->areas);
         strv_free(c->high_risk_adulterants, c->n_high_risk_adulterants);
         free(c->mqtt.host);
@@ -1831,7 +2112,10 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
                 free(s->kind);
                 strv_free(s->sms, s->n_sms);
                 strv_free(s->email, s->n_email);
+                free(s->name);
+                strv_free(s->escalate_to, s->n_escalate_to);
         }
+        strv_free(c->escalation_to, c->n_escalation_to);
         free(c->subscribers);
         free(c->subscriber_slots);
         free(c);
@@ -1976,4 +2260,64 @@ bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *runni
         swap_str(&fresh->control_socket, &running->control_socket);
         swap_str(&fresh->http_listen, &running->http_listen);
         return differ;
+}
+
+/* ---- public texts: area names ---- */
+
+const char *dawn_config_area_name(const struct dawn_config *c, int idx, char *buf, size_t n)
+{
+        if (n == 0)
+                return buf;
+        buf[0] = '\0';
+        if (!c || idx < 0 || (size_t)idx >= c->n_areas)
+                return buf;
+        const struct dawn_area *a = &c->areas[idx];
+        if (a->name) {
+                snprintf(buf, n, "%s", a->name);
+                return buf;
+        }
+        snprintf(buf, n, "%s", a->id);
+        for (char *p = buf; *p; p++)
+                if (*p == '-')
+                        *p = ' ';
+        buf[0] = (char)toupper((unsigned char)buf[0]);
+        return buf;
+}
+
+/* a and b equal, ignoring case and treating runs of spaces and hyphens in
+ * either as one space ("Isle of Wight" = "isle-of-wight") */
+static bool same_words(const char *a, const char *b)
+{
+        for (;;) {
+                while (*a == ' ' || *a == '-')
+                        a++;
+                while (*b == ' ' || *b == '-')
+                        b++;
+                if (!*a || !*b)
+                        return !*a && !*b;
+                bool sa = false, sb = false;
+                for (; *a && *b && *a != ' ' && *a != '-' && *b != ' ' && *b != '-'; a++, b++)
+                        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+                                return false;
+                sa = !*a || *a == ' ' || *a == '-';
+                sb = !*b || *b == ' ' || *b == '-';
+                if (!sa || !sb)
+                        return false;
+        }
+}
+
+int dawn_config_public_area(const struct dawn_config *c, const char *words)
+{
+        char name[AREA_NAME_MAX + AREA_ID_MAX + 8];
+
+        if (!c || !words)
+                return -1;
+        for (size_t i = 0; i < c->n_areas; i++)
+                if (same_words(c->areas[i].id, words) ||
+                    same_words(dawn_config_area_name(c, (int)i, name, sizeof(name)), words))
+                        return (int)i;
+        for (size_t i = 0; i < c->public_texts.n_aliases; i++)
+                if (same_words(c->public_texts.aliases[i].alias, words))
+                        return c->public_texts.aliases[i].area;
+        return -1;
 }

@@ -85,6 +85,15 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_RETENTION_PRUNED] = { "dawn_retention_pruned_total",
                                       "Alerts and deliveries whose delivery details retention removed.",
                                       { "what", NULL } },
+        [DAWN_M_ESCALATIONS] = { "dawn_escalations_total",
+                                 "Alerts a subscriber did not acknowledge in time, whose escalate_to subscribers "
+                                 "were told.",
+                                 { NULL, NULL } },
+        [DAWN_M_PUBLIC_JOINS] = { "dawn_public_joins_total", "JOIN texts for public alerts, by result.",
+                                  { "result", NULL } },
+        [DAWN_M_PUBLIC_REFUSED] = { "dawn_public_joins_refused_total",
+                                    "JOIN and AREAS texts refused at a limit (full, daily-cap).",
+                                    { "reason", NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

@@ -48,6 +48,10 @@ enum dawn_counter {
                                     * refused|per_uid|line_deadline */
         DAWN_M_RETENTION_PRUNED,   /* dawn_retention_pruned_total{what}: alerts|deliveries whose delivery
                                     * details retention removed (committed) */
+        DAWN_M_ESCALATIONS,        /* dawn_escalations_total{}: subscribers escalated (issue 13) */
+        DAWN_M_PUBLIC_JOINS,       /* dawn_public_joins_total{result}: joined|unknown-area (JOIN texts) */
+        DAWN_M_PUBLIC_REFUSED,     /* dawn_public_joins_refused_total{reason}: full (public.max_subscribers)|
+                                    * daily-cap (public.max_joins_per_day: no reply) */
         DAWN_M_COUNTER_COUNT,
 };
 

@@ -180,7 +180,8 @@ static int build_message(const struct email_state *st, const struct dawn_deliver
                         .reference = d->reference,
                         .date_usec = dawn_now_usec(),
                 };
-                *out = dawn_email_message(&a, d->action, &env);
+                *out = d->escalation ? dawn_email_escalation_message(&a, d->escalation, &env)
+                                     : dawn_email_message(&a, d->action, &env);
                 r = *out ? 0 : -ENOMEM;
         }
         dawn_alert_clear(&a);

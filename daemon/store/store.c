@@ -338,6 +338,17 @@ enum stmt_id {
         ST_UPDATE_HELD,
         ST_UPDATE_PROPOSAL,
         ST_UPDATE_NOTICE_TEXT,
+        /* public text subscriptions (issue 13 part 2) */
+        ST_PUBLIC_JOIN,
+        ST_PUBLIC_MEMBER,
+        ST_PUBLIC_NUMBERS,
+        ST_PUBLIC_LEAVE,
+        ST_PUBLIC_JOINS_PRUNE,
+        ST_PUBLIC_JOINS_NOTE,
+        ST_PUBLIC_COUNTS,
+        ST_PUBLIC_IN_AREA,
+        ST_PUBLIC_ADD_DELIVERY,
+        ST_PUBLIC_REACHED,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -360,6 +371,19 @@ enum stmt_id {
         ST_PRUNE_JOINS,
         ST_DELIVERY_TOTALS,
         ST_PRUNED_AT,
+        /* escalation (issue 13 part 1) */
+        ST_ESC_START,
+        ST_ESC_DECIDE,
+        ST_ESC_STOP_ALL,
+        ST_ESC_DUE,
+        ST_ESC_NEXT,
+        ST_ESC_FIRST_ACK,
+        ST_ESC_ADD_DELIVERY,
+        ST_ESC_LIST,
+        ST_ESC_STATES,
+        ST_ESC_UNACKED,
+        ST_ESC_COUNT_WAITING,
+        ST_ESC_LOAD,
         /* the panel's summary */
         ST_SUMMARY_ALERTS,
         ST_SUMMARY_DELIVERIES,
@@ -445,15 +469,17 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
-                         " AND revision < ?2 AND state IN ('pending', 'retrying')",
+                          " AND revision < ?2 AND state IN ('pending', 'retrying') AND purpose IN ('alert', 'public')",
         [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent'))"
-                          " FROM outbox WHERE alert_id = ? AND action = 'publish'"
+                           " FROM outbox WHERE alert_id = ? AND action = 'publish' AND purpose <> 'escalation'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
         [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
-                   " o.attempts, o.created_at, r.json FROM outbox o JOIN revisions r"
+                    " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o JOIN revisions r"
                    " ON r.alert_id = o.alert_id AND r.revision = o.revision"
                    " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                   " ORDER BY o.next_at, o.id LIMIT ?3",
+                   /* professional deliveries first: a queue of public texts never
+                    * stands between a hostel and its alert */
+                   " ORDER BY o.purpose = 'public', o.next_at, o.id LIMIT ?3",
         [ST_NEXT_DUE] = "SELECT min(next_at) FROM outbox WHERE channel = ? AND state IN ('pending', 'retrying')",
         /* only from the states the transition table (outbox.c) allows: the outbox's own
          * results never overwrite what a receipt decided (delivered, failed) */
@@ -465,7 +491,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_FAIL_EXPIRED] = "UPDATE outbox SET state = 'failed', last_error = ?3, updated_at = ?4"
                             " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?2",
         [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
-                          " next_at, updated_at FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
+                           " next_at, updated_at, purpose, about FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
         [ST_COUNT_WAITING] = "SELECT count(*) FROM outbox WHERE state IN ('pending', 'retrying')",
         [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
@@ -540,6 +566,24 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " AND (?3 IS NULL OR subscriber = ?3) AND (?4 IS NULL OR recipient = ?4)"
                        " AND action = 'publish' AND state IN ('sent', 'delivered')"
                        " GROUP BY subscriber ORDER BY max(revision) DESC, subscriber LIMIT 1",
+        /* public text subscriptions (issue 13 part 2) */
+        [ST_PUBLIC_JOIN] = "INSERT OR IGNORE INTO public_subscribers (number, area, joined_at) VALUES (?1, ?2, ?3)",
+        [ST_PUBLIC_MEMBER] = "SELECT 1 FROM public_subscribers WHERE number = ?1 LIMIT 1",
+        [ST_PUBLIC_NUMBERS] = "SELECT count(DISTINCT number) FROM public_subscribers",
+        [ST_PUBLIC_LEAVE] = "DELETE FROM public_subscribers WHERE number = ?1",
+        [ST_PUBLIC_JOINS_PRUNE] = "DELETE FROM public_joins WHERE day < ?1",
+        [ST_PUBLIC_JOINS_NOTE] = "INSERT INTO public_joins (number, day, joins) VALUES (?1, ?2, 1)"
+                                 " ON CONFLICT (number, day) DO UPDATE SET joins = joins + 1 RETURNING joins",
+        [ST_PUBLIC_COUNTS] = "SELECT area, count(*) FROM public_subscribers GROUP BY area ORDER BY area",
+        [ST_PUBLIC_IN_AREA] = "SELECT number FROM public_subscribers WHERE area = ?1",
+        [ST_PUBLIC_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient,"
+                                   " action, created_at, updated_at, purpose) VALUES (?1, ?2, 'public', 'sms', ?3, ?4,"
+                                   " ?5, ?5, 'public')",
+        /* reached by a publish and not withdrawn since: told once that it is over */
+        [ST_PUBLIC_REACHED] = "SELECT recipient FROM outbox WHERE alert_id = ?1 AND purpose = 'public'"
+                              " GROUP BY recipient HAVING max(CASE WHEN action = 'publish' AND state IN"
+                              " ('in-flight', 'sent', 'delivered') THEN revision END)"
+                              " > coalesce(max(CASE WHEN action = 'withdraw' THEN revision END), 0)",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -646,6 +690,34 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_DELIVERY_TOTALS] = "SELECT channel, state, sum(deliveries) FROM delivery_totals WHERE alert_id = ?1"
                                " GROUP BY channel, state ORDER BY channel, state",
         [ST_PRUNED_AT] = "SELECT pruned_at FROM alerts WHERE id = ?1",
+        /* ---- escalation ---- */
+        /* the first escalating revision starts the clock; later ones find the row and leave it */
+        [ST_ESC_START] = "INSERT OR IGNORE INTO escalations (alert_id, subscriber, started_at, due_at)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+        [ST_ESC_DECIDE] = "UPDATE escalations SET state = ?3, detail = ?4, decided_at = ?5"
+                          " WHERE alert_id = ?1 AND subscriber = ?2 AND state = 'waiting'",
+        [ST_ESC_STOP_ALL] = "UPDATE escalations SET state = 'stopped', detail = ?2, decided_at = ?3"
+                            " WHERE alert_id = ?1 AND state = 'waiting'",
+        [ST_ESC_DUE] = "SELECT alert_id, subscriber, started_at, due_at FROM escalations"
+                       " WHERE state = 'waiting' AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+        [ST_ESC_NEXT] = "SELECT min(due_at) FROM escalations WHERE state = 'waiting'",
+        [ST_ESC_FIRST_ACK] = "SELECT by, at FROM acks WHERE alert_id = ?1 AND subscriber = ?2 ORDER BY at, id LIMIT 1",
+        [ST_ESC_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
+                                " created_at, updated_at, purpose, about) VALUES (?1, ?2, ?3, ?4, ?5, 'publish', ?6, ?6, ?7, ?8)",
+        [ST_ESC_LIST] = "SELECT subscriber, state, started_at, due_at, decided_at, detail FROM escalations"
+                        " WHERE alert_id = ?1 ORDER BY started_at, subscriber",
+        /* what became of the alert's own deliveries to a subscriber, per channel: the best state wins */
+        [ST_ESC_STATES] = "SELECT channel, state FROM outbox WHERE alert_id = ?1 AND subscriber = ?2"
+                          " AND purpose = 'alert' AND action = 'publish'",
+        [ST_ESC_UNACKED] = "SELECT a.id, a.grade, o.subscriber, e.state, e.due_at, e.decided_at, e.detail"
+                           " FROM alerts a JOIN outbox o ON o.alert_id = a.id"
+                           " LEFT JOIN escalations e ON e.alert_id = a.id AND e.subscriber = o.subscriber"
+                           " WHERE a.status = 'active' AND o.purpose = 'alert' AND o.action = 'publish'"
+                           " AND o.subscriber <> '' AND NOT EXISTS (SELECT 1 FROM acks k"
+                           " WHERE k.alert_id = a.id AND k.subscriber = o.subscriber)"
+                           " GROUP BY a.id, o.subscriber ORDER BY a.seq DESC, o.subscriber LIMIT ?1",
+        [ST_ESC_COUNT_WAITING] = "SELECT count(*) FROM escalations WHERE state = 'waiting'",
+        [ST_ESC_LOAD] = "SELECT started_at, decided_at, state FROM escalations WHERE alert_id = ?1 AND subscriber = ?2",
         /* ---- the panel's summary: reads only, each bounded by LIMIT ?3 ---- */
         [ST_SUMMARY_ALERTS] = SUMMARY_WINDOW "SELECT type, grade, area, out_at,"
                               " CASE WHEN type = 'cluster' OR first_rev > 1 THEN first_report_at END FROM w"
@@ -1315,6 +1387,7 @@ void dawn_outbox_row_clear(struct dawn_outbox_row *r)
         free(r->subscriber);
         free(r->recipient);
         free(r->alert_json);
+        free(r->about);
         memset(r, 0, sizeof(*r));
 }
 
@@ -1410,8 +1483,10 @@ int dawn_store_due_deliveries(struct dawn_store *s, enum dawn_channel_kind chann
                 r->attempts = sqlite3_column_int(st, 7);
                 r->created_at = sqlite3_column_int64(st, 8);
                 r->alert_json = column_strdup(st, 9);
+                column_copy(st, 10, r->purpose, sizeof(r->purpose));
+                r->about = column_strdup(st, 11);
                 n++;
-                if (!r->subscriber || !r->recipient || !r->alert_json) {
+                if (!r->subscriber || !r->recipient || !r->alert_json || !r->about) {
                         sqlite3_reset(st);
                         for (int i = 0; i < n; i++)
                                 dawn_outbox_row_clear(&rows[i]);
@@ -1525,6 +1600,11 @@ int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON
                                                 dawn_time_format(sqlite3_column_int64(st, 8), when, sizeof(when)));
                 cJSON_AddStringToObject(o, "updated_at",
                                         dawn_time_format(sqlite3_column_int64(st, 9), when, sizeof(when)));
+                const char *purpose = (const char *)sqlite3_column_text(st, 10);
+                if (purpose && strcmp(purpose, "alert") != 0) { /* an escalation or public text */
+                        cJSON_AddStringToObject(o, "purpose", purpose);
+                        cJSON_AddStringToObject(o, "about", (const char *)sqlite3_column_text(st, 11));
+                }
                 cJSON_AddItemToArray(array, o);
         }
         sqlite3_reset(st);
@@ -2141,6 +2221,238 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
         return r;
 }
 
+/* ---- escalation (issue 13 part 1) ---- */
+
+int dawn_store_start_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber, int64_t due_at,
+                                int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_START);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, due_at);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+int dawn_store_decide_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                                 const char *state, const char *detail, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_DECIDE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        bind_text(st, 3, state);
+        bind_text(st, 4, detail);
+        sqlite3_bind_int64(st, 5, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+int dawn_store_stop_escalations(struct dawn_store *s, const char *alert_id, const char *why, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_STOP_ALL);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, why);
+        sqlite3_bind_int64(st, 3, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int dawn_store_due_escalations(struct dawn_store *s, int64_t now, struct dawn_escalation_row *rows, int limit)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_DUE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int(st, 2, limit);
+        int n = 0, rc;
+        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct dawn_escalation_row *r = &rows[n++];
+                column_copy(st, 0, r->alert_id, sizeof(r->alert_id));
+                column_copy(st, 1, r->subscriber, sizeof(r->subscriber));
+                r->started_at = sqlite3_column_int64(st, 2);
+                r->due_at = sqlite3_column_int64(st, 3);
+        }
+        sqlite3_reset(st);
+        return n;
+}
+
+int64_t dawn_store_next_escalation(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_NEXT);
+        if (!st)
+                return 0;
+        int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        return t;
+}
+
+int dawn_store_first_ack(struct dawn_store *s, const char *alert_id, const char *subscriber, char *by, size_t by_size,
+                         int64_t *at)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_FIRST_ACK);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        if (r == 1) {
+                if (by)
+                        column_copy(st, 0, by, by_size);
+                if (at)
+                        *at = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_add_purpose_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                                    enum dawn_channel_kind channel, const char *recipient, const char *purpose,
+                                    const char *about, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_ADD_DELIVERY);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, revision);
+        bind_text(st, 3, subscriber);
+        bind_text(st, 4, dawn_channel_name(channel));
+        bind_text(st, 5, recipient);
+        sqlite3_bind_int64(st, 6, now);
+        bind_text(st, 7, purpose);
+        bind_text(st, 8, about);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+static void add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+{
+        char when[40];
+        if (sqlite3_column_type(st, col) != SQLITE_NULL && sqlite3_column_int64(st, col))
+                cJSON_AddStringToObject(o, key, dawn_time_format(sqlite3_column_int64(st, col), when, sizeof(when)));
+}
+
+/* The detail column as the JSON shows it: 'escalated' keeps a JSON array of ids. */
+static void add_detail(cJSON *o, const char *state, sqlite3_stmt *st, int col)
+{
+        const char *detail = (const char *)sqlite3_column_text(st, col);
+        if (!detail || !state)
+                return;
+        if (strcmp(state, "escalated") == 0) {
+                cJSON *to = cJSON_Parse(detail);
+                if (to)
+                        cJSON_AddItemToObject(o, "to", to);
+        } else if (strcmp(state, "acknowledged") == 0) {
+                cJSON_AddStringToObject(o, "by", detail);
+        } else {
+                cJSON_AddStringToObject(o, "reason", detail);
+        }
+}
+
+int dawn_store_escalations_json(struct dawn_store *s, const char *alert_id, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_LIST);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = cJSON_CreateObject();
+                const char *state = (const char *)sqlite3_column_text(st, 1);
+                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "state", state ? state : "");
+                add_time(o, "started_at", st, 2);
+                add_time(o, "due_at", st, 3);
+                add_time(o, "decided_at", st, 4);
+                add_detail(o, state, st, 5);
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_delivery_states(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int (*fn)(enum dawn_channel_kind channel, enum dawn_delivery_state state, void *ud),
+                               void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_STATES);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        int rc, r = 0;
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int channel = dawn_channel_from_name((const char *)sqlite3_column_text(st, 0));
+                int state = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1));
+                if (channel >= 0 && state >= 0)
+                        r = fn((enum dawn_channel_kind)channel, (enum dawn_delivery_state)state, userdata);
+        }
+        sqlite3_reset(st);
+        return r ? r : (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_unacked_json(struct dawn_store *s, int limit, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_UNACKED);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int(st, 1, limit);
+        int rc, n = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = cJSON_CreateObject();
+                const char *state = (const char *)sqlite3_column_text(st, 3);
+                cJSON_AddStringToObject(o, "alert", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "grade", (const char *)sqlite3_column_text(st, 1));
+                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 2));
+                cJSON_AddStringToObject(o, "escalation", state ? state : "none");
+                if (state && strcmp(state, "waiting") == 0)
+                        add_time(o, "due_at", st, 4);
+                else
+                        add_time(o, "decided_at", st, 5);
+                add_detail(o, state, st, 6);
+                cJSON_AddItemToArray(array, o);
+                n++;
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+}
+
+int64_t dawn_store_count_waiting_escalations(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_COUNT_WAITING);
+        if (!st)
+                return -EIO;
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return n;
+}
+
+int dawn_store_load_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int64_t *started_at, int64_t *decided_at)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_LOAD);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        if (r == 1) {
+                *started_at = sqlite3_column_int64(st, 0);
+                *decided_at = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
 /* ---- tests ---- */
 
 void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code)
@@ -2388,6 +2700,92 @@ int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, 
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
+/* ---- public text subscriptions (issue 13 part 2) ---- */
+
+int dawn_store_public_join(struct dawn_store *s, const char *number, const char *area, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOIN);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        bind_text(st, 2, area);
+        sqlite3_bind_int64(st, 3, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+int dawn_store_public_member(struct dawn_store *s, const char *number)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_MEMBER);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int64_t dawn_store_public_numbers(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_NUMBERS);
+        if (!st)
+                return -EIO;
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return n;
+}
+
+int dawn_store_public_leave(struct dawn_store *s, const char *number)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_LEAVE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_PRUNE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, day);
+        return run(s, st);
+}
+
+int dawn_store_public_note_join(struct dawn_store *s, const char *number, int64_t day)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_NOTE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        sqlite3_bind_int64(st, 2, day);
+        int rc = sqlite3_step(st);
+        int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        if (rc == SQLITE_ROW)
+                rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+}
+
+int dawn_store_public_counts_json(struct dawn_store *s, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_COUNTS);
+        if (!st)
+                return -EIO;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "area", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddNumberToObject(o, "subscribers", (double)sqlite3_column_int64(st, 1));
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
 int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id)
 {
         sqlite3_stmt *st = stmt(s, ST_PRUNED_AT);
@@ -2398,6 +2796,70 @@ int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id)
         int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
         sqlite3_reset(st);
         return r;
+}
+
+/* Collects first, then calls fn: fn writes the outbox, and a statement is
+ * not stepped while its own kind is being reused. */
+static int for_each_number(struct dawn_store *s, sqlite3_stmt *st, dawn_public_number_fn fn, void *userdata)
+{
+        char **v = NULL;
+        size_t n = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                void *grown = realloc(v, (n + 1) * sizeof(*v));
+                if (!grown || !(((char **)grown)[n] = column_strdup(st, 0))) {
+                        v = grown ? grown : v;
+                        r = -ENOMEM;
+                        break;
+                }
+                v = grown;
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        (void)s;
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0)
+                        r = fn(v[i], userdata);
+                free(v[i]);
+        }
+        free(v);
+        return r;
+}
+
+int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, dawn_public_number_fn fn,
+                                      void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_IN_AREA);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, area);
+        return for_each_number(s, st, fn, userdata);
+}
+
+int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_id, dawn_public_number_fn fn,
+                                       void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_REACHED);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        return for_each_number(s, st, fn, userdata);
+}
+
+int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
+                                   enum dawn_delivery_action action, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_ADD_DELIVERY);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, revision);
+        bind_text(st, 3, number);
+        bind_text(st, 4, dawn_action_name(action));
+        sqlite3_bind_int64(st, 5, now);
+        return run(s, st);
 }
 
 /* ---- the panel's summary ---- */

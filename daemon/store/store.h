@@ -120,6 +120,8 @@ struct dawn_outbox_row {
         int attempts;
         int64_t created_at;
         char *alert_json;       /* the revision's alert JSON */
+        char purpose[16];       /* "alert", "escalation" or "public" */
+        char *about;            /* an escalation's: the subscriber who did not acknowledge; else "" */
 };
 void dawn_outbox_row_clear(struct dawn_outbox_row *r);
 
@@ -392,5 +394,79 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
 int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object);
 /* When the alert's delivery details were removed (µs), 0 if they were not (or no such alert), or -errno. */
 int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
+/* ---- escalation (issue 13 part 1; README "Escalation") ----
+ * One escalations row per (alert, subscriber) whose clock started: waiting
+ * until due_at, then acknowledged (detail: by whom), escalated (detail: a
+ * JSON array of the subscriber ids told) or stopped (detail: "cancelled" or
+ * "expired"). Decisions only ever move a waiting row. */
+#define DAWN_MAX_SUBSCRIBER_CHARS 64
+struct dawn_escalation_row {
+        char alert_id[DAWN_MAX_ID_CHARS + 1];
+        char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
+        int64_t started_at, due_at;
+};
+/* Starts the clock unless it ran for this alert and subscriber before: 1 started, 0 it had, -errno. */
+int dawn_store_start_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber, int64_t due_at,
+                                int64_t now);
+/* A waiting escalation is decided (state, detail): 1 if it was waiting, 0 if not, -errno. */
+int dawn_store_decide_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                                 const char *state, const char *detail, int64_t now);
+/* The alert's waiting escalations are stopped with why: how many, or -errno. */
+int dawn_store_stop_escalations(struct dawn_store *s, const char *alert_id, const char *why, int64_t now);
+/* Up to limit waiting escalations due at now, soonest first: how many, or -errno. */
+int dawn_store_due_escalations(struct dawn_store *s, int64_t now, struct dawn_escalation_row *rows, int limit);
+/* The earliest due_at of a waiting escalation, or 0 if none. */
+int64_t dawn_store_next_escalation(struct dawn_store *s);
+/* The subscriber's first acknowledgement of the alert (any revision, any way): 1 and by/at, 0 none, -errno. */
+int dawn_store_first_ack(struct dawn_store *s, const char *alert_id, const char *subscriber, char *by, size_t by_size,
+                         int64_t *at);
+/* An outbox row of its own purpose ("escalation", "public") and about: a
+ * delivery apart from the alert's own to the same recipient. 1 added, 0 it existed, -errno. */
+int dawn_store_add_purpose_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                                    enum dawn_channel_kind channel, const char *recipient, const char *purpose,
+                                    const char *about, int64_t now);
+/* [{"subscriber", "state", "started_at", "due_at", "decided_at", "to"|"by"|"reason"}] */
+int dawn_store_escalations_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* fn for each of the alert's own deliveries (purpose alert, publish) to subscriber. */
+int dawn_store_delivery_states(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int (*fn)(enum dawn_channel_kind channel, enum dawn_delivery_state state, void *ud),
+                               void *userdata);
+/* Active alerts' subscribers with no acknowledgement, newest alert first, at
+ * most limit: [{"alert", "grade", "subscriber", "escalation", ...}]; how many, or -errno. */
+int dawn_store_unacked_json(struct dawn_store *s, int limit, cJSON *array);
+int64_t dawn_store_count_waiting_escalations(struct dawn_store *s);
+/* 1 and the escalation's started_at and decided_at (0 while waiting), 0 if none, -errno. */
+int dawn_store_load_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int64_t *started_at, int64_t *decided_at);
+
+/* ---- public text subscriptions (issue 13 part 2) ----
+ * public_subscribers holds a number and the areas it joined, nothing else;
+ * public_joins counts a number's JOINs per day (kept a day). Public texts
+ * are outbox rows with subscriber "public", channel sms, purpose 'public'. */
+#define DAWN_PUBLIC_SUBSCRIBER "public"
+/* 1 if the number now has the area, 0 if it had it, or -errno. */
+int dawn_store_public_join(struct dawn_store *s, const char *number, const char *area, int64_t now);
+/* 1 if the number has joined any area, 0 if not, or -errno. */
+int dawn_store_public_member(struct dawn_store *s, const char *number);
+/* Distinct numbers subscribed, or -errno. */
+int64_t dawn_store_public_numbers(struct dawn_store *s);
+/* Removes every subscription of a number: how many areas it had, or -errno. */
+int dawn_store_public_leave(struct dawn_store *s, const char *number);
+/* Forgets JOIN counts of days before day (days since the epoch). */
+int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day);
+/* Counts one more JOIN from number on day: the count today, or -errno. */
+int dawn_store_public_note_join(struct dawn_store *s, const char *number, int64_t day);
+/* [{"area": "southampton", "subscribers": 12}, ...] by area id; no numbers. */
+int dawn_store_public_counts_json(struct dawn_store *s, cJSON *array);
+typedef int (*dawn_public_number_fn)(const char *number, void *userdata);
+/* fn for each number that joined exactly this area (stops at fn's error). */
+int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, dawn_public_number_fn fn,
+                                      void *userdata);
+/* fn for each number a public text of the alert reached (or is reaching). */
+int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_id, dawn_public_number_fn fn,
+                                       void *userdata);
+/* One public text (INSERT OR IGNORE: once per revision, number and action). */
+int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
+                                   enum dawn_delivery_action action, int64_t now);
 
 #endif
