@@ -477,9 +477,25 @@ static void put_when(struct sb *b, const char *rfc3339)
                 sb_esc(b, rfc3339 ? rfc3339 : "?");
 }
 
+/* 1000000 -> "1,000,000" */
+static const char *thousands(double v, char *buf, size_t n)
+{
+        char digits[32];
+        int len = snprintf(digits, sizeof(digits), "%.0f", v > 0 ? v : 0);
+        size_t o = 0;
+        for (int i = 0; i < len && o + 2 < n; i++) {
+                if (i > 0 && (len - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
 char *summary_html_page(const cJSON *s, const char *generated_at)
 {
         struct sb b = { 0 };
+        char cap[40];
         const char *since = get_string(s, "since"), *until = get_string(s, "until");
         double days = num(s, "window_seconds") / 86400;
         sb_put(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -513,9 +529,9 @@ char *summary_html_page(const cJSON *s, const char *generated_at)
         sb_printf(&b, "<footer><p>An alert counts in the window it was issued in: when recipients first saw it (at "
                       "once, or when an officer approved it). Succeeded: delivered, or taken by the SMS gateway with "
                       "no receipt yet; other: superseded by a newer revision, opted out, or still on its way. "
-                      "Percentiles by nearest rank. Each figure reads at most %.0f rows%s.</p></footer>\n"
+                      "Percentiles by nearest rank. Each figure reads at most %s rows%s.</p></footer>\n"
                       "</body>\n</html>\n",
-                  num(s, "row_cap"), cJSON_IsTrue(get(s, "capped")) ? "; at least one figure reached that and "
+                  thousands(num(s, "row_cap"), cap, sizeof(cap)), cJSON_IsTrue(get(s, "capped")) ? "; at least one figure reached that and "
                                                                       "counts only the rows read" : "");
         return sb_take(&b);
 }

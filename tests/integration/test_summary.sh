@@ -5,8 +5,10 @@
 # through the test SMS gateway (one number's texts fail by receipt), email to
 # the SMTP sink, MQTT through a real broker, and an "ACK" text. The figures
 # dawnctl prints as JSON are checked exactly; the text has its headings; the
-# HTML page is self-contained. The window's cut-off with fixed timestamps is
-# tests/unit/test_summary.c's.
+# HTML page is self-contained. St Mary's never acknowledges and escalates after
+# a second to the recovery service; a member of the public texts JOIN and gets
+# the public alert; the Haven, whose texts fail, replies STOP. The window's cut-off with fixed
+# timestamps is tests/unit/test_summary.c's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/delivery.sh"
 start_broker
@@ -23,7 +25,10 @@ sources = (
         { id = \"uhs-ed\"; role = \"reporter\"; token_file = \"$T/uhs-ed.token\"; },
         { id = \"scas\"; role = \"reporter\"; token_file = \"$T/scas.token\"; }
 );
-grading = { cluster = { window = \"24h\"; threshold = 3; }; };"
+grading = { cluster = { window = \"24h\"; threshold = 3; }; };
+public = { enabled = true; };"
+sed -i 's#{ id = "st-marys-pharmacy"; kind = "pharmacy"; area = "southampton"; sms = \[ "+447700900124" \]; }#{ id = "st-marys-pharmacy"; kind = "pharmacy"; area = "southampton"; sms = [ "+447700900124" ]; escalate_after = "1s"; escalate_to = [ "recovery-service" ]; }#' "$T/dawn.conf"
+check "the test config escalates St Mary's" grep -q 'escalate_after = "1s"' "$T/dawn.conf"
 start_dawnd
 
 curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d "{\"notify_status_url\": \"$API/v1/callbacks/notify/status\",
@@ -43,9 +48,17 @@ q=json.load(sys.stdin)["deliveries"]
 sys.exit(any(n for ch in q.values() for st,n in ch.items() if st in ("pending","retrying","in-flight","sent")))'
 }
 
+gw_inbound() {
+        curl -s -X POST -H 'Content-Type: application/json' -d "{\"api\": \"$1\", \"from\": \"$2\", \"body\": \"$3\"}" \
+                "http://127.0.0.1:$GW_PORT/_control/inbound"
+}
+
 # ---- the history ----
-# A1: critical, Southampton: booth-house (SMS, email, MQTT), st-marys (SMS), recovery-service (email)
-ctl issue --area southampton --grade critical --sold-as heroin --adulterant nitazene "Heroin with a nitazene." >/dev/null
+check "a member of the public joins Southampton" grep -q '"status": 200' <<<"$(gw_inbound notify +447700900999 "JOIN southampton")"
+# A1: critical, Southampton, public: booth-house (SMS, email, MQTT), st-marys (SMS), recovery-service
+# (email), the public member (SMS)
+ctl issue --area southampton --grade critical --scope public --sold-as heroin --adulterant nitazene \
+        --advice "Do not use alone; carry naloxone." "Heroin with a nitazene." >/dev/null
 # A2: warning, Portsmouth: the-haven-hostel (SMS fails by receipt, email), recovery-service (email)
 ctl issue --area portsmouth --grade warning --sold-as cocaine "Cocaine cut with something harsh." >/dev/null
 # A3: a reporter's report, pending until an officer approves it (critical: the reporter said so)
@@ -64,17 +77,16 @@ summary --since 1d
 check "nothing pending counts as issued" test "$(fig .alerts.total)" = 2
 ctl approve "$A3" >/dev/null
 ctl approve "$CL" >/dev/null
+escalated() { summary --since 1d && [ "$(fig .escalations.escalated)" = 2 ]; }
+check "St Mary's silence about A1 and the approved report is escalated" wait_for escalated 15
 check "every delivery settles" wait_for settled 20
-gw_inbound() {
-        curl -s -X POST -H 'Content-Type: application/json' -d "{\"api\": \"$1\", \"from\": \"$2\", \"body\": \"$3\"}" \
-                "http://127.0.0.1:$GW_PORT/_control/inbound"
-}
 check "booth-house acknowledges A1 by text" grep -q '"status": 200' <<<"$(gw_inbound notify +447700900123 "ACK A1")"
 acked() {
         ctl --json show A1 | /usr/bin/python3 -c 'import json,sys
 sys.exit(not any(a["via"]=="sms" and a["subscriber"]=="booth-house" for a in json.load(sys.stdin)["acks"]))'
 }
 check "the ack is recorded" wait_for acked 10
+check "the Haven texts STOP" grep -q '"status": 200' <<<"$(gw_inbound notify +447700900125 "STOP")"
 
 # ---- the figures, as JSON ----
 summary --since 1d
@@ -91,24 +103,28 @@ assert 0 < r["median_seconds"] <= r["max_seconds"] < 60, r' "$T/summary.json"
 # per alert: A1 and A3 (Southampton, critical) and the cluster (Southampton) reach booth-house by
 # SMS, email and MQTT, st-marys by SMS and recovery-service by email; A2 (Portsmouth) the Haven by
 # SMS (failed by receipt) and email, and recovery-service by email; each alert also goes to its
-# area's MQTT topic
-check "SMS: six delivered, one failed" test "$(fig .delivery.sms.states)" = '{"delivered": 6, "failed": 1}'
-check "SMS: succeeded 6 of 7" test "$(fig .delivery.sms.succeeded) $(fig .delivery.sms.failed) $(fig .delivery.sms.total)" = "6 1 7"
-check "email: eight delivered" test "$(fig .delivery.email.states)" = '{"delivered": 8}'
+# area's MQTT topic; A1, public, to the member of the public by SMS; the two escalations to the
+# recovery service by email
+check "SMS: seven delivered, one failed" test "$(fig .delivery.sms.states)" = '{"delivered": 7, "failed": 1}'
+check "SMS: succeeded 7 of 8" test "$(fig .delivery.sms.succeeded) $(fig .delivery.sms.failed) $(fig .delivery.sms.total)" = "7 1 8"
+check "email: ten delivered" test "$(fig .delivery.email.states)" = '{"delivered": 10}'
 check "MQTT: seven delivered" test "$(fig .delivery.mqtt.states)" = '{"delivered": 7}'
 check "each channel has its p50 and p95 time to deliver" /usr/bin/python3 -c 'import json,sys
 d=json.load(open(sys.argv[1]))["delivery"]
 for ch in ("sms","email","mqtt"):
     assert 0 <= d[ch]["p50_seconds"] <= d[ch]["p95_seconds"] < 30, (ch, d[ch])
-assert d["sms"]["timed"] == 6, d["sms"]' "$T/summary.json"
+assert d["sms"]["timed"] == 7, d["sms"]' "$T/summary.json"
 check "hostels: one of four acknowledged, with a median time" \
         /usr/bin/python3 -c 'import json,sys
 h=json.load(open(sys.argv[1]))["acks"]["hostel"]
 assert (h["due"], h["acknowledged"], h["rate"]) == (4, 1, 0.25) and h["median_seconds"] > 0, h' "$T/summary.json"
 check "pharmacies and treatment: none acknowledged" \
         test "$(fig .acks.pharmacy.rate) $(fig .acks.pharmacy.due) $(fig .acks.treatment.due)" = "0 3 4"
-check "no escalations, opt-outs or public subscribers in this history" \
-        test "$(fig .escalations.started) $(fig .optouts.total) $(fig .public.numbers)" = "0 0 0"
+check "escalations: St Mary's two clocks, both escalated" \
+        test "$(fig .escalations.started) $(fig .escalations.escalated) $(fig .escalations.waiting)" = "2 2 0"
+check "one opt-out, in the window" test "$(fig .optouts.in_window) $(fig .optouts.total)" = "1 1"
+check "one public subscriber, joined in the window" \
+        test "$(fig .public.numbers) $(fig .public.subscriptions) $(fig .public.joined_in_window)" = "1 1 1"
 check "the row cap is said and was not reached" test "$(fig .row_cap) $(fig .capped)" = "1000000 False"
 summary
 check "the default window (7 days) holds the same" test "$(fig .window_seconds) $(fig .alerts.total)" = "604800 4"
@@ -120,7 +136,7 @@ for heading in "Summary of alerts issued from" "Alerts issued: 4" "From first re
         "Acknowledgements" "Escalations" "Opt-outs and public subscriptions"; do
         check "the text has '$heading'" grep -q "^$heading" "$T/summary.txt"
 done
-check "the text's SMS row" grep -Eq '^  sms +6 +1 +0 +85\.7%' "$T/summary.txt"
+check "the text's SMS row" grep -Eq '^  sms +7 +1 +0 +87\.5%' "$T/summary.txt"
 check "the text's hostel row" grep -Eq '^  hostel +4 +1 +25%' "$T/summary.txt"
 
 # ---- bad input ----

@@ -212,6 +212,7 @@ static void test_page_is_self_contained_and_escaped(void **state)
         assert_non_null(strstr(page, "median 1 min 30 s"));
         assert_non_null(strstr(page, "public subscriptions made in the window</th><td class=\"n\">2</td>"));
         assert_non_null(strstr(page, "@media print"));
+        assert_non_null(strstr(page, "at most 1,000,000 rows."));
         free(page);
         cJSON_Delete(s);
 }
