@@ -295,14 +295,18 @@ static void put_svg(struct sb *b, char *svg)
 }
 
 /* A chart of one count per key of object, and its table. */
-static void count_figure(struct sb *b, const char *id, const char *caption, const char *what, const cJSON *object)
+static void count_figure(struct sb *b, const char *id, const char *caption, const char *what, const cJSON *object,
+                         const cJSON *names)
 {
         size_t n = (size_t)cJSON_GetArraySize(object), i = 0;
         struct summary_bar *bars = calloc(n ? n : 1, sizeof(*bars));
         const cJSON *item;
         if (!bars)
                 out_of_memory();
-        cJSON_ArrayForEach(item, object) bars[i++] = (struct summary_bar){ item->string, { item->valuedouble, 0, 0 }, NULL };
+        cJSON_ArrayForEach(item, object) {
+                const char *name = get_string(names, item->string);
+                bars[i++] = (struct summary_bar){ name ? name : item->string, { item->valuedouble, 0, 0 }, NULL };
+        }
         sb_put(b, "<figure>\n<figcaption>");
         sb_esc(b, caption);
         sb_put(b, "</figcaption>\n");
@@ -312,8 +316,9 @@ static void count_figure(struct sb *b, const char *id, const char *caption, cons
         sb_esc(b, what);
         sb_put(b, "</th><th scope=\"col\">alerts</th></tr></thead><tbody>\n");
         cJSON_ArrayForEach(item, object) {
+                const char *name = get_string(names, item->string);
                 sb_put(b, "<tr><td>");
-                sb_esc(b, item->string);
+                sb_esc(b, name ? name : item->string);
                 sb_printf(b, "</td><td class=\"n\">%.0f</td></tr>\n", item->valuedouble);
         }
         sb_put(b, "</tbody></table></div>\n</figure>\n");
@@ -324,9 +329,9 @@ static void alerts_section(struct sb *b, const cJSON *s)
 {
         const cJSON *a = get(s, "alerts"), *ri = get(s, "report_to_issue");
         sb_printf(b, "<section>\n<h2>Alerts issued: %.0f</h2>\n<div class=\"figures\">\n", num(a, "total"));
-        count_figure(b, "chart-type", "Alerts by type", "type", get(a, "by_type"));
-        count_figure(b, "chart-grade", "Alerts by grade", "grade", get(a, "by_grade"));
-        count_figure(b, "chart-area", "Alerts by area", "area", get(a, "by_area"));
+        count_figure(b, "chart-type", "Alerts by type", "type", get(a, "by_type"), NULL);
+        count_figure(b, "chart-grade", "Alerts by grade", "grade", get(a, "by_grade"), NULL);
+        count_figure(b, "chart-area", "Alerts by area", "area", get(a, "by_area"), get(a, "area_names"));
         sb_put(b, "</div>\n<p><strong>From first report to issue:</strong> ");
         if (num(ri, "alerts") > 0) {
                 sb_printf(b, "%.0f alert%s stood on reports (clusters of overdose reports, and reports an officer "

@@ -37,7 +37,7 @@ static const char *when_text(const char *rfc3339, char *buf, size_t n)
 }
 
 /* "  by type:   batch 3, cluster 1, nfod 0" */
-static void put_counts(const char *label, const cJSON *object)
+static void put_counts(const char *label, const cJSON *object, const cJSON *names)
 {
         const cJSON *item;
         bool first = true;
@@ -45,7 +45,8 @@ static void put_counts(const char *label, const cJSON *object)
         cJSON_ArrayForEach(item, object) {
                 if (!first)
                         fputs(", ", stdout);
-                put_text(stdout, item->string, 40, -1);
+                const char *name = get_string(names, item->string);
+                put_text(stdout, name ? name : item->string, 40, -1);
                 printf(" %.0f", item->valuedouble);
                 first = false;
         }
@@ -63,9 +64,9 @@ static void show_alerts(const cJSON *s)
         const cJSON *a = get(s, "alerts"), *ri = get(s, "report_to_issue");
         char t1[32], t2[32];
         printf("Alerts issued: %.0f\n", num(a, "total"));
-        put_counts("by type:", get(a, "by_type"));
-        put_counts("by grade:", get(a, "by_grade"));
-        put_counts("by area:", get(a, "by_area"));
+        put_counts("by type:", get(a, "by_type"), NULL);
+        put_counts("by grade:", get(a, "by_grade"), NULL);
+        put_counts("by area:", get(a, "by_area"), get(a, "area_names"));
         puts("");
         puts("From first report to issue");
         if (num(ri, "alerts") > 0)

@@ -138,7 +138,7 @@ static int on_alert(const struct dawn_summary_row *row, void *userdata)
         return 0;
 }
 
-static int alerts_json(cJSON *summary, struct alert_tally *t)
+static int alerts_json(cJSON *summary, const struct dawn_config *c, struct alert_tally *t)
 {
         cJSON *a = cJSON_AddObjectToObject(summary, "alerts");
         if (!a || !add_number(a, "total", (double)t->total))
@@ -156,9 +156,19 @@ static int alerts_json(cJSON *summary, struct alert_tally *t)
                 if (!add_number(grades, dawn_grade_name((enum dawn_grade)i), (double)t->by_grade[i]))
                         return -ENOMEM;
         qsort(t->areas.g, t->areas.n, sizeof(t->areas.g[0]), cmp_group_count);
-        for (size_t i = 0; i < t->areas.n; i++)
+        /* the panel reads "Isle of Wight" (area_details' name), the JSON keeps the ids */
+        cJSON *names = cJSON_AddObjectToObject(a, "area_names");
+        if (!names)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->areas.n; i++) {
+                char buf[128];
+                int idx = c ? dawn_config_area_index(c, t->areas.g[i].name) : -1;
                 if (!add_number(areas, t->areas.g[i].name, (double)t->areas.g[i].count[0]))
                         return -ENOMEM;
+                if (idx >= 0 && !cJSON_AddStringToObject(names, t->areas.g[i].name,
+                                                         dawn_config_area_name(c, idx, buf, sizeof(buf))))
+                        return -ENOMEM;
+        }
         /* from the first report it stands on to going out: clusters and
          * alerts that waited for review; an officer's own alert takes none */
         cJSON *ri = cJSON_AddObjectToObject(summary, "report_to_issue");
@@ -376,7 +386,7 @@ int dawn_summary_json(struct dawn_store *s, const struct dawn_config *c, int64_t
         if (r == 0)
                 r = dawn_store_summary_alerts(s, since, until, on_alert, at, &capped);
         if (r == 0)
-                r = alerts_json(summary, at);
+                r = alerts_json(summary, c, at);
         if (r == 0)
                 r = dawn_store_summary_deliveries(s, since, until, on_delivery, dt, &capped);
         if (r == 0)

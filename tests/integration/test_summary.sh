@@ -96,6 +96,7 @@ check "by type: three batches, one cluster" test "$(fig .alerts.by_type)" = '{"b
 check "by grade: two critical, two warning (the cluster)" \
         test "$(fig .alerts.by_grade)" = '{"critical": 2, "warning": 2, "info": 0, "logged": 0}'
 check "by area: Southampton three, Portsmouth one" test "$(fig .alerts.by_area)" = '{"southampton": 3, "portsmouth": 1}'
+check "with the areas' display names" test "$(fig .alerts.area_names)" = '{"southampton": "Southampton", "portsmouth": "Portsmouth"}'
 check "two alerts stood on reports (the approved report and the cluster)" test "$(fig .report_to_issue.alerts)" = 2
 check "their median and longest time from report to issue" \
         /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["report_to_issue"]
@@ -136,6 +137,7 @@ for heading in "Summary of alerts issued from" "Alerts issued: 4" "From first re
         "Acknowledgements" "Escalations" "Opt-outs and public subscriptions"; do
         check "the text has '$heading'" grep -q "^$heading" "$T/summary.txt"
 done
+check "the text's areas, by name" grep -q '^  by area: *Southampton 3, Portsmouth 1$' "$T/summary.txt"
 check "the text's SMS row" grep -Eq '^  sms +7 +1 +0 +87\.5%' "$T/summary.txt"
 check "the text's hostel row" grep -Eq '^  hostel +4 +1 +25%' "$T/summary.txt"
 
@@ -178,7 +180,7 @@ ctl summary --since 1d --html "$T/summary.html" >"$T/out"
 check "--html writes the page, and says so" grep -q "^wrote the summary to .*summary.html (.* bytes)" "$T/out"
 check "it holds charts" grep -q '<svg' "$T/summary.html"
 check "each chart has a title" test "$(grep -c '<svg' "$T/summary.html")" -eq "$(grep -c '<title id=' "$T/summary.html")"
-check "and tables with the numbers" grep -q '<td>southampton</td><td class="n">3</td>' "$T/summary.html"
+check "and tables with the numbers, areas by their names" grep -q '<td>Southampton</td><td class="n">3</td>' "$T/summary.html"
 check "no script" bash -c "! grep -qi '<script' '$T/summary.html'"
 check "nothing to fetch: no http(s) URL, no src" bash -c "! grep -Eqi 'https?://|src=|url\(' '$T/summary.html'"
 check "no temporary file left beside it" test "$(ls "$T" | grep -c 'summary.html.tmp')" -eq 0

@@ -185,7 +185,8 @@ static void test_page_is_self_contained_and_escaped(void **state)
                 "{\"since\": \"2026-11-28T04:00:00Z\", \"until\": \"2026-12-05T04:00:00Z\", \"window_seconds\": 604800,"
                 " \"row_cap\": 1000000, \"capped\": false,"
                 " \"alerts\": {\"total\": 3, \"by_type\": {\"batch\": 3}, \"by_grade\": {\"critical\": 3},"
-                "  \"by_area\": {\"<img src=x onerror=alert(1)>\": 3}},"
+                "  \"by_area\": {\"<img src=x onerror=alert(1)>\": 2, \"isle-of-wight\": 1},"
+                "  \"area_names\": {\"isle-of-wight\": \"Isle of <Wight>\"}},"
                 " \"report_to_issue\": {\"alerts\": 1, \"median_seconds\": 90, \"max_seconds\": 90},"
                 " \"delivery\": {\"sms\": {\"succeeded\": 6, \"failed\": 1, \"other\": 0, \"total\": 7,"
                 "  \"success_rate\": 0.857, \"states\": {}, \"timed\": 6, \"p50_seconds\": 1.5, \"p95_seconds\": 3}},"
@@ -205,6 +206,9 @@ static void test_page_is_self_contained_and_escaped(void **state)
         assert_null(strstr(page, "https:"));
         assert_non_null(strstr(page, "&lt;img src=x onerror=alert(1)&gt;"));
         assert_non_null(strstr(page, "hostel&quot;"));
+        /* an area by its display name, escaped too */
+        assert_non_null(strstr(page, "<td>Isle of &lt;Wight&gt;</td><td class=\"n\">1</td>"));
+        assert_null(strstr(page, "<td>isle-of-wight</td>"));
         /* every chart is labelled, and every figure has its table */
         assert_int_equal(count(page, "<svg"), 6);
         assert_int_equal(count(page, "<title id="), 6);

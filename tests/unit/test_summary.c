@@ -21,7 +21,8 @@
 #define SINCE (NOW - 7 * DAY)
 
 static const char config_text[] =
-        "areas = { pan-hampshire = { southampton = {}; portsmouth = {}; }; };\n"
+        "areas = { pan-hampshire = { southampton = {}; portsmouth = {}; isle-of-wight = {}; }; };\n"
+        "area_details = { isle-of-wight = { name = \"Isle of Wight\"; }; };\n"
         "channels = { mqtt = { topic_prefix = \"t\"; }; };\n"
         "subscribers = (\n"
         "  { id = \"booth-house\"; kind = \"hostel\"; area = \"southampton\"; mqtt = true; },\n"
@@ -167,7 +168,7 @@ static void test_window_counts_alerts_when_recipients_first_saw_them(void **stat
         /* a reporter's report from before the window, approved in it: counts, 2 days from report to issue */
         alert(f, "A3", "batch", "critical", "southampton", SINCE - DAY, SINCE + DAY);
         alert(f, "A4", "batch", "critical", "southampton", NOW - DAY, 0);         /* still pending: not issued */
-        alert(f, "A5", "cluster", "warning", "southampton", SINCE, SINCE);        /* at since: in */
+        alert(f, "A5", "cluster", "warning", "isle-of-wight", SINCE, SINCE);      /* at since: in */
         alert(f, "A6", "batch", "info", "southampton", NOW, NOW);                 /* at until: out */
         cJSON *s = summary(f, SINCE, NOW);
         assert_int_equal(at(s, "alerts.total"), 3);
@@ -177,8 +178,13 @@ static void test_window_counts_alerts_when_recipients_first_saw_them(void **stat
         assert_int_equal(at(s, "alerts.by_grade.critical"), 1);
         assert_int_equal(at(s, "alerts.by_grade.warning"), 2);
         assert_int_equal(at(s, "alerts.by_grade.info"), 0);
-        assert_int_equal(at(s, "alerts.by_area.southampton"), 2);
+        assert_int_equal(at(s, "alerts.by_area.southampton"), 1);
+        assert_int_equal(at(s, "alerts.by_area.isle-of-wight"), 1);
         assert_int_equal(at(s, "alerts.by_area.portsmouth"), 1);
+        /* the display names of the areas counted: area_details' name, or made from the id */
+        const cJSON *names = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "alerts"), "area_names");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(names, "isle-of-wight")), "Isle of Wight");
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(names, "portsmouth")), "Portsmouth");
         /* the approved report, and the cluster (its own issued_at: it has no reports recorded here) */
         assert_int_equal(at(s, "report_to_issue.alerts"), 2);
         assert_int_equal(at(s, "report_to_issue.median_seconds"), 0);
