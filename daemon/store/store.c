@@ -2134,7 +2134,7 @@ int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const 
 
 int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
                              const char *subscriber, const char *recipient, int *revision,
-                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1])
+                             char reached_subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1])
 {
         sqlite3_stmt *st = stmt(s, ST_REACHED);
         if (!st)
@@ -2147,7 +2147,7 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
         int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
         if (r == 1) {
                 if (reached_subscriber)
-                        column_copy(st, 0, reached_subscriber, DAWN_MAX_ID_CHARS + 1);
+                        column_copy(st, 0, reached_subscriber, DAWN_MAX_SUBSCRIBER_CHARS + 1);
                 if (revision)
                         *revision = sqlite3_column_int(st, 1);
         }

@@ -189,6 +189,8 @@ int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array);
 int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
                        const char *via, const char *by, int64_t now);
 int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* A subscriber id's longest (config.c's SUBSCRIBER_ID_MAX) */
+#define DAWN_MAX_SUBSCRIBER_CHARS 64
 /* Whether the alert reached a subscriber or a number on channel: a
  * publish delivery of some revision that the peer has (sent or delivered).
  * subscriber and recipient narrow the search (NULL: any). 1 with *revision
@@ -196,7 +198,7 @@ int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *arra
  * delivery it was) filled where not NULL, 0 if it did not, or -errno. */
 int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
                              const char *subscriber, const char *recipient, int *revision,
-                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1]);
+                             char reached_subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1]);
 /* A Twilio request (MessageSid, kind: its status, or "inbound") taken now,
  * remembered until keep_until; expired ones are pruned a few at a time.
  * 1 if new, 0 if it was taken before (a replay), or -errno. */
@@ -360,7 +362,6 @@ int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
  * until due_at, then acknowledged (detail: by whom), escalated (detail: a
  * JSON array of the subscriber ids told) or stopped (detail: "cancelled" or
  * "expired"). Decisions only ever move a waiting row. */
-#define DAWN_MAX_SUBSCRIBER_CHARS 64
 struct dawn_escalation_row {
         char alert_id[DAWN_MAX_ID_CHARS + 1];
         char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
