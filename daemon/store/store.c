@@ -437,8 +437,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
                           " AND revision < ?2 AND state IN ('pending', 'retrying') AND purpose IN ('alert', 'public')",
-        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent'))"
-                           " FROM outbox WHERE alert_id = ? AND action = 'publish' AND purpose <> 'escalation'"
+        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent')),"
+                          " min(purpose = 'escalation') FROM outbox WHERE alert_id = ? AND action = 'publish'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
         [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
                     " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o JOIN revisions r"
@@ -1362,7 +1362,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 return -EIO;
         bind_text(st, 1, alert_id);
         /* collect first: fn may write to the outbox, which this query reads */
-        struct { char *sub, *rcpt; int ch; bool reached; } *rows = NULL;
+        struct { char *sub, *rcpt; int ch; bool reached, escalation_only; } *rows = NULL;
         size_t n = 0;
         int rc, r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1376,6 +1376,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 rows[n].ch = dawn_channel_from_name((const char *)sqlite3_column_text(st, 1));
                 rows[n].rcpt = column_strdup(st, 2);
                 rows[n].reached = sqlite3_column_int(st, 3) != 0;
+                rows[n].escalation_only = sqlite3_column_int(st, 4) != 0;
                 n++;
         }
         if (r == 0 && rc != SQLITE_DONE)
@@ -1384,7 +1385,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
         for (size_t i = 0; i < n; i++) {
                 if (r == 0 && rows[i].ch >= 0 && rows[i].sub && rows[i].rcpt)
                         r = fn(rows[i].sub, (enum dawn_channel_kind)rows[i].ch, rows[i].rcpt, rows[i].reached,
-                               userdata);
+                               rows[i].escalation_only, userdata);
                 free(rows[i].sub);
                 free(rows[i].rcpt);
         }

@@ -135,9 +135,11 @@ int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, 
                                     int64_t now);
 /* Everyone who was due any revision of the alert (for cancel and
  * withdrawal): calls fn for each distinct (subscriber, channel, recipient),
- * with reached true if some revision was delivered to it or is on its way. */
+ * with reached true if some revision was delivered to it or is on its way,
+ * and escalation_only true if all it had were escalations (it never had
+ * the alert itself). */
 typedef int (*dawn_recipient_fn)(const char *subscriber, enum dawn_channel_kind channel, const char *recipient,
-                                 bool reached, void *userdata);
+                                 bool reached, bool escalation_only, void *userdata);
 int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
                                   void *userdata);
 /* Up to limit deliveries on channel that are due at now, oldest first.
