@@ -56,6 +56,8 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_REASON] = { "reason", "TEXT", NULL, VALUE_TEXT, "why; recorded with the alert (required)",
                          NULL },
         [OPT_ALL] = { "all", NULL, NULL, VALUE_FLAG, "include pending, cancelled and expired alerts", NULL },
+        [OPT_REMOVE] = { "remove", "NUMBER", NULL, VALUE_TEXT,
+                         "remove this phone number's public subscriptions (+447700900123)", NULL },
 };
 
 /* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
@@ -271,6 +273,7 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_FILE: return set_once(inv, &a->file, value, option_rows[id].name);
         case OPT_REASON: return set_once(inv, &a->reason, value, option_rows[id].name);
         case OPT_ALL: a->all = true; return 0;
+        case OPT_REMOVE: return set_once(inv, &a->remove, value, option_rows[id].name);
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
         }
@@ -515,6 +518,17 @@ static int build_bare(struct invocation *inv, struct args *a)
         if (expect_operands(inv, a, 0, NULL) < 0)
                 return -1;
         inv->request = new_request(inv->command->name);
+        return 0;
+}
+
+/* public [--remove NUMBER] */
+static int build_public(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        inv->request = new_request("public");
+        if (a->remove)
+                must(cJSON_AddStringToObject(inv->request, "remove", a->remove));
         return 0;
 }
 
@@ -806,6 +820,12 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Makes dawnd re-read its configuration, as SIGHUP does. A configuration\n"
           "with errors is refused and the running one kept.\n",
           0, build_bare, show_reload, NULL, OPERAND_NONE },
+        { "public", "[--remove NUMBER]", "public text subscribers per area; remove a number",
+          "Shows how many phone numbers joined public text alerts (JOIN <area>)\n"
+          "for each area, never the numbers themselves. With --remove NUMBER, first\n"
+          "removes every public subscription of that number (a request to erase\n"
+          "it), recorded in the audit log as public-remove with the number masked.\n",
+          OPT_BIT(OPT_REMOVE), build_public, show_public, "areas", OPERAND_NONE },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },

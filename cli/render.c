@@ -521,6 +521,30 @@ void show_optouts(const cJSON *request, const cJSON *answer)
         show_rows(answer, "optouts", COLUMNS(optout_columns), "no numbers have opted out");
 }
 
+static const struct column public_columns[] = {
+        { "AREA", "area", CELL_TEXT, 24 },
+        { "NAME", "name", CELL_TEXT, 30 },
+        { "NUMBERS", "subscribers", CELL_TEXT, 0 },
+};
+
+void show_public(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *removed = get(answer, "removed");
+        const cJSON *n = get(answer, "areas_removed");
+        const cJSON *numbers = get(answer, "numbers");
+        const cJSON *cap = get(answer, "max_subscribers");
+
+        (void)request;
+        if (cJSON_IsString(removed))
+                printf("removed %s from public texts (%d area(s))\n", removed->valuestring,
+                       cJSON_IsNumber(n) ? (int)n->valuedouble : 0);
+        if (cJSON_IsFalse(get(answer, "enabled")))
+                puts("public texts are off (public.enabled = false)");
+        if (cJSON_IsNumber(numbers) && cJSON_IsNumber(cap))
+                printf("%.0f number(s) subscribed, of at most %.0f\n", numbers->valuedouble, cap->valuedouble);
+        show_rows(answer, "areas", COLUMNS(public_columns), "no public subscribers");
+}
+
 void show_route(const cJSON *request, const cJSON *answer)
 {
         const cJSON *deliveries = result_array(answer, "deliveries");

@@ -34,6 +34,7 @@ void show_alert_result(const cJSON *request, const cJSON *answer);
 void show_list(const cJSON *request, const cJSON *answer);
 void show_pending(const cJSON *request, const cJSON *answer);
 void show_optouts(const cJSON *request, const cJSON *answer);
+void show_public(const cJSON *request, const cJSON *answer);
 void show_route(const cJSON *request, const cJSON *answer);
 void show_status(const cJSON *request, const cJSON *answer);
 void show_reload(const cJSON *request, const cJSON *answer);

@@ -36,6 +36,9 @@
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define ID_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
 #define HEX_CHARS "0123456789abcdefABCDEF"
+#define PUBLIC_MAX_SUBSCRIBERS_DEFAULT 10000
+#define PUBLIC_MAX_JOINS_DEFAULT 5
+#define AREA_NAME_MAX 60          /* fits an AREAS reply and a public text */
 #define RATE_MAX 1000000          /* per minute; far above any gateway's */
 #define LIFETIME_DEFAULT (24 * 3600 * SEC)
 #define RETRY_INITIAL_DEFAULT (5 * SEC)
@@ -52,7 +55,8 @@
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
 
 static const char *const top_keys[] = {
-        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", NULL,
+        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers",
+        "area_details", "public", NULL,
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
@@ -78,7 +82,7 @@ static const char *const email_keys[] = {
         "url", "from", "username", "password_file", "tls", "tls_override", "timeout", "rate_per_minute",
         "max_in_flight", "lifetime", "retry_initial", NULL,
 };
-static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", NULL };
+static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", "publish", NULL };
 static const char *const subscriber_keys[] = {
         "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours", NULL,
 };
@@ -1186,6 +1190,12 @@ static void load_source(struct loader *l, config_setting_t *e, struct dawn_sourc
                 check_readable(l, s, src->token_file);
         src->rate_per_minute = 1200;
         opt_int(l, e, "rate_per_minute", &src->rate_per_minute, 0, 100000000);
+        /* scope = "public" reaches anyone who texted JOIN: only an issuer the
+         * operator named may set it; a reporter's report is never public */
+        s = opt_bool(l, e, "publish", &src->publish);
+        if (s && src->publish && src->role != DAWN_ROLE_ISSUER)
+                fail(l, s, "%s: only an issuer may publish (a reporter's report is never public)",
+                     path_of(l, s, NULL));
 }
 
 static void load_sources(struct loader *l, config_setting_t *root)
@@ -1435,6 +1445,140 @@ static void load_subscribers(struct loader *l, config_setting_t *root)
         }
 }
 
+/* ---- public texts (issue 13 part 2): area_details and public ---- */
+
+static const char *const area_detail_keys[] = { "name", "gss", NULL };
+static const char *const public_keys[] = {
+        "enabled", "min_grade", "aliases", "max_subscribers", "max_joins_per_day", NULL,
+};
+
+/* ONS GSS code: E (England), W, S or N, then 8 digits */
+static bool valid_gss(const char *s)
+{
+        if (!s || !s[0] || !strchr("EWSN", s[0]) || strlen(s) != 9)
+                return false;
+        for (int i = 1; i < 9; i++)
+                if (!is_digit(s[i]))
+                        return false;
+        return true;
+}
+
+/* printable, no control characters: it goes into texts and replies */
+static bool valid_area_name(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > AREA_NAME_MAX)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+static void load_area_details(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "area_details");
+
+        for (int i = 0; g && i < config_setting_length(g); i++) {
+                config_setting_t *e = config_setting_get_elem(g, i);
+                const char *id = config_setting_name(e);
+                int idx = dawn_config_area_index(l->c, id);
+                struct dawn_area *a;
+                config_setting_t *s;
+
+                if (idx < 0) {
+                        fail(l, e, "%s: no area '%s' in areas", path_of(l, e, NULL), id);
+                        continue;
+                }
+                if (!config_setting_is_group(e)) {
+                        fail(l, e, "%s must be a group: %s = { name = \"...\"; gss = \"E06000045\"; };",
+                             path_of(l, e, NULL), id);
+                        continue;
+                }
+                check_keys(l, e, area_detail_keys);
+                a = &l->c->areas[idx];
+                s = opt_string(l, e, "name", &a->name, true);
+                if (s && !valid_area_name(a->name))
+                        fail(l, s, "%s: at most %d printable characters", path_of(l, s, NULL), AREA_NAME_MAX);
+                s = opt_string(l, e, "gss", &a->gss, true);
+                if (s && !valid_gss(a->gss))
+                        fail(l, s, "%s: '%s' is not an ONS GSS code (E, W, S or N and 8 digits, e.g. E06000045)",
+                             path_of(l, s, NULL), a->gss);
+        }
+}
+
+static void load_public_aliases(struct loader *l, config_setting_t *g)
+{
+        struct dawn_public_config *p = &l->c->public_texts;
+        config_setting_t *al = opt_group(l, g, "aliases");
+        int n = al ? config_setting_length(al) : 0;
+
+        if (n == 0)
+                return;
+        p->aliases = calloc((size_t)n, sizeof(*p->aliases));
+        if (!p->aliases) {
+                l->oom = true;
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                config_setting_t *s = config_setting_get_elem(al, i);
+                const char *alias = config_setting_name(s);
+                const char *target = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
+                int idx = dawn_config_area_index(l->c, target);
+
+                if (!target) {
+                        fail(l, s, "%s must be a string naming an area: %s = \"southampton\";", path_of(l, s, NULL),
+                             alias);
+                        continue;
+                }
+                if (idx < 0) {
+                        fail(l, s, "%s: no area '%s' in areas", path_of(l, s, NULL), target);
+                        continue;
+                }
+                if (dawn_config_area_index(l->c, alias) >= 0) {
+                        fail(l, s, "%s: '%s' is already an area id", path_of(l, s, NULL), alias);
+                        continue;
+                }
+                struct dawn_public_alias *a = &p->aliases[p->n_aliases];
+                a->alias = strdup(alias);
+                if (!a->alias) {
+                        l->oom = true;
+                        return;
+                }
+                for (char *c = a->alias; *c; c++)
+                        *c = (char)tolower((unsigned char)*c);
+                a->area = idx;
+                p->n_aliases++;
+        }
+}
+
+static void load_public(struct loader *l, config_setting_t *root)
+{
+        struct dawn_public_config *p = &l->c->public_texts;
+        config_setting_t *g = opt_group(l, root, "public");
+        char *name = NULL;
+        config_setting_t *s;
+
+        if (!g)
+                return;
+        check_keys(l, g, public_keys);
+        opt_bool(l, g, "enabled", &p->enabled);
+        s = opt_string(l, g, "min_grade", &name, false);
+        if (s) {
+                int grade = dawn_grade_from_name(name);
+                if (grade > DAWN_GRADE_LOGGED)
+                        p->min_grade = (enum dawn_grade)grade;
+                else
+                        fail(l, s, "%s: '%s' is not a grade that is sent (use info, warning or critical)",
+                             path_of(l, s, NULL), name);
+        }
+        free(name);
+        opt_int(l, g, "max_subscribers", &p->max_subscribers, 0, 10000000);
+        opt_int(l, g, "max_joins_per_day", &p->max_joins_per_day, 1, 1000);
+        load_public_aliases(l, g);
+}
+
 static int set_defaults(struct dawn_config *c, const char *path)
 {
         size_t n = sizeof(default_high_risk) / sizeof(default_high_risk[0]);
@@ -1446,6 +1590,9 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->expiry_usec[DAWN_TYPE_BATCH] = 14 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_CLUSTER] = 7 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_NFOD] = 72 * 3600 * SEC;
+        c->public_texts.min_grade = DAWN_GRADE_WARNING;
+        c->public_texts.max_subscribers = PUBLIC_MAX_SUBSCRIBERS_DEFAULT;
+        c->public_texts.max_joins_per_day = PUBLIC_MAX_JOINS_DEFAULT;
         c->mqtt.port = 1883;
         c->mqtt.qos = 1;
         c->mqtt.keepalive = 30;
@@ -1496,6 +1643,8 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_channels(&l, root);
         load_sources(&l, root);
         load_subscribers(&l, root);
+        load_area_details(&l, root);
+        load_public(&l, root);
         if (l.n_errors || l.oom) {
                 if (l.oom)
                         dawn_errors_add(errors, "%s: out of memory", name);
@@ -1718,7 +1867,12 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         for (size_t i = 0; i < c->n_areas; i++) {
                 free(c->areas[i].id);
                 free(c->areas[i].path);
+                free(c->areas[i].name);
+                free(c->areas[i].gss);
         }
+        for (size_t i = 0; i < c->public_texts.n_aliases; i++)
+                free(c->public_texts.aliases[i].alias);
+        free(c->public_texts.aliases);
         free(c->areas);
         strv_free(c->high_risk_adulterants, c->n_high_risk_adulterants);
         free(c->mqtt.host);
@@ -1896,4 +2050,64 @@ bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *runni
         swap_str(&fresh->control_socket, &running->control_socket);
         swap_str(&fresh->http_listen, &running->http_listen);
         return differ;
+}
+
+/* ---- public texts: area names ---- */
+
+const char *dawn_config_area_name(const struct dawn_config *c, int idx, char *buf, size_t n)
+{
+        if (n == 0)
+                return buf;
+        buf[0] = '\0';
+        if (!c || idx < 0 || (size_t)idx >= c->n_areas)
+                return buf;
+        const struct dawn_area *a = &c->areas[idx];
+        if (a->name) {
+                snprintf(buf, n, "%s", a->name);
+                return buf;
+        }
+        snprintf(buf, n, "%s", a->id);
+        for (char *p = buf; *p; p++)
+                if (*p == '-')
+                        *p = ' ';
+        buf[0] = (char)toupper((unsigned char)buf[0]);
+        return buf;
+}
+
+/* a and b equal, ignoring case and treating runs of spaces and hyphens in
+ * either as one space ("Isle of Wight" = "isle-of-wight") */
+static bool same_words(const char *a, const char *b)
+{
+        for (;;) {
+                while (*a == ' ' || *a == '-')
+                        a++;
+                while (*b == ' ' || *b == '-')
+                        b++;
+                if (!*a || !*b)
+                        return !*a && !*b;
+                bool sa = false, sb = false;
+                for (; *a && *b && *a != ' ' && *a != '-' && *b != ' ' && *b != '-'; a++, b++)
+                        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+                                return false;
+                sa = !*a || *a == ' ' || *a == '-';
+                sb = !*b || *b == ' ' || *b == '-';
+                if (!sa || !sb)
+                        return false;
+        }
+}
+
+int dawn_config_public_area(const struct dawn_config *c, const char *words)
+{
+        char name[AREA_NAME_MAX + AREA_ID_MAX + 8];
+
+        if (!c || !words)
+                return -1;
+        for (size_t i = 0; i < c->n_areas; i++)
+                if (same_words(c->areas[i].id, words) ||
+                    same_words(dawn_config_area_name(c, (int)i, name, sizeof(name)), words))
+                        return (int)i;
+        for (size_t i = 0; i < c->public_texts.n_aliases; i++)
+                if (same_words(c->public_texts.aliases[i].alias, words))
+                        return c->public_texts.aliases[i].area;
+        return -1;
 }

@@ -24,6 +24,10 @@ struct dawn_area {
         int depth;       /* 0 for a root */
         char *path;      /* "pan-hampshire/southampton": the MQTT topic path */
         int line;
+        /* area_details = { <id> = { name; gss; }; }: NULL when not given
+         * (dawn_config_area_name() supplies the default name) */
+        char *name;      /* "Southampton": what people read in a public text or AREAS reply */
+        char *gss;       /* ONS GSS code, "E06000045" (E/W/S/N + 8 digits), for CAP */
 };
 
 struct dawn_subscriber {
@@ -51,6 +55,7 @@ struct dawn_source {
         char *token_file;        /* the bearer token for the HTTP API; none: this source reports over MQTT only */
         int rate_per_minute;     /* alerts a minute over HTTP and MQTT together (an array's items count
                                   * one each; a GET counts one); 429 beyond; default 1200, 0 no limit */
+        bool publish;            /* an issuer that may set scope = "public"; default false */
         int line;
 };
 
@@ -107,6 +112,21 @@ struct dawn_mqtt_config {
         struct dawn_channel_limits limits;
 };
 
+/* public = { enabled; min_grade; aliases = { soton = "southampton"; }; max_subscribers;
+ * max_joins_per_day; }: texts to anyone who sent JOIN <area> */
+struct dawn_public_alias {
+        char *alias;             /* lower-cased */
+        int area;                /* index into dawn_config.areas */
+};
+struct dawn_public_config {
+        bool enabled;            /* default false */
+        enum dawn_grade min_grade; /* default warning */
+        struct dawn_public_alias *aliases;
+        size_t n_aliases;
+        int max_subscribers;     /* numbers subscribed at once; default 10000 */
+        int max_joins_per_day;   /* JOINs a number may send a day; beyond, no reply; default 5 */
+};
+
 struct dawn_config {
         char *path;
 
@@ -150,6 +170,8 @@ struct dawn_config {
         size_t n_sources;
         struct dawn_subscriber *subscribers;
         size_t n_subscribers;
+
+        struct dawn_public_config public_texts;
 
         /* private: subscribers by id (open addressing, a power of two slots), so that a
          * lookup per delivery and the duplicate check at load stay O(1) at 10,000 subscribers */
@@ -198,6 +220,15 @@ int dawn_config_area_index(const struct dawn_config *c, const char *id);
 bool dawn_config_areas_related(const struct dawn_config *c, int a, int b);
 const struct dawn_subscriber *dawn_config_subscriber(const struct dawn_config *c, const char *id);
 const struct dawn_source *dawn_config_source(const struct dawn_config *c, const char *id);
+
+/* The display name of area idx: area_details' name, or the id with its
+ * first letter capitalised and hyphens as spaces ("isle-of-wight" ->
+ * "Isle of wight"), written into buf (returned). "" for a bad index. */
+const char *dawn_config_area_name(const struct dawn_config *c, int idx, char *buf, size_t n);
+/* The area a word names for a public JOIN: an area id, a public alias or a
+ * display name, compared case-insensitively with runs of white space as
+ * one space. -1 if none. */
+int dawn_config_public_area(const struct dawn_config *c, const char *words);
 
 /* daemon.http_listen: "127.0.0.1:8470" or "[::1]:8470" (numeric hosts only:
  * no name lookups at start-up) -> a socket address. 0 or -EINVAL. */

@@ -82,6 +82,11 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_CONTROL_DROPPED] = { "dawn_control_connections_dropped_total",
                                      "Control socket clients refused or closed by dawnd at a limit, by the limit.",
                                      { "reason", NULL } },
+        [DAWN_M_PUBLIC_JOINS] = { "dawn_public_joins_total", "JOIN texts for public alerts, by result.",
+                                  { "result", NULL } },
+        [DAWN_M_PUBLIC_REFUSED] = { "dawn_public_joins_refused_total",
+                                    "JOIN and AREAS texts refused at a limit (full, daily-cap).",
+                                    { "reason", NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

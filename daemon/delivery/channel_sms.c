@@ -37,7 +37,9 @@
 #include "log.h"
 #include "notify_jwt.h"
 #include "retry_after.h"
+#include "public_text.h"
 #include "sms_text.h"
+#include "store.h"
 #include "str.h"
 
 #include <cJSON.h>
@@ -359,7 +361,10 @@ static int build_text(const struct sms_state *st, const struct dawn_delivery *d,
         int r = dawn_alert_from_json(json, &a);
         cJSON_Delete(json);
         if (r >= 0) {
-                *out = dawn_sms_text(&a, d->action, st->max_segments);
+                /* a text to a member of the public says only what is safe for anyone */
+                bool public_text = d->subscriber && strcmp(d->subscriber, DAWN_PUBLIC_SUBSCRIBER) == 0;
+                *out = public_text ? dawn_public_text(&a, d->action, st->max_segments)
+                                   : dawn_sms_text(&a, d->action, st->max_segments);
                 r = *out ? 0 : -ENOMEM;
         }
         dawn_alert_clear(&a);

@@ -1,4 +1,5 @@
 #include "intake.h"
+#include "public.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -166,6 +167,9 @@ static int withdraw_one(const char *subscriber, enum dawn_channel_kind channel, 
         struct withdraw_ctx *w = userdata;
         if (in_route(w->route, subscriber, channel, recipient))
                 return 0;
+        /* public texts come and go by their own rules (dawn_public_fan_out) */
+        if (strcmp(subscriber, DAWN_PUBLIC_SUBSCRIBER) == 0)
+                return 0;
         /* a text or mail retracts only what reached the person; a retained MQTT message is
          * cleared whatever became of it */
         if (channel != DAWN_CHANNEL_MQTT && !reached)
@@ -224,6 +228,8 @@ static int fan_out(const struct dawn_intake *in, const struct dawn_alert *a)
                 r = add_delivery(in, a, route.v[i].subscriber, route.v[i].channel, route.v[i].recipient,
                                  DAWN_ACTION_PUBLISH);
         dawn_route_clear(&route);
+        if (r == 0)
+                r = dawn_public_fan_out(in->store, in->config, a, in->now);
         return r;
 }
 
@@ -1047,6 +1053,23 @@ static int detect_cluster(const struct dawn_intake *in, const struct dawn_alert 
         return r;
 }
 
+/* scope = "public" texts anyone who sent JOIN: only officers (the control
+ * socket's "local:" sources, which are never configured source ids) and
+ * issuer sources with publish = true may set it; a reporter never can, as
+ * its report waits for review and would be public once approved. */
+static int check_scope(const struct dawn_intake *in, enum dawn_scope scope, struct dawn_input_error *err)
+{
+        if (scope != DAWN_SCOPE_PUBLIC)
+                return 0;
+        const struct dawn_source *src = dawn_config_source(in->config, in->source);
+        if (in->role == DAWN_ROLE_ISSUER && (!src || src->publish))
+                return 0;
+        return dawn_input_error_set(err, "scope",
+                                    "scope: %s may not publish to the public (only officers and issuer sources with "
+                                    "publish = true may set scope \"public\")",
+                                    src ? src->id : "this source");
+}
+
 int dawn_intake_issue(const struct dawn_intake *in, const cJSON *input, struct dawn_alert *result,
                       enum dawn_intake_outcome *outcome, struct dawn_input_error *err)
 {
@@ -1058,6 +1081,8 @@ int dawn_intake_issue(const struct dawn_intake *in, const cJSON *input, struct d
                 r = dawn_input_error_set(err, "type", "type: required (batch, cluster or nfod)");
         if (r == 0)
                 r = dawn_alert_check(&report, in->config, in->now, err);
+        if (r == 0)
+                r = check_scope(in, report.scope, err);
         if (r < 0)
                 goto out;
         /* a reporter's report is pending until someone vouches for it, as a corroboration
@@ -1131,6 +1156,8 @@ int dawn_intake_update(const struct dawn_intake *in, const char *id, const cJSON
                 r = dawn_input_error_set(err, "alert", "nothing to update: give at least one field");
         if (r == 0 && (seen & DAWN_FIELD_SOURCE_REF))
                 r = dawn_input_error_set(err, "source_ref", "source_ref: belongs to the first report, not to an update");
+        if (r == 0 && (seen & DAWN_FIELD_SCOPE))
+                r = check_scope(in, change.scope, err);
         if (r == 0)
                 r = dawn_alert_apply_update(result, &change, seen);
         if (r == 0)

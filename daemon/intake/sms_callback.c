@@ -681,6 +681,28 @@ static size_t word_len(const char *p)
         return n;
 }
 
+/* The words after JOIN, joined by single spaces (a hyphen is a gap too, so
+ * "pan-hampshire" reads "pan hampshire", which the area lookup takes as
+ * the same). Too long for buf: "" (no area is that long). */
+static void join_words(const char *p, char *buf, size_t size)
+{
+        size_t len = 0;
+        buf[0] = '\0';
+        for (p = skip_gap(p); *p; p = skip_gap(p)) {
+                size_t n = word_len(p);
+                if (len + (len ? 1 : 0) + n >= size) {
+                        buf[0] = '\0';
+                        return;
+                }
+                if (len)
+                        buf[len++] = ' ';
+                memcpy(buf + len, p, n);
+                len += n;
+                buf[len] = '\0';
+                p += n;
+        }
+}
+
 void dawn_sms_reply_parse(const char *text, struct dawn_sms_reply *out)
 {
         static const char *const stop_words[] = { "stop", "stopall", "unsubscribe", "cancel", "end", "quit", NULL };
@@ -689,6 +711,7 @@ void dawn_sms_reply_parse(const char *text, struct dawn_sms_reply *out)
                 return;
         out->kind = DAWN_REPLY_OTHER;
         out->alert_id[0] = '\0';
+        out->area[0] = '\0';
         if (!text)
                 return;
         const char *p = skip_gap(text);
@@ -701,6 +724,15 @@ void dawn_sms_reply_parse(const char *text, struct dawn_sms_reply *out)
         }
         if (in_list(p, n, start_words)) {
                 out->kind = DAWN_REPLY_START;
+                return;
+        }
+        if (word_eq(p, n, "areas")) {
+                out->kind = DAWN_REPLY_AREAS;
+                return;
+        }
+        if (word_eq(p, n, "join")) {
+                out->kind = DAWN_REPLY_JOIN;
+                join_words(p + n, out->area, sizeof(out->area));
                 return;
         }
         if (!word_eq(p, n, "ack"))

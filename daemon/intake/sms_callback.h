@@ -126,10 +126,18 @@ enum dawn_reply_kind {
         DAWN_REPLY_START,  /* START, UNSTOP, YES */
         DAWN_REPLY_ACK,    /* ACK A17, "ack a17.", "Ack: A17" */
         DAWN_REPLY_OTHER,  /* anything else: kept in the audit log for a person to read */
+        DAWN_REPLY_JOIN,   /* JOIN <area>: public texts for an area (id, alias or display name) */
+        DAWN_REPLY_AREAS,  /* AREAS: the list of areas one can JOIN */
 };
+/* The words after JOIN that DAWN reads: longer is no area name. */
+#define DAWN_SMS_AREA_WORDS 80
 struct dawn_sms_reply {
         enum dawn_reply_kind kind;
         char alert_id[DAWN_MAX_ID_CHARS + 1];  /* for ACK: upper-cased as DAWN writes ids; "" if none given */
+        /* for JOIN: the words after it, as sent, joined by single spaces, with
+         * punctuation around them dropped ("Isle of Wight", "soton"); "" if none
+         * or longer than DAWN_SMS_AREA_WORDS */
+        char area[DAWN_SMS_AREA_WORDS + 1];
 };
 /* Reads a reply: the first word decides, case-insensitively, ignoring
  * surrounding white space and punctuation. */

@@ -334,6 +334,17 @@ enum stmt_id {
         ST_UPDATE_HELD,
         ST_UPDATE_PROPOSAL,
         ST_UPDATE_NOTICE_TEXT,
+        /* public text subscriptions (issue 13 part 2) */
+        ST_PUBLIC_JOIN,
+        ST_PUBLIC_MEMBER,
+        ST_PUBLIC_NUMBERS,
+        ST_PUBLIC_LEAVE,
+        ST_PUBLIC_JOINS_PRUNE,
+        ST_PUBLIC_JOINS_NOTE,
+        ST_PUBLIC_COUNTS,
+        ST_PUBLIC_IN_AREA,
+        ST_PUBLIC_ADD_DELIVERY,
+        ST_PUBLIC_REACHED,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -387,7 +398,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " o.attempts, o.created_at, r.json FROM outbox o JOIN revisions r"
                    " ON r.alert_id = o.alert_id AND r.revision = o.revision"
                    " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                   " ORDER BY o.next_at, o.id LIMIT ?3",
+                   /* professional deliveries first: a queue of public texts never
+                    * stands between a hostel and its alert */
+                   " ORDER BY o.purpose = 'public', o.next_at, o.id LIMIT ?3",
         [ST_NEXT_DUE] = "SELECT min(next_at) FROM outbox WHERE channel = ? AND state IN ('pending', 'retrying')",
         /* only from the states the transition table (outbox.c) allows: the outbox's own
          * results never overwrite what a receipt decided (delivered, failed) */
@@ -474,6 +487,24 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " AND (?3 IS NULL OR subscriber = ?3) AND (?4 IS NULL OR recipient = ?4)"
                        " AND action = 'publish' AND state IN ('sent', 'delivered')"
                        " GROUP BY subscriber ORDER BY max(revision) DESC, subscriber LIMIT 1",
+        /* public text subscriptions (issue 13 part 2) */
+        [ST_PUBLIC_JOIN] = "INSERT OR IGNORE INTO public_subscribers (number, area, joined_at) VALUES (?1, ?2, ?3)",
+        [ST_PUBLIC_MEMBER] = "SELECT 1 FROM public_subscribers WHERE number = ?1 LIMIT 1",
+        [ST_PUBLIC_NUMBERS] = "SELECT count(DISTINCT number) FROM public_subscribers",
+        [ST_PUBLIC_LEAVE] = "DELETE FROM public_subscribers WHERE number = ?1",
+        [ST_PUBLIC_JOINS_PRUNE] = "DELETE FROM public_joins WHERE day < ?1",
+        [ST_PUBLIC_JOINS_NOTE] = "INSERT INTO public_joins (number, day, joins) VALUES (?1, ?2, 1)"
+                                 " ON CONFLICT (number, day) DO UPDATE SET joins = joins + 1 RETURNING joins",
+        [ST_PUBLIC_COUNTS] = "SELECT area, count(*) FROM public_subscribers GROUP BY area ORDER BY area",
+        [ST_PUBLIC_IN_AREA] = "SELECT number FROM public_subscribers WHERE area = ?1",
+        [ST_PUBLIC_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient,"
+                                   " action, created_at, updated_at, purpose) VALUES (?1, ?2, 'public', 'sms', ?3, ?4,"
+                                   " ?5, ?5, 'public')",
+        /* reached by a publish and not withdrawn since: told once that it is over */
+        [ST_PUBLIC_REACHED] = "SELECT recipient FROM outbox WHERE alert_id = ?1 AND purpose = 'public'"
+                              " GROUP BY recipient HAVING max(CASE WHEN action = 'publish' AND state IN"
+                              " ('in-flight', 'sent', 'delivered') THEN revision END)"
+                              " > coalesce(max(CASE WHEN action = 'withdraw' THEN revision END), 0)",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -1861,4 +1892,154 @@ int dawn_store_limit_growth(struct dawn_store *s, int pages)
         sqlite3_finalize(st);
         snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", now + pages);
         return exec(s, sql);
+}
+
+/* ---- public text subscriptions (issue 13 part 2) ---- */
+
+int dawn_store_public_join(struct dawn_store *s, const char *number, const char *area, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOIN);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        bind_text(st, 2, area);
+        sqlite3_bind_int64(st, 3, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+int dawn_store_public_member(struct dawn_store *s, const char *number)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_MEMBER);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int64_t dawn_store_public_numbers(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_NUMBERS);
+        if (!st)
+                return -EIO;
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return n;
+}
+
+int dawn_store_public_leave(struct dawn_store *s, const char *number)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_LEAVE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_PRUNE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, day);
+        return run(s, st);
+}
+
+int dawn_store_public_note_join(struct dawn_store *s, const char *number, int64_t day)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_NOTE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        sqlite3_bind_int64(st, 2, day);
+        int rc = sqlite3_step(st);
+        int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        if (rc == SQLITE_ROW)
+                rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+}
+
+int dawn_store_public_counts_json(struct dawn_store *s, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_COUNTS);
+        if (!st)
+                return -EIO;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "area", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddNumberToObject(o, "subscribers", (double)sqlite3_column_int64(st, 1));
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* Collects first, then calls fn: fn writes the outbox, and a statement is
+ * not stepped while its own kind is being reused. */
+static int for_each_number(struct dawn_store *s, sqlite3_stmt *st, dawn_public_number_fn fn, void *userdata)
+{
+        char **v = NULL;
+        size_t n = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                void *grown = realloc(v, (n + 1) * sizeof(*v));
+                if (!grown || !(((char **)grown)[n] = column_strdup(st, 0))) {
+                        v = grown ? grown : v;
+                        r = -ENOMEM;
+                        break;
+                }
+                v = grown;
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        (void)s;
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0)
+                        r = fn(v[i], userdata);
+                free(v[i]);
+        }
+        free(v);
+        return r;
+}
+
+int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, dawn_public_number_fn fn,
+                                      void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_IN_AREA);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, area);
+        return for_each_number(s, st, fn, userdata);
+}
+
+int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_id, dawn_public_number_fn fn,
+                                       void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_REACHED);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        return for_each_number(s, st, fn, userdata);
+}
+
+int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
+                                   enum dawn_delivery_action action, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_ADD_DELIVERY);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, revision);
+        bind_text(st, 3, number);
+        bind_text(st, 4, dawn_action_name(action));
+        sqlite3_bind_int64(st, 5, now);
+        return run(s, st);
 }

@@ -290,4 +290,34 @@ void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
  * disk. Returns 0 or -errno. */
 int dawn_store_limit_growth(struct dawn_store *s, int pages);
 
+/* ---- public text subscriptions (issue 13 part 2) ----
+ * public_subscribers holds a number and the areas it joined, nothing else;
+ * public_joins counts a number's JOINs per day (kept a day). Public texts
+ * are outbox rows with subscriber "public", channel sms, purpose 'public'. */
+#define DAWN_PUBLIC_SUBSCRIBER "public"
+/* 1 if the number now has the area, 0 if it had it, or -errno. */
+int dawn_store_public_join(struct dawn_store *s, const char *number, const char *area, int64_t now);
+/* 1 if the number has joined any area, 0 if not, or -errno. */
+int dawn_store_public_member(struct dawn_store *s, const char *number);
+/* Distinct numbers subscribed, or -errno. */
+int64_t dawn_store_public_numbers(struct dawn_store *s);
+/* Removes every subscription of a number: how many areas it had, or -errno. */
+int dawn_store_public_leave(struct dawn_store *s, const char *number);
+/* Forgets JOIN counts of days before day (days since the epoch). */
+int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day);
+/* Counts one more JOIN from number on day: the count today, or -errno. */
+int dawn_store_public_note_join(struct dawn_store *s, const char *number, int64_t day);
+/* [{"area": "southampton", "subscribers": 12}, ...] by area id; no numbers. */
+int dawn_store_public_counts_json(struct dawn_store *s, cJSON *array);
+typedef int (*dawn_public_number_fn)(const char *number, void *userdata);
+/* fn for each number that joined exactly this area (stops at fn's error). */
+int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, dawn_public_number_fn fn,
+                                      void *userdata);
+/* fn for each number a public text of the alert reached (or is reaching). */
+int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_id, dawn_public_number_fn fn,
+                                       void *userdata);
+/* One public text (INSERT OR IGNORE: once per revision, number and action). */
+int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
+                                   enum dawn_delivery_action action, int64_t now);
+
 #endif

@@ -529,6 +529,68 @@ static cJSON *cmd_optouts(struct dawn_ways *ways, const struct dawn_peer *p, con
         return ans;
 }
 
+/* ---- public text subscriptions (issue 13 part 2) ---- */
+
+/* Counts per area, never numbers; with "remove": a number's subscriptions
+ * removed on request (right to erasure), audited as "public-remove". */
+static cJSON *cmd_public(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "remove", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const cJSON *rm = cJSON_GetObjectItemCaseSensitive(req, "remove");
+        cJSON *ans = answer_ok();
+        if (rm) {
+                char number[24], masked[64], detail[120];
+                if (!cJSON_IsString(rm) || dawn_e164_normalise(rm->valuestring, number) < 0) {
+                        cJSON_Delete(ans);
+                        return answer_error("remove", false,
+                                            "remove: a phone number in international form, e.g. +447700900123");
+                }
+                dawn_mask_recipient(number, masked, sizeof(masked));
+                int n = 0, r = dawn_commit_begin(ways->commit);
+                if (r >= 0) {
+                        r = n = dawn_store_public_leave(ways->store, number);
+                        if (r >= 0) {
+                                snprintf(detail, sizeof(detail), "%s removed from public texts (%d area(s))", masked,
+                                         n);
+                                r = dawn_store_audit(ways->store, p->actor, "public-remove", NULL, detail,
+                                                     dawn_now_usec());
+                        }
+                        r = dawn_commit_end(ways->commit, r < 0 ? r : 0);
+                }
+                if (r < 0) {
+                        cJSON_Delete(ans);
+                        return answer_store_error(ways, r);
+                }
+                log_notice("public texts: %s removed by %s (%d area(s))", masked, p->actor, n);
+                cJSON_AddStringToObject(ans, "removed", masked);
+                cJSON_AddNumberToObject(ans, "areas_removed", n);
+        }
+        cJSON *arr = cJSON_CreateArray();
+        int r = dawn_store_public_counts_json(ways->store, arr);
+        int64_t numbers = r < 0 ? r : dawn_store_public_numbers(ways->store);
+        if (r < 0 || numbers < 0) {
+                cJSON_Delete(arr);
+                cJSON_Delete(ans);
+                return answer_store_error(ways, r < 0 ? r : (int)numbers);
+        }
+        cJSON *o;
+        cJSON_ArrayForEach(o, arr) {
+                const cJSON *area = cJSON_GetObjectItemCaseSensitive(o, "area");
+                char name[128];
+                int idx = cJSON_IsString(area) ? dawn_config_area_index(ways->config, area->valuestring) : -1;
+                cJSON_AddStringToObject(o, "name", idx >= 0 ? dawn_config_area_name(ways->config, idx, name, sizeof(name))
+                                                            : "(not in the config now)");
+        }
+        cJSON_AddBoolToObject(ans, "enabled", ways->config->public_texts.enabled);
+        cJSON_AddNumberToObject(ans, "numbers", (double)numbers);
+        cJSON_AddNumberToObject(ans, "max_subscribers", ways->config->public_texts.max_subscribers);
+        cJSON_AddItemToObject(ans, "areas", arr);
+        return ans;
+}
+
 static const struct {
         const char *name;
         command_fn fn;
@@ -537,11 +599,13 @@ static const struct {
         { "list", cmd_list },     { "pending", cmd_pending }, { "show", cmd_show },
         { "route", cmd_route },   { "status", cmd_status },   { "reload", cmd_reload },
         { "approve", cmd_approve }, { "reject", cmd_reject }, { "optouts", cmd_optouts },
+        { "public", cmd_public },
 };
 
 static bool is_write(command_fn fn)
 {
-        return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel || fn == cmd_approve || fn == cmd_reject;
+        return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel || fn == cmd_approve || fn == cmd_reject ||
+               fn == cmd_public;
 }
 
 cJSON *dawn_control_handle(struct dawn_ways *ways, const struct dawn_peer *peer, const char *line, size_t len,

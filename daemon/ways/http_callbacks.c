@@ -116,6 +116,10 @@ static void sms_reply(struct request *rq, const struct dawn_inbound_sms *sms, bo
                 rq->twiml_reply = strdup(reply);
         }
         callback_done(rq, r);
+        /* Notify does not text an answer back: the reply is in the answer for the
+         * record (and tests); see README "Public text alerts" */
+        if (r >= 0 && !twiml && reply[0] && rq->json)
+                cJSON_AddStringToObject(rq->json, "reply", reply);
 }
 
 void http_notify_status(struct request *rq)

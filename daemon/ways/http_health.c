@@ -86,6 +86,12 @@ void http_metrics(struct request *rq)
         write_store_gauges(ways, f);
         dawn_metrics_write_gauge(f, "dawn_outbox_in_flight", "Deliveries handed to a channel and not yet ended.",
                                  NULL, dawn_outbox_in_flight(ways->outbox), 1);
+        /* read at scrape time, so it is right after a restart; a count, never a number */
+        int64_t public_numbers = dawn_store_public_numbers(ways->store);
+        if (public_numbers >= 0)
+                dawn_metrics_write_gauge(f, "dawn_public_subscribers",
+                                         "Phone numbers subscribed to public text alerts (JOIN).", NULL,
+                                         (double)public_numbers, 1);
         dawn_metrics_write_gauge(f, "dawn_up", "1 while dawnd runs.", NULL, 1, 1);
         dawn_metrics_write_gauge(f, "dawn_uptime_seconds", "Seconds since dawnd started.", NULL,
                                  (double)(dawn_now_usec() - ways->started_at) / 1e6, 1);

@@ -8,6 +8,7 @@
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
+#include "public.h"
 #include "ways.h"
 
 const char *dawn_way_name(enum dawn_way w)
@@ -185,11 +186,28 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
         char subs[256], masked[64], actor[96], detail[300];
         const char *subscriber = owners(ways->config, sms->from, subs, sizeof(subs));
         dawn_mask_recipient(sms->from, masked, sizeof(masked));
-        if (!subscriber) {
+        /* public texts: JOIN and AREAS from anyone; STOP and START from a number that
+         * joined (or left by STOP); without them the commands are words like any other */
+        bool public_on = ways->config->public_texts.enabled;
+        bool public_cmd = reply->kind == DAWN_REPLY_JOIN || reply->kind == DAWN_REPLY_AREAS;
+        struct dawn_sms_reply as_other = { .kind = DAWN_REPLY_OTHER };
+        if (public_cmd && !public_on)
+                reply = &as_other;
+        if (!subscriber && public_on && !public_cmd) {
+                int r = reply->kind == DAWN_REPLY_STOP    ? dawn_store_public_member(ways->store, sms->from)
+                        : reply->kind == DAWN_REPLY_START ? dawn_store_opted_out(ways->store, sms->from)
+                                                          : 0;
+                if (r < 0)
+                        return r;
+                public_cmd = r == 1;
+        }
+        if (!subscriber && !(public_on && public_cmd)) {
                 log_info("%s: a text from %s, which belongs to no subscriber; ignored", provider, masked);
                 return 0;
         }
-        snprintf(actor, sizeof(actor), "sms:%s (%s)", masked, subscriber);
+        if (!subscriber)
+                snprintf(subs, sizeof(subs), "public");
+        snprintf(actor, sizeof(actor), "sms:%s (%s)", masked, subscriber ? subscriber : "public");
         int64_t now = dawn_now_usec();
         /* a Twilio text is taken once: a captured START replayed after a later STOP must
          * not turn texts back on (recorded in this savepoint, with what it changes) */
@@ -209,7 +227,12 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
         switch (reply->kind) {
         case DAWN_REPLY_STOP:
                 r = dawn_store_set_opt_out(ways->store, sms->from, true, provider, now);
-                snprintf(detail, sizeof(detail), "opted out of texts (%s)", subs);
+                /* data minimisation: a number that wants nothing keeps no public subscription */
+                int left = r >= 0 && public_on ? dawn_store_public_leave(ways->store, sms->from) : 0;
+                if (left < 0)
+                        r = left;
+                snprintf(detail, sizeof(detail), "opted out of texts (%s)%s", subs,
+                         left > 0 ? "; public subscriptions removed" : "");
                 if (r >= 0)
                         r = dawn_store_audit(ways->store, actor, "sms-stop", NULL, detail, now);
                 snprintf(answer, answer_size,
@@ -221,7 +244,13 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
                 snprintf(detail, sizeof(detail), "opted back in to texts (%s)", subs);
                 if (r >= 0)
                         r = dawn_store_audit(ways->store, actor, "sms-start", NULL, detail, now);
-                snprintf(answer, answer_size, "DAWN: drug alert texts to this number are on again. Reply STOP to stop them.");
+                if (public_on)
+                        snprintf(answer, answer_size,
+                                 "DAWN: texts to this number are on again. For public drug alerts text JOIN and your "
+                                 "area (AREAS lists them). Reply STOP to stop them.");
+                else
+                        snprintf(answer, answer_size,
+                                 "DAWN: drug alert texts to this number are on again. Reply STOP to stop them.");
                 log_notice("%s replied START: texts to it again (%s)", masked, subs);
                 break;
         case DAWN_REPLY_ACK:
@@ -229,6 +258,11 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
                         snprintf(answer, answer_size, "DAWN: to acknowledge, reply ACK and the alert id, e.g. ACK A17.");
                 else
                         r = ack_by_text(ways, sms->from, reply->alert_id, masked, actor, answer, answer_size);
+                break;
+        case DAWN_REPLY_JOIN:
+        case DAWN_REPLY_AREAS:
+                r = dawn_public_command(ways->store, ways->config, provider, reply, sms->from, actor, now, answer,
+                                        answer_size);
                 break;
         case DAWN_REPLY_OTHER:
                 /* kept for a person to read: it may be someone asking for help */
@@ -252,7 +286,7 @@ int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const st
         reply[0] = '\0';
         struct dawn_sms_reply parsed;
         dawn_sms_reply_parse(sms->text, &parsed);
-        static const char *const kinds[] = { "stop", "start", "ack", "other" };
+        static const char *const kinds[] = { "stop", "start", "ack", "other", "join", "areas" };
         dawn_metrics_count(DAWN_M_SMS_REPLIES, kinds[parsed.kind], NULL);
         int r = begin(ways);
         if (r < 0)

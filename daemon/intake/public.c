@@ -1,0 +1,165 @@
+#include "public.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+struct public_ctx {
+        struct dawn_store *store;
+        const struct dawn_alert *alert;
+        enum dawn_delivery_action action;
+        int64_t now;
+};
+
+static int add_one(const char *number, void *userdata)
+{
+        struct public_ctx *p = userdata;
+        int r = dawn_store_add_public_delivery(p->store, p->alert->id, p->alert->revision, number, p->action, p->now);
+        /* STOP deletes a number's subscriptions, so this is for a number that
+         * said STOP after a text went (its withdrawal) */
+        if (r == 0 && (r = dawn_store_opted_out(p->store, number)) == 1)
+                r = dawn_store_hold_opted_out(p->store, number, p->now);
+        return r < 0 ? r : 0;
+}
+
+int dawn_public_fan_out(struct dawn_store *store, const struct dawn_config *c, const struct dawn_alert *a,
+                        int64_t now)
+{
+        if (!c->public_texts.enabled || !dawn_channel_configured(c, DAWN_CHANNEL_SMS))
+                return 0;
+        bool public_now = a->status == DAWN_STATUS_ACTIVE && a->scope == DAWN_SCOPE_PUBLIC &&
+                          a->grade >= c->public_texts.min_grade;
+        struct public_ctx p = { store, a, DAWN_ACTION_PUBLISH, now };
+        if (public_now) {
+                int area = dawn_config_area_index(c, a->area);
+                int r = 0;
+                for (size_t i = 0; r == 0 && area >= 0 && i < c->n_areas; i++)
+                        if (dawn_config_areas_related(c, (int)i, area))
+                                r = dawn_store_for_each_public_number(store, c->areas[i].id, add_one, &p);
+                return r;
+        }
+        if (a->revision <= 1)
+                return 0;
+        /* an alert running out needs no text unless the operator asked for one */
+        if (a->status == DAWN_STATUS_EXPIRED && !c->expiry_notify)
+                return 0;
+        p.action = DAWN_ACTION_WITHDRAW;
+        return dawn_store_for_each_public_reached(store, a->id, add_one, &p);
+}
+
+/* ---- JOIN and AREAS ---- */
+
+#define USEC_PER_DAY (86400LL * 1000000LL)
+
+void dawn_public_areas_reply(const struct dawn_config *c, char *buf, size_t n)
+{
+        static const char head[] = "DAWN: text JOIN and one of: ";
+        static const char tail[] = ". Reply STOP to leave.";
+        char name[128];
+        size_t len = (size_t)snprintf(buf, n, "%s", head);
+        for (size_t i = 0; i < c->n_areas && len < n; i++) {
+                dawn_config_area_name(c, (int)i, name, sizeof(name));
+                /* keep room for the tail: a list cut short still ends properly */
+                if (len + strlen(name) + 2 + sizeof(tail) > n)
+                        break;
+                len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", name);
+        }
+        if (len < n)
+                snprintf(buf + len, n - len, "%s", tail);
+}
+
+static int join(struct dawn_store *store, const struct dawn_config *c, const char *provider,
+                const struct dawn_sms_reply *reply, const char *number, const char *actor, int64_t now, char *answer,
+                size_t answer_size)
+{
+        /* said once when the cap is reached, again only after a JOIN got in below it */
+        static bool full_logged;
+        char name[128], masked[64], detail[160];
+        dawn_mask_recipient(number, masked, sizeof(masked));
+        int area = dawn_config_public_area(c, reply->area);
+        if (area < 0) {
+                dawn_metrics_count(DAWN_M_PUBLIC_JOINS, "unknown-area", NULL);
+                snprintf(answer, answer_size, "DAWN: no area called \"%.*s\". Text AREAS for the list.",
+                         dawn_utf8_prefix(reply->area, 30), reply->area);
+                return 0;
+        }
+        int member = dawn_store_public_member(store, number);
+        if (member < 0)
+                return member;
+        if (!member) {
+                int64_t numbers = dawn_store_public_numbers(store);
+                if (numbers < 0)
+                        return (int)numbers;
+                if (numbers >= c->public_texts.max_subscribers) {
+                        dawn_metrics_count(DAWN_M_PUBLIC_REFUSED, "full", NULL);
+                        if (!full_logged)
+                                log_warning("public texts: JOIN from %s refused: public.max_subscribers (%d) numbers "
+                                            "have joined (said once; dawn_public_joins_refused_total{reason=\"full\"} "
+                                            "counts each)", masked, c->public_texts.max_subscribers);
+                        full_logged = true;
+                        snprintf(answer, answer_size,
+                                 "DAWN: public drug alerts are full just now. Please try again later.");
+                        return 0;
+                }
+        }
+        int opted = dawn_store_opted_out(store, number);
+        int r = opted;
+        if (r == 1)
+                r = dawn_store_set_opt_out(store, number, false, provider, now);
+        if (r >= 0)
+                r = dawn_store_public_join(store, number, c->areas[area].id, now);
+        if (r >= 0) {
+                snprintf(detail, sizeof(detail), "joined public texts for %s%s", c->areas[area].id,
+                         opted == 1 ? " (lifting its opt-out)" : "");
+                r = dawn_store_audit(store, actor, "public-join", NULL, detail, now);
+        }
+        if (r < 0)
+                return r;
+        full_logged = false;
+        dawn_metrics_count(DAWN_M_PUBLIC_JOINS, "joined", NULL);
+        log_info("public texts: %s joined %s", masked, c->areas[area].id);
+        dawn_config_area_name(c, area, name, sizeof(name));
+        if (opted == 1 && strcmp(provider, "twilio") == 0)
+                snprintf(answer, answer_size,
+                         "DAWN: you joined drug alerts for %s, but this number sent STOP before: text START so "
+                         "that our texts can reach you. Reply STOP to leave.", name);
+        else
+                snprintf(answer, answer_size, "DAWN: you will get drug alerts for %s by text. Reply STOP to leave.",
+                         name);
+        return 0;
+}
+
+int dawn_public_command(struct dawn_store *store, const struct dawn_config *c, const char *provider,
+                        const struct dawn_sms_reply *reply, const char *number, const char *actor, int64_t now,
+                        char *answer, size_t answer_size)
+{
+        /* yesterday's counts go once a day, not one scan per text */
+        static int64_t pruned_day = -1;
+        int64_t day = now / USEC_PER_DAY;
+        int r = 0;
+        answer[0] = '\0';
+        if (day != pruned_day && (r = dawn_store_public_prune_joins(store, day)) < 0)
+                return r;
+        pruned_day = day;
+        int joins = dawn_store_public_note_join(store, number, day);
+        if (joins < 0)
+                return joins;
+        if (joins > c->public_texts.max_joins_per_day) {
+                /* no reply: a reply costs money and a flood would be answered in kind */
+                dawn_metrics_count(DAWN_M_PUBLIC_REFUSED, "daily-cap", NULL);
+                if (joins == c->public_texts.max_joins_per_day + 1) {
+                        char masked[64];
+                        log_info("public texts: %s sent more than public.max_joins_per_day (%d) JOIN/AREAS texts "
+                                 "today; no more replies to it today", dawn_mask_recipient(number, masked, sizeof(masked)),
+                                 c->public_texts.max_joins_per_day);
+                }
+                return 0;
+        }
+        if (reply->kind == DAWN_REPLY_AREAS) {
+                dawn_public_areas_reply(c, answer, answer_size);
+                return 0;
+        }
+        return join(store, c, provider, reply, number, actor, now, answer, answer_size);
+}
