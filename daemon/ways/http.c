@@ -474,6 +474,10 @@ static const struct http_route routes[] = {
         { .path = "/config.json", .methods = HTTP_GET | HTTP_HEAD, .handle = http_dashboard_config },
         /* a WebSocket upgrade: GET only */
         { .path = "/mqtt", .methods = HTTP_GET, .handle = http_mqtt_relay },
+        /* CAP 1.2 (http_cap.c): public alerts to anyone, the others to a source's token */
+        { .path = "/v1/cap/alerts/", .with_id = true, .with_revision = true, .methods = HTTP_GET | HTTP_HEAD,
+          .handle = http_cap_alert },
+        { .path = "/v1/cap/feed.atom", .methods = HTTP_GET | HTTP_HEAD, .handle = http_cap_feed },
 };
 
 static unsigned method_bit(const char *method)
@@ -490,7 +494,10 @@ static bool route_matches(const struct http_route *row, const char *path, const 
                 return strcmp(path, row->path) == 0;
         }
         size_t n = strlen(row->path);
-        if (strncmp(path, row->path, n) != 0 || !path[n] || strchr(path + n, '/'))
+        if (strncmp(path, row->path, n) != 0 || !path[n])
+                return false;
+        const char *slash = strchr(path + n, '/');
+        if (slash && (!row->with_revision || slash == path + n || !slash[1] || strchr(slash + 1, '/')))
                 return false;
         *id = path + n;
         return true;
