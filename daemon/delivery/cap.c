@@ -177,7 +177,9 @@ static char *xml_clean(const char *s, bool one_line)
                 size_t len = xml_char_len(p);
                 if (len == 0) {
                         o += put_replacement(out + o);
-                        p++;
+                        /* a well-formed character XML does not allow (a surrogate, U+FFFE, U+FFFF)
+                         * is one replacement; a stray byte is one each */
+                        p += *p >= 0xe0 && *p <= 0xef && cont(p[1]) && cont(p[2]) ? 3 : 1;
                 } else if (one_line && len == 1 && (*p == '\n' || *p == '\r' || *p == '\t')) {
                         out[o++] = ' ';
                         p++;
