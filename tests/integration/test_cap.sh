@@ -189,6 +189,15 @@ check "its CAP document is 404 to its own source, with a JSON error" \
 check "and to portsmouth-ph" test "$(req "/v1/cap/alerts/$pid/1" "$PH")" = 404
 check "and 401 to anyone without a token" test "$(req "/v1/cap/alerts/$pid" "")" = 401
 
+# ---- ids that are not ids ----
+long=$(printf 'A%.0s' $(seq 1 40))
+check "an over-long id: 401 without a token, 404 with one" \
+        test "$(req "/v1/cap/alerts/$long" "")/$(req "/v1/cap/alerts/$long/1" "$PH")" = 401/404
+check "an id with markup and quotes: 404 with a JSON error" \
+        test "$(req '/v1/cap/alerts/%3Cx%3E%22' "$PH")" = 404
+check "  which is JSON, not XML" /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/body"
+check "a revision 0 or with a sign: 404" test "$(req /v1/cap/alerts/A1/0 "")/$(req /v1/cap/alerts/A1/-1 "")/$(req /v1/cap/alerts/A1/+1 "")" = 404/404/404
+
 # ---- the Atom feed ----
 check "the feed without a token: 200, Atom" bash -c "[ \"\$(curl -s -o '$T/feed.xml' -D '$T/fh' -w '%{http_code}' '$API/v1/cap/feed.atom')\" = 200 ] && grep -qi '^Content-Type: application/atom+xml' '$T/fh'"
 check "  it parses (xmllint)" xmllint --noout "$T/feed.xml"
@@ -215,6 +224,14 @@ for href in $(links "$T/feed-src.xml"); do
 done
 check "every link of the feed is a CAP document that validates ($n)" test "$n" = 2
 
+# ---- once an officer approves it, its first published revision is the Alert ----
+ctl approve "$pid" >/dev/null
+check "approved, $pid's latest CAP document is revision 2" fetch p2 "/v1/cap/alerts/$pid" "$PH"
+check "  an Alert with no references (nobody saw revision 1), and it validates" \
+        bash -c "validate() { xmllint --noout --schema '$CAP_XSD' \"\$1\" 2>/dev/null; }; validate '$T/cap/p2.xml' &&
+                 /usr/bin/python3 '$T/cap_rules.py' '$T/cap/p2.xml' msgType=Alert identifier='$SENDER.$pid.r2' references= scope=Restricted"
+check "  revision 1 (the pending report) is still 404" test "$(req "/v1/cap/alerts/$pid/1" "$PH")" = 404
+
 # ---- cancel: Cancel references the update ----
 ctl cancel A1 --reason "Toxicology found no nitazene after all." >/dev/null
 check "the cancellation is revision 3" fetch a1r3 /v1/cap/alerts/A1/3 ""
@@ -231,6 +248,15 @@ check "a path with more segments: 404" test "$(req /v1/cap/alerts/A1/1/2 "")" = 
 curl -s -o "$T/feed2.xml" "$API/v1/cap/feed.atom"
 check "the feed no longer lists the cancelled alert, and still parses" \
         bash -c "xmllint --noout '$T/feed2.xml' && ! grep -q 'A1/' '$T/feed2.xml'"
+
+# ---- expiry: an Update whose urgency is Past ----
+ctl issue --area southampton --scope public --sold-as ketamine --expires 2s "Ketamine cut with something that burns." >/dev/null
+eid=$(ctl --json list | /usr/bin/python3 -c 'import json,sys; print(max((a["id"] for a in json.load(sys.stdin)), key=lambda i: int(i[1:])))')
+check "an alert that runs out ($eid) expires" wait_for "ctl show $eid | grep -qi expired" 10
+check "  its latest CAP document is revision 2" fetch exp "/v1/cap/alerts/$eid" ""
+check "  an Update, urgency Past, referencing revision 1, with a note" rules "$T/cap/exp.xml" \
+        msgType=Update urgency=Past identifier="$SENDER.$eid.r2"
+check "  whose note says it expired" grep -q '<note>Expired' "$T/cap/exp.xml"
 
 # ---- every document fetched, once more against the schema ----
 bad=""
