@@ -159,6 +159,17 @@ void http_cap_alert(struct request *rq)
         dawn_alert_clear(&prev);
 }
 
+/* The feed's limit was hit: a line at most once an hour, not once a request. */
+static void feed_truncated(void)
+{
+        static int64_t logged_at;
+        int64_t now = dawn_monotonic_usec();
+        if (logged_at && now - logged_at < (int64_t)(3600 * DAWN_USEC_PER_SEC))
+                return;
+        logged_at = now;
+        log_warning("http: /v1/cap/feed.atom lists only the newest %d alerts: more are active", CAP_FEED_MAX_ENTRIES);
+}
+
 void http_cap_feed(struct request *rq)
 {
         struct dawn_ways *ways = rq->h->ways;
@@ -177,8 +188,10 @@ void http_cap_feed(struct request *rq)
         const cJSON *o;
         const cJSON *listed = r == 0 ? list : NULL;
         cJSON_ArrayForEach(o, listed) {
-                if (n == CAP_FEED_MAX_ENTRIES)
+                if (n == CAP_FEED_MAX_ENTRIES) {
+                        feed_truncated();
                         break;
+                }
                 struct dawn_alert *a = &alerts[n];
                 dawn_alert_init(a);
                 if (dawn_alert_from_json(o, a) < 0 || a->status != DAWN_STATUS_ACTIVE ||

@@ -20,6 +20,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "cap.h"
+#include "config.h"
 
 #define T_2026_11_23_182351 INT64_C(1795458231000000) /* Mon 23 Nov 2026 18:23:51 UTC */
 #define HOUR INT64_C(3600000000)
@@ -379,6 +380,45 @@ static void test_feed(void **state)
         dawn_alert_clear(&b);
 }
 
+/* ---- cap.sender in the configuration ---- */
+
+#define CONF_BASE "areas = { south = { town = {}; }; };\nchannels = { mqtt = {}; };\n"
+
+static void test_config_sender(void **state)
+{
+        (void)state;
+        struct dawn_errors e = { 0 };
+        struct dawn_config *c = NULL;
+        assert_int_equal(dawn_config_load_string(CONF_BASE "cap = { sender = \"dawn@example.org\"; };\n", "t.conf",
+                                                 &c, &e), 0);
+        assert_string_equal(c->cap_sender, "dawn@example.org");
+        dawn_config_free(c);
+        /* the default: "dawn@" and the host name, always a valid sender */
+        assert_int_equal(dawn_config_load_string(CONF_BASE, "t.conf", &c, &e), 0);
+        assert_true(strncmp(c->cap_sender, "dawn@", 5) == 0);
+        assert_true(dawn_cap_valid_sender(c->cap_sender));
+        dawn_config_free(c);
+        static const char *const bad[] = {
+                "cap = { sender = \"dawn example.org\"; };", "cap = { sender = \"dawn,example.org\"; };",
+                "cap = { sender = \"<dawn>\"; };", "cap = { sender = \"a&b\"; };", "cap = { sender = \"\"; };",
+                "cap = { sender = \"caf\xc3\xa9@example.org\"; };", "cap = { sender = 1; };",
+                "cap = { sendr = \"dawn@example.org\"; };",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char text[512];
+                snprintf(text, sizeof(text), CONF_BASE "%s\n", bad[i]);
+                c = (struct dawn_config *)1;
+                assert_int_equal(dawn_config_load_string(text, "t.conf", &c, &e), -EINVAL);
+                assert_null(c);
+                assert_true(e.n > 0);
+                if (!strstr(e.msgs[0], "cap.sen")) {
+                        print_error("'%s' refused as '%s', not naming cap.sender\n", bad[i], e.msgs[0]);
+                        fail();
+                }
+                dawn_errors_clear(&e);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -390,6 +430,7 @@ int main(void)
                 cmocka_unit_test(test_hostile_text),
                 cmocka_unit_test(test_long_headline),
                 cmocka_unit_test(test_feed),
+                cmocka_unit_test(test_config_sender),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         xmlCleanupParser();
