@@ -476,8 +476,9 @@ static const struct http_route routes[] = {
         { .path = "/mqtt", .methods = HTTP_GET, .handle = http_mqtt_relay },
         /* CAP 1.2 (http_cap.c): public alerts to anyone, the others to a source's token */
         { .path = "/v1/cap/alerts/", .with_id = true, .with_revision = true, .methods = HTTP_GET | HTTP_HEAD,
-          .handle = http_cap_alert },
-        { .path = "/v1/cap/feed.atom", .methods = HTTP_GET | HTTP_HEAD, .handle = http_cap_feed },
+          .auth = HTTP_AUTH_SOURCE_IF_GIVEN, .handle = http_cap_alert },
+        { .path = "/v1/cap/feed.atom", .methods = HTTP_GET | HTTP_HEAD, .auth = HTTP_AUTH_SOURCE_IF_GIVEN,
+          .handle = http_cap_feed },
 };
 
 static unsigned method_bit(const char *method)
@@ -547,6 +548,8 @@ static bool admitted(struct request *rq)
         case HTTP_AUTH_SOURCE: return http_admit_source(rq);
         case HTTP_AUTH_NOTIFY: return http_admit_notify(rq);
         case HTTP_AUTH_TWILIO: return http_admit_twilio(rq);
+        case HTTP_AUTH_SOURCE_IF_GIVEN:
+                return !http_header(rq, MHD_HTTP_HEADER_AUTHORIZATION) || http_admit_source(rq);
         }
         return false;
 }
@@ -629,7 +632,7 @@ static void begin(struct request *rq, const char *url, const char *method)
                 return;
         /* a partner's or gateway's own request: never displaced (displace_rank) */
         struct conn *c = conn_of(rq->conn);
-        if (c && (rq->route->auth == HTTP_AUTH_SOURCE || rq->route->auth == HTTP_AUTH_NOTIFY))
+        if (c && (rq->route->auth == HTTP_AUTH_SOURCE || rq->route->auth == HTTP_AUTH_NOTIFY || rq->source))
                 c->trusted = true;
         check_announced_body(rq);
 }

@@ -6,8 +6,11 @@
  * source's bearer token, and then the rules of GET /v1/alerts/<id> apply (a
  * source sees every active alert and its own). Without a token, an alert
  * that is not public and one that does not exist get the same 401, so ids
- * tell nothing. A revision recipients never saw (a reporter's report
- * waiting for review, a review notice) is never a CAP document: 404. */
+ * tell nothing. A token given is checked from the headers (the routes'
+ * HTTP_AUTH_SOURCE_IF_GIVEN): a wrong one is 401 and a source over its rate
+ * 429, as on GET /v1/alerts; rq->source is then the source, else NULL.
+ * A revision recipients never saw (a reporter's report waiting for review,
+ * a review notice) is never a CAP document: 404. */
 #include "http_int.h"
 
 #include <errno.h>
@@ -49,15 +52,6 @@ static int parse_revision(const char *s)
         if (n == 0 || n > 9 || s[n] || s[0] == '0')
                 return -1;
         return atoi(s);
-}
-
-/* The source presenting a token, if one is presented: false when refused
- * (answered: 401 or 429, as on GET /v1/alerts). */
-static bool optional_source(struct request *rq)
-{
-        if (!http_header(rq, MHD_HTTP_HEADER_AUTHORIZATION))
-                return true;
-        return http_admit_source(rq);
 }
 
 static bool may_see(const struct request *rq, const struct dawn_alert *now, const struct dawn_alert *rev)
@@ -109,8 +103,6 @@ void http_cap_alert(struct request *rq)
         int at_most = DAWN_PROPOSAL_REVISION_BASE - 1;
         const char *slash = strchr(rq->alert_id, '/');
         size_t idlen = slash ? (size_t)(slash - rq->alert_id) : strlen(rq->alert_id);
-        if (!optional_source(rq))
-                return;
         if (idlen > DAWN_MAX_ID_CHARS) {
                 http_refuse(rq, rq->source ? MHD_HTTP_NOT_FOUND : MHD_HTTP_UNAUTHORIZED, "id", "no such alert");
                 return;
@@ -173,8 +165,6 @@ static void feed_truncated(void)
 void http_cap_feed(struct request *rq)
 {
         struct dawn_ways *ways = rq->h->ways;
-        if (!optional_source(rq))
-                return;
         cJSON *list = cJSON_CreateArray();
         size_t epoch = http_op_begin(rq);
         int r = list ? dawn_store_list_alerts(ways->store, false, list) : -ENOMEM;

@@ -52,6 +52,8 @@ enum http_auth {
         HTTP_AUTH_SOURCE, /* a source's bearer token (its token_file), within its rate_per_minute */
         HTTP_AUTH_NOTIFY, /* Notify's bearer token (channels.sms.callback_token_file) */
         HTTP_AUTH_TWILIO, /* X-Twilio-Signature, which covers the body: checked again once it is in */
+        HTTP_AUTH_SOURCE_IF_GIVEN, /* anyone; an Authorization given must be a source's, as HTTP_AUTH_SOURCE
+                                    * (CAP: public alerts to anyone, the others to a source) */
 };
 
 /* The body a route takes, which sets its limit and where its refusals are counted. */
