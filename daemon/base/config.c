@@ -1369,6 +1369,10 @@ static void load_sub_identity(struct loader *l, config_setting_t *e, struct dawn
         if (s && !valid_id(sub->id, SUBSCRIBER_ID_MAX))
                 fail(l, s, "%s: invalid subscriber id '%s' (lower-case letters, digits and '-', at most %d)",
                      path_of(l, s, NULL), sub->id, SUBSCRIBER_ID_MAX);
+        /* public texts are outbox rows of subscriber "public" (public = { ... }) */
+        if (s && strcmp(sub->id, "public") == 0)
+                fail(l, s, "%s: 'public' is reserved for public text subscribers; choose another id",
+                     path_of(l, s, NULL));
         first = s ? dawn_config_subscriber(l->c, sub->id) : NULL;
         if (first && first != sub)
                 fail(l, s, "%s: duplicate subscriber id '%s' (first at line %d)", path_of(l, s, NULL), sub->id,

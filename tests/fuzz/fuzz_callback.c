@@ -223,8 +223,15 @@ static void check_reply(const char *text)
 {
         struct dawn_sms_reply reply;
         dawn_sms_reply_parse(text, &reply);
-        if (reply.kind > DAWN_REPLY_OTHER)
+        if (reply.kind > DAWN_REPLY_AREAS)
                 die("reply", "kind out of range");
+        size_t words = strnlen(reply.area, sizeof(reply.area));
+        if (words == sizeof(reply.area))
+                die("reply", "JOIN's area not terminated");
+        if (words && reply.kind != DAWN_REPLY_JOIN)
+                die("reply", "an area without JOIN");
+        if (words && (reply.area[0] == ' ' || reply.area[words - 1] == ' ' || strstr(reply.area, "  ")))
+                die("reply", "JOIN's words not joined by single spaces");
         size_t n = strnlen(reply.alert_id, sizeof(reply.alert_id));
         if (n == sizeof(reply.alert_id))
                 die("reply", "alert id not terminated");

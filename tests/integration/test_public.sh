@@ -123,6 +123,16 @@ check "a reporter's public report is refused with 400" test "$code" = 400
 check "naming the field scope" test "$(json_get "$T/body" .field)" = scope
 code=$(post "$(cat "$T/ph.token")" "$public_report")
 check "an issuer without publish = true is refused too" test "$code:$(json_get "$T/body" .field)" = 400:scope
+mosquitto_sub -p "$MQTT_PORT" -q 1 -C 1 -W 10 -t "$PREFIX/ingest/ambulance/result" >"$T/mqtt_result" 2>&1 &
+sub_pid=$!
+# until the subscription is in place the result is not heard: send again (each is refused alike)
+for i in 1 2 3 4 5; do
+        mosquitto_pub -p "$MQTT_PORT" -q 1 -t "$PREFIX/ingest/ambulance" -m "${public_report%\}},\"source_ref\":\"mq-$i\"}"
+        wait_for "[ -s '$T/mqtt_result' ]" 1 && break
+done
+wait "$sub_pid" 2>/dev/null
+check "over MQTT, the reporter's public report gets an error naming scope ($(cat "$T/mqtt_result"))" \
+        grep -q '"field": *"scope"' "$T/mqtt_result"
 check "and nothing was stored" test "$(sqlite3 "$T/state/dawn.db" "SELECT count(*) FROM alerts")" = "$before"
 code=$(post "$(cat "$T/uhs.token")" "$public_report")
 check "an issuer with publish = true may" test "$code" = 201

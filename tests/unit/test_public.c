@@ -109,6 +109,9 @@ static void test_config_errors_name_the_field(void **state UNUSED)
         assert_refused(AREAS "area_details = { southampton = { gss = \"E0600004\"; }; };\n", "not an ONS GSS code");
         assert_refused(AREAS "area_details = { southampton = { name = \"\"; }; };\n",
                        "area_details.southampton.name must not be empty");
+        assert_refused(AREAS "channels = { mqtt = {}; };\n"
+                             "subscribers = ( { id = \"public\"; kind = \"hostel\"; area = \"southampton\"; mqtt = true; } );\n",
+                       "subscribers[0].id: 'public' is reserved");
         assert_refused(AREAS "sources = ( { id = \"amb\"; role = \"reporter\"; publish = true; } );\n",
                        "sources[0].publish: only an issuer may publish");
 }
