@@ -56,6 +56,11 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_REASON] = { "reason", "TEXT", NULL, VALUE_TEXT, "why; recorded with the alert (required)",
                          NULL },
         [OPT_ALL] = { "all", NULL, NULL, VALUE_FLAG, "include pending, cancelled and expired alerts", NULL },
+        [OPT_SINCE] = { "since", "D", NULL, VALUE_TEXT, "only the last D (a duration: 30m, 24h, 7d)", NULL },
+        [OPT_ACTOR] = { "actor", "NAME", NULL, VALUE_TEXT, "only what NAME did (exactly as the log names it)", NULL },
+        [OPT_LIMIT] = { "limit", "N", NULL, VALUE_TEXT, "at most the newest N entries (default 1000, at most 10000)",
+                        NULL },
+        [OPT_DRY_RUN] = { "dry-run", NULL, NULL, VALUE_FLAG, "say what would be removed; remove nothing", NULL },
         [OPT_REMOVE] = { "remove", "NUMBER", NULL, VALUE_TEXT,
                          "remove this phone number's public subscriptions (+447700900123)", NULL },
 };
@@ -273,6 +278,10 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_FILE: return set_once(inv, &a->file, value, option_rows[id].name);
         case OPT_REASON: return set_once(inv, &a->reason, value, option_rows[id].name);
         case OPT_ALL: a->all = true; return 0;
+        case OPT_SINCE: return set_once(inv, &a->since, value, option_rows[id].name);
+        case OPT_ACTOR: return set_once(inv, &a->actor, value, option_rows[id].name);
+        case OPT_LIMIT: return set_once(inv, &a->limit, value, option_rows[id].name);
+        case OPT_DRY_RUN: a->dry_run = true; return 0;
         case OPT_REMOVE: return set_once(inv, &a->remove, value, option_rows[id].name);
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
@@ -583,6 +592,40 @@ static int build_route(struct invocation *inv, struct args *a)
         return 0;
 }
 
+/* audit [--since D] [--actor NAME] [--limit N]: "7d" is sent as seconds
+ * back from when dawnd reads it, which is a moment after it was typed. */
+static int build_audit(struct invocation *inv, struct args *a)
+{
+        long long seconds, limit;
+
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        if (a->since && parse_duration(a->since, &seconds) < 0)
+                return usage_error(inv, "--since wants a duration such as 30m, 24h or 7d, not '%s'", a->since);
+        if (a->limit && (parse_count(a->limit, &limit) < 0 || limit < 1 || limit > DAWN_AUDIT_MAX_ROWS))
+                return usage_error(inv, "--limit wants a whole number from 1 to %d, not '%s'", DAWN_AUDIT_MAX_ROWS,
+                                   a->limit);
+        if (a->actor && !*a->actor)
+                return usage_error(inv, "--actor wants a name, not nothing");
+        inv->request = new_request("audit");
+        if (a->since)
+                must(cJSON_AddNumberToObject(inv->request, "since_seconds", (double)seconds));
+        if (a->actor)
+                must(cJSON_AddStringToObject(inv->request, "actor", a->actor));
+        if (a->limit)
+                must(cJSON_AddNumberToObject(inv->request, "limit", (double)limit));
+        return 0;
+}
+
+static int build_prune(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        inv->request = new_request("prune");
+        must(cJSON_AddBoolToObject(inv->request, "dry_run", a->dry_run));
+        return 0;
+}
+
 /* help [COMMAND]: answered here, nothing is sent. */
 static int build_help(struct invocation *inv, struct args *a)
 {
@@ -794,11 +837,13 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Lists the active alerts; with --all, pending, cancelled and expired\n"
           "ones as well.\n",
           OPT_BIT(OPT_ALL), build_list, show_list, "alerts", OPERAND_NONE },
-        { "show", "ID", "one alert: grade reasons, deliveries, acks",
+        { "show", "ID", "one alert: grade reasons, deliveries, acks, escalations",
           "Shows alert ID: every field, why it has its grade, each delivery and\n"
           "its state (pending, in-flight, sent, delivered, retrying, failed,\n"
           "superseded, opted-out), the reports that corroborate it and the\n"
-          "acknowledgements (who, by dashboard or SMS, of which revision, when).\n",
+          "acknowledgements (who, by dashboard or SMS, of which revision, when),\n"
+          "and each subscriber's escalation: waiting (its deadline), acknowledged\n"
+          "(by whom, when), escalated (to whom, when) or stopped.\n",
           0, build_with_id, show_alert, "alert", OPERAND_ANY_ALERT },
         { "route", "--area A [--type T] [--grade G]", "dry run: who would receive such an alert",
           "Dry run: lists which subscribers, on which channels, would receive an\n"
@@ -820,6 +865,26 @@ static const struct command commands[N_COMMANDS + 1] = {
           "Makes dawnd re-read its configuration, as SIGHUP does. A configuration\n"
           "with errors is refused and the running one kept.\n",
           0, build_bare, show_reload, NULL, OPERAND_NONE },
+        { "prune", "[--dry-run]", "remove delivery details of alerts that ended long ago",
+          "Removes now what retention.deliveries (default 90d) says DAWN keeps no\n"
+          "longer: for every alert that was cancelled or expired longer ago than\n"
+          "that, its deliveries (with the recipients' numbers, addresses and\n"
+          "topics) and who acknowledged it. The counts per channel and state, and\n"
+          "how long deliveries took, are kept: 'dawnctl show' still gives them.\n"
+          "dawnd does this by itself every day; each alert gets an audit row\n"
+          "\"prune\" with you as its actor. A large backlog goes in steps of 64\n"
+          "alerts (or 4096 deliveries); the steps after the first follow by\n"
+          "themselves.\n"
+          "\n"
+          "With --dry-run, says what would be removed (alerts, deliveries per\n"
+          "channel, the first alert ids) and removes nothing.\n",
+          OPT_BIT(OPT_DRY_RUN), build_prune, show_prune, "prune", OPERAND_NONE },
+        { "unacked", "", "active alerts' subscribers who have not acknowledged",
+          "Lists, for each active alert, the subscribers it was sent to who have\n"
+          "not acknowledged it (dashboard or SMS ACK), newest alert first, with\n"
+          "their escalation: waiting (WHEN: its deadline), escalated (WHEN, and\n"
+          "TO-WHY: who was told), stopped, or none (not configured to escalate).\n",
+          0, build_bare, show_unacked, "unacked", OPERAND_NONE },
         { "public", "[--remove NUMBER]", "public text subscribers per area; remove a number",
           "Shows how many phone numbers joined public text alerts (JOIN <area>)\n"
           "for each area, never the numbers themselves. With --remove NUMBER, first\n"
@@ -829,5 +894,31 @@ static const struct command commands[N_COMMANDS + 1] = {
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },
+        { "history", "ID", "every event on an alert, oldest first, with who and when",
+          "Shows everything that happened to alert ID, oldest first, one line each:\n"
+          "when (local time), who (the actor, as the audit log names it: see\n"
+          "'dawnctl audit --help'), what, the revision it made, and the detail.\n"
+          "Events: issue or report (who issued it and from which way in),\n"
+          "corroborate (each report merged into it, with its source), grade (the\n"
+          "grade and why, when it changed), propose, approve, reject, update,\n"
+          "cancel, expire, ack (who acknowledged which revision, by text or on\n"
+          "the dashboard), escalation-wait, escalate, escalation-acknowledged,\n"
+          "escalation-stopped. At most 5000 events are shown.\n",
+          0, build_with_id, show_history, "history", OPERAND_ANY_ALERT },
+        { "audit", "[--since D] [--actor NAME] [--limit N]", "every decision by anyone, newest last",
+          "Lists the audit log: every decision by anyone (issue, report, update,\n"
+          "cancel, approve, reject, reload, acks, texts that said STOP or START,\n"
+          "...), oldest first, ending with the newest. Only the newest N entries\n"
+          "(--limit, default 1000) are shown; a note says when older ones were\n"
+          "left out. The actor says who and from which way in:\n"
+          "  uid 1000 (alice)               an officer, over the control socket\n"
+          "  http:ambulance                 a partner source, over the HTTP API\n"
+          "  mqtt:ambulance                 a partner source, over MQTT ingest; for\n"
+          "                                 an ack, the subscriber's dashboard\n"
+          "  sms:+4477******23 (hostel-a)   a text from a subscriber's number\n"
+          "  dawnd (expiry), ...            dawnd itself\n"
+          "  SIGHUP                         a reload by signal\n",
+          OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_ACTOR) | OPT_BIT(OPT_LIMIT), build_audit, show_audit, "audit",
+          OPERAND_NONE },
         { NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, OPERAND_NONE }, /* the end */
 };

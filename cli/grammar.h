@@ -40,6 +40,11 @@ enum option_id {
         OPT_FILE,
         OPT_REASON,
         OPT_ALL,
+        /* history and audit */
+        OPT_SINCE,
+        OPT_ACTOR,
+        OPT_LIMIT,
+        OPT_DRY_RUN,
         OPT_REMOVE,
         OPT_COUNT,
         OPT_JSON = OPT_COUNT, /* accepted by every command, like --help */
@@ -114,6 +119,10 @@ struct args {
         const char *file;   /* --file */
         const char *reason; /* --reason */
         bool all;           /* --all */
+        const char *since;  /* --since */
+        const char *actor;  /* --actor */
+        const char *limit;  /* --limit */
+        bool dry_run;       /* --dry-run */
         const char *remove; /* --remove (public) */
         char **operands;    /* what is left after the options */
         int n_operands;
@@ -122,7 +131,7 @@ struct args {
 /* How many commands the table has. Fixed here because a static array
  * cannot be declared incomplete; a command added to the table without
  * raising this is a compile error. */
-#define N_COMMANDS 15
+#define N_COMMANDS 19
 
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. argv[0]
  * is the command's name. Returns DAWN_EXIT_OK with inv->request (or

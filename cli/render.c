@@ -225,6 +225,7 @@ enum cell_kind {
         CELL_TEXT,
         CELL_TIME,       /* RFC 3339, shown in local time */
         CELL_SUBSCRIBER, /* "" is the area feed, not a missing name */
+        CELL_SECONDS,    /* RFC 3339, shown in local time to the second (a trail's order) */
 };
 
 struct column {
@@ -276,6 +277,8 @@ static const char *cell_text(const cJSON *row, const struct column *col, char *b
                 return "(area feed)";
         if (col->kind == CELL_TIME && cJSON_IsString(item))
                 return format_time(item->valuestring, "%Y-%m-%d %H:%M", buf, n);
+        if (col->kind == CELL_SECONDS && cJSON_IsString(item))
+                return format_time(item->valuestring, "%Y-%m-%d %H:%M:%S", buf, n);
         text = scalar_text(item, buf, n);
         return *text ? text : "-";
 }
@@ -383,6 +386,25 @@ static const struct column pending_columns[] = {
         { "TYPE", "type", CELL_TEXT, 7 },
         { "AREA", "area", CELL_TEXT, 20 },            { "SOURCES", "sources", CELL_TEXT, 24 },
         { "RECEIVED", "issued_at", CELL_TIME, 16 },   { "SUMMARY", "summary", CELL_TEXT, 0 },
+};
+
+/* Escalation per subscriber: waiting (until DUE), acknowledged (BY-TO: by
+ * whom), escalated (BY-TO: to whom), stopped (why). */
+static const struct column escalation_columns[] = {
+        { "SUBSCRIBER", "subscriber", CELL_SUBSCRIBER, 24 },
+        { "STATE", "state", CELL_TEXT, 12 },
+        { "DUE", "due_at", CELL_TIME, 16 },
+        { "DECIDED", "decided_at", CELL_TIME, 16 },
+        { "BY-TO-WHY", "by|to|reason", CELL_TEXT, 0 },
+};
+
+static const struct column unacked_columns[] = {
+        { "ALERT", "alert", CELL_TEXT, DAWN_MAX_ID_CHARS },
+        { "GRADE", "grade", CELL_TEXT, 9 },
+        { "SUBSCRIBER", "subscriber", CELL_SUBSCRIBER, 24 },
+        { "ESCALATION", "escalation", CELL_TEXT, 12 },
+        { "WHEN", "due_at|decided_at", CELL_TIME, 16 },
+        { "TO-WHY", "to|reason", CELL_TEXT, 0 },
 };
 
 /* Numbers that replied STOP; dawnd masks them before they leave it. */
@@ -653,6 +675,53 @@ void show_status(const cJSON *request, const cJSON *answer)
         put_object(status ? status : answer, 0);
 }
 
+/* dawnctl prune [--dry-run] */
+void show_prune(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *p = result_object(answer, "prune"), *ch, *id;
+        const char *before;
+        char when[TIME_TEXT_MAX];
+        bool dry;
+
+        (void)request;
+        if (!p) {
+                puts("done");
+                return;
+        }
+        dry = get_true(p, "dry_run");
+        before = get_string(p, "ended_before");
+        printf("%s", dry ? "would remove" : "removed");
+        printf(" the delivery details of %.0f alert(s) that ended before ",
+               cJSON_IsNumber(get(p, "alerts")) ? get(p, "alerts")->valuedouble : 0);
+        put_text(stdout, before ? format_time(before, "%Y-%m-%d %H:%M", when, sizeof when) : "?", 40, -1);
+        printf(": %.0f deliveries", cJSON_IsNumber(get(p, "deliveries")) ? get(p, "deliveries")->valuedouble : 0);
+        cJSON_ArrayForEach(ch, get(p, "channels")) {
+                if (!cJSON_IsNumber(ch))
+                        continue;
+                printf("%s", ch == get(p, "channels")->child ? " (" : ", ");
+                put_text(stdout, ch->string, 20, -1);
+                printf(" %.0f", ch->valuedouble);
+                if (!ch->next)
+                        putchar(')');
+        }
+        putchar('\n');
+        if (dry && cJSON_GetArraySize(get(p, "alert_ids")) > 0) {
+                fputs("alerts:", stdout);
+                cJSON_ArrayForEach(id, get(p, "alert_ids")) {
+                        if (!cJSON_IsString(id))
+                                continue;
+                        putchar(' ');
+                        put_text(stdout, id->valuestring, 40, -1);
+                }
+                puts(get_true(p, "more") ? " ..." : "");
+                puts("nothing was removed (dry run); counts per channel and state would be kept");
+        } else if (dry) {
+                puts("nothing was removed (dry run)");
+        } else if (get_true(p, "more")) {
+                puts("more remain: dawnd removes them in further steps by itself");
+        }
+}
+
 void show_reload(const cJSON *request, const cJSON *answer)
 {
         (void)request;
@@ -708,7 +777,8 @@ static const struct {
 
 static bool is_shown_elsewhere(const char *key)
 {
-        static const char *const keys[] = { "grade_reasons", "deliveries", "corroborations", "acks" };
+        static const char *const keys[] = { "grade_reasons", "deliveries", "corroborations", "acks",
+                                            "delivery_totals", "details_removed_at" };
 
         for (size_t i = 0; i < sizeof shown_fields / sizeof shown_fields[0]; i++)
                 if (strcmp(shown_fields[i].key, key) == 0)
@@ -749,6 +819,50 @@ static void show_alert_fields(const cJSON *alert)
         }
 }
 
+/* A pruned alert (retention): what was kept of its deliveries, per
+ * channel, "SMS: 41 delivered, 1 failed (details removed after 90 days)". */
+static void show_delivery_totals(const cJSON *alert)
+{
+        const cJSON *totals = get(alert, "delivery_totals"), *channel, *state;
+        const char *removed = get_string(alert, "details_removed_at"), *ended = get_string(alert, "updated_at");
+        char after[TIME_TEXT_MAX + 16] = "";
+        time_t r, e;
+
+        if (removed && ended && parse_rfc3339(removed, &r) == 0 && parse_rfc3339(ended, &e) == 0 && r >= e) {
+                long long days = (long long)(r - e) / 86400;
+                char d[TIME_TEXT_MAX];
+
+                if (days >= 1) {
+                        snprintf(after, sizeof after, " after %lld day%s", days, days == 1 ? "" : "s");
+                } else {
+                        format_duration((long long)(r - e), d, sizeof d);
+                        snprintf(after, sizeof after, " after %s", d);
+                }
+        }
+        printf("\nDeliveries:");
+        if (!cJSON_IsObject(totals) || !totals->child) {
+                printf(" none (details removed%s)\n", after);
+                return;
+        }
+        putchar('\n');
+        cJSON_ArrayForEach(channel, totals) {
+                const char *name = channel->string;
+                bool first = true;
+
+                fputs("  ", stdout);
+                put_text(stdout, strcmp(name, "sms") == 0 ? "SMS" : strcmp(name, "mqtt") == 0 ? "MQTT" : name, 20, -1);
+                fputs(":", stdout);
+                cJSON_ArrayForEach(state, channel) {
+                        if (!cJSON_IsNumber(state))
+                                continue;
+                        printf("%s %.0f ", first ? "" : ",", state->valuedouble);
+                        put_text(stdout, state->string, 24, -1);
+                        first = false;
+                }
+                printf(" (details removed%s)\n", after);
+        }
+}
+
 void show_alert(const cJSON *request, const cJSON *answer)
 {
         const cJSON *alert = result_object(answer, "alert");
@@ -759,9 +873,87 @@ void show_alert(const cJSON *request, const cJSON *answer)
                 return;
         }
         show_alert_fields(alert);
-        show_section(alert, "deliveries", "Deliveries", COLUMNS(delivery_columns));
+        if (get(alert, "details_removed_at") && cJSON_GetArraySize(get(alert, "deliveries")) == 0)
+                show_delivery_totals(alert);
+        else
+                show_section(alert, "deliveries", "Deliveries", COLUMNS(delivery_columns));
         show_section(alert, "corroborations", "Corroborations", COLUMNS(corroboration_columns));
         show_section(alert, "acks", "Acknowledgements", COLUMNS(ack_columns));
+        show_section(alert, "escalations", "Escalations", COLUMNS(escalation_columns));
+}
+
+void show_unacked(const cJSON *request, const cJSON *answer)
+{
+        (void)request;
+        show_rows(answer, "unacked", COLUMNS(unacked_columns), "every subscriber of the active alerts has acknowledged");
+        if (get_true(answer, "truncated"))
+                puts("(more not shown)");
+}
+
+/* ------------------------------------------------------------------ */
+/* History and audit                                                     */
+
+/* One line per entry, columns aligned; the detail, last, is never cut:
+ * grade reasons and a cancel's reason are what the trail is read for. */
+static const struct column history_columns[] = {
+        { "WHEN", "at", CELL_SECONDS, 19 },   { "ACTOR", "actor", CELL_TEXT, 40 },
+        { "EVENT", "event", CELL_TEXT, 24 },  { "REV", "revision", CELL_TEXT, 4 },
+        { "DETAIL", "detail", CELL_TEXT, 0 },
+};
+
+static const struct column audit_columns[] = {
+        { "WHEN", "at", CELL_SECONDS, 19 },   { "ACTOR", "actor", CELL_TEXT, 40 },
+        { "ACTION", "action", CELL_TEXT, 24 }, { "ALERT", "alert", CELL_TEXT, DAWN_MAX_ID_CHARS },
+        { "DETAIL", "detail", CELL_TEXT, 0 },
+};
+
+static void print_trail(const cJSON *rows, const struct column *cols, size_t ncols)
+{
+        size_t widths[16];
+        char buf[TIME_TEXT_MAX * 4];
+        const cJSON *row;
+
+        table_widths(rows, cols, ncols, widths);
+        widths[ncols - 1] = SIZE_MAX;
+        for (size_t i = 0; i < ncols; i++)
+                put_cell(cols[i].title, widths[i], i + 1 == ncols);
+        putchar('\n');
+        cJSON_ArrayForEach(row, rows) {
+                if (!cJSON_IsObject(row))
+                        continue;
+                for (size_t i = 0; i < ncols; i++)
+                        put_cell(cell_text(row, &cols[i], buf, sizeof buf), widths[i], i + 1 == ncols);
+                putchar('\n');
+        }
+}
+
+void show_history(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *rows = result_array(answer, "history");
+
+        (void)request;
+        if (cJSON_GetArraySize(rows) == 0) {
+                puts("no events recorded");
+                return;
+        }
+        print_trail(rows, COLUMNS(history_columns));
+        if (get_true(answer, "more"))
+                printf("(only the first %d events are shown)\n", cJSON_GetArraySize(rows));
+}
+
+void show_audit(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *rows = result_array(answer, "audit");
+
+        if (cJSON_GetArraySize(rows) == 0) {
+                puts(get(request, "since_seconds") || get(request, "actor") ? "no audit entries match"
+                                                                             : "no audit entries");
+                return;
+        }
+        print_trail(rows, COLUMNS(audit_columns));
+        if (get_true(answer, "more"))
+                printf("(only the newest %d entries are shown: narrow with --since or --actor, or raise --limit)\n",
+                       cJSON_GetArraySize(rows));
 }
 
 /* ------------------------------------------------------------------ */

@@ -34,8 +34,13 @@ void show_alert_result(const cJSON *request, const cJSON *answer);
 void show_list(const cJSON *request, const cJSON *answer);
 void show_pending(const cJSON *request, const cJSON *answer);
 void show_optouts(const cJSON *request, const cJSON *answer);
+void show_unacked(const cJSON *request, const cJSON *answer);
 void show_public(const cJSON *request, const cJSON *answer);
 void show_route(const cJSON *request, const cJSON *answer);
 void show_status(const cJSON *request, const cJSON *answer);
 void show_reload(const cJSON *request, const cJSON *answer);
 void show_alert(const cJSON *request, const cJSON *answer);
+/* history and audit: one line per entry, local time to the second. */
+void show_history(const cJSON *request, const cJSON *answer);
+void show_audit(const cJSON *request, const cJSON *answer);
+void show_prune(const cJSON *request, const cJSON *answer);

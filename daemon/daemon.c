@@ -14,10 +14,13 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "escalation.h"
 #include "http.h"
 #include "mqtt_ingest.h"
+#include "submit.h"
 #include "intake.h"
 #include "log.h"
+#include "retention.h"
 
 static void on_store_fatal(int r, void *userdata)
 {
@@ -244,6 +247,7 @@ static void after_write(void *userdata)
         struct dawn_daemon *d = userdata;
         dawn_outbox_kick(d->ways.outbox);
         schedule_expiry(d);
+        dawn_escalator_schedule(d->escalator);
 }
 
 static void stop(struct dawn_daemon *d, const char *why)
@@ -265,8 +269,10 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         struct dawn_daemon *d = userdata;
         if (si->ssi_signo == SIGHUP) {
                 char msg[2048];
-                if (dawn_daemon_reload(d, msg, sizeof(msg)) < 0)
+                int r = dawn_daemon_reload(d, msg, sizeof(msg));
+                if (r < 0)
                         log_error("SIGHUP: configuration not reloaded, the old one stays: %s", msg);
+                dawn_audit_reload(&d->ways, "SIGHUP", r, msg);
                 return 0;
         }
         stop(d, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -357,6 +363,9 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
         if (r >= 0)
                 r = start_channels(d);
         if (r >= 0)
+                r = dawn_retention_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config,
+                                       &d->ways.retention);
+        if (r >= 0)
                 r = add_signals(d);
         if (r >= 0)
                 r = dawn_control_new(&d->ways, activated_socket(), &d->control);
@@ -370,6 +379,8 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
                                                on_status_timer, d);
         if (r >= 0)
                 r = sd_event_add_time(d->ways.loop, &d->expiry_timer, CLOCK_REALTIME, UINT64_MAX, 0, on_expiry, d);
+        if (r >= 0)
+                r = dawn_escalator_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config, &d->escalator);
         if (r >= 0 && d->watchdog)
                 sd_event_source_set_enabled(d->watchdog, SD_EVENT_ON);
         if (r >= 0)
@@ -391,6 +402,7 @@ int dawn_daemon_run(struct dawn_daemon *d)
         dawn_daemon_update_status(d);
         dawn_outbox_kick(d->ways.outbox); /* whatever waited from before the restart */
         schedule_expiry(d); /* and alerts that expired while dawnd was down */
+        dawn_escalator_schedule(d->escalator); /* deadlines are stored: those that passed meanwhile fire now */
         int r = sd_event_loop(d->ways.loop);
         return r < 0 ? EXIT_FAILURE : r;
 }
@@ -405,11 +417,13 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
                 if (d->ways.channels[k])
                         stop_channel(d, (enum dawn_channel_kind)k);
         d->ways.outbox = dawn_outbox_free(d->ways.outbox);
+        d->ways.retention = dawn_retention_free(d->ways.retention); /* before the commit: it holds a ticket */
         d->ways.commit = dawn_commit_free(d->ways.commit);
         d->ways.store = dawn_store_close(d->ways.store);
         sd_event_source_disable_unref(d->watchdog);
         sd_event_source_disable_unref(d->status_timer);
         sd_event_source_disable_unref(d->expiry_timer);
+        d->escalator = dawn_escalator_free(d->escalator);
         sd_event_unref(d->ways.loop);
         dawn_config_free(d->ways.config);
         free(d->ways.config_path);

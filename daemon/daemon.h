@@ -17,6 +17,7 @@
 struct dawn_control;
 struct dawn_http;
 struct dawn_ingest_mqtt;
+struct dawn_escalator;
 
 struct dawn_daemon {
         struct dawn_ways ways;           /* loop, config, store, commit, outbox, channels: what the ways in see */
@@ -26,6 +27,7 @@ struct dawn_daemon {
         sd_event_source *watchdog;
         sd_event_source *status_timer;
         sd_event_source *expiry_timer;   /* CLOCK_REALTIME, at the next open alert's expires_at */
+        struct dawn_escalator *escalator; /* escalation clocks (escalation.h) */
         uint64_t watchdog_usec;
         int exit_code;
 };

@@ -4,8 +4,9 @@
  * It logs in as the subscriber (user name = subscriber id, password = its broker
  * password), subscribes to <prefix>/subscribers/<id>/alerts/# and .../acks/#
  * (retained: the current state arrives at once) and <prefix>/status, and shows
- * each alert as a card, the most dangerous first. Acknowledging publishes a
- * retained {"revision","by","at"} on .../acks/<alert id>, which dawnd records.
+ * each alert as a card: its own unacknowledged ones first, then the most
+ * dangerous. Acknowledging publishes a retained {"revision","by","at"} on
+ * .../acks/<alert id>, which dawnd records.
  *
  * Sound and pop-ups: an alert this browser has not seen before, or whose grade
  * rose since it last saw it, is highlighted (until someone acknowledges it),
@@ -552,8 +553,10 @@
                 return box;
         }
 
+        // This subscriber's own unacknowledged alerts first (the ones dawnd escalates if nobody
+        // acknowledges them), then by danger, newest first; withdrawn ones last.
         function sortKey(card) {
-                return [card.withdrawn ? 1 : 0, -gradeIndex(card.data.grade),
+                return [card.withdrawn ? 1 : 0, currentAck(card) ? 1 : 0, -gradeIndex(card.data.grade),
                         -(Date.parse(card.data.updated_at || card.data.issued_at) || 0)];
         }
         function compareCards(x, y) {

@@ -21,6 +21,8 @@ TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev py
 TEST_PKGS="$TEST_PKGS systemd strace man-db e2fsprogs mount"
 # partner intake tests (test_partner_*.sh): Prometheus's own text-format parser reads /metrics
 TEST_PKGS="$TEST_PKGS python3-prometheus-client"
+# running behind a TLS proxy (test_nginx.sh): Debian's nginx runs conf/nginx/dawn.conf
+TEST_PKGS="$TEST_PKGS nginx"
 # CAP 1.2 (test_cap.sh): xmllint validates every document against the OASIS schema
 TEST_PKGS="$TEST_PKGS libxml2-utils"
 # the pharmacy dashboard (`make dashboard`, test_dashboard.sh): npm fetches MQTT.js and

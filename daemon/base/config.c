@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ca_file.h"
 #include "dawn/protocol.h"
 #include "str.h"
 #include "text.h"
@@ -32,6 +33,7 @@
 #define AREA_ID_MAX 40
 #define AREA_DEPTH_MAX 8 /* keeps MQTT topics short and bounds the recursion */
 #define SUBSCRIBER_ID_MAX 64
+#define SUBSCRIBER_NAME_MAX 80  /* a display name goes into texts: a line, not a paragraph */
 #define SOURCE_ID_MAX 64
 #define DURATION_MAX (3650 * 24 * 3600 * SEC) /* so now + duration cannot overflow */
 #define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -56,16 +58,17 @@
 static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazine", "medetomidine" };
 
 static const char *const top_keys[] = {
-        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers",
-        "area_details", "public", "cap", NULL,
+        "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention",
+        "escalation", "area_details", "public", "cap", NULL,
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
-        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", NULL,
+        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
 static const char *const dedup_keys[] = { "window", NULL };
+static const char *const retention_keys[] = { "deliveries", NULL };
 static const char *const expiry_keys[] = { "batch", "cluster", "nfod", "notify", NULL };
 static const char *const mqtt_keys[] = {
         "host", "port", "topic_prefix", "qos", "keepalive", "client_id", "username", "password_file",
@@ -74,19 +77,21 @@ static const char *const mqtt_keys[] = {
 static const char *const sms_keys[] = {
         "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
         "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial",
-        "callback_token_file", "callback_base_url", NULL,
+        "callback_token_file", "callback_base_url", "ca_file", NULL,
 };
 /* The keys only one provider has: given for the other, they are a mistake. */
 static const char *const sms_notify_keys[] = { "api_key_file", "template_id", "callback_token_file", NULL };
 static const char *const sms_twilio_keys[] = { "account_sid", "auth_token_file", "from", "callback_base_url", NULL };
 static const char *const email_keys[] = {
         "url", "from", "username", "password_file", "tls", "tls_override", "timeout", "rate_per_minute",
-        "max_in_flight", "lifetime", "retry_initial", NULL,
+        "max_in_flight", "lifetime", "retry_initial", "ca_file", NULL,
 };
 static const char *const source_keys[] = { "id", "role", "token_file", "rate_per_minute", "publish", NULL };
 static const char *const subscriber_keys[] = {
-        "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours", NULL,
+        "id", "kind", "area", "sms", "email", "mqtt", "types", "min_grade", "quiet_hours",
+        "name", "escalate_after", "escalate_to", NULL,
 };
+static const char *const escalation_keys[] = { "after", "to", "grades", NULL };
 
 struct loader {
         const char *name;          /* FILE in messages when libconfig knows none */
@@ -440,6 +445,19 @@ static void check_readable(struct loader *l, config_setting_t *s, const char *pa
                 fail(l, s, "%s: cannot read %s: %s", path_of(l, s, NULL), path, strerror(err));
 }
 
+/* channels.X.ca_file: read and parsed here, so that `dawnd -n`, the start
+ * and a reload refuse a bundle the channel could not use (ca_file.c). */
+static void opt_ca_file(struct loader *l, config_setting_t *g, char **dst)
+{
+        config_setting_t *s = opt_string(l, g, "ca_file", dst, true);
+        struct dawn_ca *ca = NULL;
+        char why[256];
+
+        if (s && dawn_ca_load(*dst, &ca, why, sizeof(why)) < 0)
+                fail(l, s, "%s: %s: %s", path_of(l, s, NULL), *dst, why);
+        dawn_ca_free(ca);
+}
+
 /* Accepts [ ... ] and ( ... ) alike: operators cannot be expected to know
  * which of libconfig's two kinds of list they wrote. */
 static config_setting_t *opt_string_list(struct loader *l, config_setting_t *g, const char *key)
@@ -543,6 +561,48 @@ static void load_timezone(struct loader *l, config_setting_t *g)
                            "\"Europe/London\")", path_of(l, s, NULL), tz, path);
 }
 
+/* daemon.allowed_origins and daemon.trusted_proxies: what a proxy in front
+ * of dawnd needs (README, "Running behind nginx"). */
+static void load_proxy_keys(struct loader *l, config_setting_t *g)
+{
+        struct dawn_config *c = l->c;
+        config_setting_t *s = opt_strv(l, g, "allowed_origins", &c->allowed_origins, &c->n_allowed_origins);
+        char norm[DAWN_ORIGIN_MAX];
+
+        for (size_t i = 0; s && i < c->n_allowed_origins; i++) {
+                if (dawn_origin_normalize(c->allowed_origins[i], norm, sizeof(norm)) < 0) {
+                        fail(l, s, "%s: '%s' is not an origin such as \"https://dawn.example.org\" (http or https, "
+                                   "a host and an optional port: no path, no trailing /)",
+                             path_of(l, s, NULL), c->allowed_origins[i]);
+                        continue;
+                }
+                char *copy = strdup(norm);
+                if (!copy) {
+                        l->oom = true;
+                        return;
+                }
+                free(c->allowed_origins[i]);
+                c->allowed_origins[i] = copy; /* compared as browsers send them */
+        }
+        s = opt_string_list(l, g, "trusted_proxies");
+        if (!s)
+                return;
+        size_t n = (size_t)config_setting_length(s);
+        c->trusted_proxies = calloc(n ? n : 1, sizeof(*c->trusted_proxies));
+        if (!c->trusted_proxies) {
+                l->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *v = config_setting_get_string_elem(s, (int)i);
+                if (dawn_cidr_parse(v, &c->trusted_proxies[c->n_trusted_proxies]) == 0)
+                        c->n_trusted_proxies++;
+                else
+                        fail(l, s, "%s: '%s' is not an address or a network such as \"127.0.0.1\", \"::1\" or "
+                                   "\"10.0.0.0/8\"", path_of(l, s, NULL), v);
+        }
+}
+
 static void load_daemon(struct loader *l, config_setting_t *root)
 {
         struct dawn_config *c = l->c;
@@ -577,6 +637,7 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                      path_of(l, s, NULL), c->dashboard_broker_url);
         load_socket_mode(l, g);
         load_timezone(l, g);
+        load_proxy_keys(l, g);
 }
 
 /* A group that does not exist is not an error: the daemon then leaves the
@@ -725,6 +786,20 @@ static void load_expiry(struct loader *l, config_setting_t *root)
         for (int t = 0; t < DAWN_TYPE_COUNT; t++)
                 opt_duration(l, g, dawn_type_name(t), &l->c->expiry_usec[t]);
         opt_bool(l, g, "notify", &l->c->expiry_notify);
+}
+
+/* retention = { deliveries = "90d"; }: there is no "never" (storage
+ * limitation wants a limit; an operator who must keep longer writes a
+ * longer one), and "0" is refused like any zero duration. Seconds are
+ * allowed, for tests. */
+static void load_retention(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "retention");
+
+        if (!g)
+                return;
+        check_keys(l, g, retention_keys);
+        opt_duration(l, g, "deliveries", &l->c->retention_deliveries_usec);
 }
 
 static bool valid_e164(const char *s)
@@ -1017,6 +1092,7 @@ static void load_sms(struct loader *l, config_setting_t *g)
                 check_base_url(l, s, sms->base_url);
         opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
         opt_timeout(l, g, "timeout", &sms->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
+        opt_ca_file(l, g, &sms->ca_file);
         if (!known)
                 return;
         if (sms->provider == DAWN_SMS_NOTIFY)
@@ -1116,6 +1192,7 @@ static void load_email(struct loader *l, config_setting_t *g)
         load_email_login(l, g);
         load_email_tls(l, g, url_ok, smtps, loopback);
         opt_timeout(l, g, "timeout", &m->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
+        opt_ca_file(l, g, &m->ca_file);
 }
 
 static void load_channels(struct loader *l, config_setting_t *root)
@@ -1404,6 +1481,123 @@ static void load_sub_area(struct loader *l, config_setting_t *e, struct dawn_sub
         free(area);
 }
 
+/* ---- escalation (issue 13 part 1) ---- */
+
+/* escalation = { after = "15m"; to = [ "duty-officer" ]; grades = [ "critical" ]; }: the ids in
+ * to are checked once every subscriber is known (check_escalation). */
+static void load_escalation(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "escalation");
+
+        l->c->escalation_grades = DAWN_GRADE_BIT(DAWN_GRADE_CRITICAL);
+        if (!g)
+                return;
+        check_keys(l, g, escalation_keys);
+        opt_duration(l, g, "after", &l->c->escalation_after_usec);
+        opt_strv(l, g, "to", &l->c->escalation_to, &l->c->n_escalation_to);
+        config_setting_t *list = opt_string_list(l, g, "grades");
+        if (!list)
+                return;
+        unsigned grades = 0;
+        for (int i = 0; i < config_setting_length(list); i++) {
+                config_setting_t *s = config_setting_get_elem(list, i);
+                int grade = dawn_grade_from_name(config_setting_get_string(s));
+
+                if (grade <= DAWN_GRADE_LOGGED)
+                        fail(l, s, "%s: '%s' is not a grade that is sent (use info, warning or critical)",
+                             path_of(l, list, NULL), config_setting_get_string(s));
+                else
+                        grades |= DAWN_GRADE_BIT(grade);
+        }
+        if (config_setting_length(list) == 0)
+                fail(l, list, "%s must name at least one grade", path_of(l, list, NULL));
+        l->c->escalation_grades = grades;
+}
+
+static void load_sub_escalation(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
+{
+        config_setting_t *s = opt_string(l, e, "name", &sub->name, true);
+
+        if (s && strlen(sub->name) > SUBSCRIBER_NAME_MAX)
+                fail(l, s, "%s must be at most %d bytes (it goes into texts)", path_of(l, s, NULL),
+                     SUBSCRIBER_NAME_MAX);
+        opt_duration(l, e, "escalate_after", &sub->escalate_after_usec);
+        opt_strv(l, e, "escalate_to", &sub->escalate_to, &sub->n_escalate_to);
+}
+
+/* Every id in list (a subscriber's escalate_to, or escalation.to) names a
+ * subscriber, and not self (NULL for the global list). */
+static void check_escalate_ids(struct loader *l, config_setting_t *list, const char *self)
+{
+        for (int i = 0; list && i < config_setting_length(list); i++) {
+                config_setting_t *s = config_setting_get_elem(list, i);
+                const char *id = config_setting_get_string(s);
+
+                if (!dawn_config_subscriber(l->c, id))
+                        fail(l, s, "%s[%d]: unknown subscriber '%s'", path_of(l, list, NULL), i, id);
+                else if (self && strcmp(id, self) == 0)
+                        fail(l, s, "%s[%d]: '%s' cannot escalate to itself", path_of(l, list, NULL), i, id);
+        }
+}
+
+/* Once every subscriber is loaded: their escalate_to ids exist, and the
+ * global defaults fill what a subscriber did not say. */
+static void check_escalation(struct loader *l, config_setting_t *root)
+{
+        struct dawn_config *c = l->c;
+        config_setting_t *g = config_setting_get_member(root, "escalation");
+        config_setting_t *list = config_setting_get_member(root, "subscribers");
+        size_t k = 0;
+
+        if (g && config_setting_is_group(g)) {
+                config_setting_t *to = config_setting_get_member(g, "to");
+
+                if (to && (config_setting_is_array(to) || config_setting_is_list(to)))
+                        check_escalate_ids(l, to, NULL);
+        }
+        for (int i = 0; list && config_setting_is_list(list) && i < config_setting_length(list); i++) {
+                config_setting_t *e = config_setting_get_elem(list, i);
+
+                if (!config_setting_is_group(e) || k >= c->n_subscribers)
+                        continue;
+                struct dawn_subscriber *sub = &c->subscribers[k++];
+                config_setting_t *to = config_setting_get_member(e, "escalate_to");
+                config_setting_t *after = config_setting_get_member(e, "escalate_after");
+
+                if (to && sub->escalate_to)
+                        check_escalate_ids(l, to, sub->id);
+                if (!sub->name && sub->id)
+                        replace(l, &sub->name, sub->id);
+                if (!after)
+                        sub->escalate_after_usec = c->escalation_after_usec;
+                if (!to) {
+                        sub->escalate_to = calloc(c->n_escalation_to + 1, sizeof(char *));
+                        if (!sub->escalate_to) {
+                                l->oom = true;
+                                continue;
+                        }
+                        for (size_t j = 0; j < c->n_escalation_to; j++) {
+                                if (sub->id && strcmp(c->escalation_to[j], sub->id) == 0)
+                                        continue; /* the duty officer is not escalated to itself */
+                                sub->escalate_to[sub->n_escalate_to] = strdup(c->escalation_to[j]);
+                                if (!sub->escalate_to[sub->n_escalate_to++])
+                                        l->oom = true;
+                        }
+                }
+                /* one without the other is a half-configured escalation that would never fire */
+                if (to && sub->n_escalate_to && !sub->escalate_after_usec)
+                        fail(l, to, "%s needs escalate_after (or escalation.after)", path_of(l, to, NULL));
+                if (after && sub->escalate_after_usec && !sub->n_escalate_to && !to)
+                        fail(l, after, "%s needs escalate_to (or escalation.to)", path_of(l, after, NULL));
+        }
+}
+
+bool dawn_config_escalates(const struct dawn_config *c, const struct dawn_subscriber *s, enum dawn_grade grade)
+{
+        return s && s->escalate_after_usec > 0 && s->n_escalate_to > 0 && (unsigned)grade < 32 &&
+               (c->escalation_grades & DAWN_GRADE_BIT(grade));
+}
+
 static void load_subscriber(struct loader *l, config_setting_t *e, struct dawn_subscriber *sub)
 {
         check_keys(l, e, subscriber_keys);
@@ -1416,6 +1610,7 @@ static void load_subscriber(struct loader *l, config_setting_t *e, struct dawn_s
                 sub->min_grade = DAWN_GRADE_INFO;
         load_sub_min_grade(l, e, sub);
         load_sub_quiet_hours(l, e, sub);
+        load_sub_escalation(l, e, sub);
 }
 
 static void load_subscribers(struct loader *l, config_setting_t *root)
@@ -1642,6 +1837,7 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->cluster_threshold = 3;
         c->cluster_window_usec = 24 * 3600 * SEC;
         c->dedup_window_usec = 72 * 3600 * SEC;
+        c->retention_deliveries_usec = 90 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_BATCH] = 14 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_CLUSTER] = 7 * 86400 * SEC;
         c->expiry_usec[DAWN_TYPE_NFOD] = 72 * 3600 * SEC;
@@ -1699,7 +1895,10 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_expiry(&l, root);
         load_channels(&l, root);
         load_sources(&l, root);
+        load_escalation(&l, root);
         load_subscribers(&l, root);
+        load_retention(&l, root);
+        check_escalation(&l, root);
         load_area_details(&l, root);
         load_public(&l, root);
         load_cap(&l, root);
@@ -1922,6 +2121,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->http_listen);
         free(c->dashboard_dir);
         free(c->dashboard_broker_url);
+        strv_free(c->allowed_origins, c->n_allowed_origins);
+        free(c->trusted_proxies);
         for (size_t i = 0; i < c->n_areas; i++) {
                 free(c->areas[i].id);
                 free(c->areas[i].path);
@@ -1950,6 +2151,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->email.from);
         free(c->email.username);
         free(c->email.password_file);
+        free(c->email.ca_file);
+        free(c->sms.ca_file);
         free(c->timezone);
         free(c->cap_sender);
         for (size_t i = 0; i < c->n_sources; i++) {
@@ -1964,7 +2167,10 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
                 free(s->kind);
                 strv_free(s->sms, s->n_sms);
                 strv_free(s->email, s->n_email);
+                free(s->name);
+                strv_free(s->escalate_to, s->n_escalate_to);
         }
+        strv_free(c->escalation_to, c->n_escalation_to);
         free(c->subscribers);
         free(c->subscriber_slots);
         free(c);

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "model.h"
+#include "netaddr.h"
 
 #define DAWN_USEC_PER_SEC UINT64_C(1000000)
 
@@ -45,6 +46,14 @@ struct dawn_subscriber {
         int quiet_start_min;     /* minutes after local midnight */
         int quiet_end_min;
         int line;
+        /* escalation (README "Escalation"): name is what texts call the subscriber ("Booth
+         * House"; default: the id). escalate_after 0 or no escalate_to: never escalated.
+         * Both are the subscriber's own keys or, when absent, the global escalation group's
+         * (escalate_to without the subscriber itself). */
+        char *name;
+        uint64_t escalate_after_usec;
+        char **escalate_to;      /* subscriber ids, each configured, never the subscriber itself */
+        size_t n_escalate_to;
 };
 
 enum dawn_source_role { DAWN_ROLE_ISSUER, DAWN_ROLE_REPORTER };
@@ -85,6 +94,7 @@ struct dawn_sms_config {
         int max_segments;        /* default 2 (1..10) */
         uint64_t timeout_usec;   /* "timeout": one request, default 30s */
         struct dawn_channel_limits limits;
+        char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */
 };
 
 struct dawn_email_config {
@@ -97,6 +107,7 @@ struct dawn_email_config {
                                   * smtp:// to a loopback address or when tls_override = true */
         uint64_t timeout_usec;   /* "timeout": one message, default 60s */
         struct dawn_channel_limits limits;
+        char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */
 };
 
 struct dawn_mqtt_config {
@@ -142,6 +153,11 @@ struct dawn_config {
         char *dashboard_dir;     /* the pharmacy dashboard's files, served at /; default DAWN_DEFAULT_DASHBOARD_DIR */
         char *dashboard_broker_url; /* NULL: the page reaches the broker through dawnd's /mqtt relay;
                                      * else a broker's own WebSocket listener, wss://... */
+        char **allowed_origins;  /* pages the /mqtt relay serves besides its own site, normalised
+                                  * ("https://dawn.example.org", dawn_origin_normalize) */
+        size_t n_allowed_origins;
+        struct dawn_cidr *trusted_proxies; /* whose X-Forwarded-For names the client (its last address) */
+        size_t n_trusted_proxies;
 
         /* areas = { root = { child = {}; ... }; }; depth-first order, parents first */
         struct dawn_area *areas;
@@ -171,6 +187,15 @@ struct dawn_config {
         struct dawn_subscriber *subscribers;
         size_t n_subscribers;
 
+        /* retention = { deliveries = "90d"; }: an ended alert's delivery details are
+         * removed this long after it ended (counts kept) */
+        uint64_t retention_deliveries_usec;
+        /* escalation = { after; to; grades; }: the defaults of subscribers' escalate_after and
+         * escalate_to; grades (DAWN_GRADE_BIT mask) start the clock, default critical only */
+        uint64_t escalation_after_usec;
+        char **escalation_to;
+        size_t n_escalation_to;
+        unsigned escalation_grades;
         struct dawn_public_config public_texts;
 
         /* cap = { sender = "dawn@example.org"; }: CAP 1.2's <sender>, and the start of
@@ -182,6 +207,10 @@ struct dawn_config {
         const struct dawn_subscriber **subscriber_slots;
         size_t n_subscriber_slots;
 };
+
+#define DAWN_GRADE_BIT(g) (1u << (g))
+/* True if this subscriber is escalated when an alert of this grade goes unacknowledged. */
+bool dawn_config_escalates(const struct dawn_config *c, const struct dawn_subscriber *s, enum dawn_grade grade);
 
 /* A growable list of "FILE:LINE: message" strings. */
 struct dawn_errors {

@@ -82,6 +82,13 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_CONTROL_DROPPED] = { "dawn_control_connections_dropped_total",
                                      "Control socket clients refused or closed by dawnd at a limit, by the limit.",
                                      { "reason", NULL } },
+        [DAWN_M_RETENTION_PRUNED] = { "dawn_retention_pruned_total",
+                                      "Alerts and deliveries whose delivery details retention removed.",
+                                      { "what", NULL } },
+        [DAWN_M_ESCALATIONS] = { "dawn_escalations_total",
+                                 "Alerts a subscriber did not acknowledge in time, whose escalate_to subscribers "
+                                 "were told.",
+                                 { NULL, NULL } },
         [DAWN_M_PUBLIC_JOINS] = { "dawn_public_joins_total", "JOIN texts for public alerts, by result.",
                                   { "result", NULL } },
         [DAWN_M_PUBLIC_REFUSED] = { "dawn_public_joins_refused_total",

@@ -46,6 +46,9 @@ enum dawn_counter {
         DAWN_M_CONTROL_DROPPED,    /* dawn_control_connections_dropped_total{reason}: control socket clients
                                     * refused or closed at a limit: over_limit|out_of_fds|unread_output|idle|
                                     * refused|per_uid|line_deadline */
+        DAWN_M_RETENTION_PRUNED,   /* dawn_retention_pruned_total{what}: alerts|deliveries whose delivery
+                                    * details retention removed (committed) */
+        DAWN_M_ESCALATIONS,        /* dawn_escalations_total{}: subscribers escalated (issue 13) */
         DAWN_M_PUBLIC_JOINS,       /* dawn_public_joins_total{result}: joined|unknown-area (JOIN texts) */
         DAWN_M_PUBLIC_REFUSED,     /* dawn_public_joins_refused_total{reason}: full (public.max_subscribers)|
                                     * daily-cap (public.max_joins_per_day: no reply) */

@@ -17,6 +17,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "escalation_text.h"
 #include "model.h"
 
 struct dawn_delivery {
@@ -28,6 +29,8 @@ struct dawn_delivery {
         enum dawn_delivery_action action;
         const char *alert_json;    /* the alert as it stood at this revision */
         const char *reference;     /* idempotency reference: "<alert>-r<rev>-<row id>" */
+        /* an escalation (outbox purpose 'escalation'): what its text says; NULL for the alert's own */
+        const struct dawn_escalation_facts *escalation;
 };
 
 enum dawn_send_result {

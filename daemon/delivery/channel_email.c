@@ -180,7 +180,8 @@ static int build_message(const struct email_state *st, const struct dawn_deliver
                         .reference = d->reference,
                         .date_usec = dawn_now_usec(),
                 };
-                *out = dawn_email_message(&a, d->action, &env);
+                *out = d->escalation ? dawn_email_escalation_message(&a, d->escalation, &env)
+                                     : dawn_email_message(&a, d->action, &env);
                 r = *out ? 0 : -ENOMEM;
         }
         dawn_alert_clear(&a);
@@ -335,6 +336,8 @@ static int email_start(struct dawn_channel *ch, sd_event *loop, const struct daw
         int r = copy_config(st, &cfg->email);
         if (r >= 0)
                 r = dawn_curl_new(loop, &st->curl);
+        if (r >= 0 && cfg->email.ca_file)
+                r = dawn_curl_trust(st->curl, cfg->email.ca_file, "channels.email");
         if (r < 0) {
                 email_stop(ch);
                 return r;

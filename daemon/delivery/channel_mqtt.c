@@ -748,7 +748,7 @@ static int mqtt_send(struct dawn_channel *ch, const struct dawn_delivery *d)
                 return -EAGAIN;
         }
         int r;
-        switch (d->action) {
+        switch (d->escalation ? DAWN_ACTION_REVIEW : d->action) {
         case DAWN_ACTION_WITHDRAW: r = send_withdraw(st, d); break;
         case DAWN_ACTION_REVIEW: r = send_publish(st, d, false); break;
         default: r = send_publish(st, d, true); break;

@@ -353,6 +353,10 @@ static int twilio_prepare(struct sms_state *st, const struct dawn_delivery *d, c
 /* The message text for a delivery, from the alert as it stood. */
 static int build_text(const struct sms_state *st, const struct dawn_delivery *d, char **out)
 {
+        if (d->escalation) {
+                *out = dawn_escalation_sms(d->escalation, st->max_segments);
+                return *out ? 0 : -ENOMEM;
+        }
         cJSON *json = cJSON_Parse(d->alert_json);
         if (!json)
                 return -EINVAL;
@@ -521,6 +525,8 @@ static int sms_start(struct dawn_channel *ch, sd_event *loop, const struct dawn_
         int r = copy_config(st, &cfg->sms);
         if (r >= 0)
                 r = dawn_curl_new(loop, &st->curl);
+        if (r >= 0 && cfg->sms.ca_file)
+                r = dawn_curl_trust(st->curl, cfg->sms.ca_file, "channels.sms");
         if (r < 0) {
                 sms_stop(ch);
                 return r;

@@ -21,6 +21,7 @@
  * transfers or free the whole loop; a free during dispatch aborts what is
  * left at once and defers the memory to the end of the dispatch.
  */
+#include "ca_file.h"
 #include "curl_loop.h"
 #include "log.h"
 
@@ -59,6 +60,7 @@ struct dawn_curl {
         struct sock *socks;
         unsigned dispatching;   /* nesting depth of event handlers running */
         bool freed;             /* dawn_curl_free() ran during a dispatch */
+        struct dawn_ca *ca;     /* the channel's ca_file, added to every transfer's trust; or NULL */
 };
 
 #define LIST_REMOVE(head, item)                                 \
@@ -156,6 +158,7 @@ static void destroy(struct dawn_curl *c)
         }
         sd_event_source_disable_unref(c->timer);
         sd_event_unref(c->loop);
+        dawn_ca_free(c->ca); /* after the multi handle: no connection is set up after this */
         free(c);
 }
 
@@ -367,7 +370,7 @@ int dawn_curl_start(struct dawn_curl *c, CURL *easy, struct curl_slist *list,
         }
         *x = (struct xfer){ .easy = easy, .list = list, .done = done, .release = release,
                             .userdata = userdata };
-        if (curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
+        if (dawn_ca_apply(c->ca, easy) < 0 || curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK ||
             curl_multi_add_handle(c->multi, easy) != CURLM_OK) {
                 x->release = NULL; /* userdata stays the caller's */
                 xfer_destroy(x);
@@ -375,6 +378,32 @@ int dawn_curl_start(struct dawn_curl *c, CURL *easy, struct curl_slist *list,
         }
         LIST_PREPEND(c->xfers, x);
         c->n_xfers++;
+        return 0;
+}
+
+int dawn_curl_trust(struct dawn_curl *c, const char *ca_file, const char *what)
+{
+        char why[256];
+        struct dawn_ca *ca;
+        int r = dawn_ca_load(ca_file, &ca, why, sizeof(why));
+        if (r < 0) {
+                log_error("%s.ca_file: %s: %s", what, ca_file, why);
+                return r;
+        }
+        /* checked here, not at the first alert: a libcurl without OpenSSL cannot add a CA */
+        CURL *probe = curl_easy_init();
+        r = probe ? dawn_ca_apply(ca, probe) : -ENOMEM;
+        curl_easy_cleanup(probe);
+        if (r < 0) {
+                dawn_ca_free(ca);
+                if (r == -EOPNOTSUPP)
+                        log_error("%s.ca_file: this libcurl is not built on OpenSSL and cannot add a CA", what);
+                return r;
+        }
+        dawn_ca_free(c->ca);
+        c->ca = ca;
+        log_info("%s: trusting %zu certificate%s from %s as well as the system's", what, dawn_ca_count(ca),
+                 dawn_ca_count(ca) == 1 ? "" : "s", ca_file);
         return 0;
 }
 

@@ -65,6 +65,12 @@ CURL *dawn_curl_easy_new(const char *url, const char *protocols, uint64_t timeou
 int dawn_curl_start(struct dawn_curl *c, CURL *easy, struct curl_slist *list,
                     dawn_curl_done_fn done, dawn_curl_release_fn release, void *userdata);
 
+/* The channel's private CA (channels.X.ca_file, what = "channels.X" for
+ * messages): every transfer started from now on trusts its certificates as
+ * well as curl's default store (ca_file.c). Read and parsed now; -errno
+ * (logged, naming the key) when it cannot be used. */
+int dawn_curl_trust(struct dawn_curl *c, const char *ca_file, const char *what);
+
 /* Transfers started and not yet done. */
 size_t dawn_curl_in_flight(const struct dawn_curl *c);
 

@@ -1,4 +1,5 @@
 #include "email_text.h"
+#include "escalation_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -696,11 +697,23 @@ static void quoted_printable(FILE *f, const char *body)
         }
 }
 
+static char *message_of(const struct dawn_alert *a, char *subject, char *body, const struct dawn_email_envelope *env);
+
 char *dawn_email_message(const struct dawn_alert *a, enum dawn_delivery_action action,
                          const struct dawn_email_envelope *env)
 {
-        char *subject = dawn_email_subject(a, action);
-        char *body = dawn_email_body(a, action);
+        return message_of(a, dawn_email_subject(a, action), dawn_email_body(a, action), env);
+}
+
+char *dawn_email_escalation_message(const struct dawn_alert *a, const struct dawn_escalation_facts *f,
+                                    const struct dawn_email_envelope *env)
+{
+        return message_of(a, dawn_escalation_subject(f), dawn_escalation_body(f), env);
+}
+
+/* Takes subject and body (either may be NULL: out of memory). */
+static char *message_of(const struct dawn_alert *a, char *subject, char *body, const struct dawn_email_envelope *env)
+{
         char *buf = NULL;
         size_t len = 0;
         FILE *f = subject && body ? open_memstream(&buf, &len) : NULL;

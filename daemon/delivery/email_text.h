@@ -71,4 +71,9 @@ char *dawn_email_header(const char *name, const char *value, bool encode);
 char *dawn_email_message(const struct dawn_alert *a, enum dawn_delivery_action action,
                          const struct dawn_email_envelope *env);
 
+/* An escalation (escalation_text.h) as a whole message, headers as for the alert's. */
+struct dawn_escalation_facts;
+char *dawn_email_escalation_message(const struct dawn_alert *a, const struct dawn_escalation_facts *f,
+                                    const struct dawn_email_envelope *env);
+
 #endif

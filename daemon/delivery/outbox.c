@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "escalation.h"
 #include "quiet_hours.h"
 
 /* How many rows one dispatch reads: enough to keep a channel busy without
@@ -211,33 +212,65 @@ void dawn_delivery_reference(const char *alert_id, int revision, int64_t id, cha
         snprintf(buf, size, "%s-r%d-%lld", alert_id, revision, (long long)id);
 }
 
+/* An escalation's text is read when it goes: what became of the alert's own
+ * deliveries to the subscriber who did not acknowledge. 0, or -errno. */
+struct escalation_send {
+        struct dawn_alert alert;
+        struct dawn_escalation_facts facts;
+        char phrase[256];
+        char *mqtt_json;        /* the MQTT payload */
+};
+
+static int escalation_prepare(struct dawn_outbox *o, const struct dawn_outbox_row *row, struct escalation_send *e)
+{
+        dawn_alert_init(&e->alert);
+        cJSON *json = cJSON_Parse(row->alert_json);
+        int r = json ? dawn_alert_from_json(json, &e->alert) : -EINVAL;
+        cJSON_Delete(json);
+        if (r >= 0)
+                r = dawn_escalation_facts(o->store, *o->config, &e->alert, row->about, &e->facts, e->phrase,
+                                          sizeof(e->phrase));
+        if (r >= 0 && row->channel == DAWN_CHANNEL_MQTT && !(e->mqtt_json = dawn_escalation_json(&e->facts)))
+                r = -ENOMEM;
+        return r < 0 ? r : 0;
+}
+
 static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_outbox_row *row, int64_t now)
 {
+        struct escalation_send esc = { 0 };
+        bool escalation = strcmp(row->purpose, "escalation") == 0;
+        if (escalation && escalation_prepare(o, row, &esc) < 0)
+                goto out; /* it stays due and is tried at the next dispatch */
         char reference[96];
         dawn_delivery_reference(row->alert_id, row->revision, row->id, reference, sizeof(reference));
         struct dawn_delivery d = {
                 .id = row->id, .alert_id = row->alert_id, .revision = row->revision,
                 .subscriber = row->subscriber, .recipient = row->recipient, .action = row->action,
-                .alert_json = row->alert_json, .reference = reference,
+                .alert_json = esc.mqtt_json ? esc.mqtt_json : row->alert_json, .reference = reference,
+                .escalation = escalation ? &esc.facts : NULL,
         };
         struct in_flight *slot = slot_find(o, row->id);
         if (!slot || slot->id == row->id)
-                return; /* already in flight (or the table is full): never send one delivery twice at once */
+                goto out; /* already in flight (or the table is full): never send one delivery twice at once */
         int r = dawn_store_delivery_started(o->store, row->id, now);
         if (r < 0) {
                 log_delivery_errno(LOG_ERR, r, row->alert_id, dawn_channel_name(row->channel), row->id,
                                    "outbox: cannot record delivery %lld as started: %s", (long long)row->id,
                                    dawn_store_errmsg(o->store));
-                return;
+                goto out;
         }
         r = ch->driver->send(ch, &d);
         if (r < 0) {
                 /* not taken: it waits, as it would have if we had not tried */
                 dawn_store_delivery_finished(o->store, row->id, DAWN_DELIVERY_PENDING, NULL, 0, now);
-                return;
+                goto out;
         }
         *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at };
         o->in_flight_count[row->channel]++;
+out:
+        if (escalation)
+                dawn_alert_clear(&esc.alert);
+        free(esc.mqtt_json);
 }
 
 /* Deliveries that could not go within the channel's lifetime fail, loudly:

@@ -842,3 +842,12 @@ char *dawn_sms_text(const struct dawn_alert *a, enum dawn_delivery_action action
         default: return publish_text(a, max_segments);
         }
 }
+
+/* ---- for other texts (escalation_text.c) ---- */
+
+char *dawn_sms_fit(const char *head, const char *const *var, size_t n_var, const char *tail, int max_segments)
+{
+        if (n_var > 5)
+                n_var = 5; /* fit() joins at most 8 parts: head, 5 variable ones, tail */
+        return fit(head, var, n_var, tail ? tail : "", max_segments < 1 ? 1 : max_segments);
+}

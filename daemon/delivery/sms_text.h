@@ -36,4 +36,10 @@ struct dawn_sms_size dawn_sms_measure(const char *utf8);
  * kept. Returns a malloc'ed string, or NULL on allocation failure. */
 char *dawn_sms_text(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments);
 
+/* head, then the variable parts (at most 5, most important first) and
+ * tail, joined by spaces, within max_segments parts: the least important
+ * variable part is cut (at a clause, a word, a character) or dropped first;
+ * head and tail are never cut. Returns a malloc'ed string, or NULL. */
+char *dawn_sms_fit(const char *head, const char *const *var, size_t n_var, const char *tail, int max_segments);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escalation.h"
 #include "grade.h"
 #include "log.h"
 #include "metrics.h"
@@ -227,6 +228,12 @@ static int fan_out(const struct dawn_intake *in, const struct dawn_alert *a)
         for (size_t i = 0; r == 0 && i < route.n; i++)
                 r = add_delivery(in, a, route.v[i].subscriber, route.v[i].channel, route.v[i].recipient,
                                  DAWN_ACTION_PUBLISH);
+        /* escalation clocks: started by the first escalating revision queued, stopped by the end */
+        if (r == 0 && live)
+                r = dawn_escalation_start(in->store, in->config, a, &route, in->now);
+        else if (r == 0)
+                r = dawn_escalation_stop(in->store, a->id,
+                                         a->status == DAWN_STATUS_EXPIRED ? "expired" : "cancelled", in->now);
         dawn_route_clear(&route);
         if (r == 0)
                 r = dawn_public_fan_out(in->store, in->config, a, in->now);

@@ -259,6 +259,10 @@ static const char *const migrations[] = {
         "  channel TEXT NOT NULL,"
         "  usec INTEGER NOT NULL);"
         "CREATE INDEX delivery_times_by_alert ON delivery_times(alert_id);",
+        /* 8: reading the audit trail (dawnctl history, dawnctl audit) at a
+         * cost that does not grow with the whole log: an alert's rows by
+         * index, and the latest rows by time. Touches only what it adds. */
+        "CREATE INDEX audit_by_alert ON audit(alert_id, at); CREATE INDEX audit_by_time ON audit(at);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
@@ -349,8 +353,50 @@ enum stmt_id {
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
+        /* history and audit */
+        ST_HISTORY,
+        ST_AUDIT_LIST,
+        /* retention */
+        ST_PRUNE_BATCH,
+        ST_PRUNE_PREVIEW_ALERTS,
+        ST_PRUNE_PREVIEW_DELIVERIES,
+        ST_PRUNE_COUNT,
+        ST_PRUNE_TOTALS,
+        ST_PRUNE_TIMES,
+        ST_PRUNE_OUTBOX,
+        ST_PRUNE_ACKS_MASK,
+        ST_PRUNE_ACKS_DROP,
+        ST_PRUNE_ESCALATIONS,
+        ST_PRUNE_MARK,
+        ST_PRUNE_AUDIT,
+        ST_PRUNE_JOINS,
+        ST_DELIVERY_TOTALS,
+        ST_PRUNED_AT,
+        /* escalation (issue 13 part 1) */
+        ST_ESC_START,
+        ST_ESC_DECIDE,
+        ST_ESC_STOP_ALL,
+        ST_ESC_DUE,
+        ST_ESC_NEXT,
+        ST_ESC_FIRST_ACK,
+        ST_ESC_ADD_DELIVERY,
+        ST_ESC_LIST,
+        ST_ESC_STATES,
+        ST_ESC_UNACKED,
+        ST_ESC_COUNT_WAITING,
+        ST_ESC_LOAD,
         ST_COUNT,
 };
+
+/* retention: an alert whose delivery details may go. It ended (cancelled or
+ * expired) before ?1 and has not been pruned (the partial index alerts_ended
+ * holds exactly those), and none of its deliveries still waits or is in
+ * flight: a cancellation text the gateway has not taken yet is not removed
+ * from under the outbox. */
+#define PRUNABLE                                                                                            \
+        " status IN ('cancelled', 'expired') AND pruned_at IS NULL AND updated_at < ?1"                     \
+        " AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.alert_id = alerts.id"                              \
+        " AND w.state IN ('pending', 'retrying', 'in-flight'))"
 
 static const char *const stmt_sql[ST_COUNT] = {
         [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
@@ -391,12 +437,12 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
-                         " AND revision < ?2 AND state IN ('pending', 'retrying')",
+                          " AND revision < ?2 AND state IN ('pending', 'retrying') AND purpose IN ('alert', 'public')",
         [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent'))"
-                          " FROM outbox WHERE alert_id = ? AND action = 'publish'"
+                           " FROM outbox WHERE alert_id = ? AND action = 'publish' AND purpose <> 'escalation'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
         [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
-                   " o.attempts, o.created_at, r.json FROM outbox o JOIN revisions r"
+                    " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o JOIN revisions r"
                    " ON r.alert_id = o.alert_id AND r.revision = o.revision"
                    " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
                    /* professional deliveries first: a queue of public texts never
@@ -413,7 +459,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_FAIL_EXPIRED] = "UPDATE outbox SET state = 'failed', last_error = ?3, updated_at = ?4"
                             " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?2",
         [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
-                          " next_at, updated_at FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
+                           " next_at, updated_at, purpose, about FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
         [ST_COUNT_WAITING] = "SELECT count(*) FROM outbox WHERE state IN ('pending', 'retrying')",
         [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
@@ -513,6 +559,137 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
+        /* history and audit: one alert's events from every table that records one, in the
+         * order they happened (and, at one instant, the cause before its effects). Audit
+         * rows are the spine; an ack or an escalation is read from its own table, which
+         * says more (the revision, the deadline), so its audit row is left out here. */
+        [ST_HISTORY] =
+                "SELECT at, actor, event, revision, detail FROM ("
+                /* every decision about the alert, with the revision it made, if it made one */
+                " SELECT a.at AS at, 0 AS rank, a.id AS ord, a.actor AS actor, a.action AS event,"
+                "  (SELECT max(r.revision) FROM revisions r WHERE r.alert_id = a.alert_id AND r.created_at = a.at"
+                "   AND r.revision < 100000000) AS revision, a.detail AS detail"
+                " FROM audit a INDEXED BY audit_by_alert WHERE a.alert_id = ?1 AND a.action NOT IN ('ack', 'escalate')"
+                /* its grade as each revision had it, when that changed, with the reasons: the
+                 * revisions keep the reasons, the audit rows only the change */
+                " UNION ALL SELECT g.created_at, 1, g.revision,"
+                "  coalesce((SELECT x.actor FROM audit x INDEXED BY audit_by_alert WHERE x.alert_id = ?1"
+                "   AND x.at = g.created_at ORDER BY x.id LIMIT 1), 'dawnd (grading)'), 'grade', g.revision,"
+                "  CASE WHEN g.prev IS NULL THEN g.grade ELSE g.prev || ' -> ' || g.grade END"
+                "  || coalesce(': ' || (SELECT group_concat(j.value, '; ')"
+                "   FROM json_each(g.json, '$.grade_reasons') j), '')"
+                " FROM (SELECT created_at, revision, json, json_extract(json, '$.grade') AS grade,"
+                "   lag(json_extract(json, '$.grade')) OVER (ORDER BY revision) AS prev"
+                "   FROM revisions WHERE alert_id = ?1 AND revision < 100000000 AND json_valid(json)) g"
+                "  WHERE g.prev IS NULL OR g.prev <> g.grade"
+                /* acknowledgements */
+                " UNION ALL SELECT k.at, 2, k.id,"
+                "  CASE k.via WHEN 'sms' THEN 'sms:' || k.by || ' (' || k.subscriber || ')'"
+                "   WHEN 'dashboard' THEN 'mqtt:' || k.subscriber ELSE k.via || ':' || k.subscriber END,"
+                "  'ack', k.revision,"
+                "  k.subscriber || ' acknowledged revision ' || k.revision || CASE k.via WHEN 'sms' THEN ' by text'"
+                "   WHEN 'dashboard' THEN ' on the dashboard by ' || k.by ELSE ' (' || k.via || ') by ' || k.by END"
+                " FROM acks k WHERE k.alert_id = ?1"
+                /* proposals dawnd closed itself (the alert ended): no one decided, so no audit row */
+                " UNION ALL SELECT p.decided_at, 2, p.seq, 'dawnd', 'proposal-' || p.status, NULL,"
+                "  p.id || ' (' || p.grade_from || ' -> ' || p.grade_to || ' from ' || p.source || ')'"
+                "  || coalesce(': ' || p.reason, '')"
+                " FROM proposals p WHERE p.alert_id = ?1 AND p.decided_by = 'dawnd' AND p.decided_at IS NOT NULL"
+                /* escalation clocks: when each started, and how it ended */
+                " UNION ALL SELECT e.started_at, 3, e.rowid, 'dawnd (escalation)', 'escalation-wait', NULL,"
+                "  'waiting for ' || e.subscriber || ' to acknowledge, until '"
+                "  || strftime('%Y-%m-%dT%H:%M:%SZ', e.due_at / 1000000, 'unixepoch')"
+                " FROM escalations e WHERE e.alert_id = ?1"
+                " UNION ALL SELECT e.decided_at, 4, e.rowid, 'dawnd (escalation)',"
+                "  CASE e.state WHEN 'escalated' THEN 'escalate' ELSE 'escalation-' || e.state END, NULL,"
+                "  CASE e.state WHEN 'escalated' THEN 'not acknowledged by ' || e.subscriber || '; told '"
+                "   || CASE WHEN json_valid(e.detail) AND json_type(e.detail) = 'array'"
+                "    THEN (SELECT group_concat(j.value, ', ') FROM json_each(e.detail) j)"
+                "    ELSE coalesce(e.detail, '?') END"
+                "   WHEN 'acknowledged' THEN e.subscriber || ' acknowledged (by ' || coalesce(e.detail, '?') || ')'"
+                "   ELSE e.subscriber || ': ' || coalesce(e.detail, e.state) END"
+                " FROM escalations e WHERE e.alert_id = ?1 AND e.state <> 'waiting' AND e.decided_at IS NOT NULL"
+                ") ORDER BY at, rank, ord LIMIT ?2",
+        /* the latest rows since a time (of one actor), newest first */
+        [ST_AUDIT_LIST] = "SELECT at, actor, action, alert_id, detail FROM audit INDEXED BY audit_by_time"
+                          " WHERE at >= ?1 AND (?2 IS NULL OR actor = ?2) ORDER BY at DESC, id DESC LIMIT ?3",
+        /* retention: ?1 is "ended before" (µs), or the JSON array of the batch's alert ids */
+        [ST_PRUNE_BATCH] = "SELECT id, (SELECT count(*) FROM outbox o WHERE o.alert_id = alerts.id)"
+                           " FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE " ORDER BY updated_at LIMIT ?2",
+        [ST_PRUNE_PREVIEW_ALERTS] = "SELECT count(*) FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE,
+        [ST_PRUNE_PREVIEW_DELIVERIES] = "SELECT channel, count(*) FROM outbox WHERE alert_id IN"
+                                        " (SELECT id FROM alerts INDEXED BY alerts_ended WHERE" PRUNABLE ")"
+                                        " GROUP BY channel ORDER BY channel",
+        [ST_PRUNE_COUNT] = "SELECT alert_id, channel, count(*) FROM outbox"
+                           " WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                           " GROUP BY alert_id, channel ORDER BY alert_id, channel",
+        [ST_PRUNE_TOTALS] = "INSERT INTO delivery_totals (alert_id, channel, purpose, state, deliveries)"
+                            " SELECT alert_id, channel, purpose, state, count(*) FROM outbox"
+                            " WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                            " GROUP BY alert_id, channel, purpose, state"
+                            " ON CONFLICT (alert_id, channel, purpose, state)"
+                            " DO UPDATE SET deliveries = deliveries + excluded.deliveries",
+        /* how long a delivery took to reach the peer (the gateway's receipt for 'delivered',
+         * its acceptance for 'sent'); public texts queue behind professional ones on purpose
+         * and would only blur the figure the panel reads */
+        [ST_PRUNE_TIMES] = "INSERT INTO delivery_times (alert_id, channel, usec)"
+                           " SELECT alert_id, channel, max(updated_at - created_at, 0) FROM outbox"
+                           " WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                           " AND state IN ('delivered', 'sent') AND purpose <> 'public'",
+        [ST_PRUNE_OUTBOX] = "DELETE FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?1))",
+        /* who acknowledged (a name typed at a dashboard, a masked number) goes; that the
+         * subscriber acknowledged, and when, stays. Rows in id order, so that where two
+         * acknowledgements become one the earliest is kept. */
+        [ST_PRUNE_ACKS_MASK] = "UPDATE OR IGNORE acks SET by = '(removed)'"
+                               " WHERE alert_id IN (SELECT value FROM json_each(?1)) AND by <> '(removed)'",
+        [ST_PRUNE_ACKS_DROP] = "DELETE FROM acks WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                               " AND by <> '(removed)'",
+        [ST_PRUNE_ESCALATIONS] = "UPDATE escalations SET detail = '(removed)'"
+                                 " WHERE alert_id IN (SELECT value FROM json_each(?1)) AND state = 'acknowledged'",
+        [ST_PRUNE_MARK] = "UPDATE alerts SET pruned_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))",
+        /* an audit row names a texter by masked number ("sms:+4477******23 (hostel-a)"): past
+         * the retention period it keeps whose number it was, not the number, and a free-text
+         * reply keeps that there was one, not its words */
+        [ST_PRUNE_AUDIT] = "UPDATE audit SET actor = 'sms' || CASE WHEN instr(actor, ' (') > 0"
+                           " THEN substr(actor, instr(actor, ' (')) ELSE '' END,"
+                           " detail = CASE WHEN action = 'sms-reply'"
+                           " THEN 'text reply (its words were removed after the retention period)' ELSE detail END"
+                           " WHERE id IN (SELECT id FROM audit WHERE at < ?1 AND actor LIKE 'sms:%'"
+                           " ORDER BY id LIMIT ?2)",
+        /* the JOIN cap counts per day: yesterday's and older rows are of no use */
+        [ST_PRUNE_JOINS] = "DELETE FROM public_joins WHERE rowid IN (SELECT rowid FROM public_joins"
+                           " WHERE day < ?1 LIMIT ?2)",
+        [ST_DELIVERY_TOTALS] = "SELECT channel, state, sum(deliveries) FROM delivery_totals WHERE alert_id = ?1"
+                               " GROUP BY channel, state ORDER BY channel, state",
+        [ST_PRUNED_AT] = "SELECT pruned_at FROM alerts WHERE id = ?1",
+        /* ---- escalation ---- */
+        /* the first escalating revision starts the clock; later ones find the row and leave it */
+        [ST_ESC_START] = "INSERT OR IGNORE INTO escalations (alert_id, subscriber, started_at, due_at)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+        [ST_ESC_DECIDE] = "UPDATE escalations SET state = ?3, detail = ?4, decided_at = ?5"
+                          " WHERE alert_id = ?1 AND subscriber = ?2 AND state = 'waiting'",
+        [ST_ESC_STOP_ALL] = "UPDATE escalations SET state = 'stopped', detail = ?2, decided_at = ?3"
+                            " WHERE alert_id = ?1 AND state = 'waiting'",
+        [ST_ESC_DUE] = "SELECT alert_id, subscriber, started_at, due_at FROM escalations"
+                       " WHERE state = 'waiting' AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+        [ST_ESC_NEXT] = "SELECT min(due_at) FROM escalations WHERE state = 'waiting'",
+        [ST_ESC_FIRST_ACK] = "SELECT by, at FROM acks WHERE alert_id = ?1 AND subscriber = ?2 ORDER BY at, id LIMIT 1",
+        [ST_ESC_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
+                                " created_at, updated_at, purpose, about) VALUES (?1, ?2, ?3, ?4, ?5, 'publish', ?6, ?6, ?7, ?8)",
+        [ST_ESC_LIST] = "SELECT subscriber, state, started_at, due_at, decided_at, detail FROM escalations"
+                        " WHERE alert_id = ?1 ORDER BY started_at, subscriber",
+        /* what became of the alert's own deliveries to a subscriber, per channel: the best state wins */
+        [ST_ESC_STATES] = "SELECT channel, state FROM outbox WHERE alert_id = ?1 AND subscriber = ?2"
+                          " AND purpose = 'alert' AND action = 'publish'",
+        [ST_ESC_UNACKED] = "SELECT a.id, a.grade, o.subscriber, e.state, e.due_at, e.decided_at, e.detail"
+                           " FROM alerts a JOIN outbox o ON o.alert_id = a.id"
+                           " LEFT JOIN escalations e ON e.alert_id = a.id AND e.subscriber = o.subscriber"
+                           " WHERE a.status = 'active' AND o.purpose = 'alert' AND o.action = 'publish'"
+                           " AND o.subscriber <> '' AND NOT EXISTS (SELECT 1 FROM acks k"
+                           " WHERE k.alert_id = a.id AND k.subscriber = o.subscriber)"
+                           " GROUP BY a.id, o.subscriber ORDER BY a.seq DESC, o.subscriber LIMIT ?1",
+        [ST_ESC_COUNT_WAITING] = "SELECT count(*) FROM escalations WHERE state = 'waiting'",
+        [ST_ESC_LOAD] = "SELECT started_at, decided_at, state FROM escalations WHERE alert_id = ?1 AND subscriber = ?2",
 };
 
 struct dawn_store {
@@ -648,6 +825,10 @@ int dawn_store_open(const char *path, struct dawn_store **out)
                 r = exec(s, "PRAGMA synchronous = FULL");
         if (r == 0)
                 r = exec(s, "PRAGMA foreign_keys = ON");
+        /* what is deleted is overwritten, not left in free space: a number that retention
+         * removed (or STOP and erasure requests) must not stay readable in the file */
+        if (r == 0)
+                r = exec(s, "PRAGMA secure_delete = ON");
         if (r == 0)
                 r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
         if (r == 0)
@@ -1145,6 +1326,7 @@ void dawn_outbox_row_clear(struct dawn_outbox_row *r)
         free(r->subscriber);
         free(r->recipient);
         free(r->alert_json);
+        free(r->about);
         memset(r, 0, sizeof(*r));
 }
 
@@ -1240,8 +1422,10 @@ int dawn_store_due_deliveries(struct dawn_store *s, enum dawn_channel_kind chann
                 r->attempts = sqlite3_column_int(st, 7);
                 r->created_at = sqlite3_column_int64(st, 8);
                 r->alert_json = column_strdup(st, 9);
+                column_copy(st, 10, r->purpose, sizeof(r->purpose));
+                r->about = column_strdup(st, 11);
                 n++;
-                if (!r->subscriber || !r->recipient || !r->alert_json) {
+                if (!r->subscriber || !r->recipient || !r->alert_json || !r->about) {
                         sqlite3_reset(st);
                         for (int i = 0; i < n; i++)
                                 dawn_outbox_row_clear(&rows[i]);
@@ -1355,6 +1539,11 @@ int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON
                                                 dawn_time_format(sqlite3_column_int64(st, 8), when, sizeof(when)));
                 cJSON_AddStringToObject(o, "updated_at",
                                         dawn_time_format(sqlite3_column_int64(st, 9), when, sizeof(when)));
+                const char *purpose = (const char *)sqlite3_column_text(st, 10);
+                if (purpose && strcmp(purpose, "alert") != 0) { /* an escalation or public text */
+                        cJSON_AddStringToObject(o, "purpose", purpose);
+                        cJSON_AddStringToObject(o, "about", (const char *)sqlite3_column_text(st, 11));
+                }
                 cJSON_AddItemToArray(array, o);
         }
         sqlite3_reset(st);
@@ -1825,6 +2014,97 @@ int dawn_store_waiting_proposals_json(struct dawn_store *s, cJSON *array)
         return st ? json_rows(s, st, array) : -EIO;
 }
 
+/* ---- history and audit (dawnctl history, dawnctl audit) ---- */
+
+/* {"at", "actor", "event"|"action", "revision"?, "alert"?, "detail"} from one row of
+ * ST_HISTORY (columns at, actor, event, revision, detail) or ST_AUDIT_LIST (at,
+ * actor, action, alert_id, detail). */
+static cJSON *trail_row(sqlite3_stmt *st, bool history)
+{
+        char when[40];
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+                return NULL;
+        dawn_time_format(sqlite3_column_int64(st, 0), when, sizeof(when));
+        const unsigned char *actor = sqlite3_column_text(st, 1), *what = sqlite3_column_text(st, 2);
+        const unsigned char *detail = sqlite3_column_text(st, 4);
+        bool ok = cJSON_AddStringToObject(o, "at", when) &&
+                  cJSON_AddStringToObject(o, "actor", actor ? (const char *)actor : "") &&
+                  cJSON_AddStringToObject(o, history ? "event" : "action", what ? (const char *)what : "");
+        if (ok && history && sqlite3_column_type(st, 3) != SQLITE_NULL)
+                ok = cJSON_AddNumberToObject(o, "revision", sqlite3_column_int(st, 3)) != NULL;
+        if (ok && !history && sqlite3_column_type(st, 3) != SQLITE_NULL)
+                ok = cJSON_AddStringToObject(o, "alert", (const char *)sqlite3_column_text(st, 3)) != NULL;
+        if (ok)
+                ok = cJSON_AddStringToObject(o, "detail", detail ? (const char *)detail : "") != NULL;
+        if (!ok) {
+                cJSON_Delete(o);
+                return NULL;
+        }
+        return o;
+}
+
+/* Appends rows of st to array while they stay within limit rows and
+ * DAWN_TRAIL_MAX_BYTES of text; returns 1 if st had more, 0 if not, or -errno. */
+static int trail_rows(sqlite3_stmt *st, bool history, int limit, cJSON *array)
+{
+        int rc, n = 0, r = 0;
+        size_t bytes = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                /* what the row costs as JSON, near enough: its text and the keys around it */
+                bytes += (size_t)sqlite3_column_bytes(st, 1) + (size_t)sqlite3_column_bytes(st, 4) + 96;
+                if (n >= limit || bytes > DAWN_TRAIL_MAX_BYTES) {
+                        r = 1;
+                        break;
+                }
+                cJSON *o = trail_row(st, history);
+                if (!o || !cJSON_AddItemToArray(array, o)) {
+                        cJSON_Delete(o);
+                        r = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_history_json(struct dawn_store *s, const char *alert_id, int limit, cJSON *array, bool *more)
+{
+        sqlite3_stmt *st = stmt(s, ST_HISTORY);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, limit + 1);
+        int r = trail_rows(st, true, limit, array);
+        *more = r == 1;
+        return r < 0 ? r : 0;
+}
+
+int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor, int limit, cJSON *array,
+                          bool *more)
+{
+        /* newest first, so that what the limits leave out is the oldest; then turned round */
+        sqlite3_stmt *st = stmt(s, ST_AUDIT_LIST);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, since);
+        bind_text(st, 2, actor);
+        sqlite3_bind_int(st, 3, limit + 1);
+        cJSON *newest = cJSON_CreateArray();
+        if (!newest)
+                return -ENOMEM;
+        int r = trail_rows(st, false, limit, newest);
+        *more = r == 1;
+        cJSON *o;
+        while (r >= 0 && (o = cJSON_GetArrayItem(newest, cJSON_GetArraySize(newest) - 1)))
+                cJSON_AddItemToArray(array, cJSON_DetachItemViaPointer(newest, o));
+        cJSON_Delete(newest);
+        return r < 0 ? r : 0;
+}
+
 /* ---- what the store costs ---- */
 
 uint64_t dawn_store_vm_steps(struct dawn_store *s)
@@ -1880,6 +2160,238 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
         return r;
 }
 
+/* ---- escalation (issue 13 part 1) ---- */
+
+int dawn_store_start_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber, int64_t due_at,
+                                int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_START);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, due_at);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+int dawn_store_decide_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                                 const char *state, const char *detail, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_DECIDE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        bind_text(st, 3, state);
+        bind_text(st, 4, detail);
+        sqlite3_bind_int64(st, 5, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+int dawn_store_stop_escalations(struct dawn_store *s, const char *alert_id, const char *why, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_STOP_ALL);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, why);
+        sqlite3_bind_int64(st, 3, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int dawn_store_due_escalations(struct dawn_store *s, int64_t now, struct dawn_escalation_row *rows, int limit)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_DUE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int(st, 2, limit);
+        int n = 0, rc;
+        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct dawn_escalation_row *r = &rows[n++];
+                column_copy(st, 0, r->alert_id, sizeof(r->alert_id));
+                column_copy(st, 1, r->subscriber, sizeof(r->subscriber));
+                r->started_at = sqlite3_column_int64(st, 2);
+                r->due_at = sqlite3_column_int64(st, 3);
+        }
+        sqlite3_reset(st);
+        return n;
+}
+
+int64_t dawn_store_next_escalation(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_NEXT);
+        if (!st)
+                return 0;
+        int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        return t;
+}
+
+int dawn_store_first_ack(struct dawn_store *s, const char *alert_id, const char *subscriber, char *by, size_t by_size,
+                         int64_t *at)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_FIRST_ACK);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        if (r == 1) {
+                if (by)
+                        column_copy(st, 0, by, by_size);
+                if (at)
+                        *at = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+int dawn_store_add_purpose_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                                    enum dawn_channel_kind channel, const char *recipient, const char *purpose,
+                                    const char *about, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_ADD_DELIVERY);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, revision);
+        bind_text(st, 3, subscriber);
+        bind_text(st, 4, dawn_channel_name(channel));
+        bind_text(st, 5, recipient);
+        sqlite3_bind_int64(st, 6, now);
+        bind_text(st, 7, purpose);
+        bind_text(st, 8, about);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+}
+
+static void add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+{
+        char when[40];
+        if (sqlite3_column_type(st, col) != SQLITE_NULL && sqlite3_column_int64(st, col))
+                cJSON_AddStringToObject(o, key, dawn_time_format(sqlite3_column_int64(st, col), when, sizeof(when)));
+}
+
+/* The detail column as the JSON shows it: 'escalated' keeps a JSON array of ids. */
+static void add_detail(cJSON *o, const char *state, sqlite3_stmt *st, int col)
+{
+        const char *detail = (const char *)sqlite3_column_text(st, col);
+        if (!detail || !state)
+                return;
+        if (strcmp(state, "escalated") == 0) {
+                cJSON *to = cJSON_Parse(detail);
+                if (to)
+                        cJSON_AddItemToObject(o, "to", to);
+        } else if (strcmp(state, "acknowledged") == 0) {
+                cJSON_AddStringToObject(o, "by", detail);
+        } else {
+                cJSON_AddStringToObject(o, "reason", detail);
+        }
+}
+
+int dawn_store_escalations_json(struct dawn_store *s, const char *alert_id, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_LIST);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = cJSON_CreateObject();
+                const char *state = (const char *)sqlite3_column_text(st, 1);
+                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "state", state ? state : "");
+                add_time(o, "started_at", st, 2);
+                add_time(o, "due_at", st, 3);
+                add_time(o, "decided_at", st, 4);
+                add_detail(o, state, st, 5);
+                cJSON_AddItemToArray(array, o);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_delivery_states(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int (*fn)(enum dawn_channel_kind channel, enum dawn_delivery_state state, void *ud),
+                               void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_STATES);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        int rc, r = 0;
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int channel = dawn_channel_from_name((const char *)sqlite3_column_text(st, 0));
+                int state = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1));
+                if (channel >= 0 && state >= 0)
+                        r = fn((enum dawn_channel_kind)channel, (enum dawn_delivery_state)state, userdata);
+        }
+        sqlite3_reset(st);
+        return r ? r : (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_unacked_json(struct dawn_store *s, int limit, cJSON *array)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_UNACKED);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int(st, 1, limit);
+        int rc, n = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                cJSON *o = cJSON_CreateObject();
+                const char *state = (const char *)sqlite3_column_text(st, 3);
+                cJSON_AddStringToObject(o, "alert", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "grade", (const char *)sqlite3_column_text(st, 1));
+                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 2));
+                cJSON_AddStringToObject(o, "escalation", state ? state : "none");
+                if (state && strcmp(state, "waiting") == 0)
+                        add_time(o, "due_at", st, 4);
+                else
+                        add_time(o, "decided_at", st, 5);
+                add_detail(o, state, st, 6);
+                cJSON_AddItemToArray(array, o);
+                n++;
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+}
+
+int64_t dawn_store_count_waiting_escalations(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_COUNT_WAITING);
+        if (!st)
+                return -EIO;
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return n;
+}
+
+int dawn_store_load_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int64_t *started_at, int64_t *decided_at)
+{
+        sqlite3_stmt *st = stmt(s, ST_ESC_LOAD);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, subscriber);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        if (r == 1) {
+                *started_at = sqlite3_column_int64(st, 0);
+                *decided_at = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
 /* ---- tests ---- */
 
 void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code)
@@ -1897,6 +2409,234 @@ int dawn_store_limit_growth(struct dawn_store *s, int pages)
         sqlite3_finalize(st);
         snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", now + pages);
         return exec(s, sql);
+}
+
+/* ---- retention (UK GDPR storage limitation) ----
+ *
+ * An alert that ended (cancelled or expired) longer ago than
+ * retention.deliveries loses its delivery details: the outbox rows, which
+ * hold every recipient's number, address or topic, go; what the panel needs
+ * stays: per channel, purpose and state how many there were
+ * (delivery_totals), and how long each that reached its peer took
+ * (delivery_times, no recipient). Who acknowledged goes too (by becomes
+ * "(removed)"); that the subscriber did, and when, stays. Numbers that
+ * replied STOP (sms_optouts) are never pruned: an opt-out is honoured for
+ * ever. A batch of alerts at a time, in the caller's write. */
+
+void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prune_counts *step)
+{
+        sum->alerts += step->alerts;
+        sum->deliveries += step->deliveries;
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                sum->by_channel[k] += step->by_channel[k];
+        sum->audit_rows += step->audit_rows;
+        sum->join_rows += step->join_rows;
+        sum->more = step->more;
+}
+
+static void count_channel(struct dawn_prune_counts *c, const unsigned char *channel, int64_t n)
+{
+        int k = channel ? dawn_channel_from_name((const char *)channel) : -1;
+        if (k >= 0)
+                c->by_channel[k] += n;
+        c->deliveries += n;
+}
+
+int dawn_store_prune_preview(struct dawn_store *s, int64_t ended_before, int max_ids, cJSON *ids,
+                             struct dawn_prune_counts *out)
+{
+        memset(out, 0, sizeof(*out));
+        sqlite3_stmt *st = stmt(s, ST_PRUNE_PREVIEW_ALERTS);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                out->alerts = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+                return sqlite_to_errno(rc);
+        if ((st = stmt(s, ST_PRUNE_PREVIEW_DELIVERIES)) == NULL)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                count_channel(out, sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+                return sqlite_to_errno(rc);
+        if (!ids || max_ids <= 0)
+                return 0;
+        if ((st = stmt(s, ST_PRUNE_BATCH)) == NULL)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        sqlite3_bind_int(st, 2, max_ids);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+        sqlite3_reset(st);
+        out->more = out->alerts > max_ids;
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* Runs one of the batch statements that take the ids (?1) and maybe one more value (?2). */
+static int prune_run(struct dawn_store *s, enum stmt_id id, const char *ids_json, int64_t v2)
+{
+        sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, ids_json);
+        if (sqlite3_bind_parameter_count(st) >= 2)
+                sqlite3_bind_int64(st, 2, v2);
+        return run(s, st);
+}
+
+/* One audit row per alert: how many deliveries on which channels lost their details. */
+static int prune_audit_alerts(struct dawn_store *s, const char *ids_json, const char *actor, int64_t now,
+                              struct dawn_prune_counts *out)
+{
+        sqlite3_stmt *st = stmt(s, ST_PRUNE_COUNT);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, ids_json);
+        /* collected first: the audit insert is a statement of its own */
+        struct { char id[DAWN_MAX_ID_CHARS + 1]; char detail[160]; size_t len; int64_t n; } rows[DAWN_PRUNE_BATCH_MAX];
+        int n = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *id = (const char *)sqlite3_column_text(st, 0);
+                const char *channel = (const char *)sqlite3_column_text(st, 1);
+                int64_t k = sqlite3_column_int64(st, 2);
+                count_channel(out, (const unsigned char *)channel, k);
+                if (!id || !channel)
+                        continue;
+                if (n == 0 || strcmp(rows[n - 1].id, id) != 0) {
+                        if (n == DAWN_PRUNE_BATCH_MAX)
+                                break; /* never: the batch is at most that many alerts */
+                        snprintf(rows[n].id, sizeof(rows[n].id), "%s", id);
+                        rows[n].len = 0;
+                        rows[n].n = 0;
+                        n++;
+                }
+                size_t len = rows[n - 1].len, room = sizeof(rows[0].detail);
+                if (len < room)
+                        rows[n - 1].len += (size_t)snprintf(rows[n - 1].detail + len, room - len, "%s%s %lld",
+                                                            len ? ", " : "", channel, (long long)k);
+                rows[n - 1].n += k;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return sqlite_to_errno(rc);
+        /* the alerts without any delivery are in the batch too, and get their row below */
+        cJSON *arr = cJSON_Parse(ids_json);
+        const cJSON *item;
+        int r = arr ? 0 : -ENOMEM;
+        cJSON_ArrayForEach(item, arr) {
+                if (r < 0 || !cJSON_IsString(item))
+                        break;
+                char detail[300];
+                snprintf(detail, sizeof(detail), "delivery details removed (retention): 0 deliveries");
+                for (int i = 0; i < n; i++)
+                        if (strcmp(rows[i].id, item->valuestring) == 0)
+                                snprintf(detail, sizeof(detail),
+                                         "delivery details removed (retention): %lld deliveries (%s); "
+                                         "counts per channel and state kept",
+                                         (long long)rows[i].n, rows[i].detail);
+                r = dawn_store_audit(s, actor, "prune", item->valuestring, detail, now);
+        }
+        cJSON_Delete(arr);
+        return r;
+}
+
+int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_alerts, const char *actor,
+                          int64_t now, struct dawn_prune_counts *out)
+{
+        memset(out, 0, sizeof(*out));
+        if (max_alerts <= 0 || max_alerts > DAWN_PRUNE_BATCH_MAX)
+                max_alerts = DAWN_PRUNE_BATCH_MAX;
+        sqlite3_stmt *st = stmt(s, ST_PRUNE_BATCH);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, ended_before);
+        sqlite3_bind_int(st, 2, max_alerts);
+        cJSON *ids = cJSON_CreateArray();
+        int rc;
+        int64_t rows = 0;
+        bool full = false;
+        while (ids && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                /* and at most so many deliveries, but always one alert, however many it has */
+                int64_t n = sqlite3_column_int64(st, 1);
+                if (rows > 0 && rows + n > DAWN_PRUNE_DELIVERIES_MAX) {
+                        full = true;
+                        rc = SQLITE_DONE;
+                        break;
+                }
+                rows += n;
+                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+        }
+        sqlite3_reset(st);
+        if (!ids)
+                return -ENOMEM;
+        if (rc != SQLITE_DONE) {
+                cJSON_Delete(ids);
+                return sqlite_to_errno(rc);
+        }
+        out->alerts = cJSON_GetArraySize(ids);
+        char *ids_json = cJSON_PrintUnformatted(ids);
+        cJSON_Delete(ids);
+        if (!ids_json)
+                return -ENOMEM;
+        int r = 0;
+        if (out->alerts > 0) {
+                /* the counts and the audit rows first: they read the rows about to go */
+                r = prune_audit_alerts(s, ids_json, actor, now, out);
+                static const enum stmt_id steps[] = { ST_PRUNE_TOTALS, ST_PRUNE_TIMES, ST_PRUNE_OUTBOX,
+                                                      ST_PRUNE_ACKS_MASK, ST_PRUNE_ACKS_DROP,
+                                                      ST_PRUNE_ESCALATIONS, ST_PRUNE_MARK };
+                for (size_t i = 0; r == 0 && i < sizeof(steps) / sizeof(steps[0]); i++)
+                        r = prune_run(s, steps[i], ids_json, now);
+        }
+        free(ids_json);
+        /* numbers in the audit trail past the same period, a bounded number per step */
+        if (r == 0 && (st = stmt(s, ST_PRUNE_AUDIT))) {
+                sqlite3_bind_int64(st, 1, ended_before);
+                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                r = run(s, st);
+                out->audit_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+        } else if (r == 0) {
+                r = -EIO;
+        }
+        /* the JOIN cap's day counts (day: days since the epoch, UTC) older than yesterday */
+        if (r == 0 && (st = stmt(s, ST_PRUNE_JOINS))) {
+                int64_t today = now / (INT64_C(86400) * 1000000);
+                sqlite3_bind_int64(st, 1, today - 1);
+                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                r = run(s, st);
+                out->join_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+        } else if (r == 0) {
+                r = -EIO;
+        }
+        out->more = full || out->alerts == max_alerts || out->audit_rows == DAWN_PRUNE_ROWS_MAX ||
+                    out->join_rows == DAWN_PRUNE_ROWS_MAX;
+        return r;
+}
+
+int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object)
+{
+        sqlite3_stmt *st = stmt(s, ST_DELIVERY_TOTALS);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *channel = (const char *)sqlite3_column_text(st, 0);
+                const char *state = (const char *)sqlite3_column_text(st, 1);
+                if (!channel || !state)
+                        continue;
+                cJSON *c = cJSON_GetObjectItemCaseSensitive(object, channel);
+                if (!c)
+                        c = cJSON_AddObjectToObject(object, channel);
+                cJSON_AddNumberToObject(c, state, (double)sqlite3_column_int64(st, 2));
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
 /* ---- public text subscriptions (issue 13 part 2) ---- */
@@ -1983,6 +2723,18 @@ int dawn_store_public_counts_json(struct dawn_store *s, cJSON *array)
         }
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id)
+{
+        sqlite3_stmt *st = stmt(s, ST_PRUNED_AT);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        int rc = sqlite3_step(st);
+        int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return r;
 }
 
 /* Collects first, then calls fn: fn writes the outbox, and a statement is

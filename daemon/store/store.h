@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 7
+#define DAWN_STORE_SCHEMA_VERSION 8
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -120,6 +120,8 @@ struct dawn_outbox_row {
         int attempts;
         int64_t created_at;
         char *alert_json;       /* the revision's alert JSON */
+        char purpose[16];       /* "alert", "escalation" or "public" */
+        char *about;            /* an escalation's: the subscriber who did not acknowledge; else "" */
 };
 void dawn_outbox_row_clear(struct dawn_outbox_row *r);
 
@@ -282,6 +284,29 @@ uint64_t dawn_store_vm_steps(struct dawn_store *s);
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);
 
+/* ---- history and audit (dawnctl history, dawnctl audit) ----
+ * Both read at most limit rows (by index) and DAWN_TRAIL_MAX_BYTES of their
+ * text, so that one answer costs a bounded amount however long the trail
+ * has grown; *more says whether rows were left out. Times are RFC 3339
+ * (UTC). */
+#define DAWN_TRAIL_MAX_BYTES (4 * 1024 * 1024)
+/* Every event on the alert, oldest first (at one instant, a decision before
+ * the grade change it made): [{"at", "actor", "event", "revision" (when
+ * the event made or names one), "detail"}]. Events: the audit actions
+ * about the alert (issue, report, update, corroborate, propose, approve,
+ * reject, cancel, expire, cluster, ...), "grade" (the revision's grade,
+ * "warning -> critical: <reasons>"), "ack" (from the acks table),
+ * "proposal-<status>" (closed by dawnd when the alert ended),
+ * "escalation-wait", "escalate", "escalation-acknowledged",
+ * "escalation-stopped" (the escalations table). The oldest events when
+ * there are more. */
+int dawn_store_history_json(struct dawn_store *s, const char *alert_id, int limit, cJSON *array, bool *more);
+/* Audit rows at or after since (usec), of actor only when not NULL,
+ * oldest first: [{"at", "actor", "action", "alert"?, "detail"}]; the newest
+ * ones when there are more. */
+int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor, int limit, cJSON *array,
+                          bool *more);
+
 /* Tests: the next dawn_store_commit() rolls back and fails as if COMMIT had
  * returned sqlite_code (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR...). */
 void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
@@ -289,6 +314,91 @@ void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
  * max_page_count); a write past that fails with SQLITE_FULL, as on a full
  * disk. Returns 0 or -errno. */
 int dawn_store_limit_growth(struct dawn_store *s, int pages);
+
+/* ---- retention (UK GDPR storage limitation) ----
+ * An ended alert's delivery details go once it ended longer ago than
+ * retention.deliveries: its outbox rows (the recipients), who acknowledged
+ * it; kept are the counts per channel, purpose and state (delivery_totals)
+ * and the time each delivered one took (delivery_times). Also, past the
+ * same period, the masked numbers in audit rows; and the JOIN cap's day
+ * counts older than yesterday. Opt-outs are never pruned. */
+/* Alerts per step, and other rows (audit, JOIN counts) per step: one
+ * step is one bounded write, so the loop never waits long on it. */
+#define DAWN_PRUNE_BATCH_MAX 64
+/* ... and deliveries per step, unless one alert alone has more (public texts) */
+#define DAWN_PRUNE_DELIVERIES_MAX 4096
+#define DAWN_PRUNE_ROWS_MAX 256
+struct dawn_prune_counts {
+        int64_t alerts;                           /* alerts whose details went (or would) */
+        int64_t deliveries;                       /* their deliveries */
+        int64_t by_channel[DAWN_CHANNEL_COUNT];   /* of which on each channel */
+        int64_t audit_rows;                       /* audit rows that lost a number */
+        int64_t join_rows;                        /* public_joins rows removed */
+        bool more;                                /* a step stopped at a bound: run another */
+};
+void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prune_counts *step);
+/* What pruning alerts that ended before ended_before would remove, writing
+ * nothing: the counts, and the first max_ids alert ids (oldest first)
+ * appended to ids (NULL: none). 0 or -errno. */
+int dawn_store_prune_preview(struct dawn_store *s, int64_t ended_before, int max_ids, cJSON *ids,
+                             struct dawn_prune_counts *out);
+/* One step inside the caller's write: up to max_alerts (at most
+ * DAWN_PRUNE_BATCH_MAX) alerts, with at most DAWN_PRUNE_DELIVERIES_MAX
+ * deliveries between them (but at least one), that ended before ended_before, oldest
+ * first, each with an audit row "prune" by actor; audit rows older than
+ * ended_before lose their masked number; old JOIN counts go. out->more
+ * when a bound was reached. 0 or -errno. */
+int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_alerts, const char *actor,
+                          int64_t now, struct dawn_prune_counts *out);
+/* A pruned alert's kept counts: {"sms": {"delivered": 41, "failed": 1}, ...}
+ * (purposes summed). 0 or -errno. */
+int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object);
+/* When the alert's delivery details were removed (µs), 0 if they were not (or no such alert), or -errno. */
+int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
+/* ---- escalation (issue 13 part 1; README "Escalation") ----
+ * One escalations row per (alert, subscriber) whose clock started: waiting
+ * until due_at, then acknowledged (detail: by whom), escalated (detail: a
+ * JSON array of the subscriber ids told) or stopped (detail: "cancelled" or
+ * "expired"). Decisions only ever move a waiting row. */
+#define DAWN_MAX_SUBSCRIBER_CHARS 64
+struct dawn_escalation_row {
+        char alert_id[DAWN_MAX_ID_CHARS + 1];
+        char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
+        int64_t started_at, due_at;
+};
+/* Starts the clock unless it ran for this alert and subscriber before: 1 started, 0 it had, -errno. */
+int dawn_store_start_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber, int64_t due_at,
+                                int64_t now);
+/* A waiting escalation is decided (state, detail): 1 if it was waiting, 0 if not, -errno. */
+int dawn_store_decide_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                                 const char *state, const char *detail, int64_t now);
+/* The alert's waiting escalations are stopped with why: how many, or -errno. */
+int dawn_store_stop_escalations(struct dawn_store *s, const char *alert_id, const char *why, int64_t now);
+/* Up to limit waiting escalations due at now, soonest first: how many, or -errno. */
+int dawn_store_due_escalations(struct dawn_store *s, int64_t now, struct dawn_escalation_row *rows, int limit);
+/* The earliest due_at of a waiting escalation, or 0 if none. */
+int64_t dawn_store_next_escalation(struct dawn_store *s);
+/* The subscriber's first acknowledgement of the alert (any revision, any way): 1 and by/at, 0 none, -errno. */
+int dawn_store_first_ack(struct dawn_store *s, const char *alert_id, const char *subscriber, char *by, size_t by_size,
+                         int64_t *at);
+/* An outbox row of its own purpose ("escalation", "public") and about: a
+ * delivery apart from the alert's own to the same recipient. 1 added, 0 it existed, -errno. */
+int dawn_store_add_purpose_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
+                                    enum dawn_channel_kind channel, const char *recipient, const char *purpose,
+                                    const char *about, int64_t now);
+/* [{"subscriber", "state", "started_at", "due_at", "decided_at", "to"|"by"|"reason"}] */
+int dawn_store_escalations_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* fn for each of the alert's own deliveries (purpose alert, publish) to subscriber. */
+int dawn_store_delivery_states(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int (*fn)(enum dawn_channel_kind channel, enum dawn_delivery_state state, void *ud),
+                               void *userdata);
+/* Active alerts' subscribers with no acknowledgement, newest alert first, at
+ * most limit: [{"alert", "grade", "subscriber", "escalation", ...}]; how many, or -errno. */
+int dawn_store_unacked_json(struct dawn_store *s, int limit, cJSON *array);
+int64_t dawn_store_count_waiting_escalations(struct dawn_store *s);
+/* 1 and the escalation's started_at and decided_at (0 while waiting), 0 if none, -errno. */
+int dawn_store_load_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
+                               int64_t *started_at, int64_t *decided_at);
 
 /* ---- public text subscriptions (issue 13 part 2) ----
  * public_subscribers holds a number and the areas it joined, nothing else;

@@ -13,10 +13,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "escalation.h"
 #include "submit.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
+#include "retention.h"
 #include "route.h"
 #include "ways.h"
 
@@ -358,9 +360,12 @@ static cJSON *cmd_show(struct dawn_ways *ways, const struct dawn_peer *p, const 
         cJSON *deliveries = cJSON_AddArrayToObject(o, "deliveries");
         cJSON *corroborations = cJSON_AddArrayToObject(o, "corroborations");
         cJSON *acks = cJSON_AddArrayToObject(o, "acks");
+        cJSON *escalations = cJSON_AddArrayToObject(o, "escalations");
         r = dawn_store_deliveries_json(ways->store, id, deliveries);
         if (r == 0)
                 r = dawn_store_acks_json(ways->store, id, acks);
+        if (r == 0)
+                r = dawn_store_escalations_json(ways->store, id, escalations);
         if (r == 0)
                 r = dawn_store_corroborations_json(ways->store, id, corroborations);
         if (r < 0) {
@@ -368,6 +373,20 @@ static cJSON *cmd_show(struct dawn_ways *ways, const struct dawn_peer *p, const 
                 return answer_store_error(ways, r);
         }
         mask_deliveries(deliveries);
+        /* pruned by retention: the counts that were kept, and since when the rows are gone */
+        int64_t pruned_at = dawn_store_pruned_at(ways->store, id);
+        if (pruned_at > 0) {
+                char when[40];
+                cJSON *totals = cJSON_AddObjectToObject(o, "delivery_totals");
+                r = dawn_store_delivery_totals_json(ways->store, id, totals);
+                cJSON_AddStringToObject(o, "details_removed_at", dawn_time_format(pruned_at, when, sizeof(when)));
+        } else {
+                r = (int)pruned_at;
+        }
+        if (r < 0) {
+                cJSON_Delete(o);
+                return answer_store_error(ways, r);
+        }
         cJSON *ans = answer_ok();
         cJSON_AddItemToObject(ans, "alert", o);
         return ans;
@@ -448,7 +467,9 @@ static cJSON *cmd_reload(struct dawn_ways *ways, const struct dawn_peer *p, cons
         log_info("reload requested by %s", p->actor);
         if (!ways->reload)
                 return answer_error("cmd", false, "reload is not available in this process");
-        if (ways->reload(ways->reload_userdata, msg, sizeof(msg)) < 0)
+        int r = ways->reload(ways->reload_userdata, msg, sizeof(msg));
+        dawn_audit_reload(ways, p->actor, r, msg);
+        if (r < 0)
                 return answer_error("config", false, "configuration not reloaded, the old one stays: %s", msg);
         cJSON *ans = answer_ok();
         cJSON_AddBoolToObject(ans, "reloaded", true);
@@ -529,6 +550,161 @@ static cJSON *cmd_optouts(struct dawn_ways *ways, const struct dawn_peer *p, con
         return ans;
 }
 
+/* ---- history and audit ---- */
+
+static cJSON *cmd_history(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "id", NULL };
+        const char *id;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = need_id(req, &id);
+        if (bad)
+                return bad;
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        int r = dawn_store_load_alert(ways->store, id, &a);
+        dawn_alert_clear(&a);
+        if (r <= 0)
+                return r == 0 ? answer_error("id", false, "no alert with id '%.*s'", dawn_utf8_prefix(id, 40), id)
+                              : answer_store_error(ways, r);
+        cJSON *events = cJSON_CreateArray();
+        bool more = false;
+        r = dawn_store_history_json(ways->store, id, DAWN_HISTORY_MAX_EVENTS, events, &more);
+        if (r < 0) {
+                cJSON_Delete(events);
+                return answer_store_error(ways, r);
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "history", events);
+        cJSON_AddBoolToObject(ans, "more", more);
+        return ans;
+}
+
+/* A whole number in lo..hi, or absent (*v left as it is). */
+static cJSON *want_count(const cJSON *req, const char *name, double lo, double hi, double *v)
+{
+        const cJSON *i = cJSON_GetObjectItemCaseSensitive(req, name);
+        if (!i)
+                return NULL;
+        if (!cJSON_IsNumber(i) || i->valuedouble < lo || i->valuedouble > hi ||
+            i->valuedouble != (double)(int64_t)i->valuedouble)
+                return answer_error(name, false, "%s: a whole number from %.0f to %.0f", name, lo, hi);
+        *v = i->valuedouble;
+        return NULL;
+}
+
+static cJSON *cmd_audit(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "since_seconds", "actor", "limit", NULL };
+        /* a century back is "all of it"; the bound keeps now - since from overflowing */
+        double since = -1, limit = DAWN_AUDIT_DEFAULT_ROWS;
+        cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = want_count(req, "since_seconds", 0, 100.0 * 366 * 86400, &since);
+        if (!bad)
+                bad = want_count(req, "limit", 1, DAWN_AUDIT_MAX_ROWS, &limit);
+        const cJSON *actor = cJSON_GetObjectItemCaseSensitive(req, "actor");
+        if (!bad && actor && (!cJSON_IsString(actor) || !actor->valuestring[0] || strlen(actor->valuestring) > 256))
+                bad = answer_error("actor", false, "actor: the actor's name as the audit log has it (1..256 bytes)");
+        if (bad)
+                return bad;
+        int64_t from = since < 0 ? 0 : dawn_now_usec() - (int64_t)since * DAWN_USEC_PER_SEC;
+        cJSON *rows = cJSON_CreateArray();
+        bool more = false;
+        int r = dawn_store_audit_json(ways->store, from, actor ? actor->valuestring : NULL, (int)limit, rows, &more);
+        if (r < 0) {
+                cJSON_Delete(rows);
+                return answer_store_error(ways, r);
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "audit", rows);
+        cJSON_AddBoolToObject(ans, "more", more);
+        return ans;
+}
+
+/* ---- retention ---- */
+
+/* How many alert ids a dry run lists (it counts them all). */
+#define PRUNE_LIST_MAX 50
+
+static void prune_counts_json(cJSON *o, const struct dawn_prune_counts *c)
+{
+        cJSON_AddNumberToObject(o, "alerts", (double)c->alerts);
+        cJSON_AddNumberToObject(o, "deliveries", (double)c->deliveries);
+        cJSON *ch = cJSON_AddObjectToObject(o, "channels");
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                if (c->by_channel[k])
+                        cJSON_AddNumberToObject(ch, dawn_channel_name((enum dawn_channel_kind)k),
+                                                (double)c->by_channel[k]);
+}
+
+/* dawnctl prune [--dry-run]: what retention would remove now, or one step
+ * of it now (the rest follows by itself: retention.h). */
+static cJSON *cmd_prune(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "dry_run", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const cJSON *dry = cJSON_GetObjectItemCaseSensitive(req, "dry_run");
+        if (dry && !cJSON_IsBool(dry))
+                return answer_error("dry_run", false, "dry_run: must be true or false");
+        if (!ways->retention)
+                return answer_error("cmd", false, "prune is not available in this process");
+        int64_t now = dawn_now_usec();
+        int64_t cutoff = dawn_retention_cutoff(ways->retention, now);
+        char when[40];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "dry_run", cJSON_IsTrue(dry));
+        cJSON_AddStringToObject(o, "ended_before", dawn_time_format(cutoff, when, sizeof(when)));
+        struct dawn_prune_counts c;
+        int r;
+        if (cJSON_IsTrue(dry)) {
+                cJSON *ids = cJSON_CreateArray();
+                r = dawn_store_prune_preview(ways->store, cutoff, PRUNE_LIST_MAX, ids, &c);
+                prune_counts_json(o, &c);
+                cJSON_AddItemToObject(o, "alert_ids", ids);
+        } else {
+                r = dawn_retention_prune_now(ways->retention, p->actor, &c);
+                prune_counts_json(o, &c);
+                cJSON_AddNumberToObject(o, "audit_rows", (double)c.audit_rows);
+                log_info("retention: %s asked to prune now: %lld alert(s), %lld deliveries in this step%s", p->actor,
+                         (long long)c.alerts, (long long)c.deliveries, c.more ? "; more follow" : "");
+        }
+        cJSON_AddBoolToObject(o, "more", c.more);
+        if (r < 0) {
+                cJSON_Delete(o);
+                return answer_store_error(ways, r);
+        }
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "prune", o);
+        return ans;
+}
+
+/* Active alerts' subscribers who have not acknowledged, with where their
+ * escalation stands (README "Escalation"); at most DAWN_UNACKED_MAX rows. */
+static cJSON *cmd_unacked(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { NULL };
+        cJSON *bad = check_args(req, args);
+        (void)p;
+        if (bad)
+                return bad;
+        cJSON *rows = cJSON_CreateArray();
+        int n = rows ? dawn_store_unacked_json(ways->store, DAWN_UNACKED_MAX + 1, rows) : -ENOMEM;
+        if (n < 0) {
+                cJSON_Delete(rows);
+                return answer_store_error(ways, n);
+        }
+        if (n > DAWN_UNACKED_MAX)
+                cJSON_DeleteItemFromArray(rows, DAWN_UNACKED_MAX);
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "unacked", rows);
+        cJSON_AddBoolToObject(ans, "truncated", n > DAWN_UNACKED_MAX);
+        return ans;
+}
+
 /* ---- public text subscriptions (issue 13 part 2) ---- */
 
 /* Counts per area, never numbers; with "remove": a number's subscriptions
@@ -599,12 +775,16 @@ static const struct {
         { "list", cmd_list },     { "pending", cmd_pending }, { "show", cmd_show },
         { "route", cmd_route },   { "status", cmd_status },   { "reload", cmd_reload },
         { "approve", cmd_approve }, { "reject", cmd_reject }, { "optouts", cmd_optouts },
+        { "history", cmd_history }, { "audit", cmd_audit },
+        { "prune", cmd_prune },
+        { "unacked", cmd_unacked },
         { "public", cmd_public },
 };
 
 static bool is_write(command_fn fn)
 {
         return fn == cmd_issue || fn == cmd_update || fn == cmd_cancel || fn == cmd_approve || fn == cmd_reject ||
+               fn == cmd_prune || /* a dry run writes nothing: its answer waits for no batch */
                fn == cmd_public;
 }
 

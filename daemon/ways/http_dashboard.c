@@ -152,7 +152,10 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
         const struct sockaddr *sa = ci ? ci->client_addr : NULL;
         socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
         char host[NI_MAXHOST], port[NI_MAXSERV];
-        if (sa && getnameinfo(sa, len, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+        struct request *rq = con_cls;
+        if (rq && strstr(http_remote_of(rq), " via "))
+                snprintf(peer, sizeof(peer), "%s", http_remote_of(rq)); /* the browser, through a trusted proxy */
+        else if (sa && getnameinfo(sa, len, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
                 snprintf(peer, sizeof(peer), "%s:%s", host, port);
         struct relay *rl = calloc(1, sizeof(*rl));
         int r = rl ? 0 : -ENOMEM;
@@ -175,16 +178,27 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
         h->n_relays++;
 }
 
-/* Same-origin only: a page from elsewhere must not open a connection from
- * the user's browser to this broker (cross-site WebSocket hijacking). */
+/* Same-origin, or an origin in daemon.allowed_origins: a page from
+ * elsewhere must not open a connection from the user's browser to this
+ * broker (cross-site WebSocket hijacking). The Host is the one the browser
+ * sent, as a proxy passes it on (nginx: proxy_set_header Host $http_host);
+ * host and port compare as URLs do (netaddr.c), so a port the browser left
+ * out because it is the default matches a Host that leaves it out too. */
 static bool origin_allowed(struct request *rq)
 {
+        const struct dawn_config *c = rq->h->ways->config;
         const char *origin = http_header(rq, "Origin");
-        const char *host = http_header(rq, MHD_HTTP_HEADER_HOST);
+        char norm[DAWN_ORIGIN_MAX];
         if (!origin)
                 return true; /* not a browser */
-        const char *sep = strstr(origin, "://");
-        return host && sep && strcmp(sep + 3, host) == 0;
+        if (dawn_origin_matches_host(origin, http_header(rq, MHD_HTTP_HEADER_HOST)))
+                return true;
+        if (!c->n_allowed_origins || dawn_origin_normalize(origin, norm, sizeof(norm)) < 0)
+                return false;
+        for (size_t i = 0; i < c->n_allowed_origins; i++)
+                if (strcmp(norm, c->allowed_origins[i]) == 0)
+                        return true;
+        return false;
 }
 
 void http_mqtt_relay(struct request *rq)

@@ -86,6 +86,9 @@ void http_metrics(struct request *rq)
         write_store_gauges(ways, f);
         dawn_metrics_write_gauge(f, "dawn_outbox_in_flight", "Deliveries handed to a channel and not yet ended.",
                                  NULL, dawn_outbox_in_flight(ways->outbox), 1);
+        dawn_metrics_write_gauge(f, "dawn_escalations_waiting",
+                                 "Escalation clocks running: subscribers who have not acknowledged yet.", NULL,
+                                 (double)dawn_store_count_waiting_escalations(ways->store), 1);
         /* read at scrape time, so it is right after a restart; a count, never a number */
         int64_t public_numbers = dawn_store_public_numbers(ways->store);
         if (public_numbers >= 0)

@@ -160,7 +160,7 @@ struct request {
         const struct http_route *route; /* NULL until begin() found it */
         char *alert_id;                 /* /v1/alerts/<id> */
         char *source;                   /* the authenticated source's id */
-        char remote[INET6_ADDRSTRLEN + 8];
+        char remote[2 * INET6_ADDRSTRLEN + 16]; /* "client" or, from a trusted proxy, "client via proxy" */
         char retry_after[24];           /* a Retry-After for the answer, or "" */
 
         /* the body */

@@ -56,15 +56,26 @@ void http_respond_header(struct request *rq, const char *name, const char *value
                 MHD_add_response_header(rq->response, name, value);
 }
 
+/* The client's address for logs. From a proxy in daemon.trusted_proxies,
+ * the last address of its X-Forwarded-For (the one it appended: earlier ones
+ * are whatever the client claimed), shown with the proxy's. */
 const char *http_remote_of(struct request *rq)
 {
         if (rq->remote[0])
                 return rq->remote;
+        const struct dawn_config *c = rq->h->ways->config;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct sockaddr *sa = ci ? ci->client_addr : NULL;
         socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-        if (!sa || getnameinfo(sa, len, rq->remote, sizeof(rq->remote), NULL, 0, NI_NUMERICHOST) != 0)
-                snprintf(rq->remote, sizeof(rq->remote), "an unknown address");
+        char peer[INET6_ADDRSTRLEN + 1], client[INET6_ADDRSTRLEN + 1];
+        if (!sa || getnameinfo(sa, len, peer, sizeof(peer), NULL, 0, NI_NUMERICHOST) != 0)
+                snprintf(peer, sizeof(peer), "an unknown address");
+        else if (c->n_trusted_proxies && dawn_cidr_contains(c->trusted_proxies, c->n_trusted_proxies, sa) &&
+                 dawn_forwarded_for_last(http_header(rq, "X-Forwarded-For"), client, sizeof(client))) {
+                snprintf(rq->remote, sizeof(rq->remote), "%s via %s", client, peer);
+                return rq->remote;
+        }
+        snprintf(rq->remote, sizeof(rq->remote), "%s", peer);
         return rq->remote;
 }
 

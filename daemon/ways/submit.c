@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escalation.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
@@ -168,6 +169,9 @@ static int ack_by_text(struct dawn_ways *ways, const char *number, const char *i
                 return r;
         int64_t now = dawn_now_usec();
         r = dawn_store_add_ack(ways->store, id, revision, subscriber, "sms", masked, now);
+        int e = r >= 0 ? dawn_escalation_acked(ways->store, id, subscriber, masked, now) : 0;
+        if (e < 0)
+                r = e;
         if (r == 1) {
                 char detail[160];
                 snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", revision, subscriber);
@@ -354,6 +358,9 @@ int dawn_ingest_ack(struct dawn_ways *ways, const char *subscriber, const char *
         if (r == 0) {
                 int64_t now = dawn_now_usec();
                 r = dawn_store_add_ack(ways->store, a.id, revision, subscriber, "dashboard", by, now);
+                int e = r >= 0 ? dawn_escalation_acked(ways->store, a.id, subscriber, by, now) : 0;
+                if (e < 0)
+                        r = e;
                 if (r == 1) {
                         char actor[96], detail[200];
                         snprintf(actor, sizeof(actor), "mqtt:%s", subscriber);
@@ -365,4 +372,28 @@ int dawn_ingest_ack(struct dawn_ways *ways, const char *subscriber, const char *
         }
         dawn_alert_clear(&a);
         return end(ways, r < 0 ? r : 0, wrote);
+}
+
+/* ---- history and audit ---- */
+
+void dawn_audit_reload(struct dawn_ways *ways, const char *actor, int r, const char *msg)
+{
+        char detail[400];
+        if (r == 0) {
+                snprintf(detail, sizeof(detail), "applied (%zu areas, %zu subscribers)", ways->config->n_areas,
+                         ways->config->n_subscribers);
+        } else {
+                int errors = 1;
+                for (const char *m = msg; (m = strstr(m, "; ")); m += 2)
+                        errors++;
+                snprintf(detail, sizeof(detail), "not applied, %d error%s: %.300s", errors, errors == 1 ? "" : "s",
+                         msg && *msg ? msg : "(no message)");
+        }
+        int w = dawn_commit_begin(ways->commit);
+        if (w == 0)
+                w = dawn_commit_end(ways->commit, dawn_store_audit(ways->store, actor, "reload", NULL, detail,
+                                                                   dawn_now_usec()));
+        if (w < 0)
+                log_warning_errno(w, "reload by %s: cannot write the audit log (%s), ignoring", actor,
+                                  dawn_store_errmsg(ways->store));
 }

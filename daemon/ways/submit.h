@@ -70,4 +70,10 @@ int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const st
 int dawn_ingest_ack(struct dawn_ways *ways, const char *subscriber, const char *alert_id, const cJSON *ack,
                     struct dawn_input_error *err, bool *wrote);
 
+/* A reload (dawnctl reload or SIGHUP) goes into the audit log: who asked
+ * (the officer's actor, or "SIGHUP"), and whether it applied (r == 0) or
+ * not (msg: the errors, joined by "; "). A failure to write it is logged
+ * and otherwise ignored: the reload itself has happened or not already. */
+void dawn_audit_reload(struct dawn_ways *ways, const char *actor, int r, const char *msg);
+
 #endif

@@ -17,6 +17,8 @@
 #include "outbox.h"
 #include "store.h"
 
+struct dawn_retention;
+
 struct dawn_ways {
         sd_event *loop;
         struct dawn_config *config;      /* replaced whole on reload */
@@ -32,6 +34,7 @@ struct dawn_ways {
          * valid; 0, or -EINVAL with the errors joined into msg. */
         int (*reload)(void *userdata, char *msg, size_t n);
         void *reload_userdata;
+        struct dawn_retention *retention; /* "dawnctl prune" (retention.h) */
 };
 
 #endif

@@ -31,6 +31,16 @@
  *   route    {"area": "..", "type": "..", "grade": ".."} -> {"deliveries": [...]}
  *   status   {}                                -> {"status": {...}}
  *   reload   {}                                -> {"reloaded": true}
+ *   history  {"id": "A1"}                      -> {"history": [{"at", "actor", "event", "revision"?,
+ *                                                  "detail"}], "more": bool}  every event, oldest first
+ *   audit    {"since_seconds": N, "actor": "..", "limit": N} (each optional)
+ *                                              -> {"audit": [{"at", "actor", "action", "alert"?,
+ *                                                  "detail"}], "more": bool}  the newest, oldest first
+ *   prune    {"dry_run": false}                -> {"prune": {"dry_run", "ended_before", "alerts",
+ *                                                  "deliveries", "channels": {"sms": n, ...},
+ *                                                  "more", and for a dry run "alert_ids"}}
+ *                                                  (retention; show of a pruned alert adds
+ *                                                  "delivery_totals" and "details_removed_at")
  */
 #ifndef DAWN_PROTOCOL_H
 #define DAWN_PROTOCOL_H
@@ -53,6 +63,12 @@
 #define DAWN_MAX_TEXT_CHARS 2000    /* appearance, advice */
 #define DAWN_MAX_REF_CHARS 128      /* source_ref */
 #define DAWN_MAX_ID_CHARS 24
+
+/* dawnctl history and audit: at most this many rows in one answer (and
+ * DAWN_TRAIL_MAX_BYTES of text, store.h); "more" says rows were left out. */
+#define DAWN_HISTORY_MAX_EVENTS 5000
+#define DAWN_AUDIT_DEFAULT_ROWS 1000
+#define DAWN_AUDIT_MAX_ROWS 10000
 
 /* dawnctl exit status (SPEC.md) */
 enum {

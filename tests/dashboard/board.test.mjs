@@ -317,6 +317,11 @@ try {
                 }, 5000);
                 assert(a.via === undefined || a.via === 'dashboard', JSON.stringify(a));
         });
+        await check('the acknowledged alert moves below the unacknowledged ones', async () => {
+                const order = await cardOrder(page);
+                assert(order.indexOf(ids.critical) > order.indexOf(ids.warning) &&
+                       order.indexOf(ids.critical) > order.indexOf(ids.info), `order ${order}`);
+        });
         await check('keyboard alone reaches every Acknowledge button', async () => {
                 await page.locator('#board-title').focus();
                 const seen = new Set();
@@ -381,8 +386,9 @@ try {
                 // the broker kept the retained alerts (persistence); once they are all in again,
                 // nothing is withdrawn
                 await page.waitForFunction((n) => window.dawnBoard.settled > n, settledBefore, { timeout: 6000 });
+                // unacknowledged first: the critical one was acknowledged above
                 const order = await cardOrder(page);
-                assert(order.join() === [ids.critical, ids.warning, ids.info].join(), `board now ${order}`);
+                assert(order.join() === [ids.warning, ids.info, ids.critical].join(), `board now ${order}`);
                 const withdrawn = await page.locator('#cards li[data-status="withdrawn"]').count();
                 assert(withdrawn === 0, `${withdrawn} cards withdrawn`);
         });

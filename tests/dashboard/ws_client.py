@@ -26,6 +26,9 @@ Hostile clients (every loop bounded in count and time):
         the server answers with ("close 1002"), or "open" if it stays open
   ws_client.py HOST:PORT handshake [Header: value]...
         sends a handshake with these headers changed; prints the status line
+
+Environment: WS_TLS_CA=FILE speaks TLS (wss://) verified with that CA, the
+Origin then https://HOST:PORT; WS_ORIGIN=URL sends that Origin instead.
 """
 import base64, os, select, socket, struct, sys, time
 
@@ -37,9 +40,16 @@ def handshake(addr, overrides=None, rcvbuf=None):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(5)
     s.connect((host, int(port)))
+    scheme = "http"
+    if os.environ.get("WS_TLS_CA"):
+        # through a TLS proxy (test_nginx.sh): wss://, verified against this CA
+        import ssl
+        s = ssl.create_default_context(cafile=os.environ["WS_TLS_CA"]).wrap_socket(s, server_hostname=host)
+        scheme = "https"
     key = base64.b64encode(os.urandom(16)).decode()
     headers = {"Host": addr, "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key,
-               "Sec-WebSocket-Version": "13", "Sec-WebSocket-Protocol": "mqtt", "Origin": "http://" + addr}
+               "Sec-WebSocket-Version": "13", "Sec-WebSocket-Protocol": "mqtt",
+               "Origin": os.environ.get("WS_ORIGIN", scheme + "://" + addr)}
     for k, v in (overrides or {}).items():
         if v is None:
             headers.pop(k, None)

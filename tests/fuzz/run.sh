@@ -27,7 +27,7 @@ cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CC=${FUZZ_CC:-clang}
-PKGS="libsystemd libmosquitto libcjson libconfig sqlite3 libcrypto libcurl libmicrohttpd"
+PKGS="libsystemd libmosquitto libcjson libconfig sqlite3 libcrypto libssl libcurl libmicrohttpd"
 
 if [ $# -eq 0 ]; then
         set -- tests/fuzz/fuzz_*.c

@@ -922,6 +922,14 @@ class Server(ThreadingHTTPServer):
     # socketserver's default listen backlog is 5: dawnd opens up to max_in_flight connections
     # at once, and a real gateway would not refuse them
     request_queue_size = 1024
+    tls = None  # an ssl.SSLContext with --tls-cert: HTTPS instead of HTTP
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        if self.tls is not None:
+            # the handshake happens on the handler's first read, in its own thread
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
     def handle_error(self, request, client_address):
         # a client that went away (reset, timeout) is normal here
@@ -949,12 +957,18 @@ def main():
     p.add_argument("--ready-file", help="write the port here once listening")
     p.add_argument("--rate-limit", type=int, default=0, help="accepted requests per minute per API (0 = off)")
     p.add_argument("--quiet", action="store_true", help="no per-request log on stderr")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; with --tls-key)")
+    p.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = p.parse_args()
 
     Handler.cfg = Config(args)
     Handler.state = State(args.record, args.rate_limit)
     Handler.quiet = args.quiet
     server = Server((args.host, args.port), Handler)
+    if args.tls_cert:
+        import ssl
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.tls_cert, args.tls_key)
     port = server.server_address[1]
 
     def on_term(signum, frame):

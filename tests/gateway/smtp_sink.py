@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """A test SMTP server for DAWN's integration tests, on Debian's aiosmtpd
-(python3-aiosmtpd), run with /usr/bin/python3. No STARTTLS, no AUTH.
+(python3-aiosmtpd), run with /usr/bin/python3. No AUTH; STARTTLS (required)
+only with --tls-cert and --tls-key.
 
 Usage:
   smtp_sink.py [--host 127.0.0.1] [--port 0] --maildir DIR [--record FILE]
                [--ready-file FILE] [--fail-rcpt ADDR]... [--tempfail-first N]
-               [--tempfail-rcpt ADDR]...
+               [--tempfail-rcpt ADDR]... [--tls-cert FILE --tls-key FILE]
 
 Each accepted message is written to DIR as one file holding the raw message
 (NNNNNN-<sha256 of Message-ID, 16 hex>.eml, written to a temporary name and
@@ -102,8 +103,15 @@ def write_ready_file(path, port):
 async def serve(args):
     sink = Sink(args)
     loop = asyncio.get_running_loop()
+    tls = {}
+    if args.tls_cert:
+        # real STARTTLS, and nothing accepted before it (as a relay that requires TLS)
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        tls = dict(tls_context=ctx, require_starttls=True)
     server = await loop.create_server(
-        lambda: SMTP(sink, hostname="dawn-test-sink", ident="DAWN test SMTP sink", enable_SMTPUTF8=True),
+        lambda: SMTP(sink, hostname="dawn-test-sink", ident="DAWN test SMTP sink", enable_SMTPUTF8=True, **tls),
         host=args.host, port=args.port)
     port = server.sockets[0].getsockname()[1]
     stop = asyncio.Event()
@@ -129,6 +137,8 @@ def main():
     p.add_argument("--fail-rcpt", action="append", default=[], metavar="ADDR", help="550 for this recipient")
     p.add_argument("--tempfail-rcpt", action="append", default=[], metavar="ADDR", help="450 for this recipient")
     p.add_argument("--tempfail-first", type=int, default=0, metavar="N", help="451 to the first N DATA commands")
+    p.add_argument("--tls-cert", help="offer STARTTLS with this certificate (PEM; with --tls-key), and require it")
+    p.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = p.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     asyncio.run(serve(args))

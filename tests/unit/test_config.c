@@ -495,6 +495,23 @@ static void test_duration_errors(void **state UNUSED)
                        "grading.cluster.threshold must be between 2 and");
 }
 
+/* retention.deliveries: 90 days unless set; seconds allowed (tests); no zero, no "never" */
+static void test_retention(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS);
+
+        assert_int_equal(c->retention_deliveries_usec, 90 * DAY);
+        dawn_config_free(c);
+        c = load_ok(AREAS "retention = { deliveries = \"2s\"; };\n");
+        assert_int_equal(c->retention_deliveries_usec, 2 * DAWN_USEC_PER_SEC);
+        dawn_config_free(c);
+        assert_refused(AREAS "retention = { deliveries = \"0d\"; };\n", "test.conf:2:",
+                       "retention.deliveries: invalid duration '0d'");
+        assert_refused(AREAS "retention = { deliveries = \"never\"; };\n", "test.conf:2:",
+                       "retention.deliveries: invalid duration 'never'");
+        assert_refused(AREAS "retention = { outbox = \"9d\"; };\n", "test.conf:2:", "outbox");
+}
+
 static void test_parse_duration(void **state UNUSED)
 {
         static const struct {
@@ -1486,6 +1503,59 @@ static void test_http_header_timeout(void **state UNUSED)
                        "daemon.http_header_timeout must be from 1s to 120s");
 }
 
+/* ---- issue 14, deployment: daemon.allowed_origins, daemon.trusted_proxies, ca_file ---- */
+
+static void test_proxy_keys(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok("daemon = { allowed_origins = [ \"HTTPS://Dash.Example.org:443\", "
+                                        "\"http://127.0.0.1:8080\" ];\n"
+                                        "  trusted_proxies = [ \"127.0.0.1\", \"::1\", \"10.0.0.0/8\" ]; };\n" AREAS MQTT);
+        assert_int_equal(c->n_allowed_origins, 2);
+        /* kept as browsers write them, so that a comparison is a strcmp */
+        assert_string_equal(c->allowed_origins[0], "https://dash.example.org");
+        assert_string_equal(c->allowed_origins[1], "http://127.0.0.1:8080");
+        assert_int_equal(c->n_trusted_proxies, 3);
+        assert_int_equal(c->trusted_proxies[2].prefix, 8);
+        dawn_config_free(c);
+        c = load_ok("daemon = { allowed_origins = []; trusted_proxies = []; };\n" AREAS MQTT);
+        assert_int_equal(c->n_allowed_origins + c->n_trusted_proxies, 0);
+        dawn_config_free(c);
+
+        assert_refused("daemon = { allowed_origins = [ \"https://dash.example.org/\" ]; };\n" AREAS MQTT,
+                       "test.conf:1:", "daemon.allowed_origins: 'https://dash.example.org/' is not an origin");
+        assert_refused("daemon = { allowed_origins = [ \"*\" ]; };\n" AREAS MQTT, "test.conf:1:",
+                       "daemon.allowed_origins: '*' is not an origin");
+        assert_refused("daemon = { trusted_proxies = [ \"10.0.0.1/8\" ]; };\n" AREAS MQTT, "test.conf:1:",
+                       "daemon.trusted_proxies: '10.0.0.1/8' is not an address or a network");
+        assert_refused("daemon = { trusted_proxies = [ \"nginx.local\" ]; };\n" AREAS MQTT, "test.conf:1:",
+                       "daemon.trusted_proxies: 'nginx.local' is not an address or a network");
+        assert_refused("daemon = { trusted_proxies = \"127.0.0.1\"; };\n" AREAS MQTT, "test.conf:1:",
+                       "daemon.trusted_proxies must be a list of strings");
+}
+
+static void test_ca_file(void **state UNUSED)
+{
+        assert_refused(AREAS "channels = { email = { url = \"smtp://127.0.0.1:25\"; from = \"a@b.example\";\n"
+                             "  ca_file = \"/nonexistent/ca.pem\"; }; };\n",
+                       "test.conf:3:", "channels.email.ca_file: /nonexistent/ca.pem: cannot read it: No such file");
+        assert_refused(AREAS "channels = { email = { url = \"smtp://127.0.0.1:25\"; from = \"a@b.example\";\n"
+                             "  ca_file = \"/dev/null\"; }; };\n",
+                       "test.conf:3:", "channels.email.ca_file: /dev/null: not a regular file");
+        char path[] = "/tmp/dawn-test-ca-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_true(write(fd, "hello\n", 6) == 6);
+        close(fd);
+        char *text, *want;
+        assert_true(asprintf(&text, AREAS "channels = { email = { url = \"smtp://127.0.0.1:25\"; from = \"a@b.example\";\n"
+                                          "  ca_file = \"%s\"; }; };\n", path) > 0);
+        assert_true(asprintf(&want, "channels.email.ca_file: %s: no certificate in it", path) > 0);
+        assert_refused(text, "test.conf:3:", want);
+        free(want);
+        free(text);
+        unlink(path);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1500,6 +1570,7 @@ int main(void)
                 cmocka_unit_test(test_required_keys),
                 cmocka_unit_test(test_area_errors),
                 cmocka_unit_test(test_duration_errors),
+                cmocka_unit_test(test_retention),
                 cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_channel_errors),
                 cmocka_unit_test(test_mqtt_limits),
@@ -1530,6 +1601,8 @@ int main(void)
                 cmocka_unit_test(test_free_null),
                 cmocka_unit_test(test_nul_escape_in_a_string_refused),
                 cmocka_unit_test(test_nul_byte_in_a_file_refused),
+                cmocka_unit_test(test_proxy_keys),
+                cmocka_unit_test(test_ca_file),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -596,6 +596,55 @@ static void test_show_acks_and_every_delivery_state(void **state)
         free(out);
 }
 
+/* retention: prune's request, its output, and a pruned alert's kept counts */
+static void test_prune_request_and_output(void **state)
+{
+        char *dry[] = { "prune", "--dry-run", NULL };
+        char *now[] = { "prune", NULL };
+        char *extra[] = { "prune", "A1", NULL };
+        const char *dry_answer = "{\"ok\":true,\"prune\":{\"dry_run\":true,\"ended_before\":\"2026-09-06T04:00:00Z\","
+                                 "\"alerts\":2,\"deliveries\":45,\"channels\":{\"sms\":42,\"mqtt\":3},"
+                                 "\"alert_ids\":[\"A3\",\"A7\"],\"more\":false}}";
+        char *out;
+
+        (void)state;
+        assert_request(dry, "{\"cmd\":\"prune\",\"dry_run\":true}");
+        assert_request(now, "{\"cmd\":\"prune\",\"dry_run\":false}");
+        assert_usage_error(extra, "unexpected argument 'A1'");
+        out = printed(dry, dry_answer, false);
+        assert_string_equal(out, "would remove the delivery details of 2 alert(s) that ended before 2026-09-06 04:00: "
+                                 "45 deliveries (sms 42, mqtt 3)\n"
+                                 "alerts: A3 A7\n"
+                                 "nothing was removed (dry run); counts per channel and state would be kept\n");
+        free(out);
+        out = printed(now, "{\"ok\":true,\"prune\":{\"dry_run\":false,\"ended_before\":\"2026-09-06T04:00:00Z\","
+                           "\"alerts\":64,\"deliveries\":900,\"channels\":{\"email\":900},\"more\":true}}", false);
+        assert_string_equal(out, "removed the delivery details of 64 alert(s) that ended before 2026-09-06 04:00: "
+                                 "900 deliveries (email 900)\n"
+                                 "more remain: dawnd removes them in further steps by itself\n");
+        free(out);
+}
+
+static void test_pruned_alert_shows_the_kept_counts(void **state)
+{
+        char *argv[] = { "show", "A3", NULL };
+        const char *answer =
+                "{\"ok\":true,\"alert\":{\"id\":\"A3\",\"status\":\"cancelled\",\"revision\":1,"
+                "\"updated_at\":\"2026-06-01T10:00:00Z\",\"deliveries\":[],"
+                "\"delivery_totals\":{\"mqtt\":{\"delivered\":3},\"sms\":{\"delivered\":41,\"failed\":1}},"
+                "\"details_removed_at\":\"2026-08-30T10:05:00Z\",\"acks\":[]}}";
+        char *out = printed(argv, answer, false);
+
+        (void)state;
+        assert_contains(out, "\nDeliveries:\n"
+                             "  MQTT: 3 delivered (details removed after 90 days)\n"
+                             "  SMS: 41 delivered, 1 failed (details removed after 90 days)\n");
+        /* shown once, under Deliveries, not again among the fields */
+        if (strstr(out, "delivery totals") || strstr(out, "details removed at"))
+                fail_msg("shown twice:\n%s", out);
+        free(out);
+}
+
 static void test_pending_printed(void **state)
 {
         char *argv[] = { "pending", NULL };
@@ -647,6 +696,8 @@ int main(void)
                 cmocka_unit_test(test_optouts_printed),
                 cmocka_unit_test(test_show_acks_and_every_delivery_state),
                 cmocka_unit_test(test_pending_printed),
+                cmocka_unit_test(test_prune_request_and_output),
+                cmocka_unit_test(test_pruned_alert_shows_the_kept_counts),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

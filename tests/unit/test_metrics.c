@@ -405,6 +405,8 @@ static void test_prometheus_parses_the_page(void **state UNUSED)
                 "[\"dawn_http_connections_dropped\", \"counter\", null, null, null]",
                 "[\"dawn_http_accept_paused\", \"counter\", null, null, null]",
                 "[\"dawn_control_connections_dropped\", \"counter\", null, null, null]",
+                "[\"dawn_retention_pruned\", \"counter\", null, null, null]",
+                "[\"dawn_escalations\", \"counter\", null, null, null]",
                 "[\"dawn_public_joins\", \"counter\", null, null, null]",
                 "[\"dawn_public_joins_refused\", \"counter\", null, null, null]",
                 "[\"dawn_metrics_dropped_series\", \"counter\", null, null, null]",

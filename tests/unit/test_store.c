@@ -113,8 +113,12 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* What migration 8 adds (the audit log's indexes for history and audit). */
+#define UNDO_AUDIT_INDEXES "DROP INDEX audit_by_alert; DROP INDEX audit_by_time;"
+
 /* What the closing-the-loop migration (7) adds, taken away again: the outbox
  * rebuilt as version 6 had it, without a delivery's purpose. */
+
 #define UNDO_CLOSING_LOOP                                                                                         \
         "DROP TABLE escalations; DROP TABLE public_subscribers; DROP TABLE public_joins;"                        \
         "DROP TABLE delivery_totals; DROP TABLE delivery_times; DROP INDEX alerts_ended;"                        \
@@ -152,7 +156,7 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
                                       "DROP TABLE twilio_requests;"
@@ -196,7 +200,7 @@ static void test_schema_3_store_keeps_its_clusters(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
         " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP TABLE twilio_requests;"
                                       NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
                                       "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
@@ -263,7 +267,7 @@ static void test_schema_5_store_keeps_what_its_reports_say(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json, proposal) VALUES ('" alert "',"         \
         " 'ambulance', 2000, '{\"type\":\"batch\",\"area\":\"southampton\"," json "}', " proposal ");"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_CLOSING_LOOP UNDO_MERGED
+                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED
                                       ALERT_ROW(1, "batch") ALERT_ROW(2, "cluster") ALERT_ROW(3, "batch")
                                       REPORT("A1", "\"evidence\":\"clinical\",\"casualties\":2,"
                                                    "\"adulterants\":[\"Nitazene\",\"xylazine\"]", "NULL")
@@ -644,7 +648,7 @@ static void test_schema_6_store_keeps_its_outbox(void **state)
         sqlite3 *db;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_CLOSING_LOOP
+                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP
                                       ALERT_ROW(1, "batch")
                                       "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES ('A1', 1,"
                                       " 1000, '{\"id\":\"A1\"}');"
