@@ -349,6 +349,7 @@ enum stmt_id {
         ST_PUBLIC_IN_AREA,
         ST_PUBLIC_ADD_DELIVERY,
         ST_PUBLIC_REACHED,
+        ST_CAP_PUBLISHED,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -551,6 +552,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                               " GROUP BY recipient HAVING max(CASE WHEN action = 'publish' AND state IN"
                               " ('in-flight', 'sent', 'delivered') THEN revision END)"
                               " > coalesce(max(CASE WHEN action = 'withdraw' THEN revision END), 0)",
+        /* CAP (issue 14): revisions recipients saw, newest first: not a pending one
+         * (a reporter's, waiting for review), not a review notice's */
+        [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
+                             " AND json_extract(json, '$.status') <> 'pending' ORDER BY revision DESC LIMIT 2",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -2795,4 +2800,34 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
         bind_text(st, 4, dawn_action_name(action));
         sqlite3_bind_int64(st, 5, now);
         return run(s, st);
+}
+
+/* ---- CAP 1.2 (issue 14): the revisions recipients saw ---- */
+
+int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2])
+{
+        sqlite3_stmt *st = stmt(s, ST_CAP_PUBLISHED);
+        json[0] = json[1] = NULL;
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, at_most);
+        sqlite3_bind_int(st, 3, DAWN_PROPOSAL_REVISION_BASE);
+        int n = 0, rc;
+        while (n < 2 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (!(json[n] = column_strdup(st, 0))) {
+                        n = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        if (n >= 0 && n < 2 && rc != SQLITE_DONE)
+                n = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        if (n < 0) {
+                free(json[0]);
+                free(json[1]);
+                json[0] = json[1] = NULL;
+        }
+        return n;
 }

@@ -433,4 +433,11 @@ int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_i
 int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
                                    enum dawn_delivery_action action, int64_t now);
 
+/* ---- CAP 1.2 (issue 14) ---- */
+/* The alert JSON of the newest revision recipients saw at or below at_most
+ * (json[0]) and of the one they saw before it (json[1]): not pending
+ * revisions, not review notices. How many were found (0-2; malloc'ed, the
+ * caller frees), or -errno. */
+int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2]);
+
 #endif
