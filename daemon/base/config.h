@@ -198,6 +198,10 @@ struct dawn_config {
         unsigned escalation_grades;
         struct dawn_public_config public_texts;
 
+        /* cap = { sender = "dawn@example.org"; }: CAP 1.2's <sender>, and the start of
+         * every identifier; default "dawn@" and the host name */
+        char *cap_sender;
+
         /* private: subscribers by id (open addressing, a power of two slots), so that a
          * lookup per delivery and the duplicate check at load stay O(1) at 10,000 subscribers */
         const struct dawn_subscriber **subscriber_slots;

@@ -349,6 +349,7 @@ enum stmt_id {
         ST_PUBLIC_IN_AREA,
         ST_PUBLIC_ADD_DELIVERY,
         ST_PUBLIC_REACHED,
+        ST_CAP_PUBLISHED,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -470,8 +471,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
                           " AND revision < ?2 AND state IN ('pending', 'retrying') AND purpose IN ('alert', 'public')",
-        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent'))"
-                           " FROM outbox WHERE alert_id = ? AND action = 'publish' AND purpose <> 'escalation'"
+        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent')),"
+                          " min(purpose = 'escalation') FROM outbox WHERE alert_id = ? AND action = 'publish'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
         [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
                     " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o JOIN revisions r"
@@ -584,6 +585,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                               " GROUP BY recipient HAVING max(CASE WHEN action = 'publish' AND state IN"
                               " ('in-flight', 'sent', 'delivered') THEN revision END)"
                               " > coalesce(max(CASE WHEN action = 'withdraw' THEN revision END), 0)",
+        /* CAP (issue 14): revisions recipients saw, newest first: not a pending one
+         * (a reporter's, waiting for review), not a review notice's */
+        [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
+                             " AND json_extract(json, '$.status') <> 'pending' ORDER BY revision DESC LIMIT 2",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -1428,7 +1433,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 return -EIO;
         bind_text(st, 1, alert_id);
         /* collect first: fn may write to the outbox, which this query reads */
-        struct { char *sub, *rcpt; int ch; bool reached; } *rows = NULL;
+        struct { char *sub, *rcpt; int ch; bool reached, escalation_only; } *rows = NULL;
         size_t n = 0;
         int rc, r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1442,6 +1447,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 rows[n].ch = dawn_channel_from_name((const char *)sqlite3_column_text(st, 1));
                 rows[n].rcpt = column_strdup(st, 2);
                 rows[n].reached = sqlite3_column_int(st, 3) != 0;
+                rows[n].escalation_only = sqlite3_column_int(st, 4) != 0;
                 n++;
         }
         if (r == 0 && rc != SQLITE_DONE)
@@ -1450,7 +1456,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
         for (size_t i = 0; i < n; i++) {
                 if (r == 0 && rows[i].ch >= 0 && rows[i].sub && rows[i].rcpt)
                         r = fn(rows[i].sub, (enum dawn_channel_kind)rows[i].ch, rows[i].rcpt, rows[i].reached,
-                               userdata);
+                               rows[i].escalation_only, userdata);
                 free(rows[i].sub);
                 free(rows[i].rcpt);
         }
@@ -2200,7 +2206,7 @@ int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const 
 
 int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
                              const char *subscriber, const char *recipient, int *revision,
-                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1])
+                             char reached_subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1])
 {
         sqlite3_stmt *st = stmt(s, ST_REACHED);
         if (!st)
@@ -2213,7 +2219,7 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
         int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
         if (r == 1) {
                 if (reached_subscriber)
-                        column_copy(st, 0, reached_subscriber, DAWN_MAX_ID_CHARS + 1);
+                        column_copy(st, 0, reached_subscriber, DAWN_MAX_SUBSCRIBER_CHARS + 1);
                 if (revision)
                         *revision = sqlite3_column_int(st, 1);
         }
@@ -2860,6 +2866,36 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
         bind_text(st, 4, dawn_action_name(action));
         sqlite3_bind_int64(st, 5, now);
         return run(s, st);
+}
+
+/* ---- CAP 1.2 (issue 14): the revisions recipients saw ---- */
+
+int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2])
+{
+        sqlite3_stmt *st = stmt(s, ST_CAP_PUBLISHED);
+        json[0] = json[1] = NULL;
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, at_most);
+        sqlite3_bind_int(st, 3, DAWN_PROPOSAL_REVISION_BASE);
+        int n = 0, rc;
+        while (n < 2 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (!(json[n] = column_strdup(st, 0))) {
+                        n = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        if (n >= 0 && n < 2 && rc != SQLITE_DONE)
+                n = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        if (n < 0) {
+                free(json[0]);
+                free(json[1]);
+                json[0] = json[1] = NULL;
+        }
+        return n;
 }
 
 /* ---- the panel's summary ---- */

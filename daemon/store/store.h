@@ -135,9 +135,11 @@ int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, 
                                     int64_t now);
 /* Everyone who was due any revision of the alert (for cancel and
  * withdrawal): calls fn for each distinct (subscriber, channel, recipient),
- * with reached true if some revision was delivered to it or is on its way. */
+ * with reached true if some revision was delivered to it or is on its way,
+ * and escalation_only true if all it had were escalations (it never had
+ * the alert itself). */
 typedef int (*dawn_recipient_fn)(const char *subscriber, enum dawn_channel_kind channel, const char *recipient,
-                                 bool reached, void *userdata);
+                                 bool reached, bool escalation_only, void *userdata);
 int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
                                   void *userdata);
 /* Up to limit deliveries on channel that are due at now, oldest first.
@@ -189,6 +191,8 @@ int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array);
 int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
                        const char *via, const char *by, int64_t now);
 int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* A subscriber id's longest (config.c's SUBSCRIBER_ID_MAX) */
+#define DAWN_MAX_SUBSCRIBER_CHARS 64
 /* Whether the alert reached a subscriber or a number on channel: a
  * publish delivery of some revision that the peer has (sent or delivered).
  * subscriber and recipient narrow the search (NULL: any). 1 with *revision
@@ -196,7 +200,7 @@ int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *arra
  * delivery it was) filled where not NULL, 0 if it did not, or -errno. */
 int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
                              const char *subscriber, const char *recipient, int *revision,
-                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1]);
+                             char reached_subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1]);
 /* A Twilio request (MessageSid, kind: its status, or "inbound") taken now,
  * remembered until keep_until; expired ones are pruned a few at a time.
  * 1 if new, 0 if it was taken before (a replay), or -errno. */
@@ -399,7 +403,6 @@ int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
  * until due_at, then acknowledged (detail: by whom), escalated (detail: a
  * JSON array of the subscriber ids told) or stopped (detail: "cancelled" or
  * "expired"). Decisions only ever move a waiting row. */
-#define DAWN_MAX_SUBSCRIBER_CHARS 64
 struct dawn_escalation_row {
         char alert_id[DAWN_MAX_ID_CHARS + 1];
         char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
@@ -468,5 +471,12 @@ int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_i
 /* One public text (INSERT OR IGNORE: once per revision, number and action). */
 int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
                                    enum dawn_delivery_action action, int64_t now);
+
+/* ---- CAP 1.2 (issue 14) ---- */
+/* The alert JSON of the newest revision recipients saw at or below at_most
+ * (json[0]) and of the one they saw before it (json[1]): not pending
+ * revisions, not review notices. How many were found (0-2; malloc'ed, the
+ * caller frees), or -errno. */
+int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2]);
 
 #endif

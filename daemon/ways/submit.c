@@ -154,7 +154,7 @@ static const char *owners(const struct dawn_config *c, const char *number, char 
 static int ack_by_text(struct dawn_ways *ways, const char *number, const char *id, const char *masked,
                        const char *actor, char *reply, size_t reply_size)
 {
-        char subscriber[DAWN_MAX_ID_CHARS + 1];
+        char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
         int revision = 0;
         int r = dawn_store_alert_reached(ways->store, id, DAWN_CHANNEL_SMS, NULL, number, &revision, subscriber);
         if (r == 0) {
