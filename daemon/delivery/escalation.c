@@ -200,8 +200,12 @@ static int on_due(sd_event_source *source, uint64_t usec, void *userdata)
                 }
         }
         /* the after-write hook schedules again once these are committed; a failed one
-         * is tried again a second later rather than at once, in a loop */
-        if (failed) {
+         * is tried again a second later rather than at once, in a loop. What the store
+         * says now is not yet durable: if the batch's COMMIT fails (a full disk) the
+         * decisions roll back to 'waiting' and no after-write hook runs, so a timer
+         * armed from them would leave those escalations waiting until some other write
+         * happened to come. A second later is the fallback; a commit re-arms it sooner. */
+        if (failed || (n > 0 && dawn_commit_is_open(e->commit))) {
                 sd_event_source_set_time(e->timer, (uint64_t)(now + (int64_t)DAWN_USEC_PER_SEC));
                 sd_event_source_set_enabled(e->timer, SD_EVENT_ONESHOT);
         } else {
