@@ -566,6 +566,15 @@ static int write_atomically(const char *path, const char *text, char *why, size_
                 snprintf(why, n, "it is a directory");
                 return -EISDIR;
         }
+        /* the rename below replaces the name itself: a FIFO, a device (/dev/stdout is a
+         * link to one) or a link would be swapped for a regular file (as root, even in
+         * /dev), and a link's target would keep its old page. Only a regular file, or
+         * nothing, is replaced. */
+        if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+                snprintf(why, n, "%s", S_ISLNK(st.st_mode) ? "it is a symbolic link; name the file itself"
+                                                            : "it is not a regular file");
+                return -EINVAL;
+        }
         size_t len = strlen(path) + sizeof(".tmp.XXXXXX");
         char *tmp = malloc(len);
         if (!tmp)

@@ -53,4 +53,25 @@ else
         ok "an escalation due on a full disk is told once space returns # SKIP needs root and tmpfs"
 fi
 
+# ---- dawnctl summary --html and what it must not replace ----
+[ -n "$DAWND_PID" ] || start_dawnd
+mkfifo "$T/fifo"
+ctl summary --html "$T/fifo" >/dev/null 2>"$T/err"
+check "--html to a FIFO is refused, saying why" grep -q 'cannot write .*fifo: it is not a regular file; nothing was written' "$T/err"
+check "and the FIFO is still a FIFO" test -p "$T/fifo"
+echo "kept" >"$T/target.html"
+ln -s "$T/target.html" "$T/link.html"
+ctl summary --html "$T/link.html" >/dev/null 2>"$T/err"
+check "--html to a symbolic link is refused, saying why" grep -q 'it is a symbolic link; name the file itself' "$T/err"
+check "and the link is still a link to the untouched file" \
+        bash -c "test -L '$T/link.html' && grep -qx kept '$T/target.html'"
+check "no temporary page is left beside them" bash -c "! ls '$T' | grep -q '\.tmp\.'"
+if [ "$(id -u)" -eq 0 ] && mknod "$T/full" c 1 7 2>/dev/null; then
+        ctl summary --html "$T/full" >/dev/null 2>"$T/err"
+        check "--html to a device node is refused" grep -q 'it is not a regular file' "$T/err"
+        check "and the device node is still one" test -c "$T/full"
+fi
+ctl summary --html "$T/page.html" >/dev/null
+check "a regular file is still written" grep -q '<svg' "$T/page.html"
+
 finish
