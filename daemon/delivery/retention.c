@@ -21,6 +21,7 @@ struct dawn_retention {
         int64_t ended_before;       /* the first step's cutoff, for the log */
         struct dawn_prune_counts done; /* the run's committed steps so far */
         struct dawn_prune_counts pending; /* its steps waiting for the commit */
+        int checkpoint_tries;       /* > 0: a run removed rows; the WAL still holds them */
 };
 
 int64_t dawn_retention_cutoff(const struct dawn_retention *rt, int64_t now)
@@ -56,8 +57,29 @@ static void finish_run(struct dawn_retention *rt)
                          strcmp(rt->actor, DAWN_RETENTION_ACTOR) ? rt->actor : "", audit);
         else
                 log_debug("retention: nothing ended before %s to remove", when);
+        if (c->alerts > 0 || c->audit_rows > 0)
+                rt->checkpoint_tries = DAWN_RETENTION_CHECKPOINT_TRIES;
         memset(&rt->done, 0, sizeof(rt->done));
         rt->running = false;
+}
+
+/* What a run removed is zeroed in the database (secure_delete), but the
+ * frames that held it stay in dawn.db-wal until the log wraps, which on a
+ * quiet system is months: the log is emptied after each run that removed
+ * something. Returns true when it has to be tried again (a batch was open, a
+ * reader held the log), a second later, a bounded number of times. */
+static bool checkpoint(struct dawn_retention *rt)
+{
+        if (rt->checkpoint_tries <= 0)
+                return false;
+        int r = dawn_store_checkpoint_truncate(rt->store);
+        if (r == -EBUSY && --rt->checkpoint_tries > 0)
+                return true;
+        if (r < 0)
+                log_warning_errno(r, "retention: cannot empty the write-ahead log (%s); removed rows stay in "
+                                  "dawn.db-wal until it wraps", r == -EBUSY ? "busy" : dawn_store_errmsg(rt->store));
+        rt->checkpoint_tries = 0;
+        return false;
 }
 
 /* The step's batch has ended: the next step, or the end of the run. */
@@ -80,7 +102,7 @@ static void on_committed(int r, void *owner)
                 return;
         }
         finish_run(rt);
-        schedule(rt, DAWN_RETENTION_INTERVAL_USEC);
+        schedule(rt, checkpoint(rt) ? DAWN_USEC_PER_SEC : DAWN_RETENTION_INTERVAL_USEC);
 }
 
 static int step(struct dawn_retention *rt, struct dawn_prune_counts *out)
@@ -120,6 +142,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
         struct dawn_retention *rt = userdata;
         if (dawn_ticket_pending(&rt->ticket))
                 return 0; /* a step waits for its commit; its answer carries on */
+        if (!rt->running && rt->checkpoint_tries > 0) {
+                schedule(rt, checkpoint(rt) ? DAWN_USEC_PER_SEC : DAWN_RETENTION_INTERVAL_USEC);
+                return 0;
+        }
         if (!rt->running)
                 snprintf(rt->actor, sizeof(rt->actor), "%s", DAWN_RETENTION_ACTOR);
         step(rt, NULL);

@@ -21,6 +21,8 @@
 #define DAWN_RETENTION_FIRST_RUN_USEC (60 * DAWN_USEC_PER_SEC)
 /* After a step that could not be stored (disk full): try again this much later. */
 #define DAWN_RETENTION_RETRY_USEC (3600 * DAWN_USEC_PER_SEC)
+/* how often (a second apart) emptying the write-ahead log after a run is tried while busy */
+#define DAWN_RETENTION_CHECKPOINT_TRIES 60
 /* The actor of the audit rows of the daily run. */
 #define DAWN_RETENTION_ACTOR "dawnd (retention)"
 

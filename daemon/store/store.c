@@ -2987,3 +2987,13 @@ int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until
         sqlite3_reset(st);
         return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc == SQLITE_DONE ? SQLITE_IOERR : rc);
 }
+
+/* ---- retention, the files (issue 13 review) ---- */
+
+int dawn_store_checkpoint_truncate(struct dawn_store *s)
+{
+        if (!sqlite3_get_autocommit(s->db))
+                return -EBUSY; /* a batch is open: its pages are not in the log yet */
+        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY : sqlite_to_errno(rc);
+}

@@ -479,4 +479,12 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
  * caller frees), or -errno. */
 int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2]);
 
+/* ---- retention, the files (issue 13 review) ---- */
+/* Copies the write-ahead log into the database and truncates it to nothing,
+ * so that pages that held removed rows (secure_delete zeroes them in the
+ * database) do not stay readable in dawn.db-wal until the log wraps. 0, or
+ * -EBUSY while a transaction is open or a reader holds the log (try again
+ * later), or -errno. */
+int dawn_store_checkpoint_truncate(struct dawn_store *s);
+
 #endif

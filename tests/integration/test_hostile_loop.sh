@@ -91,4 +91,35 @@ check "and no escalation was queued for it" \
         bash -c "! '$DAWNCTL' --json show '$D' | grep -q '\"purpose\":[[:space:]]*\"escalation\"'"
 check "the escalation count did not grow" test "$(ctl --json history "$D" | grep -c '"escalate"')" -eq 0
 
+# ---- retention while dawnd runs: the numbers leave the files, not only the tables ----
+# secure_delete overwrites the database's pages, but in WAL mode the frames
+# that held the rows stay in dawn.db-wal until the log wraps: on a quiet
+# system that is months. A dry run changes nothing (the dump is the same).
+stop_dawnd
+rm -rf "$T/state"/*
+. "$(dirname "$0")/delivery.sh"
+start_gateway
+start_smtp
+HTTP_LISTEN="127.0.0.1:$(free_port)"
+write_delivery_config "" "" "" 'retention = { deliveries = "2s"; };'
+start_dawnd
+DB="$T/state/dawn.db"
+ctl --json issue --area southampton --sold-as heroin --adulterant nitazene "Heroin in Southampton contains a nitazene." \
+        >/dev/null
+check "A1 reaches its texts" wait_for "settled A1" 15
+ctl cancel A1 --reason "lab result was negative" >/dev/null
+check "A1's cancellation reaches everyone" wait_for "settled A1 && [ \$(sms_count +447700900123) -ge 2 ]" 15
+check "the running store's files hold A1's number" bash -c "cat '$DB' '$DB-wal' | grep -qa 7700900123"
+check "A1 becomes prunable" wait_for "ctl prune --dry-run | grep -q 'alerts: A1\$'" 10
+sqlite3 "$DB" .dump >"$T/dump.before"
+ctl --json prune --dry-run >/dev/null
+sqlite3 "$DB" .dump >"$T/dump.after"
+check "a dry run writes nothing (the dump is the same)" cmp -s "$T/dump.before" "$T/dump.after"
+ctl prune >/dev/null
+check "prune: the tables hold no number of A1" bash -c "! sqlite3 '$DB' .dump | grep -q 7700900123"
+check "nor the database file and its WAL while dawnd runs" \
+        wait_for "! cat '$DB' '$DB-wal' 2>/dev/null | grep -qaE '7700900123|nights@booth-house'" 5
+check "dawnd answers and takes an alert after" ctl issue --area portsmouth --sold-as ketamine "Ketamine test." 
+check "the store is intact" test "$(sqlite3 "$DB" 'pragma integrity_check')" = ok
+
 finish
