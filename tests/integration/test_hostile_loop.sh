@@ -91,6 +91,45 @@ check "and no escalation was queued for it" \
         bash -c "! '$DAWNCTL' --json show '$D' | grep -q '\"purpose\":[[:space:]]*\"escalation\"'"
 check "the escalation count did not grow" test "$(ctl --json history "$D" | grep -c '"escalate"')" -eq 0
 
+# ---- 500 subscribers escalate at once ----
+# Due escalations are decided 64 a turn: all 500 fire, none twice, and
+# dawnctl status answers while they do.
+stop_dawnd
+rm -rf "$T/state"/*
+write_config
+subs=$(for i in $(seq 1 500); do
+        printf '{ id = "site-%03d"; kind = "hostel"; area = "gosport"; mqtt = true; escalate_after = "2s"; escalate_to = [ "ph-duty-officer" ]; },\n' "$i"
+done)
+/usr/bin/python3 - "$T/dawn.conf" "$subs" <<'PY'
+import sys
+p, subs = sys.argv[1], sys.argv[2]
+s = open(p).read().replace("subscribers = (", "subscribers = (\n" + subs, 1)
+open(p, "w").write(s)
+PY
+start_dawnd
+ctl --json issue --area gosport --sold-as heroin --adulterant nitazene --evidence toxicology --casualties 3 \
+        "Heroin in Gosport contains a nitazene." >"$T/g.json"
+G=$(json_get "$T/g.json" .id)
+esc_states() {
+        "$DAWNCTL" --json show "$1" | /usr/bin/python3 -c 'import json,sys,collections
+a=json.load(sys.stdin)
+c=collections.Counter(e["state"] for e in a.get("escalations", []) if e["subscriber"].startswith("site-"))
+d=collections.Counter(x["about"] for x in a["deliveries"] if x.get("purpose")=="escalation")
+print(c.get("waiting",0), c.get("escalated",0), len(d), max(d.values()) if d else 0)'
+}
+check "500 clocks wait" test "$(esc_states "$G")" = "500 0 0 0"
+slow=0
+for i in $(seq 1 40); do
+        timeout 5 "$DAWNCTL" status >/dev/null || slow=$((slow + 1))
+        [ "$(esc_states "$G" | cut -d' ' -f2)" = 500 ] && break
+        sleep 0.2
+done
+check "dawnctl status answered (within 5 s) throughout" test "$slow" -eq 0
+check "all 500 escalated, each told once to the duty officer's dashboard" \
+        wait_for '[ "$(esc_states '"$G"')" = "0 500 500 1" ]' 15
+check "the audit has 500 escalate rows" \
+        test "$(sqlite3 "$T/state/dawn.db" "select count(*) from audit where action='escalate' and alert_id='$G'")" -eq 500
+
 # ---- retention while dawnd runs: the numbers leave the files, not only the tables ----
 # secure_delete overwrites the database's pages, but in WAL mode the frames
 # that held the rows stay in dawn.db-wal until the log wraps: on a quiet
