@@ -392,6 +392,8 @@ enum stmt_id {
         ST_SUMMARY_ACKS,
         ST_SUMMARY_ESCALATIONS,
         ST_SUMMARY_PEOPLE,
+        /* issue 13 review */
+        ST_REACHED_ALL,
         ST_COUNT,
 };
 
@@ -756,6 +758,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                               " (SELECT count(DISTINCT number) FROM public_subscribers),"
                               " (SELECT count(*) FROM public_subscribers),"
                               " (SELECT count(*) FROM public_subscribers WHERE joined_at >= ?1 AND joined_at < ?2)",
+        /* ---- issue 13 review ---- */
+        /* every subscriber whose text of the alert reached one number (a phone two of them share) */
+        [ST_REACHED_ALL] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = 'sms'"
+                           " AND recipient = ?2 AND action = 'publish' AND state IN ('sent', 'delivered')"
+                           " GROUP BY subscriber ORDER BY subscriber LIMIT ?3",
 };
 
 struct dawn_store {
@@ -2996,4 +3003,35 @@ int dawn_store_checkpoint_truncate(struct dawn_store *s)
                 return -EBUSY; /* a batch is open: its pages are not in the log yet */
         int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY : sqlite_to_errno(rc);
+}
+
+/* ---- acks from a shared number (issue 13 review) ---- */
+
+int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_id, const char *number, int max,
+                                        dawn_reached_fn fn, void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_REACHED_ALL);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        bind_text(st, 2, number);
+        sqlite3_bind_int(st, 3, max);
+        /* copied out first: fn writes (acks, escalations) while the statement is open otherwise */
+        struct { char sub[DAWN_MAX_SUBSCRIBER_CHARS + 1]; int revision; } *rows = calloc((size_t)max, sizeof(*rows));
+        if (!rows) {
+                sqlite3_reset(st);
+                return -ENOMEM;
+        }
+        int n = 0, rc = SQLITE_DONE;
+        while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                column_copy(st, 0, rows[n].sub, sizeof(rows[n].sub));
+                rows[n].revision = sqlite3_column_int(st, 1);
+                n++;
+        }
+        int r = n < max && rc != SQLITE_DONE ? sqlite_to_errno(rc) : 0;
+        sqlite3_reset(st);
+        for (int i = 0; r >= 0 && i < n; i++)
+                r = fn(rows[i].sub, rows[i].revision, userdata);
+        free(rows);
+        return r < 0 ? r : n;
 }

@@ -487,4 +487,12 @@ int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_
  * later), or -errno. */
 int dawn_store_checkpoint_truncate(struct dawn_store *s);
 
+/* ---- acks from a shared number (issue 13 review) ---- */
+typedef int (*dawn_reached_fn)(const char *subscriber, int revision, void *userdata);
+/* fn(subscriber, the latest revision that reached number) for each
+ * subscriber (at most max, by id) whose SMS of the alert reached number:
+ * how many, or -errno (also fn's). */
+int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_id, const char *number, int max,
+                                        dawn_reached_fn fn, void *userdata);
+
 #endif

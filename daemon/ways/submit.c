@@ -147,16 +147,48 @@ static const char *owners(const struct dawn_config *c, const char *number, char 
         return first;
 }
 
+/* One subscriber's ack by text (ack_by_text). */
+struct text_ack {
+        struct dawn_ways *ways;
+        const char *id, *masked, *actor;
+        int64_t now;
+        int acked;
+};
+
+static int ack_one(const char *subscriber, int revision, void *userdata)
+{
+        struct text_ack *t = userdata;
+        int r = dawn_store_add_ack(t->ways->store, t->id, revision, subscriber, "sms", t->masked, t->now);
+        int e = r >= 0 ? dawn_escalation_acked(t->ways->store, t->id, subscriber, t->masked, t->now) : 0;
+        if (e < 0)
+                r = e;
+        if (r == 1) {
+                char detail[160];
+                snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", revision, subscriber);
+                r = dawn_store_audit(t->ways->store, t->actor, "ack", t->id, detail, t->now);
+        }
+        if (r < 0)
+                return r;
+        log_alert(LOG_INFO, t->id, "alert %s acknowledged by text from %s (%s)", t->id, t->masked, subscriber);
+        t->acked++;
+        return 0;
+}
+
+/* At most this many subscribers share one number (a site's night phone
+ * listed under the site and its manager): each is acknowledged by its text. */
+#define ACK_SHARED_NUMBER_MAX 16
+
 /* An ACK counts only from a number the alert reached: an alert that does
  * not exist and one that was not sent to this number get the same answer,
- * so a text cannot find out which ids exist. The ack is the subscriber's
- * whose text it was, for the latest revision that reached the number. */
+ * so a text cannot find out which ids exist. The ack is that of every
+ * subscriber whose text reached this number (the person holding a phone two
+ * subscribers share has read it for both: neither is escalated), each for
+ * the latest revision that reached the number. */
 static int ack_by_text(struct dawn_ways *ways, const char *number, const char *id, const char *masked,
                        const char *actor, char *reply, size_t reply_size)
 {
-        char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
-        int revision = 0;
-        int r = dawn_store_alert_reached(ways->store, id, DAWN_CHANNEL_SMS, NULL, number, &revision, subscriber);
+        struct text_ack t = { ways, id, masked, actor, dawn_now_usec(), 0 };
+        int r = dawn_store_for_each_reached_by_text(ways->store, id, number, ACK_SHARED_NUMBER_MAX, ack_one, &t);
         if (r == 0) {
                 dawn_metrics_count(DAWN_M_ACKS_IGNORED, "sms", NULL);
                 log_info("ACK %s from %s ignored: no text of that alert reached this number", id, masked);
@@ -167,20 +199,7 @@ static int ack_by_text(struct dawn_ways *ways, const char *number, const char *i
         }
         if (r < 0)
                 return r;
-        int64_t now = dawn_now_usec();
-        r = dawn_store_add_ack(ways->store, id, revision, subscriber, "sms", masked, now);
-        int e = r >= 0 ? dawn_escalation_acked(ways->store, id, subscriber, masked, now) : 0;
-        if (e < 0)
-                r = e;
-        if (r == 1) {
-                char detail[160];
-                snprintf(detail, sizeof(detail), "acknowledged revision %d by text (%s)", revision, subscriber);
-                r = dawn_store_audit(ways->store, actor, "ack", id, detail, now);
-        }
-        if (r < 0)
-                return r;
         snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged.", id);
-        log_alert(LOG_INFO, id, "alert %s acknowledged by text from %s (%s)", id, masked, subscriber);
         return 0;
 }
 

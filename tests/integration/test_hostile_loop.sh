@@ -161,4 +161,37 @@ check "nor the database file and its WAL while dawnd runs" \
 check "dawnd answers and takes an alert after" ctl issue --area portsmouth --sold-as ketamine "Ketamine test." 
 check "the store is intact" test "$(sqlite3 "$DB" 'pragma integrity_check')" = ok
 
+# ---- ACK from a number two subscribers share ----
+# A site's night phone is listed under the site and under its manager: the
+# person who texts ACK A1 has read it for both, and neither is escalated.
+stop_dawnd
+rm -rf "$T/state"/*
+printf 'notify-callback-secret\n' >"$T/callback.token"
+write_delivery_config "callback_token_file = \"$T/callback.token\";" "" \
+        '{ id = "booth-manager"; kind = "manager"; area = "southampton"; sms = [ "+447700900123" ];
+           escalate_after = "3s"; escalate_to = [ "recovery-service" ]; },'
+sed -i 's|{ id = "booth-house";|{ id = "booth-house"; escalate_after = "3s"; escalate_to = [ "recovery-service" ];|' \
+        "$T/dawn.conf"
+start_dawnd
+API="http://$HTTP_LISTEN"
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d "{\"notify_status_url\": \"$API/v1/callbacks/notify/status\",
+        \"notify_inbound_url\": \"$API/v1/callbacks/notify/inbound\", \"notify_token\": \"notify-callback-secret\",
+        \"default_receipt\": \"delivered\"}" "http://127.0.0.1:$GW_PORT/_control/callbacks"
+ctl --json issue --area southampton --sold-as heroin --adulterant nitazene --evidence toxicology --casualties 3 \
+        "Heroin in Southampton contains a nitazene." >/dev/null
+check "both clocks wait" bash -c "$(declare -f escalation); DAWNCTL='$DAWNCTL'
+        [ \"\$(escalation A1 booth-house)\" = 'waiting ' ] && [ \"\$(escalation A1 booth-manager)\" = 'waiting ' ]"
+check "the shared phone gets the alert" wait_for "[ \$(sms_count +447700900123 201) -ge 1 ]" 10
+curl -s -X POST -H 'Content-Type: application/json' \
+        -d '{"api": "notify", "from": "+447700900123", "body": "ACK A1"}' \
+        "http://127.0.0.1:$GW_PORT/_control/inbound" >"$T/ack.out"
+check "ACK A1 from the shared phone is accepted" grep -q '"status": 200' "$T/ack.out"
+check "the site is acknowledged" wait_for '[ "$(escalation A1 booth-house | cut -d" " -f1)" = acknowledged ]' 5
+check "and so is the manager who shares the phone" \
+        wait_for '[ "$(escalation A1 booth-manager | cut -d" " -f1)" = acknowledged ]' 5
+sleep_until_deadline=$(( $(date +%s) + 5 ))
+check "after the deadline nobody was escalated" \
+        bash -c "while [ \$(date +%s) -lt $sleep_until_deadline ]; do sleep 0.5; done
+                 ! '$DAWNCTL' --json show A1 | grep -q '\"purpose\":[[:space:]]*\"escalation\"'"
+
 finish
