@@ -235,8 +235,16 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
                 dawn_alert_clear(&a);
         }
         /* more may be due (more than 64 at once), or the next one later; the outbox is
-         * kicked by the after-write hook once the expiries are committed */
-        schedule_expiry(d);
+         * kicked by the after-write hook once the expiries are committed. Until then the
+         * store's answer is not durable: if the batch's COMMIT fails (a full disk) those
+         * alerts are active again and no hook runs, so a second later is the fallback
+         * (a commit re-arms the timer sooner). */
+        if (n > 0 && dawn_commit_is_open(d->ways.commit)) {
+                sd_event_source_set_time(d->expiry_timer, (uint64_t)(now + (int64_t)DAWN_USEC_PER_SEC));
+                sd_event_source_set_enabled(d->expiry_timer, SD_EVENT_ONESHOT);
+        } else {
+                schedule_expiry(d);
+        }
         return 0;
 }
 

@@ -47,6 +47,17 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=4m,mode=0750 tmpfs "$T/state" 
         check "space back: the escalation is told without any other write to wake it" \
                 wait_for '[ "$(escalation A1 the-haven-hostel)" = "escalated ph-duty-officer" ]' 8
         check "dawnd answers" ctl status
+        # the same for an alert that expires while the disk is full
+        ctl --json issue --area gosport --sold-as cannabis --expires 3s "Cannabis in Gosport, short-lived." >"$T/e.json"
+        E=$(json_get "$T/e.json" .id)
+        check "$E reaches the dashboards" wait_for "settled $E" 10
+        n_failed=$(grep -c 'store: commit of .* failed' "$T/dawnd.log")
+        dd if=/dev/zero of="$T/state/fill" bs=64k >/dev/null 2>&1
+        check "the expiry's commit fails on the full disk" \
+                wait_for "[ \$(grep -c 'store: commit of .* failed' '$T/dawnd.log') -gt $n_failed ]" 10
+        rm -f "$T/state/fill"
+        check "space back: $E expires without any other write to wake the timer" \
+                wait_for "ctl --json show $E | grep -q '\"status\":[[:space:]]*\"expired\"'" 8
         stop_dawnd
         umount_state
 else
