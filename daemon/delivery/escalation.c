@@ -118,8 +118,14 @@ int dawn_escalation_decide(struct dawn_store *s, const struct dawn_config *c, co
         if (r >= 0 && !detail)
                 r = -ENOMEM;
         if (r >= 0 && cJSON_GetArraySize(told) == 0) {
-                /* nobody left to tell (the config changed): say so rather than claim an escalation */
+                /* nobody left to tell (the config changed): say so rather than claim an escalation,
+                 * and in the log: an escalation that does not happen is not silent */
                 r = dawn_store_decide_escalation(s, row->alert_id, row->subscriber, "stopped", "not configured", now);
+                if (r >= 0)
+                        log_alert(LOG_WARNING, row->alert_id,
+                                  "alert %s: %s not escalated: the configuration (reloaded since its clock started) "
+                                  "names no escalate_to subscriber for it",
+                                  row->alert_id, row->subscriber);
                 r = r < 0 ? r : 0;
         } else if (r >= 0) {
                 r = dawn_store_decide_escalation(s, row->alert_id, row->subscriber, "escalated", detail, now);

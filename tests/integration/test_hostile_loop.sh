@@ -102,6 +102,21 @@ check "and no escalation was queued for it" \
         bash -c "! '$DAWNCTL' --json show '$D' | grep -q '\"purpose\":[[:space:]]*\"escalation\"'"
 check "the escalation count did not grow" test "$(ctl --json history "$D" | grep -c '"escalate"')" -eq 0
 
+# ---- a reload removes the subscriber whose clock waits ----
+ctl --json issue --area portsmouth --sold-as crack --adulterant xylazine --evidence toxicology --casualties 2 \
+        "Crack in Portsmouth contains xylazine." >"$T/r.json"
+R=$(json_get "$T/r.json" .id)
+check "$R's clock for the haven waits" test "$(escalation "$R" the-haven-hostel)" = "waiting "
+cp "$T/dawn.conf" "$T/dawn.conf.orig"
+sed -i '/{ id = "the-haven-hostel";/d' "$T/dawn.conf"
+ctl reload >/dev/null
+check "after the reload, the clock stops at its deadline, saying why" \
+        wait_for '[ "$(escalation '"$R"' the-haven-hostel)" = "stopped not configured" ]' 8
+check "and the log says so, naming the alert and the subscriber" \
+        grep -q "alert $R: the-haven-hostel not escalated: .*no escalate_to subscriber" "$T/dawnd.log"
+cp "$T/dawn.conf.orig" "$T/dawn.conf"
+ctl reload >/dev/null
+
 # ---- 500 subscribers escalate at once ----
 # Due escalations are decided 64 a turn: all 500 fire, none twice, and
 # dawnctl status answers while they do.
