@@ -129,7 +129,8 @@ done)
 /usr/bin/python3 - "$T/dawn.conf" "$subs" <<'PY'
 import sys
 p, subs = sys.argv[1], sys.argv[2]
-s = open(p).read().replace("subscribers = (", "subscribers = (\n" + subs, 1)
+s = open(p).read().replace("subscribers = (", "area_details = { gosport = { name = \"</title><script>alert(1)</script>\"; }; };\n"
+                           "subscribers = (\n" + subs, 1)
 open(p, "w").write(s)
 PY
 start_dawnd
@@ -153,6 +154,9 @@ done
 check "dawnctl status answered (within 5 s) throughout" test "$slow" -eq 0
 check "all 500 escalated, each told once to the duty officer's dashboard" \
         wait_for '[ "$(esc_states '"$G"')" = "0 500 500 1" ]' 15
+ctl summary --html "$T/g.html" >/dev/null
+check "summary --html: a hostile area name from the config is escaped, no script" \
+        bash -c "! grep -qi '<script' '$T/g.html' && grep -q '&lt;/title&gt;&lt;script&gt;' '$T/g.html'"
 check "the audit has 500 escalate rows" \
         test "$(sqlite3 "$T/state/dawn.db" "select count(*) from audit where action='escalate' and alert_id='$G'")" -eq 500
 
