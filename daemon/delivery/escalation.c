@@ -89,11 +89,11 @@ int dawn_escalation_decide(struct dawn_store *s, const struct dawn_config *c, co
         }
         const struct dawn_subscriber *sub = dawn_config_subscriber(c, row->subscriber);
         if (!(c->escalation_grades & DAWN_GRADE_BIT(a.grade))) {
-                /* downgraded (a warning, say) since the clock started: escalation is for the
-                 * escalating grades, so nobody is woken for it. Decided only now, so an alert
-                 * upgraded again before the deadline goes on waiting. */
+                /* downgraded (a warning, say), or escalation.grades reloaded, since the clock
+                 * started: escalation is for the escalating grades, so nobody is woken for it.
+                 * Decided only now, so an alert upgraded again meanwhile goes on waiting. */
                 char why[48];
-                snprintf(why, sizeof(why), "downgraded to %s", dawn_grade_name(a.grade));
+                snprintf(why, sizeof(why), "grade %s does not escalate", dawn_grade_name(a.grade));
                 r = dawn_store_decide_escalation(s, row->alert_id, row->subscriber, "stopped", why, now);
                 if (r >= 0)
                         log_alert(LOG_INFO, row->alert_id, "alert %s: not escalated for %s: %s", row->alert_id,

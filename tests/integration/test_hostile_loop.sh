@@ -87,7 +87,7 @@ check "a regular file is still written" grep -q '<svg' "$T/page.html"
 
 # ---- a critical alert downgraded to a warning before the deadline ----
 # Escalation is for escalating grades (escalation.grades): the waiting clock
-# stops ("downgraded to warning") rather than waking the duty officer with a
+# stops ("grade warning does not escalate") rather than waking the duty officer with a
 # WARNING escalation; one upgraded again before its deadline goes on waiting.
 [ -n "$DAWND_PID" ] || start_dawnd
 ctl --json issue --area portsmouth --sold-as cocaine --adulterant fentanyl --evidence toxicology \
@@ -97,7 +97,7 @@ check "$D is critical" test "$(json_get "$T/d.json" .grade)" = critical
 check "and the haven's clock waits" test "$(escalation "$D" the-haven-hostel)" = "waiting "
 ctl update "$D" --grade warning >/dev/null
 check "after the deadline the downgraded alert's clock stopped, naming why" \
-        wait_for '[ "$(escalation '"$D"' the-haven-hostel)" = "stopped downgraded to warning" ]' 8
+        wait_for '[ "$(escalation '"$D"' the-haven-hostel)" = "stopped grade warning does not escalate" ]' 8
 check "and no escalation was queued for it" \
         bash -c "! '$DAWNCTL' --json show '$D' | grep -q '\"purpose\":[[:space:]]*\"escalation\"'"
 check "the escalation count did not grow" test "$(ctl --json history "$D" | grep -c '"escalate"')" -eq 0
