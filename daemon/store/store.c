@@ -759,9 +759,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                               " (SELECT count(*) FROM public_subscribers),"
                               " (SELECT count(*) FROM public_subscribers WHERE joined_at >= ?1 AND joined_at < ?2)",
         /* ---- issue 13 review ---- */
-        /* every subscriber whose text of the alert reached one number (a phone two of them share) */
+        /* every subscriber whose text of the alert reached one number (a phone two of them share);
+         * not a public text (subscriber 'public'): the public are not asked to acknowledge */
         [ST_REACHED_ALL] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = 'sms'"
                            " AND recipient = ?2 AND action = 'publish' AND state IN ('sent', 'delivered')"
+                           " AND purpose <> 'public'"
                            " GROUP BY subscriber ORDER BY subscriber LIMIT ?3",
 };
 
