@@ -698,9 +698,14 @@ static const char *const stmt_sql[ST_COUNT] = {
                                " GROUP BY channel, state ORDER BY channel, state",
         [ST_PRUNED_AT] = "SELECT pruned_at FROM alerts WHERE id = ?1",
         /* ---- escalation ---- */
-        /* the first escalating revision starts the clock; later ones find the row and leave it */
-        [ST_ESC_START] = "INSERT OR IGNORE INTO escalations (alert_id, subscriber, started_at, due_at)"
-                         " VALUES (?1, ?2, ?3, ?4)",
+        /* the first escalating revision starts the clock; later ones find the row and leave it,
+         * except one stopped because the alert's grade no longer escalated (escalation.c): an
+         * alert upgraded again is a new escalating episode, with a deadline of its own */
+        [ST_ESC_START] = "INSERT INTO escalations (alert_id, subscriber, started_at, due_at)"
+                         " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (alert_id, subscriber) DO UPDATE SET"
+                         " state = 'waiting', started_at = excluded.started_at, due_at = excluded.due_at,"
+                         " decided_at = NULL, detail = NULL"
+                         " WHERE escalations.state = 'stopped' AND escalations.detail LIKE 'grade % does not escalate'",
         [ST_ESC_DECIDE] = "UPDATE escalations SET state = ?3, detail = ?4, decided_at = ?5"
                           " WHERE alert_id = ?1 AND subscriber = ?2 AND state = 'waiting'",
         [ST_ESC_STOP_ALL] = "UPDATE escalations SET state = 'stopped', detail = ?2, decided_at = ?3"

@@ -114,6 +114,13 @@ check "after the reload, $R's clock stops at its deadline, saying why" \
         wait_for '[ "$(escalation '"$R"' the-haven-hostel)" = "stopped not configured" ]' 8
 check "and the log says so, naming the alert and the subscriber" \
         grep -q "alert $R: the-haven-hostel not escalated: .*no escalate_to subscriber" "$T/dawnd.log"
+# upgraded again after its clock stopped: a new escalating episode, escalated
+cp "$T/dawn.conf.orig" "$T/dawn.conf"
+ctl reload >/dev/null
+ctl update "$D" --grade critical >/dev/null
+check "$D upgraded to critical again: the haven's clock waits anew" test "$(escalation "$D" the-haven-hostel)" = "waiting "
+check "and escalates at its new deadline" \
+        wait_for '[ "$(escalation '"$D"' the-haven-hostel)" = "escalated ph-duty-officer" ]' 8
 
 # ---- 500 subscribers escalate at once ----
 # Due escalations are decided 64 a turn: all 500 fire, none twice, and
