@@ -37,4 +37,5 @@ void show_optouts(const cJSON *request, const cJSON *answer);
 void show_route(const cJSON *request, const cJSON *answer);
 void show_status(const cJSON *request, const cJSON *answer);
 void show_reload(const cJSON *request, const cJSON *answer);
+void show_resume(const cJSON *request, const cJSON *answer);
 void show_alert(const cJSON *request, const cJSON *answer);

@@ -82,6 +82,10 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_CONTROL_DROPPED] = { "dawn_control_connections_dropped_total",
                                      "Control socket clients refused or closed by dawnd at a limit, by the limit.",
                                      { "reason", NULL } },
+        [DAWN_M_CHANNEL_PAUSES] = { "dawn_channel_pauses_total",
+                                    "Times a channel paused because its provider refused the whole channel "
+                                    "(credentials, rate limit), by channel and reason.",
+                                    { "channel", "reason" } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

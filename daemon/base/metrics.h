@@ -46,6 +46,8 @@ enum dawn_counter {
         DAWN_M_CONTROL_DROPPED,    /* dawn_control_connections_dropped_total{reason}: control socket clients
                                     * refused or closed at a limit: over_limit|out_of_fds|unread_output|idle|
                                     * refused|per_uid|line_deadline */
+        DAWN_M_CHANNEL_PAUSES,     /* dawn_channel_pauses_total{channel,reason}: credentials|rate_limit: times a
+                                    * channel paused because its provider refused the whole channel */
         DAWN_M_COUNTER_COUNT,
 };
 

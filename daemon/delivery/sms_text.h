@@ -32,5 +32,11 @@ struct dawn_sms_size dawn_sms_measure(const char *utf8);
  * keeps the encoding), and the alert id is always kept. Returns a malloc'ed
  * string, or NULL on allocation failure. */
 char *dawn_sms_text(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments);
+/* The same, fitted so that prefix (channels.sms.sender_prefix, e.g.
+ * "DAWN: "; NULL or "": none) followed by the text fits max_segments parts.
+ * The prefix is not in the result: the caller (Twilio) or the provider
+ * (Notify's service name) puts it in front. */
+char *dawn_sms_text_prefixed(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments,
+                             const char *prefix);
 
 #endif

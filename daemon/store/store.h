@@ -290,4 +290,13 @@ void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
  * disk. Returns 0 or -errno. */
 int dawn_store_limit_growth(struct dawn_store *s, int pages);
 
+/* ---- channel pauses (issue 14) ---- */
+/* A paused channel's lifetime clock stops: each of its waiting deliveries
+ * gets the paused interval [from, to] added to created_at (one created
+ * during it counts from to). Returns how many moved, or -errno. */
+int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel, int64_t from, int64_t to);
+/* The created_at of the channel's oldest waiting (pending or retrying)
+ * delivery, 0 if none waits, or -errno. */
+int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel);
+
 #endif
