@@ -405,6 +405,7 @@ static void test_prometheus_parses_the_page(void **state UNUSED)
                 "[\"dawn_http_connections_dropped\", \"counter\", null, null, null]",
                 "[\"dawn_http_accept_paused\", \"counter\", null, null, null]",
                 "[\"dawn_control_connections_dropped\", \"counter\", null, null, null]",
+                "[\"dawn_channel_pauses\", \"counter\", null, null, null]",
                 "[\"dawn_metrics_dropped_series\", \"counter\", null, null, null]",
                 "[\"dawn_delivery_latency_seconds\", \"histogram\", null, null, null]",
                 "[\"dawn_alerts\", \"gauge\", null, null, null]",
