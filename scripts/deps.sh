@@ -21,6 +21,9 @@ TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev py
 TEST_PKGS="$TEST_PKGS systemd strace man-db e2fsprogs mount"
 # partner intake tests (test_partner_*.sh): Prometheus's own text-format parser reads /metrics
 TEST_PKGS="$TEST_PKGS python3-prometheus-client"
+# the Prometheus example (test_prometheus_rules.sh): promtool checks and unit-tests
+# conf/prometheus/dawn-rules.yml (the prometheus package brings it; its server is not run)
+TEST_PKGS="$TEST_PKGS prometheus"
 # the pharmacy dashboard (`make dashboard`, test_dashboard.sh): npm fetches MQTT.js and
 # playwright-core (pinned in dashboard/package-lock.json), which drives Debian's chromium.
 # Debian's nodejs (18) and npm will do; a node already on PATH (NodeSource's, which bundles
