@@ -5,18 +5,20 @@
 # /metrics, logs one error line, stops their lifetime clock, and keeps the
 # watchdog pinging; `dawnctl resume sms` (the cause fixed elsewhere) or a
 # reload with a corrected key sends what waited. A 429 with Retry-After
-# pauses the channel and resumes it by itself.
+# pauses the channel and resumes it by itself. An SMTP server that refuses
+# the login pauses the email channel the same way.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/delivery.sh"
 start_broker
 start_gateway
-start_smtp
+start_smtp --auth dawn:smtp-secret
+printf 'smtp-secret\n' >"$T/smtp.pw"
 HTTP_PORT=$(free_port)
 HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
 API="http://$HTTP_LISTEN"
 # a 3 s lifetime: the pauses below last longer, and must not fail the texts
 # a 2 s request timeout: the watchdog's stall limit is then 3 intervals (3 s), which the pause outlasts
-write_delivery_config 'lifetime = "3s"; timeout = "2s";'
+write_delivery_config 'lifetime = "3s"; timeout = "2s";' "username = \"dawn\"; password_file = \"$T/smtp.pw\";"
 notify_listener "$T/notify.log"
 NOTIFY_SOCKET="$T/notify.log.sock" WATCHDOG_USEC=1000000 "$DAWND" -f -c "$T/dawn.conf" >>"$T/dawnd.log" 2>&1 &
 DAWND_PID=$!
@@ -113,5 +115,21 @@ check "after it, the channel resumes by itself and the texts are delivered" \
 check "the 429 was one request: the rest waited instead of hitting the limit" \
         test "$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["status"]==429))' "$T/sms.jsonl")" -eq 1
 check "three pauses, three error lines in all" test "$(pause_lines)" -eq 3
+# ---- SMTP authentication refused: the email channel pauses until a reload ----
+email_state() { ctl --json status | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["channels"]["email"]["state"])'; }
+mails() { ls "$T/mail" | wc -l; }
+printf 'not-the-password\n' >"$T/smtp.pw"
+ctl reload >/dev/null
+before=$(mails)
+ctl issue --area southampton --sold-as crack --adulterant nitazene --evidence toxicology --casualties 2 \
+        "Crack cocaine in Southampton contains a nitazene." >/dev/null
+check "an SMTP login refused pauses the email channel" \
+        wait_for 'email_state | grep -q "^paused: the provider refused our credentials since"' 10
+check "the mail waits as pending" bash -c "'$DAWNCTL' --json show A5 | grep -q 'channel paused: the provider refused our credentials'"
+check "/metrics: dawn_channel_paused{channel=email} is 1" test "$(metric dawn_channel_paused 'channel="email"')" -eq 1
+printf 'smtp-secret\n' >"$T/smtp.pw"
+ctl reload >/dev/null
+check "after a reload with the right password the mail goes out" wait_for "[ \$(mails) -gt $before ]" 10
+check "the email channel is no longer paused" wait_for '! email_state | grep -q paused' 5
 check "no text failed in all this" test -z "$(for a in A1 A2 A3 A4; do sms_states $a; done | grep failed)"
 finish
