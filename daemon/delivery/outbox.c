@@ -160,7 +160,8 @@ struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o)
         return NULL;
 }
 
-static void pause_end(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now, const char *why);
+static void pause_end(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now, const char *why,
+                      const char *actor);
 
 void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_channel *ch)
 {
@@ -169,7 +170,7 @@ void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
                 /* a reload (or shutdown) stops the channel: the next one starts with the
                  * configuration as it is now, and finds out for itself */
                 if (o->pause[kind].reason != DAWN_PAUSE_NONE)
-                        pause_end(o, kind, dawn_now_usec(), "the channel was restarted (reload)");
+                        pause_end(o, kind, dawn_now_usec(), "the channel was restarted (reload)", "dawnd (reload)");
                 /* the channel is going away: what it had in flight goes back to the queue (the
                  * daemon requeues in-flight rows), so forget it here; removal shifts later entries
                  * back, so look at the same slot again */
@@ -298,7 +299,7 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                 return false;
         struct dawn_channel_pause *p = &o->pause[kind];
         if (p->reason == DAWN_PAUSE_RATE_LIMIT && now >= p->until)
-                pause_end(o, kind, now, "its rate limit's wait is over");
+                pause_end(o, kind, now, "its rate limit's wait is over", NULL);
         if (p->reason != DAWN_PAUSE_NONE) {
                 if (p->reason == DAWN_PAUSE_RATE_LIMIT)
                         *wake = p->until;
@@ -481,6 +482,13 @@ static void pause_begin(struct dawn_outbox *o, enum dawn_channel_kind kind, enum
                              error ? error : "HTTP 429");
         } else {
                 p->until = 0;
+                /* a person has to act: the audit log keeps when and why (a rate-limit pause ends
+                 * by itself, and is only counted) */
+                char detail[300];
+                snprintf(detail, sizeof(detail), "channel %s paused: %s (%.200s)", channel,
+                         dawn_pause_reason_text(reason), error ? error : "refused");
+                if (dawn_commit_open(o->commit) == 0)
+                        dawn_store_audit(o->store, "dawnd (outbox)", "pause", NULL, detail, now);
                 log_delivery(LOG_ERR, NULL, channel, 0,
                              "outbox: channel %s paused: %s (%s); its deliveries wait (not failed) until "
                              "`dawnctl reload` restarts the channel with a corrected configuration, or "
@@ -489,7 +497,8 @@ static void pause_begin(struct dawn_outbox *o, enum dawn_channel_kind kind, enum
         }
 }
 
-static void pause_end(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now, const char *why)
+static void pause_end(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now, const char *why,
+                      const char *actor)
 {
         struct dawn_channel_pause *p = &o->pause[kind];
         const char *channel = dawn_channel_name(kind);
@@ -502,6 +511,12 @@ static void pause_end(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_
                                    "(%s); their lifetimes count it, ignoring", channel, dawn_store_errmsg(o->store));
         log_delivery(LOG_NOTICE, NULL, channel, 0, "outbox: channel %s resumes after %.0f s paused (%s): %s",
                      channel, (double)(now - p->since) / 1e6, dawn_pause_reason_text(p->reason), why);
+        if (r >= 0 && p->reason == DAWN_PAUSE_CREDENTIALS) {
+                char detail[300];
+                snprintf(detail, sizeof(detail), "channel %s resumed after %.0f s paused: %s", channel,
+                         (double)(now - p->since) / 1e6, why);
+                dawn_store_audit(o->store, actor ? actor : "dawnd (outbox)", "resume", NULL, detail, now);
+        }
         int rate_pauses = p->rate_pauses;
         *p = (struct dawn_channel_pause){ .reason = DAWN_PAUSE_NONE, .rate_pauses = rate_pauses };
         dawn_outbox_kick(o);
@@ -515,7 +530,7 @@ int dawn_outbox_resume(struct dawn_outbox *o, enum dawn_channel_kind kind, const
                 return 0;
         char why[160];
         snprintf(why, sizeof(why), "resumed by %s", who ? who : "an operator");
-        pause_end(o, kind, dawn_now_usec(), why);
+        pause_end(o, kind, dawn_now_usec(), why, who);
         return 1;
 }
 

@@ -43,8 +43,8 @@ static void write_pause_gauges(struct dawn_ways *ways, FILE *f)
                 snprintf(labels, sizeof(labels), "channel=\"%s\"", dawn_channel_name((enum dawn_channel_kind)k));
                 dawn_metrics_write_gauge(f, "dawn_outbox_oldest_waiting_seconds",
                                          "Seconds the oldest delivery still waiting (pending or retrying) has waited, "
-                                         "by channel; 0 when none waits. A paused channel's waits count from when "
-                                         "it resumed.",
+                                         "by channel; 0 when none waits. Time a channel spent paused is left out "
+                                         "once the pause ends.",
                                          labels, oldest > 0 && now > oldest ? (double)(now - oldest) / 1e6 : 0, first);
                 first = 0;
         }
