@@ -106,8 +106,9 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
  *    end (delivered, retried or failed: the outbox's counts since start) within
  *    DAWN_WATCHDOG_STALL_INTERVALS watchdog intervals. A broker that takes publishes but never
  *    acknowledges them, or an outbox that stopped dispatching, stops the pings; a broker that is
- *    down does not (the channel is not ready and has nothing in flight), nor do quiet hours or
- *    backoff (their next_at is in the future). A restart re-queues what was in flight and
+ *    down does not (the channel is not ready and has nothing in flight), nor does a channel paused
+ *    because its provider refused it (pause.h: not ready either, and a request that ended in the
+ *    pause counts as an end), nor do quiet hours or backoff (their next_at is in the future). A restart re-queues what was in flight and
  *    reconnects. With the unit's WatchdogSec=30s that is 90 s without progress, longer than
  *    libmosquitto takes to notice a dead connection at the default keepalive (30 s), so a
  *    broker that vanished is seen as a disconnection first; and never less than the longest
