@@ -88,6 +88,25 @@ check "dawnctl resume on a channel not paused changes nothing" \
 out=$(ctl resume fax 2>&1)
 check "dawnctl resume names a bad channel, and fails" test $? -ne 0 -a -n "$(grep "'fax' is not a channel" <<<"$out")"
 
+# resume's argument comes from whoever may use the control socket: refused clearly, nothing changes
+raw() {
+        /usr/bin/python3 - "$DAWN_SOCKET" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())
+PY
+}
+out=$(raw '{"cmd":"resume","channel":5}')
+check "resume with a channel that is not a string names the field" grep -q '"field": *"channel"' <<<"$out" ||
+        echo "    $out"
+check "resume with an unknown argument is refused" \
+        test -n "$(raw '{"cmd":"resume","channel":"sms","force":true}' | grep -i 'force')"
+check "resume with a long channel name is cut in the answer" \
+        test "$(raw "{\"cmd\":\"resume\",\"channel\":\"$(printf 'x%.0s' $(seq 1 2000))\"}" | wc -c)" -lt 400
+
 # ---- a wrong key: paused until a reload brings the right one ----
 printf 'dawn_test-3d2b6c52-6e0c-4e56-a5d8-3a1c6f8f0a11-00000000-2b4c-4d7e-8f90-123456789abc\n' >"$T/notify.key"
 ctl reload >/dev/null
