@@ -601,7 +601,8 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
                 state = DAWN_DELIVERY_PENDING;
                 o->ended_other[f.channel]++;
                 error = dawn_pause_delivery_error(o->pause[f.channel].reason);
-                next_at = o->pause[f.channel].until;
+                /* due again when the pause ends (a rate limit: its end; credentials: at once, once resumed) */
+                next_at = o->pause[f.channel].until ? o->pause[f.channel].until : now;
         } else if (result == DAWN_SEND_OPTED_OUT) {
                 state = DAWN_DELIVERY_OPTED_OUT;
                 o->ended_other[f.channel]++;

@@ -17,8 +17,9 @@ HTTP_PORT=$(free_port)
 HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
 API="http://$HTTP_LISTEN"
 # a 3 s lifetime: the pauses below last longer, and must not fail the texts
-# a 2 s request timeout: the watchdog's stall limit is then 3 intervals (3 s), which the pause outlasts
-write_delivery_config 'lifetime = "3s"; timeout = "2s";' "username = \"dawn\"; password_file = \"$T/smtp.pw\";"
+# 2 s request timeouts (sms, email): the watchdog's stall limit is then 3 intervals (3 s), which the
+# pause outlasts
+write_delivery_config 'lifetime = "3s"; timeout = "2s";' "timeout = \"2s\"; username = \"dawn\"; password_file = \"$T/smtp.pw\";"
 notify_listener "$T/notify.log"
 NOTIFY_SOCKET="$T/notify.log.sock" WATCHDOG_USEC=1000000 "$DAWND" -f -c "$T/dawn.conf" >>"$T/dawnd.log" 2>&1 &
 DAWND_PID=$!
@@ -62,15 +63,16 @@ check "/metrics: the oldest waiting sms delivery is there" \
         bash -c "curl -s '$API/metrics' | grep -q '^dawn_outbox_oldest_waiting_seconds{channel=\"sms\"} '"
 check "STATUS= says the sms channel is paused" \
         wait_for "grep -q '^STATUS=.*sms paused: the provider refused our credentials' '$T/notify.log'" 10
+pings=$(grep -cx WATCHDOG=1 "$T/notify.log")
+# past the texts' 3 s lifetime, and past the watchdog's 3 intervals (the texts are due, on a
+# channel that cannot send them: not a stall)
+check "the watchdog keeps pinging while the channel is paused" \
+        wait_for "[ \$(grep -cx WATCHDOG=1 '$T/notify.log') -ge $((pings + 12)) ]" 15
 # another alert while paused: nothing more goes to the gateway, nothing more is logged
 before=$(sms_count +447700900125)
 ctl issue --area portsmouth --sold-as cocaine --adulterant xylazine "Cocaine with xylazine in Portsmouth." >/dev/null
 check "a text queued while paused waits too" \
         wait_for '[ "$(sms_states A2 | sort -u)" = "pending " ] || [ "$(sms_states A2 | sort -u)" = "pending channel paused: the provider refused our credentials" ]' 10
-pings=$(grep -cx WATCHDOG=1 "$T/notify.log")
-# past the texts' 3 s lifetime, and past the watchdog's 3 intervals
-check "the watchdog keeps pinging while the channel is paused" \
-        wait_for "[ \$(grep -cx WATCHDOG=1 '$T/notify.log') -ge $((pings + 12)) ]" 15
 check "no request reached the gateway while paused" test "$(sms_count +447700900125)" -eq "$before"
 check "one error line for the pause, not one per text" test "$(pause_lines)" -eq 1
 check "the texts are still pending after their lifetime: its clock stopped" \
