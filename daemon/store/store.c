@@ -350,6 +350,9 @@ enum stmt_id {
         ST_PUBLIC_ADD_DELIVERY,
         ST_PUBLIC_REACHED,
         ST_CAP_PUBLISHED,
+        /* channel pauses and the oldest waiting delivery (issue 14) */
+        ST_CREDIT_PAUSE,
+        ST_OLDEST_WAITING,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -589,6 +592,12 @@ static const char *const stmt_sql[ST_COUNT] = {
          * (a reporter's, waiting for review), not a review notice's */
         [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
                              " AND json_extract(json, '$.status') <> 'pending' ORDER BY revision DESC LIMIT 2",
+        /* channel pauses (issue 14): a paused channel's waiting deliveries get the paused
+         * interval [?2, ?3] back on their lifetime clock; one created during it counts from ?3 */
+        [ST_CREDIT_PAUSE] = "UPDATE outbox INDEXED BY outbox_waiting SET created_at = created_at + (?3 - max(created_at, ?2))"
+                            " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?3",
+        [ST_OLDEST_WAITING] = "SELECT min(created_at) FROM outbox INDEXED BY outbox_waiting"
+                              " WHERE channel = ?1 AND state IN ('pending', 'retrying')",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -2752,6 +2761,22 @@ int dawn_store_public_leave(struct dawn_store *s, const char *number)
         return r < 0 ? r : sqlite3_changes(s->db);
 }
 
+/* ---- channel pauses (issue 14) ---- */
+
+int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel, int64_t from, int64_t to)
+{
+        if (to <= from)
+                return 0;
+        sqlite3_stmt *st = stmt(s, ST_CREDIT_PAUSE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        sqlite3_bind_int64(st, 2, from);
+        sqlite3_bind_int64(st, 3, to);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
 int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day)
 {
         sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_PRUNE);
@@ -2986,4 +3011,16 @@ int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until
         }
         sqlite3_reset(st);
         return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc == SQLITE_DONE ? SQLITE_IOERR : rc);
+}
+
+int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel)
+{
+        sqlite3_stmt *st = stmt(s, ST_OLDEST_WAITING);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        int rc = sqlite3_step(st);
+        int64_t t = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return t;
 }

@@ -478,5 +478,13 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
  * revisions, not review notices. How many were found (0-2; malloc'ed, the
  * caller frees), or -errno. */
 int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2]);
+/* ---- channel pauses (issue 14) ---- */
+/* A paused channel's lifetime clock stops: each of its waiting deliveries
+ * gets the paused interval [from, to] added to created_at (one created
+ * during it counts from to). Returns how many moved, or -errno. */
+int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel, int64_t from, int64_t to);
+/* The created_at of the channel's oldest waiting (pending or retrying)
+ * delivery, 0 if none waits, or -errno. */
+int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel);
 
 #endif

@@ -290,12 +290,21 @@ int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const st
         reply[0] = '\0';
         struct dawn_sms_reply parsed;
         dawn_sms_reply_parse(sms->text, &parsed);
+        /* Twilio recognised an opt-out keyword itself (its own list, in its own languages),
+         * recorded it, and has answered the sender: learn the opt-out from Twilio's word */
+        if (strcmp(sms->opt_out_type, "STOP") == 0)
+                parsed.kind = DAWN_REPLY_STOP;
+        else if (strcmp(sms->opt_out_type, "START") == 0)
+                parsed.kind = DAWN_REPLY_START;
         static const char *const kinds[] = { "stop", "start", "ack", "other", "join", "areas" };
         dawn_metrics_count(DAWN_M_SMS_REPLIES, kinds[parsed.kind], NULL);
         int r = begin(ways);
         if (r < 0)
                 return r;
-        return end(ways, apply_reply(ways, provider, sms, &parsed, reply, reply_size), wrote);
+        r = apply_reply(ways, provider, sms, &parsed, reply, reply_size);
+        if (sms->opt_out_type[0])
+                reply[0] = '\0'; /* Twilio answered already: a second answer would be ours, and confusing */
+        return end(ways, r, wrote);
 }
 
 /* ---- dashboard acknowledgements ---- */
