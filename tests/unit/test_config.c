@@ -1554,6 +1554,8 @@ static void test_ca_file(void **state UNUSED)
         free(want);
         free(text);
         unlink(path);
+}
+
 /* Notify refuses texts over 918 characters (6 parts); its service name, if
  * Notify adds one, is channels.sms.sender_prefix (issue 14). */
 static void test_sms_notify_limits(void **state UNUSED)

@@ -27,9 +27,11 @@ static void long_alert(struct dawn_alert *a)
         assert_int_equal(dawn_strv_add(&a->adulterants, "nitazene"), 0);
         a->evidence = DAWN_EVIDENCE_TOXICOLOGY;
         a->casualties = 4;
+        /* no clause marks: the advice is cut at a word, so the text fills its parts
+         * to within a few characters and a prefix not counted would overflow them */
         char advice[1201] = "";
-        while (strlen(advice) + 40 < sizeof(advice))
-                strcat(advice, "Carry naloxone. Never use alone, ever. ");
+        while (strlen(advice) + 80 < sizeof(advice))
+                strcat(advice, "carry naloxone never use alone try a small amount first stay with a friend ");
         a->advice = strdup(advice);
         a->summary = strdup("Heroin in Southampton contains a nitazene.");
         snprintf(a->id, sizeof(a->id), "A17");
@@ -50,13 +52,14 @@ static void test_prefix_counted_in_the_budget(void **state UNUSED)
 {
         struct dawn_alert a;
         long_alert(&a);
+        int overflowed = 0;
         for (int max = 1; max <= 6; max++) {
                 char *plain = dawn_sms_text(&a, DAWN_ACTION_PUBLISH, max);
                 char *fitted = dawn_sms_text_prefixed(&a, DAWN_ACTION_PUBLISH, max, "DAWN: ");
                 assert_non_null(plain);
                 assert_non_null(fitted);
                 /* without counting it, the prefix would push the long text over */
-                assert_true(parts_with("DAWN: ", plain) > max || dawn_sms_measure(plain).units + 6 <= 153u * (unsigned)max);
+                overflowed += parts_with("DAWN: ", plain) > max;
                 assert_true(parts_with("DAWN: ", fitted) <= max);
                 /* the prefix is not in the text: its sender puts it there */
                 assert_true(strncmp(fitted, "DAWN: ", 6) != 0);
@@ -65,6 +68,7 @@ static void test_prefix_counted_in_the_budget(void **state UNUSED)
                 free(plain);
                 free(fitted);
         }
+        assert_true(overflowed >= 3);
         dawn_alert_clear(&a);
 }
 
