@@ -52,6 +52,9 @@ enum dawn_counter {
         DAWN_M_PUBLIC_JOINS,       /* dawn_public_joins_total{result}: joined|unknown-area (JOIN texts) */
         DAWN_M_PUBLIC_REFUSED,     /* dawn_public_joins_refused_total{reason}: full (public.max_subscribers)|
                                     * daily-cap (public.max_joins_per_day: no reply) */
+        DAWN_M_SMS_REPLY_TEXTS,    /* dawn_sms_reply_texts_total{result}: replies to Notify inbound texts:
+                                    * sent|failed|opted-out|not-queued (issue 13; dawn_sms_replies_total
+                                    * already counts the texts received) */
         DAWN_M_COUNTER_COUNT,
 };
 
