@@ -115,14 +115,21 @@ check "and the 10 answered all arrive" test "$(replies_to $P3 | grep -c 'ACK')" 
 
 # ---- the gateway down: the reply waits, across a restart of dawnd ----
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+# Notify's received-text callback, straight to dawnd (the gateway is down): prints the status
+notify_inbound() {
+        curl -s -o "$T/in.json" -w '%{http_code}' -X POST -H 'Authorization: Bearer notify-callback-secret' \
+                -H 'Content-Type: application/json' \
+                -d "{\"id\":\"5f9a6c2e-0000-4000-8000-00000000000$3\",\"source_number\":\"${1#+}\",\"destination_number\":\"447700900000\",\"message\":\"$2\",\"date_received\":\"2026-12-05T04:00:00.000000Z\"}" \
+                "$API/v1/callbacks/notify/inbound"
+}
 P2=+447700900902
-code=$(curl -s -o "$T/in.json" -w '%{http_code}' -X POST -H 'Authorization: Bearer notify-callback-secret' \
-        -H 'Content-Type: application/json' \
-        -d '{"id":"5f9a6c2e-0000-4000-8000-000000000001","source_number":"447700900902","destination_number":"447700900000","message":"JOIN isle of wight","date_received":"2026-12-05T04:00:00.000000Z"}' \
-        "$API/v1/callbacks/notify/inbound")
+code=$(notify_inbound $P2 "JOIN isle of wight" 1)
 check "a JOIN while the gateway is down is answered 200 ($(cat "$T/in.json"))" test "$code" = 200
 check "and its reply waits" wait_for "[ \"\$(db \"SELECT state FROM sms_replies WHERE number = '$P2'\")\" = retrying ]" 10
-check "dawnctl status counts it" test "$(replies_waiting)" = 1
+P4=+447700900904
+notify_inbound $P4 "JOIN soton" 2 >/dev/null
+notify_inbound $P4 "STOP" 3 >/dev/null
+check "dawnctl status counts the replies waiting" test "$(replies_waiting)" = 3
 stop_dawnd
 start_dawnd
 start_gateway --port "$GW_PORT"
@@ -130,6 +137,12 @@ gw_callbacks >/dev/null
 check "once the gateway is back, the reply is texted (after dawnd restarted)" \
         wait_for "replies_to $P2 | grep -q 'Isle of Wight.*Reply STOP to leave'" 20
 check "once" test "$(replies_to $P2 | wc -l)" = 1
+check "a number that sent STOP after its JOIN gets only the STOP's confirmation" \
+        wait_for "replies_to $P4 | grep -q 'no more drug alert texts'" 10
+check "the JOIN's reply is not sent to it" test "$(replies_to $P4 | wc -l)" = 1
+check "it is recorded as opted-out" \
+        test "$(db "SELECT state FROM sms_replies WHERE number = '$P4' ORDER BY id LIMIT 1")" = opted-out
+check "/metrics counts it" test "$(metric dawn_sms_reply_texts_total result=opted-out)" = 1
 
 # ---- a flood of JOINs does not delay a hostel's alert ----
 rss_before=$(rss)
