@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "alert.h"
@@ -19,6 +20,7 @@
 #include "grammar.h"
 #include "model.h"
 #include "render.h"
+#include "summary_render.h"
 #include "text.h"
 
 /* Longer than any sensible expiry; keeps "now + duration" from overflowing. */
@@ -63,6 +65,8 @@ static const struct option_row option_rows[OPT_COUNT] = {
         [OPT_DRY_RUN] = { "dry-run", NULL, NULL, VALUE_FLAG, "say what would be removed; remove nothing", NULL },
         [OPT_REMOVE] = { "remove", "NUMBER", NULL, VALUE_TEXT,
                          "remove this phone number's public subscriptions (+447700900123)", NULL },
+        [OPT_HTML] = { "html", "FILE", NULL, VALUE_TEXT, "write the summary as one self-contained HTML page",
+                       NULL },
 };
 
 /* The table is at the end of this file, sized by N_COMMANDS (grammar.h). */
@@ -283,6 +287,7 @@ static int take_option(struct invocation *inv, struct args *a, int id, const cha
         case OPT_LIMIT: return set_once(inv, &a->limit, value, option_rows[id].name);
         case OPT_DRY_RUN: a->dry_run = true; return 0;
         case OPT_REMOVE: return set_once(inv, &a->remove, value, option_rows[id].name);
+        case OPT_HTML: return set_once(inv, &a->html, value, option_rows[id].name);
         case OPT_JSON: inv->json = true; return 0;
         default: return take_field(inv, a->fields, &option_rows[id], value);
         }
@@ -565,6 +570,16 @@ static int build_with_reason(struct invocation *inv, struct args *a)
         return 0;
 }
 
+/* resume CHANNEL */
+static int build_resume(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 1, "the channel (mqtt, sms or email)") < 0)
+                return -1;
+        inv->request = new_request("resume");
+        must(cJSON_AddStringToObject(inv->request, "channel", a->operands[0]));
+        return 0;
+}
+
 static int build_list(struct invocation *inv, struct args *a)
 {
         if (expect_operands(inv, a, 0, NULL) < 0)
@@ -623,6 +638,32 @@ static int build_prune(struct invocation *inv, struct args *a)
                 return -1;
         inv->request = new_request("prune");
         must(cJSON_AddBoolToObject(inv->request, "dry_run", a->dry_run));
+        return 0;
+}
+
+/* summary [--since D] [--json | --html FILE]: the window goes as seconds,
+ * counted back from when dawnd reads it. A directory is refused here, before
+ * anything is asked, so that the page cannot land somewhere unexpected. */
+static int build_summary(struct invocation *inv, struct args *a)
+{
+        long long seconds = 7 * 86400;
+        struct stat st;
+
+        if (expect_operands(inv, a, 0, NULL) < 0)
+                return -1;
+        if (a->since && (parse_duration(a->since, &seconds) < 0 || seconds == 0))
+                return usage_error(inv, "--since wants a duration such as 24h, 7d or 4w, not '%s'", a->since);
+        if (a->html) {
+                if (inv->json)
+                        return usage_error(inv, "--html and --json: choose one");
+                if (!*a->html)
+                        return usage_error(inv, "--html needs a file name");
+                if (stat(a->html, &st) == 0 && S_ISDIR(st.st_mode))
+                        return usage_error(inv, "--html: '%s' is a directory; name the file to write", a->html);
+                inv->html_file = a->html;
+        }
+        inv->request = new_request("summary");
+        must(cJSON_AddNumberToObject(inv->request, "since_seconds", (double)seconds));
         return 0;
 }
 
@@ -758,7 +799,7 @@ void print_completion(FILE *out)
 {
         static const char *const operands[] = {
                 [OPERAND_NONE] = "-",        [OPERAND_ANY_ALERT] = "alert", [OPERAND_ACTIVE_ALERT] = "active",
-                [OPERAND_PENDING] = "pending", [OPERAND_COMMAND] = "command",
+                [OPERAND_PENDING] = "pending", [OPERAND_COMMAND] = "command", [OPERAND_CHANNEL] = "channel",
         };
 
         /* --socket is the one global option with a value, and it is a path */
@@ -891,6 +932,29 @@ static const struct command commands[N_COMMANDS + 1] = {
           "removes every public subscription of that number (a request to erase\n"
           "it), recorded in the audit log as public-remove with the number masked.\n",
           OPT_BIT(OPT_REMOVE), build_public, show_public, "areas", OPERAND_NONE },
+        { "summary", "[--since D] [--json | --html FILE]", "the panel's summary: alerts, deliveries, acks",
+          "Summarises the alerts issued in the last D (default 7d): how many by\n"
+          "type, grade and area; the time from the first report to issue (for\n"
+          "clusters and reviewed reports: median and longest); per channel, how\n"
+          "many deliveries succeeded (delivered or sent) or failed and the p50/p95\n"
+          "time to deliver; per subscriber kind, the share acknowledged and the\n"
+          "median time to acknowledge; escalations; opt-outs and public\n"
+          "subscriptions. An alert is issued when recipients first see it: at once,\n"
+          "or when an officer approves it. Figures read at most 1,000,000 rows each\n"
+          "(\"capped\": true says a figure hit that).\n"
+          "\n"
+          "With --html FILE, writes the same figures as one self-contained HTML page\n"
+          "(charts as inline SVG, tables with the numbers; no script, nothing\n"
+          "fetched) for the panel's minutes; the file is replaced whole.\n",
+          OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_HTML), build_summary, show_summary, "summary", OPERAND_NONE },
+        { "resume", "CHANNEL", "send again on a channel paused by its provider's refusal",
+          "Resumes CHANNEL (sms or email) after it paused because its provider\n"
+          "refused dawnd's credentials (SMS 401/403, SMTP authentication): say so\n"
+          "once the cause is fixed outside dawnd's configuration (a clock that was\n"
+          "wrong, a key re-enabled at the provider). Everything that waited goes\n"
+          "out. A changed configuration needs `dawnctl reload` instead, which\n"
+          "restarts the channel. `dawnctl status` shows a paused channel.\n",
+          0, build_resume, show_resume, NULL, OPERAND_CHANNEL },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },

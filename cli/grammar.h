@@ -46,6 +46,7 @@ enum option_id {
         OPT_LIMIT,
         OPT_DRY_RUN,
         OPT_REMOVE,
+        OPT_HTML,
         OPT_COUNT,
         OPT_JSON = OPT_COUNT, /* accepted by every command, like --help */
 };
@@ -88,6 +89,7 @@ enum operand {
         OPERAND_ACTIVE_ALERT,  /* update, cancel: "list" */
         OPERAND_PENDING,       /* approve, reject: "pending" */
         OPERAND_COMMAND,       /* help */
+        OPERAND_CHANNEL,       /* resume: mqtt, sms, email */
 };
 
 struct command {
@@ -111,6 +113,7 @@ struct invocation {
         const struct command *help_for; /* with help: which command; NULL: all */
         char error[512];               /* usage error, without the "dawnctl CMD: " prefix */
         bool bad_input;                /* the error is in the alert's text, not the command line */
+        const char *html_file;         /* summary --html: the page is written here (argv's) */
 };
 
 /* What the options said, before a command's builder shapes the request. */
@@ -124,6 +127,7 @@ struct args {
         const char *limit;  /* --limit */
         bool dry_run;       /* --dry-run */
         const char *remove; /* --remove (public) */
+        const char *html;   /* --html */
         char **operands;    /* what is left after the options */
         int n_operands;
 };
@@ -131,7 +135,7 @@ struct args {
 /* How many commands the table has. Fixed here because a static array
  * cannot be declared incomplete; a command added to the table without
  * raising this is a compile error. */
-#define N_COMMANDS 19
+#define N_COMMANDS 21
 
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. argv[0]
  * is the command's name. Returns DAWN_EXIT_OK with inv->request (or

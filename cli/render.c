@@ -15,6 +15,7 @@
 #include "grammar.h"
 #include "model.h"
 #include "render.h"
+#include "summary_render.h"
 #include "text.h"
 
 /* Tables are cut to about this many columns, widest column last. */
@@ -729,6 +730,17 @@ void show_reload(const cJSON *request, const cJSON *answer)
         puts("configuration reloaded");
 }
 
+void show_resume(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *channel = get(answer, "channel"), *resumed = get(answer, "resumed");
+        const char *name = cJSON_IsString(channel) ? channel->valuestring : "?";
+        (void)request;
+        if (cJSON_IsTrue(resumed))
+                printf("channel %s resumed: what waited is being sent\n", name);
+        else
+                printf("channel %s was not paused; nothing changed\n", name);
+}
+
 static void show_section(const cJSON *alert, const char *key, const char *title, const struct column *cols,
                          size_t ncols)
 {
@@ -1020,6 +1032,8 @@ int report(const struct invocation *inv, const cJSON *answer, bool json)
         }
         if (cJSON_IsFalse(ok))
                 return report_refusal(answer);
+        if (inv->html_file)
+                return write_summary_html(inv->html_file, answer);
         if (json)
                 print_json_result(inv->command, answer);
         else

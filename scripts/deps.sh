@@ -7,7 +7,7 @@
 set -eu
 
 # build: compiler, pkg-config and the libraries dawnd links
-BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev libconfig-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev"
+BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev libconfig-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libxml2-dev"
 # tests: cmocka, a real broker and its clients, clang + its runtime for the
 # sanitizers and libFuzzer, Debian's python3 (free ports in tests), setpriv
 # (util-linux) to run dawnctl as another user, sqlite3 to look inside a store,
@@ -23,6 +23,11 @@ TEST_PKGS="$TEST_PKGS systemd strace man-db e2fsprogs mount"
 TEST_PKGS="$TEST_PKGS python3-prometheus-client"
 # running behind a TLS proxy (test_nginx.sh): Debian's nginx runs conf/nginx/dawn.conf
 TEST_PKGS="$TEST_PKGS nginx"
+# CAP 1.2 (test_cap.sh): xmllint validates every document against the OASIS schema
+TEST_PKGS="$TEST_PKGS libxml2-utils"
+# the Prometheus example (test_prometheus_rules.sh): promtool checks and unit-tests
+# conf/prometheus/dawn-rules.yml (the prometheus package brings it; its server is not run)
+TEST_PKGS="$TEST_PKGS prometheus"
 # the pharmacy dashboard (`make dashboard`, test_dashboard.sh): npm fetches MQTT.js and
 # playwright-core (pinned in dashboard/package-lock.json), which drives Debian's chromium.
 # Debian's nodejs (18) and npm will do; a node already on PATH (NodeSource's, which bundles

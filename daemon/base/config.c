@@ -27,6 +27,7 @@
 #include "ca_file.h"
 #include "dawn/protocol.h"
 #include "str.h"
+#include "text.h"
 
 #define SEC DAWN_USEC_PER_SEC
 #define AREA_ID_MAX 40
@@ -58,7 +59,7 @@ static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazi
 
 static const char *const top_keys[] = {
         "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention",
-        "escalation", "area_details", "public", NULL,
+        "escalation", "area_details", "public", "cap", NULL,
 };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
@@ -76,7 +77,7 @@ static const char *const mqtt_keys[] = {
 static const char *const sms_keys[] = {
         "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
         "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial",
-        "callback_token_file", "callback_base_url", "ca_file", NULL,
+        "callback_token_file", "callback_base_url", "ca_file", "sender_prefix", NULL,
 };
 /* The keys only one provider has: given for the other, they are a mistake. */
 static const char *const sms_notify_keys[] = { "api_key_file", "template_id", "callback_token_file", NULL };
@@ -801,6 +802,15 @@ static void load_retention(struct loader *l, config_setting_t *root)
         opt_duration(l, g, "deliveries", &l->c->retention_deliveries_usec);
 }
 
+/* A sender prefix is shown on every handset: no control characters. */
+static bool dawn_prefix_printable(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
 static bool valid_e164(const char *s)
 {
         size_t n = strspn(s + (s[0] == '+'), "0123456789");
@@ -1089,7 +1099,15 @@ static void load_sms(struct loader *l, config_setting_t *g)
         s = opt_string(l, g, "base_url", &sms->base_url, true);
         if (s)
                 check_base_url(l, s, sms->base_url);
-        opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
+        s = opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
+        /* Notify refuses a text over 918 characters (6 parts): a longer one would fail for good */
+        if (s && known && sms->provider == DAWN_SMS_NOTIFY && sms->max_segments > DAWN_NOTIFY_MAX_SEGMENTS)
+                fail(l, s, "%s: at most %d with provider \"notify\" (Notify refuses texts over 918 characters)",
+                     path_of(l, s, NULL), DAWN_NOTIFY_MAX_SEGMENTS);
+        s = opt_string(l, g, "sender_prefix", &sms->sender_prefix, false);
+        if (s && (strlen(sms->sender_prefix) > DAWN_SMS_PREFIX_MAX || !dawn_prefix_printable(sms->sender_prefix)))
+                fail(l, s, "%s: at most %d bytes of printable text (such as \"DAWN: \")", path_of(l, s, NULL),
+                     DAWN_SMS_PREFIX_MAX);
         opt_timeout(l, g, "timeout", &sms->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
         opt_ca_file(l, g, &sms->ca_file);
         if (!known)
@@ -1778,6 +1796,56 @@ static void load_public(struct loader *l, config_setting_t *root)
         load_public_aliases(l, g);
 }
 
+/* ---- CAP 1.2 (issue 14): cap = { sender; } ---- */
+
+static const char *const cap_keys[] = { "sender", NULL };
+#define CAP_SENDER_MAX 200 /* cap.h's DAWN_CAP_SENDER_MAX */
+
+/* CAP 1.2 section 3.2.1: a sender has no spaces, commas or restricted
+ * characters ('<', '&'); printable ASCII, as the identifiers built from it
+ * must be too. */
+static bool valid_cap_sender(const char *s)
+{
+        if (!*s || strlen(s) > CAP_SENDER_MAX)
+                return false;
+        for (; *s; s++)
+                if (*s <= ' ' || *s >= 0x7f || *s == ',' || *s == '<' || *s == '&')
+                        return false;
+        return true;
+}
+
+/* The default sender: "dawn@" and this machine's host name, or
+ * "dawn@localhost" when that name is not one a sender may hold. */
+static int default_cap_sender(struct dawn_config *c)
+{
+        char host[256] = "";
+        char sender[CAP_SENDER_MAX + 1];
+
+        if (gethostname(host, sizeof(host) - 1) < 0)
+                host[0] = '\0';
+        host[sizeof(host) - 1] = '\0';
+        if (snprintf(sender, sizeof(sender), "dawn@%s", host) >= (int)sizeof(sender) || !host[0] ||
+            !valid_cap_sender(sender))
+                snprintf(sender, sizeof(sender), "dawn@localhost");
+        c->cap_sender = strdup(sender);
+        return c->cap_sender ? 0 : -ENOMEM;
+}
+
+static void load_cap(struct loader *l, config_setting_t *root)
+{
+        config_setting_t *g = opt_group(l, root, "cap");
+        config_setting_t *s;
+
+        if (!g)
+                return;
+        check_keys(l, g, cap_keys);
+        s = opt_string(l, g, "sender", &l->c->cap_sender, false);
+        if (s && !valid_cap_sender(l->c->cap_sender))
+                fail(l, s, "%s: '%.*s' is not a CAP sender: at most %d printable ASCII characters, with no "
+                     "spaces, commas, '<' or '&' (e.g. \"dawn@example.org\")", path_of(l, s, NULL),
+                     dawn_utf8_prefix(l->c->cap_sender, 60), l->c->cap_sender, CAP_SENDER_MAX);
+}
+
 static int set_defaults(struct dawn_config *c, const char *path)
 {
         size_t n = sizeof(default_high_risk) / sizeof(default_high_risk[0]);
@@ -1807,6 +1875,8 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->mqtt.host = strdup("127.0.0.1");
         c->mqtt.topic_prefix = strdup("dawn/v1");
         c->mqtt.client_id = strdup("dawnd");
+        if (default_cap_sender(c) < 0)
+                return -ENOMEM;
         if (!c->path || !c->state_dir || !c->control_socket || !c->control_group || !c->http_listen ||
             !c->dashboard_dir || !c->timezone || !c->mqtt.host || !c->mqtt.topic_prefix || !c->mqtt.client_id)
                 return -ENOMEM;
@@ -1848,6 +1918,7 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         check_escalation(&l, root);
         load_area_details(&l, root);
         load_public(&l, root);
+        load_cap(&l, root);
         if (l.n_errors || l.oom) {
                 if (l.oom)
                         dawn_errors_add(errors, "%s: out of memory", name);
@@ -2088,6 +2159,7 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->sms.base_url);
         free(c->sms.callback_token_file);
         free(c->sms.callback_base_url);
+        free(c->sms.sender_prefix);
         free(c->sms.api_key_file);
         free(c->sms.template_id);
         free(c->sms.account_sid);
@@ -2100,6 +2172,7 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->email.ca_file);
         free(c->sms.ca_file);
         free(c->timezone);
+        free(c->cap_sender);
         for (size_t i = 0; i < c->n_sources; i++) {
                 free(c->sources[i].id);
                 free(c->sources[i].token_file);

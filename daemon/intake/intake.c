@@ -163,10 +163,15 @@ static bool in_route(const struct dawn_route *route, const char *subscriber, enu
 }
 
 static int withdraw_one(const char *subscriber, enum dawn_channel_kind channel, const char *recipient,
-                        bool reached, void *userdata)
+                        bool reached, bool escalation_only, void *userdata)
 {
         struct withdraw_ctx *w = userdata;
         if (in_route(w->route, subscriber, channel, recipient))
+                return 0;
+        /* someone who heard of the alert only because a site did not acknowledge it is told
+         * when it is withdrawn (a duty officer must not keep chasing a cancelled batch), not
+         * of each later revision; their MQTT escalation was never retained, so nothing to clear */
+        if (escalation_only && (w->route || channel == DAWN_CHANNEL_MQTT))
                 return 0;
         /* public texts come and go by their own rules (dawn_public_fan_out) */
         if (strcmp(subscriber, DAWN_PUBLIC_SUBSCRIBER) == 0)

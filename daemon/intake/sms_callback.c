@@ -670,6 +670,12 @@ int dawn_inbound_parse_twilio(const struct dawn_form *form, struct dawn_inbound_
                 r = dawn_input_error_set(err, "Body", "Body: required");
         if (r == 0)
                 copy_text(body, out->text, sizeof(out->text));
+        /* Twilio's Advanced Opt-Out: a value we do not know is as good as none */
+        const char *opt = dawn_form_get(form, "OptOutType");
+        static const char *const types[] = { "STOP", "START", "HELP" };
+        for (size_t i = 0; r == 0 && opt && i < sizeof(types) / sizeof(types[0]); i++)
+                if (strcasecmp(opt, types[i]) == 0)
+                        snprintf(out->opt_out_type, sizeof(out->opt_out_type), "%s", types[i]);
         if (r < 0)
                 memset(out, 0, sizeof(*out));
         return r;

@@ -115,12 +115,17 @@ struct dawn_inbound_sms {
         char from[24];            /* E.164 with '+': Notify sends "447700900123", Twilio "+447700900123" */
         char text[1024];          /* the message, at most this many bytes (cut on a UTF-8 boundary) */
         char message_sid[DAWN_TWILIO_SID_CHARS + 1]; /* Twilio's MessageSid; "" for Notify */
+        /* Twilio's OptOutType ("STOP", "START", "HELP"; "" when absent or
+         * another value): Twilio's own opt-out handling recognised the text
+         * and has answered it already */
+        char opt_out_type[8];
 };
 /* Notify's received-text callback: {"id", "source_number",
  * "destination_number", "message", "date_received"}. */
 int dawn_inbound_parse_notify(const char *body, size_t len, struct dawn_inbound_sms *out,
                               struct dawn_input_error *err);
-/* Twilio's incoming-message webhook: From, Body, MessageSid (required). */
+/* Twilio's incoming-message webhook: From, Body, MessageSid (required),
+ * OptOutType (optional). */
 int dawn_inbound_parse_twilio(const struct dawn_form *form, struct dawn_inbound_sms *out,
                               struct dawn_input_error *err);
 

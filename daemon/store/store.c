@@ -369,6 +369,10 @@ enum stmt_id {
         ST_PUBLIC_IN_AREA,
         ST_PUBLIC_ADD_DELIVERY,
         ST_PUBLIC_REACHED,
+        ST_CAP_PUBLISHED,
+        /* channel pauses and the oldest waiting delivery (issue 14) */
+        ST_CREDIT_PAUSE,
+        ST_OLDEST_WAITING,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -404,6 +408,13 @@ enum stmt_id {
         ST_ESC_UNACKED,
         ST_ESC_COUNT_WAITING,
         ST_ESC_LOAD,
+        /* the panel's summary */
+        ST_SUMMARY_ALERTS,
+        ST_SUMMARY_DELIVERIES,
+        ST_SUMMARY_DELIVERY_TIMES,
+        ST_SUMMARY_ACKS,
+        ST_SUMMARY_ESCALATIONS,
+        ST_SUMMARY_PEOPLE,
         /* SMS replies (issue 13: replies to Notify inbound texts) */
         ST_REPLY_ADD,
         ST_REPLY_RECENT,
@@ -427,6 +438,32 @@ enum stmt_id {
         " status IN ('cancelled', 'expired') AND pruned_at IS NULL AND updated_at < ?1"                     \
         " AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.alert_id = alerts.id"                              \
         " AND w.state IN ('pending', 'retrying', 'in-flight'))"
+
+/* The panel's summary counts the alerts issued in a window [?1, ?2): those
+ * whose first revision that recipients saw (status active) was made in it.
+ * That is when an alert went out: at once for an issuer's, at approval for
+ * a reporter's report or a reviewed cluster (whose issued_at is when the
+ * report came). An alert never active (pending, rejected) was not issued.
+ * Candidates come through alerts_by_type (an alert goes out at or before its
+ * updated_at), so the rows read follow the window, not the table, and are
+ * capped as every figure is (?3: DAWN_SUMMARY_MAX_ROWS + 1).
+ * first_report_at: when the first report it stands on came, for a cluster
+ * the earliest of its overdose reports (its corroborations name them; an
+ * approval re-records those rows, their report alerts keep the time). */
+#define SUMMARY_WINDOW                                                                                        \
+        "WITH w AS MATERIALIZED (SELECT * FROM (SELECT a.id AS id, a.type AS type, a.grade AS grade,"             \
+        " a.area AS area, a.pruned_at AS pruned_at,"                                                           \
+        " (SELECT min(r.created_at) FROM revisions r WHERE r.alert_id = a.id AND r.revision < 100000000"        \
+        "  AND json_extract(r.json, '$.status') = 'active') AS out_at,"                                       \
+        " (SELECT min(r.revision) FROM revisions r WHERE r.alert_id = a.id AND r.revision < 100000000"          \
+        "  AND json_extract(r.json, '$.status') = 'active') AS first_rev,"                                    \
+        " CASE WHEN a.type = 'cluster' THEN coalesce((SELECT min(rep.issued_at) FROM corroborations c"         \
+        "  JOIN alerts rep ON rep.id = json_extract(c.json, '$.id') WHERE c.alert_id = a.id), a.issued_at)"   \
+        "  ELSE a.issued_at END AS first_report_at"                                                           \
+        " FROM alerts a WHERE a.type IN ('batch', 'cluster', 'nfod') AND a.updated_at >= ?1 LIMIT ?3)"        \
+        " WHERE out_at >= ?1 AND out_at < ?2) "
+_Static_assert(DAWN_TYPE_COUNT == 3, "SUMMARY_WINDOW names every alert type");
+_Static_assert(DAWN_PROPOSAL_REVISION_BASE == 100000000, "SUMMARY_WINDOW leaves review notices out");
 
 static const char *const stmt_sql[ST_COUNT] = {
         [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
@@ -468,8 +505,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
                           " AND revision < ?2 AND state IN ('pending', 'retrying') AND purpose IN ('alert', 'public')",
-        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent'))"
-                           " FROM outbox WHERE alert_id = ? AND action = 'publish' AND purpose <> 'escalation'"
+        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent')),"
+                          " min(purpose = 'escalation') FROM outbox WHERE alert_id = ? AND action = 'publish'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
         [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
                     " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o JOIN revisions r"
@@ -582,6 +619,16 @@ static const char *const stmt_sql[ST_COUNT] = {
                               " GROUP BY recipient HAVING max(CASE WHEN action = 'publish' AND state IN"
                               " ('in-flight', 'sent', 'delivered') THEN revision END)"
                               " > coalesce(max(CASE WHEN action = 'withdraw' THEN revision END), 0)",
+        /* CAP (issue 14): revisions recipients saw, newest first: not a pending one
+         * (a reporter's, waiting for review), not a review notice's */
+        [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
+                             " AND json_extract(json, '$.status') <> 'pending' ORDER BY revision DESC LIMIT 2",
+        /* channel pauses (issue 14): a paused channel's waiting deliveries get the paused
+         * interval [?2, ?3] back on their lifetime clock; one created during it counts from ?3 */
+        [ST_CREDIT_PAUSE] = "UPDATE outbox INDEXED BY outbox_waiting SET created_at = created_at + (?3 - max(created_at, ?2))"
+                            " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?3",
+        [ST_OLDEST_WAITING] = "SELECT min(created_at) FROM outbox INDEXED BY outbox_waiting"
+                              " WHERE channel = ?1 AND state IN ('pending', 'retrying')",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -716,6 +763,39 @@ static const char *const stmt_sql[ST_COUNT] = {
                            " GROUP BY a.id, o.subscriber ORDER BY a.seq DESC, o.subscriber LIMIT ?1",
         [ST_ESC_COUNT_WAITING] = "SELECT count(*) FROM escalations WHERE state = 'waiting'",
         [ST_ESC_LOAD] = "SELECT started_at, decided_at, state FROM escalations WHERE alert_id = ?1 AND subscriber = ?2",
+        /* ---- the panel's summary: reads only, each bounded by LIMIT ?3 ---- */
+        [ST_SUMMARY_ALERTS] = SUMMARY_WINDOW "SELECT type, grade, area, out_at,"
+                              " CASE WHEN type = 'cluster' OR first_rev > 1 THEN first_report_at END FROM w"
+                              " ORDER BY out_at LIMIT ?3",
+        [ST_SUMMARY_DELIVERIES] = SUMMARY_WINDOW "SELECT channel, state, sum(n) FROM ("
+                                  " SELECT o.channel AS channel, o.state AS state, count(*) AS n FROM w"
+                                  "  JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
+                                  "  GROUP BY o.channel, o.state"
+                                  " UNION ALL SELECT t.channel, t.state, sum(t.deliveries) FROM w"
+                                  "  JOIN delivery_totals t ON t.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
+                                  "  GROUP BY t.channel, t.state)"
+                                  " GROUP BY channel, state ORDER BY channel, state LIMIT ?3",
+        [ST_SUMMARY_DELIVERY_TIMES] = SUMMARY_WINDOW "SELECT o.channel, o.updated_at - o.created_at FROM w"
+                                      " JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
+                                      " AND o.state IN ('delivered', 'sent')"
+                                      " UNION ALL SELECT d.channel, d.usec FROM w"
+                                      " JOIN delivery_times d ON d.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
+                                      " LIMIT ?3",
+        /* one row per (alert, subscriber) that the alert was queued for by the subscriber's own
+         * rules: the time from the first queueing to the first acknowledgement, or NULL */
+        [ST_SUMMARY_ACKS] = SUMMARY_WINDOW ", due AS (SELECT o.alert_id AS alert_id, o.subscriber AS subscriber,"
+                            "  min(o.created_at) AS queued FROM w JOIN outbox o ON o.alert_id = w.id"
+                            "  WHERE o.purpose = 'alert' AND o.action = 'publish' AND o.revision < 100000000"
+                            "  AND o.subscriber <> '' GROUP BY o.alert_id, o.subscriber)"
+                            " SELECT subscriber, (SELECT min(k.at) FROM acks k WHERE k.alert_id = due.alert_id"
+                            "  AND k.subscriber = due.subscriber) - queued FROM due LIMIT ?3",
+        [ST_SUMMARY_ESCALATIONS] = SUMMARY_WINDOW "SELECT e.state, count(*) FROM w"
+                                   " JOIN escalations e ON e.alert_id = w.id GROUP BY e.state LIMIT ?3",
+        [ST_SUMMARY_PEOPLE] = "SELECT (SELECT count(*) FROM sms_optouts),"
+                              " (SELECT count(*) FROM sms_optouts WHERE since >= ?1 AND since < ?2),"
+                              " (SELECT count(DISTINCT number) FROM public_subscribers),"
+                              " (SELECT count(*) FROM public_subscribers),"
+                              " (SELECT count(*) FROM public_subscribers WHERE joined_at >= ?1 AND joined_at < ?2)",
         /* ---- SMS replies ---- */
         [ST_REPLY_ADD] = "INSERT INTO sms_replies (number, body, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         [ST_REPLY_RECENT] = "SELECT count(*) FROM sms_replies WHERE number = ?1 AND created_at >= ?2",
@@ -1413,7 +1493,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 return -EIO;
         bind_text(st, 1, alert_id);
         /* collect first: fn may write to the outbox, which this query reads */
-        struct { char *sub, *rcpt; int ch; bool reached; } *rows = NULL;
+        struct { char *sub, *rcpt; int ch; bool reached, escalation_only; } *rows = NULL;
         size_t n = 0;
         int rc, r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1427,6 +1507,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 rows[n].ch = dawn_channel_from_name((const char *)sqlite3_column_text(st, 1));
                 rows[n].rcpt = column_strdup(st, 2);
                 rows[n].reached = sqlite3_column_int(st, 3) != 0;
+                rows[n].escalation_only = sqlite3_column_int(st, 4) != 0;
                 n++;
         }
         if (r == 0 && rc != SQLITE_DONE)
@@ -1435,7 +1516,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
         for (size_t i = 0; i < n; i++) {
                 if (r == 0 && rows[i].ch >= 0 && rows[i].sub && rows[i].rcpt)
                         r = fn(rows[i].sub, (enum dawn_channel_kind)rows[i].ch, rows[i].rcpt, rows[i].reached,
-                               userdata);
+                               rows[i].escalation_only, userdata);
                 free(rows[i].sub);
                 free(rows[i].rcpt);
         }
@@ -2193,7 +2274,7 @@ int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const 
 
 int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
                              const char *subscriber, const char *recipient, int *revision,
-                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1])
+                             char reached_subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1])
 {
         sqlite3_stmt *st = stmt(s, ST_REACHED);
         if (!st)
@@ -2206,7 +2287,7 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
         int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
         if (r == 1) {
                 if (reached_subscriber)
-                        column_copy(st, 0, reached_subscriber, DAWN_MAX_ID_CHARS + 1);
+                        column_copy(st, 0, reached_subscriber, DAWN_MAX_SUBSCRIBER_CHARS + 1);
                 if (revision)
                         *revision = sqlite3_column_int(st, 1);
         }
@@ -2749,6 +2830,22 @@ int dawn_store_public_leave(struct dawn_store *s, const char *number)
         return r < 0 ? r : sqlite3_changes(s->db);
 }
 
+/* ---- channel pauses (issue 14) ---- */
+
+int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel, int64_t from, int64_t to)
+{
+        if (to <= from)
+                return 0;
+        sqlite3_stmt *st = stmt(s, ST_CREDIT_PAUSE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        sqlite3_bind_int64(st, 2, from);
+        sqlite3_bind_int64(st, 3, to);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
 int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day)
 {
         sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_PRUNE);
@@ -2865,6 +2962,137 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
         return run(s, st);
 }
 
+/* ---- CAP 1.2 (issue 14): the revisions recipients saw ---- */
+
+int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2])
+{
+        sqlite3_stmt *st = stmt(s, ST_CAP_PUBLISHED);
+        json[0] = json[1] = NULL;
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, at_most);
+        sqlite3_bind_int(st, 3, DAWN_PROPOSAL_REVISION_BASE);
+        int n = 0, rc;
+        while (n < 2 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (!(json[n] = column_strdup(st, 0))) {
+                        n = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        if (n >= 0 && n < 2 && rc != SQLITE_DONE)
+                n = sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        if (n < 0) {
+                free(json[0]);
+                free(json[1]);
+                json[0] = json[1] = NULL;
+        }
+        return n;
+}
+
+/* ---- the panel's summary ---- */
+
+/* Steps a summary statement over [since, until), at most
+ * DAWN_SUMMARY_MAX_ROWS rows: the first ntext columns as text, the rest
+ * (up to 2) as numbers (NULL: absent). */
+static int summary_rows(struct dawn_store *s, enum stmt_id id, int64_t since, int64_t until, int ntext,
+                        dawn_summary_fn fn, void *userdata, bool *capped)
+{
+        sqlite3_stmt *st = stmt(s, id);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, since);
+        sqlite3_bind_int64(st, 2, until);
+        sqlite3_bind_int64(st, 3, DAWN_SUMMARY_MAX_ROWS + 1);
+        int rc, r = 0;
+        size_t n = 0;
+        int ncol = sqlite3_column_count(st);
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (++n > DAWN_SUMMARY_MAX_ROWS) {
+                        if (capped)
+                                *capped = true;
+                        rc = SQLITE_DONE;
+                        break;
+                }
+                struct dawn_summary_row row = { 0 };
+                for (int i = 0; i < ntext && i < 3; i++) {
+                        const unsigned char *t = sqlite3_column_text(st, i);
+                        row.text[i] = t ? (const char *)t : "";
+                }
+                for (int i = ntext; i < ncol && i - ntext < 2; i++) {
+                        row.has_num[i - ntext] = sqlite3_column_type(st, i) != SQLITE_NULL;
+                        row.num[i - ntext] = sqlite3_column_int64(st, i);
+                }
+                r = fn(&row, userdata);
+        }
+        sqlite3_reset(st);
+        if (r < 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_summary_alerts(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                              void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_ALERTS, since, until, 3, fn, userdata, capped);
+}
+
+int dawn_store_summary_deliveries(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                  void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_DELIVERIES, since, until, 2, fn, userdata, capped);
+}
+
+int dawn_store_summary_delivery_times(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                      void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_DELIVERY_TIMES, since, until, 1, fn, userdata, capped);
+}
+
+int dawn_store_summary_acks(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                            void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_ACKS, since, until, 1, fn, userdata, capped);
+}
+
+int dawn_store_summary_escalations(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                   void *userdata, bool *capped)
+{
+        return summary_rows(s, ST_SUMMARY_ESCALATIONS, since, until, 1, fn, userdata, capped);
+}
+
+int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until, struct dawn_summary_people *out)
+{
+        sqlite3_stmt *st = stmt(s, ST_SUMMARY_PEOPLE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, since);
+        sqlite3_bind_int64(st, 2, until);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                out->optouts = sqlite3_column_int64(st, 0);
+                out->optouts_in_window = sqlite3_column_int64(st, 1);
+                out->public_numbers = sqlite3_column_int64(st, 2);
+                out->public_subscriptions = sqlite3_column_int64(st, 3);
+                out->public_joined_in_window = sqlite3_column_int64(st, 4);
+        }
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc == SQLITE_DONE ? SQLITE_IOERR : rc);
+}
+
+int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel)
+{
+        sqlite3_stmt *st = stmt(s, ST_OLDEST_WAITING);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        int rc = sqlite3_step(st);
+        int64_t t = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return t;
+}
 /* ---- SMS replies (issue 13: replies to Notify inbound texts) ---- */
 
 int64_t dawn_store_reply_add(struct dawn_store *s, const char *number, const char *body, bool stop, int64_t now)

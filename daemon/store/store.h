@@ -135,9 +135,11 @@ int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, 
                                     int64_t now);
 /* Everyone who was due any revision of the alert (for cancel and
  * withdrawal): calls fn for each distinct (subscriber, channel, recipient),
- * with reached true if some revision was delivered to it or is on its way. */
+ * with reached true if some revision was delivered to it or is on its way,
+ * and escalation_only true if all it had were escalations (it never had
+ * the alert itself). */
 typedef int (*dawn_recipient_fn)(const char *subscriber, enum dawn_channel_kind channel, const char *recipient,
-                                 bool reached, void *userdata);
+                                 bool reached, bool escalation_only, void *userdata);
 int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
                                   void *userdata);
 /* Up to limit deliveries on channel that are due at now, oldest first.
@@ -189,6 +191,8 @@ int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array);
 int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
                        const char *via, const char *by, int64_t now);
 int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array);
+/* A subscriber id's longest (config.c's SUBSCRIBER_ID_MAX) */
+#define DAWN_MAX_SUBSCRIBER_CHARS 64
 /* Whether the alert reached a subscriber or a number on channel: a
  * publish delivery of some revision that the peer has (sent or delivered).
  * subscriber and recipient narrow the search (NULL: any). 1 with *revision
@@ -196,7 +200,7 @@ int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *arra
  * delivery it was) filled where not NULL, 0 if it did not, or -errno. */
 int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum dawn_channel_kind channel,
                              const char *subscriber, const char *recipient, int *revision,
-                             char reached_subscriber[DAWN_MAX_ID_CHARS + 1]);
+                             char reached_subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1]);
 /* A Twilio request (MessageSid, kind: its status, or "inbound") taken now,
  * remembered until keep_until; expired ones are pruned a few at a time.
  * 1 if new, 0 if it was taken before (a replay), or -errno. */
@@ -306,6 +310,45 @@ int dawn_store_history_json(struct dawn_store *s, const char *alert_id, int limi
  * ones when there are more. */
 int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor, int limit, cJSON *array,
                           bool *more);
+/* ---- the panel's summary ----
+ * Figures over the alerts issued in [since, until) (microseconds): those
+ * whose first revision that recipients saw was made in the window (at once
+ * for an issuer's alert, at approval for a reviewed one). Read only; each
+ * call reads at most DAWN_SUMMARY_MAX_ROWS rows and sets *capped (when not
+ * NULL) if there were more. fn is called per row; a negative return stops
+ * the walk and is returned. */
+#define DAWN_SUMMARY_MAX_ROWS 1000000
+struct dawn_summary_row {
+        const char *text[3];   /* valid during the call */
+        int64_t num[2];
+        bool has_num[2];       /* false: NULL */
+};
+typedef int (*dawn_summary_fn)(const struct dawn_summary_row *row, void *userdata);
+/* text: type, grade, area; num: when it went out, and when the first report
+ * it stands on came (absent unless it is a cluster or waited for review). */
+int dawn_store_summary_alerts(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                              void *userdata, bool *capped);
+/* text: channel, state; num: deliveries (outbox rows, and for pruned alerts
+ * the counts retention kept). */
+int dawn_store_summary_deliveries(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                  void *userdata, bool *capped);
+/* text: channel; num: microseconds from queued to delivered (or sent), per
+ * delivery that got there, pruned alerts' kept times included. */
+int dawn_store_summary_delivery_times(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                      void *userdata, bool *capped);
+/* One row per (alert, subscriber) its own rules queued the alert for: text:
+ * subscriber; num: microseconds from first queued to its first ack (absent:
+ * not acknowledged). Pruned alerts have no rows (their recipients are gone). */
+int dawn_store_summary_acks(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                            void *userdata, bool *capped);
+/* text: escalation state; num: clocks in that state. */
+int dawn_store_summary_escalations(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
+                                   void *userdata, bool *capped);
+struct dawn_summary_people {
+        int64_t optouts, optouts_in_window;
+        int64_t public_numbers, public_subscriptions, public_joined_in_window;
+};
+int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until, struct dawn_summary_people *out);
 
 /* Tests: the next dawn_store_commit() rolls back and fails as if COMMIT had
  * returned sqlite_code (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR...). */
@@ -361,7 +404,6 @@ int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id);
  * until due_at, then acknowledged (detail: by whom), escalated (detail: a
  * JSON array of the subscriber ids told) or stopped (detail: "cancelled" or
  * "expired"). Decisions only ever move a waiting row. */
-#define DAWN_MAX_SUBSCRIBER_CHARS 64
 struct dawn_escalation_row {
         char alert_id[DAWN_MAX_ID_CHARS + 1];
         char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
@@ -431,6 +473,20 @@ int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_i
 int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
                                    enum dawn_delivery_action action, int64_t now);
 
+/* ---- CAP 1.2 (issue 14) ---- */
+/* The alert JSON of the newest revision recipients saw at or below at_most
+ * (json[0]) and of the one they saw before it (json[1]): not pending
+ * revisions, not review notices. How many were found (0-2; malloc'ed, the
+ * caller frees), or -errno. */
+int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2]);
+/* ---- channel pauses (issue 14) ---- */
+/* A paused channel's lifetime clock stops: each of its waiting deliveries
+ * gets the paused interval [from, to] added to created_at (one created
+ * during it counts from to). Returns how many moved, or -errno. */
+int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel, int64_t from, int64_t to);
+/* The created_at of the channel's oldest waiting (pending or retrying)
+ * delivery, 0 if none waits, or -errno. */
+int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel);
 /* ---- SMS replies (issue 13: replies to Notify inbound texts; README "Replies by text") ----
  * GOV.UK Notify cannot text an answer back to an inbound text the way
  * Twilio's TwiML answer does: the reply is a row written in the same write

@@ -1,6 +1,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <grp.h>
@@ -20,6 +21,7 @@
 #include "metrics.h"
 #include "retention.h"
 #include "route.h"
+#include "summary.h"
 #include "ways.h"
 
 /* How many chunks of input one connection may read in one turn of the loop. */
@@ -767,6 +769,64 @@ static cJSON *cmd_public(struct dawn_ways *ways, const struct dawn_peer *p, cons
         return ans;
 }
 
+/* The panel's summary of the alerts issued in the last since_seconds
+ * (default 7 days). Read only, and bounded (summary.h). */
+#define SUMMARY_DEFAULT_SECONDS (7 * 86400)
+#define SUMMARY_MAX_SECONDS (100LL * 366 * 86400)
+static cJSON *cmd_summary(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "since_seconds", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const cJSON *since = cJSON_GetObjectItemCaseSensitive(req, "since_seconds");
+        double seconds = SUMMARY_DEFAULT_SECONDS;
+        if (since) {
+                if (!cJSON_IsNumber(since) || since->valuedouble < 1 || since->valuedouble > SUMMARY_MAX_SECONDS ||
+                    since->valuedouble != floor(since->valuedouble))
+                        return answer_error("since_seconds", false, "since_seconds: a whole number of seconds, 1 to %lld",
+                                            SUMMARY_MAX_SECONDS);
+                seconds = since->valuedouble;
+        }
+        int64_t until = dawn_now_usec();
+        cJSON *summary;
+        int r = dawn_summary_json(ways->store, ways->config, until - (int64_t)seconds * 1000000, until, &summary);
+        if (r < 0)
+                return answer_store_error(ways, r);
+        /* the answer says so too; the log is for whoever wonders why a figure looks small */
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(summary, "capped")))
+                log_notice("summary for %s: a figure reached its limit of %d rows and counts only those", p->actor,
+                           DAWN_SUMMARY_MAX_ROWS);
+        cJSON *ans = answer_ok();
+        cJSON_AddItemToObject(ans, "summary", summary);
+        return ans;
+}
+
+/* "dawnctl resume CHANNEL": the operator says the cause of a pause (a
+ * refused key, a skewed clock) is fixed; what waited goes out. */
+static cJSON *cmd_resume(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "channel", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const char *name = want_str(req, "channel");
+        if (!name)
+                return answer_error("channel", false, "channel: required: mqtt, sms or email");
+        int kind = dawn_channel_from_name(name);
+        if (kind < 0)
+                return answer_error("channel", false, "channel: '%.20s' is not a channel (mqtt, sms or email)", name);
+        int r = dawn_outbox_resume(ways->outbox, (enum dawn_channel_kind)kind, p->actor);
+        if (r == -ENOENT)
+                return answer_error("channel", false, "channel: %s is not configured in this dawnd", name);
+        cJSON *ans = answer_ok();
+        cJSON_AddStringToObject(ans, "channel", dawn_channel_name((enum dawn_channel_kind)kind));
+        cJSON_AddBoolToObject(ans, "resumed", r > 0);
+        if (r > 0)
+                log_info("channel %s resumed by %s", name, p->actor);
+        return ans;
+}
+
 static const struct {
         const char *name;
         command_fn fn;
@@ -779,6 +839,8 @@ static const struct {
         { "prune", cmd_prune },
         { "unacked", cmd_unacked },
         { "public", cmd_public },
+        { "summary", cmd_summary },
+        { "resume", cmd_resume },
 };
 
 static bool is_write(command_fn fn)

@@ -474,6 +474,11 @@ static const struct http_route routes[] = {
         { .path = "/config.json", .methods = HTTP_GET | HTTP_HEAD, .handle = http_dashboard_config },
         /* a WebSocket upgrade: GET only */
         { .path = "/mqtt", .methods = HTTP_GET, .handle = http_mqtt_relay },
+        /* CAP 1.2 (http_cap.c): public alerts to anyone, the others to a source's token */
+        { .path = "/v1/cap/alerts/", .with_id = true, .with_revision = true, .methods = HTTP_GET | HTTP_HEAD,
+          .auth = HTTP_AUTH_SOURCE_IF_GIVEN, .handle = http_cap_alert },
+        { .path = "/v1/cap/feed.atom", .methods = HTTP_GET | HTTP_HEAD, .auth = HTTP_AUTH_SOURCE_IF_GIVEN,
+          .handle = http_cap_feed },
 };
 
 static unsigned method_bit(const char *method)
@@ -490,7 +495,10 @@ static bool route_matches(const struct http_route *row, const char *path, const 
                 return strcmp(path, row->path) == 0;
         }
         size_t n = strlen(row->path);
-        if (strncmp(path, row->path, n) != 0 || !path[n] || strchr(path + n, '/'))
+        if (strncmp(path, row->path, n) != 0 || !path[n])
+                return false;
+        const char *slash = strchr(path + n, '/');
+        if (slash && (!row->with_revision || slash == path + n || !slash[1] || strchr(slash + 1, '/')))
                 return false;
         *id = path + n;
         return true;
@@ -540,6 +548,8 @@ static bool admitted(struct request *rq)
         case HTTP_AUTH_SOURCE: return http_admit_source(rq);
         case HTTP_AUTH_NOTIFY: return http_admit_notify(rq);
         case HTTP_AUTH_TWILIO: return http_admit_twilio(rq);
+        case HTTP_AUTH_SOURCE_IF_GIVEN:
+                return !http_header(rq, MHD_HTTP_HEADER_AUTHORIZATION) || http_admit_source(rq);
         }
         return false;
 }
@@ -622,7 +632,7 @@ static void begin(struct request *rq, const char *url, const char *method)
                 return;
         /* a partner's or gateway's own request: never displaced (displace_rank) */
         struct conn *c = conn_of(rq->conn);
-        if (c && (rq->route->auth == HTTP_AUTH_SOURCE || rq->route->auth == HTTP_AUTH_NOTIFY))
+        if (c && (rq->route->auth == HTTP_AUTH_SOURCE || rq->route->auth == HTTP_AUTH_NOTIFY || rq->source))
                 c->trusted = true;
         check_announced_body(rq);
 }

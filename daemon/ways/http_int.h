@@ -52,6 +52,8 @@ enum http_auth {
         HTTP_AUTH_SOURCE, /* a source's bearer token (its token_file), within its rate_per_minute */
         HTTP_AUTH_NOTIFY, /* Notify's bearer token (channels.sms.callback_token_file) */
         HTTP_AUTH_TWILIO, /* X-Twilio-Signature, which covers the body: checked again once it is in */
+        HTTP_AUTH_SOURCE_IF_GIVEN, /* anyone; an Authorization given must be a source's, as HTTP_AUTH_SOURCE
+                                    * (CAP: public alerts to anyone, the others to a source) */
 };
 
 /* The body a route takes, which sets its limit and where its refusals are counted. */
@@ -72,6 +74,7 @@ struct http_route {
         bool while_stopping;    /* still answered while dawnd stops (health checks, scrapes) */
         const char *file;       /* the dashboard's file it serves (in daemon.dashboard_dir) */
         void (*handle)(struct request *rq); /* with the whole request in */
+        bool with_revision;     /* with_id, and the id may be followed by "/<revision>" (CAP) */
 };
 
 /* Where a connection is (see "connections" in http.c). */
@@ -180,6 +183,9 @@ struct request {
         bool batch;                     /* json is an array of per-report results */
         char *twiml_reply;              /* Twilio inbound: the text to send back, or NULL */
         bool twiml;
+        char *text;                     /* decided, not JSON (CAP's XML): waits for the commit as json does */
+        size_t text_len;
+        const char *text_type;          /* its Content-Type */
 
         /* the group commits this request's store work was part of (see op_begin) */
         struct dawn_ticket ticket;      /* pending while it waits for the open batch */
@@ -251,5 +257,9 @@ void http_mqtt_relay(struct request *rq);
 /* http_health.c: /metrics, /healthz */
 void http_metrics(struct request *rq);
 void http_healthz(struct request *rq);
+
+/* http_cap.c: GET /v1/cap/alerts/<id>[/<revision>], GET /v1/cap/feed.atom */
+void http_cap_alert(struct request *rq);
+void http_cap_feed(struct request *rq);
 
 #endif

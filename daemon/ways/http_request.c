@@ -226,11 +226,20 @@ void http_finish(struct request *rq)
                         rq->twiml = false;
                 }
         }
+        if (rq->text && !rq->json) {
+                rq->response = http_text_response(rq->text, rq->text_len, rq->text_type);
+                rq->status = rq->json_status;
+                rq->text = NULL;
+                return;
+        }
         if (rq->twiml)
                 http_respond_twiml(rq, rq->twiml_reply);
         else
                 http_respond_json(rq, rq->json_status, rq->json);
         rq->json = NULL;
+        /* a 401 decided after a store read (CAP: not a public alert) challenges as one from the headers does */
+        if (rq->status == MHD_HTTP_UNAUTHORIZED)
+                http_respond_header(rq, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"dawn\"");
 }
 
 /* ---- a request's life ---- */
@@ -261,6 +270,7 @@ void http_request_free(struct request *rq)
         free(rq->source);
         free(rq->body);
         free(rq->twiml_reply);
+        free(rq->text);
         free(rq->epoch_result);
         free(rq->touched);
         free(rq);

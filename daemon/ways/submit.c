@@ -154,7 +154,7 @@ static const char *owners(const struct dawn_config *c, const char *number, char 
 static int ack_by_text(struct dawn_ways *ways, const char *number, const char *id, const char *masked,
                        const char *actor, char *reply, size_t reply_size)
 {
-        char subscriber[DAWN_MAX_ID_CHARS + 1];
+        char subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1];
         int revision = 0;
         int r = dawn_store_alert_reached(ways->store, id, DAWN_CHANNEL_SMS, NULL, number, &revision, subscriber);
         if (r == 0) {
@@ -323,12 +323,20 @@ int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const st
         reply[0] = '\0';
         struct dawn_sms_reply parsed;
         dawn_sms_reply_parse(sms->text, &parsed);
+        /* Twilio recognised an opt-out keyword itself (its own list, in its own languages),
+         * recorded it, and has answered the sender: learn the opt-out from Twilio's word */
+        if (strcmp(sms->opt_out_type, "STOP") == 0)
+                parsed.kind = DAWN_REPLY_STOP;
+        else if (strcmp(sms->opt_out_type, "START") == 0)
+                parsed.kind = DAWN_REPLY_START;
         static const char *const kinds[] = { "stop", "start", "ack", "other", "join", "areas" };
         dawn_metrics_count(DAWN_M_SMS_REPLIES, kinds[parsed.kind], NULL);
         int r = begin(ways);
         if (r < 0)
                 return r;
         r = apply_reply(ways, provider, sms, &parsed, reply, reply_size);
+        if (sms->opt_out_type[0])
+                reply[0] = '\0'; /* Twilio answered already: a second answer would be ours, and confusing */
         /* Notify cannot text an answer back: the reply is queued in this same write, so the
          * callback is answered only once both are durable */
         bool queued = false;

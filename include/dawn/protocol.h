@@ -41,6 +41,9 @@
  *                                                  "more", and for a dry run "alert_ids"}}
  *                                                  (retention; show of a pruned alert adds
  *                                                  "delivery_totals" and "details_removed_at")
+ *   summary  {"since_seconds": 604800}         -> {"summary": {...}}  figures over the alerts issued in
+ *                                                  the last since_seconds (default 7 days; README,
+ *                                                  "The panel's summary")
  */
 #ifndef DAWN_PROTOCOL_H
 #define DAWN_PROTOCOL_H

@@ -24,6 +24,14 @@ cleanup() {
         # running would hold the runner's output pipe open
         jobs -p | xargs -r kill 2>/dev/null
         wait 2>/dev/null
+        # Under ASan/UBSan (CI), a report in dawnd's log fails the script whatever its
+        # checks said: a leak is only reported as dawnd exits, after the last check.
+        if [ -f "$T/dawnd.log" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/dawnd.log"; then
+                echo "not ok - dawnd's log has a sanitizer report"
+                grep -m3 -A12 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/dawnd.log" | sed 's/^/    /'
+                rm -rf "$T"
+                exit 1
+        fi
         rm -rf "$T"
 }
 trap cleanup EXIT

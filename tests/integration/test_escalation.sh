@@ -131,6 +131,13 @@ assert subs==["booth-house","booth-manager","ph-duty","st-marys-pharmacy"], a["a
 e=[x for x in a["escalations"] if x["subscriber"]=="booth-house"][0]
 assert e["state"]=="escalated", e' "$T/show.json"
 
+# the alert withdrawn: the manager, told only by the escalation, hears of that too
+ctl cancel A1 --reason "the batch was tested again: no nitazene" >/dev/null
+check "the manager, who got only the escalation, is told A1 is withdrawn" \
+        wait_for "texts_to $MANAGER | grep -q 'A1 WITHDRAWN'" 10
+check "the duty officer is told once, as a recipient of A1 itself" \
+        wait_for "[ \$(texts_to $DUTY | grep -c 'A1 WITHDRAWN') -eq 1 ]" 10
+
 # ---- a waiting escalation survives a restart ----
 ctl --json issue --area southampton --sold-as cocaine --adulterant fentanyl --evidence toxicology --casualties 2 \
         "Cocaine in Southampton contains fentanyl." >"$T/a2.json"

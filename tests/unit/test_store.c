@@ -606,7 +606,7 @@ static void test_reached(void **state)
 {
         struct fixture *f = *state;
         struct dawn_store *s = store_with_alerts(f->path);
-        char sub[DAWN_MAX_ID_CHARS + 1] = "";
+        char sub[DAWN_MAX_SUBSCRIBER_CHARS + 1] = "";
         int rev = 0;
         static const struct {
                 enum dawn_delivery_state state;
@@ -635,6 +635,21 @@ static void test_reached(void **state)
         assert_int_equal(dawn_store_alert_reached(s, "A1", DAWN_CHANNEL_MQTT, "someone-else", NULL, &rev, sub), 0);
         assert_int_equal(dawn_store_alert_reached(s, "A1", DAWN_CHANNEL_SMS, row.subscriber, NULL, &rev, sub), 0);
         dawn_outbox_row_clear(&row);
+        /* a subscriber id as long as the config allows comes back whole: an ACK is
+         * recorded as that subscriber's, not a truncated id that names nobody */
+        char longest[DAWN_MAX_SUBSCRIBER_CHARS + 1];
+        memset(longest, 'h', DAWN_MAX_SUBSCRIBER_CHARS);
+        longest[DAWN_MAX_SUBSCRIBER_CHARS] = '\0';
+        assert_int_equal(dawn_store_add_delivery(s, "A1", 1, longest, DAWN_CHANNEL_SMS, "+447700900299",
+                                                 DAWN_ACTION_PUBLISH, 100), 0);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "UPDATE outbox SET state = 'delivered' WHERE recipient = '+447700900299'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(dawn_store_alert_reached(s, "A1", DAWN_CHANNEL_SMS, NULL, "+447700900299", &rev, sub), 1);
+        assert_string_equal(sub, longest);
         dawn_store_close(s);
 }
 
