@@ -98,6 +98,9 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
                                     "Times a channel paused because its provider refused the whole channel "
                                     "(credentials, rate limit), by channel and reason.",
                                     { "channel", "reason" } },
+        [DAWN_M_SMS_REPLY_TEXTS] = { "dawn_sms_reply_texts_total",
+                                     "Replies to texts received through GOV.UK Notify, by what became of them.",
+                                     { "result", NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

@@ -55,6 +55,9 @@ enum dawn_counter {
                                     * daily-cap (public.max_joins_per_day: no reply) */
         DAWN_M_CHANNEL_PAUSES,     /* dawn_channel_pauses_total{channel,reason}: credentials|rate_limit: times a
                                     * channel paused because its provider refused the whole channel */
+        DAWN_M_SMS_REPLY_TEXTS,    /* dawn_sms_reply_texts_total{result}: replies to Notify inbound texts:
+                                    * sent|failed|opted-out|not-queued (issue 13; dawn_sms_replies_total
+                                    * already counts the texts received) */
         DAWN_M_COUNTER_COUNT,
 };
 

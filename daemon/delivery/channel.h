@@ -31,6 +31,9 @@ struct dawn_delivery {
         const char *reference;     /* idempotency reference: "<alert>-r<rev>-<row id>" */
         /* an escalation (outbox purpose 'escalation'): what its text says; NULL for the alert's own */
         const struct dawn_escalation_facts *escalation;
+        /* a text given as is (an SMS reply to an inbound text: no alert, alert_json NULL); NULL
+         * for everything else. Only the SMS channel takes one. */
+        const char *text;
 };
 
 enum dawn_send_result {

@@ -391,6 +391,10 @@ static int twilio_prepare(struct sms_state *st, const struct dawn_delivery *d, c
  * for channels.sms.sender_prefix in every kind of text. */
 static int build_body(const struct sms_state *st, const struct dawn_delivery *d, char **out)
 {
+        if (d->text) {
+                *out = strdup(d->text);
+                return *out ? 0 : -ENOMEM;
+        }
         if (d->escalation) {
                 *out = dawn_escalation_sms(d->escalation, st->max_segments);
                 return *out ? 0 : -ENOMEM;
@@ -433,7 +437,7 @@ static int build_text(const struct sms_state *st, const struct dawn_delivery *d,
 static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
 {
         struct sms_state *st = ch->state;
-        if (!d->recipient || !*d->recipient || !d->alert_json || !d->reference ||
+        if (!d->recipient || !*d->recipient || (!d->alert_json && !d->text) || !d->reference ||
             d->action >= DAWN_ACTION_COUNT || !header_safe(d->recipient) || !header_safe(d->reference))
                 return -EINVAL;
         if (!st->curl)

@@ -284,6 +284,131 @@ out:
         free(esc.mqtt_json);
 }
 
+/* ---- SMS replies (README "Replies by text") ----
+ * A reply to a text that came through Notify is an sms_replies row, not an
+ * outbox row: in the in-flight table and towards the driver its id is
+ * negated, so the two never meet. Replies go after the due deliveries, take
+ * the channel's tokens and in-flight slots, retry with its backoff and fail
+ * after its lifetime, like any text. */
+
+static bool sms_receipts_expected(const struct dawn_config *c);
+static void pause_begin(struct dawn_outbox *o, enum dawn_channel_kind kind, enum dawn_pause_reason reason,
+                        uint64_t retry_after_usec, const char *error, int64_t now);
+
+static void reply_reference(int64_t id, char *buf, size_t size)
+{
+        snprintf(buf, size, "reply-%lld", (long long)id);
+}
+
+/* Returns true if it took a token's worth of the channel (it was handed to the driver). */
+static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_reply_row *row, int64_t now)
+{
+        if (row->opted_out) {
+                /* the number replied STOP after this was queued: only the STOP's own confirmation goes */
+                if (dawn_store_reply_move(o->store, row->id, row->state, DAWN_DELIVERY_OPTED_OUT,
+                                          "the number replied STOP", 0, now) > 0)
+                        dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "opted-out", NULL);
+                return false;
+        }
+        char reference[32];
+        reply_reference(row->id, reference, sizeof(reference));
+        struct dawn_delivery d = {
+                .id = -row->id, .alert_id = reference, .revision = 0, .subscriber = "", .recipient = row->number,
+                .action = DAWN_ACTION_PUBLISH, .alert_json = NULL, .reference = reference, .text = row->body,
+        };
+        struct in_flight *slot = slot_find(o, -row->id);
+        if (!slot || slot->id == -row->id)
+                return false;
+        int r = dawn_store_reply_move(o->store, row->id, row->state, DAWN_DELIVERY_INFLIGHT, NULL, 0, now);
+        if (r <= 0) {
+                if (r < 0)
+                        log_error_errno(r, "outbox: cannot record %s as started: %s", reference,
+                                        dawn_store_errmsg(o->store));
+                return false;
+        }
+        r = ch->driver->send(ch, &d);
+        if (r < 0) {
+                dawn_store_reply_move(o->store, row->id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_PENDING, NULL, 0, now);
+                return false;
+        }
+        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at };
+        o->in_flight_count[DAWN_CHANNEL_SMS]++;
+        return true;
+}
+
+/* Due replies, into what room and tokens the channel's deliveries left. */
+static void dispatch_replies(struct dawn_outbox *o, struct dawn_channel *ch, struct dawn_token_bucket *b, int64_t now,
+                             int64_t *wake, bool *more)
+{
+        int room = dawn_config_channel_limits(*o->config, DAWN_CHANNEL_SMS)->max_in_flight -
+                   (int)o->in_flight_count[DAWN_CHANNEL_SMS];
+        if (room <= 0)
+                return;
+        static struct dawn_reply_row rows[64];
+        int limit = room < 64 ? room : 64;
+        int n = dawn_store_due_replies(o->store, now, rows, limit);
+        if (n < 0) {
+                log_error_errno(n, "outbox: cannot read due replies: %s", dawn_store_errmsg(o->store));
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                if (!rows[i].opted_out && !dawn_bucket_take(b, now)) {
+                        *wake = now + (int64_t)dawn_bucket_wait_usec(b, now);
+                        return;
+                }
+                send_reply(o, ch, &rows[i], now);
+        }
+        if (n == limit)
+                *more = true;
+}
+
+static void reply_complete(struct dawn_outbox *o, struct dawn_channel *ch, const struct in_flight *f,
+                           enum dawn_send_result result, const char *error, uint64_t retry_after_usec, int64_t now)
+{
+        int64_t id = -f->id, next_at = 0;
+        char reference[32];
+        reply_reference(id, reference, sizeof(reference));
+        const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, DAWN_CHANNEL_SMS);
+        enum dawn_delivery_state state;
+        if (result == DAWN_SEND_PAUSE_CREDENTIALS || result == DAWN_SEND_PAUSE_RATE) {
+                /* the provider refuses the channel, not this reply: the channel pauses, the reply waits */
+                pause_begin(o, DAWN_CHANNEL_SMS,
+                            result == DAWN_SEND_PAUSE_RATE ? DAWN_PAUSE_RATE_LIMIT : DAWN_PAUSE_CREDENTIALS,
+                            retry_after_usec, error, now);
+                state = DAWN_DELIVERY_PENDING;
+                next_at = o->pause[DAWN_CHANNEL_SMS].until ? o->pause[DAWN_CHANNEL_SMS].until : now;
+        } else if (result == DAWN_SEND_OPTED_OUT) {
+                /* the provider blocks the number (Twilio 21610): Twilio has answered it already */
+                state = DAWN_DELIVERY_OPTED_OUT;
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "opted-out", NULL);
+        } else if (result == DAWN_SEND_DELIVERED) {
+                state = sms_receipts_expected(*o->config) ? DAWN_DELIVERY_SENT : DAWN_DELIVERY_DELIVERED;
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "sent", NULL);
+        } else if (result == DAWN_SEND_PERMANENT) {
+                state = DAWN_DELIVERY_FAILED;
+        } else if (!ch->driver->ready(ch)) {
+                state = DAWN_DELIVERY_PENDING;
+        } else if (!dawn_retry_decide(f->attempts, f->created_at, now, retry_after_usec, lim->lifetime_usec,
+                                      lim->retry_initial_usec, drand48(), &next_at)) {
+                state = DAWN_DELIVERY_FAILED;
+        } else {
+                state = DAWN_DELIVERY_RETRYING;
+        }
+        if (state == DAWN_DELIVERY_FAILED) {
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "failed", NULL);
+                log_warning("outbox: %s failed%s: %s", reference,
+                            result == DAWN_SEND_PERMANENT ? " for good" : " (past the channel's lifetime)",
+                            error ? error : "no reason given");
+        }
+        int r = dawn_commit_open(o->commit);
+        if (r == 0)
+                r = dawn_store_reply_move(o->store, id, DAWN_DELIVERY_INFLIGHT, state, error, next_at, now);
+        if (r < 0)
+                log_error_errno(r, "outbox: cannot record %s: %s", reference, dawn_store_errmsg(o->store));
+        if (state != DAWN_DELIVERY_PENDING)
+                dawn_outbox_kick(o);
+}
+
 /* Deliveries that could not go within the channel's lifetime fail, loudly:
  * never silently dropped, never retried for ever. */
 static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now)
@@ -300,6 +425,13 @@ static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int
         char reason[96];
         snprintf(reason, sizeof(reason), "not delivered within its lifetime (%llu s)",
                  (unsigned long long)(lim->lifetime_usec / 1000000));
+        if (kind == DAWN_CHANNEL_SMS) {
+                int k = dawn_store_replies_fail_expired(o->store, now - (int64_t)lim->lifetime_usec, reason, now);
+                if (k > 0) {
+                        dawn_metrics_add(DAWN_M_SMS_REPLY_TEXTS, "failed", NULL, (uint64_t)k);
+                        log_warning("outbox: %d SMS repl(ies) failed: %s", k, reason);
+                }
+        }
         int n = dawn_store_fail_expired(o->store, kind, now - (int64_t)lim->lifetime_usec, reason, now);
         if (n > 0) {
                 o->failed[kind] += (uint64_t)n;
@@ -373,6 +505,9 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                 }
                 dawn_outbox_row_clear(&rows[i]);
         }
+        /* replies to texts come after every due delivery (as public texts do) */
+        if (kind == DAWN_CHANNEL_SMS && !more && !*wake)
+                dispatch_replies(o, ch, b, now, wake, &more);
         return more;
 }
 
@@ -391,6 +526,9 @@ static void arm_timer(struct dawn_outbox *o, int64_t now, int64_t wake)
                 }
                 int64_t t = dawn_store_next_due(o->store, (enum dawn_channel_kind)k);
                 if (t > now && (next == 0 || t < next))
+                        next = t;
+                if (k == DAWN_CHANNEL_SMS && (t = dawn_store_replies_next_due(o->store)) > now &&
+                    (next == 0 || t < next))
                         next = t;
         }
         if (next) {
@@ -621,6 +759,10 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         o->in_flight_count[f.channel]--;
 
         int64_t now = dawn_now_usec();
+        if (f.id < 0) {
+                reply_complete(o, ch, &f, result, error, retry_after_usec, now);
+                return;
+        }
         const char *channel = dawn_channel_name(f.channel);
         dawn_metrics_count(DAWN_M_DELIVERY_ATTEMPTS, channel, result_name(result));
         const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, f.channel);
@@ -725,6 +867,9 @@ void dawn_outbox_status(struct dawn_outbox *o, cJSON *object)
                 cJSON_AddNumberToObject(c, "delivered_since_start", (double)n.delivered);
                 cJSON_AddNumberToObject(c, "retried_since_start", (double)n.retried);
                 cJSON_AddNumberToObject(c, "failed_since_start", (double)n.failed);
+                int64_t replies = k == DAWN_CHANNEL_SMS ? dawn_store_replies_waiting(o->store) : -1;
+                if (replies >= 0) /* replies to texts (README "Replies by text") not yet sent */
+                        cJSON_AddNumberToObject(c, "replies_waiting", (double)replies);
         }
 }
 
@@ -903,6 +1048,45 @@ static int receipt_move(struct dawn_store *store, const char *provider, const st
         return 0;
 }
 
+/* A receipt for a reply ("reply-<id>"): the same transition table moves it. */
+static int reply_receipt(struct dawn_store *store, const char *provider, const struct dawn_receipt *rc,
+                         uint64_t retry_initial_usec, int64_t now, enum dawn_receipt_outcome *outcome)
+{
+        struct dawn_reply_row row;
+        int r = dawn_store_load_reply(store, rc->delivery_id, &row);
+        if (r <= 0) {
+                if (r == 0)
+                        receipt_ignored(provider, rc, *outcome, NULL, now);
+                return r;
+        }
+        enum dawn_delivery_state to = row.state;
+        r = dawn_delivery_next(row.state, dawn_receipt_event(rc->status), &to);
+        *outcome = r < 0 ? DAWN_RECEIPT_ILLEGAL : r == 0 ? DAWN_RECEIPT_UNCHANGED : DAWN_RECEIPT_APPLIED;
+        if (*outcome == DAWN_RECEIPT_ILLEGAL) {
+                dawn_metrics_count(DAWN_M_CALLBACKS_IGNORED, provider, dawn_receipt_outcome_name(*outcome));
+                if (dawn_outbox_ignored_log_ok(now))
+                        log_warning("%s receipt (%s) for %s: the reply is %s, which that receipt cannot change; ignored",
+                                    provider, rc->provider_status, rc->reference, dawn_delivery_state_name(row.state));
+                return 0;
+        }
+        if (*outcome != DAWN_RECEIPT_APPLIED)
+                return 0;
+        char error[160];
+        snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
+        int64_t next_at = 0;
+        if (to == DAWN_DELIVERY_RETRYING)
+                dawn_retry_decide(row.attempts, row.created_at, now, 0, 0, retry_initial_usec, drand48(), &next_at);
+        r = dawn_store_reply_move(store, row.id, row.state, to, to == DAWN_DELIVERY_DELIVERED ? NULL : error, next_at,
+                                  now);
+        if (r < 0)
+                return r;
+        if (to == DAWN_DELIVERY_FAILED) {
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "failed", NULL);
+                log_warning("reply %s failed for good: %s", rc->reference, error);
+        }
+        return 0;
+}
+
 int dawn_outbox_receipt(struct dawn_store *store, const char *provider, const struct dawn_receipt *rc,
                         uint64_t retry_initial_usec, int64_t now, enum dawn_receipt_outcome *outcome)
 {
@@ -921,6 +1105,8 @@ int dawn_outbox_receipt(struct dawn_store *store, const char *provider, const st
                         return 0;
                 }
         }
+        if (rc->reply)
+                return reply_receipt(store, provider, rc, retry_initial_usec, now, outcome);
         struct dawn_outbox_row row;
         r = dawn_store_load_delivery(store, rc->delivery_id, &row);
         if (r < 0)

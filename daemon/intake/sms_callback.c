@@ -367,6 +367,24 @@ int dawn_reference_delivery_id(const char *reference, int64_t *id)
         return 0;
 }
 
+int dawn_reference_reply_id(const char *reference, int64_t *id)
+{
+        if (!reference || !id || strncmp(reference, "reply-", 6) != 0)
+                return -EINVAL;
+        const char *p = reference + 6;
+        size_t n = strlen(p);
+        if (n == 0 || n > 18 || *p == '0')
+                return -EINVAL;
+        int64_t v = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!is_digit(p[i]))
+                        return -EINVAL;
+                v = v * 10 + (p[i] - '0'); /* at most 18 digits: no overflow */
+        }
+        *id = v;
+        return 0;
+}
+
 /* Fills out's reference and delivery id, or names field. */
 static int take_reference(const char *field, const char *ref, struct dawn_receipt *out,
                           struct dawn_input_error *err)
@@ -374,13 +392,15 @@ static int take_reference(const char *field, const char *ref, struct dawn_receip
         if (!ref || !*ref)
                 return dawn_input_error_set(err, field, "%s: required (DAWN's reference of the text)", field);
         int64_t id;
-        if (dawn_reference_delivery_id(ref, &id) < 0) {
+        bool reply = dawn_reference_reply_id(ref, &id) == 0;
+        if (!reply && dawn_reference_delivery_id(ref, &id) < 0) {
                 if (quotable(ref))
                         return dawn_input_error_set(err, field, "%s: '%s' is not a reference DAWN gave", field, ref);
                 return dawn_input_error_set(err, field, "%s: not a reference DAWN gave", field);
         }
         snprintf(out->reference, sizeof(out->reference), "%s", ref);
         out->delivery_id = id;
+        out->reply = reply;
         return 0;
 }
 

@@ -72,6 +72,7 @@ const char *dawn_receipt_status_name(enum dawn_receipt_status s);
 struct dawn_receipt {
         char reference[DAWN_MAX_REF_CHARS + 1];   /* DAWN's own: "<alert>-r<rev>-<row id>" */
         int64_t delivery_id;                      /* the row id parsed from reference */
+        bool reply;                               /* "reply-<id>": delivery_id is an sms_replies row */
         enum dawn_receipt_status status;
         char provider_status[48];                 /* the provider's word, for the log: "permanent-failure" */
         /* Twilio's MessageSid ("" for Notify): with provider_status, what makes
@@ -95,6 +96,8 @@ int dawn_receipt_parse_notify(const char *body, size_t len, struct dawn_receipt 
  * .../twilio/status?ref=..). */
 int dawn_receipt_parse_twilio(const struct dawn_form *form, const char *ref, struct dawn_receipt *out,
                               struct dawn_input_error *err);
+/* A reply's reference (README "Replies by text"): "reply-<id>" -> id. 0 or -EINVAL. */
+int dawn_reference_reply_id(const char *reference, int64_t *id);
 /* "<alert>-r<rev>-<row id>" -> row id. 0 or -EINVAL. */
 int dawn_reference_delivery_id(const char *reference, int64_t *id);
 
