@@ -162,7 +162,7 @@ static int ack_by_text(struct dawn_ways *ways, const char *number, const char *i
                 log_info("ACK %s from %s ignored: no text of that alert reached this number", id, masked);
                 snprintf(reply, reply_size,
                          "DAWN: no alert %s was sent to this number. Reply ACK and the id of an alert you got, "
-                         "e.g. ACK A17.", id);
+                         "e.g. ACK A17. Reply STOP to stop all texts.", id);
                 return 0;
         }
         if (r < 0)
@@ -179,7 +179,7 @@ static int ack_by_text(struct dawn_ways *ways, const char *number, const char *i
         }
         if (r < 0)
                 return r;
-        snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged.", id);
+        snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged. Reply STOP to stop all texts.", id);
         log_alert(LOG_INFO, id, "alert %s acknowledged by text from %s (%s)", id, masked, subscriber);
         return 0;
 }

@@ -96,7 +96,7 @@ check "STOP: its confirmation arrives although the number has opted out" \
 gw_inbound $P1 "START" >/dev/null
 check "START: the reply says to text JOIN" wait_for "replies_to $P1 | grep -q 'on again.*JOIN'" 10
 gw_inbound +447700900123 "ACK A99" >/dev/null
-check "ACK from a subscriber: answered too" wait_for "replies_to +447700900123 | grep -q 'no alert A99'" 10
+check "ACK from a subscriber: answered too, saying how to leave" wait_for "replies_to +447700900123 | grep -q 'no alert A99.*Reply STOP to stop all texts'" 10
 out=$(gw_inbound +447700900999 "hello")
 check "a text from a number nobody knows gets no reply" test "$(answer_field reply_queued <<<"$out")" = ""
 check "/metrics counts the replies sent" test "$(metric dawn_sms_reply_texts_total result=sent)" = 5
