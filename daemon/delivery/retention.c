@@ -157,6 +157,16 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+void dawn_retention_erased(struct dawn_retention *rt)
+{
+        if (!rt)
+                return;
+        rt->checkpoint_tries = DAWN_RETENTION_CHECKPOINT_TRIES;
+        /* a second from now: after the batch that deletes them has committed */
+        if (!rt->running && !dawn_ticket_pending(&rt->ticket))
+                schedule(rt, DAWN_USEC_PER_SEC);
+}
+
 int dawn_retention_prune_now(struct dawn_retention *rt, const char *actor, struct dawn_prune_counts *out)
 {
         memset(out, 0, sizeof(*out));

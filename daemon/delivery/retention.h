@@ -38,6 +38,10 @@ struct dawn_retention *dawn_retention_free(struct dawn_retention *rt);
  * their delivery details. */
 int64_t dawn_retention_cutoff(const struct dawn_retention *rt, int64_t now);
 
+/* Rows holding a number were deleted outside a run (public --remove, a
+ * STOP's public subscriptions): the write-ahead log is emptied soon after,
+ * as after a run, so the number leaves the files. */
+void dawn_retention_erased(struct dawn_retention *rt);
 /* An officer's "dawnctl prune": one step now, in a write of its own on the
  * commit (the caller holds its answer for the commit as for any write);
  * what remains follows in further steps by itself, under the same actor.

@@ -428,6 +428,9 @@ enum stmt_id {
         ST_REPLY_PRUNE,
         /* issue 13 review */
         ST_REACHED_ALL,
+        /* erasure on request */
+        ST_ERASE_JOINS,
+        ST_ERASE_REPLIES,
         ST_COUNT,
 };
 
@@ -826,6 +829,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         /* ---- issue 13 review ---- */
         /* every subscriber whose text of the alert reached one number (a phone two of them share);
          * not a public text (subscriber 'public'): the public are not asked to acknowledge */
+        [ST_ERASE_JOINS] = "DELETE FROM public_joins WHERE number = ?1",
+        /* one on its way keeps its row until the gateway answers for it */
+        [ST_ERASE_REPLIES] = "DELETE FROM sms_replies WHERE number = ?1 AND state <> 'in-flight'",
         [ST_REACHED_ALL] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = 'sms'"
                            " AND recipient = ?2 AND action = 'publish' AND state IN ('sent', 'delivered')"
                            " AND purpose <> 'public'"
@@ -2842,6 +2848,19 @@ int dawn_store_public_leave(struct dawn_store *s, const char *number)
         bind_text(st, 1, number);
         int r = run(s, st);
         return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int dawn_store_erase_public_number(struct dawn_store *s, const char *number)
+{
+        int r = 0;
+        for (int id = ST_ERASE_JOINS; r == 0 && id <= ST_ERASE_REPLIES; id++) {
+                sqlite3_stmt *st = stmt(s, id);
+                if (!st)
+                        return -EIO;
+                bind_text(st, 1, number);
+                r = run(s, st);
+        }
+        return r;
 }
 
 /* ---- channel pauses (issue 14) ---- */

@@ -456,6 +456,10 @@ int dawn_store_public_member(struct dawn_store *s, const char *number);
 int64_t dawn_store_public_numbers(struct dawn_store *s);
 /* Removes every subscription of a number: how many areas it had, or -errno. */
 int dawn_store_public_leave(struct dawn_store *s, const char *number);
+/* A request to erase a number (dawnctl public --remove): its JOIN counts
+ * and its replies (but one in flight) go too. Its opt-out stays (a STOP is
+ * honoured for ever) and its public texts go with retention. 0 or -errno. */
+int dawn_store_erase_public_number(struct dawn_store *s, const char *number);
 /* Forgets JOIN counts of days before day (days since the epoch). */
 int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day);
 /* Counts one more JOIN from number on day: the count today, or -errno. */

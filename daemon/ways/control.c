@@ -730,6 +730,8 @@ static cJSON *cmd_public(struct dawn_ways *ways, const struct dawn_peer *p, cons
                 int n = 0, r = dawn_commit_begin(ways->commit);
                 if (r >= 0) {
                         r = n = dawn_store_public_leave(ways->store, number);
+                        if (r >= 0)
+                                r = dawn_store_erase_public_number(ways->store, number);
                         if (r >= 0) {
                                 snprintf(detail, sizeof(detail), "%s removed from public texts (%d area(s))", masked,
                                          n);
@@ -737,6 +739,8 @@ static cJSON *cmd_public(struct dawn_ways *ways, const struct dawn_peer *p, cons
                                                      dawn_now_usec());
                         }
                         r = dawn_commit_end(ways->commit, r < 0 ? r : 0);
+                        if (r >= 0)
+                                dawn_retention_erased(ways->retention);
                 }
                 if (r < 0) {
                         cJSON_Delete(ans);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "public.h"
+#include "retention.h"
 #include "ways.h"
 
 const char *dawn_way_name(enum dawn_way w)
@@ -254,6 +255,8 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
                 int left = r >= 0 && public_on ? dawn_store_public_leave(ways->store, sms->from) : 0;
                 if (left < 0)
                         r = left;
+                else if (left > 0)
+                        dawn_retention_erased(ways->retention);
                 snprintf(detail, sizeof(detail), "opted out of texts (%s)%s", subs,
                          left > 0 ? "; public subscriptions removed" : "");
                 if (r >= 0)

@@ -165,6 +165,8 @@ check "START from a subscriber's number mentions JOIN too" grep -q 'JOIN' <<<"$r
 ctl public --remove "$P2" >"$T/remove.out"
 check "dawnctl public --remove removes a number ($(cat "$T/remove.out" | head -n 1))" grep -q 'removed +4477.*1 area' "$T/remove.out"
 check "dawnctl public is empty again" test "$(public_json)" = "[]"
+check "nothing of the number is left in the store's files (its JOIN counts and replies went, the log was emptied)" \
+        wait_for "! grep -qa 7700900902 '$T/state/dawn.db' '$T/state/dawn.db-wal'" 10
 check "the removal is audited with the number masked" \
         bash -c "sqlite3 '$T/state/dawn.db' \"SELECT detail FROM audit WHERE action = 'public-remove'\" | grep -v 900902 | grep -q removed"
 out=$(ctl public --remove "07700 900902" 2>&1)
