@@ -17,8 +17,8 @@ static int add_one(const char *number, void *userdata)
 {
         struct public_ctx *p = userdata;
         int r = dawn_store_add_public_delivery(p->store, p->alert->id, p->alert->revision, number, p->action, p->now);
-        /* STOP deletes a number's subscriptions, so this is for a number that
-         * said STOP after a text went (its withdrawal) */
+        /* a member's number is not opted out (JOIN lifts it, STOP leaves): this
+         * holds only what a STOP in the same instant would have held */
         if (r == 0 && (r = dawn_store_opted_out(p->store, number)) == 1)
                 r = dawn_store_hold_opted_out(p->store, number, p->now);
         return r < 0 ? r : 0;

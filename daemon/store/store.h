@@ -453,8 +453,9 @@ int dawn_store_public_join(struct dawn_store *s, const char *number, const char 
 int dawn_store_public_member(struct dawn_store *s, const char *number);
 /* Distinct numbers subscribed, or -errno. */
 int64_t dawn_store_public_numbers(struct dawn_store *s);
-/* Removes every subscription of a number: how many areas it had, or -errno. */
-int dawn_store_public_leave(struct dawn_store *s, const char *number);
+/* Removes every subscription of a number, and holds the public texts still
+ * waiting for it (opted-out): how many areas it had, or -errno. */
+int dawn_store_public_leave(struct dawn_store *s, const char *number, int64_t now);
 /* Forgets JOIN counts of days before day (days since the epoch). */
 int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day);
 /* Counts one more JOIN from number on day: the count today, or -errno. */

@@ -232,7 +232,7 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
         case DAWN_REPLY_STOP:
                 r = dawn_store_set_opt_out(ways->store, sms->from, true, provider, now);
                 /* data minimisation: a number that wants nothing keeps no public subscription */
-                int left = r >= 0 && public_on ? dawn_store_public_leave(ways->store, sms->from) : 0;
+                int left = r >= 0 && public_on ? dawn_store_public_leave(ways->store, sms->from, now) : 0;
                 if (left < 0)
                         r = left;
                 snprintf(detail, sizeof(detail), "opted out of texts (%s)%s", subs,
