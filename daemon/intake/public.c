@@ -40,7 +40,10 @@ int dawn_public_fan_out(struct dawn_store *store, const struct dawn_config *c, c
                                 r = dawn_store_for_each_public_number(store, c->areas[i].id, add_one, &p);
                 return r;
         }
-        if (a->revision <= 1)
+        /* only the end of an alert is told: one that stays in force but is no longer
+         * public (its scope or grade lowered) was not cancelled, and what the member was
+         * told still holds; its cancellation or expiry reaches them later */
+        if (a->revision <= 1 || (a->status != DAWN_STATUS_CANCELLED && a->status != DAWN_STATUS_EXPIRED))
                 return 0;
         /* an alert running out needs no text unless the operator asked for one */
         if (a->status == DAWN_STATUS_EXPIRED && !c->expiry_notify)

@@ -89,4 +89,15 @@ ctl cancel A2 --reason "Retest found no PCP." >/dev/null
 check "the member still there is told A2 is withdrawn" wait_for "texts_to $P1 | grep -q 'A2 withdrawn'" 10
 check "the erased number is not (it asked for nothing more)" test -z "$(texts_to $P2 | grep withdrawn)"
 
+# ---- an alert that stops being public is not "cancelled" ----
+ctl --json issue --area southampton --scope public --sold-as mdma --adulterant pmma \
+        "Pills sold as MDMA contain PMMA." >/dev/null
+check "A4 reaches the member" wait_for "texts_to $P1 | grep -q 'A4: Pills sold'" 10
+ctl update A4 --scope professional >/dev/null
+ctl cancel A4 --reason "Lab retest: no PMMA." >/dev/null
+check "when A4 is cancelled, the member is told, with the reason" \
+        wait_for "texts_to $P1 | grep -q 'A4 withdrawn: Lab retest: no PMMA.'" 10
+check "and was not told before that A4 was cancelled when it only stopped being public ($(texts_to $P1 | grep A4 | sed -n 2p))" \
+        test "$(texts_to $P1 | grep -c 'A4 withdrawn')" = 1
+
 finish
