@@ -1,21 +1,106 @@
 #include "public.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "public_text.h"
 
 struct public_ctx {
         struct dawn_store *store;
         const struct dawn_alert *alert;
         enum dawn_delivery_action action;
         int64_t now;
+        /* numbers that already have this revision's words (sorted, for bsearch) */
+        char **told;
+        size_t n_told;
 };
+
+static int by_string(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int note_told(const char *number, void *userdata)
+{
+        struct public_ctx *p = userdata;
+        char **grown = realloc(p->told, (p->n_told + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        p->told = grown;
+        if (!(p->told[p->n_told] = strdup(number)))
+                return -ENOMEM;
+        p->n_told++;
+        return 0;
+}
+
+static bool public_at(const struct dawn_config *c, const struct dawn_alert *a)
+{
+        return a->status == DAWN_STATUS_ACTIVE && a->scope == DAWN_SCOPE_PUBLIC && a->grade >= c->public_texts.min_grade;
+}
+
+/* The two revisions' public texts are the same words (both read as an update). */
+static int same_words(const struct dawn_config *c, const struct dawn_alert *a, struct dawn_alert *prev)
+{
+        int revision = prev->revision;
+        prev->revision = a->revision;
+        char *was = dawn_public_text(prev, DAWN_ACTION_PUBLISH, c->sms.max_segments);
+        char *now = dawn_public_text(a, DAWN_ACTION_PUBLISH, c->sms.max_segments);
+        prev->revision = revision;
+        int r = was && now ? strcmp(was, now) == 0 : -ENOMEM;
+        free(was);
+        free(now);
+        return r;
+}
+
+/* A public text shows only some of an alert (summary, what was found, how it
+ * looks, advice): a revision that changed only the rest (counts, evidence, a
+ * grade rise by corroboration, the expiry) would text every member the same
+ * words again, at the operator's cost and the members' patience. *since: the
+ * first of the revisions just before a that were public in the same area with
+ * the same words (0: none); a number one of them reached needs no new text. */
+#define SAME_WORDS_MAX_STEPS 64 /* revisions looked back at, at most */
+
+static int same_words_since(struct dawn_store *store, const struct dawn_config *c, const struct dawn_alert *a,
+                            int *since)
+{
+        *since = 0;
+        int at = a->revision - 1, r = 0;
+        for (int step = 0; r == 0 && at >= 1 && step < SAME_WORDS_MAX_STEPS; step++) {
+                char *json[2];
+                int n = dawn_store_cap_revisions(store, a->id, at, json);
+                if (n <= 0)
+                        return n;
+                cJSON *o = cJSON_Parse(json[0]);
+                struct dawn_alert prev;
+                dawn_alert_init(&prev);
+                r = o ? dawn_alert_from_json(o, &prev) : -ENOMEM;
+                int same = r < 0 ? r : public_at(c, &prev) && prev.area && a->area &&
+                                                     strcmp(prev.area, a->area) == 0 ? same_words(c, a, &prev) : 0;
+                if (same < 0)
+                        r = same;
+                else if (same == 0)
+                        r = 1; /* the run ends here */
+                else {
+                        *since = prev.revision;
+                        at = prev.revision - 1;
+                }
+                dawn_alert_clear(&prev);
+                cJSON_Delete(o);
+                free(json[0]);
+                free(json[1]);
+        }
+        return r < 0 ? r : 0;
+}
 
 static int add_one(const char *number, void *userdata)
 {
         struct public_ctx *p = userdata;
+        if (p->n_told && bsearch(&number, p->told, p->n_told, sizeof(*p->told), by_string))
+                return 0;
         int r = dawn_store_add_public_delivery(p->store, p->alert->id, p->alert->revision, number, p->action, p->now);
         /* a member's number is not opted out (JOIN lifts it, STOP leaves): this
          * holds only what a STOP in the same instant would have held */
@@ -31,13 +116,21 @@ int dawn_public_fan_out(struct dawn_store *store, const struct dawn_config *c, c
                 return 0;
         bool public_now = a->status == DAWN_STATUS_ACTIVE && a->scope == DAWN_SCOPE_PUBLIC &&
                           a->grade >= c->public_texts.min_grade;
-        struct public_ctx p = { store, a, DAWN_ACTION_PUBLISH, now };
+        struct public_ctx p = { store, a, DAWN_ACTION_PUBLISH, now, NULL, 0 };
         if (public_now) {
                 int area = dawn_config_area_index(c, a->area);
-                int r = 0;
+                int since = 0;
+                int r = a->revision > 1 ? same_words_since(store, c, a, &since) : 0;
+                if (r == 0 && since > 0)
+                        r = dawn_store_for_each_public_told(store, a->id, since, note_told, &p);
+                if (r == 0 && p.n_told)
+                        qsort(p.told, p.n_told, sizeof(*p.told), by_string);
                 for (size_t i = 0; r == 0 && area >= 0 && i < c->n_areas; i++)
                         if (dawn_config_areas_related(c, (int)i, area))
                                 r = dawn_store_for_each_public_number(store, c->areas[i].id, add_one, &p);
+                for (size_t i = 0; i < p.n_told; i++)
+                        free(p.told[i]);
+                free(p.told);
                 return r;
         }
         /* only the end of an alert is told: one that stays in force but is no longer

@@ -350,6 +350,7 @@ enum stmt_id {
         ST_PUBLIC_ADD_DELIVERY,
         ST_PUBLIC_REACHED,
         ST_PUBLIC_HOLD_WAITING,
+        ST_PUBLIC_TOLD,
         ST_CAP_PUBLISHED,
         ST_SAVEPOINT,
         ST_RELEASE,
@@ -593,6 +594,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_PUBLIC_HOLD_WAITING] = "UPDATE outbox SET state = 'opted-out', last_error = 'removed from public texts',"
                                    " updated_at = ?2 WHERE channel = 'sms' AND recipient = ?1 AND purpose = 'public'"
                                    " AND state IN ('pending', 'retrying')",
+        /* numbers a publish of revision ?2 or later reached, or is reaching */
+        [ST_PUBLIC_TOLD] = "SELECT DISTINCT recipient FROM outbox WHERE alert_id = ?1 AND purpose = 'public'"
+                           " AND action = 'publish' AND revision >= ?2 AND state IN ('in-flight', 'sent', 'delivered')",
         /* CAP (issue 14): revisions recipients saw, newest first: not a pending one
          * (a reporter's, waiting for review), not a review notice's */
         [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
@@ -2867,6 +2871,17 @@ int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_i
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
+        return for_each_number(s, st, fn, userdata);
+}
+
+int dawn_store_for_each_public_told(struct dawn_store *s, const char *alert_id, int since_revision,
+                                     dawn_public_number_fn fn, void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_TOLD);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, since_revision);
         return for_each_number(s, st, fn, userdata);
 }
 

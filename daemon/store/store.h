@@ -469,6 +469,10 @@ int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, da
 /* fn for each number a public text of the alert reached (or is reaching). */
 int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_id, dawn_public_number_fn fn,
                                        void *userdata);
+/* fn for each number a public text of the alert's revision since_revision or
+ * later reached (or is reaching). */
+int dawn_store_for_each_public_told(struct dawn_store *s, const char *alert_id, int since_revision,
+                                     dawn_public_number_fn fn, void *userdata);
 /* One public text (INSERT OR IGNORE: once per revision, number and action). */
 int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
                                    enum dawn_delivery_action action, int64_t now);

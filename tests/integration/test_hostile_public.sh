@@ -100,4 +100,20 @@ check "when A4 is cancelled, the member is told, with the reason" \
 check "and was not told before that A4 was cancelled when it only stopped being public ($(texts_to $P1 | grep A4 | sed -n 2p))" \
         test "$(texts_to $P1 | grep -c 'A4 withdrawn')" = 1
 
+# ---- an update the public would not see is not texted again ----
+ctl --json issue --area southampton --scope public --sold-as heroin --adulterant xylazine \
+        "Heroin in Southampton contains xylazine." >/dev/null
+check "A5 reaches the member" wait_for "texts_to $P1 | grep -q 'A5: Heroin'" 10
+P3=+447700900963
+inbound $P3 '"JOIN Southampton"' >/dev/null # after A5 went out
+ctl update A5 --casualties 4 --evidence toxicology >/dev/null
+ctl update A5 --fatalities 1 >/dev/null
+ctl update A5 --advice "Xylazine wounds need a nurse: see the outreach team." >/dev/null
+check "a change the text shows (the advice) reaches the member" \
+        wait_for "texts_to $P1 | grep -q 'A5 update: .*see the outreach team'" 10
+check "but counts and evidence, which a public text never shows, sent no text of their own ($(texts_to $P1 | grep -c A5))" \
+        test "$(texts_to $P1 | grep -c 'A5')" = 2
+check "a number that joined after A5 went out gets it with the next revision, once, then the advice" \
+        wait_for "[ \$(texts_to $P3 | grep -c 'A5 update') = 2 ]" 10
+
 finish
