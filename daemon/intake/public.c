@@ -253,7 +253,9 @@ int dawn_public_command(struct dawn_store *store, const struct dawn_config *c, c
                 }
                 return 0;
         }
-        if (reply->kind == DAWN_REPLY_AREAS) {
+        /* "JOIN" alone (or with more words than any area has) names no area: the list
+         * helps more than 'no area called ""' */
+        if (reply->kind == DAWN_REPLY_AREAS || !reply->area[0]) {
                 dawn_public_areas_reply(c, answer, answer_size);
                 return 0;
         }
