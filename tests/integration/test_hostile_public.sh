@@ -34,7 +34,7 @@ texts_to() {
 for line in open(sys.argv[1]):
     r=json.loads(line)
     if r.get("to")==sys.argv[2] and r.get("status") in (200,201): print((r.get("body") or "").replace("\n"," "))' \
-                "$T/sms.jsonl" "$1"
+                "$T/sms.jsonl" "$1" 2>/dev/null
 }
 
 # ---- odd bodies ----
@@ -115,5 +115,20 @@ check "but counts and evidence, which a public text never shows, sent no text of
         test "$(texts_to $P1 | grep -c 'A5')" = 2
 check "a number that joined after A5 went out gets it with the next revision, once, then the advice" \
         wait_for "[ \$(texts_to $P3 | grep -c 'A5 update') = 2 ]" 10
+
+# ---- STOP counts while public texts are switched off ----
+P4=+447700900964
+inbound $P4 '"JOIN soton"' >/dev/null
+sed -i 's/public = { enabled = true;/public = { enabled = false;/' "$T/dawn.conf"
+ctl reload >/dev/null
+inbound $P4 '"STOP"' >/dev/null
+check "STOP from a member while public texts are off is answered ($(reply))" grep -q 'no more' <<<"$(reply)"
+sed -i 's/public = { enabled = false;/public = { enabled = true;/' "$T/dawn.conf"
+ctl reload >/dev/null
+ctl --json issue --area southampton --scope public --sold-as crack --adulterant fentanyl \
+        "Crack in Southampton contains fentanyl." >/dev/null
+check "once they are on again, A6 reaches the member who stayed" wait_for "texts_to $P1 | grep -q 'A6: Crack'" 10
+check "but not the one who said STOP while they were off" test -z "$(texts_to $P4 | grep A6)"
+check "which dawnctl optouts lists" test "$(ctl --json optouts | grep -c '"via"')" -ge 1
 
 finish
