@@ -28,6 +28,7 @@ struct in_flight {
         int attempts;      /* including this one */
         enum dawn_channel_kind channel;
         int64_t created_at;
+        bool public_text;  /* a text to a member of the public (purpose 'public') */
 };
 
 struct dawn_outbox {
@@ -40,6 +41,7 @@ struct dawn_outbox {
         int bucket_rate[DAWN_CHANNEL_COUNT];
         int64_t expiry_checked[DAWN_CHANNEL_COUNT];
         unsigned in_flight_count[DAWN_CHANNEL_COUNT];
+        unsigned in_flight_public;          /* of in_flight_count[DAWN_CHANNEL_SMS] */
         uint64_t delivered[DAWN_CHANNEL_COUNT], retried[DAWN_CHANNEL_COUNT], failed[DAWN_CHANNEL_COUNT];
         struct in_flight *table;            /* TABLE_SIZE slots keyed by delivery id */
         sd_event_source *dispatch_soon;
@@ -168,6 +170,8 @@ void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
                         while (o->table[i].id && o->table[i].channel == kind)
                                 slot_remove(o, &o->table[i]);
                 o->in_flight_count[kind] = 0;
+                if (kind == DAWN_CHANNEL_SMS)
+                        o->in_flight_public = 0;
         }
 }
 
@@ -265,8 +269,10 @@ static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struc
                 dawn_store_delivery_finished(o->store, row->id, DAWN_DELIVERY_PENDING, NULL, 0, now);
                 goto out;
         }
-        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at };
+        bool public_text = strcmp(row->purpose, "public") == 0;
+        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at, public_text };
         o->in_flight_count[row->channel]++;
+        o->in_flight_public += public_text;
 out:
         if (escalation)
                 dawn_alert_clear(&esc.alert);
@@ -334,7 +340,18 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                 return false;
         }
         bool more = n == limit;
+        /* public texts never take the last slot: one stuck at the gateway (a slow
+         * carrier, a number that does not answer) must not hold up a hostel's alert
+         * until it times out. Due rows come professional first, so what is left
+         * over is public: it waits for a completion, which kicks again. */
+        int max = dawn_config_channel_limits(*o->config, kind)->max_in_flight;
+        int public_room = max > 1 ? max - 1 - (int)o->in_flight_public : max;
         for (int i = 0; i < n; i++) {
+                if (strcmp(rows[i].purpose, "public") == 0 && public_room-- <= 0) {
+                        more = false;
+                        dawn_outbox_row_clear(&rows[i]);
+                        continue;
+                }
                 int64_t until = quiet_until(o, &rows[i], now);
                 if (until > 0) {
                         dawn_store_delivery_finished(o->store, rows[i].id, DAWN_DELIVERY_PENDING,
@@ -450,6 +467,7 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         struct in_flight f = *slot;
         slot_remove(o, slot);
         o->in_flight_count[f.channel]--;
+        o->in_flight_public -= f.public_text;
 
         int64_t now = dawn_now_usec();
         const char *channel = dawn_channel_name(f.channel);
