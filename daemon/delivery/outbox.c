@@ -343,9 +343,13 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
         /* public texts never take the last slot: one stuck at the gateway (a slow
          * carrier, a number that does not answer) must not hold up a hostel's alert
          * until it times out. Due rows come professional first, so what is left
-         * over is public: it waits for a completion, which kicks again. */
+         * over is public: it waits for a completion, which kicks again. While public
+         * texts are switched off (public.enabled = false on a reload), they wait
+         * (until their lifetime ends, or they are on again). */
         int max = dawn_config_channel_limits(*o->config, kind)->max_in_flight;
-        int public_room = max > 1 ? max - 1 - (int)o->in_flight_public : max;
+        int public_room = !(*o->config)->public_texts.enabled ? 0
+                          : max > 1                            ? max - 1 - (int)o->in_flight_public
+                                                               : max;
         for (int i = 0; i < n; i++) {
                 if (strcmp(rows[i].purpose, "public") == 0 && public_room-- <= 0) {
                         more = false;

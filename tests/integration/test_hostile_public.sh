@@ -157,4 +157,19 @@ check "while the public texts still hang ($gap s after them, not 6)" \
 gw_fault '{"rules":[]}'
 check "a number that joined twice (Southampton, then pan-Hampshire) got each alert once" \
         test "$(texts_to $P1 | grep -c 'A6: Crack')" = 1
+# ---- public texts switched off: what waits is held ----
+gw_fault "{\"rules\":[{\"match\":{\"to\":\"$P1\",\"body_contains\":\"Spice\"},\"action\":\"status\",\"status\":500}]}"
+ctl --json issue --area southampton --scope public --sold-as cannabis --adulterant mdmb-4en-pinaca \
+        "Spice sold as cannabis in Southampton." >/dev/null
+check "a public text to P1 fails and waits for a retry" \
+        wait_for "[ \$(grep -c 'Spice.*\"status\": 500' '$T/sms.jsonl') -ge 1 ]" 10
+sed -i 's/public = { enabled = true;/public = { enabled = false;/' "$T/dawn.conf"
+ctl reload >/dev/null
+gw_fault '{"rules":[]}'
+check "once public texts are switched off (reload), the waiting text is not sent" \
+        test "$(wait_for "texts_to $P1 | grep -q Spice" 3; echo $?)" = 1
+sed -i 's/public = { enabled = false;/public = { enabled = true;/' "$T/dawn.conf"
+ctl reload >/dev/null
+check "and it goes when they are on again (held, not lost)" wait_for "texts_to $P1 | grep -q Spice" 10
+
 finish
