@@ -13,10 +13,12 @@ HTTP_PORT=$(free_port)
 HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
 API="http://$HTTP_LISTEN"
 printf 'notify-callback-secret\n' >"$T/callback.token"
+printf 'uhs-5e1f0a9c\n' >"$T/uhs.token"
 write_delivery_config "callback_token_file = \"$T/callback.token\"; rate_per_minute = 600;" "" "" "
 area_details = { southampton = { name = \"Southampton\"; }; isle-of-wight = { name = \"Isle of Wight\"; }; };
 public = { enabled = true; min_grade = \"info\"; aliases = { soton = \"southampton\"; };
-           max_subscribers = 40; max_joins_per_day = 5; };"
+           max_subscribers = 40; max_joins_per_day = 5; };
+sources = ( { id = \"uhs\"; role = \"issuer\"; token_file = \"$T/uhs.token\"; publish = true; } );"
 start_dawnd
 
 # A text to dawnd's Notify inbound callback: BODY is a JSON string literal (escapes allowed)
@@ -171,5 +173,17 @@ check "once public texts are switched off (reload), the waiting text is not sent
 sed -i 's/public = { enabled = false;/public = { enabled = true;/' "$T/dawn.conf"
 ctl reload >/dev/null
 check "and it goes when they are on again (held, not lost)" wait_for "texts_to $P1 | grep -q Spice" 10
+
+# ---- an issuer's public report that merges into a professional alert ----
+ctl --json issue --area southampton --sold-as ecstasy --adulterant pmma "Ecstasy in Southampton contains PMMA." >"$T/a.json"
+id=$(json_get "$T/a.json" .id)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer uhs-5e1f0a9c" \
+        -H 'Content-Type: application/json' --data-binary \
+        '{"type":"batch","area":"southampton","summary":"Ecstasy pills contain PMMA.","sold_as":["ecstasy"],"adulterants":["pmma"],"scope":"public"}' \
+        "$API/v1/alerts")
+check "the publish issuer's public report merges into $id ($code, $(json_get "$T/body" .outcome))" \
+        test "$code:$(json_get "$T/body" .id)" = "200:$id"
+check "and $id becomes public: the issuer may publish, and asked to" \
+        wait_for "texts_to $P1 | grep -q '$id update: Ecstasy in Southampton contains PMMA'" 10
 
 finish
