@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "public_text.h"
+#include "sms_text.h"
 
 struct public_ctx {
         struct dawn_store *store;
@@ -153,17 +154,27 @@ void dawn_public_areas_reply(const struct dawn_config *c, char *buf, size_t n)
 {
         static const char head[] = "DAWN: text JOIN and one of: ";
         static const char tail[] = ". Reply STOP to leave.";
-        char name[128];
+        /* a list too long for one reply is cut, and says so: JOIN takes any area's name */
+        static const char cut_tail[] = " and more (JOIN and your town's name). Reply STOP to leave.";
+        int max_segments = c->sms.max_segments > 0 ? c->sms.max_segments : 2;
+        char name[128], try[1024];
         size_t len = (size_t)snprintf(buf, n, "%s", head);
+        bool cut = false;
         for (size_t i = 0; i < c->n_areas && len < n; i++) {
                 dawn_config_area_name(c, (int)i, name, sizeof(name));
-                /* keep room for the tail: a list cut short still ends properly */
-                if (len + strlen(name) + 2 + sizeof(tail) > n)
+                /* keep room for the tail: a list cut short still ends properly; and the
+                 * reply is a text someone pays for, within sms.max_segments like an alert */
+                const char *end = i + 1 == c->n_areas ? tail : cut_tail;
+                int w = snprintf(try, sizeof(try), "%.*s%s%s%s", (int)len, buf, i ? ", " : "", name, end);
+                if (w < 0 || (size_t)w >= sizeof(try) || (size_t)w >= n ||
+                    dawn_sms_measure(try).segments > max_segments) {
+                        cut = true;
                         break;
+                }
                 len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "", name);
         }
         if (len < n)
-                snprintf(buf + len, n - len, "%s", tail);
+                snprintf(buf + len, n - len, "%s", cut && len + sizeof(cut_tail) <= n ? cut_tail : tail);
 }
 
 static int join(struct dawn_store *store, const struct dawn_config *c, const char *provider,
