@@ -570,6 +570,16 @@ static int build_with_reason(struct invocation *inv, struct args *a)
         return 0;
 }
 
+/* resume CHANNEL */
+static int build_resume(struct invocation *inv, struct args *a)
+{
+        if (expect_operands(inv, a, 1, "the channel (mqtt, sms or email)") < 0)
+                return -1;
+        inv->request = new_request("resume");
+        must(cJSON_AddStringToObject(inv->request, "channel", a->operands[0]));
+        return 0;
+}
+
 static int build_list(struct invocation *inv, struct args *a)
 {
         if (expect_operands(inv, a, 0, NULL) < 0)
@@ -789,7 +799,7 @@ void print_completion(FILE *out)
 {
         static const char *const operands[] = {
                 [OPERAND_NONE] = "-",        [OPERAND_ANY_ALERT] = "alert", [OPERAND_ACTIVE_ALERT] = "active",
-                [OPERAND_PENDING] = "pending", [OPERAND_COMMAND] = "command",
+                [OPERAND_PENDING] = "pending", [OPERAND_COMMAND] = "command", [OPERAND_CHANNEL] = "channel",
         };
 
         /* --socket is the one global option with a value, and it is a path */
@@ -937,6 +947,14 @@ static const struct command commands[N_COMMANDS + 1] = {
           "(charts as inline SVG, tables with the numbers; no script, nothing\n"
           "fetched) for the panel's minutes; the file is replaced whole.\n",
           OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_HTML), build_summary, show_summary, "summary", OPERAND_NONE },
+        { "resume", "CHANNEL", "send again on a channel paused by its provider's refusal",
+          "Resumes CHANNEL (sms or email) after it paused because its provider\n"
+          "refused dawnd's credentials (SMS 401/403, SMTP authentication): say so\n"
+          "once the cause is fixed outside dawnd's configuration (a clock that was\n"
+          "wrong, a key re-enabled at the provider). Everything that waited goes\n"
+          "out. A changed configuration needs `dawnctl reload` instead, which\n"
+          "restarts the channel. `dawnctl status` shows a paused channel.\n",
+          0, build_resume, show_resume, NULL, OPERAND_CHANNEL },
         { "help", "[COMMAND]", "show the help for COMMAND",
           "Shows the help for COMMAND, or the list of commands.\n", 0, build_help, NULL, NULL,
           OPERAND_COMMAND },

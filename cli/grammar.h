@@ -89,6 +89,7 @@ enum operand {
         OPERAND_ACTIVE_ALERT,  /* update, cancel: "list" */
         OPERAND_PENDING,       /* approve, reject: "pending" */
         OPERAND_COMMAND,       /* help */
+        OPERAND_CHANNEL,       /* resume: mqtt, sms, email */
 };
 
 struct command {
@@ -134,7 +135,7 @@ struct args {
 /* How many commands the table has. Fixed here because a static array
  * cannot be declared incomplete; a command added to the table without
  * raising this is a compile error. */
-#define N_COMMANDS 20
+#define N_COMMANDS 21
 
 /* The testable core: tests/unit/test_dawnctl_args.c calls these. argv[0]
  * is the command's name. Returns DAWN_EXIT_OK with inv->request (or

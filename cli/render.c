@@ -730,6 +730,17 @@ void show_reload(const cJSON *request, const cJSON *answer)
         puts("configuration reloaded");
 }
 
+void show_resume(const cJSON *request, const cJSON *answer)
+{
+        const cJSON *channel = get(answer, "channel"), *resumed = get(answer, "resumed");
+        const char *name = cJSON_IsString(channel) ? channel->valuestring : "?";
+        (void)request;
+        if (cJSON_IsTrue(resumed))
+                printf("channel %s resumed: what waited is being sent\n", name);
+        else
+                printf("channel %s was not paused; nothing changed\n", name);
+}
+
 static void show_section(const cJSON *alert, const char *key, const char *title, const struct column *cols,
                          size_t ncols)
 {

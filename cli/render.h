@@ -39,6 +39,7 @@ void show_public(const cJSON *request, const cJSON *answer);
 void show_route(const cJSON *request, const cJSON *answer);
 void show_status(const cJSON *request, const cJSON *answer);
 void show_reload(const cJSON *request, const cJSON *answer);
+void show_resume(const cJSON *request, const cJSON *answer);
 void show_alert(const cJSON *request, const cJSON *answer);
 /* history and audit: one line per entry, local time to the second. */
 void show_history(const cJSON *request, const cJSON *answer);

@@ -67,9 +67,20 @@ void dawn_daemon_update_status(struct dawn_daemon *d)
         const char *mqtt = d->ways.channels[DAWN_CHANNEL_MQTT]
                                    ? d->ways.channels[DAWN_CHANNEL_MQTT]->driver->describe(d->ways.channels[DAWN_CHANNEL_MQTT])
                                    : "not configured";
-        sd_notifyf(0, "STATUS=%d active alert(s); outbox: %lld waiting, %u in flight; mqtt: %s",
+        /* a paused channel is what an operator most needs to see in systemctl status */
+        char paused[256] = "";
+        size_t len = 0;
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                struct dawn_channel_pause p;
+                if (dawn_outbox_pause(d->ways.outbox, (enum dawn_channel_kind)k, &p) && len < sizeof(paused)) {
+                        int n = snprintf(paused + len, sizeof(paused) - len, "; %s paused: %s",
+                                         dawn_channel_name((enum dawn_channel_kind)k), dawn_pause_reason_text(p.reason));
+                        len += n > 0 ? (size_t)n : 0;
+                }
+        }
+        sd_notifyf(0, "STATUS=%d active alert(s); outbox: %lld waiting, %u in flight; mqtt: %s%s",
                    dawn_store_count_open_alerts(d->ways.store), (long long)(waiting > 0 ? waiting : 0),
-                   dawn_outbox_in_flight(d->ways.outbox), mqtt);
+                   dawn_outbox_in_flight(d->ways.outbox), mqtt, paused);
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -98,8 +109,9 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
  *    end (delivered, retried or failed: the outbox's counts since start) within
  *    DAWN_WATCHDOG_STALL_INTERVALS watchdog intervals. A broker that takes publishes but never
  *    acknowledges them, or an outbox that stopped dispatching, stops the pings; a broker that is
- *    down does not (the channel is not ready and has nothing in flight), nor do quiet hours or
- *    backoff (their next_at is in the future). A restart re-queues what was in flight and
+ *    down does not (the channel is not ready and has nothing in flight), nor does a channel paused
+ *    because its provider refused it (pause.h: not ready either, and a request that ended in the
+ *    pause counts as an end), nor do quiet hours or backoff (their next_at is in the future). A restart re-queues what was in flight and
  *    reconnects. With the unit's WatchdogSec=30s that is 90 s without progress, longer than
  *    libmosquitto takes to notice a dead connection at the default keepalive (30 s), so a
  *    broker that vanished is seen as a disconnection first; and never less than the longest
@@ -140,7 +152,9 @@ static bool outbox_work_waiting(struct dawn_daemon *d, uint64_t *completions)
                 dawn_outbox_counts(d->ways.outbox, (enum dawn_channel_kind)k, &n);
                 if (!n.attached)
                         continue;
-                *completions += n.delivered + n.retried + n.failed;
+                /* a delivery sent back to wait for a pause ended too; a paused channel is not
+                 * ready, so it asks nothing more of the watchdog once its last request ends */
+                *completions += n.delivered + n.retried + n.failed + n.ended_other;
                 if (n.in_flight > 0) {
                         waiting = true;
                 } else if (n.ready) {

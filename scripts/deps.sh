@@ -25,6 +25,9 @@ TEST_PKGS="$TEST_PKGS python3-prometheus-client"
 TEST_PKGS="$TEST_PKGS nginx"
 # CAP 1.2 (test_cap.sh): xmllint validates every document against the OASIS schema
 TEST_PKGS="$TEST_PKGS libxml2-utils"
+# the Prometheus example (test_prometheus_rules.sh): promtool checks and unit-tests
+# conf/prometheus/dawn-rules.yml (the prometheus package brings it; its server is not run)
+TEST_PKGS="$TEST_PKGS prometheus"
 # the pharmacy dashboard (`make dashboard`, test_dashboard.sh): npm fetches MQTT.js and
 # playwright-core (pinned in dashboard/package-lock.json), which drives Debian's chromium.
 # Debian's nodejs (18) and npm will do; a node already on PATH (NodeSource's, which bundles

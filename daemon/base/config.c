@@ -77,7 +77,7 @@ static const char *const mqtt_keys[] = {
 static const char *const sms_keys[] = {
         "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
         "max_segments", "timeout", "rate_per_minute", "max_in_flight", "lifetime", "retry_initial",
-        "callback_token_file", "callback_base_url", "ca_file", NULL,
+        "callback_token_file", "callback_base_url", "ca_file", "sender_prefix", NULL,
 };
 /* The keys only one provider has: given for the other, they are a mistake. */
 static const char *const sms_notify_keys[] = { "api_key_file", "template_id", "callback_token_file", NULL };
@@ -802,6 +802,15 @@ static void load_retention(struct loader *l, config_setting_t *root)
         opt_duration(l, g, "deliveries", &l->c->retention_deliveries_usec);
 }
 
+/* A sender prefix is shown on every handset: no control characters. */
+static bool dawn_prefix_printable(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                        return false;
+        return true;
+}
+
 static bool valid_e164(const char *s)
 {
         size_t n = strspn(s + (s[0] == '+'), "0123456789");
@@ -1090,7 +1099,15 @@ static void load_sms(struct loader *l, config_setting_t *g)
         s = opt_string(l, g, "base_url", &sms->base_url, true);
         if (s)
                 check_base_url(l, s, sms->base_url);
-        opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
+        s = opt_int(l, g, "max_segments", &sms->max_segments, 1, 10);
+        /* Notify refuses a text over 918 characters (6 parts): a longer one would fail for good */
+        if (s && known && sms->provider == DAWN_SMS_NOTIFY && sms->max_segments > DAWN_NOTIFY_MAX_SEGMENTS)
+                fail(l, s, "%s: at most %d with provider \"notify\" (Notify refuses texts over 918 characters)",
+                     path_of(l, s, NULL), DAWN_NOTIFY_MAX_SEGMENTS);
+        s = opt_string(l, g, "sender_prefix", &sms->sender_prefix, false);
+        if (s && (strlen(sms->sender_prefix) > DAWN_SMS_PREFIX_MAX || !dawn_prefix_printable(sms->sender_prefix)))
+                fail(l, s, "%s: at most %d bytes of printable text (such as \"DAWN: \")", path_of(l, s, NULL),
+                     DAWN_SMS_PREFIX_MAX);
         opt_timeout(l, g, "timeout", &sms->timeout_usec, REQUEST_TIMEOUT_MAX, "10m");
         opt_ca_file(l, g, &sms->ca_file);
         if (!known)
@@ -2142,6 +2159,7 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->sms.base_url);
         free(c->sms.callback_token_file);
         free(c->sms.callback_base_url);
+        free(c->sms.sender_prefix);
         free(c->sms.api_key_file);
         free(c->sms.template_id);
         free(c->sms.account_sid);

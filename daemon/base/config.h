@@ -79,6 +79,11 @@ struct dawn_channel_limits {
 
 enum dawn_sms_provider { DAWN_SMS_NOTIFY, DAWN_SMS_TWILIO };
 
+/* Notify refuses texts over 918 characters: 6 GSM-7 parts of 153. */
+#define DAWN_NOTIFY_MAX_SEGMENTS 6
+/* channels.sms.sender_prefix: a name and a colon, not a paragraph */
+#define DAWN_SMS_PREFIX_MAX 40
+
 struct dawn_sms_config {
         bool enabled;            /* channels.sms present */
         enum dawn_sms_provider provider; /* "notify" (default) or "twilio" */
@@ -91,7 +96,9 @@ struct dawn_sms_config {
         char *callback_token_file; /* notify: the bearer token Notify sends with receipts and replies */
         char *callback_base_url; /* twilio: this API's URL as Twilio calls it ("https://dawn.example.org");
                                   * set, every text asks for a status callback there */
-        int max_segments;        /* default 2 (1..10) */
+        int max_segments;        /* default 2 (1..10; 1..6 with notify) */
+        char *sender_prefix;     /* "DAWN: ": what starts every text (twilio: DAWN adds it; notify: Notify
+                                  * adds its service name itself); counted in the budget; NULL: none */
         uint64_t timeout_usec;   /* "timeout": one request, default 30s */
         struct dawn_channel_limits limits;
         char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */

@@ -94,6 +94,13 @@ static const struct counter_family families[DAWN_M_COUNTER_COUNT] = {
         [DAWN_M_PUBLIC_REFUSED] = { "dawn_public_joins_refused_total",
                                     "JOIN and AREAS texts refused at a limit (full, daily-cap).",
                                     { "reason", NULL } },
+        [DAWN_M_CHANNEL_PAUSES] = { "dawn_channel_pauses_total",
+                                    "Times a channel paused because its provider refused the whole channel "
+                                    "(credentials, rate limit), by channel and reason.",
+                                    { "channel", "reason" } },
+        [DAWN_M_SMS_REPLY_TEXTS] = { "dawn_sms_reply_texts_total",
+                                     "Replies to texts received through GOV.UK Notify, by what became of them.",
+                                     { "result", NULL } },
 };
 
 #define DROPPED_NAME "dawn_metrics_dropped_series_total"

@@ -21,7 +21,8 @@ enum dawn_counter {
                                     * outcome new|merged|duplicate|pending */
         DAWN_M_INTAKE_REJECTED,    /* dawn_intake_rejected_total{way,reason}: reason invalid|unauthorized|
                                     * forbidden|rate_limited|too_large|unknown_source|storage */
-        DAWN_M_DELIVERY_ATTEMPTS,  /* dawn_delivery_attempts_total{channel,result}: delivered|transient|permanent */
+        DAWN_M_DELIVERY_ATTEMPTS,  /* dawn_delivery_attempts_total{channel,result}: delivered|transient|permanent|
+                                    * refused_credentials|rate_limited (the channel paused)|opted_out */
         DAWN_M_DELIVERY_RETRIES,   /* dawn_delivery_retries_total{channel}: attempts scheduled again */
         DAWN_M_DELIVERY_FAILURES,  /* dawn_delivery_failures_total{channel,reason}: permanent|lifetime|receipt */
         DAWN_M_RECEIPTS,           /* dawn_receipts_total{provider,status}: notify|twilio; delivered|
@@ -52,6 +53,11 @@ enum dawn_counter {
         DAWN_M_PUBLIC_JOINS,       /* dawn_public_joins_total{result}: joined|unknown-area (JOIN texts) */
         DAWN_M_PUBLIC_REFUSED,     /* dawn_public_joins_refused_total{reason}: full (public.max_subscribers)|
                                     * daily-cap (public.max_joins_per_day: no reply) */
+        DAWN_M_CHANNEL_PAUSES,     /* dawn_channel_pauses_total{channel,reason}: credentials|rate_limit: times a
+                                    * channel paused because its provider refused the whole channel */
+        DAWN_M_SMS_REPLY_TEXTS,    /* dawn_sms_reply_texts_total{result}: replies to Notify inbound texts:
+                                    * sent|failed|opted-out|not-queued (issue 13; dawn_sms_replies_total
+                                    * already counts the texts received) */
         DAWN_M_COUNTER_COUNT,
 };
 

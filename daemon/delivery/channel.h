@@ -31,12 +31,26 @@ struct dawn_delivery {
         const char *reference;     /* idempotency reference: "<alert>-r<rev>-<row id>" */
         /* an escalation (outbox purpose 'escalation'): what its text says; NULL for the alert's own */
         const struct dawn_escalation_facts *escalation;
+        /* a text given as is (an SMS reply to an inbound text: no alert, alert_json NULL); NULL
+         * for everything else. Only the SMS channel takes one. */
+        const char *text;
 };
 
 enum dawn_send_result {
         DAWN_SEND_DELIVERED,       /* the peer has it (MQTT: PUBACK) */
         DAWN_SEND_TRANSIENT,       /* try again later */
         DAWN_SEND_PERMANENT,       /* never try again; the delivery fails */
+        /* The provider refuses us, not this delivery (SMS 401/403, SMTP
+         * authentication): the outbox pauses the whole channel until a reload
+         * or `dawnctl resume`; this delivery waits, unharmed. */
+        DAWN_SEND_PAUSE_CREDENTIALS,
+        /* The provider's rate limit for the whole account (429): the channel
+         * pauses until retry_after_usec (0: the outbox's backoff); this
+         * delivery waits. */
+        DAWN_SEND_PAUSE_RATE,
+        /* The recipient opted out at the provider (Twilio 21610): the number
+         * is recorded as opted out and the delivery is opted-out. */
+        DAWN_SEND_OPTED_OUT,
 };
 
 struct dawn_channel;

@@ -24,6 +24,8 @@
  *   the server refuses us, not the message; it hits every delivery until
  *   the configuration is fixed, and failing them all for good would lose
  *   them. TRANSIENT, logged once at error level (until a delivery succeeds).
+ *   Authentication refused (CURLE_LOGIN_DENIED, 535) is PAUSE_CREDENTIALS:
+ *   the outbox pauses the channel until a reload or `dawnctl resume email`.
  */
 #include "channel.h"
 #include "curl_loop.h"
@@ -114,7 +116,9 @@ static void on_done(CURL *easy, CURLcode rc, long code, void *userdata)
                 else
                         snprintf(error, sizeof(error), "%s", what);
                 us = refuses_us(rq, rc, code);
-                if (!us && code >= 500 && code < 600)
+                if (rc == CURLE_LOGIN_DENIED || code == 535)
+                        result = DAWN_SEND_PAUSE_CREDENTIALS; /* the outbox pauses the channel, and logs it */
+                else if (!us && code >= 500 && code < 600)
                         result = DAWN_SEND_PERMANENT;
         }
 
@@ -127,7 +131,10 @@ static void on_done(CURL *easy, CURLcode rc, long code, void *userdata)
                           st->display, rq->alert_id, rq->masked, (long long)rq->id);
         } else {
                 snprintf(st->last_error, sizeof(st->last_error), "%s", error);
-                if (us && !st->server_refusing) {
+                if (result == DAWN_SEND_PAUSE_CREDENTIALS) {
+                        log_delivery(LOG_DEBUG, rq->alert_id, "email", rq->id, "email: %s refused our login: %s",
+                                     st->display, error);
+                } else if (us && !st->server_refusing) {
                         st->server_refusing = true;
                         log_delivery(LOG_ERR, rq->alert_id, "email", rq->id,
                                   "email: %s refuses us: %s (check the email channel's configuration)",

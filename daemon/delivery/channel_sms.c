@@ -18,11 +18,22 @@
  *
  * Outcome:
  *   2xx                                  DELIVERED
- *   408, 425, 429, 5xx, 3xx (no redirects are followed), other oddities
+ *   408, 425, 5xx, 3xx (no redirects are followed), other oddities
  *                                        TRANSIENT, honouring Retry-After
- *   other 4xx (400, 401, 403, 404, ...)  PERMANENT: resending the same
+ *   401, 403                             PAUSE_CREDENTIALS: the key (or the
+ *                                        clock the JWT is signed with) is
+ *                                        refused; every text would be, so the
+ *                                        channel waits for a reload or
+ *                                        `dawnctl resume sms` (Notify: do not
+ *                                        retry a 403 as is, fix the setup)
+ *   429                                  PAUSE_RATE: the account's rate limit,
+ *                                        for the whole channel, until
+ *                                        Retry-After
+ *   Twilio 400 with error code 21610     OPTED_OUT: the number replied STOP to
+ *                                        Twilio, which blocks texts to it
+ *   other 4xx (400, 404, ...)            PERMANENT: resending the same
  *                                        request cannot succeed; Notify says
- *                                        400 and 403 must not be retried
+ *                                        400 must not be retried
  *   curl errors (timeout, refused, reset, nothing received, TLS, DNS)
  *                                        TRANSIENT
  * The error text is "HTTP 400: <the start of the body>" or curl's message.
@@ -71,6 +82,7 @@ struct sms_state {
         char *secret;             /* notify: the key's secret part; twilio: the auth token */
         char service_id[37];      /* notify */
         int max_segments;
+        char *sender_prefix;      /* NULL: none; twilio: put before every text; notify: Notify adds it */
         uint64_t timeout_usec;
         bool gateway_refusing;    /* a configuration-shaped failure was logged at error level */
         char last_error[160];     /* the last failure, for describe(); "" after a success */
@@ -162,6 +174,16 @@ static uint64_t retry_after(CURL *easy)
         return delay;
 }
 
+/* Twilio's error code from its JSON error body ({"code": 21610, ...}), or 0. */
+static long twilio_code(const struct sms_request *rq)
+{
+        cJSON *o = cJSON_ParseWithLength(rq->body, rq->body_len);
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(o, "code");
+        long n = cJSON_IsNumber(code) ? (long)code->valuedouble : 0;
+        cJSON_Delete(o);
+        return n;
+}
+
 static bool retryable_status(long status)
 {
         return status == 408 || status == 425 || status == 429 || status >= 500 || status < 400;
@@ -195,9 +217,16 @@ static void on_done(CURL *easy, CURLcode rc, long status, void *userdata)
                 char excerpt[ERROR_BODY_MAX + 1];
                 body_excerpt(rq, excerpt, sizeof(excerpt));
                 snprintf(error, sizeof(error), "HTTP %ld%s%s", status, excerpt[0] ? ": " : "", excerpt);
-                if (retryable_status(status)) {
+                if (status == 401 || status == 403) {
+                        result = DAWN_SEND_PAUSE_CREDENTIALS;
+                } else if (status == 429) {
+                        result = DAWN_SEND_PAUSE_RATE;
+                        delay = retry_after(easy);
+                } else if (st->provider == DAWN_SMS_TWILIO && status == 400 && twilio_code(rq) == 21610) {
+                        result = DAWN_SEND_OPTED_OUT;
+                } else if (retryable_status(status)) {
                         result = DAWN_SEND_TRANSIENT;
-                        if (status == 429 || status >= 500)
+                        if (status >= 500)
                                 delay = retry_after(easy);
                 } else {
                         result = DAWN_SEND_PERMANENT;
@@ -213,7 +242,15 @@ static void on_done(CURL *easy, CURLcode rc, long status, void *userdata)
                           provider_name(st->provider), rq->alert_id, rq->masked, (long long)rq->id);
         } else {
                 snprintf(st->last_error, sizeof(st->last_error), "%s", error);
-                if (config_shaped(rc, status) && !st->gateway_refusing) {
+                if (result == DAWN_SEND_PAUSE_CREDENTIALS || result == DAWN_SEND_PAUSE_RATE) {
+                        /* the outbox pauses the channel and says so once, at error level */
+                        log_delivery(LOG_DEBUG, rq->alert_id, "sms", rq->id, "SMS: %s refused %s: %s",
+                                     provider_name(st->provider), rq->masked, error);
+                } else if (result == DAWN_SEND_OPTED_OUT) {
+                        log_delivery(LOG_NOTICE, rq->alert_id, "sms", rq->id,
+                                     "SMS: %s says %s opted out of texts (it replied STOP to %s)", rq->alert_id,
+                                     rq->masked, provider_name(st->provider));
+                } else if (config_shaped(rc, status) && !st->gateway_refusing) {
                         st->gateway_refusing = true;
                         log_delivery(LOG_ERR, rq->alert_id, "sms", rq->id,
                                   "SMS: %s at %s refuses us: %s (check the sms channel's configuration)",
@@ -350,9 +387,14 @@ static int twilio_prepare(struct sms_state *st, const struct dawn_delivery *d, c
         return r;
 }
 
-/* The message text for a delivery, from the alert as it stood. */
-static int build_text(const struct sms_state *st, const struct dawn_delivery *d, char **out)
+/* The message text for a delivery, from the alert as it stood: room is left
+ * for channels.sms.sender_prefix in every kind of text. */
+static int build_body(const struct sms_state *st, const struct dawn_delivery *d, char **out)
 {
+        if (d->text) {
+                *out = strdup(d->text);
+                return *out ? 0 : -ENOMEM;
+        }
         if (d->escalation) {
                 *out = dawn_escalation_sms(d->escalation, st->max_segments);
                 return *out ? 0 : -ENOMEM;
@@ -375,10 +417,27 @@ static int build_text(const struct sms_state *st, const struct dawn_delivery *d,
         return r;
 }
 
+static int build_text(const struct sms_state *st, const struct dawn_delivery *d, char **out)
+{
+        const char *saved = dawn_sms_budget_prefix(st->sender_prefix);
+        int r = build_body(st, d, out);
+        dawn_sms_budget_prefix(saved);
+        /* Notify puts its service name in front itself; for Twilio DAWN does */
+        if (r == 0 && st->sender_prefix && st->provider == DAWN_SMS_TWILIO) {
+                char *whole = NULL;
+                if (asprintf(&whole, "%s%s", st->sender_prefix, *out) < 0)
+                        whole = NULL;
+                dawn_secret_free(*out);
+                *out = whole;
+                r = whole ? 0 : -ENOMEM;
+        }
+        return r;
+}
+
 static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
 {
         struct sms_state *st = ch->state;
-        if (!d->recipient || !*d->recipient || !d->alert_json || !d->reference ||
+        if (!d->recipient || !*d->recipient || (!d->alert_json && !d->text) || !d->reference ||
             d->action >= DAWN_ACTION_COUNT || !header_safe(d->recipient) || !header_safe(d->reference))
                 return -EINVAL;
         if (!st->curl)
@@ -458,6 +517,8 @@ static int copy_config(struct sms_state *st, const struct dawn_sms_config *c)
                                                                : NOTIFY_DEFAULT_URL;
         st->base_url = strndup(base, dawn_url_base_len(base));
         st->max_segments = c->max_segments > 0 ? c->max_segments : 2;
+        if (c->sender_prefix && *c->sender_prefix && !(st->sender_prefix = strdup(c->sender_prefix)))
+                return -ENOMEM;
         st->timeout_usec = c->timeout_usec ? c->timeout_usec : DEFAULT_TIMEOUT_USEC;
         if (!st->base_url)
                 return -ENOMEM;
@@ -549,6 +610,8 @@ static void sms_stop(struct dawn_channel *ch)
         free(st->account_sid);
         free(st->from);
         free(st->status_callback);
+        free(st->sender_prefix);
+        st->sender_prefix = NULL;
         st->base_url = st->endpoint = st->template_id = st->account_sid = st->from = st->status_callback = NULL;
 }
 

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "escalation.h"
+#include "pause.h"
 #include "quiet_hours.h"
 
 /* How many rows one dispatch reads: enough to keep a channel busy without
@@ -43,6 +44,9 @@ struct dawn_outbox {
         unsigned in_flight_count[DAWN_CHANNEL_COUNT];
         unsigned in_flight_public;          /* of in_flight_count[DAWN_CHANNEL_SMS] */
         uint64_t delivered[DAWN_CHANNEL_COUNT], retried[DAWN_CHANNEL_COUNT], failed[DAWN_CHANNEL_COUNT];
+        /* deliveries that ended otherwise: back to wait for a paused channel, or opted out */
+        uint64_t ended_other[DAWN_CHANNEL_COUNT];
+        struct dawn_channel_pause pause[DAWN_CHANNEL_COUNT];
         struct in_flight *table;            /* TABLE_SIZE slots keyed by delivery id */
         sd_event_source *dispatch_soon;
         sd_event_source *timer;
@@ -159,10 +163,17 @@ struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o)
         return NULL;
 }
 
+static void pause_end(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now, const char *why,
+                      const char *actor);
+
 void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_channel *ch)
 {
         o->channels[kind] = ch;
         if (!ch) {
+                /* a reload (or shutdown) stops the channel: the next one starts with the
+                 * configuration as it is now, and finds out for itself */
+                if (o->pause[kind].reason != DAWN_PAUSE_NONE)
+                        pause_end(o, kind, dawn_now_usec(), "the channel was restarted (reload)", "dawnd (reload)");
                 /* the channel is going away: what it had in flight goes back to the queue (the
                  * daemon requeues in-flight rows), so forget it here; removal shifts later entries
                  * back, so look at the same slot again */
@@ -279,11 +290,139 @@ out:
         free(esc.mqtt_json);
 }
 
+/* ---- SMS replies (README "Replies by text") ----
+ * A reply to a text that came through Notify is an sms_replies row, not an
+ * outbox row: in the in-flight table and towards the driver its id is
+ * negated, so the two never meet. Replies go after the due deliveries, take
+ * the channel's tokens and in-flight slots, retry with its backoff and fail
+ * after its lifetime, like any text. */
+
+static bool sms_receipts_expected(const struct dawn_config *c);
+static void pause_begin(struct dawn_outbox *o, enum dawn_channel_kind kind, enum dawn_pause_reason reason,
+                        uint64_t retry_after_usec, const char *error, int64_t now);
+
+static void reply_reference(int64_t id, char *buf, size_t size)
+{
+        snprintf(buf, size, "reply-%lld", (long long)id);
+}
+
+/* Returns true if it took a token's worth of the channel (it was handed to the driver). */
+static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_reply_row *row, int64_t now)
+{
+        if (row->opted_out) {
+                /* the number replied STOP after this was queued: only the STOP's own confirmation goes */
+                if (dawn_store_reply_move(o->store, row->id, row->state, DAWN_DELIVERY_OPTED_OUT,
+                                          "the number replied STOP", 0, now) > 0)
+                        dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "opted-out", NULL);
+                return false;
+        }
+        char reference[32];
+        reply_reference(row->id, reference, sizeof(reference));
+        struct dawn_delivery d = {
+                .id = -row->id, .alert_id = reference, .revision = 0, .subscriber = "", .recipient = row->number,
+                .action = DAWN_ACTION_PUBLISH, .alert_json = NULL, .reference = reference, .text = row->body,
+        };
+        struct in_flight *slot = slot_find(o, -row->id);
+        if (!slot || slot->id == -row->id)
+                return false;
+        int r = dawn_store_reply_move(o->store, row->id, row->state, DAWN_DELIVERY_INFLIGHT, NULL, 0, now);
+        if (r <= 0) {
+                if (r < 0)
+                        log_error_errno(r, "outbox: cannot record %s as started: %s", reference,
+                                        dawn_store_errmsg(o->store));
+                return false;
+        }
+        r = ch->driver->send(ch, &d);
+        if (r < 0) {
+                dawn_store_reply_move(o->store, row->id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_PENDING, NULL, 0, now);
+                return false;
+        }
+        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at };
+        o->in_flight_count[DAWN_CHANNEL_SMS]++;
+        return true;
+}
+
+/* Due replies, into what room and tokens the channel's deliveries left. */
+static void dispatch_replies(struct dawn_outbox *o, struct dawn_channel *ch, struct dawn_token_bucket *b, int64_t now,
+                             int64_t *wake, bool *more)
+{
+        int room = dawn_config_channel_limits(*o->config, DAWN_CHANNEL_SMS)->max_in_flight -
+                   (int)o->in_flight_count[DAWN_CHANNEL_SMS];
+        if (room <= 0)
+                return;
+        static struct dawn_reply_row rows[64];
+        int limit = room < 64 ? room : 64;
+        int n = dawn_store_due_replies(o->store, now, rows, limit);
+        if (n < 0) {
+                log_error_errno(n, "outbox: cannot read due replies: %s", dawn_store_errmsg(o->store));
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                if (!rows[i].opted_out && !dawn_bucket_take(b, now)) {
+                        *wake = now + (int64_t)dawn_bucket_wait_usec(b, now);
+                        return;
+                }
+                send_reply(o, ch, &rows[i], now);
+        }
+        if (n == limit)
+                *more = true;
+}
+
+static void reply_complete(struct dawn_outbox *o, struct dawn_channel *ch, const struct in_flight *f,
+                           enum dawn_send_result result, const char *error, uint64_t retry_after_usec, int64_t now)
+{
+        int64_t id = -f->id, next_at = 0;
+        char reference[32];
+        reply_reference(id, reference, sizeof(reference));
+        const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, DAWN_CHANNEL_SMS);
+        enum dawn_delivery_state state;
+        if (result == DAWN_SEND_PAUSE_CREDENTIALS || result == DAWN_SEND_PAUSE_RATE) {
+                /* the provider refuses the channel, not this reply: the channel pauses, the reply waits */
+                pause_begin(o, DAWN_CHANNEL_SMS,
+                            result == DAWN_SEND_PAUSE_RATE ? DAWN_PAUSE_RATE_LIMIT : DAWN_PAUSE_CREDENTIALS,
+                            retry_after_usec, error, now);
+                state = DAWN_DELIVERY_PENDING;
+                next_at = o->pause[DAWN_CHANNEL_SMS].until ? o->pause[DAWN_CHANNEL_SMS].until : now;
+        } else if (result == DAWN_SEND_OPTED_OUT) {
+                /* the provider blocks the number (Twilio 21610): Twilio has answered it already */
+                state = DAWN_DELIVERY_OPTED_OUT;
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "opted-out", NULL);
+        } else if (result == DAWN_SEND_DELIVERED) {
+                state = sms_receipts_expected(*o->config) ? DAWN_DELIVERY_SENT : DAWN_DELIVERY_DELIVERED;
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "sent", NULL);
+        } else if (result == DAWN_SEND_PERMANENT) {
+                state = DAWN_DELIVERY_FAILED;
+        } else if (!ch->driver->ready(ch)) {
+                state = DAWN_DELIVERY_PENDING;
+        } else if (!dawn_retry_decide(f->attempts, f->created_at, now, retry_after_usec, lim->lifetime_usec,
+                                      lim->retry_initial_usec, drand48(), &next_at)) {
+                state = DAWN_DELIVERY_FAILED;
+        } else {
+                state = DAWN_DELIVERY_RETRYING;
+        }
+        if (state == DAWN_DELIVERY_FAILED) {
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "failed", NULL);
+                log_warning("outbox: %s failed%s: %s", reference,
+                            result == DAWN_SEND_PERMANENT ? " for good" : " (past the channel's lifetime)",
+                            error ? error : "no reason given");
+        }
+        int r = dawn_commit_open(o->commit);
+        if (r == 0)
+                r = dawn_store_reply_move(o->store, id, DAWN_DELIVERY_INFLIGHT, state, error, next_at, now);
+        if (r < 0)
+                log_error_errno(r, "outbox: cannot record %s: %s", reference, dawn_store_errmsg(o->store));
+        if (state != DAWN_DELIVERY_PENDING)
+                dawn_outbox_kick(o);
+}
+
 /* Deliveries that could not go within the channel's lifetime fail, loudly:
  * never silently dropped, never retried for ever. */
 static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now)
 {
         const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, kind);
+        /* a paused channel's lifetime clock is stopped (pause.h) */
+        if (o->pause[kind].reason != DAWN_PAUSE_NONE)
+                return;
         /* lifetimes are hours long: once a second is timely, and keeps this scan of the
          * waiting rows off the path of every dispatch */
         if (!lim->lifetime_usec || now - o->expiry_checked[kind] < (int64_t)DAWN_USEC_PER_SEC)
@@ -292,6 +431,13 @@ static void fail_expired(struct dawn_outbox *o, enum dawn_channel_kind kind, int
         char reason[96];
         snprintf(reason, sizeof(reason), "not delivered within its lifetime (%llu s)",
                  (unsigned long long)(lim->lifetime_usec / 1000000));
+        if (kind == DAWN_CHANNEL_SMS) {
+                int k = dawn_store_replies_fail_expired(o->store, now - (int64_t)lim->lifetime_usec, reason, now);
+                if (k > 0) {
+                        dawn_metrics_add(DAWN_M_SMS_REPLY_TEXTS, "failed", NULL, (uint64_t)k);
+                        log_warning("outbox: %d SMS repl(ies) failed: %s", k, reason);
+                }
+        }
         int n = dawn_store_fail_expired(o->store, kind, now - (int64_t)lim->lifetime_usec, reason, now);
         if (n > 0) {
                 o->failed[kind] += (uint64_t)n;
@@ -322,6 +468,14 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                 return false;
         if (dawn_commit_open(o->commit) < 0)
                 return false;
+        struct dawn_channel_pause *p = &o->pause[kind];
+        if (p->reason == DAWN_PAUSE_RATE_LIMIT && now >= p->until)
+                pause_end(o, kind, now, "its rate limit's wait is over", NULL);
+        if (p->reason != DAWN_PAUSE_NONE) {
+                if (p->reason == DAWN_PAUSE_RATE_LIMIT)
+                        *wake = p->until;
+                return false;
+        }
         fail_expired(o, kind, now);
         int room = dawn_config_channel_limits(*o->config, kind)->max_in_flight - (int)o->in_flight_count[kind];
         if (room <= 0)
@@ -372,6 +526,9 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                 }
                 dawn_outbox_row_clear(&rows[i]);
         }
+        /* replies to texts come after every due delivery (as public texts do) */
+        if (kind == DAWN_CHANNEL_SMS && !more && !*wake)
+                dispatch_replies(o, ch, b, now, wake, &more);
         return more;
 }
 
@@ -381,8 +538,18 @@ static void arm_timer(struct dawn_outbox *o, int64_t now, int64_t wake)
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                 if (!o->channels[k] || !o->channels[k]->driver->ready(o->channels[k]))
                         continue;
+                if (o->pause[k].reason != DAWN_PAUSE_NONE) {
+                        /* a rate limit ends by itself; credentials wait for a person */
+                        int64_t until = o->pause[k].reason == DAWN_PAUSE_RATE_LIMIT ? o->pause[k].until : 0;
+                        if (until && (next == 0 || until < next))
+                                next = until > now ? until : now + 1;
+                        continue;
+                }
                 int64_t t = dawn_store_next_due(o->store, (enum dawn_channel_kind)k);
                 if (t > now && (next == 0 || t < next))
+                        next = t;
+                if (k == DAWN_CHANNEL_SMS && (t = dawn_store_replies_next_due(o->store)) > now &&
+                    (next == 0 || t < next))
                         next = t;
         }
         if (next) {
@@ -457,8 +624,148 @@ static const char *result_name(enum dawn_send_result result)
                 return "transient";
         case DAWN_SEND_PERMANENT:
                 return "permanent";
+        case DAWN_SEND_PAUSE_CREDENTIALS:
+                return "refused_credentials";
+        case DAWN_SEND_PAUSE_RATE:
+                return "rate_limited";
+        case DAWN_SEND_OPTED_OUT:
+                return "opted_out";
         }
         return "?";
+}
+
+/* ---- channel pauses (pause.h) ---- */
+
+/* The wait of a 429 without Retry-After: the outbox's backoff over the
+ * pauses in a row, so a limit that persists is asked less often. */
+static uint64_t rate_wait(struct dawn_outbox *o, enum dawn_channel_kind kind, uint64_t retry_after_usec)
+{
+        if (retry_after_usec)
+                return retry_after_usec;
+        const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, kind);
+        return dawn_backoff_usec(o->pause[kind].rate_pauses, lim->retry_initial_usec, 0, 0, drand48());
+}
+
+static void pause_begin(struct dawn_outbox *o, enum dawn_channel_kind kind, enum dawn_pause_reason reason,
+                        uint64_t retry_after_usec, const char *error, int64_t now)
+{
+        struct dawn_channel_pause *p = &o->pause[kind];
+        const char *channel = dawn_channel_name(kind);
+        if (p->reason == DAWN_PAUSE_CREDENTIALS)
+                return; /* already waiting for a person; a rate limit changes nothing */
+        if (p->reason == DAWN_PAUSE_RATE_LIMIT && reason == DAWN_PAUSE_RATE_LIMIT) {
+                /* another 429 from a request that was already on its way: the same pause */
+                int64_t until = now + (int64_t)rate_wait(o, kind, retry_after_usec);
+                if (until > p->until)
+                        p->until = until;
+                return;
+        }
+        if (p->reason == DAWN_PAUSE_NONE)
+                p->since = now;
+        p->reason = reason;
+        dawn_metrics_count(DAWN_M_CHANNEL_PAUSES, channel, dawn_pause_reason_name(reason));
+        if (reason == DAWN_PAUSE_RATE_LIMIT) {
+                p->rate_pauses++;
+                uint64_t wait = rate_wait(o, kind, retry_after_usec);
+                p->until = now + (int64_t)wait;
+                log_delivery(LOG_ERR, NULL, channel, 0,
+                             "outbox: channel %s paused for %.1f s: %s (%s); its deliveries wait and go on "
+                             "by themselves after that", channel, (double)wait / 1e6, dawn_pause_reason_text(reason),
+                             error ? error : "HTTP 429");
+        } else {
+                p->until = 0;
+                /* a person has to act: the audit log keeps when and why (a rate-limit pause ends
+                 * by itself, and is only counted) */
+                char detail[300];
+                snprintf(detail, sizeof(detail), "channel %s paused: %s (%.200s)", channel,
+                         dawn_pause_reason_text(reason), error ? error : "refused");
+                if (dawn_commit_open(o->commit) == 0)
+                        dawn_store_audit(o->store, "dawnd (outbox)", "pause", NULL, detail, now);
+                log_delivery(LOG_ERR, NULL, channel, 0,
+                             "outbox: channel %s paused: %s (%s); its deliveries wait (not failed) until "
+                             "`dawnctl reload` restarts the channel with a corrected configuration, or "
+                             "`dawnctl resume %s` once the cause is fixed", channel, dawn_pause_reason_text(reason),
+                             error ? error : "refused", channel);
+        }
+}
+
+static void pause_end(struct dawn_outbox *o, enum dawn_channel_kind kind, int64_t now, const char *why,
+                      const char *actor)
+{
+        struct dawn_channel_pause *p = &o->pause[kind];
+        const char *channel = dawn_channel_name(kind);
+        /* the lifetime clock stood still while paused: give the waiting deliveries that time back */
+        int r = dawn_commit_open(o->commit);
+        if (r == 0)
+                r = dawn_store_credit_pause(o->store, kind, p->since, now);
+        if (r < 0)
+                log_error_errno(r, "outbox: channel %s: cannot give its waiting deliveries their paused time back "
+                                   "(%s); their lifetimes count it, ignoring", channel, dawn_store_errmsg(o->store));
+        log_delivery(LOG_NOTICE, NULL, channel, 0, "outbox: channel %s resumes after %.0f s paused (%s): %s",
+                     channel, (double)(now - p->since) / 1e6, dawn_pause_reason_text(p->reason), why);
+        if (r >= 0 && p->reason == DAWN_PAUSE_CREDENTIALS) {
+                char detail[300];
+                snprintf(detail, sizeof(detail), "channel %s resumed after %.0f s paused: %s", channel,
+                         (double)(now - p->since) / 1e6, why);
+                dawn_store_audit(o->store, actor ? actor : "dawnd (outbox)", "resume", NULL, detail, now);
+        }
+        int rate_pauses = p->rate_pauses;
+        *p = (struct dawn_channel_pause){ .reason = DAWN_PAUSE_NONE, .rate_pauses = rate_pauses };
+        dawn_outbox_kick(o);
+}
+
+int dawn_outbox_resume(struct dawn_outbox *o, enum dawn_channel_kind kind, const char *who)
+{
+        if ((unsigned)kind >= DAWN_CHANNEL_COUNT || !o->channels[kind])
+                return -ENOENT;
+        if (o->pause[kind].reason == DAWN_PAUSE_NONE)
+                return 0;
+        char why[160];
+        snprintf(why, sizeof(why), "resumed by %s", who ? who : "an operator");
+        pause_end(o, kind, dawn_now_usec(), why, who);
+        return 1;
+}
+
+bool dawn_outbox_pause(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_channel_pause *out)
+{
+        if ((unsigned)kind >= DAWN_CHANNEL_COUNT || !o->channels[kind] ||
+            o->pause[kind].reason == DAWN_PAUSE_NONE)
+                return false;
+        if (out)
+                *out = o->pause[kind];
+        return true;
+}
+
+/* The provider says the number opted out (Twilio 21610: it replied STOP to
+ * Twilio, which answered it and blocks texts to it): recorded as a STOP
+ * would be, so nothing more is sent to it. */
+static void provider_opt_out(struct dawn_outbox *o, int64_t delivery_id, const char *error, int64_t now)
+{
+        struct dawn_outbox_row row;
+        int r = dawn_commit_open(o->commit);
+        if (r == 0)
+                r = dawn_store_load_delivery(o->store, delivery_id, &row);
+        if (r <= 0) {
+                if (r < 0)
+                        log_error_errno(r, "outbox: delivery %lld: cannot record its number's opt-out: %s",
+                                        (long long)delivery_id, dawn_store_errmsg(o->store));
+                return;
+        }
+        const char *provider = (*o->config)->sms.provider == DAWN_SMS_TWILIO ? "twilio" : "notify";
+        char masked[64], actor[96], detail[200];
+        dawn_mask_recipient(row.recipient, masked, sizeof(masked));
+        r = dawn_store_set_opt_out(o->store, row.recipient, true, provider, now);
+        if (r > 0) {
+                snprintf(actor, sizeof(actor), "%s (%s)", provider, masked);
+                snprintf(detail, sizeof(detail), "opted out of texts: %s refuses texts to it (%.120s)", provider,
+                         error ? error : "unsubscribed");
+                r = dawn_store_audit(o->store, actor, "sms-stop", NULL, detail, now);
+                log_notice("%s opted out of texts at %s (it replied STOP there): no more texts to it", masked,
+                           provider);
+        }
+        if (r < 0)
+                log_error_errno(r, "outbox: cannot record that %s opted out: %s", masked, dawn_store_errmsg(o->store));
+        dawn_outbox_row_clear(&row);
 }
 
 void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum dawn_send_result result,
@@ -474,12 +781,31 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         o->in_flight_public -= f.public_text;
 
         int64_t now = dawn_now_usec();
+        if (f.id < 0) {
+                reply_complete(o, ch, &f, result, error, retry_after_usec, now);
+                return;
+        }
         const char *channel = dawn_channel_name(f.channel);
         dawn_metrics_count(DAWN_M_DELIVERY_ATTEMPTS, channel, result_name(result));
         const struct dawn_channel_limits *lim = dawn_config_channel_limits(*o->config, f.channel);
         enum dawn_delivery_state state;
         int64_t next_at = 0;
-        if (result == DAWN_SEND_DELIVERED) {
+        if (result == DAWN_SEND_PAUSE_CREDENTIALS || result == DAWN_SEND_PAUSE_RATE) {
+                /* the provider refuses the channel, not this delivery: it waits, unharmed */
+                enum dawn_pause_reason why = result == DAWN_SEND_PAUSE_RATE ? DAWN_PAUSE_RATE_LIMIT
+                                                                           : DAWN_PAUSE_CREDENTIALS;
+                pause_begin(o, f.channel, why, retry_after_usec, error, now);
+                state = DAWN_DELIVERY_PENDING;
+                o->ended_other[f.channel]++;
+                error = dawn_pause_delivery_error(o->pause[f.channel].reason);
+                /* due again when the pause ends (a rate limit: its end; credentials: at once, once resumed) */
+                next_at = o->pause[f.channel].until ? o->pause[f.channel].until : now;
+        } else if (result == DAWN_SEND_OPTED_OUT) {
+                state = DAWN_DELIVERY_OPTED_OUT;
+                o->ended_other[f.channel]++;
+                provider_opt_out(o, delivery_id, error, now);
+        } else if (result == DAWN_SEND_DELIVERED) {
+                o->pause[f.channel].rate_pauses = 0;
                 bool sent_only = f.channel == DAWN_CHANNEL_SMS && sms_receipts_expected(*o->config);
                 state = sent_only ? DAWN_DELIVERY_SENT : DAWN_DELIVERY_DELIVERED;
                 o->delivered[f.channel]++;
@@ -525,7 +851,10 @@ void dawn_outbox_counts(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
         struct dawn_channel *ch = o->channels[kind];
         *out = (struct dawn_outbox_counts){
                 .attached = ch != NULL,
-                .ready = ch && ch->driver->ready(ch),
+                /* a paused channel cannot send now: the watchdog expects nothing of it */
+                .ready = ch && ch->driver->ready(ch) && o->pause[kind].reason == DAWN_PAUSE_NONE,
+                .paused = ch && o->pause[kind].reason != DAWN_PAUSE_NONE,
+                .ended_other = o->ended_other[kind],
                 .in_flight = o->in_flight_count[kind],
                 .delivered = o->delivered[kind],
                 .retried = o->retried[kind],
@@ -544,12 +873,25 @@ void dawn_outbox_status(struct dawn_outbox *o, cJSON *object)
                 cJSON *c = cJSON_GetObjectItemCaseSensitive(object, dawn_channel_name((enum dawn_channel_kind)k));
                 if (!c)
                         c = cJSON_AddObjectToObject(object, dawn_channel_name((enum dawn_channel_kind)k));
-                cJSON_AddStringToObject(c, "state", ch->driver->describe(ch));
+                if (o->pause[k].reason != DAWN_PAUSE_NONE) {
+                        char state[256], since[40];
+                        dawn_pause_describe(&o->pause[k], state, sizeof(state));
+                        cJSON_AddStringToObject(c, "state", state);
+                        cJSON_AddStringToObject(c, "paused", dawn_pause_reason_name(o->pause[k].reason));
+                        cJSON_AddStringToObject(c, "paused_since", dawn_time_format(o->pause[k].since, since,
+                                                                                    sizeof(since)));
+                        cJSON_AddStringToObject(c, "driver_state", ch->driver->describe(ch));
+                } else {
+                        cJSON_AddStringToObject(c, "state", ch->driver->describe(ch));
+                }
                 cJSON_AddBoolToObject(c, "ready", n.ready);
                 cJSON_AddNumberToObject(c, "in_flight_now", n.in_flight);
                 cJSON_AddNumberToObject(c, "delivered_since_start", (double)n.delivered);
                 cJSON_AddNumberToObject(c, "retried_since_start", (double)n.retried);
                 cJSON_AddNumberToObject(c, "failed_since_start", (double)n.failed);
+                int64_t replies = k == DAWN_CHANNEL_SMS ? dawn_store_replies_waiting(o->store) : -1;
+                if (replies >= 0) /* replies to texts (README "Replies by text") not yet sent */
+                        cJSON_AddNumberToObject(c, "replies_waiting", (double)replies);
         }
 }
 
@@ -597,6 +939,7 @@ static const struct {
         [DAWN_EVENT_RECEIPT_TEMPORARY] = { "receipt-temporary-failure", T | I, DAWN_DELIVERY_RETRYING, R },
         [DAWN_EVENT_RECEIPT_IN_PROGRESS] = { "receipt-in-progress", 0, DAWN_DELIVERY_PENDING,
                                              (1u << DAWN_DELIVERY_STATE_COUNT) - 1 },
+        [DAWN_EVENT_PROVIDER_OPT_OUT] = { "provider-opt-out", I, DAWN_DELIVERY_OPTED_OUT, 0 },
 };
 
 #undef P
@@ -727,6 +1070,45 @@ static int receipt_move(struct dawn_store *store, const char *provider, const st
         return 0;
 }
 
+/* A receipt for a reply ("reply-<id>"): the same transition table moves it. */
+static int reply_receipt(struct dawn_store *store, const char *provider, const struct dawn_receipt *rc,
+                         uint64_t retry_initial_usec, int64_t now, enum dawn_receipt_outcome *outcome)
+{
+        struct dawn_reply_row row;
+        int r = dawn_store_load_reply(store, rc->delivery_id, &row);
+        if (r <= 0) {
+                if (r == 0)
+                        receipt_ignored(provider, rc, *outcome, NULL, now);
+                return r;
+        }
+        enum dawn_delivery_state to = row.state;
+        r = dawn_delivery_next(row.state, dawn_receipt_event(rc->status), &to);
+        *outcome = r < 0 ? DAWN_RECEIPT_ILLEGAL : r == 0 ? DAWN_RECEIPT_UNCHANGED : DAWN_RECEIPT_APPLIED;
+        if (*outcome == DAWN_RECEIPT_ILLEGAL) {
+                dawn_metrics_count(DAWN_M_CALLBACKS_IGNORED, provider, dawn_receipt_outcome_name(*outcome));
+                if (dawn_outbox_ignored_log_ok(now))
+                        log_warning("%s receipt (%s) for %s: the reply is %s, which that receipt cannot change; ignored",
+                                    provider, rc->provider_status, rc->reference, dawn_delivery_state_name(row.state));
+                return 0;
+        }
+        if (*outcome != DAWN_RECEIPT_APPLIED)
+                return 0;
+        char error[160];
+        snprintf(error, sizeof(error), "%s receipt: %s", provider, rc->provider_status);
+        int64_t next_at = 0;
+        if (to == DAWN_DELIVERY_RETRYING)
+                dawn_retry_decide(row.attempts, row.created_at, now, 0, 0, retry_initial_usec, drand48(), &next_at);
+        r = dawn_store_reply_move(store, row.id, row.state, to, to == DAWN_DELIVERY_DELIVERED ? NULL : error, next_at,
+                                  now);
+        if (r < 0)
+                return r;
+        if (to == DAWN_DELIVERY_FAILED) {
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "failed", NULL);
+                log_warning("reply %s failed for good: %s", rc->reference, error);
+        }
+        return 0;
+}
+
 int dawn_outbox_receipt(struct dawn_store *store, const char *provider, const struct dawn_receipt *rc,
                         uint64_t retry_initial_usec, int64_t now, enum dawn_receipt_outcome *outcome)
 {
@@ -745,6 +1127,8 @@ int dawn_outbox_receipt(struct dawn_store *store, const char *provider, const st
                         return 0;
                 }
         }
+        if (rc->reply)
+                return reply_receipt(store, provider, rc, retry_initial_usec, now, outcome);
         struct dawn_outbox_row row;
         r = dawn_store_load_delivery(store, rc->delivery_id, &row);
         if (r < 0)

@@ -18,6 +18,7 @@
 #include "channel.h"
 #include "commit.h"
 #include "config.h"
+#include "pause.h"
 #include "ratelimit.h"
 #include "store.h"
 
@@ -44,7 +45,9 @@ void dawn_outbox_kick(struct dawn_outbox *o);
 /* What the outbox knows of one channel, for the watchdog and status. */
 struct dawn_outbox_counts {
         bool attached;       /* the channel is configured and running */
-        bool ready;          /* it can send now */
+        bool ready;          /* it can send now (not while paused) */
+        bool paused;         /* its provider refused the whole channel (pause.h) */
+        uint64_t ended_other; /* deliveries that went back to wait for a pause, or were opted out */
         unsigned in_flight;  /* handed to it, not ended */
         uint64_t delivered, retried, failed;  /* deliveries that ended so, since start */
 };
@@ -53,6 +56,14 @@ void dawn_outbox_counts(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
  * "delivered_since_start": n, ...}}, merged into object. */
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object);
 unsigned dawn_outbox_in_flight(struct dawn_outbox *o);
+
+/* ---- channel pauses (pause.h) ---- */
+/* `dawnctl resume CHANNEL`: the cause was fixed (who, for the log): the
+ * waiting deliveries go out. 1 resumed, 0 it was not paused, -ENOENT the
+ * channel is not configured. */
+int dawn_outbox_resume(struct dawn_outbox *o, enum dawn_channel_kind kind, const char *who);
+/* True and *out (may be NULL) while the channel is paused. */
+bool dawn_outbox_pause(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_channel_pause *out);
 
 /* ---- a delivery's life: the one table of legal transitions ----
  *
@@ -78,6 +89,8 @@ enum dawn_delivery_event {
         DAWN_EVENT_RECEIPT_PERMANENT, /* sent, in-flight -> failed; failed: no change */
         DAWN_EVENT_RECEIPT_TEMPORARY, /* sent -> retrying; in-flight, retrying: no change */
         DAWN_EVENT_RECEIPT_IN_PROGRESS, /* no change, in any state: it claims nothing */
+        DAWN_EVENT_PROVIDER_OPT_OUT,  /* the provider refused the text because the number opted out there
+                                       * (Twilio 21610): in-flight -> opted-out */
         DAWN_EVENT_COUNT,
 };
 const char *dawn_delivery_event_name(enum dawn_delivery_event e);

@@ -42,9 +42,10 @@ static char *compose(const struct dawn_alert *a, const char *summary, const char
         return out;
 }
 
+/* with the sender prefix in force (dawn_sms_budget_prefix) */
 static bool fits(const char *text, int max_segments)
 {
-        return dawn_sms_measure(text).segments <= max_segments;
+        return dawn_sms_fits(text, max_segments);
 }
 
 static char *publish_text(const struct dawn_alert *a, int max_segments)

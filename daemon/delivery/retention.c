@@ -45,10 +45,14 @@ static void finish_run(struct dawn_retention *rt)
                                                 len ? ", " : "; ", dawn_channel_name((enum dawn_channel_kind)k),
                                                 (long long)c->by_channel[k]);
         dawn_time_format(rt->ended_before, when, sizeof(when));
-        char audit[64] = "";
+        char audit[128] = "";
+        size_t alen = 0;
         if (c->audit_rows)
-                snprintf(audit, sizeof(audit), "; %lld audit row(s) lost a number", (long long)c->audit_rows);
-        if (c->alerts > 0 || c->audit_rows > 0)
+                alen = (size_t)snprintf(audit, sizeof(audit), "; %lld audit row(s) lost a number",
+                                        (long long)c->audit_rows);
+        if (c->reply_rows && alen < sizeof(audit)) /* README "Replies by text" */
+                snprintf(audit + alen, sizeof(audit) - alen, "; %lld SMS repl(ies) removed", (long long)c->reply_rows);
+        if (c->alerts > 0 || c->audit_rows > 0 || c->reply_rows > 0)
                 log_info("retention: removed delivery details of %lld alert(s) (%lld deliveries%s) ended before %s"
                          "%s%s%s",
                          (long long)c->alerts, (long long)c->deliveries, channels, when,

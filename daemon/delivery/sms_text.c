@@ -373,8 +373,23 @@ static char *reference(const struct dawn_alert *a)
 
 /* ---- fitting ---- */
 
+/* channels.sms.sender_prefix while dawn_sms_text_prefixed() runs (or between
+ * dawn_sms_budget_prefix() calls): what the
+ * handset shows before the text counts in its budget, measured together
+ * with it (a prefix outside GSM-7 makes the whole text UCS-2). One loop,
+ * one thread: a file-static is enough. */
+static const char *budget_prefix;
+
 static bool fits(const char *text, int max_segments)
 {
+        if (budget_prefix && *budget_prefix) {
+                char *whole = NULL;
+                if (asprintf(&whole, "%s%s", budget_prefix, text) < 0)
+                        return false; /* out of memory: no text fits, and the caller says so */
+                bool ok = dawn_sms_measure(whole).segments <= max_segments;
+                free(whole);
+                return ok;
+        }
         return dawn_sms_measure(text).segments <= max_segments;
 }
 
@@ -850,4 +865,26 @@ char *dawn_sms_fit(const char *head, const char *const *var, size_t n_var, const
         if (n_var > 5)
                 n_var = 5; /* fit() joins at most 8 parts: head, 5 variable ones, tail */
         return fit(head, var, n_var, tail ? tail : "", max_segments < 1 ? 1 : max_segments);
+}
+
+bool dawn_sms_fits(const char *text, int max_segments)
+{
+        return fits(text, max_segments);
+}
+
+const char *dawn_sms_budget_prefix(const char *prefix)
+{
+        const char *saved = budget_prefix;
+        budget_prefix = prefix;
+        return saved;
+}
+
+char *dawn_sms_text_prefixed(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments,
+                             const char *prefix)
+{
+        const char *saved = budget_prefix;
+        budget_prefix = prefix;
+        char *text = dawn_sms_text(a, action, max_segments);
+        budget_prefix = saved;
+        return text;
 }

@@ -35,11 +35,25 @@ struct dawn_sms_size dawn_sms_measure(const char *utf8);
  * (whichever keeps the encoding). The grade and the alert id are always
  * kept. Returns a malloc'ed string, or NULL on allocation failure. */
 char *dawn_sms_text(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments);
+/* The same, fitted so that prefix (channels.sms.sender_prefix, e.g.
+ * "DAWN: "; NULL or "": none) followed by the text fits max_segments parts.
+ * The prefix is not in the result: the caller (Twilio) or the provider
+ * (Notify's service name) puts it in front. */
+char *dawn_sms_text_prefixed(const struct dawn_alert *a, enum dawn_delivery_action action, int max_segments,
+                             const char *prefix);
 
 /* head, then the variable parts (at most 5, most important first) and
  * tail, joined by spaces, within max_segments parts: the least important
  * variable part is cut (at a clause, a word, a character) or dropped first;
  * head and tail are never cut. Returns a malloc'ed string, or NULL. */
 char *dawn_sms_fit(const char *head, const char *const *var, size_t n_var, const char *tail, int max_segments);
+/* Whether text, after the budget prefix in force, fits max_segments parts
+ * (for other texts' own fitting: public_text.c). */
+bool dawn_sms_fits(const char *text, int max_segments);
+/* Every text fitted from now on leaves room for prefix (NULL: none) before
+ * it, as dawn_sms_text_prefixed() does for one: the SMS channel sets it
+ * around building any text (alert, public, escalation). Returns the prefix
+ * in force before, to put back. */
+const char *dawn_sms_budget_prefix(const char *prefix);
 
 #endif

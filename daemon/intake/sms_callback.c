@@ -367,6 +367,24 @@ int dawn_reference_delivery_id(const char *reference, int64_t *id)
         return 0;
 }
 
+int dawn_reference_reply_id(const char *reference, int64_t *id)
+{
+        if (!reference || !id || strncmp(reference, "reply-", 6) != 0)
+                return -EINVAL;
+        const char *p = reference + 6;
+        size_t n = strlen(p);
+        if (n == 0 || n > 18 || *p == '0')
+                return -EINVAL;
+        int64_t v = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!is_digit(p[i]))
+                        return -EINVAL;
+                v = v * 10 + (p[i] - '0'); /* at most 18 digits: no overflow */
+        }
+        *id = v;
+        return 0;
+}
+
 /* Fills out's reference and delivery id, or names field. */
 static int take_reference(const char *field, const char *ref, struct dawn_receipt *out,
                           struct dawn_input_error *err)
@@ -374,13 +392,15 @@ static int take_reference(const char *field, const char *ref, struct dawn_receip
         if (!ref || !*ref)
                 return dawn_input_error_set(err, field, "%s: required (DAWN's reference of the text)", field);
         int64_t id;
-        if (dawn_reference_delivery_id(ref, &id) < 0) {
+        bool reply = dawn_reference_reply_id(ref, &id) == 0;
+        if (!reply && dawn_reference_delivery_id(ref, &id) < 0) {
                 if (quotable(ref))
                         return dawn_input_error_set(err, field, "%s: '%s' is not a reference DAWN gave", field, ref);
                 return dawn_input_error_set(err, field, "%s: not a reference DAWN gave", field);
         }
         snprintf(out->reference, sizeof(out->reference), "%s", ref);
         out->delivery_id = id;
+        out->reply = reply;
         return 0;
 }
 
@@ -650,6 +670,12 @@ int dawn_inbound_parse_twilio(const struct dawn_form *form, struct dawn_inbound_
                 r = dawn_input_error_set(err, "Body", "Body: required");
         if (r == 0)
                 copy_text(body, out->text, sizeof(out->text));
+        /* Twilio's Advanced Opt-Out: a value we do not know is as good as none */
+        const char *opt = dawn_form_get(form, "OptOutType");
+        static const char *const types[] = { "STOP", "START", "HELP" };
+        for (size_t i = 0; r == 0 && opt && i < sizeof(types) / sizeof(types[0]); i++)
+                if (strcasecmp(opt, types[i]) == 0)
+                        snprintf(out->opt_out_type, sizeof(out->opt_out_type), "%s", types[i]);
         if (r < 0)
                 memset(out, 0, sizeof(*out));
         return r;

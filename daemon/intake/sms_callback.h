@@ -72,6 +72,7 @@ const char *dawn_receipt_status_name(enum dawn_receipt_status s);
 struct dawn_receipt {
         char reference[DAWN_MAX_REF_CHARS + 1];   /* DAWN's own: "<alert>-r<rev>-<row id>" */
         int64_t delivery_id;                      /* the row id parsed from reference */
+        bool reply;                               /* "reply-<id>": delivery_id is an sms_replies row */
         enum dawn_receipt_status status;
         char provider_status[48];                 /* the provider's word, for the log: "permanent-failure" */
         /* Twilio's MessageSid ("" for Notify): with provider_status, what makes
@@ -95,6 +96,8 @@ int dawn_receipt_parse_notify(const char *body, size_t len, struct dawn_receipt 
  * .../twilio/status?ref=..). */
 int dawn_receipt_parse_twilio(const struct dawn_form *form, const char *ref, struct dawn_receipt *out,
                               struct dawn_input_error *err);
+/* A reply's reference (README "Replies by text"): "reply-<id>" -> id. 0 or -EINVAL. */
+int dawn_reference_reply_id(const char *reference, int64_t *id);
 /* "<alert>-r<rev>-<row id>" -> row id. 0 or -EINVAL. */
 int dawn_reference_delivery_id(const char *reference, int64_t *id);
 
@@ -112,12 +115,17 @@ struct dawn_inbound_sms {
         char from[24];            /* E.164 with '+': Notify sends "447700900123", Twilio "+447700900123" */
         char text[1024];          /* the message, at most this many bytes (cut on a UTF-8 boundary) */
         char message_sid[DAWN_TWILIO_SID_CHARS + 1]; /* Twilio's MessageSid; "" for Notify */
+        /* Twilio's OptOutType ("STOP", "START", "HELP"; "" when absent or
+         * another value): Twilio's own opt-out handling recognised the text
+         * and has answered it already */
+        char opt_out_type[8];
 };
 /* Notify's received-text callback: {"id", "source_number",
  * "destination_number", "message", "date_received"}. */
 int dawn_inbound_parse_notify(const char *body, size_t len, struct dawn_inbound_sms *out,
                               struct dawn_input_error *err);
-/* Twilio's incoming-message webhook: From, Body, MessageSid (required). */
+/* Twilio's incoming-message webhook: From, Body, MessageSid (required),
+ * OptOutType (optional). */
 int dawn_inbound_parse_twilio(const struct dawn_form *form, struct dawn_inbound_sms *out,
                               struct dawn_input_error *err);
 

@@ -263,6 +263,26 @@ static const char *const migrations[] = {
          * cost that does not grow with the whole log: an alert's rows by
          * index, and the latest rows by time. Touches only what it adds. */
         "CREATE INDEX audit_by_alert ON audit(alert_id, at); CREATE INDEX audit_by_time ON audit(at);",
+        /* 9: replies to texts that came through GOV.UK Notify, which (unlike
+         * Twilio's TwiML answer) has no way to text an answer back: each is a
+         * durable row the SMS channel sends after the professional deliveries.
+         * kind 'stop' is the confirmation of a STOP, the one reply that goes to
+         * a number that opted out. Touches only what it adds. */
+        "CREATE TABLE sms_replies ("
+        "  id INTEGER PRIMARY KEY,"
+        "  number TEXT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  kind TEXT NOT NULL DEFAULT 'reply',"
+        "  state TEXT NOT NULL DEFAULT 'pending',"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_at INTEGER NOT NULL DEFAULT 0,"
+        "  last_error TEXT,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL);"
+        "CREATE INDEX sms_replies_due ON sms_replies(next_at) WHERE state IN ('pending', 'retrying');"
+        "CREATE INDEX sms_replies_by_number ON sms_replies(number, created_at);"
+        "CREATE INDEX sms_replies_ended ON sms_replies(updated_at)"
+        "  WHERE state NOT IN ('pending', 'retrying', 'in-flight');",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
@@ -352,6 +372,9 @@ enum stmt_id {
         ST_PUBLIC_HOLD_WAITING,
         ST_PUBLIC_TOLD,
         ST_CAP_PUBLISHED,
+        /* channel pauses and the oldest waiting delivery (issue 14) */
+        ST_CREDIT_PAUSE,
+        ST_OLDEST_WAITING,
         ST_SAVEPOINT,
         ST_RELEASE,
         ST_ROLLBACK_TO,
@@ -394,6 +417,17 @@ enum stmt_id {
         ST_SUMMARY_ACKS,
         ST_SUMMARY_ESCALATIONS,
         ST_SUMMARY_PEOPLE,
+        /* SMS replies (issue 13: replies to Notify inbound texts) */
+        ST_REPLY_ADD,
+        ST_REPLY_RECENT,
+        ST_REPLY_WAITING,
+        ST_REPLY_DUE,
+        ST_REPLY_NEXT_DUE,
+        ST_REPLY_LOAD,
+        ST_REPLY_MOVE,
+        ST_REPLY_FAIL_EXPIRED,
+        ST_REPLY_REQUEUE,
+        ST_REPLY_PRUNE,
         ST_COUNT,
 };
 
@@ -601,6 +635,12 @@ static const char *const stmt_sql[ST_COUNT] = {
          * (a reporter's, waiting for review), not a review notice's */
         [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
                              " AND json_extract(json, '$.status') <> 'pending' ORDER BY revision DESC LIMIT 2",
+        /* channel pauses (issue 14): a paused channel's waiting deliveries get the paused
+         * interval [?2, ?3] back on their lifetime clock; one created during it counts from ?3 */
+        [ST_CREDIT_PAUSE] = "UPDATE outbox INDEXED BY outbox_waiting SET created_at = created_at + (?3 - max(created_at, ?2))"
+                            " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?3",
+        [ST_OLDEST_WAITING] = "SELECT min(created_at) FROM outbox INDEXED BY outbox_waiting"
+                              " WHERE channel = ?1 AND state IN ('pending', 'retrying')",
         [ST_SAVEPOINT] = "SAVEPOINT request",
         [ST_RELEASE] = "RELEASE request",
         [ST_ROLLBACK_TO] = "ROLLBACK TO request",
@@ -768,6 +808,26 @@ static const char *const stmt_sql[ST_COUNT] = {
                               " (SELECT count(DISTINCT number) FROM public_subscribers),"
                               " (SELECT count(*) FROM public_subscribers),"
                               " (SELECT count(*) FROM public_subscribers WHERE joined_at >= ?1 AND joined_at < ?2)",
+        /* ---- SMS replies ---- */
+        [ST_REPLY_ADD] = "INSERT INTO sms_replies (number, body, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        [ST_REPLY_RECENT] = "SELECT count(*) FROM sms_replies WHERE number = ?1 AND created_at >= ?2",
+        [ST_REPLY_WAITING] = "SELECT count(*) FROM sms_replies WHERE state IN ('pending', 'retrying', 'in-flight')",
+        /* opted_out: the number replied STOP, and this is not that STOP's confirmation */
+        [ST_REPLY_DUE] = "SELECT r.id, r.number, r.body, r.kind, r.state, r.attempts, r.created_at,"
+                         " r.kind <> 'stop' AND EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number = r.number)"
+                         " FROM sms_replies r WHERE r.state IN ('pending', 'retrying') AND r.next_at <= ?1"
+                         " ORDER BY r.next_at, r.id LIMIT ?2",
+        [ST_REPLY_NEXT_DUE] = "SELECT min(next_at) FROM sms_replies WHERE state IN ('pending', 'retrying')",
+        [ST_REPLY_LOAD] = "SELECT id, number, body, kind, state, attempts, created_at, 0 FROM sms_replies WHERE id = ?1",
+        /* only from the state the caller read (the transition table's word) */
+        [ST_REPLY_MOVE] = "UPDATE sms_replies SET state = ?3, last_error = ?4, next_at = ?5, updated_at = ?6,"
+                          " attempts = attempts + (?3 = 'in-flight') WHERE id = ?1 AND state = ?2",
+        [ST_REPLY_FAIL_EXPIRED] = "UPDATE sms_replies SET state = 'failed', last_error = ?2, updated_at = ?3"
+                                  " WHERE state IN ('pending', 'retrying') AND created_at < ?1",
+        [ST_REPLY_REQUEUE] = "UPDATE sms_replies SET state = 'pending', updated_at = ?1 WHERE state = 'in-flight'",
+        /* the numbers go with the rows: ended replies older than the retention period */
+        [ST_REPLY_PRUNE] = "DELETE FROM sms_replies WHERE id IN (SELECT id FROM sms_replies"
+                           " WHERE state NOT IN ('pending', 'retrying', 'in-flight') AND updated_at < ?1 LIMIT ?2)",
 };
 
 struct dawn_store {
@@ -1590,7 +1650,15 @@ int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)
                 return -EIO;
         sqlite3_bind_int64(st, 1, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db);
+        if (r < 0)
+                return r;
+        int n = sqlite3_changes(s->db);
+        /* SMS replies left in flight go back to the queue the same way */
+        if (!(st = stmt(s, ST_REPLY_REQUEUE)))
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        r = run(s, st);
+        return r < 0 ? r : n + sqlite3_changes(s->db);
 }
 
 int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array)
@@ -2510,6 +2578,7 @@ void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prun
                 sum->by_channel[k] += step->by_channel[k];
         sum->audit_rows += step->audit_rows;
         sum->join_rows += step->join_rows;
+        sum->reply_rows += step->reply_rows;
         sum->more = step->more;
 }
 
@@ -2692,8 +2761,17 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
         } else if (r == 0) {
                 r = -EIO;
         }
+        /* SMS replies that ended before the same period, with their numbers */
+        if (r == 0 && (st = stmt(s, ST_REPLY_PRUNE))) {
+                sqlite3_bind_int64(st, 1, ended_before);
+                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                r = run(s, st);
+                out->reply_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+        } else if (r == 0) {
+                r = -EIO;
+        }
         out->more = full || out->alerts == max_alerts || out->audit_rows == DAWN_PRUNE_ROWS_MAX ||
-                    out->join_rows == DAWN_PRUNE_ROWS_MAX;
+                    out->join_rows == DAWN_PRUNE_ROWS_MAX || out->reply_rows == DAWN_PRUNE_ROWS_MAX;
         return r;
 }
 
@@ -2770,6 +2848,22 @@ int dawn_store_public_leave(struct dawn_store *s, const char *number, int64_t no
         sqlite3_bind_int64(st, 2, now);
         r = run(s, st);
         return r < 0 ? r : left;
+}
+
+/* ---- channel pauses (issue 14) ---- */
+
+int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel, int64_t from, int64_t to)
+{
+        if (to <= from)
+                return 0;
+        sqlite3_stmt *st = stmt(s, ST_CREDIT_PAUSE);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        sqlite3_bind_int64(st, 2, from);
+        sqlite3_bind_int64(st, 3, to);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
 }
 
 int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day)
@@ -3017,4 +3111,136 @@ int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until
         }
         sqlite3_reset(st);
         return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc == SQLITE_DONE ? SQLITE_IOERR : rc);
+}
+
+int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel)
+{
+        sqlite3_stmt *st = stmt(s, ST_OLDEST_WAITING);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        int rc = sqlite3_step(st);
+        int64_t t = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return t;
+}
+/* ---- SMS replies (issue 13: replies to Notify inbound texts) ---- */
+
+int64_t dawn_store_reply_add(struct dawn_store *s, const char *number, const char *body, bool stop, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_ADD);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        bind_text(st, 2, body);
+        bind_text(st, 3, stop ? "stop" : "reply");
+        sqlite3_bind_int64(st, 4, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_last_insert_rowid(s->db);
+}
+
+static int64_t count_one(struct dawn_store *s, sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
+        sqlite3_reset(st);
+        return n;
+}
+
+int64_t dawn_store_replies_since(struct dawn_store *s, const char *number, int64_t since)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_RECENT);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, number);
+        sqlite3_bind_int64(st, 2, since);
+        return count_one(s, st);
+}
+
+int64_t dawn_store_replies_waiting(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_WAITING);
+        return st ? count_one(s, st) : -EIO;
+}
+
+static void reply_row_read(sqlite3_stmt *st, struct dawn_reply_row *r)
+{
+        memset(r, 0, sizeof(*r));
+        r->id = sqlite3_column_int64(st, 0);
+        column_copy(st, 1, r->number, sizeof(r->number));
+        column_copy(st, 2, r->body, sizeof(r->body));
+        const char *kind = (const char *)sqlite3_column_text(st, 3);
+        r->stop = kind && strcmp(kind, "stop") == 0;
+        int state = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 4));
+        r->state = state < 0 ? DAWN_DELIVERY_FAILED : (enum dawn_delivery_state)state;
+        r->attempts = sqlite3_column_int(st, 5);
+        r->created_at = sqlite3_column_int64(st, 6);
+        r->opted_out = sqlite3_column_int(st, 7) != 0;
+}
+
+int dawn_store_due_replies(struct dawn_store *s, int64_t now, struct dawn_reply_row *rows, int limit)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_DUE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int(st, 2, limit);
+        int n = 0, rc = SQLITE_DONE;
+        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                reply_row_read(st, &rows[n++]);
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+}
+
+int64_t dawn_store_replies_next_due(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_NEXT_DUE);
+        if (!st)
+                return 0;
+        int64_t t = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+                            ? sqlite3_column_int64(st, 0)
+                            : 0;
+        sqlite3_reset(st);
+        return t;
+}
+
+int dawn_store_load_reply(struct dawn_store *s, int64_t id, struct dawn_reply_row *row)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_LOAD);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                reply_row_read(st, row);
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+int dawn_store_reply_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                          enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_MOVE);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, dawn_delivery_state_name(from));
+        bind_text(st, 3, dawn_delivery_state_name(to));
+        bind_text(st, 4, error);
+        sqlite3_bind_int64(st, 5, next_at);
+        sqlite3_bind_int64(st, 6, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
+}
+
+int dawn_store_replies_fail_expired(struct dawn_store *s, int64_t created_before, const char *reason, int64_t now)
+{
+        sqlite3_stmt *st = stmt(s, ST_REPLY_FAIL_EXPIRED);
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int64(st, 1, created_before);
+        bind_text(st, 2, reason);
+        sqlite3_bind_int64(st, 3, now);
+        int r = run(s, st);
+        return r < 0 ? r : sqlite3_changes(s->db);
 }

@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 8
+#define DAWN_STORE_SCHEMA_VERSION 9
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -377,6 +377,7 @@ struct dawn_prune_counts {
         int64_t by_channel[DAWN_CHANNEL_COUNT];   /* of which on each channel */
         int64_t audit_rows;                       /* audit rows that lost a number */
         int64_t join_rows;                        /* public_joins rows removed */
+        int64_t reply_rows;                       /* ended sms_replies rows removed */
         bool more;                                /* a step stopped at a bound: run another */
 };
 void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prune_counts *step);
@@ -483,5 +484,49 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
  * revisions, not review notices. How many were found (0-2; malloc'ed, the
  * caller frees), or -errno. */
 int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2]);
+/* ---- channel pauses (issue 14) ---- */
+/* A paused channel's lifetime clock stops: each of its waiting deliveries
+ * gets the paused interval [from, to] added to created_at (one created
+ * during it counts from to). Returns how many moved, or -errno. */
+int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel, int64_t from, int64_t to);
+/* The created_at of the channel's oldest waiting (pending or retrying)
+ * delivery, 0 if none waits, or -errno. */
+int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel);
+/* ---- SMS replies (issue 13: replies to Notify inbound texts; README "Replies by text") ----
+ * GOV.UK Notify cannot text an answer back to an inbound text the way
+ * Twilio's TwiML answer does: the reply is a row written in the same write
+ * as what the text changed, and the SMS channel sends it after the due
+ * professional deliveries. Its states are a delivery's (pending, in-flight,
+ * sent, delivered, retrying, failed, opted-out), moved by the same
+ * transition table (outbox.c); its reference is "reply-<id>". */
+#define DAWN_REPLY_BODY_MAX 480
+struct dawn_reply_row {
+        int64_t id;
+        char number[48];
+        char body[DAWN_REPLY_BODY_MAX + 1];
+        bool stop;                 /* the confirmation of a STOP: sent although the number opted out */
+        enum dawn_delivery_state state;
+        int attempts;
+        int64_t created_at;
+        bool opted_out;            /* due rows: the number opted out and this is not a STOP's confirmation */
+};
+/* Queues a reply: its id, or -errno. */
+int64_t dawn_store_reply_add(struct dawn_store *s, const char *number, const char *body, bool stop, int64_t now);
+/* Replies queued for number since (µs), or -errno. */
+int64_t dawn_store_replies_since(struct dawn_store *s, const char *number, int64_t since);
+/* Replies not yet ended (pending, retrying, in flight), or -errno. */
+int64_t dawn_store_replies_waiting(struct dawn_store *s);
+/* Up to limit replies due at now, oldest first: how many, or -errno. */
+int dawn_store_due_replies(struct dawn_store *s, int64_t now, struct dawn_reply_row *rows, int limit);
+/* When the next waiting reply is due (µs), 0 if none. */
+int64_t dawn_store_replies_next_due(struct dawn_store *s);
+/* 1 and the row, 0 if no such reply, or -errno. */
+int dawn_store_load_reply(struct dawn_store *s, int64_t id, struct dawn_reply_row *row);
+/* Moves a reply from state from (only then) to to; entering in-flight counts
+ * an attempt. 1 if it moved, 0 if it was not in from, or -errno. */
+int dawn_store_reply_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                          enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now);
+/* Waiting replies created before created_before fail with reason: how many, or -errno. */
+int dawn_store_replies_fail_expired(struct dawn_store *s, int64_t created_before, const char *reason, int64_t now);
 
 #endif

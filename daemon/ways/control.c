@@ -802,6 +802,31 @@ static cJSON *cmd_summary(struct dawn_ways *ways, const struct dawn_peer *p, con
         return ans;
 }
 
+/* "dawnctl resume CHANNEL": the operator says the cause of a pause (a
+ * refused key, a skewed clock) is fixed; what waited goes out. */
+static cJSON *cmd_resume(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
+{
+        static const char *const args[] = { "channel", NULL };
+        cJSON *bad = check_args(req, args);
+        if (bad)
+                return bad;
+        const char *name = want_str(req, "channel");
+        if (!name)
+                return answer_error("channel", false, "channel: required: mqtt, sms or email");
+        int kind = dawn_channel_from_name(name);
+        if (kind < 0)
+                return answer_error("channel", false, "channel: '%.20s' is not a channel (mqtt, sms or email)", name);
+        int r = dawn_outbox_resume(ways->outbox, (enum dawn_channel_kind)kind, p->actor);
+        if (r == -ENOENT)
+                return answer_error("channel", false, "channel: %s is not configured in this dawnd", name);
+        cJSON *ans = answer_ok();
+        cJSON_AddStringToObject(ans, "channel", dawn_channel_name((enum dawn_channel_kind)kind));
+        cJSON_AddBoolToObject(ans, "resumed", r > 0);
+        if (r > 0)
+                log_info("channel %s resumed by %s", name, p->actor);
+        return ans;
+}
+
 static const struct {
         const char *name;
         command_fn fn;
@@ -815,6 +840,7 @@ static const struct {
         { "unacked", cmd_unacked },
         { "public", cmd_public },
         { "summary", cmd_summary },
+        { "resume", cmd_resume },
 };
 
 static bool is_write(command_fn fn)

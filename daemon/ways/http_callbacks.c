@@ -116,10 +116,13 @@ static void sms_reply(struct request *rq, const struct dawn_inbound_sms *sms, bo
                 rq->twiml_reply = strdup(reply);
         }
         callback_done(rq, r);
-        /* Notify does not text an answer back: the reply is in the answer for the
-         * record (and tests); see README "Public text alerts" */
-        if (r >= 0 && !twiml && reply[0] && rq->json)
+        /* Notify does not text an answer back: the reply was queued with the text's
+         * effect (r == 1) and the SMS channel sends it; it is in the answer too, for
+         * the record (and tests); see README "Replies by text" */
+        if (r >= 0 && !twiml && reply[0] && rq->json) {
                 cJSON_AddStringToObject(rq->json, "reply", reply);
+                cJSON_AddBoolToObject(rq->json, "reply_queued", r == 1);
+        }
 }
 
 void http_notify_status(struct request *rq)

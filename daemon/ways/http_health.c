@@ -15,6 +15,41 @@ static double count_of(const cJSON *counts, const char *outer, const char *inner
         return cJSON_IsNumber(n) ? n->valuedouble : 0;
 }
 
+/* Per configured channel: whether it is paused (pause.h), and how long its
+ * oldest waiting delivery has waited (one read of the outbox_waiting index
+ * per channel). */
+static void write_pause_gauges(struct dawn_ways *ways, FILE *f)
+{
+        char labels[64];
+        int first = 1;
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                if (!ways->channels[k])
+                        continue;
+                snprintf(labels, sizeof(labels), "channel=\"%s\"", dawn_channel_name((enum dawn_channel_kind)k));
+                dawn_metrics_write_gauge(f, "dawn_channel_paused",
+                                         "1 while the channel is paused because its provider refused it "
+                                         "(credentials or rate limit), else 0.",
+                                         labels, dawn_outbox_pause(ways->outbox, (enum dawn_channel_kind)k, NULL), first);
+                first = 0;
+        }
+        first = 1;
+        int64_t now = dawn_now_usec();
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                if (!ways->channels[k])
+                        continue;
+                int64_t oldest = dawn_store_oldest_waiting(ways->store, (enum dawn_channel_kind)k);
+                if (oldest < 0)
+                        continue; /* a store error: no sample rather than a wrong one */
+                snprintf(labels, sizeof(labels), "channel=\"%s\"", dawn_channel_name((enum dawn_channel_kind)k));
+                dawn_metrics_write_gauge(f, "dawn_outbox_oldest_waiting_seconds",
+                                         "Seconds the oldest delivery still waiting (pending or retrying) has waited, "
+                                         "by channel; 0 when none waits. Time a channel spent paused is left out "
+                                         "once the pause ends.",
+                                         labels, oldest > 0 && now > oldest ? (double)(now - oldest) / 1e6 : 0, first);
+                first = 0;
+        }
+}
+
 /* What the store knows, read at scrape time so that it is right after a
  * restart too. Every known label combination is written, zeros included:
  * a series that vanishes cannot be told from a scrape that failed. */
@@ -67,6 +102,7 @@ static void write_store_gauges(struct dawn_ways *ways, FILE *f)
                 }
         }
         cJSON_Delete(queue);
+        write_pause_gauges(ways, f);
 }
 
 /* No token: the counters and gauges hold no personal data (no numbers,

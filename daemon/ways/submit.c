@@ -162,7 +162,7 @@ static int ack_by_text(struct dawn_ways *ways, const char *number, const char *i
                 log_info("ACK %s from %s ignored: no text of that alert reached this number", id, masked);
                 snprintf(reply, reply_size,
                          "DAWN: no alert %s was sent to this number. Reply ACK and the id of an alert you got, "
-                         "e.g. ACK A17.", id);
+                         "e.g. ACK A17. Reply STOP to stop all texts.", id);
                 return 0;
         }
         if (r < 0)
@@ -179,7 +179,7 @@ static int ack_by_text(struct dawn_ways *ways, const char *number, const char *i
         }
         if (r < 0)
                 return r;
-        snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged.", id);
+        snprintf(reply, reply_size, "DAWN: thank you, %s acknowledged. Reply STOP to stop all texts.", id);
         log_alert(LOG_INFO, id, "alert %s acknowledged by text from %s (%s)", id, masked, subscriber);
         return 0;
 }
@@ -282,6 +282,39 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
         return r < 0 ? r : 0;
 }
 
+/* A reply to text back (README "Replies by text"), within two bounds that
+ * keep a number, or a crowd of them, from spending the service's texts:
+ * DAWN_REPLIES_PER_NUMBER_PER_DAY to one number, DAWN_REPLIES_WAITING_MAX
+ * waiting in all. 1 if queued, 0 if a bound held it back, or -errno. */
+static int queue_reply(struct dawn_ways *ways, const char *number, const char *reply, bool stop)
+{
+        static int64_t logged_at;
+        int64_t now = dawn_now_usec();
+        int64_t recent = dawn_store_replies_since(ways->store, number, now - 86400 * (int64_t)DAWN_USEC_PER_SEC);
+        if (recent < 0)
+                return (int)recent;
+        int64_t waiting = recent < DAWN_REPLIES_PER_NUMBER_PER_DAY ? dawn_store_replies_waiting(ways->store) : 0;
+        if (waiting < 0)
+                return (int)waiting;
+        /* a STOP's confirmation is the one reply that always goes: it says the texts stop */
+        if (!stop && (recent >= DAWN_REPLIES_PER_NUMBER_PER_DAY || waiting >= DAWN_REPLIES_WAITING_MAX)) {
+                dawn_metrics_count(DAWN_M_SMS_REPLY_TEXTS, "not-queued", NULL);
+                if (now - logged_at > 60 * (int64_t)DAWN_USEC_PER_SEC) {
+                        char masked[64];
+                        dawn_mask_recipient(number, masked, sizeof(masked));
+                        logged_at = now;
+                        log_warning("notify: no reply texted to %s: %s (dawn_sms_reply_texts_total{result=\"not-queued\"} "
+                                    "counts every one)", masked,
+                                    recent >= DAWN_REPLIES_PER_NUMBER_PER_DAY
+                                            ? "it had 10 replies in a day (DAWN_REPLIES_PER_NUMBER_PER_DAY)"
+                                            : "2000 replies wait to be sent (DAWN_REPLIES_WAITING_MAX)");
+                }
+                return 0;
+        }
+        int64_t id = dawn_store_reply_add(ways->store, number, reply, stop, now);
+        return id < 0 ? (int)id : 1;
+}
+
 int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const struct dawn_inbound_sms *sms,
                           char *reply, size_t reply_size, bool *wrote)
 {
@@ -294,12 +327,29 @@ int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const st
         reply[0] = '\0';
         struct dawn_sms_reply parsed;
         dawn_sms_reply_parse(sms->text, &parsed);
+        /* Twilio recognised an opt-out keyword itself (its own list, in its own languages),
+         * recorded it, and has answered the sender: learn the opt-out from Twilio's word */
+        if (strcmp(sms->opt_out_type, "STOP") == 0)
+                parsed.kind = DAWN_REPLY_STOP;
+        else if (strcmp(sms->opt_out_type, "START") == 0)
+                parsed.kind = DAWN_REPLY_START;
         static const char *const kinds[] = { "stop", "start", "ack", "other", "join", "areas" };
         dawn_metrics_count(DAWN_M_SMS_REPLIES, kinds[parsed.kind], NULL);
         int r = begin(ways);
         if (r < 0)
                 return r;
-        return end(ways, apply_reply(ways, provider, sms, &parsed, reply, reply_size), wrote);
+        r = apply_reply(ways, provider, sms, &parsed, reply, reply_size);
+        if (sms->opt_out_type[0])
+                reply[0] = '\0'; /* Twilio answered already: a second answer would be ours, and confusing */
+        /* Notify cannot text an answer back: the reply is queued in this same write, so the
+         * callback is answered only once both are durable */
+        bool queued = false;
+        if (r >= 0 && reply[0] && strcmp(provider, "notify") == 0) {
+                r = queue_reply(ways, sms->from, reply, parsed.kind == DAWN_REPLY_STOP);
+                queued = r == 1;
+        }
+        r = end(ways, r < 0 ? r : 0, wrote);
+        return r < 0 ? r : queued;
 }
 
 /* ---- dashboard acknowledgements ---- */

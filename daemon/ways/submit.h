@@ -56,7 +56,15 @@ int dawn_ingest_receipt(struct dawn_ways *ways, const char *provider, const stru
  * audit log. A number that belongs to no subscriber is logged and ignored,
  * and so is a Twilio text taken before (its MessageSid: a replay). reply (may be NULL)
  * receives a short confirmation to text back where the provider allows
- * it (Twilio's TwiML answer), or "" for none. Returns 0 or a store error. */
+ * it (Twilio's TwiML answer), or "" for none. From "notify", which cannot
+ * answer by text, the reply is queued (sms_replies) in the same write and
+ * the SMS channel sends it (README "Replies by text"). Returns 1 if a reply
+ * was queued, 0 if not, or a store error. */
+/* Replies texted to one number in 24 hours, and waiting in all: beyond
+ * these a text is still taken, and not answered (a STOP's confirmation
+ * always is). */
+#define DAWN_REPLIES_PER_NUMBER_PER_DAY 10  /* the log line below says 10 */
+#define DAWN_REPLIES_WAITING_MAX 2000        /* and 2000 */
 int dawn_ingest_sms_reply(struct dawn_ways *ways, const char *provider, const struct dawn_inbound_sms *sms,
                           char *reply, size_t reply_size, bool *wrote);
 

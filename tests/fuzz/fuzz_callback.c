@@ -199,7 +199,9 @@ static void apply_receipt(const char *what, const struct dawn_receipt *rc)
 static void check_receipt(const char *what, const struct dawn_receipt *rc)
 {
         int64_t id = 0;
-        if (dawn_reference_delivery_id(rc->reference, &id) != 0 || id != rc->delivery_id || id <= 0)
+        /* a reply's reference ("reply-<id>") reads back to its sms_replies row */
+        int r = rc->reply ? dawn_reference_reply_id(rc->reference, &id) : dawn_reference_delivery_id(rc->reference, &id);
+        if (r != 0 || id != rc->delivery_id || id <= 0)
                 die(what, "accepted a reference that does not read back to its row id");
         if (rc->status > DAWN_RECEIPT_IN_PROGRESS || !rc->provider_status[0])
                 die(what, "accepted without a status");

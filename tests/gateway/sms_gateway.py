@@ -89,7 +89,15 @@ Callbacks (the provider's side of /v1/callbacks/ in dawnd):
     Twilio: POST twilio_inbound_url, signed form From, To, Body, MessageSid, AccountSid
       (--twilio-sid, or a made-up one).
   bad_signature: true signs every Twilio callback with the wrong token; for Notify, set
-  a wrong notify_token. Times are "2026-11-23T18:23:51.000000Z" (UTC).
+  a wrong notify_token.
+  twilio_opt_out: true emulates Twilio's Advanced Opt-Out: a received text whose first
+  word is a STOP word (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT), a START word
+  (START, UNSTOP, YES) or HELP (HELP, INFO) is posted with OptOutType STOP/START/HELP, and
+  STOP/START add the number to / remove it from the opted-out numbers. A message to an
+  opted-out number is answered 400 with Twilio error 21610 ("Attempt to send to
+  unsubscribed recipient"), whatever the setting.
+  GET/POST /_control/twilio-optouts  {"numbers": [...]}: the opted-out numbers (POST
+  replaces them). Times are "2026-11-23T18:23:51.000000Z" (UTC).
   SENT: {"t", "kind": "receipt"|"inbound", "api", "url", "status": dawnd's HTTP status
          or null (connection failed), "answer": dawnd's body text (at most 2000
          characters) or null, "error": null or why, "to", "reference" (receipts: the
@@ -132,7 +140,10 @@ RECEIPT_WORDS = {"delivered": "delivered", "permanent-failure": "failed", "tempo
 TWILIO_ERROR_CODES = {"failed": "30005", "undelivered": "30003"}  # unknown destination, unreachable
 CALLBACK_DEFAULTS = {"notify_status_url": None, "notify_inbound_url": None, "notify_token": None,
                      "twilio_inbound_url": None, "twilio_auth_token": None, "receipts": {},
-                     "default_receipt": None, "receipt_delay": 0, "bad_signature": False}
+                     "default_receipt": None, "receipt_delay": 0, "bad_signature": False,
+                     "twilio_opt_out": False}
+TWILIO_OPT_OUT_WORDS = {"STOP": ("stop", "stopall", "unsubscribe", "cancel", "end", "quit"),
+                        "START": ("start", "unstop", "yes"), "HELP": ("help", "info")}
 CALLBACK_TIMEOUT = 10  # seconds for one callback to dawnd
 ANSWER_KEEP = 2000  # characters of dawnd's answer kept
 
@@ -166,6 +177,7 @@ class State:
         self.callbacks = copy_settings(CALLBACK_DEFAULTS)
         self.sent = []  # callbacks made to dawnd, answered or failed
         self.pending = 0  # receipts scheduled and not yet answered
+        self.twilio_optouts = set()  # numbers that opted out at "Twilio" (answered 21610)
 
     def record(self, api, to, body, reference, status, fault, status_callback=None):
         entry = {"t": time.time(), "api": api, "to": to, "body": body, "reference": reference,
@@ -253,6 +265,10 @@ def validate_callbacks(doc):
     if not isinstance(bad, bool):
         raise ValueError("bad_signature: want true or false")
     out["bad_signature"] = bad
+    opt = doc.get("twilio_opt_out", False)
+    if not isinstance(opt, bool):
+        raise ValueError("twilio_opt_out: want true or false")
+    out["twilio_opt_out"] = opt
     return out
 
 
@@ -598,6 +614,19 @@ class Handler(BaseHTTPRequestHandler):
                 with st.lock:
                     st.callbacks = settings
                     return Response(200, {"settings": copy_settings(settings)})
+        if path == "/_control/twilio-optouts":
+            if method in ("POST", "PUT"):
+                try:
+                    numbers = json.loads(body or b"{}").get("numbers", [])
+                    if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+                        raise ValueError
+                except (ValueError, AttributeError):
+                    return Response(400, {"error": "want {\"numbers\": [\"+44...\", ...]}"})
+                with st.lock:
+                    st.twilio_optouts = set(numbers)
+            if method in ("GET", "POST", "PUT"):
+                with st.lock:
+                    return Response(200, {"numbers": sorted(st.twilio_optouts)})
         if path == "/_control/inbound" and method == "POST":
             return self.control_inbound(body)
         if path == "/_control/rate-limit" and method in ("POST", "PUT"):
@@ -731,6 +760,11 @@ class Handler(BaseHTTPRequestHandler):
         """The answer without faults (validation, rate limit, success)."""
         if req["invalid"]:
             return req["invalid"]
+        if api == "twilio":
+            with self.state.lock:
+                unsubscribed = req["to"] in self.state.twilio_optouts
+            if unsubscribed:
+                return Response(400, twilio_error(400, 21610, "Attempt to send to unsubscribed recipient"))
         wait = self.state.rate_check(api)
         if wait is not None:
             body = default_error_body(api, 429)
@@ -895,6 +929,16 @@ class Handler(BaseHTTPRequestHandler):
                 return Response(409, {"error": "twilio_inbound_url is not set (POST /_control/callbacks)"})
             params = {"From": sender, "To": to, "Body": text, "MessageSid": "SM" + uuid.uuid4().hex,
                       "AccountSid": self.cfg.twilio_sid or "AC" + "0" * 32}
+            if settings["twilio_opt_out"]:
+                word = (re.findall(r"[A-Za-z]+", text) or [""])[0].lower()
+                for kind, words in TWILIO_OPT_OUT_WORDS.items():
+                    if word in words:
+                        params["OptOutType"] = kind
+                        with self.state.lock:
+                            if kind == "STOP":
+                                self.state.twilio_optouts.add(sender)
+                            elif kind == "START":
+                                self.state.twilio_optouts.discard(sender)
             headers = self.twilio_headers(settings, url, params)
             body = urlencode(params).encode()
         status, answer, error = post_to_dawnd(url, body, headers)

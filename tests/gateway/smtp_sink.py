@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """A test SMTP server for DAWN's integration tests, on Debian's aiosmtpd
-(python3-aiosmtpd), run with /usr/bin/python3. No AUTH; STARTTLS (required)
-only with --tls-cert and --tls-key.
+(python3-aiosmtpd), run with /usr/bin/python3. STARTTLS (required) only with
+--tls-cert and --tls-key; AUTH (PLAIN, LOGIN; over plaintext too: loopback only) with --auth.
 
 Usage:
   smtp_sink.py [--host 127.0.0.1] [--port 0] --maildir DIR [--record FILE]
                [--ready-file FILE] [--fail-rcpt ADDR]... [--tempfail-first N]
-               [--tempfail-rcpt ADDR]... [--tls-cert FILE --tls-key FILE]
+               [--tempfail-rcpt ADDR]... [--tls-cert FILE --tls-key FILE] [--auth USER:PASSWORD]
 
 Each accepted message is written to DIR as one file holding the raw message
 (NNNNNN-<sha256 of Message-ID, 16 hex>.eml, written to a temporary name and
@@ -19,6 +19,8 @@ Refused attempts are recorded too, so filter on status == 250 to count deliverie
   --tempfail-rcpt ADDR  RCPT TO:<ADDR> gets 450 (transient); recorded with stage "RCPT"
   --tempfail-first N    the first N DATA commands get 451 (transient); recorded with
                         stage "DATA", status 451, no file
+  --auth USER:PASSWORD   AUTH is required and only this login is taken (535 for any
+                        other, recorded with stage "AUTH", status 535)
 Addresses compare case-insensitively. Prints "listening on HOST:PORT"; with
 --ready-file writes the port there once listening. SIGTERM exits cleanly.
 """
@@ -100,18 +102,34 @@ def write_ready_file(path, port):
     os.rename(tmp, path)
 
 
+def authenticator(sink, want):
+    user, _, password = want.partition(":")
+
+    def check(server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login == user.encode() \
+            and auth_data.password == password.encode()
+        if not ok:
+            sink.record(stage="AUTH", status=535)
+        # handled=False: aiosmtpd then answers 535 itself (handled=True would answer nothing)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+    return check
+
+
 async def serve(args):
     sink = Sink(args)
     loop = asyncio.get_running_loop()
-    tls = {}
+    extra = {}
     if args.tls_cert:
         # real STARTTLS, and nothing accepted before it (as a relay that requires TLS)
         import ssl
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
-        tls = dict(tls_context=ctx, require_starttls=True)
+        extra.update(tls_context=ctx, require_starttls=True)
+    if args.auth:
+        extra.update(auth_required=True, auth_require_tls=bool(args.tls_cert), authenticator=authenticator(sink, args.auth))
     server = await loop.create_server(
-        lambda: SMTP(sink, hostname="dawn-test-sink", ident="DAWN test SMTP sink", enable_SMTPUTF8=True, **tls),
+        lambda: SMTP(sink, hostname="dawn-test-sink", ident="DAWN test SMTP sink", enable_SMTPUTF8=True, **extra),
         host=args.host, port=args.port)
     port = server.sockets[0].getsockname()[1]
     stop = asyncio.Event()
@@ -139,6 +157,7 @@ def main():
     p.add_argument("--tempfail-first", type=int, default=0, metavar="N", help="451 to the first N DATA commands")
     p.add_argument("--tls-cert", help="offer STARTTLS with this certificate (PEM; with --tls-key), and require it")
     p.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require AUTH with this login")
     args = p.parse_args()
     os.makedirs(args.maildir, exist_ok=True)
     asyncio.run(serve(args))

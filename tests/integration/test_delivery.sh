@@ -63,6 +63,9 @@ check "A2's SMS to the subscriber in quiet hours waits" \
         wait_for "ctl --json show A2 | grep -q 'quiet hours'" 10
 check "and is not sent" test "$(sms_count +447700900126)" -eq 1
 
+# the pharmacy's A2 text too, before the faults: the rate limit (2 a second) may hold it a moment,
+# and a revision-1 text still on its way would take one of the 500s meant for revision 2 below
+check "A2's SMS to the pharmacy goes too" wait_for "[ \$(sms_count +447700900124 201 A2-r1-) -ge 1 ]" 15
 # ---- faults: 429 + Retry-After, 500 then success, 400 fails for good, a hang times out ----
 gw_fault '{"rules":[
   {"match":{"to":"+447700900123"},"action":"status","status":429,"retry_after":"2","times":1},

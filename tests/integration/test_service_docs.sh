@@ -67,7 +67,8 @@ check "'dawnctl --json issue --evidence t<TAB>' completes to toxicology" \
         test "$(complete_words --json issue --evidence t)" = toxicology
 check "'dawnctl route --grade <TAB>' offers the grades" \
         test "$(complete_words route --grade '')" = "critical info warning"
-check "'dawnctl help re<TAB>' offers commands" test "$(complete_words help re)" = "reject reload report-overdose"
+check "'dawnctl help re<TAB>' offers commands" test "$(complete_words help re)" = "reject reload report-overdose resume"
+check "'dawnctl resume <TAB>' offers the channels" test "$(complete_words resume '')" = "email mqtt sms"
 
 start_broker
 start_dawnd

@@ -657,13 +657,13 @@ static void test_sms_values(void **state UNUSED)
 {
         struct dawn_config *c = load_ok_s(SMS_WITH("provider = \"notify\"; " NOTIFY_KEYS,
                                                    "base_url = \"https://notify.example.org/api/\";"
-                                                   " max_segments = 10; timeout = \"10m\";"
+                                                   " max_segments = 6; timeout = \"10m\";"
                                                    " rate_per_minute = 0; max_in_flight = 1024;"
                                                    " lifetime = \"6h\"; retry_initial = \"1s\";"));
 
         /* API paths are appended to it: no trailing '/'. */
         assert_string_equal(c->sms.base_url, "https://notify.example.org/api");
-        assert_int_equal(c->sms.max_segments, 10);
+        assert_int_equal(c->sms.max_segments, 6);
         assert_true(c->sms.timeout_usec == 600 * DAWN_USEC_PER_SEC);
         assert_int_equal(c->sms.limits.rate_per_minute, 0);
         assert_int_equal(c->sms.limits.max_in_flight, 1024);
@@ -1556,6 +1556,30 @@ static void test_ca_file(void **state UNUSED)
         unlink(path);
 }
 
+/* Notify refuses texts over 918 characters (6 parts); its service name, if
+ * Notify adds one, is channels.sms.sender_prefix (issue 14). */
+static void test_sms_notify_limits(void **state UNUSED)
+{
+        refused_s(SMS_WITH(NOTIFY_KEYS, "max_segments = 7;"), "test.conf:3:",
+                  "channels.sms.max_segments: at most 6 with provider \"notify\" (Notify refuses texts over 918 "
+                  "characters)");
+        struct dawn_config *c = load_ok_s(SMS_WITH(NOTIFY_KEYS, "max_segments = 6; sender_prefix = \"DAWN: \";"));
+        assert_int_equal(c->sms.max_segments, 6);
+        assert_string_equal(c->sms.sender_prefix, "DAWN: ");
+        dawn_config_free(c);
+        /* Twilio joins up to 10 parts */
+        c = load_ok_s(SMS_WITH(TWILIO_KEYS, "max_segments = 10;"));
+        assert_int_equal(c->sms.max_segments, 10);
+        assert_null(c->sms.sender_prefix);
+        dawn_config_free(c);
+        refused_s(SMS_WITH(NOTIFY_KEYS, "sender_prefix = \"A very long service name, longer than forty: \";"),
+                  "test.conf:3:", "channels.sms.sender_prefix: at most 40 bytes of printable text");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "sender_prefix = \"DAWN:\\n\";"), "test.conf:3:",
+                  "channels.sms.sender_prefix: at most 40 bytes of printable text");
+        refused_s(SMS_WITH(NOTIFY_KEYS, "sender_prefix = 1;"), "test.conf:3:",
+                  "channels.sms.sender_prefix must be a string");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1603,6 +1627,7 @@ int main(void)
                 cmocka_unit_test(test_nul_byte_in_a_file_refused),
                 cmocka_unit_test(test_proxy_keys),
                 cmocka_unit_test(test_ca_file),
+                cmocka_unit_test(test_sms_notify_limits),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -409,6 +409,8 @@ static void test_prometheus_parses_the_page(void **state UNUSED)
                 "[\"dawn_escalations\", \"counter\", null, null, null]",
                 "[\"dawn_public_joins\", \"counter\", null, null, null]",
                 "[\"dawn_public_joins_refused\", \"counter\", null, null, null]",
+                "[\"dawn_channel_pauses\", \"counter\", null, null, null]",
+                "[\"dawn_sms_reply_texts\", \"counter\", null, null, null]",
                 "[\"dawn_metrics_dropped_series\", \"counter\", null, null, null]",
                 "[\"dawn_delivery_latency_seconds\", \"histogram\", null, null, null]",
                 "[\"dawn_alerts\", \"gauge\", null, null, null]",

@@ -379,6 +379,31 @@ static void test_reference_unknown_refused(void **state UNUSED)
         assert_int_equal(dawn_reference_delivery_id("A17-r2-345", NULL), -EINVAL);
 }
 
+/* A reply's reference (an answer to an inbound text, README "Replies by
+ * text"): "reply-<id>", and nothing like it. */
+static void test_reference_reply_id(void **state UNUSED)
+{
+        int64_t id = -7;
+        assert_int_equal(dawn_reference_reply_id("reply-1", &id), 0);
+        assert_int_equal(id, 1);
+        assert_int_equal(dawn_reference_reply_id("reply-999999999999999999", &id), 0);
+        static const char *const bad[] = { "reply-", "reply-0", "reply-01", "reply-1a", "reply--1", "Reply-1",
+                                           "reply-1 ", "reply-9999999999999999999", "replies-1", "A1-r1-1", "" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                id = -7;
+                if (dawn_reference_reply_id(bad[i], &id) != -EINVAL || id != -7) {
+                        print_error("'%s': accepted as %lld\n", bad[i], (long long)id);
+                        fail();
+                }
+        }
+        struct dawn_receipt rc = notify_receipt_ok("{\"reference\":\"reply-42\",\"status\":\"delivered\"}");
+        assert_true(rc.reply);
+        assert_int_equal(rc.delivery_id, 42);
+        rc = notify_receipt_ok("{\"reference\":\"A1-r1-42\",\"status\":\"delivered\"}");
+        assert_false(rc.reply);
+        assert_notify_receipt_refused("{\"reference\":\"reply-x\",\"status\":\"delivered\"}", "reference");
+}
+
 /* ---- Notify receipts ---- */
 
 #define NOTIFY_RECEIPT(ref, status)                                                                 \
@@ -934,6 +959,7 @@ int main(void)
                 cmocka_unit_test(test_twilio_signature_empty_form),
                 cmocka_unit_test(test_reference_delivery_id),
                 cmocka_unit_test(test_reference_unknown_refused),
+                cmocka_unit_test(test_reference_reply_id),
                 cmocka_unit_test(test_notify_receipt),
                 cmocka_unit_test(test_notify_receipt_statuses),
                 cmocka_unit_test(test_notify_receipt_unknown_keys_ignored),

@@ -113,6 +113,9 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* What migration 9 adds (the queue of replies to Notify inbound texts). */
+#define UNDO_SMS_REPLIES "DROP TABLE sms_replies;"
+
 /* What migration 8 adds (the audit log's indexes for history and audit). */
 #define UNDO_AUDIT_INDEXES "DROP INDEX audit_by_alert; DROP INDEX audit_by_time;"
 
@@ -156,7 +159,7 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
                                       "DROP TABLE twilio_requests;"
@@ -200,7 +203,7 @@ static void test_schema_3_store_keeps_its_clusters(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
         " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP TABLE twilio_requests;"
                                       NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
                                       "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
@@ -267,7 +270,7 @@ static void test_schema_5_store_keeps_what_its_reports_say(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json, proposal) VALUES ('" alert "',"         \
         " 'ambulance', 2000, '{\"type\":\"batch\",\"area\":\"southampton\"," json "}', " proposal ");"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED
+                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED
                                       ALERT_ROW(1, "batch") ALERT_ROW(2, "cluster") ALERT_ROW(3, "batch")
                                       REPORT("A1", "\"evidence\":\"clinical\",\"casualties\":2,"
                                                    "\"adulterants\":[\"Nitazene\",\"xylazine\"]", "NULL")
@@ -663,7 +666,7 @@ static void test_schema_6_store_keeps_its_outbox(void **state)
         sqlite3 *db;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP
+                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP
                                       ALERT_ROW(1, "batch")
                                       "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES ('A1', 1,"
                                       " 1000, '{\"id\":\"A1\"}');"
@@ -709,6 +712,100 @@ static void test_schema_6_store_keeps_its_outbox(void **state)
         sqlite3_close(db);
 }
 
+/* A store a version-8 dawnd left gets the reply queue, and keeps its alerts. */
+static void test_schema_8_store_gets_the_reply_queue(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        dawn_store_close(s);
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, UNDO_SMS_REPLIES "PRAGMA user_version = 8", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        assert_int_equal(dawn_store_replies_waiting(s), 0);
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_true(dawn_store_reply_add(s, "+447700900901", "DAWN: hello. Reply STOP to leave.", false, 1000) > 0);
+        assert_int_equal(dawn_store_commit(s), 0);
+        dawn_store_close(s);
+        assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
+}
+
+/* A reply's life: queued, due in order, sent at most once at a time,
+ * back to pending after a crash, failed past its lifetime, not due for a
+ * number that opted out (but a STOP's confirmation is), and gone after
+ * retention once it ended. */
+static void test_sms_replies(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        struct dawn_reply_row rows[8];
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        assert_int_equal(dawn_store_begin(s), 0);
+        int64_t a = dawn_store_reply_add(s, "+447700900901", "DAWN: you will get drug alerts. Reply STOP to leave.",
+                                         false, 1000);
+        int64_t b = dawn_store_reply_add(s, "+447700900902", "DAWN: areas. Reply STOP to leave.", false, 2000);
+        assert_true(a > 0 && b > a);
+        assert_int_equal(dawn_store_replies_since(s, "+447700900901", 0), 1);
+        assert_int_equal(dawn_store_replies_since(s, "+447700900901", 1001), 0);
+        assert_int_equal(dawn_store_replies_waiting(s), 2);
+        assert_int_equal(dawn_store_due_replies(s, 5000, rows, 8), 2);
+        assert_int_equal(rows[0].id, a);
+        assert_string_equal(rows[0].number, "+447700900901");
+        assert_int_equal(rows[0].state, DAWN_DELIVERY_PENDING);
+        assert_false(rows[0].opted_out);
+        assert_false(rows[0].stop);
+
+        /* started: in flight, an attempt counted, no longer due */
+        assert_int_equal(dawn_store_reply_move(s, a, DAWN_DELIVERY_PENDING, DAWN_DELIVERY_INFLIGHT, NULL, 0, 3000), 1);
+        assert_int_equal(dawn_store_reply_move(s, a, DAWN_DELIVERY_PENDING, DAWN_DELIVERY_INFLIGHT, NULL, 0, 3000), 0);
+        assert_int_equal(dawn_store_due_replies(s, 5000, rows, 8), 1);
+        assert_int_equal(rows[0].id, b);
+        /* a crash: back to pending, with its attempt remembered */
+        assert_true(dawn_store_requeue_inflight(s, 4000) >= 1);
+        struct dawn_reply_row r;
+        assert_int_equal(dawn_store_load_reply(s, a, &r), 1);
+        assert_int_equal(r.state, DAWN_DELIVERY_PENDING);
+        assert_int_equal(r.attempts, 1);
+        assert_int_equal(dawn_store_load_reply(s, 9999, &r), 0);
+
+        /* a retry is due at its time, not before */
+        assert_int_equal(dawn_store_reply_move(s, a, DAWN_DELIVERY_PENDING, DAWN_DELIVERY_INFLIGHT, NULL, 0, 4000), 1);
+        assert_int_equal(dawn_store_reply_move(s, a, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_RETRYING, "HTTP 500", 9000,
+                                               4000), 1);
+        assert_int_equal(dawn_store_due_replies(s, 5000, rows, 8), 1);
+        assert_int_equal(dawn_store_due_replies(s, 9000, rows, 8), 2);
+
+        /* the number opts out: its reply is no longer to go, a STOP's confirmation is */
+        assert_true(dawn_store_set_opt_out(s, "+447700900902", true, "notify", 5000) >= 0);
+        int64_t c = dawn_store_reply_add(s, "+447700900902", "DAWN: you will get no more texts.", true, 5000);
+        assert_int_equal(dawn_store_due_replies(s, 9000, rows, 8), 3);
+        for (int i = 0; i < 3; i++) {
+                if (rows[i].id == b)
+                        assert_true(rows[i].opted_out);
+                else if (rows[i].id == c)
+                        assert_true(rows[i].stop && !rows[i].opted_out);
+                else
+                        assert_false(rows[i].opted_out);
+        }
+
+        /* past the lifetime: what still waits fails */
+        assert_int_equal(dawn_store_replies_fail_expired(s, 2500, "not delivered within its lifetime", 10000), 2);
+        assert_int_equal(dawn_store_load_reply(s, a, &r), 1);
+        assert_int_equal(r.state, DAWN_DELIVERY_FAILED);
+        assert_int_equal(dawn_store_replies_waiting(s), 1);
+
+        /* retention removes ended replies (and their numbers) older than the period, not waiting ones */
+        struct dawn_prune_counts pc;
+        assert_int_equal(dawn_store_prune_step(s, 20000, 0, "dawnd (retention)", 20000, &pc), 0);
+        assert_int_equal(pc.reply_rows, 2);
+        assert_int_equal(dawn_store_load_reply(s, a, &r), 0);
+        assert_int_equal(dawn_store_load_reply(s, c, &r), 1);
+        assert_int_equal(dawn_store_commit(s), 0);
+        dawn_store_close(s);
+}
+
 int main(void)
 {
         /* the receipts the tests ignore on purpose would each log a warning */
@@ -727,6 +824,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_receipt_on_every_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_twilio_request_taken_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reached, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schema_8_store_gets_the_reply_queue, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sms_replies, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
