@@ -337,7 +337,7 @@ static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const str
                 dawn_store_reply_move(o->store, row->id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_PENDING, NULL, 0, now);
                 return false;
         }
-        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at };
+        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at, false };
         o->in_flight_count[DAWN_CHANNEL_SMS]++;
         return true;
 }
@@ -505,10 +505,21 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                           : max > 1                            ? max - 1 - (int)o->in_flight_public
                                                                : max;
         for (int i = 0; i < n; i++) {
-                if (strcmp(rows[i].purpose, "public") == 0 && public_room-- <= 0) {
-                        more = false;
-                        dawn_outbox_row_clear(&rows[i]);
-                        continue;
+                if (strcmp(rows[i].purpose, "public") == 0) {
+                        /* a number removed (dawnctl public --remove) while its text was in
+                         * flight gets no retry of it: it is held as leaving holds what waits */
+                        int member = public_room > 0 ? dawn_store_public_member(o->store, rows[i].recipient) : 1;
+                        if (member == 0) {
+                                /* no longer due: a dispatch right after finds what was behind it */
+                                dawn_store_public_leave(o->store, rows[i].recipient, now);
+                                dawn_outbox_row_clear(&rows[i]);
+                                continue;
+                        }
+                        if (public_room-- <= 0 || member < 0) {
+                                more = false;
+                                dawn_outbox_row_clear(&rows[i]);
+                                continue;
+                        }
                 }
                 int64_t until = quiet_until(o, &rows[i], now);
                 if (until > 0) {

@@ -77,15 +77,16 @@ inbound $P2 '"JOIN soton"' >/dev/null
 ctl --json issue --area southampton --scope public --sold-as ketamine --adulterant pcp \
         "Ketamine in Southampton contains PCP." >/dev/null
 check "A2 reaches both members" wait_for "[ \$(sms_count $P1 201) -ge 2 -a \$(sms_count $P2 201) -ge 1 ]" 10
-gw_fault "{\"rules\":[{\"match\":{\"to\":\"$P2\"},\"action\":\"status\",\"status\":500}]}"
+# the text is in flight (the gateway holds it 1.5 s, then fails it: 500) when the number is removed
+gw_fault "{\"rules\":[{\"match\":{\"to\":\"$P2\"},\"action\":\"status\",\"status\":500,\"delay\":1.5}]}"
 ctl --json issue --area southampton --scope public --sold-as cocaine --adulterant levamisole \
         "Cocaine in Southampton contains levamisole." >/dev/null
-check "A3's text to P2 fails and waits for a retry" wait_for "[ \$(sms_count $P2 500) -ge 1 ]" 10
+check "A3's text to P2 is at the gateway" wait_for "ctl --json show A3 | grep -q 'in-flight'" 10
 ctl public --remove $P2 >/dev/null
 gw_fault '{"rules":[]}'
-# the retry is due 1 s after the 500 (retry_initial): 2 s is past it
+# the retry is due 1 s after the 500 (retry_initial): 3 s is past it
 check "the text that waited is not sent after dawnctl public --remove" \
-        test "$(wait_for "[ \$(grep -c '\"to\": \"$P2\".*\"status\": 201' '$T/sms.jsonl') -ge 2 ]" 2; echo $?)" = 1
+        test "$(wait_for "grep -q '\"to\": \"$P2\", \"body\": \"DAWN drug alert A3.*\"status\": 201' '$T/sms.jsonl'" 3; echo $?)" = 1
 check "it shows as opted-out in dawnctl show A3" wait_for "ctl --json show A3 | grep -q 'opted-out'" 5
 ctl cancel A2 --reason "Retest found no PCP." >/dev/null
 check "the member still there is told A2 is withdrawn" wait_for "texts_to $P1 | grep -q 'A2 withdrawn'" 10
@@ -115,8 +116,10 @@ check "a change the text shows (the advice) reaches the member" \
         wait_for "texts_to $P1 | grep -q 'A5 update: .*see the outreach team'" 10
 check "but counts and evidence, which a public text never shows, sent no text of their own ($(texts_to $P1 | grep -c A5))" \
         test "$(texts_to $P1 | grep -c 'A5')" = 2
-check "a number that joined after A5 went out gets it with the next revision, once, then the advice" \
-        wait_for "[ \$(texts_to $P3 | grep -c 'A5 update') = 2 ]" 10
+# (whether it gets revision 2 or 3 first depends on whether the next one superseded it)
+check "a number that joined after A5 went out gets it with a later revision, and the advice" \
+        wait_for "texts_to $P3 | grep -q 'A5 update: .*see the outreach team'" 10
+check "at most once before the advice ($(texts_to $P3 | grep -c 'A5 update'))" test "$(texts_to $P3 | grep -c 'A5 update')" -le 2
 
 # ---- STOP counts while public texts are switched off ----
 P4=+447700900964
