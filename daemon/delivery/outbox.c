@@ -29,6 +29,7 @@ struct in_flight {
         int attempts;      /* including this one */
         enum dawn_channel_kind channel;
         int64_t created_at;
+        bool public_text;  /* a text to a member of the public (purpose 'public') */
 };
 
 struct dawn_outbox {
@@ -41,6 +42,7 @@ struct dawn_outbox {
         int bucket_rate[DAWN_CHANNEL_COUNT];
         int64_t expiry_checked[DAWN_CHANNEL_COUNT];
         unsigned in_flight_count[DAWN_CHANNEL_COUNT];
+        unsigned in_flight_public;          /* of in_flight_count[DAWN_CHANNEL_SMS] */
         uint64_t delivered[DAWN_CHANNEL_COUNT], retried[DAWN_CHANNEL_COUNT], failed[DAWN_CHANNEL_COUNT];
         /* deliveries that ended otherwise: back to wait for a paused channel, or opted out */
         uint64_t ended_other[DAWN_CHANNEL_COUNT];
@@ -179,6 +181,8 @@ void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
                         while (o->table[i].id && o->table[i].channel == kind)
                                 slot_remove(o, &o->table[i]);
                 o->in_flight_count[kind] = 0;
+                if (kind == DAWN_CHANNEL_SMS)
+                        o->in_flight_public = 0;
         }
 }
 
@@ -276,8 +280,10 @@ static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struc
                 dawn_store_delivery_finished(o->store, row->id, DAWN_DELIVERY_PENDING, NULL, 0, now);
                 goto out;
         }
-        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at };
+        bool public_text = strcmp(row->purpose, "public") == 0;
+        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at, public_text };
         o->in_flight_count[row->channel]++;
+        o->in_flight_public += public_text;
 out:
         if (escalation)
                 dawn_alert_clear(&esc.alert);
@@ -331,7 +337,7 @@ static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const str
                 dawn_store_reply_move(o->store, row->id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_PENDING, NULL, 0, now);
                 return false;
         }
-        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at };
+        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at, false };
         o->in_flight_count[DAWN_CHANNEL_SMS]++;
         return true;
 }
@@ -488,7 +494,33 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                 return false;
         }
         bool more = n == limit;
+        /* public texts never take the last slot: one stuck at the gateway (a slow
+         * carrier, a number that does not answer) must not hold up a hostel's alert
+         * until it times out. Due rows come professional first, so what is left
+         * over is public: it waits for a completion, which kicks again. While public
+         * texts are switched off (public.enabled = false on a reload), they wait
+         * (until their lifetime ends, or they are on again). */
+        int max = dawn_config_channel_limits(*o->config, kind)->max_in_flight;
+        int public_room = !(*o->config)->public_texts.enabled ? 0
+                          : max > 1                            ? max - 1 - (int)o->in_flight_public
+                                                               : max;
         for (int i = 0; i < n; i++) {
+                if (strcmp(rows[i].purpose, "public") == 0) {
+                        /* a number removed (dawnctl public --remove) while its text was in
+                         * flight gets no retry of it: it is held as leaving holds what waits */
+                        int member = public_room > 0 ? dawn_store_public_member(o->store, rows[i].recipient) : 1;
+                        if (member == 0) {
+                                /* no longer due: a dispatch right after finds what was behind it */
+                                dawn_store_public_leave(o->store, rows[i].recipient, now);
+                                dawn_outbox_row_clear(&rows[i]);
+                                continue;
+                        }
+                        if (public_room-- <= 0 || member < 0) {
+                                more = false;
+                                dawn_outbox_row_clear(&rows[i]);
+                                continue;
+                        }
+                }
                 int64_t until = quiet_until(o, &rows[i], now);
                 if (until > 0) {
                         dawn_store_delivery_finished(o->store, rows[i].id, DAWN_DELIVERY_PENDING,
@@ -757,6 +789,7 @@ void dawn_outbox_on_complete(struct dawn_channel *ch, int64_t delivery_id, enum 
         struct in_flight f = *slot;
         slot_remove(o, slot);
         o->in_flight_count[f.channel]--;
+        o->in_flight_public -= f.public_text;
 
         int64_t now = dawn_now_usec();
         if (f.id < 0) {

@@ -459,9 +459,10 @@ static int hold_rise(const struct dawn_intake *in, const struct dawn_alert *aler
 
 /* After a corroboration: recipients hear again (a new revision) only if the
  * grade rose; otherwise the sources list grows, but nothing they see. */
-static int save_corroborated(const struct dawn_intake *in, struct dawn_alert *a, enum dawn_grade before)
+static int save_corroborated(const struct dawn_intake *in, struct dawn_alert *a, enum dawn_grade before,
+                             bool widened)
 {
-        if (a->grade > before) {
+        if (a->grade > before || widened) {
                 a->revision++;
                 return save_revision(in, a);
         }
@@ -668,14 +669,21 @@ static int merge(const struct dawn_intake *in, const char *id, const struct dawn
                 r = regrade(in, result);
         if (r < 0)
                 return r;
+        /* a source that may publish (check_scope let its report through) and asks for
+         * the public to be told is heard when its report matches an alert that was not
+         * public, as it would have been had it come first; scope only ever widens here */
+        bool widened = in->role == DAWN_ROLE_ISSUER && report->scope == DAWN_SCOPE_PUBLIC &&
+                       result->scope != DAWN_SCOPE_PUBLIC && result->status == DAWN_STATUS_ACTIVE;
+        if (widened)
+                result->scope = DAWN_SCOPE_PUBLIC;
 
         char detail[160];
-        snprintf(detail, sizeof(detail), "report from %s corroborates; grade %s -> %s", in->source,
-                 dawn_grade_name(before), dawn_grade_name(result->grade));
+        snprintf(detail, sizeof(detail), "report from %s corroborates; grade %s -> %s%s", in->source,
+                 dawn_grade_name(before), dawn_grade_name(result->grade), widened ? "; scope public" : "");
         r = dawn_store_audit(in->store, in->actor, "corroborate", id, detail, in->now);
         if (r < 0)
                 return r;
-        return save_corroborated(in, result, before);
+        return save_corroborated(in, result, before, widened);
 }
 
 static int create(const struct dawn_intake *in, struct dawn_alert *a)
@@ -839,7 +847,7 @@ static int grow_cluster(const struct dawn_intake *in, struct dawn_alert *cluster
         r = dawn_store_audit(in->store, in->actor, "corroborate", cluster->id, detail, in->now);
         if (r < 0)
                 return r;
-        return save_corroborated(in, cluster, before);
+        return save_corroborated(in, cluster, before, false);
 }
 
 /* "A3 A4 A5 and 2,991 more": the audit names a handful, as the reasons do. */
@@ -1301,7 +1309,7 @@ static int approve_proposal(const struct dawn_intake *in, const char *id, struct
                 r = regrade(in, result);
         if (r == 0) {
                 result->updated_at = in->now;
-                r = save_corroborated(in, result, before);
+                r = save_corroborated(in, result, before, false);
         }
         if (r == 0) {
                 char detail[200];

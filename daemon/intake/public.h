@@ -15,9 +15,12 @@
  * grade of at least public.min_grade goes to every number that joined its
  * area or a related one, as routing relates areas: an ancestor (a member of
  * "pan-hampshire" hears of Southampton) or a descendant (an alert for the
- * whole region reaches members of its towns). Once it is cancelled, expires
- * (when expiry.notify is set) or stops being public, the numbers it reached
- * get a withdrawal. Opted-out numbers are recorded as such, not sent to.
+ * whole region reaches members of its towns); a later revision whose text
+ * has the same words as the one a number already has is not sent to it
+ * again. Once it is cancelled or expires (when expiry.notify is set), the
+ * numbers it reached that are still members get a withdrawal; one that only
+ * stops being public gets nothing. Opted-out numbers are recorded as such,
+ * not sent to.
  * Nothing when public texts are off or there is no SMS channel. */
 int dawn_public_fan_out(struct dawn_store *store, const struct dawn_config *c, const struct dawn_alert *a,
                         int64_t now);

@@ -369,6 +369,8 @@ enum stmt_id {
         ST_PUBLIC_IN_AREA,
         ST_PUBLIC_ADD_DELIVERY,
         ST_PUBLIC_REACHED,
+        ST_PUBLIC_HOLD_WAITING,
+        ST_PUBLIC_TOLD,
         ST_CAP_PUBLISHED,
         /* channel pauses and the oldest waiting delivery (issue 14) */
         ST_CREDIT_PAUSE,
@@ -623,7 +625,17 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_PUBLIC_REACHED] = "SELECT recipient FROM outbox WHERE alert_id = ?1 AND purpose = 'public'"
                               " GROUP BY recipient HAVING max(CASE WHEN action = 'publish' AND state IN"
                               " ('in-flight', 'sent', 'delivered') THEN revision END)"
-                              " > coalesce(max(CASE WHEN action = 'withdraw' THEN revision END), 0)",
+                              " > coalesce(max(CASE WHEN action = 'withdraw' THEN revision END), 0)"
+                              /* a number that left (STOP, dawnctl public --remove) is sent nothing more,
+                               * not even that an alert it heard of is over */
+                              " AND recipient IN (SELECT number FROM public_subscribers)",
+        /* what still waits for a number that left is not sent */
+        [ST_PUBLIC_HOLD_WAITING] = "UPDATE outbox SET state = 'opted-out', last_error = 'removed from public texts',"
+                                   " updated_at = ?2 WHERE channel = 'sms' AND recipient = ?1 AND purpose = 'public'"
+                                   " AND state IN ('pending', 'retrying')",
+        /* numbers a publish of revision ?2 or later reached, or is reaching */
+        [ST_PUBLIC_TOLD] = "SELECT DISTINCT recipient FROM outbox WHERE alert_id = ?1 AND purpose = 'public'"
+                           " AND action = 'publish' AND revision >= ?2 AND state IN ('in-flight', 'sent', 'delivered')",
         /* CAP (issue 14): revisions recipients saw, newest first: not a pending one
          * (a reporter's, waiting for review), not a review notice's */
         [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
@@ -2840,14 +2852,22 @@ int64_t dawn_store_public_numbers(struct dawn_store *s)
         return n;
 }
 
-int dawn_store_public_leave(struct dawn_store *s, const char *number)
+int dawn_store_public_leave(struct dawn_store *s, const char *number, int64_t now)
 {
         sqlite3_stmt *st = stmt(s, ST_PUBLIC_LEAVE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db);
+        if (r < 0)
+                return r;
+        int left = sqlite3_changes(s->db);
+        if (!(st = stmt(s, ST_PUBLIC_HOLD_WAITING)))
+                return -EIO;
+        bind_text(st, 1, number);
+        sqlite3_bind_int64(st, 2, now);
+        r = run(s, st);
+        return r < 0 ? r : left;
 }
 
 int dawn_store_erase_public_number(struct dawn_store *s, const char *number)
@@ -2978,6 +2998,17 @@ int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_i
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
+        return for_each_number(s, st, fn, userdata);
+}
+
+int dawn_store_for_each_public_told(struct dawn_store *s, const char *alert_id, int since_revision,
+                                     dawn_public_number_fn fn, void *userdata)
+{
+        sqlite3_stmt *st = stmt(s, ST_PUBLIC_TOLD);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, alert_id);
+        sqlite3_bind_int(st, 2, since_revision);
         return for_each_number(s, st, fn, userdata);
 }
 

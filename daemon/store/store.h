@@ -454,8 +454,9 @@ int dawn_store_public_join(struct dawn_store *s, const char *number, const char 
 int dawn_store_public_member(struct dawn_store *s, const char *number);
 /* Distinct numbers subscribed, or -errno. */
 int64_t dawn_store_public_numbers(struct dawn_store *s);
-/* Removes every subscription of a number: how many areas it had, or -errno. */
-int dawn_store_public_leave(struct dawn_store *s, const char *number);
+/* Removes every subscription of a number, and holds the public texts still
+ * waiting for it (opted-out): how many areas it had, or -errno. */
+int dawn_store_public_leave(struct dawn_store *s, const char *number, int64_t now);
 /* A request to erase a number (dawnctl public --remove): its JOIN counts
  * and its replies (but one in flight) go too. Its opt-out stays (a STOP is
  * honoured for ever) and its public texts go with retention. 0 or -errno. */
@@ -473,6 +474,10 @@ int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, da
 /* fn for each number a public text of the alert reached (or is reaching). */
 int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_id, dawn_public_number_fn fn,
                                        void *userdata);
+/* fn for each number a public text of the alert's revision since_revision or
+ * later reached (or is reaching). */
+int dawn_store_for_each_public_told(struct dawn_store *s, const char *alert_id, int since_revision,
+                                     dawn_public_number_fn fn, void *userdata);
 /* One public text (INSERT OR IGNORE: once per revision, number and action). */
 int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
                                    enum dawn_delivery_action action, int64_t now);

@@ -729,7 +729,7 @@ static cJSON *cmd_public(struct dawn_ways *ways, const struct dawn_peer *p, cons
                 dawn_mask_recipient(number, masked, sizeof(masked));
                 int n = 0, r = dawn_commit_begin(ways->commit);
                 if (r >= 0) {
-                        r = n = dawn_store_public_leave(ways->store, number);
+                        r = n = dawn_store_public_leave(ways->store, number, dawn_now_usec());
                         if (r >= 0)
                                 r = dawn_store_erase_public_number(ways->store, number);
                         if (r >= 0) {

@@ -210,14 +210,18 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
         char subs[256], masked[64], actor[96], detail[300];
         const char *subscriber = owners(ways->config, sms->from, subs, sizeof(subs));
         dawn_mask_recipient(sms->from, masked, sizeof(masked));
-        /* public texts: JOIN and AREAS from anyone; STOP and START from a number that
-         * joined (or left by STOP); without them the commands are words like any other */
+        /* public texts: JOIN and AREAS from anyone while they are on; STOP and START
+         * from a number that joined (or left by STOP) whether they are on or not: a
+         * STOP sent while they are off must hold when they are on again. Otherwise
+         * the commands are words like any other */
         bool public_on = ways->config->public_texts.enabled;
         bool public_cmd = reply->kind == DAWN_REPLY_JOIN || reply->kind == DAWN_REPLY_AREAS;
         struct dawn_sms_reply as_other = { .kind = DAWN_REPLY_OTHER };
-        if (public_cmd && !public_on)
+        if (public_cmd && !public_on) {
                 reply = &as_other;
-        if (!subscriber && public_on && !public_cmd) {
+                public_cmd = false;
+        }
+        if (!subscriber && !public_cmd) {
                 int r = reply->kind == DAWN_REPLY_STOP    ? dawn_store_public_member(ways->store, sms->from)
                         : reply->kind == DAWN_REPLY_START ? dawn_store_opted_out(ways->store, sms->from)
                                                           : 0;
@@ -225,7 +229,7 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
                         return r;
                 public_cmd = r == 1;
         }
-        if (!subscriber && !(public_on && public_cmd)) {
+        if (!subscriber && !public_cmd) {
                 log_info("%s: a text from %s, which belongs to no subscriber; ignored", provider, masked);
                 return 0;
         }
@@ -252,7 +256,7 @@ static int apply_reply(struct dawn_ways *ways, const char *provider, const struc
         case DAWN_REPLY_STOP:
                 r = dawn_store_set_opt_out(ways->store, sms->from, true, provider, now);
                 /* data minimisation: a number that wants nothing keeps no public subscription */
-                int left = r >= 0 && public_on ? dawn_store_public_leave(ways->store, sms->from) : 0;
+                int left = r >= 0 ? dawn_store_public_leave(ways->store, sms->from, now) : 0;
                 if (left < 0)
                         r = left;
                 else if (left > 0)

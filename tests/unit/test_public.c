@@ -137,6 +137,21 @@ static void test_public_area_lookup(void **state UNUSED)
         dawn_public_areas_reply(c, buf, sizeof(buf));
         assert_string_equal(buf, "DAWN: text JOIN and one of: Pan hampshire, Southampton, Isle of Wight. "
                                  "Reply STOP to leave.");
+        /* a list longer than sms.max_segments allows is cut, and says so */
+        {
+                char conf[4096];
+                size_t k = (size_t)snprintf(conf, sizeof(conf), "areas = { region = {");
+                for (int i = 0; i < 40; i++)
+                        k += (size_t)snprintf(conf + k, sizeof(conf) - k, " town-number-%02d = {};", i);
+                snprintf(conf + k, sizeof(conf) - k, " }; };\npublic = { enabled = true; };\n");
+                struct dawn_config *many = load_ok(conf);
+                char big[480];
+                dawn_public_areas_reply(many, big, sizeof(big));
+                assert_true(dawn_sms_measure(big).segments <= 2);
+                assert_non_null(strstr(big, "Town number 00, "));
+                assert_non_null(strstr(big, " and more (JOIN and your town's name). Reply STOP to leave."));
+                dawn_config_free(many);
+        }
         /* a reply too small for the list still ends properly */
         dawn_public_areas_reply(c, buf, 70);
         assert_non_null(strstr(buf, "Reply STOP to leave."));
