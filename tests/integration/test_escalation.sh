@@ -18,10 +18,13 @@ API="http://$HTTP_LISTEN"
 printf 'notify-callback-secret\n' >"$T/callback.token"
 DUTY="+447700900199"
 MANAGER="+447700900198" # Booth House's manager: no Southampton alert reaches this number itself
+# the manager's quiet hours are now (two hours either side, UK time): a critical escalation goes anyway
+QUIET="$(TZ=Europe/London date -d '-2 hours' +%H:%M)-$(TZ=Europe/London date -d '+2 hours' +%H:%M)"
 write_delivery_config "callback_token_file = \"$T/callback.token\";" "" \
         "{ id = \"ph-duty\"; kind = \"public-health\"; area = \"pan-hampshire\"; sms = [ \"$DUTY\" ];
           email = [ \"duty@ph.example\" ]; mqtt = true; },
-        { id = \"booth-manager\"; kind = \"manager\"; area = \"isle-of-wight\"; sms = [ \"$MANAGER\" ]; },"
+        { id = \"booth-manager\"; kind = \"manager\"; area = \"isle-of-wight\"; sms = [ \"$MANAGER\" ];
+          quiet_hours = \"$QUIET\"; },"
 # Booth House escalates after 2 s, the pharmacy after 4 s, both to the duty officer
 sed -i -e 's|{ id = "booth-house";|{ id = "booth-house"; name = "Booth House"; escalate_after = "2s"; escalate_to = [ "ph-duty", "booth-manager" ];|' \
         -e 's|{ id = "st-marys-pharmacy";|{ id = "st-marys-pharmacy"; escalate_after = "4s"; escalate_to = [ "ph-duty" ];|' \
@@ -94,7 +97,7 @@ check "the duty officer also gets the escalation by email" \
         wait_for "grep -l 'A1 not acknowledged by Booth House' '$T'/mail/* 2>/dev/null | grep -q ." 15
 check "dawnctl show: escalated to ph-duty and booth-manager" \
         test "$(escalation A1 booth-house)" = "escalated ph-duty booth-manager"
-check "the manager's number gets the escalation too" \
+check "the manager's number gets the escalation too, in the manager's quiet hours ($QUIET)" \
         wait_for "texts_to $MANAGER | grep -q '^DAWN A1 CRITICAL not acknowledged by Booth House'" 10
 ctl show A1 >"$T/show.txt"
 sed -n '/^Escalations:/,$s/^/# /p' "$T/show.txt"
