@@ -134,7 +134,7 @@ demo: deps
 
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
-	@BUILD=build-fuzz tests/fuzz/run.sh $(FUZZ_SRC)
+	@PKGS="$(PKGS)" BUILD=build-fuzz tests/fuzz/run.sh $(FUZZ_SRC)
 
 bench: all
 	@BUILD=$(BUILD) bench/run.sh

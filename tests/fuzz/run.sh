@@ -27,7 +27,8 @@ cd "$(dirname "$0")/../.." || exit 2
 BUILD=${BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CC=${FUZZ_CC:-clang}
-PKGS="libsystemd libmosquitto libcjson libconfig sqlite3 libcrypto libssl libcurl libmicrohttpd"
+# the libraries dawnd builds with: the Makefile passes its own list (PKGS), so the two never differ
+PKGS=${PKGS:-$(sed -n 's/^PKGS = //p' Makefile)}
 
 if [ $# -eq 0 ]; then
         set -- tests/fuzz/fuzz_*.c

@@ -1,17 +1,32 @@
 #!/bin/bash
 # Runs every tests/integration/test_*.sh (each starts its own broker and
 # dawnd on free ports) and ends with one summary line over all checks.
+# INTEGRATION_JOBS scripts run at once (default 2): most of a script's time
+# is spent waiting for its peers, so two share the machine's cores well.
+# Each script's output is printed whole, in the order of the scripts.
 cd "$(dirname "$0")/../.." || exit 1
+jobs_max=${INTEGRATION_JOBS:-2}
+out_dir=$(mktemp -d)
+trap 'rm -rf "$out_dir"' EXIT
+scripts=(tests/integration/test_*.sh)
+for i in "${!scripts[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+                wait -n
+        done
+        (bash "${scripts[$i]}" >"$out_dir/$i.out" 2>&1; echo $? >"$out_dir/$i.rc") &
+done
+wait
 passed=0
 failed=0
-for t in tests/integration/test_*.sh; do
+for i in "${!scripts[@]}"; do
+        t=${scripts[$i]}
         echo "# $t"
-        out=$(bash "$t" 2>&1)
-        rc=$?
+        out=$(cat "$out_dir/$i.out")
+        rc=$(cat "$out_dir/$i.rc" 2>/dev/null || echo 1)
         printf '%s\n' "$out"
         p=$(grep -c '^ok - ' <<<"$out")
         f=$(grep -c '^not ok - ' <<<"$out")
-        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
                 echo "not ok - $t exited $rc"
                 f=1
         fi
