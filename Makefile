@@ -63,7 +63,7 @@ QUIET_CC =
 QUIET_LINK =
 endif
 
-.PHONY: all deps test check unit integration demo fuzz install deb clean bench format dashboard
+.PHONY: all deps test check unit integration demo fuzz install deb clean bench bench-deps format dashboard
 all: $(BUILD)/dawnd $(BUILD)/dawnctl
 
 $(BUILD)/%.o: %.c
@@ -138,6 +138,10 @@ fuzz:
 
 bench: all
 	@BUILD=$(BUILD) bench/run.sh
+
+# What bench/peer.sh (DAWN beside Prometheus Alertmanager) needs; `make test` never installs it.
+bench-deps:
+	@scripts/deps.sh bench
 
 # The binaries, the systemd units, the user and directories they need, man pages, completion,
 # and the example config as /etc/dawn/dawn.conf unless one is there. After a plain install

@@ -3,7 +3,8 @@
 # root; otherwise prints the exact apt-get line and fails. Used by
 # `make test` and `make demo`, so both work on a fresh Debian 12.
 # `scripts/deps.sh deb` (used by `make deb`) installs the packaging tools
-# instead, which nothing else needs.
+# instead, which nothing else needs; `scripts/deps.sh bench` (`make
+# bench-deps`) what bench/peer.sh compares against, which no test needs.
 set -eu
 
 # build: compiler, pkg-config and the libraries dawnd links
@@ -41,12 +42,16 @@ fi
 # packaging (make deb only): debhelper (with dpkg-dev) builds the .deb,
 # lintian checks it
 DEB_PKGS="debhelper dpkg-dev lintian"
+# side-by-side benchmark (bench/peer.sh only): Prometheus Alertmanager as the peer,
+# wrk as the HTTP client for both; mosquitto(-clients) and curl as in the tests
+BENCH_PKGS="prometheus-alertmanager wrk mosquitto mosquitto-clients curl python3 coreutils"
 
 case "${1:-}" in
 deb) WANT="$DEB_PKGS" ;;
+bench) WANT="$BENCH_PKGS" ;;
 "") WANT="$BUILD_PKGS $TEST_PKGS" ;;
 *)
-        echo "usage: $0 [deb]" >&2
+        echo "usage: $0 [deb|bench]" >&2
         exit 2
         ;;
 esac
