@@ -7,6 +7,9 @@
 #
 #   BUILD=build bench/peer.sh     (PEER_SECONDS=10 measured after PEER_WARMUP=2,
 #                                  PEER_N=500 latency probes each)
+#   PEER_STRACE=1 BUILD=build bench/peer.sh   also counts dawnd's system calls during its
+#                                  measured wrk run (strace -c -f; slows dawnd, so that run's
+#                                  ingest figure is not one to quote) into bench/results/peer-strace.txt
 #
 # Installs nothing: `scripts/deps.sh bench` (or `make bench-deps`) brings
 # prometheus-alertmanager and wrk. Nothing passes or fails on timing; the table
@@ -118,10 +121,25 @@ lat_dawn=$(timeout 300 "$PY" bench/peer_client.py latency-dawn "$HTTP_PORT" "$MQ
 # ---- throughput: wrk, 1 thread, 4 keep-alive connections, warm-up then the measured run ----
 # thr TARGET PORT: prints "req/s p50 p99 requests refused socket-errors"
 thr() {
+        local spid="" t
         PEER_TARGET=$1 PEER_RUN="w$RANDOM" timeout $((WARM + 30)) wrk -t 1 -c 4 -d "${WARM}s" \
                 -s bench/peer_intake.lua "http://127.0.0.1:$2" >/dev/null 2>&1
+        if [ "$1" = dawn ] && [ -n "${PEER_STRACE:-}" ]; then
+                strace -c -f -p "$DAWND_PID" -o "$D/strace.txt" 2>/dev/null &
+                spid=$!
+                pids+=("$spid")
+                sleep 0.5 # strace needs a moment to attach to every thread
+        fi
         PEER_TARGET=$1 PEER_RUN="m$RANDOM" timeout $((SECS + 30)) wrk -t 1 -c 4 -d "${SECS}s" \
                 -s bench/peer_intake.lua "http://127.0.0.1:$2" 2>"$D/wrk-$1.err" | awk '/^PEER / { $1 = ""; print substr($0, 2) }'
+        if [ -n "$spid" ]; then
+                kill -INT "$spid" 2>/dev/null # strace prints its table on SIGINT
+                for ((t = 0; t < 100; t++)); do
+                        kill -0 "$spid" 2>/dev/null || break
+                        sleep 0.1
+                done
+                cp "$D/strace.txt" bench/results/peer-strace.txt 2>/dev/null
+        fi
 }
 thr_am=$(thr am "$AM_PORT")
 thr_dawn=$(thr dawn "$HTTP_PORT")
