@@ -58,6 +58,22 @@ wait_http() {
         done
         return 1
 }
+# wait_idle PID...: until together they use under 10 % of a core over 0.5 s (at most 60 s),
+# so neither side's backlog (dawnd's outbox draining, Alertmanager notifying the webhook)
+# runs during the other's measurement
+wait_idle() {
+        local t p a b tick
+        tick=$(getconf CLK_TCK)
+        for ((t = 0; t < 120; t++)); do
+                a=0
+                for p in "$@"; do a=$((a + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+                sleep 0.5
+                b=0
+                for p in "$@"; do b=$((b + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+                [ $(((b - a) * 20)) -lt "$tick" ] && return 0
+        done
+        echo "bench/peer.sh: still busy after 60 s; measuring anyway" >&2
+}
 # hwm PID: peak resident set in kB
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
@@ -122,6 +138,7 @@ lat_dawn=$(timeout 300 "$PY" bench/peer_client.py latency-dawn "$HTTP_PORT" "$MQ
 # thr TARGET PORT: prints "req/s p50 p99 requests refused socket-errors"
 thr() {
         local spid="" t
+        wait_idle "$DAWND_PID" "$AM_PID" "$HOOK_PID" "${pids[0]}"
         PEER_TARGET=$1 PEER_RUN="w$RANDOM" timeout $((WARM + 30)) wrk -t 1 -c 4 -d "${WARM}s" \
                 -s bench/peer_intake.lua "http://127.0.0.1:$2" >/dev/null 2>&1
         if [ "$1" = dawn ] && [ -n "${PEER_STRACE:-}" ]; then
@@ -141,8 +158,8 @@ thr() {
                 cp "$D/strace.txt" bench/results/peer-strace.txt 2>/dev/null
         fi
 }
-thr_am=$(thr am "$AM_PORT")
 thr_dawn=$(thr dawn "$HTTP_PORT")
+thr_am=$(thr am "$AM_PORT")
 
 for p in "$DAWND_PID" "$AM_PID"; do
         kill -0 "$p" 2>/dev/null || { echo "a server stopped during the run:"; tail "$D/dawnd.log" "$D/alertmanager.log"; exit 1; }
