@@ -7,6 +7,8 @@
 #
 #   BUILD=build bench/peer.sh     (PEER_SECONDS=10 measured after PEER_WARMUP=2,
 #                                  PEER_N=500 latency probes each)
+#   PEER_AM_GROUP_INTERVAL=5m ... Alertmanager's default instead of 1s
+#   PEER_NO_HOOK=1 ...            no receiver for the throughput run's notifications (see below)
 #   PEER_STRACE=1 BUILD=build bench/peer.sh   also counts dawnd's system calls during its
 #                                  measured wrk run (strace -c -f; slows dawnd, so that run's
 #                                  ingest figure is not one to quote) into bench/results/peer-strace.txt
@@ -104,7 +106,7 @@ route:
   receiver: count
   group_by: ['...']
   group_wait: 0s
-  group_interval: 1s
+  group_interval: ${PEER_AM_GROUP_INTERVAL:-1s}
   repeat_interval: 4h
   routes:
     - matchers: ['phase="latency"']
@@ -115,9 +117,14 @@ receivers:
   - name: latency
     webhook_configs: [{ url: 'http://127.0.0.1:$LAT_HOOK_PORT/', send_resolved: false }]
 YML
-"$PY" bench/peer_client.py webhook "$HOOK_PORT" >"$D/webhook.log" 2>&1 &
-HOOK_PID=$!
-pids+=("$HOOK_PID")
+# PEER_NO_HOOK=1: nothing listens there, Alertmanager's notifications fail (and back off):
+# its ingest without the cost of notifying, for comparison only
+HOOK_PID=$$
+if [ -z "${PEER_NO_HOOK:-}" ]; then
+        "$PY" bench/peer_client.py webhook "$HOOK_PORT" >"$D/webhook.log" 2>&1 &
+        HOOK_PID=$!
+        pids+=("$HOOK_PID")
+fi
 # --cluster.listen-address= : no gossip peer (a lone instance, as most teams run it)
 "$AM" --config.file="$D/alertmanager.yml" --storage.path="$D/am" \
         --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >"$D/alertmanager.log" 2>&1 &
