@@ -288,7 +288,14 @@ static const char *const migrations[] = {
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
                "DAWN_STORE_SCHEMA_VERSION must count the migrations");
 
+/* The outbox's channel column holds one of dawn_channel_name()'s names: listed here so
+ * a query can reach each channel's rows of one state by index instead of reading every
+ * row of history (tests/unit/test_outbox_counts.c checks the list against the names). */
+#define DAWN_STORE_CHANNELS "'mqtt', 'sms', 'email'"
+_Static_assert(DAWN_CHANNEL_COUNT == 3, "DAWN_STORE_CHANNELS must list every channel");
+
 enum stmt_id {
+        ST_ENDED_COUNTS,
         ST_NEXT_SEQ,
         ST_INSERT_ALERT,
         ST_UPDATE_ALERT,
@@ -511,7 +518,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_ADD_DELIVERY] = "INSERT OR IGNORE INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
                             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         [ST_SUPERSEDE] = "UPDATE outbox SET state = 'superseded', updated_at = ?3 WHERE alert_id = ?1"
-                          " AND revision < ?2 AND state IN ('pending', 'retrying') AND purpose IN ('alert', 'public')",
+                          " AND revision < ?2 AND state IN ('pending', 'retrying') AND purpose IN ('alert', 'public')"
+                          " RETURNING channel",
         [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient, max(state IN ('delivered', 'in-flight', 'sent')),"
                           " min(purpose = 'escalation') FROM outbox WHERE alert_id = ? AND action = 'publish'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
@@ -528,14 +536,26 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1"
                        " AND state IN ('pending', 'retrying')",
         [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1"
-                        " AND (state = 'in-flight' OR (?2 IN ('pending', 'failed') AND state IN ('pending', 'retrying')))",
-        [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'in-flight'",
+                        " AND (state = 'in-flight' OR (?2 IN ('pending', 'failed') AND state IN ('pending', 'retrying')))"
+                        " RETURNING channel",
+        /* by (channel, state) through outbox_by_state: without the channel it read all history */
+        [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ? WHERE channel IN (" DAWN_STORE_CHANNELS ")"
+                       " AND state = 'in-flight'",
         [ST_FAIL_EXPIRED] = "UPDATE outbox SET state = 'failed', last_error = ?3, updated_at = ?4"
                             " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?2",
         [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
                            " next_at, updated_at, purpose, about FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
-        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
-        [ST_COUNT_WAITING] = "SELECT count(*) FROM outbox WHERE state IN ('pending', 'retrying')",
+        /* status, STATUS= and /metrics must not cost more as delivered history grows: they
+         * read only the live deliveries, the waiting ones through the partial index of what
+         * waits, the in-flight ones through outbox_by_state; the ended ones are counted in
+         * memory (struct ended_counts). ST_ENDED_COUNTS is the one pass at open. */
+        [ST_ENDED_COUNTS] = "SELECT channel, state, count(*) FROM outbox"
+                            " WHERE state NOT IN ('pending', 'retrying', 'in-flight') GROUP BY channel, state",
+        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox INDEXED BY outbox_waiting"
+                            " WHERE state IN ('pending', 'retrying') GROUP BY channel, state"
+                            " UNION ALL SELECT channel, state, count(*) FROM outbox"
+                            " WHERE channel IN (" DAWN_STORE_CHANNELS ") AND state = 'in-flight' GROUP BY channel",
+        [ST_COUNT_WAITING] = "SELECT count(*) FROM outbox INDEXED BY outbox_waiting WHERE state IN ('pending', 'retrying')",
         [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
         [ST_ALERTS_BY_TYPE] = "SELECT json FROM alerts WHERE type = ?1 AND updated_at >= ?2"
                               " AND status IN ('active', 'pending', 'expired') ORDER BY seq",
@@ -596,9 +616,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_CLOSE_PROPOSALS] = "UPDATE proposals SET status = ?2, reason = ?3, decided_by = 'dawnd', decided_at = ?4"
                                " WHERE alert_id = ?1 AND status = 'pending'",
         [ST_SUPERSEDE_NOTICES] = "UPDATE outbox SET state = 'superseded', updated_at = ?4 WHERE alert_id = ?1"
-                                 " AND revision BETWEEN ?2 AND ?3 AND state IN ('pending', 'retrying')",
+                                 " AND revision BETWEEN ?2 AND ?3 AND state IN ('pending', 'retrying') RETURNING channel",
         [ST_MOVE_DELIVERY] = "UPDATE outbox SET state = ?3, last_error = coalesce(?4, last_error), next_at = ?5,"
-                             " updated_at = ?6 WHERE id = ?1 AND state = ?2",
+                             " updated_at = ?6 WHERE id = ?1 AND state = ?2 RETURNING channel",
         [ST_TWILIO_SEEN] = "INSERT OR IGNORE INTO twilio_requests (sid, kind, seen_at, keep_until) VALUES (?1, ?2, ?3, ?4)",
         /* a bounded number per request taken: pruning never holds up the one that triggers it */
         [ST_TWILIO_PRUNE] = "DELETE FROM twilio_requests WHERE rowid IN (SELECT rowid FROM twilio_requests"
@@ -726,7 +746,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                            " SELECT alert_id, channel, max(updated_at - created_at, 0) FROM outbox"
                            " WHERE alert_id IN (SELECT value FROM json_each(?1))"
                            " AND state IN ('delivered', 'sent') AND purpose <> 'public'",
-        [ST_PRUNE_OUTBOX] = "DELETE FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?1))",
+        [ST_PRUNE_OUTBOX] = "DELETE FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?1))"
+                            " RETURNING channel, state",
         /* who acknowledged (a name typed at a dashboard, a masked number) goes; that the
          * subscriber acknowledged, and when, stays. Rows in id order, so that where two
          * acknowledgements become one the earliest is kept. */
@@ -855,7 +876,67 @@ struct dawn_store {
         sqlite3_stmt *stmt[ST_COUNT];
         bool in_tx;
         int fail_next_commit;   /* tests: the SQLite code the next COMMIT fails with, or 0 */
+        /* Deliveries that ended (delivered, sent, failed, superseded, opted-out) per
+         * channel and state: the outbox's history, which grows with every alert until
+         * retention prunes it. Status and /metrics show these without reading it: counted
+         * once at open, then kept here by every statement that moves a delivery into or
+         * out of an ended state. A change counts in committed only once its transaction
+         * committed: until then in tx (or in savepoint, inside SAVEPOINT request), and a
+         * rollback (ours, or SQLite's own after an error: the rollback hook) drops it.
+         * Memory, not a table or trigger: nothing more to write per delivery. */
+        struct ended_counts {
+                int64_t committed[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
+                int64_t tx[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
+                int64_t savepoint[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
+                bool in_savepoint;
+        } ended;
 };
+
+static bool live_state(int state)
+{
+        return state == DAWN_DELIVERY_PENDING || state == DAWN_DELIVERY_RETRYING || state == DAWN_DELIVERY_INFLIGHT;
+}
+
+/* n deliveries on channel entered (n > 0) or left (n < 0) state, in the statement
+ * that just ran. Live states and names this dawnd does not know are not counted. */
+static void ended_note(struct dawn_store *s, int channel, int state, int64_t n)
+{
+        if (channel < 0 || channel >= DAWN_CHANNEL_COUNT || state < 0 || state >= DAWN_DELIVERY_STATE_COUNT ||
+            live_state(state))
+                return;
+        if (sqlite3_get_autocommit(s->db)) /* no transaction: the statement committed */
+                s->ended.committed[channel][state] += n;
+        else if (s->ended.in_savepoint)
+                s->ended.savepoint[channel][state] += n;
+        else
+                s->ended.tx[channel][state] += n;
+}
+
+static void ended_fold(int64_t (*into)[DAWN_DELIVERY_STATE_COUNT], int64_t (*from)[DAWN_DELIVERY_STATE_COUNT])
+{
+        for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
+                for (int k = 0; k < DAWN_DELIVERY_STATE_COUNT; k++) {
+                        into[c][k] += from[c][k];
+                        from[c][k] = 0;
+                }
+}
+
+/* the transaction ended: committed (its changes count) or not */
+static void ended_settle(struct dawn_store *s, bool committed)
+{
+        ended_fold(s->ended.tx, s->ended.savepoint);
+        s->ended.in_savepoint = false;
+        if (committed)
+                ended_fold(s->ended.committed, s->ended.tx);
+        else
+                memset(s->ended.tx, 0, sizeof(s->ended.tx));
+}
+
+/* SQLite rolled the transaction back: by ROLLBACK, or by itself after an error */
+static void ended_rolled_back(void *userdata)
+{
+        ended_settle(userdata, false);
+}
 
 static int sqlite_to_errno(int rc)
 {
@@ -967,6 +1048,49 @@ static int migrate(struct dawn_store *s)
         return 0;
 }
 
+/* The one pass over history: at open, before anything else writes. */
+static int ended_load(struct dawn_store *s)
+{
+        sqlite3_stmt *st = stmt(s, ST_ENDED_COUNTS);
+        if (!st)
+                return -EIO;
+        memset(&s->ended, 0, sizeof(s->ended));
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
+                           dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)),
+                           sqlite3_column_int64(st, 2));
+        sqlite3_reset(st);
+        sqlite3_rollback_hook(s->db, ended_rolled_back, s);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
+/* Steps an outbox change that returns each changed row's channel: each counts as
+ * leaving from and entering to (-1: the caller's statement says per row, or none).
+ * Returns the rows changed, or -errno. */
+static int run_moved(struct dawn_store *s, sqlite3_stmt *st, int from, int to)
+{
+        if (!st)
+                return sqlite_to_errno(sqlite3_errcode(s->db));
+        int64_t moved[DAWN_CHANNEL_COUNT] = { 0 };
+        int n = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int c = dawn_channel_from_name((const char *)sqlite3_column_text(st, 0));
+                if (c >= 0 && c < DAWN_CHANNEL_COUNT)
+                        moved[c]++;
+                n++;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+                return sqlite_to_errno(rc);
+        for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
+                if (moved[c]) {
+                        ended_note(s, c, from, -moved[c]);
+                        ended_note(s, c, to, moved[c]);
+                }
+        return n;
+}
+
 int dawn_store_open(const char *path, struct dawn_store **out)
 {
         struct dawn_store *s = calloc(1, sizeof(*s));
@@ -991,6 +1115,8 @@ int dawn_store_open(const char *path, struct dawn_store **out)
                 r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
         if (r == 0)
                 r = migrate(s);
+        if (r == 0)
+                r = ended_load(s);
         if (r < 0) {
                 /* keep the message: the caller logs dawn_store_errmsg() of nothing otherwise */
                 fprintf(stderr, "dawnd: store %s: %s\n", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -1032,9 +1158,11 @@ int dawn_store_commit(struct dawn_store *s)
                 s->fail_next_commit = 0;
                 exec(s, "ROLLBACK");
                 s->in_tx = false;
+                ended_settle(s, false);
                 return r;
         }
         r = exec(s, "COMMIT");
+        ended_settle(s, r == 0);
         /* A failed COMMIT may leave the transaction open (SQLITE_BUSY), or SQLite
          * may have rolled it back already (SQLITE_FULL, IOERR): ROLLBACK only in
          * the first case, so that the COMMIT's own message stays for the log
@@ -1056,12 +1184,31 @@ bool dawn_store_in_transaction(struct dawn_store *s)
 
 int dawn_store_savepoint(struct dawn_store *s)
 {
-        return run(s, stmt(s, ST_SAVEPOINT));
+        int r = run(s, stmt(s, ST_SAVEPOINT));
+        if (r == 0)
+                s->ended.in_savepoint = true;
+        return r;
+}
+
+/* the savepoint ended: its changes stay in the transaction (kept) or go */
+static void ended_savepoint_end(struct dawn_store *s, bool kept)
+{
+        if (kept)
+                ended_fold(s->ended.tx, s->ended.savepoint);
+        else
+                memset(s->ended.savepoint, 0, sizeof(s->ended.savepoint));
+        s->ended.in_savepoint = false;
+        /* a RELEASE outside BEGIN commits */
+        if (sqlite3_get_autocommit(s->db))
+                ended_settle(s, kept);
 }
 
 int dawn_store_release(struct dawn_store *s)
 {
-        return run(s, stmt(s, ST_RELEASE));
+        int r = run(s, stmt(s, ST_RELEASE));
+        if (r == 0)
+                ended_savepoint_end(s, true);
+        return r;
 }
 
 void dawn_store_rollback_to_savepoint(struct dawn_store *s)
@@ -1069,6 +1216,7 @@ void dawn_store_rollback_to_savepoint(struct dawn_store *s)
         /* ROLLBACK TO keeps the savepoint open; RELEASE closes it */
         run(s, stmt(s, ST_ROLLBACK_TO));
         run(s, stmt(s, ST_RELEASE));
+        ended_savepoint_end(s, false);
 }
 
 int dawn_store_check_writable(struct dawn_store *s)
@@ -1514,7 +1662,8 @@ int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, 
         bind_text(st, 1, alert_id);
         sqlite3_bind_int(st, 2, before_revision);
         sqlite3_bind_int64(st, 3, now);
-        return run(s, st);
+        int r = run_moved(s, st, -1, DAWN_DELIVERY_SUPERSEDED);
+        return r < 0 ? r : 0;
 }
 
 int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
@@ -1630,7 +1779,9 @@ int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_del
         bind_text(st, 3, error);
         sqlite3_bind_int64(st, 4, next_at);
         sqlite3_bind_int64(st, 5, now);
-        return run(s, st);
+        /* from a live state only (the statement's WHERE) */
+        int r = run_moved(s, st, -1, (int)state);
+        return r < 0 ? r : 0;
 }
 
 int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
@@ -1645,8 +1796,8 @@ int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_deliver
         bind_text(st, 4, error);
         sqlite3_bind_int64(st, 5, next_at);
         sqlite3_bind_int64(st, 6, now);
-        int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+        int r = run_moved(s, st, (int)from, (int)to);
+        return r < 0 ? r : r > 0;
 }
 
 int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
@@ -1660,7 +1811,11 @@ int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel
         bind_text(st, 3, reason);
         sqlite3_bind_int64(st, 4, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db);
+        if (r < 0)
+                return r;
+        int n = sqlite3_changes(s->db);
+        ended_note(s, (int)channel, DAWN_DELIVERY_FAILED, n); /* from waiting */
+        return n;
 }
 
 int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)
@@ -1735,9 +1890,49 @@ static int count_pairs(struct dawn_store *s, enum stmt_id id, cJSON *object)
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
+static int by_name(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
 {
-        return count_pairs(s, ST_QUEUE_COUNTS, object);
+        int64_t n[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
+        memcpy(n, s->ended.committed, sizeof(n));
+        sqlite3_stmt *st = stmt(s, ST_QUEUE_COUNTS);
+        if (!st)
+                return -EIO;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int c = dawn_channel_from_name((const char *)sqlite3_column_text(st, 0));
+                int k = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1));
+                if (c >= 0 && c < DAWN_CHANNEL_COUNT && k >= 0 && k < DAWN_DELIVERY_STATE_COUNT)
+                        n[c][k] += sqlite3_column_int64(st, 2);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+                return sqlite_to_errno(rc);
+        /* the shape and order GROUP BY channel, state gave: names in byte order, no zeros */
+        const char *channels[DAWN_CHANNEL_COUNT], *states[DAWN_DELIVERY_STATE_COUNT];
+        for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
+                channels[c] = dawn_channel_name((enum dawn_channel_kind)c);
+        for (int k = 0; k < DAWN_DELIVERY_STATE_COUNT; k++)
+                states[k] = dawn_delivery_state_name((enum dawn_delivery_state)k);
+        qsort(channels, DAWN_CHANNEL_COUNT, sizeof(channels[0]), by_name);
+        qsort(states, DAWN_DELIVERY_STATE_COUNT, sizeof(states[0]), by_name);
+        for (int i = 0; i < DAWN_CHANNEL_COUNT; i++) {
+                int c = dawn_channel_from_name(channels[i]);
+                cJSON *o = NULL;
+                for (int j = 0; j < DAWN_DELIVERY_STATE_COUNT; j++) {
+                        int k = dawn_delivery_state_from_name(states[j]);
+                        if (n[c][k] <= 0)
+                                continue;
+                        if (!o && !(o = cJSON_AddObjectToObject(object, channels[i])))
+                                return -ENOMEM;
+                        cJSON_AddNumberToObject(o, states[j], (double)n[c][k]);
+                }
+        }
+        return 0;
 }
 
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object)
@@ -1780,6 +1975,8 @@ int dawn_store_set_opt_out(struct dawn_store *s, const char *number, bool opted_
                 bind_text(st, 1, number);
                 sqlite3_bind_int64(st, 2, now);
                 r = run(s, st);
+                if (r == 0) /* sms, from waiting */
+                        ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, sqlite3_changes(s->db));
         }
         return r < 0 ? r : changed > 0;
 }
@@ -1890,7 +2087,10 @@ int dawn_store_hold_opted_out(struct dawn_store *s, const char *number, int64_t 
                 return -EIO;
         bind_text(st, 1, number);
         sqlite3_bind_int64(st, 2, now);
-        return run(s, st);
+        int r = run(s, st);
+        if (r == 0) /* sms, from waiting */
+                ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, sqlite3_changes(s->db));
+        return r;
 }
 
 /* ---- clusters ---- */
@@ -2156,7 +2356,8 @@ int dawn_store_supersede_notices(struct dawn_store *s, const char *alert_id, int
         sqlite3_bind_int(st, 2, from_revision);
         sqlite3_bind_int(st, 3, to_revision);
         sqlite3_bind_int64(st, 4, now);
-        return run(s, st);
+        int r = run_moved(s, st, -1, DAWN_DELIVERY_SUPERSEDED);
+        return r < 0 ? r : 0;
 }
 
 int dawn_store_close_proposals(struct dawn_store *s, const char *alert_id, const char *status, const char *reason,
@@ -2654,7 +2855,16 @@ static int prune_run(struct dawn_store *s, enum stmt_id id, const char *ids_json
         bind_text(st, 1, ids_json);
         if (sqlite3_bind_parameter_count(st) >= 2)
                 sqlite3_bind_int64(st, 2, v2);
-        return run(s, st);
+        if (id != ST_PRUNE_OUTBOX)
+                return run(s, st);
+        /* the deliveries that go leave the counts, as they left the GROUP BY over the
+         * outbox that status showed before (delivery_totals keeps them per alert) */
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
+                           dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)), -1);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
 /* One audit row per alert: how many deliveries on which channels lost their details. */
@@ -2867,6 +3077,8 @@ int dawn_store_public_leave(struct dawn_store *s, const char *number, int64_t no
         bind_text(st, 1, number);
         sqlite3_bind_int64(st, 2, now);
         r = run(s, st);
+        if (r == 0) /* sms, from waiting */
+                ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, sqlite3_changes(s->db));
         return r < 0 ? r : left;
 }
 

@@ -1,0 +1,353 @@
+/* Outbox history does not slow anything down (issue 12): the counts that
+ * `dawnctl status`, /metrics and STATUS= show per (channel, state) are right
+ * after every kind of change (a delivery that ends, a receipt that moves it,
+ * an opt-out, expiry, a crash's requeue, a rolled-back write, retention
+ * pruning, a restart), and reading them costs the same with 200,000 delivered
+ * rows in the store as with none. Cost is counted in SQLite VM steps, not in
+ * time: a full pass over the history would be hundreds of thousands. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "store.h"
+
+#define HISTORY 200000
+#define NOW 1900000000000000LL
+#define DAY (86400LL * 1000000)
+/* the status queries read only what is live (a dozen rows here): a bound far under one
+ * pass over HISTORY rows, and far over what reading the live rows takes */
+#define STATUS_STEPS_MAX 1000
+
+struct fixture {
+        char dir[64];
+        char path[96];
+        struct dawn_store *s;
+        sqlite3 *db; /* a second connection: the oracle, and the writer of history */
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+        snprintf(f->dir, sizeof(f->dir), "/tmp/dawn-counts-test.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof(f->path), "%s/dawn.db", f->dir);
+        /* the schema, then the second connection */
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        f->s = dawn_store_close(f->s);
+        assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        char p[128];
+        static const char *const suffix[] = { "", "-wal", "-shm" };
+        sqlite3_close(f->db);
+        dawn_store_close(f->s);
+        for (int i = 0; i < 3; i++) {
+                snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
+                unlink(p);
+        }
+        rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+static void sql(struct fixture *f, const char *q)
+{
+        char *err = NULL;
+        int rc = sqlite3_exec(f->db, q, NULL, NULL, &err);
+        if (rc != SQLITE_OK)
+                fail_msg("%s: %s", q, err);
+}
+
+static int64_t sql_int(struct fixture *f, const char *q)
+{
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(f->db, q, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        int64_t v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+}
+
+/* What the counts were before (a GROUP BY over the whole outbox), in the same shape;
+ * *steps what that query cost. */
+static char *reference(struct fixture *f, int *steps)
+{
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        cJSON *o = cJSON_CreateObject();
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *channel = (const char *)sqlite3_column_text(st, 0);
+                cJSON *c = cJSON_GetObjectItemCaseSensitive(o, channel);
+                if (!c)
+                        c = cJSON_AddObjectToObject(o, channel);
+                cJSON_AddNumberToObject(c, (const char *)sqlite3_column_text(st, 1),
+                                        (double)sqlite3_column_int64(st, 2));
+        }
+        if (steps)
+                *steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+        sqlite3_finalize(st);
+        char *text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        return text;
+}
+
+static char *counts(struct fixture *f)
+{
+        cJSON *o = cJSON_CreateObject();
+        assert_int_equal(dawn_store_queue_counts(f->s, o), 0);
+        char *text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        return text;
+}
+
+static void assert_counts_right(struct fixture *f, const char *when)
+{
+        char *want = reference(f, NULL), *got = counts(f);
+        if (strcmp(want, got) != 0)
+                fail_msg("%s: counts %s, the outbox holds %s", when, got, want);
+        int64_t waiting = sql_int(f, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'retrying')");
+        assert_int_equal(dawn_store_count_waiting(f->s), waiting);
+        free(want);
+        free(got);
+}
+
+/* What one status, STATUS= and /metrics scrape, and one dispatch turn, cost the store. */
+static uint64_t status_steps(struct fixture *f)
+{
+        uint64_t before = dawn_store_vm_steps(f->s);
+        free(counts(f));
+        assert_true(dawn_store_count_waiting(f->s) >= 0);
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
+                assert_true(dawn_store_oldest_waiting(f->s, (enum dawn_channel_kind)k) >= 0);
+                assert_true(dawn_store_next_due(f->s, (enum dawn_channel_kind)k) >= 0);
+        }
+        return dawn_store_vm_steps(f->s) - before;
+}
+
+static const char *const channels[] = { "mqtt", "sms", "email" };
+
+/* history: 200,000 ended deliveries of active alert A1 (mostly delivered, some failed,
+ * sent, superseded) */
+static void fill_history(struct fixture *f)
+{
+        char q[1024];
+        snprintf(q, sizeof(q),
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+                 " INSERT INTO outbox (id, alert_id, revision, subscriber, channel, recipient, action, state,"
+                 " created_at, updated_at) SELECT i, 'A1', 1, 's' || i,"
+                 " CASE i %% 3 WHEN 0 THEN 'mqtt' WHEN 1 THEN 'sms' ELSE 'email' END, 'r' || i, 'publish',"
+                 " CASE WHEN i %% 97 = 0 THEN 'failed' WHEN i %% 89 = 1 THEN 'sent' WHEN i %% 83 = 2"
+                 " THEN 'superseded' ELSE 'delivered' END, %lld, %lld FROM n",
+                 HISTORY, NOW - DAY, NOW - DAY);
+        sql(f, "BEGIN");
+        sql(f, q);
+        sql(f, "COMMIT");
+}
+
+/* the alerts; a few live deliveries; and A2, ended 100 days ago, with 4 ended ones */
+static void fill_live(struct fixture *f)
+{
+        char q[2048];
+        sql(f, "BEGIN");
+        snprintf(q, sizeof(q),
+                 "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at, updated_at,"
+                 " expires_at, json) VALUES ('A1', 1, 'f1', 'active', 'confirmed', 1, %lld, %lld, %lld, '{}'),"
+                 " ('A2', 2, 'f2', 'expired', 'confirmed', 1, %lld, %lld, 0, '{}')",
+                 NOW - DAY, NOW - DAY, NOW + DAY, NOW - 100 * DAY, NOW - 100 * DAY);
+        sql(f, q);
+        /* 1000001-1000003 sms pending to one number, 1000004-5 mqtt retrying,
+         * 1000006-7 email in flight (a crash left them), 1000008 email pending */
+        snprintf(q, sizeof(q),
+                 "INSERT INTO outbox (id, alert_id, revision, subscriber, channel, recipient, action, state,"
+                 " created_at, updated_at) VALUES"
+                 " (1000001, 'A1', 1, 'p1', 'sms', '+447700900001', 'publish', 'pending', %1$lld, %1$lld),"
+                 " (1000002, 'A1', 1, 'p2', 'sms', '+447700900001', 'publish', 'pending', %1$lld, %1$lld),"
+                 " (1000003, 'A1', 1, 'p3', 'sms', '+447700900001', 'publish', 'pending', %1$lld, %1$lld),"
+                 " (1000004, 'A1', 1, 'p4', 'mqtt', 'dawn/a', 'publish', 'retrying', %1$lld, %1$lld),"
+                 " (1000005, 'A1', 1, 'p5', 'mqtt', 'dawn/b', 'publish', 'retrying', %1$lld, %1$lld),"
+                 " (1000006, 'A1', 1, 'p6', 'email', 'a@x', 'publish', 'in-flight', %1$lld, %1$lld),"
+                 " (1000007, 'A1', 1, 'p7', 'email', 'b@x', 'publish', 'in-flight', %1$lld, %1$lld),"
+                 " (1000008, 'A1', 1, 'p8', 'email', 'c@x', 'publish', 'pending', %1$lld, %1$lld),"
+                 " (2000001, 'A2', 1, 'q1', 'sms', '+447700900002', 'publish', 'delivered', %2$lld, %2$lld),"
+                 " (2000002, 'A2', 1, 'q2', 'sms', '+447700900003', 'publish', 'delivered', %2$lld, %2$lld),"
+                 " (2000003, 'A2', 1, 'q3', 'sms', '+447700900004', 'publish', 'sent', %2$lld, %2$lld),"
+                 " (2000004, 'A2', 1, 'q4', 'email', 'd@x', 'publish', 'failed', %2$lld, %2$lld)",
+                 NOW - DAY, NOW - 100 * DAY);
+        sql(f, q);
+        sql(f, "COMMIT");
+}
+
+static void fill(struct fixture *f)
+{
+        fill_live(f);
+        fill_history(f);
+}
+
+/* what the old queries (a GROUP BY over the outbox, a count of what waits that read
+ * outbox_by_state whole) cost on the second connection */
+static int old_steps(struct fixture *f)
+{
+        int steps = 0;
+        free(reference(f, &steps));
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'retrying')",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+        sqlite3_finalize(st);
+        return steps;
+}
+
+static void test_status_reads_no_history(void **state)
+{
+        struct fixture *f = *state;
+        /* the live deliveries alone: what status costs with no history */
+        fill_live(f);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        status_steps(f); /* the first call prepares */
+        uint64_t live = status_steps(f);
+        assert_counts_right(f, "live deliveries only");
+        f->s = dawn_store_close(f->s);
+        int old_live = old_steps(f);
+
+        fill_history(f);
+        int old_full = old_steps(f);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_counts_right(f, "opened on history");
+        status_steps(f);
+        uint64_t full = status_steps(f);
+        print_message("status, STATUS=, /metrics and next-due queries: %llu VM steps with 12 deliveries,"
+                      " %llu with %d more ended ones (the old counting queries alone: %d and %d)\n",
+                      (unsigned long long)live, (unsigned long long)full, HISTORY, old_live, old_full);
+        assert_true(full < STATUS_STEPS_MAX);
+        /* history adds only rows of counts, about 20 steps each: at most one per channel
+         * and ended state (3 x 5), whatever the number of deliveries */
+        assert_true(full < live + 400);
+        assert_true(old_full > HISTORY); /* the bound means something */
+
+        /* the start-up requeue reads what is in flight, not history */
+        uint64_t before = dawn_store_vm_steps(f->s);
+        assert_int_equal(dawn_store_requeue_inflight(f->s, NOW), 2);
+        uint64_t requeue = dawn_store_vm_steps(f->s) - before;
+        print_message("requeue of 2 in-flight deliveries: %llu VM steps\n", (unsigned long long)requeue);
+        assert_true(requeue < STATUS_STEPS_MAX);
+        assert_counts_right(f, "requeued");
+}
+
+static void test_counts_follow_every_change(void **state)
+{
+        struct fixture *f = *state;
+        fill(f);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_counts_right(f, "opened on history");
+
+        /* a text goes out, the gateway takes it, its receipt says delivered; an
+         * older delivered one's receipt says failed after all */
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_delivery_started(f->s, 1000001, NOW), 0);
+        assert_true(dawn_store_delivery_finished(f->s, 1000001, DAWN_DELIVERY_SENT, NULL, 0, NOW) >= 0);
+        assert_int_equal(dawn_store_delivery_move(f->s, 1000001, DAWN_DELIVERY_SENT, DAWN_DELIVERY_DELIVERED, NULL, 0,
+                                                  NOW),
+                         1);
+        assert_int_equal(dawn_store_delivery_move(f->s, 3, DAWN_DELIVERY_DELIVERED, DAWN_DELIVERY_FAILED,
+                                                  "receipt: failed", 0, NOW),
+                         1);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_counts_right(f, "sent, delivered, failed by receipt");
+
+        /* the number replies STOP: what still waits for it is opted-out */
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_set_opt_out(f->s, "+447700900001", true, "notify", NOW), 1);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_counts_right(f, "opted out");
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE state = 'opted-out'"), 2);
+
+        /* mqtt's waiting ones outlive their lifetime; a crash's in-flight ones go back */
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_fail_expired(f->s, DAWN_CHANNEL_MQTT, NOW, "too old", NOW), 2);
+        assert_int_equal(dawn_store_requeue_inflight(f->s, NOW), 2);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_counts_right(f, "expired and requeued");
+
+        /* a write that does not commit leaves the counts as they were */
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_delivery_started(f->s, 1000008, NOW), 0);
+        assert_true(dawn_store_delivery_finished(f->s, 1000008, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW) >= 0);
+        dawn_store_fail_next_commit(f->s, SQLITE_FULL);
+        assert_true(dawn_store_commit(f->s) < 0);
+        assert_counts_right(f, "rolled back");
+
+        /* a request's savepoint: what it rolls back goes, what it releases stays */
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_savepoint(f->s), 0);
+        assert_int_equal(dawn_store_delivery_started(f->s, 1000008, NOW), 0);
+        assert_true(dawn_store_delivery_finished(f->s, 1000008, DAWN_DELIVERY_FAILED, "x", 0, NOW) >= 0);
+        dawn_store_rollback_to_savepoint(f->s);
+        assert_int_equal(dawn_store_savepoint(f->s), 0);
+        assert_int_equal(dawn_store_delivery_move(f->s, 5, DAWN_DELIVERY_DELIVERED, DAWN_DELIVERY_FAILED, NULL, 0, NOW),
+                         1);
+        assert_int_equal(dawn_store_release(f->s), 0);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_counts_right(f, "savepoints");
+
+        /* a new revision supersedes what still waits */
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_supersede_deliveries(f->s, "A1", 2, NOW), 0);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_counts_right(f, "superseded");
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE id >= 1000000 AND state = 'superseded'"), 3);
+
+        /* retention prunes A2: its deliveries leave the outbox and the counts, as a
+         * GROUP BY over the outbox showed before (delivery_totals keeps them per alert) */
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        struct dawn_prune_counts c;
+        memset(&c, 0, sizeof(c));
+        assert_int_equal(dawn_store_prune_step(f->s, NOW - 90 * DAY, DAWN_PRUNE_BATCH_MAX, "dawnd (retention)", NOW, &c),
+                         0);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_int_equal(c.deliveries, 4);
+        assert_counts_right(f, "pruned");
+
+        /* a restart counts again from the table and agrees */
+        f->s = dawn_store_close(f->s);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_counts_right(f, "reopened");
+}
+
+/* store.c lists the channel names to reach each channel's rows by index: the list
+ * must be exactly what the outbox writes */
+static void test_channel_list_matches_the_names(void **state)
+{
+        (void)state;
+        assert_int_equal(DAWN_CHANNEL_COUNT, sizeof(channels) / sizeof(channels[0]));
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                assert_string_equal(dawn_channel_name((enum dawn_channel_kind)k), channels[k]);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_status_reads_no_history, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_counts_follow_every_change, setup, teardown),
+                cmocka_unit_test(test_channel_list_matches_the_names),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
