@@ -3,11 +3,8 @@
  * escalation clocks as the escalations table's contract describes them
  * (rows written here by SQL, as the escalation feature writes them); the
  * audit log filtered by time and actor, newest kept when bounded. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
+#include "dawn_test_store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -17,59 +14,8 @@
 
 #include "store.h"
 
-#define SEC INT64_C(1000000)
 /* 2026-12-05T10:00:00Z */
 #define T0 (INT64_C(1796464800) * SEC)
-
-struct fixture {
-        char dir[64];
-        char path[96];
-        struct dawn_store *store;
-        sqlite3 *db;
-};
-
-static int setup(void **state)
-{
-        struct fixture *f = calloc(1, sizeof(*f));
-        snprintf(f->dir, sizeof(f->dir), "/tmp/dawn-history-test.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof(f->path), "%s/dawn.db", f->dir);
-        assert_int_equal(dawn_store_open(f->path, &f->store), 0);
-        assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct fixture *f = *state;
-        char p[128];
-        static const char *const suffix[] = { "", "-wal", "-shm" };
-        sqlite3_close(f->db);
-        dawn_store_close(f->store);
-        for (int i = 0; i < 3; i++) {
-                snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-                unlink(p);
-        }
-        rmdir(f->dir);
-        free(f);
-        return 0;
-}
-
-static void sql(struct fixture *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sql(struct fixture *f, const char *fmt, ...)
-{
-        char text[2048];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        char *err = NULL;
-        int rc = sqlite3_exec(f->db, text, NULL, NULL, &err);
-        if (rc != SQLITE_OK)
-                fail_msg("%s: %s", text, err);
-}
 
 /* "event|actor|revision|detail" per line, for comparing a whole history at once. */
 static char *lines(const cJSON *array, bool history)
@@ -152,7 +98,7 @@ static void test_history_tells_every_event_in_order(void **state)
         add_escalations(f);
         cJSON *h = cJSON_CreateArray();
         bool more = true;
-        assert_int_equal(dawn_store_history_json(f->store, "A1", 100, h, &more), 0);
+        assert_int_equal(dawn_store_history_json(f->s, "A1", 100, h, &more), 0);
         assert_false(more);
         char *got = lines(h, true);
         static const char *const want =
@@ -189,14 +135,14 @@ static void test_history_is_bounded_oldest_first(void **state)
         add_alert(f);
         cJSON *h = cJSON_CreateArray();
         bool more = false;
-        assert_int_equal(dawn_store_history_json(f->store, "A1", 2, h, &more), 0);
+        assert_int_equal(dawn_store_history_json(f->s, "A1", 2, h, &more), 0);
         assert_true(more);
         assert_int_equal(cJSON_GetArraySize(h), 2);
         assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(h, 0), "event")->valuestring, "issue");
         cJSON_Delete(h);
         /* an alert nobody touched has no history, and says so */
         h = cJSON_CreateArray();
-        assert_int_equal(dawn_store_history_json(f->store, "A9", 10, h, &more), 0);
+        assert_int_equal(dawn_store_history_json(f->s, "A9", 10, h, &more), 0);
         assert_false(more);
         assert_int_equal(cJSON_GetArraySize(h), 0);
         cJSON_Delete(h);
@@ -212,7 +158,7 @@ static void test_history_shows_an_odd_escalation_detail_as_it_is(void **state)
             (long long)T0, (long long)T0, (long long)(T0 + SEC));
         cJSON *h = cJSON_CreateArray();
         bool more;
-        assert_int_equal(dawn_store_history_json(f->store, "A1", 100, h, &more), 0);
+        assert_int_equal(dawn_store_history_json(f->s, "A1", 100, h, &more), 0);
         char *got = lines(h, true);
         assert_non_null(strstr(got, "|escalate|dawnd (escalation)|-|not acknowledged by x; told ph-duty-officer\n"));
         free(got);
@@ -225,14 +171,14 @@ static void test_audit_filters_and_keeps_the_newest(void **state)
         add_alert(f);
         cJSON *a = cJSON_CreateArray();
         bool more = true;
-        assert_int_equal(dawn_store_audit_json(f->store, 0, NULL, 100, a, &more), 0);
+        assert_int_equal(dawn_store_audit_json(f->s, 0, NULL, 100, a, &more), 0);
         assert_false(more);
         assert_int_equal(cJSON_GetArraySize(a), 7);
         cJSON_Delete(a);
 
         /* the newest 2, oldest first */
         a = cJSON_CreateArray();
-        assert_int_equal(dawn_store_audit_json(f->store, 0, NULL, 2, a, &more), 0);
+        assert_int_equal(dawn_store_audit_json(f->s, 0, NULL, 2, a, &more), 0);
         assert_true(more);
         char *got = lines(a, false);
         assert_string_equal(got, "2026-12-05T10:10:00Z|cancel|uid 1000 (alice)|A1|lab retest negative\n"
@@ -242,13 +188,13 @@ static void test_audit_filters_and_keeps_the_newest(void **state)
 
         /* one actor exactly, since a time */
         a = cJSON_CreateArray();
-        assert_int_equal(dawn_store_audit_json(f->store, T0 + SEC, "uid 1000 (alice)", 100, a, &more), 0);
+        assert_int_equal(dawn_store_audit_json(f->s, T0 + SEC, "uid 1000 (alice)", 100, a, &more), 0);
         got = lines(a, false);
         assert_string_equal(got, "2026-12-05T10:10:00Z|cancel|uid 1000 (alice)|A1|lab retest negative\n");
         free(got);
         cJSON_Delete(a);
         a = cJSON_CreateArray();
-        assert_int_equal(dawn_store_audit_json(f->store, 0, "uid 1000", 100, a, &more), 0);
+        assert_int_equal(dawn_store_audit_json(f->s, 0, "uid 1000", 100, a, &more), 0);
         assert_int_equal(cJSON_GetArraySize(a), 0);
         cJSON_Delete(a);
 }
@@ -262,7 +208,7 @@ static void test_audit_answer_is_bounded_in_bytes(void **state)
                " printf('%%.*c', 100000, 'y') FROM n");
         cJSON *a = cJSON_CreateArray();
         bool more = false;
-        assert_int_equal(dawn_store_audit_json(f->store, 0, NULL, 1000, a, &more), 0);
+        assert_int_equal(dawn_store_audit_json(f->s, 0, NULL, 1000, a, &more), 0);
         assert_true(more);
         int n = cJSON_GetArraySize(a);
         assert_true(n > 0 && n <= DAWN_TRAIL_MAX_BYTES / 100000);

@@ -5,11 +5,8 @@
  * pruning, a restart), and reading them costs the same with 200,000 delivered
  * rows in the store as with none. Cost is counted in SQLite VM steps, not in
  * time: a full pass over the history would be hundreds of thousands. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
+#include "dawn_test_store.h"
 
 #include <cJSON.h>
 #include <sqlite3.h>
@@ -27,51 +24,6 @@
 /* the status queries read only what is live (a dozen rows here): a bound far under one
  * pass over HISTORY rows, and far over what reading the live rows takes */
 #define STATUS_STEPS_MAX 1000
-
-struct fixture {
-        char dir[64];
-        char path[96];
-        struct dawn_store *s;
-        sqlite3 *db; /* a second connection: the oracle, and the writer of history */
-};
-
-static int setup(void **state)
-{
-        struct fixture *f = calloc(1, sizeof(*f));
-        snprintf(f->dir, sizeof(f->dir), "/tmp/dawn-counts-test.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof(f->path), "%s/dawn.db", f->dir);
-        /* the schema, then the second connection */
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
-        f->s = dawn_store_close(f->s);
-        assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct fixture *f = *state;
-        char p[128];
-        static const char *const suffix[] = { "", "-wal", "-shm" };
-        sqlite3_close(f->db);
-        dawn_store_close(f->s);
-        for (int i = 0; i < 3; i++) {
-                snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-                unlink(p);
-        }
-        rmdir(f->dir);
-        free(f);
-        return 0;
-}
-
-static void sql(struct fixture *f, const char *q)
-{
-        char *err = NULL;
-        int rc = sqlite3_exec(f->db, q, NULL, NULL, &err);
-        if (rc != SQLITE_OK)
-                fail_msg("%s: %s", q, err);
-}
 
 static int64_t sql_int(struct fixture *f, const char *q)
 {
@@ -157,7 +109,7 @@ static void fill_history(struct fixture *f)
                  " THEN 'superseded' ELSE 'delivered' END, %lld, %lld FROM n",
                  HISTORY, NOW - DAY, NOW - DAY);
         sql(f, "BEGIN");
-        sql(f, q);
+        sql(f, "%s", q);
         sql(f, "COMMIT");
 }
 
@@ -171,7 +123,7 @@ static void fill_live(struct fixture *f)
                  " expires_at, json) VALUES ('A1', 1, 'f1', 'active', 'confirmed', 1, %lld, %lld, %lld, '{}'),"
                  " ('A2', 2, 'f2', 'expired', 'confirmed', 1, %lld, %lld, 0, '{}')",
                  NOW - DAY, NOW - DAY, NOW + DAY, NOW - 100 * DAY, NOW - 100 * DAY);
-        sql(f, q);
+        sql(f, "%s", q);
         /* 1000001-1000003 sms pending to one number, 1000004-5 mqtt retrying,
          * 1000006-7 email in flight (a crash left them), 1000008 email pending */
         snprintf(q, sizeof(q),
@@ -190,7 +142,7 @@ static void fill_live(struct fixture *f)
                  " (2000003, 'A2', 1, 'q3', 'sms', '+447700900004', 'publish', 'sent', %2$lld, %2$lld),"
                  " (2000004, 'A2', 1, 'q4', 'email', 'd@x', 'publish', 'failed', %2$lld, %2$lld)",
                  NOW - DAY, NOW - 100 * DAY);
-        sql(f, q);
+        sql(f, "%s", q);
         sql(f, "COMMIT");
 }
 

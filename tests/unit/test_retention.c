@@ -4,11 +4,8 @@
  * delivery times; open alerts, alerts that ended recently and alerts with
  * a delivery still waiting are left alone; a dry run changes nothing; a
  * step takes a bounded batch of alerts. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "dawn_test.h"
+#include "dawn_test_store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,44 +16,8 @@
 #include "alert.h"
 #include "store.h"
 
-#define SEC INT64_C(1000000)
 #define NOW (INT64_C(1800000000) * SEC) /* 2027-01-15 */
 #define DAY (86400 * SEC)
-
-struct fixture {
-        char dir[64];
-        char path[96];
-        struct dawn_store *s;
-        sqlite3 *db; /* a second connection, for what the store has no question for */
-};
-
-static int setup(void **state)
-{
-        struct fixture *f = calloc(1, sizeof(*f));
-        snprintf(f->dir, sizeof(f->dir), "/tmp/dawn-retention-test.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof(f->path), "%s/dawn.db", f->dir);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
-        assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct fixture *f = *state;
-        char p[128];
-        static const char *const suffix[] = { "", "-wal", "-shm" };
-        sqlite3_close(f->db);
-        dawn_store_close(f->s);
-        for (int i = 0; i < 3; i++) {
-                snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-                unlink(p);
-        }
-        rmdir(f->dir);
-        free(f);
-        return 0;
-}
 
 /* An alert with status and updated_at as given; its id is returned in id. */
 static void add_alert(struct fixture *f, enum dawn_status status, int64_t updated_at, char *id)
@@ -74,14 +35,6 @@ static void add_alert(struct fixture *f, enum dawn_status status, int64_t update
         assert_int_equal(dawn_store_save_alert(f->s, &a, "fp", true), 0);
         strcpy(id, a.id);
         dawn_alert_clear(&a);
-}
-
-static void sql(struct fixture *f, const char *text)
-{
-        char *err = NULL;
-        int rc = sqlite3_exec(f->db, text, NULL, NULL, &err);
-        if (rc != SQLITE_OK)
-                fail_msg("%s: %s", text, err);
 }
 
 static int64_t count(struct fixture *f, const char *query)
@@ -299,7 +252,7 @@ static void test_old_join_counts_go_and_opt_outs_stay(void **state)
         snprintf(q, sizeof(q), "INSERT INTO public_joins VALUES ('+447700900555', %lld, 2), ('+447700900555', %lld, 1),"
                                " ('+447700900556', %lld, 1)",
                  (long long)(today - 5), (long long)(today - 1), (long long)today);
-        sql(f, q);
+        sql(f, "%s", q);
         assert_int_equal(dawn_store_begin(f->s), 0);
         assert_int_equal(dawn_store_set_opt_out(f->s, "+447700900777", true, "notify", NOW - 400 * DAY), 1);
         assert_int_equal(dawn_store_commit(f->s), 0);

@@ -6,6 +6,7 @@
  * acknowledgements by the subscriber's kind, escalations, opt-outs and
  * public subscriptions. */
 #include "dawn_test.h"
+#include "dawn_test_store.h"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -62,53 +63,6 @@ static void test_percentile_by_nearest_rank(void **state UNUSED)
 
 /* ---- the figures over a store with fixed times ---- */
 
-struct fixture {
-        char dir[64];
-        char path[96];
-        struct dawn_store *store;
-        sqlite3 *db; /* a second connection that writes the history as dawnd would have */
-};
-
-static int setup(void **state)
-{
-        struct fixture *f = calloc(1, sizeof(*f));
-        snprintf(f->dir, sizeof(f->dir), "/tmp/dawn-summary-test.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof(f->path), "%s/dawn.db", f->dir);
-        assert_int_equal(dawn_store_open(f->path, &f->store), 0);
-        assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct fixture *f = *state;
-        char p[128];
-        static const char *const suffix[] = { "", "-wal", "-shm" };
-        sqlite3_close(f->db);
-        dawn_store_close(f->store);
-        for (int i = 0; i < 3; i++) {
-                snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-                unlink(p);
-        }
-        rmdir(f->dir);
-        free(f);
-        return 0;
-}
-
-static __attribute__((format(printf, 2, 3))) void sql(struct fixture *f, const char *fmt, ...)
-{
-        char buf[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        char *err = NULL;
-        if (sqlite3_exec(f->db, buf, NULL, NULL, &err) != SQLITE_OK)
-                fail_msg("%s: %s", buf, err);
-}
-
 static int seq;
 
 /* An alert as the store holds it: its row, and a revision per (status, time). */
@@ -138,7 +92,7 @@ static void delivery(struct fixture *f, const char *alert_id, const char *subscr
 static cJSON *summary(struct fixture *f, int64_t since, int64_t until)
 {
         cJSON *s = NULL;
-        assert_int_equal(dawn_summary_json(f->store, config, since, until, &s), 0);
+        assert_int_equal(dawn_summary_json(f->s, config, since, until, &s), 0);
         assert_non_null(s);
         return s;
 }
