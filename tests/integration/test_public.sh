@@ -194,23 +194,7 @@ check "reaches a member of its child area, through Twilio" \
 
 # ---- a flood of JOINs ----
 rss_before=$(rss)
-/usr/bin/python3 - "$GW_PORT" <<'PY' >"$T/flood.out"
-import json, sys, threading, urllib.request
-port = sys.argv[1]
-def send(i):
-    body = json.dumps({"api": "twilio", "from": "+4477009%05d" % (10000 + i), "body": "JOIN soton"}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%s/_control/inbound" % port, data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=10).read())
-results = []
-def worker(k):
-    for i in range(k, 200, 8):
-        results.append(send(i))
-threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-for t in threads: t.start()
-for t in threads: t.join()
-print(sum(1 for r in results if r["status"] == 200), sum(1 for r in results if "full" in (r["body"] or "")))
-PY
+/usr/bin/python3 "$(dirname "$0")/join_flood.py" "$GW_PORT" twilio 10000 200 >"$T/flood.out"
 read -r answered full <"$T/flood.out"
 check "200 JOINs from 200 numbers are all answered 200 ($answered)" test "$answered" = 200
 check "those beyond public.max_subscribers are told it is full ($full)" test "$full" -ge 150

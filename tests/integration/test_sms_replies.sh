@@ -146,26 +146,11 @@ check "/metrics counts it" test "$(metric dawn_sms_reply_texts_total result=opte
 
 # ---- a flood of JOINs does not delay a hostel's alert ----
 rss_before=$(rss)
-/usr/bin/python3 - "$GW_PORT" <<'PY' >"$T/flood.out"
-import json, sys, threading, urllib.request
-port = sys.argv[1]
-def send(i):
-    body = json.dumps({"api": "notify", "from": "+4477009%05d" % (20000 + i), "body": "JOIN soton"}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%s/_control/inbound" % port, data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=10).read())
-results = []
-def worker(k):
-    for i in range(k, 100, 8):
-        results.append(send(i))
-threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-for t in threads: t.start()
-for t in threads: t.join()
-print(sum(1 for r in results if r["status"] == 200))
-PY
+/usr/bin/python3 "$(dirname "$0")/join_flood.py" "$GW_PORT" notify 20000 100 >"$T/flood.out"
 ctl --json issue --area portsmouth --sold-as heroin --adulterant nitazene --evidence toxicology --casualties 2 \
         "Heroin in Portsmouth contains a nitazene." >"$T/pro.json"
-check "100 JOINs from 100 numbers are all answered 200 ($(cat "$T/flood.out"))" test "$(cat "$T/flood.out")" = 100
+read -r answered _ <"$T/flood.out"
+check "100 JOINs from 100 numbers are all answered 200 ($answered)" test "$answered" = 100
 check "the hostel's alert text is delivered" wait_for "[ \$(sms_count +447700900125 '' A) -ge 1 ]" 10
 before=$(/usr/bin/python3 -c 'import json,sys
 rows=[json.loads(l) for l in open(sys.argv[1])]
