@@ -1,7 +1,6 @@
 #include "control.h"
 
 #include <errno.h>
-#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <grp.h>
@@ -780,18 +779,12 @@ static cJSON *cmd_public(struct dawn_ways *ways, const struct dawn_peer *p, cons
 static cJSON *cmd_summary(struct dawn_ways *ways, const struct dawn_peer *p, const cJSON *req)
 {
         static const char *const args[] = { "since_seconds", NULL };
+        double seconds = SUMMARY_DEFAULT_SECONDS;
         cJSON *bad = check_args(req, args);
+        if (!bad)
+                bad = want_count(req, "since_seconds", 1, SUMMARY_MAX_SECONDS, &seconds);
         if (bad)
                 return bad;
-        const cJSON *since = cJSON_GetObjectItemCaseSensitive(req, "since_seconds");
-        double seconds = SUMMARY_DEFAULT_SECONDS;
-        if (since) {
-                if (!cJSON_IsNumber(since) || since->valuedouble < 1 || since->valuedouble > SUMMARY_MAX_SECONDS ||
-                    since->valuedouble != floor(since->valuedouble))
-                        return answer_error("since_seconds", false, "since_seconds: a whole number of seconds, 1 to %lld",
-                                            SUMMARY_MAX_SECONDS);
-                seconds = since->valuedouble;
-        }
         int64_t until = dawn_now_usec();
         cJSON *summary;
         int r = dawn_summary_json(ways->store, ways->config, until - (int64_t)seconds * 1000000, until, &summary);
