@@ -262,9 +262,13 @@ try {
         await check('an update changes the card (new advice, revision 2)', async () => {
                 await cardShows(page, ids.warning, /revision 2.*Never use alone: call 999/, 2000);
         });
+        // the new card's own sound comes up to 250 ms after the card (sounds that land together are
+        // batched); wait for it, or it would be taken for the escalation's
+        const soundsBeforeCard = await page.evaluate(() => window.dawnBoard.sounds.length);
         ids.escalating = dawnctl(...scenario.escalating).id;
         await card(page, ids.escalating).waitFor({ timeout: 2000 });
-        const soundsBefore = await page.evaluate(() => window.dawnBoard.sounds.length);
+        const soundsBefore = (await until('the new card\'s sound', () => page.evaluate((n) =>
+                window.dawnBoard.sounds.length > n && window.dawnBoard.sounds, soundsBeforeCard), 2000)).length;
         dawnctl('update', ids.escalating, '--casualties', '3');
         await check('an escalated alert (info to warning) is flagged "Grade raised" and sounds again', async () => {
                 await cardShows(page, ids.escalating, /^Warning.*Grade raised/i, 2000);
