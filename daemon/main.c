@@ -2,6 +2,7 @@
  * config, and the daemon's loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,19 @@ static void raise_fd_limit(void)
                                   (unsigned long long)soft, (unsigned long long)rl.rlim_max);
 }
 
+/* glibc gives the top of the heap back to the kernel (brk) whenever more than
+ * 128 KiB is free there, and takes it again on the next request: profiled
+ * under wrk, that shrink-and-regrow (with its TLB flushes and page faults)
+ * was a fifth of dawnd's CPU time. Keeping up to 2 MiB of free heap costs at
+ * most that in RSS. Blocks from 256 KiB up still come from mmap, so a large
+ * transient buffer is still returned at once. */
+static void keep_heap_warm(void)
+{
+        mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
+        mallopt(M_TOP_PAD, 512 * 1024);
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+}
+
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -94,6 +108,7 @@ int main(int argc, char **argv)
 
         log_init(foreground, debug ? LOG_DEBUG : LOG_INFO);
         raise_fd_limit();
+        keep_heap_warm();
         struct dawn_config *config = NULL;
         struct dawn_errors errs = { 0 };
         int r = dawn_config_load(path, &config, &errs);

@@ -1111,6 +1111,12 @@ int dawn_store_open(const char *path, struct dawn_store **out)
          * removed (or STOP and erasure requests) must not stay readable in the file */
         if (r == 0)
                 r = exec(s, "PRAGMA secure_delete = ON");
+        /* each write in a group commit is a savepoint, so that a failed one is undone
+         * alone; past 64 KiB SQLite spills that statement journal to a temporary file,
+         * which it created, wrote and unlinked once per commit (five system calls and
+         * ~60 KiB of writes). A batch is bounded (commit.h), so memory holds it. */
+        if (r == 0)
+                r = exec(s, "PRAGMA temp_store = MEMORY");
         if (r == 0)
                 r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
         if (r == 0)
