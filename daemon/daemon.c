@@ -349,6 +349,7 @@ static int open_store(struct dawn_daemon *d)
                 return log_error_errno(r, "store %s was written by a newer dawnd; refusing to touch it", d->ways.db_path);
         if (r < 0)
                 return log_error_errno(r, "store %s: cannot open: %m", d->ways.db_path);
+        dawn_store_checkpoint_in_background(d->ways.store, d->ways.db_path); /* or in commits, as before */
         r = dawn_store_requeue_inflight(d->ways.store, dawn_now_usec());
         if (r > 0)
                 log_notice("store: %d delivery(ies) were in flight when dawnd last stopped; sending them again", r);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
+
 /* Migrations, oldest first: entry i takes the schema from version i to
  * version i + 1 (PRAGMA user_version). Never edit one that has shipped;
  * append a new one. */
@@ -873,6 +875,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 struct dawn_store {
         sqlite3 *db;
+        struct dawn_checkpointer *checkpointer; /* NULL: SQLite checkpoints inside commits */
         sqlite3_stmt *stmt[ST_COUNT];
         bool in_tx;
         int fail_next_commit;   /* tests: the SQLite code the next COMMIT fails with, or 0 */
@@ -1141,6 +1144,8 @@ struct dawn_store *dawn_store_close(struct dawn_store *s)
                 sqlite3_finalize(s->stmt[i]);
         if (s->in_tx)
                 exec(s, "ROLLBACK");
+        /* first, so that the close below is the last connection's and checkpoints it all */
+        s->checkpointer = dawn_checkpointer_stop(s->db, s->checkpointer);
         sqlite3_close(s->db);
         free(s);
         return NULL;
@@ -3504,6 +3509,18 @@ int dawn_store_checkpoint_truncate(struct dawn_store *s)
                 return -EBUSY; /* a batch is open: its pages are not in the log yet */
         int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
         return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY : sqlite_to_errno(rc);
+}
+
+int dawn_store_checkpoint_in_background(struct dawn_store *s, const char *path)
+{
+        if (s->checkpointer)
+                return 0;
+        return dawn_checkpointer_start(s->db, path, &s->checkpointer);
+}
+
+void dawn_store_checkpoint_counts(struct dawn_store *s, struct dawn_checkpoint_counts *out)
+{
+        dawn_checkpointer_counts(s->checkpointer, out);
 }
 
 /* ---- acks from a shared number (issue 13 review) ---- */
