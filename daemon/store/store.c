@@ -285,6 +285,39 @@ static const char *const migrations[] = {
         "CREATE INDEX sms_replies_by_number ON sms_replies(number, created_at);"
         "CREATE INDEX sms_replies_ended ON sms_replies(updated_at)"
         "  WHERE state NOT IN ('pending', 'retrying', 'in-flight');",
+        /* 10: a lean write path (issue 12). Every index is written with every
+         * row it holds, and a delivery is written three times (queued, in
+         * flight, ended). Touches only what it names.
+         * - outbox_by_state (channel, state) held every delivery ever made and
+         *   moved each one twice; what needs it is only the few in flight (a
+         *   crash's requeue, status): a partial index of those. The ended ones
+         *   are counted in memory (struct ended_counts), saved in
+         *   outbox_ended_saved at a clean close and read back at the next
+         *   open; after a crash they are counted once from the outbox.
+         * - The open-alert lookup by fingerprint (intake's deduplication) only
+         *   ever asks for open alerts, newest first: a partial index of those,
+         *   in that order, instead of one over every alert ever made.
+         * - submissions are looked up only by their key: WITHOUT ROWID, one
+         *   b-tree instead of a table and its key's index. */
+        "DROP INDEX outbox_by_state;"
+        "CREATE INDEX outbox_in_flight ON outbox(channel) WHERE state = 'in-flight';"
+        "CREATE TABLE outbox_ended_saved ("
+        "  channel TEXT NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  deliveries INTEGER NOT NULL,"
+        "  PRIMARY KEY (channel, state)) WITHOUT ROWID;"
+        "DROP INDEX alerts_by_fingerprint;"
+        "CREATE INDEX alerts_open_by_fingerprint ON alerts(fingerprint, updated_at) WHERE status IN ('active', 'pending');"
+        "CREATE TABLE submissions10 ("
+        "  source TEXT NOT NULL,"
+        "  source_ref TEXT NOT NULL,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
+        "  received_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (source, source_ref)) WITHOUT ROWID;"
+        "INSERT INTO submissions10 (source, source_ref, alert_id, received_at)"
+        "  SELECT source, source_ref, alert_id, received_at FROM submissions;"
+        "DROP TABLE submissions;"
+        "ALTER TABLE submissions10 RENAME TO submissions;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
@@ -296,8 +329,14 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_V
 #define DAWN_STORE_CHANNELS "'mqtt', 'sms', 'email'"
 _Static_assert(DAWN_CHANNEL_COUNT == 3, "DAWN_STORE_CHANNELS must list every channel");
 
+/* outbox_ended_saved's row that marks its counts complete (no channel has this name) */
+#define SAVED_MARK "*"
+
 enum stmt_id {
         ST_ENDED_COUNTS,
+        ST_SAVED_ENDED,
+        ST_SAVED_ENDED_CLEAR,
+        ST_SAVED_ENDED_ADD,
         ST_NEXT_SEQ,
         ST_INSERT_ALERT,
         ST_UPDATE_ALERT,
@@ -540,23 +579,27 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5 WHERE id = ?1"
                         " AND (state = 'in-flight' OR (?2 IN ('pending', 'failed') AND state IN ('pending', 'retrying')))"
                         " RETURNING channel",
-        /* by (channel, state) through outbox_by_state: without the channel it read all history */
-        [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ? WHERE channel IN (" DAWN_STORE_CHANNELS ")"
-                       " AND state = 'in-flight'",
+        /* through the partial index of what is in flight: never the history */
+        [ST_REQUEUE] = "UPDATE outbox INDEXED BY outbox_in_flight SET state = 'pending', updated_at = ?"
+                       " WHERE channel IN (" DAWN_STORE_CHANNELS ") AND state = 'in-flight'",
         [ST_FAIL_EXPIRED] = "UPDATE outbox SET state = 'failed', last_error = ?3, updated_at = ?4"
                             " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?2",
         [ST_DELIVERIES] = "SELECT subscriber, channel, recipient, action, revision, state, attempts, last_error,"
                            " next_at, updated_at, purpose, about FROM outbox WHERE alert_id = ? ORDER BY revision, subscriber, channel, id",
         /* status, STATUS= and /metrics must not cost more as delivered history grows: they
          * read only the live deliveries, the waiting ones through the partial index of what
-         * waits, the in-flight ones through outbox_by_state; the ended ones are counted in
-         * memory (struct ended_counts). ST_ENDED_COUNTS is the one pass at open. */
+         * waits, the in-flight ones through that of what is in flight; the ended ones are
+         * counted in memory (struct ended_counts). ST_ENDED_COUNTS is the one pass over the
+         * history, at an open after a crash (a clean close saves the counts: ST_SAVED_*). */
         [ST_ENDED_COUNTS] = "SELECT channel, state, count(*) FROM outbox"
                             " WHERE state NOT IN ('pending', 'retrying', 'in-flight') GROUP BY channel, state",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox INDEXED BY outbox_waiting"
                             " WHERE state IN ('pending', 'retrying') GROUP BY channel, state"
-                            " UNION ALL SELECT channel, state, count(*) FROM outbox"
+                            " UNION ALL SELECT channel, state, count(*) FROM outbox INDEXED BY outbox_in_flight"
                             " WHERE channel IN (" DAWN_STORE_CHANNELS ") AND state = 'in-flight' GROUP BY channel",
+        [ST_SAVED_ENDED] = "SELECT channel, state, deliveries FROM outbox_ended_saved",
+        [ST_SAVED_ENDED_CLEAR] = "DELETE FROM outbox_ended_saved",
+        [ST_SAVED_ENDED_ADD] = "INSERT INTO outbox_ended_saved (channel, state, deliveries) VALUES (?1, ?2, ?3)",
         [ST_COUNT_WAITING] = "SELECT count(*) FROM outbox INDEXED BY outbox_waiting WHERE state IN ('pending', 'retrying')",
         [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
         [ST_ALERTS_BY_TYPE] = "SELECT json FROM alerts WHERE type = ?1 AND updated_at >= ?2"
@@ -878,6 +921,7 @@ struct dawn_store {
         struct dawn_checkpointer *checkpointer; /* NULL: SQLite checkpoints inside commits */
         sqlite3_stmt *stmt[ST_COUNT];
         bool in_tx;
+        bool ended_loaded;      /* the ended counts below are the store's: a close may save them */
         int fail_next_commit;   /* tests: the SQLite code the next COMMIT fails with, or 0 */
         /* Deliveries that ended (delivered, sent, failed, superseded, opted-out) per
          * channel and state: the outbox's history, which grows with every alert until
@@ -1052,20 +1096,100 @@ static int migrate(struct dawn_store *s)
 }
 
 /* The one pass over history: at open, before anything else writes. */
+/* The counts a clean close saved (ended_save), taken and removed in one
+ * transaction: after that, only another clean close saves them again, so a
+ * crash can never leave counts behind that the outbox has moved past. 1 if
+ * they were there and are now in s->ended, 0 if not (or if they could not be
+ * removed: then they are not used), or -errno. */
+static int ended_take_saved(struct dawn_store *s)
+{
+        if (exec(s, "BEGIN IMMEDIATE") < 0)
+                return 0;
+        sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED);
+        bool saved = false;
+        int rc = st ? SQLITE_OK : SQLITE_ERROR;
+        while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *channel = (const char *)sqlite3_column_text(st, 0);
+                if (strcmp(channel, SAVED_MARK) == 0) {
+                        saved = true;
+                        continue;
+                }
+                int c = dawn_channel_from_name(channel);
+                int state = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1));
+                if (c >= 0 && c < DAWN_CHANNEL_COUNT && state >= 0 && state < DAWN_DELIVERY_STATE_COUNT &&
+                    !live_state(state))
+                        s->ended.committed[c][state] = sqlite3_column_int64(st, 2);
+        }
+        if (st)
+                sqlite3_reset(st);
+        if (rc == SQLITE_DONE && saved && run(s, stmt(s, ST_SAVED_ENDED_CLEAR)) >= 0 && exec(s, "COMMIT") == 0)
+                return 1;
+        if (!sqlite3_get_autocommit(s->db))
+                exec(s, "ROLLBACK");
+        memset(&s->ended, 0, sizeof(s->ended));
+        return 0;
+}
+
 static int ended_load(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_ENDED_COUNTS);
-        if (!st)
-                return -EIO;
         memset(&s->ended, 0, sizeof(s->ended));
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
-                           dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)),
-                           sqlite3_column_int64(st, 2));
-        sqlite3_reset(st);
+        int r = ended_take_saved(s);
+        if (r == 0) {
+                /* first open of this store, or dawnd stopped without closing it: one pass */
+                sqlite3_stmt *st = stmt(s, ST_ENDED_COUNTS);
+                if (!st)
+                        return -EIO;
+                int rc;
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                        ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
+                                   dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)),
+                                   sqlite3_column_int64(st, 2));
+                sqlite3_reset(st);
+                r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        }
+        if (r < 0)
+                return r;
         sqlite3_rollback_hook(s->db, ended_rolled_back, s);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        s->ended_loaded = true;
+        return 0;
+}
+
+/* At a clean close: the ended counts, for the next open to read instead of
+ * counting the whole outbox again. Best effort: if this fails (a full disk),
+ * the next open counts. */
+static void ended_save(struct dawn_store *s)
+{
+        if (!s->ended_loaded || !sqlite3_get_autocommit(s->db) || exec(s, "BEGIN IMMEDIATE") < 0)
+                return;
+        int r = run(s, stmt(s, ST_SAVED_ENDED_CLEAR));
+        for (int c = 0; r >= 0 && c < DAWN_CHANNEL_COUNT; c++)
+                for (int state = 0; r >= 0 && state < DAWN_DELIVERY_STATE_COUNT; state++) {
+                        if (!s->ended.committed[c][state])
+                                continue;
+                        sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
+                        if (!st) {
+                                r = -EIO;
+                                break;
+                        }
+                        bind_text(st, 1, dawn_channel_name(c));
+                        bind_text(st, 2, dawn_delivery_state_name(state));
+                        sqlite3_bind_int64(st, 3, s->ended.committed[c][state]);
+                        r = run(s, st);
+                }
+        if (r >= 0) {
+                /* the mark says "complete": counts of zero have no row of their own */
+                sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
+                if (st) {
+                        bind_text(st, 1, SAVED_MARK);
+                        bind_text(st, 2, SAVED_MARK);
+                        sqlite3_bind_int64(st, 3, 0);
+                        r = run(s, st);
+                } else {
+                        r = -EIO;
+                }
+        }
+        if (r < 0 || exec(s, "COMMIT") < 0)
+                exec(s, "ROLLBACK");
 }
 
 /* Steps an outbox change that returns each changed row's channel: each counts as
@@ -1140,10 +1264,12 @@ struct dawn_store *dawn_store_close(struct dawn_store *s)
 {
         if (!s)
                 return NULL;
-        for (int i = 0; i < ST_COUNT; i++)
-                sqlite3_finalize(s->stmt[i]);
         if (s->in_tx)
                 exec(s, "ROLLBACK");
+        s->in_tx = false;
+        ended_save(s);
+        for (int i = 0; i < ST_COUNT; i++)
+                sqlite3_finalize(s->stmt[i]);
         /* first, so that the close below is the last connection's and checkpoints it all */
         s->checkpointer = dawn_checkpointer_stop(s->db, s->checkpointer);
         sqlite3_close(s->db);

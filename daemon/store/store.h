@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 9
+#define DAWN_STORE_SCHEMA_VERSION 10
 
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <cJSON.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -113,6 +114,18 @@ static void test_reopening_keeps_what_was_stored(void **state)
         assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
 }
 
+/* What migration 10 changes (the lean write path), changed back. */
+#define UNDO_LEAN                                                                                                 \
+        "DROP INDEX outbox_in_flight; DROP TABLE outbox_ended_saved;"                                            \
+        "CREATE INDEX outbox_by_state ON outbox(channel, state);"                                                \
+        "DROP INDEX alerts_open_by_fingerprint;"                                                                 \
+        "CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, status, updated_at);"                         \
+        "CREATE TABLE submissions9 (source TEXT NOT NULL, source_ref TEXT NOT NULL,"                             \
+        " alert_id TEXT NOT NULL REFERENCES alerts(id), received_at INTEGER NOT NULL,"                           \
+        " PRIMARY KEY (source, source_ref));"                                                                    \
+        "INSERT INTO submissions9 SELECT * FROM submissions; DROP TABLE submissions;"                            \
+        "ALTER TABLE submissions9 RENAME TO submissions;"
+
 /* What migration 9 adds (the queue of replies to Notify inbound texts). */
 #define UNDO_SMS_REPLIES "DROP TABLE sms_replies;"
 
@@ -159,7 +172,7 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
                                       "DROP TABLE twilio_requests;"
@@ -203,7 +216,7 @@ static void test_schema_3_store_keeps_its_clusters(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
         " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP TABLE twilio_requests;"
                                       NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
                                       "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
@@ -270,7 +283,7 @@ static void test_schema_5_store_keeps_what_its_reports_say(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json, proposal) VALUES ('" alert "',"         \
         " 'ambulance', 2000, '{\"type\":\"batch\",\"area\":\"southampton\"," json "}', " proposal ");"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED
+                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED
                                       ALERT_ROW(1, "batch") ALERT_ROW(2, "cluster") ALERT_ROW(3, "batch")
                                       REPORT("A1", "\"evidence\":\"clinical\",\"casualties\":2,"
                                                    "\"adulterants\":[\"Nitazene\",\"xylazine\"]", "NULL")
@@ -666,7 +679,7 @@ static void test_schema_6_store_keeps_its_outbox(void **state)
         sqlite3 *db;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP
+                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP
                                       ALERT_ROW(1, "batch")
                                       "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES ('A1', 1,"
                                       " 1000, '{\"id\":\"A1\"}');"
@@ -721,7 +734,7 @@ static void test_schema_8_store_gets_the_reply_queue(void **state)
         dawn_store_close(s);
         sqlite3 *db;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, UNDO_SMS_REPLIES "PRAGMA user_version = 8", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, UNDO_LEAN UNDO_SMS_REPLIES "PRAGMA user_version = 8", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         assert_int_equal(dawn_store_open(f->path, &s), 0);
         assert_int_equal(dawn_store_replies_waiting(s), 0);
@@ -806,6 +819,103 @@ static void test_sms_replies(void **state)
         dawn_store_close(s);
 }
 
+/* What a query of one value says, on a connection of the test's own. */
+static char *query_text(sqlite3 *db, const char *q)
+{
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+        char *v = NULL;
+        if (sqlite3_step(st) == SQLITE_ROW)
+                v = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+        sqlite3_finalize(st);
+        return v ? v : strdup("(none)");
+}
+
+/* Everything a store holds, as one text: every row of every table that has rows,
+ * in key order, so that a migration that loses or changes one is seen. */
+#define STORE_CONTENTS                                                                                            \
+        "SELECT group_concat(r, char(10)) FROM ("                                                                \
+        " SELECT 'alert ' || id || ' ' || seq || ' ' || fingerprint || ' ' || status || ' ' || grade || ' ' ||"  \
+        "  revision || ' ' || length(json) AS r FROM alerts"                                                     \
+        " UNION ALL SELECT 'revision ' || alert_id || ' ' || revision || ' ' || length(json) FROM revisions"     \
+        " UNION ALL SELECT 'submission ' || source || ' ' || source_ref || ' ' || alert_id || ' ' || received_at" \
+        "  FROM submissions"                                                                                     \
+        " UNION ALL SELECT 'delivery ' || id || ' ' || alert_id || ' ' || revision || ' ' || subscriber || ' ' ||" \
+        "  channel || ' ' || recipient || ' ' || state FROM outbox"                                              \
+        " UNION ALL SELECT 'audit ' || id || ' ' || action || ' ' || coalesce(alert_id, '') FROM audit"          \
+        " UNION ALL SELECT 'corroboration ' || id || ' ' || alert_id FROM corroborations"                        \
+        " ORDER BY 1)"
+
+/* A real store that dawnd 0.1.0 (schema 9) wrote, not one made to look old:
+ * tests/unit/data/store-v9.sql is its dump (4 alerts issued, updated,
+ * cancelled and merged over dawnctl and HTTP, 20 MQTT deliveries). The
+ * lean-write-path migration (10) keeps every row, and what reads them by
+ * the new indexes finds what it found before. */
+static void test_real_version_9_store_is_migrated(void **state)
+{
+        struct fixture *f = *state;
+        FILE *in = fopen("tests/unit/data/store-v9.sql", "re");
+        assert_non_null(in);
+        static char dump[256 * 1024];
+        size_t n = fread(dump, 1, sizeof(dump) - 1, in);
+        fclose(in);
+        assert_true(n > 0 && n < sizeof(dump) - 1);
+        dump[n] = '\0';
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, dump, NULL, NULL, NULL), SQLITE_OK);
+        char *before = query_text(db, STORE_CONTENTS);
+        sqlite3_close(db);
+        assert_int_equal(pragma_int(f->path, "user_version"), 9);
+        assert_non_null(strstr(before, "delivery 20 "));
+
+        struct dawn_store *s = NULL;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        /* deduplication finds the open alerts by fingerprint, and not the cancelled one */
+        char id[DAWN_MAX_ID_CHARS + 1];
+        assert_int_equal(dawn_store_find_match(s, "batch\036southampton\036heroin\036nitazene", 0, id), 1);
+        assert_string_equal(id, "A1");
+        assert_int_equal(dawn_store_find_match(s, "batch\036southampton\036ketamine\036", 0, id), 1);
+        assert_string_equal(id, "A4");
+        assert_int_equal(dawn_store_find_match(s, "batch\036southampton\036cocaine\036", 0, id), 0);
+        /* a partner's repeated submission is still known */
+        assert_int_equal(dawn_store_find_submission(s, "portsmouth-ph", "ref-2", id), 1);
+        assert_string_equal(id, "A4");
+        assert_int_equal(dawn_store_find_submission(s, "portsmouth-ph", "ref-9", id), 0);
+        /* the counts status shows: the 20 deliveries, all delivered */
+        cJSON *counts = cJSON_CreateObject();
+        assert_int_equal(dawn_store_queue_counts(s, counts), 0);
+        char *text = cJSON_PrintUnformatted(counts);
+        assert_string_equal(text, "{\"mqtt\":{\"delivered\":20}}");
+        free(text);
+        cJSON_Delete(counts);
+        assert_int_equal(dawn_store_count_open_alerts(s), 3);
+        dawn_store_close(s);
+
+        assert_int_equal(pragma_int(f->path, "user_version"), DAWN_STORE_SCHEMA_VERSION);
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        char *after = query_text(db, STORE_CONTENTS);
+        assert_string_equal(after, before);
+        char *check = query_text(db, "PRAGMA integrity_check");
+        assert_string_equal(check, "ok");
+        char *orphans = query_text(db, "SELECT count(*) FROM pragma_foreign_key_check");
+        assert_string_equal(orphans, "0");
+        /* the indexes it names: what held every delivery and every alert is gone */
+        char *indexes = query_text(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master"
+                                       " WHERE type = 'index' AND name IN ('outbox_by_state', 'outbox_in_flight',"
+                                       " 'alerts_by_fingerprint', 'alerts_open_by_fingerprint') ORDER BY name)");
+        assert_string_equal(indexes, "alerts_open_by_fingerprint outbox_in_flight");
+        char *submissions = query_text(db, "SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_master WHERE name = 'submissions'");
+        assert_string_equal(submissions, "1");
+        sqlite3_close(db);
+        free(before);
+        free(after);
+        free(check);
+        free(orphans);
+        free(indexes);
+        free(submissions);
+}
+
 int main(void)
 {
         /* the receipts the tests ignore on purpose would each log a warning */
@@ -826,6 +936,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_reached, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_8_store_gets_the_reply_queue, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sms_replies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_real_version_9_store_is_migrated, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
