@@ -5,9 +5,12 @@
 -- labels to Alertmanager's /api/v2/alerts (200 expected; the route groups by
 -- every label, so each alert is its own group and its own notification).
 -- PEER_RUN keeps the warm-up and the measured run apart. Run with -t 1.
+-- PEER_KIND=nfod (DAWN only) POSTs single non-fatal overdose reports in one
+-- area instead, each its own report: the cluster window fills as it runs.
 function init(args)
         target = os.getenv("PEER_TARGET")
         run = os.getenv("PEER_RUN") or "0"
+        kind = os.getenv("PEER_KIND") or "batch"
         n = 0
         refused = 0
         if target == "dawn" then
@@ -25,7 +28,10 @@ end
 function request()
         n = n + 1
         local body
-        if target == "dawn" then
+        if target == "dawn" and kind == "nfod" then
+                body = string.format('{"type":"nfod","area":"southampton","summary":"Overdose report %s-%d",' ..
+                        '"casualties":1,"source_ref":"nfod-%s-%d"}', run, n, run, n)
+        elseif target == "dawn" then
                 body = string.format('{"type":"batch","area":"southampton","summary":"Peer bench %s-%d",' ..
                         '"sold_as":["peer-%s-%d"],"adulterants":["nitazene"],"source_ref":"peer-%s-%d"}',
                         run, n, run, n, run, n)
