@@ -78,9 +78,18 @@ typedef void (*dawn_channel_complete_fn)(struct dawn_channel *ch, int64_t delive
                                          uint64_t retry_after_usec, void *userdata);
 typedef void (*dawn_channel_ready_fn)(struct dawn_channel *ch, void *userdata);
 
+/* Work a driver did, counted for tests that assert it (bench/ measures the
+ * time it takes): a text rendered once per revision is one render, however
+ * many recipients it went to. */
+struct dawn_channel_work {
+        uint64_t texts_rendered;   /* SMS texts, email subjects and bodies built */
+        uint64_t tokens_signed;    /* bearer tokens signed (GOV.UK Notify's JWT) */
+};
+
 struct dawn_channel {
         const struct dawn_channel_driver *driver;
         void *state;               /* driver->state_size bytes */
+        struct dawn_channel_work work;
         dawn_channel_complete_fn on_complete;
         dawn_channel_ready_fn on_ready;
         void *userdata;

@@ -32,6 +32,7 @@
 #include "email_text.h"
 #include "log.h"
 #include "str.h"
+#include "text_cache.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -53,6 +54,9 @@ struct email_state {
         char *username, *password;
         bool starttls;            /* smtp:// with tls required */
         uint64_t timeout_usec;
+        /* an alert's subject and body, rendered once per (revision, action): every recipient of a
+         * revision gets the same, around its own Date, To and Message-ID (text_cache.h) */
+        struct dawn_text_cache texts;
         bool server_refusing;     /* a refusal of us (not a message) was logged at error level */
         char last_error[160];
         char describe_buf[512];
@@ -171,8 +175,18 @@ static bool address_ok(const char *a)
         return true;
 }
 
-static int build_message(const struct email_state *st, const struct dawn_delivery *d, char **out)
+/* The alert as it stood at the delivery's revision, rendered: an escalation
+ * (which reads live facts about one subscriber) for itself alone, into
+ * *owned; an alert's own message once for all its recipients, kept in the
+ * cache. */
+static int rendered_for(struct email_state *st, const struct dawn_delivery *d,
+                        const struct dawn_email_rendered **out, struct dawn_email_rendered **owned)
 {
+        struct dawn_text_key key = { .alert_id = d->alert_id, .revision = d->revision, .action = d->action,
+                                     .alert_json = d->alert_json };
+        *owned = NULL;
+        if (!d->escalation && (*out = dawn_text_cache_find(&st->texts, &key)))
+                return 0;
         cJSON *json = cJSON_Parse(d->alert_json);
         if (!json)
                 return -EINVAL;
@@ -180,19 +194,45 @@ static int build_message(const struct email_state *st, const struct dawn_deliver
         dawn_alert_init(&a);
         int r = dawn_alert_from_json(json, &a);
         cJSON_Delete(json);
+        struct dawn_email_rendered *fresh = NULL;
         if (r >= 0) {
-                struct dawn_email_envelope env = {
-                        .from = st->from,
-                        .to = d->recipient,
-                        .reference = d->reference,
-                        .date_usec = dawn_now_usec(),
-                };
-                *out = d->escalation ? dawn_email_escalation_message(&a, d->escalation, &env)
-                                     : dawn_email_message(&a, d->action, &env);
-                r = *out ? 0 : -ENOMEM;
+                fresh = d->escalation ? dawn_email_render_escalation(&a, d->escalation)
+                                      : dawn_email_render(&a, d->action);
+                r = fresh ? 0 : -ENOMEM;
         }
         dawn_alert_clear(&a);
-        return r;
+        if (r < 0)
+                return r;
+        st->ch->work.texts_rendered++;
+        if (d->escalation) {
+                *out = *owned = fresh;
+                return 0;
+        }
+        *out = dawn_text_cache_keep(&st->texts, &key, fresh);
+        return *out ? 0 : -ENOMEM;
+}
+
+static int build_message(struct email_state *st, const struct dawn_delivery *d, char **out)
+{
+        const struct dawn_email_rendered *rendered = NULL;
+        struct dawn_email_rendered *owned = NULL;
+        int r = rendered_for(st, d, &rendered, &owned);
+        if (r < 0)
+                return r;
+        struct dawn_email_envelope env = {
+                .from = st->from,
+                .to = d->recipient,
+                .reference = d->reference,
+                .date_usec = dawn_now_usec(),
+        };
+        *out = dawn_email_assemble(rendered, &env);
+        dawn_email_rendered_free(owned);
+        return *out ? 0 : -ENOMEM;
+}
+
+static void rendered_free(void *rendered)
+{
+        dawn_email_rendered_free(rendered);
 }
 
 static int email_send(struct dawn_channel *ch, const struct dawn_delivery *d)
@@ -340,6 +380,7 @@ static int email_start(struct dawn_channel *ch, sd_event *loop, const struct daw
 {
         struct email_state *st = ch->state;
         st->ch = ch;
+        st->texts.free_value = rendered_free;
         int r = copy_config(st, &cfg->email);
         if (r >= 0)
                 r = dawn_curl_new(loop, &st->curl);
@@ -362,6 +403,7 @@ static void email_stop(struct dawn_channel *ch)
 {
         struct email_state *st = ch->state;
         st->curl = dawn_curl_free(st->curl);
+        dawn_text_cache_clear(&st->texts);
         dawn_secret_free(st->password);
         free(st->username);
         free(st->url);

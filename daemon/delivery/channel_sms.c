@@ -2,8 +2,8 @@
  *
  * One delivery is one POST. GOV.UK Notify: POST {base}/v2/notifications/sms
  * with JSON {phone_number, template_id, personalisation: {message},
- * reference} and a bearer JWT minted for this request (Notify accepts a
- * token for 30 s only). Twilio: POST {base}/2010-04-01/Accounts/{sid}/
+ * reference} and a bearer JWT of the current second (Notify accepts a
+ * token for 30 s only; the texts of one second share one). Twilio: POST {base}/2010-04-01/Accounts/{sid}/
  * Messages.json, form-encoded To, From (or MessagingServiceSid for an "MG"
  * sender) and Body, with basic auth. Every attempt of a delivery carries the
  * same reference, as Notify's "reference" and as an Idempotency-Key header
@@ -50,6 +50,7 @@
 #include "retry_after.h"
 #include "public_text.h"
 #include "sms_text.h"
+#include "text_cache.h"
 #include "store.h"
 #include "str.h"
 
@@ -84,6 +85,10 @@ struct sms_state {
         int max_segments;
         char *sender_prefix;      /* NULL: none; twilio: put before every text; notify: Notify adds it */
         uint64_t timeout_usec;
+        /* an alert's texts, rendered once per (revision, action, kind of text): every
+         * recipient of a revision gets the same (text_cache.h) */
+        struct dawn_text_cache texts;
+        struct dawn_notify_token token; /* notify: the JWT of the current second */
         bool gateway_refusing;    /* a configuration-shaped failure was logged at error level */
         char last_error[160];     /* the last failure, for describe(); "" after a success */
         char describe_buf[512];
@@ -314,11 +319,12 @@ static char *notify_body(const struct sms_state *st, const struct dawn_delivery 
 static int notify_prepare(struct sms_state *st, const struct dawn_delivery *d, const char *text, CURL *easy,
                           struct curl_slist **headers)
 {
-        char *jwt = dawn_notify_jwt(st->service_id, st->secret, (int64_t)time(NULL));
+        bool made = false;
+        const char *jwt = dawn_notify_token_get(&st->token, st->service_id, st->secret, (int64_t)time(NULL), &made);
         if (!jwt)
                 return -ENOMEM;
+        st->ch->work.tokens_signed += made;
         int r = add_header(headers, "Authorization: Bearer %s", jwt);
-        dawn_secret_free(jwt);
         if (r >= 0)
                 r = add_header(headers, "%s", "Content-Type: application/json");
         if (r >= 0)
@@ -434,6 +440,42 @@ static int build_text(const struct sms_state *st, const struct dawn_delivery *d,
         return r;
 }
 
+/* The kinds of an alert's own text: who it is for decides what it says. */
+enum { TEXT_PROFESSIONAL, TEXT_PUBLIC };
+
+static void text_free(void *text)
+{
+        dawn_secret_free(text);
+}
+
+/* The text a delivery sends: an alert's own from the cache, rendered at the
+ * first of its recipients; a reply or an escalation (which reads live facts
+ * about one subscriber) built for it alone, into *owned for the caller to
+ * free. */
+static int delivery_text(struct sms_state *st, const struct dawn_delivery *d, const char **text, char **owned)
+{
+        *text = *owned = NULL;
+        if (d->text || d->escalation) {
+                int r = build_text(st, d, owned);
+                st->ch->work.texts_rendered += r == 0 && d->escalation;
+                *text = *owned;
+                return r;
+        }
+        bool public_text = d->subscriber && strcmp(d->subscriber, DAWN_PUBLIC_SUBSCRIBER) == 0;
+        struct dawn_text_key key = { .alert_id = d->alert_id, .revision = d->revision, .action = d->action,
+                                     .kind = public_text ? TEXT_PUBLIC : TEXT_PROFESSIONAL,
+                                     .alert_json = d->alert_json };
+        if ((*text = dawn_text_cache_find(&st->texts, &key)))
+                return 0;
+        char *fresh = NULL;
+        int r = build_text(st, d, &fresh);
+        if (r < 0)
+                return r;
+        st->ch->work.texts_rendered++;
+        *text = dawn_text_cache_keep(&st->texts, &key, fresh);
+        return *text ? 0 : -ENOMEM;
+}
+
 static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
 {
         struct sms_state *st = ch->state;
@@ -443,8 +485,9 @@ static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
         if (!st->curl)
                 return -EAGAIN;
 
-        char *text = NULL;
-        int r = build_text(st, d, &text);
+        const char *text = NULL;
+        char *owned = NULL;
+        int r = delivery_text(st, d, &text, &owned);
         if (r < 0)
                 return r;
 
@@ -472,7 +515,7 @@ static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
                 r = -ENOMEM;
         if (r < 0)
                 goto fail;
-        dawn_secret_free(text);
+        dawn_secret_free(owned);
         /* easy and headers are the loop's from here, whatever happens */
         r = dawn_curl_start(st->curl, easy, headers, on_done, request_free, rq);
         if (r < 0)
@@ -480,7 +523,7 @@ static int sms_send(struct dawn_channel *ch, const struct dawn_delivery *d)
         return r;
 
 fail:
-        dawn_secret_free(text);
+        dawn_secret_free(owned);
         curl_slist_free_all(headers);
         curl_easy_cleanup(easy);
         request_free(rq);
@@ -583,6 +626,7 @@ static int sms_start(struct dawn_channel *ch, sd_event *loop, const struct dawn_
 {
         struct sms_state *st = ch->state;
         st->ch = ch;
+        st->texts.free_value = text_free;
         int r = copy_config(st, &cfg->sms);
         if (r >= 0)
                 r = dawn_curl_new(loop, &st->curl);
@@ -602,6 +646,8 @@ static void sms_stop(struct dawn_channel *ch)
 {
         struct sms_state *st = ch->state;
         st->curl = dawn_curl_free(st->curl);
+        dawn_text_cache_clear(&st->texts);
+        dawn_notify_token_clear(&st->token);
         dawn_secret_clear(&st->secret);
         explicit_bzero(st->service_id, sizeof(st->service_id));
         free(st->base_url);

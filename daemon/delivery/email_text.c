@@ -697,48 +697,92 @@ static void quoted_printable(FILE *f, const char *body)
         }
 }
 
-static char *message_of(const struct dawn_alert *a, char *subject, char *body, const struct dawn_email_envelope *env);
+static struct dawn_email_rendered *render(const struct dawn_alert *a, char *subject, char *body);
+
+struct dawn_email_rendered *dawn_email_render(const struct dawn_alert *a, enum dawn_delivery_action action)
+{
+        return render(a, dawn_email_subject(a, action), dawn_email_body(a, action));
+}
+
+struct dawn_email_rendered *dawn_email_render_escalation(const struct dawn_alert *a,
+                                                         const struct dawn_escalation_facts *f)
+{
+        return render(a, dawn_escalation_subject(f), dawn_escalation_body(f));
+}
+
+struct dawn_email_rendered *dawn_email_rendered_free(struct dawn_email_rendered *r)
+{
+        if (r) {
+                free(r->subject);
+                free(r->rest);
+                free(r);
+        }
+        return NULL;
+}
+
+static char *whole(struct dawn_email_rendered *r, const struct dawn_email_envelope *env)
+{
+        char *msg = r ? dawn_email_assemble(r, env) : NULL;
+        dawn_email_rendered_free(r);
+        return msg;
+}
 
 char *dawn_email_message(const struct dawn_alert *a, enum dawn_delivery_action action,
                          const struct dawn_email_envelope *env)
 {
-        return message_of(a, dawn_email_subject(a, action), dawn_email_body(a, action), env);
+        return whole(dawn_email_render(a, action), env);
 }
 
 char *dawn_email_escalation_message(const struct dawn_alert *a, const struct dawn_escalation_facts *f,
                                     const struct dawn_email_envelope *env)
 {
-        return message_of(a, dawn_escalation_subject(f), dawn_escalation_body(f), env);
+        return whole(dawn_email_render_escalation(a, f), env);
 }
 
 /* Takes subject and body (either may be NULL: out of memory). */
-static char *message_of(const struct dawn_alert *a, char *subject, char *body, const struct dawn_email_envelope *env)
+static struct dawn_email_rendered *render(const struct dawn_alert *a, char *subject, char *body)
 {
+        struct dawn_email_rendered *r = subject && body ? calloc(1, sizeof(*r)) : NULL;
         char *buf = NULL;
         size_t len = 0;
-        FILE *f = subject && body ? open_memstream(&buf, &len) : NULL;
+        FILE *f = r ? open_memstream(&buf, &len) : NULL;
         if (!f) {
+                free(r);
                 free(subject);
                 free(body);
                 return NULL;
         }
-        char num[32];
-        date_header(f, env->date_usec);
-        bool ok = put_header(f, "From", env->from, false) && put_header(f, "To", env->to, false) &&
-                  put_header(f, "Subject", subject, true);
-        message_id(f, env->reference);
+        r->subject = dawn_email_header("Subject", subject, true);
         fputs("MIME-Version: 1.0\r\n"
               "Content-Type: text/plain; charset=utf-8\r\n"
               "Content-Transfer-Encoding: quoted-printable\r\n"
               "Auto-Submitted: auto-generated\r\n",
               f);
+        char num[32];
         snprintf(num, sizeof(num), "%d", a->revision);
-        ok = ok && put_header(f, "X-DAWN-Alert", a->id, false) &&
-             put_header(f, "X-DAWN-Revision", num, false) &&
-             put_header(f, "X-DAWN-Grade", dawn_grade_name(a->grade), false);
+        bool ok = put_header(f, "X-DAWN-Alert", a->id, false) && put_header(f, "X-DAWN-Revision", num, false) &&
+                  put_header(f, "X-DAWN-Grade", dawn_grade_name(a->grade), false);
         fputs("\r\n", f);
         quoted_printable(f, body);
         free(subject);
         free(body);
+        r->rest = finish_stream(f, &buf, ok);
+        if (!r->subject || !r->rest)
+                return dawn_email_rendered_free(r);
+        return r;
+}
+
+char *dawn_email_assemble(const struct dawn_email_rendered *r, const struct dawn_email_envelope *env)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        date_header(f, env->date_usec);
+        bool ok = put_header(f, "From", env->from, false) && put_header(f, "To", env->to, false);
+        fputs(r->subject, f);
+        message_id(f, env->reference);
+        fputs(r->rest, f);
         return finish_stream(f, &buf, ok);
 }

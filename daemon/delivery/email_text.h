@@ -66,13 +66,30 @@ char *dawn_email_body(const struct dawn_alert *a, enum dawn_delivery_action acti
  * written as RFC 2047 encoded-words. Returns a malloc'ed string, or NULL. */
 char *dawn_email_header(const char *name, const char *value, bool encode);
 
+/* A message in two steps: what every recipient of a revision gets alike
+ * (subject, body, the alert's headers), rendered once, then each
+ * recipient's own message around it (Date, From, To, Message-ID). */
+struct dawn_email_rendered {
+        char *subject;          /* "Subject: ...\r\n", encoded and folded */
+        char *rest;             /* MIME-Version through the X-DAWN-* headers, the blank line, the body */
+};
+/* Returns a malloc'ed struct dawn_email_rendered, or NULL. */
+struct dawn_email_rendered *dawn_email_render(const struct dawn_alert *a, enum dawn_delivery_action action);
+struct dawn_escalation_facts;
+struct dawn_email_rendered *dawn_email_render_escalation(const struct dawn_alert *a,
+                                                         const struct dawn_escalation_facts *f);
+/* The whole message for one recipient, byte for byte what
+ * dawn_email_message() gives. Returns a malloc'ed string, or NULL. */
+char *dawn_email_assemble(const struct dawn_email_rendered *r, const struct dawn_email_envelope *env);
+/* Frees r (NULL is fine). Returns NULL. */
+struct dawn_email_rendered *dawn_email_rendered_free(struct dawn_email_rendered *r);
+
 /* The whole message: headers, a blank line, the quoted-printable body,
  * CRLF throughout. Returns a malloc'ed string, or NULL. */
 char *dawn_email_message(const struct dawn_alert *a, enum dawn_delivery_action action,
                          const struct dawn_email_envelope *env);
 
 /* An escalation (escalation_text.h) as a whole message, headers as for the alert's. */
-struct dawn_escalation_facts;
 char *dawn_email_escalation_message(const struct dawn_alert *a, const struct dawn_escalation_facts *f,
                                     const struct dawn_email_envelope *env);
 

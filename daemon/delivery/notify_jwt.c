@@ -11,6 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "str.h"
+
 #define UUID_CHARS 36
 #define KEY_TAIL_CHARS (UUID_CHARS + 1 + UUID_CHARS) /* "{service id}-{secret}" */
 
@@ -137,4 +139,33 @@ char *dawn_notify_jwt(const char *service_id, const char *secret, int64_t iat_se
         base64url(mac, mac_len, token + n);
         OPENSSL_cleanse(mac, sizeof(mac));
         return token;
+}
+
+/* ---- the token of the second ---- */
+
+const char *dawn_notify_token_get(struct dawn_notify_token *t, const char *service_id, const char *secret,
+                                  int64_t iat_seconds, bool *made)
+{
+        if (made)
+                *made = false;
+        if (!service_id || strlen(service_id) >= sizeof(t->service_id))
+                return NULL;
+        if (t->token && t->iat_seconds == iat_seconds && strcmp(t->service_id, service_id) == 0)
+                return t->token;
+        dawn_notify_token_clear(t);
+        t->token = dawn_notify_jwt(service_id, secret, iat_seconds);
+        if (!t->token)
+                return NULL;
+        snprintf(t->service_id, sizeof(t->service_id), "%s", service_id);
+        t->iat_seconds = iat_seconds;
+        if (made)
+                *made = true;
+        return t->token;
+}
+
+void dawn_notify_token_clear(struct dawn_notify_token *t)
+{
+        dawn_secret_clear(&t->token);
+        explicit_bzero(t->service_id, sizeof(t->service_id));
+        t->iat_seconds = 0;
 }

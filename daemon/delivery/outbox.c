@@ -52,6 +52,10 @@ struct dawn_outbox {
         sd_event_source *timer;
         sd_event_source *sweep;             /* lifetimes, also while a channel cannot send */
         struct dawn_ticket kick;            /* a dispatch waits for the open batch to commit */
+        /* whether the alert JSON last looked at for quiet hours is critical: the due rows of one
+         * revision come together, and each would otherwise parse the same JSON for one field */
+        char *grade_json;
+        bool grade_critical;
 };
 
 static struct in_flight *slot_find(struct dawn_outbox *o, int64_t id)
@@ -158,6 +162,7 @@ struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o)
         sd_event_source_disable_unref(o->timer);
         sd_event_source_disable_unref(o->sweep);
         sd_event_unref(o->loop);
+        free(o->grade_json);
         free(o->table);
         free(o);
         return NULL;
@@ -203,6 +208,26 @@ void dawn_outbox_kick(struct dawn_outbox *o)
         sd_event_source_set_enabled(o->dispatch_soon, SD_EVENT_ONESHOT);
 }
 
+/* Whether the alert (its JSON at a revision) is critical. */
+static bool critical(struct dawn_outbox *o, const char *alert_json)
+{
+        if (!alert_json)
+                return false;
+        if (o->grade_json && strcmp(o->grade_json, alert_json) == 0)
+                return o->grade_critical;
+        cJSON *alert = cJSON_Parse(alert_json);
+        const cJSON *grade = cJSON_GetObjectItemCaseSensitive(alert, "grade");
+        bool is = cJSON_IsString(grade) && strcmp(grade->valuestring, "critical") == 0;
+        /* not parsed (out of memory) or not copied: no memo, the next row parses again */
+        if (alert) {
+                free(o->grade_json);
+                o->grade_json = strdup(alert_json);
+                o->grade_critical = is;
+        }
+        cJSON_Delete(alert);
+        return is;
+}
+
 /* Non-critical SMS and email wait while the subscriber's quiet hours last;
  * a critical alert goes at once. Returns when the wait ends, or 0. */
 static int64_t quiet_until(struct dawn_outbox *o, const struct dawn_outbox_row *row, int64_t now)
@@ -213,11 +238,7 @@ static int64_t quiet_until(struct dawn_outbox *o, const struct dawn_outbox_row *
         const struct dawn_subscriber *sub = dawn_config_subscriber(c, row->subscriber);
         if (!sub || !sub->has_quiet_hours)
                 return 0;
-        cJSON *alert = cJSON_Parse(row->alert_json);
-        const cJSON *grade = cJSON_GetObjectItemCaseSensitive(alert, "grade");
-        bool critical = cJSON_IsString(grade) && strcmp(grade->valuestring, "critical") == 0;
-        cJSON_Delete(alert);
-        if (critical)
+        if (critical(o, row->alert_json))
                 return 0;
         return dawn_quiet_hours_end(sub->quiet_start_min, sub->quiet_end_min, c->timezone, now);
 }

@@ -547,6 +547,40 @@ static void test_review(void **state)
         dawn_alert_clear(&a);
 }
 
+/* A revision's message is rendered once and assembled per recipient (issue 12): each
+ * recipient's message is byte for byte the one built whole for it, and nothing that is a
+ * recipient's own (address, Message-ID, Date) is in the parts they share. */
+static void test_render_once_assemble_per_recipient(void **state)
+{
+        (void)state;
+        struct dawn_alert a;
+        alert_fill(&a);
+        struct dawn_email_rendered *r = dawn_email_render(&a, DAWN_ACTION_PUBLISH);
+        assert_non_null(r);
+        const char *to[] = { "nights@booth-house.example", "duty@st-marys.example" };
+        const char *ref[] = { "A17-r1-101", "A17-r1-102" };
+        for (size_t i = 0; i < 2; i++) {
+                struct dawn_email_envelope env = ENV;
+                env.to = to[i];
+                env.reference = ref[i];
+                env.date_usec = ENV.date_usec + (int64_t)i * 1000000;
+                char *assembled = dawn_email_assemble(r, &env);
+                char *whole_msg = dawn_email_message(&a, DAWN_ACTION_PUBLISH, &env);
+                assert_non_null(assembled);
+                assert_string_equal(assembled, whole_msg);
+                assert_non_null(strstr(assembled, to[i]));
+                assert_non_null(strstr(assembled, ref[i]));
+                assert_null(strstr(r->subject, to[i]));
+                assert_null(strstr(r->rest, to[i]));
+                assert_null(strstr(r->rest, ref[i]));
+                assert_null(strstr(r->rest, "Date:"));
+                free(assembled);
+                free(whole_msg);
+        }
+        assert_null(dawn_email_rendered_free(r));
+        dawn_alert_clear(&a);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -559,6 +593,7 @@ int main(void)
                 cmocka_unit_test(test_withdraw),
                 cmocka_unit_test(test_minimal_alert),
                 cmocka_unit_test(test_review),
+                cmocka_unit_test(test_render_once_assemble_per_recipient),
         };
         return cmocka_run_group_tests_name("email_text", tests, NULL, NULL);
 }
