@@ -370,6 +370,14 @@ struct queue {
 static int queue_counts(struct conn *c, struct queue *q)
 {
         cJSON *ans = conn_call(c, "{\"cmd\":\"status\"}");
+        if (!ans) {
+                /* dawnd closes a control connection left idle (README "No client can silence
+                 * DAWN"), and this one waits through a whole throughput run: connect again */
+                conn_close(c);
+                if (conn_open(c) < 0)
+                        return -EIO;
+                ans = conn_call(c, "{\"cmd\":\"status\"}");
+        }
         if (!ans)
                 return -EIO;
         *q = (struct queue){ 0 };

@@ -26,6 +26,7 @@ struct dawn_checkpointer {
 static void *run(void *userdata)
 {
         struct dawn_checkpointer *c = userdata;
+        bool failing = false;
         pthread_mutex_lock(&c->lock);
         for (;;) {
                 while (!c->wanted && !c->stop)
@@ -40,10 +41,17 @@ static void *run(void *userdata)
                 if (rc == SQLITE_OK) {
                         atomic_fetch_add(&c->background, 1);
                         atomic_store(&c->copied, copied);
+                        if (failing)
+                                log_notice("store: background checkpoints work again");
+                        failing = false;
                 } else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
-                        /* the log keeps it all: nothing is lost, the next try (or the loop) catches up */
+                        /* the log keeps it all: nothing is lost, the next try (or the loop) catches
+                         * up. Said once, not at every commit's try (a full disk fails them all). */
                         atomic_fetch_add(&c->failed, 1);
-                        log_warning("store: background checkpoint failed: %s", sqlite3_errmsg(c->db));
+                        if (!failing)
+                                log_warning("store: background checkpoint failed: %s; the log keeps every "
+                                            "commit meanwhile", sqlite3_errmsg(c->db));
+                        failing = true;
                 }
                 pthread_mutex_lock(&c->lock);
                 c->copying = false;
