@@ -1258,6 +1258,12 @@ int dawn_store_open(const char *path, struct dawn_store **out)
          * ~60 KiB of writes). A batch is bounded (commit.h), so memory holds it. */
         if (r == 0)
                 r = exec(s, "PRAGMA temp_store = MEMORY");
+        /* 1 MiB of page cache, not SQLite's 2: what the write path touches (the index
+         * roots and their rightmost leaves, the waiting deliveries) fits many times over;
+         * measured under wrk it costs 0.3 more page reads per alert (from the OS's cache)
+         * and keeps dawnd's peak RSS under 20 MiB, two thirds of it shared libraries */
+        if (r == 0)
+                r = exec(s, "PRAGMA cache_size = -1024");
         if (r == 0)
                 r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
         if (r == 0)
