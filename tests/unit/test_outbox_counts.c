@@ -321,6 +321,63 @@ static void test_counts_follow_every_change(void **state)
         assert_counts_right(f, "reopened after a crash");
 }
 
+/* A backlog does not slow each dispatch down either: the due deliveries come out
+ * professional first, then public texts, each in (next_at, id) order, and taking
+ * the first few of 20,000 due reads those few, not the whole backlog (the query
+ * used to read and sort every due row for each 256 it returned). */
+#define BACKLOG 20000
+#define DUE_LIMIT 16
+static void test_dispatch_reads_no_backlog(void **state)
+{
+        struct fixture *f = *state;
+        char q[1024];
+        sql(f, "BEGIN");
+        sql(f, "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at, updated_at, json)"
+               " VALUES ('A1', 1, 'f1', 'active', 'warning', 1, 0, 0, '{}')");
+        sql(f, "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES ('A1', 1, 0, '{}')");
+        /* every third one a public text; next_at counts down, so id order is not next_at order */
+        snprintf(q, sizeof(q),
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+                 " INSERT INTO outbox (id, alert_id, revision, subscriber, channel, recipient, action, state,"
+                 " next_at, created_at, updated_at, purpose) SELECT 3000000 + i, 'A1', 1, 'b' || i, 'mqtt', 'dawn/b' || i,"
+                 " 'publish', 'pending', %lld - i, %lld, %lld, CASE WHEN i %% 3 = 0 THEN 'public' ELSE 'alert' END FROM n",
+                 BACKLOG, NOW, NOW - DAY, NOW - DAY);
+        sql(f, "%s", q);
+        sql(f, "COMMIT");
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+
+        struct dawn_outbox_row rows[DUE_LIMIT];
+        assert_int_equal(dawn_store_due_deliveries(f->s, DAWN_CHANNEL_MQTT, NOW, rows, DUE_LIMIT), DUE_LIMIT);
+        uint64_t before = dawn_store_vm_steps(f->s);
+        int n = dawn_store_due_deliveries(f->s, DAWN_CHANNEL_MQTT, NOW, rows, DUE_LIMIT);
+        uint64_t steps = dawn_store_vm_steps(f->s) - before;
+        assert_int_equal(n, DUE_LIMIT);
+        print_message("the first %d of %d due deliveries: %llu VM steps\n", DUE_LIMIT, BACKLOG,
+                      (unsigned long long)steps);
+        /* a few dozen steps a row; reading the backlog would be tens of thousands */
+        assert_true(steps < 100 * DUE_LIMIT);
+        /* the oldest-due professional ones: the highest ids, skipping every third */
+        int64_t want = 3000000 + BACKLOG;
+        for (int i = 0; i < n; i++) {
+                while ((want - 3000000) % 3 == 0)
+                        want--;
+                assert_int_equal(rows[i].id, want);
+                assert_string_equal(rows[i].purpose, "alert");
+                want--;
+                dawn_outbox_row_clear(&rows[i]);
+        }
+        /* with the professional ones out of the way, the public texts, in the same order */
+        sql(f, "UPDATE outbox SET state = 'delivered' WHERE id >= 3000000 AND purpose = 'alert'");
+        n = dawn_store_due_deliveries(f->s, DAWN_CHANNEL_MQTT, NOW, rows, DUE_LIMIT);
+        assert_int_equal(n, DUE_LIMIT);
+        want = 3000000 + BACKLOG - BACKLOG % 3;
+        for (int i = 0; i < n; i++, want -= 3) {
+                assert_int_equal(rows[i].id, want);
+                assert_string_equal(rows[i].purpose, "public");
+                dawn_outbox_row_clear(&rows[i]);
+        }
+}
+
 /* store.c lists the channel names to reach each channel's rows by index: the list
  * must be exactly what the outbox writes */
 static void test_channel_list_matches_the_names(void **state)
@@ -346,6 +403,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_status_reads_no_history, setup_closed, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_follow_every_change, setup_closed, teardown),
+                cmocka_unit_test_setup_teardown(test_dispatch_reads_no_backlog, setup_closed, teardown),
                 cmocka_unit_test(test_channel_list_matches_the_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
