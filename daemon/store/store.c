@@ -329,6 +329,10 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_V
 #define DAWN_STORE_CHANNELS "'mqtt', 'sms', 'email'"
 _Static_assert(DAWN_CHANNEL_COUNT == 3, "DAWN_STORE_CHANNELS must list every channel");
 
+/* bytes of a statement journal (a savepoint's undo) kept in memory before it spills
+ * to a temporary file: 60 times what a busy commit's needed (sqlite_setup_once) */
+#define DAWN_STORE_STMT_JOURNAL_MEMORY (4 * 1024 * 1024)
+
 /* outbox_ended_saved's row that marks its counts complete (no channel has this name) */
 #define SAVED_MARK "*"
 
@@ -591,8 +595,9 @@ static const char *const stmt_sql[ST_COUNT] = {
          * waits, the in-flight ones through that of what is in flight; the ended ones are
          * counted in memory (struct ended_counts). ST_ENDED_COUNTS is the one pass over the
          * history, at an open after a crash (a clean close saves the counts: ST_SAVED_*). */
-        [ST_ENDED_COUNTS] = "SELECT channel, state, count(*) FROM outbox"
-                            " WHERE state NOT IN ('pending', 'retrying', 'in-flight') GROUP BY channel, state",
+        /* the rows, counted in C: no index has them in (channel, state) order any more, and
+         * GROUP BY would sort every delivery ever made (issue 12 review) */
+        [ST_ENDED_COUNTS] = "SELECT channel, state FROM outbox WHERE state NOT IN ('pending', 'retrying', 'in-flight')",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox INDEXED BY outbox_waiting"
                             " WHERE state IN ('pending', 'retrying') GROUP BY channel, state"
                             " UNION ALL SELECT channel, state, count(*) FROM outbox INDEXED BY outbox_in_flight"
@@ -1142,8 +1147,7 @@ static int ended_load(struct dawn_store *s)
                 int rc;
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                         ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
-                                   dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)),
-                                   sqlite3_column_int64(st, 2));
+                                   dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)), 1);
                 sqlite3_reset(st);
                 r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
         }
@@ -1229,6 +1233,15 @@ static void sqlite_setup_once(void)
                 return;
         done = true;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        /* Each write in a group commit is a savepoint, so that a failed one is undone
+         * alone; past 64 KiB SQLite spills that statement journal to a temporary file,
+         * which it created, wrote and unlinked once per commit (five system calls and
+         * ~60 KiB of writes). Memory holds it up to DAWN_STORE_STMT_JOURNAL_MEMORY.
+         * Not PRAGMA temp_store = MEMORY: that also keeps every sort in memory whatever
+         * its size (a GROUP BY over the outbox's history: a row per delivery ever made),
+         * and a batch's writes are bounded in number (commit.h), not in bytes (one
+         * public text's fan-out, one alert's pruning). */
+        sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, DAWN_STORE_STMT_JOURNAL_MEMORY);
 }
 
 int dawn_store_open(const char *path, struct dawn_store **out)
@@ -1252,12 +1265,6 @@ int dawn_store_open(const char *path, struct dawn_store **out)
          * removed (or STOP and erasure requests) must not stay readable in the file */
         if (r == 0)
                 r = exec(s, "PRAGMA secure_delete = ON");
-        /* each write in a group commit is a savepoint, so that a failed one is undone
-         * alone; past 64 KiB SQLite spills that statement journal to a temporary file,
-         * which it created, wrote and unlinked once per commit (five system calls and
-         * ~60 KiB of writes). A batch is bounded (commit.h), so memory holds it. */
-        if (r == 0)
-                r = exec(s, "PRAGMA temp_store = MEMORY");
         if (r == 0)
                 r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
         if (r == 0)

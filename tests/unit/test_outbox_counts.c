@@ -321,6 +321,62 @@ static void test_counts_follow_every_change(void **state)
         assert_counts_right(f, "reopened after a crash");
 }
 
+/* SQLite's memory at its highest since the last call (the process's, both
+ * connections), above what it used at that call. */
+static int64_t sqlite_peak_since(int64_t *base)
+{
+        sqlite3_int64 cur = 0, hi = 0;
+        assert_int_equal(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &hi, 1), SQLITE_OK);
+        int64_t peak = hi - *base;
+        *base = cur;
+        return peak;
+}
+
+/* A pass over the whole history must not hold it in memory: the page cache
+ * (2 MiB) and a little more, never a row per delivery. With HISTORY rows in
+ * memory the peak is 10 MiB and more. */
+#define HISTORY_PASS_MEMORY_MAX (4 * 1024 * 1024)
+
+/* The open after a crash counts the ended deliveries from the outbox: one pass,
+ * in constant memory, however long the history (issue 12 review: without an
+ * index in (channel, state) order, GROUP BY sorted every delivery ever made,
+ * and with temp_store = MEMORY that sort never spilled to disk). */
+static void test_open_after_crash_counts_in_little_memory(void **state)
+{
+        struct fixture *f = *state;
+        fill(f); /* written behind the store's back, no counts saved: as after a crash */
+        int64_t base = 0;
+        sqlite_peak_since(&base);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        int64_t peak = sqlite_peak_since(&base);
+        print_message("open after a crash, %d ended deliveries: %lld KiB at most\n", HISTORY,
+                      (long long)peak / 1024);
+        assert_counts_right(f, "opened after a crash");
+        assert_true(peak < HISTORY_PASS_MEMORY_MAX);
+}
+
+/* What retention would remove, previewed (dawnctl prune --dry-run, and each run's
+ * first look) over HISTORY deliveries of an alert that ended long ago: counted
+ * in constant memory (a sort that can spill to a temporary file), not with
+ * every delivery in memory (issue 12 review: temp_store = MEMORY). */
+static void test_prune_preview_in_little_memory(void **state)
+{
+        struct fixture *f = *state;
+        fill(f);
+        sql(f, "UPDATE alerts SET status = 'expired', updated_at = %lld WHERE id = 'A1'", NOW - 100 * DAY);
+        sql(f, "UPDATE outbox SET state = 'failed' WHERE state IN ('pending', 'retrying', 'in-flight')");
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        struct dawn_prune_counts c;
+        int64_t base = 0;
+        sqlite_peak_since(&base);
+        assert_int_equal(dawn_store_prune_preview(f->s, NOW - 90 * DAY, 0, NULL, &c), 0);
+        int64_t peak = sqlite_peak_since(&base);
+        print_message("prune preview of %lld deliveries: %lld KiB at most\n", (long long)c.deliveries,
+                      (long long)peak / 1024);
+        assert_true(c.deliveries >= HISTORY);
+        assert_true(peak < HISTORY_PASS_MEMORY_MAX);
+}
+
 /* store.c lists the channel names to reach each channel's rows by index: the list
  * must be exactly what the outbox writes */
 static void test_channel_list_matches_the_names(void **state)
@@ -343,7 +399,12 @@ static int setup_closed(void **state)
 
 int main(void)
 {
+        /* before any store opens: SQLite then keeps counting its memory (the store turns
+         * that off for dawnd, where nothing reads it), for the peaks measured here */
+        sqlite3_initialize();
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_open_after_crash_counts_in_little_memory, setup_closed, teardown),
+                cmocka_unit_test_setup_teardown(test_prune_preview_in_little_memory, setup_closed, teardown),
                 cmocka_unit_test_setup_teardown(test_status_reads_no_history, setup_closed, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_follow_every_change, setup_closed, teardown),
                 cmocka_unit_test(test_channel_list_matches_the_names),
