@@ -927,6 +927,9 @@ struct dawn_store {
         sqlite3_stmt *stmt[ST_COUNT];
         bool in_tx;
         bool ended_loaded;      /* the ended counts below are the store's: a close may save them */
+        /* outbox_ended_saved may still hold counts this open did not use (it could not
+         * remove them): they go with the first write that commits (saved_clear) */
+        bool saved_left;
         int fail_next_commit;   /* tests: the SQLite code the next COMMIT fails with, or 0 */
         /* Deliveries that ended (delivered, sent, failed, superseded, opted-out) per
          * channel and state: the outbox's history, which grows with every alert until
@@ -951,13 +954,18 @@ static bool live_state(int state)
 
 /* n deliveries on channel entered (n > 0) or left (n < 0) state, in the statement
  * that just ran. Live states and names this dawnd does not know are not counted. */
+static int saved_clear(struct dawn_store *s);
+
 static void ended_note(struct dawn_store *s, int channel, int state, int64_t n)
 {
         if (channel < 0 || channel >= DAWN_CHANNEL_COUNT || state < 0 || state >= DAWN_DELIVERY_STATE_COUNT ||
             live_state(state))
                 return;
-        if (sqlite3_get_autocommit(s->db)) /* no transaction: the statement committed */
+        if (sqlite3_get_autocommit(s->db)) { /* no transaction: the statement committed */
                 s->ended.committed[channel][state] += n;
+                if (s->ended_loaded)
+                        saved_clear(s);
+        }
         else if (s->ended.in_savepoint)
                 s->ended.savepoint[channel][state] += n;
         else
@@ -1108,12 +1116,14 @@ static int migrate(struct dawn_store *s)
  * removed: then they are not used), or -errno. */
 static int ended_take_saved(struct dawn_store *s)
 {
+        s->saved_left = true;
         if (exec(s, "BEGIN IMMEDIATE") < 0)
                 return 0;
         sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED);
-        bool saved = false;
+        bool saved = false, any = false;
         int rc = st ? SQLITE_OK : SQLITE_ERROR;
         while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                any = true;
                 const char *channel = (const char *)sqlite3_column_text(st, 0);
                 if (strcmp(channel, SAVED_MARK) == 0) {
                         saved = true;
@@ -1127,12 +1137,31 @@ static int ended_take_saved(struct dawn_store *s)
         }
         if (st)
                 sqlite3_reset(st);
-        if (rc == SQLITE_DONE && saved && run(s, stmt(s, ST_SAVED_ENDED_CLEAR)) >= 0 && exec(s, "COMMIT") == 0)
+        if (rc == SQLITE_DONE && !any)
+                s->saved_left = false;
+        if (rc == SQLITE_DONE && saved && run(s, stmt(s, ST_SAVED_ENDED_CLEAR)) >= 0 && exec(s, "COMMIT") == 0) {
+                s->saved_left = false;
                 return 1;
+        }
         if (!sqlite3_get_autocommit(s->db))
                 exec(s, "ROLLBACK");
         memset(&s->ended, 0, sizeof(s->ended));
         return 0;
+}
+
+/* Counts that ended_take_saved() could not remove (the write lock held past the
+ * busy timeout, a full disk) must go before anything this open changes is in the
+ * store, or the open after a crash would read them, stale: in the transaction
+ * that dawn_store_begin() opened, so that they go with its first commit, or
+ * right after a change made outside one. 0 or -errno. */
+static int saved_clear(struct dawn_store *s)
+{
+        if (!s->saved_left)
+                return 0;
+        int r = run(s, stmt(s, ST_SAVED_ENDED_CLEAR));
+        if (r == 0 && sqlite3_get_autocommit(s->db))
+                s->saved_left = false; /* else when the transaction commits */
+        return r;
 }
 
 static int ended_load(struct dawn_store *s)
@@ -1303,6 +1332,8 @@ struct dawn_store *dawn_store_close(struct dawn_store *s)
 int dawn_store_begin(struct dawn_store *s)
 {
         int r = exec(s, "BEGIN IMMEDIATE");
+        if (r == 0 && (r = saved_clear(s)) < 0)
+                exec(s, "ROLLBACK");
         if (r == 0)
                 s->in_tx = true;
         return r;
@@ -1321,6 +1352,8 @@ int dawn_store_commit(struct dawn_store *s)
         }
         r = exec(s, "COMMIT");
         ended_settle(s, r == 0);
+        if (r == 0)
+                s->saved_left = false; /* saved_clear() ran in it */
         /* A failed COMMIT may leave the transaction open (SQLITE_BUSY), or SQLite
          * may have rolled it back already (SQLITE_FULL, IOERR): ROLLBACK only in
          * the first case, so that the COMMIT's own message stays for the log

@@ -377,6 +377,50 @@ static void test_prune_preview_in_little_memory(void **state)
         assert_true(peak < HISTORY_PASS_MEMORY_MAX);
 }
 
+/* Counts a clean close saved are used at most once: an open that could not
+ * remove them (the write lock held past the busy timeout here; a full disk
+ * would do the same) counts from the outbox instead, and must not leave them
+ * for the open after a crash to read, stale by whatever was done meanwhile
+ * (issue 12 review). */
+static void test_saved_counts_it_could_not_remove_are_not_read_later(void **state)
+{
+        struct fixture *f = *state;
+        fill(f);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        f->s = dawn_store_close(f->s); /* clean: the counts are saved */
+        assert_true(sql_int(f, "SELECT count(*) FROM outbox_ended_saved") > 0);
+
+        /* a child process: opens the store while another connection holds the write lock
+         * (so the saved counts stay), then records a receipt (delivery 7, delivered, failed
+         * after all), commits, and dies without closing (as kill -9) */
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                sqlite3 *holder = NULL;
+                struct dawn_store *s = NULL;
+                if (sqlite3_open(f->path, &holder) != SQLITE_OK ||
+                    sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+                        _exit(2);
+                if (dawn_store_open(f->path, &s) < 0)
+                        _exit(3);
+                if (sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+                        _exit(4);
+                if (dawn_store_begin(s) < 0 ||
+                    dawn_store_delivery_move(s, 7, DAWN_DELIVERY_DELIVERED, DAWN_DELIVERY_FAILED, "receipt: failed", 0,
+                                             NOW) != 1 ||
+                    dawn_store_commit(s) < 0)
+                        _exit(5);
+                _exit(0);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE id = 7 AND state = 'failed'"), 1);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_counts_right(f, "reopened after a crash, the saved counts left behind by an earlier open");
+}
+
 /* store.c lists the channel names to reach each channel's rows by index: the list
  * must be exactly what the outbox writes */
 static void test_channel_list_matches_the_names(void **state)
@@ -405,6 +449,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_open_after_crash_counts_in_little_memory, setup_closed, teardown),
                 cmocka_unit_test_setup_teardown(test_prune_preview_in_little_memory, setup_closed, teardown),
+                cmocka_unit_test_setup_teardown(test_saved_counts_it_could_not_remove_are_not_read_later, setup_closed,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_status_reads_no_history, setup_closed, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_follow_every_change, setup_closed, teardown),
                 cmocka_unit_test(test_channel_list_matches_the_names),
