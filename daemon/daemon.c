@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -338,13 +339,49 @@ static int activated_socket(void)
         return -1;
 }
 
+/* One dawnd per store. A second one (started by hand beside the service) found
+ * the control socket taken only after it had opened the store: it sent the
+ * first one's in-flight deliveries again (the requeue below), and at its exit
+ * saved delivery counts that the first one's next delivery made stale, which
+ * the open after a crash of the first then showed (store.c, ended_save). An
+ * flock in a file of its own (SQLite's locks on dawn.db are fcntl locks, which
+ * the close of any descriptor of that file would drop); the kernel releases it
+ * however dawnd ends. It only guards: if the file cannot be made (a full disk
+ * at the first start), dawnd starts without it. */
+static int lock_state_dir(struct dawn_daemon *d)
+{
+        char path[4096];
+        int n = snprintf(path, sizeof(path), "%s/dawnd.lock", d->ways.config->state_dir);
+        if (n < 0 || (size_t)n >= sizeof(path))
+                return log_error_errno(-ENAMETOOLONG, "state directory %s: %m", d->ways.config->state_dir);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0) {
+                log_warning_errno(-errno, "%s: %m; not guarded against a second dawnd on this store", path);
+                return 0;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = -errno;
+                close(fd);
+                if (r == -EWOULDBLOCK)
+                        return log_error_errno(-EBUSY, "state directory %s: another dawnd uses it (%s is locked); "
+                                               "not opening its store", d->ways.config->state_dir, path);
+                log_warning_errno(r, "%s: cannot lock (%m); not guarded against a second dawnd on this store", path);
+                return 0;
+        }
+        d->store_lock_fd = fd;
+        return 0;
+}
+
 static int open_store(struct dawn_daemon *d)
 {
         if (mkdir(d->ways.config->state_dir, 0750) < 0 && errno != EEXIST)
                 return log_error_errno(-errno, "state directory %s: %m", d->ways.config->state_dir);
+        int r = lock_state_dir(d);
+        if (r < 0)
+                return r;
         if (asprintf(&d->ways.db_path, "%s/dawn.db", d->ways.config->state_dir) < 0)
                 return -ENOMEM;
-        int r = dawn_store_open(d->ways.db_path, &d->ways.store);
+        r = dawn_store_open(d->ways.db_path, &d->ways.store);
         if (r == -EPROTONOSUPPORT)
                 return log_error_errno(r, "store %s was written by a newer dawnd; refusing to touch it", d->ways.db_path);
         if (r < 0)
@@ -369,6 +406,7 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
                 dawn_config_free(config);
                 return -ENOMEM;
         }
+        d->store_lock_fd = -1;
         d->ways.config = config;
         d->ways.config_path = strdup(config_path);
         d->ways.started_at = dawn_now_usec();
@@ -443,6 +481,8 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
         d->ways.retention = dawn_retention_free(d->ways.retention); /* before the commit: it holds a ticket */
         d->ways.commit = dawn_commit_free(d->ways.commit);
         d->ways.store = dawn_store_close(d->ways.store);
+        if (d->store_lock_fd >= 0)
+                close(d->store_lock_fd); /* after the close: a next dawnd may open the store now */
         sd_event_source_disable_unref(d->watchdog);
         sd_event_source_disable_unref(d->status_timer);
         sd_event_source_disable_unref(d->expiry_timer);

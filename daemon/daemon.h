@@ -30,6 +30,7 @@ struct dawn_daemon {
         struct dawn_escalator *escalator; /* escalation clocks (escalation.h) */
         uint64_t watchdog_usec;
         int exit_code;
+        int store_lock_fd;               /* <state_dir>/dawnd.lock, held (flock) while the store is open; or -1 */
 };
 
 /* Takes ownership of config. Opens the store, starts the channels and the

@@ -329,6 +329,10 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_V
 #define DAWN_STORE_CHANNELS "'mqtt', 'sms', 'email'"
 _Static_assert(DAWN_CHANNEL_COUNT == 3, "DAWN_STORE_CHANNELS must list every channel");
 
+/* bytes of a statement journal (a savepoint's undo) kept in memory before it spills
+ * to a temporary file: 60 times what a busy commit's needed (sqlite_setup_once) */
+#define DAWN_STORE_STMT_JOURNAL_MEMORY (4 * 1024 * 1024)
+
 /* outbox_ended_saved's row that marks its counts complete (no channel has this name) */
 #define SAVED_MARK "*"
 
@@ -600,8 +604,9 @@ static const char *const stmt_sql[ST_COUNT] = {
          * waits, the in-flight ones through that of what is in flight; the ended ones are
          * counted in memory (struct ended_counts). ST_ENDED_COUNTS is the one pass over the
          * history, at an open after a crash (a clean close saves the counts: ST_SAVED_*). */
-        [ST_ENDED_COUNTS] = "SELECT channel, state, count(*) FROM outbox"
-                            " WHERE state NOT IN ('pending', 'retrying', 'in-flight') GROUP BY channel, state",
+        /* the rows, counted in C: no index has them in (channel, state) order any more, and
+         * GROUP BY would sort every delivery ever made (issue 12 review) */
+        [ST_ENDED_COUNTS] = "SELECT channel, state FROM outbox WHERE state NOT IN ('pending', 'retrying', 'in-flight')",
         [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox INDEXED BY outbox_waiting"
                             " WHERE state IN ('pending', 'retrying') GROUP BY channel, state"
                             " UNION ALL SELECT channel, state, count(*) FROM outbox INDEXED BY outbox_in_flight"
@@ -931,6 +936,9 @@ struct dawn_store {
         sqlite3_stmt *stmt[ST_COUNT];
         bool in_tx;
         bool ended_loaded;      /* the ended counts below are the store's: a close may save them */
+        /* outbox_ended_saved may still hold counts this open did not use (it could not
+         * remove them): they go with the first write that commits (saved_clear) */
+        bool saved_left;
         int fail_next_commit;   /* tests: the SQLite code the next COMMIT fails with, or 0 */
         /* Deliveries that ended (delivered, sent, failed, superseded, opted-out) per
          * channel and state: the outbox's history, which grows with every alert until
@@ -955,13 +963,18 @@ static bool live_state(int state)
 
 /* n deliveries on channel entered (n > 0) or left (n < 0) state, in the statement
  * that just ran. Live states and names this dawnd does not know are not counted. */
+static int saved_clear(struct dawn_store *s);
+
 static void ended_note(struct dawn_store *s, int channel, int state, int64_t n)
 {
         if (channel < 0 || channel >= DAWN_CHANNEL_COUNT || state < 0 || state >= DAWN_DELIVERY_STATE_COUNT ||
             live_state(state))
                 return;
-        if (sqlite3_get_autocommit(s->db)) /* no transaction: the statement committed */
+        if (sqlite3_get_autocommit(s->db)) { /* no transaction: the statement committed */
                 s->ended.committed[channel][state] += n;
+                if (s->ended_loaded)
+                        saved_clear(s);
+        }
         else if (s->ended.in_savepoint)
                 s->ended.savepoint[channel][state] += n;
         else
@@ -1112,12 +1125,14 @@ static int migrate(struct dawn_store *s)
  * removed: then they are not used), or -errno. */
 static int ended_take_saved(struct dawn_store *s)
 {
+        s->saved_left = true;
         if (exec(s, "BEGIN IMMEDIATE") < 0)
                 return 0;
         sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED);
-        bool saved = false;
+        bool saved = false, any = false;
         int rc = st ? SQLITE_OK : SQLITE_ERROR;
         while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                any = true;
                 const char *channel = (const char *)sqlite3_column_text(st, 0);
                 if (strcmp(channel, SAVED_MARK) == 0) {
                         saved = true;
@@ -1131,12 +1146,31 @@ static int ended_take_saved(struct dawn_store *s)
         }
         if (st)
                 sqlite3_reset(st);
-        if (rc == SQLITE_DONE && saved && run(s, stmt(s, ST_SAVED_ENDED_CLEAR)) >= 0 && exec(s, "COMMIT") == 0)
+        if (rc == SQLITE_DONE && !any)
+                s->saved_left = false;
+        if (rc == SQLITE_DONE && saved && run(s, stmt(s, ST_SAVED_ENDED_CLEAR)) >= 0 && exec(s, "COMMIT") == 0) {
+                s->saved_left = false;
                 return 1;
+        }
         if (!sqlite3_get_autocommit(s->db))
                 exec(s, "ROLLBACK");
         memset(&s->ended, 0, sizeof(s->ended));
         return 0;
+}
+
+/* Counts that ended_take_saved() could not remove (the write lock held past the
+ * busy timeout, a full disk) must go before anything this open changes is in the
+ * store, or the open after a crash would read them, stale: in the transaction
+ * that dawn_store_begin() opened, so that they go with its first commit, or
+ * right after a change made outside one. 0 or -errno. */
+static int saved_clear(struct dawn_store *s)
+{
+        if (!s->saved_left)
+                return 0;
+        int r = run(s, stmt(s, ST_SAVED_ENDED_CLEAR));
+        if (r == 0 && sqlite3_get_autocommit(s->db))
+                s->saved_left = false; /* else when the transaction commits */
+        return r;
 }
 
 static int ended_load(struct dawn_store *s)
@@ -1151,8 +1185,7 @@ static int ended_load(struct dawn_store *s)
                 int rc;
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                         ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
-                                   dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)),
-                                   sqlite3_column_int64(st, 2));
+                                   dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)), 1);
                 sqlite3_reset(st);
                 r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
         }
@@ -1238,6 +1271,15 @@ static void sqlite_setup_once(void)
                 return;
         done = true;
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        /* Each write in a group commit is a savepoint, so that a failed one is undone
+         * alone; past 64 KiB SQLite spills that statement journal to a temporary file,
+         * which it created, wrote and unlinked once per commit (five system calls and
+         * ~60 KiB of writes). Memory holds it up to DAWN_STORE_STMT_JOURNAL_MEMORY.
+         * Not PRAGMA temp_store = MEMORY: that also keeps every sort in memory whatever
+         * its size (a GROUP BY over the outbox's history: a row per delivery ever made),
+         * and a batch's writes are bounded in number (commit.h), not in bytes (one
+         * public text's fan-out, one alert's pruning). */
+        sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, DAWN_STORE_STMT_JOURNAL_MEMORY);
 }
 
 int dawn_store_open(const char *path, struct dawn_store **out)
@@ -1261,12 +1303,6 @@ int dawn_store_open(const char *path, struct dawn_store **out)
          * removed (or STOP and erasure requests) must not stay readable in the file */
         if (r == 0)
                 r = exec(s, "PRAGMA secure_delete = ON");
-        /* each write in a group commit is a savepoint, so that a failed one is undone
-         * alone; past 64 KiB SQLite spills that statement journal to a temporary file,
-         * which it created, wrote and unlinked once per commit (five system calls and
-         * ~60 KiB of writes). A batch is bounded (commit.h), so memory holds it. */
-        if (r == 0)
-                r = exec(s, "PRAGMA temp_store = MEMORY");
         /* 1 MiB of page cache, not SQLite's 2: what the write path touches (the index
          * roots and their rightmost leaves, the waiting deliveries) fits many times over;
          * measured under wrk it costs 0.3 more page reads per alert (from the OS's cache)
@@ -1311,6 +1347,8 @@ struct dawn_store *dawn_store_close(struct dawn_store *s)
 int dawn_store_begin(struct dawn_store *s)
 {
         int r = exec(s, "BEGIN IMMEDIATE");
+        if (r == 0 && (r = saved_clear(s)) < 0)
+                exec(s, "ROLLBACK");
         if (r == 0)
                 s->in_tx = true;
         return r;
@@ -1329,6 +1367,8 @@ int dawn_store_commit(struct dawn_store *s)
         }
         r = exec(s, "COMMIT");
         ended_settle(s, r == 0);
+        if (r == 0)
+                s->saved_left = false; /* saved_clear() ran in it */
         /* A failed COMMIT may leave the transaction open (SQLITE_BUSY), or SQLite
          * may have rolled it back already (SQLITE_FULL, IOERR): ROLLBACK only in
          * the first case, so that the COMMIT's own message stays for the log

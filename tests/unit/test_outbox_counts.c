@@ -378,6 +378,106 @@ static void test_dispatch_reads_no_backlog(void **state)
         }
 }
 
+/* SQLite's memory at its highest since the last call (the process's, both
+ * connections), above what it used at that call. */
+static int64_t sqlite_peak_since(int64_t *base)
+{
+        sqlite3_int64 cur = 0, hi = 0;
+        assert_int_equal(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &hi, 1), SQLITE_OK);
+        int64_t peak = hi - *base;
+        *base = cur;
+        return peak;
+}
+
+/* A pass over the whole history must not hold it in memory: the page cache
+ * (2 MiB) and a little more, never a row per delivery. With HISTORY rows in
+ * memory the peak is 10 MiB and more. */
+#define HISTORY_PASS_MEMORY_MAX (4 * 1024 * 1024)
+
+/* The open after a crash counts the ended deliveries from the outbox: one pass,
+ * in constant memory, however long the history (issue 12 review: without an
+ * index in (channel, state) order, GROUP BY sorted every delivery ever made,
+ * and with temp_store = MEMORY that sort never spilled to disk). */
+static void test_open_after_crash_counts_in_little_memory(void **state)
+{
+        struct fixture *f = *state;
+        fill(f); /* written behind the store's back, no counts saved: as after a crash */
+        int64_t base = 0;
+        sqlite_peak_since(&base);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        int64_t peak = sqlite_peak_since(&base);
+        print_message("open after a crash, %d ended deliveries: %lld KiB at most\n", HISTORY,
+                      (long long)peak / 1024);
+        assert_counts_right(f, "opened after a crash");
+        assert_true(peak < HISTORY_PASS_MEMORY_MAX);
+}
+
+/* What retention would remove, previewed (dawnctl prune --dry-run, and each run's
+ * first look) over HISTORY deliveries of an alert that ended long ago: counted
+ * in constant memory (a sort that can spill to a temporary file), not with
+ * every delivery in memory (issue 12 review: temp_store = MEMORY). */
+static void test_prune_preview_in_little_memory(void **state)
+{
+        struct fixture *f = *state;
+        fill(f);
+        sql(f, "UPDATE alerts SET status = 'expired', updated_at = %lld WHERE id = 'A1'", NOW - 100 * DAY);
+        sql(f, "UPDATE outbox SET state = 'failed' WHERE state IN ('pending', 'retrying', 'in-flight')");
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        struct dawn_prune_counts c;
+        int64_t base = 0;
+        sqlite_peak_since(&base);
+        assert_int_equal(dawn_store_prune_preview(f->s, NOW - 90 * DAY, 0, NULL, &c), 0);
+        int64_t peak = sqlite_peak_since(&base);
+        print_message("prune preview of %lld deliveries: %lld KiB at most\n", (long long)c.deliveries,
+                      (long long)peak / 1024);
+        assert_true(c.deliveries >= HISTORY);
+        assert_true(peak < HISTORY_PASS_MEMORY_MAX);
+}
+
+/* Counts a clean close saved are used at most once: an open that could not
+ * remove them (the write lock held past the busy timeout here; a full disk
+ * would do the same) counts from the outbox instead, and must not leave them
+ * for the open after a crash to read, stale by whatever was done meanwhile
+ * (issue 12 review). */
+static void test_saved_counts_it_could_not_remove_are_not_read_later(void **state)
+{
+        struct fixture *f = *state;
+        fill(f);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        f->s = dawn_store_close(f->s); /* clean: the counts are saved */
+        assert_true(sql_int(f, "SELECT count(*) FROM outbox_ended_saved") > 0);
+
+        /* a child process: opens the store while another connection holds the write lock
+         * (so the saved counts stay), then records a receipt (delivery 7, delivered, failed
+         * after all), commits, and dies without closing (as kill -9) */
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                sqlite3 *holder = NULL;
+                struct dawn_store *s = NULL;
+                if (sqlite3_open(f->path, &holder) != SQLITE_OK ||
+                    sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+                        _exit(2);
+                if (dawn_store_open(f->path, &s) < 0)
+                        _exit(3);
+                if (sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+                        _exit(4);
+                if (dawn_store_begin(s) < 0 ||
+                    dawn_store_delivery_move(s, 7, DAWN_DELIVERY_DELIVERED, DAWN_DELIVERY_FAILED, "receipt: failed", 0,
+                                             NOW) != 1 ||
+                    dawn_store_commit(s) < 0)
+                        _exit(5);
+                _exit(0);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE id = 7 AND state = 'failed'"), 1);
+        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_counts_right(f, "reopened after a crash, the saved counts left behind by an earlier open");
+}
+
 /* store.c lists the channel names to reach each channel's rows by index: the list
  * must be exactly what the outbox writes */
 static void test_channel_list_matches_the_names(void **state)
@@ -400,7 +500,14 @@ static int setup_closed(void **state)
 
 int main(void)
 {
+        /* before any store opens: SQLite then keeps counting its memory (the store turns
+         * that off for dawnd, where nothing reads it), for the peaks measured here */
+        sqlite3_initialize();
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_open_after_crash_counts_in_little_memory, setup_closed, teardown),
+                cmocka_unit_test_setup_teardown(test_prune_preview_in_little_memory, setup_closed, teardown),
+                cmocka_unit_test_setup_teardown(test_saved_counts_it_could_not_remove_are_not_read_later, setup_closed,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_status_reads_no_history, setup_closed, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_follow_every_change, setup_closed, teardown),
                 cmocka_unit_test_setup_teardown(test_dispatch_reads_no_backlog, setup_closed, teardown),
