@@ -108,6 +108,10 @@ int dawn_checkpointer_start(sqlite3 *db, const char *path, struct dawn_checkpoin
         /* it reads pages only to copy them: a small cache keeps the thread's memory small */
         if (rc == SQLITE_OK)
                 rc = sqlite3_exec(c->db, "PRAGMA cache_size = 16", NULL, NULL, NULL);
+        /* said, not left to the build's default: a checkpoint's copy is fsynced before the
+         * log may start again over what it copied */
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
                 log_warning("store: no background checkpoints (%s); SQLite checkpoints in its commits",
                             c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
