@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "dawn/protocol.h"
 #include "log.h"
+#include "store.h"
 
 static void usage(FILE *f)
 {
@@ -69,11 +70,15 @@ static void raise_fd_limit(void)
  * was a fifth of dawnd's CPU time. Keeping up to 2 MiB of free heap costs at
  * most that in RSS. Blocks from 256 KiB up still come from mmap, so a large
  * transient buffer is still returned at once. */
+#define HEAP_MMAP_THRESHOLD (256 * 1024)
+_Static_assert(DAWN_STORE_STMT_JOURNAL_MEMORY < HEAP_MMAP_THRESHOLD,
+               "each commit's statement journal must come from the heap, not a fresh mmap");
+
 static void keep_heap_warm(void)
 {
         mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
         mallopt(M_TOP_PAD, 512 * 1024);
-        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD);
 }
 
 int main(int argc, char **argv)

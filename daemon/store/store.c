@@ -329,9 +329,6 @@ _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_V
 #define DAWN_STORE_CHANNELS "'mqtt', 'sms', 'email'"
 _Static_assert(DAWN_CHANNEL_COUNT == 3, "DAWN_STORE_CHANNELS must list every channel");
 
-/* bytes of a statement journal (a savepoint's undo) kept in memory before it spills
- * to a temporary file: 60 times what a busy commit's needed (sqlite_setup_once) */
-#define DAWN_STORE_STMT_JOURNAL_MEMORY (4 * 1024 * 1024)
 
 /* outbox_ended_saved's row that marks its counts complete (no channel has this name) */
 #define SAVED_MARK "*"

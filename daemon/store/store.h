@@ -26,6 +26,14 @@ struct dawn_store;
 /* The schema version this build writes. */
 #define DAWN_STORE_SCHEMA_VERSION 10
 
+/* Bytes of a statement journal (a savepoint's undo) kept in memory before it spills
+ * to a temporary file: twice what a busy commit's needed. SQLite allocates it as one
+ * block of this size per transaction, so it is also a cost per commit: at 4 MiB each
+ * commit mmap'ed, faulted in and unmapped a fresh 4 MiB (dawnd's CPU per alert 4x,
+ * 1,636-1,772 us against 387-505). It must stay under glibc's mmap threshold as
+ * dawnd sets it (main.c checks), so that it comes from the heap kept warm. */
+#define DAWN_STORE_STMT_JOURNAL_MEMORY (128 * 1024)
+
 int dawn_store_open(const char *path, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
 /* The last SQLite error message, for logs. */
