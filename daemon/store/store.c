@@ -383,6 +383,7 @@ enum stmt_id {
         ST_TWILIO_PRUNE,
         ST_REACHED,
         ST_ALERT_COUNTS,
+        ST_ALERT_STATE,
         ST_OPEN_CLUSTER,
         ST_UNCLUSTERED,
         ST_SET_REPORT_CLUSTER,
@@ -612,7 +613,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_SAVED_ENDED_CLEAR] = "DELETE FROM outbox_ended_saved",
         [ST_SAVED_ENDED_ADD] = "INSERT INTO outbox_ended_saved (channel, state, deliveries) VALUES (?1, ?2, ?3)",
         [ST_COUNT_WAITING] = "SELECT count(*) FROM outbox INDEXED BY outbox_waiting WHERE state IN ('pending', 'retrying')",
+        /* once, at open: then kept in memory (struct alert_counts) */
         [ST_ALERT_COUNTS] = "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
+        [ST_ALERT_STATE] = "SELECT status, grade FROM alerts WHERE id = ?1",
         [ST_ALERTS_BY_TYPE] = "SELECT json FROM alerts WHERE type = ?1 AND updated_at >= ?2"
                               " AND status IN ('active', 'pending', 'expired') ORDER BY seq",
         [ST_OPEN_ALERTS_BY_TYPE] = "SELECT json FROM alerts WHERE type = ?1 AND updated_at >= ?2"
@@ -951,6 +954,15 @@ struct dawn_store {
                 int64_t savepoint[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
                 bool in_savepoint;
         } ended;
+        /* Alerts per status and grade, for /metrics' dawn_alerts, where each scrape
+         * read every alert ever made: counted once at open, then kept by the one
+         * statement that inserts alerts and the one that updates them, under the same
+         * transaction and savepoint rules as ended (its in_savepoint included). */
+        struct alert_counts {
+                int64_t committed[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
+                int64_t tx[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
+                int64_t savepoint[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
+        } alerts;
 };
 
 static bool live_state(int state)
@@ -978,6 +990,28 @@ static void ended_note(struct dawn_store *s, int channel, int state, int64_t n)
                 s->ended.tx[channel][state] += n;
 }
 
+/* n alerts entered (n > 0) or left (n < 0) status with grade, in the statement that just ran */
+static void alerts_note(struct dawn_store *s, int status, int grade, int64_t n)
+{
+        if (status < 0 || status >= DAWN_STATUS_COUNT || grade < 0 || grade >= DAWN_GRADE_COUNT)
+                return;
+        if (sqlite3_get_autocommit(s->db))
+                s->alerts.committed[status][grade] += n;
+        else if (s->ended.in_savepoint)
+                s->alerts.savepoint[status][grade] += n;
+        else
+                s->alerts.tx[status][grade] += n;
+}
+
+static void alerts_fold(int64_t (*into)[DAWN_GRADE_COUNT], int64_t (*from)[DAWN_GRADE_COUNT])
+{
+        for (int k = 0; k < DAWN_STATUS_COUNT; k++)
+                for (int g = 0; g < DAWN_GRADE_COUNT; g++) {
+                        into[k][g] += from[k][g];
+                        from[k][g] = 0;
+                }
+}
+
 static void ended_fold(int64_t (*into)[DAWN_DELIVERY_STATE_COUNT], int64_t (*from)[DAWN_DELIVERY_STATE_COUNT])
 {
         for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
@@ -991,11 +1025,15 @@ static void ended_fold(int64_t (*into)[DAWN_DELIVERY_STATE_COUNT], int64_t (*fro
 static void ended_settle(struct dawn_store *s, bool committed)
 {
         ended_fold(s->ended.tx, s->ended.savepoint);
+        alerts_fold(s->alerts.tx, s->alerts.savepoint);
         s->ended.in_savepoint = false;
-        if (committed)
+        if (committed) {
                 ended_fold(s->ended.committed, s->ended.tx);
-        else
+                alerts_fold(s->alerts.committed, s->alerts.tx);
+        } else {
                 memset(s->ended.tx, 0, sizeof(s->ended.tx));
+                memset(s->alerts.tx, 0, sizeof(s->alerts.tx));
+        }
 }
 
 /* SQLite rolled the transaction back: by ROLLBACK, or by itself after an error */
@@ -1193,6 +1231,21 @@ static int ended_load(struct dawn_store *s)
         return 0;
 }
 
+/* The alerts per status and grade: the one pass over them, at open. */
+static int alerts_load(struct dawn_store *s)
+{
+        memset(&s->alerts, 0, sizeof(s->alerts));
+        sqlite3_stmt *st = stmt(s, ST_ALERT_COUNTS);
+        if (!st)
+                return -EIO;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                alerts_note(s, dawn_status_from_name((const char *)sqlite3_column_text(st, 0)),
+                            dawn_grade_from_name((const char *)sqlite3_column_text(st, 1)), sqlite3_column_int64(st, 2));
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+}
+
 /* At a clean close: the ended counts, for the next open to read instead of
  * counting the whole outbox again. Best effort: if this fails (a full disk),
  * the next open counts. */
@@ -1312,6 +1365,8 @@ int dawn_store_open(const char *path, struct dawn_store **out)
                 r = migrate(s);
         if (r == 0)
                 r = ended_load(s);
+        if (r == 0)
+                r = alerts_load(s);
         if (r < 0) {
                 /* keep the message: the caller logs dawn_store_errmsg() of nothing otherwise */
                 fprintf(stderr, "dawnd: store %s: %s\n", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
@@ -1396,10 +1451,13 @@ int dawn_store_savepoint(struct dawn_store *s)
 /* the savepoint ended: its changes stay in the transaction (kept) or go */
 static void ended_savepoint_end(struct dawn_store *s, bool kept)
 {
-        if (kept)
+        if (kept) {
                 ended_fold(s->ended.tx, s->ended.savepoint);
-        else
+                alerts_fold(s->alerts.tx, s->alerts.savepoint);
+        } else {
                 memset(s->ended.savepoint, 0, sizeof(s->ended.savepoint));
+                memset(s->alerts.savepoint, 0, sizeof(s->alerts.savepoint));
+        }
         s->ended.in_savepoint = false;
         /* a RELEASE outside BEGIN commits */
         if (sqlite3_get_autocommit(s->db))
@@ -1454,7 +1512,19 @@ int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, cons
         if (!json)
                 return -ENOMEM;
 
-        sqlite3_stmt *st = stmt(s, a->revision == 1 && new_revision ? ST_INSERT_ALERT : ST_UPDATE_ALERT);
+        bool insert = a->revision == 1 && new_revision;
+        /* what the alert was, for the counts: the update cannot say (RETURNING gives the new row) */
+        int was_status = -1, was_grade = -1;
+        sqlite3_stmt *st = insert ? NULL : stmt(s, ST_ALERT_STATE);
+        if (st) {
+                bind_text(st, 1, a->id);
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                        was_status = dawn_status_from_name((const char *)sqlite3_column_text(st, 0));
+                        was_grade = dawn_grade_from_name((const char *)sqlite3_column_text(st, 1));
+                }
+                sqlite3_reset(st);
+        }
+        st = stmt(s, insert ? ST_INSERT_ALERT : ST_UPDATE_ALERT);
         int r = -EIO;
         if (st) {
                 bind_text(st, 1, a->id);
@@ -1470,6 +1540,11 @@ int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, cons
                 bind_text(st, 11, dawn_type_name(a->type));
                 bind_text(st, 12, a->area ? a->area : "");
                 r = run(s, st);
+                if (r == 0 && sqlite3_changes(s->db) == 1) {
+                        if (!insert)
+                                alerts_note(s, was_status, was_grade, -1);
+                        alerts_note(s, (int)a->status, (int)a->grade, 1);
+                }
         }
         if (r == 0 && new_revision && (st = stmt(s, ST_INSERT_REVISION))) {
                 bind_text(st, 1, a->id);
@@ -2090,24 +2165,6 @@ int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
-static int count_pairs(struct dawn_store *s, enum stmt_id id, cJSON *object)
-{
-        sqlite3_stmt *st = stmt(s, id);
-        if (!st)
-                return -EIO;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *channel = (const char *)sqlite3_column_text(st, 0);
-                cJSON *c = cJSON_GetObjectItemCaseSensitive(object, channel);
-                if (!c)
-                        c = cJSON_AddObjectToObject(object, channel);
-                cJSON_AddNumberToObject(c, (const char *)sqlite3_column_text(st, 1),
-                                        (double)sqlite3_column_int64(st, 2));
-        }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
-}
-
 static int by_name(const void *a, const void *b)
 {
         return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -2155,7 +2212,19 @@ int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
 
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object)
 {
-        return count_pairs(s, ST_ALERT_COUNTS, object);
+        for (int k = 0; k < DAWN_STATUS_COUNT; k++)
+                for (int g = 0; g < DAWN_GRADE_COUNT; g++) {
+                        if (!s->alerts.committed[k][g])
+                                continue;
+                        const char *status = dawn_status_name((enum dawn_status)k);
+                        cJSON *c = cJSON_GetObjectItemCaseSensitive(object, status);
+                        if (!c && !(c = cJSON_AddObjectToObject(object, status)))
+                                return -ENOMEM;
+                        if (!cJSON_AddNumberToObject(c, dawn_grade_name((enum dawn_grade)g),
+                                                     (double)s->alerts.committed[k][g]))
+                                return -ENOMEM;
+                }
+        return 0;
 }
 
 /* ---- partner intake ---- */
