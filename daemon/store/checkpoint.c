@@ -99,6 +99,16 @@ static int on_wal(void *userdata, sqlite3 *db, const char *name, int pages)
         return SQLITE_OK;
 }
 
+/* Frees what dawn_checkpointer_start() made; the thread is not running. */
+static void checkpointer_free(struct dawn_checkpointer *c)
+{
+        pthread_cond_destroy(&c->copied_all);
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->lock);
+        sqlite3_close(c->db);
+        free(c);
+}
+
 int dawn_checkpointer_start(sqlite3 *db, const char *path, struct dawn_checkpointer **out)
 {
         struct dawn_checkpointer *c = calloc(1, sizeof(*c));
@@ -132,11 +142,7 @@ int dawn_checkpointer_start(sqlite3 *db, const char *path, struct dawn_checkpoin
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0) {
                 log_warning_errno(r, "store: no background checkpoints (%m); SQLite checkpoints in its commits");
-                pthread_cond_destroy(&c->copied_all);
-                pthread_cond_destroy(&c->wake);
-                pthread_mutex_destroy(&c->lock);
-                sqlite3_close(c->db);
-                free(c);
+                checkpointer_free(c);
                 return r;
         }
         sqlite3_wal_hook(db, on_wal, c);
@@ -154,11 +160,7 @@ struct dawn_checkpointer *dawn_checkpointer_stop(sqlite3 *db, struct dawn_checkp
         pthread_cond_signal(&c->wake);
         pthread_mutex_unlock(&c->lock);
         pthread_join(c->thread, NULL);
-        pthread_cond_destroy(&c->copied_all);
-        pthread_cond_destroy(&c->wake);
-        pthread_mutex_destroy(&c->lock);
-        sqlite3_close(c->db);
-        free(c);
+        checkpointer_free(c);
         return NULL;
 }
 

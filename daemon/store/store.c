@@ -1003,33 +1003,26 @@ static void alerts_note(struct dawn_store *s, int status, int grade, int64_t n)
                 s->alerts.tx[status][grade] += n;
 }
 
-static void alerts_fold(int64_t (*into)[DAWN_GRADE_COUNT], int64_t (*from)[DAWN_GRADE_COUNT])
+/* Adds a kept count's changes (a savepoint's, a transaction's) into the level above
+ * and empties them: the counts are arrays of int64_t, whatever their shape. */
+#define FOLD(into, from) fold_counts(&(into)[0][0], &(from)[0][0], sizeof(into) / sizeof((into)[0][0]))
+static void fold_counts(int64_t *into, int64_t *from, size_t n)
 {
-        for (int k = 0; k < DAWN_STATUS_COUNT; k++)
-                for (int g = 0; g < DAWN_GRADE_COUNT; g++) {
-                        into[k][g] += from[k][g];
-                        from[k][g] = 0;
-                }
-}
-
-static void ended_fold(int64_t (*into)[DAWN_DELIVERY_STATE_COUNT], int64_t (*from)[DAWN_DELIVERY_STATE_COUNT])
-{
-        for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
-                for (int k = 0; k < DAWN_DELIVERY_STATE_COUNT; k++) {
-                        into[c][k] += from[c][k];
-                        from[c][k] = 0;
-                }
+        for (size_t i = 0; i < n; i++) {
+                into[i] += from[i];
+                from[i] = 0;
+        }
 }
 
 /* the transaction ended: committed (its changes count) or not */
 static void ended_settle(struct dawn_store *s, bool committed)
 {
-        ended_fold(s->ended.tx, s->ended.savepoint);
-        alerts_fold(s->alerts.tx, s->alerts.savepoint);
+        FOLD(s->ended.tx, s->ended.savepoint);
+        FOLD(s->alerts.tx, s->alerts.savepoint);
         s->ended.in_savepoint = false;
         if (committed) {
-                ended_fold(s->ended.committed, s->ended.tx);
-                alerts_fold(s->alerts.committed, s->alerts.tx);
+                FOLD(s->ended.committed, s->ended.tx);
+                FOLD(s->alerts.committed, s->alerts.tx);
         } else {
                 memset(s->ended.tx, 0, sizeof(s->ended.tx));
                 memset(s->alerts.tx, 0, sizeof(s->alerts.tx));
@@ -1249,37 +1242,30 @@ static int alerts_load(struct dawn_store *s)
 /* At a clean close: the ended counts, for the next open to read instead of
  * counting the whole outbox again. Best effort: if this fails (a full disk),
  * the next open counts. */
+static int saved_add(struct dawn_store *s, const char *channel, const char *state, int64_t n)
+{
+        sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, channel);
+        bind_text(st, 2, state);
+        sqlite3_bind_int64(st, 3, n);
+        return run(s, st);
+}
+
 static void ended_save(struct dawn_store *s)
 {
         if (!s->ended_loaded || !sqlite3_get_autocommit(s->db) || exec(s, "BEGIN IMMEDIATE") < 0)
                 return;
         int r = run(s, stmt(s, ST_SAVED_ENDED_CLEAR));
         for (int c = 0; r >= 0 && c < DAWN_CHANNEL_COUNT; c++)
-                for (int state = 0; r >= 0 && state < DAWN_DELIVERY_STATE_COUNT; state++) {
-                        if (!s->ended.committed[c][state])
-                                continue;
-                        sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
-                        if (!st) {
-                                r = -EIO;
-                                break;
-                        }
-                        bind_text(st, 1, dawn_channel_name(c));
-                        bind_text(st, 2, dawn_delivery_state_name(state));
-                        sqlite3_bind_int64(st, 3, s->ended.committed[c][state]);
-                        r = run(s, st);
-                }
-        if (r >= 0) {
-                /* the mark says "complete": counts of zero have no row of their own */
-                sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
-                if (st) {
-                        bind_text(st, 1, SAVED_MARK);
-                        bind_text(st, 2, SAVED_MARK);
-                        sqlite3_bind_int64(st, 3, 0);
-                        r = run(s, st);
-                } else {
-                        r = -EIO;
-                }
-        }
+                for (int state = 0; r >= 0 && state < DAWN_DELIVERY_STATE_COUNT; state++)
+                        if (s->ended.committed[c][state])
+                                r = saved_add(s, dawn_channel_name(c), dawn_delivery_state_name(state),
+                                              s->ended.committed[c][state]);
+        /* the mark says "complete": counts of zero have no row of their own */
+        if (r >= 0)
+                r = saved_add(s, SAVED_MARK, SAVED_MARK, 0);
         if (r < 0 || exec(s, "COMMIT") < 0)
                 exec(s, "ROLLBACK");
 }
@@ -1452,8 +1438,8 @@ int dawn_store_savepoint(struct dawn_store *s)
 static void ended_savepoint_end(struct dawn_store *s, bool kept)
 {
         if (kept) {
-                ended_fold(s->ended.tx, s->ended.savepoint);
-                alerts_fold(s->alerts.tx, s->alerts.savepoint);
+                FOLD(s->ended.tx, s->ended.savepoint);
+                FOLD(s->alerts.tx, s->alerts.savepoint);
         } else {
                 memset(s->ended.savepoint, 0, sizeof(s->ended.savepoint));
                 memset(s->alerts.savepoint, 0, sizeof(s->alerts.savepoint));
@@ -3792,11 +3778,6 @@ int dawn_store_checkpoint_in_background(struct dawn_store *s, const char *path)
         if (s->checkpointer)
                 return 0;
         return dawn_checkpointer_start(s->db, path, &s->checkpointer);
-}
-
-void dawn_store_checkpoint_counts(struct dawn_store *s, struct dawn_checkpoint_counts *out)
-{
-        dawn_checkpointer_counts(s->checkpointer, out);
 }
 
 /* ---- acks from a shared number (issue 13 review) ---- */

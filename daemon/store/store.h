@@ -552,8 +552,6 @@ int dawn_store_checkpoint_truncate(struct dawn_store *s);
  * inside the commits of the caller's thread; until dawn_store_close(). path
  * is the store's file. 0, or -errno (checkpoints stay inside commits). */
 int dawn_store_checkpoint_in_background(struct dawn_store *s, const char *path);
-struct dawn_checkpoint_counts;
-void dawn_store_checkpoint_counts(struct dawn_store *s, struct dawn_checkpoint_counts *out);
 
 /* ---- acks from a shared number (issue 13 review) ---- */
 typedef int (*dawn_reached_fn)(const char *subscriber, int revision, void *userdata);

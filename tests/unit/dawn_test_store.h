@@ -63,4 +63,15 @@ static UNUSED __attribute__((format(printf, 2, 3))) void sql(struct fixture *f, 
                 fail_msg("%s: %s", text, err);
 }
 
+/* The one integer a query on the second connection answers. */
+static UNUSED int64_t sql_int(struct fixture *f, const char *q)
+{
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(f->db, q, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        int64_t v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return v;
+}
+
 #endif

@@ -27,16 +27,6 @@
  * pass over HISTORY rows, and far over what reading the live rows takes */
 #define STATUS_STEPS_MAX 1000
 
-static int64_t sql_int(struct fixture *f, const char *q)
-{
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(f->db, q, -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        int64_t v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        return v;
-}
-
 /* What the counts were before (a GROUP BY over the whole outbox), in the same shape;
  * *steps what that query cost. */
 static char *reference(struct fixture *f, int *steps)

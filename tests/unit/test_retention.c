@@ -37,16 +37,6 @@ static void add_alert(struct fixture *f, enum dawn_status status, int64_t update
         dawn_alert_clear(&a);
 }
 
-static int64_t count(struct fixture *f, const char *query)
-{
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(f->db, query, -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        int64_t n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        return n;
-}
-
 static char *text(struct fixture *f, const char *query)
 {
         sqlite3_stmt *st;
@@ -101,7 +91,7 @@ static void test_dry_run_says_what_and_changes_nothing(void **state)
 {
         struct fixture *f = *state;
         store_with_alerts(f);
-        int64_t rows = count(f, "SELECT count(*) FROM outbox");
+        int64_t rows = sql_int(f, "SELECT count(*) FROM outbox");
         cJSON *ids = cJSON_CreateArray();
         struct dawn_prune_counts c;
         assert_int_equal(dawn_store_prune_preview(f->s, NOW - 90 * DAY, 10, ids, &c), 0);
@@ -114,9 +104,9 @@ static void test_dry_run_says_what_and_changes_nothing(void **state)
         assert_string_equal(list, "[\"A1\"]");
         free(list);
         cJSON_Delete(ids);
-        assert_int_equal(count(f, "SELECT count(*) FROM outbox"), rows);
-        assert_int_equal(count(f, "SELECT count(*) FROM delivery_totals"), 0);
-        assert_int_equal(count(f, "SELECT count(*) FROM alerts WHERE pruned_at IS NOT NULL"), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"), rows);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM delivery_totals"), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM alerts WHERE pruned_at IS NOT NULL"), 0);
         assert_int_equal(dawn_store_pruned_at(f->s, "A1"), 0);
 }
 
@@ -135,14 +125,14 @@ static void test_prune_keeps_counts_and_times(void **state)
         assert_false(c.more);
 
         /* gone: every recipient of A1 */
-        assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE alert_id = 'A1'"), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE alert_id = 'A1'"), 0);
         /* kept: the counts, and the times of the two that arrived */
-        assert_int_equal(count(f, "SELECT count(*) FROM delivery_totals WHERE alert_id = 'A1'"), 3);
-        assert_int_equal(count(f, "SELECT deliveries FROM delivery_totals WHERE alert_id = 'A1' AND channel = 'sms'"
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM delivery_totals WHERE alert_id = 'A1'"), 3);
+        assert_int_equal(sql_int(f, "SELECT deliveries FROM delivery_totals WHERE alert_id = 'A1' AND channel = 'sms'"
                                   " AND purpose = 'alert' AND state = 'failed'"), 1);
-        assert_int_equal(count(f, "SELECT count(*) FROM delivery_times WHERE alert_id = 'A1'"), 2);
-        assert_int_equal(count(f, "SELECT usec FROM delivery_times WHERE channel = 'sms'"), 5 * SEC);
-        assert_int_equal(count(f, "SELECT usec FROM delivery_times WHERE channel = 'mqtt'"), 1 * SEC);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM delivery_times WHERE alert_id = 'A1'"), 2);
+        assert_int_equal(sql_int(f, "SELECT usec FROM delivery_times WHERE channel = 'sms'"), 5 * SEC);
+        assert_int_equal(sql_int(f, "SELECT usec FROM delivery_times WHERE channel = 'mqtt'"), 1 * SEC);
         assert_int_equal(dawn_store_pruned_at(f->s, "A1"), NOW);
         cJSON *totals = cJSON_CreateObject();
         assert_int_equal(dawn_store_delivery_totals_json(f->s, "A1", totals), 0);
@@ -155,7 +145,7 @@ static void test_prune_keeps_counts_and_times(void **state)
         assert_string_equal(by, "(removed) booth-house");
         free(by);
         /* the audit trail keeps whose number it was, not the number, nor a reply's words */
-        assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE actor LIKE '%7700%' OR detail LIKE '%7700%'"), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE actor LIKE '%7700%' OR detail LIKE '%7700%'"), 0);
         char *actor = text(f, "SELECT actor FROM audit WHERE action = 'sms-reply'");
         assert_string_equal(actor, "sms (booth-house)");
         free(actor);
@@ -164,8 +154,8 @@ static void test_prune_keeps_counts_and_times(void **state)
         free(detail);
 
         /* left alone: the active alert, the recent one, the one with a text still waiting */
-        assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE alert_id IN ('A2', 'A3', 'A4')"), 3);
-        assert_int_equal(count(f, "SELECT count(*) FROM alerts WHERE pruned_at IS NOT NULL"), 1);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE alert_id IN ('A2', 'A3', 'A4')"), 3);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM alerts WHERE pruned_at IS NOT NULL"), 1);
 
         /* once done, nothing more to do */
         assert_int_equal(dawn_store_begin(f->s), 0);
@@ -173,7 +163,7 @@ static void test_prune_keeps_counts_and_times(void **state)
         assert_int_equal(dawn_store_commit(f->s), 0);
         assert_int_equal(c.alerts, 0);
         assert_int_equal(c.audit_rows, 0);
-        assert_int_equal(count(f, "SELECT count(*) FROM delivery_totals"), 3);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM delivery_totals"), 3);
 }
 
 /* A backlog goes a batch at a time, and says when there is more. */
@@ -198,16 +188,16 @@ static void test_a_step_is_bounded(void **state)
         assert_int_equal(c.alerts, DAWN_PRUNE_BATCH_MAX);
         assert_true(c.more);
         /* oldest first */
-        assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE alert_id = 'A1'"), 0);
-        assert_int_equal(count(f, "SELECT count(*) FROM outbox"), 6);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE alert_id = 'A1'"), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"), 6);
         assert_int_equal(dawn_store_begin(f->s), 0);
         assert_int_equal(dawn_store_prune_step(f->s, NOW - 90 * DAY, 0, "dawnd (retention)", NOW, &c), 0);
         assert_int_equal(dawn_store_commit(f->s), 0);
         assert_int_equal(c.alerts, 6);
         assert_false(c.more);
-        assert_int_equal(count(f, "SELECT count(*) FROM outbox"), 0);
-        assert_int_equal(count(f, "SELECT count(*) FROM audit WHERE action = 'prune'"), n);
-        assert_int_equal(count(f, "SELECT sum(deliveries) FROM delivery_totals WHERE state = 'sent'"), n);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE action = 'prune'"), n);
+        assert_int_equal(sql_int(f, "SELECT sum(deliveries) FROM delivery_totals WHERE state = 'sent'"), n);
 }
 
 /* Alerts with many deliveries (public texts) go fewer at a time, but at least one. */
@@ -240,7 +230,7 @@ static void test_a_step_is_bounded_by_deliveries(void **state)
         assert_int_equal(steps[0], 1);
         assert_int_equal(steps[1], 1);
         assert_int_equal(steps[2], 1);
-        assert_int_equal(count(f, "SELECT count(*) FROM outbox"), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"), 0);
 }
 
 /* The JOIN cap counts per day: older than yesterday they go; opt-outs never do. */
@@ -261,7 +251,7 @@ static void test_old_join_counts_go_and_opt_outs_stay(void **state)
         assert_int_equal(dawn_store_prune_step(f->s, NOW - 90 * DAY, 0, "dawnd (retention)", NOW, &c), 0);
         assert_int_equal(dawn_store_commit(f->s), 0);
         assert_int_equal(c.join_rows, 1);
-        assert_int_equal(count(f, "SELECT count(*) FROM public_joins"), 2);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM public_joins"), 2);
         assert_int_equal(dawn_store_opted_out(f->s, "+447700900777"), 1);
 }
 
