@@ -576,12 +576,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                     " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o INDEXED BY outbox_waiting"
                    " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
                    " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                   " AND o.purpose <> 'public' ORDER BY o.next_at, o.id LIMIT ?3",
+                   " AND o.purpose <> 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3",
         [ST_DUE_PUBLIC] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
                           " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o INDEXED BY outbox_waiting"
                           " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
                           " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                          " AND o.purpose = 'public' ORDER BY o.next_at, o.id LIMIT ?3",
+                          " AND o.purpose = 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3",
         [ST_NEXT_DUE] = "SELECT min(next_at) FROM outbox WHERE channel = ? AND state IN ('pending', 'retrying')",
         /* only from the states the transition table (outbox.c) allows: the outbox's own
          * results never overwrite what a receipt decided (delivered, failed) */
@@ -906,7 +906,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_REPLY_DUE] = "SELECT r.id, r.number, r.body, r.kind, r.state, r.attempts, r.created_at,"
                          " r.kind <> 'stop' AND EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number = r.number)"
                          " FROM sms_replies r WHERE r.state IN ('pending', 'retrying') AND r.next_at <= ?1"
-                         " ORDER BY r.next_at, r.id LIMIT ?2",
+                         " AND r.id < ?3 ORDER BY r.next_at, r.id LIMIT ?2",
         [ST_REPLY_NEXT_DUE] = "SELECT min(next_at) FROM sms_replies WHERE state IN ('pending', 'retrying')",
         [ST_REPLY_LOAD] = "SELECT id, number, body, kind, state, attempts, created_at, 0 FROM sms_replies WHERE id = ?1",
         /* only from the state the caller read (the transition table's word) */
@@ -963,7 +963,34 @@ struct dawn_store {
                 int64_t tx[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
                 int64_t savepoint[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
         } alerts;
+        /* The first outbox and sms_replies ids the open transaction inserted
+         * (0: none). The outbox may dispatch inside a batch that another way in
+         * opened, and this connection reads that batch's uncommitted rows: the
+         * due queries return none at or above these, so nothing is sent that
+         * the batch's COMMIT could still fail to keep (a full disk). A new row
+         * is max(id) + 1, so while the row that set a floor exists every later
+         * insert is above it. */
+        struct {
+                int64_t outbox, reply;
+        } tx_first;
 };
+
+/* The exclusive upper bound of the ids a due query may return. */
+static int64_t below(int64_t first)
+{
+        return first > 0 ? first : INT64_MAX;
+}
+
+/* An INSERT (OR IGNORE) just ran with result r: if it added a row inside a
+ * transaction, the row's id may lower the transaction's floor. */
+static void note_insert(struct dawn_store *s, int64_t *first, int r)
+{
+        if (r < 0 || sqlite3_changes(s->db) == 0 || sqlite3_get_autocommit(s->db))
+                return;
+        int64_t id = sqlite3_last_insert_rowid(s->db);
+        if (*first == 0 || id < *first)
+                *first = id;
+}
 
 static bool live_state(int state)
 {
@@ -1389,6 +1416,7 @@ int dawn_store_begin(struct dawn_store *s)
                 exec(s, "ROLLBACK");
         if (r == 0)
                 s->in_tx = true;
+        memset(&s->tx_first, 0, sizeof(s->tx_first));
         return r;
 }
 
@@ -1401,12 +1429,14 @@ int dawn_store_commit(struct dawn_store *s)
                 exec(s, "ROLLBACK");
                 s->in_tx = false;
                 ended_settle(s, false);
+                memset(&s->tx_first, 0, sizeof(s->tx_first));
                 return r;
         }
         r = exec(s, "COMMIT");
         ended_settle(s, r == 0);
         if (r == 0)
                 s->saved_left = false; /* saved_clear() ran in it */
+        memset(&s->tx_first, 0, sizeof(s->tx_first));
         /* A failed COMMIT may leave the transaction open (SQLITE_BUSY), or SQLite
          * may have rolled it back already (SQLITE_FULL, IOERR): ROLLBACK only in
          * the first case, so that the COMMIT's own message stays for the log
@@ -1914,7 +1944,9 @@ int dawn_store_add_delivery(struct dawn_store *s, const char *alert_id, int revi
         bind_text(st, 5, recipient);
         bind_text(st, 6, dawn_action_name(action));
         sqlite3_bind_int64(st, 7, now);
-        return run(s, st);
+        int r = run(s, st);
+        note_insert(s, &s->tx_first.outbox, r);
+        return r;
 }
 
 int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, int before_revision,
@@ -1978,6 +2010,7 @@ static int due_rows(struct dawn_store *s, enum stmt_id id, enum dawn_channel_kin
         bind_text(st, 1, dawn_channel_name(channel));
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_int(st, 3, limit);
+        sqlite3_bind_int64(st, 4, below(s->tx_first.outbox));
         int n = 0, rc;
         while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct dawn_outbox_row *r = &rows[n];
@@ -2909,6 +2942,7 @@ int dawn_store_add_purpose_delivery(struct dawn_store *s, const char *alert_id, 
         bind_text(st, 7, purpose);
         bind_text(st, 8, about);
         int r = run(s, st);
+        note_insert(s, &s->tx_first.outbox, r);
         return r < 0 ? r : sqlite3_changes(s->db) > 0;
 }
 
@@ -3508,7 +3542,9 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
         bind_text(st, 3, number);
         bind_text(st, 4, dawn_action_name(action));
         sqlite3_bind_int64(st, 5, now);
-        return run(s, st);
+        int r = run(s, st);
+        note_insert(s, &s->tx_first.outbox, r);
+        return r;
 }
 
 /* ---- CAP 1.2 (issue 14): the revisions recipients saw ---- */
@@ -3654,6 +3690,7 @@ int64_t dawn_store_reply_add(struct dawn_store *s, const char *number, const cha
         bind_text(st, 3, stop ? "stop" : "reply");
         sqlite3_bind_int64(st, 4, now);
         int r = run(s, st);
+        note_insert(s, &s->tx_first.reply, r);
         return r < 0 ? r : sqlite3_last_insert_rowid(s->db);
 }
 
@@ -3703,6 +3740,7 @@ int dawn_store_due_replies(struct dawn_store *s, int64_t now, struct dawn_reply_
                 return -EIO;
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_int(st, 2, limit);
+        sqlite3_bind_int64(st, 3, below(s->tx_first.reply));
         int n = 0, rc = SQLITE_DONE;
         while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
                 reply_row_read(st, &rows[n++]);

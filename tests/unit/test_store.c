@@ -378,6 +378,10 @@ static void test_in_flight_deliveries_return_to_pending(void **state)
         assert_int_equal(dawn_store_add_delivery(s, "A1", 1, "booth-house", DAWN_CHANNEL_MQTT, "t/1",
                                                  DAWN_ACTION_PUBLISH, 11), 0);
         struct dawn_outbox_row rows[4];
+        /* not due inside the transaction that queued it: its COMMIT could still fail */
+        assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, 20, rows, 4), 0);
+        assert_int_equal(dawn_store_commit(s), 0);
+        assert_int_equal(dawn_store_begin(s), 0);
         assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, 20, rows, 4), 1);
         assert_int_equal(dawn_store_delivery_started(s, rows[0].id, 20), 0);
         dawn_outbox_row_clear(&rows[0]);
@@ -395,6 +399,70 @@ static void test_in_flight_deliveries_return_to_pending(void **state)
         assert_string_equal(rows[0].recipient, "t/1");
         dawn_outbox_row_clear(&rows[0]);
         dawn_store_close(s);
+}
+
+/* The outbox may dispatch inside a batch another way in opened (its dispatch
+ * was due before that request came), and this connection reads the batch's
+ * uncommitted rows: a delivery or reply queued in the open transaction is
+ * never due until it commits, so nothing goes out that a failing COMMIT (a
+ * full disk) would then take back. What committed before stays due. */
+static void test_due_excludes_the_open_transaction(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *s = NULL;
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        a.type = DAWN_TYPE_BATCH;
+        a.area = strdup("southampton");
+        a.revision = 1;
+        assert_int_equal(dawn_store_open(f->path, &s), 0);
+        assert_int_equal(dawn_store_begin(s), 0);
+        dawn_store_next_alert_id(s, a.id);
+        assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
+        assert_int_equal(dawn_store_add_delivery(s, "A1", 1, "booth-house", DAWN_CHANNEL_MQTT, "t/old",
+                                                 DAWN_ACTION_PUBLISH, 10), 0);
+        int64_t old_reply = dawn_store_reply_add(s, "+447700900901", "DAWN: old.", false, 10);
+        assert_int_equal(dawn_store_commit(s), 0);
+
+        /* a request's batch: a new delivery and a reply, one more delivery in a savepoint that is undone */
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_int_equal(dawn_store_add_delivery(s, "A1", 1, "st-marys-pharmacy", DAWN_CHANNEL_MQTT, "t/new",
+                                                 DAWN_ACTION_PUBLISH, 11), 0);
+        assert_true(dawn_store_reply_add(s, "+447700900902", "DAWN: new.", false, 11) > old_reply);
+        assert_int_equal(dawn_store_savepoint(s), 0);
+        assert_int_equal(dawn_store_add_delivery(s, "A1", 1, "recovery-service", DAWN_CHANNEL_MQTT, "t/undone",
+                                                 DAWN_ACTION_PUBLISH, 11), 0);
+        dawn_store_rollback_to_savepoint(s);
+        struct dawn_outbox_row rows[4];
+        struct dawn_reply_row replies[4];
+        assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, 20, rows, 4), 1);
+        assert_string_equal(rows[0].recipient, "t/old");
+        dawn_outbox_row_clear(&rows[0]);
+        assert_int_equal(dawn_store_due_replies(s, 20, replies, 4), 1);
+        assert_int_equal(replies[0].id, old_reply);
+
+        /* the COMMIT fails (a full disk): what it held is gone, and was never due */
+        dawn_store_fail_next_commit(s, SQLITE_FULL);
+        assert_int_equal(dawn_store_commit(s), -ENOSPC);
+        assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, 20, rows, 4), 1);
+        dawn_outbox_row_clear(&rows[0]);
+
+        /* queued again and committed: due, wherever the next dispatch reads from */
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_int_equal(dawn_store_add_delivery(s, "A1", 1, "st-marys-pharmacy", DAWN_CHANNEL_MQTT, "t/new",
+                                                 DAWN_ACTION_PUBLISH, 12), 0);
+        assert_int_equal(dawn_store_commit(s), 0);
+        assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, 20, rows, 4), 2);
+        for (int i = 0; i < 2; i++)
+                dawn_outbox_row_clear(&rows[i]);
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, 20, rows, 4), 2);
+        assert_string_equal(rows[1].recipient, "t/new");
+        for (int i = 0; i < 2; i++)
+                dawn_outbox_row_clear(&rows[i]);
+        assert_int_equal(dawn_store_commit(s), 0);
+        dawn_store_close(s);
+        dawn_alert_clear(&a);
 }
 
 /* ---- a delivery's state: the store's statements agree with the transition table ---- */
@@ -763,6 +831,10 @@ static void test_sms_replies(void **state)
         assert_int_equal(dawn_store_replies_since(s, "+447700900901", 0), 1);
         assert_int_equal(dawn_store_replies_since(s, "+447700900901", 1001), 0);
         assert_int_equal(dawn_store_replies_waiting(s), 2);
+        /* not due inside the transaction that queued them: its COMMIT could still fail */
+        assert_int_equal(dawn_store_due_replies(s, 5000, rows, 8), 0);
+        assert_int_equal(dawn_store_commit(s), 0);
+        assert_int_equal(dawn_store_begin(s), 0);
         assert_int_equal(dawn_store_due_replies(s, 5000, rows, 8), 2);
         assert_int_equal(rows[0].id, a);
         assert_string_equal(rows[0].number, "+447700900901");
@@ -793,6 +865,8 @@ static void test_sms_replies(void **state)
         /* the number opts out: its reply is no longer to go, a STOP's confirmation is */
         assert_true(dawn_store_set_opt_out(s, "+447700900902", true, "notify", 5000) >= 0);
         int64_t c = dawn_store_reply_add(s, "+447700900902", "DAWN: you will get no more texts.", true, 5000);
+        assert_int_equal(dawn_store_commit(s), 0);
+        assert_int_equal(dawn_store_begin(s), 0);
         assert_int_equal(dawn_store_due_replies(s, 9000, rows, 8), 3);
         for (int i = 0; i < 3; i++) {
                 if (rows[i].id == b)
@@ -929,6 +1003,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_schema_3_store_keeps_its_clusters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_from_a_newer_dawnd_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_in_flight_deliveries_return_to_pending, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_due_excludes_the_open_transaction, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_moves_deliveries_as_the_table_says, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_receipt_must_name_the_whole_reference, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_receipt_on_every_state, setup, teardown),
