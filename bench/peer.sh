@@ -9,6 +9,9 @@
 #                                  PEER_N=500 latency probes each)
 #   PEER_AM_GROUP_INTERVAL=5m ... Alertmanager's default instead of 1s
 #   PEER_NO_HOOK=1 ...            no receiver for the throughput run's notifications (see below)
+#   PEER_AREA=winchester ...      DAWN's alerts in another area of conf/demo.conf: Southampton
+#                                  (the default) has 6 MQTT deliveries per alert, Winchester 3
+#                                  (the issue's "at least 2": two subscribers and the area feed)
 #   PEER_STRACE=1 BUILD=build bench/peer.sh   also counts dawnd's system calls during its
 #                                  measured wrk run (strace -c -f; slows dawnd, so that run's
 #                                  ingest figure is not one to quote) into bench/results/peer-strace.txt
@@ -23,6 +26,7 @@ BUILD=${BUILD:-build}
 DAWND="$ROOT/$BUILD/dawnd"
 SECS=${PEER_SECONDS:-10}
 WARM=${PEER_WARMUP:-2}
+export PEER_AREA=${PEER_AREA:-southampton}
 N=${PEER_N:-500}
 PY=/usr/bin/python3
 AM=prometheus-alertmanager
@@ -172,6 +176,9 @@ for p in "$DAWND_PID" "$AM_PID"; do
         kill -0 "$p" 2>/dev/null || { echo "a server stopped during the run:"; tail "$D/dawnd.log" "$D/alertmanager.log"; exit 1; }
 done
 rss_dawn=$(hwm "$DAWND_PID")
+# who each alert goes to, as dawnctl's dry run says (a warning: the bench's alerts name nitazene)
+deliveries=$("$ROOT/$BUILD/dawnctl" --socket "$D/control.sock" route --area "$PEER_AREA" --type batch --grade warning |
+        grep -c ' mqtt ')
 rss_am=$(hwm "$AM_PID")
 rss_mq=$(pidof_mq=${pids[0]}; hwm "$pidof_mq")
 
@@ -186,7 +193,7 @@ mkdir -p bench/results
 {
         echo "DAWN vs Alertmanager, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
         echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-        echo "dawnd: store on $(df -PT "$D" | awk 'NR == 2 { print $2 }'), synchronous=FULL, conf/demo.conf (6 MQTT deliveries per alert)"
+        echo "dawnd: store on $(df -PT "$D" | awk 'NR == 2 { print $2 }'), synchronous=FULL, conf/demo.conf, alerts in $PEER_AREA ($deliveries MQTT deliveries each)"
         echo "alertmanager: $("$AM" --version 2>&1 | awk 'NR == 1 { print $3 }'), in memory, group_by ['...'], group_wait 0s, webhook receiver"
         echo
         printf '%-46s %12s %12s %10s\n' "" "DAWN" "Alertmanager" "DAWN/AM"

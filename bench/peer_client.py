@@ -398,7 +398,8 @@ def latency_dawn(http_port, mqtt_port, n):
         auth = "Authorization: Bearer %s\r\n" % os.environ["BENCH_TOKEN"]
 
         def build(marker):
-            body = json.dumps({"type": "batch", "area": "southampton", "summary": "Latency probe " + marker,
+            body = json.dumps({"type": "batch", "area": os.environ.get("PEER_AREA", "southampton"),
+                               "summary": "Latency probe " + marker,
                                "sold_as": [marker + "x"], "adulterants": ["nitazene"],
                                "source_ref": marker + "x"}).encode()
             return request("/v1/alerts", body, auth)

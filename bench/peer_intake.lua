@@ -11,6 +11,7 @@ function init(args)
         target = os.getenv("PEER_TARGET")
         run = os.getenv("PEER_RUN") or "0"
         kind = os.getenv("PEER_KIND") or "batch"
+        area = os.getenv("PEER_AREA") or "southampton"
         n = 0
         refused = 0
         if target == "dawn" then
@@ -29,12 +30,12 @@ function request()
         n = n + 1
         local body
         if target == "dawn" and kind == "nfod" then
-                body = string.format('{"type":"nfod","area":"southampton","summary":"Overdose report %s-%d",' ..
-                        '"casualties":1,"source_ref":"nfod-%s-%d"}', run, n, run, n)
+                body = string.format('{"type":"nfod","area":"%s","summary":"Overdose report %s-%d",' ..
+                        '"casualties":1,"source_ref":"nfod-%s-%d"}', area, run, n, run, n)
         elseif target == "dawn" then
-                body = string.format('{"type":"batch","area":"southampton","summary":"Peer bench %s-%d",' ..
+                body = string.format('{"type":"batch","area":"%s","summary":"Peer bench %s-%d",' ..
                         '"sold_as":["peer-%s-%d"],"adulterants":["nitazene"],"source_ref":"peer-%s-%d"}',
-                        run, n, run, n, run, n)
+                        area, run, n, run, n, run, n)
         else
                 body = string.format('[{"labels":{"alertname":"PeerBench","instance":"peer-%s-%d",' ..
                         '"severity":"warning"},"annotations":{"summary":"Peer bench %s-%d"}}]', run, n, run, n)
