@@ -14,6 +14,7 @@
 #include "dawn/protocol.h"
 #include "log.h"
 #include "store.h"
+#include "wal_gather.h"
 
 static void usage(FILE *f)
 {
@@ -73,6 +74,7 @@ static void raise_fd_limit(void)
 #define HEAP_MMAP_THRESHOLD (256 * 1024)
 _Static_assert(DAWN_STORE_STMT_JOURNAL_MEMORY < HEAP_MMAP_THRESHOLD,
                "each commit's statement journal must come from the heap, not a fresh mmap");
+_Static_assert(DAWN_WAL_GATHER_BYTES < HEAP_MMAP_THRESHOLD, "the log's gathering buffer must come from the heap");
 
 static void keep_heap_warm(void)
 {

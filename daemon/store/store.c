@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "wal_gather.h"
 
 /* Migrations, oldest first: entry i takes the schema from version i to
  * version i + 1 (PRAGMA user_version). Never edit one that has shipped;
@@ -1343,6 +1344,11 @@ static void sqlite_setup_once(void)
          * and a batch's writes are bounded in number (commit.h), not in bytes (one
          * public text's fan-out, one alert's pruning). */
         sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, DAWN_STORE_STMT_JOURNAL_MEMORY);
+        /* each commit's log frames in one write, not two per frame (wal_gather.h); if
+         * it cannot be registered, SQLite writes them itself, as before */
+        int rc = dawn_wal_gather_register();
+        if (rc != SQLITE_OK)
+                fprintf(stderr, "dawnd: store: log writes not gathered: %s\n", sqlite3_errstr(rc));
 }
 
 int dawn_store_open(const char *path, struct dawn_store **out)

@@ -1,0 +1,340 @@
+#include "wal_gather.h"
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One open file. For a -wal file, buf holds len bytes that belong at offset
+ * off in the file and are not there yet; every other file passes through. */
+struct gather_file {
+        sqlite3_file base;
+        sqlite3_file *real; /* SQLite's own, right after this struct */
+        bool log;
+        unsigned char *buf;
+        int len;
+        sqlite3_int64 off;
+};
+
+static sqlite3_vfs gather_vfs;
+static atomic_uint_fast64_t asked, written;
+
+static sqlite3_vfs *real_vfs(void)
+{
+        return gather_vfs.pAppData;
+}
+
+/* Writes what is gathered. On failure it is dropped all the same: those frames
+ * belong to a transaction that now fails, and the log's next frames go where
+ * they were; written later they would overwrite newer ones. */
+static int flush(struct gather_file *f)
+{
+        if (f->len == 0)
+                return SQLITE_OK;
+        int rc = f->real->pMethods->xWrite(f->real, f->buf, f->len, f->off);
+        f->len = 0;
+        atomic_fetch_add(&written, 1);
+        return rc;
+}
+
+static int g_close(sqlite3_file *file)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        int rc = flush(f);
+        int rc2 = f->real->pMethods->xClose(f->real);
+        free(f->buf);
+        f->buf = NULL;
+        return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int g_read(sqlite3_file *file, void *out, int amt, sqlite3_int64 off)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        int rc = flush(f);
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, amt, off);
+}
+
+static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        if (!f->log)
+                return f->real->pMethods->xWrite(f->real, data, amt, off);
+        atomic_fetch_add(&asked, 1);
+        /* the next frame (or half of one) right after what is gathered: gather it */
+        if (f->len > 0 && off == f->off + f->len && f->len + amt <= DAWN_WAL_GATHER_BYTES) {
+                memcpy(f->buf + f->len, data, (size_t)amt);
+                f->len += amt;
+                return SQLITE_OK;
+        }
+        int rc = flush(f);
+        if (rc != SQLITE_OK)
+                return rc;
+        if (amt < DAWN_WAL_GATHER_BYTES) {
+                if (!f->buf && !(f->buf = malloc(DAWN_WAL_GATHER_BYTES)))
+                        return SQLITE_NOMEM;
+                memcpy(f->buf, data, (size_t)amt);
+                f->len = amt;
+                f->off = off;
+                return SQLITE_OK;
+        }
+        atomic_fetch_add(&written, 1);
+        return f->real->pMethods->xWrite(f->real, data, amt, off);
+}
+
+static int g_truncate(sqlite3_file *file, sqlite3_int64 size)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        int rc = flush(f);
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+}
+
+/* SQLite syncs the log at every commit (synchronous = FULL) before the commit
+ * is visible to anyone: the gathered frames are written first, and a failed
+ * write is the sync's failure (SQLITE_FULL stays SQLITE_FULL: a full disk is a
+ * temporary refusal for the submitter, as it was when each frame was written). */
+static int g_sync(sqlite3_file *file, int flags)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        int rc = flush(f);
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+}
+
+static int g_file_size(sqlite3_file *file, sqlite3_int64 *size)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        int rc = flush(f);
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xFileSize(f->real, size);
+}
+
+static int g_lock(sqlite3_file *file, int lock)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xLock(f->real, lock);
+}
+
+static int g_unlock(sqlite3_file *file, int lock)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xUnlock(f->real, lock);
+}
+
+static int g_check_reserved_lock(sqlite3_file *file, int *out)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xCheckReservedLock(f->real, out);
+}
+
+static int g_file_control(sqlite3_file *file, int op, void *arg)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        int rc = flush(f); /* whatever it asks of the file sees every write */
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xFileControl(f->real, op, arg);
+}
+
+static int g_sector_size(sqlite3_file *file)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xSectorSize(f->real);
+}
+
+static int g_device_characteristics(sqlite3_file *file)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xDeviceCharacteristics(f->real);
+}
+
+/* The wal-index (shared memory) belongs to the database file, never a log's: passed through. */
+static int g_shm_map(sqlite3_file *file, int page, int size, int extend, void volatile **out)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xShmMap(f->real, page, size, extend, out);
+}
+
+static int g_shm_lock(sqlite3_file *file, int offset, int n, int flags)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+}
+
+static void g_shm_barrier(sqlite3_file *file)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        f->real->pMethods->xShmBarrier(f->real);
+}
+
+static int g_shm_unmap(sqlite3_file *file, int delete_flag)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xShmUnmap(f->real, delete_flag);
+}
+
+static int g_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        int rc = flush(f);
+        return rc != SQLITE_OK ? rc : f->real->pMethods->xFetch(f->real, off, amt, out);
+}
+
+static int g_unfetch(sqlite3_file *file, sqlite3_int64 off, void *p)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        return f->real->pMethods->xUnfetch(f->real, off, p);
+}
+
+static const sqlite3_io_methods gather_methods = {
+        .iVersion = 3,
+        .xClose = g_close,
+        .xRead = g_read,
+        .xWrite = g_write,
+        .xTruncate = g_truncate,
+        .xSync = g_sync,
+        .xFileSize = g_file_size,
+        .xLock = g_lock,
+        .xUnlock = g_unlock,
+        .xCheckReservedLock = g_check_reserved_lock,
+        .xFileControl = g_file_control,
+        .xSectorSize = g_sector_size,
+        .xDeviceCharacteristics = g_device_characteristics,
+        .xShmMap = g_shm_map,
+        .xShmLock = g_shm_lock,
+        .xShmBarrier = g_shm_barrier,
+        .xShmUnmap = g_shm_unmap,
+        .xFetch = g_fetch,
+        .xUnfetch = g_unfetch,
+};
+
+static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int *out_flags)
+{
+        struct gather_file *f = (struct gather_file *)file;
+        memset(f, 0, sizeof(*f));
+        f->real = (sqlite3_file *)(f + 1);
+        int rc = real_vfs()->xOpen(real_vfs(), name, f->real, flags, out_flags);
+        if (rc != SQLITE_OK || !f->real->pMethods) {
+                f->base.pMethods = NULL; /* SQLite calls no xClose then */
+                return rc;
+        }
+        /* only the unix VFS's own methods (version 3) are wrapped: all of them exist */
+        if (f->real->pMethods->iVersion < 3) {
+                f->real->pMethods->xClose(f->real);
+                f->base.pMethods = NULL;
+                return SQLITE_CANTOPEN;
+        }
+        f->log = (flags & SQLITE_OPEN_WAL) != 0;
+        f->base.pMethods = &gather_methods;
+        return SQLITE_OK;
+}
+
+static int g_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+        return real_vfs()->xDelete(real_vfs(), name, sync_dir);
+}
+
+static int g_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+        return real_vfs()->xAccess(real_vfs(), name, flags, out);
+}
+
+static int g_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+        return real_vfs()->xFullPathname(real_vfs(), name, n, out);
+}
+
+static void *g_dl_open(sqlite3_vfs *vfs, const char *path)
+{
+        return real_vfs()->xDlOpen(real_vfs(), path);
+}
+
+static void g_dl_error(sqlite3_vfs *vfs, int n, char *out)
+{
+        real_vfs()->xDlError(real_vfs(), n, out);
+}
+
+static void (*g_dl_sym(sqlite3_vfs *vfs, void *handle, const char *symbol))(void)
+{
+        return real_vfs()->xDlSym(real_vfs(), handle, symbol);
+}
+
+static void g_dl_close(sqlite3_vfs *vfs, void *handle)
+{
+        real_vfs()->xDlClose(real_vfs(), handle);
+}
+
+static int g_randomness(sqlite3_vfs *vfs, int n, char *out)
+{
+        return real_vfs()->xRandomness(real_vfs(), n, out);
+}
+
+static int g_sleep(sqlite3_vfs *vfs, int usec)
+{
+        return real_vfs()->xSleep(real_vfs(), usec);
+}
+
+static int g_current_time(sqlite3_vfs *vfs, double *out)
+{
+        return real_vfs()->xCurrentTime(real_vfs(), out);
+}
+
+static int g_get_last_error(sqlite3_vfs *vfs, int n, char *out)
+{
+        return real_vfs()->xGetLastError(real_vfs(), n, out);
+}
+
+static int g_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+        return real_vfs()->xCurrentTimeInt64(real_vfs(), out);
+}
+
+static int g_set_system_call(sqlite3_vfs *vfs, const char *name, sqlite3_syscall_ptr p)
+{
+        return real_vfs()->xSetSystemCall(real_vfs(), name, p);
+}
+
+static sqlite3_syscall_ptr g_get_system_call(sqlite3_vfs *vfs, const char *name)
+{
+        return real_vfs()->xGetSystemCall(real_vfs(), name);
+}
+
+static const char *g_next_system_call(sqlite3_vfs *vfs, const char *name)
+{
+        return real_vfs()->xNextSystemCall(real_vfs(), name);
+}
+
+int dawn_wal_gather_register(void)
+{
+        if (sqlite3_vfs_find("dawn-wal-gather"))
+                return SQLITE_OK;
+        sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+        if (!real || real->iVersion < 3)
+                return SQLITE_ERROR;
+        gather_vfs = (sqlite3_vfs){
+                .iVersion = 3,
+                .szOsFile = (int)sizeof(struct gather_file) + real->szOsFile,
+                .mxPathname = real->mxPathname,
+                .zName = "dawn-wal-gather",
+                .pAppData = real,
+                .xOpen = g_open,
+                .xDelete = g_delete,
+                .xAccess = g_access,
+                .xFullPathname = g_full_pathname,
+                .xDlOpen = g_dl_open,
+                .xDlError = g_dl_error,
+                .xDlSym = g_dl_sym,
+                .xDlClose = g_dl_close,
+                .xRandomness = g_randomness,
+                .xSleep = g_sleep,
+                .xCurrentTime = g_current_time,
+                .xGetLastError = g_get_last_error,
+                .xCurrentTimeInt64 = g_current_time_int64,
+                .xSetSystemCall = g_set_system_call,
+                .xGetSystemCall = g_get_system_call,
+                .xNextSystemCall = g_next_system_call,
+        };
+        return sqlite3_vfs_register(&gather_vfs, 1);
+}
+
+void dawn_wal_gather_counts(struct dawn_wal_gather_counts *out)
+{
+        out->asked = atomic_load(&asked);
+        out->written = atomic_load(&written);
+}
