@@ -16,9 +16,13 @@
  * is its max_in_flight (config). */
 #define DISPATCH_ROWS 256
 /* Open addressing over every channel's in-flight deliveries: a power of two
- * comfortably above the sum of the largest max_in_flight values the config
- * allows (16384 + 1024 + 256), so probes stay short. */
-#define TABLE_SIZE 65536
+ * at least four times the sum of the channels' max_in_flight, so probes stay
+ * short. Sized from the configuration (8192 slots, 256 KiB, for the defaults),
+ * not for the largest values it allows (65536 slots, 2 MiB): delivery ids hash
+ * all over the table, so within minutes of sending every page of it is
+ * resident, and dawnd's peak RSS under load was a tenth this table. A reload
+ * that raises a limit grows it before the next dispatch (table_fit). */
+#define TABLE_MIN 1024
 
 #define BACKOFF_BASE_USEC (5 * UINT64_C(1000000))
 #define BACKOFF_CAP_USEC (600 * UINT64_C(1000000))
@@ -47,7 +51,8 @@ struct dawn_outbox {
         /* deliveries that ended otherwise: back to wait for a paused channel, or opted out */
         uint64_t ended_other[DAWN_CHANNEL_COUNT];
         struct dawn_channel_pause pause[DAWN_CHANNEL_COUNT];
-        struct in_flight *table;            /* TABLE_SIZE slots keyed by delivery id */
+        struct in_flight *table;            /* table_size slots keyed by delivery id */
+        size_t table_size;                  /* a power of two */
         sd_event_source *dispatch_soon;
         sd_event_source *timer;
         sd_event_source *sweep;             /* lifetimes, also while a channel cannot send */
@@ -58,13 +63,60 @@ struct dawn_outbox {
         bool grade_critical;
 };
 
+static size_t slot_home(int64_t id, size_t size)
+{
+        return (size_t)((uint64_t)id * UINT64_C(0x9E3779B97F4A7C15) >> 32) & (size - 1);
+}
+
+/* The slot of id in table, or the empty one where it would go; NULL if full. */
+static struct in_flight *table_find(struct in_flight *table, size_t size, int64_t id)
+{
+        size_t i = slot_home(id, size);
+        for (size_t n = 0; n < size; n++, i = (i + 1) & (size - 1))
+                if (table[i].id == id || table[i].id == 0)
+                        return &table[i];
+        return NULL;
+}
+
 static struct in_flight *slot_find(struct dawn_outbox *o, int64_t id)
 {
-        size_t i = (size_t)((uint64_t)id * UINT64_C(0x9E3779B97F4A7C15) >> 40) % TABLE_SIZE;
-        for (size_t n = 0; n < TABLE_SIZE; n++, i = (i + 1) % TABLE_SIZE)
-                if (o->table[i].id == id || o->table[i].id == 0)
-                        return &o->table[i];
-        return NULL;
+        return table_find(o->table, o->table_size, id);
+}
+
+/* The table's size for the configuration's limits. */
+static size_t table_size_for(const struct dawn_config *c)
+{
+        size_t want = 0;
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                want += (size_t)dawn_config_channel_limits(c, (enum dawn_channel_kind)k)->max_in_flight;
+        want *= 4;
+        size_t size = TABLE_MIN;
+        while (size < want)
+                size *= 2;
+        return size;
+}
+
+/* After a reload: a table too small for the new limits grows (never shrinks:
+ * what is in flight under the old limits stays). False if it could not. */
+static bool table_fit(struct dawn_outbox *o)
+{
+        size_t size = table_size_for(*o->config);
+        if (size <= o->table_size)
+                return true;
+        struct in_flight *table = calloc(size, sizeof(*table));
+        if (!table) {
+                log_error("outbox: no memory for %zu in-flight slots; dispatching with %zu", size, o->table_size);
+                return false;
+        }
+        for (size_t i = 0; i < o->table_size; i++)
+                if (o->table[i].id)
+                        *table_find(table, size, o->table[i].id) = o->table[i];
+        log_info("outbox: room for %zu deliveries in flight now (%zu before): a reload raised max_in_flight",
+                 size / 4, o->table_size / 4);
+        free(o->table);
+        o->table = table;
+        o->table_size = size;
+        return true;
 }
 
 static void slot_remove(struct dawn_outbox *o, struct in_flight *slot)
@@ -74,10 +126,10 @@ static void slot_remove(struct dawn_outbox *o, struct in_flight *slot)
         size_t j = i;
         o->table[i].id = 0;
         for (;;) {
-                j = (j + 1) % TABLE_SIZE;
+                j = (j + 1) & (o->table_size - 1);
                 if (o->table[j].id == 0)
                         return;
-                size_t home = (size_t)((uint64_t)o->table[j].id * UINT64_C(0x9E3779B97F4A7C15) >> 40) % TABLE_SIZE;
+                size_t home = slot_home(o->table[j].id, o->table_size);
                 bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
                 if (movable) {
                         o->table[i] = o->table[j];
@@ -125,7 +177,8 @@ int dawn_outbox_new(sd_event *loop, struct dawn_store *store, struct dawn_commit
         struct dawn_outbox *o = calloc(1, sizeof(*o));
         if (!o)
                 return -ENOMEM;
-        o->table = calloc(TABLE_SIZE, sizeof(*o->table));
+        o->table_size = table_size_for(*config);
+        o->table = calloc(o->table_size, sizeof(*o->table));
         if (!o->table) {
                 free(o);
                 return -ENOMEM;
@@ -182,7 +235,7 @@ void dawn_outbox_attach(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
                 /* the channel is going away: what it had in flight goes back to the queue (the
                  * daemon requeues in-flight rows), so forget it here; removal shifts later entries
                  * back, so look at the same slot again */
-                for (size_t i = 0; i < TABLE_SIZE; i++)
+                for (size_t i = 0; i < o->table_size; i++)
                         while (o->table[i].id && o->table[i].channel == kind)
                                 slot_remove(o, &o->table[i]);
                 o->in_flight_count[kind] = 0;
@@ -596,6 +649,7 @@ static int on_dispatch(sd_event_source *s, void *userdata)
 {
         struct dawn_outbox *o = userdata;
         int64_t now = dawn_now_usec(), wake = 0;
+        table_fit(o); /* if it cannot grow, a full table sends nothing more until slots free up */
         bool more = false;
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++) {
                 int64_t w = 0;

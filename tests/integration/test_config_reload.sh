@@ -57,4 +57,17 @@ check "dawnd is still serving" bash -c "\"$DAWNCTL\" status >/dev/null"
 cp "$T/good.conf" "$T/dawn.conf"
 ctl reload >/dev/null
 check "dawnctl reload of a good config exits 0" test $? -eq 0
+
+# a reload that raises a channel's max_in_flight to the most it may be: the outbox's table
+# of deliveries in flight, sized for the limits at start (MQTT's 1,024 here, the only
+# channel), grows to fit 16,384 before its next dispatch, and sending goes on
+sed -i 's#                qos = 1;#                qos = 1; max_in_flight = 16384;#' "$T/dawn.conf"
+ctl reload >/dev/null
+check "a reload raising mqtt.max_in_flight to 16384 exits 0" test $? -eq 0
+out=$(ctl --json issue --area portsmouth --sold-as heroin --adulterant nitazene "Nitazene heroin, Fratton." 2>&1)
+id=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out" 2>/dev/null)
+check "an alert after it is delivered to all its MQTT recipients" \
+        wait_for "test \"\$(states '$id')\" = delivered" 15
+check "the outbox made room for them" \
+        grep -q 'outbox: room for 16384 deliveries in flight now (1024 before)' "$T/dawnd.log"
 finish
