@@ -1,47 +1,93 @@
 #include "wal_gather.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The WAL file format (sqlite.org/fileformat2.html#walformat): a frame is a
+ * 24-byte header and a page; bytes 4-7 of the header, big-endian, are the
+ * database's size in pages for the frame that commits a transaction, else 0. */
+#define FRAME_HEADER_BYTES 24
+/* The wal-index lock a writer holds from BEGIN to COMMIT or ROLLBACK (WAL_WRITE_LOCK). */
+#define WAL_WRITE_LOCK 0
+
 /* One open file. For a -wal file, buf holds len bytes that belong at offset
- * off in the file and are not there yet; every other file passes through. */
+ * off in the file and are not there yet; every other file passes through. A
+ * log and its connection's database file know each other: the database's
+ * wal-index calls say when a transaction is published and when it ended. */
 struct gather_file {
         sqlite3_file base;
         sqlite3_file *real; /* SQLite's own, right after this struct */
         bool log;
+        const char *name;   /* as SQLite passed it to xOpen (a database's: the registry's key) */
+        struct gather_file *peer; /* a log's database file, or a database file's log; or NULL */
+        struct gather_file *next_db; /* the registry of open database files */
         unsigned char *buf;
         int len;
         sqlite3_int64 off;
+        sqlite3_int64 next_off;   /* where the last write ended: the next append goes there */
+        sqlite3_int64 commit_end; /* where the frame that commits ends, once its header is written */
+        /* A gathered write that failed: the frames SQLite counts as written are not.
+         * Every later read, write and sync of the log fails with it, so that the
+         * transaction can never commit, until its write lock is released. */
+        int failed;
 };
 
 static sqlite3_vfs gather_vfs;
 static atomic_uint_fast64_t asked, written;
+/* open database files, for a log to find its own (connections open on any thread) */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gather_file *registry;
 
 static sqlite3_vfs *real_vfs(void)
 {
         return gather_vfs.pAppData;
 }
 
-/* Writes what is gathered. On failure it is dropped all the same: those frames
- * belong to a transaction that now fails, and the log's next frames go where
- * they were; written later they would overwrite newer ones. */
+/* Writes what is gathered. A failure is kept (failed): the frames are gone,
+ * and nothing may commit over them. */
 static int flush(struct gather_file *f)
 {
+        if (f->failed)
+                return f->failed;
         if (f->len == 0)
                 return SQLITE_OK;
         int rc = f->real->pMethods->xWrite(f->real, f->buf, f->len, f->off);
         f->len = 0;
         atomic_fetch_add(&written, 1);
+        if (rc != SQLITE_OK)
+                f->failed = rc;
         return rc;
+}
+
+/* The transaction ended (its write lock is released): a commit's frames were
+ * written when its commit frame was (below), so whatever is still gathered
+ * belonged to one that rolled back, and is dropped, never written: by now
+ * another connection may have written the log there. A kept failure ends too. */
+static void transaction_ended(struct gather_file *log)
+{
+        log->len = 0;
+        log->failed = 0;
+        log->commit_end = 0;
 }
 
 static int g_close(sqlite3_file *file)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = flush(f);
+        int rc = f->log ? flush(f) : SQLITE_OK;
+        pthread_mutex_lock(&registry_lock);
+        if (f->peer)
+                f->peer->peer = NULL;
+        for (struct gather_file **p = &registry; *p; p = &(*p)->next_db)
+                if (*p == f) {
+                        *p = f->next_db;
+                        break;
+                }
+        pthread_mutex_unlock(&registry_lock);
         int rc2 = f->real->pMethods->xClose(f->real);
         free(f->buf);
         f->buf = NULL;
@@ -51,59 +97,80 @@ static int g_close(sqlite3_file *file)
 static int g_read(sqlite3_file *file, void *out, int amt, sqlite3_int64 off)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = flush(f);
+        int rc = f->log ? flush(f) : SQLITE_OK;
         return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, amt, off);
 }
 
 static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
 {
         struct gather_file *f = (struct gather_file *)file;
-        if (!f->log)
+        /* a log that did not find its database file would not hear of a rollback: never gathered */
+        if (!f->log || !f->peer)
                 return f->real->pMethods->xWrite(f->real, data, amt, off);
+        if (f->failed)
+                return f->failed;
         atomic_fetch_add(&asked, 1);
-        /* the next frame (or half of one) right after what is gathered: gather it */
+        bool append = off == f->next_off;
+        f->next_off = off + amt;
+        /* a frame header that commits: its frame is written as soon as it is whole */
+        if (amt == FRAME_HEADER_BYTES) {
+                const unsigned char *h = data;
+                uint32_t pages = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+                if (pages)
+                        f->commit_end = 0; /* set below, once it is known to be gathered */
+                if (pages && append)
+                        f->commit_end = off + amt; /* its page follows */
+        }
+        int rc;
         if (f->len > 0 && off == f->off + f->len && f->len + amt <= DAWN_WAL_GATHER_BYTES) {
+                /* the next frame (or half of one) right after what is gathered */
                 memcpy(f->buf + f->len, data, (size_t)amt);
                 f->len += amt;
-                return SQLITE_OK;
-        }
-        int rc = flush(f);
-        if (rc != SQLITE_OK)
+        } else if ((rc = flush(f)) != SQLITE_OK) {
                 return rc;
-        if (amt < DAWN_WAL_GATHER_BYTES) {
+        } else if (append && amt < DAWN_WAL_GATHER_BYTES) {
+                /* an append to the log starts a new run */
                 if (!f->buf && !(f->buf = malloc(DAWN_WAL_GATHER_BYTES)))
                         return SQLITE_NOMEM;
                 memcpy(f->buf, data, (size_t)amt);
                 f->len = amt;
                 f->off = off;
-                return SQLITE_OK;
+        } else {
+                /* anything else (the log's header when it starts again, a frame rewritten in
+                 * place, a write larger than the buffer) goes straight through */
+                atomic_fetch_add(&written, 1);
+                return f->real->pMethods->xWrite(f->real, data, amt, off);
         }
-        atomic_fetch_add(&written, 1);
-        return f->real->pMethods->xWrite(f->real, data, amt, off);
+        /* the commit frame's page: the whole transaction goes to the file now, and a
+         * failure is this write's, which SQLite answers by not committing */
+        if (f->commit_end && off == f->commit_end) {
+                f->commit_end = 0;
+                return flush(f);
+        }
+        return SQLITE_OK;
 }
 
 static int g_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = flush(f);
+        int rc = f->log ? flush(f) : SQLITE_OK;
         return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
-/* SQLite syncs the log at every commit (synchronous = FULL) before the commit
- * is visible to anyone: the gathered frames are written first, and a failed
- * write is the sync's failure (SQLITE_FULL stays SQLITE_FULL: a full disk is a
- * temporary refusal for the submitter, as it was when each frame was written). */
+/* What is gathered is written before the log is synced; a write that failed,
+ * now or before, is the sync's failure (SQLITE_FULL stays SQLITE_FULL: a full
+ * disk is a temporary refusal for the submitter, as it was before). */
 static int g_sync(sqlite3_file *file, int flags)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = flush(f);
+        int rc = f->log ? flush(f) : SQLITE_OK;
         return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
 }
 
 static int g_file_size(sqlite3_file *file, sqlite3_int64 *size)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = flush(f);
+        int rc = f->log ? flush(f) : SQLITE_OK;
         return rc != SQLITE_OK ? rc : f->real->pMethods->xFileSize(f->real, size);
 }
 
@@ -128,7 +195,7 @@ static int g_check_reserved_lock(sqlite3_file *file, int *out)
 static int g_file_control(sqlite3_file *file, int op, void *arg)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = flush(f); /* whatever it asks of the file sees every write */
+        int rc = f->log ? flush(f) : SQLITE_OK; /* whatever it asks of the file sees every write */
         return rc != SQLITE_OK ? rc : f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
@@ -144,7 +211,10 @@ static int g_device_characteristics(sqlite3_file *file)
         return f->real->pMethods->xDeviceCharacteristics(f->real);
 }
 
-/* The wal-index (shared memory) belongs to the database file, never a log's: passed through. */
+/* The wal-index (shared memory) belongs to the database file, never a log's:
+ * passed through, but it says when a transaction's frames must be in the log
+ * (a commit is published: the barrier between the index header's two copies)
+ * and when a transaction has ended (its write lock is released). */
 static int g_shm_map(sqlite3_file *file, int page, int size, int extend, void volatile **out)
 {
         struct gather_file *f = (struct gather_file *)file;
@@ -154,12 +224,17 @@ static int g_shm_map(sqlite3_file *file, int page, int size, int extend, void vo
 static int g_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
         struct gather_file *f = (struct gather_file *)file;
+        if (f->peer && offset <= WAL_WRITE_LOCK && offset + n > WAL_WRITE_LOCK &&
+            flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE))
+                transaction_ended(f->peer);
         return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
 static void g_shm_barrier(sqlite3_file *file)
 {
         struct gather_file *f = (struct gather_file *)file;
+        if (f->peer)
+                flush(f->peer); /* nothing should be left by now; a failure stays kept */
         f->real->pMethods->xShmBarrier(f->real);
 }
 
@@ -172,7 +247,7 @@ static int g_shm_unmap(sqlite3_file *file, int delete_flag)
 static int g_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = flush(f);
+        int rc = f->log ? flush(f) : SQLITE_OK;
         return rc != SQLITE_OK ? rc : f->real->pMethods->xFetch(f->real, off, amt, out);
 }
 
@@ -221,7 +296,24 @@ static int g_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int fl
                 return SQLITE_CANTOPEN;
         }
         f->log = (flags & SQLITE_OPEN_WAL) != 0;
+        f->name = name;
         f->base.pMethods = &gather_methods;
+        /* a database file and its connection's log find each other by the database's
+         * name pointer, which SQLite passes to both (sqlite3_filename_database) */
+        pthread_mutex_lock(&registry_lock);
+        if ((flags & SQLITE_OPEN_MAIN_DB) && name) {
+                f->next_db = registry;
+                registry = f;
+        } else if (f->log && name) {
+                const char *db = sqlite3_filename_database(name);
+                for (struct gather_file *d = registry; d; d = d->next_db)
+                        if (d->name == db && !d->peer) {
+                                d->peer = f;
+                                f->peer = d;
+                                break;
+                        }
+        }
+        pthread_mutex_unlock(&registry_lock);
         return SQLITE_OK;
 }
 

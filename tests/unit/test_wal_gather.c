@@ -5,10 +5,15 @@
  * back before it commits, is whole after a reopen; another connection (the
  * checkpoint thread's) sees each commit as soon as it returns; and a process
  * that dies with frames still gathered, or right after a commit without
- * closing, leaves a store that is intact and holds every commit. Counts and
+ * closing, leaves a store that is intact and holds every commit. And the two
+ * ways an adversarial review broke the first version: a gathered write that
+ * fails when a read makes it go out (a full disk) must never let that
+ * transaction commit, and frames of a transaction that rolled back must never
+ * be written later over what another writer put in the log since. Counts and
  * contents are asserted, never times. */
 #include "dawn_test.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -209,6 +214,90 @@ static void test_a_process_that_dies_loses_no_commit(void **state)
         open_store_like(f->path, &f->db);
 }
 
+/* pwrite as the unix VFS calls it, failing with ENOSPC while disk_full is set */
+static bool disk_full;
+static sqlite3_syscall_ptr real_pwrite;
+
+static ssize_t full_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+        if (disk_full) {
+                errno = ENOSPC;
+                return -1;
+        }
+        return ((ssize_t(*)(int, const void *, size_t, off_t))real_pwrite)(fd, buf, n, off);
+}
+
+static int integrity(const char *path)
+{
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_stmt *st;
+        int ok = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+                 sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return ok;
+}
+
+static void test_a_lost_write_never_commits(void **state)
+{
+        struct gather_fixture *f = *state;
+        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
+        assert_non_null(real_pwrite);
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
+        insert_rows(f->db, 1, 2, true);
+        assert_int_equal(sqlite3_exec(f->db, "CREATE TABLE u (x BLOB UNIQUE)", NULL, NULL, NULL), SQLITE_OK);
+        /* a small page cache: the batch's pages go to the log before its COMMIT (gathered) */
+        assert_int_equal(sqlite3_exec(f->db, "PRAGMA cache_size = 8", NULL, NULL, NULL), SQLITE_OK);
+        insert_rows(f->db, 100, 12, false);
+        /* the disk fills; a statement reads the spilled pages back, so they must go out first */
+        disk_full = true;
+        int rc = sqlite3_exec(f->db, "INSERT INTO u (x) SELECT body FROM t", NULL, NULL, NULL);
+        disk_full = false;
+        assert_int_not_equal(rc, SQLITE_OK);
+        /* whatever the request that wrote next does, and the COMMIT after it, the rows
+         * whose frames were lost never become a transaction that committed */
+        if (!sqlite3_get_autocommit(f->db)) {
+                sqlite3_exec(f->db, "INSERT INTO t (id, body) VALUES (999, zeroblob(10))", NULL, NULL, NULL);
+                rc = sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
+                assert_int_not_equal(rc, SQLITE_OK);
+                if (!sqlite3_get_autocommit(f->db))
+                        assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        }
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
+        assert_true(integrity(f->path));
+        assert_rows(f->path, 2);
+        /* and the next transaction commits as usual */
+        insert_rows(f->db, 200, 3, true);
+        assert_rows(f->path, 5);
+}
+
+static void test_a_rollback_leaves_nothing_to_write_later(void **state)
+{
+        struct gather_fixture *f = *state;
+        insert_rows(f->db, 1, 3, true);
+        int log = 0, copied = 0;
+        /* the whole log in the database: the next transaction reads page 1 from the database
+         * file, so a ROLLBACK need not read the log (which would write what is gathered) */
+        assert_int_equal(sqlite3_wal_checkpoint_v2(f->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(f->db, "PRAGMA cache_size = 8", NULL, NULL, NULL), SQLITE_OK);
+        insert_rows(f->db, 100, 12, false);
+        assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        /* another writer, on the plain unix VFS (an operator's sqlite3), writes the log */
+        sqlite3 *other;
+        assert_int_equal(sqlite3_open_v2(f->path, &other, SQLITE_OPEN_READWRITE, "unix"), SQLITE_OK);
+        insert_rows(other, 500, 4, true);
+        sqlite3_close(other);
+        /* this connection's next write and commit find a sound log */
+        insert_rows(f->db, 600, 2, true);
+        sqlite3_close(f->db);
+        f->db = NULL;
+        assert_true(integrity(f->path));
+        assert_rows(f->path, 9);
+        open_store_like(f->path, &f->db);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -216,6 +305,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_a_large_commit_is_whole, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_another_connection_sees_each_commit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_process_that_dies_loses_no_commit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_lost_write_never_commits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_rollback_leaves_nothing_to_write_later, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
