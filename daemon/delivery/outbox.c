@@ -16,12 +16,13 @@
  * is its max_in_flight (config). */
 #define DISPATCH_ROWS 256
 /* Open addressing over every channel's in-flight deliveries: a power of two
- * at least four times the sum of the channels' max_in_flight, so probes stay
- * short. Sized from the configuration (8192 slots, 256 KiB, for the defaults),
- * not for the largest values it allows (65536 slots, 2 MiB): delivery ids hash
- * all over the table, so within minutes of sending every page of it is
- * resident, and dawnd's peak RSS under load was a tenth this table. A reload
- * that raises a limit grows it before the next dispatch (table_fit). */
+ * at least twice the sum of the channels' max_in_flight, so it is at most half
+ * full and probes stay short. Sized from the configuration (4096 slots, 128
+ * KiB, for the defaults), not for the largest values it allows (65536 slots,
+ * 2 MiB, as many as before for those): delivery ids hash all over the table,
+ * so within a minute of sending every page of it is resident, and it was a
+ * tenth of dawnd's peak RSS under load. A reload that raises a limit grows it
+ * before the next dispatch (table_fit). */
 #define TABLE_MIN 1024
 
 #define BACKOFF_BASE_USEC (5 * UINT64_C(1000000))
@@ -89,7 +90,7 @@ static size_t table_size_for(const struct dawn_config *c)
         size_t want = 0;
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
                 want += (size_t)dawn_config_channel_limits(c, (enum dawn_channel_kind)k)->max_in_flight;
-        want *= 4;
+        want *= 2;
         size_t size = TABLE_MIN;
         while (size < want)
                 size *= 2;
@@ -112,7 +113,7 @@ static bool table_fit(struct dawn_outbox *o)
                 if (o->table[i].id)
                         *table_find(table, size, o->table[i].id) = o->table[i];
         log_info("outbox: room for %zu deliveries in flight now (%zu before): a reload raised max_in_flight",
-                 size / 4, o->table_size / 4);
+                 size / 2, o->table_size / 2);
         free(o->table);
         o->table = table;
         o->table_size = size;

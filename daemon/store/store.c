@@ -1060,7 +1060,10 @@ static void ended_settle(struct dawn_store *s, bool committed)
 /* SQLite rolled the transaction back: by ROLLBACK, or by itself after an error */
 static void ended_rolled_back(void *userdata)
 {
-        ended_settle(userdata, false);
+        struct dawn_store *s = userdata;
+        ended_settle(s, false);
+        /* SQLite's own rollback too (a full disk mid-batch): the rows the floors named are gone */
+        memset(&s->tx_first, 0, sizeof(s->tx_first));
 }
 
 static int sqlite_to_errno(int rc)
