@@ -26,6 +26,7 @@ struct gather_file {
         const char *name;   /* as SQLite passed it to xOpen (a database's: the registry's key) */
         struct gather_file *peer; /* a log's database file, or a database file's log; or NULL */
         struct gather_file *next_db; /* the registry of open database files */
+        bool write_locked;  /* a database file: its connection holds WAL_WRITE_LOCK (seen in xShmLock) */
         unsigned char *buf;
         int len;
         sqlite3_int64 off;
@@ -112,14 +113,23 @@ static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
         atomic_fetch_add(&asked, 1);
         bool append = off == f->next_off;
         f->next_off = off + amt;
-        /* a frame header that commits: its frame is written as soon as it is whole */
+        /* Only inside a write transaction seen to begin (its WAL_WRITE_LOCK): its end is
+         * what drops a rollback's frames and clears a kept failure. In exclusive locking
+         * mode SQLite takes no wal-index locks at all, and nothing is gathered. */
+        if (!f->peer->write_locked) {
+                int rc = flush(f);
+                if (rc != SQLITE_OK)
+                        return rc;
+                atomic_fetch_add(&written, 1);
+                return f->real->pMethods->xWrite(f->real, data, amt, off);
+        }
+        /* a frame header that commits: its page, gathered or not, is written as soon as
+         * it is whole, and a failure is that write's */
         if (amt == FRAME_HEADER_BYTES) {
                 const unsigned char *h = data;
                 uint32_t pages = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
                 if (pages)
-                        f->commit_end = 0; /* set below, once it is known to be gathered */
-                if (pages && append)
-                        f->commit_end = off + amt; /* its page follows */
+                        f->commit_end = off + amt;
         }
         int rc;
         if (f->len > 0 && off == f->off + f->len && f->len + amt <= DAWN_WAL_GATHER_BYTES) {
@@ -224,10 +234,13 @@ static int g_shm_map(sqlite3_file *file, int page, int size, int extend, void vo
 static int g_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
         struct gather_file *f = (struct gather_file *)file;
-        if (f->peer && offset <= WAL_WRITE_LOCK && offset + n > WAL_WRITE_LOCK &&
-            flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE))
+        bool write_lock = offset <= WAL_WRITE_LOCK && offset + n > WAL_WRITE_LOCK && (flags & SQLITE_SHM_EXCLUSIVE);
+        if (f->peer && write_lock && (flags & SQLITE_SHM_UNLOCK))
                 transaction_ended(f->peer);
-        return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+        int rc = f->real->pMethods->xShmLock(f->real, offset, n, flags);
+        if (write_lock)
+                f->write_locked = rc == SQLITE_OK && (flags & SQLITE_SHM_LOCK);
+        return rc;
 }
 
 static void g_shm_barrier(sqlite3_file *file)

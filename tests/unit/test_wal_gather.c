@@ -214,13 +214,15 @@ static void test_a_process_that_dies_loses_no_commit(void **state)
         open_store_like(f->path, &f->db);
 }
 
-/* pwrite as the unix VFS calls it, failing with ENOSPC while disk_full is set */
+/* pwrite as the unix VFS calls it, failing with ENOSPC while disk_full is set
+ * (only writes of full_size bytes when that is not 0) */
 static bool disk_full;
+static size_t full_size;
 static sqlite3_syscall_ptr real_pwrite;
 
 static ssize_t full_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-        if (disk_full) {
+        if (disk_full && (full_size == 0 || n == full_size)) {
                 errno = ENOSPC;
                 return -1;
         }
@@ -298,6 +300,64 @@ static void test_a_rollback_leaves_nothing_to_write_later(void **state)
         open_store_like(f->path, &f->db);
 }
 
+/* The second review's: with synchronous = NORMAL there is no sync at a commit, so a
+ * commit whose frame header went straight to the file (the connection's first write
+ * to a log others wrote) and whose page was gathered must write that page at its own
+ * write, or the commit is published without it. The page's write fails: the commit
+ * must fail, and what others see must be what this connection was told. */
+static void test_a_commit_without_sync_fails_with_its_page(void **state)
+{
+        struct gather_fixture *f = *state;
+        insert_rows(f->db, 1, 1, true);
+        sqlite3 *a;
+        open_store_like(f->path, &a);
+        assert_int_equal(sqlite3_exec(a, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
+        full_size = 4096; /* the page, not its 24-byte header */
+        disk_full = true;
+        int rc = sqlite3_exec(a, "UPDATE t SET body = zeroblob(3000) WHERE id = 1", NULL, NULL, NULL);
+        disk_full = false;
+        full_size = 0;
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
+        assert_int_not_equal(rc, SQLITE_OK);
+        if (!sqlite3_get_autocommit(a))
+                sqlite3_exec(a, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(a);
+        assert_true(integrity(f->path));
+        assert_rows(f->path, 1); /* the row as it was: its body is still its id's bytes */
+}
+
+/* In exclusive locking mode SQLite takes no wal-index locks, so the end of a
+ * transaction is never heard: nothing is gathered there, and one failed write
+ * does not fail every later statement. */
+static void test_exclusive_mode_is_not_gathered(void **state)
+{
+        struct gather_fixture *f = *state;
+        assert_int_equal(sqlite3_exec(f->db, "PRAGMA locking_mode = EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+        insert_rows(f->db, 1, 2, true);
+        struct dawn_wal_gather_counts before, after;
+        dawn_wal_gather_counts(&before);
+        insert_rows(f->db, 3, 3, true);
+        dawn_wal_gather_counts(&after);
+        assert_int_equal(after.written - before.written, after.asked - before.asked); /* each went through */
+        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
+        disk_full = true;
+        assert_int_not_equal(sqlite3_exec(f->db, "INSERT INTO t (id, body) VALUES (50, zeroblob(3000))", NULL, NULL,
+                                          NULL),
+                             SQLITE_OK);
+        disk_full = false;
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
+        if (!sqlite3_get_autocommit(f->db))
+                sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+        /* the disk has room again: the next write works on the same connection */
+        insert_rows(f->db, 60, 1, true);
+        assert_int_equal(query_int(f->db, "SELECT count(*) FROM t"), 6);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -307,6 +367,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_a_process_that_dies_loses_no_commit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_lost_write_never_commits, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_rollback_leaves_nothing_to_write_later, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_commit_without_sync_fails_with_its_page, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exclusive_mode_is_not_gathered, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
