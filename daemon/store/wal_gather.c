@@ -32,6 +32,10 @@ struct gather_file {
         sqlite3_int64 off;
         sqlite3_int64 next_off;   /* where the last write ended: the next append goes there */
         sqlite3_int64 commit_end; /* where the frame that commits ends, once its header is written */
+        /* The commit frame's page is written: whatever the transaction writes after it (the
+         * padding to a sector boundary when power-safe overwrite is off) goes straight through,
+         * where a failure is its own write's, not a barrier's, which cannot report one. */
+        bool committed;
         /* A gathered write that failed: the frames SQLite counts as written are not.
          * Every later read, write and sync of the log fails with it, so that the
          * transaction can never commit, until its write lock is released. */
@@ -74,6 +78,7 @@ static void transaction_ended(struct gather_file *log)
         log->len = 0;
         log->failed = 0;
         log->commit_end = 0;
+        log->committed = false;
 }
 
 static int g_close(sqlite3_file *file)
@@ -106,8 +111,12 @@ static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
 {
         struct gather_file *f = (struct gather_file *)file;
         /* a log that did not find its database file would not hear of a rollback: never gathered */
-        if (!f->log || !f->peer)
+        if (!f->log)
                 return f->real->pMethods->xWrite(f->real, data, amt, off);
+        if (!f->peer) {
+                int rc = flush(f); /* nothing, unless its database file closed first */
+                return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, data, amt, off);
+        }
         if (f->failed)
                 return f->failed;
         atomic_fetch_add(&asked, 1);
@@ -116,7 +125,7 @@ static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
         /* Only inside a write transaction seen to begin (its WAL_WRITE_LOCK): its end is
          * what drops a rollback's frames and clears a kept failure. In exclusive locking
          * mode SQLite takes no wal-index locks at all, and nothing is gathered. */
-        if (!f->peer->write_locked) {
+        if (!f->peer->write_locked || f->committed) {
                 int rc = flush(f);
                 if (rc != SQLITE_OK)
                         return rc;
@@ -155,6 +164,7 @@ static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
          * failure is this write's, which SQLite answers by not committing */
         if (f->commit_end && off == f->commit_end) {
                 f->commit_end = 0;
+                f->committed = true;
                 return flush(f);
         }
         return SQLITE_OK;
@@ -254,6 +264,7 @@ static void g_shm_barrier(sqlite3_file *file)
 static int g_shm_unmap(sqlite3_file *file, int delete_flag)
 {
         struct gather_file *f = (struct gather_file *)file;
+        f->write_locked = false; /* the wal-index, and every lock on it, is gone */
         return f->real->pMethods->xShmUnmap(f->real, delete_flag);
 }
 

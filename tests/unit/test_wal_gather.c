@@ -220,9 +220,14 @@ static bool disk_full;
 static size_t full_size;
 static sqlite3_syscall_ptr real_pwrite;
 
+/* only a write that begins at a sector boundary (4096) and is not a frame's header:
+ * the rest of a frame split at a commit's sync point */
+static bool full_at_sector;
+
 static ssize_t full_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-        if (disk_full && (full_size == 0 || n == full_size)) {
+        if (disk_full && (full_size == 0 || n == full_size) &&
+            (!full_at_sector || (off > 0 && off % 4096 == 0 && n != 24))) {
                 errno = ENOSPC;
                 return -1;
         }
@@ -358,6 +363,37 @@ static void test_exclusive_mode_is_not_gathered(void **state)
         assert_int_equal(query_int(f->db, "SELECT count(*) FROM t"), 6);
 }
 
+/* The third review's: with power-safe overwrite off (psow=0 in the URI), SQLite pads
+ * a commit with copies of its frame up to a sector boundary and splits the write
+ * that crosses it. The part after the commit frame's page must go straight to the
+ * file, where its failure fails the commit, not wait for the barrier, which cannot
+ * report one. */
+static void test_a_padded_commit_fails_with_its_padding(void **state)
+{
+        struct gather_fixture *f = *state;
+        char uri[128];
+        snprintf(uri, sizeof(uri), "file:%s?psow=0", f->path);
+        sqlite3 *a;
+        assert_int_equal(sqlite3_open_v2(uri, &a, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(a, "PRAGMA synchronous = FULL", NULL, NULL, NULL), SQLITE_OK);
+        insert_rows(a, 1, 1, true);
+        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
+        full_at_sector = true;
+        disk_full = true;
+        int rc = sqlite3_exec(a, "UPDATE t SET body = zeroblob(3000) WHERE id = 1", NULL, NULL, NULL);
+        disk_full = false;
+        full_at_sector = false;
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
+        assert_int_not_equal(rc, SQLITE_OK);
+        if (!sqlite3_get_autocommit(a))
+                sqlite3_exec(a, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(a);
+        assert_true(integrity(f->path));
+        assert_rows(f->path, 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -369,6 +405,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_a_rollback_leaves_nothing_to_write_later, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_commit_without_sync_fails_with_its_page, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exclusive_mode_is_not_gathered, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_padded_commit_fails_with_its_padding, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
