@@ -214,24 +214,41 @@ static void test_a_process_that_dies_loses_no_commit(void **state)
         open_store_like(f->path, &f->db);
 }
 
-/* pwrite as the unix VFS calls it, failing with ENOSPC while disk_full is set
- * (only writes of full_size bytes when that is not 0) */
-static bool disk_full;
-static size_t full_size;
+/* Which writes a full disk refuses (exec_disk_full). */
+enum full_disk {
+        FULL_NONE,
+        FULL_ALL,
+        FULL_PAGES,     /* writes of exactly a page: not a frame's 24-byte header */
+        FULL_AT_SECTOR, /* writes that begin at a sector boundary and are not a header: the rest
+                         * of a frame split at a commit's sync point */
+};
+static enum full_disk full;
 static sqlite3_syscall_ptr real_pwrite;
 
-/* only a write that begins at a sector boundary (4096) and is not a frame's header:
- * the rest of a frame split at a commit's sync point */
-static bool full_at_sector;
-
+/* pwrite as the unix VFS calls it, failing with ENOSPC as full says */
 static ssize_t full_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-        if (disk_full && (full_size == 0 || n == full_size) &&
-            (!full_at_sector || (off > 0 && off % 4096 == 0 && n != 24))) {
+        if (full == FULL_ALL || (full == FULL_PAGES && n == 4096) ||
+            (full == FULL_AT_SECTOR && off > 0 && off % 4096 == 0 && n != 24)) {
                 errno = ENOSPC;
                 return -1;
         }
         return ((ssize_t(*)(int, const void *, size_t, off_t))real_pwrite)(fd, buf, n, off);
+}
+
+/* Runs sql on db while the disk refuses the writes which names (through SQLite's own
+ * table of system calls, under the shim); returns SQLite's answer. */
+static int exec_disk_full(sqlite3 *db, const char *sql, enum full_disk which)
+{
+        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
+        assert_non_null(real_pwrite);
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
+        full = which;
+        int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        full = FULL_NONE;
+        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
+        return rc;
 }
 
 static int integrity(const char *path)
@@ -249,30 +266,21 @@ static int integrity(const char *path)
 static void test_a_lost_write_never_commits(void **state)
 {
         struct gather_fixture *f = *state;
-        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
-        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
-        assert_non_null(real_pwrite);
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
         insert_rows(f->db, 1, 2, true);
         assert_int_equal(sqlite3_exec(f->db, "CREATE TABLE u (x BLOB UNIQUE)", NULL, NULL, NULL), SQLITE_OK);
         /* a small page cache: the batch's pages go to the log before its COMMIT (gathered) */
         assert_int_equal(sqlite3_exec(f->db, "PRAGMA cache_size = 8", NULL, NULL, NULL), SQLITE_OK);
         insert_rows(f->db, 100, 12, false);
         /* the disk fills; a statement reads the spilled pages back, so they must go out first */
-        disk_full = true;
-        int rc = sqlite3_exec(f->db, "INSERT INTO u (x) SELECT body FROM t", NULL, NULL, NULL);
-        disk_full = false;
-        assert_int_not_equal(rc, SQLITE_OK);
+        assert_int_not_equal(exec_disk_full(f->db, "INSERT INTO u (x) SELECT body FROM t", FULL_ALL), SQLITE_OK);
         /* whatever the request that wrote next does, and the COMMIT after it, the rows
          * whose frames were lost never become a transaction that committed */
         if (!sqlite3_get_autocommit(f->db)) {
                 sqlite3_exec(f->db, "INSERT INTO t (id, body) VALUES (999, zeroblob(10))", NULL, NULL, NULL);
-                rc = sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
-                assert_int_not_equal(rc, SQLITE_OK);
+                assert_int_not_equal(sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
                 if (!sqlite3_get_autocommit(f->db))
                         assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
         }
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
         assert_true(integrity(f->path));
         assert_rows(f->path, 2);
         /* and the next transaction commits as usual */
@@ -310,6 +318,17 @@ static void test_a_rollback_leaves_nothing_to_write_later(void **state)
  * to a log others wrote) and whose page was gathered must write that page at its own
  * write, or the commit is published without it. The page's write fails: the commit
  * must fail, and what others see must be what this connection was told. */
+/* A's update was refused on a full disk: A hears it, and the store is as it was (row 1). */
+static void assert_refused_and_unchanged(struct gather_fixture *f, sqlite3 *a, int rc)
+{
+        assert_int_not_equal(rc, SQLITE_OK);
+        if (!sqlite3_get_autocommit(a))
+                sqlite3_exec(a, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(a);
+        assert_true(integrity(f->path));
+        assert_rows(f->path, 1); /* the row as it was: its body is still its id's bytes */
+}
+
 static void test_a_commit_without_sync_fails_with_its_page(void **state)
 {
         struct gather_fixture *f = *state;
@@ -317,21 +336,8 @@ static void test_a_commit_without_sync_fails_with_its_page(void **state)
         sqlite3 *a;
         open_store_like(f->path, &a);
         assert_int_equal(sqlite3_exec(a, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
-        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
-        full_size = 4096; /* the page, not its 24-byte header */
-        disk_full = true;
-        int rc = sqlite3_exec(a, "UPDATE t SET body = zeroblob(3000) WHERE id = 1", NULL, NULL, NULL);
-        disk_full = false;
-        full_size = 0;
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
-        assert_int_not_equal(rc, SQLITE_OK);
-        if (!sqlite3_get_autocommit(a))
-                sqlite3_exec(a, "ROLLBACK", NULL, NULL, NULL);
-        sqlite3_close(a);
-        assert_true(integrity(f->path));
-        assert_rows(f->path, 1); /* the row as it was: its body is still its id's bytes */
+        assert_refused_and_unchanged(f, a, exec_disk_full(a, "UPDATE t SET body = zeroblob(3000) WHERE id = 1",
+                                                          FULL_PAGES));
 }
 
 /* In exclusive locking mode SQLite takes no wal-index locks, so the end of a
@@ -347,15 +353,8 @@ static void test_exclusive_mode_is_not_gathered(void **state)
         insert_rows(f->db, 3, 3, true);
         dawn_wal_gather_counts(&after);
         assert_int_equal(after.written - before.written, after.asked - before.asked); /* each went through */
-        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
-        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
-        disk_full = true;
-        assert_int_not_equal(sqlite3_exec(f->db, "INSERT INTO t (id, body) VALUES (50, zeroblob(3000))", NULL, NULL,
-                                          NULL),
+        assert_int_not_equal(exec_disk_full(f->db, "INSERT INTO t (id, body) VALUES (50, zeroblob(3000))", FULL_ALL),
                              SQLITE_OK);
-        disk_full = false;
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
         if (!sqlite3_get_autocommit(f->db))
                 sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
         /* the disk has room again: the next write works on the same connection */
@@ -377,21 +376,8 @@ static void test_a_padded_commit_fails_with_its_padding(void **state)
         assert_int_equal(sqlite3_open_v2(uri, &a, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_exec(a, "PRAGMA synchronous = FULL", NULL, NULL, NULL), SQLITE_OK);
         insert_rows(a, 1, 1, true);
-        sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
-        real_pwrite = vfs->xGetSystemCall(vfs, "pwrite64");
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", (sqlite3_syscall_ptr)full_pwrite), SQLITE_OK);
-        full_at_sector = true;
-        disk_full = true;
-        int rc = sqlite3_exec(a, "UPDATE t SET body = zeroblob(3000) WHERE id = 1", NULL, NULL, NULL);
-        disk_full = false;
-        full_at_sector = false;
-        assert_int_equal(vfs->xSetSystemCall(vfs, "pwrite64", real_pwrite), SQLITE_OK);
-        assert_int_not_equal(rc, SQLITE_OK);
-        if (!sqlite3_get_autocommit(a))
-                sqlite3_exec(a, "ROLLBACK", NULL, NULL, NULL);
-        sqlite3_close(a);
-        assert_true(integrity(f->path));
-        assert_rows(f->path, 1);
+        assert_refused_and_unchanged(f, a, exec_disk_full(a, "UPDATE t SET body = zeroblob(3000) WHERE id = 1",
+                                                          FULL_AT_SECTOR));
 }
 
 int main(void)
