@@ -1058,7 +1058,7 @@ static void ended_settle(struct dawn_store *s, bool committed)
 }
 
 /* SQLite rolled the transaction back: by ROLLBACK, or by itself after an error */
-static void ended_rolled_back(void *userdata)
+static void rolled_back(void *userdata)
 {
         struct dawn_store *s = userdata;
         ended_settle(s, false);
@@ -1250,7 +1250,7 @@ static int ended_load(struct dawn_store *s)
         }
         if (r < 0)
                 return r;
-        sqlite3_rollback_hook(s->db, ended_rolled_back, s);
+        sqlite3_rollback_hook(s->db, rolled_back, s);
         s->ended_loaded = true;
         return 0;
 }
@@ -1270,9 +1270,7 @@ static int alerts_load(struct dawn_store *s)
         return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
 }
 
-/* At a clean close: the ended counts, for the next open to read instead of
- * counting the whole outbox again. Best effort: if this fails (a full disk),
- * the next open counts. */
+/* One row of outbox_ended_saved. */
 static int saved_add(struct dawn_store *s, const char *channel, const char *state, int64_t n)
 {
         sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
@@ -1284,6 +1282,9 @@ static int saved_add(struct dawn_store *s, const char *channel, const char *stat
         return run(s, st);
 }
 
+/* At a clean close: the ended counts, for the next open to read instead of
+ * counting the whole outbox again. Best effort: if this fails (a full disk),
+ * the next open counts. */
 static void ended_save(struct dawn_store *s)
 {
         if (!s->ended_loaded || !sqlite3_get_autocommit(s->db) || exec(s, "BEGIN IMMEDIATE") < 0)
@@ -1438,7 +1439,6 @@ int dawn_store_commit(struct dawn_store *s)
                 exec(s, "ROLLBACK");
                 s->in_tx = false;
                 ended_settle(s, false);
-                memset(&s->tx_first, 0, sizeof(s->tx_first));
                 return r;
         }
         r = exec(s, "COMMIT");

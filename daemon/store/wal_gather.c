@@ -53,8 +53,8 @@ static sqlite3_vfs *real_vfs(void)
         return gather_vfs.pAppData;
 }
 
-/* Writes what is gathered. A failure is kept (failed): the frames are gone,
- * and nothing may commit over them. */
+/* Writes what is gathered (a database file never has any). A failure is kept
+ * (failed): the frames are gone, and nothing may commit over them. */
 static int flush(struct gather_file *f)
 {
         if (f->failed)
@@ -67,6 +67,16 @@ static int flush(struct gather_file *f)
         if (rc != SQLITE_OK)
                 f->failed = rc;
         return rc;
+}
+
+/* What is gathered, then this write, to the file. */
+static int write_through(struct gather_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+        int rc = flush(f);
+        if (rc != SQLITE_OK)
+                return rc;
+        atomic_fetch_add(&written, 1);
+        return f->real->pMethods->xWrite(f->real, data, amt, off);
 }
 
 /* The transaction ended (its write lock is released): a commit's frames were
@@ -84,7 +94,7 @@ static void transaction_ended(struct gather_file *log)
 static int g_close(sqlite3_file *file)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = f->log ? flush(f) : SQLITE_OK;
+        int rc = flush(f);
         pthread_mutex_lock(&registry_lock);
         if (f->peer)
                 f->peer->peer = NULL;
@@ -103,35 +113,26 @@ static int g_close(sqlite3_file *file)
 static int g_read(sqlite3_file *file, void *out, int amt, sqlite3_int64 off)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = f->log ? flush(f) : SQLITE_OK;
+        int rc = flush(f);
         return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, amt, off);
 }
 
 static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
 {
         struct gather_file *f = (struct gather_file *)file;
-        /* a log that did not find its database file would not hear of a rollback: never gathered */
         if (!f->log)
                 return f->real->pMethods->xWrite(f->real, data, amt, off);
-        if (!f->peer) {
-                int rc = flush(f); /* nothing, unless its database file closed first */
-                return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, data, amt, off);
-        }
         if (f->failed)
                 return f->failed;
         atomic_fetch_add(&asked, 1);
         bool append = off == f->next_off;
         f->next_off = off + amt;
-        /* Only inside a write transaction seen to begin (its WAL_WRITE_LOCK): its end is
-         * what drops a rollback's frames and clears a kept failure. In exclusive locking
-         * mode SQLite takes no wal-index locks at all, and nothing is gathered. */
-        if (!f->peer->write_locked || f->committed) {
-                int rc = flush(f);
-                if (rc != SQLITE_OK)
-                        return rc;
-                atomic_fetch_add(&written, 1);
-                return f->real->pMethods->xWrite(f->real, data, amt, off);
-        }
+        /* Gathered only inside a write transaction seen to begin (its WAL_WRITE_LOCK),
+         * whose end is what drops a rollback's frames and clears a kept failure: not in a
+         * log that found no database file to hear it from, not in exclusive locking mode
+         * (SQLite takes no wal-index locks there), and not after the commit frame. */
+        if (!f->peer || !f->peer->write_locked || f->committed)
+                return write_through(f, data, amt, off);
         /* a frame header that commits: its page, gathered or not, is written as soon as
          * it is whole, and a failure is that write's */
         if (amt == FRAME_HEADER_BYTES) {
@@ -140,15 +141,15 @@ static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
                 if (pages)
                         f->commit_end = off + amt;
         }
-        int rc;
         if (f->len > 0 && off == f->off + f->len && f->len + amt <= DAWN_WAL_GATHER_BYTES) {
                 /* the next frame (or half of one) right after what is gathered */
                 memcpy(f->buf + f->len, data, (size_t)amt);
                 f->len += amt;
-        } else if ((rc = flush(f)) != SQLITE_OK) {
-                return rc;
         } else if (append && amt < DAWN_WAL_GATHER_BYTES) {
                 /* an append to the log starts a new run */
+                int rc = flush(f);
+                if (rc != SQLITE_OK)
+                        return rc;
                 if (!f->buf && !(f->buf = malloc(DAWN_WAL_GATHER_BYTES)))
                         return SQLITE_NOMEM;
                 memcpy(f->buf, data, (size_t)amt);
@@ -157,8 +158,7 @@ static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
         } else {
                 /* anything else (the log's header when it starts again, a frame rewritten in
                  * place, a write larger than the buffer) goes straight through */
-                atomic_fetch_add(&written, 1);
-                return f->real->pMethods->xWrite(f->real, data, amt, off);
+                return write_through(f, data, amt, off);
         }
         /* the commit frame's page: the whole transaction goes to the file now, and a
          * failure is this write's, which SQLite answers by not committing */
@@ -173,7 +173,7 @@ static int g_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
 static int g_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = f->log ? flush(f) : SQLITE_OK;
+        int rc = flush(f);
         return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
@@ -183,14 +183,14 @@ static int g_truncate(sqlite3_file *file, sqlite3_int64 size)
 static int g_sync(sqlite3_file *file, int flags)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = f->log ? flush(f) : SQLITE_OK;
+        int rc = flush(f);
         return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
 }
 
 static int g_file_size(sqlite3_file *file, sqlite3_int64 *size)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = f->log ? flush(f) : SQLITE_OK;
+        int rc = flush(f);
         return rc != SQLITE_OK ? rc : f->real->pMethods->xFileSize(f->real, size);
 }
 
@@ -215,7 +215,7 @@ static int g_check_reserved_lock(sqlite3_file *file, int *out)
 static int g_file_control(sqlite3_file *file, int op, void *arg)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = f->log ? flush(f) : SQLITE_OK; /* whatever it asks of the file sees every write */
+        int rc = flush(f); /* whatever it asks of the file sees every write */
         return rc != SQLITE_OK ? rc : f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
@@ -271,7 +271,7 @@ static int g_shm_unmap(sqlite3_file *file, int delete_flag)
 static int g_fetch(sqlite3_file *file, sqlite3_int64 off, int amt, void **out)
 {
         struct gather_file *f = (struct gather_file *)file;
-        int rc = f->log ? flush(f) : SQLITE_OK;
+        int rc = flush(f);
         return rc != SQLITE_OK ? rc : f->real->pMethods->xFetch(f->real, off, amt, out);
 }
 

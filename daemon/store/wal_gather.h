@@ -4,15 +4,18 @@
  * its page, and a commit of one alert is 17 frames: 34 system calls, 135 us
  * of the 740 us between a POST and its first MQTT publish on the test
  * machine (a KVM guest, where a system call costs 2-4 us). This is a VFS
- * shim over SQLite's default ("unix") that, for the -wal file only, keeps
- * appended frames in a buffer and writes them with one call when SQLite
- * syncs the log (every commit: synchronous = FULL), when the buffer is full,
- * and before anything else touches the file (a read, a size, a truncation, a
- * write elsewhere, a close). Nothing SQLite relies on changes: a frame is in
- * the file before the log is synced, and a commit becomes visible to other
- * connections (the checkpoint thread) only after that sync; frames that were
- * still gathered when dawnd died were never committed, as if it had died a
- * moment before writing them.
+ * shim over SQLite's default ("unix") that, for the -wal file only and only
+ * inside a write transaction it saw begin (the wal-index's write lock), keeps
+ * appended frames in a buffer and writes them with one call as soon as the
+ * frame that commits is whole (its header says so), before anything else
+ * touches the file (a read, a size, a truncation, a write elsewhere, a sync,
+ * a close), or when the buffer is full; what follows the commit frame goes
+ * straight through. A failed write is kept: the log's later reads, writes
+ * and syncs fail with it until the transaction ends, so it cannot commit over
+ * frames that are not there. What a transaction that rolled back left
+ * gathered is dropped when its write lock is released, never written later
+ * over another writer's frames. Frames still gathered when dawnd dies were
+ * never committed, as if it had died a moment before writing them.
  *
  * Registered as the default VFS once per process (dawn_store_open does it). */
 #ifndef DAWN_WAL_GATHER_H
