@@ -1,328 +1,12 @@
 #include "store.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
-#include "wal_gather.h"
+#include "db.h"
 
-/* Migrations, oldest first: entry i takes the schema from version i to
- * version i + 1 (PRAGMA user_version). Never edit one that has shipped;
- * append a new one. */
-static const char *const migrations[] = {
-        /* 1: alerts, their revisions and corroborating reports; idempotency
-         * keys; the audit log; the outbox. Times are microseconds since the
-         * epoch (UTC). */
-        "CREATE TABLE alerts ("
-        "  id TEXT PRIMARY KEY,"
-        "  seq INTEGER NOT NULL UNIQUE,"
-        "  fingerprint TEXT NOT NULL,"
-        "  status TEXT NOT NULL,"
-        "  grade TEXT NOT NULL,"
-        "  revision INTEGER NOT NULL,"
-        "  issued_at INTEGER NOT NULL,"
-        "  updated_at INTEGER NOT NULL,"
-        "  expires_at INTEGER,"
-        "  json TEXT NOT NULL);"
-        "CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, status, updated_at);"
-        "CREATE TABLE revisions ("
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  revision INTEGER NOT NULL,"
-        "  created_at INTEGER NOT NULL,"
-        "  json TEXT NOT NULL,"
-        "  PRIMARY KEY (alert_id, revision));"
-        "CREATE TABLE corroborations ("
-        "  id INTEGER PRIMARY KEY,"
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  source TEXT NOT NULL,"
-        "  received_at INTEGER NOT NULL,"
-        "  json TEXT NOT NULL);"
-        "CREATE INDEX corroborations_by_alert ON corroborations(alert_id);"
-        "CREATE TABLE submissions ("
-        "  source TEXT NOT NULL,"
-        "  source_ref TEXT NOT NULL,"
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  received_at INTEGER NOT NULL,"
-        "  PRIMARY KEY (source, source_ref));"
-        "CREATE TABLE audit ("
-        "  id INTEGER PRIMARY KEY,"
-        "  at INTEGER NOT NULL,"
-        "  actor TEXT NOT NULL,"
-        "  action TEXT NOT NULL,"
-        "  alert_id TEXT,"
-        "  detail TEXT);"
-        "CREATE TABLE outbox ("
-        "  id INTEGER PRIMARY KEY,"
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  revision INTEGER NOT NULL,"
-        "  subscriber TEXT NOT NULL,"
-        "  channel TEXT NOT NULL,"
-        "  recipient TEXT NOT NULL,"
-        "  action TEXT NOT NULL,"
-        "  state TEXT NOT NULL DEFAULT 'pending',"
-        "  attempts INTEGER NOT NULL DEFAULT 0,"
-        "  next_at INTEGER NOT NULL DEFAULT 0,"
-        "  last_error TEXT,"
-        "  created_at INTEGER NOT NULL,"
-        "  updated_at INTEGER NOT NULL,"
-        "  UNIQUE (alert_id, revision, subscriber, channel, recipient));"
-        "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"
-        "CREATE INDEX outbox_by_state ON outbox(channel, state);",
-        /* 2: finding the alerts due to expire without reading them all */
-        "CREATE INDEX alerts_by_expiry ON alerts(expires_at) WHERE status IN ('active', 'pending');",
-        /* 3: partner intake. The alert's type as a column, so that cluster
-         * detection finds the recent overdose reports without reading every
-         * alert; acknowledgements (SMS "ACK A17", dashboards); numbers that
-         * replied STOP. */
-        "ALTER TABLE alerts ADD COLUMN type TEXT NOT NULL DEFAULT '';"
-        "UPDATE alerts SET type = json_extract(json, '$.type');"
-        "CREATE INDEX alerts_by_type ON alerts(type, updated_at);"
-        "CREATE TABLE acks ("
-        "  id INTEGER PRIMARY KEY,"
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  revision INTEGER NOT NULL,"
-        "  subscriber TEXT NOT NULL,"
-        "  via TEXT NOT NULL,"
-        "  by TEXT NOT NULL,"
-        "  at INTEGER NOT NULL,"
-        "  UNIQUE (alert_id, subscriber, via, by, revision));"
-        "CREATE TABLE sms_optouts ("
-        "  number TEXT PRIMARY KEY,"
-        "  via TEXT NOT NULL,"
-        "  since INTEGER NOT NULL);",
-        /* 4: Twilio requests already taken, so that a replayed one (its
-         * signature has no time in it) changes nothing: a status callback is
-         * one of a kind by (MessageSid, status), a received text by its
-         * MessageSid (kind 'inbound'). Kept until keep_until, then pruned. */
-        "CREATE TABLE twilio_requests ("
-        "  sid TEXT NOT NULL,"
-        "  kind TEXT NOT NULL,"
-        "  seen_at INTEGER NOT NULL,"
-        "  keep_until INTEGER NOT NULL,"
-        "  PRIMARY KEY (sid, kind));"
-        "CREATE INDEX twilio_requests_by_age ON twilio_requests(keep_until);",
-        /* 5: review means review, and clusters at a bounded cost. Touches
-         * only what it adds, so that it applies whatever other migration
-         * runs before it.
-         * - The area as a column, indexed, so that cluster detection finds
-         *   the reports and clusters of related areas without reading JSON.
-         * - cluster_id: the cluster an overdose report counts in; a report
-         *   is counted towards one cluster only, so the reports still to be
-         *   clustered stay few however full the window is.
-         * - clusters: how many reports each cluster stands on (its sums
-         *   and sets are in its own alert, kept up to date as reports join).
-         * - A corroboration held for an officer names its proposal; the
-         *   proposals table holds the decision. Existing data is carried
-         *   over: areas from the JSON, and clusters' reports and counts
-         *   from their corroborations. */
-        "ALTER TABLE alerts ADD COLUMN area TEXT NOT NULL DEFAULT '';"
-        "UPDATE alerts SET area = coalesce(json_extract(json, '$.area'), '');"
-        "ALTER TABLE alerts ADD COLUMN cluster_id TEXT;"
-        "ALTER TABLE corroborations ADD COLUMN proposal TEXT;"
-        "CREATE TABLE clusters ("
-        "  id TEXT PRIMARY KEY REFERENCES alerts(id),"
-        "  reports INTEGER NOT NULL);"
-        "INSERT INTO clusters (id, reports) SELECT a.id,"
-        "  (SELECT count(*) FROM corroborations c WHERE c.alert_id = a.id) FROM alerts a WHERE a.type = 'cluster';"
-        "CREATE TEMP TABLE v5_report_cluster AS SELECT json_extract(c.json, '$.id') AS report, c.alert_id AS cluster"
-        "  FROM corroborations c JOIN alerts a ON a.id = c.alert_id WHERE a.type = 'cluster';"
-        "CREATE INDEX temp.v5_report_cluster_by_report ON v5_report_cluster(report);"
-        "UPDATE alerts SET cluster_id = (SELECT cluster FROM v5_report_cluster WHERE report = alerts.id LIMIT 1)"
-        "  WHERE type = 'nfod';"
-        "DROP TABLE temp.v5_report_cluster;"
-        "CREATE INDEX alerts_open_by_area ON alerts(type, area, updated_at) WHERE status IN ('active', 'pending');"
-        "CREATE INDEX reports_unclustered ON alerts(area, updated_at)"
-        "  WHERE type = 'nfod' AND cluster_id IS NULL AND status IN ('active', 'pending', 'expired');"
-        "CREATE TABLE proposals ("
-        "  id TEXT PRIMARY KEY,"
-        "  seq INTEGER NOT NULL UNIQUE,"
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  corroboration INTEGER NOT NULL REFERENCES corroborations(id),"
-        "  source TEXT NOT NULL,"
-        "  status TEXT NOT NULL,"
-        "  grade_from TEXT NOT NULL,"
-        "  grade_to TEXT NOT NULL,"
-        "  created_at INTEGER NOT NULL,"
-        "  decided_at INTEGER,"
-        "  decided_by TEXT,"
-        "  reason TEXT,"
-        "  json TEXT NOT NULL);"
-        "CREATE INDEX proposals_waiting ON proposals(alert_id) WHERE status = 'pending';",
-        /* 6: merged reports at a bounded cost, however many an alert has.
-         * Touches only what it adds.
-         * - merged: what an alert's counted corroborations say together (the
-         *   strongest evidence, the largest counts, the adulterants in the
-         *   order first seen: dawn_grade_fold), kept up to date as each
-         *   joins, so that grading one more reads one row, not all of them.
-         *   Clusters have sums of their own (5) and no row here.
-         * - A corroboration its source repeats word for word is one row
-         *   that counts its repeats (and when the last came); the latest
-         *   from a source is found by index.
-         * Existing data is carried over: each alert's sums from its counted
-         *   corroborations, oldest first. */
-        "ALTER TABLE corroborations ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;"
-        "ALTER TABLE corroborations ADD COLUMN last_at INTEGER;"
-        "CREATE INDEX corroborations_by_source ON corroborations(alert_id, source);"
-        "CREATE TABLE merged ("
-        "  alert_id TEXT PRIMARY KEY REFERENCES alerts(id),"
-        "  reports INTEGER NOT NULL,"
-        "  evidence TEXT NOT NULL,"
-        "  casualties INTEGER,"
-        "  fatalities INTEGER,"
-        "  adulterants TEXT NOT NULL);"
-        "INSERT INTO merged (alert_id, reports, evidence, casualties, fatalities, adulterants)"
-        "  SELECT c.alert_id, count(*),"
-        "    CASE max(CASE json_extract(c.json, '$.evidence') WHEN 'toxicology' THEN 2 WHEN 'clinical' THEN 1 ELSE 0 END)"
-        "      WHEN 2 THEN 'toxicology' WHEN 1 THEN 'clinical' ELSE 'reported' END,"
-        "    max(json_extract(c.json, '$.casualties')), max(json_extract(c.json, '$.fatalities')), '[]'"
-        "  FROM corroborations c JOIN alerts a ON a.id = c.alert_id"
-        "  WHERE a.type <> 'cluster' AND c.proposal IS NULL GROUP BY c.alert_id;"
-        "UPDATE merged SET adulterants = (SELECT json_group_array(value) FROM"
-        "  (SELECT j.value AS value FROM corroborations c, json_each(c.json, '$.adulterants') j"
-        "   WHERE c.alert_id = merged.alert_id AND c.proposal IS NULL AND j.type = 'text'"
-        "   GROUP BY j.value ORDER BY min(c.id * 1000 + j.key) LIMIT 32));",
-        /* 7: closing the loop. Touches only what it adds, except the outbox,
-         * which is rebuilt because its identity changes.
-         * - A delivery's identity adds its purpose ('alert': what a
-         *   subscriber's rules send; 'escalation'; 'public': a text to a
-         *   member of the public who texted JOIN) and what it is about (for
-         *   an escalation, the subscriber who did not acknowledge), so that
-         *   an escalation to a duty officer who already has that revision is
-         *   a delivery of its own, not a duplicate INSERT OR IGNORE drops.
-         * - escalations: one clock per alert and subscriber, started when the
-         *   first revision with an escalating grade was queued for it; due_at
-         *   is stored so that a restart keeps the deadline. state: 'waiting',
-         *   'acknowledged', 'escalated' or 'stopped' (cancelled or expired).
-         * - public_subscribers: a number and the areas it joined, nothing
-         *   else; public_joins counts JOINs per number per day (the cap).
-         * - Retention: pruned_at marks an ended alert whose delivery rows
-         *   were removed; delivery_totals keeps its counts per channel,
-         *   purpose and state, delivery_times the time each delivered one
-         *   took (no recipient), for `dawnctl show` and the summary. */
-        "CREATE TABLE outbox7 ("
-        "  id INTEGER PRIMARY KEY,"
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  revision INTEGER NOT NULL,"
-        "  subscriber TEXT NOT NULL,"
-        "  channel TEXT NOT NULL,"
-        "  recipient TEXT NOT NULL,"
-        "  action TEXT NOT NULL,"
-        "  state TEXT NOT NULL DEFAULT 'pending',"
-        "  attempts INTEGER NOT NULL DEFAULT 0,"
-        "  next_at INTEGER NOT NULL DEFAULT 0,"
-        "  last_error TEXT,"
-        "  created_at INTEGER NOT NULL,"
-        "  updated_at INTEGER NOT NULL,"
-        "  purpose TEXT NOT NULL DEFAULT 'alert',"
-        "  about TEXT NOT NULL DEFAULT '',"
-        "  UNIQUE (alert_id, revision, subscriber, channel, recipient, purpose, about));"
-        "INSERT INTO outbox7 (id, alert_id, revision, subscriber, channel, recipient, action, state, attempts,"
-        "  next_at, last_error, created_at, updated_at) SELECT id, alert_id, revision, subscriber, channel,"
-        "  recipient, action, state, attempts, next_at, last_error, created_at, updated_at FROM outbox;"
-        "DROP TABLE outbox;"
-        "ALTER TABLE outbox7 RENAME TO outbox;"
-        "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"
-        "CREATE INDEX outbox_by_state ON outbox(channel, state);"
-        "CREATE TABLE escalations ("
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  subscriber TEXT NOT NULL,"
-        "  started_at INTEGER NOT NULL,"
-        "  due_at INTEGER NOT NULL,"
-        "  state TEXT NOT NULL DEFAULT 'waiting',"
-        "  decided_at INTEGER,"
-        "  detail TEXT,"
-        "  PRIMARY KEY (alert_id, subscriber));"
-        "CREATE INDEX escalations_due ON escalations(due_at) WHERE state = 'waiting';"
-        "CREATE TABLE public_subscribers ("
-        "  number TEXT NOT NULL,"
-        "  area TEXT NOT NULL,"
-        "  joined_at INTEGER NOT NULL,"
-        "  PRIMARY KEY (number, area));"
-        "CREATE INDEX public_subscribers_by_area ON public_subscribers(area);"
-        "CREATE TABLE public_joins ("
-        "  number TEXT NOT NULL,"
-        "  day INTEGER NOT NULL,"
-        "  joins INTEGER NOT NULL,"
-        "  PRIMARY KEY (number, day));"
-        "ALTER TABLE alerts ADD COLUMN pruned_at INTEGER;"
-        "CREATE INDEX alerts_ended ON alerts(updated_at)"
-        "  WHERE status IN ('cancelled', 'expired') AND pruned_at IS NULL;"
-        "CREATE TABLE delivery_totals ("
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  channel TEXT NOT NULL,"
-        "  purpose TEXT NOT NULL,"
-        "  state TEXT NOT NULL,"
-        "  deliveries INTEGER NOT NULL,"
-        "  PRIMARY KEY (alert_id, channel, purpose, state));"
-        "CREATE TABLE delivery_times ("
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  channel TEXT NOT NULL,"
-        "  usec INTEGER NOT NULL);"
-        "CREATE INDEX delivery_times_by_alert ON delivery_times(alert_id);",
-        /* 8: reading the audit trail (dawnctl history, dawnctl audit) at a
-         * cost that does not grow with the whole log: an alert's rows by
-         * index, and the latest rows by time. Touches only what it adds. */
-        "CREATE INDEX audit_by_alert ON audit(alert_id, at); CREATE INDEX audit_by_time ON audit(at);",
-        /* 9: replies to texts that came through GOV.UK Notify, which (unlike
-         * Twilio's TwiML answer) has no way to text an answer back: each is a
-         * durable row the SMS channel sends after the professional deliveries.
-         * kind 'stop' is the confirmation of a STOP, the one reply that goes to
-         * a number that opted out. Touches only what it adds. */
-        "CREATE TABLE sms_replies ("
-        "  id INTEGER PRIMARY KEY,"
-        "  number TEXT NOT NULL,"
-        "  body TEXT NOT NULL,"
-        "  kind TEXT NOT NULL DEFAULT 'reply',"
-        "  state TEXT NOT NULL DEFAULT 'pending',"
-        "  attempts INTEGER NOT NULL DEFAULT 0,"
-        "  next_at INTEGER NOT NULL DEFAULT 0,"
-        "  last_error TEXT,"
-        "  created_at INTEGER NOT NULL,"
-        "  updated_at INTEGER NOT NULL);"
-        "CREATE INDEX sms_replies_due ON sms_replies(next_at) WHERE state IN ('pending', 'retrying');"
-        "CREATE INDEX sms_replies_by_number ON sms_replies(number, created_at);"
-        "CREATE INDEX sms_replies_ended ON sms_replies(updated_at)"
-        "  WHERE state NOT IN ('pending', 'retrying', 'in-flight');",
-        /* 10: a lean write path (issue 12). Every index is written with every
-         * row it holds, and a delivery is written three times (queued, in
-         * flight, ended). Touches only what it names.
-         * - outbox_by_state (channel, state) held every delivery ever made and
-         *   moved each one twice; what needs it is only the few in flight (a
-         *   crash's requeue, status): a partial index of those. The ended ones
-         *   are counted in memory (struct ended_counts), saved in
-         *   outbox_ended_saved at a clean close and read back at the next
-         *   open; after a crash they are counted once from the outbox.
-         * - The open-alert lookup by fingerprint (intake's deduplication) only
-         *   ever asks for open alerts, newest first: a partial index of those,
-         *   in that order, instead of one over every alert ever made.
-         * - submissions are looked up only by their key: WITHOUT ROWID, one
-         *   b-tree instead of a table and its key's index. */
-        "DROP INDEX outbox_by_state;"
-        "CREATE INDEX outbox_in_flight ON outbox(channel) WHERE state = 'in-flight';"
-        "CREATE TABLE outbox_ended_saved ("
-        "  channel TEXT NOT NULL,"
-        "  state TEXT NOT NULL,"
-        "  deliveries INTEGER NOT NULL,"
-        "  PRIMARY KEY (channel, state)) WITHOUT ROWID;"
-        "DROP INDEX alerts_by_fingerprint;"
-        "CREATE INDEX alerts_open_by_fingerprint ON alerts(fingerprint, updated_at) WHERE status IN ('active', 'pending');"
-        "CREATE TABLE submissions10 ("
-        "  source TEXT NOT NULL,"
-        "  source_ref TEXT NOT NULL,"
-        "  alert_id TEXT NOT NULL REFERENCES alerts(id),"
-        "  received_at INTEGER NOT NULL,"
-        "  PRIMARY KEY (source, source_ref)) WITHOUT ROWID;"
-        "INSERT INTO submissions10 (source, source_ref, alert_id, received_at)"
-        "  SELECT source, source_ref, alert_id, received_at FROM submissions;"
-        "DROP TABLE submissions;"
-        "ALTER TABLE submissions10 RENAME TO submissions;",
-};
-
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,
-               "DAWN_STORE_SCHEMA_VERSION must count the migrations");
 
 /* The outbox's channel column holds one of dawn_channel_name()'s names: listed here so
  * a query can reach each channel's rows of one state by index instead of reading every
@@ -932,15 +616,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 };
 
 struct dawn_store {
-        sqlite3 *db;
-        struct dawn_checkpointer *checkpointer; /* NULL: SQLite checkpoints inside commits */
-        sqlite3_stmt *stmt[ST_COUNT];
+        struct db *db;
+        struct db_stmt *stmt[ST_COUNT];
         bool in_tx;
         bool ended_loaded;      /* the ended counts below are the store's: a close may save them */
         /* outbox_ended_saved may still hold counts this open did not use (it could not
          * remove them): they go with the first write that commits (saved_clear) */
         bool saved_left;
-        int fail_next_commit;   /* tests: the SQLite code the next COMMIT fails with, or 0 */
+        int fail_next_commit;   /* tests: the -errno the next COMMIT fails with, or 0 */
         /* Deliveries that ended (delivered, sent, failed, superseded, opted-out) per
          * channel and state: the outbox's history, which grows with every alert until
          * retention prunes it. Status and /metrics show these without reading it: counted
@@ -986,9 +669,9 @@ static int64_t below(int64_t first)
  * transaction, the row's id may lower the transaction's floor. */
 static void note_insert(struct dawn_store *s, int64_t *first, int r)
 {
-        if (r < 0 || sqlite3_changes(s->db) == 0 || sqlite3_get_autocommit(s->db))
+        if (r < 0 || (int)db_changes(s->db) == 0 || !db_in_transaction(s->db))
                 return;
-        int64_t id = sqlite3_last_insert_rowid(s->db);
+        int64_t id = db_last_insert_id(s->db);
         if (*first == 0 || id < *first)
                 *first = id;
 }
@@ -1007,7 +690,7 @@ static void ended_note(struct dawn_store *s, int channel, int state, int64_t n)
         if (channel < 0 || channel >= DAWN_CHANNEL_COUNT || state < 0 || state >= DAWN_DELIVERY_STATE_COUNT ||
             live_state(state))
                 return;
-        if (sqlite3_get_autocommit(s->db)) { /* no transaction: the statement committed */
+        if (!db_in_transaction(s->db)) { /* no transaction: the statement committed */
                 s->ended.committed[channel][state] += n;
                 if (s->ended_loaded)
                         saved_clear(s);
@@ -1023,7 +706,7 @@ static void alerts_note(struct dawn_store *s, int status, int grade, int64_t n)
 {
         if (status < 0 || status >= DAWN_STATUS_COUNT || grade < 0 || grade >= DAWN_GRADE_COUNT)
                 return;
-        if (sqlite3_get_autocommit(s->db))
+        if (!db_in_transaction(s->db))
                 s->alerts.committed[status][grade] += n;
         else if (s->ended.in_savepoint)
                 s->alerts.savepoint[status][grade] += n;
@@ -1066,114 +749,55 @@ static void rolled_back(void *userdata)
         memset(&s->tx_first, 0, sizeof(s->tx_first));
 }
 
-static int sqlite_to_errno(int rc)
-{
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        case SQLITE_READONLY:
-        case SQLITE_PERM:
-        case SQLITE_AUTH:
-                return -EACCES;
-        case SQLITE_CANTOPEN:
-                return -ENOENT;
-        default:
-                return -EIO;
-        }
-}
-
 const char *dawn_store_errmsg(struct dawn_store *s)
 {
-        return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+        return s && s->db ? db_errmsg(s->db) : "no database";
 }
 
 /* The cached statement, reset and with its bindings cleared. */
-static sqlite3_stmt *stmt(struct dawn_store *s, enum stmt_id id)
+static struct db_stmt *stmt(struct dawn_store *s, enum stmt_id id)
 {
-        sqlite3_stmt *st = s->stmt[id];
+        struct db_stmt *st = s->stmt[id];
         if (!st) {
-                if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+                if (!(st = db_prepare(s->db, stmt_sql[id])))
                         return NULL;
                 s->stmt[id] = st;
         }
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+        db_reset(st);
         return st;
 }
 
 static int exec(struct dawn_store *s, const char *sql)
 {
-        return sqlite_to_errno(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+        return db_exec(s->db, sql);
 }
 
 /* Steps a statement that returns no rows. */
-static int run(struct dawn_store *s, sqlite3_stmt *st)
+static int run(struct dawn_store *s, struct db_stmt *st)
 {
         if (!st)
-                return sqlite_to_errno(sqlite3_errcode(s->db));
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+                return db_last_error(s->db);
+        int rc = db_step(st);
+        int r = rc == DB_DONE ? 0 : db_errno(rc);
+        db_reset(st);
         return r;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+static void bind_text(struct db_stmt *st, int i, const char *v)
 {
-        if (v)
-                sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-        else
-                sqlite3_bind_null(st, i);
+        db_bind_text(st, i, v);
 }
 
-static char *column_strdup(sqlite3_stmt *st, int i)
+static char *column_strdup(struct db_stmt *st, int i)
 {
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return strdup(t ? (const char *)t : "");
+        const char *t = db_column_text(st, i);
+        return strdup(t ? t : "");
 }
 
-static void column_copy(sqlite3_stmt *st, int i, char *buf, size_t n)
+static void column_copy(struct db_stmt *st, int i, char *buf, size_t n)
 {
-        const unsigned char *t = sqlite3_column_text(st, i);
+        const char *t = db_column_text(st, i);
         snprintf(buf, n, "%s", t ? (const char *)t : "");
-}
-
-static int migrate(struct dawn_store *s)
-{
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-                return sqlite_to_errno(sqlite3_errcode(s->db));
-        int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-        sqlite3_finalize(st);
-        int known = (int)(sizeof(migrations) / sizeof(migrations[0]));
-        if (version > known)
-                return -EPROTONOSUPPORT; /* written by a newer dawnd: refuse rather than guess */
-        for (int v = version; v < known; v++) {
-                char set_version[64];
-                snprintf(set_version, sizeof(set_version), "PRAGMA user_version = %d", v + 1);
-                int r = exec(s, "BEGIN IMMEDIATE");
-                if (r == 0)
-                        r = exec(s, migrations[v]);
-                if (r == 0)
-                        r = exec(s, set_version);
-                if (r == 0)
-                        r = exec(s, "COMMIT");
-                if (r < 0) {
-                        exec(s, "ROLLBACK");
-                        return r;
-                }
-        }
-        return 0;
 }
 
 /* The one pass over history: at open, before anything else writes. */
@@ -1185,33 +809,33 @@ static int migrate(struct dawn_store *s)
 static int ended_take_saved(struct dawn_store *s)
 {
         s->saved_left = true;
-        if (exec(s, "BEGIN IMMEDIATE") < 0)
+        if (db_begin(s->db) < 0)
                 return 0;
-        sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED);
+        struct db_stmt *st = stmt(s, ST_SAVED_ENDED);
         bool saved = false, any = false;
-        int rc = st ? SQLITE_OK : SQLITE_ERROR;
-        while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int rc = st ? DB_DONE : -EIO;
+        while (st && (rc = db_step(st)) == DB_ROW) {
                 any = true;
-                const char *channel = (const char *)sqlite3_column_text(st, 0);
+                const char *channel = (const char *)db_column_text(st, 0);
                 if (strcmp(channel, SAVED_MARK) == 0) {
                         saved = true;
                         continue;
                 }
                 int c = dawn_channel_from_name(channel);
-                int state = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1));
+                int state = dawn_delivery_state_from_name((const char *)db_column_text(st, 1));
                 if (c >= 0 && c < DAWN_CHANNEL_COUNT && state >= 0 && state < DAWN_DELIVERY_STATE_COUNT &&
                     !live_state(state))
-                        s->ended.committed[c][state] = sqlite3_column_int64(st, 2);
+                        s->ended.committed[c][state] = db_column_int64(st, 2);
         }
         if (st)
-                sqlite3_reset(st);
-        if (rc == SQLITE_DONE && !any)
+                db_reset(st);
+        if (rc == DB_DONE && !any)
                 s->saved_left = false;
-        if (rc == SQLITE_DONE && saved && run(s, stmt(s, ST_SAVED_ENDED_CLEAR)) >= 0 && exec(s, "COMMIT") == 0) {
+        if (rc == DB_DONE && saved && run(s, stmt(s, ST_SAVED_ENDED_CLEAR)) >= 0 && exec(s, "COMMIT") == 0) {
                 s->saved_left = false;
                 return 1;
         }
-        if (!sqlite3_get_autocommit(s->db))
+        if (!!db_in_transaction(s->db))
                 exec(s, "ROLLBACK");
         memset(&s->ended, 0, sizeof(s->ended));
         return 0;
@@ -1227,7 +851,7 @@ static int saved_clear(struct dawn_store *s)
         if (!s->saved_left)
                 return 0;
         int r = run(s, stmt(s, ST_SAVED_ENDED_CLEAR));
-        if (r == 0 && sqlite3_get_autocommit(s->db))
+        if (r == 0 && !db_in_transaction(s->db))
                 s->saved_left = false; /* else when the transaction commits */
         return r;
 }
@@ -1238,19 +862,19 @@ static int ended_load(struct dawn_store *s)
         int r = ended_take_saved(s);
         if (r == 0) {
                 /* first open of this store, or dawnd stopped without closing it: one pass */
-                sqlite3_stmt *st = stmt(s, ST_ENDED_COUNTS);
+                struct db_stmt *st = stmt(s, ST_ENDED_COUNTS);
                 if (!st)
                         return -EIO;
                 int rc;
-                while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                        ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
-                                   dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)), 1);
-                sqlite3_reset(st);
-                r = rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+                while ((rc = db_step(st)) == DB_ROW)
+                        ended_note(s, dawn_channel_from_name((const char *)db_column_text(st, 0)),
+                                   dawn_delivery_state_from_name((const char *)db_column_text(st, 1)), 1);
+                db_reset(st);
+                r = rc == DB_DONE ? 0 : db_errno(rc);
         }
         if (r < 0)
                 return r;
-        sqlite3_rollback_hook(s->db, rolled_back, s);
+        s->db->ops->on_rollback(s->db, rolled_back, s);
         s->ended_loaded = true;
         return 0;
 }
@@ -1259,26 +883,26 @@ static int ended_load(struct dawn_store *s)
 static int alerts_load(struct dawn_store *s)
 {
         memset(&s->alerts, 0, sizeof(s->alerts));
-        sqlite3_stmt *st = stmt(s, ST_ALERT_COUNTS);
+        struct db_stmt *st = stmt(s, ST_ALERT_COUNTS);
         if (!st)
                 return -EIO;
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                alerts_note(s, dawn_status_from_name((const char *)sqlite3_column_text(st, 0)),
-                            dawn_grade_from_name((const char *)sqlite3_column_text(st, 1)), sqlite3_column_int64(st, 2));
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        while ((rc = db_step(st)) == DB_ROW)
+                alerts_note(s, dawn_status_from_name((const char *)db_column_text(st, 0)),
+                            dawn_grade_from_name((const char *)db_column_text(st, 1)), db_column_int64(st, 2));
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 /* One row of outbox_ended_saved. */
 static int saved_add(struct dawn_store *s, const char *channel, const char *state, int64_t n)
 {
-        sqlite3_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
+        struct db_stmt *st = stmt(s, ST_SAVED_ENDED_ADD);
         if (!st)
                 return -EIO;
         bind_text(st, 1, channel);
         bind_text(st, 2, state);
-        sqlite3_bind_int64(st, 3, n);
+        db_bind_int64(st, 3, n);
         return run(s, st);
 }
 
@@ -1287,7 +911,7 @@ static int saved_add(struct dawn_store *s, const char *channel, const char *stat
  * the next open counts. */
 static void ended_save(struct dawn_store *s)
 {
-        if (!s->ended_loaded || !sqlite3_get_autocommit(s->db) || exec(s, "BEGIN IMMEDIATE") < 0)
+        if (!s->ended_loaded || !!db_in_transaction(s->db) || db_begin(s->db) < 0)
                 return;
         int r = run(s, stmt(s, ST_SAVED_ENDED_CLEAR));
         for (int c = 0; r >= 0 && c < DAWN_CHANNEL_COUNT; c++)
@@ -1305,21 +929,21 @@ static void ended_save(struct dawn_store *s)
 /* Steps an outbox change that returns each changed row's channel: each counts as
  * leaving from and entering to (-1: the caller's statement says per row, or none).
  * Returns the rows changed, or -errno. */
-static int run_moved(struct dawn_store *s, sqlite3_stmt *st, int from, int to)
+static int run_moved(struct dawn_store *s, struct db_stmt *st, int from, int to)
 {
         if (!st)
-                return sqlite_to_errno(sqlite3_errcode(s->db));
+                return db_last_error(s->db);
         int64_t moved[DAWN_CHANNEL_COUNT] = { 0 };
         int n = 0, rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                int c = dawn_channel_from_name((const char *)sqlite3_column_text(st, 0));
+        while ((rc = db_step(st)) == DB_ROW) {
+                int c = dawn_channel_from_name((const char *)db_column_text(st, 0));
                 if (c >= 0 && c < DAWN_CHANNEL_COUNT)
                         moved[c]++;
                 n++;
         }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-                return sqlite_to_errno(rc);
+        db_reset(st);
+        if (rc != DB_DONE)
+                return db_errno(rc);
         for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
                 if (moved[c]) {
                         ended_note(s, c, from, -moved[c]);
@@ -1328,71 +952,23 @@ static int run_moved(struct dawn_store *s, sqlite3_stmt *st, int from, int to)
         return n;
 }
 
-/* SQLite counts every allocation it makes under a global mutex, for
- * sqlite3_memory_used(), which dawnd never asks: with a second thread
- * (checkpoint.h) that mutex is real, a lock and an unlock per malloc, 3 % of
- * dawnd's CPU under load. Only possible before SQLite initialises. */
-static void sqlite_setup_once(void)
-{
-        static bool done;
-        if (done)
-                return;
-        done = true;
-        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-        /* Each write in a group commit is a savepoint, so that a failed one is undone
-         * alone; past 64 KiB SQLite spills that statement journal to a temporary file,
-         * which it created, wrote and unlinked once per commit (five system calls and
-         * ~60 KiB of writes). Memory holds it up to DAWN_STORE_STMT_JOURNAL_MEMORY.
-         * Not PRAGMA temp_store = MEMORY: that also keeps every sort in memory whatever
-         * its size (a GROUP BY over the outbox's history: a row per delivery ever made),
-         * and a batch's writes are bounded in number (commit.h), not in bytes (one
-         * public text's fan-out, one alert's pruning). */
-        sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, DAWN_STORE_STMT_JOURNAL_MEMORY);
-        /* each commit's log frames in one write, not two per frame (wal_gather.h); if
-         * it cannot be registered, SQLite writes them itself, as before */
-        int rc = dawn_wal_gather_register();
-        if (rc != SQLITE_OK)
-                fprintf(stderr, "dawnd: store: log writes not gathered: %s\n", sqlite3_errstr(rc));
-}
-
 int dawn_store_open(const char *path, struct dawn_store **out)
 {
-        sqlite_setup_once();
         struct dawn_store *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 NULL);
-        int r = sqlite_to_errno(rc);
-        /* WAL so readers never block the writer; FULL so a commit survives power loss:
-         * "accepted" is only said after it. */
+        int r = db_sqlite_open(path, &s->db);
         if (r == 0)
-                r = exec(s, "PRAGMA journal_mode = WAL");
-        if (r == 0)
-                r = exec(s, "PRAGMA synchronous = FULL");
-        if (r == 0)
-                r = exec(s, "PRAGMA foreign_keys = ON");
-        /* what is deleted is overwritten, not left in free space: a number that retention
-         * removed (or STOP and erasure requests) must not stay readable in the file */
-        if (r == 0)
-                r = exec(s, "PRAGMA secure_delete = ON");
-        /* 1 MiB of page cache, not SQLite's 2: what the write path touches (the index
-         * roots and their rightmost leaves, the waiting deliveries) fits many times over;
-         * measured under wrk it costs 0.3 more page reads per alert (from the OS's cache)
-         * and keeps dawnd's peak RSS under 20 MiB, two thirds of it shared libraries */
-        if (r == 0)
-                r = exec(s, "PRAGMA cache_size = -1024");
-        if (r == 0)
-                r = sqlite_to_errno(sqlite3_busy_timeout(s->db, 5000));
-        if (r == 0)
-                r = migrate(s);
+                r = s->db->ops->migrate(s->db);
         if (r == 0)
                 r = ended_load(s);
         if (r == 0)
                 r = alerts_load(s);
         if (r < 0) {
                 /* keep the message: the caller logs dawn_store_errmsg() of nothing otherwise */
-                fprintf(stderr, "dawnd: store %s: %s\n", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+                if (s->db)
+                        fprintf(stderr, "dawnd: store %s: %s\n", path,
+                                db_last_error(s->db) < 0 ? db_errmsg(s->db) : strerror(-r));
                 dawn_store_close(s);
                 return r;
         }
@@ -1404,15 +980,15 @@ struct dawn_store *dawn_store_close(struct dawn_store *s)
 {
         if (!s)
                 return NULL;
-        if (s->in_tx)
-                exec(s, "ROLLBACK");
-        s->in_tx = false;
-        ended_save(s);
-        for (int i = 0; i < ST_COUNT; i++)
-                sqlite3_finalize(s->stmt[i]);
-        /* first, so that the close below is the last connection's and checkpoints it all */
-        s->checkpointer = dawn_checkpointer_stop(s->db, s->checkpointer);
-        sqlite3_close(s->db);
+        if (s->db) {
+                if (s->in_tx)
+                        exec(s, "ROLLBACK");
+                s->in_tx = false;
+                ended_save(s);
+                for (int i = 0; i < ST_COUNT; i++)
+                        db_finalize(s->stmt[i]);
+                s->db->ops->close(s->db);
+        }
         free(s);
         return NULL;
 }
@@ -1421,7 +997,7 @@ struct dawn_store *dawn_store_close(struct dawn_store *s)
 
 int dawn_store_begin(struct dawn_store *s)
 {
-        int r = exec(s, "BEGIN IMMEDIATE");
+        int r = db_begin(s->db);
         if (r == 0 && (r = saved_clear(s)) < 0)
                 exec(s, "ROLLBACK");
         if (r == 0)
@@ -1434,7 +1010,7 @@ int dawn_store_commit(struct dawn_store *s)
 {
         int r;
         if (s->fail_next_commit) {
-                r = sqlite_to_errno(s->fail_next_commit);
+                r = s->fail_next_commit;
                 s->fail_next_commit = 0;
                 exec(s, "ROLLBACK");
                 s->in_tx = false;
@@ -1450,7 +1026,7 @@ int dawn_store_commit(struct dawn_store *s)
          * may have rolled it back already (SQLITE_FULL, IOERR): ROLLBACK only in
          * the first case, so that the COMMIT's own message stays for the log
          * instead of "cannot rollback - no transaction is active". */
-        if (r < 0 && !sqlite3_get_autocommit(s->db))
+        if (r < 0 && !!db_in_transaction(s->db))
                 exec(s, "ROLLBACK");
         s->in_tx = false;
         return r;
@@ -1460,7 +1036,7 @@ bool dawn_store_in_transaction(struct dawn_store *s)
 {
         /* After SQLITE_FULL, IOERR, BUSY or NOMEM in a statement SQLite may
          * roll the whole transaction back by itself: ask it, not our flag. */
-        if (s->in_tx && sqlite3_get_autocommit(s->db))
+        if (s->in_tx && !db_in_transaction(s->db))
                 s->in_tx = false;
         return s->in_tx;
 }
@@ -1485,7 +1061,7 @@ static void ended_savepoint_end(struct dawn_store *s, bool kept)
         }
         s->ended.in_savepoint = false;
         /* a RELEASE outside BEGIN commits */
-        if (sqlite3_get_autocommit(s->db))
+        if (!db_in_transaction(s->db))
                 ended_settle(s, kept);
 }
 
@@ -1510,7 +1086,7 @@ int dawn_store_check_writable(struct dawn_store *s)
         if (s->in_tx)
                 return 0;
         /* taking the write lock fails on a read-only or vanished database */
-        int r = exec(s, "BEGIN IMMEDIATE");
+        int r = db_begin(s->db);
         if (r == 0)
                 return exec(s, "COMMIT");
         return r;
@@ -1520,11 +1096,11 @@ int dawn_store_check_writable(struct dawn_store *s)
 
 int dawn_store_next_alert_id(struct dawn_store *s, char id[DAWN_MAX_ID_CHARS + 1])
 {
-        sqlite3_stmt *st = stmt(s, ST_NEXT_SEQ);
-        if (!st || sqlite3_step(st) != SQLITE_ROW)
-                return sqlite_to_errno(sqlite3_errcode(s->db));
-        snprintf(id, DAWN_MAX_ID_CHARS + 1, "A%lld", (long long)sqlite3_column_int64(st, 0));
-        sqlite3_reset(st);
+        struct db_stmt *st = stmt(s, ST_NEXT_SEQ);
+        if (!st || db_step(st) != DB_ROW)
+                return db_last_error(s->db);
+        snprintf(id, DAWN_MAX_ID_CHARS + 1, "A%lld", (long long)db_column_int64(st, 0));
+        db_reset(st);
         return 0;
 }
 
@@ -1540,32 +1116,32 @@ int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, cons
         bool insert = a->revision == 1 && new_revision;
         /* what the alert was, for the counts: the update cannot say (RETURNING gives the new row) */
         int was_status = -1, was_grade = -1;
-        sqlite3_stmt *st = insert ? NULL : stmt(s, ST_ALERT_STATE);
+        struct db_stmt *st = insert ? NULL : stmt(s, ST_ALERT_STATE);
         if (st) {
                 bind_text(st, 1, a->id);
-                if (sqlite3_step(st) == SQLITE_ROW) {
-                        was_status = dawn_status_from_name((const char *)sqlite3_column_text(st, 0));
-                        was_grade = dawn_grade_from_name((const char *)sqlite3_column_text(st, 1));
+                if (db_step(st) == DB_ROW) {
+                        was_status = dawn_status_from_name((const char *)db_column_text(st, 0));
+                        was_grade = dawn_grade_from_name((const char *)db_column_text(st, 1));
                 }
-                sqlite3_reset(st);
+                db_reset(st);
         }
         st = stmt(s, insert ? ST_INSERT_ALERT : ST_UPDATE_ALERT);
         int r = -EIO;
         if (st) {
                 bind_text(st, 1, a->id);
-                sqlite3_bind_int64(st, 2, atoll(a->id + 1));
+                db_bind_int64(st, 2, atoll(a->id + 1));
                 bind_text(st, 3, fingerprint);
                 bind_text(st, 4, dawn_status_name(a->status));
                 bind_text(st, 5, dawn_grade_name(a->grade));
-                sqlite3_bind_int(st, 6, a->revision);
-                sqlite3_bind_int64(st, 7, a->issued_at);
-                sqlite3_bind_int64(st, 8, a->updated_at);
-                sqlite3_bind_int64(st, 9, a->expires_at);
+                db_bind_int64(st, 6, a->revision);
+                db_bind_int64(st, 7, a->issued_at);
+                db_bind_int64(st, 8, a->updated_at);
+                db_bind_int64(st, 9, a->expires_at);
                 bind_text(st, 10, json);
                 bind_text(st, 11, dawn_type_name(a->type));
                 bind_text(st, 12, a->area ? a->area : "");
                 r = run(s, st);
-                if (r == 0 && sqlite3_changes(s->db) == 1) {
+                if (r == 0 && (int)db_changes(s->db) == 1) {
                         if (!insert)
                                 alerts_note(s, was_status, was_grade, -1);
                         alerts_note(s, (int)a->status, (int)a->grade, 1);
@@ -1573,8 +1149,8 @@ int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, cons
         }
         if (r == 0 && new_revision && (st = stmt(s, ST_INSERT_REVISION))) {
                 bind_text(st, 1, a->id);
-                sqlite3_bind_int(st, 2, a->revision);
-                sqlite3_bind_int64(st, 3, a->updated_at);
+                db_bind_int64(st, 2, a->revision);
+                db_bind_int64(st, 3, a->updated_at);
                 bind_text(st, 4, json);
                 r = run(s, st);
         }
@@ -1582,7 +1158,7 @@ int dawn_store_save_alert(struct dawn_store *s, const struct dawn_alert *a, cons
         return r;
 }
 
-static int alert_from_text(const unsigned char *text, struct dawn_alert *a)
+static int alert_from_text(const char *text, struct dawn_alert *a)
 {
         cJSON *o = text ? cJSON_Parse((const char *)text) : NULL;
         int r = o ? dawn_alert_from_json(o, a) : -EIO;
@@ -1592,112 +1168,112 @@ static int alert_from_text(const unsigned char *text, struct dawn_alert *a)
 
 int dawn_store_load_alert(struct dawn_store *s, const char *id, struct dawn_alert *a)
 {
-        sqlite3_stmt *st = stmt(s, ST_LOAD_ALERT);
+        struct db_stmt *st = stmt(s, ST_LOAD_ALERT);
         if (!st)
                 return -EIO;
         bind_text(st, 1, id);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? alert_from_text(sqlite3_column_text(st, 0), a) : sqlite_to_errno(rc);
-        if (r == 0 && rc == SQLITE_ROW)
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? alert_from_text(db_column_text(st, 0), a) : db_errno(rc);
+        if (r == 0 && rc == DB_ROW)
                 r = 1;
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_find_match(struct dawn_store *s, const char *fingerprint, int64_t since_usec,
                           char id[DAWN_MAX_ID_CHARS + 1])
 {
-        sqlite3_stmt *st = stmt(s, ST_FIND_MATCH);
+        struct db_stmt *st = stmt(s, ST_FIND_MATCH);
         if (!st)
                 return -EIO;
         bind_text(st, 1, fingerprint);
-        sqlite3_bind_int64(st, 2, since_usec);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        db_bind_int64(st, 2, since_usec);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : db_errno(rc);
         if (r == 1)
                 column_copy(st, 0, id, DAWN_MAX_ID_CHARS + 1);
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
 /* Appends the JSON text in column 0 of each row, parsed, to array. */
-static int json_rows(struct dawn_store *s, sqlite3_stmt *st, cJSON *array)
+static int json_rows(struct dawn_store *s, struct db_stmt *st, cJSON *array)
 {
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(st, 0);
+        while ((rc = db_step(st)) == DB_ROW) {
+                const char *t = db_column_text(st, 0);
                 cJSON *o = t ? cJSON_Parse((const char *)t) : NULL;
                 if (o)
                         cJSON_AddItemToArray(array, o);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int dawn_store_list_alerts(struct dawn_store *s, bool all, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, all ? ST_LIST_ALL : ST_LIST_ACTIVE);
+        struct db_stmt *st = stmt(s, all ? ST_LIST_ALL : ST_LIST_ACTIVE);
         return st ? json_rows(s, st, array) : -EIO;
 }
 
 int dawn_store_count_open_alerts(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_COUNT_OPEN);
+        struct db_stmt *st = stmt(s, ST_COUNT_OPEN);
         if (!st)
                 return -EIO;
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? db_column_int(st, 0) : db_errno(rc);
+        db_reset(st);
         return r;
 }
 
 int64_t dawn_store_count_waiting(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_COUNT_WAITING);
+        struct db_stmt *st = stmt(s, ST_COUNT_WAITING);
         if (!st)
                 return -EIO;
-        int rc = sqlite3_step(st);
-        int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int64_t r = rc == DB_ROW ? db_column_int64(st, 0) : db_errno(rc);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_due_expiries(struct dawn_store *s, int64_t now, char (*ids)[DAWN_MAX_ID_CHARS + 1], int limit)
 {
-        sqlite3_stmt *st = stmt(s, ST_DUE_EXPIRIES);
+        struct db_stmt *st = stmt(s, ST_DUE_EXPIRIES);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int(st, 2, limit);
+        db_bind_int64(st, 1, now);
+        db_bind_int64(st, 2, limit);
         int n = 0, rc;
-        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        while (n < limit && (rc = db_step(st)) == DB_ROW)
                 column_copy(st, 0, ids[n++], DAWN_MAX_ID_CHARS + 1);
-        sqlite3_reset(st);
+        db_reset(st);
         return n;
 }
 
 int64_t dawn_store_next_expiry(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_NEXT_EXPIRY);
+        struct db_stmt *st = stmt(s, ST_NEXT_EXPIRY);
         if (!st)
                 return 0;
-        int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        sqlite3_reset(st);
+        int64_t t = db_step(st) == DB_ROW ? db_column_int64(st, 0) : 0;
+        db_reset(st);
         return t;
 }
 
 int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision, char **json)
 {
-        sqlite3_stmt *st = stmt(s, ST_REVISION_JSON);
+        struct db_stmt *st = stmt(s, ST_REVISION_JSON);
         if (!st)
                 return -EIO;
         bind_text(st, 1, id);
-        sqlite3_bind_int(st, 2, revision);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        db_bind_int64(st, 2, revision);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : db_errno(rc);
         if (r == 1 && !(*json = column_strdup(st, 0)))
                 r = -ENOMEM;
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
@@ -1706,29 +1282,29 @@ int dawn_store_revision_json(struct dawn_store *s, const char *id, int revision,
 int dawn_store_find_submission(struct dawn_store *s, const char *source, const char *source_ref,
                                char alert_id[DAWN_MAX_ID_CHARS + 1])
 {
-        sqlite3_stmt *st = stmt(s, ST_FIND_SUBMISSION);
+        struct db_stmt *st = stmt(s, ST_FIND_SUBMISSION);
         if (!st)
                 return -EIO;
         bind_text(st, 1, source);
         bind_text(st, 2, source_ref);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : db_errno(rc);
         if (r == 1)
                 column_copy(st, 0, alert_id, DAWN_MAX_ID_CHARS + 1);
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_add_submission(struct dawn_store *s, const char *source, const char *source_ref,
                               const char *alert_id, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_ADD_SUBMISSION);
+        struct db_stmt *st = stmt(s, ST_ADD_SUBMISSION);
         if (!st)
                 return -EIO;
         bind_text(st, 1, source);
         bind_text(st, 2, source_ref);
         bind_text(st, 3, alert_id);
-        sqlite3_bind_int64(st, 4, now);
+        db_bind_int64(st, 4, now);
         return run(s, st);
 }
 
@@ -1738,24 +1314,24 @@ int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, con
         cJSON *o = dawn_alert_to_json(report);
         char *json = o ? cJSON_PrintUnformatted(o) : NULL;
         cJSON_Delete(o);
-        sqlite3_stmt *st = json ? stmt(s, ST_REPEAT_CORROBORATION) : NULL;
+        struct db_stmt *st = json ? stmt(s, ST_REPEAT_CORROBORATION) : NULL;
         int r = json ? -EIO : -ENOMEM;
         if (st) {
                 bind_text(st, 1, alert_id);
                 bind_text(st, 2, source);
-                sqlite3_bind_int64(st, 3, now);
+                db_bind_int64(st, 3, now);
                 bind_text(st, 4, json);
                 r = run(s, st);
         }
         /* a report its source sent before, word for word: one row that counts them, so that a
          * partner resending one report thousands of times does not make thousands of rows */
-        if (r == 0 && sqlite3_changes(s->db) == 0 && (st = stmt(s, ST_ADD_CORROBORATION))) {
+        if (r == 0 && (int)db_changes(s->db) == 0 && (st = stmt(s, ST_ADD_CORROBORATION))) {
                 bind_text(st, 1, alert_id);
                 bind_text(st, 2, source);
-                sqlite3_bind_int64(st, 3, now);
+                db_bind_int64(st, 3, now);
                 bind_text(st, 4, json);
                 r = run(s, st);
-        } else if (r == 0 && sqlite3_changes(s->db) == 0) {
+        } else if (r == 0 && (int)db_changes(s->db) == 0) {
                 r = -EIO;
         }
         free(json);
@@ -1764,21 +1340,21 @@ int dawn_store_add_corroboration(struct dawn_store *s, const char *alert_id, con
 
 int dawn_store_load_merged(struct dawn_store *s, const char *alert_id, struct dawn_alert *sum, int64_t *reports)
 {
-        sqlite3_stmt *st = stmt(s, ST_LOAD_MERGED);
+        struct db_stmt *st = stmt(s, ST_LOAD_MERGED);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : db_errno(rc);
         if (r == 1) {
-                const unsigned char *ev = sqlite3_column_text(st, 1);
+                const char *ev = db_column_text(st, 1);
                 int e = ev ? dawn_evidence_from_name((const char *)ev) : -1;
                 if (reports)
-                        *reports = sqlite3_column_int64(st, 0);
+                        *reports = db_column_int64(st, 0);
                 sum->evidence = e < 0 ? DAWN_EVIDENCE_REPORTED : (enum dawn_evidence)e;
-                sum->casualties = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
-                sum->fatalities = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
-                const unsigned char *t = sqlite3_column_text(st, 4);
+                sum->casualties = db_column_null(st, 2) ? -1 : db_column_int64(st, 2);
+                sum->fatalities = db_column_null(st, 3) ? -1 : db_column_int64(st, 3);
+                const char *t = db_column_text(st, 4);
                 cJSON *arr = t ? cJSON_Parse((const char *)t) : NULL;
                 const cJSON *w;
                 dawn_strv_clear(&sum->adulterants);
@@ -1791,7 +1367,7 @@ int dawn_store_load_merged(struct dawn_store *s, const char *alert_id, struct da
                 }
                 cJSON_Delete(arr);
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
@@ -1805,16 +1381,16 @@ int dawn_store_save_merged(struct dawn_store *s, const char *alert_id, const str
                 }
         char *words = arr ? cJSON_PrintUnformatted(arr) : NULL;
         cJSON_Delete(arr);
-        sqlite3_stmt *st = words ? stmt(s, ST_SAVE_MERGED) : NULL;
+        struct db_stmt *st = words ? stmt(s, ST_SAVE_MERGED) : NULL;
         int r = words ? -EIO : -ENOMEM;
         if (st) {
                 bind_text(st, 1, alert_id);
-                sqlite3_bind_int64(st, 2, reports);
+                db_bind_int64(st, 2, reports);
                 bind_text(st, 3, dawn_evidence_name(sum->evidence));
                 if (sum->casualties >= 0)
-                        sqlite3_bind_int64(st, 4, sum->casualties);
+                        db_bind_int64(st, 4, sum->casualties);
                 if (sum->fatalities >= 0)
-                        sqlite3_bind_int64(st, 5, sum->fatalities);
+                        db_bind_int64(st, 5, sum->fatalities);
                 bind_text(st, 6, words);
                 r = run(s, st);
         }
@@ -1823,10 +1399,10 @@ int dawn_store_save_merged(struct dawn_store *s, const char *alert_id, const str
 }
 
 /* Alerts (their JSON in column col) from every row of st, appended to *out. */
-static int alert_rows(sqlite3_stmt *st, int col, struct dawn_alert **out, size_t *n)
+static int alert_rows(struct db_stmt *st, int col, struct dawn_alert **out, size_t *n)
 {
         int rc, r = 0;
-        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (r == 0 && (rc = db_step(st)) == DB_ROW) {
                 struct dawn_alert *v = realloc(*out, (*n + 1) * sizeof(**out));
                 if (!v) {
                         r = -ENOMEM;
@@ -1834,12 +1410,12 @@ static int alert_rows(sqlite3_stmt *st, int col, struct dawn_alert **out, size_t
                 }
                 *out = v;
                 dawn_alert_init(&v[*n]);
-                r = alert_from_text(sqlite3_column_text(st, col), &v[*n]);
+                r = alert_from_text(db_column_text(st, col), &v[*n]);
                 (*n)++;
         }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        if (r == 0 && rc != DB_DONE)
+                r = db_errno(rc);
+        db_reset(st);
         return r;
 }
 
@@ -1854,17 +1430,17 @@ int dawn_store_first_corroborations(struct dawn_store *s, const char *alert_id, 
 {
         *out = NULL;
         *n = 0;
-        sqlite3_stmt *st = stmt(s, ST_FIRST_CORROBORATIONS);
+        struct db_stmt *st = stmt(s, ST_FIRST_CORROBORATIONS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, limit);
+        db_bind_int64(st, 2, limit);
         return alert_rows(st, 0, out, n);
 }
 
 int dawn_store_drop_counted_corroborations(struct dawn_store *s, const char *alert_id)
 {
-        sqlite3_stmt *st = stmt(s, ST_DROP_COUNTED_CORROBORATIONS);
+        struct db_stmt *st = stmt(s, ST_DROP_COUNTED_CORROBORATIONS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
@@ -1881,35 +1457,35 @@ int dawn_store_drop_counted_corroborations(struct dawn_store *s, const char *ale
 
 int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_LOAD_CORROBORATIONS);
+        struct db_stmt *st = stmt(s, ST_LOAD_CORROBORATIONS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(st, 2);
+        while ((rc = db_step(st)) == DB_ROW) {
+                const char *t = db_column_text(st, 2);
                 cJSON *report = t ? cJSON_Parse((const char *)t) : NULL;
                 if (!report)
                         continue;
                 char when[40];
                 cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "source", (const char *)sqlite3_column_text(st, 0));
+                cJSON_AddStringToObject(o, "source", (const char *)db_column_text(st, 0));
                 cJSON_AddStringToObject(o, "received_at",
-                                        dawn_time_format(sqlite3_column_int64(st, 1), when, sizeof(when)));
+                                        dawn_time_format(db_column_int64(st, 1), when, sizeof(when)));
                 cJSON_AddItemToObject(o, "report", report);
                 /* held for an officer: recorded, but not counted until the proposal is approved */
-                if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-                        cJSON_AddStringToObject(o, "proposal", (const char *)sqlite3_column_text(st, 3));
+                if (!db_column_null(st, 3))
+                        cJSON_AddStringToObject(o, "proposal", (const char *)db_column_text(st, 3));
                 /* said again word for word (or, held, folded into its proposal): how often, the latest when */
-                if (sqlite3_column_int64(st, 4) > 1) {
-                        cJSON_AddNumberToObject(o, "repeats", (double)sqlite3_column_int64(st, 4));
+                if (db_column_int64(st, 4) > 1) {
+                        cJSON_AddNumberToObject(o, "repeats", (double)db_column_int64(st, 4));
                         cJSON_AddStringToObject(o, "last_received_at",
-                                                dawn_time_format(sqlite3_column_int64(st, 5), when, sizeof(when)));
+                                                dawn_time_format(db_column_int64(st, 5), when, sizeof(when)));
                 }
                 cJSON_AddItemToArray(array, o);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 /* ---- audit ---- */
@@ -1917,10 +1493,10 @@ int dawn_store_corroborations_json(struct dawn_store *s, const char *alert_id, c
 int dawn_store_audit(struct dawn_store *s, const char *actor, const char *action, const char *alert_id,
                      const char *detail, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_AUDIT);
+        struct db_stmt *st = stmt(s, ST_AUDIT);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, now);
+        db_bind_int64(st, 1, now);
         bind_text(st, 2, actor);
         bind_text(st, 3, action);
         bind_text(st, 4, alert_id);
@@ -1943,16 +1519,16 @@ int dawn_store_add_delivery(struct dawn_store *s, const char *alert_id, int revi
                             enum dawn_channel_kind channel, const char *recipient,
                             enum dawn_delivery_action action, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_ADD_DELIVERY);
+        struct db_stmt *st = stmt(s, ST_ADD_DELIVERY);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, revision);
+        db_bind_int64(st, 2, revision);
         bind_text(st, 3, subscriber);
         bind_text(st, 4, dawn_channel_name(channel));
         bind_text(st, 5, recipient);
         bind_text(st, 6, dawn_action_name(action));
-        sqlite3_bind_int64(st, 7, now);
+        db_bind_int64(st, 7, now);
         int r = run(s, st);
         note_insert(s, &s->tx_first.outbox, r);
         return r;
@@ -1961,12 +1537,12 @@ int dawn_store_add_delivery(struct dawn_store *s, const char *alert_id, int revi
 int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, int before_revision,
                                     int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_SUPERSEDE);
+        struct db_stmt *st = stmt(s, ST_SUPERSEDE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, before_revision);
-        sqlite3_bind_int64(st, 3, now);
+        db_bind_int64(st, 2, before_revision);
+        db_bind_int64(st, 3, now);
         int r = run_moved(s, st, -1, DAWN_DELIVERY_SUPERSEDED);
         return r < 0 ? r : 0;
 }
@@ -1974,7 +1550,7 @@ int dawn_store_supersede_deliveries(struct dawn_store *s, const char *alert_id, 
 int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, dawn_recipient_fn fn,
                                   void *userdata)
 {
-        sqlite3_stmt *st = stmt(s, ST_RECIPIENTS);
+        struct db_stmt *st = stmt(s, ST_RECIPIENTS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
@@ -1982,7 +1558,7 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
         struct { char *sub, *rcpt; int ch; bool reached, escalation_only; } *rows = NULL;
         size_t n = 0;
         int rc, r = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 void *v = realloc(rows, (n + 1) * sizeof(*rows));
                 if (!v) {
                         r = -ENOMEM;
@@ -1990,15 +1566,15 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
                 }
                 rows = v;
                 rows[n].sub = column_strdup(st, 0);
-                rows[n].ch = dawn_channel_from_name((const char *)sqlite3_column_text(st, 1));
+                rows[n].ch = dawn_channel_from_name((const char *)db_column_text(st, 1));
                 rows[n].rcpt = column_strdup(st, 2);
-                rows[n].reached = sqlite3_column_int(st, 3) != 0;
-                rows[n].escalation_only = sqlite3_column_int(st, 4) != 0;
+                rows[n].reached = db_column_int(st, 3) != 0;
+                rows[n].escalation_only = db_column_int(st, 4) != 0;
                 n++;
         }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        if (r == 0 && rc != DB_DONE)
+                r = db_errno(rc);
+        db_reset(st);
         for (size_t i = 0; i < n; i++) {
                 if (r == 0 && rows[i].ch >= 0 && rows[i].sub && rows[i].rcpt)
                         r = fn(rows[i].sub, (enum dawn_channel_kind)rows[i].ch, rows[i].rcpt, rows[i].reached,
@@ -2013,40 +1589,40 @@ int dawn_store_for_each_recipient(struct dawn_store *s, const char *alert_id, da
 static int due_rows(struct dawn_store *s, enum stmt_id id, enum dawn_channel_kind channel, int64_t now,
                     struct dawn_outbox_row *rows, int limit)
 {
-        sqlite3_stmt *st = stmt(s, id);
+        struct db_stmt *st = stmt(s, id);
         if (!st)
                 return -EIO;
         bind_text(st, 1, dawn_channel_name(channel));
-        sqlite3_bind_int64(st, 2, now);
-        sqlite3_bind_int(st, 3, limit);
-        sqlite3_bind_int64(st, 4, below(s->tx_first.outbox));
+        db_bind_int64(st, 2, now);
+        db_bind_int64(st, 3, limit);
+        db_bind_int64(st, 4, below(s->tx_first.outbox));
         int n = 0, rc;
-        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (n < limit && (rc = db_step(st)) == DB_ROW) {
                 struct dawn_outbox_row *r = &rows[n];
                 memset(r, 0, sizeof(*r));
-                r->id = sqlite3_column_int64(st, 0);
+                r->id = db_column_int64(st, 0);
                 column_copy(st, 1, r->alert_id, sizeof(r->alert_id));
-                r->revision = sqlite3_column_int(st, 2);
+                r->revision = db_column_int(st, 2);
                 r->subscriber = column_strdup(st, 3);
                 r->channel = channel;
                 r->recipient = column_strdup(st, 4);
-                r->action = (enum dawn_delivery_action)dawn_action_from_name((const char *)sqlite3_column_text(st, 5));
+                r->action = (enum dawn_delivery_action)dawn_action_from_name((const char *)db_column_text(st, 5));
                 r->state = (enum dawn_delivery_state)dawn_delivery_state_from_name(
-                        (const char *)sqlite3_column_text(st, 6));
-                r->attempts = sqlite3_column_int(st, 7);
-                r->created_at = sqlite3_column_int64(st, 8);
+                        (const char *)db_column_text(st, 6));
+                r->attempts = db_column_int(st, 7);
+                r->created_at = db_column_int64(st, 8);
                 r->alert_json = column_strdup(st, 9);
                 column_copy(st, 10, r->purpose, sizeof(r->purpose));
                 r->about = column_strdup(st, 11);
                 n++;
                 if (!r->subscriber || !r->recipient || !r->alert_json || !r->about) {
-                        sqlite3_reset(st);
+                        db_reset(st);
                         for (int i = 0; i < n; i++)
                                 dawn_outbox_row_clear(&rows[i]);
                         return -ENOMEM;
                 }
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return n;
 }
 
@@ -2067,39 +1643,39 @@ int dawn_store_due_deliveries(struct dawn_store *s, enum dawn_channel_kind chann
 
 int64_t dawn_store_next_due(struct dawn_store *s, enum dawn_channel_kind channel)
 {
-        sqlite3_stmt *st = stmt(s, ST_NEXT_DUE);
+        struct db_stmt *st = stmt(s, ST_NEXT_DUE);
         if (!st)
                 return 0;
         bind_text(st, 1, dawn_channel_name(channel));
-        int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        sqlite3_reset(st);
+        int64_t t = db_step(st) == DB_ROW ? db_column_int64(st, 0) : 0;
+        db_reset(st);
         return t;
 }
 
 int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_STARTED);
+        struct db_stmt *st = stmt(s, ST_STARTED);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, now);
+        db_bind_int64(st, 1, id);
+        db_bind_int64(st, 2, now);
         int r = run(s, st);
         /* not waiting any more (read and written in one transaction, so it never happens):
          * whatever it is now, it must not be sent */
-        return r < 0 ? r : sqlite3_changes(s->db) > 0 ? 0 : -ESTALE;
+        return r < 0 ? r : (int)db_changes(s->db) > 0 ? 0 : -ESTALE;
 }
 
 int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_delivery_state state,
                                  const char *error, int64_t next_at, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_FINISHED);
+        struct db_stmt *st = stmt(s, ST_FINISHED);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, id);
+        db_bind_int64(st, 1, id);
         bind_text(st, 2, dawn_delivery_state_name(state));
         bind_text(st, 3, error);
-        sqlite3_bind_int64(st, 4, next_at);
-        sqlite3_bind_int64(st, 5, now);
+        db_bind_int64(st, 4, next_at);
+        db_bind_int64(st, 5, now);
         /* from a live state only (the statement's WHERE) */
         int r = run_moved(s, st, -1, (int)state);
         return r < 0 ? r : 0;
@@ -2108,15 +1684,15 @@ int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_del
 int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
                              enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_MOVE_DELIVERY);
+        struct db_stmt *st = stmt(s, ST_MOVE_DELIVERY);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, id);
+        db_bind_int64(st, 1, id);
         bind_text(st, 2, dawn_delivery_state_name(from));
         bind_text(st, 3, dawn_delivery_state_name(to));
         bind_text(st, 4, error);
-        sqlite3_bind_int64(st, 5, next_at);
-        sqlite3_bind_int64(st, 6, now);
+        db_bind_int64(st, 5, next_at);
+        db_bind_int64(st, 6, now);
         int r = run_moved(s, st, (int)from, (int)to);
         return r < 0 ? r : r > 0;
 }
@@ -2124,73 +1700,73 @@ int dawn_store_delivery_move(struct dawn_store *s, int64_t id, enum dawn_deliver
 int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel, int64_t created_before,
                             const char *reason, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_FAIL_EXPIRED);
+        struct db_stmt *st = stmt(s, ST_FAIL_EXPIRED);
         if (!st)
                 return -EIO;
         bind_text(st, 1, dawn_channel_name(channel));
-        sqlite3_bind_int64(st, 2, created_before);
+        db_bind_int64(st, 2, created_before);
         bind_text(st, 3, reason);
-        sqlite3_bind_int64(st, 4, now);
+        db_bind_int64(st, 4, now);
         int r = run(s, st);
         if (r < 0)
                 return r;
-        int n = sqlite3_changes(s->db);
+        int n = (int)db_changes(s->db);
         ended_note(s, (int)channel, DAWN_DELIVERY_FAILED, n); /* from waiting */
         return n;
 }
 
 int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_REQUEUE);
+        struct db_stmt *st = stmt(s, ST_REQUEUE);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, now);
+        db_bind_int64(st, 1, now);
         int r = run(s, st);
         if (r < 0)
                 return r;
-        int n = sqlite3_changes(s->db);
+        int n = (int)db_changes(s->db);
         /* SMS replies left in flight go back to the queue the same way */
         if (!(st = stmt(s, ST_REPLY_REQUEUE)))
                 return -EIO;
-        sqlite3_bind_int64(st, 1, now);
+        db_bind_int64(st, 1, now);
         r = run(s, st);
-        return r < 0 ? r : n + sqlite3_changes(s->db);
+        return r < 0 ? r : n + (int)db_changes(s->db);
 }
 
 int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_DELIVERIES);
+        struct db_stmt *st = stmt(s, ST_DELIVERIES);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 static const char *const text_cols[] = { "subscriber", "channel", "recipient", "action" };
                 cJSON *o = cJSON_CreateObject();
                 for (int i = 0; i < 4; i++)
-                        cJSON_AddStringToObject(o, text_cols[i], (const char *)sqlite3_column_text(st, i));
-                cJSON_AddNumberToObject(o, "revision", sqlite3_column_int(st, 4));
-                cJSON_AddStringToObject(o, "state", (const char *)sqlite3_column_text(st, 5));
-                cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 6));
-                if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+                        cJSON_AddStringToObject(o, text_cols[i], (const char *)db_column_text(st, i));
+                cJSON_AddNumberToObject(o, "revision", db_column_int(st, 4));
+                cJSON_AddStringToObject(o, "state", (const char *)db_column_text(st, 5));
+                cJSON_AddNumberToObject(o, "attempts", db_column_int(st, 6));
+                if (db_column_null(st, 7))
                         cJSON_AddNullToObject(o, "last_error");
                 else
-                        cJSON_AddStringToObject(o, "last_error", (const char *)sqlite3_column_text(st, 7));
+                        cJSON_AddStringToObject(o, "last_error", (const char *)db_column_text(st, 7));
                 char when[40];
-                if (sqlite3_column_int64(st, 8))
+                if (db_column_int64(st, 8))
                         cJSON_AddStringToObject(o, "next_at",
-                                                dawn_time_format(sqlite3_column_int64(st, 8), when, sizeof(when)));
+                                                dawn_time_format(db_column_int64(st, 8), when, sizeof(when)));
                 cJSON_AddStringToObject(o, "updated_at",
-                                        dawn_time_format(sqlite3_column_int64(st, 9), when, sizeof(when)));
-                const char *purpose = (const char *)sqlite3_column_text(st, 10);
+                                        dawn_time_format(db_column_int64(st, 9), when, sizeof(when)));
+                const char *purpose = (const char *)db_column_text(st, 10);
                 if (purpose && strcmp(purpose, "alert") != 0) { /* an escalation or public text */
                         cJSON_AddStringToObject(o, "purpose", purpose);
-                        cJSON_AddStringToObject(o, "about", (const char *)sqlite3_column_text(st, 11));
+                        cJSON_AddStringToObject(o, "about", (const char *)db_column_text(st, 11));
                 }
                 cJSON_AddItemToArray(array, o);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 static int by_name(const void *a, const void *b)
@@ -2202,19 +1778,19 @@ int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
 {
         int64_t n[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
         memcpy(n, s->ended.committed, sizeof(n));
-        sqlite3_stmt *st = stmt(s, ST_QUEUE_COUNTS);
+        struct db_stmt *st = stmt(s, ST_QUEUE_COUNTS);
         if (!st)
                 return -EIO;
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                int c = dawn_channel_from_name((const char *)sqlite3_column_text(st, 0));
-                int k = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1));
+        while ((rc = db_step(st)) == DB_ROW) {
+                int c = dawn_channel_from_name((const char *)db_column_text(st, 0));
+                int k = dawn_delivery_state_from_name((const char *)db_column_text(st, 1));
                 if (c >= 0 && c < DAWN_CHANNEL_COUNT && k >= 0 && k < DAWN_DELIVERY_STATE_COUNT)
-                        n[c][k] += sqlite3_column_int64(st, 2);
+                        n[c][k] += db_column_int64(st, 2);
         }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-                return sqlite_to_errno(rc);
+        db_reset(st);
+        if (rc != DB_DONE)
+                return db_errno(rc);
         /* the shape and order GROUP BY channel, state gave: names in byte order, no zeros */
         const char *channels[DAWN_CHANNEL_COUNT], *states[DAWN_DELIVERY_STATE_COUNT];
         for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
@@ -2263,148 +1839,148 @@ int dawn_store_alerts_by_type(struct dawn_store *s, enum dawn_type type, int64_t
 {
         *out = NULL;
         *n = 0;
-        sqlite3_stmt *st = stmt(s, open_only ? ST_OPEN_ALERTS_BY_TYPE : ST_ALERTS_BY_TYPE);
+        struct db_stmt *st = stmt(s, open_only ? ST_OPEN_ALERTS_BY_TYPE : ST_ALERTS_BY_TYPE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, dawn_type_name(type));
-        sqlite3_bind_int64(st, 2, since_usec);
+        db_bind_int64(st, 2, since_usec);
         return alert_rows(st, 0, out, n);
 }
 
 int dawn_store_set_opt_out(struct dawn_store *s, const char *number, bool opted_out, const char *via,
                            int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, opted_out ? ST_OPTOUT_ADD : ST_OPTOUT_REMOVE);
+        struct db_stmt *st = stmt(s, opted_out ? ST_OPTOUT_ADD : ST_OPTOUT_REMOVE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
         if (opted_out) {
                 bind_text(st, 2, via);
-                sqlite3_bind_int64(st, 3, now);
+                db_bind_int64(st, 3, now);
         }
         int r = run(s, st);
         if (r < 0)
                 return r;
-        int changed = sqlite3_changes(s->db);
+        int changed = (int)db_changes(s->db);
         if (opted_out && (st = stmt(s, ST_OPTOUT_WAITING))) {
                 bind_text(st, 1, number);
-                sqlite3_bind_int64(st, 2, now);
+                db_bind_int64(st, 2, now);
                 r = run(s, st);
                 if (r == 0) /* sms, from waiting */
-                        ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, sqlite3_changes(s->db));
+                        ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, (int)db_changes(s->db));
         }
         return r < 0 ? r : changed > 0;
 }
 
 int dawn_store_opted_out(struct dawn_store *s, const char *number)
 {
-        sqlite3_stmt *st = stmt(s, ST_OPTOUT_GET);
+        struct db_stmt *st = stmt(s, ST_OPTOUT_GET);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_opt_outs_json(struct dawn_store *s, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_OPTOUT_LIST);
+        struct db_stmt *st = stmt(s, ST_OPTOUT_LIST);
         if (!st)
                 return -EIO;
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 char when[40];
                 cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "number", (const char *)sqlite3_column_text(st, 0));
-                cJSON_AddStringToObject(o, "via", (const char *)sqlite3_column_text(st, 1));
-                dawn_time_format(sqlite3_column_int64(st, 2), when, sizeof(when));
+                cJSON_AddStringToObject(o, "number", (const char *)db_column_text(st, 0));
+                cJSON_AddStringToObject(o, "via", (const char *)db_column_text(st, 1));
+                dawn_time_format(db_column_int64(st, 2), when, sizeof(when));
                 cJSON_AddStringToObject(o, "since", when);
                 cJSON_AddItemToArray(array, o);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int dawn_store_add_ack(struct dawn_store *s, const char *alert_id, int revision, const char *subscriber,
                        const char *via, const char *by, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_ACK_ADD);
+        struct db_stmt *st = stmt(s, ST_ACK_ADD);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, revision);
+        db_bind_int64(st, 2, revision);
         bind_text(st, 3, subscriber);
         bind_text(st, 4, via);
         bind_text(st, 5, by);
-        sqlite3_bind_int64(st, 6, now);
+        db_bind_int64(st, 6, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+        return r < 0 ? r : (int)db_changes(s->db) > 0;
 }
 
 int dawn_store_acks_json(struct dawn_store *s, const char *alert_id, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_ACK_LIST);
+        struct db_stmt *st = stmt(s, ST_ACK_LIST);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 char when[40];
                 cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 0));
-                cJSON_AddStringToObject(o, "via", (const char *)sqlite3_column_text(st, 1));
-                cJSON_AddStringToObject(o, "by", (const char *)sqlite3_column_text(st, 2));
-                cJSON_AddNumberToObject(o, "revision", sqlite3_column_int(st, 3));
-                dawn_time_format(sqlite3_column_int64(st, 4), when, sizeof(when));
+                cJSON_AddStringToObject(o, "subscriber", (const char *)db_column_text(st, 0));
+                cJSON_AddStringToObject(o, "via", (const char *)db_column_text(st, 1));
+                cJSON_AddStringToObject(o, "by", (const char *)db_column_text(st, 2));
+                cJSON_AddNumberToObject(o, "revision", db_column_int(st, 3));
+                dawn_time_format(db_column_int64(st, 4), when, sizeof(when));
                 cJSON_AddStringToObject(o, "at", when);
                 cJSON_AddItemToArray(array, o);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int dawn_store_load_delivery(struct dawn_store *s, int64_t id, struct dawn_outbox_row *row)
 {
-        sqlite3_stmt *st = stmt(s, ST_LOAD_DELIVERY);
+        struct db_stmt *st = stmt(s, ST_LOAD_DELIVERY);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, id);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_bind_int64(st, 1, id);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
         if (r == 1) {
                 memset(row, 0, sizeof(*row));
-                row->id = sqlite3_column_int64(st, 0);
-                snprintf(row->alert_id, sizeof(row->alert_id), "%s", (const char *)sqlite3_column_text(st, 1));
-                row->revision = sqlite3_column_int(st, 2);
+                row->id = db_column_int64(st, 0);
+                snprintf(row->alert_id, sizeof(row->alert_id), "%s", (const char *)db_column_text(st, 1));
+                row->revision = db_column_int(st, 2);
                 row->subscriber = column_strdup(st, 3);
-                row->channel = (enum dawn_channel_kind)dawn_channel_from_name((const char *)sqlite3_column_text(st, 4));
+                row->channel = (enum dawn_channel_kind)dawn_channel_from_name((const char *)db_column_text(st, 4));
                 row->recipient = column_strdup(st, 5);
-                row->action = (enum dawn_delivery_action)dawn_action_from_name((const char *)sqlite3_column_text(st, 6));
-                row->state = (enum dawn_delivery_state)dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 7));
-                row->attempts = sqlite3_column_int(st, 8);
-                row->created_at = sqlite3_column_int64(st, 9);
+                row->action = (enum dawn_delivery_action)dawn_action_from_name((const char *)db_column_text(st, 6));
+                row->state = (enum dawn_delivery_state)dawn_delivery_state_from_name((const char *)db_column_text(st, 7));
+                row->attempts = db_column_int(st, 8);
+                row->created_at = db_column_int64(st, 9);
                 if (!row->subscriber || !row->recipient || (int)row->channel < 0 || (int)row->action < 0 ||
                     (int)row->state < 0) {
                         dawn_outbox_row_clear(row);
                         r = -EIO;
                 }
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_hold_opted_out(struct dawn_store *s, const char *number, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_OPTOUT_WAITING);
+        struct db_stmt *st = stmt(s, ST_OPTOUT_WAITING);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
-        sqlite3_bind_int64(st, 2, now);
+        db_bind_int64(st, 2, now);
         int r = run(s, st);
         if (r == 0) /* sms, from waiting */
-                ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, sqlite3_changes(s->db));
+                ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, (int)db_changes(s->db));
         return r;
 }
 
@@ -2413,16 +1989,16 @@ int dawn_store_hold_opted_out(struct dawn_store *s, const char *number, int64_t 
 int dawn_store_find_open_cluster(struct dawn_store *s, const char *areas_json, int64_t since_usec,
                                  char id[DAWN_MAX_ID_CHARS + 1])
 {
-        sqlite3_stmt *st = stmt(s, ST_OPEN_CLUSTER);
+        struct db_stmt *st = stmt(s, ST_OPEN_CLUSTER);
         if (!st)
                 return -EIO;
         bind_text(st, 1, areas_json);
-        sqlite3_bind_int64(st, 2, since_usec);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        db_bind_int64(st, 2, since_usec);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : db_errno(rc);
         if (r == 1)
                 column_copy(st, 0, id, DAWN_MAX_ID_CHARS + 1);
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
@@ -2431,17 +2007,17 @@ int dawn_store_unclustered_reports(struct dawn_store *s, const char *areas_json,
 {
         *out = NULL;
         *n = 0;
-        sqlite3_stmt *st = stmt(s, ST_UNCLUSTERED);
+        struct db_stmt *st = stmt(s, ST_UNCLUSTERED);
         if (!st)
                 return -EIO;
         bind_text(st, 1, areas_json);
-        sqlite3_bind_int64(st, 2, since_usec);
+        db_bind_int64(st, 2, since_usec);
         return alert_rows(st, 0, out, n);
 }
 
 int dawn_store_set_report_cluster(struct dawn_store *s, const char *report_id, const char *cluster_id)
 {
-        sqlite3_stmt *st = stmt(s, ST_SET_REPORT_CLUSTER);
+        struct db_stmt *st = stmt(s, ST_SET_REPORT_CLUSTER);
         if (!st)
                 return -EIO;
         bind_text(st, 1, report_id);
@@ -2451,23 +2027,23 @@ int dawn_store_set_report_cluster(struct dawn_store *s, const char *report_id, c
 
 int dawn_store_cluster_add_reports(struct dawn_store *s, const char *cluster_id, int64_t n)
 {
-        sqlite3_stmt *st = stmt(s, ST_CLUSTER_ADD_REPORTS);
+        struct db_stmt *st = stmt(s, ST_CLUSTER_ADD_REPORTS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, cluster_id);
-        sqlite3_bind_int64(st, 2, n);
+        db_bind_int64(st, 2, n);
         return run(s, st);
 }
 
 int64_t dawn_store_cluster_reports(struct dawn_store *s, const char *cluster_id)
 {
-        sqlite3_stmt *st = stmt(s, ST_CLUSTER_REPORTS);
+        struct db_stmt *st = stmt(s, ST_CLUSTER_REPORTS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, cluster_id);
-        int rc = sqlite3_step(st);
-        int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int64_t r = rc == DB_ROW ? db_column_int64(st, 0) : rc == DB_DONE ? 0 : db_errno(rc);
+        db_reset(st);
         return r;
 }
 
@@ -2475,11 +2051,11 @@ int64_t dawn_store_cluster_reports(struct dawn_store *s, const char *cluster_id)
 
 int dawn_store_next_proposal_id(struct dawn_store *s, char id[DAWN_MAX_ID_CHARS + 1], int *revision)
 {
-        sqlite3_stmt *st = stmt(s, ST_NEXT_PROPOSAL_SEQ);
-        if (!st || sqlite3_step(st) != SQLITE_ROW)
-                return sqlite_to_errno(sqlite3_errcode(s->db));
-        int64_t seq = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        struct db_stmt *st = stmt(s, ST_NEXT_PROPOSAL_SEQ);
+        if (!st || db_step(st) != DB_ROW)
+                return db_last_error(s->db);
+        int64_t seq = db_column_int64(st, 0);
+        db_reset(st);
         if (seq > DAWN_PROPOSAL_SEQ_MAX)
                 return -EOVERFLOW;
         snprintf(id, DAWN_MAX_ID_CHARS + 1, "P%lld", (long long)seq);
@@ -2494,67 +2070,67 @@ int dawn_store_add_held_corroboration(struct dawn_store *s, const char *alert_id
         cJSON *o = dawn_alert_to_json(report);
         char *json = o ? cJSON_PrintUnformatted(o) : NULL;
         cJSON_Delete(o);
-        sqlite3_stmt *st = json ? stmt(s, ST_ADD_HELD_CORROBORATION) : NULL;
+        struct db_stmt *st = json ? stmt(s, ST_ADD_HELD_CORROBORATION) : NULL;
         int r = json ? -EIO : -ENOMEM;
         if (st) {
                 bind_text(st, 1, alert_id);
                 bind_text(st, 2, source);
-                sqlite3_bind_int64(st, 3, now);
+                db_bind_int64(st, 3, now);
                 bind_text(st, 4, json);
                 bind_text(st, 5, proposal);
                 r = run(s, st);
         }
         if (r == 0)
-                *row = sqlite3_last_insert_rowid(s->db);
+                *row = db_last_insert_id(s->db);
         free(json);
         return r;
 }
 
 int dawn_store_corroboration_report(struct dawn_store *s, int64_t row, struct dawn_alert *report)
 {
-        sqlite3_stmt *st = stmt(s, ST_CORROBORATION_REPORT);
+        struct db_stmt *st = stmt(s, ST_CORROBORATION_REPORT);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, row);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? alert_from_text(sqlite3_column_text(st, 0), report) : sqlite_to_errno(rc);
-        if (r == 0 && rc == SQLITE_ROW)
+        db_bind_int64(st, 1, row);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? alert_from_text(db_column_text(st, 0), report) : db_errno(rc);
+        if (r == 0 && rc == DB_ROW)
                 r = 1;
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_add_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *json)
 {
-        sqlite3_stmt *st = stmt(s, ST_ADD_PROPOSAL);
+        struct db_stmt *st = stmt(s, ST_ADD_PROPOSAL);
         if (!st)
                 return -EIO;
         bind_text(st, 1, p->id);
-        sqlite3_bind_int64(st, 2, p->revision - DAWN_PROPOSAL_REVISION_BASE);
+        db_bind_int64(st, 2, p->revision - DAWN_PROPOSAL_REVISION_BASE);
         bind_text(st, 3, p->alert_id);
-        sqlite3_bind_int64(st, 4, p->corroboration);
+        db_bind_int64(st, 4, p->corroboration);
         bind_text(st, 5, p->source);
         bind_text(st, 6, dawn_grade_name(p->grade_from));
         bind_text(st, 7, dawn_grade_name(p->grade_to));
-        sqlite3_bind_int64(st, 8, p->created_at);
+        db_bind_int64(st, 8, p->created_at);
         bind_text(st, 9, json);
         int r = run(s, st);
         /* the review notice's text, where the outbox finds every delivery's text */
         if (r == 0 && (st = stmt(s, ST_INSERT_REVISION))) {
                 bind_text(st, 1, p->alert_id);
-                sqlite3_bind_int(st, 2, p->revision);
-                sqlite3_bind_int64(st, 3, p->created_at);
+                db_bind_int64(st, 2, p->revision);
+                db_bind_int64(st, 3, p->created_at);
                 bind_text(st, 4, json);
                 r = run(s, st);
         }
         return r;
 }
 
-static int proposal_row(sqlite3_stmt *st, struct dawn_proposal *p);
+static int proposal_row(struct db_stmt *st, struct dawn_proposal *p);
 
 int dawn_store_load_proposal(struct dawn_store *s, const char *id, struct dawn_proposal *p)
 {
-        sqlite3_stmt *st = stmt(s, ST_LOAD_PROPOSAL);
+        struct db_stmt *st = stmt(s, ST_LOAD_PROPOSAL);
         if (!st)
                 return -EIO;
         bind_text(st, 1, id);
@@ -2564,7 +2140,7 @@ int dawn_store_load_proposal(struct dawn_store *s, const char *id, struct dawn_p
 int dawn_store_pending_proposal(struct dawn_store *s, const char *alert_id, const char *source,
                                 struct dawn_proposal *p)
 {
-        sqlite3_stmt *st = stmt(s, ST_PENDING_PROPOSAL_FROM);
+        struct db_stmt *st = stmt(s, ST_PENDING_PROPOSAL_FROM);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
@@ -2578,16 +2154,16 @@ int dawn_store_update_held_corroboration(struct dawn_store *s, int64_t row, cons
         cJSON *o = dawn_alert_to_json(report);
         char *json = o ? cJSON_PrintUnformatted(o) : NULL;
         cJSON_Delete(o);
-        sqlite3_stmt *st = json ? stmt(s, ST_UPDATE_HELD) : NULL;
+        struct db_stmt *st = json ? stmt(s, ST_UPDATE_HELD) : NULL;
         int r = json ? -EIO : -ENOMEM;
         if (st) {
-                sqlite3_bind_int64(st, 1, row);
+                db_bind_int64(st, 1, row);
                 bind_text(st, 2, json);
                 bind_text(st, 3, proposal);
-                sqlite3_bind_int64(st, 4, now);
+                db_bind_int64(st, 4, now);
                 r = run(s, st);
         }
-        if (r == 0 && sqlite3_changes(s->db) != 1)
+        if (r == 0 && (int)db_changes(s->db) != 1)
                 r = -ESTALE; /* the proposal names a row the store must have */
         free(json);
         return r;
@@ -2595,7 +2171,7 @@ int dawn_store_update_held_corroboration(struct dawn_store *s, int64_t row, cons
 
 int dawn_store_update_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *json)
 {
-        sqlite3_stmt *st = stmt(s, ST_UPDATE_PROPOSAL);
+        struct db_stmt *st = stmt(s, ST_UPDATE_PROPOSAL);
         if (!st)
                 return -EIO;
         bind_text(st, 1, p->id);
@@ -2603,57 +2179,57 @@ int dawn_store_update_proposal(struct dawn_store *s, const struct dawn_proposal 
         bind_text(st, 3, dawn_grade_name(p->grade_to));
         bind_text(st, 4, json);
         int r = run(s, st);
-        if (r == 0 && sqlite3_changes(s->db) != 1)
+        if (r == 0 && (int)db_changes(s->db) != 1)
                 r = -ESTALE; /* not pending: the caller found it pending in this transaction */
         /* a review notice still waiting goes with what the proposal says now */
         if (r == 0 && (st = stmt(s, ST_UPDATE_NOTICE_TEXT))) {
                 bind_text(st, 1, p->alert_id);
-                sqlite3_bind_int(st, 2, p->revision);
+                db_bind_int64(st, 2, p->revision);
                 bind_text(st, 3, json);
                 r = run(s, st);
         }
         return r;
 }
 
-static int proposal_row(sqlite3_stmt *st, struct dawn_proposal *p)
+static int proposal_row(struct db_stmt *st, struct dawn_proposal *p)
 {
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : sqlite_to_errno(rc);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : db_errno(rc);
         if (r == 1) {
                 memset(p, 0, sizeof(*p));
                 column_copy(st, 0, p->id, sizeof(p->id));
-                p->revision = DAWN_PROPOSAL_REVISION_BASE + sqlite3_column_int(st, 1);
+                p->revision = DAWN_PROPOSAL_REVISION_BASE + db_column_int(st, 1);
                 column_copy(st, 2, p->alert_id, sizeof(p->alert_id));
-                p->corroboration = sqlite3_column_int64(st, 3);
+                p->corroboration = db_column_int64(st, 3);
                 column_copy(st, 4, p->source, sizeof(p->source));
                 column_copy(st, 5, p->status, sizeof(p->status));
-                int from = dawn_grade_from_name((const char *)sqlite3_column_text(st, 6));
-                int to = dawn_grade_from_name((const char *)sqlite3_column_text(st, 7));
+                int from = dawn_grade_from_name((const char *)db_column_text(st, 6));
+                int to = dawn_grade_from_name((const char *)db_column_text(st, 7));
                 p->grade_from = from < 0 ? DAWN_GRADE_LOGGED : (enum dawn_grade)from;
                 p->grade_to = to < 0 ? DAWN_GRADE_LOGGED : (enum dawn_grade)to;
-                p->created_at = sqlite3_column_int64(st, 8);
+                p->created_at = db_column_int64(st, 8);
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_decide_proposal(struct dawn_store *s, const struct dawn_proposal *p, const char *status,
                                const char *by, const char *reason, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_DECIDE_PROPOSAL);
+        struct db_stmt *st = stmt(s, ST_DECIDE_PROPOSAL);
         if (!st)
                 return -EIO;
         bind_text(st, 1, p->id);
         bind_text(st, 2, status);
         bind_text(st, 3, by);
         bind_text(st, 4, reason);
-        sqlite3_bind_int64(st, 5, now);
+        db_bind_int64(st, 5, now);
         int r = run(s, st);
-        if (r == 0 && sqlite3_changes(s->db) != 1)
+        if (r == 0 && (int)db_changes(s->db) != 1)
                 r = -ESTALE; /* decided already: the caller checked, so this is a bug, not a race */
         /* approved: the held report now counts */
         if (r == 0 && strcmp(status, "approved") == 0 && (st = stmt(s, ST_RELEASE_CORROBORATION))) {
-                sqlite3_bind_int64(st, 1, p->corroboration);
+                db_bind_int64(st, 1, p->corroboration);
                 r = run(s, st);
         }
         if (r == 0)
@@ -2664,13 +2240,13 @@ int dawn_store_decide_proposal(struct dawn_store *s, const struct dawn_proposal 
 int dawn_store_supersede_notices(struct dawn_store *s, const char *alert_id, int from_revision, int to_revision,
                                  int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_SUPERSEDE_NOTICES);
+        struct db_stmt *st = stmt(s, ST_SUPERSEDE_NOTICES);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, from_revision);
-        sqlite3_bind_int(st, 3, to_revision);
-        sqlite3_bind_int64(st, 4, now);
+        db_bind_int64(st, 2, from_revision);
+        db_bind_int64(st, 3, to_revision);
+        db_bind_int64(st, 4, now);
         int r = run_moved(s, st, -1, DAWN_DELIVERY_SUPERSEDED);
         return r < 0 ? r : 0;
 }
@@ -2678,13 +2254,13 @@ int dawn_store_supersede_notices(struct dawn_store *s, const char *alert_id, int
 int dawn_store_close_proposals(struct dawn_store *s, const char *alert_id, const char *status, const char *reason,
                                int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_CLOSE_PROPOSALS);
+        struct db_stmt *st = stmt(s, ST_CLOSE_PROPOSALS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, status);
         bind_text(st, 3, reason);
-        sqlite3_bind_int64(st, 4, now);
+        db_bind_int64(st, 4, now);
         int r = run(s, st);
         if (r == 0)
                 r = dawn_store_supersede_notices(s, alert_id, DAWN_PROPOSAL_REVISION_BASE, INT32_MAX, now);
@@ -2693,7 +2269,7 @@ int dawn_store_close_proposals(struct dawn_store *s, const char *alert_id, const
 
 int dawn_store_waiting_proposals_json(struct dawn_store *s, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_WAITING_PROPOSALS);
+        struct db_stmt *st = stmt(s, ST_WAITING_PROPOSALS);
         return st ? json_rows(s, st, array) : -EIO;
 }
 
@@ -2702,22 +2278,22 @@ int dawn_store_waiting_proposals_json(struct dawn_store *s, cJSON *array)
 /* {"at", "actor", "event"|"action", "revision"?, "alert"?, "detail"} from one row of
  * ST_HISTORY (columns at, actor, event, revision, detail) or ST_AUDIT_LIST (at,
  * actor, action, alert_id, detail). */
-static cJSON *trail_row(sqlite3_stmt *st, bool history)
+static cJSON *trail_row(struct db_stmt *st, bool history)
 {
         char when[40];
         cJSON *o = cJSON_CreateObject();
         if (!o)
                 return NULL;
-        dawn_time_format(sqlite3_column_int64(st, 0), when, sizeof(when));
-        const unsigned char *actor = sqlite3_column_text(st, 1), *what = sqlite3_column_text(st, 2);
-        const unsigned char *detail = sqlite3_column_text(st, 4);
+        dawn_time_format(db_column_int64(st, 0), when, sizeof(when));
+        const char *actor = db_column_text(st, 1), *what = db_column_text(st, 2);
+        const char *detail = db_column_text(st, 4);
         bool ok = cJSON_AddStringToObject(o, "at", when) &&
                   cJSON_AddStringToObject(o, "actor", actor ? (const char *)actor : "") &&
                   cJSON_AddStringToObject(o, history ? "event" : "action", what ? (const char *)what : "");
-        if (ok && history && sqlite3_column_type(st, 3) != SQLITE_NULL)
-                ok = cJSON_AddNumberToObject(o, "revision", sqlite3_column_int(st, 3)) != NULL;
-        if (ok && !history && sqlite3_column_type(st, 3) != SQLITE_NULL)
-                ok = cJSON_AddStringToObject(o, "alert", (const char *)sqlite3_column_text(st, 3)) != NULL;
+        if (ok && history && !db_column_null(st, 3))
+                ok = cJSON_AddNumberToObject(o, "revision", db_column_int(st, 3)) != NULL;
+        if (ok && !history && !db_column_null(st, 3))
+                ok = cJSON_AddStringToObject(o, "alert", (const char *)db_column_text(st, 3)) != NULL;
         if (ok)
                 ok = cJSON_AddStringToObject(o, "detail", detail ? (const char *)detail : "") != NULL;
         if (!ok) {
@@ -2729,13 +2305,19 @@ static cJSON *trail_row(sqlite3_stmt *st, bool history)
 
 /* Appends rows of st to array while they stay within limit rows and
  * DAWN_TRAIL_MAX_BYTES of text; returns 1 if st had more, 0 if not, or -errno. */
-static int trail_rows(sqlite3_stmt *st, bool history, int limit, cJSON *array)
+static size_t text_len(struct db_stmt *st, int i)
+{
+        const char *t = db_column_text(st, i);
+        return t ? strlen(t) : 0;
+}
+
+static int trail_rows(struct db_stmt *st, bool history, int limit, cJSON *array)
 {
         int rc, n = 0, r = 0;
         size_t bytes = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 /* what the row costs as JSON, near enough: its text and the keys around it */
-                bytes += (size_t)sqlite3_column_bytes(st, 1) + (size_t)sqlite3_column_bytes(st, 4) + 96;
+                bytes += text_len(st, 1) + text_len(st, 4) + 96;
                 if (n >= limit || bytes > DAWN_TRAIL_MAX_BYTES) {
                         r = 1;
                         break;
@@ -2748,19 +2330,19 @@ static int trail_rows(sqlite3_stmt *st, bool history, int limit, cJSON *array)
                 }
                 n++;
         }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        if (r == 0 && rc != DB_DONE)
+                r = db_errno(rc);
+        db_reset(st);
         return r;
 }
 
 int dawn_store_history_json(struct dawn_store *s, const char *alert_id, int limit, cJSON *array, bool *more)
 {
-        sqlite3_stmt *st = stmt(s, ST_HISTORY);
+        struct db_stmt *st = stmt(s, ST_HISTORY);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, limit + 1);
+        db_bind_int64(st, 2, limit + 1);
         int r = trail_rows(st, true, limit, array);
         *more = r == 1;
         return r < 0 ? r : 0;
@@ -2770,12 +2352,12 @@ int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor
                           bool *more)
 {
         /* newest first, so that what the limits leave out is the oldest; then turned round */
-        sqlite3_stmt *st = stmt(s, ST_AUDIT_LIST);
+        struct db_stmt *st = stmt(s, ST_AUDIT_LIST);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, since);
+        db_bind_int64(st, 1, since);
         bind_text(st, 2, actor);
-        sqlite3_bind_int(st, 3, limit + 1);
+        db_bind_int64(st, 3, limit + 1);
         cJSON *newest = cJSON_CreateArray();
         if (!newest)
                 return -ENOMEM;
@@ -2792,30 +2374,27 @@ int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor
 
 uint64_t dawn_store_vm_steps(struct dawn_store *s)
 {
-        uint64_t n = 0;
-        for (int i = 0; i < ST_COUNT; i++)
-                if (s->stmt[i])
-                        n += (uint64_t)sqlite3_stmt_status(s->stmt[i], SQLITE_STMTSTATUS_VM_STEP, 0);
-        return n;
+        const struct db_ops *ops = s->db->ops;
+        return ops->work_done ? ops->work_done(s->db, s->stmt, ST_COUNT) : 0;
 }
 
 int dawn_store_note_twilio_request(struct dawn_store *s, const char *sid, const char *kind, int64_t keep_until,
                                    int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_TWILIO_SEEN);
+        struct db_stmt *st = stmt(s, ST_TWILIO_SEEN);
         if (!st)
                 return -EIO;
         bind_text(st, 1, sid);
         bind_text(st, 2, kind);
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_int64(st, 4, keep_until);
+        db_bind_int64(st, 3, now);
+        db_bind_int64(st, 4, keep_until);
         int r = run(s, st);
         if (r < 0)
                 return r;
-        bool added = sqlite3_changes(s->db) > 0;
+        bool added = (int)db_changes(s->db) > 0;
         if ((st = stmt(s, ST_TWILIO_PRUNE)) == NULL)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, now);
+        db_bind_int64(st, 1, now);
         r = run(s, st);
         return r < 0 ? r : added;
 }
@@ -2824,22 +2403,22 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
                              const char *subscriber, const char *recipient, int *revision,
                              char reached_subscriber[DAWN_MAX_SUBSCRIBER_CHARS + 1])
 {
-        sqlite3_stmt *st = stmt(s, ST_REACHED);
+        struct db_stmt *st = stmt(s, ST_REACHED);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, dawn_channel_name(channel));
         bind_text(st, 3, subscriber);
         bind_text(st, 4, recipient);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
         if (r == 1) {
                 if (reached_subscriber)
                         column_copy(st, 0, reached_subscriber, DAWN_MAX_SUBSCRIBER_CHARS + 1);
                 if (revision)
-                        *revision = sqlite3_column_int(st, 1);
+                        *revision = db_column_int(st, 1);
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
@@ -2848,90 +2427,90 @@ int dawn_store_alert_reached(struct dawn_store *s, const char *alert_id, enum da
 int dawn_store_start_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber, int64_t due_at,
                                 int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_START);
+        struct db_stmt *st = stmt(s, ST_ESC_START);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, subscriber);
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_int64(st, 4, due_at);
+        db_bind_int64(st, 3, now);
+        db_bind_int64(st, 4, due_at);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+        return r < 0 ? r : (int)db_changes(s->db) > 0;
 }
 
 int dawn_store_decide_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
                                  const char *state, const char *detail, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_DECIDE);
+        struct db_stmt *st = stmt(s, ST_ESC_DECIDE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, subscriber);
         bind_text(st, 3, state);
         bind_text(st, 4, detail);
-        sqlite3_bind_int64(st, 5, now);
+        db_bind_int64(st, 5, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+        return r < 0 ? r : (int)db_changes(s->db) > 0;
 }
 
 int dawn_store_stop_escalations(struct dawn_store *s, const char *alert_id, const char *why, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_STOP_ALL);
+        struct db_stmt *st = stmt(s, ST_ESC_STOP_ALL);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, why);
-        sqlite3_bind_int64(st, 3, now);
+        db_bind_int64(st, 3, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db);
+        return r < 0 ? r : (int)db_changes(s->db);
 }
 
 int dawn_store_due_escalations(struct dawn_store *s, int64_t now, struct dawn_escalation_row *rows, int limit)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_DUE);
+        struct db_stmt *st = stmt(s, ST_ESC_DUE);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int(st, 2, limit);
+        db_bind_int64(st, 1, now);
+        db_bind_int64(st, 2, limit);
         int n = 0, rc;
-        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (n < limit && (rc = db_step(st)) == DB_ROW) {
                 struct dawn_escalation_row *r = &rows[n++];
                 column_copy(st, 0, r->alert_id, sizeof(r->alert_id));
                 column_copy(st, 1, r->subscriber, sizeof(r->subscriber));
-                r->started_at = sqlite3_column_int64(st, 2);
-                r->due_at = sqlite3_column_int64(st, 3);
+                r->started_at = db_column_int64(st, 2);
+                r->due_at = db_column_int64(st, 3);
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return n;
 }
 
 int64_t dawn_store_next_escalation(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_NEXT);
+        struct db_stmt *st = stmt(s, ST_ESC_NEXT);
         if (!st)
                 return 0;
-        int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        sqlite3_reset(st);
+        int64_t t = db_step(st) == DB_ROW ? db_column_int64(st, 0) : 0;
+        db_reset(st);
         return t;
 }
 
 int dawn_store_first_ack(struct dawn_store *s, const char *alert_id, const char *subscriber, char *by, size_t by_size,
                          int64_t *at)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_FIRST_ACK);
+        struct db_stmt *st = stmt(s, ST_ESC_FIRST_ACK);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, subscriber);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
         if (r == 1) {
                 if (by)
                         column_copy(st, 0, by, by_size);
                 if (at)
-                        *at = sqlite3_column_int64(st, 1);
+                        *at = db_column_int64(st, 1);
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
@@ -2939,33 +2518,33 @@ int dawn_store_add_purpose_delivery(struct dawn_store *s, const char *alert_id, 
                                     enum dawn_channel_kind channel, const char *recipient, const char *purpose,
                                     const char *about, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_ADD_DELIVERY);
+        struct db_stmt *st = stmt(s, ST_ESC_ADD_DELIVERY);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, revision);
+        db_bind_int64(st, 2, revision);
         bind_text(st, 3, subscriber);
         bind_text(st, 4, dawn_channel_name(channel));
         bind_text(st, 5, recipient);
-        sqlite3_bind_int64(st, 6, now);
+        db_bind_int64(st, 6, now);
         bind_text(st, 7, purpose);
         bind_text(st, 8, about);
         int r = run(s, st);
         note_insert(s, &s->tx_first.outbox, r);
-        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+        return r < 0 ? r : (int)db_changes(s->db) > 0;
 }
 
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *st, int col)
+static void add_time(cJSON *o, const char *key, struct db_stmt *st, int col)
 {
         char when[40];
-        if (sqlite3_column_type(st, col) != SQLITE_NULL && sqlite3_column_int64(st, col))
-                cJSON_AddStringToObject(o, key, dawn_time_format(sqlite3_column_int64(st, col), when, sizeof(when)));
+        if (!db_column_null(st, col) && db_column_int64(st, col))
+                cJSON_AddStringToObject(o, key, dawn_time_format(db_column_int64(st, col), when, sizeof(when)));
 }
 
 /* The detail column as the JSON shows it: 'escalated' keeps a JSON array of ids. */
-static void add_detail(cJSON *o, const char *state, sqlite3_stmt *st, int col)
+static void add_detail(cJSON *o, const char *state, struct db_stmt *st, int col)
 {
-        const char *detail = (const char *)sqlite3_column_text(st, col);
+        const char *detail = (const char *)db_column_text(st, col);
         if (!detail || !state)
                 return;
         if (strcmp(state, "escalated") == 0) {
@@ -2981,15 +2560,15 @@ static void add_detail(cJSON *o, const char *state, sqlite3_stmt *st, int col)
 
 int dawn_store_escalations_json(struct dawn_store *s, const char *alert_id, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_LIST);
+        struct db_stmt *st = stmt(s, ST_ESC_LIST);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 cJSON *o = cJSON_CreateObject();
-                const char *state = (const char *)sqlite3_column_text(st, 1);
-                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 0));
+                const char *state = (const char *)db_column_text(st, 1);
+                cJSON_AddStringToObject(o, "subscriber", (const char *)db_column_text(st, 0));
                 cJSON_AddStringToObject(o, "state", state ? state : "");
                 add_time(o, "started_at", st, 2);
                 add_time(o, "due_at", st, 3);
@@ -2997,43 +2576,43 @@ int dawn_store_escalations_json(struct dawn_store *s, const char *alert_id, cJSO
                 add_detail(o, state, st, 5);
                 cJSON_AddItemToArray(array, o);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int dawn_store_delivery_states(struct dawn_store *s, const char *alert_id, const char *subscriber,
                                int (*fn)(enum dawn_channel_kind channel, enum dawn_delivery_state state, void *ud),
                                void *userdata)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_STATES);
+        struct db_stmt *st = stmt(s, ST_ESC_STATES);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, subscriber);
         int rc, r = 0;
-        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                int channel = dawn_channel_from_name((const char *)sqlite3_column_text(st, 0));
-                int state = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1));
+        while (r == 0 && (rc = db_step(st)) == DB_ROW) {
+                int channel = dawn_channel_from_name((const char *)db_column_text(st, 0));
+                int state = dawn_delivery_state_from_name((const char *)db_column_text(st, 1));
                 if (channel >= 0 && state >= 0)
                         r = fn((enum dawn_channel_kind)channel, (enum dawn_delivery_state)state, userdata);
         }
-        sqlite3_reset(st);
-        return r ? r : (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return r ? r : (rc == DB_DONE || rc == DB_ROW) ? 0 : db_errno(rc);
 }
 
 int dawn_store_unacked_json(struct dawn_store *s, int limit, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_UNACKED);
+        struct db_stmt *st = stmt(s, ST_ESC_UNACKED);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int(st, 1, limit);
+        db_bind_int64(st, 1, limit);
         int rc, n = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 cJSON *o = cJSON_CreateObject();
-                const char *state = (const char *)sqlite3_column_text(st, 3);
-                cJSON_AddStringToObject(o, "alert", (const char *)sqlite3_column_text(st, 0));
-                cJSON_AddStringToObject(o, "grade", (const char *)sqlite3_column_text(st, 1));
-                cJSON_AddStringToObject(o, "subscriber", (const char *)sqlite3_column_text(st, 2));
+                const char *state = (const char *)db_column_text(st, 3);
+                cJSON_AddStringToObject(o, "alert", (const char *)db_column_text(st, 0));
+                cJSON_AddStringToObject(o, "grade", (const char *)db_column_text(st, 1));
+                cJSON_AddStringToObject(o, "subscriber", (const char *)db_column_text(st, 2));
                 cJSON_AddStringToObject(o, "escalation", state ? state : "none");
                 if (state && strcmp(state, "waiting") == 0)
                         add_time(o, "due_at", st, 4);
@@ -3043,56 +2622,50 @@ int dawn_store_unacked_json(struct dawn_store *s, int limit, cJSON *array)
                 cJSON_AddItemToArray(array, o);
                 n++;
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? n : db_errno(rc);
 }
 
 int64_t dawn_store_count_waiting_escalations(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_COUNT_WAITING);
+        struct db_stmt *st = stmt(s, ST_ESC_COUNT_WAITING);
         if (!st)
                 return -EIO;
-        int rc = sqlite3_step(st);
-        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int64_t n = rc == DB_ROW ? db_column_int64(st, 0) : db_errno(rc);
+        db_reset(st);
         return n;
 }
 
 int dawn_store_load_escalation(struct dawn_store *s, const char *alert_id, const char *subscriber,
                                int64_t *started_at, int64_t *decided_at)
 {
-        sqlite3_stmt *st = stmt(s, ST_ESC_LOAD);
+        struct db_stmt *st = stmt(s, ST_ESC_LOAD);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, subscriber);
-        int rc = sqlite3_step(st);
-        int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        int rc = db_step(st);
+        int r = rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
         if (r == 1) {
-                *started_at = sqlite3_column_int64(st, 0);
-                *decided_at = sqlite3_column_int64(st, 1);
+                *started_at = db_column_int64(st, 0);
+                *decided_at = db_column_int64(st, 1);
         }
-        sqlite3_reset(st);
+        db_reset(st);
         return r;
 }
 
 /* ---- tests ---- */
 
-void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code)
+void dawn_store_fail_next_commit(struct dawn_store *s, int error)
 {
-        s->fail_next_commit = sqlite_code;
+        s->fail_next_commit = error;
 }
 
 int dawn_store_limit_growth(struct dawn_store *s, int pages)
 {
-        char sql[96];
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db, "PRAGMA page_count", -1, &st, NULL) != SQLITE_OK)
-                return sqlite_to_errno(sqlite3_errcode(s->db));
-        int now = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-        sqlite3_finalize(st);
-        snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", now + pages);
-        return exec(s, sql);
+        const struct db_ops *ops = s->db->ops;
+        return ops->limit_growth ? ops->limit_growth(s->db, pages) : -EOPNOTSUPP;
 }
 
 /* ---- retention (UK GDPR storage limitation) ----
@@ -3119,7 +2692,7 @@ void dawn_prune_counts_add(struct dawn_prune_counts *sum, const struct dawn_prun
         sum->more = step->more;
 }
 
-static void count_channel(struct dawn_prune_counts *c, const unsigned char *channel, int64_t n)
+static void count_channel(struct dawn_prune_counts *c, const char *channel, int64_t n)
 {
         int k = channel ? dawn_channel_from_name((const char *)channel) : -1;
         if (k >= 0)
@@ -3131,74 +2704,74 @@ int dawn_store_prune_preview(struct dawn_store *s, int64_t ended_before, int max
                              struct dawn_prune_counts *out)
 {
         memset(out, 0, sizeof(*out));
-        sqlite3_stmt *st = stmt(s, ST_PRUNE_PREVIEW_ALERTS);
+        struct db_stmt *st = stmt(s, ST_PRUNE_PREVIEW_ALERTS);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, ended_before);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                out->alerts = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW)
-                return sqlite_to_errno(rc);
+        db_bind_int64(st, 1, ended_before);
+        int rc = db_step(st);
+        if (rc == DB_ROW)
+                out->alerts = db_column_int64(st, 0);
+        db_reset(st);
+        if (rc != DB_ROW)
+                return db_errno(rc);
         if ((st = stmt(s, ST_PRUNE_PREVIEW_DELIVERIES)) == NULL)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, ended_before);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                count_channel(out, sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-                return sqlite_to_errno(rc);
+        db_bind_int64(st, 1, ended_before);
+        while ((rc = db_step(st)) == DB_ROW)
+                count_channel(out, db_column_text(st, 0), db_column_int64(st, 1));
+        db_reset(st);
+        if (rc != DB_DONE)
+                return db_errno(rc);
         if (!ids || max_ids <= 0)
                 return 0;
         if ((st = stmt(s, ST_PRUNE_BATCH)) == NULL)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, ended_before);
-        sqlite3_bind_int(st, 2, max_ids);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
-        sqlite3_reset(st);
+        db_bind_int64(st, 1, ended_before);
+        db_bind_int64(st, 2, max_ids);
+        while ((rc = db_step(st)) == DB_ROW)
+                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)db_column_text(st, 0)));
+        db_reset(st);
         out->more = out->alerts > max_ids;
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 /* Runs one of the batch statements that take the ids (?1) and maybe one more value (?2). */
 static int prune_run(struct dawn_store *s, enum stmt_id id, const char *ids_json, int64_t v2)
 {
-        sqlite3_stmt *st = stmt(s, id);
+        struct db_stmt *st = stmt(s, id);
         if (!st)
                 return -EIO;
         bind_text(st, 1, ids_json);
-        if (sqlite3_bind_parameter_count(st) >= 2)
-                sqlite3_bind_int64(st, 2, v2);
+        if (id == ST_PRUNE_MARK)
+                db_bind_int64(st, 2, v2);
         if (id != ST_PRUNE_OUTBOX)
                 return run(s, st);
         /* the deliveries that go leave the counts, as they left the GROUP BY over the
          * outbox that status showed before (delivery_totals keeps them per alert) */
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                ended_note(s, dawn_channel_from_name((const char *)sqlite3_column_text(st, 0)),
-                           dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 1)), -1);
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        while ((rc = db_step(st)) == DB_ROW)
+                ended_note(s, dawn_channel_from_name((const char *)db_column_text(st, 0)),
+                           dawn_delivery_state_from_name((const char *)db_column_text(st, 1)), -1);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 /* One audit row per alert: how many deliveries on which channels lost their details. */
 static int prune_audit_alerts(struct dawn_store *s, const char *ids_json, const char *actor, int64_t now,
                               struct dawn_prune_counts *out)
 {
-        sqlite3_stmt *st = stmt(s, ST_PRUNE_COUNT);
+        struct db_stmt *st = stmt(s, ST_PRUNE_COUNT);
         if (!st)
                 return -EIO;
         bind_text(st, 1, ids_json);
         /* collected first: the audit insert is a statement of its own */
         struct { char id[DAWN_MAX_ID_CHARS + 1]; char detail[160]; size_t len; int64_t n; } rows[DAWN_PRUNE_BATCH_MAX];
         int n = 0, rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *id = (const char *)sqlite3_column_text(st, 0);
-                const char *channel = (const char *)sqlite3_column_text(st, 1);
-                int64_t k = sqlite3_column_int64(st, 2);
-                count_channel(out, (const unsigned char *)channel, k);
+        while ((rc = db_step(st)) == DB_ROW) {
+                const char *id = (const char *)db_column_text(st, 0);
+                const char *channel = (const char *)db_column_text(st, 1);
+                int64_t k = db_column_int64(st, 2);
+                count_channel(out, (const char *)channel, k);
                 if (!id || !channel)
                         continue;
                 if (n == 0 || strcmp(rows[n - 1].id, id) != 0) {
@@ -3215,9 +2788,9 @@ static int prune_audit_alerts(struct dawn_store *s, const char *ids_json, const 
                                                             len ? ", " : "", channel, (long long)k);
                 rows[n - 1].n += k;
         }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-                return sqlite_to_errno(rc);
+        db_reset(st);
+        if (rc != DB_DONE && rc != DB_ROW)
+                return db_errno(rc);
         /* the alerts without any delivery are in the batch too, and get their row below */
         cJSON *arr = cJSON_Parse(ids_json);
         const cJSON *item;
@@ -3245,32 +2818,32 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
         memset(out, 0, sizeof(*out));
         if (max_alerts <= 0 || max_alerts > DAWN_PRUNE_BATCH_MAX)
                 max_alerts = DAWN_PRUNE_BATCH_MAX;
-        sqlite3_stmt *st = stmt(s, ST_PRUNE_BATCH);
+        struct db_stmt *st = stmt(s, ST_PRUNE_BATCH);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, ended_before);
-        sqlite3_bind_int(st, 2, max_alerts);
+        db_bind_int64(st, 1, ended_before);
+        db_bind_int64(st, 2, max_alerts);
         cJSON *ids = cJSON_CreateArray();
         int rc;
         int64_t rows = 0;
         bool full = false;
-        while (ids && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (ids && (rc = db_step(st)) == DB_ROW) {
                 /* and at most so many deliveries, but always one alert, however many it has */
-                int64_t n = sqlite3_column_int64(st, 1);
+                int64_t n = db_column_int64(st, 1);
                 if (rows > 0 && rows + n > DAWN_PRUNE_DELIVERIES_MAX) {
                         full = true;
-                        rc = SQLITE_DONE;
+                        rc = DB_DONE;
                         break;
                 }
                 rows += n;
-                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)sqlite3_column_text(st, 0)));
+                cJSON_AddItemToArray(ids, cJSON_CreateString((const char *)db_column_text(st, 0)));
         }
-        sqlite3_reset(st);
+        db_reset(st);
         if (!ids)
                 return -ENOMEM;
-        if (rc != SQLITE_DONE) {
+        if (rc != DB_DONE) {
                 cJSON_Delete(ids);
-                return sqlite_to_errno(rc);
+                return db_errno(rc);
         }
         out->alerts = cJSON_GetArraySize(ids);
         char *ids_json = cJSON_PrintUnformatted(ids);
@@ -3290,29 +2863,29 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
         free(ids_json);
         /* numbers in the audit trail past the same period, a bounded number per step */
         if (r == 0 && (st = stmt(s, ST_PRUNE_AUDIT))) {
-                sqlite3_bind_int64(st, 1, ended_before);
-                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                db_bind_int64(st, 1, ended_before);
+                db_bind_int64(st, 2, DAWN_PRUNE_ROWS_MAX);
                 r = run(s, st);
-                out->audit_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+                out->audit_rows = r == 0 ? (int)db_changes(s->db) : 0;
         } else if (r == 0) {
                 r = -EIO;
         }
         /* the JOIN cap's day counts (day: days since the epoch, UTC) older than yesterday */
         if (r == 0 && (st = stmt(s, ST_PRUNE_JOINS))) {
                 int64_t today = now / (INT64_C(86400) * 1000000);
-                sqlite3_bind_int64(st, 1, today - 1);
-                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                db_bind_int64(st, 1, today - 1);
+                db_bind_int64(st, 2, DAWN_PRUNE_ROWS_MAX);
                 r = run(s, st);
-                out->join_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+                out->join_rows = r == 0 ? (int)db_changes(s->db) : 0;
         } else if (r == 0) {
                 r = -EIO;
         }
         /* SMS replies that ended before the same period, with their numbers */
         if (r == 0 && (st = stmt(s, ST_REPLY_PRUNE))) {
-                sqlite3_bind_int64(st, 1, ended_before);
-                sqlite3_bind_int(st, 2, DAWN_PRUNE_ROWS_MAX);
+                db_bind_int64(st, 1, ended_before);
+                db_bind_int64(st, 2, DAWN_PRUNE_ROWS_MAX);
                 r = run(s, st);
-                out->reply_rows = r == 0 ? sqlite3_changes(s->db) : 0;
+                out->reply_rows = r == 0 ? (int)db_changes(s->db) : 0;
         } else if (r == 0) {
                 r = -EIO;
         }
@@ -3323,78 +2896,78 @@ int dawn_store_prune_step(struct dawn_store *s, int64_t ended_before, int max_al
 
 int dawn_store_delivery_totals_json(struct dawn_store *s, const char *alert_id, cJSON *object)
 {
-        sqlite3_stmt *st = stmt(s, ST_DELIVERY_TOTALS);
+        struct db_stmt *st = stmt(s, ST_DELIVERY_TOTALS);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *channel = (const char *)sqlite3_column_text(st, 0);
-                const char *state = (const char *)sqlite3_column_text(st, 1);
+        while ((rc = db_step(st)) == DB_ROW) {
+                const char *channel = (const char *)db_column_text(st, 0);
+                const char *state = (const char *)db_column_text(st, 1);
                 if (!channel || !state)
                         continue;
                 cJSON *c = cJSON_GetObjectItemCaseSensitive(object, channel);
                 if (!c)
                         c = cJSON_AddObjectToObject(object, channel);
-                cJSON_AddNumberToObject(c, state, (double)sqlite3_column_int64(st, 2));
+                cJSON_AddNumberToObject(c, state, (double)db_column_int64(st, 2));
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 /* ---- public text subscriptions (issue 13 part 2) ---- */
 
 int dawn_store_public_join(struct dawn_store *s, const char *number, const char *area, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOIN);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_JOIN);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
         bind_text(st, 2, area);
-        sqlite3_bind_int64(st, 3, now);
+        db_bind_int64(st, 3, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db) > 0;
+        return r < 0 ? r : (int)db_changes(s->db) > 0;
 }
 
 int dawn_store_public_member(struct dawn_store *s, const char *number)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_MEMBER);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_MEMBER);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        int rc = db_step(st);
+        db_reset(st);
+        return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int64_t dawn_store_public_numbers(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_NUMBERS);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_NUMBERS);
         if (!st)
                 return -EIO;
-        int rc = sqlite3_step(st);
-        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int64_t n = rc == DB_ROW ? db_column_int64(st, 0) : db_errno(rc);
+        db_reset(st);
         return n;
 }
 
 int dawn_store_public_leave(struct dawn_store *s, const char *number, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_LEAVE);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_LEAVE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
         int r = run(s, st);
         if (r < 0)
                 return r;
-        int left = sqlite3_changes(s->db);
+        int left = (int)db_changes(s->db);
         if (!(st = stmt(s, ST_PUBLIC_HOLD_WAITING)))
                 return -EIO;
         bind_text(st, 1, number);
-        sqlite3_bind_int64(st, 2, now);
+        db_bind_int64(st, 2, now);
         r = run(s, st);
         if (r == 0) /* sms, from waiting */
-                ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, sqlite3_changes(s->db));
+                ended_note(s, DAWN_CHANNEL_SMS, DAWN_DELIVERY_OPTED_OUT, (int)db_changes(s->db));
         return r < 0 ? r : left;
 }
 
@@ -3402,7 +2975,7 @@ int dawn_store_erase_public_number(struct dawn_store *s, const char *number)
 {
         int r = 0;
         for (int id = ST_ERASE_JOINS; r == 0 && id <= ST_ERASE_REPLIES; id++) {
-                sqlite3_stmt *st = stmt(s, id);
+                struct db_stmt *st = stmt(s, id);
                 if (!st)
                         return -EIO;
                 bind_text(st, 1, number);
@@ -3417,76 +2990,76 @@ int dawn_store_credit_pause(struct dawn_store *s, enum dawn_channel_kind channel
 {
         if (to <= from)
                 return 0;
-        sqlite3_stmt *st = stmt(s, ST_CREDIT_PAUSE);
+        struct db_stmt *st = stmt(s, ST_CREDIT_PAUSE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, dawn_channel_name(channel));
-        sqlite3_bind_int64(st, 2, from);
-        sqlite3_bind_int64(st, 3, to);
+        db_bind_int64(st, 2, from);
+        db_bind_int64(st, 3, to);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db);
+        return r < 0 ? r : (int)db_changes(s->db);
 }
 
 int dawn_store_public_prune_joins(struct dawn_store *s, int64_t day)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_PRUNE);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_JOINS_PRUNE);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, day);
+        db_bind_int64(st, 1, day);
         return run(s, st);
 }
 
 int dawn_store_public_note_join(struct dawn_store *s, const char *number, int64_t day)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_JOINS_NOTE);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_JOINS_NOTE);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
-        sqlite3_bind_int64(st, 2, day);
-        int rc = sqlite3_step(st);
-        int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-        if (rc == SQLITE_ROW)
-                rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+        db_bind_int64(st, 2, day);
+        int rc = db_step(st);
+        int n = rc == DB_ROW ? db_column_int(st, 0) : 0;
+        if (rc == DB_ROW)
+                rc = db_step(st);
+        db_reset(st);
+        return rc == DB_DONE ? n : db_errno(rc);
 }
 
 int dawn_store_public_counts_json(struct dawn_store *s, cJSON *array)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_COUNTS);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_COUNTS);
         if (!st)
                 return -EIO;
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "area", (const char *)sqlite3_column_text(st, 0));
-                cJSON_AddNumberToObject(o, "subscribers", (double)sqlite3_column_int64(st, 1));
+                cJSON_AddStringToObject(o, "area", (const char *)db_column_text(st, 0));
+                cJSON_AddNumberToObject(o, "subscribers", (double)db_column_int64(st, 1));
                 cJSON_AddItemToArray(array, o);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int64_t dawn_store_pruned_at(struct dawn_store *s, const char *alert_id)
 {
-        sqlite3_stmt *st = stmt(s, ST_PRUNED_AT);
+        struct db_stmt *st = stmt(s, ST_PRUNED_AT);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        int rc = sqlite3_step(st);
-        int64_t r = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int64_t r = rc == DB_ROW ? db_column_int64(st, 0) : rc == DB_DONE ? 0 : db_errno(rc);
+        db_reset(st);
         return r;
 }
 
 /* Collects first, then calls fn: fn writes the outbox, and a statement is
  * not stepped while its own kind is being reused. */
-static int for_each_number(struct dawn_store *s, sqlite3_stmt *st, dawn_public_number_fn fn, void *userdata)
+static int for_each_number(struct dawn_store *s, struct db_stmt *st, dawn_public_number_fn fn, void *userdata)
 {
         char **v = NULL;
         size_t n = 0;
         int rc, r = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 void *grown = realloc(v, (n + 1) * sizeof(*v));
                 if (!grown || !(((char **)grown)[n] = column_strdup(st, 0))) {
                         v = grown ? grown : v;
@@ -3496,9 +3069,9 @@ static int for_each_number(struct dawn_store *s, sqlite3_stmt *st, dawn_public_n
                 v = grown;
                 n++;
         }
-        if (r == 0 && rc != SQLITE_DONE)
-                r = sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        if (r == 0 && rc != DB_DONE)
+                r = db_errno(rc);
+        db_reset(st);
         (void)s;
         for (size_t i = 0; i < n; i++) {
                 if (r == 0)
@@ -3512,7 +3085,7 @@ static int for_each_number(struct dawn_store *s, sqlite3_stmt *st, dawn_public_n
 int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, dawn_public_number_fn fn,
                                       void *userdata)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_IN_AREA);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_IN_AREA);
         if (!st)
                 return -EIO;
         bind_text(st, 1, area);
@@ -3522,7 +3095,7 @@ int dawn_store_for_each_public_number(struct dawn_store *s, const char *area, da
 int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_id, dawn_public_number_fn fn,
                                        void *userdata)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_REACHED);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_REACHED);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
@@ -3532,25 +3105,25 @@ int dawn_store_for_each_public_reached(struct dawn_store *s, const char *alert_i
 int dawn_store_for_each_public_told(struct dawn_store *s, const char *alert_id, int since_revision,
                                      dawn_public_number_fn fn, void *userdata)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_TOLD);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_TOLD);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, since_revision);
+        db_bind_int64(st, 2, since_revision);
         return for_each_number(s, st, fn, userdata);
 }
 
 int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, int revision, const char *number,
                                    enum dawn_delivery_action action, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_PUBLIC_ADD_DELIVERY);
+        struct db_stmt *st = stmt(s, ST_PUBLIC_ADD_DELIVERY);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, revision);
+        db_bind_int64(st, 2, revision);
         bind_text(st, 3, number);
         bind_text(st, 4, dawn_action_name(action));
-        sqlite3_bind_int64(st, 5, now);
+        db_bind_int64(st, 5, now);
         int r = run(s, st);
         note_insert(s, &s->tx_first.outbox, r);
         return r;
@@ -3560,24 +3133,24 @@ int dawn_store_add_public_delivery(struct dawn_store *s, const char *alert_id, i
 
 int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_most, char *json[2])
 {
-        sqlite3_stmt *st = stmt(s, ST_CAP_PUBLISHED);
+        struct db_stmt *st = stmt(s, ST_CAP_PUBLISHED);
         json[0] = json[1] = NULL;
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
-        sqlite3_bind_int(st, 2, at_most);
-        sqlite3_bind_int(st, 3, DAWN_PROPOSAL_REVISION_BASE);
+        db_bind_int64(st, 2, at_most);
+        db_bind_int64(st, 3, DAWN_PROPOSAL_REVISION_BASE);
         int n = 0, rc;
-        while (n < 2 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (n < 2 && (rc = db_step(st)) == DB_ROW) {
                 if (!(json[n] = column_strdup(st, 0))) {
                         n = -ENOMEM;
                         break;
                 }
                 n++;
         }
-        if (n >= 0 && n < 2 && rc != SQLITE_DONE)
-                n = sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        if (n >= 0 && n < 2 && rc != DB_DONE)
+                n = db_errno(rc);
+        db_reset(st);
         if (n < 0) {
                 free(json[0]);
                 free(json[1]);
@@ -3594,37 +3167,37 @@ int dawn_store_cap_revisions(struct dawn_store *s, const char *alert_id, int at_
 static int summary_rows(struct dawn_store *s, enum stmt_id id, int64_t since, int64_t until, int ntext,
                         dawn_summary_fn fn, void *userdata, bool *capped)
 {
-        sqlite3_stmt *st = stmt(s, id);
+        struct db_stmt *st = stmt(s, id);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, since);
-        sqlite3_bind_int64(st, 2, until);
-        sqlite3_bind_int64(st, 3, DAWN_SUMMARY_MAX_ROWS + 1);
+        db_bind_int64(st, 1, since);
+        db_bind_int64(st, 2, until);
+        db_bind_int64(st, 3, DAWN_SUMMARY_MAX_ROWS + 1);
         int rc, r = 0;
         size_t n = 0;
-        int ncol = sqlite3_column_count(st);
-        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int ncol = db_column_count(st);
+        while (r == 0 && (rc = db_step(st)) == DB_ROW) {
                 if (++n > DAWN_SUMMARY_MAX_ROWS) {
                         if (capped)
                                 *capped = true;
-                        rc = SQLITE_DONE;
+                        rc = DB_DONE;
                         break;
                 }
                 struct dawn_summary_row row = { 0 };
                 for (int i = 0; i < ntext && i < 3; i++) {
-                        const unsigned char *t = sqlite3_column_text(st, i);
+                        const char *t = db_column_text(st, i);
                         row.text[i] = t ? (const char *)t : "";
                 }
                 for (int i = ntext; i < ncol && i - ntext < 2; i++) {
-                        row.has_num[i - ntext] = sqlite3_column_type(st, i) != SQLITE_NULL;
-                        row.num[i - ntext] = sqlite3_column_int64(st, i);
+                        row.has_num[i - ntext] = !db_column_null(st, i);
+                        row.num[i - ntext] = db_column_int64(st, i);
                 }
                 r = fn(&row, userdata);
         }
-        sqlite3_reset(st);
+        db_reset(st);
         if (r < 0)
                 return r;
-        return rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        return rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int dawn_store_summary_alerts(struct dawn_store *s, int64_t since, int64_t until, dawn_summary_fn fn,
@@ -3659,172 +3232,169 @@ int dawn_store_summary_escalations(struct dawn_store *s, int64_t since, int64_t 
 
 int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until, struct dawn_summary_people *out)
 {
-        sqlite3_stmt *st = stmt(s, ST_SUMMARY_PEOPLE);
+        struct db_stmt *st = stmt(s, ST_SUMMARY_PEOPLE);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, since);
-        sqlite3_bind_int64(st, 2, until);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                out->optouts = sqlite3_column_int64(st, 0);
-                out->optouts_in_window = sqlite3_column_int64(st, 1);
-                out->public_numbers = sqlite3_column_int64(st, 2);
-                out->public_subscriptions = sqlite3_column_int64(st, 3);
-                out->public_joined_in_window = sqlite3_column_int64(st, 4);
+        db_bind_int64(st, 1, since);
+        db_bind_int64(st, 2, until);
+        int rc = db_step(st);
+        if (rc == DB_ROW) {
+                out->optouts = db_column_int64(st, 0);
+                out->optouts_in_window = db_column_int64(st, 1);
+                out->public_numbers = db_column_int64(st, 2);
+                out->public_subscriptions = db_column_int64(st, 3);
+                out->public_joined_in_window = db_column_int64(st, 4);
         }
-        sqlite3_reset(st);
-        return rc == SQLITE_ROW ? 0 : sqlite_to_errno(rc == SQLITE_DONE ? SQLITE_IOERR : rc);
+        db_reset(st);
+        return rc == DB_ROW ? 0 : (rc == DB_DONE ? -EIO : db_errno(rc));
 }
 
 int64_t dawn_store_oldest_waiting(struct dawn_store *s, enum dawn_channel_kind channel)
 {
-        sqlite3_stmt *st = stmt(s, ST_OLDEST_WAITING);
+        struct db_stmt *st = stmt(s, ST_OLDEST_WAITING);
         if (!st)
                 return -EIO;
         bind_text(st, 1, dawn_channel_name(channel));
-        int rc = sqlite3_step(st);
-        int64_t t = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int64_t t = rc == DB_ROW ? db_column_int64(st, 0) : rc == DB_DONE ? 0 : db_errno(rc);
+        db_reset(st);
         return t;
 }
 /* ---- SMS replies (issue 13: replies to Notify inbound texts) ---- */
 
 int64_t dawn_store_reply_add(struct dawn_store *s, const char *number, const char *body, bool stop, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_ADD);
+        struct db_stmt *st = stmt(s, ST_REPLY_ADD);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
         bind_text(st, 2, body);
         bind_text(st, 3, stop ? "stop" : "reply");
-        sqlite3_bind_int64(st, 4, now);
+        db_bind_int64(st, 4, now);
         int r = run(s, st);
         note_insert(s, &s->tx_first.reply, r);
-        return r < 0 ? r : sqlite3_last_insert_rowid(s->db);
+        return r < 0 ? r : db_last_insert_id(s->db);
 }
 
-static int64_t count_one(struct dawn_store *s, sqlite3_stmt *st)
+static int64_t count_one(struct dawn_store *s, struct db_stmt *st)
 {
-        int rc = sqlite3_step(st);
-        int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sqlite_to_errno(rc);
-        sqlite3_reset(st);
+        int rc = db_step(st);
+        int64_t n = rc == DB_ROW ? db_column_int64(st, 0) : db_errno(rc);
+        db_reset(st);
         return n;
 }
 
 int64_t dawn_store_replies_since(struct dawn_store *s, const char *number, int64_t since)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_RECENT);
+        struct db_stmt *st = stmt(s, ST_REPLY_RECENT);
         if (!st)
                 return -EIO;
         bind_text(st, 1, number);
-        sqlite3_bind_int64(st, 2, since);
+        db_bind_int64(st, 2, since);
         return count_one(s, st);
 }
 
 int64_t dawn_store_replies_waiting(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_WAITING);
+        struct db_stmt *st = stmt(s, ST_REPLY_WAITING);
         return st ? count_one(s, st) : -EIO;
 }
 
-static void reply_row_read(sqlite3_stmt *st, struct dawn_reply_row *r)
+static void reply_row_read(struct db_stmt *st, struct dawn_reply_row *r)
 {
         memset(r, 0, sizeof(*r));
-        r->id = sqlite3_column_int64(st, 0);
+        r->id = db_column_int64(st, 0);
         column_copy(st, 1, r->number, sizeof(r->number));
         column_copy(st, 2, r->body, sizeof(r->body));
-        const char *kind = (const char *)sqlite3_column_text(st, 3);
+        const char *kind = (const char *)db_column_text(st, 3);
         r->stop = kind && strcmp(kind, "stop") == 0;
-        int state = dawn_delivery_state_from_name((const char *)sqlite3_column_text(st, 4));
+        int state = dawn_delivery_state_from_name((const char *)db_column_text(st, 4));
         r->state = state < 0 ? DAWN_DELIVERY_FAILED : (enum dawn_delivery_state)state;
-        r->attempts = sqlite3_column_int(st, 5);
-        r->created_at = sqlite3_column_int64(st, 6);
-        r->opted_out = sqlite3_column_int(st, 7) != 0;
+        r->attempts = db_column_int(st, 5);
+        r->created_at = db_column_int64(st, 6);
+        r->opted_out = db_column_int(st, 7) != 0;
 }
 
 int dawn_store_due_replies(struct dawn_store *s, int64_t now, struct dawn_reply_row *rows, int limit)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_DUE);
+        struct db_stmt *st = stmt(s, ST_REPLY_DUE);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int(st, 2, limit);
-        sqlite3_bind_int64(st, 3, below(s->tx_first.reply));
-        int n = 0, rc = SQLITE_DONE;
-        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        db_bind_int64(st, 1, now);
+        db_bind_int64(st, 2, limit);
+        db_bind_int64(st, 3, below(s->tx_first.reply));
+        int n = 0, rc = DB_DONE;
+        while (n < limit && (rc = db_step(st)) == DB_ROW)
                 reply_row_read(st, &rows[n++]);
-        sqlite3_reset(st);
-        return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_ROW || rc == DB_DONE ? n : db_errno(rc);
 }
 
 int64_t dawn_store_replies_next_due(struct dawn_store *s)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_NEXT_DUE);
+        struct db_stmt *st = stmt(s, ST_REPLY_NEXT_DUE);
         if (!st)
                 return 0;
-        int64_t t = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
-                            ? sqlite3_column_int64(st, 0)
+        int64_t t = db_step(st) == DB_ROW && !db_column_null(st, 0)
+                            ? db_column_int64(st, 0)
                             : 0;
-        sqlite3_reset(st);
+        db_reset(st);
         return t;
 }
 
 int dawn_store_load_reply(struct dawn_store *s, int64_t id, struct dawn_reply_row *row)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_LOAD);
+        struct db_stmt *st = stmt(s, ST_REPLY_LOAD);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, id);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
+        db_bind_int64(st, 1, id);
+        int rc = db_step(st);
+        if (rc == DB_ROW)
                 reply_row_read(st, row);
-        sqlite3_reset(st);
-        return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sqlite_to_errno(rc);
+        db_reset(st);
+        return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
 }
 
 int dawn_store_reply_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
                           enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_MOVE);
+        struct db_stmt *st = stmt(s, ST_REPLY_MOVE);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, id);
+        db_bind_int64(st, 1, id);
         bind_text(st, 2, dawn_delivery_state_name(from));
         bind_text(st, 3, dawn_delivery_state_name(to));
         bind_text(st, 4, error);
-        sqlite3_bind_int64(st, 5, next_at);
-        sqlite3_bind_int64(st, 6, now);
+        db_bind_int64(st, 5, next_at);
+        db_bind_int64(st, 6, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db);
+        return r < 0 ? r : (int)db_changes(s->db);
 }
 
 int dawn_store_replies_fail_expired(struct dawn_store *s, int64_t created_before, const char *reason, int64_t now)
 {
-        sqlite3_stmt *st = stmt(s, ST_REPLY_FAIL_EXPIRED);
+        struct db_stmt *st = stmt(s, ST_REPLY_FAIL_EXPIRED);
         if (!st)
                 return -EIO;
-        sqlite3_bind_int64(st, 1, created_before);
+        db_bind_int64(st, 1, created_before);
         bind_text(st, 2, reason);
-        sqlite3_bind_int64(st, 3, now);
+        db_bind_int64(st, 3, now);
         int r = run(s, st);
-        return r < 0 ? r : sqlite3_changes(s->db);
+        return r < 0 ? r : (int)db_changes(s->db);
 }
 
 /* ---- retention, the files (issue 13 review) ---- */
 
 int dawn_store_checkpoint_truncate(struct dawn_store *s)
 {
-        if (!sqlite3_get_autocommit(s->db))
-                return -EBUSY; /* a batch is open: its pages are not in the log yet */
-        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -EBUSY : sqlite_to_errno(rc);
+        const struct db_ops *ops = s->db->ops;
+        return ops->checkpoint_truncate ? ops->checkpoint_truncate(s->db) : 0;
 }
 
 int dawn_store_checkpoint_in_background(struct dawn_store *s, const char *path)
 {
-        if (s->checkpointer)
-                return 0;
-        return dawn_checkpointer_start(s->db, path, &s->checkpointer);
+        const struct db_ops *ops = s->db->ops;
+        return ops->checkpoint_in_background ? ops->checkpoint_in_background(s->db, path) : 0;
 }
 
 /* ---- acks from a shared number (issue 13 review) ---- */
@@ -3832,26 +3402,26 @@ int dawn_store_checkpoint_in_background(struct dawn_store *s, const char *path)
 int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_id, const char *number, int max,
                                         dawn_reached_fn fn, void *userdata)
 {
-        sqlite3_stmt *st = stmt(s, ST_REACHED_ALL);
+        struct db_stmt *st = stmt(s, ST_REACHED_ALL);
         if (!st)
                 return -EIO;
         bind_text(st, 1, alert_id);
         bind_text(st, 2, number);
-        sqlite3_bind_int(st, 3, max);
+        db_bind_int64(st, 3, max);
         /* copied out first: fn writes (acks, escalations) while the statement is open otherwise */
         struct { char sub[DAWN_MAX_SUBSCRIBER_CHARS + 1]; int revision; } *rows = calloc((size_t)max, sizeof(*rows));
         if (!rows) {
-                sqlite3_reset(st);
+                db_reset(st);
                 return -ENOMEM;
         }
-        int n = 0, rc = SQLITE_DONE;
-        while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int n = 0, rc = DB_DONE;
+        while (n < max && (rc = db_step(st)) == DB_ROW) {
                 column_copy(st, 0, rows[n].sub, sizeof(rows[n].sub));
-                rows[n].revision = sqlite3_column_int(st, 1);
+                rows[n].revision = db_column_int(st, 1);
                 n++;
         }
-        int r = n < max && rc != SQLITE_DONE ? sqlite_to_errno(rc) : 0;
-        sqlite3_reset(st);
+        int r = n < max && rc != DB_DONE ? db_errno(rc) : 0;
+        db_reset(st);
         for (int i = 0; r >= 0 && i < n; i++)
                 r = fn(rows[i].sub, rows[i].revision, userdata);
         free(rows);

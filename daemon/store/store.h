@@ -358,9 +358,9 @@ struct dawn_summary_people {
 };
 int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until, struct dawn_summary_people *out);
 
-/* Tests: the next dawn_store_commit() rolls back and fails as if COMMIT had
- * returned sqlite_code (SQLITE_FULL, SQLITE_BUSY, SQLITE_IOERR...). */
-void dawn_store_fail_next_commit(struct dawn_store *s, int sqlite_code);
+/* Tests: the next dawn_store_commit() rolls back and fails with error
+ * (-ENOSPC as on a full disk, -EBUSY, -EIO...). */
+void dawn_store_fail_next_commit(struct dawn_store *s, int error);
 /* Tests: the database may grow by at most this many pages (PRAGMA
  * max_page_count); a write past that fails with SQLITE_FULL, as on a full
  * disk. Returns 0 or -errno. */

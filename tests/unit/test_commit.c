@@ -196,7 +196,7 @@ static void test_a_refused_write_leaves_the_others(void **state)
 
 /* The full batch commits at the next turn, after its last writer took its
  * ticket, never inside dawn_commit_end(). */
-static void full_batch(void **state, int sqlite_code, int expect)
+static void full_batch(void **state, int error, int expect)
 {
         struct fixture *f = *state;
         enum { N = DAWN_COMMIT_BATCH_MAX };
@@ -207,8 +207,8 @@ static void full_batch(void **state, int sqlite_code, int expect)
                 assert_true(dawn_commit_is_open(f->commit));
                 assert_int_equal(o[i].answer, NOT_ANSWERED);
         }
-        if (sqlite_code)
-                dawn_store_fail_next_commit(f->store, sqlite_code);
+        if (error)
+                dawn_store_fail_next_commit(f->store, error);
         /* one turn is enough: the full batch does not wait for the loop to go idle */
         assert_true(sd_event_run(f->loop, 0) > 0);
         assert_false(dawn_commit_is_open(f->commit));
@@ -237,17 +237,17 @@ static void test_full_batch_commits(void **state)
 
 static void test_full_batch_disk_full(void **state)
 {
-        full_batch(state, SQLITE_FULL, -ENOSPC);
+        full_batch(state, -ENOSPC, -ENOSPC);
 }
 
 static void test_full_batch_busy(void **state)
 {
-        full_batch(state, SQLITE_BUSY, -EBUSY);
+        full_batch(state, -EBUSY, -EBUSY);
 }
 
 static void test_full_batch_io_error(void **state)
 {
-        full_batch(state, SQLITE_IOERR, -EIO);
+        full_batch(state, -EIO, -EIO);
 }
 
 /* A write that does not fit: SQLite fails it with SQLITE_FULL and may roll

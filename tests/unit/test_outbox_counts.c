@@ -9,6 +9,7 @@
 #include "dawn_test_store.h"
 
 #include <cJSON.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,7 +246,7 @@ static void test_counts_follow_every_change(void **state)
         assert_int_equal(dawn_store_begin(f->s), 0);
         assert_int_equal(dawn_store_delivery_started(f->s, 1000008, NOW), 0);
         assert_true(dawn_store_delivery_finished(f->s, 1000008, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW) >= 0);
-        dawn_store_fail_next_commit(f->s, SQLITE_FULL);
+        dawn_store_fail_next_commit(f->s, -ENOSPC);
         assert_true(dawn_store_commit(f->s) < 0);
         assert_counts_right(f, "rolled back");
 
@@ -593,7 +594,7 @@ static void test_alert_counts_follow_every_change(void **state)
         /* a commit that fails leaves them as they were */
         assert_int_equal(dawn_store_begin(f->s), 0);
         save(f, "A1", 2, DAWN_STATUS_CANCELLED, DAWN_GRADE_WARNING);
-        dawn_store_fail_next_commit(f->s, SQLITE_FULL);
+        dawn_store_fail_next_commit(f->s, -ENOSPC);
         assert_true(dawn_store_commit(f->s) < 0);
         assert_alert_counts_right(f, "a failed commit");
 

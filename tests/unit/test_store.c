@@ -439,7 +439,7 @@ static void test_due_excludes_the_open_transaction(void **state)
         assert_int_equal(replies[0].id, old_reply);
 
         /* the COMMIT fails (a full disk): what it held is gone, and was never due */
-        dawn_store_fail_next_commit(s, SQLITE_FULL);
+        dawn_store_fail_next_commit(s, -ENOSPC);
         assert_int_equal(dawn_store_commit(s), -ENOSPC);
         assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, 20, rows, 4), 1);
         dawn_outbox_row_clear(&rows[0]);
