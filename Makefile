@@ -25,7 +25,7 @@ BASHCOMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS = libsystemd libmosquitto libcjson libconfig sqlite3 libcrypto libssl libcurl libmicrohttpd libxml-2.0
+PKGS = libsystemd libmosquitto libcjson libconfig sqlite3 libpq libcrypto libssl libcurl libmicrohttpd libxml-2.0
 
 ifneq ($(SANITIZER),)
 BUILD ?= build-san

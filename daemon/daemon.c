@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "control.h"
 #include "escalation.h"
 #include "http.h"
@@ -379,9 +380,27 @@ static int open_store(struct dawn_daemon *d)
         int r = lock_state_dir(d);
         if (r < 0)
                 return r;
-        if (asprintf(&d->ways.db_path, "%s/dawn.db", d->ways.config->state_dir) < 0)
+        const struct dawn_config *c = d->ways.config;
+        struct dawn_store_options o = { .backend = c->store_backend, .conninfo = c->store_conninfo };
+        char *password = NULL;
+        if (c->store_backend == DAWN_STORE_POSTGRESQL) {
+                /* what status and the log show: libpq's conninfo, which config.c keeps free of passwords */
+                if (asprintf(&d->ways.db_path, "postgresql: %s", c->store_conninfo) < 0)
+                        return -ENOMEM;
+                if (c->store_password_file && (r = dawn_channel_read_secret(c->store_password_file, &password)) < 0)
+                        return log_error_errno(r, "store.password_file %s: %m", c->store_password_file);
+                o.password = password;
+        } else if (asprintf(&d->ways.db_path, "%s/dawn.db", c->state_dir) < 0) {
                 return -ENOMEM;
-        r = dawn_store_open(d->ways.db_path, &d->ways.store);
+        }
+        o.path = d->ways.db_path;
+        r = dawn_store_open_with(&o, &d->ways.store);
+        if (password) {
+                explicit_bzero(password, strlen(password));
+                free(password);
+        }
+        if (r == -EAGAIN)
+                return log_error_errno(r, "store %s: cannot connect (see above)", d->ways.db_path);
         if (r == -EPROTONOSUPPORT)
                 return log_error_errno(r, "store %s was written by a newer dawnd; refusing to touch it", d->ways.db_path);
         if (r < 0)

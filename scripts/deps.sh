@@ -8,7 +8,7 @@
 set -eu
 
 # build: compiler, pkg-config and the libraries dawnd links
-BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev libconfig-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libxml2-dev"
+BUILD_PKGS="gcc make pkg-config libsystemd-dev libmosquitto-dev libcjson-dev libconfig-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libxml2-dev"
 # tests: cmocka, a real broker and its clients, clang + its runtime for the
 # sanitizers and libFuzzer, Debian's python3 (free ports in tests), setpriv
 # (util-linux) to run dawnctl as another user, sqlite3 to look inside a store,
@@ -20,6 +20,9 @@ TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev py
 # system calls against the unit's filter, man-db (with groff) to render the
 # man pages, e2fsprogs and mount for a small ext4 store that turns read-only
 TEST_PKGS="$TEST_PKGS systemd strace man-db e2fsprogs mount"
+# the PostgreSQL store (issue 15): the tests start a throwaway cluster of Debian's server
+# (tests/pg/throwaway.sh); psql looks inside it as sqlite3 does a file
+TEST_PKGS="$TEST_PKGS postgresql postgresql-client"
 # partner intake tests (test_partner_*.sh): Prometheus's own text-format parser reads /metrics
 TEST_PKGS="$TEST_PKGS python3-prometheus-client"
 # running behind a TLS proxy (test_nginx.sh): Debian's nginx runs conf/nginx/dawn.conf

@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,8 +60,9 @@ static const char *const default_high_risk[] = { "nitazene", "fentanyl", "xylazi
 
 static const char *const top_keys[] = {
         "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention",
-        "escalation", "area_details", "public", "cap", NULL,
+        "escalation", "area_details", "public", "cap", "store", NULL,
 };
+static const char *const store_keys[] = { "backend", "conninfo", "password_file", NULL };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
         "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", NULL,
@@ -792,6 +794,54 @@ static void load_expiry(struct loader *l, config_setting_t *root)
  * limitation wants a limit; an operator who must keep longer writes a
  * longer one), and "0" is refused like any zero duration. Seconds are
  * allowed, for tests. */
+/* store = { backend = "sqlite"; } (the default: a file in state_dir), or
+ * backend = "postgresql" with libpq's conninfo (checked by libpq's own parser)
+ * and the password in a file of its own, never in the conninfo. */
+static void load_store(struct loader *l, config_setting_t *root)
+{
+        struct dawn_config *c = l->c;
+        config_setting_t *g = opt_group(l, root, "store");
+        if (!g)
+                return;
+        check_keys(l, g, store_keys);
+        char *backend = NULL;
+        config_setting_t *s = opt_string(l, g, "backend", &backend, true);
+        if (s && strcmp(backend, "postgresql") == 0)
+                c->store_backend = DAWN_STORE_POSTGRESQL;
+        else if (s && strcmp(backend, "sqlite") != 0)
+                fail(l, s, "%s: '%s' is not a store backend (\"sqlite\" or \"postgresql\")", path_of(l, s, NULL),
+                     backend);
+        free(backend);
+        config_setting_t *ci = opt_string(l, g, "conninfo", &c->store_conninfo, true);
+        config_setting_t *pw = opt_string(l, g, "password_file", &c->store_password_file, true);
+        if (c->store_backend != DAWN_STORE_POSTGRESQL) {
+                if (ci || pw)
+                        fail(l, ci ? ci : pw, "%s is only for backend = \"postgresql\"", path_of(l, ci ? ci : pw, NULL));
+                return;
+        }
+        if (!ci) {
+                fail(l, g, "%s is required with backend = \"postgresql\" (such as \"host=db1,db2 dbname=dawn "
+                           "user=dawn target_session_attrs=read-write\")", path_of(l, g, "conninfo"));
+                return;
+        }
+        char *why = NULL;
+        PQconninfoOption *opts = PQconninfoParse(c->store_conninfo, &why);
+        if (!opts) {
+                size_t n = why ? strlen(why) : 0;
+                while (n > 0 && why[n - 1] == '\n')
+                        why[--n] = '\0';
+                fail(l, ci, "%s: %s", path_of(l, ci, NULL), why ? why : "out of memory");
+        }
+        for (PQconninfoOption *o = opts; o && o->keyword; o++)
+                if (strcmp(o->keyword, "password") == 0 && o->val)
+                        fail(l, ci, "%s: a password does not belong in the conninfo (it is shown and logged as a "
+                                    "setting is): give password_file", path_of(l, ci, NULL));
+        PQconninfoFree(opts);
+        PQfreemem(why);
+        if (pw)
+                check_readable(l, pw, c->store_password_file);
+}
+
 static void load_retention(struct loader *l, config_setting_t *root)
 {
         config_setting_t *g = opt_group(l, root, "retention");
@@ -1915,6 +1965,7 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_escalation(&l, root);
         load_subscribers(&l, root);
         load_retention(&l, root);
+        load_store(&l, root);
         check_escalation(&l, root);
         load_area_details(&l, root);
         load_public(&l, root);
@@ -2133,6 +2184,8 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
                 return NULL;
         free(c->path);
         free(c->state_dir);
+        free(c->store_conninfo);
+        free(c->store_password_file);
         free(c->control_socket);
         free(c->control_group);
         free(c->http_listen);
@@ -2317,6 +2370,11 @@ bool dawn_config_channel_changed(const struct dawn_config *old, const struct daw
         return false;
 }
 
+static bool str_equal(const char *a, const char *b)
+{
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static void swap_str(char **a, char **b)
 {
         char *keep = *a;
@@ -2327,11 +2385,20 @@ static void swap_str(char **a, char **b)
 bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *running)
 {
         bool differ = strcmp(fresh->state_dir, running->state_dir) != 0 ||
+                      fresh->store_backend != running->store_backend ||
+                      !str_equal(fresh->store_conninfo, running->store_conninfo) ||
+                      !str_equal(fresh->store_password_file, running->store_password_file) ||
                       strcmp(fresh->control_socket, running->control_socket) != 0 ||
                       strcmp(fresh->http_listen, running->http_listen) != 0;
         swap_str(&fresh->state_dir, &running->state_dir);
         swap_str(&fresh->control_socket, &running->control_socket);
         swap_str(&fresh->http_listen, &running->http_listen);
+        /* the store stays the one dawnd opened: another would be another set of alerts */
+        enum dawn_store_backend backend = fresh->store_backend;
+        fresh->store_backend = running->store_backend;
+        running->store_backend = backend;
+        swap_str(&fresh->store_conninfo, &running->store_conninfo);
+        swap_str(&fresh->store_password_file, &running->store_password_file);
         return differ;
 }
 

@@ -148,6 +148,11 @@ struct dawn_public_config {
 struct dawn_config {
         char *path;
 
+        /* store = { ... } (issue 15) */
+        enum dawn_store_backend store_backend; /* default DAWN_STORE_SQLITE: state_dir/dawn.db */
+        char *store_conninfo;      /* libpq's conninfo, PostgreSQL only */
+        char *store_password_file; /* PostgreSQL only; NULL: libpq's own (.pgpass, peer) */
+
         /* daemon = { ... } */
         char *state_dir;         /* default DAWN_DEFAULT_STATE_DIR */
         char *control_socket;    /* default DAWN_DEFAULT_SOCKET */
@@ -248,8 +253,8 @@ bool dawn_channel_configured(const struct dawn_config *c, enum dawn_channel_kind
  * otherwise); SMS and email always, as they read their secret files again. */
 bool dawn_config_channel_changed(const struct dawn_config *old, const struct dawn_config *fresh,
                                  enum dawn_channel_kind kind);
-/* For a reload: daemon.state_dir, control_socket and http_listen take effect
- * only at a restart, so fresh keeps the running values (swapped: the
+/* For a reload: daemon.state_dir, control_socket, http_listen and the store
+ * take effect only at a restart, so fresh keeps the running values (swapped: the
  * running config, freed next, gets fresh's). True if fresh asked for other
  * values, which the caller reports. */
 bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *running);

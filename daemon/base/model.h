@@ -61,4 +61,10 @@ int dawn_channel_from_name(const char *name);
 int dawn_delivery_state_from_name(const char *name);
 int dawn_action_from_name(const char *name);
 
+/* Which database holds the store (config: store = { backend = ... }). */
+enum dawn_store_backend {
+        DAWN_STORE_SQLITE,     /* a file on this host (path): the embedded default */
+        DAWN_STORE_POSTGRESQL, /* a server several dawnd nodes share (conninfo, issue 15) */
+};
+
 #endif

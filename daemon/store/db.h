@@ -81,6 +81,8 @@ struct db_stmt {
 
 /* Backends. */
 int db_sqlite_open(const char *path, struct db **out);
+struct dawn_store_options;
+int db_pg_open(const struct dawn_store_options *o, struct db **out);
 
 static inline struct db_stmt *db_prepare(struct db *db, const char *sql)
 {

@@ -615,6 +615,191 @@ static const char *const stmt_sql[ST_COUNT] = {
                            " GROUP BY subscriber ORDER BY subscriber LIMIT ?3",
 };
 
+/* The statements whose PostgreSQL text differs from SQLite's by more than its
+ * placeholders and INDEXED BY hints (db_pg.c turns ?N into $N, drops the hints
+ * and the numbers a statement does not use): INSERT OR IGNORE is ON CONFLICT DO
+ * NOTHING; an insert whose id the store keeps says RETURNING id (db_pg.c keeps
+ * it as SQLite's last insert rowid); SQLite's JSON functions are jsonb's; a
+ * boolean is not a number to add or take the max of; a parameter only tested
+ * for NULL needs its type said; SQLite's scalar max(a, b) is GREATEST. */
+#define PG_SUMMARY_WINDOW                                                                                     \
+        "WITH w AS MATERIALIZED (SELECT * FROM (SELECT a.id AS id, a.type AS type, a.grade AS grade,"             \
+        " a.area AS area, a.pruned_at AS pruned_at,"                                                           \
+        " (SELECT min(r.created_at) FROM revisions r WHERE r.alert_id = a.id AND r.revision < 100000000"        \
+        "  AND r.json::jsonb ->> 'status' = 'active') AS out_at,"                                               \
+        " (SELECT min(r.revision) FROM revisions r WHERE r.alert_id = a.id AND r.revision < 100000000"          \
+        "  AND r.json::jsonb ->> 'status' = 'active') AS first_rev,"                                            \
+        " CASE WHEN a.type = 'cluster' THEN coalesce((SELECT min(rep.issued_at) FROM corroborations c"         \
+        "  JOIN alerts rep ON rep.id = c.json::jsonb ->> 'id' WHERE c.alert_id = a.id), a.issued_at)"           \
+        "  ELSE a.issued_at END AS first_report_at"                                                           \
+        " FROM alerts a WHERE a.type IN ('batch', 'cluster', 'nfod') AND a.updated_at >= ?1 LIMIT ?3) x"      \
+        " WHERE out_at >= ?1 AND out_at < ?2) "
+/* a JSON array of ids, bound as text */
+#define PG_IDS "(SELECT jsonb_array_elements_text(?1::jsonb))"
+
+static const char *const stmt_sql_pg[ST_COUNT] = {
+        [ST_ADD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES (?, ?, ?, ?)"
+                                 " RETURNING id",
+        [ST_ADD_DELIVERY] = "INSERT INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
+                            " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+                            " ON CONFLICT DO NOTHING RETURNING id",
+        [ST_RECIPIENTS] = "SELECT subscriber, channel, recipient,"
+                          " max(CASE WHEN state IN ('delivered', 'in-flight', 'sent') THEN 1 ELSE 0 END),"
+                          " min(CASE WHEN purpose = 'escalation' THEN 1 ELSE 0 END) FROM outbox"
+                          " WHERE alert_id = ? AND action = 'publish'"
+                          " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
+        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox WHERE state IN ('pending', 'retrying')"
+                            " GROUP BY channel, state UNION ALL SELECT channel, state, count(*) FROM outbox"
+                            " WHERE state = 'in-flight' GROUP BY channel, state",
+        [ST_OPTOUT_ADD] = "INSERT INTO sms_optouts (number, via, since) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        [ST_ACK_ADD] = "INSERT INTO acks (alert_id, revision, subscriber, via, by, at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        [ST_TWILIO_SEEN] = "INSERT INTO twilio_requests (sid, kind, seen_at, keep_until) VALUES (?1, ?2, ?3, ?4)"
+                           " ON CONFLICT DO NOTHING",
+        [ST_TWILIO_PRUNE] = "DELETE FROM twilio_requests WHERE ctid IN (SELECT ctid FROM twilio_requests"
+                            " WHERE keep_until < ?1 ORDER BY keep_until LIMIT 64)",
+        [ST_REACHED] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = ?2"
+                       " AND (?3::text IS NULL OR subscriber = ?3) AND (?4::text IS NULL OR recipient = ?4)"
+                       " AND action = 'publish' AND state IN ('sent', 'delivered')"
+                       " GROUP BY subscriber ORDER BY max(revision) DESC, subscriber LIMIT 1",
+        [ST_OPEN_CLUSTER] = "SELECT id FROM alerts WHERE type = 'cluster' AND status IN ('active', 'pending')"
+                            " AND area IN " PG_IDS " AND updated_at >= ?2 ORDER BY seq LIMIT 1",
+        [ST_UNCLUSTERED] = "SELECT json FROM alerts WHERE type = 'nfod' AND cluster_id IS NULL"
+                           " AND status IN ('active', 'pending', 'expired')"
+                           " AND area IN " PG_IDS " AND updated_at >= ?2 ORDER BY seq",
+        [ST_CLUSTER_ADD_REPORTS] = "INSERT INTO clusters (id, reports) VALUES (?1, ?2)"
+                                   " ON CONFLICT (id) DO UPDATE SET reports = clusters.reports + excluded.reports",
+        [ST_ADD_HELD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json, proposal)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        [ST_PUBLIC_JOIN] = "INSERT INTO public_subscribers (number, area, joined_at) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT DO NOTHING",
+        [ST_PUBLIC_JOINS_NOTE] = "INSERT INTO public_joins (number, day, joins) VALUES (?1, ?2, 1)"
+                                 " ON CONFLICT (number, day) DO UPDATE SET joins = public_joins.joins + 1 RETURNING joins",
+        [ST_PUBLIC_ADD_DELIVERY] = "INSERT INTO outbox (alert_id, revision, subscriber, channel, recipient,"
+                                   " action, created_at, updated_at, purpose) VALUES (?1, ?2, 'public', 'sms', ?3, ?4,"
+                                   " ?5, ?5, 'public') ON CONFLICT DO NOTHING RETURNING id",
+        [ST_CAP_PUBLISHED] = "SELECT json FROM revisions WHERE alert_id = ?1 AND revision <= ?2 AND revision < ?3"
+                             " AND json::jsonb ->> 'status' <> 'pending' ORDER BY revision DESC LIMIT 2",
+        [ST_CREDIT_PAUSE] = "UPDATE outbox SET created_at = created_at + (?3 - GREATEST(created_at, ?2))"
+                            " WHERE channel = ?1 AND state IN ('pending', 'retrying') AND created_at < ?3",
+        [ST_HISTORY] =
+                "SELECT at, actor, event, revision, detail FROM ("
+                " SELECT a.at AS at, 0 AS rank, a.id AS ord, a.actor AS actor, a.action AS event,"
+                "  (SELECT max(r.revision) FROM revisions r WHERE r.alert_id = a.alert_id AND r.created_at = a.at"
+                "   AND r.revision < 100000000) AS revision, a.detail AS detail"
+                " FROM audit a WHERE a.alert_id = ?1 AND a.action NOT IN ('ack', 'escalate')"
+                " UNION ALL SELECT g.created_at, 1, g.revision,"
+                "  coalesce((SELECT x.actor FROM audit x WHERE x.alert_id = ?1"
+                "   AND x.at = g.created_at ORDER BY x.id LIMIT 1), 'dawnd (grading)'), 'grade', g.revision,"
+                "  CASE WHEN g.prev IS NULL THEN g.grade ELSE g.prev || ' -> ' || g.grade END"
+                "  || coalesce(': ' || (SELECT string_agg(j, '; ')"
+                "   FROM jsonb_array_elements_text(g.json::jsonb -> 'grade_reasons') j), '')"
+                " FROM (SELECT created_at, revision, json, json::jsonb ->> 'grade' AS grade,"
+                "   lag(json::jsonb ->> 'grade') OVER (ORDER BY revision) AS prev"
+                "   FROM revisions WHERE alert_id = ?1 AND revision < 100000000) g"
+                "  WHERE g.prev IS NULL OR g.prev <> g.grade"
+                " UNION ALL SELECT k.at, 2, k.id,"
+                "  CASE k.via WHEN 'sms' THEN 'sms:' || k.by || ' (' || k.subscriber || ')'"
+                "   WHEN 'dashboard' THEN 'mqtt:' || k.subscriber ELSE k.via || ':' || k.subscriber END,"
+                "  'ack', k.revision,"
+                "  k.subscriber || ' acknowledged revision ' || k.revision || CASE k.via WHEN 'sms' THEN ' by text'"
+                "   WHEN 'dashboard' THEN ' on the dashboard by ' || k.by ELSE ' (' || k.via || ') by ' || k.by END"
+                " FROM acks k WHERE k.alert_id = ?1"
+                " UNION ALL SELECT p.decided_at, 2, p.seq, 'dawnd', 'proposal-' || p.status, NULL,"
+                "  p.id || ' (' || p.grade_from || ' -> ' || p.grade_to || ' from ' || p.source || ')'"
+                "  || coalesce(': ' || p.reason, '')"
+                " FROM proposals p WHERE p.alert_id = ?1 AND p.decided_by = 'dawnd' AND p.decided_at IS NOT NULL"
+                /* SQLite's rowid orders two clocks started at once: here the subscribers' names */
+                " UNION ALL SELECT e.started_at, 3, (SELECT count(*) FROM escalations e2 WHERE e2.alert_id = e.alert_id"
+                "  AND e2.subscriber < e.subscriber), 'dawnd (escalation)', 'escalation-wait', NULL,"
+                "  'waiting for ' || e.subscriber || ' to acknowledge, until '"
+                "  || to_char(to_timestamp(e.due_at / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                " FROM escalations e WHERE e.alert_id = ?1"
+                " UNION ALL SELECT e.decided_at, 4, (SELECT count(*) FROM escalations e2 WHERE e2.alert_id = e.alert_id"
+                "  AND e2.subscriber < e.subscriber), 'dawnd (escalation)',"
+                "  CASE e.state WHEN 'escalated' THEN 'escalate' ELSE 'escalation-' || e.state END, NULL,"
+                "  CASE e.state WHEN 'escalated' THEN 'not acknowledged by ' || e.subscriber || '; told '"
+                "   || CASE WHEN e.detail LIKE '[%]'"
+                "    THEN (SELECT string_agg(j, ', ') FROM jsonb_array_elements_text(e.detail::jsonb) j)"
+                "    ELSE coalesce(e.detail, '?') END"
+                "   WHEN 'acknowledged' THEN e.subscriber || ' acknowledged (by ' || coalesce(e.detail, '?') || ')'"
+                "   ELSE e.subscriber || ': ' || coalesce(e.detail, e.state) END"
+                " FROM escalations e WHERE e.alert_id = ?1 AND e.state <> 'waiting' AND e.decided_at IS NOT NULL"
+                ") h ORDER BY at, rank, ord LIMIT ?2",
+        [ST_AUDIT_LIST] = "SELECT at, actor, action, alert_id, detail FROM audit"
+                          " WHERE at >= ?1 AND (?2::text IS NULL OR actor = ?2) ORDER BY at DESC, id DESC LIMIT ?3",
+        [ST_PRUNE_COUNT] = "SELECT alert_id, channel, count(*) FROM outbox WHERE alert_id IN " PG_IDS
+                           " GROUP BY alert_id, channel ORDER BY alert_id, channel",
+        [ST_PRUNE_TOTALS] = "INSERT INTO delivery_totals (alert_id, channel, purpose, state, deliveries)"
+                            " SELECT alert_id, channel, purpose, state, count(*) FROM outbox"
+                            " WHERE alert_id IN " PG_IDS " GROUP BY alert_id, channel, purpose, state"
+                            " ON CONFLICT (alert_id, channel, purpose, state)"
+                            " DO UPDATE SET deliveries = delivery_totals.deliveries + excluded.deliveries",
+        [ST_PRUNE_TIMES] = "INSERT INTO delivery_times (alert_id, channel, usec)"
+                           " SELECT alert_id, channel, GREATEST(updated_at - created_at, 0) FROM outbox"
+                           " WHERE alert_id IN " PG_IDS " AND state IN ('delivered', 'sent') AND purpose <> 'public'",
+        [ST_PRUNE_OUTBOX] = "DELETE FROM outbox WHERE alert_id IN " PG_IDS " RETURNING channel, state",
+        /* SQLite's UPDATE OR IGNORE: the earliest of the rows that would become one */
+        [ST_PRUNE_ACKS_MASK] = "UPDATE acks SET by = '(removed)' WHERE id IN (SELECT min(k.id) FROM acks k"
+                               " WHERE k.alert_id IN " PG_IDS " AND k.by <> '(removed)' AND NOT EXISTS"
+                               " (SELECT 1 FROM acks x WHERE x.alert_id = k.alert_id AND x.subscriber = k.subscriber"
+                               " AND x.via = k.via AND x.revision = k.revision AND x.by = '(removed)')"
+                               " GROUP BY k.alert_id, k.subscriber, k.via, k.revision)",
+        [ST_PRUNE_ACKS_DROP] = "DELETE FROM acks WHERE alert_id IN " PG_IDS " AND by <> '(removed)'",
+        [ST_PRUNE_ESCALATIONS] = "UPDATE escalations SET detail = '(removed)'"
+                                 " WHERE alert_id IN " PG_IDS " AND state = 'acknowledged'",
+        [ST_PRUNE_MARK] = "UPDATE alerts SET pruned_at = ?2 WHERE id IN " PG_IDS,
+        [ST_PRUNE_AUDIT] = "UPDATE audit SET actor = 'sms' || CASE WHEN strpos(actor, ' (') > 0"
+                           " THEN substr(actor, strpos(actor, ' (')) ELSE '' END,"
+                           " detail = CASE WHEN action = 'sms-reply'"
+                           " THEN 'text reply (its words were removed after the retention period)' ELSE detail END"
+                           " WHERE id IN (SELECT id FROM audit WHERE at < ?1 AND actor LIKE 'sms:%'"
+                           " ORDER BY id LIMIT ?2)",
+        [ST_PRUNE_JOINS] = "DELETE FROM public_joins WHERE ctid IN (SELECT ctid FROM public_joins"
+                           " WHERE day < ?1 LIMIT ?2)",
+        [ST_ESC_ADD_DELIVERY] = "INSERT INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
+                                " created_at, updated_at, purpose, about) VALUES (?1, ?2, ?3, ?4, ?5, 'publish', ?6, ?6,"
+                                " ?7, ?8) ON CONFLICT DO NOTHING RETURNING id",
+        [ST_ESC_UNACKED] = "SELECT a.id, a.grade, o.subscriber, e.state, e.due_at, e.decided_at, e.detail"
+                           " FROM alerts a JOIN outbox o ON o.alert_id = a.id"
+                           " LEFT JOIN escalations e ON e.alert_id = a.id AND e.subscriber = o.subscriber"
+                           " WHERE a.status = 'active' AND o.purpose = 'alert' AND o.action = 'publish'"
+                           " AND o.subscriber <> '' AND NOT EXISTS (SELECT 1 FROM acks k"
+                           " WHERE k.alert_id = a.id AND k.subscriber = o.subscriber)"
+                           " GROUP BY a.id, o.subscriber, e.alert_id, e.subscriber"
+                           " ORDER BY a.seq DESC, o.subscriber LIMIT ?1",
+        [ST_SUMMARY_ALERTS] = PG_SUMMARY_WINDOW "SELECT type, grade, area, out_at,"
+                              " CASE WHEN type = 'cluster' OR first_rev > 1 THEN first_report_at END FROM w"
+                              " ORDER BY out_at LIMIT ?3",
+        [ST_SUMMARY_DELIVERIES] = PG_SUMMARY_WINDOW "SELECT channel, state, sum(n) FROM ("
+                                  " SELECT o.channel AS channel, o.state AS state, count(*) AS n FROM w"
+                                  "  JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
+                                  "  GROUP BY o.channel, o.state"
+                                  " UNION ALL SELECT t.channel, t.state, sum(t.deliveries) FROM w"
+                                  "  JOIN delivery_totals t ON t.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
+                                  "  GROUP BY t.channel, t.state) d"
+                                  " GROUP BY channel, state ORDER BY channel, state LIMIT ?3",
+        [ST_SUMMARY_DELIVERY_TIMES] = PG_SUMMARY_WINDOW "SELECT o.channel, o.updated_at - o.created_at FROM w"
+                                      " JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
+                                      " AND o.state IN ('delivered', 'sent')"
+                                      " UNION ALL SELECT d.channel, d.usec FROM w"
+                                      " JOIN delivery_times d ON d.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
+                                      " LIMIT ?3",
+        [ST_SUMMARY_ACKS] = PG_SUMMARY_WINDOW ", due AS (SELECT o.alert_id AS alert_id, o.subscriber AS subscriber,"
+                            "  min(o.created_at) AS queued FROM w JOIN outbox o ON o.alert_id = w.id"
+                            "  WHERE o.purpose = 'alert' AND o.action = 'publish' AND o.revision < 100000000"
+                            "  AND o.subscriber <> '' GROUP BY o.alert_id, o.subscriber)"
+                            " SELECT subscriber, (SELECT min(k.at) FROM acks k WHERE k.alert_id = due.alert_id"
+                            "  AND k.subscriber = due.subscriber) - queued FROM due LIMIT ?3",
+        [ST_SUMMARY_ESCALATIONS] = PG_SUMMARY_WINDOW "SELECT e.state, count(*) FROM w"
+                                   " JOIN escalations e ON e.alert_id = w.id GROUP BY e.state LIMIT ?3",
+        [ST_REPLY_ADD] = "INSERT INTO sms_replies (number, body, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)"
+                         " RETURNING id",
+        [ST_REPLY_MOVE] = "UPDATE sms_replies SET state = ?3, last_error = ?4, next_at = ?5, updated_at = ?6,"
+                          " attempts = attempts + CASE WHEN ?3 = 'in-flight' THEN 1 ELSE 0 END"
+                          " WHERE id = ?1 AND state = ?2",
+};
+
 struct dawn_store {
         struct db *db;
         struct db_stmt *stmt[ST_COUNT];
@@ -759,7 +944,10 @@ static struct db_stmt *stmt(struct dawn_store *s, enum stmt_id id)
 {
         struct db_stmt *st = s->stmt[id];
         if (!st) {
-                if (!(st = db_prepare(s->db, stmt_sql[id])))
+                const char *sql = stmt_sql[id];
+                if (s->db->ops->dialect == DB_DIALECT_POSTGRESQL && stmt_sql_pg[id])
+                        sql = stmt_sql_pg[id];
+                if (!(st = db_prepare(s->db, sql)))
                         return NULL;
                 s->stmt[id] = st;
         }
@@ -954,10 +1142,16 @@ static int run_moved(struct dawn_store *s, struct db_stmt *st, int from, int to)
 
 int dawn_store_open(const char *path, struct dawn_store **out)
 {
+        struct dawn_store_options o = { .backend = DAWN_STORE_SQLITE, .path = path };
+        return dawn_store_open_with(&o, out);
+}
+
+int dawn_store_open_with(const struct dawn_store_options *o, struct dawn_store **out)
+{
         struct dawn_store *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        int r = db_sqlite_open(path, &s->db);
+        int r = o->backend == DAWN_STORE_POSTGRESQL ? db_pg_open(o, &s->db) : db_sqlite_open(o->path, &s->db);
         if (r == 0)
                 r = s->db->ops->migrate(s->db);
         if (r == 0)
@@ -967,7 +1161,8 @@ int dawn_store_open(const char *path, struct dawn_store **out)
         if (r < 0) {
                 /* keep the message: the caller logs dawn_store_errmsg() of nothing otherwise */
                 if (s->db)
-                        fprintf(stderr, "dawnd: store %s: %s\n", path,
+                        fprintf(stderr, "dawnd: store %s: %s\n",
+                                o->backend == DAWN_STORE_POSTGRESQL ? "postgresql" : o->path,
                                 db_last_error(s->db) < 0 ? db_errmsg(s->db) : strerror(-r));
                 dawn_store_close(s);
                 return r;
@@ -2371,6 +2566,19 @@ int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor
 }
 
 /* ---- what the store costs ---- */
+
+int dawn_store_prepare_all(struct dawn_store *s, cJSON *failed)
+{
+        int bad = 0;
+        for (int i = 0; i < ST_COUNT; i++)
+                if (!stmt(s, (enum stmt_id)i)) {
+                        bad++;
+                        char line[600];
+                        snprintf(line, sizeof(line), "statement %d: %s", i, db_errmsg(s->db));
+                        cJSON_AddItemToArray(failed, cJSON_CreateString(line));
+                }
+        return bad;
+}
 
 uint64_t dawn_store_vm_steps(struct dawn_store *s)
 {

@@ -35,6 +35,15 @@ struct dawn_store;
 #define DAWN_STORE_STMT_JOURNAL_MEMORY (128 * 1024)
 
 int dawn_store_open(const char *path, struct dawn_store **out);
+
+struct dawn_store_options {
+        enum dawn_store_backend backend;
+        const char *path;     /* SQLite */
+        const char *conninfo; /* PostgreSQL: libpq's, hosts and target_session_attrs included */
+        const char *password; /* PostgreSQL: read from password_file, or NULL (.pgpass, peer) */
+        const char *node;     /* this dawnd's node id: its application_name, its claims */
+};
+int dawn_store_open_with(const struct dawn_store_options *o, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
 /* The last SQLite error message, for logs. */
 const char *dawn_store_errmsg(struct dawn_store *s);
@@ -292,6 +301,9 @@ int dawn_store_waiting_proposals_json(struct dawn_store *s, cJSON *array);
  * was opened: what the store read and wrote, counted rather than timed
  * (unit tests check that a report's cost does not grow with the window). */
 uint64_t dawn_store_vm_steps(struct dawn_store *s);
+/* Tests: prepares every statement the store has; how many the database
+ * refused, each named in failed (an array) with the database's reason. */
+int dawn_store_prepare_all(struct dawn_store *s, cJSON *failed);
 
 /* Alerts by status and grade: {"active": {"warning": 2, "critical": 1}, "pending": {...}, ...} */
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object);

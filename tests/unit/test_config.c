@@ -512,6 +512,40 @@ static void test_retention(void **state UNUSED)
         assert_refused(AREAS "retention = { outbox = \"9d\"; };\n", "test.conf:2:", "outbox");
 }
 
+/* store: SQLite unless told; PostgreSQL needs a conninfo libpq can parse, without a
+ * password in it (that comes from password_file, which must be readable) */
+static void test_store_backend(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS);
+        assert_int_equal(c->store_backend, DAWN_STORE_SQLITE);
+        assert_null(c->store_conninfo);
+        dawn_config_free(c);
+        c = load_ok(AREAS "store = { backend = \"sqlite\"; };\n");
+        assert_int_equal(c->store_backend, DAWN_STORE_SQLITE);
+        dawn_config_free(c);
+        c = load_ok_s(AREAS "store = { backend = \"postgresql\";\n"
+                            "  conninfo = \"host=db1,db2 dbname=dawn user=dawn target_session_attrs=read-write\";\n"
+                            "  password_file = \"@SECRET@\"; };\n");
+        assert_int_equal(c->store_backend, DAWN_STORE_POSTGRESQL);
+        assert_string_equal(c->store_conninfo, "host=db1,db2 dbname=dawn user=dawn target_session_attrs=read-write");
+        assert_non_null(c->store_password_file);
+        dawn_config_free(c);
+        assert_refused(AREAS "store = { backend = \"mysql\"; };\n", "test.conf:2:",
+                       "store.backend: 'mysql' is not a store backend");
+        assert_refused(AREAS "store = { backend = \"postgresql\"; };\n", "test.conf:2:", "store.conninfo is required");
+        assert_refused(AREAS "store = { conninfo = \"dbname=dawn\"; };\n", "test.conf:2:",
+                       "store.conninfo is only for backend = \"postgresql\"");
+        assert_refused(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn colour=blue\"; };\n",
+                       "test.conf:2:", "store.conninfo: invalid connection option \"colour\"");
+        assert_refused(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn password=hunter2\"; };\n",
+                       "test.conf:2:", "a password does not belong in the conninfo");
+        assert_refused(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn\";"
+                             " password_file = \"/nonexistent/pg.secret\"; };\n",
+                       "test.conf:2:", "store.password_file");
+        assert_refused(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn\"; port = 5432; };\n",
+                       "test.conf:2:", "port");
+}
+
 static void test_parse_duration(void **state UNUSED)
 {
         static const struct {
@@ -1595,6 +1629,7 @@ int main(void)
                 cmocka_unit_test(test_area_errors),
                 cmocka_unit_test(test_duration_errors),
                 cmocka_unit_test(test_retention),
+                cmocka_unit_test(test_store_backend),
                 cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_channel_errors),
                 cmocka_unit_test(test_mqtt_limits),

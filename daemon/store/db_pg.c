@@ -1,0 +1,583 @@
+/* The PostgreSQL backend (db.h), through libpq: for several dawnd nodes on
+ * one database that an IT team already runs with replication and failover
+ * (issue 15). Statements are prepared on the server once per connection, by
+ * name, and run with their parameters as text; a statement's rows arrive
+ * whole (every query the store makes has a LIMIT, or reads one alert's rows).
+ *
+ * What differs from SQLite, and is handled here rather than in store.c:
+ * - placeholders: ?N (and SQLite's bare ?, numbered as SQLite numbers them)
+ *   become $N, outside quoted text, and SQLite's INDEXED BY hints go;
+ * - an INSERT's new id: the statement says RETURNING id, and its row is taken
+ *   here as SQLite's last insert rowid, not handed to the caller;
+ * - a COMMIT in a transaction an error aborted answers "ROLLBACK", not an
+ *   error: it is a failed commit (-EIO), and the rollback hook runs;
+ * - errors by SQLSTATE: 23xxx constraint -EEXIST, 53100 disk full -ENOSPC,
+ *   40001 / 40P01 / 55P03 -EBUSY, a lost connection or a server shutting down
+ *   -EAGAIN (temporary: the caller may try again once it is back). */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "store.h"
+
+#define PG_MAX_PARAMS 32
+
+struct pg_db {
+        struct db base;
+        PGconn *conn;
+        unsigned generation; /* the connection's: a statement prepared on an older one is prepared again */
+        unsigned next_name;
+        int64_t changes;
+        int64_t last_insert_id;
+        int last_error;
+        char errmsg[256];
+        void (*rolled_back)(void *userdata);
+        void *rolled_back_userdata;
+};
+
+struct pg_stmt {
+        struct db_stmt base;
+        char *sql;
+        char name[16];
+        unsigned prepared_on; /* generation, or 0 */
+        int nparams;
+        int map[PG_MAX_PARAMS + 1]; /* SQLite's parameter number -> PostgreSQL's, or 0 */
+        bool returns_insert_id;
+        char *params[PG_MAX_PARAMS];
+        PGresult *result;
+        int row, rows; /* the next row to return, of rows; -1: not run yet */
+};
+
+#define DB(d) ((struct pg_db *)(d))
+#define ST(s) ((struct pg_stmt *)(s))
+
+static void note_error(struct pg_db *d, int r, const char *msg)
+{
+        d->last_error = r;
+        snprintf(d->errmsg, sizeof(d->errmsg), "%s", msg && *msg ? msg : "PostgreSQL error");
+        /* libpq's messages end in a newline; the log adds its own */
+        size_t n = strlen(d->errmsg);
+        while (n > 0 && (d->errmsg[n - 1] == '\n' || d->errmsg[n - 1] == ' '))
+                d->errmsg[--n] = '\0';
+}
+
+/* What a failed result means, in the store's -errno. */
+static int pg_to_errno(struct pg_db *d, const PGresult *res)
+{
+        if (PQstatus(d->conn) != CONNECTION_OK)
+                return -EAGAIN;
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (!state)
+                return -EIO;
+        if (strncmp(state, "23", 2) == 0)
+                return -EEXIST;
+        if (strcmp(state, "53100") == 0)
+                return -ENOSPC;
+        if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
+                return -EBUSY;
+        /* 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 08xxx connection */
+        if (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0)
+                return -EAGAIN;
+        if (strcmp(state, "25006") == 0) /* read_only_sql_transaction: a standby after a failover */
+                return -EAGAIN;
+        return -EIO;
+}
+
+static bool in_tx_status(PGTransactionStatusType t)
+{
+        return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+/* A transaction that was open before a call and is not after it, without a
+ * COMMIT that kept it, was rolled back: tell the store. */
+static void after_call(struct pg_db *d, bool was_in_tx, bool committed)
+{
+        if (was_in_tx && !committed && !in_tx_status(PQtransactionStatus(d->conn)) && d->rolled_back)
+                d->rolled_back(d->rolled_back_userdata);
+}
+
+/* Each placeholder of sql outside quoted text, numbered as SQLite numbers
+ * them (?N is N; a bare ? is one more than the largest so far), is marked in
+ * used[] (out NULL: used[PG_MAX_PARAMS + 1] for a number past the limit), or
+ * written to out as $map[N]. SQLite's INDEXED BY hints, which PostgreSQL's
+ * planner does not take, are left out; the rest is copied as it is. */
+static void placeholders(const char *sql, char *out, int *map)
+{
+        char *o = out;
+        int largest = 0;
+        char quote = 0;
+        for (const char *p = sql; *p; p++) {
+                if (quote || *p == '\'' || *p == '"') {
+                        quote = quote ? (*p == quote ? 0 : quote) : *p;
+                        if (o)
+                                *o++ = *p;
+                        continue;
+                }
+                if (strncmp(p, "INDEXED BY ", 11) == 0) {
+                        p += 11;
+                        while (p[1] == '_' || (p[1] >= 'a' && p[1] <= 'z') || (p[1] >= '0' && p[1] <= '9'))
+                                p++;
+                        continue;
+                }
+                if (*p != '?') {
+                        if (o)
+                                *o++ = *p;
+                        continue;
+                }
+                int k = 0;
+                if (p[1] >= '0' && p[1] <= '9')
+                        while (p[1] >= '0' && p[1] <= '9') {
+                                k = k * 10 + (*++p - '0');
+                                if (k > PG_MAX_PARAMS)
+                                        k = PG_MAX_PARAMS + 1;
+                        }
+                else
+                        k = largest < PG_MAX_PARAMS ? largest + 1 : PG_MAX_PARAMS + 1;
+                if (k > largest)
+                        largest = k;
+                if (!o)
+                        map[k] = 1;
+                else
+                        o += sprintf(o, "$%d", k <= PG_MAX_PARAMS ? map[k] : 0);
+        }
+        if (o)
+                *o = '\0';
+}
+
+/* SQLite's text as PostgreSQL's: placeholders numbered $1.. in the order of
+ * SQLite's numbers, those the text never names left out (an UPDATE that shares
+ * an INSERT's bindings: PostgreSQL cannot type a parameter it never sees), so
+ * map[SQLite's number] is PostgreSQL's, or 0. NULL if a number is past
+ * PG_MAX_PARAMS. */
+static char *translate(const char *sql, int map[PG_MAX_PARAMS + 1], int *nparams)
+{
+        int used[PG_MAX_PARAMS + 2] = { 0 };
+        placeholders(sql, NULL, used);
+        if (used[PG_MAX_PARAMS + 1])
+                return NULL;
+        *nparams = 0;
+        for (int k = 1; k <= PG_MAX_PARAMS; k++)
+                map[k] = used[k] ? ++*nparams : 0;
+        char *out = malloc(strlen(sql) * 2 + 1);
+        if (out)
+                placeholders(sql, out, map);
+        return out;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int prepare_on_server(struct pg_db *d, struct pg_stmt *st)
+{
+        bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
+        PGresult *res = PQprepare(d->conn, st->name, st->sql, st->nparams, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                note_error(d, pg_to_errno(d, res), PQresultErrorMessage(res));
+                PQclear(res);
+                after_call(d, was_in_tx, false);
+                return d->last_error;
+        }
+        PQclear(res);
+        st->prepared_on = d->generation;
+        return 0;
+}
+
+static struct db_stmt *pg_prepare(struct db *db, const char *sql)
+{
+        struct pg_db *d = DB(db);
+        struct pg_stmt *st = calloc(1, sizeof(*st));
+        if (!st || !(st->sql = translate(sql, st->map, &st->nparams))) {
+                note_error(d, -ENOMEM, st && st->sql ? "too many parameters" : "out of memory");
+                if (st)
+                        free(st->sql);
+                free(st);
+                return NULL;
+        }
+        st->base.db = db;
+        snprintf(st->name, sizeof(st->name), "dawn%u", ++d->next_name);
+        st->returns_insert_id = strncmp(sql, "INSERT", 6) == 0 && ends_with(sql, " RETURNING id");
+        st->row = -1;
+        /* now, as SQLite does: a statement the server refuses is found at once */
+        if (prepare_on_server(d, st) < 0) {
+                free(st->sql);
+                free(st);
+                return NULL;
+        }
+        return &st->base;
+}
+
+static void pg_reset(struct db_stmt *s)
+{
+        struct pg_stmt *st = ST(s);
+        PQclear(st->result);
+        st->result = NULL;
+        st->row = -1;
+        st->rows = 0;
+        for (int i = 0; i < PG_MAX_PARAMS; i++) {
+                free(st->params[i]);
+                st->params[i] = NULL;
+        }
+}
+
+static void pg_finalize(struct db_stmt *s)
+{
+        struct pg_stmt *st = ST(s);
+        struct pg_db *d = DB(s->db);
+        pg_reset(s);
+        /* the server keeps a prepared statement until its connection ends */
+        if (st->prepared_on && st->prepared_on == d->generation && PQstatus(d->conn) == CONNECTION_OK) {
+                char sql[48];
+                snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
+                PQclear(PQexec(d->conn, sql));
+        }
+        free(st->sql);
+        free(st);
+}
+
+static void pg_bind_text(struct db_stmt *s, int i, const char *v)
+{
+        struct pg_stmt *st = ST(s);
+        if (i < 1 || i > PG_MAX_PARAMS || !st->map[i])
+                return;
+        int k = st->map[i] - 1;
+        free(st->params[k]);
+        st->params[k] = v ? strdup(v) : NULL;
+}
+
+static void pg_bind_int64(struct db_stmt *s, int i, int64_t v)
+{
+        char text[24];
+        snprintf(text, sizeof(text), "%lld", (long long)v);
+        pg_bind_text(s, i, text);
+}
+
+static int pg_step(struct db_stmt *s)
+{
+        struct pg_stmt *st = ST(s);
+        struct pg_db *d = DB(s->db);
+        if (st->row >= 0) {
+                if (st->row < st->rows) {
+                        st->row++;
+                        return DB_ROW;
+                }
+                return DB_DONE;
+        }
+        if (st->prepared_on != d->generation && prepare_on_server(d, st) < 0)
+                return d->last_error;
+        bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
+        PGresult *res = PQexecPrepared(d->conn, st->name, st->nparams, (const char *const *)st->params, NULL, NULL,
+                                       0);
+        ExecStatusType status = PQresultStatus(res);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+                note_error(d, pg_to_errno(d, res), PQresultErrorMessage(res));
+                PQclear(res);
+                after_call(d, was_in_tx, false);
+                return d->last_error;
+        }
+        d->last_error = 0;
+        const char *tuples = PQcmdTuples(res);
+        d->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
+        if (st->returns_insert_id) {
+                if (PQntuples(res) > 0)
+                        d->last_insert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+                PQclear(res);
+                st->row = st->rows = 0;
+                return DB_DONE;
+        }
+        st->result = res;
+        st->rows = status == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+        st->row = 0;
+        if (st->rows == 0)
+                return DB_DONE;
+        st->row = 1;
+        return DB_ROW;
+}
+
+/* the row step() last returned */
+static const char *value(struct pg_stmt *st, int i)
+{
+        if (!st->result || st->row < 1 || st->row > st->rows || i < 0 || i >= PQnfields(st->result) ||
+            PQgetisnull(st->result, st->row - 1, i))
+                return NULL;
+        return PQgetvalue(st->result, st->row - 1, i);
+}
+
+static int64_t pg_column_int64(struct db_stmt *s, int i)
+{
+        const char *v = value(ST(s), i);
+        if (!v)
+                return 0;
+        /* a boolean column reads as SQLite's 1 and 0 */
+        if (v[0] == 't' && v[1] == '\0')
+                return 1;
+        if (v[0] == 'f' && v[1] == '\0')
+                return 0;
+        return strtoll(v, NULL, 10);
+}
+
+static const char *pg_column_text(struct db_stmt *s, int i)
+{
+        return value(ST(s), i);
+}
+
+static bool pg_column_null(struct db_stmt *s, int i)
+{
+        return value(ST(s), i) == NULL;
+}
+
+static int pg_column_count(struct db_stmt *s)
+{
+        return ST(s)->result ? PQnfields(ST(s)->result) : 0;
+}
+
+static int64_t pg_changes(struct db *db)
+{
+        return DB(db)->changes;
+}
+
+static int64_t pg_last_insert_id(struct db *db)
+{
+        return DB(db)->last_insert_id;
+}
+
+static int pg_exec(struct db *db, const char *sql)
+{
+        struct pg_db *d = DB(db);
+        bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
+        PGresult *res = PQexec(d->conn, sql);
+        ExecStatusType status = PQresultStatus(res);
+        int r = 0;
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+                r = pg_to_errno(d, res);
+        else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+                r = -EIO; /* the transaction had failed: COMMIT rolled it back */
+        if (r < 0)
+                note_error(d, r, r == -EIO && status == PGRES_COMMAND_OK ? "the transaction was rolled back"
+                                                                        : PQresultErrorMessage(res));
+        else
+                d->last_error = 0;
+        PQclear(res);
+        after_call(d, was_in_tx, r == 0 && strcmp(sql, "COMMIT") == 0);
+        return r;
+}
+
+static int pg_begin(struct db *db)
+{
+        return pg_exec(db, "BEGIN");
+}
+
+static bool pg_in_transaction(struct db *db)
+{
+        return in_tx_status(PQtransactionStatus(DB(db)->conn));
+}
+
+static int pg_last_error(struct db *db)
+{
+        return DB(db)->last_error;
+}
+
+static const char *pg_errmsg(struct db *db)
+{
+        struct pg_db *d = DB(db);
+        if (d->last_error == 0 && PQstatus(d->conn) != CONNECTION_OK)
+                return PQerrorMessage(d->conn);
+        return d->errmsg;
+}
+
+static void pg_on_rollback(struct db *db, void (*fn)(void *userdata), void *userdata)
+{
+        DB(db)->rolled_back = fn;
+        DB(db)->rolled_back_userdata = userdata;
+}
+
+/* The schema, oldest first, as SQLite's (db_sqlite.c) but written for
+ * PostgreSQL from the start: its version 1 is SQLite's version 10, and the
+ * two go on together from there. Never edit one that has shipped. */
+static const char *const migrations[] = {
+        "CREATE TABLE alerts (id TEXT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE, fingerprint TEXT NOT NULL,"
+        "  status TEXT NOT NULL, grade TEXT NOT NULL, revision BIGINT NOT NULL, issued_at BIGINT NOT NULL,"
+        "  updated_at BIGINT NOT NULL, expires_at BIGINT, json TEXT NOT NULL, type TEXT NOT NULL DEFAULT '',"
+        "  area TEXT NOT NULL DEFAULT '', cluster_id TEXT, pruned_at BIGINT);"
+        "CREATE INDEX alerts_by_expiry ON alerts(expires_at) WHERE status IN ('active', 'pending');"
+        "CREATE INDEX alerts_by_type ON alerts(type, updated_at);"
+        "CREATE INDEX alerts_open_by_area ON alerts(type, area, updated_at) WHERE status IN ('active', 'pending');"
+        "CREATE INDEX reports_unclustered ON alerts(area, updated_at)"
+        "  WHERE type = 'nfod' AND cluster_id IS NULL AND status IN ('active', 'pending', 'expired');"
+        "CREATE INDEX alerts_ended ON alerts(updated_at) WHERE status IN ('cancelled', 'expired') AND pruned_at IS NULL;"
+        "CREATE INDEX alerts_open_by_fingerprint ON alerts(fingerprint, updated_at)"
+        "  WHERE status IN ('active', 'pending');"
+        "CREATE TABLE revisions (alert_id TEXT NOT NULL REFERENCES alerts(id), revision BIGINT NOT NULL,"
+        "  created_at BIGINT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (alert_id, revision));"
+        "CREATE TABLE corroborations (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id), source TEXT NOT NULL, received_at BIGINT NOT NULL,"
+        "  json TEXT NOT NULL, proposal TEXT, repeats BIGINT NOT NULL DEFAULT 1, last_at BIGINT);"
+        "CREATE INDEX corroborations_by_alert ON corroborations(alert_id);"
+        "CREATE INDEX corroborations_by_source ON corroborations(alert_id, source);"
+        "CREATE TABLE submissions (source TEXT NOT NULL, source_ref TEXT NOT NULL,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id), received_at BIGINT NOT NULL, PRIMARY KEY (source, source_ref));"
+        "CREATE TABLE audit (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, at BIGINT NOT NULL,"
+        "  actor TEXT NOT NULL, action TEXT NOT NULL, alert_id TEXT, detail TEXT);"
+        "CREATE INDEX audit_by_alert ON audit(alert_id, at);"
+        "CREATE INDEX audit_by_time ON audit(at);"
+        "CREATE TABLE outbox (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id), revision BIGINT NOT NULL, subscriber TEXT NOT NULL,"
+        "  channel TEXT NOT NULL, recipient TEXT NOT NULL, action TEXT NOT NULL,"
+        "  state TEXT NOT NULL DEFAULT 'pending', attempts BIGINT NOT NULL DEFAULT 0,"
+        "  next_at BIGINT NOT NULL DEFAULT 0, last_error TEXT, created_at BIGINT NOT NULL,"
+        "  updated_at BIGINT NOT NULL, purpose TEXT NOT NULL DEFAULT 'alert', about TEXT NOT NULL DEFAULT '',"
+        "  UNIQUE (alert_id, revision, subscriber, channel, recipient, purpose, about));"
+        "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"
+        "CREATE INDEX outbox_in_flight ON outbox(channel) WHERE state = 'in-flight';"
+        "CREATE INDEX outbox_by_alert ON outbox(alert_id);"
+        "CREATE TABLE outbox_ended_saved (channel TEXT NOT NULL, state TEXT NOT NULL,"
+        "  deliveries BIGINT NOT NULL, PRIMARY KEY (channel, state));"
+        "CREATE TABLE acks (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id), revision BIGINT NOT NULL, subscriber TEXT NOT NULL,"
+        "  via TEXT NOT NULL, by TEXT NOT NULL, at BIGINT NOT NULL, UNIQUE (alert_id, subscriber, via, by, revision));"
+        "CREATE TABLE sms_optouts (number TEXT PRIMARY KEY, via TEXT NOT NULL, since BIGINT NOT NULL);"
+        "CREATE TABLE twilio_requests (sid TEXT NOT NULL, kind TEXT NOT NULL, seen_at BIGINT NOT NULL,"
+        "  keep_until BIGINT NOT NULL, PRIMARY KEY (sid, kind));"
+        "CREATE INDEX twilio_requests_by_age ON twilio_requests(keep_until);"
+        "CREATE TABLE clusters (id TEXT PRIMARY KEY REFERENCES alerts(id), reports BIGINT NOT NULL);"
+        "CREATE TABLE proposals (id TEXT PRIMARY KEY, seq BIGINT NOT NULL UNIQUE,"
+        "  alert_id TEXT NOT NULL REFERENCES alerts(id), corroboration BIGINT NOT NULL REFERENCES corroborations(id),"
+        "  source TEXT NOT NULL, status TEXT NOT NULL, grade_from TEXT NOT NULL, grade_to TEXT NOT NULL,"
+        "  created_at BIGINT NOT NULL, decided_at BIGINT, decided_by TEXT, reason TEXT, json TEXT NOT NULL);"
+        "CREATE INDEX proposals_waiting ON proposals(alert_id) WHERE status = 'pending';"
+        "CREATE TABLE merged (alert_id TEXT PRIMARY KEY REFERENCES alerts(id), reports BIGINT NOT NULL,"
+        "  evidence TEXT NOT NULL, casualties BIGINT, fatalities BIGINT, adulterants TEXT NOT NULL);"
+        "CREATE TABLE escalations (alert_id TEXT NOT NULL REFERENCES alerts(id), subscriber TEXT NOT NULL,"
+        "  started_at BIGINT NOT NULL, due_at BIGINT NOT NULL, state TEXT NOT NULL DEFAULT 'waiting',"
+        "  decided_at BIGINT, detail TEXT, PRIMARY KEY (alert_id, subscriber));"
+        "CREATE INDEX escalations_due ON escalations(due_at) WHERE state = 'waiting';"
+        "CREATE TABLE public_subscribers (number TEXT NOT NULL, area TEXT NOT NULL, joined_at BIGINT NOT NULL,"
+        "  PRIMARY KEY (number, area));"
+        "CREATE INDEX public_subscribers_by_area ON public_subscribers(area);"
+        "CREATE TABLE public_joins (number TEXT NOT NULL, day BIGINT NOT NULL, joins BIGINT NOT NULL,"
+        "  PRIMARY KEY (number, day));"
+        "CREATE TABLE delivery_totals (alert_id TEXT NOT NULL REFERENCES alerts(id), channel TEXT NOT NULL,"
+        "  purpose TEXT NOT NULL, state TEXT NOT NULL, deliveries BIGINT NOT NULL,"
+        "  PRIMARY KEY (alert_id, channel, purpose, state));"
+        "CREATE TABLE delivery_times (alert_id TEXT NOT NULL REFERENCES alerts(id), channel TEXT NOT NULL,"
+        "  usec BIGINT NOT NULL);"
+        "CREATE INDEX delivery_times_by_alert ON delivery_times(alert_id);"
+        "CREATE TABLE sms_replies (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, number TEXT NOT NULL,"
+        "  body TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'reply', state TEXT NOT NULL DEFAULT 'pending',"
+        "  attempts BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL DEFAULT 0, last_error TEXT,"
+        "  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+        "CREATE INDEX sms_replies_due ON sms_replies(next_at) WHERE state IN ('pending', 'retrying');"
+        "CREATE INDEX sms_replies_by_number ON sms_replies(number, created_at);"
+        "CREATE INDEX sms_replies_ended ON sms_replies(updated_at)"
+        "  WHERE state NOT IN ('pending', 'retrying', 'in-flight');",
+};
+
+/* Any number, the same in every dawnd: the lock two nodes starting at once
+ * take, so that one migrates and the other finds it done. */
+#define MIGRATION_LOCK "4470281001"
+
+static int pg_migrate(struct db *db)
+{
+        int r = pg_begin(db);
+        if (r == 0)
+                r = pg_exec(db, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")");
+        if (r == 0)
+                r = pg_exec(db, "CREATE TABLE IF NOT EXISTS dawn_schema (version INTEGER NOT NULL)");
+        int version = 0;
+        if (r == 0) {
+                PGresult *res = PQexec(DB(db)->conn, "SELECT max(version) FROM dawn_schema");
+                if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+                        version = atoi(PQgetvalue(res, 0, 0));
+                else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                        r = pg_to_errno(DB(db), res);
+                PQclear(res);
+        }
+        int known = (int)(sizeof(migrations) / sizeof(migrations[0]));
+        if (r == 0 && version > known) {
+                note_error(DB(db), -EPROTONOSUPPORT, "the schema is newer than this dawnd");
+                r = -EPROTONOSUPPORT; /* written by a newer dawnd: refuse rather than guess */
+        }
+        for (int v = version; r == 0 && v < known; v++) {
+                char set_version[80];
+                snprintf(set_version, sizeof(set_version), "DELETE FROM dawn_schema; INSERT INTO dawn_schema VALUES (%d)",
+                         v + 1);
+                r = pg_exec(db, migrations[v]);
+                if (r == 0)
+                        r = pg_exec(db, set_version);
+        }
+        if (r == 0)
+                return pg_exec(db, "COMMIT");
+        if (pg_in_transaction(db))
+                pg_exec(db, "ROLLBACK");
+        return r;
+}
+
+static void pg_close(struct db *db)
+{
+        PQfinish(DB(db)->conn);
+        free(db);
+}
+
+static const struct db_ops pg_ops = {
+        .name = "postgresql",
+        .dialect = DB_DIALECT_POSTGRESQL,
+        .prepare = pg_prepare,
+        .finalize = pg_finalize,
+        .reset = pg_reset,
+        .bind_int64 = pg_bind_int64,
+        .bind_text = pg_bind_text,
+        .step = pg_step,
+        .column_int64 = pg_column_int64,
+        .column_text = pg_column_text,
+        .column_null = pg_column_null,
+        .column_count = pg_column_count,
+        .changes = pg_changes,
+        .last_insert_id = pg_last_insert_id,
+        .exec = pg_exec,
+        .begin = pg_begin,
+        .in_transaction = pg_in_transaction,
+        .last_error = pg_last_error,
+        .errmsg = pg_errmsg,
+        .on_rollback = pg_on_rollback,
+        .migrate = pg_migrate,
+        .close = pg_close,
+};
+
+int db_pg_open(const struct dawn_store_options *o, struct db **out)
+{
+        struct pg_db *d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->base.ops = &pg_ops;
+        char application[64];
+        snprintf(application, sizeof(application), "dawnd %s", o->node && *o->node ? o->node : "");
+        /* conninfo may name several hosts and target_session_attrs=read-write: libpq tries
+         * them in turn and keeps the primary (a failover moves it) */
+        const char *keys[] = { "dbname", "password", "application_name", "connect_timeout", NULL };
+        const char *values[] = { o->conninfo, o->password, application, "10", NULL };
+        if (!o->password) {
+                keys[1] = "application_name";
+                values[1] = application;
+                keys[2] = "connect_timeout";
+                values[2] = "10";
+                keys[3] = values[3] = NULL;
+        }
+        d->conn = PQconnectdbParams(keys, values, 1);
+        if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
+                fprintf(stderr, "dawnd: store postgresql: %s\n", d->conn ? PQerrorMessage(d->conn) : "out of memory");
+                PQfinish(d->conn);
+                free(d);
+                return -EAGAIN;
+        }
+        d->generation = 1;
+        /* times are microseconds in BIGINT columns: the session's time zone changes nothing,
+         * but a statement stuck on a lock must not hold the loop (the store's own deadline) */
+        PQclear(PQexec(d->conn, "SET lock_timeout = '5s'"));
+        *out = &d->base;
+        return 0;
+}
