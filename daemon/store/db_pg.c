@@ -548,6 +548,12 @@ static const struct db_ops pg_ops = {
         .close = pg_close,
 };
 
+static void ignore_notice(void *userdata, const char *message)
+{
+        (void)userdata;
+        (void)message;
+}
+
 int db_pg_open(const struct dawn_store_options *o, struct db **out)
 {
         struct pg_db *d = calloc(1, sizeof(*d));
@@ -575,6 +581,8 @@ int db_pg_open(const struct dawn_store_options *o, struct db **out)
                 return -EAGAIN;
         }
         d->generation = 1;
+        /* "relation already exists, skipping" and the like: nothing an operator acts on */
+        PQsetNoticeProcessor(d->conn, ignore_notice, NULL);
         /* times are microseconds in BIGINT columns: the session's time zone changes nothing,
          * but a statement stuck on a lock must not hold the loop (the store's own deadline) */
         PQclear(PQexec(d->conn, "SET lock_timeout = '5s'"));

@@ -20,6 +20,7 @@ DAWND_PID=""
 cleanup() {
         stop_dawnd 2>/dev/null
         stop_broker 2>/dev/null
+        pg_cleanup
         # every other background helper of this test (subscribers, listeners): a helper left
         # running would hold the runner's output pipe open
         jobs -p | xargs -r kill 2>/dev/null
@@ -35,6 +36,94 @@ cleanup() {
         rm -rf "$T"
 }
 trap cleanup EXIT
+
+# The store's backend, for the matrix (issue 15): DAWN_TEST_STORE=postgresql runs the
+# script's dawnd on a database of its own on a throwaway PostgreSQL cluster, the one
+# run.sh started (DAWN_TEST_PG: its conninfo, without dbname) or, for a script run
+# alone, its own. $DAWND is then a wrapper that gives each config dawnd reads the
+# store group (unless it has one), so that every way a script starts dawnd, and
+# every config it writes, runs on PostgreSQL unchanged.
+DAWN_TEST_STORE=${DAWN_TEST_STORE:-sqlite}
+PG_DB=""
+PG_OWN=""
+if [ "$DAWN_TEST_STORE" = postgresql ]; then
+        if [ -z "${DAWN_TEST_PG:-}" ]; then
+                PG_OWN="$T/pg"
+                DAWN_TEST_PG=$("$ROOT/tests/pg/throwaway.sh" start "$PG_OWN" | sed 's/ dbname=[^ ]*//') ||
+                        { echo "not ok - PostgreSQL did not start"; exit 1; }
+        fi
+        PG_DB="dawn_t$$_$RANDOM"
+        psql -q -X "$DAWN_TEST_PG dbname=postgres" -c "CREATE DATABASE $PG_DB" >/dev/null ||
+                { echo "not ok - cannot create database $PG_DB"; exit 1; }
+        PG_CONNINFO="$DAWN_TEST_PG dbname=$PG_DB"
+        REAL_DAWND="$DAWND"
+        DAWND="$T/dawnd"
+        cat >"$DAWND" <<EOW
+#!/bin/bash
+conf=""
+prev=""
+for a in "\$@"; do
+        [ "\$prev" = -c ] && conf=\$a
+        prev=\$a
+done
+if [ -n "\$conf" ] && [ -f "\$conf" ] && ! grep -q '^store = ' "\$conf"; then
+        printf 'store = { backend = "postgresql"; conninfo = "%s"; };\n' "$PG_CONNINFO" >>"\$conf"
+fi
+exec "$REAL_DAWND" "\$@"
+EOW
+        chmod 755 "$DAWND"
+fi
+
+pg_cleanup() {
+        [ -n "$PG_DB" ] && psql -q -X "$DAWN_TEST_PG dbname=postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1
+        [ -n "$PG_OWN" ] && "$ROOT/tests/pg/throwaway.sh" stop "$PG_OWN"
+        PG_DB=""
+        PG_OWN=""
+}
+
+# store_sql SQL: what the store holds, as the script's backend answers (one value per
+# line, columns separated by |): sqlite3 on the file, or psql on the database.
+store_sql() {
+        if [ "$DAWN_TEST_STORE" = postgresql ]; then
+                psql -X -A -t -q "$PG_CONNINFO" -c "$1"
+        else
+                sqlite3 "$T/state/dawn.db" "$1"
+        fi
+}
+
+# store_intact: prints "ok" when the store's own check finds nothing wrong: SQLite's
+# integrity_check, or PostgreSQL's amcheck over every index of the store's tables
+store_intact() {
+        if [ "$DAWN_TEST_STORE" = postgresql ]; then
+                psql -X -A -t -q "$PG_CONNINFO" -c "CREATE EXTENSION IF NOT EXISTS amcheck" \
+                        -c "SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                            JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'btree'
+                            AND c.relnamespace = 'public'::regnamespace" >/dev/null && echo ok
+        else
+                sqlite3 "$T/state/dawn.db" 'PRAGMA integrity_check'
+        fi
+}
+
+# store_dump: every row of every table, as text (for "is this number anywhere")
+store_dump() {
+        if [ "$DAWN_TEST_STORE" = postgresql ]; then
+                pg_dump --data-only --inserts "$PG_CONNINFO"
+        else
+                sqlite3 "$T/state/dawn.db" .dump
+        fi
+}
+# for the checks that run in bash -c
+export -f store_sql store_intact store_dump
+export DAWN_TEST_STORE T
+export PG_CONNINFO=${PG_CONNINFO:-}
+
+# skip_on_postgresql WHY: the script (or the rest of it) is about SQLite's own file
+skip_on_postgresql() {
+        if [ "$DAWN_TEST_STORE" = postgresql ]; then
+                echo "ok - # SKIP on PostgreSQL: $1"
+                exit 0
+        fi
+}
 
 ok() { echo "ok - $1"; }
 not_ok() {

@@ -9,6 +9,14 @@ jobs_max=${INTEGRATION_JOBS:-2}
 out_dir=$(mktemp -d)
 trap 'rm -rf "$out_dir"' EXIT
 scripts=(tests/integration/test_*.sh)
+# DAWN_TEST_STORE=postgresql: one throwaway cluster for the run, a database per script (lib.sh)
+if [ "${DAWN_TEST_STORE:-sqlite}" = postgresql ] && [ -z "${DAWN_TEST_PG:-}" ]; then
+        chmod 755 "$out_dir" # the cluster runs as postgres, which must reach its folder
+        pg_dir="$out_dir/pg"
+        DAWN_TEST_PG=$(tests/pg/throwaway.sh start "$pg_dir" | sed 's/ dbname=[^ ]*//') || exit 1
+        export DAWN_TEST_PG
+        trap 'tests/pg/throwaway.sh stop "$pg_dir"; rm -rf "$out_dir"' EXIT
+fi
 for i in "${!scripts[@]}"; do
         while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
                 wait -n
@@ -33,5 +41,5 @@ for i in "${!scripts[@]}"; do
         passed=$((passed + p))
         failed=$((failed + f))
 done
-echo "integration: $passed passed, $failed failed"
+echo "integration (${DAWN_TEST_STORE:-sqlite}): $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -153,9 +153,9 @@ ctl reload >/dev/null
 check "after a reload with the right password the mail goes out" wait_for "[ \$(mails) -gt $before ]" 10
 check "the email channel is no longer paused" wait_for '! email_state | grep -q paused' 5
 check "the audit log keeps each credentials pause (sms twice, email once)" \
-        test "$(sqlite3 "$T/state/dawn.db" "select count(*) from audit where action = 'pause'")" -eq 3
+        test "$(store_sql "select count(*) from audit where action = 'pause'")" -eq 3
 check "and who resumed: the operator, then reloads" \
-        test "$(sqlite3 "$T/state/dawn.db" "select group_concat(actor, '|') from audit where action = 'resume'")" = \
+        test "$(store_sql "select actor from audit where action = 'resume' order by id" | paste -sd'|')" = \
         "uid $(id -u) ($(id -un))|dawnd (reload)|dawnd (reload)"
 check "no text failed in all this" test -z "$(for a in A1 A2 A3 A4; do sms_states $a; done | grep failed)"
 finish

@@ -31,9 +31,9 @@ subscribe "$T/booth" "$PREFIX/subscribers/booth-house/alerts/+"
 start_dawnd
 check "after kill -9 and restart the alert still arrives" wait_count "$T/booth" "/alerts/A2 " 1 30
 check "the store passes an integrity check" \
-        bash -c "sqlite3 '$T/state/dawn.db' 'PRAGMA integrity_check' | grep -qx ok"
+        bash -c "store_intact | grep -qx ok"
 check "the audit log records who issued it" \
-        bash -c "sqlite3 '$T/state/dawn.db' \"SELECT actor FROM audit WHERE alert_id='A2' AND action='issue'\" | grep -q 'uid 0'"
+        bash -c "store_sql \"SELECT actor FROM audit WHERE alert_id='A2' AND action='issue'\" | grep -q 'uid 0'"
 
 # A second dawnd on the same store (an operator starting one by hand) must refuse before
 # it opens the store: opening it, it would send the first one's in-flight deliveries
@@ -47,12 +47,12 @@ rc=$?
 check "a second dawnd on the same store exits with an error" test "$rc" -ne 0 -a "$rc" -ne 124
 check "it says another dawnd uses the store" grep -q "another dawnd" "$T/second.log"
 check "it left no saved counts behind" \
-        test "$(sqlite3 "$T/state/dawn.db" 'SELECT count(*) FROM outbox_ended_saved')" -eq 0
+        test "$(store_sql 'SELECT count(*) FROM outbox_ended_saved')" -eq 0
 ctl --json issue --area southampton --sold-as cocaine --evidence clinical "Cocaine with levamisole." >"$T/c.json"
 check "the first dawnd delivers the next alert" wait_for '[ "$(states A3)" = delivered ]' 10
 kill9_dawnd
 start_dawnd
-want=$(sqlite3 "$T/state/dawn.db" "SELECT count(*) FROM outbox WHERE channel = 'mqtt' AND state = 'delivered'")
+want=$(store_sql "SELECT count(*) FROM outbox WHERE channel = 'mqtt' AND state = 'delivered'")
 check "after a crash, status counts the deliveries the store holds ($want)" test "$(delivered)" = "$want"
 
 # SIGTERM: dawnd stops accepting, finishes, exits 0

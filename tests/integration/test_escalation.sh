@@ -111,7 +111,7 @@ esc=[x for x in d if x.get(\"purpose\")==\"escalation\" and x[\"about\"]==\"boot
 assert own and len(esc)==4, d'"
 check "no escalation for the pharmacy was sent" bash -c "! grep -q 'st-marys' <<<\"\$('$DAWNCTL' --json show A1 | grep -o '\"about\": *\"[a-z-]*\"')\""
 check "the audit has the escalation" \
-        bash -c "sqlite3 '$T/state/dawn.db' \"SELECT detail FROM audit WHERE alert_id='A1' AND action='escalate'\" | grep -qx 'not acknowledged by booth-house; told ph-duty, booth-manager'"
+        bash -c "store_sql \"SELECT detail FROM audit WHERE alert_id='A1' AND action='escalate'\" | grep -qx 'not acknowledged by booth-house; told ph-duty, booth-manager'"
 ctl unacked >"$T/unacked.txt"
 sed 's/^/# /' "$T/unacked.txt"
 check "dawnctl unacked takes no arguments" bash -c "! '$DAWNCTL' unacked A1 2>/dev/null"
@@ -146,7 +146,7 @@ ctl --json issue --area southampton --sold-as cocaine --adulterant fentanyl --ev
         "Cocaine in Southampton contains fentanyl." >"$T/a2.json"
 stop_dawnd
 check "the clock is stored while dawnd is down" \
-        test "$(sqlite3 "$T/state/dawn.db" "SELECT state FROM escalations WHERE alert_id='A2' AND subscriber='booth-house'")" = waiting
+        test "$(store_sql "SELECT state FROM escalations WHERE alert_id='A2' AND subscriber='booth-house'")" = waiting
 start_dawnd
 check "after the restart, the escalation still fires" \
         wait_for "texts_to $DUTY | grep -q '^DAWN A2 CRITICAL not acknowledged by Booth House'" 15

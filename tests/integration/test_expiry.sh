@@ -23,7 +23,7 @@ check "and its retained message is cleared" \
         wait_for '[ -z "$(retained "$PREFIX/subscribers/booth-house/alerts/A1")" ]' 10
 check "no text about the expiry (expiry.notify is off)" test "$(sms_count +447700900123)" -eq 1
 check "the audit log records the expiry" \
-        bash -c "sqlite3 '$T/state/dawn.db' \"SELECT actor FROM audit WHERE alert_id='A1' AND action='expire'\" | grep -q dawnd"
+        bash -c "store_sql \"SELECT actor FROM audit WHERE alert_id='A1' AND action='expire'\" | grep -q dawnd"
 check "an expired alert is not listed as active" bash -c "! \"$DAWNCTL\" list | grep -q '^A1 '"
 
 # expiring while dawnd is down: done at start-up

@@ -36,7 +36,7 @@ metric() {
         curl -s "http://$HTTP_LISTEN/metrics" |
                 awk -v m="$1" 'index($0, m) == 1 {print $2; found=1} END {if (!found) print 0}'
 }
-count_alerts() { sqlite3 "$T/state/dawn.db" "SELECT count(*) FROM alerts WHERE json_extract(json, '\$.summary') LIKE '$1%'"; }
+count_alerts() { store_sql "SELECT count(*) FROM alerts WHERE json LIKE '%\"summary\":\"$1%'"; }
 
 echo "# before: $(mem)"
 FDS0=$(fds) RSS0=$(rss)
@@ -363,7 +363,7 @@ wait_for answers 10
 check "dawnd raises its soft open files limit to the hard limit" \
         bash -c "grep '^Max open files' /proc/$DAWND_PID/limits | awk '{exit !(\$4 == 4096)}'"
 check "the store passes an integrity check" \
-        bash -c "sqlite3 '$T/state/dawn.db' 'PRAGMA integrity_check' | grep -qx ok"
+        bash -c "store_intact | grep -qx ok"
 stop_dawnd
 check "no sanitizer or leak report from dawnd (under BUILD=build-san)" \
         bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$T/dawnd.log'"

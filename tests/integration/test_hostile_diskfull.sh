@@ -8,6 +8,7 @@
 # Needs root to mount a small tmpfs for the store (falls back to a loop
 # ext4 image, as test_service_watchdog.sh does); skipped where neither works.
 . "$(dirname "$0")/lib.sh"
+skip_on_postgresql "it fills the file system under SQLite's own file (PostgreSQL's server keeps its files elsewhere)"
 
 MNT=""
 umount_state() { [ -n "$MNT" ] && umount "$MNT" 2>/dev/null; MNT=""; }
@@ -104,14 +105,14 @@ if [ "$KIND" = tmpfs ]; then mount -o remount,size=64m "$T/state"; else
 stop_dawnd
 start_dawnd
 
-sqlite3 "$T/state/dawn.db" "SELECT id FROM alerts" | sort >"$T/stored"
+store_sql "SELECT id FROM alerts" | sort >"$T/stored"
 sort -u "$T/flood.out" >"$T/acked"
 missing=$(comm -23 "$T/acked" "$T/stored")
 check "every alert answered ok is in the store after space returned and dawnd restarted" \
         test -z "$missing"
 [ -n "$missing" ] && echo "#   missing: $(echo $missing | head -c 300)"
 check "the store passes an integrity check" \
-        bash -c "sqlite3 '$T/state/dawn.db' 'PRAGMA integrity_check' | grep -qx ok"
+        bash -c "store_intact | grep -qx ok"
 quiet() { "$@" >/dev/null; }
 check "dawnd answers after the restart" quiet ctl status
 check "and takes a new alert" quiet ctl issue --area portsmouth --sold-as diazepam "After the disk filled."

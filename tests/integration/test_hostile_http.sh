@@ -64,7 +64,7 @@ receipt() { # a Notify receipt for a delivery dawnd does not know: answered 200 
                 -d '{"id":"x","reference":"A999-r1-1","to":"+447700900123","status":"delivered"}' \
                 "$API/v1/callbacks/notify/status"
 }
-stored() { sqlite3 "$T/state/dawn.db" 'SELECT count(*) FROM alerts'; }
+stored() { store_sql 'SELECT count(*) FROM alerts'; }
 metric() {
         curl -s -m 5 "$API/metrics" | /usr/bin/python3 -c 'import sys
 from prometheus_client.parser import text_string_to_metric_families
@@ -158,7 +158,7 @@ echo "# churn flood: fds $fds1/$fds2, RSS $rss1 kB during; client saw $(cat "$T/
 check "the flood was a flood (over 2,000 connects; $(cat "$T/churn.json"))" test "$(stat_of "$T/churn.json" opened)" -gt 2000
 check "a partner's report whose body trickled in over 2 s is answered 201 ($(cat "$T/trickle.out"))" \
         grep -q '^HTTP/1.1 201' "$T/trickle.out"
-check "and it is stored" test "$(sqlite3 "$T/state/dawn.db" "SELECT count(*) FROM submissions s JOIN alerts a ON a.id = s.alert_id WHERE s.source = 'portsmouth-ph' AND s.source_ref = 'ph-trickle-1'")" = 1
+check "and it is stored" test "$(store_sql "SELECT count(*) FROM submissions s JOIN alerts a ON a.id = s.alert_id WHERE s.source = 'portsmouth-ph' AND s.source_ref = 'ph-trickle-1'")" = 1
 check "a client whose headers took a second is answered ($(cat "$T/slowheaders.out"))" \
         grep -q '^HTTP/1.1 200' "$T/slowheaders.out"
 check "during the churn flood, dawnd's fds stay bounded ($fds1, $fds2)" \
@@ -263,7 +263,7 @@ check "fds return to the baseline" wait_for "[ \$(fds) -le $((fds0 + 2)) ]" 5
 WITHIN=1
 check "and /healthz answers within a second" test "$(healthz)" = 200
 WITHIN=5
-check "the store is intact" test "$(sqlite3 "$T/state/dawn.db" 'pragma integrity_check')" = ok
+check "the store is intact" test "$(store_intact)" = ok
 kill "$DAWND_PID"
 wait "$DAWND_PID"
 rc=$?

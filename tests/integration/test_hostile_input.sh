@@ -137,6 +137,6 @@ check "with the character named" bash -c "grep -q 'U+202E' '$T/body'"
 
 answers() { ctl status >/dev/null; }
 check "dawnd still answers" answers
-check "pragma integrity_check is ok" test "$(sqlite3 "$T/state/dawn.db" 'pragma integrity_check')" = ok
+check "pragma integrity_check is ok" test "$(store_intact)" = ok
 echo "# dawnd after: RSS $(rss) kB (before $RSS0), $(fds) fds (before $FDS0)"
 finish

@@ -163,7 +163,7 @@ ctl summary --html "$T/g.html" >/dev/null
 check "summary --html: a hostile area name from the config is escaped, no script" \
         bash -c "! grep -qi '<script' '$T/g.html' && grep -q '&lt;/title&gt;&lt;script&gt;' '$T/g.html'"
 check "the audit has 500 escalate rows" \
-        test "$(sqlite3 "$T/state/dawn.db" "select count(*) from audit where action='escalate' and alert_id='$G'")" -eq 500
+        test "$(store_sql "select count(*) from audit where action='escalate' and alert_id='$G'")" -eq 500
 
 # ---- retention while dawnd runs: the numbers leave the files, not only the tables ----
 # secure_delete overwrites the database's pages, but in WAL mode the frames
@@ -185,16 +185,16 @@ ctl cancel A1 --reason "lab result was negative" >/dev/null
 check "A1's cancellation reaches everyone" wait_for "settled A1 && [ \$(sms_count +447700900123) -ge 2 ]" 15
 check "the running store's files hold A1's number" bash -c "cat '$DB' '$DB-wal' | grep -qa 7700900123"
 check "A1 becomes prunable" wait_for "ctl prune --dry-run | grep -q 'alerts: A1\$'" 10
-sqlite3 "$DB" .dump >"$T/dump.before"
+store_dump >"$T/dump.before"
 ctl --json prune --dry-run >/dev/null
-sqlite3 "$DB" .dump >"$T/dump.after"
+store_dump >"$T/dump.after"
 check "a dry run writes nothing (the dump is the same)" cmp -s "$T/dump.before" "$T/dump.after"
 ctl prune >/dev/null
-check "prune: the tables hold no number of A1" bash -c "! sqlite3 '$DB' .dump | grep -q 7700900123"
+check "prune: the tables hold no number of A1" bash -c "! store_dump | grep -q 7700900123"
 check "nor the database file and its WAL while dawnd runs" \
         wait_for "! cat '$DB' '$DB-wal' 2>/dev/null | grep -qaE '7700900123|nights@booth-house'" 5
 check "dawnd answers and takes an alert after" ctl issue --area portsmouth --sold-as ketamine "Ketamine test." 
-check "the store is intact" test "$(sqlite3 "$DB" 'pragma integrity_check')" = ok
+check "the store is intact" test "$(store_intact)" = ok
 
 # ---- ACK from a number two subscribers share ----
 # A site's night phone is listed under the site and under its manager: the
@@ -232,7 +232,7 @@ check "the site is acknowledged" wait_for '[ "$(escalation A1 booth-house | cut 
 check "and so is the manager who shares the phone" \
         wait_for '[ "$(escalation A1 booth-manager | cut -d" " -f1)" = acknowledged ]' 5
 check "an ACK is no public text's acknowledgement (no ack row for 'public')" \
-        test "$(sqlite3 "$T/state/dawn.db" "select count(*) from acks where subscriber = 'public'")" -eq 0
+        test "$(store_sql "select count(*) from acks where subscriber = 'public'")" -eq 0
 sleep_until_deadline=$(( $(date +%s) + 3 ))
 check "after the deadline nobody was escalated" \
         bash -c "while [ \$(date +%s) -lt $sleep_until_deadline ]; do sleep 0.5; done

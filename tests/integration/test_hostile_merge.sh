@@ -132,10 +132,10 @@ check "the 2,000 repeats are one corroboration that counts them" /usr/bin/python
 c = json.load(open(sys.argv[1]))["corroborations"]
 assert len(c) == 1 and c[0]["repeats"] == 2000, (len(c), c[0].get("repeats"))' "$T/shown.json"
 check "every report is in the audit log" \
-        test "$(sqlite3 "$DB" "select count(*) from audit where alert_id = '$a' and action = 'corroborate'")" = 2000
+        test "$(store_sql "select count(*) from audit where alert_id = '$a' and action = 'corroborate'")" = 2000
 
 check "dawnd answers /healthz" bash -c "curl -s --max-time 3 '$API/healthz' >/dev/null"
 echo "# dawnd at the end: RSS $(rss) kB, $(fds) fds"
-check "the store is intact" test "$(sqlite3 "$DB" 'pragma integrity_check')" = ok
+check "the store is intact" test "$(store_intact)" = ok
 check "dawnd logged no sanitizer report" bash -c "! grep -qE 'runtime error|AddressSanitizer' '$T/dawnd.log'"
 finish

@@ -30,7 +30,7 @@ inbound() {
 reply() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("reply",""))' "$T/in.body" 2>/dev/null; }
 count_for() { ctl --json public | /usr/bin/python3 -c 'import json,sys
 a=[x["subscribers"] for x in json.load(sys.stdin) if x["area"]==sys.argv[1]]; print(a[0] if a else 0)' "$1"; }
-numbers() { ctl --json public >/dev/null; sqlite3 "$T/state/dawn.db" "SELECT count(DISTINCT number) FROM public_subscribers"; }
+numbers() { ctl --json public >/dev/null; store_sql "SELECT count(DISTINCT number) FROM public_subscribers"; }
 texts_to() {
         /usr/bin/python3 -c 'import json,sys
 for line in open(sys.argv[1]):

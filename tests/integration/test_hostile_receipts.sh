@@ -53,7 +53,7 @@ for d in json.load(sys.stdin)["deliveries"]:
     if d["channel"]=="sms" and d["recipient"][-2:]==sys.argv[1][-2:] and d["action"]=="publish":
         print(d["state"])' "$2"
 }
-row_of() { sqlite3 "$DB" "SELECT id FROM outbox WHERE alert_id='$1' AND channel='sms' AND recipient='$2' AND action='publish'"; }
+row_of() { store_sql "SELECT id FROM outbox WHERE alert_id='$1' AND channel='sms' AND recipient='$2' AND action='publish'"; }
 acks_of() { # ALERT: "subscriber/via" of each ack
         "$DAWNCTL" --json show "$1" | /usr/bin/python3 -c 'import json,sys
 print(" ".join(a["subscriber"] + "/" + a["via"] for a in json.load(sys.stdin).get("acks", [])))'
@@ -82,7 +82,7 @@ ctl issue --area portsmouth --sold-as cocaine --adulterant xylazine "Cocaine wit
 check "A1's text to booth-house is delivered, by receipt" wait_for '[ "$(state_of A1 +447700900123)" = delivered ]' 15
 check "A2's text to the-haven is delivered, by receipt" wait_for '[ "$(state_of A2 +447700900125)" = delivered ]' 15
 mqtt_state() { # ALERT SUBSCRIBER
-        sqlite3 "$DB" "SELECT state FROM outbox WHERE alert_id='$1' AND subscriber='$2' AND channel='mqtt' AND action='publish'"
+        store_sql "SELECT state FROM outbox WHERE alert_id='$1' AND subscriber='$2' AND channel='mqtt' AND action='publish'"
 }
 check "A1 reached booth-house's dashboard" wait_for '[ "$(mqtt_state A1 booth-house)" = delivered ]' 10
 RSS0=$(rss) FD0=$(fds)
@@ -255,7 +255,7 @@ check "which is not a thank-you" bash -c "! grep -q 'thank you' <<<'$out_a2'"
 check "A2 still lists no ack" test "$(acks_of A2)" = ""
 
 check "dawnd still answers" answers
-check "the store is intact" bash -c "sqlite3 '$DB' 'PRAGMA integrity_check' | grep -qx ok"
+check "the store is intact" bash -c "store_intact | grep -qx ok"
 stop_dawnd
 check "dawnd's log has no sanitizer report (leaks show at exit)" \
         bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$T/dawnd.log'"

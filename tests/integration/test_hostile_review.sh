@@ -230,6 +230,6 @@ r = [x for x in json.load(open(sys.argv[1]))["grade_reasons"] if x.startswith("f
 assert len(r) == 1 and r[0].startswith("from 3,000 overdose reports: ") and r[0].endswith(" and 2,995 more") and len(r[0]) < 400, r' "$T/wc.json"
 check "dawnd answers /healthz" bash -c "curl -s --max-time 3 '$API/healthz' >/dev/null"
 echo "# dawnd after: RSS $(rss) kB, $(fds) fds"
-check "the store is intact" test "$(sqlite3 "$T/state/dawn.db" 'pragma integrity_check')" = ok
+check "the store is intact" test "$(store_intact)" = ok
 check "dawnd logged no sanitizer report" bash -c "! grep -qE 'runtime error|AddressSanitizer' '$T/dawnd.log'"
 finish

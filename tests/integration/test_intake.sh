@@ -6,7 +6,7 @@
 start_broker
 start_dawnd
 
-count_alerts() { sqlite3 "$T/state/dawn.db" "SELECT (SELECT count(*) FROM alerts) || '/' || (SELECT count(*) FROM outbox) || '/' || (SELECT count(*) FROM audit)"; }
+count_alerts() { store_sql "SELECT (SELECT count(*) FROM alerts) || '/' || (SELECT count(*) FROM outbox) || '/' || (SELECT count(*) FROM audit)"; }
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$DAWNCTL" "$@"; }
 
 # ---- the same batch from two sources: one alert, two sources ----

@@ -38,7 +38,7 @@ alerts_now() { ctl --json list --all; }
 # The ids in a JSON array of alerts, one a line
 ids_in() { /usr/bin/python3 -c 'import json,sys
 for a in json.load(open(sys.argv[1])): print(a["id"])' "$1"; }
-stored() { sqlite3 "$T/state/dawn.db" "SELECT (SELECT count(*) FROM alerts) || '/' || (SELECT count(*) FROM outbox)"; }
+stored() { store_sql "SELECT (SELECT count(*) FROM alerts) || '/' || (SELECT count(*) FROM outbox)"; }
 
 UNAUTHORIZED_POSTS=0
 NEW_ALERTS=0

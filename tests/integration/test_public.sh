@@ -99,7 +99,7 @@ check "dawnctl public prints a table" bash -c "'$DAWNCTL' public | grep -q 'sout
 check "/metrics counts the subscriber" test "$(metric dawn_public_subscribers)" = 1
 check "/metrics counts the join" test "$(metric dawn_public_joins_total result=joined)" = 1
 check "the audit log has the join, the number masked" \
-        bash -c "sqlite3 '$T/state/dawn.db' \"SELECT actor || detail FROM audit WHERE action = 'public-join'\" | grep -v 900901 | grep -q southampton"
+        bash -c "store_sql \"SELECT actor || detail FROM audit WHERE action = 'public-join'\" | grep -v 900901 | grep -q southampton"
 
 # ---- a public alert reaches the number, in safe words ----
 ctl --json issue --area southampton --scope public --sold-as heroin --adulterant nitazene --casualties 3 \
@@ -118,7 +118,7 @@ check "a professional alert reaches the hostel" wait_for "[ \$(sms_count +447700
 check "but not the public number" test "$(sms_count $P1 "" A)" = 1
 
 # ---- who may publish ----
-before=$(sqlite3 "$T/state/dawn.db" "SELECT count(*) FROM alerts")
+before=$(store_sql "SELECT count(*) FROM alerts")
 public_report='{"type":"batch","area":"southampton","summary":"Fake Xanax contains a nitazene.","sold_as":["xanax"],"adulterants":["nitazene"],"scope":"public"}'
 code=$(post "$(cat "$T/amb.token")" "$public_report")
 check "a reporter's public report is refused with 400" test "$code" = 400
@@ -135,7 +135,7 @@ done
 wait "$sub_pid" 2>/dev/null
 check "over MQTT, the reporter's public report gets an error naming scope ($(cat "$T/mqtt_result"))" \
         grep -q '"field": *"scope"' "$T/mqtt_result"
-check "and nothing was stored" test "$(sqlite3 "$T/state/dawn.db" "SELECT count(*) FROM alerts")" = "$before"
+check "and nothing was stored" test "$(store_sql "SELECT count(*) FROM alerts")" = "$before"
 code=$(post "$(cat "$T/uhs.token")" "$public_report")
 check "an issuer with publish = true may" test "$code" = 201
 check "and the public number gets it" wait_for "[ \$(sms_count $P1 '' A) -ge 2 ]" 10
@@ -168,7 +168,7 @@ check "dawnctl public is empty again" test "$(public_json)" = "[]"
 check "nothing of the number is left in the store's files (its JOIN counts and replies went, the log was emptied)" \
         wait_for "! grep -qa 7700900902 '$T/state/dawn.db' '$T/state/dawn.db-wal'" 10
 check "the removal is audited with the number masked" \
-        bash -c "sqlite3 '$T/state/dawn.db' \"SELECT detail FROM audit WHERE action = 'public-remove'\" | grep -v 900902 | grep -q removed"
+        bash -c "store_sql \"SELECT detail FROM audit WHERE action = 'public-remove'\" | grep -v 900902 | grep -q removed"
 out=$(ctl public --remove "07700 900902" 2>&1)
 check "a number that is not international is refused naming remove ($out)" grep -q 'remove: a phone number' <<<"$out"
 

@@ -23,8 +23,8 @@ settled() {
 d=json.load(sys.stdin)["deliveries"]
 sys.exit(0 if d and all(x["state"] not in ("pending","retrying","in-flight") for x in d) else 1)'
 }
-# how often NUMBER appears in the store (sqlite3 .dump: every table, every row)
-in_store() { sqlite3 "$DB" .dump | grep -c "$1"; }
+# how often NUMBER appears in the store (store_dump: every table, every row)
+in_store() { store_dump | grep -c "$1"; }
 
 ctl --json issue --area southampton --sold-as heroin --adulterant nitazene --evidence toxicology --casualties 3 \
         "Heroin in Southampton contains a nitazene." >/dev/null
@@ -81,7 +81,7 @@ check "nor the mail addresses" test "$(in_store nights@booth-house)" -eq 0
 check "A2's deliveries are untouched (its number is still there)" test "$(in_store 7700900125)" -gt 0
 check "A2 still lists its deliveries" bash -c "\"$DAWNCTL\" show A2 | grep -q 'the-haven-hostel.*sms'"
 check "the audit trail has a prune row for A1 by the officer" \
-        test "$(sqlite3 "$DB" "select count(*) from audit where action='prune' and alert_id='A1' and actor not like 'dawnd%'")" -eq 1
+        test "$(store_sql "select count(*) from audit where action='prune' and alert_id='A1' and actor not like 'dawnd%'")" -eq 1
 check "a second prune finds nothing" bash -c "\"$DAWNCTL\" prune | grep -q 'of 0 alert(s)'"
 
 # ---- the timer, after a restart ----
@@ -95,12 +95,12 @@ check "after a restart the first run removes A3's details by itself" \
         wait_for "\"$DAWNCTL\" show A3 | grep -q 'details removed'" 10
 check "it says so in the log" grep -q "retention: removed delivery details of 1 alert(s) ([0-9]* deliveries; .*) ended before" "$T/dawnd.log"
 check "its audit row names dawnd (retention)" \
-        test "$(sqlite3 "$DB" "select actor from audit where action='prune' and alert_id='A3'")" = "dawnd (retention)"
+        test "$(store_sql "select actor from audit where action='prune' and alert_id='A3'")" = "dawnd (retention)"
 check "A2 is still untouched" bash -c "\"$DAWNCTL\" show A2 | grep -q 'the-haven-hostel.*sms'"
 check "/metrics counts what the run removed" \
         bash -c "curl -s http://$HTTP_LISTEN/metrics | grep -qx 'dawn_retention_pruned_total{what=\"alerts\"} 1'"
 stop_dawnd
 check "stopped: no A1/A3 number left in the database files (deleted content is overwritten)" \
         bash -c "! cat '$DB'* | grep -qaE '7700900123|7700900124|nights@booth-house'"
-check "the store is intact" test "$(sqlite3 "$DB" 'pragma integrity_check')" = ok
+check "the store is intact" test "$(store_intact)" = ok
 finish

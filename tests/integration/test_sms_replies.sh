@@ -65,7 +65,7 @@ for fam in text_string_to_metric_families(sys.stdin.read()):
             total+=s.value
 print(int(total))' "$@"
 }
-db() { sqlite3 "$T/state/dawn.db" "$1"; }
+db() { store_sql "$1"; }
 # dawnctl status's count of replies not yet sent
 replies_waiting() {
         ctl --json status | /usr/bin/python3 -c 'import json,sys
@@ -161,5 +161,5 @@ check "every JOIN of the flood gets its reply" \
         wait_for "[ \$(grep -c '\"to\": \"+447700920.*\"reference\": \"reply-' '$T/sms.jsonl') -ge 100 ]" 20
 echo "# dawnd RSS before the flood ${rss_before} kB, after $(rss) kB; fds $(fds)"
 check "dawnd still answers" bash -c "'$DAWNCTL' status >/dev/null"
-check "the store is sound" test "$(db 'pragma integrity_check')" = ok
+check "the store is sound" test "$(store_intact)" = ok
 finish

@@ -35,7 +35,7 @@ out=$(gw_inbound +447700900125 "Stop please")
 check "Twilio's STOP (OptOutType) is taken: 200" grep -q '"status": 200' <<<"$out"
 check "and DAWN texts no reply of its own (Twilio answered)" test -z "$(grep '<Message>' <<<"$out")"
 check "the number is opted out" bash -c "'$DAWNCTL' --json optouts | grep -q the-haven-hostel"
-check "the audit log says why" bash -c "sqlite3 '$T/state/dawn.db' \"select count(*) from audit where action = 'sms-stop'\" | grep -qx 1"
+check "the audit log says why" bash -c "store_sql \"select count(*) from audit where action = 'sms-stop'\" | grep -qx 1"
 out=$(gw_inbound +447700900125 "START")
 check "Twilio's START (OptOutType) opts it back in, without a reply of ours" \
         test -z "$(grep '<Message>' <<<"$out")" -a -z "$(optouts | grep the-haven-hostel)"
