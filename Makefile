@@ -113,6 +113,7 @@ integration: all dashboard
 # server for the run, a database per script (tests/integration/lib.sh). Not yet part of
 # `make test`: see README, "The store: SQLite, or PostgreSQL".
 integration-postgresql: all dashboard
+	@scripts/deps.sh postgresql
 	@BUILD=$(BUILD) DAWN_TEST_STORE=postgresql tests/integration/run.sh
 
 # The pharmacy dashboard: the static page dawnd serves from daemon.dashboard_dir, with the MQTT.js

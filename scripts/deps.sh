@@ -20,9 +20,6 @@ TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients clang libclang-rt-14-dev py
 # system calls against the unit's filter, man-db (with groff) to render the
 # man pages, e2fsprogs and mount for a small ext4 store that turns read-only
 TEST_PKGS="$TEST_PKGS systemd strace man-db e2fsprogs mount"
-# the PostgreSQL store (issue 15): the tests start a throwaway cluster of Debian's server
-# (tests/pg/throwaway.sh); psql looks inside it as sqlite3 does a file
-TEST_PKGS="$TEST_PKGS postgresql postgresql-client"
 # partner intake tests (test_partner_*.sh): Prometheus's own text-format parser reads /metrics
 TEST_PKGS="$TEST_PKGS python3-prometheus-client"
 # running behind a TLS proxy (test_nginx.sh): Debian's nginx runs conf/nginx/dawn.conf
@@ -45,6 +42,10 @@ fi
 # packaging (make deb only): debhelper (with dpkg-dev) builds the .deb,
 # lintian checks it
 DEB_PKGS="debhelper dpkg-dev lintian"
+# the integration suite on the PostgreSQL store (make integration-postgresql only, not yet
+# part of make test): a throwaway cluster of Debian's server (tests/pg/throwaway.sh), psql
+# and pg_dump to look inside it as sqlite3 does a file, amcheck (postgresql-contrib)
+PG_PKGS="postgresql postgresql-client postgresql-contrib"
 # side-by-side benchmark (bench/peer.sh only): Prometheus Alertmanager as the peer,
 # wrk as the HTTP client for both; mosquitto(-clients) and curl as in the tests
 BENCH_PKGS="prometheus-alertmanager wrk mosquitto mosquitto-clients curl python3 coreutils"
@@ -52,9 +53,10 @@ BENCH_PKGS="prometheus-alertmanager wrk mosquitto mosquitto-clients curl python3
 case "${1:-}" in
 deb) WANT="$DEB_PKGS" ;;
 bench) WANT="$BENCH_PKGS" ;;
+postgresql) WANT="$PG_PKGS" ;;
 "") WANT="$BUILD_PKGS $TEST_PKGS" ;;
 *)
-        echo "usage: $0 [deb|bench]" >&2
+        echo "usage: $0 [deb|bench|postgresql]" >&2
         exit 2
         ;;
 esac
