@@ -671,6 +671,9 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                                    " ON CONFLICT (id) DO UPDATE SET reports = clusters.reports + excluded.reports",
         [ST_ADD_HELD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json, proposal)"
                                       " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        /* SQLite takes a negative LIMIT as none; PostgreSQL refuses it, and takes NULL so */
+        [ST_FIRST_CORROBORATIONS] = "SELECT json FROM corroborations WHERE alert_id = ?1 AND proposal IS NULL"
+                                    " ORDER BY id LIMIT CASE WHEN ?2 < 0 THEN NULL ELSE ?2 END",
         [ST_PUBLIC_JOIN] = "INSERT INTO public_subscribers (number, area, joined_at) VALUES (?1, ?2, ?3)"
                            " ON CONFLICT DO NOTHING",
         [ST_PUBLIC_JOINS_NOTE] = "INSERT INTO public_joins (number, day, joins) VALUES (?1, ?2, 1)"
@@ -709,14 +712,12 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                 "  p.id || ' (' || p.grade_from || ' -> ' || p.grade_to || ' from ' || p.source || ')'"
                 "  || coalesce(': ' || p.reason, '')"
                 " FROM proposals p WHERE p.alert_id = ?1 AND p.decided_by = 'dawnd' AND p.decided_at IS NOT NULL"
-                /* SQLite's rowid orders two clocks started at once: here the subscribers' names */
-                " UNION ALL SELECT e.started_at, 3, (SELECT count(*) FROM escalations e2 WHERE e2.alert_id = e.alert_id"
-                "  AND e2.subscriber < e.subscriber), 'dawnd (escalation)', 'escalation-wait', NULL,"
+                /* e.id: SQLite's rowid, the order two clocks started at once were started in */
+                " UNION ALL SELECT e.started_at, 3, e.id, 'dawnd (escalation)', 'escalation-wait', NULL,"
                 "  'waiting for ' || e.subscriber || ' to acknowledge, until '"
                 "  || to_char(to_timestamp(e.due_at / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
                 " FROM escalations e WHERE e.alert_id = ?1"
-                " UNION ALL SELECT e.decided_at, 4, (SELECT count(*) FROM escalations e2 WHERE e2.alert_id = e.alert_id"
-                "  AND e2.subscriber < e.subscriber), 'dawnd (escalation)',"
+                " UNION ALL SELECT e.decided_at, 4, e.id, 'dawnd (escalation)',"
                 "  CASE e.state WHEN 'escalated' THEN 'escalate' ELSE 'escalation-' || e.state END, NULL,"
                 "  CASE e.state WHEN 'escalated' THEN 'not acknowledged by ' || e.subscriber || '; told '"
                 "   || CASE WHEN e.detail LIKE '[%]'"
