@@ -63,7 +63,7 @@ QUIET_CC =
 QUIET_LINK =
 endif
 
-.PHONY: all deps test check unit integration integration-postgresql demo fuzz install deb clean bench bench-deps format dashboard
+.PHONY: all deps test check unit unit-postgresql integration integration-postgresql demo fuzz install deb clean bench bench-deps format dashboard
 all: $(BUILD)/dawnd $(BUILD)/dawnctl
 
 $(BUILD)/%.o: %.c
@@ -108,6 +108,11 @@ unit: $(UNIT_BIN)
 
 integration: all dashboard
 	@BUILD=$(BUILD) tests/integration/run.sh
+
+# The store's unit tests (those on the store fixture, tests/unit/dawn_test_store.h) on PostgreSQL
+unit-postgresql: $(UNIT_BIN)
+	@scripts/deps.sh postgresql
+	@BUILD=$(BUILD) tests/pg/unit.sh
 
 # The same suite with every dawnd on PostgreSQL (issue 15): a throwaway cluster of Debian's
 # server for the run, a database per script (tests/integration/lib.sh). Not yet part of

@@ -17,7 +17,10 @@ FAILS=0
 BROKER_PID=""
 DAWND_PID=""
 
+# DAWN_TEST_KEEP_LOG=FILE keeps dawnd's log in FILE when the script ends (and a
+# PostgreSQL cluster's own, as FILE.pg), for a failure to be read after.
 cleanup() {
+        [ -n "${DAWN_TEST_KEEP_LOG:-}" ] && cp "$T/dawnd.log" "$DAWN_TEST_KEEP_LOG" 2>/dev/null && cp "$T/pg/server.log" "$DAWN_TEST_KEEP_LOG.pg" 2>/dev/null
         stop_dawnd 2>/dev/null
         stop_broker 2>/dev/null
         pg_cleanup
@@ -116,6 +119,25 @@ store_dump() {
 export -f store_sql store_intact store_dump
 export DAWN_TEST_STORE T
 export PG_CONNINFO=${PG_CONNINFO:-}
+
+# fresh_store: the next dawnd starts on an empty store (dawnd stopped first)
+fresh_store() {
+        rm -rf "${T:?}/state"/*
+        if [ "$DAWN_TEST_STORE" = postgresql ]; then
+                psql -q -X "$DAWN_TEST_PG dbname=postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" \
+                        -c "CREATE DATABASE $PG_DB" >/dev/null
+        fi
+}
+
+# check_sqlite NAME COMMAND...: a check of SQLite's own file (what its pages hold): skipped
+# on PostgreSQL, whose files are the server's
+check_sqlite() {
+        if [ "$DAWN_TEST_STORE" = postgresql ]; then
+                ok "$1 # SKIP on PostgreSQL: a check of SQLite's own file"
+        else
+                check "$@"
+        fi
+}
 
 # skip_on_postgresql WHY: the script (or the rest of it) is about SQLite's own file
 skip_on_postgresql() {

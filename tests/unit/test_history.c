@@ -67,6 +67,10 @@ static void add_alert(struct fixture *f)
                " ('A1', 2, 'booth-house', 'dashboard', 'Sam', %lld),"
                " ('A1', 2, 'st-marys', 'sms', '+44…0123', %lld)",
             (long long)(T0 + 120 * SEC), (long long)(T0 + 180 * SEC));
+        /* the held report the proposal names (PostgreSQL checks the reference) */
+        sql(f, "INSERT INTO corroborations (id, alert_id, source, received_at, json, proposal) VALUES"
+               " (1, 'A1', 'ambulance', %lld, '{}', 'P1')",
+            (long long)(T0 + 30 * SEC));
         sql(f, "INSERT INTO proposals (id, seq, alert_id, corroboration, source, status, grade_from, grade_to,"
                " created_at, decided_at, decided_by, reason, json) VALUES"
                " ('P1', 1, 'A1', 1, 'ambulance', 'withdrawn', 'warning', 'critical', %lld, %lld, 'dawnd',"
@@ -205,7 +209,8 @@ static void test_audit_answer_is_bounded_in_bytes(void **state)
         struct fixture *f = *state;
         sql(f, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)"
                " INSERT INTO audit (at, actor, action, alert_id, detail) SELECT i * 1000000, 'x', 'sms-reply', NULL,"
-               " printf('%%.*c', 100000, 'y') FROM n");
+               " %s FROM n",
+            f->pg ? "repeat('y', 100000)" : "printf('%.*c', 100000, 'y')"); /* 100,000 y's */
         cJSON *a = cJSON_CreateArray();
         bool more = false;
         assert_int_equal(dawn_store_audit_json(f->s, 0, NULL, 1000, a, &more), 0);

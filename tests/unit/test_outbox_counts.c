@@ -32,22 +32,18 @@
  * *steps what that query cost. */
 static char *reference(struct fixture *f, int *steps)
 {
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
-                                            -1, &st, NULL),
-                         SQLITE_OK);
         cJSON *o = cJSON_CreateObject();
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                const char *channel = (const char *)sqlite3_column_text(st, 0);
+        char *rows = sql_rows(f, "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state"
+                                 " ORDER BY channel, state", steps);
+        char *save = NULL;
+        for (char *line = strtok_r(rows, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *channel = strtok(line, "|"), *state = strtok(NULL, "|"), *n = strtok(NULL, "|");
                 cJSON *c = cJSON_GetObjectItemCaseSensitive(o, channel);
                 if (!c)
                         c = cJSON_AddObjectToObject(o, channel);
-                cJSON_AddNumberToObject(c, (const char *)sqlite3_column_text(st, 1),
-                                        (double)sqlite3_column_int64(st, 2));
+                cJSON_AddNumberToObject(c, state, (double)strtoll(n, NULL, 10));
         }
-        if (steps)
-                *steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
-        sqlite3_finalize(st);
+        free(rows);
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         return text;
@@ -174,9 +170,10 @@ static int old_steps(struct fixture *f)
 static void test_status_reads_no_history(void **state)
 {
         struct fixture *f = *state;
+        SQLITE_ONLY(f); /* SQLite VM steps */
         /* the live deliveries alone: what status costs with no history */
         fill_live(f);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         status_steps(f); /* the first call prepares */
         uint64_t live = status_steps(f);
         assert_counts_right(f, "live deliveries only");
@@ -185,7 +182,7 @@ static void test_status_reads_no_history(void **state)
 
         fill_history(f);
         int old_full = old_steps(f);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         assert_counts_right(f, "opened on history");
         status_steps(f);
         uint64_t full = status_steps(f);
@@ -211,7 +208,7 @@ static void test_counts_follow_every_change(void **state)
 {
         struct fixture *f = *state;
         fill(f);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         assert_counts_right(f, "opened on history");
 
         /* a text goes out, the gateway takes it, its receipt says delivered; an
@@ -284,7 +281,7 @@ static void test_counts_follow_every_change(void **state)
         /* a clean close saves the counts and the next open reads them: they agree */
         f->s = dawn_store_close(f->s);
         assert_true(sql_int(f, "SELECT count(*) FROM outbox_ended_saved") > 0);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         assert_counts_right(f, "reopened after a clean close");
         /* taken, so that a crash from now on cannot leave them behind stale */
         assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox_ended_saved"), 0);
@@ -297,7 +294,7 @@ static void test_counts_follow_every_change(void **state)
         assert_true(child >= 0);
         if (child == 0) {
                 struct dawn_store *s = NULL;
-                if (dawn_store_open(f->path, &s) < 0 || dawn_store_begin(s) < 0 ||
+                if (fixture_open(f, &s) < 0 || dawn_store_begin(s) < 0 ||
                     dawn_store_delivery_move(s, 7, DAWN_DELIVERY_DELIVERED, DAWN_DELIVERY_FAILED, "receipt: failed", 0,
                                              NOW) != 1 ||
                     dawn_store_commit(s) < 0)
@@ -309,7 +306,7 @@ static void test_counts_follow_every_change(void **state)
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox_ended_saved"), 0);
         assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE id = 7 AND state = 'failed'"), 1);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         assert_counts_right(f, "reopened after a crash");
 }
 
@@ -322,6 +319,7 @@ static void test_counts_follow_every_change(void **state)
 static void test_dispatch_reads_no_backlog(void **state)
 {
         struct fixture *f = *state;
+        SQLITE_ONLY(f); /* SQLite VM steps */
         char q[1024];
         sql(f, "BEGIN");
         sql(f, "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at, updated_at, json)"
@@ -336,7 +334,7 @@ static void test_dispatch_reads_no_backlog(void **state)
                  BACKLOG, NOW, NOW - DAY, NOW - DAY);
         sql(f, "%s", q);
         sql(f, "COMMIT");
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
 
         struct dawn_outbox_row rows[DUE_LIMIT];
         /* the first call prepares the statements */
@@ -396,10 +394,11 @@ static int64_t sqlite_peak_since(int64_t *base)
 static void test_open_after_crash_counts_in_little_memory(void **state)
 {
         struct fixture *f = *state;
+        SQLITE_ONLY(f); /* SQLite's own memory */
         fill(f); /* written behind the store's back, no counts saved: as after a crash */
         int64_t base = 0;
         sqlite_peak_since(&base);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         int64_t peak = sqlite_peak_since(&base);
         print_message("open after a crash, %d ended deliveries: %lld KiB at most\n", HISTORY,
                       (long long)peak / 1024);
@@ -414,10 +413,11 @@ static void test_open_after_crash_counts_in_little_memory(void **state)
 static void test_prune_preview_in_little_memory(void **state)
 {
         struct fixture *f = *state;
+        SQLITE_ONLY(f); /* SQLite's own memory */
         fill(f);
         sql(f, "UPDATE alerts SET status = 'expired', updated_at = %lld WHERE id = 'A1'", NOW - 100 * DAY);
         sql(f, "UPDATE outbox SET state = 'failed' WHERE state IN ('pending', 'retrying', 'in-flight')");
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         struct dawn_prune_counts c;
         int64_t base = 0;
         sqlite_peak_since(&base);
@@ -437,8 +437,9 @@ static void test_prune_preview_in_little_memory(void **state)
 static void test_saved_counts_it_could_not_remove_are_not_read_later(void **state)
 {
         struct fixture *f = *state;
+        SQLITE_ONLY(f); /* an SQLite trigger on the file */
         fill(f);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         f->s = dawn_store_close(f->s); /* clean: the counts are saved */
         assert_true(sql_int(f, "SELECT count(*) FROM outbox_ended_saved") > 0);
 
@@ -455,7 +456,7 @@ static void test_saved_counts_it_could_not_remove_are_not_read_later(void **stat
                     sqlite3_exec(holder, "CREATE TRIGGER hold_saved BEFORE DELETE ON outbox_ended_saved"
                                          " BEGIN SELECT RAISE(ABORT, 'held'); END", NULL, NULL, NULL) != SQLITE_OK)
                         _exit(2);
-                if (dawn_store_open(f->path, &s) < 0)
+                if (fixture_open(f, &s) < 0)
                         _exit(3);
                 if (sqlite3_exec(holder, "DROP TRIGGER hold_saved", NULL, NULL, NULL) != SQLITE_OK)
                         _exit(4);
@@ -471,7 +472,7 @@ static void test_saved_counts_it_could_not_remove_are_not_read_later(void **stat
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
         assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE id = 7 AND state = 'failed'"), 1);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         assert_counts_right(f, "reopened after a crash, the saved counts left behind by an earlier open");
 }
 
@@ -481,18 +482,17 @@ static void test_saved_counts_it_could_not_remove_are_not_read_later(void **stat
 static char *alerts_reference(struct fixture *f)
 {
         cJSON *o = cJSON_CreateObject();
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade",
-                                            -1, &st, NULL),
-                         SQLITE_OK);
-        while (sqlite3_step(st) == SQLITE_ROW) {
-                const char *status = (const char *)sqlite3_column_text(st, 0);
+        char *rows = sql_rows(f, "SELECT status, grade, count(*) FROM alerts GROUP BY status, grade"
+                                 " ORDER BY status, grade", NULL);
+        char *save = NULL;
+        for (char *line = strtok_r(rows, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *status = strtok(line, "|"), *grade = strtok(NULL, "|"), *n = strtok(NULL, "|");
                 cJSON *c = cJSON_GetObjectItemCaseSensitive(o, status);
                 if (!c)
                         c = cJSON_AddObjectToObject(o, status);
-                cJSON_AddNumberToObject(c, (const char *)sqlite3_column_text(st, 1), (double)sqlite3_column_int64(st, 2));
+                cJSON_AddNumberToObject(c, grade, (double)strtoll(n, NULL, 10));
         }
-        sqlite3_finalize(st);
+        free(rows);
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         return text;
@@ -566,7 +566,7 @@ static void test_alert_counts_follow_every_change(void **state)
                  " CASE i %% 4 WHEN 0 THEN 'critical' WHEN 1 THEN 'warning' ELSE 'info' END, 1, 0, 0, '{}' FROM n",
                  ALERTS);
         sql(f, "%s", q);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         assert_alert_counts_right(f, "opened on 20,000 alerts");
         cJSON *o = cJSON_CreateObject();
         uint64_t before = dawn_store_vm_steps(f->s);
@@ -604,7 +604,7 @@ static void test_alert_counts_follow_every_change(void **state)
         assert_int_equal(dawn_store_commit(f->s), 0);
         assert_alert_counts_right(f, "cancelled");
         f->s = dawn_store_close(f->s);
-        assert_int_equal(dawn_store_open(f->path, &f->s), 0);
+        assert_int_equal(fixture_open(f, &f->s), 0);
         assert_alert_counts_right(f, "reopened");
 }
 

@@ -39,12 +39,7 @@ static void add_alert(struct fixture *f, enum dawn_status status, int64_t update
 
 static char *text(struct fixture *f, const char *query)
 {
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(f->db, query, -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        char *t = strdup((const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-        return t;
+        return sql_text(f, query);
 }
 
 /* A1 ended 100 days ago: two texts (one delivered after 5 s, one failed),
