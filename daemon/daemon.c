@@ -17,6 +17,7 @@
 #include "channel.h"
 #include "control.h"
 #include "escalation.h"
+#include "heartbeat.h"
 #include "http.h"
 #include "mqtt_ingest.h"
 #include "submit.h"
@@ -381,7 +382,8 @@ static int open_store(struct dawn_daemon *d)
         if (r < 0)
                 return r;
         const struct dawn_config *c = d->ways.config;
-        struct dawn_store_options o = { .backend = c->store_backend, .conninfo = c->store_conninfo };
+        struct dawn_store_options o = { .backend = c->store_backend, .conninfo = c->store_conninfo,
+                                        .node = c->node_id };
         char *password = NULL;
         if (c->store_backend == DAWN_STORE_POSTGRESQL) {
                 /* what status and the log show: libpq's conninfo, which config.c keeps free of passwords */
@@ -409,6 +411,8 @@ static int open_store(struct dawn_daemon *d)
         r = dawn_store_requeue_inflight(d->ways.store, dawn_now_usec());
         if (r > 0)
                 log_notice("store: %d delivery(ies) were in flight when dawnd last stopped; sending them again", r);
+        if (r >= 0 && (r = dawn_store_node_heartbeat(d->ways.store, DAWN_VERSION, true, dawn_now_usec())) < 0)
+                log_error_errno(r, "store: cannot record node %s: %s", c->node_id, dawn_store_errmsg(d->ways.store));
         return r < 0 ? r : 0;
 }
 
@@ -445,6 +449,8 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
         if (r >= 0)
                 r = dawn_retention_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config,
                                        &d->ways.retention);
+        if (r >= 0)
+                r = dawn_heartbeat_new(d->ways.loop, d->ways.store, d->ways.commit, &d->heartbeat);
         if (r >= 0)
                 r = add_signals(d);
         if (r >= 0)
@@ -498,6 +504,7 @@ struct dawn_daemon *dawn_daemon_free(struct dawn_daemon *d)
                         stop_channel(d, (enum dawn_channel_kind)k);
         d->ways.outbox = dawn_outbox_free(d->ways.outbox);
         d->ways.retention = dawn_retention_free(d->ways.retention); /* before the commit: it holds a ticket */
+        d->heartbeat = dawn_heartbeat_free(d->heartbeat); /* before the commit too */
         d->ways.commit = dawn_commit_free(d->ways.commit);
         d->ways.store = dawn_store_close(d->ways.store);
         if (d->store_lock_fd >= 0)

@@ -28,6 +28,7 @@ struct dawn_daemon {
         sd_event_source *status_timer;
         sd_event_source *expiry_timer;   /* CLOCK_REALTIME, at the next open alert's expires_at */
         struct dawn_escalator *escalator; /* escalation clocks (escalation.h) */
+        struct dawn_heartbeat *heartbeat; /* this node alive in the store, its claims' leases (heartbeat.h) */
         uint64_t watchdog_usec;
         int exit_code;
         int store_lock_fd;               /* <state_dir>/dawnd.lock, held (flock) while the store is open; or -1 */

@@ -52,6 +52,8 @@
 #define HTTP_HEADER_TIMEOUT_DEFAULT (10 * SEC)
 #define HTTP_HEADER_TIMEOUT_MAX (120 * SEC)
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
+/* a node id is in MQTT client ids and PostgreSQL's application_name (63 bytes) */
+#define NODE_ID_MAX 48
 #define TIMEZONE_DEFAULT "Europe/London"
 #define NOTIFY_BASE_URL "https://api.notifications.service.gov.uk"
 #define TWILIO_BASE_URL "https://api.twilio.com"
@@ -65,7 +67,8 @@ static const char *const top_keys[] = {
 static const char *const store_keys[] = { "backend", "conninfo", "password_file", NULL };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
-        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", NULL,
+        "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", "node_id",
+        NULL,
 };
 static const char *const grading_keys[] = { "high_risk_adulterants", "cluster", NULL };
 static const char *const cluster_keys[] = { "window", "threshold", "review", NULL };
@@ -605,6 +608,20 @@ static void load_proxy_keys(struct loader *l, config_setting_t *g)
         }
 }
 
+/* This host's name as a node id (daemon.node_id's default): lower case, and
+ * '-' for anything an id may not hold, so that "DB-Host.example" is
+ * "db-host-example". */
+static char *default_node_id(void)
+{
+        char host[256] = "";
+        if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+                snprintf(host, sizeof(host), "dawnd");
+        host[NODE_ID_MAX] = '\0';
+        for (char *p = host; *p; p++)
+                *p = (char)(isalnum((unsigned char)*p) ? tolower((unsigned char)*p) : '-');
+        return strdup(host);
+}
+
 static void load_daemon(struct loader *l, config_setting_t *root)
 {
         struct dawn_config *c = l->c;
@@ -615,6 +632,10 @@ static void load_daemon(struct loader *l, config_setting_t *root)
                 return;
         check_keys(l, g, daemon_keys);
         opt_string(l, g, "state_dir", &c->state_dir, true);
+        s = opt_string(l, g, "node_id", &c->node_id, true);
+        if (s && !valid_id(c->node_id, NODE_ID_MAX))
+                fail(l, s, "%s: '%s' is not a node id: lower-case letters, digits and '-', at most %d", path_of(l, s, NULL),
+                     c->node_id, NODE_ID_MAX);
         s = opt_string(l, g, "control_socket", &c->control_socket, true);
         if (s && strlen(c->control_socket) > SOCKET_PATH_MAX)
                 fail(l, s, "%s is longer than a Unix socket path can be (%zu bytes)", path_of(l, s, NULL),
@@ -1925,10 +1946,12 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->mqtt.host = strdup("127.0.0.1");
         c->mqtt.topic_prefix = strdup("dawn/v1");
         c->mqtt.client_id = strdup("dawnd");
+        c->node_id = default_node_id();
         if (default_cap_sender(c) < 0)
                 return -ENOMEM;
         if (!c->path || !c->state_dir || !c->control_socket || !c->control_group || !c->http_listen ||
-            !c->dashboard_dir || !c->timezone || !c->mqtt.host || !c->mqtt.topic_prefix || !c->mqtt.client_id)
+            !c->dashboard_dir || !c->timezone || !c->mqtt.host || !c->mqtt.topic_prefix || !c->mqtt.client_id ||
+            !c->node_id)
                 return -ENOMEM;
         c->high_risk_adulterants = calloc(n, sizeof(char *));
         if (!c->high_risk_adulterants)
@@ -2184,6 +2207,7 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
                 return NULL;
         free(c->path);
         free(c->state_dir);
+        free(c->node_id);
         free(c->store_conninfo);
         free(c->store_password_file);
         free(c->control_socket);
@@ -2385,6 +2409,7 @@ static void swap_str(char **a, char **b)
 bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *running)
 {
         bool differ = strcmp(fresh->state_dir, running->state_dir) != 0 ||
+                      strcmp(fresh->node_id, running->node_id) != 0 ||
                       fresh->store_backend != running->store_backend ||
                       !str_equal(fresh->store_conninfo, running->store_conninfo) ||
                       !str_equal(fresh->store_password_file, running->store_password_file) ||
@@ -2393,6 +2418,7 @@ bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *runni
         swap_str(&fresh->state_dir, &running->state_dir);
         swap_str(&fresh->control_socket, &running->control_socket);
         swap_str(&fresh->http_listen, &running->http_listen);
+        swap_str(&fresh->node_id, &running->node_id); /* its claims and heartbeat are under its id */
         /* the store stays the one dawnd opened: another would be another set of alerts */
         enum dawn_store_backend backend = fresh->store_backend;
         fresh->store_backend = running->store_backend;

@@ -155,6 +155,7 @@ struct dawn_config {
 
         /* daemon = { ... } */
         char *state_dir;         /* default DAWN_DEFAULT_STATE_DIR */
+        char *node_id;           /* this dawnd among several on one store; default: the host's name */
         char *control_socket;    /* default DAWN_DEFAULT_SOCKET */
         char *control_group;     /* default "dawn"; may name a group that does not exist */
         bool has_control_gid;    /* control_group resolved with getgrnam() */
@@ -253,8 +254,8 @@ bool dawn_channel_configured(const struct dawn_config *c, enum dawn_channel_kind
  * otherwise); SMS and email always, as they read their secret files again. */
 bool dawn_config_channel_changed(const struct dawn_config *old, const struct dawn_config *fresh,
                                  enum dawn_channel_kind kind);
-/* For a reload: daemon.state_dir, control_socket, http_listen and the store
- * take effect only at a restart, so fresh keeps the running values (swapped: the
+/* For a reload: daemon.state_dir, node_id, control_socket, http_listen and the
+ * store take effect only at a restart, so fresh keeps the running values (swapped: the
  * running config, freed next, gets fresh's). True if fresh asked for other
  * values, which the caller reports. */
 bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *running);

@@ -445,6 +445,7 @@ static const char *const migrations[] = {
         "  state TEXT NOT NULL DEFAULT 'pending', attempts BIGINT NOT NULL DEFAULT 0,"
         "  next_at BIGINT NOT NULL DEFAULT 0, last_error TEXT, created_at BIGINT NOT NULL,"
         "  updated_at BIGINT NOT NULL, purpose TEXT NOT NULL DEFAULT 'alert', about TEXT NOT NULL DEFAULT '',"
+        "  claimed_by TEXT, claimed_until BIGINT,"
         "  UNIQUE (alert_id, revision, subscriber, channel, recipient, purpose, about));"
         "CREATE INDEX outbox_waiting ON outbox(channel, next_at) WHERE state IN ('pending', 'retrying');"
         "CREATE INDEX outbox_in_flight ON outbox(channel) WHERE state = 'in-flight';"
@@ -489,7 +490,15 @@ static const char *const migrations[] = {
         "CREATE INDEX sms_replies_due ON sms_replies(next_at) WHERE state IN ('pending', 'retrying');"
         "CREATE INDEX sms_replies_by_number ON sms_replies(number, created_at);"
         "CREATE INDEX sms_replies_ended ON sms_replies(updated_at)"
-        "  WHERE state NOT IN ('pending', 'retrying', 'in-flight');",
+        "  WHERE state NOT IN ('pending', 'retrying', 'in-flight');"
+        /* several nodes (issue 15): who they are and when each last said it was alive;
+         * ids from sequences, not max + 1, which two nodes could both read; an outbox
+         * row in flight is claimed by one node until its lease runs out */
+        "CREATE TABLE nodes (id TEXT PRIMARY KEY, started_at BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL,"
+        "  version TEXT NOT NULL);"
+        "CREATE SEQUENCE alert_seq;"
+        "CREATE SEQUENCE proposal_seq;"
+        "CREATE INDEX outbox_claims ON outbox(claimed_by, claimed_until) WHERE state = 'in-flight';",
 };
 
 /* Any number, the same in every dawnd: the lock two nodes starting at once

@@ -321,6 +321,11 @@ static const char *const migrations[] = {
         "  SELECT source, source_ref, alert_id, received_at FROM submissions;"
         "DROP TABLE submissions;"
         "ALTER TABLE submissions10 RENAME TO submissions;",
+        /* 11: the dawnd nodes that use this store (issue 15): each one's id and when it
+         * last said it was alive, for dawnctl status. On SQLite there is one; on
+         * PostgreSQL (db_pg.c) there may be several. Touches only what it adds. */
+        "CREATE TABLE nodes (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
+        "  version TEXT NOT NULL);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db.h"
 
 
@@ -169,6 +170,11 @@ enum stmt_id {
         /* erasure on request */
         ST_ERASE_JOINS,
         ST_ERASE_REPLIES,
+        /* several nodes (issue 15) */
+        ST_NODE_BEAT,
+        ST_NODES,
+        ST_LEASE_EXTEND,
+        ST_RECLAIM,
         ST_COUNT,
 };
 
@@ -609,6 +615,15 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_ERASE_JOINS] = "DELETE FROM public_joins WHERE number = ?1",
         /* one on its way keeps its row until the gateway answers for it */
         [ST_ERASE_REPLIES] = "DELETE FROM sms_replies WHERE number = ?1 AND state <> 'in-flight'",
+        /* ---- several nodes (issue 15) ---- */
+        /* ?4: when this node started, or NULL for a heartbeat that is not its first */
+        [ST_NODE_BEAT] = "INSERT INTO nodes (id, started_at, heartbeat_at, version) VALUES (?1, coalesce(CAST(?4 AS BIGINT), ?2), ?2, ?3)"
+                         " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,"
+                         " started_at = coalesce(CAST(?4 AS BIGINT), nodes.started_at), version = excluded.version",
+        /* one node: what is in flight is its own */
+        [ST_NODES] = "SELECT id, started_at, heartbeat_at, version, (SELECT count(*) FROM outbox INDEXED BY outbox_in_flight"
+                     " WHERE channel IN (" DAWN_STORE_CHANNELS ") AND state = 'in-flight') FROM nodes ORDER BY id",
+        /* ST_LEASE_EXTEND, ST_RECLAIM: PostgreSQL's only (one SQLite node claims nothing) */
         [ST_REACHED_ALL] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = 'sms'"
                            " AND recipient = ?2 AND action = 'publish' AND state IN ('sent', 'delivered')"
                            " AND purpose <> 'public'"
@@ -638,6 +653,38 @@ static const char *const stmt_sql[ST_COUNT] = {
 #define PG_IDS "(SELECT jsonb_array_elements_text(?1::jsonb))"
 
 static const char *const stmt_sql_pg[ST_COUNT] = {
+        /* ---- several nodes on one database (README "Running several nodes") ---- */
+        /* ids from sequences: max + 1 is read by two nodes at once */
+        [ST_NEXT_SEQ] = "SELECT nextval('alert_seq')",
+        [ST_NEXT_PROPOSAL_SEQ] = "SELECT nextval('proposal_seq')",
+        /* a due row another node is claiming (its batch has it locked) is skipped, not
+         * waited for: the loop never waits on another node */
+        [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
+                   " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o"
+                   " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
+                   " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
+                   " AND o.purpose <> 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3"
+                   " FOR UPDATE OF o SKIP LOCKED",
+        [ST_DUE_PUBLIC] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
+                          " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o"
+                          " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
+                          " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
+                          " AND o.purpose = 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3"
+                          " FOR UPDATE OF o SKIP LOCKED",
+        /* the claim: this node's, until its lease runs out (its heartbeat extends it) */
+        [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2,"
+                       " claimed_by = ?3, claimed_until = ?4 WHERE id = ?1 AND state IN ('pending', 'retrying')",
+        /* at a start: this node's own claims go back (it was not answered for them), and
+         * any whose node's lease ran out; never another live node's */
+        [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ?1, claimed_by = NULL"
+                       " WHERE state = 'in-flight' AND (claimed_by = ?2 OR claimed_by IS NULL OR claimed_until < ?1)",
+        [ST_NODES] = "SELECT n.id, n.started_at, n.heartbeat_at, n.version, (SELECT count(*) FROM outbox o"
+                     " WHERE o.state = 'in-flight' AND o.claimed_by = n.id) FROM nodes n ORDER BY n.id",
+        [ST_LEASE_EXTEND] = "UPDATE outbox SET claimed_until = ?2 WHERE state = 'in-flight' AND claimed_by = ?1",
+        /* a dead node's claims: sent again by whoever finds them (at least once) */
+        [ST_RECLAIM] = "UPDATE outbox SET state = 'retrying', next_at = 0, updated_at = ?1, claimed_by = NULL,"
+                       " last_error = 'its node stopped answering: sent again' WHERE state = 'in-flight'"
+                       " AND claimed_until < ?1 AND claimed_by <> ?2",
         [ST_ADD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES (?, ?, ?, ?)"
                                  " RETURNING id",
         [ST_ADD_DELIVERY] = "INSERT INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
@@ -803,6 +850,7 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
 
 struct dawn_store {
         struct db *db;
+        char node[64]; /* this dawnd's node id (claims, heartbeat) */
         struct db_stmt *stmt[ST_COUNT];
         bool in_tx;
         bool ended_loaded;      /* the ended counts below are the store's: a close may save them */
@@ -948,7 +996,7 @@ static struct db_stmt *stmt(struct dawn_store *s, enum stmt_id id)
                 const char *sql = stmt_sql[id];
                 if (s->db->ops->dialect == DB_DIALECT_POSTGRESQL && stmt_sql_pg[id])
                         sql = stmt_sql_pg[id];
-                if (!(st = db_prepare(s->db, sql)))
+                if (!sql || !(st = db_prepare(s->db, sql)))
                         return NULL;
                 s->stmt[id] = st;
         }
@@ -1152,6 +1200,7 @@ int dawn_store_open_with(const struct dawn_store_options *o, struct dawn_store *
         struct dawn_store *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
+        snprintf(s->node, sizeof(s->node), "%s", o->node && *o->node ? o->node : "dawnd");
         int r = o->backend == DAWN_STORE_POSTGRESQL ? db_pg_open(o, &s->db) : db_sqlite_open(o->path, &s->db);
         if (r == 0)
                 r = s->db->ops->migrate(s->db);
@@ -1855,6 +1904,8 @@ int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now)
                 return -EIO;
         db_bind_int64(st, 1, id);
         db_bind_int64(st, 2, now);
+        bind_text(st, 3, s->node);
+        db_bind_int64(st, 4, now + DAWN_STORE_LEASE_USEC);
         int r = run(s, st);
         /* not waiting any more (read and written in one transaction, so it never happens):
          * whatever it is now, it must not be sent */
@@ -1917,6 +1968,7 @@ int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)
         if (!st)
                 return -EIO;
         db_bind_int64(st, 1, now);
+        bind_text(st, 2, s->node);
         int r = run(s, st);
         if (r < 0)
                 return r;
@@ -2571,8 +2623,9 @@ int dawn_store_audit_json(struct dawn_store *s, int64_t since, const char *actor
 int dawn_store_prepare_all(struct dawn_store *s, cJSON *failed)
 {
         int bad = 0;
+        bool pg = s->db->ops->dialect == DB_DIALECT_POSTGRESQL;
         for (int i = 0; i < ST_COUNT; i++)
-                if (!stmt(s, (enum stmt_id)i)) {
+                if ((stmt_sql[i] || (pg && stmt_sql_pg[i])) && !stmt(s, (enum stmt_id)i)) {
                         bad++;
                         char line[600];
                         snprintf(line, sizeof(line), "statement %d: %s", i, db_errmsg(s->db));
@@ -3635,4 +3688,66 @@ int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_
                 r = fn(rows[i].sub, rows[i].revision, userdata);
         free(rows);
         return r < 0 ? r : n;
+}
+
+/* ---- several nodes (issue 15) ---- */
+
+int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool starting, int64_t now)
+{
+        struct db_stmt *st = stmt(s, ST_NODE_BEAT);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, s->node);
+        db_bind_int64(st, 2, now);
+        bind_text(st, 3, version);
+        if (starting)
+                db_bind_int64(st, 4, now);
+        int r = run(s, st);
+        if (r < 0 || s->db->ops->dialect != DB_DIALECT_POSTGRESQL)
+                return r;
+        /* alive: what this node has in flight stays its own for another lease */
+        if (!(st = stmt(s, ST_LEASE_EXTEND)))
+                return -EIO;
+        bind_text(st, 1, s->node);
+        db_bind_int64(st, 2, now + DAWN_STORE_LEASE_USEC);
+        return run(s, st);
+}
+
+int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now)
+{
+        if (s->db->ops->dialect != DB_DIALECT_POSTGRESQL)
+                return 0;
+        struct db_stmt *st = stmt(s, ST_RECLAIM);
+        if (!st)
+                return -EIO;
+        db_bind_int64(st, 1, now);
+        bind_text(st, 2, s->node);
+        int r = run(s, st);
+        return r < 0 ? r : (int)db_changes(s->db);
+}
+
+int dawn_store_nodes_json(struct dawn_store *s, int64_t now, cJSON *array)
+{
+        struct db_stmt *st = stmt(s, ST_NODES);
+        if (!st)
+                return -EIO;
+        int rc, n = 0;
+        while ((rc = db_step(st)) == DB_ROW && n < DAWN_STORE_NODES_MAX) {
+                cJSON *o = cJSON_CreateObject();
+                const char *id = db_column_text(st, 0);
+                cJSON_AddStringToObject(o, "node", id ? id : "");
+                cJSON_AddBoolToObject(o, "this", id && strcmp(id, s->node) == 0);
+                char when[32];
+                cJSON_AddStringToObject(o, "started_at", dawn_time_format(db_column_int64(st, 1), when, sizeof(when)));
+                int64_t beat = db_column_int64(st, 2);
+                cJSON_AddStringToObject(o, "heartbeat_at", dawn_time_format(beat, when, sizeof(when)));
+                cJSON_AddNumberToObject(o, "heartbeat_age_seconds", (double)((now - beat) / 1000000));
+                const char *version = db_column_text(st, 3);
+                cJSON_AddStringToObject(o, "version", version ? version : "");
+                cJSON_AddNumberToObject(o, "in_flight", (double)db_column_int64(st, 4));
+                cJSON_AddItemToArray(array, o);
+                n++;
+        }
+        db_reset(st);
+        return rc == DB_ROW || rc == DB_DONE ? n : db_errno(rc);
 }

@@ -24,7 +24,7 @@
 struct dawn_store;
 
 /* The schema version this build writes. */
-#define DAWN_STORE_SCHEMA_VERSION 10
+#define DAWN_STORE_SCHEMA_VERSION 11
 
 /* Bytes of a statement journal (a savepoint's undo) kept in memory before it spills
  * to a temporary file: twice what a busy commit's needed. SQLite allocates it as one
@@ -572,5 +572,24 @@ typedef int (*dawn_reached_fn)(const char *subscriber, int revision, void *userd
  * how many, or -errno (also fn's). */
 int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_id, const char *number, int max,
                                         dawn_reached_fn fn, void *userdata);
+
+/* ---- several nodes on one store (issue 15) ---- */
+/* How long a node's claim on a delivery in flight lasts without a heartbeat:
+ * past it another node sends the delivery again (at least once). Longer than
+ * any channel's wait for its peer's answer, many heartbeats long. */
+#define DAWN_STORE_LEASE_USEC (60 * 1000000LL)
+/* dawnctl status lists at most this many nodes */
+#define DAWN_STORE_NODES_MAX 64
+/* This node is alive (and started now, if starting): its row in the nodes
+ * table, and on PostgreSQL its claims' leases run another
+ * DAWN_STORE_LEASE_USEC. 0 or -errno. */
+int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool starting, int64_t now);
+/* Deliveries another node claimed whose lease ran out (it died, or lost the
+ * database) wait again, to be sent by whoever takes them: how many, or
+ * -errno. Nothing on SQLite, where one node claims nothing. */
+int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now);
+/* The nodes seen, each {node, this, started_at, heartbeat_at,
+ * heartbeat_age_seconds, version, in_flight}: how many, or -errno. */
+int dawn_store_nodes_json(struct dawn_store *s, int64_t now, cJSON *array);
 
 #endif

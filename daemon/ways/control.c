@@ -449,6 +449,10 @@ static cJSON *cmd_status(struct dawn_ways *ways, const struct dawn_peer *p, cons
         dawn_outbox_status(ways->outbox, channels);
         cJSON *queue = cJSON_AddObjectToObject(s, "deliveries");
         int r = dawn_store_queue_counts(ways->store, queue);
+        /* the dawnd nodes on this store: on SQLite this one; on PostgreSQL every node seen */
+        cJSON *nodes = cJSON_AddArrayToObject(s, "nodes");
+        if (r >= 0)
+                r = dawn_store_nodes_json(ways->store, dawn_now_usec(), nodes);
         if (r < 0) {
                 cJSON_Delete(s);
                 return answer_store_error(ways, r);

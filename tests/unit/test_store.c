@@ -125,6 +125,9 @@ static void test_reopening_keeps_what_was_stored(void **state)
         "INSERT INTO submissions9 SELECT * FROM submissions; DROP TABLE submissions;"                            \
         "ALTER TABLE submissions9 RENAME TO submissions;"
 
+/* What migration 11 adds (the nodes on the store, issue 15). */
+#define UNDO_NODES "DROP TABLE nodes;"
+
 /* What migration 9 adds (the queue of replies to Notify inbound texts). */
 #define UNDO_SMS_REPLIES "DROP TABLE sms_replies;"
 
@@ -171,7 +174,7 @@ static void test_schema_1_store_is_migrated(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         /* what version 1 had: no expiry index, no type column, no acks or opt-outs */
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_NODES UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP INDEX alerts_by_expiry; DROP INDEX alerts_by_type;"
                                       "ALTER TABLE alerts DROP COLUMN type; DROP TABLE acks; DROP TABLE sms_optouts;"
                                       "DROP TABLE twilio_requests;"
@@ -215,7 +218,7 @@ static void test_schema_3_store_keeps_its_clusters(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES ('A4', 'ambulance', 4000,"     \
         " '{\"id\":\"A" #n "\",\"type\":\"nfod\",\"area\":\"southampton\",\"sources\":[\"ambulance\"]}');"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
+                                      UNDO_NODES UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED UNDO_REVIEW_AND_CLUSTERS
                                       "DROP TABLE twilio_requests;"
                                       NFOD_ROW(1, "southampton") NFOD_ROW(2, "southampton") NFOD_ROW(3, "southampton")
                                       "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
@@ -282,7 +285,7 @@ static void test_schema_5_store_keeps_what_its_reports_say(void **state)
         "INSERT INTO corroborations (alert_id, source, received_at, json, proposal) VALUES ('" alert "',"         \
         " 'ambulance', 2000, '{\"type\":\"batch\",\"area\":\"southampton\"," json "}', " proposal ");"
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED
+                                      UNDO_NODES UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP UNDO_MERGED
                                       ALERT_ROW(1, "batch") ALERT_ROW(2, "cluster") ALERT_ROW(3, "batch")
                                       REPORT("A1", "\"evidence\":\"clinical\",\"casualties\":2,"
                                                    "\"adulterants\":[\"Nitazene\",\"xylazine\"]", "NULL")
@@ -743,7 +746,7 @@ static void test_schema_6_store_keeps_its_outbox(void **state)
         sqlite3 *db;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
-                                      UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP
+                                      UNDO_NODES UNDO_LEAN UNDO_SMS_REPLIES UNDO_AUDIT_INDEXES UNDO_CLOSING_LOOP
                                       ALERT_ROW(1, "batch")
                                       "INSERT INTO revisions (alert_id, revision, created_at, json) VALUES ('A1', 1,"
                                       " 1000, '{\"id\":\"A1\"}');"
@@ -798,7 +801,7 @@ static void test_schema_8_store_gets_the_reply_queue(void **state)
         dawn_store_close(s);
         sqlite3 *db;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, UNDO_LEAN UNDO_SMS_REPLIES "PRAGMA user_version = 8", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, UNDO_NODES UNDO_LEAN UNDO_SMS_REPLIES "PRAGMA user_version = 8", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         assert_int_equal(dawn_store_open(f->path, &s), 0);
         assert_int_equal(dawn_store_replies_waiting(s), 0);

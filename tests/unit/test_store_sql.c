@@ -7,8 +7,13 @@
 #include "dawn_test_store.h"
 
 #include <cJSON.h>
+#include <errno.h>
 
+#include "alert.h"
 #include "store.h"
+
+#define NOW (INT64_C(1800000000) * 1000000) /* 2027-01-15 */
+#define LEASE DAWN_STORE_LEASE_USEC
 
 static void test_every_statement_prepares(void **state)
 {
@@ -37,11 +42,178 @@ static void test_a_refused_statement_is_named(void **state)
         cJSON_Delete(failed);
 }
 
+/* Alert A1 with one SMS delivery waiting, written through s. */
+static void alert_with_text(struct dawn_store *s)
+{
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        a.type = DAWN_TYPE_BATCH;
+        a.area = strdup("southampton");
+        a.summary = strdup("Heroin contains a nitazene.");
+        a.revision = 1;
+        a.status = DAWN_STATUS_ACTIVE;
+        a.issued_at = a.updated_at = NOW;
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_int_equal(dawn_store_next_alert_id(s, a.id), 0);
+        assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
+        assert_int_equal(dawn_store_add_delivery(s, a.id, 1, "booth-house", DAWN_CHANNEL_SMS, "+447700900123",
+                                                 DAWN_ACTION_PUBLISH, NOW),
+                         0);
+        assert_int_equal(dawn_store_commit(s), 0);
+        dawn_alert_clear(&a);
+}
+
+/* the deliveries due on SMS now that s would send: how many (and the first's id) */
+static int due(struct dawn_store *s, int64_t now, int64_t *id)
+{
+        struct dawn_outbox_row rows[4];
+        int n = dawn_store_due_deliveries(s, DAWN_CHANNEL_SMS, now, rows, 4);
+        assert_true(n >= 0);
+        if (n > 0 && id)
+                *id = rows[0].id;
+        for (int i = 0; i < n; i++)
+                dawn_outbox_row_clear(&rows[i]);
+        return n;
+}
+
+static const cJSON *node_named(const cJSON *nodes, const char *id)
+{
+        const cJSON *n;
+        cJSON_ArrayForEach(n, nodes) {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(n, "node");
+                if (cJSON_IsString(name) && strcmp(name->valuestring, id) == 0)
+                        return n;
+        }
+        return NULL;
+}
+
+/* dawnctl status lists the node, with what it has in flight */
+static void test_the_node_is_listed(void **state)
+{
+        struct fixture *f = *state;
+        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", true, NOW), 0);
+        alert_with_text(f->s);
+        int64_t id = 0;
+        assert_int_equal(due(f->s, NOW, &id), 1);
+        assert_int_equal(dawn_store_delivery_started(f->s, id, NOW), 0);
+        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", false, NOW + 10000000), 0);
+        cJSON *nodes = cJSON_CreateArray();
+        assert_int_equal(dawn_store_nodes_json(f->s, NOW + 12000000, nodes), 1);
+        const cJSON *me = node_named(nodes, "test");
+        assert_non_null(me);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(me, "this")));
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(me, "started_at")->valuestring, "2027-01-15T08:00:00Z");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(me, "heartbeat_at")->valuestring, "2027-01-15T08:00:10Z");
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(me, "heartbeat_age_seconds")->valueint, 2);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(me, "in_flight")->valueint, 1);
+        cJSON_Delete(nodes);
+}
+
+/* Two nodes on one PostgreSQL database: a delivery one of them is taking (its
+ * batch holds the row) is not due for the other, which does not wait for it
+ * either; once taken it is the first's, and the second never sends it. */
+static void test_two_nodes_never_take_one_delivery(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f); /* one SQLite node: its in-flight table is the guard */
+        struct dawn_store *b = NULL;
+        assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
+        alert_with_text(f->s);
+        int64_t id = 0;
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(due(f->s, NOW, &id), 1);
+        assert_int_equal(due(b, NOW, NULL), 0); /* skipped, not waited for */
+        assert_int_equal(dawn_store_delivery_started(f->s, id, NOW), 0);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_int_equal(due(b, NOW, NULL), 0);
+        assert_int_equal(dawn_store_delivery_started(b, id, NOW), -ESTALE);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE state = 'in-flight' AND claimed_by = 'test'"), 1);
+        dawn_store_close(b);
+}
+
+/* A node that stops beating loses its claims when its lease runs out: another
+ * node finds them and they wait again, to be sent (at least once); before
+ * that, and never for a live node, nothing moves. */
+static void test_a_silent_nodes_claims_go_out_again(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        struct dawn_store *b = NULL;
+        assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
+        alert_with_text(f->s);
+        int64_t id = 0;
+        assert_int_equal(due(f->s, NOW, &id), 1);
+        assert_int_equal(dawn_store_delivery_started(f->s, id, NOW), 0);
+        assert_int_equal(dawn_store_reclaim_expired(b, NOW + LEASE - 1), 0);
+        /* a beat extends the lease */
+        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", false, NOW + LEASE / 2), 0);
+        assert_int_equal(dawn_store_reclaim_expired(b, NOW + LEASE + 1), 0);
+        /* then silence */
+        assert_int_equal(dawn_store_reclaim_expired(f->s, NOW + 2 * LEASE), 0); /* not its own */
+        assert_int_equal(dawn_store_reclaim_expired(b, NOW + 2 * LEASE), 1);
+        assert_int_equal(due(b, NOW + 2 * LEASE, NULL), 1);
+        char *why = sql_text(f, "SELECT state || ': ' || last_error FROM outbox");
+        assert_string_equal(why, "retrying: its node stopped answering: sent again");
+        free(why);
+        dawn_store_close(b);
+}
+
+/* At its start a node takes back what it had in flight, never another live
+ * node's claims. */
+static void test_a_restart_takes_back_only_its_own(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        struct dawn_store *b = NULL;
+        assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
+        alert_with_text(f->s);
+        alert_with_text(f->s);
+        struct dawn_outbox_row rows[2];
+        assert_int_equal(dawn_store_due_deliveries(f->s, DAWN_CHANNEL_SMS, NOW, rows, 2), 2);
+        assert_int_equal(dawn_store_delivery_started(f->s, rows[0].id, NOW), 0);
+        assert_int_equal(dawn_store_delivery_started(b, rows[1].id, NOW), 0);
+        dawn_outbox_row_clear(&rows[0]);
+        dawn_outbox_row_clear(&rows[1]);
+        assert_int_equal(dawn_store_requeue_inflight(f->s, NOW + 1), 1);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE state = 'in-flight' AND claimed_by = 'node-b'"),
+                         1);
+        dawn_store_close(b);
+}
+
+/* ids come from a sequence on PostgreSQL: two nodes asking at once get two */
+static void test_two_nodes_get_two_alert_ids(void **state)
+{
+        struct fixture *f = *state;
+        struct dawn_store *b = NULL;
+        assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
+        char one[DAWN_MAX_ID_CHARS + 1], two[DAWN_MAX_ID_CHARS + 1];
+        if (f->pg) {
+                assert_int_equal(dawn_store_begin(f->s), 0);
+                assert_int_equal(dawn_store_begin(b), 0);
+        }
+        assert_int_equal(dawn_store_next_alert_id(f->s, one), 0);
+        assert_int_equal(dawn_store_next_alert_id(b, two), 0);
+        if (f->pg)
+                assert_string_not_equal(one, two);
+        else
+                assert_string_equal(one, two); /* one SQLite writer at a time: max + 1 */
+        if (f->pg) {
+                assert_int_equal(dawn_store_commit(f->s), 0);
+                assert_int_equal(dawn_store_commit(b), 0);
+        }
+        dawn_store_close(b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_every_statement_prepares, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_refused_statement_is_named, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_the_node_is_listed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_two_nodes_never_take_one_delivery, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_silent_nodes_claims_go_out_again, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_restart_takes_back_only_its_own, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_two_nodes_get_two_alert_ids, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

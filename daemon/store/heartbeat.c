@@ -1,0 +1,79 @@
+#include "heartbeat.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "clock.h"
+#include "dawn/protocol.h"
+#include "log.h"
+
+struct dawn_heartbeat {
+        sd_event *loop;
+        sd_event_source *timer;
+        struct dawn_store *store;
+        struct dawn_commit *commit;
+        struct dawn_ticket ticket;
+        bool failing; /* the last beat was not stored: said once, and once when it is again */
+};
+
+static void on_committed(int r, void *owner)
+{
+        struct dawn_heartbeat *h = owner;
+        if (r < 0 && !h->failing)
+                log_warning_errno(r, "node: heartbeat not stored (%m); its claims' leases run on");
+        else if (r == 0 && h->failing)
+                log_info("node: heartbeat stored again");
+        h->failing = r < 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct dawn_heartbeat *h = userdata;
+        int64_t now = dawn_now_usec();
+        int reclaimed = 0;
+        int r = dawn_commit_begin(h->commit);
+        if (r == 0) {
+                r = dawn_store_node_heartbeat(h->store, DAWN_VERSION, false, now);
+                if (r == 0)
+                        r = reclaimed = dawn_store_reclaim_expired(h->store, now);
+                r = dawn_commit_end(h->commit, r);
+        }
+        if (reclaimed > 0)
+                log_notice("node: %d delivery(ies) claimed by a node that stopped answering go out again", reclaimed);
+        if (r < 0)
+                on_committed(r, h);
+        else if (!dawn_ticket_pending(&h->ticket))
+                dawn_commit_ticket(h->commit, &h->ticket, on_committed, h);
+        sd_event_source_set_time_relative(s, DAWN_HEARTBEAT_USEC);
+        return 0;
+}
+
+int dawn_heartbeat_new(sd_event *loop, struct dawn_store *store, struct dawn_commit *commit,
+                       struct dawn_heartbeat **out)
+{
+        struct dawn_heartbeat *h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        h->loop = sd_event_ref(loop);
+        h->store = store;
+        h->commit = commit;
+        int r = sd_event_add_time_relative(loop, &h->timer, CLOCK_MONOTONIC, DAWN_HEARTBEAT_USEC, 0, on_timer, h);
+        if (r < 0) {
+                dawn_heartbeat_free(h);
+                return r;
+        }
+        sd_event_source_set_enabled(h->timer, SD_EVENT_ON);
+        *out = h;
+        return 0;
+}
+
+struct dawn_heartbeat *dawn_heartbeat_free(struct dawn_heartbeat *h)
+{
+        if (!h)
+                return NULL;
+        dawn_ticket_cancel(&h->ticket);
+        sd_event_source_disable_unref(h->timer);
+        sd_event_unref(h->loop);
+        free(h);
+        return NULL;
+}

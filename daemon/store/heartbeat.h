@@ -1,0 +1,27 @@
+/* This node's heartbeat (issue 15): every DAWN_HEARTBEAT_USEC, one write on
+ * the one write path says in the store that this dawnd is alive (nodes
+ * table: dawnctl status lists the nodes seen), and on PostgreSQL extends the
+ * lease on what it has in flight and hands back to the queue whatever a node
+ * that stopped beating had claimed (dawn_store_reclaim_expired), so that
+ * another node sends it. A missed beat (the database away, a full disk) is
+ * logged once and tried again at the next. */
+#ifndef DAWN_HEARTBEAT_H
+#define DAWN_HEARTBEAT_H
+
+#include <systemd/sd-event.h>
+
+#include "commit.h"
+#include "store.h"
+
+/* Many beats to one lease (DAWN_STORE_LEASE_USEC): a node that misses a few
+ * (a slow commit, a failover of seconds) keeps its claims. */
+#define DAWN_HEARTBEAT_USEC (10 * 1000000LL)
+
+struct dawn_heartbeat;
+
+int dawn_heartbeat_new(sd_event *loop, struct dawn_store *store, struct dawn_commit *commit,
+                       struct dawn_heartbeat **out);
+/* NULL-safe; before the commit is freed. */
+struct dawn_heartbeat *dawn_heartbeat_free(struct dawn_heartbeat *h);
+
+#endif
