@@ -64,7 +64,7 @@ static const char *const top_keys[] = {
         "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention",
         "escalation", "area_details", "public", "cap", "store", NULL,
 };
-static const char *const store_keys[] = { "backend", "conninfo", "password_file", NULL };
+static const char *const store_keys[] = { "backend", "conninfo", "password_file", "lease", NULL };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
         "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", "node_id",
@@ -833,11 +833,15 @@ static void load_store(struct loader *l, config_setting_t *root)
                 fail(l, s, "%s: '%s' is not a store backend (\"sqlite\" or \"postgresql\")", path_of(l, s, NULL),
                      backend);
         free(backend);
+        config_setting_t *ls = opt_duration(l, g, "lease", &c->store_lease_usec);
+        if (ls && (c->store_lease_usec < 3 * SEC || c->store_lease_usec > 600 * SEC))
+                fail(l, ls, "%s must be from 3s to 10m (a node's claims outlive it by this much)", path_of(l, ls, NULL));
         config_setting_t *ci = opt_string(l, g, "conninfo", &c->store_conninfo, true);
         config_setting_t *pw = opt_string(l, g, "password_file", &c->store_password_file, true);
         if (c->store_backend != DAWN_STORE_POSTGRESQL) {
-                if (ci || pw)
-                        fail(l, ci ? ci : pw, "%s is only for backend = \"postgresql\"", path_of(l, ci ? ci : pw, NULL));
+                if (ci || pw || ls)
+                        fail(l, ci ? ci : pw ? pw : ls, "%s is only for backend = \"postgresql\"",
+                             path_of(l, ci ? ci : pw ? pw : ls, NULL));
                 return;
         }
         if (!ci) {
@@ -1947,6 +1951,7 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->mqtt.topic_prefix = strdup("dawn/v1");
         c->mqtt.client_id = strdup("dawnd");
         c->node_id = default_node_id();
+        c->store_lease_usec = 60 * SEC;
         if (default_cap_sender(c) < 0)
                 return -ENOMEM;
         if (!c->path || !c->state_dir || !c->control_socket || !c->control_group || !c->http_listen ||
@@ -1989,6 +1994,17 @@ static int build(config_t *cfg, const char *name, struct dawn_config **out, stru
         load_subscribers(&l, root);
         load_retention(&l, root);
         load_store(&l, root);
+        /* several nodes share a store only on PostgreSQL: each is then its own MQTT client (one
+         * client id on two connections makes the broker drop one each time the other logs in) */
+        if (l.c->store_backend == DAWN_STORE_POSTGRESQL && !config_setting_lookup(root, "channels.mqtt.client_id")) {
+                char *id = NULL;
+                if (asprintf(&id, "dawnd-%s", l.c->node_id) < 0)
+                        l.oom = true;
+                else {
+                        free(l.c->mqtt.client_id);
+                        l.c->mqtt.client_id = id;
+                }
+        }
         check_escalation(&l, root);
         load_area_details(&l, root);
         load_public(&l, root);
@@ -2411,6 +2427,7 @@ bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *runni
         bool differ = strcmp(fresh->state_dir, running->state_dir) != 0 ||
                       strcmp(fresh->node_id, running->node_id) != 0 ||
                       fresh->store_backend != running->store_backend ||
+                      fresh->store_lease_usec != running->store_lease_usec ||
                       !str_equal(fresh->store_conninfo, running->store_conninfo) ||
                       !str_equal(fresh->store_password_file, running->store_password_file) ||
                       strcmp(fresh->control_socket, running->control_socket) != 0 ||
@@ -2425,6 +2442,9 @@ bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *runni
         running->store_backend = backend;
         swap_str(&fresh->store_conninfo, &running->store_conninfo);
         swap_str(&fresh->store_password_file, &running->store_password_file);
+        uint64_t lease = fresh->store_lease_usec;
+        fresh->store_lease_usec = running->store_lease_usec;
+        running->store_lease_usec = lease;
         return differ;
 }
 

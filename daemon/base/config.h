@@ -152,6 +152,7 @@ struct dawn_config {
         enum dawn_store_backend store_backend; /* default DAWN_STORE_SQLITE: state_dir/dawn.db */
         char *store_conninfo;      /* libpq's conninfo, PostgreSQL only */
         char *store_password_file; /* PostgreSQL only; NULL: libpq's own (.pgpass, peer) */
+        uint64_t store_lease_usec; /* PostgreSQL only: a node's claims outlive its last heartbeat by this; 60s */
 
         /* daemon = { ... } */
         char *state_dir;         /* default DAWN_DEFAULT_STATE_DIR */

@@ -549,11 +549,22 @@ static void connack(struct mqtt_state *st)
         dawn_channel_ready_changed(st->ch);
 }
 
+/* A shared subscription's filter, "$share/<group>/<filter>", matches what its
+ * filter matches: the messages arrive under their own topics. */
+static const char *filter_of(const char *sub)
+{
+        if (strncmp(sub, "$share/", 7) != 0)
+                return sub;
+        const char *slash = strchr(sub + 7, '/');
+        return slash ? slash + 1 : sub;
+}
+
 static bool listening_to(const struct mqtt_state *st, const char *topic)
 {
         for (size_t i = 0; i < st->n_filters; i++) {
                 bool match = false;
-                if (mosquitto_topic_matches_sub(st->filters[i], topic, &match) == MOSQ_ERR_SUCCESS && match)
+                if (mosquitto_topic_matches_sub(filter_of(st->filters[i]), topic, &match) == MOSQ_ERR_SUCCESS &&
+                    match)
                         return true;
         }
         return false;

@@ -14,6 +14,7 @@ struct dawn_heartbeat {
         struct dawn_commit *commit;
         struct dawn_ticket ticket;
         bool failing; /* the last beat was not stored: said once, and once when it is again */
+        uint64_t interval;
 };
 
 static void on_committed(int r, void *owner)
@@ -44,7 +45,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 on_committed(r, h);
         else if (!dawn_ticket_pending(&h->ticket))
                 dawn_commit_ticket(h->commit, &h->ticket, on_committed, h);
-        sd_event_source_set_time_relative(s, DAWN_HEARTBEAT_USEC);
+        sd_event_source_set_time_relative(s, h->interval);
         return 0;
 }
 
@@ -57,7 +58,8 @@ int dawn_heartbeat_new(sd_event *loop, struct dawn_store *store, struct dawn_com
         h->loop = sd_event_ref(loop);
         h->store = store;
         h->commit = commit;
-        int r = sd_event_add_time_relative(loop, &h->timer, CLOCK_MONOTONIC, DAWN_HEARTBEAT_USEC, 0, on_timer, h);
+        h->interval = (uint64_t)(dawn_store_lease_usec(store) / DAWN_HEARTBEATS_PER_LEASE);
+        int r = sd_event_add_time_relative(loop, &h->timer, CLOCK_MONOTONIC, h->interval, 0, on_timer, h);
         if (r < 0) {
                 dawn_heartbeat_free(h);
                 return r;

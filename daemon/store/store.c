@@ -851,6 +851,7 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
 struct dawn_store {
         struct db *db;
         char node[64]; /* this dawnd's node id (claims, heartbeat) */
+        int64_t lease_usec;
         struct db_stmt *stmt[ST_COUNT];
         bool in_tx;
         bool ended_loaded;      /* the ended counts below are the store's: a close may save them */
@@ -1201,6 +1202,7 @@ int dawn_store_open_with(const struct dawn_store_options *o, struct dawn_store *
         if (!s)
                 return -ENOMEM;
         snprintf(s->node, sizeof(s->node), "%s", o->node && *o->node ? o->node : "dawnd");
+        s->lease_usec = o->lease_usec > 0 ? o->lease_usec : DAWN_STORE_LEASE_USEC;
         int r = o->backend == DAWN_STORE_POSTGRESQL ? db_pg_open(o, &s->db) : db_sqlite_open(o->path, &s->db);
         if (r == 0)
                 r = s->db->ops->migrate(s->db);
@@ -1905,7 +1907,7 @@ int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now)
         db_bind_int64(st, 1, id);
         db_bind_int64(st, 2, now);
         bind_text(st, 3, s->node);
-        db_bind_int64(st, 4, now + DAWN_STORE_LEASE_USEC);
+        db_bind_int64(st, 4, now + s->lease_usec);
         int r = run(s, st);
         /* not waiting any more (read and written in one transaction, so it never happens):
          * whatever it is now, it must not be sent */
@@ -3709,7 +3711,7 @@ int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool st
         if (!(st = stmt(s, ST_LEASE_EXTEND)))
                 return -EIO;
         bind_text(st, 1, s->node);
-        db_bind_int64(st, 2, now + DAWN_STORE_LEASE_USEC);
+        db_bind_int64(st, 2, now + s->lease_usec);
         return run(s, st);
 }
 
@@ -3750,4 +3752,9 @@ int dawn_store_nodes_json(struct dawn_store *s, int64_t now, cJSON *array)
         }
         db_reset(st);
         return rc == DB_ROW || rc == DB_DONE ? n : db_errno(rc);
+}
+
+int64_t dawn_store_lease_usec(const struct dawn_store *s)
+{
+        return s->lease_usec;
 }

@@ -42,6 +42,7 @@ struct dawn_store_options {
         const char *conninfo; /* PostgreSQL: libpq's, hosts and target_session_attrs included */
         const char *password; /* PostgreSQL: read from password_file, or NULL (.pgpass, peer) */
         const char *node;     /* this dawnd's node id: its application_name, its claims */
+        int64_t lease_usec;   /* its claims' lease; 0: DAWN_STORE_LEASE_USEC */
 };
 int dawn_store_open_with(const struct dawn_store_options *o, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
@@ -574,9 +575,9 @@ int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_
                                         dawn_reached_fn fn, void *userdata);
 
 /* ---- several nodes on one store (issue 15) ---- */
-/* How long a node's claim on a delivery in flight lasts without a heartbeat:
- * past it another node sends the delivery again (at least once). Longer than
- * any channel's wait for its peer's answer, many heartbeats long. */
+/* How long a node's claim on a delivery in flight lasts without a heartbeat
+ * (store.lease; this by default): past it another node sends the delivery
+ * again (at least once). Many heartbeats long (heartbeat.h). */
 #define DAWN_STORE_LEASE_USEC (60 * 1000000LL)
 /* dawnctl status lists at most this many nodes */
 #define DAWN_STORE_NODES_MAX 64
@@ -591,5 +592,7 @@ int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now);
 /* The nodes seen, each {node, this, started_at, heartbeat_at,
  * heartbeat_age_seconds, version, in_flight}: how many, or -errno. */
 int dawn_store_nodes_json(struct dawn_store *s, int64_t now, cJSON *array);
+/* The lease this store's claims get. */
+int64_t dawn_store_lease_usec(const struct dawn_store *s);
 
 #endif

@@ -332,8 +332,15 @@ int dawn_ingest_mqtt_new(struct dawn_ways *ways, struct dawn_channel *ch, struct
         im->ch = ch;
         im->ingest_root = join(prefix, "/ingest/");
         im->subscriber_root = join(prefix, "/subscribers/");
-        char *reports = join(prefix, "/ingest/+");
-        char *acks = join(prefix, "/subscribers/+/acks/+");
+        /* On PostgreSQL several nodes may listen: a shared subscription (MQTT 5's, which
+         * mosquitto gives MQTT 3.1.1 clients too) hands each report and acknowledgement to
+         * one of them, not to all. Its messages arrive under their own topics. */
+        bool shared = ways->config->store_backend == DAWN_STORE_POSTGRESQL;
+        char *reports = join(shared ? DAWN_INGEST_SHARE : "", prefix);
+        char *acks = reports ? join(reports, "/subscribers/+/acks/+") : NULL;
+        char *plain = reports;
+        reports = plain ? join(plain, "/ingest/+") : NULL;
+        free(plain);
         int r = im->ingest_root && im->subscriber_root && reports && acks ? 0 : -ENOMEM;
         if (r == 0) {
                 const char *const filters[] = { reports, acks };
@@ -346,7 +353,8 @@ int dawn_ingest_mqtt_new(struct dawn_ways *ways, struct dawn_channel *ch, struct
                 dawn_ingest_mqtt_free(im);
                 return r;
         }
-        log_debug("MQTT ingest: listening on %s+ and %s+/acks/+", im->ingest_root, im->subscriber_root);
+        log_debug("MQTT ingest: listening on %s%s+ and %s+/acks/+", shared ? DAWN_INGEST_SHARE : "", im->ingest_root,
+                  im->subscriber_root);
         *out = im;
         return 0;
 }

@@ -6,6 +6,10 @@
 #ifndef DAWN_MQTT_INGEST_H
 #define DAWN_MQTT_INGEST_H
 
+/* On PostgreSQL (several nodes), the subscriptions are shared in this group:
+ * $share/dawn/<prefix>/ingest/+, and each message goes to one node. */
+#define DAWN_INGEST_SHARE "$share/dawn/"
+
 struct dawn_ways;
 struct dawn_channel;
 struct dawn_ingest_mqtt;

@@ -74,6 +74,18 @@ cJSON *dawn_ingest_report(struct dawn_ways *ways, const struct dawn_source *src,
         r = cJSON_IsObject(alert) ? dawn_intake_issue(&in, alert, &result, &outcome, &err)
                                   : dawn_input_error_set(&err, "body", "a report must be one JSON object (an alert)");
         r = end(ways, r, wrote);
+        /* Another node took the same report (source and source_ref) at the same moment and
+         * committed first: its key was not there when this one looked, and is now (on
+         * PostgreSQL the insert waited for that commit, then met the key). Taken again, it
+         * is what it is: a duplicate of that alert. Once: a second -EEXIST is an answer. */
+        if (r == -EEXIST && (r = begin(ways)) == 0) {
+                dawn_alert_clear(&result);
+                dawn_alert_init(&result);
+                err = (struct dawn_input_error){ 0 };
+                outcome = DAWN_INTAKE_NEW;
+                in.now = dawn_now_usec();
+                r = end(ways, dawn_intake_issue(&in, alert, &result, &outcome, &err), wrote);
+        }
 
         cJSON *ans;
         if (r < 0) {

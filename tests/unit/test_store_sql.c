@@ -13,7 +13,7 @@
 #include "store.h"
 
 #define NOW (INT64_C(1800000000) * 1000000) /* 2027-01-15 */
-#define LEASE DAWN_STORE_LEASE_USEC
+#define LEASE DAWN_STORE_LEASE_USEC /* the fixture opens with the default */
 
 static void test_every_statement_prepares(void **state)
 {

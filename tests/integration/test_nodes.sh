@@ -1,0 +1,136 @@
+#!/bin/bash
+# Two dawnd nodes on one PostgreSQL store (issue 15), as an operator runs them
+# so that no single host's failure silences the alerts:
+# - an alert issued on node A is shown by dawnctl on node B, and status on
+#   either lists both nodes;
+# - a fan-out of 2,000 texts, shared by both nodes, with node A killed (-9)
+#   mid-way: every recipient gets the text, what A had taken but not
+#   recorded as done is sent again by B once A's lease runs out (so a
+#   recipient may have it twice, never not at all), and B finishes within
+#   the lease and a few seconds;
+# - the same partner report posted to both nodes at once: one alert, one
+#   "duplicate".
+# Always on PostgreSQL (a throwaway cluster of its own, or the run's).
+DAWN_TEST_STORE=postgresql
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/delivery.sh"
+
+N=2000
+LEASE=3
+IN_FLIGHT=8
+
+start_broker
+start_gateway
+start_smtp
+# the gateway takes its time, as a real one does: the fan-out lasts long enough for
+# node A to die in the middle of it
+gw_fault '{"rules":[{"match":{"api":"notify"},"action":"delay","seconds":0.02}]}'
+
+subs=""
+for i in $(seq 1 $N); do
+        subs="$subs{ id = \"hostel-$i\"; kind = \"hostel\"; area = \"winchester\"; sms = [ \"+4477009$(printf %05d "$i")\" ]; },
+"
+done
+printf 'ph-token-a\n' >"$T/ph.token"
+HTTP_LISTEN="127.0.0.1:$(free_port)"
+write_delivery_config "rate_per_minute = 0; max_in_flight = $IN_FLIGHT;" "" "$subs" \
+        "sources = ( { id = \"portsmouth-ph\"; role = \"issuer\"; token_file = \"$T/ph.token\"; } );"
+cat >>"$T/dawn.conf" <<EOC
+store = { backend = "postgresql"; conninfo = "$PG_CONNINFO"; lease = "${LEASE}s"; };
+EOC
+API_A="http://$HTTP_LISTEN"
+# node B: the same config, its own node id, state folder, socket and HTTP port
+HTTP_B="127.0.0.1:$(free_port)"
+SOCK_B="$T/b.sock"
+sed -e "s#state_dir = \"$T/state\";#state_dir = \"$T/state-b\"; node_id = \"node-b\";#" \
+        -e "s#control_socket = \"$DAWN_SOCKET\";#control_socket = \"$SOCK_B\";#" \
+        -e "s#http_listen = \"$HTTP_LISTEN\";#http_listen = \"$HTTP_B\";#" "$T/dawn.conf" >"$T/b.conf"
+sed -i "s#state_dir = \"$T/state\";#state_dir = \"$T/state\"; node_id = \"node-a\";#" "$T/dawn.conf"
+API_B="http://$HTTP_B"
+
+start_dawnd
+"$DAWND" -f -c "$T/b.conf" >>"$T/dawnd-b.log" 2>&1 &
+B_PID=$!
+ctl_b() { DAWN_SOCKET="$SOCK_B" "$DAWNCTL" "$@"; }
+check "node B starts on the same store" wait_for "ctl_b status" 10
+trap 'kill $B_PID 2>/dev/null; wait $B_PID 2>/dev/null
+      [ -n "${DAWN_TEST_KEEP_LOG:-}" ] && cp "$T/dawnd-b.log" "$DAWN_TEST_KEEP_LOG.b" && cp "$T/sms.jsonl" "$DAWN_TEST_KEEP_LOG.sms"; cleanup' EXIT
+
+nodes_seen() { # SOCKET: the node ids its status lists
+        DAWN_SOCKET="$1" "$DAWNCTL" --json status | /usr/bin/python3 -c 'import json,sys
+print(" ".join(n["node"] for n in json.load(sys.stdin)["nodes"]))'
+}
+check "status on A lists both nodes" test "$(nodes_seen "$DAWN_SOCKET")" = "node-a node-b"
+check "status on B lists both nodes" test "$(nodes_seen "$SOCK_B")" = "node-a node-b"
+
+# ---- one store: what A takes in, B shows ----
+ctl --json issue --area southampton --sold-as ketamine "Ketamine cut with something unknown in Southampton." \
+        >"$T/a1.json"
+A1=$(json_get "$T/a1.json" .id)
+check "an alert issued on node A ($A1)" test -n "$A1"
+check "is shown by dawnctl on node B" bash -c "DAWN_SOCKET='$SOCK_B' '$DAWNCTL' show '$A1' | grep -q 'Ketamine cut'"
+check "and listed there" bash -c "DAWN_SOCKET='$SOCK_B' '$DAWNCTL' list | grep -q '^$A1 '"
+
+# ---- the same partner report on both nodes at once: one alert ----
+report='{"type":"batch","area":"portsmouth","sold_as":["heroin"],"adulterants":["xylazine"],"summary":"Heroin with xylazine in Portsmouth.","source_ref":"ph-both-1"}'
+post() { curl -s -o "$T/post-$2.json" -w '%{http_code}' --max-time 20 -H "Authorization: Bearer ph-token-a" \
+        -H 'Content-Type: application/json' -d "$report" "$1/v1/alerts"; }
+post "$API_A" a >"$T/code-a" &
+pa=$!
+post "$API_B" b >"$T/code-b" &
+pb=$!
+wait $pa $pb
+outcomes=$(cat "$T/post-a.json" "$T/post-b.json" | /usr/bin/python3 -c 'import json,sys
+d = json.JSONDecoder(); t = sys.stdin.read().strip(); out = []
+while t:
+    o, i = d.raw_decode(t); out.append(o); t = t[i:].strip()
+print(" ".join(sorted(o.get("outcome", "?") for o in out)), len(set(o.get("id") for o in out)))')
+[ "$outcomes" = "duplicate new 1" ] || cat "$T/post-a.json" "$T/post-b.json"
+check "the same report on both nodes at once: one new alert and one duplicate ($outcomes)" \
+        test "$outcomes" = "duplicate new 1"
+check "one alert in the store for it" \
+        test "$(store_sql "SELECT count(*) FROM submissions WHERE source_ref = 'ph-both-1'")" = 1
+
+# ---- 2,000 texts, node A killed mid-way ----
+ctl --json issue --area winchester --sold-as heroin --adulterant nitazene --evidence toxicology \
+        "Heroin in Winchester contains a nitazene." >"$T/a2.json"
+A2=$(json_get "$T/a2.json" .id)
+check "an alert for $N hostels is issued on A ($A2)" test -n "$A2"
+texts() { grep -c "\"reference\": \"$A2-" "$T/sms.jsonl" 2>/dev/null || echo 0; }
+check "both nodes send while A lives" wait_for "[ \$(texts) -ge $((N / 4)) ]" 60
+before_kill=$(texts)
+kill9_dawnd
+by_a=$(store_sql "SELECT count(*) FROM outbox WHERE alert_id = '$A2' AND claimed_by = 'node-a' AND state = 'in-flight'")
+echo "# node A killed after $before_kill texts reached the gateway; $by_a left in flight under its claim"
+killed_at=$SECONDS
+done_all() {
+        [ "$(store_sql "SELECT count(*) FROM outbox WHERE alert_id = '$A2' AND channel = 'sms'
+                        AND state IN ('sent', 'delivered')")" -eq $N ]
+}
+check "node B finishes the fan-out within the lease and a few seconds" wait_for done_all $((LEASE + 20))
+done_all || store_sql "SELECT state, coalesce(claimed_by, '-'), count(*) FROM outbox WHERE alert_id = '$A2'
+                       AND channel = 'sms' GROUP BY 1, 2" | sed 's/^/#   /' 
+echo "# B finished $((SECONDS - killed_at)) s after the kill (lease ${LEASE} s)"
+numbers=$(/usr/bin/python3 - "$T/sms.jsonl" "$A2" <<'PY'
+import json, sys
+seen = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if str(r.get("reference") or "").startswith(sys.argv[2] + "-") and r.get("status") in (200, 201):
+        seen[r["to"]] = seen.get(r["to"], 0) + 1
+print(len(seen), sum(seen.values()) - len(seen))
+PY
+)
+distinct=${numbers% *}
+twice=${numbers#* }
+echo "# $distinct numbers reached, $twice of them twice"
+check "every one of the $N recipients got the text" test "$distinct" -eq $N
+check "texts sent twice ($twice) are at most what A had taken and not recorded as done" \
+        test "$twice" -le "$((by_a + IN_FLIGHT))"
+check "status on B shows A's heartbeat stopped" bash -c "DAWN_SOCKET='$SOCK_B' '$DAWNCTL' --json status |
+        /usr/bin/python3 -c 'import json,sys
+n = {x[\"node\"]: x for x in json.load(sys.stdin)[\"nodes\"]}
+sys.exit(0 if n[\"node-a\"][\"heartbeat_age_seconds\"] >= $LEASE and n[\"node-a\"][\"in_flight\"] == 0 else 1)'"
+check "B's log says it sent A's claims again" grep -q "claimed by a node that stopped answering" "$T/dawnd-b.log"
+check "the store is intact" test "$(store_intact)" = ok
+finish
