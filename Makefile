@@ -101,7 +101,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check
 
-check: unit integration
+check: unit unit-postgresql integration
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -109,7 +109,8 @@ unit: $(UNIT_BIN)
 integration: all dashboard
 	@BUILD=$(BUILD) tests/integration/run.sh
 
-# The store's unit tests (those on the store fixture, tests/unit/dawn_test_store.h) on PostgreSQL
+# The store's unit tests (those on the store fixture, tests/unit/dawn_test_store.h) on PostgreSQL:
+# part of make test, the other half of the store's matrix
 unit-postgresql: $(UNIT_BIN)
 	@scripts/deps.sh postgresql
 	@BUILD=$(BUILD) tests/pg/unit.sh

@@ -42,10 +42,12 @@ fi
 # packaging (make deb only): debhelper (with dpkg-dev) builds the .deb,
 # lintian checks it
 DEB_PKGS="debhelper dpkg-dev lintian"
-# the integration suite on the PostgreSQL store (make integration-postgresql only, not yet
-# part of make test): a throwaway cluster of Debian's server (tests/pg/throwaway.sh), psql
-# and pg_dump to look inside it as sqlite3 does a file, amcheck (postgresql-contrib)
+# the PostgreSQL store (issue 15): the store's unit tests on it and the two-node test
+# (test_nodes.sh) start a throwaway cluster of Debian's server (tests/pg/throwaway.sh);
+# psql and pg_dump look inside it as sqlite3 does a file; amcheck (postgresql-contrib)
+# checks its indexes
 PG_PKGS="postgresql postgresql-client postgresql-contrib"
+TEST_PKGS="$TEST_PKGS $PG_PKGS"
 # side-by-side benchmark (bench/peer.sh only): Prometheus Alertmanager as the peer,
 # wrk as the HTTP client for both; mosquitto(-clients) and curl as in the tests
 BENCH_PKGS="prometheus-alertmanager wrk mosquitto mosquitto-clients curl python3 coreutils"

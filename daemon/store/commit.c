@@ -295,7 +295,9 @@ int dawn_commit_flush(struct dawn_commit *c)
         for (size_t i = 0; wrote && i < c->n_hooks; i++)
                 c->hooks[i].fn(c->hooks[i].userdata);
 
-        if (r < 0 && r != -ENOSPC && r != -EBUSY && c->fatal)
+        /* full, locked, or the database away for now (PostgreSQL restarting, failing over):
+         * each batch is refused and the next one tried; anything else is an I/O error */
+        if (r < 0 && r != -ENOSPC && r != -EBUSY && r != -EAGAIN && c->fatal)
                 c->fatal(r, c->fatal_userdata);
         return r;
 }

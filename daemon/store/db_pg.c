@@ -36,6 +36,8 @@ struct pg_db {
         char errmsg[256];
         void (*rolled_back)(void *userdata);
         void *rolled_back_userdata;
+        bool resetting; /* the connection was lost: PQresetStart() began making it again */
+        bool away;      /* lost and not back yet: said once when lost, once when back */
 };
 
 struct pg_stmt {
@@ -174,8 +176,58 @@ static bool ends_with(const char *s, const char *suffix)
         return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+static void ignore_notice(void *userdata, const char *message);
+
+/* The session settings, on every connection made */
+static void session_setup(struct pg_db *d)
+{
+        /* "relation already exists, skipping" and the like: nothing an operator acts on */
+        PQsetNoticeProcessor(d->conn, ignore_notice, NULL);
+        /* a statement stuck behind another node's lock waits at most this, then fails (EBUSY) */
+        PQclear(PQexec(d->conn, "SET lock_timeout = '5s'"));
+}
+
+/* Whether the connection is there to use. A lost one (the server restarted, a
+ * failover, a network split) is made again without blocking: PQresetStart(),
+ * then one step of PQresetPoll() per call, each answered -EAGAIN (try again)
+ * until it is back; libpq tries each host of the conninfo in turn, keeping one
+ * that takes writes if target_session_attrs says so. Statements prepared on
+ * the old connection are prepared again (generation). */
+static bool connected(struct pg_db *d)
+{
+        if (!d->resetting && PQstatus(d->conn) == CONNECTION_OK)
+                return true;
+        if (!d->resetting) {
+                if (!d->away)
+                        fprintf(stderr, "dawnd: store: the PostgreSQL connection was lost; making it again\n");
+                d->away = true;
+                if (!PQresetStart(d->conn)) {
+                        note_error(d, -EAGAIN, PQerrorMessage(d->conn));
+                        return false;
+                }
+                d->resetting = true;
+        }
+        switch (PQresetPoll(d->conn)) {
+        case PGRES_POLLING_OK:
+                d->resetting = d->away = false;
+                d->generation++;
+                session_setup(d);
+                fprintf(stderr, "dawnd: store: the PostgreSQL connection is back\n");
+                return true;
+        case PGRES_POLLING_FAILED:
+                d->resetting = false; /* the next call starts again */
+                note_error(d, -EAGAIN, PQerrorMessage(d->conn));
+                return false;
+        default:
+                note_error(d, -EAGAIN, "the database is away; reconnecting");
+                return false;
+        }
+}
+
 static int prepare_on_server(struct pg_db *d, struct pg_stmt *st)
 {
+        if (!connected(d))
+                return d->last_error;
         bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
         PGresult *res = PQprepare(d->conn, st->name, st->sql, st->nparams, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -279,6 +331,8 @@ static int pg_step(struct db_stmt *s)
                 }
                 return DB_DONE;
         }
+        if (!connected(d))
+                return d->last_error;
         if (st->prepared_on != d->generation && prepare_on_server(d, st) < 0)
                 return d->last_error;
         bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
@@ -360,6 +414,8 @@ static int64_t pg_last_insert_id(struct db *db)
 static int pg_exec(struct db *db, const char *sql)
 {
         struct pg_db *d = DB(db);
+        if (!connected(d))
+                return d->last_error;
         bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
         PGresult *res = PQexec(d->conn, sql);
         ExecStatusType status = PQresultStatus(res);
@@ -605,11 +661,7 @@ int db_pg_open(const struct dawn_store_options *o, struct db **out)
                 return -EAGAIN;
         }
         d->generation = 1;
-        /* "relation already exists, skipping" and the like: nothing an operator acts on */
-        PQsetNoticeProcessor(d->conn, ignore_notice, NULL);
-        /* times are microseconds in BIGINT columns: the session's time zone changes nothing,
-         * but a statement stuck on a lock must not hold the loop (the store's own deadline) */
-        PQclear(PQexec(d->conn, "SET lock_timeout = '5s'"));
+        session_setup(d);
         *out = &d->base;
         return 0;
 }

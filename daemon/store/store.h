@@ -9,7 +9,9 @@
  *
  * Errors are -errno: -ENOSPC when the disk is full (a temporary refusal for
  * the submitter), -EIO for I/O errors (the daemon stops: never retry a
- * failed fsync), -EBUSY when another process holds the database.
+ * failed fsync), -EBUSY when another process holds the database, -EAGAIN
+ * when the database is away for now (PostgreSQL: the connection was lost and
+ * is being made again; a COMMIT that fails so may or may not have been kept).
  */
 #ifndef DAWN_STORE_H
 #define DAWN_STORE_H

@@ -10,8 +10,12 @@
 #   the lease and a few seconds;
 # - the same partner report posted to both nodes at once: one alert, one
 #   "duplicate".
-# Always on PostgreSQL (a throwaway cluster of its own, or the run's).
+# - PostgreSQL restarted in the middle of a stream of reports: every "ok"
+#   survives, every refusal says "temporary", and dawnd takes reports again
+#   once the database is back, without a restart.
+# Always on PostgreSQL, a throwaway cluster of its own (it is restarted).
 DAWN_TEST_STORE=postgresql
+unset DAWN_TEST_PG
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/delivery.sh"
 
@@ -132,5 +136,40 @@ check "status on B shows A's heartbeat stopped" bash -c "DAWN_SOCKET='$SOCK_B' '
 n = {x[\"node\"]: x for x in json.load(sys.stdin)[\"nodes\"]}
 sys.exit(0 if n[\"node-a\"][\"heartbeat_age_seconds\"] >= $LEASE and n[\"node-a\"][\"in_flight\"] == 0 else 1)'"
 check "B's log says it sent A's claims again" grep -q "claimed by a node that stopped answering" "$T/dawnd-b.log"
+
+# ---- PostgreSQL restarted mid-intake (node B: A is gone) ----
+REPORTS=150
+: >"$T/answers"
+(for i in $(seq 1 $REPORTS); do
+        code=$(curl -s -o "$T/r.json" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer ph-token-a" \
+                -H 'Content-Type: application/json' \
+                -d "{\"type\":\"nfod\",\"area\":\"fareham\",\"source_ref\":\"restart-$i\"}" "$API_B/v1/alerts")
+        printf '%s %s %s\n' "$i" "$code" "$(tr -d '\n' <"$T/r.json" 2>/dev/null)" >>"$T/answers"
+done) &
+stream=$!
+check "reports flow before the restart" wait_for "[ \$(grep -c ' 201 ' '$T/answers') -ge 20 ]" 30
+"$ROOT/tests/pg/throwaway.sh" restart "$PG_OWN"
+wait $stream
+ok_n=$(grep -c ' 201 ' "$T/answers")
+refused=$(grep -vc ' 201 ' "$T/answers")
+echo "# $REPORTS reports during a PostgreSQL restart: $ok_n ok, $refused refused"
+check "every report was answered" test "$(wc -l <"$T/answers")" -eq $REPORTS
+check "every refusal says temporary" bash -c "! grep -v ' 201 ' '$T/answers' | grep -vq '\"temporary\":true'"
+check "node B is still running" kill -0 "$B_PID"
+lost=$(/usr/bin/python3 - "$T/answers" "$PG_CONNINFO" <<'PY'
+import subprocess, sys
+oks = [l.split()[0] for l in open(sys.argv[1]) if l.split()[1] == "201"]
+have = set(subprocess.run(["psql", "-X", "-A", "-t", "-q", sys.argv[2], "-c",
+                           "SELECT source_ref FROM submissions WHERE source_ref LIKE 'restart-%'"],
+                          capture_output=True, text=True, check=True).stdout.split())
+print(" ".join(i for i in oks if "restart-" + i not in have))
+PY
+)
+check "every ok survived the restart (lost: ${lost:-none})" test -z "$lost"
+code=$(curl -s -o "$T/after.json" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer ph-token-a" \
+        -H 'Content-Type: application/json' -d '{"type":"nfod","area":"fareham","source_ref":"after-restart"}' \
+        "$API_B/v1/alerts")
+check "a report after the restart is taken" test "$code" = 201
+check "B's log says the connection was made again" grep -q "the PostgreSQL connection is back" "$T/dawnd-b.log"
 check "the store is intact" test "$(store_intact)" = ok
 finish

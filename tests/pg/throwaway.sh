@@ -5,6 +5,7 @@
 # package's postgres, or the caller if not root), stopped and removed after.
 #
 #   tests/pg/throwaway.sh start DIR   prints the conninfo of database "dawn"
+#   tests/pg/throwaway.sh restart DIR (-m fast: sessions are ended)
 #   tests/pg/throwaway.sh stop DIR
 #
 # fsync stays on: the tests ask what a commit keeps, and a cluster that lies
@@ -43,12 +44,17 @@ start)
         as_owner "$bindir/createdb" -h 127.0.0.1 -p "$port" -U dawn dawn
         echo "host=127.0.0.1 port=$port dbname=dawn user=dawn"
         ;;
+restart)
+        # fast: the server ends its sessions, as a failover or an operator's restart does
+        as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 restart >/dev/null ||
+                { cat "$dir/server.log" >&2; exit 1; }
+        ;;
 stop)
         [ -d "$dir/data" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
         rm -rf "$dir"
         ;;
 *)
-        echo "usage: $0 start|stop DIR" >&2
+        echo "usage: $0 start|restart|stop DIR" >&2
         exit 2
         ;;
 esac
