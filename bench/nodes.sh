@@ -55,17 +55,16 @@ mosquitto -c "$D/mosquitto.conf" >"$D/mosquitto.log" 2>&1 &
 pids+=($!)
 export BENCH_TOKEN="bench-token-$RANDOM$RANDOM"
 printf '%s\n' "$BENCH_TOKEN" >"$D/partner.token"
-subs=""
 for i in $(seq 1 "$FANOUT"); do
-        subs="$subs{ id = \"dash-$i\"; kind = \"pharmacy\"; area = \"fareham\"; mqtt = true; },"
-done
+        echo "{ id = \"dash-$i\"; kind = \"pharmacy\"; area = \"fareham\"; mqtt = true; },"
+done >"$D/dashboards.conf"
 
 # config NAME STORE_GROUP NODE HTTP_PORT: a dawnd config in $D/NAME.conf
 config() {
         sed -e "s#@STATE_DIR@#$D/state-$1#" -e "s#@MQTT_PORT@#$MQTT_PORT#" \
             -e "s#control_socket = \"@CONTROL_SOCKET@\";#control_socket = \"$D/$1.sock\"; http_listen = \"127.0.0.1:$4\"; node_id = \"$3\";#" \
             -e "s#{ id = \"portsmouth-ph\"; role = \"issuer\"; }#{ id = \"portsmouth-ph\"; role = \"issuer\"; token_file = \"$D/partner.token\"; rate_per_minute = 0; }#" \
-            -e "s#^subscribers = (#subscribers = ( $subs#" \
+            -e "/^subscribers = (/r $D/dashboards.conf" \
             conf/demo.conf >"$D/$1.conf"
         [ -n "$2" ] && printf '%s\n' "$2" >>"$D/$1.conf"
 }
@@ -102,13 +101,16 @@ fanout() {
         local sock=$1 id t0 n
         shift
         t0=$(date +%s.%N)
+        # critical (a high-risk adulterant, toxicology): every pharmacy's rules take it
         id=$("$ROOT/$BUILD/dawnctl" --socket "$sock" --json issue --area fareham --sold-as "bench-$RANDOM" \
-                "Fan-out bench." | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+                --adulterant nitazene --evidence toxicology --casualties 3 "Fan-out bench." |
+                "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
         for ((t = 0; t < 1200; t++)); do
                 n=$("$@" "SELECT count(*) FROM outbox WHERE alert_id = '$id' AND subscriber LIKE 'dash-%' AND state = 'delivered'")
                 [ "${n:-0}" -ge "$FANOUT" ] && break
                 sleep 0.05
         done
+        [ "${n:-0}" -ge "$FANOUT" ] || { echo "?"; return; } # not all delivered in a minute: no figure
         awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
 }
 
