@@ -374,6 +374,13 @@ static int lock_state_dir(struct dawn_daemon *d)
         return 0;
 }
 
+/* the heartbeat's view of what this node has in flight */
+static size_t in_flight_ids(void *userdata, int64_t *ids, size_t max)
+{
+        struct dawn_daemon *d = userdata;
+        return d->ways.outbox ? dawn_outbox_in_flight_ids(d->ways.outbox, ids, max) : 0;
+}
+
 static int open_store(struct dawn_daemon *d)
 {
         if (mkdir(d->ways.config->state_dir, 0750) < 0 && errno != EEXIST)
@@ -411,7 +418,7 @@ static int open_store(struct dawn_daemon *d)
         r = dawn_store_requeue_inflight(d->ways.store, dawn_now_usec());
         if (r > 0)
                 log_notice("store: %d delivery(ies) were in flight when dawnd last stopped; sending them again", r);
-        if (r >= 0 && (r = dawn_store_node_heartbeat(d->ways.store, DAWN_VERSION, true, dawn_now_usec())) < 0)
+        if (r >= 0 && (r = dawn_store_node_heartbeat(d->ways.store, DAWN_VERSION, true, dawn_now_usec(), NULL, 0)) < 0)
                 log_error_errno(r, "store: cannot record node %s: %s", c->node_id, dawn_store_errmsg(d->ways.store));
         return r < 0 ? r : 0;
 }
@@ -450,7 +457,7 @@ int dawn_daemon_new(const char *config_path, struct dawn_config *config, struct 
                 r = dawn_retention_new(d->ways.loop, d->ways.store, d->ways.commit, &d->ways.config,
                                        &d->ways.retention);
         if (r >= 0)
-                r = dawn_heartbeat_new(d->ways.loop, d->ways.store, d->ways.commit, &d->heartbeat);
+                r = dawn_heartbeat_new(d->ways.loop, d->ways.store, d->ways.commit, in_flight_ids, d, &d->heartbeat);
         if (r >= 0)
                 r = add_signals(d);
         if (r >= 0)
@@ -584,17 +591,18 @@ int dawn_daemon_reload(struct dawn_daemon *d, char *msg, size_t n)
         struct dawn_config *old = d->ways.config;
         /* MQTT keeps its connection unless its settings changed; SMS and email hold no
          * connection worth keeping and re-read their secrets, so they always restart */
-        bool restarted = false;
+        bool restarted[DAWN_CHANNEL_COUNT] = { false };
         for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
                 if (d->ways.channels[k] && dawn_config_channel_changed(old, fresh, (enum dawn_channel_kind)k)) {
                         stop_channel(d, (enum dawn_channel_kind)k);
-                        restarted = true;
+                        restarted[k] = true;
                 }
         d->ways.config = fresh;
         dawn_config_free(old);
-        if (restarted && dawn_commit_open(d->ways.commit) == 0)
-                /* what the stopped channels had in flight goes out again */
-                dawn_store_requeue_inflight(d->ways.store, dawn_now_usec());
+        /* what the stopped channels had in flight goes out again; the others keep theirs */
+        for (int k = 0; k < DAWN_CHANNEL_COUNT; k++)
+                if (restarted[k] && dawn_commit_open(d->ways.commit) == 0)
+                        dawn_store_requeue_channel(d->ways.store, (enum dawn_channel_kind)k, dawn_now_usec());
         if (start_channels(d) < 0)
                 log_error("reload: a channel did not start; its deliveries wait");
         /* partners' tokens and the gateways' callback secrets (it logs a failure; the old ones stay) */

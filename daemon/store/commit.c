@@ -186,9 +186,10 @@ int dawn_commit_open(struct dawn_commit *c)
         if (c->open) {
                 if (dawn_store_in_transaction(c->store))
                         return 0;
-                /* a write outside a savepoint (the outbox's) failed and took the batch with it;
-                 * what the error was is not known here, so assume the worst */
-                lose(c, -EIO);
+                /* a write outside a savepoint (the outbox's) failed and took the batch with it:
+                 * with the store's last error (the database away is for now), or the worst */
+                int e = dawn_store_last_error(c->store);
+                lose(c, e < 0 ? e : -EIO);
                 return c->lost;
         }
         int r = dawn_store_begin(c->store);

@@ -38,6 +38,11 @@ struct pg_db {
         void *rolled_back_userdata;
         bool resetting; /* the connection was lost: PQresetStart() began making it again */
         bool away;      /* lost and not back yet: said once when lost, once when back */
+        /* The first error the open transaction met outside a savepoint that undid it:
+         * PostgreSQL then aborts the whole transaction, and its COMMIT answers ROLLBACK,
+         * which is this error (a lock timeout is -EBUSY, a lost connection -EAGAIN), not a
+         * generic -EIO that would stop dawnd. */
+        int tx_error;
 };
 
 struct pg_stmt {
@@ -57,9 +62,13 @@ struct pg_stmt {
 #define DB(d) ((struct pg_db *)(d))
 #define ST(s) ((struct pg_stmt *)(s))
 
+static bool in_tx_status(PGTransactionStatusType t);
+
 static void note_error(struct pg_db *d, int r, const char *msg)
 {
         d->last_error = r;
+        if (!d->tx_error && d->conn && in_tx_status(PQtransactionStatus(d->conn)))
+                d->tx_error = r;
         snprintf(d->errmsg, sizeof(d->errmsg), "%s", msg && *msg ? msg : "PostgreSQL error");
         /* libpq's messages end in a newline; the log adds its own */
         size_t n = strlen(d->errmsg);
@@ -346,6 +355,8 @@ static int pg_step(struct db_stmt *s)
                 return d->last_error;
         }
         d->last_error = 0;
+        if (strncmp(st->sql, "ROLLBACK TO", 11) == 0)
+                d->tx_error = 0; /* the savepoint took the error back: the transaction goes on */
         const char *tuples = PQcmdTuples(res);
         d->changes = tuples && *tuples ? strtoll(tuples, NULL, 10) : 0;
         if (st->returns_insert_id) {
@@ -423,7 +434,7 @@ static int pg_exec(struct db *db, const char *sql)
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
                 r = pg_to_errno(d, res);
         else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
-                r = -EIO; /* the transaction had failed: COMMIT rolled it back */
+                r = d->tx_error ? d->tx_error : -EIO; /* the transaction had failed: COMMIT rolled it back */
         if (r < 0)
                 note_error(d, r, r == -EIO && status == PGRES_COMMAND_OK ? "the transaction was rolled back"
                                                                         : PQresultErrorMessage(res));
@@ -436,6 +447,7 @@ static int pg_exec(struct db *db, const char *sql)
 
 static int pg_begin(struct db *db)
 {
+        DB(db)->tx_error = 0;
         return pg_exec(db, "BEGIN");
 }
 

@@ -324,8 +324,8 @@ static const char *const migrations[] = {
         /* 11: the dawnd nodes that use this store (issue 15): each one's id and when it
          * last said it was alive, for dawnctl status. On SQLite there is one; on
          * PostgreSQL (db_pg.c) there may be several. Touches only what it adds. */
-        "CREATE TABLE nodes (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
-        "  version TEXT NOT NULL);",
+        ("CREATE TABLE nodes (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL,"
+         "  version TEXT NOT NULL);"),
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DAWN_STORE_SCHEMA_VERSION,

@@ -14,6 +14,9 @@ struct dawn_heartbeat {
         struct dawn_commit *commit;
         struct dawn_ticket ticket;
         bool failing; /* the last beat was not stored: said once, and once when it is again */
+        dawn_in_flight_fn in_flight;
+        void *in_flight_userdata;
+        int64_t *ids;
         uint64_t interval;
 };
 
@@ -34,7 +37,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
         int reclaimed = 0;
         int r = dawn_commit_begin(h->commit);
         if (r == 0) {
-                r = dawn_store_node_heartbeat(h->store, DAWN_VERSION, false, now);
+                size_t n = h->in_flight(h->in_flight_userdata, h->ids, DAWN_HEARTBEAT_IDS_MAX);
+                r = dawn_store_node_heartbeat(h->store, DAWN_VERSION, false, now, h->ids, n);
                 if (r == 0)
                         r = reclaimed = dawn_store_reclaim_expired(h->store, now);
                 r = dawn_commit_end(h->commit, r);
@@ -50,11 +54,15 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 int dawn_heartbeat_new(sd_event *loop, struct dawn_store *store, struct dawn_commit *commit,
-                       struct dawn_heartbeat **out)
+                       dawn_in_flight_fn in_flight, void *userdata, struct dawn_heartbeat **out)
 {
         struct dawn_heartbeat *h = calloc(1, sizeof(*h));
-        if (!h)
+        if (!h || !(h->ids = calloc(DAWN_HEARTBEAT_IDS_MAX, sizeof(*h->ids)))) {
+                free(h);
                 return -ENOMEM;
+        }
+        h->in_flight = in_flight;
+        h->in_flight_userdata = userdata;
         h->loop = sd_event_ref(loop);
         h->store = store;
         h->commit = commit;
@@ -76,6 +84,7 @@ struct dawn_heartbeat *dawn_heartbeat_free(struct dawn_heartbeat *h)
         dawn_ticket_cancel(&h->ticket);
         sd_event_source_disable_unref(h->timer);
         sd_event_unref(h->loop);
+        free(h->ids);
         free(h);
         return NULL;
 }

@@ -22,8 +22,16 @@
 
 struct dawn_heartbeat;
 
+/* What the node has in flight: up to max delivery ids into ids, how many
+ * (the outbox's, dawn_outbox_in_flight_ids). */
+typedef size_t (*dawn_in_flight_fn)(void *userdata, int64_t *ids, size_t max);
+/* The claims of the deliveries in flight this many at most are kept alive a
+ * beat; any more run out and are sent again (at least once). Far above any
+ * configured max_in_flight. */
+#define DAWN_HEARTBEAT_IDS_MAX 65536
+
 int dawn_heartbeat_new(sd_event *loop, struct dawn_store *store, struct dawn_commit *commit,
-                       struct dawn_heartbeat **out);
+                       dawn_in_flight_fn in_flight, void *userdata, struct dawn_heartbeat **out);
 /* NULL-safe; before the commit is freed. */
 struct dawn_heartbeat *dawn_heartbeat_free(struct dawn_heartbeat *h);
 

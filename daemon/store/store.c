@@ -172,6 +172,7 @@ enum stmt_id {
         ST_ERASE_REPLIES,
         /* several nodes (issue 15) */
         ST_NODE_BEAT,
+        ST_REQUEUE_CHANNEL,
         ST_NODES,
         ST_LEASE_EXTEND,
         ST_RECLAIM,
@@ -623,6 +624,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         /* one node: what is in flight is its own */
         [ST_NODES] = "SELECT id, started_at, heartbeat_at, version, (SELECT count(*) FROM outbox INDEXED BY outbox_in_flight"
                      " WHERE channel IN (" DAWN_STORE_CHANNELS ") AND state = 'in-flight') FROM nodes ORDER BY id",
+        /* one channel's, when a reload restarts it: the others keep theirs in flight */
+        [ST_REQUEUE_CHANNEL] = "UPDATE outbox INDEXED BY outbox_in_flight SET state = 'pending', updated_at = ?1"
+                               " WHERE channel = ?3 AND state = 'in-flight'",
         /* ST_LEASE_EXTEND, ST_RECLAIM: PostgreSQL's only (one SQLite node claims nothing) */
         [ST_REACHED_ALL] = "SELECT subscriber, max(revision) FROM outbox WHERE alert_id = ?1 AND channel = 'sms'"
                            " AND recipient = ?2 AND action = 'publish' AND state IN ('sent', 'delivered')"
@@ -649,6 +653,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "  ELSE a.issued_at END AS first_report_at"                                                           \
         " FROM alerts a WHERE a.type IN ('batch', 'cluster', 'nfod') AND a.updated_at >= ?1 LIMIT ?3) x"      \
         " WHERE out_at >= ?1 AND out_at < ?2) "
+/* the database's clock in µs: every node's claims are timed by the same one */
+#define PG_NOW_USEC "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 /* a JSON array of ids, bound as text */
 #define PG_IDS "(SELECT jsonb_array_elements_text(?1::jsonb))"
 
@@ -671,20 +677,37 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                           " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
                           " AND o.purpose = 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3"
                           " FOR UPDATE OF o SKIP LOCKED",
-        /* the claim: this node's, until its lease runs out (its heartbeat extends it) */
+        /* The claim: this node's, until its lease (?4) runs out on the database's clock, which
+         * every node reads alike, whatever their own clocks say. Its heartbeat extends it for
+         * what the node still has in flight. */
         [ST_STARTED] = "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, updated_at = ?2,"
-                       " claimed_by = ?3, claimed_until = ?4 WHERE id = ?1 AND state IN ('pending', 'retrying')",
+                       " claimed_by = ?3, claimed_until = " PG_NOW_USEC " + ?4"
+                       " WHERE id = ?1 AND state IN ('pending', 'retrying')",
+        /* a result for a row in flight only from the node that holds its claim: one taken over
+         * after its lease ran out (and sent again) is the new claimant's to finish */
+        [ST_FINISHED] = "UPDATE outbox SET state = ?2, last_error = ?3, next_at = ?4, updated_at = ?5, claimed_by = NULL"
+                        " WHERE id = ?1 AND ((state = 'in-flight' AND claimed_by = ?6)"
+                        " OR (?2 IN ('pending', 'failed') AND state IN ('pending', 'retrying')))"
+                        " RETURNING channel",
         /* at a start: this node's own claims go back (it was not answered for them), and
          * any whose node's lease ran out; never another live node's */
         [ST_REQUEUE] = "UPDATE outbox SET state = 'pending', updated_at = ?1, claimed_by = NULL"
-                       " WHERE state = 'in-flight' AND (claimed_by = ?2 OR claimed_by IS NULL OR claimed_until < ?1)",
+                       " WHERE state = 'in-flight' AND (claimed_by = ?2 OR claimed_by IS NULL"
+                       " OR claimed_until < " PG_NOW_USEC ")",
+        [ST_REQUEUE_CHANNEL] = "UPDATE outbox SET state = 'pending', updated_at = ?1, claimed_by = NULL"
+                               " WHERE channel = ?3 AND state = 'in-flight' AND claimed_by = ?2",
         [ST_NODES] = "SELECT n.id, n.started_at, n.heartbeat_at, n.version, (SELECT count(*) FROM outbox o"
                      " WHERE o.state = 'in-flight' AND o.claimed_by = n.id) FROM nodes n ORDER BY n.id",
-        [ST_LEASE_EXTEND] = "UPDATE outbox SET claimed_until = ?2 WHERE state = 'in-flight' AND claimed_by = ?1",
-        /* a dead node's claims: sent again by whoever finds them (at least once) */
+        /* only what the node still has in flight (?3: its ids, '{1,2}'): a claim whose result
+         * it recorded in a batch that did not commit is in no table of its own any more, and
+         * runs out to be sent again, not held for as long as the node lives */
+        [ST_LEASE_EXTEND] = "UPDATE outbox SET claimed_until = " PG_NOW_USEC " + ?2"
+                            " WHERE state = 'in-flight' AND claimed_by = ?1 AND id = ANY (CAST(?3 AS BIGINT[]))",
+        /* claims whose lease ran out, a dead node's or this one's own left behind: sent again by
+         * whoever finds them (at least once) */
         [ST_RECLAIM] = "UPDATE outbox SET state = 'retrying', next_at = 0, updated_at = ?1, claimed_by = NULL,"
                        " last_error = 'its node stopped answering: sent again' WHERE state = 'in-flight'"
-                       " AND claimed_until < ?1 AND claimed_by <> ?2",
+                       " AND claimed_until < " PG_NOW_USEC,
         [ST_ADD_CORROBORATION] = "INSERT INTO corroborations (alert_id, source, received_at, json) VALUES (?, ?, ?, ?)"
                                  " RETURNING id",
         [ST_ADD_DELIVERY] = "INSERT INTO outbox (alert_id, revision, subscriber, channel, recipient, action,"
@@ -1907,7 +1930,7 @@ int dawn_store_delivery_started(struct dawn_store *s, int64_t id, int64_t now)
         db_bind_int64(st, 1, id);
         db_bind_int64(st, 2, now);
         bind_text(st, 3, s->node);
-        db_bind_int64(st, 4, now + s->lease_usec);
+        db_bind_int64(st, 4, s->lease_usec);
         int r = run(s, st);
         /* not waiting any more (read and written in one transaction, so it never happens):
          * whatever it is now, it must not be sent */
@@ -1925,6 +1948,7 @@ int dawn_store_delivery_finished(struct dawn_store *s, int64_t id, enum dawn_del
         bind_text(st, 3, error);
         db_bind_int64(st, 4, next_at);
         db_bind_int64(st, 5, now);
+        bind_text(st, 6, s->node);
         /* from a live state only (the statement's WHERE) */
         int r = run_moved(s, st, -1, (int)state);
         return r < 0 ? r : 0;
@@ -1962,6 +1986,28 @@ int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel
         int n = (int)db_changes(s->db);
         ended_note(s, (int)channel, DAWN_DELIVERY_FAILED, n); /* from waiting */
         return n;
+}
+
+int dawn_store_requeue_channel(struct dawn_store *s, enum dawn_channel_kind channel, int64_t now)
+{
+        struct db_stmt *st = stmt(s, ST_REQUEUE_CHANNEL);
+        if (!st)
+                return -EIO;
+        db_bind_int64(st, 1, now);
+        bind_text(st, 2, s->node);
+        bind_text(st, 3, dawn_channel_name(channel));
+        int r = run(s, st);
+        if (r < 0)
+                return r;
+        int n = (int)db_changes(s->db);
+        if (channel != DAWN_CHANNEL_SMS)
+                return n;
+        /* SMS replies left in flight go back to the queue with the channel's texts */
+        if (!(st = stmt(s, ST_REPLY_REQUEUE)))
+                return -EIO;
+        db_bind_int64(st, 1, now);
+        r = run(s, st);
+        return r < 0 ? r : n + (int)db_changes(s->db);
 }
 
 int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)
@@ -3694,7 +3740,8 @@ int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_
 
 /* ---- several nodes (issue 15) ---- */
 
-int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool starting, int64_t now)
+int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool starting, int64_t now,
+                              const int64_t *in_flight, size_t n)
 {
         struct db_stmt *st = stmt(s, ST_NODE_BEAT);
         if (!st)
@@ -3705,14 +3752,28 @@ int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool st
         if (starting)
                 db_bind_int64(st, 4, now);
         int r = run(s, st);
-        if (r < 0 || s->db->ops->dialect != DB_DIALECT_POSTGRESQL)
+        if (r < 0 || s->db->ops->dialect != DB_DIALECT_POSTGRESQL || n == 0)
                 return r;
         /* alive: what this node has in flight stays its own for another lease */
-        if (!(st = stmt(s, ST_LEASE_EXTEND)))
-                return -EIO;
-        bind_text(st, 1, s->node);
-        db_bind_int64(st, 2, now + s->lease_usec);
-        return run(s, st);
+        char *ids = malloc(n * 21 + 3);
+        if (!ids)
+                return -ENOMEM;
+        size_t used = 0;
+        ids[used++] = '{';
+        for (size_t i = 0; i < n; i++)
+                used += (size_t)sprintf(ids + used, "%s%lld", i ? "," : "", (long long)in_flight[i]);
+        ids[used++] = '}';
+        ids[used] = '\0';
+        if ((st = stmt(s, ST_LEASE_EXTEND))) {
+                bind_text(st, 1, s->node);
+                db_bind_int64(st, 2, s->lease_usec);
+                bind_text(st, 3, ids);
+                r = run(s, st);
+        } else {
+                r = -EIO;
+        }
+        free(ids);
+        return r;
 }
 
 int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now)
@@ -3723,7 +3784,6 @@ int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now)
         if (!st)
                 return -EIO;
         db_bind_int64(st, 1, now);
-        bind_text(st, 2, s->node);
         int r = run(s, st);
         return r < 0 ? r : (int)db_changes(s->db);
 }
@@ -3757,4 +3817,9 @@ int dawn_store_nodes_json(struct dawn_store *s, int64_t now, cJSON *array)
 int64_t dawn_store_lease_usec(const struct dawn_store *s)
 {
         return s->lease_usec;
+}
+
+int dawn_store_last_error(struct dawn_store *s)
+{
+        return db_last_error(s->db);
 }

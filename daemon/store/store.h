@@ -50,6 +50,8 @@ int dawn_store_open_with(const struct dawn_store_options *o, struct dawn_store *
 struct dawn_store *dawn_store_close(struct dawn_store *s);
 /* The last SQLite error message, for logs. */
 const char *dawn_store_errmsg(struct dawn_store *s);
+/* The -errno of the store's last failed call, or 0 if it did not fail. */
+int dawn_store_last_error(struct dawn_store *s);
 
 int dawn_store_begin(struct dawn_store *s);
 /* 0, or -errno and the transaction is gone (rolled back). */
@@ -185,6 +187,10 @@ int dawn_store_fail_expired(struct dawn_store *s, enum dawn_channel_kind channel
                             const char *reason, int64_t now);
 /* At start-up: deliveries left in flight by a crash go back to pending. */
 int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now);
+/* The same for one channel, stopped by a reload: this node's deliveries in
+ * flight on it (and for SMS the replies) wait again; the channels it keeps
+ * running keep theirs in flight. How many, or -errno. */
+int dawn_store_requeue_channel(struct dawn_store *s, enum dawn_channel_kind channel, int64_t now);
 int dawn_store_deliveries_json(struct dawn_store *s, const char *alert_id, cJSON *array);
 /* {"mqtt": {"pending": 3, "delivered": 10, ...}, ...} */
 int dawn_store_queue_counts(struct dawn_store *s, cJSON *object);
@@ -584,12 +590,14 @@ int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_
 /* dawnctl status lists at most this many nodes */
 #define DAWN_STORE_NODES_MAX 64
 /* This node is alive (and started now, if starting): its row in the nodes
- * table, and on PostgreSQL its claims' leases run another
- * DAWN_STORE_LEASE_USEC. 0 or -errno. */
-int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool starting, int64_t now);
-/* Deliveries another node claimed whose lease ran out (it died, or lost the
- * database) wait again, to be sent by whoever takes them: how many, or
- * -errno. Nothing on SQLite, where one node claims nothing. */
+ * table, and on PostgreSQL the claims on in_flight[0..n), what it still has
+ * in flight, run another lease (from the database's clock). 0 or -errno. */
+int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool starting, int64_t now,
+                              const int64_t *in_flight, size_t n);
+/* Deliveries whose claim's lease ran out (their node died or lost the
+ * database, or this node recorded their result in a batch that did not
+ * commit) wait again, to be sent by whoever takes them: how many, or -errno.
+ * Nothing on SQLite, where one node claims nothing. */
 int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now);
 /* The nodes seen, each {node, this, started_at, heartbeat_at,
  * heartbeat_age_seconds, version, in_flight}: how many, or -errno. */

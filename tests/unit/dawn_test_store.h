@@ -72,7 +72,8 @@ static UNUSED void pg_admin(const char *statement)
 /* Opens the fixture's store (again, after a close: the same file or database),
  * as dawnd node "node": another connection, as another dawnd on the same
  * PostgreSQL database would have. */
-static UNUSED int fixture_open_node(struct fixture *f, const char *node, struct dawn_store **out)
+static UNUSED int fixture_open_lease(struct fixture *f, const char *node, int64_t lease_usec,
+                                     struct dawn_store **out)
 {
         if (!f->pg) {
                 struct dawn_store_options o = { .backend = DAWN_STORE_SQLITE, .path = f->path, .node = node };
@@ -80,8 +81,14 @@ static UNUSED int fixture_open_node(struct fixture *f, const char *node, struct 
         }
         char conninfo[512];
         snprintf(conninfo, sizeof(conninfo), "%s dbname=dawn options='-csearch_path=%s'", test_pg(), f->pg_db);
-        struct dawn_store_options o = { .backend = DAWN_STORE_POSTGRESQL, .conninfo = conninfo, .node = node };
+        struct dawn_store_options o = { .backend = DAWN_STORE_POSTGRESQL, .conninfo = conninfo, .node = node,
+                                        .lease_usec = lease_usec };
         return dawn_store_open_with(&o, out);
+}
+
+static UNUSED int fixture_open_node(struct fixture *f, const char *node, struct dawn_store **out)
+{
+        return fixture_open_lease(f, node, 0, out);
 }
 
 static UNUSED int fixture_open(struct fixture *f, struct dawn_store **out)

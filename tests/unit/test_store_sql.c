@@ -8,12 +8,12 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <unistd.h>
 
 #include "alert.h"
 #include "store.h"
 
 #define NOW (INT64_C(1800000000) * 1000000) /* 2027-01-15 */
-#define LEASE DAWN_STORE_LEASE_USEC /* the fixture opens with the default */
 
 static void test_every_statement_prepares(void **state)
 {
@@ -91,12 +91,12 @@ static const cJSON *node_named(const cJSON *nodes, const char *id)
 static void test_the_node_is_listed(void **state)
 {
         struct fixture *f = *state;
-        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", true, NOW), 0);
+        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", true, NOW, NULL, 0), 0);
         alert_with_text(f->s);
         int64_t id = 0;
         assert_int_equal(due(f->s, NOW, &id), 1);
         assert_int_equal(dawn_store_delivery_started(f->s, id, NOW), 0);
-        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", false, NOW + 10000000), 0);
+        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", false, NOW + 10000000, &id, 1), 0);
         cJSON *nodes = cJSON_CreateArray();
         assert_int_equal(dawn_store_nodes_json(f->s, NOW + 12000000, nodes), 1);
         const cJSON *me = node_named(nodes, "test");
@@ -131,31 +131,73 @@ static void test_two_nodes_never_take_one_delivery(void **state)
         dawn_store_close(b);
 }
 
-/* A node that stops beating loses its claims when its lease runs out: another
- * node finds them and they wait again, to be sent (at least once); before
- * that, and never for a live node, nothing moves. */
+/* reclaim_expired(s) until it finds n claims whose lease ran out: 0 once it has, -1
+ * if none ran out in 10 s (the leases here are 1 s, on the database's clock) */
+static int reclaim_within(struct dawn_store *s, int n)
+{
+        for (int i = 0; i < 200; i++) {
+                int r = dawn_store_reclaim_expired(s, NOW);
+                assert_true(r >= 0);
+                if (r >= n)
+                        return 0;
+                usleep(50 * 1000);
+        }
+        return -1;
+}
+
+/* A node that stops beating loses its claims when their lease runs out (on the
+ * database's clock): another node finds them and they wait again, to be sent (at
+ * least once). Its late result then changes nothing: the row is the new
+ * claimant's. Before that, and never for a claim a live node still has in flight,
+ * nothing moves. */
 static void test_a_silent_nodes_claims_go_out_again(void **state)
 {
         struct fixture *f = *state;
         SQLITE_ONLY_NOT(f);
-        struct dawn_store *b = NULL;
-        assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
-        alert_with_text(f->s);
+        struct dawn_store *a = NULL, *b = NULL;
+        assert_int_equal(fixture_open_lease(f, "node-a", 1000000, &a), 0);
+        assert_int_equal(fixture_open_lease(f, "node-b", 1000000, &b), 0);
+        alert_with_text(a);
         int64_t id = 0;
-        assert_int_equal(due(f->s, NOW, &id), 1);
-        assert_int_equal(dawn_store_delivery_started(f->s, id, NOW), 0);
-        assert_int_equal(dawn_store_reclaim_expired(b, NOW + LEASE - 1), 0);
-        /* a beat extends the lease */
-        assert_int_equal(dawn_store_node_heartbeat(f->s, "0.1.0", false, NOW + LEASE / 2), 0);
-        assert_int_equal(dawn_store_reclaim_expired(b, NOW + LEASE + 1), 0);
-        /* then silence */
-        assert_int_equal(dawn_store_reclaim_expired(f->s, NOW + 2 * LEASE), 0); /* not its own */
-        assert_int_equal(dawn_store_reclaim_expired(b, NOW + 2 * LEASE), 1);
-        assert_int_equal(due(b, NOW + 2 * LEASE, NULL), 1);
+        assert_int_equal(due(a, NOW, &id), 1);
+        assert_int_equal(dawn_store_delivery_started(a, id, NOW), 0);
+        assert_int_equal(dawn_store_reclaim_expired(b, NOW), 0);
+        /* a beat for what a has in flight keeps it a's */
+        assert_int_equal(dawn_store_node_heartbeat(a, "0.1.0", false, NOW, &id, 1), 0);
+        assert_int_equal(dawn_store_reclaim_expired(b, NOW), 0);
+        /* then silence: b takes it back, and sends it */
+        assert_int_equal(reclaim_within(b, 1), 0);
+        assert_int_equal(due(b, NOW, NULL), 1);
         char *why = sql_text(f, "SELECT state || ': ' || last_error FROM outbox");
         assert_string_equal(why, "retrying: its node stopped answering: sent again");
         free(why);
+        assert_int_equal(dawn_store_delivery_started(b, id, NOW), 0);
+        /* a's late answer finishes nothing of b's */
+        assert_int_equal(dawn_store_delivery_finished(a, id, DAWN_DELIVERY_RETRYING, "late", NOW, NOW), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE state = 'in-flight' AND claimed_by = 'node-b'"), 1);
+        assert_int_equal(dawn_store_delivery_finished(b, id, DAWN_DELIVERY_SENT, NULL, 0, NOW), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE state = 'sent'"), 1);
+        dawn_store_close(a);
         dawn_store_close(b);
+}
+
+/* A claim a live node no longer has in flight (its result was in a batch that did
+ * not commit) is not kept alive by its beats: it runs out and is sent again, by the
+ * node itself if it is alone, not held for as long as the node lives. */
+static void test_a_claim_left_behind_is_not_held(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        struct dawn_store *a = NULL;
+        assert_int_equal(fixture_open_lease(f, "node-a", 1000000, &a), 0);
+        alert_with_text(a);
+        int64_t id = 0;
+        assert_int_equal(due(a, NOW, &id), 1);
+        assert_int_equal(dawn_store_delivery_started(a, id, NOW), 0);
+        assert_int_equal(dawn_store_node_heartbeat(a, "0.1.0", false, NOW, NULL, 0), 0); /* nothing in flight */
+        assert_int_equal(reclaim_within(a, 1), 0);
+        assert_int_equal(due(a, NOW, NULL), 1);
+        dawn_store_close(a);
 }
 
 /* At its start a node takes back what it had in flight, never another live
@@ -212,6 +254,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_the_node_is_listed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_nodes_never_take_one_delivery, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_silent_nodes_claims_go_out_again, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_claim_left_behind_is_not_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_restart_takes_back_only_its_own, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_nodes_get_two_alert_ids, setup, teardown),
         };
