@@ -30,11 +30,9 @@ start_smtp
 # node A to die in the middle of it
 gw_fault '{"rules":[{"match":{"api":"notify"},"action":"delay","seconds":0.02}]}'
 
-subs=""
-for i in $(seq 1 $N); do
-        subs="$subs{ id = \"hostel-$i\"; kind = \"hostel\"; area = \"winchester\"; sms = [ \"+4477009$(printf %05d "$i")\" ]; },
-"
-done
+subs=$(for i in $(seq 1 $N); do
+        printf '{ id = "hostel-%d"; kind = "hostel"; area = "winchester"; sms = [ "+4477009%05d" ]; },\n' "$i" "$i"
+done)
 printf 'ph-token-a\n' >"$T/ph.token"
 HTTP_LISTEN="127.0.0.1:$(free_port)"
 write_delivery_config "rate_per_minute = 0; max_in_flight = $IN_FLIGHT;" "" "$subs" \
@@ -138,7 +136,7 @@ sys.exit(0 if n[\"node-a\"][\"heartbeat_age_seconds\"] >= $LEASE and n[\"node-a\
 check "B's log says it sent A's claims again" grep -q "claimed by a node that stopped answering" "$T/dawnd-b.log"
 
 # ---- PostgreSQL restarted mid-intake (node B: A is gone) ----
-REPORTS=150
+REPORTS=100
 : >"$T/answers"
 (for i in $(seq 1 $REPORTS); do
         code=$(curl -s -o "$T/r.json" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer ph-token-a" \
