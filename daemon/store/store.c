@@ -215,6 +215,49 @@ enum stmt_id {
 _Static_assert(DAWN_TYPE_COUNT == 3, "SUMMARY_WINDOW names every alert type");
 _Static_assert(DAWN_PROPOSAL_REVISION_BASE == 100000000, "SUMMARY_WINDOW leaves review notices out");
 
+/* What each of the panel's figures reads of the window w: the same on both backends, whose
+ * windows differ only in how they read the revisions' JSON (SUMMARY_WINDOW, PG_SUMMARY_WINDOW). */
+#define SUMMARY_ALERTS_OF_W                                                                                    \
+        "SELECT type, grade, area, out_at,"                                                                   \
+        " CASE WHEN type = 'cluster' OR first_rev > 1 THEN first_report_at END FROM w"                          \
+        " ORDER BY out_at LIMIT ?3"
+#define SUMMARY_DELIVERIES_OF_W                                                                                \
+        "SELECT channel, state, sum(n) FROM ("                                                                \
+        " SELECT o.channel AS channel, o.state AS state, count(*) AS n FROM w"                                 \
+        "  JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"                                      \
+        "  GROUP BY o.channel, o.state"                                                                       \
+        " UNION ALL SELECT t.channel, t.state, sum(t.deliveries) FROM w"                                      \
+        "  JOIN delivery_totals t ON t.alert_id = w.id WHERE w.pruned_at IS NOT NULL"                         \
+        "  GROUP BY t.channel, t.state) d"                                                                    \
+        " GROUP BY channel, state ORDER BY channel, state LIMIT ?3"
+#define SUMMARY_DELIVERY_TIMES_OF_W                                                                            \
+        "SELECT o.channel, o.updated_at - o.created_at FROM w"                                                \
+        " JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"                                       \
+        " AND o.state IN ('delivered', 'sent')"                                                               \
+        " UNION ALL SELECT d.channel, d.usec FROM w"                                                          \
+        " JOIN delivery_times d ON d.alert_id = w.id WHERE w.pruned_at IS NOT NULL"                           \
+        " LIMIT ?3"
+/* one row per (alert, subscriber) that the alert was queued for by the subscriber's own
+ * rules: the time from the first queueing to the first acknowledgement, or NULL */
+#define SUMMARY_ACKS_OF_W                                                                                      \
+        ", due AS (SELECT o.alert_id AS alert_id, o.subscriber AS subscriber,"                                \
+        "  min(o.created_at) AS queued FROM w JOIN outbox o ON o.alert_id = w.id"                             \
+        "  WHERE o.purpose = 'alert' AND o.action = 'publish' AND o.revision < 100000000"                      \
+        "  AND o.subscriber <> '' GROUP BY o.alert_id, o.subscriber)"                                         \
+        " SELECT subscriber, (SELECT min(k.at) FROM acks k WHERE k.alert_id = due.alert_id"                   \
+        "  AND k.subscriber = due.subscriber) - queued FROM due LIMIT ?3"
+#define SUMMARY_ESCALATIONS_OF_W                                                                               \
+        "SELECT e.state, count(*) FROM w JOIN escalations e ON e.alert_id = w.id GROUP BY e.state LIMIT ?3"
+
+/* The due deliveries of a channel, professional (purpose <> 'public') or public texts:
+ * PostgreSQL's adds FOR UPDATE ... SKIP LOCKED (stmt_sql_pg). */
+#define DUE_SQL(purpose)                                                                                       \
+        "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"                  \
+        " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o INDEXED BY outbox_waiting"        \
+        " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"                            \
+        " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"                     \
+        " AND o.purpose " purpose " 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3"
+
 static const char *const stmt_sql[ST_COUNT] = {
         [ST_NEXT_SEQ] = "SELECT coalesce(max(seq), 0) + 1 FROM alerts",
         [ST_INSERT_ALERT] = "INSERT INTO alerts (id, seq, fingerprint, status, grade, revision, issued_at,"
@@ -264,16 +307,8 @@ static const char *const stmt_sql[ST_COUNT] = {
          * outbox_waiting in its own order (channel, next_at, id) and stops at its LIMIT,
          * where the one query read and sorted every due row to return a few (a backlog of
          * 100,000 rows was read whole for each 256 sent). */
-        [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
-                    " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o INDEXED BY outbox_waiting"
-                   " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
-                   " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                   " AND o.purpose <> 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3",
-        [ST_DUE_PUBLIC] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
-                          " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o INDEXED BY outbox_waiting"
-                          " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
-                          " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                          " AND o.purpose = 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3",
+        [ST_DUE] = DUE_SQL("<>"),
+        [ST_DUE_PUBLIC] = DUE_SQL("="),
         [ST_NEXT_DUE] = "SELECT min(next_at) FROM outbox WHERE channel = ? AND state IN ('pending', 'retrying')",
         /* only from the states the transition table (outbox.c) allows: the outbox's own
          * results never overwrite what a receipt decided (delivered, failed) */
@@ -558,33 +593,11 @@ static const char *const stmt_sql[ST_COUNT] = {
         [ST_ESC_COUNT_WAITING] = "SELECT count(*) FROM escalations WHERE state = 'waiting'",
         [ST_ESC_LOAD] = "SELECT started_at, decided_at, state FROM escalations WHERE alert_id = ?1 AND subscriber = ?2",
         /* ---- the panel's summary: reads only, each bounded by LIMIT ?3 ---- */
-        [ST_SUMMARY_ALERTS] = SUMMARY_WINDOW "SELECT type, grade, area, out_at,"
-                              " CASE WHEN type = 'cluster' OR first_rev > 1 THEN first_report_at END FROM w"
-                              " ORDER BY out_at LIMIT ?3",
-        [ST_SUMMARY_DELIVERIES] = SUMMARY_WINDOW "SELECT channel, state, sum(n) FROM ("
-                                  " SELECT o.channel AS channel, o.state AS state, count(*) AS n FROM w"
-                                  "  JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
-                                  "  GROUP BY o.channel, o.state"
-                                  " UNION ALL SELECT t.channel, t.state, sum(t.deliveries) FROM w"
-                                  "  JOIN delivery_totals t ON t.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
-                                  "  GROUP BY t.channel, t.state)"
-                                  " GROUP BY channel, state ORDER BY channel, state LIMIT ?3",
-        [ST_SUMMARY_DELIVERY_TIMES] = SUMMARY_WINDOW "SELECT o.channel, o.updated_at - o.created_at FROM w"
-                                      " JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
-                                      " AND o.state IN ('delivered', 'sent')"
-                                      " UNION ALL SELECT d.channel, d.usec FROM w"
-                                      " JOIN delivery_times d ON d.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
-                                      " LIMIT ?3",
-        /* one row per (alert, subscriber) that the alert was queued for by the subscriber's own
-         * rules: the time from the first queueing to the first acknowledgement, or NULL */
-        [ST_SUMMARY_ACKS] = SUMMARY_WINDOW ", due AS (SELECT o.alert_id AS alert_id, o.subscriber AS subscriber,"
-                            "  min(o.created_at) AS queued FROM w JOIN outbox o ON o.alert_id = w.id"
-                            "  WHERE o.purpose = 'alert' AND o.action = 'publish' AND o.revision < 100000000"
-                            "  AND o.subscriber <> '' GROUP BY o.alert_id, o.subscriber)"
-                            " SELECT subscriber, (SELECT min(k.at) FROM acks k WHERE k.alert_id = due.alert_id"
-                            "  AND k.subscriber = due.subscriber) - queued FROM due LIMIT ?3",
-        [ST_SUMMARY_ESCALATIONS] = SUMMARY_WINDOW "SELECT e.state, count(*) FROM w"
-                                   " JOIN escalations e ON e.alert_id = w.id GROUP BY e.state LIMIT ?3",
+        [ST_SUMMARY_ALERTS] = SUMMARY_WINDOW SUMMARY_ALERTS_OF_W,
+        [ST_SUMMARY_DELIVERIES] = SUMMARY_WINDOW SUMMARY_DELIVERIES_OF_W,
+        [ST_SUMMARY_DELIVERY_TIMES] = SUMMARY_WINDOW SUMMARY_DELIVERY_TIMES_OF_W,
+        [ST_SUMMARY_ACKS] = SUMMARY_WINDOW SUMMARY_ACKS_OF_W,
+        [ST_SUMMARY_ESCALATIONS] = SUMMARY_WINDOW SUMMARY_ESCALATIONS_OF_W,
         [ST_SUMMARY_PEOPLE] = "SELECT (SELECT count(*) FROM sms_optouts),"
                               " (SELECT count(*) FROM sms_optouts WHERE since >= ?1 AND since < ?2),"
                               " (SELECT count(DISTINCT number) FROM public_subscribers),"
@@ -665,18 +678,8 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
         [ST_NEXT_PROPOSAL_SEQ] = "SELECT nextval('proposal_seq')",
         /* a due row another node is claiming (its batch has it locked) is skipped, not
          * waited for: the loop never waits on another node */
-        [ST_DUE] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
-                   " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o"
-                   " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
-                   " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                   " AND o.purpose <> 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3"
-                   " FOR UPDATE OF o SKIP LOCKED",
-        [ST_DUE_PUBLIC] = "SELECT o.id, o.alert_id, o.revision, o.subscriber, o.recipient, o.action, o.state,"
-                          " o.attempts, o.created_at, r.json, o.purpose, o.about FROM outbox o"
-                          " JOIN revisions r ON r.alert_id = o.alert_id AND r.revision = o.revision"
-                          " WHERE o.channel = ?1 AND o.state IN ('pending', 'retrying') AND o.next_at <= ?2"
-                          " AND o.purpose = 'public' AND o.id < ?4 ORDER BY o.next_at, o.id LIMIT ?3"
-                          " FOR UPDATE OF o SKIP LOCKED",
+        [ST_DUE] = DUE_SQL("<>") " FOR UPDATE OF o SKIP LOCKED",
+        [ST_DUE_PUBLIC] = DUE_SQL("=") " FOR UPDATE OF o SKIP LOCKED",
         /* The claim: this node's, until its lease (?4) runs out on the database's clock, which
          * every node reads alike, whatever their own clocks say. Its heartbeat extends it for
          * what the node still has in flight. */
@@ -839,31 +842,11 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                            " WHERE k.alert_id = a.id AND k.subscriber = o.subscriber)"
                            " GROUP BY a.id, o.subscriber, e.alert_id, e.subscriber"
                            " ORDER BY a.seq DESC, o.subscriber LIMIT ?1",
-        [ST_SUMMARY_ALERTS] = PG_SUMMARY_WINDOW "SELECT type, grade, area, out_at,"
-                              " CASE WHEN type = 'cluster' OR first_rev > 1 THEN first_report_at END FROM w"
-                              " ORDER BY out_at LIMIT ?3",
-        [ST_SUMMARY_DELIVERIES] = PG_SUMMARY_WINDOW "SELECT channel, state, sum(n) FROM ("
-                                  " SELECT o.channel AS channel, o.state AS state, count(*) AS n FROM w"
-                                  "  JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
-                                  "  GROUP BY o.channel, o.state"
-                                  " UNION ALL SELECT t.channel, t.state, sum(t.deliveries) FROM w"
-                                  "  JOIN delivery_totals t ON t.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
-                                  "  GROUP BY t.channel, t.state) d"
-                                  " GROUP BY channel, state ORDER BY channel, state LIMIT ?3",
-        [ST_SUMMARY_DELIVERY_TIMES] = PG_SUMMARY_WINDOW "SELECT o.channel, o.updated_at - o.created_at FROM w"
-                                      " JOIN outbox o ON o.alert_id = w.id WHERE w.pruned_at IS NULL"
-                                      " AND o.state IN ('delivered', 'sent')"
-                                      " UNION ALL SELECT d.channel, d.usec FROM w"
-                                      " JOIN delivery_times d ON d.alert_id = w.id WHERE w.pruned_at IS NOT NULL"
-                                      " LIMIT ?3",
-        [ST_SUMMARY_ACKS] = PG_SUMMARY_WINDOW ", due AS (SELECT o.alert_id AS alert_id, o.subscriber AS subscriber,"
-                            "  min(o.created_at) AS queued FROM w JOIN outbox o ON o.alert_id = w.id"
-                            "  WHERE o.purpose = 'alert' AND o.action = 'publish' AND o.revision < 100000000"
-                            "  AND o.subscriber <> '' GROUP BY o.alert_id, o.subscriber)"
-                            " SELECT subscriber, (SELECT min(k.at) FROM acks k WHERE k.alert_id = due.alert_id"
-                            "  AND k.subscriber = due.subscriber) - queued FROM due LIMIT ?3",
-        [ST_SUMMARY_ESCALATIONS] = PG_SUMMARY_WINDOW "SELECT e.state, count(*) FROM w"
-                                   " JOIN escalations e ON e.alert_id = w.id GROUP BY e.state LIMIT ?3",
+        [ST_SUMMARY_ALERTS] = PG_SUMMARY_WINDOW SUMMARY_ALERTS_OF_W,
+        [ST_SUMMARY_DELIVERIES] = PG_SUMMARY_WINDOW SUMMARY_DELIVERIES_OF_W,
+        [ST_SUMMARY_DELIVERY_TIMES] = PG_SUMMARY_WINDOW SUMMARY_DELIVERY_TIMES_OF_W,
+        [ST_SUMMARY_ACKS] = PG_SUMMARY_WINDOW SUMMARY_ACKS_OF_W,
+        [ST_SUMMARY_ESCALATIONS] = PG_SUMMARY_WINDOW SUMMARY_ESCALATIONS_OF_W,
         [ST_REPLY_ADD] = "INSERT INTO sms_replies (number, body, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)"
                          " RETURNING id",
         [ST_REPLY_MOVE] = "UPDATE sms_replies SET state = ?3, last_error = ?4, next_at = ?5, updated_at = ?6,"
