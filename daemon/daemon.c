@@ -390,7 +390,8 @@ static int open_store(struct dawn_daemon *d)
                 return r;
         const struct dawn_config *c = d->ways.config;
         struct dawn_store_options o = { .backend = c->store_backend, .conninfo = c->store_conninfo,
-                                        .node = c->node_id, .lease_usec = (int64_t)c->store_lease_usec };
+                                        .node = c->node_id, .lease_usec = (int64_t)c->store_lease_usec,
+                                        .timeout_usec = (int64_t)c->store_timeout_usec };
         char *password = NULL;
         if (c->store_backend == DAWN_STORE_POSTGRESQL) {
                 /* what status and the log show: libpq's conninfo, which config.c keeps free of passwords */

@@ -64,7 +64,7 @@ static const char *const top_keys[] = {
         "daemon", "areas", "grading", "dedup", "expiry", "channels", "sources", "subscribers", "retention",
         "escalation", "area_details", "public", "cap", "store", NULL,
 };
-static const char *const store_keys[] = { "backend", "conninfo", "password_file", "lease", NULL };
+static const char *const store_keys[] = { "backend", "conninfo", "password_file", "lease", "timeout", NULL };
 static const char *const daemon_keys[] = {
         "state_dir", "control_socket", "control_group", "control_socket_mode", "http_listen", "timezone",
         "dashboard_dir", "dashboard_broker_url", "http_header_timeout", "allowed_origins", "trusted_proxies", "node_id",
@@ -836,12 +836,16 @@ static void load_store(struct loader *l, config_setting_t *root)
         config_setting_t *ls = opt_duration(l, g, "lease", &c->store_lease_usec);
         if (ls && (c->store_lease_usec < 3 * SEC || c->store_lease_usec > 600 * SEC))
                 fail(l, ls, "%s must be from 3s to 10m (a node's claims outlive it by this much)", path_of(l, ls, NULL));
+        config_setting_t *ts = opt_duration(l, g, "timeout", &c->store_timeout_usec);
+        if (ts && (c->store_timeout_usec < 1 * SEC || c->store_timeout_usec > 60 * SEC))
+                fail(l, ts, "%s must be from 1s to 1m (the event loop waits at most this for the database)",
+                     path_of(l, ts, NULL));
         config_setting_t *ci = opt_string(l, g, "conninfo", &c->store_conninfo, true);
         config_setting_t *pw = opt_string(l, g, "password_file", &c->store_password_file, true);
         if (c->store_backend != DAWN_STORE_POSTGRESQL) {
-                if (ci || pw || ls)
-                        fail(l, ci ? ci : pw ? pw : ls, "%s is only for backend = \"postgresql\"",
-                             path_of(l, ci ? ci : pw ? pw : ls, NULL));
+                config_setting_t *only = ci ? ci : pw ? pw : ls ? ls : ts;
+                if (only)
+                        fail(l, only, "%s is only for backend = \"postgresql\"", path_of(l, only, NULL));
                 return;
         }
         if (!ci) {
@@ -1952,6 +1956,7 @@ static int set_defaults(struct dawn_config *c, const char *path)
         c->mqtt.client_id = strdup("dawnd");
         c->node_id = default_node_id();
         c->store_lease_usec = 60 * SEC;
+        c->store_timeout_usec = 5 * SEC;
         if (default_cap_sender(c) < 0)
                 return -ENOMEM;
         if (!c->path || !c->state_dir || !c->control_socket || !c->control_group || !c->http_listen ||
@@ -2428,6 +2433,7 @@ bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *runni
                       strcmp(fresh->node_id, running->node_id) != 0 ||
                       fresh->store_backend != running->store_backend ||
                       fresh->store_lease_usec != running->store_lease_usec ||
+                      fresh->store_timeout_usec != running->store_timeout_usec ||
                       !str_equal(fresh->store_conninfo, running->store_conninfo) ||
                       !str_equal(fresh->store_password_file, running->store_password_file) ||
                       strcmp(fresh->control_socket, running->control_socket) != 0 ||
@@ -2445,6 +2451,9 @@ bool dawn_config_keep_fixed(struct dawn_config *fresh, struct dawn_config *runni
         uint64_t lease = fresh->store_lease_usec;
         fresh->store_lease_usec = running->store_lease_usec;
         running->store_lease_usec = lease;
+        uint64_t timeout = fresh->store_timeout_usec;
+        fresh->store_timeout_usec = running->store_timeout_usec;
+        running->store_timeout_usec = timeout;
         return differ;
 }
 

@@ -153,6 +153,7 @@ struct dawn_config {
         char *store_conninfo;      /* libpq's conninfo, PostgreSQL only */
         char *store_password_file; /* PostgreSQL only; NULL: libpq's own (.pgpass, peer) */
         uint64_t store_lease_usec; /* PostgreSQL only: a node's claims outlive its last heartbeat by this; 60s */
+        uint64_t store_timeout_usec; /* PostgreSQL only: the longest the loop waits for one answer; 5s */
 
         /* daemon = { ... } */
         char *state_dir;         /* default DAWN_DEFAULT_STATE_DIR */

@@ -13,12 +13,22 @@
  *   error: it is a failed commit (-EIO), and the rollback hook runs;
  * - errors by SQLSTATE: 23xxx constraint -EEXIST, 53100 disk full -ENOSPC,
  *   40001 / 40P01 / 55P03 -EBUSY, a lost connection or a server shutting down
- *   -EAGAIN (temporary: the caller may try again once it is back). */
+ *   -EAGAIN (temporary: the caller may try again once it is back);
+ * - waiting: dawnd has one event loop, and a blocking libpq call on a
+ *   database that stopped answering (a host gone, a network split: no RST,
+ *   so TCP would wait for many minutes) would stall every way in. Every
+ *   query is sent without blocking and its answer waited for with poll() up
+ *   to store.timeout; past it the connection is dropped and made again, and
+ *   the call fails -EAGAIN. The server cancels its own statement a little
+ *   before (statement_timeout), so a slow but live database answers an error
+ *   rather than losing the connection. */
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "store.h"
@@ -37,6 +47,9 @@ struct pg_db {
         void (*rolled_back)(void *userdata);
         void *rolled_back_userdata;
         bool resetting; /* the connection was lost: PQresetStart() began making it again */
+        uint64_t reset_started; /* CLOCK_MONOTONIC usec, for the deadline of making it again */
+        bool broken;    /* an answer did not come in time: the connection is dropped at the next call */
+        int64_t timeout_usec; /* the longest the loop waits for one answer (store.timeout) */
         bool away;      /* lost and not back yet: said once when lost, once when back */
         /* The first error the open transaction met outside a savepoint that undid it:
          * PostgreSQL then aborts the whole transaction, and its COMMIT answers ROLLBACK,
@@ -64,10 +77,18 @@ struct pg_stmt {
 
 static bool in_tx_status(PGTransactionStatusType t);
 
+/* The transaction state, as far as dawnd can still use it: a connection
+ * given up on (no answer in time) has no transaction any more, whatever
+ * libpq last saw. */
+static PGTransactionStatusType tx_status(struct pg_db *d)
+{
+        return d->broken ? PQTRANS_UNKNOWN : PQtransactionStatus(d->conn);
+}
+
 static void note_error(struct pg_db *d, int r, const char *msg)
 {
         d->last_error = r;
-        if (!d->tx_error && d->conn && in_tx_status(PQtransactionStatus(d->conn)))
+        if (!d->tx_error && d->conn && in_tx_status(tx_status(d)))
                 d->tx_error = r;
         snprintf(d->errmsg, sizeof(d->errmsg), "%s", msg && *msg ? msg : "PostgreSQL error");
         /* libpq's messages end in a newline; the log adds its own */
@@ -79,7 +100,7 @@ static void note_error(struct pg_db *d, int r, const char *msg)
 /* What a failed result means, in the store's -errno. */
 static int pg_to_errno(struct pg_db *d, const PGresult *res)
 {
-        if (PQstatus(d->conn) != CONNECTION_OK)
+        if (d->broken || PQstatus(d->conn) != CONNECTION_OK)
                 return -EAGAIN;
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         if (!state)
@@ -95,6 +116,8 @@ static int pg_to_errno(struct pg_db *d, const PGresult *res)
                 return -EAGAIN;
         if (strcmp(state, "25006") == 0) /* read_only_sql_transaction: a standby after a failover */
                 return -EAGAIN;
+        if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout, the server too slow now */
+                return -EBUSY;
         return -EIO;
 }
 
@@ -107,7 +130,7 @@ static bool in_tx_status(PGTransactionStatusType t)
  * COMMIT that kept it, was rolled back: tell the store. */
 static void after_call(struct pg_db *d, bool was_in_tx, bool committed)
 {
-        if (was_in_tx && !committed && !in_tx_status(PQtransactionStatus(d->conn)) && d->rolled_back)
+        if (was_in_tx && !committed && !in_tx_status(tx_status(d)) && d->rolled_back)
                 d->rolled_back(d->rolled_back_userdata);
 }
 
@@ -185,15 +208,126 @@ static bool ends_with(const char *s, const char *suffix)
         return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Waits until the connection's socket is ready for events, or the deadline.
+ * False at the deadline (or if the socket is gone). */
+static bool wait_socket(struct pg_db *d, short events, uint64_t deadline)
+{
+        int fd = PQsocket(d->conn);
+        if (fd < 0)
+                return false;
+        for (;;) {
+                uint64_t now = now_usec();
+                if (now >= deadline)
+                        return false;
+                struct pollfd p = { .fd = fd, .events = events };
+                int ms = (int)((deadline - now + 999) / 1000);
+                int n = poll(&p, 1, ms);
+                if (n > 0)
+                        return true;
+                if (n < 0 && errno != EINTR)
+                        return false;
+        }
+}
+
+/* The database did not answer in time: the connection is given up (its
+ * transaction, if any, is gone: the server rolls it back when it sees the
+ * socket closed) and made again at the next call. */
+static PGresult *give_up(struct pg_db *d, PGresult *partial)
+{
+        PQclear(partial);
+        d->broken = true;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "PostgreSQL did not answer within %lld ms; connecting again",
+                 (long long)(d->timeout_usec / 1000));
+        note_error(d, -EAGAIN, msg);
+        if (!d->away)
+                fprintf(stderr, "dawnd: store: %s\n", msg);
+        return NULL;
+}
+
+/* The result of the query just sent (sent: what PQsend* returned), as
+ * PQexec() gives it (the first error, else the last result), waited for up
+ * to the deadline without blocking in libpq. NULL: no answer (the error is
+ * noted, or the connection is bad). */
+static PGresult *answer(struct pg_db *d, int sent, int64_t wait_usec)
+{
+        if (!sent)
+                return NULL;
+        uint64_t deadline = now_usec() + (uint64_t)wait_usec;
+        int f;
+        while ((f = PQflush(d->conn)) > 0) {
+                /* the server may be sending while it reads: take that in, or both wait */
+                if (!wait_socket(d, POLLOUT | POLLIN, deadline))
+                        return give_up(d, NULL);
+                if (!PQconsumeInput(d->conn))
+                        return NULL;
+        }
+        if (f < 0)
+                return NULL;
+        PGresult *kept = NULL;
+        for (;;) {
+                while (PQisBusy(d->conn)) {
+                        if (!wait_socket(d, POLLIN, deadline))
+                                return give_up(d, kept);
+                        if (!PQconsumeInput(d->conn)) {
+                                PQclear(kept);
+                                return NULL;
+                        }
+                }
+                PGresult *res = PQgetResult(d->conn);
+                if (!res)
+                        return kept;
+                ExecStatusType st = kept ? PQresultStatus(kept) : PGRES_EMPTY_QUERY;
+                if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR) {
+                        PQclear(res);
+                        continue;
+                }
+                PQclear(kept);
+                kept = res;
+        }
+}
+
+static PGresult *run_sql(struct pg_db *d, const char *sql)
+{
+        return answer(d, PQsendQuery(d->conn, sql), d->timeout_usec);
+}
+
+/* The error message of a failed result; libpq's for a connection that
+ * failed, or ours when the answer did not come in time. */
+static const char *result_error(struct pg_db *d, const PGresult *res)
+{
+        if (res)
+                return PQresultErrorMessage(res);
+        if (d->broken)
+                return d->errmsg;
+        return PQerrorMessage(d->conn);
+}
+
 static void ignore_notice(void *userdata, const char *message);
 
 /* The session settings, on every connection made */
 static void session_setup(struct pg_db *d)
 {
+        /* answers are waited for with poll(), never inside libpq (answer()) */
+        PQsetnonblocking(d->conn, 1);
         /* "relation already exists, skipping" and the like: nothing an operator acts on */
         PQsetNoticeProcessor(d->conn, ignore_notice, NULL);
-        /* a statement stuck behind another node's lock waits at most this, then fails (EBUSY) */
-        PQclear(PQexec(d->conn, "SET lock_timeout = '5s'"));
+        /* The server gives up on a statement a little before dawnd gives up on the
+         * server, so that a slow but live database answers "canceled" (EBUSY: this
+         * batch is refused) and keeps the connection; a statement stuck behind
+         * another node's lock waits at most half of that. */
+        int64_t ms = d->timeout_usec / 1000;
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SET statement_timeout = %lld; SET lock_timeout = %lld",
+                 (long long)(ms > 1500 ? ms - 500 : ms * 3 / 4), (long long)(ms / 2));
+        PQclear(run_sql(d, sql));
 }
 
 /* Whether the connection is there to use. A lost one (the server restarted, a
@@ -204,12 +338,19 @@ static void session_setup(struct pg_db *d)
  * the old connection are prepared again (generation). */
 static bool connected(struct pg_db *d)
 {
-        if (!d->resetting && PQstatus(d->conn) == CONNECTION_OK)
+        if (!d->resetting && !d->broken && PQstatus(d->conn) == CONNECTION_OK)
                 return true;
+        /* libpq leaves the time a connection may take to the caller of PQresetPoll():
+         * a host that takes the TCP connection and never answers (a stopped server)
+         * would keep it waiting for ever, so it starts again after store.timeout */
+        if (d->resetting && now_usec() - d->reset_started > (uint64_t)d->timeout_usec)
+                d->resetting = false;
         if (!d->resetting) {
                 if (!d->away)
                         fprintf(stderr, "dawnd: store: the PostgreSQL connection was lost; making it again\n");
                 d->away = true;
+                d->broken = false; /* PQresetStart() closes the socket given up on */
+                d->reset_started = now_usec();
                 if (!PQresetStart(d->conn)) {
                         note_error(d, -EAGAIN, PQerrorMessage(d->conn));
                         return false;
@@ -222,7 +363,7 @@ static bool connected(struct pg_db *d)
                 d->generation++;
                 session_setup(d);
                 fprintf(stderr, "dawnd: store: the PostgreSQL connection is back\n");
-                return true;
+                return !d->broken;
         case PGRES_POLLING_FAILED:
                 d->resetting = false; /* the next call starts again */
                 note_error(d, -EAGAIN, PQerrorMessage(d->conn));
@@ -237,19 +378,19 @@ static int prepare_on_server(struct pg_db *d, struct pg_stmt *st)
 {
         if (!connected(d))
                 return d->last_error;
-        bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
-        PGresult *res = PQprepare(d->conn, st->name, st->sql, st->nparams, NULL);
+        bool was_in_tx = in_tx_status(tx_status(d));
+        PGresult *res = answer(d, PQsendPrepare(d->conn, st->name, st->sql, st->nparams, NULL), d->timeout_usec);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                note_error(d, pg_to_errno(d, res), PQresultErrorMessage(res));
+                note_error(d, pg_to_errno(d, res), result_error(d, res));
                 PQclear(res);
                 after_call(d, was_in_tx, false);
                 return d->last_error;
         }
         PQclear(res);
         /* the columns a row will have, known before it runs, as SQLite knows them */
-        res = PQdescribePrepared(d->conn, st->name);
+        res = answer(d, PQsendDescribePrepared(d->conn, st->name), d->timeout_usec);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                note_error(d, pg_to_errno(d, res), PQresultErrorMessage(res));
+                note_error(d, pg_to_errno(d, res), result_error(d, res));
                 PQclear(res);
                 after_call(d, was_in_tx, false);
                 return d->last_error;
@@ -303,10 +444,11 @@ static void pg_finalize(struct db_stmt *s)
         struct pg_db *d = DB(s->db);
         pg_reset(s);
         /* the server keeps a prepared statement until its connection ends */
-        if (st->prepared_on && st->prepared_on == d->generation && PQstatus(d->conn) == CONNECTION_OK) {
+        if (st->prepared_on && st->prepared_on == d->generation && !d->broken && !d->resetting &&
+            PQstatus(d->conn) == CONNECTION_OK) {
                 char sql[48];
                 snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
-                PQclear(PQexec(d->conn, sql));
+                PQclear(run_sql(d, sql));
         }
         free(st->sql);
         free(st);
@@ -344,12 +486,14 @@ static int pg_step(struct db_stmt *s)
                 return d->last_error;
         if (st->prepared_on != d->generation && prepare_on_server(d, st) < 0)
                 return d->last_error;
-        bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
-        PGresult *res = PQexecPrepared(d->conn, st->name, st->nparams, (const char *const *)st->params, NULL, NULL,
-                                       0);
+        bool was_in_tx = in_tx_status(tx_status(d));
+        PGresult *res = answer(d,
+                               PQsendQueryPrepared(d->conn, st->name, st->nparams, (const char *const *)st->params,
+                                                   NULL, NULL, 0),
+                               d->timeout_usec);
         ExecStatusType status = PQresultStatus(res);
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-                note_error(d, pg_to_errno(d, res), PQresultErrorMessage(res));
+                note_error(d, pg_to_errno(d, res), result_error(d, res));
                 PQclear(res);
                 after_call(d, was_in_tx, false);
                 return d->last_error;
@@ -427,8 +571,8 @@ static int pg_exec(struct db *db, const char *sql)
         struct pg_db *d = DB(db);
         if (!connected(d))
                 return d->last_error;
-        bool was_in_tx = in_tx_status(PQtransactionStatus(d->conn));
-        PGresult *res = PQexec(d->conn, sql);
+        bool was_in_tx = in_tx_status(tx_status(d));
+        PGresult *res = run_sql(d, sql);
         ExecStatusType status = PQresultStatus(res);
         int r = 0;
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
@@ -437,7 +581,7 @@ static int pg_exec(struct db *db, const char *sql)
                 r = d->tx_error ? d->tx_error : -EIO; /* the transaction had failed: COMMIT rolled it back */
         if (r < 0)
                 note_error(d, r, r == -EIO && status == PGRES_COMMAND_OK ? "the transaction was rolled back"
-                                                                        : PQresultErrorMessage(res));
+                                                                        : result_error(d, res));
         else
                 d->last_error = 0;
         PQclear(res);
@@ -453,7 +597,7 @@ static int pg_begin(struct db *db)
 
 static bool pg_in_transaction(struct db *db)
 {
-        return in_tx_status(PQtransactionStatus(DB(db)->conn));
+        return in_tx_status(tx_status(DB(db)));
 }
 
 static int pg_last_error(struct db *db)
@@ -572,17 +716,24 @@ static const char *const migrations[] = {
 /* Any number, the same in every dawnd: the lock two nodes starting at once
  * take, so that one migrates and the other finds it done. */
 #define MIGRATION_LOCK "4470281001"
+#define MIGRATION_TIMEOUT_USEC (120 * 1000000LL)
 
 static int pg_migrate(struct db *db)
 {
+        /* at start, before any client is served: another node's migration (the lock)
+         * and this one's DDL may take longer than a statement ever should */
+        int64_t timeout = DB(db)->timeout_usec;
+        DB(db)->timeout_usec = timeout > MIGRATION_TIMEOUT_USEC ? timeout : MIGRATION_TIMEOUT_USEC;
         int r = pg_begin(db);
+        if (r == 0)
+                r = pg_exec(db, "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0");
         if (r == 0)
                 r = pg_exec(db, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")");
         if (r == 0)
                 r = pg_exec(db, "CREATE TABLE IF NOT EXISTS dawn_schema (version INTEGER NOT NULL)");
         int version = 0;
         if (r == 0) {
-                PGresult *res = PQexec(DB(db)->conn, "SELECT max(version) FROM dawn_schema");
+                PGresult *res = run_sql(DB(db), "SELECT max(version) FROM dawn_schema");
                 if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
                         version = atoi(PQgetvalue(res, 0, 0));
                 else if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -603,9 +754,10 @@ static int pg_migrate(struct db *db)
                         r = pg_exec(db, set_version);
         }
         if (r == 0)
-                return pg_exec(db, "COMMIT");
-        if (pg_in_transaction(db))
+                r = pg_exec(db, "COMMIT");
+        else if (pg_in_transaction(db))
                 pg_exec(db, "ROLLBACK");
+        DB(db)->timeout_usec = timeout;
         return r;
 }
 
@@ -673,6 +825,7 @@ int db_pg_open(const struct dawn_store_options *o, struct db **out)
                 return -EAGAIN;
         }
         d->generation = 1;
+        d->timeout_usec = o->timeout_usec > 0 ? o->timeout_usec : DAWN_STORE_TIMEOUT_USEC;
         session_setup(d);
         *out = &d->base;
         return 0;

@@ -45,7 +45,12 @@ struct dawn_store_options {
         const char *password; /* PostgreSQL: read from password_file, or NULL (.pgpass, peer) */
         const char *node;     /* this dawnd's node id: its application_name, its claims */
         int64_t lease_usec;   /* its claims' lease; 0: DAWN_STORE_LEASE_USEC */
+        int64_t timeout_usec; /* PostgreSQL: the longest the loop waits for one answer; 0: DAWN_STORE_TIMEOUT_USEC */
 };
+/* store.timeout's default: a live database answers any of the store's
+ * statements in milliseconds; one that has not answered in this is treated
+ * as away (the connection is made again), so the loop is never held longer. */
+#define DAWN_STORE_TIMEOUT_USEC (5 * 1000000LL)
 int dawn_store_open_with(const struct dawn_store_options *o, struct dawn_store **out);
 struct dawn_store *dawn_store_close(struct dawn_store *s);
 /* The last SQLite error message, for logs. */

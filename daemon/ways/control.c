@@ -447,16 +447,23 @@ static cJSON *cmd_status(struct dawn_ways *ways, const struct dawn_peer *p, cons
                 cJSON_AddNumberToObject(s, "active_alerts", open);
         cJSON *channels = cJSON_AddObjectToObject(s, "channels");
         dawn_outbox_status(ways->outbox, channels);
-        cJSON *queue = cJSON_AddObjectToObject(s, "deliveries");
-        int r = dawn_store_queue_counts(ways->store, queue);
-        /* the dawnd nodes on this store: on SQLite this one; on PostgreSQL every node seen */
-        cJSON *nodes = cJSON_AddArrayToObject(s, "nodes");
+        /* status is what an officer asks when something is wrong: with the store away
+         * (PostgreSQL failing over, silent) it still answers, with what dawnd itself
+         * knows, and says why the store's figures are missing rather than showing none */
+        cJSON *queue = cJSON_CreateObject();
+        int r = queue ? dawn_store_queue_counts(ways->store, queue) : -ENOMEM;
         if (r >= 0)
-                r = dawn_store_nodes_json(ways->store, dawn_now_usec(), nodes);
-        if (r < 0) {
-                cJSON_Delete(s);
-                return answer_store_error(ways, r);
-        }
+                cJSON_AddItemToObject(s, "deliveries", queue);
+        else
+                cJSON_Delete(queue);
+        /* the dawnd nodes on this store: on SQLite this one; on PostgreSQL every node seen */
+        cJSON *nodes = r >= 0 ? cJSON_CreateArray() : NULL;
+        if (nodes && (r = dawn_store_nodes_json(ways->store, dawn_now_usec(), nodes)) >= 0)
+                cJSON_AddItemToObject(s, "nodes", nodes);
+        else
+                cJSON_Delete(nodes);
+        if (open < 0 || r < 0)
+                cJSON_AddStringToObject(s, "store_error", r == -ENOMEM ? "out of memory" : dawn_store_errmsg(ways->store));
         cJSON *ans = answer_ok();
         cJSON_AddItemToObject(ans, "status", s);
         return ans;

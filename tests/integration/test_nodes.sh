@@ -13,6 +13,10 @@
 # - PostgreSQL restarted in the middle of a stream of reports: every "ok"
 #   survives, every refusal says "temporary", and dawnd takes reports again
 #   once the database is back, without a restart.
+# - PostgreSQL that stops answering (every process of it stopped: a host gone
+#   silent or a network split, where no reset ever comes): the control socket
+#   and /healthz still answer, a report is refused as temporary rather than
+#   left hanging, and once it answers again reports are taken.
 # Always on PostgreSQL, a throwaway cluster of its own (it is restarted).
 DAWN_TEST_STORE=postgresql
 unset DAWN_TEST_PG
@@ -22,6 +26,7 @@ unset DAWN_TEST_PG
 N=2000
 LEASE=3
 IN_FLIGHT=8
+STORE_TIMEOUT=2
 
 start_broker
 start_gateway
@@ -38,7 +43,7 @@ HTTP_LISTEN="127.0.0.1:$(free_port)"
 write_delivery_config "rate_per_minute = 0; max_in_flight = $IN_FLIGHT;" "" "$subs" \
         "sources = ( { id = \"portsmouth-ph\"; role = \"issuer\"; token_file = \"$T/ph.token\"; } );"
 cat >>"$T/dawn.conf" <<EOC
-store = { backend = "postgresql"; conninfo = "$PG_CONNINFO"; lease = "${LEASE}s"; };
+store = { backend = "postgresql"; conninfo = "$PG_CONNINFO"; lease = "${LEASE}s"; timeout = "${STORE_TIMEOUT}s"; };
 EOC
 API_A="http://$HTTP_LISTEN"
 # node B: the same config, its own node id, state folder, socket and HTTP port
@@ -169,5 +174,36 @@ code=$(curl -s -o "$T/after.json" -w '%{http_code}' --max-time 10 -H "Authorizat
         "$API_B/v1/alerts")
 check "a report after the restart is taken" test "$code" = 201
 check "B's log says the connection was made again" grep -q "the PostgreSQL connection is back" "$T/dawnd-b.log"
+
+# ---- PostgreSQL stops answering: no reset, no refusal, silence ----
+pg_processes() { # the postmaster and every process it started
+        local pm
+        pm=$(head -1 "$PG_OWN/data/postmaster.pid")
+        echo "$pm" $(pgrep -P "$pm")
+}
+silenced=$(pg_processes)
+trap 'kill -CONT $silenced 2>/dev/null; kill $B_PID 2>/dev/null; wait $B_PID 2>/dev/null; cleanup' EXIT
+kill -STOP $silenced
+code=$(curl -s -o "$T/silent.json" -w '%{http_code}' --max-time $((STORE_TIMEOUT * 3 + 5)) \
+        -H "Authorization: Bearer ph-token-a" -H 'Content-Type: application/json' \
+        -d '{"type":"nfod","area":"fareham","source_ref":"while-silent"}' "$API_B/v1/alerts")
+check "a report while PostgreSQL is silent is refused, not left hanging ($code)" test "$code" = 503
+check "and the refusal says temporary" grep -q '"temporary":true' "$T/silent.json"
+for i in 1 2 3; do
+        check "dawnctl status answers while PostgreSQL is silent ($i)" \
+                timeout $((STORE_TIMEOUT + 3)) "$DAWNCTL" --socket "$SOCK_B" status
+        check "/healthz answers while PostgreSQL is silent ($i)" \
+                curl -s -o /dev/null --max-time $((STORE_TIMEOUT + 3)) "$API_B/healthz"
+done
+check "B's log says PostgreSQL did not answer" grep -q "did not answer within" "$T/dawnd-b.log"
+kill -CONT $silenced
+take_after_silence() {
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Authorization: Bearer ph-token-a" \
+                -H 'Content-Type: application/json' \
+                -d '{"type":"nfod","area":"fareham","source_ref":"after-silence"}' "$API_B/v1/alerts")" = 201 ]
+}
+check "once PostgreSQL answers again, a report is taken" wait_for take_after_silence 30
+check "the report refused while it was silent was not stored" \
+        test "$(store_sql "SELECT count(*) FROM submissions WHERE source_ref = 'while-silent'")" = 0
 check "the store is intact" test "$(store_intact)" = ok
 finish
