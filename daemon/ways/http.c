@@ -686,7 +686,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!rq->processed) {
                 process(rq);
                 rq->processed = true;
-                if (rq->waiting) {
+                if (rq->waiting || rq->alerts) {
                         /* answered from on_commit, once what it did is durable */
                         MHD_suspend_connection(conn);
                         rq->suspended = true;
@@ -732,6 +732,56 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static int on_kick(sd_event_source *s, void *userdata)
 {
         run_mhd(userdata);
+        return 0;
+}
+
+/* ---- batches of reports, a slice a turn ---- */
+
+void http_slicing_add(struct request *rq)
+{
+        struct dawn_http *h = rq->h;
+        rq->slice_next = NULL;
+        if (h->slicing_tail)
+                h->slicing_tail->slice_next = rq;
+        else
+                h->slicing = rq;
+        h->slicing_tail = rq;
+        sd_event_source_set_enabled(h->slice, SD_EVENT_ONESHOT);
+}
+
+/* A batch all taken: answered now if nothing it wrote waits for a commit,
+ * else by on_commit once it has. */
+static void batch_taken(struct request *rq)
+{
+        if (rq->waiting)
+                return;
+        http_finish(rq);
+        if (rq->suspended) {
+                rq->suspended = false;
+                MHD_resume_connection(rq->conn);
+                sd_event_source_set_enabled(rq->h->kick, SD_EVENT_ONESHOT);
+        }
+}
+
+/* Takes one slice of the first batch in line, which then goes to the back:
+ * two partners' batches are taken in turn, and between slices the loop
+ * serves everyone else (this source's priority is below theirs). */
+static int on_slice(sd_event_source *s, void *userdata)
+{
+        struct dawn_http *h = userdata;
+        struct request *rq = h->slicing;
+        if (!rq)
+                return 0;
+        h->slicing = rq->slice_next;
+        if (!h->slicing)
+                h->slicing_tail = NULL;
+        rq->slice_next = NULL;
+        if (http_post_alerts_slice(rq))
+                batch_taken(rq);
+        else
+                http_slicing_add(rq);
+        if (h->slicing)
+                sd_event_source_set_enabled(h->slice, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -912,6 +962,13 @@ int dawn_http_new(struct dawn_ways *ways, int fd, struct dawn_http **out)
         if (r >= 0)
                 r = sd_event_source_set_enabled(h->kick, SD_EVENT_OFF);
         if (r >= 0)
+                r = sd_event_add_defer(ways->loop, &h->slice, on_slice, h);
+        /* after every ready client and timer, before the group commit (idle) */
+        if (r >= 0)
+                r = sd_event_source_set_priority(h->slice, SD_EVENT_PRIORITY_NORMAL + 1);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(h->slice, SD_EVENT_OFF);
+        if (r >= 0)
                 r = sd_event_add_io(ways->loop, &h->accept_io, fd, EPOLLIN, on_accept, h);
         if (r >= 0)
                 r = sd_event_add_time(ways->loop, &h->accept_pause, CLOCK_MONOTONIC, UINT64_MAX, 0,
@@ -984,6 +1041,17 @@ struct dawn_http *dawn_http_free(struct dawn_http *h)
                 while (h->relays)
                         dawn_ws_relay_close(h->relays->relay);
                 MHD_run(h->mhd);
+                /* batches still being taken are taken to the end: the loop will not turn again */
+                while (h->slicing) {
+                        struct request *rq = h->slicing;
+                        h->slicing = rq->slice_next;
+                        if (!h->slicing)
+                                h->slicing_tail = NULL;
+                        rq->slice_next = NULL;
+                        while (!http_post_alerts_slice(rq))
+                                ;
+                        batch_taken(rq);
+                }
                 /* answers waiting for the group commit hear its outcome now, while they can still be sent */
                 for (struct request *rq = h->requests; rq; rq = rq->next)
                         if (rq->waiting) {
@@ -1020,6 +1088,7 @@ struct dawn_http *dawn_http_free(struct dawn_http *h)
         sd_event_source_disable_unref(h->io);
         sd_event_source_disable_unref(h->timer);
         sd_event_source_disable_unref(h->kick);
+        sd_event_source_disable_unref(h->slice);
         secrets_clear(&h->secrets);
         free(h);
         return NULL;

@@ -77,6 +77,22 @@ int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn repo
 int dawn_http_alerts_body_admit(const char *body, size_t len, dawn_http_admit_fn admit, dawn_http_report_fn report,
                                 void *userdata, struct dawn_http_answer *out);
 
+/* The same in slices, so that a batch of a thousand reports does not keep
+ * the one event loop from everyone else (a status, a dashboard, another
+ * partner) for as long as they take: one object, a refusal, or an error is
+ * answered at once as above; a batch admitted sets *batch instead (out
+ * untouched), to be taken by dawn_http_batch_step(). */
+struct dawn_http_batch;
+int dawn_http_alerts_body_begin(const char *body, size_t len, dawn_http_admit_fn admit, dawn_http_report_fn report,
+                                void *userdata, struct dawn_http_answer *out, struct dawn_http_batch **batch);
+/* Hands up to max more of the batch's reports to report(). 1 while some
+ * remain; 0 when all are taken (out as dawn_http_alerts_body gives it, and
+ * *batch freed and NULL); -ENOMEM (*batch freed and NULL). */
+int dawn_http_batch_step(struct dawn_http_batch **batch, dawn_http_report_fn report, void *userdata, int max,
+                         struct dawn_http_answer *out);
+/* NULL-safe. */
+void dawn_http_batch_free(struct dawn_http_batch *b);
+
 /* The refusal of n alerts (n 0: of one request) that source's limit does
  * not let through now, as HTTP (429) and MQTT ingest answer it: the error,
  * "temporary": true and "retry_after" (seconds, also in *retry_seconds);

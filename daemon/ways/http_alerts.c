@@ -62,43 +62,81 @@ static int admitted(int n, dawn_http_admit_fn admit, void *userdata, struct dawn
         return 1;
 }
 
-static int batch_reports(const cJSON *doc, dawn_http_admit_fn admit, dawn_http_report_fn report, void *userdata,
-                         struct dawn_http_answer *out)
+struct dawn_http_batch {
+        cJSON *doc;         /* the parsed array */
+        const cJSON *next;  /* the next report to take, NULL when all are */
+        int index;          /* its place */
+        cJSON *results;     /* the answers so far, in order */
+};
+
+void dawn_http_batch_free(struct dawn_http_batch *b)
+{
+        if (!b)
+                return;
+        cJSON_Delete(b->doc);
+        cJSON_Delete(b->results);
+        free(b);
+}
+
+/* Checks a batch's size and asks admit(); then it is taken report by
+ * report (dawn_http_batch_step). Owns doc. */
+static int batch_begin(cJSON *doc, dawn_http_admit_fn admit, void *userdata, struct dawn_http_answer *out,
+                       struct dawn_http_batch **batch)
 {
         int n = cJSON_GetArraySize(doc);
+        int r = 0;
         if (n == 0)
-                return body_refusal(out, 400, "invalid",
-                                    dawn_error_json("body", false, "the array is empty: send one or more alerts"));
-        if (n > DAWN_HTTP_MAX_BATCH)
-                return body_refusal(out, 413, "too_large",
-                                    dawn_error_json("body", false, "a batch of %d alerts is more than the limit of %d",
-                                                 n, DAWN_HTTP_MAX_BATCH));
-        if (admitted(n, admit, userdata, out))
+                r = body_refusal(out, 400, "invalid",
+                                 dawn_error_json("body", false, "the array is empty: send one or more alerts"));
+        else if (n > DAWN_HTTP_MAX_BATCH)
+                r = body_refusal(out, 413, "too_large",
+                                 dawn_error_json("body", false, "a batch of %d alerts is more than the limit of %d", n,
+                                              DAWN_HTTP_MAX_BATCH));
+        else if (admitted(n, admit, userdata, out) == 0) {
+                struct dawn_http_batch *b = calloc(1, sizeof(*b));
+                if (!b || !(b->results = cJSON_CreateArray())) {
+                        free(b);
+                        cJSON_Delete(doc);
+                        return -ENOMEM;
+                }
+                b->doc = doc;
+                b->next = doc->child;
+                *batch = b;
                 return 0;
-        cJSON *results = cJSON_CreateArray();
-        if (!results)
-                return -ENOMEM;
-        const cJSON *item;
-        int i = 0;
-        cJSON_ArrayForEach(item, doc) {
+        }
+        cJSON_Delete(doc);
+        return r;
+}
+
+int dawn_http_batch_step(struct dawn_http_batch **batch, dawn_http_report_fn report, void *userdata, int max,
+                         struct dawn_http_answer *out)
+{
+        struct dawn_http_batch *b = *batch;
+        for (int taken = 0; b->next && taken < max; taken++) {
                 int status = 0;
-                cJSON *a = report(item, i, &status, userdata);
+                cJSON *a = report(b->next, b->index, &status, userdata);
                 if (!a) {
                         status = 503;
                         a = dawn_error_json(NULL, true, "out of memory; try again");
                 }
                 if (!a) {
-                        cJSON_Delete(results);
+                        dawn_http_batch_free(b);
+                        *batch = NULL;
                         return -ENOMEM;
                 }
-                name_report_field(a, i);
-                cJSON_AddNumberToObject(a, "index", i);
+                name_report_field(a, b->index);
+                cJSON_AddNumberToObject(a, "index", b->index);
                 cJSON_AddNumberToObject(a, "http_status", status);
-                cJSON_AddItemToArray(results, a);
-                i++;
+                cJSON_AddItemToArray(b->results, a);
+                b->index++;
+                b->next = b->next->next;
         }
-        out->http_status = 200;
-        out->body = results;
+        if (b->next)
+                return 1;
+        *out = (struct dawn_http_answer){ .http_status = 200, .body = b->results };
+        b->results = NULL;
+        dawn_http_batch_free(b);
+        *batch = NULL;
         return 0;
 }
 
@@ -111,25 +149,36 @@ int dawn_http_alerts_body(const char *body, size_t len, dawn_http_report_fn repo
 int dawn_http_alerts_body_admit(const char *body, size_t len, dawn_http_admit_fn admit, dawn_http_report_fn report,
                                 void *userdata, struct dawn_http_answer *out)
 {
+        struct dawn_http_batch *batch = NULL;
+        int r = dawn_http_alerts_body_begin(body, len, admit, report, userdata, out, &batch);
+        while (r == 0 && batch)
+                r = dawn_http_batch_step(&batch, report, userdata, DAWN_HTTP_MAX_BATCH, out);
+        return r;
+}
+
+int dawn_http_alerts_body_begin(const char *body, size_t len, dawn_http_admit_fn admit, dawn_http_report_fn report,
+                                void *userdata, struct dawn_http_answer *out, struct dawn_http_batch **batch)
+{
         *out = (struct dawn_http_answer){ 0 };
+        *batch = NULL;
         size_t start = http_skip_space(body, 0, len);
         if (start == len)
                 return body_refusal(out, 400, "invalid",
                                     dawn_error_json("body", false, "the body is empty: send an alert object, or an "
                                                  "array of them"));
-        bool batch = body[start] == '[';
+        bool is_batch = body[start] == '[';
         bool too_large = false;
         cJSON *err = NULL;
         /* a batch is one level deeper: each of its alerts gets what one alert alone may use */
         cJSON *doc = dawn_json_parse_bounded(body, len, dawn_http_body_limit(body[start]),
-                                             DAWN_MAX_JSON_DEPTH + (batch ? 1 : 0), batch ? "a batch" : "one alert",
-                                             &too_large, &err);
+                                             DAWN_MAX_JSON_DEPTH + (is_batch ? 1 : 0),
+                                             is_batch ? "a batch" : "one alert", &too_large, &err);
         if (!doc)
                 return body_refusal(out, too_large ? 413 : 400, too_large ? "too_large" : "invalid", err);
+        if (is_batch)
+                return batch_begin(doc, admit, userdata, out, batch);
         int r;
-        if (batch)
-                r = batch_reports(doc, admit, report, userdata, out);
-        else if (!cJSON_IsObject(doc))
+        if (!cJSON_IsObject(doc))
                 r = body_refusal(out, 400, "invalid",
                                  dawn_error_json("body", false, "the body must be an alert object, or an array of them"));
         else if ((r = admitted(1, admit, userdata, out)) != 0)
@@ -293,6 +342,21 @@ static cJSON *report_to_intake(const cJSON *report, int index, int *http_status,
         return answer;
 }
 
+static void post_alerts_answer(struct request *rq, struct dawn_http_answer *ans)
+{
+        if (ans->rejected && strcmp(ans->rejected, "rate_limited") == 0) {
+                /* counted and logged by rate_admits() */
+        } else if (ans->rejected) {
+                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", ans->rejected);
+                const cJSON *e = cJSON_GetObjectItemCaseSensitive(ans->body, "error");
+                log_info("http: %s %s from %s refused (%d): %s", rq->method, rq->path, http_remote_of(rq),
+                         ans->http_status, cJSON_IsString(e) ? e->valuestring : ans->rejected);
+        }
+        rq->json = ans->body;
+        rq->json_status = (unsigned)ans->http_status;
+        rq->batch = cJSON_IsArray(ans->body);
+}
+
 void http_post_alerts(struct request *rq)
 {
         if (rq->too_large) {
@@ -300,22 +364,28 @@ void http_post_alerts(struct request *rq)
                 return;
         }
         struct dawn_http_answer ans;
-        if (dawn_http_alerts_body_admit(rq->body ? rq->body : "", rq->len, admit_reports, report_to_intake, rq,
-                                        &ans) < 0) {
+        if (dawn_http_alerts_body_begin(rq->body ? rq->body : "", rq->len, admit_reports, report_to_intake, rq,
+                                        &ans, &rq->alerts) < 0) {
                 http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory; try again");
                 return;
         }
-        if (ans.rejected && strcmp(ans.rejected, "rate_limited") == 0) {
-                /* counted and logged by rate_admits() */
-        } else if (ans.rejected) {
-                dawn_metrics_count(DAWN_M_INTAKE_REJECTED, "http", ans.rejected);
-                const cJSON *e = cJSON_GetObjectItemCaseSensitive(ans.body, "error");
-                log_info("http: %s %s from %s refused (%d): %s", rq->method, rq->path, http_remote_of(rq), ans.http_status,
-                         cJSON_IsString(e) ? e->valuestring : ans.rejected);
-        }
-        rq->json = ans.body;
-        rq->json_status = (unsigned)ans.http_status;
-        rq->batch = cJSON_IsArray(ans.body);
+        if (rq->alerts)
+                http_slicing_add(rq); /* answered once its last slice is taken and committed */
+        else
+                post_alerts_answer(rq, &ans);
+}
+
+bool http_post_alerts_slice(struct request *rq)
+{
+        struct dawn_http_answer ans;
+        int r = dawn_http_batch_step(&rq->alerts, report_to_intake, rq, HTTP_SLICE_REPORTS, &ans);
+        if (r > 0)
+                return false;
+        if (r < 0)
+                http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "out of memory; try again");
+        else
+                post_alerts_answer(rq, &ans);
+        return true;
 }
 
 /* What a source may see (RELIABILITY.md promise 9): the alerts it is a

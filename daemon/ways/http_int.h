@@ -129,6 +129,8 @@ struct dawn_http {
         sd_event_source *io;            /* MHD's epoll fd */
         sd_event_source *timer;         /* MHD's own timeouts */
         sd_event_source *kick;          /* a run after a resume, which the epoll fd may not show */
+        sd_event_source *slice;         /* takes the next slice of a batch of reports */
+        struct request *slicing, *slicing_tail; /* requests whose batch is being taken, in turn */
         int listen_fd;
         sd_event_source *accept_io;     /* dawnd accepts, then hands the connection to MHD */
         sd_event_source *accept_pause;  /* resumes accepting after running out of fds */
@@ -181,6 +183,8 @@ struct request {
         cJSON *json;                    /* decided, but waits for the commit */
         unsigned json_status;
         bool batch;                     /* json is an array of per-report results */
+        struct dawn_http_batch *alerts; /* a batch of reports still being taken, a slice a turn */
+        struct request *slice_next;     /* in h->slicing */
         char *twiml_reply;              /* Twilio inbound: the text to send back, or NULL */
         bool twiml;
         char *text;                     /* decided, not JSON (CAP's XML): waits for the commit as json does */
@@ -234,6 +238,15 @@ void http_refuse_too_large(struct request *rq);
 /* http_alerts.c: POST /v1/alerts, GET /v1/alerts[/<id>] */
 bool http_admit_source(struct request *rq);
 void http_post_alerts(struct request *rq);
+/* Reports a batch takes per turn of the loop: a status, a dashboard or
+ * another partner waits for at most this many (on PostgreSQL each is a few
+ * round trips), not for the whole batch. */
+#define HTTP_SLICE_REPORTS 16
+/* Takes the next HTTP_SLICE_REPORTS of rq's batch; true when it is all
+ * taken (the answer set, waiting for the commit as any other). */
+bool http_post_alerts_slice(struct request *rq);
+/* rq has a batch to take: a slice at each turn, in turn with any others. */
+void http_slicing_add(struct request *rq);
 void http_list_alerts(struct request *rq);
 void http_show_alert(struct request *rq);
 

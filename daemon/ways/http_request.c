@@ -128,8 +128,8 @@ static void on_commit(int r, void *userdata)
                         http_request_free(rq);
                 return;
         }
-        if (rq->waiting || !rq->processed)
-                return;
+        if (rq->waiting || !rq->processed || rq->alerts)
+                return; /* more to wait for, or a batch still being taken: answered when it ends */
         http_finish(rq);
         if (rq->suspended) {
                 rq->suspended = false;
@@ -257,10 +257,31 @@ void http_request_unlink(struct request *rq)
         rq->linked = false;
 }
 
+static void slicing_unlink(struct request *rq)
+{
+        struct dawn_http *h = rq->h;
+        struct request *prev = NULL;
+        for (struct request *q = h->slicing; q; prev = q, q = q->slice_next)
+                if (q == rq) {
+                        if (prev)
+                                prev->slice_next = rq->slice_next;
+                        else
+                                h->slicing = rq->slice_next;
+                        if (h->slicing_tail == rq)
+                                h->slicing_tail = prev;
+                        rq->slice_next = NULL;
+                        return;
+                }
+}
+
 void http_request_free(struct request *rq)
 {
         dawn_ticket_cancel(&rq->ticket); /* freed while waiting (shutdown): the commit must not call it */
         http_request_unlink(rq);
+        if (rq->alerts) {
+                slicing_unlink(rq);
+                dawn_http_batch_free(rq->alerts);
+        }
         if (rq->response)
                 MHD_destroy_response(rq->response);
         cJSON_Delete(rq->json);
