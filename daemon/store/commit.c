@@ -21,11 +21,16 @@ struct dawn_commit {
         sd_event_source *idle;     /* the loop has nothing else to do */
         sd_event_source *deadline; /* DAWN_COMMIT_MAX_WAIT_USEC after the batch opened */
         sd_event_source *soon;     /* full, lost, or tickets with nothing to wait for */
+        sd_event_source *outcome;  /* asks the store again whether a COMMIT whose answer was lost was kept */
 
         /* Queues with a sentinel, so that a ticket unlinks itself without
          * knowing which queue it is in. */
         struct dawn_ticket batch_tickets; /* wait for the open (or lost) batch */
         struct dawn_ticket free_tickets;  /* registered with no batch open: answered 0 */
+        struct dawn_ticket unknown_tickets; /* wait for the outcome of a COMMIT whose answer was lost */
+        uint64_t unknown_until;           /* then they hear -ETIMEDOUT */
+        bool unknown_kept;                /* that batch kept at least one write */
+        unsigned unknown_writes;
 
         struct {
                 dawn_after_write_fn fn;
@@ -104,6 +109,45 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+static void run_hooks(struct dawn_commit *c)
+{
+        for (size_t i = 0; i < c->n_hooks; i++)
+                c->hooks[i].fn(c->hooks[i].userdata);
+}
+
+/* Never "ok" for what was not kept, never "not stored" for what was: the
+ * tickets of a COMMIT whose answer was lost wait for the store to learn
+ * which (RELIABILITY.md: accepted means durable). */
+static int on_outcome(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        struct dawn_commit *c = userdata;
+        int r = dawn_store_commit_outcome(c->store);
+        if (r == -EAGAIN && usec < c->unknown_until) {
+                sd_event_source_set_time(s, usec + DAWN_COMMIT_OUTCOME_POLL_USEC);
+                sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                return 0;
+        }
+        int answer = r == 0 ? 0 : r == -ENOENT ? -EAGAIN : -ETIMEDOUT;
+        if (r == 0)
+                log_info("store: the commit of %u request(s) whose answer was lost was kept: they are answered ok",
+                         c->unknown_writes);
+        else if (r == -ENOENT)
+                log_info("store: the commit of %u request(s) whose answer was lost was not kept: they are answered "
+                         "\"not stored\"", c->unknown_writes);
+        else
+                log_error("store: whether the commit of %u request(s) whose answer was lost was kept is not known "
+                          "(%s): they are answered \"not confirmed\"", c->unknown_writes,
+                          r == -EAGAIN ? "the database stayed away" : strerror(-r));
+        if (r != 0 && r != -ENOENT)
+                dawn_store_commit_outcome_abandon(c->store);
+        struct dawn_ticket q;
+        queue_take(&q, &c->unknown_tickets);
+        answer_all(&q, answer);
+        if (r == 0 && c->unknown_kept)
+                run_hooks(c);
+        return 0;
+}
+
 int dawn_commit_new(sd_event *loop, struct dawn_store *store, dawn_store_fatal_fn fatal, void *userdata,
                     struct dawn_commit **out)
 {
@@ -116,6 +160,7 @@ int dawn_commit_new(sd_event *loop, struct dawn_store *store, dawn_store_fatal_f
         c->fatal_userdata = userdata;
         queue_init(&c->batch_tickets);
         queue_init(&c->free_tickets);
+        queue_init(&c->unknown_tickets);
         int r = sd_event_add_defer(loop, &c->idle, on_flush_source, c);
         /* idle priority: every ready client is read before the batch commits */
         if (r >= 0)
@@ -131,6 +176,10 @@ int dawn_commit_new(sd_event *loop, struct dawn_store *store, dawn_store_fatal_f
                 r = sd_event_add_time(loop, &c->deadline, CLOCK_MONOTONIC, UINT64_MAX, 1, on_deadline, c);
         if (r >= 0)
                 r = sd_event_source_set_enabled(c->deadline, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(loop, &c->outcome, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_outcome, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->outcome, SD_EVENT_OFF);
         if (r < 0) {
                 dawn_commit_free(c);
                 return r;
@@ -145,6 +194,9 @@ struct dawn_commit *dawn_commit_free(struct dawn_commit *c)
                 return NULL;
         if (c->open || c->lost || !queue_empty(&c->batch_tickets) || !queue_empty(&c->free_tickets))
                 dawn_commit_flush(c);
+        /* stopping: an outcome still unknown is not waited for */
+        answer_all(&c->unknown_tickets, -ETIMEDOUT);
+        sd_event_source_disable_unref(c->outcome);
         sd_event_source_disable_unref(c->idle);
         sd_event_source_disable_unref(c->soon);
         sd_event_source_disable_unref(c->deadline);
@@ -183,6 +235,8 @@ int dawn_commit_open(struct dawn_commit *c)
 {
         if (c->lost)
                 return c->lost;
+        if (!queue_empty(&c->unknown_tickets) && !c->open)
+                return -EAGAIN; /* the last COMMIT's outcome is not known yet: the database is away */
         if (c->open) {
                 if (dawn_store_in_transaction(c->store))
                         return 0;
@@ -280,7 +334,22 @@ int dawn_commit_flush(struct dawn_commit *c)
         } else if (c->open) {
                 c->open = false;
                 r = dawn_store_commit(c->store);
-                if (r < 0)
+                if (r == -EINPROGRESS && queue_empty(&c->unknown_tickets)) {
+                        log_error("store: the answer to the commit of %u request(s) was lost with the connection "
+                                  "(%s); learning whether it was kept before answering them", c->writes,
+                                  dawn_store_errmsg(c->store));
+                        queue_take(&c->unknown_tickets, &c->batch_tickets);
+                        c->unknown_kept = c->kept > 0;
+                        c->unknown_writes = c->writes;
+                        uint64_t now = 0;
+                        sd_event_now(c->loop, CLOCK_MONOTONIC, &now);
+                        c->unknown_until = now + DAWN_COMMIT_OUTCOME_USEC;
+                        sd_event_source_set_time(c->outcome, now + DAWN_COMMIT_OUTCOME_POLL_USEC);
+                        sd_event_source_set_enabled(c->outcome, SD_EVENT_ONESHOT);
+                } else if (r == -EINPROGRESS) {
+                        r = -ETIMEDOUT; /* one outcome at a time: cannot happen, since no batch opens meanwhile */
+                }
+                if (r < 0 && r != -EINPROGRESS)
                         log_error("store: commit of %u request(s) failed: %s (%s)", c->writes, strerror(-r),
                                   dawn_store_errmsg(c->store));
                 wrote = r == 0 && c->kept > 0;
@@ -293,12 +362,14 @@ int dawn_commit_flush(struct dawn_commit *c)
         queue_take(&idle, &c->free_tickets);
         answer_all(&batch, r);
         answer_all(&idle, 0);
-        for (size_t i = 0; wrote && i < c->n_hooks; i++)
-                c->hooks[i].fn(c->hooks[i].userdata);
+        if (wrote)
+                run_hooks(c);
+        if (r == -EINPROGRESS)
+                return r; /* neither failed nor kept yet */
 
         /* full, locked, or the database away for now (PostgreSQL restarting, failing over):
          * each batch is refused and the next one tried; anything else is an I/O error */
-        if (r < 0 && r != -ENOSPC && r != -EBUSY && r != -EAGAIN && c->fatal)
+        if (r < 0 && r != -ENOSPC && r != -EBUSY && r != -EAGAIN && r != -ETIMEDOUT && c->fatal)
                 c->fatal(r, c->fatal_userdata);
         return r;
 }

@@ -37,11 +37,20 @@
 /* ... and at the latest this long after it opened, even if the loop never
  * goes idle (a busy loop must not hold answers back for ever). */
 #define DAWN_COMMIT_MAX_WAIT_USEC (200 * 1000)
+/* A COMMIT whose answer was lost with the connection (PostgreSQL) may have
+ * been kept: its tickets wait while the store finds out, asking every
+ * DAWN_COMMIT_OUTCOME_POLL_USEC, for at most this long; then they hear
+ * -ETIMEDOUT ("not confirmed"). Meanwhile no batch opens (-EAGAIN): the
+ * database is away, and one outcome at a time is learned. */
+#define DAWN_COMMIT_OUTCOME_USEC (30 * 1000 * 1000)
+#define DAWN_COMMIT_OUTCOME_POLL_USEC (100 * 1000)
 
 struct dawn_commit;
 
 /* r is 0 once the batch the ticket waited for has committed (or when it had
- * nothing to wait for), else -errno: the batch rolled back. */
+ * nothing to wait for), else -errno: the batch rolled back; -ETIMEDOUT alone
+ * means it may or may not have been kept (its COMMIT's answer was lost and
+ * the outcome could not be learned in time). */
 typedef void (*dawn_answer_fn)(int r, void *owner);
 /* Run after every batch that committed at least one write (dawn_commit_end
  * with r >= 0): start sending, look at expiry times again. */

@@ -69,6 +69,15 @@ struct db_ops {
         int (*checkpoint_truncate)(struct db *db);
         int (*checkpoint_in_background)(struct db *db, const char *path);
         int (*limit_growth)(struct db *db, int pages);
+        /* After exec("COMMIT") answered -EINPROGRESS (the connection was lost
+         * with the COMMIT sent and its answer not in: it may have been kept):
+         * 0 it was, -ENOENT it was not (and now never will be), -EAGAIN not
+         * known yet (the database away: ask again), or another -errno when it
+         * cannot be known. */
+        int (*commit_outcome)(struct db *db);
+        /* Tests: the next COMMIT's answer is lost with the connection, after
+         * the COMMIT reached the server (sent) or before it did. */
+        void (*lose_next_commit)(struct db *db, bool sent);
 };
 
 struct db {

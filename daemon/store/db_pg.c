@@ -11,6 +11,16 @@
  *   here as SQLite's last insert rowid, not handed to the caller;
  * - a COMMIT in a transaction an error aborted answers "ROLLBACK", not an
  *   error: it is a failed commit (-EIO), and the rollback hook runs;
+ * - a COMMIT whose answer was lost with the connection may have been kept:
+ *   -EINPROGRESS, and commit_outcome() finds out. Each transaction inserts
+ *   a token of its own into dawn_commits as it begins; the outcome is learned
+ *   by inserting the same token again, on a new connection, in a transaction
+ *   of its own: a conflict means the lost one committed; if the insert goes
+ *   in, it did not, and now never can (its token is taken). The insert waits
+ *   for the lost transaction if the server is still finishing it (a
+ *   synchronous standby's answer), which a plain SELECT would not; and
+ *   unlike a transaction id, a token means the same after a failover (a new
+ *   primary that never had the transaction has no token);
  * - errors by SQLSTATE: 23xxx constraint -EEXIST, 53100 disk full -ENOSPC,
  *   40001 / 40P01 / 55P03 -EBUSY, a lost connection or a server shutting down
  *   -EAGAIN (temporary: the caller may try again once it is back);
@@ -28,12 +38,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "store.h"
 
 #define PG_MAX_PARAMS 32
+/* seconds since the epoch, on the database's clock */
+#define PG_EPOCH_SQL "extract(epoch FROM clock_timestamp())::bigint"
 
 struct pg_db {
         struct db base;
@@ -50,6 +64,11 @@ struct pg_db {
         uint64_t reset_started; /* CLOCK_MONOTONIC usec, for the deadline of making it again */
         bool broken;    /* an answer did not come in time: the connection is dropped at the next call */
         int64_t timeout_usec; /* the longest the loop waits for one answer (store.timeout) */
+        uint64_t token_base;  /* random, at open: this connection's commit tokens are token_base-n */
+        uint64_t transactions;
+        char token[48];         /* the open transaction's, or "" */
+        char unknown_token[48]; /* a COMMIT's whose outcome is not known yet, or "" */
+        int lose_next_commit;   /* tests: 1 after the COMMIT is sent, 2 before */
         bool away;      /* lost and not back yet: said once when lost, once when back */
         /* The first error the open transaction met outside a savepoint that undid it:
          * PostgreSQL then aborts the whole transaction, and its COMMIT answers ROLLBACK,
@@ -572,9 +591,30 @@ static int pg_exec(struct db *db, const char *sql)
         if (!connected(d))
                 return d->last_error;
         bool was_in_tx = in_tx_status(tx_status(d));
-        PGresult *res = run_sql(d, sql);
+        bool commit = strcmp(sql, "COMMIT") == 0;
+        PGresult *res = NULL;
+        if (commit && d->lose_next_commit) { /* tests: the network's fault, made to order */
+                if (d->lose_next_commit == 1)
+                        PQclear(run_sql(d, sql));
+                d->lose_next_commit = 0;
+                d->broken = true;
+                note_error(d, -EAGAIN, "the connection was lost during COMMIT (test)");
+        } else {
+                res = run_sql(d, sql);
+        }
         ExecStatusType status = PQresultStatus(res);
         int r = 0;
+        if (commit && !res && d->token[0] && (d->broken || PQstatus(d->conn) != CONNECTION_OK)) {
+                /* sent, and no answer: kept or not, only the database knows (commit_outcome) */
+                snprintf(d->unknown_token, sizeof(d->unknown_token), "%s", d->token);
+                d->token[0] = '\0';
+                if (!d->broken)
+                        note_error(d, -EAGAIN, PQerrorMessage(d->conn));
+                d->last_error = -EINPROGRESS;
+                return -EINPROGRESS; /* not rolled back as far as anyone knows: no rollback hook */
+        }
+        if (commit || strcmp(sql, "ROLLBACK") == 0)
+                d->token[0] = '\0';
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
                 r = pg_to_errno(d, res);
         else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
@@ -585,14 +625,73 @@ static int pg_exec(struct db *db, const char *sql)
         else
                 d->last_error = 0;
         PQclear(res);
-        after_call(d, was_in_tx, r == 0 && strcmp(sql, "COMMIT") == 0);
+        after_call(d, was_in_tx, r == 0 && commit);
         return r;
 }
 
+static bool pg_in_transaction(struct db *db);
+
+/* Old tokens go, now and then, in a transaction that writes anyway: an
+ * outcome is asked for within minutes of the COMMIT, never a day later. */
+#define TOKENS_KEPT_SECONDS (24 * 3600)
+#define TOKENS_PRUNED_EVERY 1024
+
 static int pg_begin(struct db *db)
 {
-        DB(db)->tx_error = 0;
-        return pg_exec(db, "BEGIN");
+        struct pg_db *d = DB(db);
+        d->tx_error = 0;
+        d->token[0] = '\0';
+        char token[48], sql[256];
+        snprintf(token, sizeof(token), "%016llx-%llu", (unsigned long long)d->token_base,
+                 (unsigned long long)++d->transactions);
+        /* one round trip: BEGIN and the token (digits, letters and '-': nothing to quote) */
+        int n = snprintf(sql, sizeof(sql),
+                         "BEGIN; INSERT INTO dawn_commits (token, at) VALUES ('%s', " PG_EPOCH_SQL ")", token);
+        if (d->transactions % TOKENS_PRUNED_EVERY == 0)
+                snprintf(sql + n, sizeof(sql) - (size_t)n,
+                         "; DELETE FROM dawn_commits WHERE at < " PG_EPOCH_SQL " - %d", TOKENS_KEPT_SECONDS);
+        int r = pg_exec(db, sql);
+        if (r == 0)
+                snprintf(d->token, sizeof(d->token), "%s", token);
+        else if (pg_in_transaction(db)) /* BEGIN went in, the INSERT did not */
+                pg_exec(db, "ROLLBACK");
+        return r;
+}
+
+static int pg_commit_outcome(struct db *db)
+{
+        struct pg_db *d = DB(db);
+        if (!d->unknown_token[0])
+                return -ENOENT;
+        if (pg_in_transaction(db))
+                return -EAGAIN; /* not between batches: the caller asks again */
+        if (!connected(d))
+                return -EAGAIN;
+        char sql[192];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO dawn_commits (token, at) VALUES ('%s', " PG_EPOCH_SQL ") ON CONFLICT DO NOTHING",
+                 d->unknown_token);
+        PGresult *res = run_sql(d, sql);
+        int r;
+        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+                const char *tuples = PQcmdTuples(res);
+                r = tuples && strcmp(tuples, "0") == 0 ? 0 : -ENOENT;
+        } else {
+                r = pg_to_errno(d, res);
+                note_error(d, r, result_error(d, res));
+                /* away, or still waiting for the lost transaction's lock: ask again */
+                if (r == -EBUSY)
+                        r = -EAGAIN;
+        }
+        PQclear(res);
+        if (r != -EAGAIN)
+                d->unknown_token[0] = '\0';
+        return r;
+}
+
+static void pg_lose_next_commit(struct db *db, bool sent)
+{
+        DB(db)->lose_next_commit = sent ? 1 : 2;
 }
 
 static bool pg_in_transaction(struct db *db)
@@ -711,6 +810,8 @@ static const char *const migrations[] = {
         "CREATE SEQUENCE alert_seq;"
         "CREATE SEQUENCE proposal_seq;"
         "CREATE INDEX outbox_claims ON outbox(claimed_by, claimed_until) WHERE state = 'in-flight';",
+        /* 2: a token per transaction, to learn a COMMIT's outcome after its answer was lost */
+        "CREATE TABLE dawn_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL);",
 };
 
 /* Any number, the same in every dawnd: the lock two nodes starting at once
@@ -724,7 +825,8 @@ static int pg_migrate(struct db *db)
          * and this one's DDL may take longer than a statement ever should */
         int64_t timeout = DB(db)->timeout_usec;
         DB(db)->timeout_usec = timeout > MIGRATION_TIMEOUT_USEC ? timeout : MIGRATION_TIMEOUT_USEC;
-        int r = pg_begin(db);
+        DB(db)->tx_error = 0;
+        int r = pg_exec(db, "BEGIN"); /* not pg_begin(): its token's table may not be there yet */
         if (r == 0)
                 r = pg_exec(db, "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0");
         if (r == 0)
@@ -790,6 +892,8 @@ static const struct db_ops pg_ops = {
         .on_rollback = pg_on_rollback,
         .migrate = pg_migrate,
         .close = pg_close,
+        .commit_outcome = pg_commit_outcome,
+        .lose_next_commit = pg_lose_next_commit,
 };
 
 static void ignore_notice(void *userdata, const char *message)
@@ -825,6 +929,8 @@ int db_pg_open(const struct dawn_store_options *o, struct db **out)
                 return -EAGAIN;
         }
         d->generation = 1;
+        if (getrandom(&d->token_base, sizeof(d->token_base), 0) != sizeof(d->token_base))
+                d->token_base = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
         d->timeout_usec = o->timeout_usec > 0 ? o->timeout_usec : DAWN_STORE_TIMEOUT_USEC;
         session_setup(d);
         *out = &d->base;

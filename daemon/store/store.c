@@ -877,6 +877,7 @@ struct dawn_store {
                 int64_t committed[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
                 int64_t tx[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
                 int64_t savepoint[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
+                int64_t unknown[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT]; /* a COMMIT's, its outcome not known */
                 bool in_savepoint;
         } ended;
         /* Alerts per status and grade, for /metrics' dawn_alerts, where each scrape
@@ -887,6 +888,7 @@ struct dawn_store {
                 int64_t committed[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
                 int64_t tx[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
                 int64_t savepoint[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
+                int64_t unknown[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
         } alerts;
         /* The first outbox and sms_replies ids the open transaction inserted
          * (0: none). The outbox may dispatch inside a batch that another way in
@@ -1271,6 +1273,17 @@ int dawn_store_commit(struct dawn_store *s)
                 return r;
         }
         r = exec(s, "COMMIT");
+        if (r == -EINPROGRESS) {
+                /* the answer was lost with the connection: its counts wait for the outcome */
+                FOLD(s->ended.tx, s->ended.savepoint);
+                FOLD(s->alerts.tx, s->alerts.savepoint);
+                s->ended.in_savepoint = false;
+                FOLD(s->ended.unknown, s->ended.tx);
+                FOLD(s->alerts.unknown, s->alerts.tx);
+                memset(&s->tx_first, 0, sizeof(s->tx_first));
+                s->in_tx = false;
+                return r;
+        }
         ended_settle(s, r == 0);
         if (r == 0)
                 s->saved_left = false; /* saved_clear() ran in it */
@@ -2953,6 +2966,34 @@ int dawn_store_load_escalation(struct dawn_store *s, const char *alert_id, const
 void dawn_store_fail_next_commit(struct dawn_store *s, int error)
 {
         s->fail_next_commit = error;
+}
+
+void dawn_store_lose_next_commit(struct dawn_store *s, bool sent)
+{
+        if (s->db->ops->lose_next_commit)
+                s->db->ops->lose_next_commit(s->db, sent);
+}
+
+void dawn_store_commit_outcome_abandon(struct dawn_store *s)
+{
+        memset(s->ended.unknown, 0, sizeof(s->ended.unknown));
+        memset(s->alerts.unknown, 0, sizeof(s->alerts.unknown));
+}
+
+int dawn_store_commit_outcome(struct dawn_store *s)
+{
+        const struct db_ops *ops = s->db->ops;
+        int r = ops->commit_outcome ? ops->commit_outcome(s->db) : -ENOENT;
+        if (r == -EAGAIN)
+                return r;
+        if (r == 0) {
+                FOLD(s->ended.committed, s->ended.unknown);
+                FOLD(s->alerts.committed, s->alerts.unknown);
+        } else {
+                memset(s->ended.unknown, 0, sizeof(s->ended.unknown));
+                memset(s->alerts.unknown, 0, sizeof(s->alerts.unknown));
+        }
+        return r;
 }
 
 int dawn_store_limit_growth(struct dawn_store *s, int pages)

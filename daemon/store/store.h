@@ -59,8 +59,17 @@ const char *dawn_store_errmsg(struct dawn_store *s);
 int dawn_store_last_error(struct dawn_store *s);
 
 int dawn_store_begin(struct dawn_store *s);
-/* 0, or -errno and the transaction is gone (rolled back). */
+/* 0, or -errno and the transaction is gone (rolled back); or -EINPROGRESS:
+ * the connection was lost with the COMMIT sent and no answer, so it may have
+ * been kept (PostgreSQL): ask dawn_store_commit_outcome(). */
 int dawn_store_commit(struct dawn_store *s);
+/* The outcome of the COMMIT that answered -EINPROGRESS: 0 it was kept,
+ * -ENOENT it was not (and never will be), -EAGAIN not known yet (the
+ * database is away: ask again later), another -errno: it cannot be known.
+ * Asked between batches, never inside one. */
+int dawn_store_commit_outcome(struct dawn_store *s);
+/* The outcome is given up on: what the lost COMMIT would have counted is not. */
+void dawn_store_commit_outcome_abandon(struct dawn_store *s);
 /* False also when SQLite rolled the transaction back by itself after an
  * error in a statement (SQLITE_FULL, IOERR, BUSY, NOMEM). */
 bool dawn_store_in_transaction(struct dawn_store *s);
@@ -387,6 +396,9 @@ int dawn_store_summary_people(struct dawn_store *s, int64_t since, int64_t until
 /* Tests: the next dawn_store_commit() rolls back and fails with error
  * (-ENOSPC as on a full disk, -EBUSY, -EIO...). */
 void dawn_store_fail_next_commit(struct dawn_store *s, int error);
+/* Tests (PostgreSQL): the next COMMIT's answer is lost with the connection,
+ * after the COMMIT reached the server (sent: it is kept) or before. */
+void dawn_store_lose_next_commit(struct dawn_store *s, bool sent);
 /* Tests: the database may grow by at most this many pages (PRAGMA
  * max_page_count); a write past that fails with SQLITE_FULL, as on a full
  * disk. Returns 0 or -errno. */

@@ -47,11 +47,15 @@ cJSON *dawn_store_error_json(struct dawn_ways *ways, int r, bool wrote)
                 return dawn_error_json(NULL, true, "%s: the disk is full; nothing was accepted, try again later", what);
         if (r == -EBUSY)
                 return dawn_error_json(NULL, true, "%s: the database is busy; try again", what);
-        /* a COMMIT the connection was lost in may have been kept: "not stored" could be false */
+        /* PostgreSQL restarting, failing over, out of reach: nothing of this batch was kept */
         if (r == -EAGAIN)
-                return dawn_error_json(NULL, true, "%s: the database is away (%s); try again: a report sent again with "
-                                       "the same source_ref is taken once", wrote ? "not confirmed" : "not read",
+                return dawn_error_json(NULL, true, "%s: the database is away (%s); try again", what,
                                        dawn_store_errmsg(ways->store));
+        /* the one answer that is neither: a COMMIT lost with its connection, its outcome not learned */
+        if (r == -ETIMEDOUT)
+                return dawn_error_json(NULL, true, "not confirmed: the connection to the database was lost during the "
+                                       "commit, and whether it was kept could not be learned; try again: a report "
+                                       "sent again with the same source_ref is taken once");
         if (r == -ENOMEM)
                 return dawn_error_json(NULL, true, "%s: out of memory; try again", what);
         return dawn_error_json(NULL, true, "%s: %s (%s)", what, strerror(-r), dawn_store_errmsg(ways->store));

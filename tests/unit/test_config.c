@@ -544,6 +544,17 @@ static void test_store_backend(void **state UNUSED)
                        "test.conf:2:", "store.password_file");
         assert_refused(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn\"; port = 5432; };\n",
                        "test.conf:2:", "port");
+        /* how long the loop may wait for the database: 5 s unless told, 1 s to 1 min */
+        c = load_ok(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn\"; };\n");
+        assert_int_equal(c->store_timeout_usec, 5 * DAWN_USEC_PER_SEC);
+        dawn_config_free(c);
+        c = load_ok(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn\"; timeout = \"2s\"; };\n");
+        assert_int_equal(c->store_timeout_usec, 2 * DAWN_USEC_PER_SEC);
+        dawn_config_free(c);
+        assert_refused(AREAS "store = { backend = \"postgresql\"; conninfo = \"dbname=dawn\"; timeout = \"2m\"; };\n",
+                       "test.conf:2:", "store.timeout must be from 1s to 1m");
+        assert_refused(AREAS "store = { timeout = \"2s\"; };\n", "test.conf:2:",
+                       "store.timeout is only for backend = \"postgresql\"");
 }
 
 static void test_parse_duration(void **state UNUSED)

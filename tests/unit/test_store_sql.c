@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "commit.h"
 #include "store.h"
 
 #define NOW (INT64_C(1800000000) * 1000000) /* 2027-01-15 */
@@ -246,6 +247,78 @@ static void test_two_nodes_get_two_alert_ids(void **state)
         dawn_store_close(b);
 }
 
+/* ---- a COMMIT whose answer is lost with the connection ---- */
+
+struct waiter {
+        struct dawn_ticket ticket;
+        int answer, answers;
+};
+
+/* what runs after a batch that kept a write: the outbox starts sending */
+static void count_hook(void *userdata)
+{
+        ++*(int *)userdata;
+}
+
+static void heard(int r, void *userdata)
+{
+        struct waiter *w = userdata;
+        w->answer = r;
+        w->answers++;
+}
+
+/* One write through the group commit, whose COMMIT's answer is lost (after
+ * the COMMIT reached the server, or before); the loop runs until the writer
+ * is answered (bounded: the outcome is learned within 30 s at most). */
+static struct waiter write_and_lose_the_answer(struct fixture *f, const char *ref, bool sent, int *hooks)
+{
+        sd_event *loop = NULL;
+        struct dawn_commit *c = NULL;
+        assert_int_equal(sd_event_new(&loop), 0);
+        assert_int_equal(dawn_commit_new(loop, f->s, NULL, NULL, &c), 0);
+        assert_int_equal(dawn_commit_on_write(c, count_hook, hooks), 0);
+        struct waiter w = { .answer = 1 };
+        assert_int_equal(dawn_commit_begin(c), 0);
+        assert_int_equal(dawn_commit_end(c, dawn_store_audit(f->s, "test", ref, NULL, ref, 0)), 0);
+        dawn_commit_ticket(c, &w.ticket, heard, &w);
+        dawn_store_lose_next_commit(f->s, sent);
+        for (int i = 0; i < 400 && w.answers == 0; i++)
+                assert_true(sd_event_run(loop, 100 * 1000) >= 0);
+        /* no batch opens while the outcome is being learned; one does once it is known */
+        assert_int_equal(dawn_commit_open(c), 0);
+        dawn_commit_free(c);
+        sd_event_unref(loop);
+        return w;
+}
+
+/* Kept: the writer hears "ok", and it is in the store. Never "not stored"
+ * for what was kept (issue 15, "errors mean what they say"). */
+static void test_a_lost_answer_to_a_kept_commit_is_ok(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        int hooks = 0;
+        struct waiter w = write_and_lose_the_answer(f, "kept", true, &hooks);
+        assert_int_equal(w.answers, 1);
+        assert_int_equal(w.answer, 0);
+        assert_int_equal(hooks, 1); /* what it queued is sent */
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE action = 'kept'"), 1);
+}
+
+/* Not kept: the writer hears "not stored" (temporary), and it is not in the
+ * store, and never will be. Never "ok" for what was not kept. */
+static void test_a_lost_answer_to_a_commit_never_sent_is_not_stored(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        int hooks = 0;
+        struct waiter w = write_and_lose_the_answer(f, "lost", false, &hooks);
+        assert_int_equal(w.answers, 1);
+        assert_int_equal(w.answer, -EAGAIN);
+        assert_int_equal(hooks, 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE action = 'lost'"), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -257,6 +330,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_a_claim_left_behind_is_not_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_restart_takes_back_only_its_own, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_nodes_get_two_alert_ids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_lost_answer_to_a_kept_commit_is_ok, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_lost_answer_to_a_commit_never_sent_is_not_stored, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
