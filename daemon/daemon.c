@@ -235,6 +235,16 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
         struct dawn_daemon *d = userdata;
         char ids[64][DAWN_MAX_ID_CHARS + 1];
         int64_t now = dawn_now_usec();
+        /* several nodes: one expires, the others find it done (what they read after this
+         * is what that one committed); a second later they look again */
+        int held = dawn_commit_try_job(d->ways.commit, DAWN_JOB_EXPIRY);
+        if (held <= 0) {
+                if (held < 0)
+                        log_error_errno(held, "expiry: %s", dawn_store_errmsg(d->ways.store));
+                sd_event_source_set_time(d->expiry_timer, (uint64_t)(now + (int64_t)DAWN_USEC_PER_SEC));
+                sd_event_source_set_enabled(d->expiry_timer, SD_EVENT_ONESHOT);
+                return 0;
+        }
         int n = dawn_store_due_expiries(d->ways.store, now, ids, 64);
         if (n < 0)
                 log_error_errno(n, "expiry: cannot read due alerts: %s", dawn_store_errmsg(d->ways.store));

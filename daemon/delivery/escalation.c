@@ -202,6 +202,15 @@ static int on_due(sd_event_source *source, uint64_t usec, void *userdata)
         int64_t now = dawn_now_usec();
         (void)source;
         (void)usec;
+        /* several nodes: one decides the deadlines due, the others find them decided */
+        int held = dawn_commit_try_job(e->commit, DAWN_JOB_ESCALATION);
+        if (held <= 0) {
+                if (held < 0)
+                        log_error_errno(held, "escalation: %s", dawn_store_errmsg(e->store));
+                sd_event_source_set_time(e->timer, (uint64_t)(now + (int64_t)DAWN_USEC_PER_SEC));
+                sd_event_source_set_enabled(e->timer, SD_EVENT_ONESHOT);
+                return 0;
+        }
         int n = dawn_store_due_escalations(e->store, now, rows, DAWN_ESCALATION_BATCH);
         if (n < 0)
                 log_error_errno(n, "escalation: cannot read due escalations: %s", dawn_store_errmsg(e->store));

@@ -120,9 +120,14 @@ static int step(struct dawn_retention *rt, struct dawn_prune_counts *out)
         }
         struct dawn_prune_counts c = { 0 };
         int r = dawn_commit_begin(rt->commit);
-        if (r == 0)
-                r = dawn_commit_end(rt->commit, dawn_store_prune_step(rt->store, cutoff, DAWN_PRUNE_BATCH_MAX,
-                                                                      rt->actor, now, &c));
+        if (r == 0) {
+                /* several nodes: one prunes; another that finds it doing so has nothing to do
+                 * this time (its counts stay zero, and its run ends) */
+                int held = dawn_store_try_job(rt->store, DAWN_JOB_RETENTION);
+                r = dawn_commit_end(rt->commit, held <= 0 ? held : dawn_store_prune_step(rt->store, cutoff,
+                                                                                      DAWN_PRUNE_BATCH_MAX,
+                                                                                      rt->actor, now, &c));
+        }
         if (r < 0) {
                 log_error_errno(r, "retention: cannot remove delivery details (%s); trying again in an hour",
                                 dawn_store_errmsg(rt->store));

@@ -1103,6 +1103,11 @@ int dawn_intake_issue(const struct dawn_intake *in, const cJSON *input, struct d
                 r = dawn_alert_check(&report, in->config, in->now, err);
         if (r == 0)
                 r = check_scope(in, report.scope, err);
+        /* several nodes: what follows looks for the alert or cluster this report joins,
+         * and makes one if there is none; one node at a time in an area, or two nodes
+         * taking reports of one batch at once would make two */
+        if (r == 0)
+                r = dawn_store_lock_area(in->store, report.area);
         if (r < 0)
                 goto out;
         /* a reporter's report is pending until someone vouches for it, as a corroboration

@@ -307,6 +307,19 @@ int dawn_commit_end(struct dawn_commit *c, int r)
         return r;
 }
 
+int dawn_commit_try_job(struct dawn_commit *c, enum dawn_store_job job)
+{
+        if (!dawn_store_shared(c->store))
+                return 1;
+        int r = dawn_commit_begin(c);
+        if (r < 0)
+                return r;
+        int held = dawn_store_try_job(c->store, job);
+        /* in a savepoint released into the batch: the lock is the batch's until it commits */
+        r = dawn_commit_end(c, held < 0 ? held : 0);
+        return r < 0 ? r : held;
+}
+
 void dawn_commit_ticket(struct dawn_commit *c, struct dawn_ticket *t, dawn_answer_fn answer, void *owner)
 {
         assert(!t->next);

@@ -108,6 +108,12 @@ bool dawn_commit_is_open(struct dawn_commit *c);
 /* Makes sure a batch transaction is open, for writes that need no savepoint
  * of their own (the outbox's bookkeeping). Returns 0 or -errno. */
 int dawn_commit_open(struct dawn_commit *c);
+/* Takes a timer's job (expiry, escalation deadlines) for this node until the
+ * batch commits, as a write of its own, so that what the job then reads
+ * (inside the batch) is what no other node is changing: 1 taken, 0 another
+ * node is doing it now (leave it), or -errno. On a store no other node
+ * shares, 1 without writing anything. */
+int dawn_commit_try_job(struct dawn_commit *c, enum dawn_store_job job);
 /* Commits now and answers every ticket before returning (shutdown, where
  * the loop will not turn again). Returns the commit's result. */
 int dawn_commit_flush(struct dawn_commit *c);

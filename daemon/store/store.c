@@ -176,6 +176,8 @@ enum stmt_id {
         ST_NODES,
         ST_LEASE_EXTEND,
         ST_RECLAIM,
+        ST_LOCK_AREA,
+        ST_TRY_JOB,
         ST_COUNT,
 };
 
@@ -708,6 +710,14 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                             " WHERE state = 'in-flight' AND claimed_by = ?1 AND id = ANY (CAST(?3 AS BIGINT[]))",
         /* claims whose lease ran out, a dead node's or this one's own left behind: sent again by
          * whoever finds them (at least once) */
+        /* Intake in one area, one node at a time (its transaction): two nodes taking
+         * reports of the same batch, or overdoses in the same area, at the same moment
+         * would each find no alert or cluster to join and make two. Blocking, but only
+         * for as long as the other node's batch takes to commit (lock_timeout at most). */
+        [ST_LOCK_AREA] = "SELECT pg_advisory_xact_lock(" DAWN_PG_LOCK_AREAS ", hashtext(?1))",
+        /* A timer's work (expiry, escalation deadlines, retention) on one node at a time:
+         * a node that finds another doing it leaves it to that one. */
+        [ST_TRY_JOB] = "SELECT pg_try_advisory_xact_lock(" DAWN_PG_LOCK_JOBS ", CAST(?1 AS INTEGER))",
         [ST_RECLAIM] = "UPDATE outbox SET state = 'retrying', next_at = 0, updated_at = ?1, claimed_by = NULL,"
                        " last_error = 'its node stopped answering: sent again' WHERE state = 'in-flight'"
                        " AND claimed_until < " PG_NOW_USEC,
@@ -3798,6 +3808,39 @@ int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool st
         }
         free(ids);
         return r;
+}
+
+int dawn_store_lock_area(struct dawn_store *s, const char *area)
+{
+        /* SQLite: one dawnd, one connection, one writer: nobody to wait for */
+        if (s->db->ops->dialect != DB_DIALECT_POSTGRESQL)
+                return 0;
+        struct db_stmt *st = stmt(s, ST_LOCK_AREA);
+        if (!st)
+                return -EIO;
+        bind_text(st, 1, area ? area : "");
+        int rc = db_step(st);
+        db_reset(st);
+        return rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
+}
+
+bool dawn_store_shared(const struct dawn_store *s)
+{
+        return s->db->ops->dialect == DB_DIALECT_POSTGRESQL;
+}
+
+int dawn_store_try_job(struct dawn_store *s, enum dawn_store_job job)
+{
+        if (s->db->ops->dialect != DB_DIALECT_POSTGRESQL)
+                return 1;
+        struct db_stmt *st = stmt(s, ST_TRY_JOB);
+        if (!st)
+                return -EIO;
+        db_bind_int64(st, 1, job);
+        int rc = db_step(st);
+        int held = rc == DB_ROW ? (int)db_column_int64(st, 0) : rc < 0 ? rc : -EIO;
+        db_reset(st);
+        return held;
 }
 
 int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now)

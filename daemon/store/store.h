@@ -619,6 +619,27 @@ int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now);
 /* The nodes seen, each {node, this, started_at, heartbeat_at,
  * heartbeat_age_seconds, version, in_flight}: how many, or -errno. */
 int dawn_store_nodes_json(struct dawn_store *s, int64_t now, cJSON *array);
+/* Advisory locks' first keys (the two-key form takes two INTEGERs): any numbers,
+ * the same in every dawnd; db_pg.c's migration lock is the one-key 4470281001. */
+#define DAWN_PG_LOCK_AREAS "447028102"
+#define DAWN_PG_LOCK_JOBS "447028103"
+/* Intake in this area is this node's until its transaction ends (PostgreSQL:
+ * waits for another node's, at most its lock_timeout: -EBUSY). Taken before a
+ * report looks for the alert or cluster it joins, so two nodes taking reports
+ * of one batch at once make one alert, not two. 0 or -errno; SQLite: 0. */
+int dawn_store_lock_area(struct dawn_store *s, const char *area);
+/* The timers' work that must run on one node at a time. */
+enum dawn_store_job {
+        DAWN_JOB_EXPIRY = 1,
+        DAWN_JOB_ESCALATION = 2,
+        DAWN_JOB_RETENTION = 3,
+};
+/* Takes job for this node until its transaction ends, without waiting: 1
+ * taken, 0 another node has it now (leave the work to it), or -errno.
+ * SQLite: 1. Call inside a transaction. */
+int dawn_store_try_job(struct dawn_store *s, enum dawn_store_job job);
+/* Whether other dawnd nodes may share this store (PostgreSQL). */
+bool dawn_store_shared(const struct dawn_store *s);
 /* The lease this store's claims get. */
 int64_t dawn_store_lease_usec(const struct dawn_store *s);
 

@@ -98,6 +98,27 @@ check "the same report on both nodes at once: one new alert and one duplicate ($
 check "one alert in the store for it" \
         test "$(store_sql "SELECT count(*) FROM submissions WHERE source_ref = 'ph-both-1'")" = 1
 
+# ---- two partners' reports of one batch, one to each node at once: one alert ----
+# (each node looks for an alert to merge into and, finding none, would make its own:
+# intake in an area is one node's at a time)
+for round in 1 2 3; do
+        report="{\"type\":\"batch\",\"area\":\"gosport\",\"sold_as\":[\"crack\"],\"adulterants\":[\"fentanyl-$round\"],\"summary\":\"Crack with fentanyl in Gosport.\",\"source_ref\":\"one-batch-a-$round\"}"
+        post "$API_A" a >"$T/code-a" &
+        pa=$!
+        report="${report/one-batch-a-/one-batch-b-}"
+        post "$API_B" b >"$T/code-b" &
+        pb=$!
+        wait $pa $pb
+        outcomes=$(cat "$T/post-a.json" "$T/post-b.json" | /usr/bin/python3 -c 'import json,sys
+d = json.JSONDecoder(); t = sys.stdin.read().strip(); out = []
+while t:
+    o, i = d.raw_decode(t); out.append(o); t = t[i:].strip()
+print(" ".join(sorted(o.get("outcome", "?") for o in out)), len(set(o.get("id") for o in out)))')
+        [ "$outcomes" = "merged new 1" ] || cat "$T/post-a.json" "$T/post-b.json"
+        check "one batch reported to both nodes at once (round $round): one new alert, one merge ($outcomes)" \
+                test "$outcomes" = "merged new 1"
+done
+
 # ---- 2,000 texts, node A killed mid-way ----
 ctl --json issue --area winchester --sold-as heroin --adulterant nitazene --evidence toxicology \
         "Heroin in Winchester contains a nitazene." >"$T/a2.json"

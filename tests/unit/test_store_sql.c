@@ -247,6 +247,60 @@ static void test_two_nodes_get_two_alert_ids(void **state)
         dawn_store_close(b);
 }
 
+/* ---- once across nodes ---- */
+
+/* A timer's job is one node's at a time: the other leaves it, until the
+ * first node's batch has committed. */
+static void test_a_job_is_one_nodes_at_a_time(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        struct dawn_store *b = NULL;
+        assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_try_job(f->s, DAWN_JOB_EXPIRY), 1);
+        assert_int_equal(dawn_store_begin(b), 0);
+        assert_int_equal(dawn_store_try_job(b, DAWN_JOB_EXPIRY), 0);
+        assert_int_equal(dawn_store_try_job(b, DAWN_JOB_ESCALATION), 1); /* another job is free */
+        assert_int_equal(dawn_store_commit(b), 0);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_int_equal(dawn_store_begin(b), 0);
+        assert_int_equal(dawn_store_try_job(b, DAWN_JOB_EXPIRY), 1);
+        assert_int_equal(dawn_store_commit(b), 0);
+        dawn_store_close(b);
+}
+
+/* Intake in an area is one node's at a time: another node waits for it (at
+ * most its lock_timeout, then -EBUSY: the report is refused as temporary),
+ * while intake in other areas goes on. */
+static void test_intake_in_an_area_is_one_nodes_at_a_time(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        char conninfo[512];
+        snprintf(conninfo, sizeof(conninfo), "%s dbname=dawn options='-csearch_path=%s'", test_pg(), f->pg_db);
+        struct dawn_store_options o = { .backend = DAWN_STORE_POSTGRESQL, .conninfo = conninfo, .node = "node-b",
+                                        .timeout_usec = 1000000 };
+        struct dawn_store *b = NULL;
+        assert_int_equal(dawn_store_open_with(&o, &b), 0);
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_lock_area(f->s, "fareham"), 0);
+        assert_int_equal(dawn_store_lock_area(f->s, "fareham"), 0); /* its own again: no wait */
+        assert_int_equal(dawn_store_begin(b), 0);
+        assert_int_equal(dawn_store_savepoint(b), 0);
+        assert_int_equal(dawn_store_lock_area(b, "gosport"), 0);
+        assert_int_equal(dawn_store_release(b), 0);
+        assert_int_equal(dawn_store_savepoint(b), 0);
+        assert_int_equal(dawn_store_lock_area(b, "fareham"), -EBUSY);
+        dawn_store_rollback_to_savepoint(b);
+        assert_int_equal(dawn_store_commit(b), 0);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_int_equal(dawn_store_begin(b), 0);
+        assert_int_equal(dawn_store_lock_area(b, "fareham"), 0);
+        assert_int_equal(dawn_store_commit(b), 0);
+        dawn_store_close(b);
+}
+
 /* ---- a COMMIT whose answer is lost with the connection ---- */
 
 struct waiter {
@@ -330,6 +384,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_a_claim_left_behind_is_not_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_restart_takes_back_only_its_own, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_nodes_get_two_alert_ids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_job_is_one_nodes_at_a_time, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_intake_in_an_area_is_one_nodes_at_a_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_lost_answer_to_a_kept_commit_is_ok, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_lost_answer_to_a_commit_never_sent_is_not_stored, setup,
                                                 teardown),
