@@ -99,12 +99,28 @@ check "one alert in the store for it" \
         test "$(store_sql "SELECT count(*) FROM submissions WHERE source_ref = 'ph-both-1'")" = 1
 
 # ---- two partners' reports of one batch, one to each node at once: one alert ----
-# (each node looks for an alert to merge into and, finding none, would make its own:
-# intake in an area is one node's at a time)
+# Each node looks for an alert to merge into and, finding none, makes its own; intake in
+# an area is one node's at a time, so the second waits for the first's commit and merges.
+# The race is made certain, not left to timing: node A's insert of a Gosport alert is
+# held for half a second (a trigger on its connection only), and the report goes to
+# node B while A is inside it, after A looked and before A's alert is visible.
+store_sql "CREATE FUNCTION dawn_test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+        IF current_setting('application_name') = 'dawnd node-a' AND NEW.area = 'gosport' THEN
+                PERFORM pg_sleep(0.5);
+        END IF;
+        RETURN NEW;
+END \$\$;
+CREATE TRIGGER dawn_test_slow BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION dawn_test_slow_insert();"
+a_in_insert() {
+        [ "$(store_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dawnd node-a'
+                        AND wait_event = 'PgSleep'")" = 1 ]
+}
 for round in 1 2 3; do
         report="{\"type\":\"batch\",\"area\":\"gosport\",\"sold_as\":[\"crack\"],\"adulterants\":[\"fentanyl-$round\"],\"summary\":\"Crack with fentanyl in Gosport.\",\"source_ref\":\"one-batch-a-$round\"}"
         post "$API_A" a >"$T/code-a" &
         pa=$!
+        wait_for a_in_insert 10 || echo "# node A was not seen inside its insert"
         report="${report/one-batch-a-/one-batch-b-}"
         post "$API_B" b >"$T/code-b" &
         pb=$!
@@ -118,6 +134,7 @@ print(" ".join(sorted(o.get("outcome", "?") for o in out)), len(set(o.get("id") 
         check "one batch reported to both nodes at once (round $round): one new alert, one merge ($outcomes)" \
                 test "$outcomes" = "merged new 1"
 done
+store_sql "DROP TRIGGER dawn_test_slow ON alerts; DROP FUNCTION dawn_test_slow_insert()"
 
 # ---- 2,000 texts, node A killed mid-way ----
 ctl --json issue --area winchester --sold-as heroin --adulterant nitazene --evidence toxicology \
