@@ -212,7 +212,10 @@ static void set_reason(struct mqtt_state *st, int rc)
         int err = errno;
         if (st->reason[0])
                 return; /* the first cause is the interesting one */
-        if (rc == MOSQ_ERR_TLS && st->tls_error[0])
+        /* A TLS failure may also come back as a lost connection (a broker
+         * that wanted a client certificate says so in an alert after the
+         * handshake): what libmosquitto logged says more than the code. */
+        if (st->tls.enabled && st->tls_error[0] && rc != MOSQ_ERR_SUCCESS)
                 snprintf(st->reason, sizeof(st->reason), "TLS: %s", st->tls_error);
         else
                 copy_reason(st, rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc));
@@ -411,9 +414,13 @@ static void on_mosq_log(struct mosquitto *mosq, void *userdata, int level, const
                 snprintf(st->tls_error + used, sizeof(st->tls_error) - used, "%sOpenSSL: %s", used ? "; " : "",
                          why + 1);
         } else if (!used) {
+                size_t n;
                 if (strncmp(text, "Error: ", 7) == 0)
                         text += 7;
-                snprintf(st->tls_error, sizeof(st->tls_error), "%s", text);
+                n = strlen(text);
+                while (n > 0 && text[n - 1] == '.')
+                        n--; /* ours go mid-sentence */
+                snprintf(st->tls_error, sizeof(st->tls_error), "%.*s", (int)(n < INT_MAX ? n : 0), text);
         }
 }
 
@@ -1001,7 +1008,7 @@ static void say_goodbye(struct mqtt_state *st)
                 if (mosquitto_loop_write(st->mosq, 1) != MOSQ_ERR_SUCCESS)
                         break;
         }
-        log_info("MQTT: disconnected from %s:%d", st->host, st->port);
+        log_info("MQTT: disconnected from %s:%d%s", st->host, st->port, tls_note(st));
 }
 
 /* Deliveries still in flight are not reported: the channel is going away
