@@ -104,7 +104,8 @@ set_mqtt() {
 }
 set_port() { sed -i -e "s#port = [0-9]*;#port = $1;#" "$T/dawn.conf"; }
 
-MQTT_PORT=$TLS_PORT write_config
+HTTP_PORT=$(free_port)
+MQTT_PORT=$TLS_PORT HTTP_LISTEN="127.0.0.1:$HTTP_PORT" write_config
 set_mqtt "tls = \"required\"; ca_file = \"$P/ca.crt\";"
 check "the config asks for TLS with the test CA" grep -q "tls = \"required\"; ca_file = \"$P/ca.crt\";" "$T/dawn.conf"
 
@@ -144,6 +145,14 @@ start_dawnd
 check "dawnd is connected to the broker over TLS" \
         wait_for "mqtt_status | grep -q 'connected to 127.0.0.1:$TLS_PORT over TLS'" 15
 check "and its log says so" grep -q "MQTT: connected to 127.0.0.1:$TLS_PORT over TLS" "$T/dawnd.log"
+# The dashboard relay (/mqtt) speaks plain TCP to the broker: not towards a TLS one
+check "dawnd says the dashboard relay is off, and what to do" \
+        grep -q "the dashboard relay (/mqtt) is off: it does not speak TLS.*daemon.dashboard_broker_url" "$T/dawnd.log"
+code=$(curl -s -m 5 -o "$T/relay.json" -w '%{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+        -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+        -H 'Sec-WebSocket-Protocol: mqtt' "http://127.0.0.1:$HTTP_PORT/mqtt")
+check "a dashboard's WebSocket to /mqtt is refused at once (503), saying why" \
+        bash -c "[ '$code' = 503 ] && grep -q 'does not speak TLS to the broker' '$T/relay.json'"
 alert A1 heroin nitazene
 check "the subscriber (mosquitto_sub --cafile) has A1" wait_count "$T/sub" "^$PREFIX/alerts/.*/A1 " 1
 check "A1's MQTT deliveries are delivered" wait_for '[ "$(mqtt_states A1)" = delivered ]' 15
