@@ -71,6 +71,7 @@
  * the listener is ever re-entered from inside libmosquitto, and the outbox
  * never from send().
  */
+#include "ca_file.h"
 #include "channel.h"
 #include "clock.h"
 #include "log.h"
@@ -953,6 +954,29 @@ static int copy_config(struct mqtt_state *st, const struct dawn_mqtt_config *m)
 
 static void mqtt_stop(struct dawn_channel *ch);
 
+/* What the TLS settings mean, said once at start as channels.email and
+ * channels.sms say theirs. The CA bundle is parsed again for the count: a
+ * file broken since config.c checked it is said here, and the connection
+ * attempts then say why they fail (the channel runs on, as with a broker
+ * that is down). */
+static void log_tls(const struct mqtt_state *st)
+{
+        const struct dawn_mqtt_tls *t = &st->tls;
+        struct dawn_ca *ca = NULL;
+        char why[256];
+
+        if (!t->enabled)
+                return;
+        if (t->ca_file && dawn_ca_load(t->ca_file, &ca, why, sizeof(why)) < 0)
+                log_error("channels.mqtt.ca_file: %s: %s", t->ca_file, why);
+        else if (t->ca_file)
+                log_info("channels.mqtt: trusting %zu certificate%s from %s as well as the system's",
+                         dawn_ca_count(ca), dawn_ca_count(ca) == 1 ? "" : "s", t->ca_file);
+        dawn_ca_free(ca);
+        if (t->cert_file)
+                log_info("channels.mqtt: showing the broker the client certificate in %s", t->cert_file);
+}
+
 static int mqtt_start(struct dawn_channel *ch, sd_event *loop, const struct dawn_config *cfg)
 {
         static bool lib_ready;
@@ -980,6 +1004,7 @@ static int mqtt_start(struct dawn_channel *ch, sd_event *loop, const struct dawn
                 mqtt_stop(ch);
                 return r;
         }
+        log_tls(st);
         /* A broker that is down is not an error: the timer keeps trying. */
         connect_attempt(st);
         return 0;

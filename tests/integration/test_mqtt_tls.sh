@@ -145,6 +145,8 @@ start_dawnd
 check "dawnd is connected to the broker over TLS" \
         wait_for "mqtt_status | grep -q 'connected to 127.0.0.1:$TLS_PORT over TLS'" 15
 check "and its log says so" grep -q "MQTT: connected to 127.0.0.1:$TLS_PORT over TLS" "$T/dawnd.log"
+check "and that it trusts the CA as well as the system's" \
+        grep -q "channels.mqtt: trusting 1 certificate from $P/ca.crt as well as the system's" "$T/dawnd.log"
 # The dashboard relay (/mqtt) speaks plain TCP to the broker: not towards a TLS one
 check "dawnd says the dashboard relay is off, and what to do" \
         grep -q "the dashboard relay (/mqtt) is off: it does not speak TLS.*daemon.dashboard_broker_url" "$T/dawnd.log"
