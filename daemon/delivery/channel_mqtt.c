@@ -508,8 +508,15 @@ static int client_new(struct mqtt_state *st)
                                         "offline", 1, true);
         if (rc == MOSQ_ERR_SUCCESS && st->username)
                 rc = mosquitto_username_pw_set(st->mosq, st->username, st->password);
-        if (rc == MOSQ_ERR_SUCCESS)
+        if (rc == MOSQ_ERR_SUCCESS) {
                 rc = dawn_mqtt_tls_apply(st->mosq, &st->tls);
+                /* libmosquitto opens the files to check them and says only
+                 * "invalid arguments": config.c read them, but perhaps as
+                 * another user, or they have changed since */
+                if (rc == MOSQ_ERR_INVAL)
+                        snprintf(st->reason, sizeof(st->reason),
+                                 "TLS: cannot read channels.mqtt's ca_file, cert_file or key_file");
+        }
         if (rc != MOSQ_ERR_SUCCESS) {
                 int r = mosq_errno(rc);
                 mosquitto_destroy(st->mosq);

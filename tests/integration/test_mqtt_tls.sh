@@ -202,4 +202,13 @@ check "with its certificate dawnd is let in" \
 check "and A3 reaches the subscriber" wait_count "$T/sub" "^$PREFIX/alerts/.*/A3 " 1
 check "A3's MQTT deliveries are delivered" wait_for '[ "$(mqtt_states A3)" = delivered ]' 15
 check "dawnd's log holds nothing of its key" bash -c "! grep -q 'PRIVATE KEY' '$T/dawnd.log'"
+
+# ---- a key gone after the check: the next connection says which files to look at ----
+mv "$P/dawnd-node.key" "$P/dawnd-node.key.away"
+stop_broker
+check "with the broker gone dawnd is disconnected" wait_for "mqtt_status | grep -q 'disconnected from 127.0.0.1:$CERT_PORT over TLS'" 10
+mosquitto -c "$T/mosquitto.conf" >>"$T/mosquitto.log" 2>&1 &
+BROKER_PID=$!
+check "a key file gone since the check is named as the reason" \
+        wait_for "mqtt_status | grep -q \"over TLS: TLS: cannot read channels.mqtt's ca_file, cert_file or key_file\"" 15
 finish
