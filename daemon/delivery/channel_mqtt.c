@@ -65,6 +65,14 @@
  * ids from wrapping onto ones still in flight. Past the window ready() is
  * false and send() says -EAGAIN until half of it has drained.
  *
+ * TLS (channels.mqtt.tls, mqtt_tls.h). Each fresh client gets the same
+ * settings from dawn_mqtt_tls_apply(). The handshake runs inside
+ * libmosquitto on the same non-blocking socket; its own loop moves it on
+ * by calling net__socket_connect_tls when the socket is writable, which in
+ * this external loop is mosquitto_loop_read (see on_io). Why TLS failed is
+ * only in libmosquitto's log, which on_mosq_log keeps for the reason shown
+ * by status and the log.
+ *
  * Callbacks. libmosquitto's callbacks only record what happened (CONNACK,
  * disconnect, PUBACK, SUBACK, a message); the driver acts on it after the
  * libmosquitto call has returned (after_call), so neither the outbox nor
