@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ca_file.h"
+#include "mqtt_tls.h"
 #include "dawn/protocol.h"
 #include "str.h"
 #include "text.h"
@@ -77,7 +78,8 @@ static const char *const retention_keys[] = { "deliveries", NULL };
 static const char *const expiry_keys[] = { "batch", "cluster", "nfod", "notify", NULL };
 static const char *const mqtt_keys[] = {
         "host", "port", "topic_prefix", "qos", "keepalive", "client_id", "username", "password_file",
-        "rate_per_minute", "max_in_flight", "lifetime", "retry_initial", NULL,
+        "rate_per_minute", "max_in_flight", "lifetime", "retry_initial", "tls", "tls_override", "ca_file",
+        "cert_file", "key_file", NULL,
 };
 static const char *const sms_keys[] = {
         "provider", "base_url", "api_key_file", "template_id", "account_sid", "auth_token_file", "from",
@@ -1033,6 +1035,74 @@ static bool valid_topic_prefix(const char *p)
         return n > 0 && !strpbrk(p, "+#") && p[0] != '/' && p[n - 1] != '/';
 }
 
+/* The client certificate: both files or neither; each readable, and the
+ * key one without a passphrase that belongs to the certificate, so that
+ * the error names the key at fault rather than a TLS failure at connect. */
+static void load_mqtt_client_cert(struct loader *l, config_setting_t *g)
+{
+        struct dawn_mqtt_tls *t = &l->c->mqtt.tls;
+        config_setting_t *cert = opt_string(l, g, "cert_file", &t->cert_file, true);
+        config_setting_t *key = opt_string(l, g, "key_file", &t->key_file, true);
+        bool key_at_fault = false;
+        char why[256];
+
+        if (cert && !config_setting_get_member(g, "key_file"))
+                fail(l, cert, "%s: give key_file too, or neither", path_of(l, cert, NULL));
+        if (key && !config_setting_get_member(g, "cert_file"))
+                fail(l, key, "%s: give cert_file too, or neither", path_of(l, key, NULL));
+        if (!cert || !key)
+                return;
+        if (dawn_tls_client_check(t->cert_file, t->key_file, &key_at_fault, why, sizeof(why)) < 0)
+                fail(l, key_at_fault ? key : cert, "%s: %s: %s", path_of(l, key_at_fault ? key : cert, NULL),
+                     key_at_fault ? t->key_file : t->cert_file, why);
+}
+
+/* TLS to the broker. The default follows the host: a broker on this
+ * machine may be spoken to in clear (nothing leaves it), one elsewhere
+ * only over TLS. As for channels.email, "none" towards another host is
+ * refused unless tls_override = true says the operator accepts that the
+ * password and every alert cross the network in clear. ca_file and a
+ * client certificate without TLS are a contradiction, refused rather than
+ * ignored. */
+static void load_mqtt_tls(struct loader *l, config_setting_t *g, bool port_given)
+{
+        struct dawn_mqtt_config *m = &l->c->mqtt;
+        bool loopback = is_loopback(m->host), override = false;
+        char *tls = NULL;
+        config_setting_t *s = opt_string(l, g, "tls", &tls, true);
+        const char *const files[] = { "ca_file", "cert_file", "key_file" };
+
+        opt_bool(l, g, "tls_override", &override);
+        m->tls.enabled = !loopback;
+        if (s && strcmp(tls, "none") == 0) {
+                if (!loopback && !override)
+                        fail(l, s, "%s: \"none\" is only allowed for a loopback broker (127.0.0.1, ::1, "
+                                   "localhost); the password and every alert would cross the network in clear "
+                                   "(set tls_override = true to accept that)", path_of(l, s, NULL));
+                else
+                        m->tls.enabled = false;
+        } else if (s && strcmp(tls, "required") == 0) {
+                m->tls.enabled = true;
+        } else if (s) {
+                fail(l, s, "%s must be \"required\" or \"none\"", path_of(l, s, NULL));
+        }
+        free(tls);
+        if (!m->tls.enabled) {
+                for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+                        config_setting_t *f = config_setting_get_member(g, files[i]);
+                        if (f)
+                                fail(l, f, "%s: TLS is off (tls = \"none\"%s): set tls = \"required\" "
+                                           "to use it", path_of(l, f, NULL),
+                                     s ? "" : ", the default for a loopback broker");
+                }
+                return;
+        }
+        opt_ca_file(l, g, &m->tls.ca_file);
+        load_mqtt_client_cert(l, g);
+        if (!port_given)
+                m->port = DAWN_MQTT_TLS_PORT;
+}
+
 static void load_mqtt(struct loader *l, config_setting_t *g)
 {
         struct dawn_mqtt_config *m = &l->c->mqtt;
@@ -1045,7 +1115,7 @@ static void load_mqtt(struct loader *l, config_setting_t *g)
         check_keys(l, g, mqtt_keys);
         m->enabled = true;
         opt_string(l, g, "host", &m->host, true);
-        opt_int(l, g, "port", &m->port, 1, 65535);
+        bool port_given = opt_int(l, g, "port", &m->port, 1, 65535) != NULL;
         s = opt_string(l, g, "topic_prefix", &m->topic_prefix, true);
         if (s && !valid_topic_prefix(m->topic_prefix))
                 fail(l, s, "%s must not contain '+' or '#' nor start or end with '/'", path_of(l, s, NULL));
@@ -1059,6 +1129,7 @@ static void load_mqtt(struct loader *l, config_setting_t *g)
         opt_string(l, g, "client_id", &m->client_id, true);
         opt_string(l, g, "username", &m->username, true);
         opt_string(l, g, "password_file", &m->password_file, true);
+        load_mqtt_tls(l, g, port_given);
         load_limits(l, g, &m->limits, 0, 1024, 16384);
 }
 
@@ -2254,6 +2325,7 @@ struct dawn_config *dawn_config_free(struct dawn_config *c)
         free(c->mqtt.client_id);
         free(c->mqtt.username);
         free(c->mqtt.password_file);
+        dawn_mqtt_tls_clear(&c->mqtt.tls);
         free(c->sms.base_url);
         free(c->sms.callback_token_file);
         free(c->sms.callback_base_url);
@@ -2395,7 +2467,9 @@ static bool mqtt_changed(const struct dawn_mqtt_config *a, const struct dawn_mqt
         return a->enabled != b->enabled || a->port != b->port || a->qos != b->qos || a->keepalive != b->keepalive ||
                !same_str(a->host, b->host) || !same_str(a->topic_prefix, b->topic_prefix) ||
                !same_str(a->client_id, b->client_id) || !same_str(a->username, b->username) ||
-               !same_str(a->password_file, b->password_file);
+               !same_str(a->password_file, b->password_file) || a->tls.enabled != b->tls.enabled ||
+               !same_str(a->tls.ca_file, b->tls.ca_file) || !same_str(a->tls.cert_file, b->tls.cert_file) ||
+               !same_str(a->tls.key_file, b->tls.key_file);
 }
 
 bool dawn_config_channel_changed(const struct dawn_config *old, const struct dawn_config *fresh,

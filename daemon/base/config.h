@@ -117,16 +117,26 @@ struct dawn_email_config {
         char *ca_file;           /* a PEM bundle trusted as well as the system's CAs (ca_file.h); NULL: none */
 };
 
+/* channels.mqtt's TLS (mqtt_tls.h applies it to a libmosquitto client). */
+struct dawn_mqtt_tls {
+        bool enabled;            /* "tls": "required" (the default unless host is a loopback address) or
+                                  * "none" (the default for loopback; elsewhere only with tls_override) */
+        char *ca_file;           /* a PEM bundle trusted as well as the system's CAs; NULL: none */
+        char *cert_file;         /* a client certificate (PEM), with key_file; NULL: none */
+        char *key_file;          /* its private key (PEM, no passphrase); a secret: never logged */
+};
+
 struct dawn_mqtt_config {
         bool enabled;            /* channels.mqtt present */
         char *host;              /* default "127.0.0.1" */
-        int port;                /* default 1883 */
+        int port;                /* default 1883, or 8883 (MQTT over TLS) when TLS is on */
         char *topic_prefix;      /* default "dawn/v1" */
         int qos;                 /* 1 (default) or 2; 0 is refused: deliveries need PUBACK */
         int keepalive;           /* seconds, default 30 */
         char *client_id;         /* default "dawnd" */
         char *username;          /* optional */
         char *password_file;     /* optional; the password is read by the channel, not here */
+        struct dawn_mqtt_tls tls;
         struct dawn_channel_limits limits;
 };
 

@@ -65,15 +65,25 @@
  * ids from wrapping onto ones still in flight. Past the window ready() is
  * false and send() says -EAGAIN until half of it has drained.
  *
+ * TLS (channels.mqtt.tls, mqtt_tls.h). Each fresh client gets the same
+ * settings from dawn_mqtt_tls_apply(). The handshake runs inside
+ * libmosquitto on the same non-blocking socket; its own loop moves it on
+ * by calling net__socket_connect_tls when the socket is writable, which in
+ * this external loop is mosquitto_loop_read (see on_io). Why TLS failed is
+ * only in libmosquitto's log, which on_mosq_log keeps for the reason shown
+ * by status and the log.
+ *
  * Callbacks. libmosquitto's callbacks only record what happened (CONNACK,
  * disconnect, PUBACK, SUBACK, a message); the driver acts on it after the
  * libmosquitto call has returned (after_call), so neither the outbox nor
  * the listener is ever re-entered from inside libmosquitto, and the outbox
  * never from send().
  */
+#include "ca_file.h"
 #include "channel.h"
 #include "clock.h"
 #include "log.h"
+#include "mqtt_tls.h"
 #include "str.h"
 
 #include <errno.h>
@@ -135,6 +145,8 @@ struct mqtt_state {
 
         char *host, *client_id, *username, *password, *status_topic;
         int port, keepalive, qos;
+        struct dawn_mqtt_tls tls;
+        char tls_error[128];        /* what libmosquitto logged of a TLS failure this attempt */
 
         enum mqtt_conn conn;
         unsigned backoff_sec;
@@ -209,7 +221,13 @@ static void set_reason(struct mqtt_state *st, int rc)
         int err = errno;
         if (st->reason[0])
                 return; /* the first cause is the interesting one */
-        copy_reason(st, rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc));
+        /* A TLS failure may also come back as a lost connection (a broker
+         * that wanted a client certificate says so in an alert after the
+         * handshake): what libmosquitto logged says more than the code. */
+        if (st->tls.enabled && st->tls_error[0] && rc != MOSQ_ERR_SUCCESS)
+                snprintf(st->reason, sizeof(st->reason), "TLS: %s", st->tls_error);
+        else
+                copy_reason(st, rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc));
 }
 
 /* ---- message id slots ---- */
@@ -385,7 +403,44 @@ static void on_mosq_message(struct mosquitto *mosq, void *userdata, const struct
         st->inbound_tail = &m->next;
 }
 
+/* libmosquitto says why TLS failed only in its log ("A TLS error occurred"
+ * is all its result code gives): keep the first error of the attempt, with
+ * OpenSSL's reason when one follows, e.g. "OpenSSL: certificate verify
+ * failed". Its messages name files, never what is in them. */
+static void on_mosq_log(struct mosquitto *mosq, void *userdata, int level, const char *text)
+{
+        struct mqtt_state *st = userdata;
+        size_t used = strlen(st->tls_error);
+        (void)mosq;
+
+        if (level != MOSQ_LOG_ERR || !text)
+                return;
+        if (strncmp(text, "OpenSSL Error[", 14) == 0) {
+                /* "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" */
+                const char *why = strrchr(text, ':');
+                if (!why || strstr(st->tls_error, "OpenSSL: "))
+                        return;
+                snprintf(st->tls_error + used, sizeof(st->tls_error) - used, "%sOpenSSL: %s", used ? "; " : "",
+                         why + 1);
+        } else if (!used) {
+                size_t n;
+                if (strncmp(text, "Error: ", 7) == 0)
+                        text += 7;
+                n = strlen(text);
+                while (n > 0 && text[n - 1] == '.')
+                        n--; /* ours go mid-sentence */
+                snprintf(st->tls_error, sizeof(st->tls_error), "%.*s", (int)(n < INT_MAX ? n : 0), text);
+        }
+}
+
 /* ---- connection ---- */
+
+/* How the broker is spoken to, for every line that names it: an operator
+ * reading "cannot connect" must see at once whether TLS is in play. */
+static const char *tls_note(const struct mqtt_state *st)
+{
+        return st->tls.enabled ? " over TLS" : " without TLS";
+}
 
 static void update_io(struct mqtt_state *st)
 {
@@ -422,14 +477,14 @@ static void schedule_retry(struct mqtt_state *st)
 static void log_down(struct mqtt_state *st, bool was_connected, unsigned delay)
 {
         if (was_connected)
-                log_warning("MQTT: lost connection to %s:%d: %s; reconnecting in %us", st->host,
-                            st->port, st->reason, delay);
+                log_warning("MQTT: lost connection to %s:%d%s: %s; reconnecting in %us", st->host,
+                            st->port, tls_note(st), st->reason, delay);
         else if (!st->failing)
-                log_warning("MQTT: cannot connect to %s:%d: %s; retrying in %us", st->host, st->port,
-                            st->reason, delay);
+                log_warning("MQTT: cannot connect to %s:%d%s: %s; retrying in %us", st->host, st->port,
+                            tls_note(st), st->reason, delay);
         else
-                log_debug("MQTT: still cannot connect to %s:%d: %s; retrying in %us", st->host,
-                          st->port, st->reason, delay);
+                log_debug("MQTT: still cannot connect to %s:%d%s: %s; retrying in %us", st->host,
+                          st->port, tls_note(st), st->reason, delay);
         st->failing = true;
 }
 
@@ -461,6 +516,15 @@ static int client_new(struct mqtt_state *st)
                                         "offline", 1, true);
         if (rc == MOSQ_ERR_SUCCESS && st->username)
                 rc = mosquitto_username_pw_set(st->mosq, st->username, st->password);
+        if (rc == MOSQ_ERR_SUCCESS) {
+                rc = dawn_mqtt_tls_apply(st->mosq, &st->tls);
+                /* libmosquitto opens the files to check them and says only
+                 * "invalid arguments": config.c read them, but perhaps as
+                 * another user, or they have changed since */
+                if (rc == MOSQ_ERR_INVAL)
+                        snprintf(st->reason, sizeof(st->reason),
+                                 "TLS: cannot read channels.mqtt's ca_file, cert_file or key_file");
+        }
         if (rc != MOSQ_ERR_SUCCESS) {
                 int r = mosq_errno(rc);
                 mosquitto_destroy(st->mosq);
@@ -472,6 +536,7 @@ static int client_new(struct mqtt_state *st)
         mosquitto_publish_callback_set(st->mosq, on_mosq_publish);
         mosquitto_subscribe_callback_set(st->mosq, on_mosq_subscribe);
         mosquitto_message_callback_set(st->mosq, on_mosq_message);
+        mosquitto_log_callback_set(st->mosq, on_mosq_log);
         return 0;
 }
 
@@ -500,7 +565,8 @@ static int connect_start(struct mqtt_state *st)
 static void connect_attempt(struct mqtt_state *st)
 {
         st->reason[0] = '\0';
-        log_debug("MQTT: connecting to %s:%d", st->host, st->port);
+        st->tls_error[0] = '\0';
+        log_debug("MQTT: connecting to %s:%d%s", st->host, st->port, tls_note(st));
         int r = connect_start(st);
         if (r >= 0)
                 return;
@@ -537,7 +603,7 @@ static void connack(struct mqtt_state *st)
         st->backoff_sec = MQTT_BACKOFF_MIN_SEC;
         st->failing = false;
         st->reason[0] = '\0';
-        log_info("MQTT: connected to %s:%d", st->host, st->port);
+        log_info("MQTT: connected to %s:%d%s", st->host, st->port, tls_note(st));
         /* subscribe first: the broker takes one client's packets in order,
          * so whoever sees "online" knows that what it publishes is heard */
         subscribe_filters(st);
@@ -630,6 +696,19 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
         if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
                 rc = mosquitto_loop_read(st->mosq, 1);
+        else if (st->tls.enabled && st->conn == MQTT_CONNECTING && (revents & EPOLLOUT))
+                /* A TLS handshake that waits to write moves on in loop_read
+                 * (net__socket_connect_tls), not loop_write, which sends
+                 * nothing until it is done: libmosquitto's own loop does
+                 * the same on writability. Afterwards, a read that finds
+                 * nothing is harmless. */
+                rc = mosquitto_loop_read(st->mosq, 1);
+        /* A handshake that fails returns its error without the disconnect
+         * callback: the connection is lost all the same. */
+        if (rc != MOSQ_ERR_SUCCESS && !st->lost && !st->stopping) {
+                set_reason(st, rc);
+                st->lost = true;
+        }
         if (rc == MOSQ_ERR_SUCCESS && !st->lost && st->mosq && (revents & EPOLLOUT)) {
                 mosquitto_loop_write(st->mosq, 1);
                 /* Never spin: see MQTT_MAX_WRITE_STALLS. */
@@ -779,14 +858,14 @@ static const char *mqtt_describe(struct dawn_channel *ch)
         size_t n = sizeof(st->describe_buf);
 
         if (st->conn == MQTT_CONNECTED) {
-                snprintf(buf, n, "connected to %s:%d", st->host, st->port);
+                snprintf(buf, n, "connected to %s:%d%s", st->host, st->port, tls_note(st));
         } else if (st->conn == MQTT_CONNECTING) {
-                snprintf(buf, n, "connecting to %s:%d", st->host, st->port);
+                snprintf(buf, n, "connecting to %s:%d%s", st->host, st->port, tls_note(st));
         } else {
                 uint64_t now = now_usec(st);
                 uint64_t left = st->retry_at > now ? st->retry_at - now : 0;
-                snprintf(buf, n, "disconnected from %s:%d: %s (retry in %llus)", st->host, st->port,
-                         st->reason[0] ? st->reason : "not connected yet",
+                snprintf(buf, n, "disconnected from %s:%d%s: %s (retry in %llus)", st->host, st->port,
+                         tls_note(st), st->reason[0] ? st->reason : "not connected yet",
                          (unsigned long long)((left + DAWN_USEC_PER_SEC - 1) / DAWN_USEC_PER_SEC));
         }
         return buf;
@@ -877,6 +956,8 @@ static int copy_config(struct mqtt_state *st, const struct dawn_mqtt_config *m)
         }
         if (m->username && !(st->username = strdup(m->username)))
                 return -ENOMEM;
+        if (dawn_mqtt_tls_copy(&st->tls, &m->tls) < 0)
+                return -ENOMEM;
         if (m->username && m->password_file) {
                 int r = dawn_channel_read_secret(m->password_file, &st->password);
                 if (r < 0)
@@ -887,6 +968,29 @@ static int copy_config(struct mqtt_state *st, const struct dawn_mqtt_config *m)
 }
 
 static void mqtt_stop(struct dawn_channel *ch);
+
+/* What the TLS settings mean, said once at start as channels.email and
+ * channels.sms say theirs. The CA bundle is parsed again for the count: a
+ * file broken since config.c checked it is said here, and the connection
+ * attempts then say why they fail (the channel runs on, as with a broker
+ * that is down). */
+static void log_tls(const struct mqtt_state *st)
+{
+        const struct dawn_mqtt_tls *t = &st->tls;
+        struct dawn_ca *ca = NULL;
+        char why[256];
+
+        if (!t->enabled)
+                return;
+        if (t->ca_file && dawn_ca_load(t->ca_file, &ca, why, sizeof(why)) < 0)
+                log_error("channels.mqtt.ca_file: %s: %s", t->ca_file, why);
+        else if (t->ca_file)
+                log_info("channels.mqtt: trusting %zu certificate%s from %s as well as the system's",
+                         dawn_ca_count(ca), dawn_ca_count(ca) == 1 ? "" : "s", t->ca_file);
+        dawn_ca_free(ca);
+        if (t->cert_file)
+                log_info("channels.mqtt: showing the broker the client certificate in %s", t->cert_file);
+}
 
 static int mqtt_start(struct dawn_channel *ch, sd_event *loop, const struct dawn_config *cfg)
 {
@@ -915,6 +1019,7 @@ static int mqtt_start(struct dawn_channel *ch, sd_event *loop, const struct dawn
                 mqtt_stop(ch);
                 return r;
         }
+        log_tls(st);
         /* A broker that is down is not an error: the timer keeps trying. */
         connect_attempt(st);
         return 0;
@@ -943,7 +1048,7 @@ static void say_goodbye(struct mqtt_state *st)
                 if (mosquitto_loop_write(st->mosq, 1) != MOSQ_ERR_SUCCESS)
                         break;
         }
-        log_info("MQTT: disconnected from %s:%d", st->host, st->port);
+        log_info("MQTT: disconnected from %s:%d%s", st->host, st->port, tls_note(st));
 }
 
 /* Deliveries still in flight are not reported: the channel is going away
@@ -974,6 +1079,7 @@ static void mqtt_stop(struct dawn_channel *ch)
         free(st->host);
         free(st->client_id);
         free(st->status_topic);
+        dawn_mqtt_tls_clear(&st->tls);
         st->password = st->username = st->host = st->client_id = st->status_topic = NULL;
 }
 

@@ -893,6 +893,10 @@ static void resolve_broker(struct dawn_http *h)
         const struct dawn_mqtt_config *m = &h->ways->config->mqtt;
         if (!m->enabled || !m->host)
                 return;
+        if (m->tls.enabled && !h->ways->config->dashboard_broker_url)
+                log_warning("http: the dashboard relay (/mqtt) is off: it does not speak TLS, and channels.mqtt "
+                            "reaches %s:%d over TLS; set daemon.dashboard_broker_url to the broker's wss:// "
+                            "listener for the dashboard", m->host, m->port);
         int n = dawn_ws_relay_resolve(m->host, m->port, &h->broker);
         if (n < 0)
                 log_warning("http: the dashboard relay's broker %s:%d: its name was not found%s", m->host, m->port,

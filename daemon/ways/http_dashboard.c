@@ -235,6 +235,16 @@ void http_mqtt_relay(struct request *rq)
                 http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "no MQTT broker is configured (channels.mqtt)");
                 return;
         }
+        /* The relay speaks plain TCP to the broker. With channels.mqtt on
+         * TLS that port speaks TLS (the login would only time out), and a
+         * broker dawnd may reach only over TLS must not get a pharmacy's
+         * password in clear: refused at once, saying what to do instead. */
+        if (c->mqtt.tls.enabled) {
+                http_refuse(rq, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
+                            "the relay does not speak TLS to the broker (channels.mqtt.tls): the dashboard must "
+                            "use the broker's own wss:// listener (daemon.dashboard_broker_url)");
+                return;
+        }
         struct relay *oldest;
         unsigned pending;
         if (relays_signed_in(rq->h, &oldest, &pending) >= DAWN_WS_RELAY_MAX) {

@@ -494,7 +494,7 @@ static void test_becomes_ready(void **state)
         assert_true(run_until(is_ready, NULL, DEADLINE_USEC));
         assert_true(F.ready_calls >= 1);
         char want[64];
-        snprintf(want, sizeof(want), "connected to 127.0.0.1:%d", F.port);
+        snprintf(want, sizeof(want), "connected to 127.0.0.1:%d without TLS", F.port);
         assert_string_equal(F.ch->driver->describe(F.ch), want);
 }
 
@@ -698,14 +698,14 @@ static void test_broker_restart(void **state)
         assert_int_equal(F.ch->driver->send(F.ch, &d), -EAGAIN);
         assert_int_equal(dawn_channel_mqtt_publish(F.ch, INGEST_TOPIC "/result", "{}", 2, false), -ENOTCONN);
         char want[64];
-        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d: ", F.port);
+        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d without TLS: ", F.port);
         assert_memory_equal(F.ch->driver->describe(F.ch), want, strlen(want));
 
         unsigned before = F.ready_calls;
         broker_start();
         publish_sentinel();
         assert_true(run_until(ready_announced, &before, DEADLINE_USEC));
-        snprintf(want, sizeof(want), "connected to 127.0.0.1:%d", F.port);
+        snprintf(want, sizeof(want), "connected to 127.0.0.1:%d without TLS", F.port);
         assert_string_equal(F.ch->driver->describe(F.ch), want);
         assert_status("online");
 
@@ -846,7 +846,7 @@ static void test_password(void **state)
         struct dawn_channel *saved = F.ch;
         F.ch = ch; /* is_ready() looks at F.ch */
         char want[96];
-        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d: Connection Refused: not authorised (",
+        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d without TLS: Connection Refused: not authorised (",
                  F.auth_port);
         uint64_t deadline = now_usec() + DEADLINE_USEC;
         while (strncmp(ch->driver->describe(ch), want, strlen(want)) != 0 && now_usec() < deadline)
@@ -884,7 +884,7 @@ static void test_refused_does_not_block(void **state)
         for (int i = 0; i < 5; i++)
                 assert_true(sd_event_run(F.loop, 20 * USEC_PER_MSEC) >= 0);
         char want[96];
-        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d: Connection refused (retry in ",
+        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d without TLS: Connection refused (retry in ",
                  cfg.mqtt.port);
         assert_memory_equal(ch->driver->describe(ch), want, strlen(want));
         dawn_channel_free(ch);
@@ -918,10 +918,10 @@ static void test_silent_broker_times_out(void **state)
         assert_int_equal(dawn_channel_new(&dawn_channel_mqtt, F.loop, &cfg, NULL, NULL, NULL, &ch), 0);
         assert_true(now_usec() - t0 < DAWN_USEC_PER_SEC / 2);
         char want[96];
-        snprintf(want, sizeof(want), "connecting to 127.0.0.1:%d", cfg.mqtt.port);
+        snprintf(want, sizeof(want), "connecting to 127.0.0.1:%d without TLS", cfg.mqtt.port);
         assert_string_equal(ch->driver->describe(ch), want);
 
-        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d: no answer within 5s (retry in ",
+        snprintf(want, sizeof(want), "disconnected from 127.0.0.1:%d without TLS: no answer within 5s (retry in ",
                  cfg.mqtt.port);
         /* the attempt ends 5 s in, or 1.5 keepalives once a connect got through the full
          * queue and a CONNECT waits for its CONNACK: on a loaded machine (CI runs three

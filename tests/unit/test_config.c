@@ -16,6 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "config.h"
 
 /* cmocka hands every test a state pointer these tests do not use. */
@@ -1601,6 +1605,226 @@ static void test_ca_file(void **state UNUSED)
         unlink(path);
 }
 
+/* ---- channels.mqtt: TLS to the broker ---- */
+
+#define MQTT_WITH(extra) AREAS "channels = { mqtt = {\n " extra " }; };\n"
+
+/* A throwaway key and self-signed certificate (OpenSSL's API, no openssl
+ * CLI), written as PEM to dir/<name>.key and dir/<name>.crt; with
+ * passphrase, the key is encrypted with it. */
+static void make_pair(const char *dir, const char *name, const char *passphrase)
+{
+        char path[256];
+        EVP_PKEY *key = EVP_EC_gen("P-256");
+        X509 *x = X509_new();
+        X509_NAME *n;
+        FILE *f;
+
+        assert_non_null(key);
+        assert_non_null(x);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+        X509_gmtime_adj(X509_getm_notBefore(x), 0);
+        X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+        n = X509_get_subject_name(x);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1, 0);
+        X509_set_issuer_name(x, n);
+        X509_set_pubkey(x, key);
+        assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+        snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+        assert_non_null(f = fopen(path, "w"));
+        assert_int_equal(PEM_write_X509(f, x), 1);
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+        assert_non_null(f = fopen(path, "w"));
+        if (passphrase)
+                assert_int_equal(PEM_write_PrivateKey(f, key, EVP_aes_128_cbc(), (unsigned char *)passphrase,
+                                                      (int)strlen(passphrase), NULL, NULL), 1);
+        else
+                assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+        fclose(f);
+        X509_free(x);
+        EVP_PKEY_free(key);
+}
+
+/* text with every @D@ replaced by dir */
+static char *in_dir(const char *text, const char *dir)
+{
+        char *copy = strdup(text);
+
+        assert_non_null(copy);
+        return replace_all(copy, "@D@", dir);
+}
+
+static void mqtt_refused_in(const char *dir, const char *text, const char *message)
+{
+        char *t = in_dir(text, dir), *m = in_dir(message, dir);
+
+        assert_refused(t, "test.conf:3:", m);
+        free(m);
+        free(t);
+}
+
+static void test_mqtt_tls_defaults(void **state UNUSED)
+{
+        struct dawn_config *c = load_ok(AREAS MQTT);
+
+        /* a broker on this machine: in clear, on MQTT's port */
+        assert_false(c->mqtt.tls.enabled);
+        assert_int_equal(c->mqtt.port, 1883);
+        dawn_config_free(c);
+        c = load_ok(MQTT_WITH("host = \"::1\";"));
+        assert_false(c->mqtt.tls.enabled);
+        dawn_config_free(c);
+        /* another host: TLS, on MQTT over TLS's port, unless a port is given */
+        c = load_ok(MQTT_WITH("host = \"mqtt.example.org\";"));
+        assert_true(c->mqtt.tls.enabled);
+        assert_int_equal(c->mqtt.port, 8883);
+        assert_null(c->mqtt.tls.ca_file);
+        assert_null(c->mqtt.tls.cert_file);
+        dawn_config_free(c);
+        c = load_ok(MQTT_WITH("host = \"10.0.0.5\"; port = 18883;"));
+        assert_true(c->mqtt.tls.enabled);
+        assert_int_equal(c->mqtt.port, 18883);
+        dawn_config_free(c);
+        /* asked for on loopback */
+        c = load_ok(MQTT_WITH("tls = \"required\";"));
+        assert_true(c->mqtt.tls.enabled);
+        assert_int_equal(c->mqtt.port, 8883);
+        dawn_config_free(c);
+        /* in clear to another host only with the override, as for email */
+        c = load_ok(MQTT_WITH("host = \"mqtt.example.org\"; tls = \"none\"; tls_override = true;"));
+        assert_false(c->mqtt.tls.enabled);
+        assert_int_equal(c->mqtt.port, 1883);
+        dawn_config_free(c);
+        c = load_ok(MQTT_WITH("host = \"mqtt.example.org\"; tls_override = true;"));
+        assert_true(c->mqtt.tls.enabled); /* an override alone changes nothing */
+        dawn_config_free(c);
+}
+
+static void test_mqtt_tls_errors(void **state UNUSED)
+{
+        assert_refused(MQTT_WITH("tls = \"optional\";"), "test.conf:3:",
+                       "channels.mqtt.tls must be \"required\" or \"none\"");
+        assert_refused(MQTT_WITH("tls = true;"), "test.conf:3:", "channels.mqtt.tls must be a string");
+        assert_refused(MQTT_WITH("host = \"mqtt.example.org\"; tls = \"none\";"), "test.conf:3:",
+                       "channels.mqtt.tls: \"none\" is only allowed for a loopback broker (127.0.0.1, ::1, "
+                       "localhost); the password and every alert would cross the network in clear (set "
+                       "tls_override = true to accept that)");
+        assert_refused(MQTT_WITH("host = \"10.1.2.3\"; tls = \"none\"; tls_override = \"yes\";"), "test.conf:3:",
+                       "channels.mqtt.tls_override must be true or false");
+        assert_refused(MQTT_WITH("tls = \"required\"; tls_version = \"tlsv1.3\";"), "test.conf:3:",
+                       "unknown key 'channels.mqtt.tls_version'");
+        assert_refused(MQTT_WITH("tls = \"required\"; ca_file = \"/nonexistent/ca.pem\";"), "test.conf:3:",
+                       "channels.mqtt.ca_file: /nonexistent/ca.pem: cannot read it: No such file");
+        assert_refused(MQTT_WITH("tls = \"required\"; ca_file = \"/dev/null\";"), "test.conf:3:",
+                       "channels.mqtt.ca_file: /dev/null: not a regular file");
+        /* TLS settings with TLS off are a mistake, not something to ignore */
+        assert_refused(MQTT_WITH("ca_file = \"/etc/ssl/certs/ca-certificates.crt\";"), "test.conf:3:",
+                       "channels.mqtt.ca_file: TLS is off (tls = \"none\", the default for a loopback broker): "
+                       "set tls = \"required\" to use it");
+        assert_refused(MQTT_WITH("tls = \"none\"; cert_file = \"/x.crt\"; key_file = \"/x.key\";"), "test.conf:3:",
+                       "channels.mqtt.cert_file: TLS is off (tls = \"none\"): set tls = \"required\" to use it");
+}
+
+static void test_mqtt_tls_files(void **state UNUSED)
+{
+        char dir[] = "/tmp/dawn-test-mqtt-tls-XXXXXX";
+        char *text;
+
+        assert_non_null(mkdtemp(dir));
+        make_pair(dir, "ca", NULL);
+        make_pair(dir, "client", NULL);
+        make_pair(dir, "other", NULL);
+        make_pair(dir, "locked", "s3cret");
+
+        text = in_dir(MQTT_WITH("tls = \"required\"; ca_file = \"@D@/ca.crt\";\n"
+                                " cert_file = \"@D@/client.crt\"; key_file = \"@D@/client.key\";"), dir);
+        struct dawn_config *c = load_ok(text);
+        free(text);
+        assert_true(c->mqtt.tls.enabled);
+        assert_non_null(strstr(c->mqtt.tls.ca_file, "/ca.crt"));
+        assert_non_null(strstr(c->mqtt.tls.cert_file, "/client.crt"));
+        assert_non_null(strstr(c->mqtt.tls.key_file, "/client.key"));
+
+        /* a reload that changes any of them restarts the channel; the same ones do not */
+        text = in_dir(MQTT_WITH("tls = \"required\"; ca_file = \"@D@/other.crt\";\n"
+                                " cert_file = \"@D@/client.crt\"; key_file = \"@D@/client.key\";"), dir);
+        struct dawn_config *c2 = load_ok(text);
+        free(text);
+        assert_true(dawn_config_channel_changed(c, c2, DAWN_CHANNEL_MQTT));
+        dawn_config_free(c2);
+        text = in_dir(MQTT_WITH("tls = \"required\"; ca_file = \"@D@/ca.crt\";\n"
+                                " cert_file = \"@D@/client.crt\"; key_file = \"@D@/client.key\";"), dir);
+        c2 = load_ok(text);
+        free(text);
+        assert_false(dawn_config_channel_changed(c, c2, DAWN_CHANNEL_MQTT));
+        dawn_config_free(c2);
+        c2 = load_ok(MQTT_WITH("tls = \"required\";"));
+        assert_true(dawn_config_channel_changed(c, c2, DAWN_CHANNEL_MQTT));
+        dawn_config_free(c2);
+        dawn_config_free(c);
+
+        /* both or neither */
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.crt\";"),
+                        "channels.mqtt.cert_file: give key_file too, or neither");
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; key_file = \"@D@/client.key\";"),
+                        "channels.mqtt.key_file: give cert_file too, or neither");
+        /* each file by its key, and what is wrong with it */
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; ca_file = \"@D@/client.key\";"),
+                        "channels.mqtt.ca_file: @D@/client.key: no certificate in it");
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/missing.crt\"; "
+                                       "key_file = \"@D@/client.key\";"),
+                        "channels.mqtt.cert_file: @D@/missing.crt: cannot read it: No such file or directory");
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.key\"; "
+                                       "key_file = \"@D@/client.key\";"),
+                        "channels.mqtt.cert_file: @D@/client.key: no certificate in it");
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.crt\"; "
+                                       "key_file = \"@D@/missing.key\";"),
+                        "channels.mqtt.key_file: @D@/missing.key: cannot read it: No such file or directory");
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.crt\"; "
+                                       "key_file = \"@D@\";"),
+                        "channels.mqtt.key_file: @D@: not a regular file");
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.crt\"; "
+                                       "key_file = \"@D@/client.crt\";"),
+                        "channels.mqtt.key_file: @D@/client.crt: no private key without a passphrase in it");
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.crt\"; "
+                                       "key_file = \"@D@/other.key\";"),
+                        "channels.mqtt.key_file: @D@/other.key: not the key of the certificate in cert_file");
+        /* an encrypted key: dawnd has nobody to ask for its passphrase */
+        mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/locked.crt\"; "
+                                       "key_file = \"@D@/locked.key\";"),
+                        "channels.mqtt.key_file: @D@/locked.key: no private key without a passphrase in it "
+                        "(OpenSSL: ");
+        if (geteuid() != 0) {
+                /* root can read anything, so this only means something for others */
+                char path[300];
+
+                snprintf(path, sizeof(path), "%s/client.key", dir);
+                assert_int_equal(chmod(path, 0), 0);
+                mqtt_refused_in(dir, MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.crt\"; "
+                                               "key_file = \"@D@/client.key\";"),
+                                "channels.mqtt.key_file: @D@/client.key: cannot read it: Permission denied");
+        }
+        /* the key's content never appears in a message */
+        char *msgs = NULL;
+        text = in_dir(MQTT_WITH("tls = \"required\"; cert_file = \"@D@/client.crt\"; key_file = \"@D@/other.key\";"),
+                      dir);
+        msgs = load_bad(text);
+        assert_lacks(msgs, "PRIVATE KEY");
+        free(msgs);
+        free(text);
+
+        const char *names[] = { "ca", "client", "other", "locked" };
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                char path[300];
+                snprintf(path, sizeof(path), "%s/%s.crt", dir, names[i]);
+                unlink(path);
+                snprintf(path, sizeof(path), "%s/%s.key", dir, names[i]);
+                unlink(path);
+        }
+        rmdir(dir);
+}
+
 /* Notify refuses texts over 918 characters (6 parts); its service name, if
  * Notify adds one, is channels.sms.sender_prefix (issue 14). */
 static void test_sms_notify_limits(void **state UNUSED)
@@ -1673,6 +1897,9 @@ int main(void)
                 cmocka_unit_test(test_nul_byte_in_a_file_refused),
                 cmocka_unit_test(test_proxy_keys),
                 cmocka_unit_test(test_ca_file),
+                cmocka_unit_test(test_mqtt_tls_defaults),
+                cmocka_unit_test(test_mqtt_tls_errors),
+                cmocka_unit_test(test_mqtt_tls_files),
                 cmocka_unit_test(test_sms_notify_limits),
         };
 
