@@ -985,9 +985,9 @@ void dawn_outbox_status(struct dawn_outbox *o, cJSON *object)
 size_t dawn_outbox_in_flight_ids(struct dawn_outbox *o, int64_t *ids, size_t max)
 {
         size_t n = 0;
-        /* outbox rows only: a reply's slot holds its id negated */
+        /* an SMS reply's slot holds its id negated, and so does the answer */
         for (size_t i = 0; i < o->table_size && n < max; i++)
-                if (o->table[i].id > 0)
+                if (o->table[i].id != 0)
                         ids[n++] = o->table[i].id;
         return n;
 }

@@ -57,7 +57,8 @@ void dawn_outbox_counts(struct dawn_outbox *o, enum dawn_channel_kind kind, stru
 void dawn_outbox_status(struct dawn_outbox *o, cJSON *object);
 unsigned dawn_outbox_in_flight(struct dawn_outbox *o);
 /* The ids of the deliveries in flight now (at most max of them, into ids):
- * the claims the node's heartbeat keeps alive (heartbeat.h). How many. */
+ * the claims the node's heartbeat keeps alive (heartbeat.h); an SMS reply's
+ * id negated. How many. */
 size_t dawn_outbox_in_flight_ids(struct dawn_outbox *o, int64_t *ids, size_t max);
 
 /* ---- channel pauses (pause.h) ---- */

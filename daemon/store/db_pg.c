@@ -812,6 +812,9 @@ static const char *const migrations[] = {
         "CREATE INDEX outbox_claims ON outbox(claimed_by, claimed_until) WHERE state = 'in-flight';",
         /* 2: a token per transaction, to learn a COMMIT's outcome after its answer was lost */
         "CREATE TABLE dawn_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL);",
+        /* 3: SMS replies in flight claimed by one node, as the outbox's rows are */
+        "ALTER TABLE sms_replies ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until BIGINT;"
+        "CREATE INDEX sms_replies_claims ON sms_replies(claimed_by, claimed_until) WHERE state = 'in-flight';",
 };
 
 /* Any number, the same in every dawnd: the lock two nodes starting at once

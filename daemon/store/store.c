@@ -178,6 +178,8 @@ enum stmt_id {
         ST_RECLAIM,
         ST_LOCK_AREA,
         ST_TRY_JOB,
+        ST_REPLY_LEASE_EXTEND,
+        ST_REPLY_RECLAIM,
         ST_COUNT,
 };
 
@@ -859,9 +861,28 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
         [ST_SUMMARY_ESCALATIONS] = PG_SUMMARY_WINDOW SUMMARY_ESCALATIONS_OF_W,
         [ST_REPLY_ADD] = "INSERT INTO sms_replies (number, body, kind, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)"
                          " RETURNING id",
+        /* SMS replies are claimed as the outbox's rows are: one node sends a reply, its
+         * result is recorded only by the node that holds the claim (?7), and the claim
+         * runs out after a lease (?8) unless the node's heartbeat extends it */
         [ST_REPLY_MOVE] = "UPDATE sms_replies SET state = ?3, last_error = ?4, next_at = ?5, updated_at = ?6,"
-                          " attempts = attempts + CASE WHEN ?3 = 'in-flight' THEN 1 ELSE 0 END"
-                          " WHERE id = ?1 AND state = ?2",
+                          " attempts = attempts + CASE WHEN ?3 = 'in-flight' THEN 1 ELSE 0 END,"
+                          " claimed_by = CASE WHEN ?3 = 'in-flight' THEN ?7 END,"
+                          " claimed_until = CASE WHEN ?3 = 'in-flight' THEN " PG_NOW_USEC " + ?8 END"
+                          " WHERE id = ?1 AND state = ?2 AND (?2 <> 'in-flight' OR claimed_by = ?7)",
+        [ST_REPLY_DUE] = "SELECT r.id, r.number, r.body, r.kind, r.state, r.attempts, r.created_at,"
+                         " r.kind <> 'stop' AND EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number = r.number)"
+                         " FROM sms_replies r WHERE r.state IN ('pending', 'retrying') AND r.next_at <= ?1"
+                         " AND r.id < ?3 ORDER BY r.next_at, r.id LIMIT ?2 FOR UPDATE OF r SKIP LOCKED",
+        /* a node's start takes back its own, and those whose lease ran out */
+        [ST_REPLY_REQUEUE] = "UPDATE sms_replies SET state = 'pending', updated_at = ?1, claimed_by = NULL,"
+                             " claimed_until = NULL WHERE state = 'in-flight' AND (claimed_by = ?2"
+                             " OR claimed_by IS NULL OR claimed_until < " PG_NOW_USEC ")",
+        [ST_REPLY_LEASE_EXTEND] = "UPDATE sms_replies SET claimed_until = " PG_NOW_USEC " + ?2"
+                                  " WHERE state = 'in-flight' AND claimed_by = ?1 AND id = ANY (CAST(?3 AS BIGINT[]))",
+        [ST_REPLY_RECLAIM] = "UPDATE sms_replies SET state = 'retrying', next_at = 0, updated_at = ?1,"
+                             " claimed_by = NULL, claimed_until = NULL,"
+                             " last_error = 'its node stopped answering: sent again' WHERE state = 'in-flight'"
+                             " AND claimed_until < " PG_NOW_USEC,
 };
 
 struct dawn_store {
@@ -2012,6 +2033,7 @@ int dawn_store_requeue_channel(struct dawn_store *s, enum dawn_channel_kind chan
         if (!(st = stmt(s, ST_REPLY_REQUEUE)))
                 return -EIO;
         db_bind_int64(st, 1, now);
+        bind_text(st, 2, s->node);
         r = run(s, st);
         return r < 0 ? r : n + (int)db_changes(s->db);
 }
@@ -2031,6 +2053,7 @@ int dawn_store_requeue_inflight(struct dawn_store *s, int64_t now)
         if (!(st = stmt(s, ST_REPLY_REQUEUE)))
                 return -EIO;
         db_bind_int64(st, 1, now);
+        bind_text(st, 2, s->node);
         r = run(s, st);
         return r < 0 ? r : n + (int)db_changes(s->db);
 }
@@ -3711,6 +3734,8 @@ int dawn_store_reply_move(struct dawn_store *s, int64_t id, enum dawn_delivery_s
         bind_text(st, 4, error);
         db_bind_int64(st, 5, next_at);
         db_bind_int64(st, 6, now);
+        bind_text(st, 7, s->node);
+        db_bind_int64(st, 8, s->lease_usec);
         int r = run(s, st);
         return r < 0 ? r : (int)db_changes(s->db);
 }
@@ -3788,23 +3813,30 @@ int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool st
         int r = run(s, st);
         if (r < 0 || s->db->ops->dialect != DB_DIALECT_POSTGRESQL || n == 0)
                 return r;
-        /* alive: what this node has in flight stays its own for another lease */
+        /* alive: what this node has in flight stays its own for another lease: the
+         * outbox's rows (ids > 0), then the SMS replies (ids < 0, negated) */
         char *ids = malloc(n * 21 + 3);
         if (!ids)
                 return -ENOMEM;
-        size_t used = 0;
-        ids[used++] = '{';
-        for (size_t i = 0; i < n; i++)
-                used += (size_t)sprintf(ids + used, "%s%lld", i ? "," : "", (long long)in_flight[i]);
-        ids[used++] = '}';
-        ids[used] = '\0';
-        if ((st = stmt(s, ST_LEASE_EXTEND))) {
-                bind_text(st, 1, s->node);
-                db_bind_int64(st, 2, s->lease_usec);
-                bind_text(st, 3, ids);
-                r = run(s, st);
-        } else {
-                r = -EIO;
+        for (int replies = 0; r >= 0 && replies <= 1; replies++) {
+                size_t used = 0, k = 0;
+                ids[used++] = '{';
+                for (size_t i = 0; i < n; i++)
+                        if (replies ? in_flight[i] < 0 : in_flight[i] > 0)
+                                used += (size_t)sprintf(ids + used, "%s%lld", k++ ? "," : "",
+                                                        (long long)(replies ? -in_flight[i] : in_flight[i]));
+                ids[used++] = '}';
+                ids[used] = '\0';
+                if (k == 0)
+                        continue;
+                if ((st = stmt(s, replies ? ST_REPLY_LEASE_EXTEND : ST_LEASE_EXTEND))) {
+                        bind_text(st, 1, s->node);
+                        db_bind_int64(st, 2, s->lease_usec);
+                        bind_text(st, 3, ids);
+                        r = run(s, st);
+                } else {
+                        r = -EIO;
+                }
         }
         free(ids);
         return r;
@@ -3852,7 +3884,14 @@ int dawn_store_reclaim_expired(struct dawn_store *s, int64_t now)
                 return -EIO;
         db_bind_int64(st, 1, now);
         int r = run(s, st);
-        return r < 0 ? r : (int)db_changes(s->db);
+        if (r < 0)
+                return r;
+        int n = (int)db_changes(s->db);
+        if (!(st = stmt(s, ST_REPLY_RECLAIM)))
+                return -EIO;
+        db_bind_int64(st, 1, now);
+        r = run(s, st);
+        return r < 0 ? r : n + (int)db_changes(s->db);
 }
 
 int dawn_store_nodes_json(struct dawn_store *s, int64_t now, cJSON *array)

@@ -608,7 +608,8 @@ int dawn_store_for_each_reached_by_text(struct dawn_store *s, const char *alert_
 #define DAWN_STORE_NODES_MAX 64
 /* This node is alive (and started now, if starting): its row in the nodes
  * table, and on PostgreSQL the claims on in_flight[0..n), what it still has
- * in flight, run another lease (from the database's clock). 0 or -errno. */
+ * in flight (outbox ids, and SMS replies' ids negated), run another lease
+ * (from the database's clock). 0 or -errno. */
 int dawn_store_node_heartbeat(struct dawn_store *s, const char *version, bool starting, int64_t now,
                               const int64_t *in_flight, size_t n);
 /* Deliveries whose claim's lease ran out (their node died or lost the

@@ -247,6 +247,42 @@ static void test_two_nodes_get_two_alert_ids(void **state)
         dawn_store_close(b);
 }
 
+/* An SMS reply in flight is claimed as a delivery is: another node's start
+ * leaves it, its node's beats keep it, and once they stop it goes out again
+ * from another node; the first node's late result then changes nothing. */
+static void test_a_reply_in_flight_is_its_nodes(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        struct dawn_store *a = NULL, *b = NULL;
+        assert_int_equal(fixture_open_lease(f, "node-a", 1000000, &a), 0);
+        int64_t id = dawn_store_reply_add(a, "+447700900123", "Thanks: your acknowledgement is recorded.", false, NOW);
+        assert_true(id > 0);
+        assert_int_equal(dawn_store_reply_move(a, id, DAWN_DELIVERY_PENDING, DAWN_DELIVERY_INFLIGHT, NULL, 0, NOW), 1);
+        /* node b starts: what a has in flight stays a's */
+        assert_int_equal(fixture_open_lease(f, "node-b", 1000000, &b), 0);
+        assert_int_equal(dawn_store_requeue_inflight(b, NOW), 0);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM sms_replies WHERE state = 'in-flight' AND claimed_by = 'node-a'"),
+                         1);
+        /* b cannot record a's result */
+        assert_int_equal(dawn_store_reply_move(b, id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW), 0);
+        /* a beats for it (its id negated: a reply) */
+        int64_t negated = -id;
+        assert_int_equal(dawn_store_node_heartbeat(a, "0.1.0", false, NOW, &negated, 1), 0);
+        assert_int_equal(dawn_store_reclaim_expired(b, NOW), 0);
+        /* then silence: b takes it back, to send again */
+        assert_int_equal(reclaim_within(b, 1), 0);
+        char *why = sql_text(f, "SELECT state || ': ' || last_error FROM sms_replies");
+        assert_string_equal(why, "retrying: its node stopped answering: sent again");
+        free(why);
+        assert_int_equal(dawn_store_reply_move(b, id, DAWN_DELIVERY_RETRYING, DAWN_DELIVERY_INFLIGHT, NULL, 0, NOW), 1);
+        /* a's late answer finishes nothing of b's */
+        assert_int_equal(dawn_store_reply_move(a, id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW), 0);
+        assert_int_equal(dawn_store_reply_move(b, id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW), 1);
+        dawn_store_close(a);
+        dawn_store_close(b);
+}
+
 /* ---- once across nodes ---- */
 
 /* A timer's job is one node's at a time: the other leaves it, until the
@@ -384,6 +420,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_a_claim_left_behind_is_not_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_restart_takes_back_only_its_own, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_nodes_get_two_alert_ids, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_reply_in_flight_is_its_nodes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_job_is_one_nodes_at_a_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_intake_in_an_area_is_one_nodes_at_a_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_lost_answer_to_a_kept_commit_is_ok, setup, teardown),
