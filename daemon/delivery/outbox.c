@@ -45,6 +45,9 @@ struct dawn_outbox {
         struct dawn_channel *channels[DAWN_CHANNEL_COUNT];
         struct dawn_token_bucket bucket[DAWN_CHANNEL_COUNT];
         int bucket_rate[DAWN_CHANNEL_COUNT];
+        /* On a store several nodes share, sends granted by the shared bucket for the
+         * dispatch under way; what one dispatch leaves is dropped, never saved up */
+        int granted[DAWN_CHANNEL_COUNT];
         int64_t expiry_checked[DAWN_CHANNEL_COUNT];
         unsigned in_flight_count[DAWN_CHANNEL_COUNT];
         unsigned in_flight_public;          /* of in_flight_count[DAWN_CHANNEL_SMS] */
@@ -417,6 +420,39 @@ static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const str
         return true;
 }
 
+/* One send's worth of the channel's rate. On a store several nodes share the
+ * rate is the provider's limit for the whole key, not each node's: sends are
+ * granted by the one bucket in the database (dawn_store_take_tokens), as
+ * many at a time as this dispatch could use (want), and this node's own
+ * bucket only holds its settings. */
+static bool take_token(struct dawn_outbox *o, enum dawn_channel_kind kind, struct dawn_token_bucket *b, int want,
+                       int64_t now)
+{
+        if (!dawn_store_shared(o->store) || b->capacity <= 0)
+                return dawn_bucket_take(b, now);
+        if (o->granted[kind] == 0) {
+                int g = dawn_store_take_tokens(o->store, kind, want > 0 ? want : 1, b->capacity, b->per_usec);
+                if (g < 0)
+                        log_error_errno(g, "outbox: cannot take from the %s channel's shared rate: %s",
+                                        dawn_channel_name(kind), dawn_store_errmsg(o->store));
+                o->granted[kind] = g > 0 ? g : 0;
+        }
+        if (o->granted[kind] == 0)
+                return false;
+        o->granted[kind]--;
+        return true;
+}
+
+/* When to look again for a send's worth of the channel's rate. */
+static int64_t token_wait_usec(struct dawn_outbox *o, struct dawn_token_bucket *b, int64_t now)
+{
+        if (!dawn_store_shared(o->store) || b->capacity <= 0)
+                return (int64_t)dawn_bucket_wait_usec(b, now);
+        /* the shared bucket's next token, or another node's batch to commit */
+        int64_t one = b->per_usec > 0 ? (int64_t)(1.0 / b->per_usec) : 1000000;
+        return one < 10000 ? 10000 : one;
+}
+
 /* Due replies, into what room and tokens the channel's deliveries left. */
 static void dispatch_replies(struct dawn_outbox *o, struct dawn_channel *ch, struct dawn_token_bucket *b, int64_t now,
                              int64_t *wake, bool *more)
@@ -433,8 +469,8 @@ static void dispatch_replies(struct dawn_outbox *o, struct dawn_channel *ch, str
                 return;
         }
         for (int i = 0; i < n; i++) {
-                if (!rows[i].opted_out && !dawn_bucket_take(b, now)) {
-                        *wake = now + (int64_t)dawn_bucket_wait_usec(b, now);
+                if (!rows[i].opted_out && !take_token(o, DAWN_CHANNEL_SMS, b, n - i, now)) {
+                        *wake = now + token_wait_usec(o, b, now);
                         return;
                 }
                 send_reply(o, ch, &rows[i], now);
@@ -556,7 +592,10 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
         if (room <= 0)
                 return false; /* completions will kick again */
         struct dawn_token_bucket *b = bucket(o, kind, now);
-        uint64_t wait = dawn_bucket_wait_usec(b, now);
+        o->granted[kind] = 0;
+        /* this node's own bucket, when it has the channel to itself: the shared one is
+         * asked only when there is something to send */
+        uint64_t wait = dawn_store_shared(o->store) ? 0 : dawn_bucket_wait_usec(b, now);
         if (wait) {
                 *wake = now + (int64_t)wait;
                 return false;
@@ -600,11 +639,11 @@ static bool dispatch_channel(struct dawn_outbox *o, enum dawn_channel_kind kind,
                 if (until > 0) {
                         dawn_store_delivery_finished(o->store, rows[i].id, DAWN_DELIVERY_PENDING,
                                                      "waiting for the subscriber's quiet hours to end", until, now);
-                } else if (dawn_bucket_take(b, now)) {
+                } else if (take_token(o, kind, b, n - i, now)) {
                         send_row(o, ch, &rows[i], now);
                 } else {
                         /* the rest stay due; look again when the next token is there */
-                        *wake = now + (int64_t)dawn_bucket_wait_usec(b, now);
+                        *wake = now + token_wait_usec(o, b, now);
                         more = false;
                         for (; i < n; i++)
                                 dawn_outbox_row_clear(&rows[i]);

@@ -815,6 +815,9 @@ static const char *const migrations[] = {
         /* 3: SMS replies in flight claimed by one node, as the outbox's rows are */
         "ALTER TABLE sms_replies ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until BIGINT;"
         "CREATE INDEX sms_replies_claims ON sms_replies(claimed_by, claimed_until) WHERE state = 'in-flight';",
+        /* 4: a channel's rate limit, one bucket for every node (the provider's limit is the key's) */
+        "CREATE TABLE rate_buckets (channel TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,"
+        "  refilled_at BIGINT NOT NULL);",
 };
 
 /* Any number, the same in every dawnd: the lock two nodes starting at once

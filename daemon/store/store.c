@@ -180,6 +180,8 @@ enum stmt_id {
         ST_TRY_JOB,
         ST_REPLY_LEASE_EXTEND,
         ST_REPLY_RECLAIM,
+        ST_TAKE_TOKENS,
+        ST_ADD_BUCKET,
         ST_COUNT,
 };
 
@@ -877,6 +879,21 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
         [ST_REPLY_REQUEUE] = "UPDATE sms_replies SET state = 'pending', updated_at = ?1, claimed_by = NULL,"
                              " claimed_until = NULL WHERE state = 'in-flight' AND (claimed_by = ?2"
                              " OR claimed_by IS NULL OR claimed_until < " PG_NOW_USEC ")",
+        /* A channel's rate, shared by every node: up to ?4 tokens from its bucket (capacity
+         * ?2, refilled at ?3 a microsecond of the database's clock). A bucket another node
+         * is taking from now (its row locked until that node's batch commits) is skipped,
+         * not waited for: no row, and this node looks again shortly. */
+        [ST_TAKE_TOKENS] = "WITH b AS (SELECT channel, LEAST(CAST(?2 AS FLOAT8), tokens + (" PG_NOW_USEC
+                           " - refilled_at) * CAST(?3 AS FLOAT8)) AS have FROM rate_buckets WHERE channel = ?1"
+                           " FOR UPDATE SKIP LOCKED)"
+                           " UPDATE rate_buckets r SET tokens = b.have - LEAST(CAST(?4 AS BIGINT), floor(b.have)),"
+                           " refilled_at = " PG_NOW_USEC " FROM b WHERE r.channel = b.channel"
+                           " RETURNING CAST(LEAST(CAST(?4 AS BIGINT), floor(b.have)) AS BIGINT)",
+        /* a bucket starts with one token, as each node's own did; one that is there is not
+         * inserted again (ON CONFLICT alone would wait for the node taking from it) */
+        [ST_ADD_BUCKET] = "INSERT INTO rate_buckets (channel, tokens, refilled_at) SELECT ?1, 1, " PG_NOW_USEC
+                          " WHERE NOT EXISTS (SELECT 1 FROM rate_buckets WHERE channel = ?1)"
+                          " ON CONFLICT (channel) DO NOTHING",
         [ST_REPLY_LEASE_EXTEND] = "UPDATE sms_replies SET claimed_until = " PG_NOW_USEC " + ?2"
                                   " WHERE state = 'in-flight' AND claimed_by = ?1 AND id = ANY (CAST(?3 AS BIGINT[]))",
         [ST_REPLY_RECLAIM] = "UPDATE sms_replies SET state = 'retrying', next_at = 0, updated_at = ?1,"
@@ -3854,6 +3871,34 @@ int dawn_store_lock_area(struct dawn_store *s, const char *area)
         int rc = db_step(st);
         db_reset(st);
         return rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
+}
+
+int dawn_store_take_tokens(struct dawn_store *s, enum dawn_channel_kind channel, int want, double capacity,
+                           double per_usec)
+{
+        if (s->db->ops->dialect != DB_DIALECT_POSTGRESQL)
+                return -EOPNOTSUPP;
+        struct db_stmt *st = stmt(s, ST_TAKE_TOKENS);
+        if (!st)
+                return -EIO;
+        char cap[32], rate[32];
+        snprintf(cap, sizeof(cap), "%.17g", capacity);
+        snprintf(rate, sizeof(rate), "%.17g", per_usec);
+        bind_text(st, 1, dawn_channel_name(channel));
+        bind_text(st, 2, cap);
+        bind_text(st, 3, rate);
+        db_bind_int64(st, 4, want);
+        int rc = db_step(st);
+        int granted = rc == DB_ROW ? (int)db_column_int64(st, 0) : rc == DB_DONE ? -ENOENT : rc;
+        db_reset(st);
+        if (granted != -ENOENT)
+                return granted;
+        /* no row: locked by another node now, or never made */
+        if (!(st = stmt(s, ST_ADD_BUCKET)))
+                return -EIO;
+        bind_text(st, 1, dawn_channel_name(channel));
+        int r = run(s, st);
+        return r < 0 ? r : 0;
 }
 
 bool dawn_store_shared(const struct dawn_store *s)

@@ -639,6 +639,15 @@ enum dawn_store_job {
  * taken, 0 another node has it now (leave the work to it), or -errno.
  * SQLite: 1. Call inside a transaction. */
 int dawn_store_try_job(struct dawn_store *s, enum dawn_store_job job);
+/* Up to want sends of channel under its rate_per_minute, from the one
+ * bucket every node shares (PostgreSQL: the provider's limit is the key's,
+ * whichever node sends), holding capacity and refilled at per_usec on the
+ * database's clock: how many were granted (0: none now, or another node is
+ * taking from it: look again shortly), or -errno; -EOPNOTSUPP on SQLite,
+ * whose one node keeps its own. Inside the batch: the bucket is this
+ * node's until it commits. */
+int dawn_store_take_tokens(struct dawn_store *s, enum dawn_channel_kind channel, int want, double capacity,
+                           double per_usec);
 /* Whether other dawnd nodes may share this store (PostgreSQL). */
 bool dawn_store_shared(const struct dawn_store *s);
 /* The lease this store's claims get. */

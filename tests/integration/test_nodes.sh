@@ -27,6 +27,7 @@ N=2000
 LEASE=3
 IN_FLIGHT=8
 STORE_TIMEOUT=2
+RATED=6 # texts sent under a shared rate of 60 a minute
 
 start_broker
 start_gateway
@@ -37,6 +38,9 @@ gw_fault '{"rules":[{"match":{"api":"notify"},"action":"delay","seconds":0.02}]}
 
 subs=$(for i in $(seq 1 $N); do
         printf '{ id = "hostel-%d"; kind = "hostel"; area = "winchester"; sms = [ "+4477009%05d" ]; },\n' "$i" "$i"
+done
+for i in $(seq 1 $RATED); do
+        printf '{ id = "hostel-iow-%d"; kind = "hostel"; area = "isle-of-wight"; sms = [ "+4477008%05d" ]; },\n' "$i" "$i"
 done)
 printf 'ph-token-a\n' >"$T/ph.token"
 HTTP_LISTEN="127.0.0.1:$(free_port)"
@@ -135,6 +139,25 @@ print(" ".join(sorted(o.get("outcome", "?") for o in out)), len(set(o.get("id") 
                 test "$outcomes" = "merged new 1"
 done
 store_sql "DROP TRIGGER dawn_test_slow ON alerts; DROP FUNCTION dawn_test_slow_insert()"
+
+# ---- a channel's rate is the provider's, for both nodes together ----
+# rate_per_minute = 60: one text at once, then one a second, whichever node sends. Two
+# nodes each keeping their own bucket would send two a second; the span of the texts
+# can only be longer than the shared bucket allows, never shorter (a slow run passes too).
+sed -i 's/rate_per_minute = 0;/rate_per_minute = 60;/' "$T/dawn.conf" "$T/b.conf"
+check "both nodes take a rate of 60 a minute" bash -c "'$DAWNCTL' reload && DAWN_SOCKET='$SOCK_B' '$DAWNCTL' reload"
+ctl --json issue --area isle-of-wight --sold-as cocaine --adulterant fentanyl --evidence toxicology \
+        "Cocaine on the Isle of Wight contains fentanyl." >"$T/rated.json"
+RATED_ID=$(json_get "$T/rated.json" .id)
+rated_texts() { grep -c "\"reference\": \"$RATED_ID-" "$T/sms.jsonl" 2>/dev/null || echo 0; }
+check "the $RATED texts of $RATED_ID arrive" wait_for "[ \$(rated_texts) -ge $RATED ]" 30
+span=$(/usr/bin/python3 -c 'import json,sys
+t = [e["t"] for e in map(json.loads, open(sys.argv[1])) if (e.get("reference") or "").startswith(sys.argv[2] + "-")]
+print("%.1f" % (max(t) - min(t)))' "$T/sms.jsonl" "$RATED_ID")
+check "they took at least $((RATED - 2)).5 s, one bucket for both nodes (${span} s)" \
+        /usr/bin/python3 -c "import sys; sys.exit(0 if $span >= $((RATED - 2)).5 else 1)"
+sed -i 's/rate_per_minute = 60;/rate_per_minute = 0;/' "$T/dawn.conf" "$T/b.conf"
+check "and back to no limit" bash -c "'$DAWNCTL' reload && DAWN_SOCKET='$SOCK_B' '$DAWNCTL' reload"
 
 # ---- 2,000 texts, node A killed mid-way ----
 ctl --json issue --area winchester --sold-as heroin --adulterant nitazene --evidence toxicology \

@@ -283,6 +283,36 @@ static void test_a_reply_in_flight_is_its_nodes(void **state)
         dawn_store_close(b);
 }
 
+/* A channel's rate is one bucket for every node: what one takes, the other
+ * cannot, and a bucket one node is taking from is skipped by the other, not
+ * waited for. (No refill here: per_usec 0.) */
+static void test_a_channels_rate_is_one_bucket_for_all_nodes(void **state)
+{
+        struct fixture *f = *state;
+        SQLITE_ONLY_NOT(f);
+        struct dawn_store *b = NULL;
+        assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_take_tokens(f->s, DAWN_CHANNEL_SMS, 3, 5, 0), 0); /* made, with one token */
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_int_equal(dawn_store_begin(f->s), 0);
+        assert_int_equal(dawn_store_take_tokens(f->s, DAWN_CHANNEL_SMS, 3, 5, 0), 1);
+        assert_int_equal(dawn_store_begin(b), 0);
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_SMS, 3, 5, 0), 0); /* a has it: skipped */
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_EMAIL, 3, 5, 0), 0); /* another channel's: made */
+        assert_int_equal(dawn_store_commit(b), 0);
+        assert_int_equal(dawn_store_commit(f->s), 0);
+        assert_int_equal(dawn_store_begin(b), 0);
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_SMS, 3, 5, 0), 0); /* a took the one there was */
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_EMAIL, 3, 5, 0), 1);
+        assert_int_equal(dawn_store_commit(b), 0);
+        /* refilled on the database's clock, never past the capacity */
+        assert_int_equal(dawn_store_begin(b), 0);
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_SMS, 10, 5, 1.0), 5);
+        assert_int_equal(dawn_store_commit(b), 0);
+        dawn_store_close(b);
+}
+
 /* ---- once across nodes ---- */
 
 /* A timer's job is one node's at a time: the other leaves it, until the
@@ -421,6 +451,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_a_restart_takes_back_only_its_own, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_two_nodes_get_two_alert_ids, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_reply_in_flight_is_its_nodes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_a_channels_rate_is_one_bucket_for_all_nodes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_job_is_one_nodes_at_a_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_intake_in_an_area_is_one_nodes_at_a_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_a_lost_answer_to_a_kept_commit_is_ok, setup, teardown),
