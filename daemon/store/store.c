@@ -735,9 +735,9 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                           " min(CASE WHEN purpose = 'escalation' THEN 1 ELSE 0 END) FROM outbox"
                           " WHERE alert_id = ? AND action = 'publish'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
-        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox WHERE state IN ('pending', 'retrying')"
-                            " GROUP BY channel, state UNION ALL SELECT channel, state, count(*) FROM outbox"
-                            " WHERE state = 'in-flight' GROUP BY channel, state",
+        /* every state, ended ones too: the counts one node keeps in memory would miss what
+         * the others did, so several nodes read them from the one store they share */
+        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
         [ST_OPTOUT_ADD] = "INSERT INTO sms_optouts (number, via, since) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         [ST_ACK_ADD] = "INSERT INTO acks (alert_id, revision, subscriber, via, by, at)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
@@ -1153,6 +1153,12 @@ static int saved_clear(struct dawn_store *s)
 static int ended_load(struct dawn_store *s)
 {
         memset(&s->ended, 0, sizeof(s->ended));
+        if (dawn_store_shared(s)) {
+                /* several nodes: no node's memory sees the others' changes, so the counts are
+                 * read from the store when asked for (dawn_store_queue_counts) */
+                s->db->ops->on_rollback(s->db, rolled_back, s);
+                return 0;
+        }
         int r = ended_take_saved(s);
         if (r == 0) {
                 /* first open of this store, or dawnd stopped without closing it: one pass */
@@ -1177,6 +1183,8 @@ static int ended_load(struct dawn_store *s)
 static int alerts_load(struct dawn_store *s)
 {
         memset(&s->alerts, 0, sizeof(s->alerts));
+        if (dawn_store_shared(s))
+                return 0; /* read when asked for (dawn_store_alert_counts), as the ended counts are */
         struct db_stmt *st = stmt(s, ST_ALERT_COUNTS);
         if (!st)
                 return -EIO;
@@ -2119,7 +2127,11 @@ static int by_name(const void *a, const void *b)
 int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
 {
         int64_t n[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
-        memcpy(n, s->ended.committed, sizeof(n));
+        /* several nodes: the statement counts the ended deliveries too */
+        if (dawn_store_shared(s))
+                memset(n, 0, sizeof(n));
+        else
+                memcpy(n, s->ended.committed, sizeof(n));
         struct db_stmt *st = stmt(s, ST_QUEUE_COUNTS);
         if (!st)
                 return -EIO;
@@ -2158,16 +2170,36 @@ int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
 
 int dawn_store_alert_counts(struct dawn_store *s, cJSON *object)
 {
+        int64_t n[DAWN_STATUS_COUNT][DAWN_GRADE_COUNT];
+        if (!dawn_store_shared(s)) {
+                memcpy(n, s->alerts.committed, sizeof(n));
+        } else {
+                /* several nodes: from the store, which has every node's alerts (what this
+                 * node's open batch changed included, as a scrape on SQLite would not) */
+                memset(n, 0, sizeof(n));
+                struct db_stmt *st = stmt(s, ST_ALERT_COUNTS);
+                if (!st)
+                        return -EIO;
+                int rc;
+                while ((rc = db_step(st)) == DB_ROW) {
+                        int k = dawn_status_from_name((const char *)db_column_text(st, 0));
+                        int g = dawn_grade_from_name((const char *)db_column_text(st, 1));
+                        if (k >= 0 && k < DAWN_STATUS_COUNT && g >= 0 && g < DAWN_GRADE_COUNT)
+                                n[k][g] += db_column_int64(st, 2);
+                }
+                db_reset(st);
+                if (rc != DB_DONE)
+                        return db_errno(rc);
+        }
         for (int k = 0; k < DAWN_STATUS_COUNT; k++)
                 for (int g = 0; g < DAWN_GRADE_COUNT; g++) {
-                        if (!s->alerts.committed[k][g])
+                        if (!n[k][g])
                                 continue;
                         const char *status = dawn_status_name((enum dawn_status)k);
                         cJSON *c = cJSON_GetObjectItemCaseSensitive(object, status);
                         if (!c && !(c = cJSON_AddObjectToObject(object, status)))
                                 return -ENOMEM;
-                        if (!cJSON_AddNumberToObject(c, dawn_grade_name((enum dawn_grade)g),
-                                                     (double)s->alerts.committed[k][g]))
+                        if (!cJSON_AddNumberToObject(c, dawn_grade_name((enum dawn_grade)g), (double)n[k][g]))
                                 return -ENOMEM;
                 }
         return 0;

@@ -108,6 +108,52 @@ static void write_store_gauges(struct dawn_ways *ways, FILE *f)
 /* No token: the counters and gauges hold no personal data (no numbers,
  * addresses or alert text), and the default listening address is loopback;
  * an operator who exposes the API limits /metrics at the proxy. */
+/* Which node this is, and every node the store has seen (several nodes on
+ * PostgreSQL, issue 15): Prometheus scrapes each node on its own, and its
+ * instance label tells the scrapes apart; these say which dawnd node that
+ * is, and let any one node's scrape show a node whose heartbeat stopped.
+ * The store's figures (dawn_alerts, dawn_deliveries) are the one store's,
+ * the same from every node: take max(), not sum(), across nodes. */
+static void write_node_gauges(struct dawn_ways *ways, FILE *f)
+{
+        char node[192], labels[256];
+        dawn_metrics_escape(ways->config->node_id, node, sizeof(node));
+        snprintf(labels, sizeof(labels), "node=\"%s\",version=\"%s\"", node, DAWN_VERSION);
+        dawn_metrics_write_gauge(f, "dawn_node_info",
+                                 "1, labelled with this dawnd's node id (daemon.node_id) and version: the "
+                                 "counters in this scrape are this node's.",
+                                 labels, 1, 1);
+        cJSON *nodes = cJSON_CreateArray();
+        if (!nodes || dawn_store_nodes_json(ways->store, dawn_now_usec(), nodes) < 0) {
+                cJSON_Delete(nodes);
+                return; /* a store error: no samples rather than wrong ones */
+        }
+        for (int pass = 0; pass < 2; pass++) {
+                int first = 1;
+                const cJSON *n;
+                cJSON_ArrayForEach(n, nodes) {
+                        const cJSON *id = cJSON_GetObjectItemCaseSensitive(n, "node");
+                        const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+                                n, pass == 0 ? "heartbeat_age_seconds" : "in_flight");
+                        if (!cJSON_IsString(id) || !cJSON_IsNumber(v))
+                                continue;
+                        dawn_metrics_escape(id->valuestring, node, sizeof(node));
+                        snprintf(labels, sizeof(labels), "node=\"%s\"", node);
+                        if (pass == 0)
+                                dawn_metrics_write_gauge(f, "dawn_node_heartbeat_age_seconds",
+                                                         "Seconds since each node the store has seen last beat "
+                                                         "(a node whose claims others take over after store.lease).",
+                                                         labels, v->valuedouble, first);
+                        else
+                                dawn_metrics_write_gauge(f, "dawn_node_in_flight",
+                                                         "Deliveries each node has claimed and not yet ended.", labels,
+                                                         v->valuedouble, first);
+                        first = 0;
+                }
+        }
+        cJSON_Delete(nodes);
+}
+
 void http_metrics(struct request *rq)
 {
         struct dawn_ways *ways = rq->h->ways;
@@ -131,6 +177,7 @@ void http_metrics(struct request *rq)
                 dawn_metrics_write_gauge(f, "dawn_public_subscribers",
                                          "Phone numbers subscribed to public text alerts (JOIN).", NULL,
                                          (double)public_numbers, 1);
+        write_node_gauges(ways, f);
         dawn_metrics_write_gauge(f, "dawn_up", "1 while dawnd runs.", NULL, 1, 1);
         dawn_metrics_write_gauge(f, "dawn_uptime_seconds", "Seconds since dawnd started.", NULL,
                                  (double)(dawn_now_usec() - ways->started_at) / 1e6, 1);

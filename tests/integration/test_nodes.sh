@@ -82,6 +82,18 @@ check "an alert issued on node A ($A1)" test -n "$A1"
 check "is shown by dawnctl on node B" bash -c "DAWN_SOCKET='$SOCK_B' '$DAWNCTL' show '$A1' | grep -q 'Ketamine cut'"
 check "and listed there" bash -c "DAWN_SOCKET='$SOCK_B' '$DAWNCTL' list | grep -q '^$A1 '"
 
+# ---- /metrics: which node, every node, and the one store's figures on each ----
+curl -s --max-time 10 "$API_A/metrics" >"$T/metrics-a"
+curl -s --max-time 10 "$API_B/metrics" >"$T/metrics-b"
+check "node B's /metrics says it is node-b" grep -q '^dawn_node_info{node="node-b",version="' "$T/metrics-b"
+check "and shows both nodes' heartbeats" \
+        test "$(grep -c '^dawn_node_heartbeat_age_seconds{node="node-[ab]"}' "$T/metrics-b")" = 2
+alerts_total() { awk '/^dawn_alerts\{/ { n += $2 } END { print n + 0 }' "$1"; }
+check "the store's alerts are counted alike on both nodes ($(alerts_total "$T/metrics-a") and $(alerts_total "$T/metrics-b"))" \
+        test "$(alerts_total "$T/metrics-a")" = "$(alerts_total "$T/metrics-b")" -a "$(alerts_total "$T/metrics-b")" -ge 1
+check "promtool accepts the exposition" bash -c "promtool check metrics <'$T/metrics-b' >'$T/promtool.out' 2>&1 ||
+        { cat '$T/promtool.out'; false; }"
+
 # ---- the same partner report on both nodes at once: one alert ----
 report='{"type":"batch","area":"portsmouth","sold_as":["heroin"],"adulterants":["xylazine"],"summary":"Heroin with xylazine in Portsmouth.","source_ref":"ph-both-1"}'
 post() { curl -s -o "$T/post-$2.json" -w '%{http_code}' --max-time 20 -H "Authorization: Bearer ph-token-a" \

@@ -278,9 +278,12 @@ static void test_counts_follow_every_change(void **state)
         assert_int_equal(c.deliveries, 4);
         assert_counts_right(f, "pruned");
 
-        /* a clean close saves the counts and the next open reads them: they agree */
+        /* a clean close saves the counts and the next open reads them: they agree (on
+         * PostgreSQL, where several nodes change the outbox, they are read from it when
+         * asked for, and nothing is saved) */
         f->s = dawn_store_close(f->s);
-        assert_true(sql_int(f, "SELECT count(*) FROM outbox_ended_saved") > 0);
+        if (!f->pg)
+                assert_true(sql_int(f, "SELECT count(*) FROM outbox_ended_saved") > 0);
         assert_int_equal(fixture_open(f, &f->s), 0);
         assert_counts_right(f, "reopened after a clean close");
         /* taken, so that a crash from now on cannot leave them behind stale */
