@@ -17,6 +17,11 @@
 #   silent or a network split, where no reset ever comes): the control socket
 #   and /healthz still answer, a report is refused as temporary rather than
 #   left hanging, and once it answers again reports are taken.
+# - reports a partner publishes over MQTT while node A is dead: the broker may
+#   hold some in A's kept session (eclipse-mosquitto #2662) and leave them
+#   unanswered; the partner sends each unanswered one again with the same
+#   source_ref until it is answered, every one is stored once, and when A
+#   comes back what was held for it is answered "duplicate".
 # Always on PostgreSQL, a throwaway cluster of its own (it is restarted).
 DAWN_TEST_STORE=postgresql
 unset DAWN_TEST_PG
@@ -278,5 +283,48 @@ take_after_silence() {
 check "once PostgreSQL answers again, a report is taken" wait_for take_after_silence 30
 check "the report refused while it was silent was not stored" \
         test "$(store_sql "SELECT count(*) FROM submissions WHERE source_ref = 'while-silent'")" = 0
+
+# ---- MQTT reports while node A is dead: held for it by the broker (#2662), sent again ----
+PREFIX=dawn/v1
+STRANDED_N=12
+: >"$T/results"
+mosquitto_sub -p "$MQTT_PORT" -q 1 -v -t "$PREFIX/ingest/portsmouth-ph/result" >"$T/results" 2>&1 &
+results_pid=$!
+trap 'kill -CONT $silenced 2>/dev/null; kill $results_pid $B_PID $A2_PID 2>/dev/null; wait $B_PID 2>/dev/null
+      [ -n "${A2_PID:-}" ] && wait $A2_PID 2>/dev/null; cleanup' EXIT
+publish() { # source_ref
+        mosquitto_pub -p "$MQTT_PORT" -q 1 -t "$PREFIX/ingest/portsmouth-ph" \
+                -m "{\"type\":\"nfod\",\"area\":\"southampton\",\"source_ref\":\"$1\"}"
+}
+seq -f 'strand-%g' 1 $STRANDED_N | sort >"$T/strand-refs"
+unanswered() {
+        grep -o '"source_ref":"strand-[0-9]*"' "$T/results" | cut -d'"' -f4 | sort -u | comm -23 "$T/strand-refs" -
+}
+for i in $(seq 1 $STRANDED_N); do publish "strand-$i"; done
+# a partner's resend timer: a report unanswered after a few seconds goes again (at most 10 rounds)
+first_stranded=""
+for round in $(seq 1 10); do
+        wait_for "[ -z \"\$(unanswered)\" ]" 1 && break
+        left=$(unanswered)
+        [ -z "$first_stranded" ] && first_stranded=$(echo $left | wc -w)
+        for ref in $left; do publish "$ref"; done
+done
+echo "# $STRANDED_N MQTT reports with node A dead: ${first_stranded:-0} unanswered at first (held in A's session), resent"
+check "every MQTT report published while A was dead is answered once resent" test -z "$(unanswered)"
+check "and each is stored once" \
+        test "$(store_sql "SELECT count(*) FROM submissions WHERE source_ref LIKE 'strand-%'")" = $STRANDED_N
+# node A comes back under its own id, and its kept session hands it what the broker held
+"$DAWND" -f -c "$T/dawn.conf" >>"$T/dawnd-a2.log" 2>&1 &
+A2_PID=$!
+check "node A starts again" wait_for "'$DAWNCTL' status" 10
+duplicates() { grep -c '"outcome":"duplicate"' "$T/results"; }
+if [ "${first_stranded:-0}" -gt 0 ]; then
+        check "what the broker held for A is answered as duplicates ($first_stranded)" \
+                wait_for "[ \$(duplicates) -ge $first_stranded ]" 20
+fi
+check "still each stored once" \
+        test "$(store_sql "SELECT count(*) FROM submissions WHERE source_ref LIKE 'strand-%'")" = $STRANDED_N
+check "and one alert each" \
+        test "$(store_sql "SELECT count(DISTINCT alert_id) FROM submissions WHERE source_ref LIKE 'strand-%'")" = $STRANDED_N
 check "the store is intact" test "$(store_intact)" = ok
 finish
