@@ -296,6 +296,7 @@ static void stop(struct dawn_daemon *d, const char *why)
         dawn_control_stop_listening(d->control);
         dawn_http_stop_listening(d->http);
         dawn_commit_flush(d->ways.commit);
+        dawn_commit_stop_waiting(d->ways.commit);
         sd_event_exit(d->ways.loop, d->exit_code);
 }
 

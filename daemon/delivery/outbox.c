@@ -1234,8 +1234,8 @@ static int reply_receipt(struct dawn_store *store, const char *provider, const s
         int64_t next_at = 0;
         if (to == DAWN_DELIVERY_RETRYING)
                 dawn_retry_decide(row.attempts, row.created_at, now, 0, 0, retry_initial_usec, drand48(), &next_at);
-        r = dawn_store_reply_move(store, row.id, row.state, to, to == DAWN_DELIVERY_DELIVERED ? NULL : error, next_at,
-                                  now);
+        r = dawn_store_reply_receipt_move(store, row.id, row.state, to, to == DAWN_DELIVERY_DELIVERED ? NULL : error,
+                                          next_at, now);
         if (r < 0)
                 return r;
         if (to == DAWN_DELIVERY_FAILED) {

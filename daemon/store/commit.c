@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -109,6 +110,13 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+static uint64_t now_monotonic(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void run_hooks(struct dawn_commit *c)
 {
         for (size_t i = 0; i < c->n_hooks; i++)
@@ -121,9 +129,11 @@ static void run_hooks(struct dawn_commit *c)
 static int on_outcome(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct dawn_commit *c = userdata;
+        (void)usec; /* when it was due, not now: each ask may wait on the database */
         int r = dawn_store_commit_outcome(c->store);
-        if (r == -EAGAIN && usec < c->unknown_until) {
-                sd_event_source_set_time(s, usec + DAWN_COMMIT_OUTCOME_POLL_USEC);
+        uint64_t now = now_monotonic();
+        if (r == -EAGAIN && now < c->unknown_until) {
+                sd_event_source_set_time(s, now + DAWN_COMMIT_OUTCOME_POLL_USEC);
                 sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
                 return 0;
         }
@@ -194,8 +204,7 @@ struct dawn_commit *dawn_commit_free(struct dawn_commit *c)
                 return NULL;
         if (c->open || c->lost || !queue_empty(&c->batch_tickets) || !queue_empty(&c->free_tickets))
                 dawn_commit_flush(c);
-        /* stopping: an outcome still unknown is not waited for */
-        answer_all(&c->unknown_tickets, -ETIMEDOUT);
+        dawn_commit_stop_waiting(c);
         sd_event_source_disable_unref(c->outcome);
         sd_event_source_disable_unref(c->idle);
         sd_event_source_disable_unref(c->soon);
@@ -307,6 +316,17 @@ int dawn_commit_end(struct dawn_commit *c, int r)
         return r;
 }
 
+void dawn_commit_stop_waiting(struct dawn_commit *c)
+{
+        if (queue_empty(&c->unknown_tickets))
+                return;
+        sd_event_source_set_enabled(c->outcome, SD_EVENT_OFF);
+        dawn_store_commit_outcome_abandon(c->store);
+        struct dawn_ticket q;
+        queue_take(&q, &c->unknown_tickets);
+        answer_all(&q, -ETIMEDOUT);
+}
+
 int dawn_commit_try_job(struct dawn_commit *c, enum dawn_store_job job)
 {
         if (!dawn_store_shared(c->store))
@@ -315,9 +335,12 @@ int dawn_commit_try_job(struct dawn_commit *c, enum dawn_store_job job)
         if (r < 0)
                 return r;
         int held = dawn_store_try_job(c->store, job);
-        /* in a savepoint released into the batch: the lock is the batch's until it commits */
-        r = dawn_commit_end(c, held < 0 ? held : 0);
-        return r < 0 ? r : held;
+        /* taken: in a savepoint released into the batch, the lock is the batch's until it
+         * commits. Not taken: the savepoint is undone, so the batch keeps no write of it,
+         * and its commit runs no after-write hook that would re-arm the job's timer to a
+         * time already past (a loop for as long as the other node holds the job) */
+        r = dawn_commit_end(c, held < 0 ? held : held == 0 ? -EALREADY : 0);
+        return held == 0 ? 0 : r < 0 ? r : held;
 }
 
 void dawn_commit_ticket(struct dawn_commit *c, struct dawn_ticket *t, dawn_answer_fn answer, void *owner)

@@ -108,6 +108,10 @@ bool dawn_commit_is_open(struct dawn_commit *c);
 /* Makes sure a batch transaction is open, for writes that need no savepoint
  * of their own (the outbox's bookkeeping). Returns 0 or -errno. */
 int dawn_commit_open(struct dawn_commit *c);
+/* dawnd is stopping: writers still waiting to learn whether their COMMIT
+ * was kept (its answer lost) hear "not confirmed" (-ETIMEDOUT) now, while
+ * their answers can still be sent. */
+void dawn_commit_stop_waiting(struct dawn_commit *c);
 /* Takes a timer's job (expiry, escalation deadlines) for this node until the
  * batch commits, as a write of its own, so that what the job then reads
  * (inside the batch) is what no other node is changing: 1 taken, 0 another

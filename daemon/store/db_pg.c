@@ -69,6 +69,12 @@ struct pg_db {
         char token[48];         /* the open transaction's, or "" */
         char unknown_token[48]; /* a COMMIT's whose outcome is not known yet, or "" */
         int lose_next_commit;   /* tests: 1 after the COMMIT is sent, 2 before */
+        bool in_tx;             /* a BEGIN of ours went in, and no COMMIT or ROLLBACK since */
+        bool tx_lost;           /* the connection was made again in the middle of that
+                                 * transaction: refuse statements until the store has seen
+                                 * it is gone, or they would run on their own, committed */
+        int old_backend;        /* the server process of a connection given up on, or 0 */
+        int64_t lock_timeout_ms;
         bool away;      /* lost and not back yet: said once when lost, once when back */
         /* The first error the open transaction met outside a savepoint that undid it:
          * PostgreSQL then aborts the whole transaction, and its COMMIT answers ROLLBACK,
@@ -343,9 +349,17 @@ static void session_setup(struct pg_db *d)
          * batch is refused) and keeps the connection; a statement stuck behind
          * another node's lock waits at most half of that. */
         int64_t ms = d->timeout_usec / 1000;
-        char sql[128];
-        snprintf(sql, sizeof(sql), "SET statement_timeout = %lld; SET lock_timeout = %lld",
-                 (long long)(ms > 1500 ? ms - 500 : ms * 3 / 4), (long long)(ms / 2));
+        d->lock_timeout_ms = ms / 2;
+        /* A transaction this node leaves open on a connection it gave up on (a split, no
+         * reset) holds its locks until the server notices: then at once, not hours later
+         * at TCP's own pace (and a node never leaves one idle for long: group commit) */
+        int64_t idle = ms * 4 > 10000 ? ms * 4 : 10000;
+        char sql[320];
+        snprintf(sql, sizeof(sql),
+                 "SET statement_timeout = %lld; SET lock_timeout = %lld;"
+                 " SET idle_in_transaction_session_timeout = %lld;"
+                 " SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
+                 (long long)(ms > 1500 ? ms - 500 : ms * 3 / 4), (long long)d->lock_timeout_ms, (long long)idle);
         PQclear(run_sql(d, sql));
 }
 
@@ -367,6 +381,8 @@ static bool connected(struct pg_db *d)
         if (!d->resetting) {
                 if (!d->away)
                         fprintf(stderr, "dawnd: store: the PostgreSQL connection was lost; making it again\n");
+                if (!d->away && PQbackendPID(d->conn) > 0)
+                        d->old_backend = PQbackendPID(d->conn);
                 d->away = true;
                 d->broken = false; /* PQresetStart() closes the socket given up on */
                 d->reset_started = now_usec();
@@ -382,6 +398,20 @@ static bool connected(struct pg_db *d)
                 d->generation++;
                 session_setup(d);
                 fprintf(stderr, "dawnd: store: the PostgreSQL connection is back\n");
+                if (d->old_backend > 0) {
+                        /* what the old connection still holds (a transaction whose COMMIT never
+                         * arrived, its locks) ends now: only a process of this node's own
+                         * (its application_name), never this one, and none of another host's */
+                        char sql[256];
+                        snprintf(sql, sizeof(sql),
+                                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %d"
+                                 " AND pid <> pg_backend_pid() AND application_name = current_setting('application_name')",
+                                 d->old_backend);
+                        PQclear(run_sql(d, sql));
+                        d->old_backend = 0;
+                }
+                if (d->in_tx)
+                        d->tx_lost = true;
                 return !d->broken;
         case PGRES_POLLING_FAILED:
                 d->resetting = false; /* the next call starts again */
@@ -393,9 +423,19 @@ static bool connected(struct pg_db *d)
         }
 }
 
+/* The transaction a statement belongs to was lost with the connection, and
+ * the store has not yet been told (in_transaction(), BEGIN or ROLLBACK). */
+static bool refuse_lost_tx(struct pg_db *d)
+{
+        if (!d->tx_lost)
+                return false;
+        note_error(d, -EAGAIN, "the transaction was lost with the connection");
+        return true;
+}
+
 static int prepare_on_server(struct pg_db *d, struct pg_stmt *st)
 {
-        if (!connected(d))
+        if (!connected(d) || refuse_lost_tx(d))
                 return d->last_error;
         bool was_in_tx = in_tx_status(tx_status(d));
         PGresult *res = answer(d, PQsendPrepare(d->conn, st->name, st->sql, st->nparams, NULL), d->timeout_usec);
@@ -501,7 +541,7 @@ static int pg_step(struct db_stmt *s)
                 }
                 return DB_DONE;
         }
-        if (!connected(d))
+        if (!connected(d) || refuse_lost_tx(d))
                 return d->last_error;
         if (st->prepared_on != d->generation && prepare_on_server(d, st) < 0)
                 return d->last_error;
@@ -588,7 +628,16 @@ static int64_t pg_last_insert_id(struct db *db)
 static int pg_exec(struct db *db, const char *sql)
 {
         struct pg_db *d = DB(db);
+        if (d->tx_lost && strcmp(sql, "ROLLBACK") == 0) {
+                d->tx_lost = d->in_tx = false; /* gone already, with its connection */
+                d->token[0] = '\0';
+                return 0;
+        }
         if (!connected(d))
+                return d->last_error;
+        if (strncmp(sql, "BEGIN", 5) == 0)
+                d->tx_lost = false;
+        else if (refuse_lost_tx(d))
                 return d->last_error;
         bool was_in_tx = in_tx_status(tx_status(d));
         bool commit = strcmp(sql, "COMMIT") == 0;
@@ -608,13 +657,16 @@ static int pg_exec(struct db *db, const char *sql)
                 /* sent, and no answer: kept or not, only the database knows (commit_outcome) */
                 snprintf(d->unknown_token, sizeof(d->unknown_token), "%s", d->token);
                 d->token[0] = '\0';
+                d->in_tx = false;
                 if (!d->broken)
                         note_error(d, -EAGAIN, PQerrorMessage(d->conn));
                 d->last_error = -EINPROGRESS;
                 return -EINPROGRESS; /* not rolled back as far as anyone knows: no rollback hook */
         }
-        if (commit || strcmp(sql, "ROLLBACK") == 0)
+        if (commit || strcmp(sql, "ROLLBACK") == 0) {
                 d->token[0] = '\0';
+                d->in_tx = false;
+        }
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
                 r = pg_to_errno(d, res);
         else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
@@ -651,8 +703,10 @@ static int pg_begin(struct db *db)
                 snprintf(sql + n, sizeof(sql) - (size_t)n,
                          "; DELETE FROM dawn_commits WHERE at < " PG_EPOCH_SQL " - %d", TOKENS_KEPT_SECONDS);
         int r = pg_exec(db, sql);
-        if (r == 0)
+        if (r == 0) {
                 snprintf(d->token, sizeof(d->token), "%s", token);
+                d->in_tx = true;
+        }
         else if (pg_in_transaction(db)) /* BEGIN went in, the INSERT did not */
                 pg_exec(db, "ROLLBACK");
         return r;
@@ -667,23 +721,40 @@ static int pg_commit_outcome(struct db *db)
                 return -EAGAIN; /* not between batches: the caller asks again */
         if (!connected(d))
                 return -EAGAIN;
-        char sql[192];
+        /* The token again, marked as this probe's own: inserted, the lost COMMIT was not
+         * kept (and now cannot be); there already, its mark says whose it is, the lost
+         * transaction's (kept) or an earlier probe's whose answer was lost too (not kept).
+         * Not there yet to this statement (its snapshot began before the transaction it
+         * waited for ended): ask again. A short lock wait: an orphaned transaction holding
+         * the token is asked about again at the next poll, not waited for in the loop. */
+        char sql[384];
+        snprintf(sql, sizeof(sql), "SET lock_timeout = 100");
+        PQclear(run_sql(d, sql));
         snprintf(sql, sizeof(sql),
-                 "INSERT INTO dawn_commits (token, at) VALUES ('%s', " PG_EPOCH_SQL ") ON CONFLICT DO NOTHING",
-                 d->unknown_token);
+                 "WITH probe AS (INSERT INTO dawn_commits (token, at, probe) VALUES ('%s', " PG_EPOCH_SQL ", true)"
+                 " ON CONFLICT (token) DO NOTHING RETURNING 1)"
+                 " SELECT (SELECT count(*) FROM probe), (SELECT probe FROM dawn_commits WHERE token = '%s')",
+                 d->unknown_token, d->unknown_token);
         PGresult *res = run_sql(d, sql);
         int r;
-        if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-                const char *tuples = PQcmdTuples(res);
-                r = tuples && strcmp(tuples, "0") == 0 ? 0 : -ENOENT;
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+                const char *mark = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+                r = strcmp(PQgetvalue(res, 0, 0), "1") == 0 ? -ENOENT
+                    : !mark                                 ? -EAGAIN
+                    : mark[0] == 'f'                        ? 0
+                                                            : -ENOENT;
         } else {
                 r = pg_to_errno(d, res);
                 note_error(d, r, result_error(d, res));
-                /* away, or still waiting for the lost transaction's lock: ask again */
+                /* away, or the lost transaction still holds the token: ask again */
                 if (r == -EBUSY)
                         r = -EAGAIN;
         }
         PQclear(res);
+        if (!d->broken && PQstatus(d->conn) == CONNECTION_OK) {
+                snprintf(sql, sizeof(sql), "SET lock_timeout = %lld", (long long)d->lock_timeout_ms);
+                PQclear(run_sql(d, sql));
+        }
         if (r != -EAGAIN)
                 d->unknown_token[0] = '\0';
         return r;
@@ -696,7 +767,12 @@ static void pg_lose_next_commit(struct db *db, bool sent)
 
 static bool pg_in_transaction(struct db *db)
 {
-        return in_tx_status(tx_status(DB(db)));
+        struct pg_db *d = DB(db);
+        if (d->tx_lost) {
+                d->tx_lost = d->in_tx = false; /* the store is told: it is gone */
+                return false;
+        }
+        return in_tx_status(tx_status(d));
 }
 
 static int pg_last_error(struct db *db)
@@ -811,13 +887,24 @@ static const char *const migrations[] = {
         "CREATE SEQUENCE proposal_seq;"
         "CREATE INDEX outbox_claims ON outbox(claimed_by, claimed_until) WHERE state = 'in-flight';",
         /* 2: a token per transaction, to learn a COMMIT's outcome after its answer was lost */
-        "CREATE TABLE dawn_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL);",
+        "CREATE TABLE dawn_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL, probe BOOLEAN NOT NULL DEFAULT false);"
+        "CREATE INDEX dawn_commits_by_age ON dawn_commits(at);",
         /* 3: SMS replies in flight claimed by one node, as the outbox's rows are */
         "ALTER TABLE sms_replies ADD COLUMN claimed_by TEXT, ADD COLUMN claimed_until BIGINT;"
         "CREATE INDEX sms_replies_claims ON sms_replies(claimed_by, claimed_until) WHERE state = 'in-flight';",
         /* 4: a channel's rate limit, one bucket for every node (the provider's limit is the key's) */
         "CREATE TABLE rate_buckets (channel TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL,"
         "  refilled_at BIGINT NOT NULL);",
+        /* 5: what status and /metrics count, kept as each node's changes (a row per node, so
+         * nodes never wait on each other's counters), summed when read; a store that had
+         * rows before starts from a count of them */
+        "CREATE TABLE delivery_counts (node TEXT NOT NULL, channel TEXT NOT NULL, state TEXT NOT NULL,"
+        "  deliveries BIGINT NOT NULL, PRIMARY KEY (node, channel, state));"
+        "INSERT INTO delivery_counts SELECT '', channel, state, count(*) FROM outbox"
+        "  WHERE state NOT IN ('pending', 'retrying', 'in-flight') GROUP BY channel, state;"
+        "CREATE TABLE alert_counts (node TEXT NOT NULL, status TEXT NOT NULL, grade TEXT NOT NULL,"
+        "  alerts BIGINT NOT NULL, PRIMARY KEY (node, status, grade));"
+        "INSERT INTO alert_counts SELECT '', status, grade, count(*) FROM alerts GROUP BY status, grade;",
 };
 
 /* Any number, the same in every dawnd: the lock two nodes starting at once

@@ -182,6 +182,10 @@ enum stmt_id {
         ST_REPLY_RECLAIM,
         ST_TAKE_TOKENS,
         ST_ADD_BUCKET,
+        ST_REPLY_RECEIPT_MOVE,
+        ST_ADD_DELIVERY_COUNTS,
+        ST_ADD_ALERT_COUNTS,
+        ST_ENDED_SUMS,
         ST_COUNT,
 };
 
@@ -623,6 +627,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         /* only from the state the caller read (the transition table's word) */
         [ST_REPLY_MOVE] = "UPDATE sms_replies SET state = ?3, last_error = ?4, next_at = ?5, updated_at = ?6,"
                           " attempts = attempts + (?3 = 'in-flight') WHERE id = ?1 AND state = ?2",
+        /* a provider's receipt: whichever node it reaches (one node, no claims here) */
+        [ST_REPLY_RECEIPT_MOVE] = "UPDATE sms_replies SET state = ?3, last_error = ?4, next_at = ?5, updated_at = ?6,"
+                                  " attempts = attempts + (?3 = 'in-flight') WHERE id = ?1 AND state = ?2",
         [ST_REPLY_FAIL_EXPIRED] = "UPDATE sms_replies SET state = 'failed', last_error = ?2, updated_at = ?3"
                                   " WHERE state IN ('pending', 'retrying') AND created_at < ?1",
         [ST_REPLY_REQUEUE] = "UPDATE sms_replies SET state = 'pending', updated_at = ?1 WHERE state = 'in-flight'",
@@ -735,9 +742,21 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                           " min(CASE WHEN purpose = 'escalation' THEN 1 ELSE 0 END) FROM outbox"
                           " WHERE alert_id = ? AND action = 'publish'"
                           " GROUP BY subscriber, channel, recipient ORDER BY subscriber, channel, recipient",
-        /* every state, ended ones too: the counts one node keeps in memory would miss what
-         * the others did, so several nodes read them from the one store they share */
-        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state",
+        [ST_QUEUE_COUNTS] = "SELECT channel, state, count(*) FROM outbox WHERE state IN ('pending', 'retrying')"
+                            " GROUP BY channel, state UNION ALL SELECT channel, state, count(*) FROM outbox"
+                            " WHERE state = 'in-flight' GROUP BY channel, state",
+        /* The counts one node keeps in memory would miss what the others did: each node
+         * adds its batch's changes to rows of its own as the batch commits (?2..?4: arrays),
+         * and a count is their sum */
+        [ST_ADD_DELIVERY_COUNTS] = "INSERT INTO delivery_counts AS d SELECT ?1, c, s, n FROM unnest(CAST(?2 AS TEXT[]),"
+                                   " CAST(?3 AS TEXT[]), CAST(?4 AS BIGINT[])) AS t(c, s, n)"
+                                   " ON CONFLICT (node, channel, state) DO UPDATE SET deliveries = d.deliveries"
+                                   " + EXCLUDED.deliveries",
+        [ST_ADD_ALERT_COUNTS] = "INSERT INTO alert_counts AS a SELECT ?1, st, g, n FROM unnest(CAST(?2 AS TEXT[]),"
+                                " CAST(?3 AS TEXT[]), CAST(?4 AS BIGINT[])) AS t(st, g, n)"
+                                " ON CONFLICT (node, status, grade) DO UPDATE SET alerts = a.alerts + EXCLUDED.alerts",
+        [ST_ENDED_SUMS] = "SELECT channel, state, sum(deliveries) FROM delivery_counts GROUP BY channel, state",
+        [ST_ALERT_COUNTS] = "SELECT status, grade, sum(alerts) FROM alert_counts GROUP BY status, grade",
         [ST_OPTOUT_ADD] = "INSERT INTO sms_optouts (number, via, since) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         [ST_ACK_ADD] = "INSERT INTO acks (alert_id, revision, subscriber, via, by, at)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
@@ -875,6 +894,10 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                          " r.kind <> 'stop' AND EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number = r.number)"
                          " FROM sms_replies r WHERE r.state IN ('pending', 'retrying') AND r.next_at <= ?1"
                          " AND r.id < ?3 ORDER BY r.next_at, r.id LIMIT ?2 FOR UPDATE OF r SKIP LOCKED",
+        /* a provider's receipt reaches whichever node its callback does: not the claimant's
+         * alone (it ends the claim) */
+        [ST_REPLY_RECEIPT_MOVE] = "UPDATE sms_replies SET state = ?3, last_error = ?4, next_at = ?5, updated_at = ?6,"
+                                  " claimed_by = NULL, claimed_until = NULL WHERE id = ?1 AND state = ?2",
         /* a node's start takes back its own, and those whose lease ran out */
         [ST_REPLY_REQUEUE] = "UPDATE sms_replies SET state = 'pending', updated_at = ?1, claimed_by = NULL,"
                              " claimed_until = NULL WHERE state = 'in-flight' AND (claimed_by = ?2"
@@ -889,10 +912,11 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
                            " UPDATE rate_buckets r SET tokens = b.have - LEAST(CAST(?4 AS BIGINT), floor(b.have)),"
                            " refilled_at = " PG_NOW_USEC " FROM b WHERE r.channel = b.channel"
                            " RETURNING CAST(LEAST(CAST(?4 AS BIGINT), floor(b.have)) AS BIGINT)",
-        /* a bucket starts with one token, as each node's own did; one that is there is not
-         * inserted again (ON CONFLICT alone would wait for the node taking from it) */
-        [ST_ADD_BUCKET] = "INSERT INTO rate_buckets (channel, tokens, refilled_at) SELECT ?1, 1, " PG_NOW_USEC
-                          " WHERE NOT EXISTS (SELECT 1 FROM rate_buckets WHERE channel = ?1)"
+        /* a bucket starts full (?2), as a node's own is a second after its start; one that
+         * is there is not inserted again (ON CONFLICT alone would wait for the node taking
+         * from it) */
+        [ST_ADD_BUCKET] = "INSERT INTO rate_buckets (channel, tokens, refilled_at) SELECT ?1, CAST(?2 AS FLOAT8), "
+                          PG_NOW_USEC " WHERE NOT EXISTS (SELECT 1 FROM rate_buckets WHERE channel = ?1)"
                           " ON CONFLICT (channel) DO NOTHING",
         [ST_REPLY_LEASE_EXTEND] = "UPDATE sms_replies SET claimed_until = " PG_NOW_USEC " + ?2"
                                   " WHERE state = 'in-flight' AND claimed_by = ?1 AND id = ANY (CAST(?3 AS BIGINT[]))",
@@ -1154,10 +1178,26 @@ static int ended_load(struct dawn_store *s)
 {
         memset(&s->ended, 0, sizeof(s->ended));
         if (dawn_store_shared(s)) {
-                /* several nodes: no node's memory sees the others' changes, so the counts are
-                 * read from the store when asked for (dawn_store_queue_counts) */
+                /* several nodes: no node's memory sees the others' changes, so each adds its
+                 * own to the store (counts_flush) and a count is their sum. Counted afresh
+                 * at each start, as SQLite is when it was not closed cleanly: the tables
+                 * locked meanwhile, so that another node's batch adds its changes either
+                 * before (and is counted) or after (and is added) */
                 s->db->ops->on_rollback(s->db, rolled_back, s);
-                return 0;
+                int r = db_begin(s->db);
+                if (r == 0)
+                        r = exec(s, "LOCK TABLE delivery_counts, alert_counts IN SHARE ROW EXCLUSIVE MODE;"
+                                    "DELETE FROM delivery_counts;"
+                                    "INSERT INTO delivery_counts SELECT '', channel, state, count(*) FROM outbox"
+                                    " WHERE state NOT IN ('pending', 'retrying', 'in-flight') GROUP BY channel, state;"
+                                    "DELETE FROM alert_counts;"
+                                    "INSERT INTO alert_counts SELECT '', status, grade, count(*) FROM alerts"
+                                    " GROUP BY status, grade");
+                if (r == 0)
+                        r = exec(s, "COMMIT");
+                else if (db_in_transaction(s->db))
+                        exec(s, "ROLLBACK");
+                return r;
         }
         int r = ended_take_saved(s);
         if (r == 0) {
@@ -1317,6 +1357,73 @@ int dawn_store_begin(struct dawn_store *s)
         return r;
 }
 
+/* One "{a,b}" array literal of names (which have no quotes or commas) */
+static void names_array(char *buf, size_t size, const char *const *names, size_t n)
+{
+        size_t used = (size_t)snprintf(buf, size, "{");
+        for (size_t i = 0; i < n && used < size; i++)
+                used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "", names[i]);
+        if (used < size)
+                snprintf(buf + used, size - used, "}");
+}
+
+static void numbers_array(char *buf, size_t size, const int64_t *v, size_t n)
+{
+        size_t used = (size_t)snprintf(buf, size, "{");
+        for (size_t i = 0; i < n && used < size; i++)
+                used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? "," : "", (long long)v[i]);
+        if (used < size)
+                snprintf(buf + used, size - used, "}");
+}
+
+/* Several nodes: the open batch's changes to the counts, added to this node's
+ * rows inside the batch, so they count exactly when it commits. */
+static int counts_flush(struct dawn_store *s)
+{
+        FOLD(s->ended.tx, s->ended.savepoint);
+        FOLD(s->alerts.tx, s->alerts.savepoint);
+        s->ended.in_savepoint = false;
+        enum { MAX = DAWN_CHANNEL_COUNT * DAWN_DELIVERY_STATE_COUNT + DAWN_STATUS_COUNT * DAWN_GRADE_COUNT };
+        const char *a[MAX], *b[MAX];
+        int64_t n[MAX];
+        char as[2048], bs[2048], ns[2048];
+        int r = 0;
+        for (int pass = 0; pass < 2 && r == 0; pass++) {
+                size_t k = 0;
+                if (pass == 0) {
+                        for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)
+                                for (int st = 0; st < DAWN_DELIVERY_STATE_COUNT; st++)
+                                        if (s->ended.tx[c][st]) {
+                                                a[k] = dawn_channel_name((enum dawn_channel_kind)c);
+                                                b[k] = dawn_delivery_state_name((enum dawn_delivery_state)st);
+                                                n[k++] = s->ended.tx[c][st];
+                                        }
+                } else {
+                        for (int st = 0; st < DAWN_STATUS_COUNT; st++)
+                                for (int g = 0; g < DAWN_GRADE_COUNT; g++)
+                                        if (s->alerts.tx[st][g]) {
+                                                a[k] = dawn_status_name((enum dawn_status)st);
+                                                b[k] = dawn_grade_name((enum dawn_grade)g);
+                                                n[k++] = s->alerts.tx[st][g];
+                                        }
+                }
+                if (k == 0)
+                        continue;
+                struct db_stmt *st = stmt(s, pass == 0 ? ST_ADD_DELIVERY_COUNTS : ST_ADD_ALERT_COUNTS);
+                if (!st)
+                        return -EIO;
+                names_array(as, sizeof(as), a, k);
+                names_array(bs, sizeof(bs), b, k);
+                numbers_array(ns, sizeof(ns), n, k);
+                bind_text(st, 1, s->node);
+                bind_text(st, 2, as);
+                bind_text(st, 3, bs);
+                bind_text(st, 4, ns);
+                r = run(s, st);
+        }
+        return r;
+}
+
 int dawn_store_commit(struct dawn_store *s)
 {
         int r;
@@ -1328,7 +1435,8 @@ int dawn_store_commit(struct dawn_store *s)
                 ended_settle(s, false);
                 return r;
         }
-        r = exec(s, "COMMIT");
+        r = dawn_store_shared(s) ? counts_flush(s) : 0;
+        r = r < 0 ? r : exec(s, "COMMIT");
         if (r == -EINPROGRESS) {
                 /* the answer was lost with the connection: its counts wait for the outcome */
                 FOLD(s->ended.tx, s->ended.savepoint);
@@ -2127,15 +2235,27 @@ static int by_name(const void *a, const void *b)
 int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
 {
         int64_t n[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
-        /* several nodes: the statement counts the ended deliveries too */
-        if (dawn_store_shared(s))
-                memset(n, 0, sizeof(n));
-        else
+        memset(n, 0, sizeof(n));
+        int rc = DB_DONE;
+        struct db_stmt *st;
+        if (!dawn_store_shared(s)) {
                 memcpy(n, s->ended.committed, sizeof(n));
-        struct db_stmt *st = stmt(s, ST_QUEUE_COUNTS);
-        if (!st)
+        } else {
+                /* several nodes: every node's changes, summed (counts_flush) */
+                if (!(st = stmt(s, ST_ENDED_SUMS)))
+                        return -EIO;
+                while ((rc = db_step(st)) == DB_ROW) {
+                        int c = dawn_channel_from_name((const char *)db_column_text(st, 0));
+                        int k = dawn_delivery_state_from_name((const char *)db_column_text(st, 1));
+                        if (c >= 0 && c < DAWN_CHANNEL_COUNT && k >= 0 && k < DAWN_DELIVERY_STATE_COUNT)
+                                n[c][k] += db_column_int64(st, 2);
+                }
+                db_reset(st);
+                if (rc != DB_DONE)
+                        return db_errno(rc);
+        }
+        if (!(st = stmt(s, ST_QUEUE_COUNTS)))
                 return -EIO;
-        int rc;
         while ((rc = db_step(st)) == DB_ROW) {
                 int c = dawn_channel_from_name((const char *)db_column_text(st, 0));
                 int k = dawn_delivery_state_from_name((const char *)db_column_text(st, 1));
@@ -2174,8 +2294,7 @@ int dawn_store_alert_counts(struct dawn_store *s, cJSON *object)
         if (!dawn_store_shared(s)) {
                 memcpy(n, s->alerts.committed, sizeof(n));
         } else {
-                /* several nodes: from the store, which has every node's alerts (what this
-                 * node's open batch changed included, as a scrape on SQLite would not) */
+                /* several nodes: every node's changes, summed (counts_flush) */
                 memset(n, 0, sizeof(n));
                 struct db_stmt *st = stmt(s, ST_ALERT_COUNTS);
                 if (!st)
@@ -3771,10 +3890,25 @@ int dawn_store_load_reply(struct dawn_store *s, int64_t id, struct dawn_reply_ro
         return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : db_errno(rc);
 }
 
+static int reply_move(struct dawn_store *s, enum stmt_id id_of_stmt, int64_t id, enum dawn_delivery_state from,
+                      enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now);
+
 int dawn_store_reply_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
                           enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
 {
-        struct db_stmt *st = stmt(s, ST_REPLY_MOVE);
+        return reply_move(s, ST_REPLY_MOVE, id, from, to, error, next_at, now);
+}
+
+int dawn_store_reply_receipt_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                                  enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
+{
+        return reply_move(s, ST_REPLY_RECEIPT_MOVE, id, from, to, error, next_at, now);
+}
+
+static int reply_move(struct dawn_store *s, enum stmt_id id_of_stmt, int64_t id, enum dawn_delivery_state from,
+                      enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now)
+{
+        struct db_stmt *st = stmt(s, id_of_stmt);
         if (!st)
                 return -EIO;
         db_bind_int64(st, 1, id);
@@ -3925,12 +4059,15 @@ int dawn_store_take_tokens(struct dawn_store *s, enum dawn_channel_kind channel,
         db_reset(st);
         if (granted != -ENOENT)
                 return granted;
-        /* no row: locked by another node now, or never made */
+        /* no row: locked by another node now, or never made (then made, and taken from) */
         if (!(st = stmt(s, ST_ADD_BUCKET)))
                 return -EIO;
         bind_text(st, 1, dawn_channel_name(channel));
+        bind_text(st, 2, cap);
         int r = run(s, st);
-        return r < 0 ? r : 0;
+        if (r < 0 || db_changes(s->db) == 0)
+                return r < 0 ? r : 0;
+        return dawn_store_take_tokens(s, channel, want, capacity, per_usec);
 }
 
 bool dawn_store_shared(const struct dawn_store *s)

@@ -576,6 +576,10 @@ int dawn_store_load_reply(struct dawn_store *s, int64_t id, struct dawn_reply_ro
  * an attempt. 1 if it moved, 0 if it was not in from, or -errno. */
 int dawn_store_reply_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
                           enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now);
+/* The same, for a provider's receipt: on PostgreSQL whichever node it reaches
+ * moves it, claimed by another node or not (and ends the claim). */
+int dawn_store_reply_receipt_move(struct dawn_store *s, int64_t id, enum dawn_delivery_state from,
+                                  enum dawn_delivery_state to, const char *error, int64_t next_at, int64_t now);
 /* Waiting replies created before created_before fail with reason: how many, or -errno. */
 int dawn_store_replies_fail_expired(struct dawn_store *s, int64_t created_before, const char *reason, int64_t now);
 

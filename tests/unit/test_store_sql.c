@@ -278,7 +278,11 @@ static void test_a_reply_in_flight_is_its_nodes(void **state)
         assert_int_equal(dawn_store_reply_move(b, id, DAWN_DELIVERY_RETRYING, DAWN_DELIVERY_INFLIGHT, NULL, 0, NOW), 1);
         /* a's late answer finishes nothing of b's */
         assert_int_equal(dawn_store_reply_move(a, id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW), 0);
-        assert_int_equal(dawn_store_reply_move(b, id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW), 1);
+        /* but the provider's receipt does, whichever node its callback reaches */
+        assert_int_equal(
+                dawn_store_reply_receipt_move(a, id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_DELIVERED, NULL, 0, NOW), 1);
+        assert_int_equal(sql_int(f, "SELECT count(*) FROM sms_replies WHERE state = 'delivered' AND claimed_by IS NULL"),
+                         1);
         dawn_store_close(a);
         dawn_store_close(b);
 }
@@ -293,18 +297,18 @@ static void test_a_channels_rate_is_one_bucket_for_all_nodes(void **state)
         struct dawn_store *b = NULL;
         assert_int_equal(fixture_open_node(f, "node-b", &b), 0);
         assert_int_equal(dawn_store_begin(f->s), 0);
-        assert_int_equal(dawn_store_take_tokens(f->s, DAWN_CHANNEL_SMS, 3, 5, 0), 0); /* made, with one token */
+        assert_int_equal(dawn_store_take_tokens(f->s, DAWN_CHANNEL_SMS, 3, 5, 0), 3); /* made full, 3 taken */
         assert_int_equal(dawn_store_commit(f->s), 0);
         assert_int_equal(dawn_store_begin(f->s), 0);
-        assert_int_equal(dawn_store_take_tokens(f->s, DAWN_CHANNEL_SMS, 3, 5, 0), 1);
+        assert_int_equal(dawn_store_take_tokens(f->s, DAWN_CHANNEL_SMS, 1, 5, 0), 1);
         assert_int_equal(dawn_store_begin(b), 0);
         assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_SMS, 3, 5, 0), 0); /* a has it: skipped */
-        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_EMAIL, 3, 5, 0), 0); /* another channel's: made */
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_EMAIL, 3, 5, 0), 3); /* another channel's */
         assert_int_equal(dawn_store_commit(b), 0);
         assert_int_equal(dawn_store_commit(f->s), 0);
         assert_int_equal(dawn_store_begin(b), 0);
-        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_SMS, 3, 5, 0), 0); /* a took the one there was */
-        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_EMAIL, 3, 5, 0), 1);
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_SMS, 3, 5, 0), 1); /* the one a left */
+        assert_int_equal(dawn_store_take_tokens(b, DAWN_CHANNEL_SMS, 3, 5, 0), 0);
         assert_int_equal(dawn_store_commit(b), 0);
         /* refilled on the database's clock, never past the capacity */
         assert_int_equal(dawn_store_begin(b), 0);
