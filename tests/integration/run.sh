@@ -29,7 +29,8 @@ for i in "${!scripts[@]}"; do
         while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
                 wait -n
         done
-        (bash "${scripts[$i]}" >"$out_dir/$i.out" 2>&1; echo $? >"$out_dir/$i.rc") &
+        (start=$SECONDS; bash "${scripts[$i]}" >"$out_dir/$i.out" 2>&1; echo $? >"$out_dir/$i.rc"
+         echo $((SECONDS - start)) >"$out_dir/$i.secs") &
 done
 wait
 passed=0
@@ -49,5 +50,9 @@ for i in "${!scripts[@]}"; do
         passed=$((passed + p))
         failed=$((failed + f))
 done
+# where the time goes (CI has 15 minutes): the five slowest scripts
+for i in "${!scripts[@]}"; do
+        echo "$(cat "$out_dir/$i.secs" 2>/dev/null || echo 0) $(basename "${scripts[$i]}" .sh)"
+done | sort -rn | head -5 | awk '{ printf "# slowest: %s (%s s)\n", $2, $1 }'
 echo "integration (${DAWN_TEST_STORE:-sqlite}): $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
