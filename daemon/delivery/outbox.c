@@ -35,6 +35,20 @@ struct in_flight {
         enum dawn_channel_kind channel;
         int64_t created_at;
         bool public_text;  /* a text to a member of the public (purpose 'public') */
+        unsigned claim;    /* which claim holds the slot (struct claimed), until it is handed over */
+};
+
+/* A send whose claim (its row moved to in-flight) is in the open batch: it is
+ * handed to its driver only once that batch has committed. Sent before, a
+ * claim that then did not commit (a full disk, the database away, a split
+ * between this node and it) would leave the row free for another node to
+ * take and send while this node's send was on its way: one text twice, the
+ * double send on a split that DAWN's claims are there to prevent. */
+struct claimed {
+        unsigned claim;                  /* its slot's, so a slot taken again (a reload) is not sent twice */
+        bool reply;
+        struct dawn_outbox_row row;      /* owned (a delivery) */
+        struct dawn_reply_row reply_row; /* (an SMS reply) */
 };
 
 struct dawn_outbox {
@@ -61,6 +75,10 @@ struct dawn_outbox {
         sd_event_source *timer;
         sd_event_source *sweep;             /* lifetimes, also while a channel cannot send */
         struct dawn_ticket kick;            /* a dispatch waits for the open batch to commit */
+        struct claimed *claimed;            /* sends waiting for their claims' batch to commit */
+        size_t n_claimed, cap_claimed;      /* at most one per in-flight slot */
+        unsigned next_claim;
+        struct dawn_ticket claims;          /* the batch that holds them */
         /* whether the alert JSON last looked at for quiet hours is critical: the due rows of one
          * revision come together, and each would otherwise parse the same JSON for one field */
         char *grade_json;
@@ -215,6 +233,11 @@ struct dawn_outbox *dawn_outbox_free(struct dawn_outbox *o)
         if (!o)
                 return NULL;
         dawn_ticket_cancel(&o->kick);
+        dawn_ticket_cancel(&o->claims);
+        for (size_t i = 0; i < o->n_claimed; i++)
+                if (!o->claimed[i].reply)
+                        dawn_outbox_row_clear(&o->claimed[i].row);
+        free(o->claimed);
         sd_event_source_disable_unref(o->dispatch_soon);
         sd_event_source_disable_unref(o->timer);
         sd_event_source_disable_unref(o->sweep);
@@ -328,44 +351,175 @@ static int escalation_prepare(struct dawn_outbox *o, const struct dawn_outbox_ro
         return r < 0 ? r : 0;
 }
 
-static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_outbox_row *row, int64_t now)
+static char *dup_or_null(const char *v, bool *failed)
 {
+        if (!v)
+                return NULL;
+        char *c = strdup(v);
+        if (!c)
+                *failed = true;
+        return c;
+}
+
+static void on_claims(int r, void *userdata);
+
+/* Queues a claimed send until its batch commits (struct claimed), taking a
+ * copy of the row. The slot is reserved by the caller with the claim's
+ * number. 0, or -ENOMEM (nothing queued). */
+static int claim_wait(struct dawn_outbox *o, const struct dawn_outbox_row *row, const struct dawn_reply_row *reply,
+                      unsigned claim)
+{
+        if (o->n_claimed == o->cap_claimed) {
+                size_t cap = o->cap_claimed ? o->cap_claimed * 2 : 64;
+                struct claimed *v = realloc(o->claimed, cap * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                o->claimed = v;
+                o->cap_claimed = cap;
+        }
+        struct claimed *c = &o->claimed[o->n_claimed];
+        memset(c, 0, sizeof(*c));
+        c->claim = claim;
+        if (reply) {
+                c->reply = true;
+                c->reply_row = *reply;
+        } else {
+                bool failed = false;
+                c->row = *row;
+                c->row.subscriber = dup_or_null(row->subscriber, &failed);
+                c->row.recipient = dup_or_null(row->recipient, &failed);
+                c->row.alert_json = dup_or_null(row->alert_json, &failed);
+                c->row.about = dup_or_null(row->about, &failed);
+                if (failed) {
+                        dawn_outbox_row_clear(&c->row);
+                        return -ENOMEM;
+                }
+        }
+        o->n_claimed++;
+        if (!dawn_ticket_pending(&o->claims))
+                dawn_commit_ticket(o->commit, &o->claims, on_claims, o);
+        return 0;
+}
+
+/* The slot a claim reserved, while it is still that claim's (a reload that
+ * restarted the channel forgot it, and the row may have been claimed again). */
+static struct in_flight *claim_slot(struct dawn_outbox *o, int64_t id, unsigned claim)
+{
+        struct in_flight *slot = slot_find(o, id);
+        return slot && slot->id == id && slot->claim == claim ? slot : NULL;
+}
+
+static void slot_release(struct dawn_outbox *o, struct in_flight *slot)
+{
+        enum dawn_channel_kind kind = slot->channel;
+        bool public_text = slot->public_text;
+        slot_remove(o, slot);
+        o->in_flight_count[kind]--;
+        o->in_flight_public -= public_text;
+}
+
+/* Whether the channel can take a send now. */
+static struct dawn_channel *channel_for_send(struct dawn_outbox *o, enum dawn_channel_kind kind)
+{
+        struct dawn_channel *ch = o->channels[kind];
+        return ch && ch->driver->ready(ch) && o->pause[kind].reason == DAWN_PAUSE_NONE ? ch : NULL;
+}
+
+/* A delivery whose claim has committed, to its driver. */
+static void hand_over_row(struct dawn_outbox *o, struct dawn_outbox_row *row, unsigned claim, int64_t now)
+{
+        struct in_flight *slot = claim_slot(o, row->id, claim);
+        if (!slot)
+                return; /* forgotten: its channel was restarted, and the row went back to the queue */
         struct escalation_send esc = { 0 };
         bool escalation = strcmp(row->purpose, "escalation") == 0;
-        if (escalation && escalation_prepare(o, row, &esc) < 0)
-                goto out; /* it stays due and is tried at the next dispatch */
-        char reference[96];
-        dawn_delivery_reference(row->alert_id, row->revision, row->id, reference, sizeof(reference));
-        struct dawn_delivery d = {
-                .id = row->id, .alert_id = row->alert_id, .revision = row->revision,
-                .subscriber = row->subscriber, .recipient = row->recipient, .action = row->action,
-                .alert_json = esc.mqtt_json ? esc.mqtt_json : row->alert_json, .reference = reference,
-                .escalation = escalation ? &esc.facts : NULL,
-        };
+        struct dawn_channel *ch = channel_for_send(o, row->channel);
+        int r = ch ? 0 : -EAGAIN;
+        if (r == 0 && escalation)
+                r = escalation_prepare(o, row, &esc);
+        if (r == 0) {
+                char reference[96];
+                dawn_delivery_reference(row->alert_id, row->revision, row->id, reference, sizeof(reference));
+                struct dawn_delivery d = {
+                        .id = row->id, .alert_id = row->alert_id, .revision = row->revision,
+                        .subscriber = row->subscriber, .recipient = row->recipient, .action = row->action,
+                        .alert_json = esc.mqtt_json ? esc.mqtt_json : row->alert_json, .reference = reference,
+                        .escalation = escalation ? &esc.facts : NULL,
+                };
+                r = ch->driver->send(ch, &d);
+        }
+        if (r < 0) {
+                /* not taken (or its channel paused meanwhile): it waits, as it would have if we
+                 * had not tried; a row that cannot be put back runs out of its claim instead */
+                slot_release(o, slot_find(o, row->id));
+                if (dawn_commit_open(o->commit) == 0)
+                        dawn_store_delivery_finished(o->store, row->id, DAWN_DELIVERY_PENDING, NULL, 0, now);
+        }
+        if (escalation)
+                dawn_alert_clear(&esc.alert);
+        free(esc.mqtt_json);
+}
+
+static void hand_over_reply(struct dawn_outbox *o, const struct dawn_reply_row *row, unsigned claim, int64_t now);
+
+/* The batch holding the claims ended: committed, each is handed to its driver;
+ * else no claim was kept, and nothing is sent (the rows are due again). */
+static void on_claims(int r, void *userdata)
+{
+        struct dawn_outbox *o = userdata;
+        struct claimed *list = o->claimed;
+        size_t n = o->n_claimed;
+        o->claimed = NULL;
+        o->n_claimed = o->cap_claimed = 0;
+        int64_t now = dawn_now_usec();
+        for (size_t i = 0; i < n; i++) {
+                struct claimed *c = &list[i];
+                int64_t id = c->reply ? -c->reply_row.id : c->row.id;
+                if (r == 0 && c->reply) {
+                        hand_over_reply(o, &c->reply_row, c->claim, now);
+                } else if (r == 0) {
+                        hand_over_row(o, &c->row, c->claim, now);
+                } else {
+                        struct in_flight *slot = claim_slot(o, id, c->claim);
+                        if (slot)
+                                slot_release(o, slot);
+                }
+                if (!c->reply)
+                        dawn_outbox_row_clear(&c->row);
+        }
+        free(list);
+        /* a batch that did not commit (a full disk, the database away) is not tried again at
+         * once, in a loop: a second later, or sooner if a write commits */
+        if (r == 0)
+                sd_event_source_set_enabled(o->dispatch_soon, SD_EVENT_ONESHOT);
+        else if (n > 0) {
+                sd_event_source_set_time(o->timer, (uint64_t)(now + (int64_t)DAWN_USEC_PER_SEC));
+                sd_event_source_set_enabled(o->timer, SD_EVENT_ONESHOT);
+        }
+}
+
+static void send_row(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_outbox_row *row, int64_t now)
+{
+        (void)ch; /* the channel as it is when the claim has committed (hand_over_row) */
         struct in_flight *slot = slot_find(o, row->id);
         if (!slot || slot->id == row->id)
-                goto out; /* already in flight (or the table is full): never send one delivery twice at once */
+                return; /* already in flight (or the table is full): never send one delivery twice at once */
         int r = dawn_store_delivery_started(o->store, row->id, now);
         if (r < 0) {
                 log_delivery_errno(LOG_ERR, r, row->alert_id, dawn_channel_name(row->channel), row->id,
                                    "outbox: cannot record delivery %lld as started: %s", (long long)row->id,
                                    dawn_store_errmsg(o->store));
-                goto out;
+                return;
         }
-        r = ch->driver->send(ch, &d);
-        if (r < 0) {
-                /* not taken: it waits, as it would have if we had not tried */
+        unsigned claim = ++o->next_claim;
+        if (claim_wait(o, row, NULL, claim) < 0) {
                 dawn_store_delivery_finished(o->store, row->id, DAWN_DELIVERY_PENDING, NULL, 0, now);
-                goto out;
+                return;
         }
         bool public_text = strcmp(row->purpose, "public") == 0;
-        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at, public_text };
+        *slot = (struct in_flight){ row->id, row->attempts + 1, row->channel, row->created_at, public_text, claim };
         o->in_flight_count[row->channel]++;
         o->in_flight_public += public_text;
-out:
-        if (escalation)
-                dawn_alert_clear(&esc.alert);
-        free(esc.mqtt_json);
 }
 
 /* ---- SMS replies (README "Replies by text") ----
@@ -384,7 +538,8 @@ static void reply_reference(int64_t id, char *buf, size_t size)
         snprintf(buf, size, "reply-%lld", (long long)id);
 }
 
-/* Returns true if it took a token's worth of the channel (it was handed to the driver). */
+/* Returns true if it took a token's worth of the channel (its send waits for its claim's
+ * batch to commit: hand_over_reply). */
 static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const struct dawn_reply_row *row, int64_t now)
 {
         if (row->opted_out) {
@@ -396,10 +551,7 @@ static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const str
         }
         char reference[32];
         reply_reference(row->id, reference, sizeof(reference));
-        struct dawn_delivery d = {
-                .id = -row->id, .alert_id = reference, .revision = 0, .subscriber = "", .recipient = row->number,
-                .action = DAWN_ACTION_PUBLISH, .alert_json = NULL, .reference = reference, .text = row->body,
-        };
+        (void)ch; /* handed over once the claim has committed (hand_over_reply) */
         struct in_flight *slot = slot_find(o, -row->id);
         if (!slot || slot->id == -row->id)
                 return false;
@@ -410,14 +562,34 @@ static bool send_reply(struct dawn_outbox *o, struct dawn_channel *ch, const str
                                         dawn_store_errmsg(o->store));
                 return false;
         }
-        r = ch->driver->send(ch, &d);
-        if (r < 0) {
+        unsigned claim = ++o->next_claim;
+        if (claim_wait(o, NULL, row, claim) < 0) {
                 dawn_store_reply_move(o->store, row->id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_PENDING, NULL, 0, now);
                 return false;
         }
-        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at, false };
+        *slot = (struct in_flight){ -row->id, row->attempts + 1, DAWN_CHANNEL_SMS, row->created_at, false, claim };
         o->in_flight_count[DAWN_CHANNEL_SMS]++;
         return true;
+}
+
+static void hand_over_reply(struct dawn_outbox *o, const struct dawn_reply_row *row, unsigned claim, int64_t now)
+{
+        struct in_flight *slot = claim_slot(o, -row->id, claim);
+        if (!slot)
+                return;
+        char reference[32];
+        reply_reference(row->id, reference, sizeof(reference));
+        struct dawn_delivery d = {
+                .id = -row->id, .alert_id = reference, .revision = 0, .subscriber = "", .recipient = row->number,
+                .action = DAWN_ACTION_PUBLISH, .alert_json = NULL, .reference = reference, .text = row->body,
+        };
+        struct dawn_channel *ch = channel_for_send(o, DAWN_CHANNEL_SMS);
+        if (!ch || ch->driver->send(ch, &d) < 0) {
+                slot_release(o, slot_find(o, -row->id));
+                if (dawn_commit_open(o->commit) == 0)
+                        dawn_store_reply_move(o->store, row->id, DAWN_DELIVERY_INFLIGHT, DAWN_DELIVERY_PENDING, NULL,
+                                              0, now);
+        }
 }
 
 /* One send's worth of the channel's rate. On a store several nodes share the
