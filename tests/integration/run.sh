@@ -11,7 +11,20 @@ trap 'rm -rf "$out_dir"' EXIT
 scripts=()
 # INTEGRATION_SKIP: script names (test_x) the run leaves out, space-separated (the sanitizer
 # pass in .ci/run leaves out those that never start dawnd's code paths anew)
+# The slowest first (as measured in CI, see the "slowest" lines at the end), so that the run does
+# not end with one long script on one core while the other idles; then the rest in name order.
+# Output is still printed in name order.
+slow_first="test_nodes test_hostile_relay test_dashboard test_hostile_review test_hostile_loop
+            test_hostile_http test_hostile_merge"
+ordered=()
+for n in $slow_first; do
+        [ -f "tests/integration/$n.sh" ] && ordered+=("tests/integration/$n.sh")
+done
 for s in tests/integration/test_*.sh; do
+        case " $(echo $slow_first) " in *" $(basename "$s" .sh) "*) continue ;; esac
+        ordered+=("$s")
+done
+for s in "${ordered[@]}"; do
         case " ${INTEGRATION_SKIP:-} " in
         *" $(basename "$s" .sh) "*) echo "# $s: skipped (INTEGRATION_SKIP)" ;;
         *) scripts+=("$s") ;;
@@ -35,7 +48,9 @@ done
 wait
 passed=0
 failed=0
-for i in "${!scripts[@]}"; do
+# printed in name order, whatever order they ran in
+mapfile -t by_name < <(for i in "${!scripts[@]}"; do echo "${scripts[$i]} $i"; done | sort | awk '{ print $2 }')
+for i in "${by_name[@]}"; do
         t=${scripts[$i]}
         echo "# $t"
         out=$(cat "$out_dir/$i.out")
