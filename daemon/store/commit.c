@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define MAX_HOOKS 4
@@ -110,13 +110,6 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static uint64_t now_monotonic(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void run_hooks(struct dawn_commit *c)
 {
         for (size_t i = 0; i < c->n_hooks; i++)
@@ -131,7 +124,7 @@ static int on_outcome(sd_event_source *s, uint64_t usec, void *userdata)
         struct dawn_commit *c = userdata;
         (void)usec; /* when it was due, not now: each ask may wait on the database */
         int r = dawn_store_commit_outcome(c->store);
-        uint64_t now = now_monotonic();
+        uint64_t now = (uint64_t)dawn_monotonic_usec();
         if (r == -EAGAIN && now < c->unknown_until) {
                 sd_event_source_set_time(s, now + DAWN_COMMIT_OUTCOME_POLL_USEC);
                 sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);

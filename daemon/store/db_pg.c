@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "db.h"
 #include "store.h"
 
@@ -233,13 +234,6 @@ static bool ends_with(const char *s, const char *suffix)
         return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Waits until the connection's socket is ready for events, or the deadline.
  * False at the deadline (or if the socket is gone). */
 static bool wait_socket(struct pg_db *d, short events, uint64_t deadline)
@@ -248,7 +242,7 @@ static bool wait_socket(struct pg_db *d, short events, uint64_t deadline)
         if (fd < 0)
                 return false;
         for (;;) {
-                uint64_t now = now_usec();
+                uint64_t now = (uint64_t)dawn_monotonic_usec();
                 if (now >= deadline)
                         return false;
                 struct pollfd p = { .fd = fd, .events = events };
@@ -285,7 +279,7 @@ static PGresult *answer(struct pg_db *d, int sent, int64_t wait_usec)
 {
         if (!sent)
                 return NULL;
-        uint64_t deadline = now_usec() + (uint64_t)wait_usec;
+        uint64_t deadline = (uint64_t)dawn_monotonic_usec() + (uint64_t)wait_usec;
         int f;
         while ((f = PQflush(d->conn)) > 0) {
                 /* the server may be sending while it reads: take that in, or both wait */
@@ -376,7 +370,7 @@ static bool connected(struct pg_db *d)
         /* libpq leaves the time a connection may take to the caller of PQresetPoll():
          * a host that takes the TCP connection and never answers (a stopped server)
          * would keep it waiting for ever, so it starts again after store.timeout */
-        if (d->resetting && now_usec() - d->reset_started > (uint64_t)d->timeout_usec)
+        if (d->resetting && (uint64_t)dawn_monotonic_usec() - d->reset_started > (uint64_t)d->timeout_usec)
                 d->resetting = false;
         if (!d->resetting) {
                 if (!d->away)
@@ -385,7 +379,7 @@ static bool connected(struct pg_db *d)
                         d->old_backend = PQbackendPID(d->conn);
                 d->away = true;
                 d->broken = false; /* PQresetStart() closes the socket given up on */
-                d->reset_started = now_usec();
+                d->reset_started = (uint64_t)dawn_monotonic_usec();
                 if (!PQresetStart(d->conn)) {
                         note_error(d, -EAGAIN, PQerrorMessage(d->conn));
                         return false;

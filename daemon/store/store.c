@@ -2232,30 +2232,14 @@ static int by_name(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
+/* Adds the rows of a (channel, state, count) statement into n. 0 or -errno. */
+static int add_channel_state_counts(struct dawn_store *s, enum stmt_id id,
+                                    int64_t n[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT])
 {
-        int64_t n[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
-        memset(n, 0, sizeof(n));
-        int rc = DB_DONE;
-        struct db_stmt *st;
-        if (!dawn_store_shared(s)) {
-                memcpy(n, s->ended.committed, sizeof(n));
-        } else {
-                /* several nodes: every node's changes, summed (counts_flush) */
-                if (!(st = stmt(s, ST_ENDED_SUMS)))
-                        return -EIO;
-                while ((rc = db_step(st)) == DB_ROW) {
-                        int c = dawn_channel_from_name((const char *)db_column_text(st, 0));
-                        int k = dawn_delivery_state_from_name((const char *)db_column_text(st, 1));
-                        if (c >= 0 && c < DAWN_CHANNEL_COUNT && k >= 0 && k < DAWN_DELIVERY_STATE_COUNT)
-                                n[c][k] += db_column_int64(st, 2);
-                }
-                db_reset(st);
-                if (rc != DB_DONE)
-                        return db_errno(rc);
-        }
-        if (!(st = stmt(s, ST_QUEUE_COUNTS)))
+        struct db_stmt *st = stmt(s, id);
+        if (!st)
                 return -EIO;
+        int rc;
         while ((rc = db_step(st)) == DB_ROW) {
                 int c = dawn_channel_from_name((const char *)db_column_text(st, 0));
                 int k = dawn_delivery_state_from_name((const char *)db_column_text(st, 1));
@@ -2263,8 +2247,22 @@ int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
                         n[c][k] += db_column_int64(st, 2);
         }
         db_reset(st);
-        if (rc != DB_DONE)
-                return db_errno(rc);
+        return rc == DB_DONE ? 0 : db_errno(rc);
+}
+
+int dawn_store_queue_counts(struct dawn_store *s, cJSON *object)
+{
+        int64_t n[DAWN_CHANNEL_COUNT][DAWN_DELIVERY_STATE_COUNT];
+        memset(n, 0, sizeof(n));
+        int r = 0;
+        if (!dawn_store_shared(s))
+                memcpy(n, s->ended.committed, sizeof(n));
+        else /* several nodes: every node's changes, summed (counts_flush) */
+                r = add_channel_state_counts(s, ST_ENDED_SUMS, n);
+        if (r == 0)
+                r = add_channel_state_counts(s, ST_QUEUE_COUNTS, n);
+        if (r < 0)
+                return r;
         /* the shape and order GROUP BY channel, state gave: names in byte order, no zeros */
         const char *channels[DAWN_CHANNEL_COUNT], *states[DAWN_DELIVERY_STATE_COUNT];
         for (int c = 0; c < DAWN_CHANNEL_COUNT; c++)

@@ -103,16 +103,20 @@ check "promtool accepts the exposition" bash -c "promtool check metrics <'$T/met
 report='{"type":"batch","area":"portsmouth","sold_as":["heroin"],"adulterants":["xylazine"],"summary":"Heroin with xylazine in Portsmouth.","source_ref":"ph-both-1"}'
 post() { curl -s -o "$T/post-$2.json" -w '%{http_code}' --max-time 20 -H "Authorization: Bearer ph-token-a" \
         -H 'Content-Type: application/json' -d "$report" "$1/v1/alerts"; }
+# the outcomes of the two answers (post-a, post-b), sorted, and how many alerts they name
+both_outcomes() {
+        cat "$T/post-a.json" "$T/post-b.json" | /usr/bin/python3 -c 'import json,sys
+d = json.JSONDecoder(); t = sys.stdin.read().strip(); out = []
+while t:
+    o, i = d.raw_decode(t); out.append(o); t = t[i:].strip()
+print(" ".join(sorted(o.get("outcome", "?") for o in out)), len(set(o.get("id") for o in out)))'
+}
 post "$API_A" a >"$T/code-a" &
 pa=$!
 post "$API_B" b >"$T/code-b" &
 pb=$!
 wait $pa $pb
-outcomes=$(cat "$T/post-a.json" "$T/post-b.json" | /usr/bin/python3 -c 'import json,sys
-d = json.JSONDecoder(); t = sys.stdin.read().strip(); out = []
-while t:
-    o, i = d.raw_decode(t); out.append(o); t = t[i:].strip()
-print(" ".join(sorted(o.get("outcome", "?") for o in out)), len(set(o.get("id") for o in out)))')
+outcomes=$(both_outcomes)
 [ "$outcomes" = "duplicate new 1" ] || cat "$T/post-a.json" "$T/post-b.json"
 check "the same report on both nodes at once: one new alert and one duplicate ($outcomes)" \
         test "$outcomes" = "duplicate new 1"
@@ -146,11 +150,7 @@ for round in 1 2 3; do
         post "$API_B" b >"$T/code-b" &
         pb=$!
         wait $pa $pb
-        outcomes=$(cat "$T/post-a.json" "$T/post-b.json" | /usr/bin/python3 -c 'import json,sys
-d = json.JSONDecoder(); t = sys.stdin.read().strip(); out = []
-while t:
-    o, i = d.raw_decode(t); out.append(o); t = t[i:].strip()
-print(" ".join(sorted(o.get("outcome", "?") for o in out)), len(set(o.get("id") for o in out)))')
+        outcomes=$(both_outcomes)
         [ "$outcomes" = "merged new 1" ] || cat "$T/post-a.json" "$T/post-b.json"
         check "one batch reported to both nodes at once (round $round): one new alert, one merge ($outcomes)" \
                 test "$outcomes" = "merged new 1"

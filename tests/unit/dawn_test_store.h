@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "store.h"
 
 struct fixture {
@@ -247,6 +248,28 @@ static UNUSED int64_t sql_int(struct fixture *f, const char *q)
         int64_t v = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
         return v;
+}
+
+/* One active alert, issued at now, with one delivery waiting on channel to
+ * recipient (subscriber booth-house), committed. */
+static UNUSED void fixture_alert_with_delivery(struct dawn_store *s, int64_t now, enum dawn_channel_kind channel,
+                                               const char *recipient)
+{
+        struct dawn_alert a;
+        dawn_alert_init(&a);
+        a.type = DAWN_TYPE_BATCH;
+        a.area = strdup("southampton");
+        a.summary = strdup("Heroin contains a nitazene.");
+        a.revision = 1;
+        a.status = DAWN_STATUS_ACTIVE;
+        a.issued_at = a.updated_at = now;
+        assert_int_equal(dawn_store_begin(s), 0);
+        assert_int_equal(dawn_store_next_alert_id(s, a.id), 0);
+        assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
+        assert_int_equal(dawn_store_add_delivery(s, a.id, 1, "booth-house", channel, recipient, DAWN_ACTION_PUBLISH, now),
+                         0);
+        assert_int_equal(dawn_store_commit(s), 0);
+        dawn_alert_clear(&a);
 }
 
 #endif

@@ -59,22 +59,7 @@ static const struct dawn_channel_driver recorder = {
 /* one alert with one delivery waiting, committed: its id */
 static int64_t one_delivery(struct dawn_store *s)
 {
-        struct dawn_alert a;
-        dawn_alert_init(&a);
-        a.type = DAWN_TYPE_BATCH;
-        a.area = strdup("town");
-        a.summary = strdup("Heroin contains a nitazene.");
-        a.revision = 1;
-        a.status = DAWN_STATUS_ACTIVE;
-        a.issued_at = a.updated_at = NOW;
-        assert_int_equal(dawn_store_begin(s), 0);
-        assert_int_equal(dawn_store_next_alert_id(s, a.id), 0);
-        assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
-        assert_int_equal(dawn_store_add_delivery(s, a.id, 1, "booth-house", DAWN_CHANNEL_MQTT,
-                                                 "dawn/v1/subscribers/booth-house/alerts/x", DAWN_ACTION_PUBLISH, NOW),
-                         0);
-        assert_int_equal(dawn_store_commit(s), 0);
-        dawn_alert_clear(&a);
+        fixture_alert_with_delivery(s, NOW, DAWN_CHANNEL_MQTT, "dawn/v1/subscribers/booth-house/alerts/x");
         struct dawn_outbox_row rows[1];
         assert_int_equal(dawn_store_due_deliveries(s, DAWN_CHANNEL_MQTT, NOW + 1, rows, 1), 1);
         int64_t id = rows[0].id;

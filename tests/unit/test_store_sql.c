@@ -46,22 +46,7 @@ static void test_a_refused_statement_is_named(void **state)
 /* Alert A1 with one SMS delivery waiting, written through s. */
 static void alert_with_text(struct dawn_store *s)
 {
-        struct dawn_alert a;
-        dawn_alert_init(&a);
-        a.type = DAWN_TYPE_BATCH;
-        a.area = strdup("southampton");
-        a.summary = strdup("Heroin contains a nitazene.");
-        a.revision = 1;
-        a.status = DAWN_STATUS_ACTIVE;
-        a.issued_at = a.updated_at = NOW;
-        assert_int_equal(dawn_store_begin(s), 0);
-        assert_int_equal(dawn_store_next_alert_id(s, a.id), 0);
-        assert_int_equal(dawn_store_save_alert(s, &a, "fp", true), 0);
-        assert_int_equal(dawn_store_add_delivery(s, a.id, 1, "booth-house", DAWN_CHANNEL_SMS, "+447700900123",
-                                                 DAWN_ACTION_PUBLISH, NOW),
-                         0);
-        assert_int_equal(dawn_store_commit(s), 0);
-        dawn_alert_clear(&a);
+        fixture_alert_with_delivery(s, NOW, DAWN_CHANNEL_SMS, "+447700900123");
 }
 
 /* the deliveries due on SMS now that s would send: how many (and the first's id) */
